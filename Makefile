@@ -1,0 +1,72 @@
+# walloc: neural codec for images, audio and sensor signals.
+#   make            build libwalloc.a, libwalloc.so and ./walloc
+#   make demo       install missing Debian packages, build, round-trip testdata/ images
+#   make check      install missing packages, build, run every test ("N passed, M failed")
+#   make bench      benchmarks against cwebp/cjpeg (not part of check)
+#   make man        regenerate man/walloc.1 from man/walloc.1.md (needs pandoc)
+
+CC      ?= cc
+OPT     ?= -O2 -g
+WARN    ?= -Wall -Wextra -Werror
+CFLAGS  += -std=c11 $(OPT) $(WARN) -fPIC -fopenmp -D_DEFAULT_SOURCE
+CPPFLAGS += -Iinclude -I.
+LDLIBS  = -lpng -lzstd -lopenblas -lm
+LDFLAGS += -fopenmp
+B       = build
+
+LIB_SRC  = $(sort $(wildcard wavelet/*.c entropy/*.c codec/*.c))
+LIB_OBJ  = $(LIB_SRC:%.c=$(B)/%.o) $(B)/codec/models/builtin.o
+CLI_SRC  = $(sort $(wildcard cli/*.c))
+CLI_OBJ  = $(CLI_SRC:%.c=$(B)/%.o)
+TEST_SRC = $(sort $(wildcard tests/test_*.c))
+TEST_BIN = $(TEST_SRC:tests/%.c=$(B)/tests/%)
+TEST_SH  = $(sort $(wildcard tests/*.sh tests/*.py))
+MODELS   = $(wildcard codec/models/*.wlm)
+
+all: libwalloc.a libwalloc.so walloc
+
+deps-%:
+	@scripts/deps.sh $*
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(B)/codec/models/builtin.o: codec/models/builtin.S $(MODELS)
+	@mkdir -p $(dir $@)
+	$(CC) -c $< -o $@
+
+libwalloc.a: $(LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+libwalloc.so: $(LIB_OBJ)
+	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+walloc: $(CLI_OBJ) libwalloc.a
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) libwalloc.a $(LDLIBS)
+
+$(B)/tests/%: tests/%.c libwalloc.a tests/check.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $< -o $@ libwalloc.a $(LDFLAGS) $(LDLIBS)
+
+demo: deps-demo
+	@$(MAKE) --no-print-directory all
+	@scripts/demo.sh
+
+check: deps-check
+	@$(MAKE) --no-print-directory all $(TEST_BIN)
+	@tests/run.sh $(TEST_BIN) $(filter-out tests/run.sh,$(TEST_SH))
+
+bench: deps-bench
+	@$(MAKE) --no-print-directory all
+	@bench/image.sh
+
+man: man/walloc.1
+man/walloc.1: man/walloc.1.md
+	pandoc -s -t man $< -o $@
+
+clean:
+	rm -rf $(B) libwalloc.a libwalloc.so walloc
+
+.PHONY: all demo check bench man clean
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

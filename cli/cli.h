@@ -1,0 +1,37 @@
+/* cli.h: options shared by the walloc subcommands and the helpers they share. */
+#ifndef WL_CLI_H
+#define WL_CLI_H
+#include <stddef.h>
+#include <stdint.h>
+#include "walloc.h"
+
+typedef struct {
+  const char *out;   /* -o */
+  const char *model; /* -m: built-in name or .wlm file */
+  int to_stdout, force, verbosity, keep, json;
+  int linear, J, K, bits, channels, stride; /* train */
+  float gain;
+  const char *name;
+  char **inputs;
+  int ninputs;
+  char *command; /* the command line, recorded by train */
+} cli_opts;
+
+/* Prints "walloc: FILE: message" on stderr and returns 1 (the exit status for bad input). */
+int cli_fail(const char *file, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Loads -m (a built-in name or a file path) into *m; prints the error itself. */
+int cli_load_model(const char *spec, wl_model **m);
+/* Writes an output, refusing binary data to a terminal without -f; prints the error itself. */
+int cli_write(const cli_opts *o, const char *path, const uint8_t *buf, size_t len);
+
+/* Reads a .wlc, validates its header and loads its model (-m, or the built-in one whose id
+ * the header names); prints the error itself. On success *buf is the file (caller frees). */
+int cli_open_wlc(const cli_opts *o, const char *in, uint8_t **buf, size_t *len, wl_header *h, wl_model **m);
+
+int cmd_encode(cli_opts *o);
+int cmd_decode(cli_opts *o);
+int cmd_info(cli_opts *o);
+int cmd_latents(cli_opts *o);
+int cmd_train(cli_opts *o);
+int cmd_eval(cli_opts *o);
+#endif

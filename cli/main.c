@@ -1,0 +1,165 @@
+/* main.c: the walloc command line: option parsing, help, and dispatch to cli/commands.c
+ * and cli/train.c. Exit status: 0 success, 1 bad input or failed operation, 2 usage error. */
+#include <errno.h>
+#include <omp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "cli/cli.h"
+#include "cli/io.h"
+
+static const char usage[] =
+  "Usage: walloc COMMAND [OPTIONS] FILE...\n"
+  "\n"
+  "Commands:\n"
+  "  encode IN.png...      compress PNG images (8/16-bit gray or RGB, alpha kept losslessly)\n"
+  "                        into .wlc latent files (default output: IN.wlc)\n"
+  "  decode IN.wlc...      reconstruct PNG images (default output: IN.png)\n"
+  "  info IN.wlc           describe a .wlc file (--json for JSON)\n"
+  "  latents IN.wlc -o OUT.npy\n"
+  "                        write the integer latents as a NumPy array, shape (k, h, w)\n"
+  "  eval ORIG.png FILE.wlc decode FILE.wlc and print bpp, ratio, reduction and PSNR\n"
+  "  train --linear -o OUT.wlm DIR|LIST...\n"
+  "                        fit a linear (PCA) model on PNGs in DIRs or listed in text files\n"
+  "\n"
+  "Options:\n"
+  "  -o FILE     output file ('-' = stdout); only with one input\n"
+  "  -c          write to stdout\n"
+  "  -f          overwrite existing outputs; allow binary output to a terminal\n"
+  "  -q, -v      quieter (no warnings), more verbose (a summary line per file)\n"
+  "  -T N        use N threads (default: all cores)\n"
+  "  -m MODEL    built-in model name (rgb, gray) or a .wlm file; decode picks the\n"
+  "              built-in model that encoded the file when -m is absent\n"
+  "  --keep K    encode: send only the first K latent channels (decoder fills the rest)\n"
+  "  --json      info: print JSON\n"
+  "  -h, --help  this text;  -V, --version  the version\n"
+  "\n"
+  "Train options: -J LEVELS (3) -K CHANNELS (12) --bits B (8) --channels C (3: RGB, 1: gray)\n"
+  "  --gain G (8) --stride S (1) --name NAME\n"
+  "\n"
+  "'-' as input reads stdin; with stdin and no -o, output goes to stdout.\n"
+  "Exit status: 0 on success, 1 when an input or output fails, 2 on a usage error.\n";
+
+int cli_fail(const char *file, const char *fmt, ...) {
+  va_list ap;
+  fprintf(stderr, "walloc: %s: ", strcmp(file, "-") ? file : "(stdin)");
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+  return 1;
+}
+
+int cli_load_model(const char *spec, wl_model **m) {
+  uint8_t *buf;
+  size_t len;
+  for (int i = 0; wl_model_builtin_name(i); i++)
+    if (!strcmp(spec, wl_model_builtin_name(i))) {
+      int e = wl_model_builtin(m, spec);
+      return e ? cli_fail(spec, "built-in model: %s", wl_strerror(e)) : 0;
+    }
+  if (io_read_all(spec, &buf, &len)) return cli_fail(spec, "cannot read model: %s", strerror(errno));
+  int e = wl_model_load(m, buf, len);
+  free(buf);
+  return e ? cli_fail(spec, "%s", wl_strerror(e)) : 0;
+}
+
+int cli_write(const cli_opts *o, const char *path, const uint8_t *buf, size_t len) {
+  if (!strcmp(path, "-") && !o->force && isatty(STDOUT_FILENO))
+    return cli_fail("(stdout)", "refusing to write binary data to a terminal (use -f or -o)");
+  if (io_write_atomic(path, buf, len, o->force))
+    return errno == EEXIST ? cli_fail(path, "already exists (use -f to overwrite)")
+                           : cli_fail(path, "cannot write: %s", strerror(errno));
+  return 0;
+}
+
+static int usage_error(const char *fmt, const char *arg) {
+  fprintf(stderr, "walloc: ");
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\nTry 'walloc --help'.\n");
+  return 2;
+}
+
+/* Parses a whole number in [lo, hi] into *v. */
+static int number(const char *s, int lo, int hi, int *v) {
+  char *end;
+  long x = s ? strtol(s, &end, 10) : 0;
+  if (!s || !*s || *end || x < lo || x > hi) return -1;
+  *v = (int)x;
+  return 0;
+}
+
+static char *join_args(int argc, char **argv) {
+  size_t n = 1;
+  for (int i = 0; i < argc; i++) n += strlen(argv[i]) + 1;
+  char *s = malloc(n);
+  if (!s) return NULL;
+  s[0] = 0;
+  for (int i = 0; i < argc; i++) strcat(strcat(s, i ? " " : ""), argv[i]);
+  return s;
+}
+
+static int parse(int argc, char **argv, cli_opts *o) {
+  int threads = 0;
+  for (int i = 2; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    int takes = 1, bad = 0;
+    if (!strcmp(a, "-o")) { o->out = v; bad = !v; }
+    else if (!strcmp(a, "-m")) { o->model = v; bad = !v; }
+    else if (!strcmp(a, "--name")) { o->name = v; bad = !v; }
+    else if (!strcmp(a, "-T")) bad = number(v, 1, 1024, &threads);
+    else if (!strncmp(a, "-T", 2) && a[2]) { bad = number(a + 2, 1, 1024, &threads); takes = 0; }
+    else if (!strcmp(a, "--keep")) bad = number(v, 1, WL_MAX_K, &o->keep);
+    else if (!strcmp(a, "-J")) bad = number(v, 1, WL_MAX_J, &o->J);
+    else if (!strcmp(a, "-K")) bad = number(v, 1, WL_MAX_K, &o->K);
+    else if (!strcmp(a, "--bits")) bad = number(v, 2, 12, &o->bits);
+    else if (!strcmp(a, "--channels")) bad = number(v, 1, WL_MAX_CHANNELS, &o->channels);
+    else if (!strcmp(a, "--stride")) bad = number(v, 1, 1 << 20, &o->stride);
+    else if (!strcmp(a, "--gain")) { o->gain = v ? strtof(v, NULL) : 0; bad = !(o->gain > 0); }
+    else {
+      takes = 0;
+      if (!strcmp(a, "-c")) o->to_stdout = 1;
+      else if (!strcmp(a, "-f")) o->force = 1;
+      else if (!strcmp(a, "-q")) o->verbosity = 0;
+      else if (!strcmp(a, "-v")) o->verbosity = 2;
+      else if (!strcmp(a, "--json")) o->json = 1;
+      else if (!strcmp(a, "--linear")) o->linear = 1;
+      else if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(usage, stdout); exit(0); }
+      else if (a[0] == '-' && a[1]) return usage_error("unknown option '%s'", a);
+      else o->inputs[o->ninputs++] = argv[i];
+    }
+    if (bad) return usage_error("option '%s' needs a valid value", a);
+    i += takes;
+  }
+  if (threads) omp_set_num_threads(threads);
+  if (!o->ninputs) return usage_error("%s: no input files", argv[1]);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  static const struct { const char *name; int (*run)(cli_opts *); } cmds[] = {
+    {"encode", cmd_encode}, {"decode", cmd_decode}, {"info", cmd_info},
+    {"latents", cmd_latents}, {"train", cmd_train}, {"eval", cmd_eval}};
+  if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+    fputs(usage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
+    printf("walloc %s (format %d)\n", WL_VERSION_STRING, WL_FORMAT_VERSION);
+    return 0;
+  }
+  for (size_t c = 0; c < sizeof cmds / sizeof cmds[0]; c++) {
+    if (strcmp(argv[1], cmds[c].name)) continue;
+    cli_opts o = {.verbosity = 1, .J = 3, .K = 12, .bits = 8, .channels = 3, .stride = 1};
+    o.inputs = calloc((size_t)argc, sizeof(char *));
+    o.command = join_args(argc, argv);
+    int rc = o.inputs && o.command ? parse(argc, argv, &o) : cli_fail("walloc", "out of memory");
+    if (!rc) rc = cmds[c].run(&o);
+    free(o.inputs);
+    free(o.command);
+    return rc;
+  }
+  return usage_error("unknown command '%s'", argv[1]);
+}

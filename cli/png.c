@@ -1,0 +1,136 @@
+/* png.c: PNG reading and writing with libpng's memory callbacks. libpng reports errors by
+ * longjmp; every allocation is made before setjmp-protected calls or freed after them. */
+#include <png.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli/png.h"
+
+typedef struct { const uint8_t *buf; size_t len, pos; uint8_t *out; size_t cap; } membuf;
+
+static void on_error(png_structp png, png_const_charp msg) {
+  *(const char **)png_get_error_ptr(png) = msg && strstr(msg, "CRC") ? "corrupt PNG (CRC error)" : "truncated or corrupt PNG";
+  png_longjmp(png, 1);
+}
+static void on_warning(png_structp png, png_const_charp msg) { (void)png; (void)msg; }
+
+static void mem_read(png_structp png, png_bytep data, size_t n) {
+  membuf *m = png_get_io_ptr(png);
+  if (n > m->len - m->pos) png_error(png, "truncated");
+  memcpy(data, m->buf + m->pos, n);
+  m->pos += n;
+}
+
+int png_is_png(const uint8_t *buf, size_t len) { return len >= 8 && !png_sig_cmp(buf, 0, 8); }
+
+/* Converts interleaved rows (n channels, 8/16-bit big-endian) into planes + alpha. */
+static void deinterleave(png_bytep *rows, int n, int bytes, wl_image *img) {
+  const int C = img->channels, H = img->height, W = img->width;
+  for (int r = 0; r < H; r++)
+    for (int j = 0; j < W; j++)
+      for (int c = 0; c < n; c++) {
+        const png_byte *s = rows[r] + ((size_t)j * n + c) * bytes;
+        float v = bytes == 2 ? (float)(s[0] << 8 | s[1]) : (float)s[0];
+        if (c < C) img->planes[((size_t)c * H + r) * W + j] = v;
+        else img->alpha[(size_t)r * W + j] = v;
+      }
+}
+
+int png_decode(const uint8_t *buf, size_t len, wl_image *img, const char **why) {
+  membuf m = {buf, len, 0, NULL, 0};
+  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, (png_voidp)why, on_error, on_warning);
+  png_infop info = png ? png_create_info_struct(png) : NULL;
+  png_bytep *volatile rows = NULL;
+  png_bytep volatile pixels = NULL;
+  memset(img, 0, sizeof *img);
+  *why = "out of memory";
+  if (!info) { png_destroy_read_struct(&png, NULL, NULL); return -1; }
+  if (setjmp(png_jmpbuf(png))) {
+    free(rows); free(pixels);
+    wl_image_release(img);
+    png_destroy_read_struct(&png, &info, NULL);
+    return -1;
+  }
+  png_set_read_fn(png, &m, mem_read);
+  png_set_user_limits(png, WL_MAX_DIM, WL_MAX_DIM);
+  png_read_info(png, info);
+  png_uint_32 W = png_get_image_width(png, info), H = png_get_image_height(png, info);
+  if ((uint64_t)W * H > WL_MAX_PIXELS) { *why = "dimensions over the limit (64 Mpixel)"; png_longjmp(png, 1); }
+  int type = png_get_color_type(png, info), depth = png_get_bit_depth(png, info);
+  if (type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
+  if (type == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
+  if (png_get_valid(png, info, PNG_INFO_tRNS)) png_set_tRNS_to_alpha(png);
+  png_set_interlace_handling(png);
+  png_read_update_info(png, info);
+  const int n = png_get_channels(png, info), bytes = png_get_bit_depth(png, info) == 16 ? 2 : 1;
+  img->channels = n >= 3 ? 3 : 1;
+  img->height = (int)H;
+  img->width = (int)W;
+  img->depth = 8 * bytes;
+  size_t rowbytes = png_get_rowbytes(png, info);
+  pixels = malloc(rowbytes * H);
+  rows = malloc(sizeof(png_bytep) * H);
+  img->planes = malloc(sizeof(float) * (size_t)img->channels * H * W);
+  if (n == 2 || n == 4) img->alpha = malloc(sizeof(float) * (size_t)H * W);
+  if (!pixels || !rows || !img->planes || ((n == 2 || n == 4) && !img->alpha)) png_longjmp(png, 1);
+  for (png_uint_32 r = 0; r < H; r++) rows[r] = pixels + r * rowbytes;
+  *why = "truncated or corrupt PNG";
+  png_read_image(png, rows);
+  png_read_end(png, NULL);
+  deinterleave(rows, n, bytes, img);
+  free(rows); free(pixels);
+  png_destroy_read_struct(&png, &info, NULL);
+  return 0;
+}
+
+static void mem_write(png_structp png, png_bytep data, size_t n) {
+  membuf *m = png_get_io_ptr(png);
+  if (n > m->cap - m->pos) {
+    size_t cap = (m->cap + n) * 2;
+    uint8_t *nb = realloc(m->out, cap);
+    if (!nb) png_error(png, "out of memory");
+    m->out = nb;
+    m->cap = cap;
+  }
+  memcpy(m->out + m->pos, data, n);
+  m->pos += n;
+}
+static void mem_flush(png_structp png) { (void)png; }
+
+int png_encode(const wl_image *img, uint8_t **out, size_t *outlen) {
+  const char *why;
+  membuf m = {NULL, 0, 0, NULL, 0};
+  const int n = img->channels + (img->alpha != NULL), bytes = img->depth / 8;
+  const int C = img->channels, H = img->height, W = img->width;
+  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, (png_voidp)&why, on_error, on_warning);
+  png_infop info = png ? png_create_info_struct(png) : NULL;
+  size_t rowbytes = (size_t)W * n * bytes;
+  png_bytep row = malloc(rowbytes);
+  if (!info || !row) { free(row); png_destroy_write_struct(&png, NULL); return -1; }
+  if (setjmp(png_jmpbuf(png))) {
+    free(row); free(m.out);
+    png_destroy_write_struct(&png, &info);
+    return -1;
+  }
+  static const int types[] = {0, PNG_COLOR_TYPE_GRAY, PNG_COLOR_TYPE_GRAY_ALPHA, PNG_COLOR_TYPE_RGB, PNG_COLOR_TYPE_RGB_ALPHA};
+  png_set_write_fn(png, &m, mem_write, mem_flush);
+  png_set_IHDR(png, info, (png_uint_32)W, (png_uint_32)H, img->depth, types[n], PNG_INTERLACE_NONE,
+               PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  png_set_compression_level(png, 3); /* near level 6's size at a fraction of its time */
+  png_write_info(png, info);
+  for (int r = 0; r < H; r++) {
+    for (int j = 0; j < W; j++)
+      for (int c = 0; c < n; c++) {
+        unsigned v = (unsigned)(c < C ? img->planes[((size_t)c * H + r) * W + j] : img->alpha[(size_t)r * W + j]);
+        png_bytep d = row + ((size_t)j * n + c) * bytes;
+        if (bytes == 2) { d[0] = (png_byte)(v >> 8); d[1] = (png_byte)v; }
+        else d[0] = (png_byte)v;
+      }
+    png_write_row(png, row);
+  }
+  png_write_end(png, NULL);
+  free(row);
+  png_destroy_write_struct(&png, &info);
+  *out = m.out;
+  *outlen = m.pos;
+  return 0;
+}

@@ -1,0 +1,211 @@
+/* codec.c: the image pipeline around a model.
+ * encode: scale + pad -> wavelet packets X (D, h, w) -> y = W_e X + b_e (keep, h, w)
+ *         -> companding + rounding q -> per-channel rANS streams -> .wlc (container.c)
+ * decode: streams -> q -> tabulated inverse companding (+ fill for channels not sent)
+ *         -> X = W_d y + b_d -> inverse packets -> crop, rescale, clamp, round. */
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+#include "codec/internal.h"
+#include "codec/container.h"
+#include "entropy/entropy.h"
+#include "wavelet/wpt.h"
+
+#define ALPHA_LEVEL 19 /* alpha planes are small and mostly flat: spend time for size */
+
+void wl_image_release(wl_image *img) {
+  if (!img) return;
+  free(img->planes);
+  free(img->alpha);
+  img->planes = img->alpha = NULL;
+}
+
+static int wpt_error(int e) { return e == -1 ? WL_ERR_NOMEM : e < 0 ? WL_ERR_ARG : 0; }
+static int entropy_error(int e) { return e == WLE_ERR_NOMEM ? WL_ERR_NOMEM : e < 0 ? WL_ERR_CORRUPT : 0; }
+
+int wl_packets(const wl_image *img, int J, float **X) {
+  const int Hp = wl_pad_size(img->height, J), Wp = wl_pad_size(img->width, J);
+  const size_t n = (size_t)img->channels * Hp * Wp;
+  float *x = malloc(sizeof(float) * n);
+  *X = malloc(sizeof(float) * n);
+  int e = x && *X ? 0 : WL_ERR_NOMEM;
+  if (!e) {
+    wl_image_to_signal(img, Hp, Wp, x);
+    e = wpt_error(wl_wpt2_forward(x, img->channels, Hp, Wp, J, *X));
+  }
+  free(x);
+  if (e) { free(*X); *X = NULL; }
+  return e;
+}
+
+int wl_analyse(const wl_model *m, const wl_image *img, int keep, int16_t *q) {
+  const long P = (long)(wl_pad_size(img->height, m->d.J) >> m->d.J) * (wl_pad_size(img->width, m->d.J) >> m->d.J);
+  float *X, *y = malloc(sizeof(float) * (size_t)keep * P);
+  int e = y ? wl_packets(img, m->d.J, &X) : WL_ERR_NOMEM;
+  if (!e) {
+    double L, s;
+    wl_compand_params(m->d.bits, &L, &s);
+    wl_affine(m->enc_w, m->enc_b, X, keep, m->D, P, y);
+#pragma omp parallel for schedule(static)
+    for (long i = 0; i < keep * P; i++) q[i] = wl_quantise(y[i], L, s);
+    free(X);
+  }
+  free(y);
+  return e;
+}
+
+/* Codes each latent channel with its cheapest entropy mode, channels in parallel. */
+static int code_channels(const wl_model *m, const int16_t *q, wl_header *h, uint8_t *buf, size_t bound) {
+  const long P = (long)h->lat_h * h->lat_w;
+  int err = 0;
+#pragma omp parallel for schedule(dynamic) reduction(min : err)
+  for (int c = 0; c < h->keep; c++) {
+    size_t len = 0;
+    int mode = 0;
+    int e = wle_encode_best(q + c * P, c ? q + (c - 1) * P : NULL, h->lat_h, h->lat_w, h->bits,
+                            m->freq + ((size_t)c << h->bits), buf + c * bound, bound, &len, &mode);
+    if (e < 0 || len > UINT32_MAX) err = e < 0 ? entropy_error(e) : WL_ERR_LIMIT;
+    h->entropy[c] = (uint8_t)mode;
+    h->stream_len[c] = (uint32_t)len;
+  }
+  return err;
+}
+
+/* zstd-compresses the alpha plane as u8 or u16 little-endian samples. */
+static int pack_alpha(const wl_image *img, uint8_t **out, size_t *len) {
+  const size_t n = (size_t)img->height * img->width, bps = img->depth / 8;
+  uint8_t *raw = malloc(n * bps), *z = malloc(ZSTD_compressBound(n * bps));
+  int e = raw && z ? 0 : WL_ERR_NOMEM;
+  if (!e) {
+    for (size_t i = 0; i < n; i++) {
+      unsigned v = (unsigned)img->alpha[i];
+      raw[i * bps] = (uint8_t)v;
+      if (bps == 2) raw[i * bps + 1] = (uint8_t)(v >> 8);
+    }
+    *len = ZSTD_compress(z, ZSTD_compressBound(n * bps), raw, n * bps, ALPHA_LEVEL);
+    if (ZSTD_isError(*len) || *len > UINT32_MAX) e = WL_ERR_NOMEM;
+  }
+  free(raw);
+  if (e) free(z); else *out = z;
+  return e;
+}
+
+int wl_encode(const wl_model *m, const wl_image *img, const wl_encode_opts *o, uint8_t **out,
+              size_t *outlen) {
+  *out = NULL;
+  *outlen = 0;
+  WL_TRY(wl_image_check(img));
+  if (img->channels != m->d.channels) return WL_ERR_MISMATCH;
+  wl_header h = {.version = WL_FORMAT_VERSION, .modality = WL_MODALITY_IMAGE, .model_id = m->d.id,
+                 .channels = img->channels, .height = img->height, .width = img->width,
+                 .depth = img->depth, .has_alpha = img->alpha != NULL, .J = m->d.J, .K = m->d.K,
+                 .keep = o && o->keep ? o->keep : m->d.K, .bits = m->d.bits};
+  if (h.keep < 1 || h.keep > h.K) return WL_ERR_ARG;
+  const int Hp = wl_pad_size(h.height, h.J), Wp = wl_pad_size(h.width, h.J);
+  h.lat_h = Hp >> h.J;
+  h.lat_w = Wp >> h.J;
+  const long P = (long)h.lat_h * h.lat_w;
+  const size_t bound = wle_bound((size_t)P, h.bits);
+  int16_t *q = malloc(sizeof(int16_t) * (size_t)h.keep * P);
+  uint8_t *streams = malloc(bound * (size_t)h.keep), *alpha = NULL, *o8 = NULL;
+  size_t alpha_len = 0;
+  int e = q && streams ? 0 : WL_ERR_NOMEM;
+  if (!e) e = wl_analyse(m, img, h.keep, q);
+  if (!e) e = code_channels(m, q, &h, streams, bound);
+  if (!e && img->alpha) e = pack_alpha(img, &alpha, &alpha_len);
+  if (!e) {
+    h.alpha_len = (uint32_t)alpha_len;
+    size_t total = wl_header_size(h.keep) + alpha_len + 4;
+    for (int c = 0; c < h.keep; c++) total += h.stream_len[c];
+    o8 = malloc(total);
+    if (!o8) e = WL_ERR_NOMEM;
+    else {
+      uint8_t *p = o8 + wl_header_size(h.keep);
+      wl_header_write(&h, o8);
+      if (alpha_len) memcpy(p, alpha, alpha_len);
+      p += alpha_len;
+      for (int c = 0; c < h.keep; c++) {
+        memcpy(p, streams + c * bound, h.stream_len[c]);
+        p += h.stream_len[c];
+      }
+      wl_put32(p, wl_crc32(0, o8, total - 4));
+      *out = o8;
+      *outlen = total;
+    }
+  }
+  free(q); free(streams); free(alpha);
+  return e;
+}
+
+/* Reads the header, checks it belongs to `m`, and decodes the keep latent planes into *q. */
+static int read_latents(const wl_model *m, const uint8_t *buf, size_t len, wl_header *h, int16_t **q) {
+  *q = NULL;
+  WL_TRY(wl_header_read(buf, len, h));
+  if (h->model_id != m->d.id) return WL_ERR_MISMATCH;
+  if (h->channels != m->d.channels || h->J != m->d.J || h->K != m->d.K || h->bits != m->d.bits)
+    return WL_ERR_CORRUPT;
+  const long P = (long)h->lat_h * h->lat_w;
+  int16_t *lat = malloc(sizeof(int16_t) * (size_t)h->keep * P);
+  if (!lat) return WL_ERR_NOMEM;
+  const uint8_t *p = buf + h->header_len + h->alpha_len;
+  int e = 0;
+  for (int c = 0; c < h->keep && !e; p += h->stream_len[c], c++)
+    e = entropy_error(wle_decode(h->entropy[c], p, h->stream_len[c], c ? lat + (c - 1) * P : NULL, h->lat_h,
+                                 h->lat_w, h->bits, m->freq + ((size_t)c << h->bits), lat + c * P));
+  if (e) free(lat); else *q = lat;
+  return e;
+}
+
+int wl_latents(const wl_model *m, const uint8_t *buf, size_t len, int16_t **q, wl_header *h) {
+  return read_latents(m, buf, len, h, q);
+}
+
+static int unpack_alpha(const wl_header *h, const uint8_t *z, float *alpha) {
+  const size_t n = (size_t)h->height * h->width, bps = (size_t)h->depth / 8;
+  uint8_t *raw = malloc(n * bps);
+  if (!raw) return WL_ERR_NOMEM;
+  size_t got = ZSTD_decompress(raw, n * bps, z, h->alpha_len);
+  int e = ZSTD_isError(got) || got != n * bps ? WL_ERR_CORRUPT : 0;
+  for (size_t i = 0; !e && i < n; i++) alpha[i] = bps == 2 ? (float)(raw[2 * i] | raw[2 * i + 1] << 8) : raw[i];
+  free(raw);
+  return e;
+}
+
+/* Synthesis: latents q (keep, h, w) -> image planes. */
+static int synthesise(const wl_model *m, const wl_header *h, const int16_t *q, wl_image *img) {
+  const int C = h->channels, K = h->K, half = 1 << (h->bits - 1);
+  const int Hp = h->lat_h << h->J, Wp = h->lat_w << h->J;
+  const long P = (long)h->lat_h * h->lat_w;
+  float *y = malloc(sizeof(float) * (size_t)K * P), *X = malloc(sizeof(float) * (size_t)C * Hp * Wp);
+  float *x = malloc(sizeof(float) * (size_t)C * Hp * Wp);
+  int e = y && X && x ? 0 : WL_ERR_NOMEM;
+  if (!e) {
+#pragma omp parallel for schedule(static)
+    for (long i = 0; i < (long)K * P; i++)
+      y[i] = i < h->keep * P ? m->dequant[q[i] + half] : m->fill[i / P];
+    wl_affine(m->dec_w, m->dec_b, y, m->D, K, P, X);
+    e = wpt_error(wl_wpt2_inverse(X, C, Hp, Wp, h->J, x));
+  }
+  if (!e) wl_signal_to_image(x, Hp, Wp, img);
+  free(y); free(X); free(x);
+  return e;
+}
+
+int wl_decode(const wl_model *m, const uint8_t *buf, size_t len, wl_image *img) {
+  wl_header h;
+  int16_t *q;
+  memset(img, 0, sizeof *img);
+  WL_TRY(read_latents(m, buf, len, &h, &q));
+  img->channels = h.channels;
+  img->height = h.height;
+  img->width = h.width;
+  img->depth = h.depth;
+  img->planes = malloc(sizeof(float) * (size_t)h.channels * h.height * h.width);
+  if (h.has_alpha) img->alpha = malloc(sizeof(float) * (size_t)h.height * h.width);
+  int e = img->planes && (img->alpha || !h.has_alpha) ? 0 : WL_ERR_NOMEM;
+  if (!e && h.has_alpha) e = unpack_alpha(&h, buf + h.header_len, img->alpha);
+  if (!e) e = synthesise(m, &h, q, img);
+  free(q);
+  if (e) wl_image_release(img);
+  return e;
+}

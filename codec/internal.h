@@ -1,0 +1,60 @@
+/* internal.h: the model structure and helpers shared by the codec/ sources (not part of the API). */
+#ifndef WL_CODEC_INTERNAL_H
+#define WL_CODEC_INTERNAL_H
+#include <stdint.h>
+#include <stddef.h>
+#include "walloc.h"
+
+/* Return `e` from the enclosing function when negative (zstd's FORWARD_IF_ERROR). */
+#define WL_TRY(expr) do { int wl_e_ = (expr); if (wl_e_ < 0) return wl_e_; } while (0)
+
+struct wl_model {
+  wl_model_desc d;
+  int D;          /* C * 4^J wavelet coefficients per latent position */
+  float *enc_w;   /* (K, D) */
+  float *enc_b;   /* (K) */
+  float *dec_w;   /* (D, K) */
+  float *dec_b;   /* (D) */
+  float *fill;    /* (K) decoder input for channels not sent (pre-companding units) */
+  uint16_t *freq; /* (K, 2^B) static rANS tables, each summing to 1 << WLE_TABLE_BITS */
+  float *dequant; /* (2^B) y for each integer q + 2^(B-1): the inverse companding, tabulated */
+};
+
+/* bottleneck.c: WaLLoC companding. u = 2L(Phi(y/s) - 1/2); q = round(u). */
+void wl_compand_params(int bits, double *L, double *s);
+int16_t wl_quantise(float y, double L, double s);
+double wl_dequantise(int q, double L, double s);
+
+/* model.c */
+uint64_t wl_fnv1a64(const void *buf, size_t len);
+int wl_model_alloc(wl_model *m); /* allocates the tensors for m->d's shapes */
+
+/* linear.c: y (K, P) = W (K, D) x (D, P) + b, parallel over P. */
+void wl_affine(const float *W, const float *b, const float *x, int K, int D, long P, float *y);
+
+/* image.c: scaled, reflect-padded planes and back. */
+int wl_pad_size(int n, int J);
+void wl_image_to_signal(const wl_image *img, int Hp, int Wp, float *x);
+void wl_signal_to_image(const float *x, int Hp, int Wp, wl_image *img);
+int wl_image_check(const wl_image *img);
+
+/* codec.c: X (C*4^J, Hp/2^J, Wp/2^J) malloc'd packets of a padded, scaled image; and the
+ * first `keep` latent planes q (keep, h, w) of an image. */
+int wl_packets(const wl_image *img, int J, float **X);
+int wl_analyse(const wl_model *m, const wl_image *img, int keep, int16_t *q);
+
+/* model.c: a .wlm byte string of m with extra metadata pairs key[i] = value[i]. */
+int wl_model_serialize(const wl_model *m, const char *const *key, const char *const *value, int n,
+                       uint8_t **out, size_t *outlen);
+
+/* crc32.c */
+uint32_t wl_crc32(uint32_t crc, const void *buf, size_t len);
+
+/* Little-endian field access. */
+static inline void wl_put16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+static inline void wl_put32(uint8_t *p, uint32_t v) { wl_put16(p, v); wl_put16(p + 2, v >> 16); }
+static inline void wl_put64(uint8_t *p, uint64_t v) { wl_put32(p, (uint32_t)v); wl_put32(p + 4, (uint32_t)(v >> 32)); }
+static inline uint32_t wl_get16(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
+static inline uint32_t wl_get32(const uint8_t *p) { return wl_get16(p) | wl_get16(p + 2) << 16; }
+static inline uint64_t wl_get64(const uint8_t *p) { return wl_get32(p) | (uint64_t)wl_get32(p + 4) << 32; }
+#endif

@@ -1,0 +1,149 @@
+/* train_linear.c: the closed-form linear model. The encoder is the PCA/KLT of the wavelet
+ * packet coefficient vectors (one D = C*4^J vector per latent position), keeping the K
+ * leading eigenvectors V (D, K): y = g V^T (X - mu), X^ = V y / g + mu. The gain g sets the
+ * quantiser step (rate); static entropy tables are histograms of the training latents. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cblas.h>
+#include "codec/internal.h"
+#include "entropy/entropy.h"
+
+#define DEFAULT_GAIN 8.0f
+#define CHUNK 4096 /* positions converted to double per dsyrk call */
+
+void dsyev_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda, double *w,
+            double *work, const int *lwork, int *info);
+
+/* Accumulates sum (D) and the upper triangle of S = sum x x^T (D, D, row-major) over every
+ * stride-th position of X (D, P). Returns the number of positions used. */
+static long accumulate(const float *X, int D, long P, int stride, double *sum, double *S, double *buf) {
+  long used = 0;
+  for (long p0 = 0; p0 < P; p0 += (long)CHUNK * stride) {
+    int n = 0;
+    for (long p = p0; p < P && n < CHUNK; p += stride, n++)
+      for (int d = 0; d < D; d++) buf[(long)d * CHUNK + n] = X[(long)d * P + p];
+    for (int d = 0; d < D; d++)
+      for (int i = 0; i < n; i++) sum[d] += buf[(long)d * CHUNK + i];
+    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, D, n, 1.0, buf, CHUNK, 1.0, S, D);
+    used += n;
+  }
+  return used;
+}
+
+/* Covariance (D, D) of the packets of all images; mean into mu. */
+static int covariance(const wl_image *imgs, int n, int J, int stride, double *mu, double *cov) {
+  const int D = imgs[0].channels << (2 * J);
+  double *buf = malloc(sizeof(double) * (size_t)D * CHUNK);
+  long count = 0;
+  if (!buf) return WL_ERR_NOMEM;
+  for (int i = 0; i < n; i++) {
+    float *X;
+    int e = wl_packets(&imgs[i], J, &X);
+    if (e) { free(buf); return e; }
+    long P = (long)(wl_pad_size(imgs[i].height, J) >> J) * (wl_pad_size(imgs[i].width, J) >> J);
+    count += accumulate(X, D, P, stride, mu, cov, buf);
+    free(X);
+  }
+  free(buf);
+  if (count < 2) return WL_ERR_NUMERIC;
+  for (int a = 0; a < D; a++) mu[a] /= (double)count;
+  for (int a = 0; a < D; a++)
+    for (int b = a; b < D; b++)
+      cov[(long)b * D + a] = cov[(long)a * D + b] = cov[(long)a * D + b] / (double)count - mu[a] * mu[b];
+  return 0;
+}
+
+/* Eigenvectors of cov, descending eigenvalue, into V (K, D) (rows), each signed so that its
+ * largest-magnitude entry is positive (a deterministic choice). */
+static int leading_eigenvectors(double *cov, int D, int K, double *V, double *eig) {
+  int info, lwork = -1;
+  double q;
+  dsyev_("V", "L", &D, cov, &D, eig, &q, &lwork, &info);
+  lwork = (int)q;
+  double *work = malloc(sizeof(double) * (size_t)lwork);
+  if (!work) return WL_ERR_NOMEM;
+  dsyev_("V", "L", &D, cov, &D, eig, work, &lwork, &info);
+  free(work);
+  if (info) return WL_ERR_NUMERIC;
+  for (int k = 0; k < K; k++) {
+    const double *v = cov + (long)(D - 1 - k) * D; /* column-major: eigenvector j is row j of cov */
+    int arg = 0;
+    for (int d = 1; d < D; d++) if (fabs(v[d]) > fabs(v[arg])) arg = d;
+    for (int d = 0; d < D; d++) V[(long)k * D + d] = v[arg] < 0 ? -v[d] : v[d];
+  }
+  return 0;
+}
+
+/* Static tables: per-channel histograms of the training latents, normalised. */
+static int entropy_tables(wl_model *m, const wl_image *imgs, int n) {
+  const size_t S = (size_t)1 << m->d.bits;
+  uint32_t *hist = calloc(S * (size_t)m->d.K, sizeof(uint32_t));
+  if (!hist) return WL_ERR_NOMEM;
+  int e = 0;
+  for (int i = 0; i < n && !e; i++) {
+    long P = (long)(wl_pad_size(imgs[i].height, m->d.J) >> m->d.J) * (wl_pad_size(imgs[i].width, m->d.J) >> m->d.J);
+    int16_t *q = malloc(sizeof(int16_t) * (size_t)m->d.K * P);
+    e = q ? wl_analyse(m, &imgs[i], m->d.K, q) : WL_ERR_NOMEM;
+    for (long j = 0; !e && j < m->d.K * P; j++) hist[(size_t)(j / P) * S + (size_t)(q[j] + (int)S / 2)]++;
+    free(q);
+  }
+  for (int k = 0; k < m->d.K && !e; k++)
+    if (wle_table_build(hist + (size_t)k * S, m->d.bits, 1, m->freq + (size_t)k * S) < 0) e = WL_ERR_NUMERIC;
+  free(hist);
+  return e;
+}
+
+static int fit(wl_model *m, const wl_image *imgs, int n, float gain, int stride) {
+  const int D = m->D, K = m->d.K;
+  double *mu = calloc((size_t)D, sizeof(double)), *cov = calloc((size_t)D * D, sizeof(double));
+  double *V = malloc(sizeof(double) * (size_t)K * D), *eig = malloc(sizeof(double) * (size_t)D);
+  int e = mu && cov && V && eig ? 0 : WL_ERR_NOMEM;
+  if (!e) e = covariance(imgs, n, m->d.J, stride, mu, cov);
+  if (!e) e = leading_eigenvectors(cov, D, K, V, eig);
+  for (int k = 0; !e && k < K; k++) {
+    double proj = 0;
+    for (int d = 0; d < D; d++) {
+      double v = V[(long)k * D + d];
+      m->enc_w[(long)k * D + d] = (float)(gain * v);
+      m->dec_w[(long)d * K + k] = (float)(v / gain);
+      proj += v * mu[d];
+    }
+    m->enc_b[k] = (float)(-gain * proj);
+  }
+  for (int d = 0; !e && d < D; d++) m->dec_b[d] = (float)mu[d];
+  free(mu); free(cov); free(V); free(eig);
+  return e;
+}
+
+int wl_train_linear(const wl_image *imgs, int n, const wl_linear_params *p, uint8_t **out, size_t *outlen) {
+  *out = NULL;
+  if (n < 1 || !p || p->channels < 1 || p->channels > WL_MAX_CHANNELS || p->J < 1 || p->J > WL_MAX_J ||
+      p->bits < 2 || p->bits > 12 || p->K < 1 || p->K > WL_MAX_K || p->K > p->channels << (2 * p->J))
+    return WL_ERR_ARG;
+  for (int i = 0; i < n; i++) {
+    WL_TRY(wl_image_check(&imgs[i]));
+    if (imgs[i].channels != p->channels) return WL_ERR_MISMATCH;
+  }
+  wl_model *m = calloc(1, sizeof *m);
+  if (!m) return WL_ERR_NOMEM;
+  m->d = (wl_model_desc){.channels = p->channels, .J = p->J, .K = p->K, .bits = p->bits};
+  snprintf(m->d.name, sizeof m->d.name, "%s", p->name ? p->name : "");
+  snprintf(m->d.kind, sizeof m->d.kind, "linear");
+  m->D = p->channels << (2 * p->J);
+  const float gain = p->gain > 0 ? p->gain : DEFAULT_GAIN;
+  int e = wl_model_alloc(m);
+  if (!e) e = fit(m, imgs, n, gain, p->stride > 0 ? p->stride : 1);
+  if (!e) e = entropy_tables(m, imgs, n);
+  if (!e) {
+    char g[32], count[32];
+    snprintf(g, sizeof g, "%g", gain);
+    snprintf(count, sizeof count, "%d", n);
+    const char *keys[] = {"gain", "train_images", "train_command"};
+    const char *vals[] = {g, count, p->command ? p->command : ""};
+    e = wl_model_serialize(m, keys, vals, 3, out, outlen);
+  }
+  wl_model_free(m);
+  return e;
+}

@@ -1,0 +1,126 @@
+/* Public entry points: argument checks, mode dispatch, the stream-size bound, best-mode search,
+ * and the event recorder / decoder plumbing behind entropy/coder.h. */
+#include "entropy/entropy.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "entropy/coder.h"
+
+int io_reserve(wle_io *io, size_t more) {
+  if (io->n + more <= io->cap) return 0;
+  size_t cap = io->cap ? io->cap : 4096; /* then doubling: O(1) amortised per event */
+  while (cap < io->n + more) cap *= 2;
+  uint32_t *ev = realloc(io->ev, cap * sizeof *ev);
+  if (!ev) {
+    io->err = WLE_ERR_NOMEM;
+    return -1;
+  }
+  io->ev = ev;
+  io->cap = cap;
+  return 0;
+}
+
+void io_init_enc(wle_io *io) { memset(io, 0, sizeof *io); }
+
+int io_init_dec(wle_io *io, const uint8_t *src, size_t len) {
+  memset(io, 0, sizeof *io);
+  io->dec = 1;
+  return rans_dec_init(&io->d, src, len) ? WLE_ERR_CORRUPT : WLE_OK;
+}
+
+int io_finish_enc(wle_io *io, uint8_t *dst, size_t cap, size_t *len) {
+  uint8_t *p = dst + cap;
+  uint32_t x = RANS_L;
+  int rc = WLE_OK;
+  for (size_t i = io->n; i-- > 0 && !rc;)
+    if (rans_enc_put(&x, &p, dst, io->ev[i] & 0xffff, io->ev[i] >> 16, IO_SCALE)) rc = WLE_ERR_OVERFLOW;
+  if (!rc && rans_enc_flush(x, &p, dst)) rc = WLE_ERR_OVERFLOW;
+  if (!rc) {
+    *len = (size_t)(dst + cap - p);
+    memmove(dst, p, *len);
+  }
+  free(io->ev);
+  io->ev = NULL;
+  return rc;
+}
+
+int io_finish_dec(const wle_io *io) { return rans_dec_done(&io->d) ? WLE_OK : WLE_ERR_CORRUPT; }
+
+/* Every event costs at most 15 bits: a static symbol of frequency 1, a raw event of the WLE_TABLE
+ * header (<= 13 bits), or a decision of the context modes (adaptive: <= IO_BIT_COST_MAX = 12 bits,
+ * raw: <= bits - 4 <= 12 bits); plus under 1/128 bit of rANS rounding per event (rans.h) and the 4
+ * state bytes. This is a proof, not an estimate: typical streams are 10-50x smaller. */
+size_t wle_bound(size_t n, int bits) {
+  if (bits < 2 || bits > 16) bits = 16;
+  size_t used = n < ((size_t)1 << bits) ? n : (size_t)1 << bits;
+  size_t table_ev = n + 4 + used * WLE_HEADER_EVENTS(bits), context_ev = n * WLE_CONTEXT_EVENTS(bits);
+  size_t table = 15 * table_ev, context = IO_BIT_COST_MAX * context_ev;
+  size_t most = (table > context ? table : context) + (table_ev + context_ev) / 128 + 1;
+  return (most + 7) / 8 + 4;
+}
+
+static int check(int mode, int h, int w, int bits, const uint16_t *freq) {
+  if (mode < 0 || mode >= WLE_MODES || bits < 2 || bits > 16 || h < 1 || w < 1) return WLE_ERR_ARG;
+  if ((size_t)h * (size_t)w > WLE_MAX_VALUES || (mode == WLE_STATIC && !freq)) return WLE_ERR_ARG;
+  return WLE_OK;
+}
+
+static int code(wle_io *io, int mode, const int16_t *in, int16_t *out, const int16_t *prev, int h,
+                int w, int bits, const uint16_t *freq) {
+  if (mode == WLE_STATIC || mode == WLE_TABLE)
+    return wle_code_table(io, mode, in, out, (size_t)h * (size_t)w, bits, freq);
+  return wle_code_context(io, mode == WLE_PREDICTIVE, in, out, prev, h, w, bits);
+}
+
+int wle_encode(int mode, const int16_t *q, const int16_t *prev, int h, int w, int bits,
+               const uint16_t *freq, uint8_t *dst, size_t cap, size_t *len) {
+  int rc = check(mode, h, w, bits, freq);
+  if (rc || !q || !dst || !len) return rc ? rc : WLE_ERR_ARG;
+  int half = 1 << (bits - 1);
+  for (size_t i = 0; i < (size_t)h * (size_t)w; i++)
+    if (q[i] < -half || q[i] >= half) return WLE_ERR_ARG;
+  wle_io io;
+  io_init_enc(&io);
+  rc = code(&io, mode, q, NULL, prev, h, w, bits, freq);
+  if (rc) free(io.ev);
+  return rc ? rc : io_finish_enc(&io, dst, cap, len);
+}
+
+int wle_decode(int mode, const uint8_t *src, size_t len, const int16_t *prev, int h, int w, int bits,
+               const uint16_t *freq, int16_t *q) {
+  int rc = check(mode, h, w, bits, freq);
+  if (rc || !src || !q) return rc ? rc : WLE_ERR_ARG;
+  wle_io io;
+  rc = io_init_dec(&io, src, len);
+  if (!rc) rc = code(&io, mode, NULL, q, prev, h, w, bits, freq);
+  return rc ? rc : io_finish_dec(&io);
+}
+
+/* Each mode gets the room of the best stream so far, so a worse one stops at WLE_ERR_OVERFLOW;
+ * modes that cannot code the plane (WLE_ERR_ARG) are skipped. */
+int wle_encode_best(const int16_t *q, const int16_t *prev, int h, int w, int bits, const uint16_t *freq,
+                    uint8_t *dst, size_t cap, size_t *len, int *mode) {
+  if (!dst || !len || !mode) return WLE_ERR_ARG;
+  uint8_t *tmp = malloc(cap ? cap : 1);
+  if (!tmp) return WLE_ERR_NOMEM;
+  int rc = WLE_ERR_ARG;
+  size_t best = cap + 1;
+  for (int m = freq ? WLE_STATIC : WLE_TABLE; m < WLE_MODES; m++) {
+    size_t n;
+    int r = wle_encode(m, q, prev, h, w, bits, freq, tmp, best - 1, &n);
+    if (r == WLE_OK) {
+      memcpy(dst, tmp, n);
+      best = *len = n;
+      *mode = m;
+      rc = WLE_OK;
+    } else if (r == WLE_ERR_NOMEM) {
+      rc = r;
+      break;
+    } else if (r == WLE_ERR_OVERFLOW && rc == WLE_ERR_ARG) {
+      rc = r;
+    }
+  }
+  free(tmp);
+  return rc;
+}

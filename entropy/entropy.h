@@ -1,0 +1,58 @@
+/* Lossless integer-only rANS coding of quantised latent planes: int16 values of `bits` bits
+ * (2..16), one h x w plane per stream, in one of four modes. Bit-exact on every machine, no
+ * globals (thread-safe), memory-safe on any input when decoding. */
+#ifndef WL_ENTROPY_ENTROPY_H
+#define WL_ENTROPY_ENTROPY_H
+#include <stddef.h>
+#include <stdint.h>
+
+enum { WLE_OK = 0, WLE_ERR_NOMEM = -1, WLE_ERR_CORRUPT = -2, WLE_ERR_ARG = -3, WLE_ERR_OVERFLOW = -4 };
+
+/* Modes; the numbers are written in files. */
+enum {
+  WLE_STATIC = 0,     /* 0th-order rANS with a table given by the caller (from the model) */
+  WLE_TABLE = 1,      /* 0th-order rANS with a table computed from this plane, sent in the stream */
+  WLE_ADAPTIVE = 2,   /* adaptive binary models, contexts from neighbour and previous-channel magnitudes */
+  WLE_PREDICTIVE = 3, /* like WLE_ADAPTIVE, on the residual of a blend of 8 spatial predictors weighted
+                         by their recent local errors; contexts from the blend's expected error */
+  WLE_MODES = 4
+};
+
+/* Static tables sum to 2^15: the finest scale that byte-wise rANS with a 32-bit state codes with
+ * under 0.006 bits of rounding loss per symbol (entropy/rans.h), and the largest whose full-scale
+ * frequency (a one-symbol plane) fits uint16_t. Rare symbols then take 2^-15 of the probability
+ * mass instead of 2^-12, and floor_one tables cover alphabets up to 2^14 symbols. The decoder's
+ * slot -> symbol table is 64 KiB. */
+#define WLE_TABLE_BITS 15
+
+/* Largest plane accepted (values per plane), so counts fit 32 bits with room to spare. */
+#define WLE_MAX_VALUES ((size_t)1 << 30)
+
+/* Normalises a histogram (2^bits entries, index v + 2^(bits-1)) to a table summing to
+ * 1 << WLE_TABLE_BITS. When floor_one is set every symbol gets frequency >= 1 (needs
+ * 2^bits <= 1 << (WLE_TABLE_BITS - 1)); otherwise unseen symbols get 0 and seen ones >= 1.
+ * Integer-only, deterministic. WLE_ERR_ARG when no table exists (empty histogram without
+ * floor_one, more than 2^15 symbols to keep). */
+int wle_table_build(const uint32_t *hist, int bits, int floor_one, uint16_t *freq);
+
+/* Upper bound on the stream size of any mode for n symbols of `bits` bits. */
+size_t wle_bound(size_t n, int bits);
+
+/* Encodes plane q [h][w]. prev is the previous channel's plane [h][w] (NULL for channel 0).
+ * freq is the static table (only read in WLE_STATIC). Returns WLE_ERR_ARG when the mode cannot
+ * code this plane (a symbol with static frequency 0, a value out of range), WLE_ERR_OVERFLOW when
+ * cap is too small. */
+int wle_encode(int mode, const int16_t *q, const int16_t *prev, int h, int w, int bits,
+               const uint16_t *freq, uint8_t *dst, size_t cap, size_t *len);
+
+/* Decodes exactly h*w symbols from src[0..len). Never reads outside src[0..len) nor writes outside
+ * q; returns WLE_ERR_CORRUPT when the stream is detectably wrong (final rANS state not the initial
+ * one, bytes left over or missing, impossible header). Values written are always in range. */
+int wle_decode(int mode, const uint8_t *src, size_t len, const int16_t *prev, int h, int w, int bits,
+               const uint16_t *freq, int16_t *q);
+
+/* Encodes with every applicable mode and keeps the smallest; *mode receives the choice. freq may be
+ * NULL (skip static). */
+int wle_encode_best(const int16_t *q, const int16_t *prev, int h, int w, int bits, const uint16_t *freq,
+                    uint8_t *dst, size_t cap, size_t *len, int *mode);
+#endif

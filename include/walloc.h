@@ -1,0 +1,134 @@
+/* walloc.h: the one public API of libwalloc, a wavelet-packet neural codec (WaLLoC-style).
+ * A signal (planar float samples) goes through a CDF 9/7 wavelet packet transform, a linear
+ * encoder to K latent channels, companding + rounding to B-bit integers, and rANS coding
+ * into a .wlc byte string. The library never prints or exits: every function that can fail
+ * returns 0 or a negative WL_ERR_* code, named by wl_strerror(). */
+#ifndef WALLOC_H
+#define WALLOC_H
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define WL_VERSION_STRING "0.1.0"
+#define WL_FORMAT_VERSION 1 /* .wlc container version written and read */
+
+/* Limits checked on every input and every header field before allocation. */
+#define WL_MAX_DIM (1 << 16)       /* width and height: 1 .. 65536 */
+#define WL_MAX_PIXELS (1 << 26)    /* width * height: at most 64 Mpixel */
+#define WL_MAX_CHANNELS 16         /* signal channels a model may take */
+#define WL_MAX_J 6                 /* wavelet packet levels for images */
+#define WL_MAX_K 1024              /* latent channels */
+
+enum {
+  WL_OK = 0,
+  WL_ERR_NOMEM = -1,     /* out of memory */
+  WL_ERR_ARG = -2,       /* invalid argument */
+  WL_ERR_MAGIC = -3,     /* not a walloc file (bad magic) */
+  WL_ERR_VERSION = -4,   /* unsupported format version */
+  WL_ERR_TRUNCATED = -5, /* data ends early */
+  WL_ERR_CORRUPT = -6,   /* a field or stream is invalid */
+  WL_ERR_CRC = -7,       /* checksum mismatch */
+  WL_ERR_LIMIT = -8,     /* dimensions or counts over the documented limits */
+  WL_ERR_MODEL = -9,     /* model file is invalid */
+  WL_ERR_MISMATCH = -10, /* file was made with a different model, or shapes differ */
+  WL_ERR_NUMERIC = -11,  /* numerical failure (eigen-solver, empty training set) */
+  WL_ERR_UNKNOWN_MODEL = -12 /* no built-in model by that name */
+};
+
+/* Returns a static English description of a WL_ERR_* code. */
+const char *wl_strerror(int err);
+
+/* A planar signal. Image samples are integers stored as float in [0, 2^depth - 1];
+ * `planes` is [channels][height][width]. `alpha` is an optional extra plane kept losslessly. */
+typedef struct {
+  int channels, height, width;
+  int depth;    /* bits per sample: 8 or 16 */
+  float *planes;
+  float *alpha; /* NULL when absent */
+} wl_image;
+
+/* Frees the planes of an image filled by wl_decode (not the struct itself). */
+void wl_image_release(wl_image *img);
+
+/* ---- models ---------------------------------------------------------------------------- */
+typedef struct wl_model wl_model;
+
+typedef struct {
+  char name[32];
+  char kind[16];    /* "linear" */
+  int channels;     /* C: signal channels */
+  int J;            /* wavelet packet levels */
+  int K;            /* latent channels */
+  int bits;         /* B: latent integer bits */
+  uint64_t id;      /* FNV-1a 64 of the model file bytes */
+} wl_model_desc;
+
+/* Parses a .wlm model (safetensors layout) from memory; the buffer may be freed after. */
+int wl_model_load(wl_model **model, const void *buf, size_t len);
+/* Loads a built-in model by name ("rgb", "gray"). */
+int wl_model_builtin(wl_model **model, const char *name);
+/* Name of the i-th built-in model, or NULL past the end. */
+const char *wl_model_builtin_name(int i);
+/* Finds the built-in model whose id is `id`; WL_ERR_MISMATCH when none. */
+int wl_model_builtin_by_id(wl_model **model, uint64_t id);
+void wl_model_free(wl_model *model);
+void wl_model_describe(const wl_model *model, wl_model_desc *desc);
+
+/* ---- coding ---------------------------------------------------------------------------- */
+typedef struct {
+  int keep; /* channels to send: 1..K, or 0 for all */
+} wl_encode_opts;
+
+/* Encodes `img` into a malloc'd .wlc byte string (*out, *outlen); free it with free(). */
+int wl_encode(const wl_model *model, const wl_image *img, const wl_encode_opts *opts,
+              uint8_t **out, size_t *outlen);
+
+/* Decodes a .wlc byte string into `img` (planes allocated; release with wl_image_release). */
+int wl_decode(const wl_model *model, const uint8_t *buf, size_t len, wl_image *img);
+
+/* What a .wlc header says, read and validated without a model. */
+enum { WL_MODALITY_IMAGE = 1 };
+enum { WL_ENTROPY_STATIC = 0, WL_ENTROPY_TABLE = 1, WL_ENTROPY_ADAPTIVE = 2,
+       WL_ENTROPY_PREDICTIVE = 3, WL_ENTROPY_MODES = 4 };
+typedef struct {
+  int version, modality;
+  uint64_t model_id;
+  int channels, height, width, depth, has_alpha;
+  int J, K, keep, bits;
+  int lat_h, lat_w;                /* latent plane size: padded size / 2^J */
+  uint8_t entropy[WL_MAX_K];       /* per kept channel: WL_ENTROPY_* */
+  uint32_t stream_len[WL_MAX_K];   /* per kept channel: bytes */
+  uint32_t alpha_len;              /* bytes of the zstd alpha plane, 0 when absent */
+  size_t header_len, total_len;    /* total_len includes the CRC32 trailer */
+} wl_header;
+
+/* Reads and validates the header and CRC32 of a .wlc byte string. */
+int wl_header_read(const uint8_t *buf, size_t len, wl_header *hdr);
+/* Name of an entropy mode ("static", "table", "adaptive", "predictive"). */
+const char *wl_entropy_name(int mode);
+
+/* Decodes only the integer latents: *q is malloc'd, shape (keep, lat_h, lat_w), row-major. */
+int wl_latents(const wl_model *model, const uint8_t *buf, size_t len, int16_t **q,
+               wl_header *hdr);
+
+/* ---- training -------------------------------------------------------------------------- */
+typedef struct {
+  const char *name; /* stored in the model metadata */
+  int channels, J, K, bits;
+  float gain;       /* latent scale applied before companding (rate knob); 0 = default */
+  int stride;       /* use every stride-th latent position for the covariance (>= 1) */
+  const char *command; /* provenance stored in the model metadata (may be NULL) */
+} wl_linear_params;
+
+/* Fits a linear (PCA/KLT) encoder/decoder on `n` images and their entropy tables; writes
+ * a malloc'd .wlm byte string. All images must have params->channels channels. */
+int wl_train_linear(const wl_image *imgs, int n, const wl_linear_params *params,
+                    uint8_t **out, size_t *outlen);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

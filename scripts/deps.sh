@@ -1,0 +1,36 @@
+#!/bin/sh
+# Installs the Debian packages walloc needs, and only those that are missing.
+# Usage: scripts/deps.sh [build|check|demo|bench|corpus] ...  (idempotent; root or sudo)
+set -eu
+
+pkgs_build="build-essential pkg-config libpng-dev libzstd-dev libfftw3-dev libsndfile1-dev libopenblas-dev"
+pkgs_check="python3 python3-numpy python3-pywt python3-pil zstd"
+pkgs_corpus="lomiri-wallpapers-16.04 mate-backgrounds libjpeg-turbo-progs python3-pil"
+pkgs_bench="webp libjpeg-turbo-progs hyperfine zstd"
+
+want=""
+for set in "${@:-build}"; do
+  case "$set" in
+    build)  want="$want $pkgs_build" ;;
+    check)  want="$want $pkgs_build $pkgs_check" ;;
+    demo)   want="$want $pkgs_build" ;;
+    corpus) want="$want $pkgs_build $pkgs_corpus" ;;
+    bench)  want="$want $pkgs_build $pkgs_bench $pkgs_corpus" ;;
+    *) echo "deps.sh: unknown set '$set'" >&2; exit 2 ;;
+  esac
+done
+
+missing=""
+for p in $want; do
+  case " $missing " in *" $p "*) continue ;; esac
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -eq 0 ]; then sudo=""; elif command -v sudo >/dev/null; then sudo="sudo"; else
+  echo "deps.sh: missing packages:$missing (run as root or install sudo)" >&2; exit 1
+fi
+echo "deps.sh: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq >&2
+$sudo apt-get install -y -qq --no-install-recommends $missing >&2

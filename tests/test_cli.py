@@ -1,0 +1,204 @@
+#!/usr/bin/python3
+"""CLI tests: round trips of every fixture (bit depth, channels, alpha preserved), pipelines,
+thread-count invariance, --keep, .npy latents, overwrite rules, and every bad input named in
+the issue (one stderr line naming the file, exit status 1, no output file)."""
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+import zlib
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "py"))
+import pngref  # noqa: E402
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WALLOC = os.path.join(TOP, "walloc")
+IMAGES = os.path.join(TOP, "testdata", "images")
+passed = failed = 0
+
+
+def run(*args, stdin=None):
+    p = subprocess.run([WALLOC] + list(args), input=stdin, capture_output=True)
+    return p.returncode, p.stdout, p.stderr.decode()
+
+
+def test(name):
+    def wrap(fn):
+        global passed, failed
+        try:
+            fn()
+            print("testing %s ... ok" % name)
+            passed += 1
+        except AssertionError as e:
+            print("  %s\ntesting %s ... FAILED" % (e, name))
+            failed += 1
+        sys.stdout.flush()
+        return fn
+    return wrap
+
+
+def psnr(a, b, depth):
+    mse = np.mean((a.astype(float) - b.astype(float)) ** 2)
+    return 10 * np.log10(((1 << depth) - 1) ** 2 / mse) if mse else float("inf")
+
+
+tmp = tempfile.mkdtemp()
+T = lambda name: os.path.join(tmp, name)  # noqa: E731
+
+
+def roundtrip(png, *opts):
+    base = os.path.basename(png)[:-4]
+    wlc, out = T(base + ".wlc"), T(base + ".out.png")
+    for f in (wlc, out):
+        if os.path.exists(f):
+            os.remove(f)
+    rc, _, err = run("encode", png, "-o", wlc, *opts)
+    assert rc == 0, "encode %s: %s" % (png, err)
+    rc, _, err = run("decode", wlc, "-o", out)
+    assert rc == 0, "decode %s: %s" % (wlc, err)
+    return wlc, out
+
+
+FLOOR = {"garden-rgb8": 27.0, "storm-gray8-odd": 27.0, "storm-rgb16": 24.0, "garden-rgba8": 27.0,
+         "storm-graya8-odd": 24.0}
+for name in sorted(os.listdir(IMAGES)):
+    @test("round trip " + name)
+    def _(name=name):
+        png = os.path.join(IMAGES, name)
+        wlc, out = roundtrip(png)
+        a, da = pngref.read(png)
+        b, db = pngref.read(out)
+        assert a.shape == b.shape and da == db, "shape/depth %s %d -> %s %d" % (a.shape, da, b.shape, db)
+        ncol = 3 if a.shape[2] >= 3 else 1
+        if a.shape[2] in (2, 4):
+            assert np.array_equal(a[..., -1], b[..., -1]), "alpha changed"
+        p = psnr(a[..., :ncol], b[..., :ncol], da)
+        assert p >= FLOOR[name[:-4]], "PSNR %.2f dB below %.1f" % (p, FLOOR[name[:-4]])
+
+
+RGB = os.path.join(IMAGES, "garden-rgb8.png")
+
+
+@test("stdin/stdout pipeline equals file output")
+def _():
+    wlc, out = roundtrip(RGB)
+    data = open(RGB, "rb").read()
+    rc, enc, err = run("encode", "-", stdin=data)
+    assert rc == 0 and enc == open(wlc, "rb").read(), "stdin encode differs: " + err
+    rc, dec, err = run("decode", "-c", "-", stdin=enc)
+    assert rc == 0 and dec == open(out, "rb").read(), "stdin decode differs: " + err
+
+
+@test("encoded bytes identical for -T1 and -T2")
+def _():
+    r1, r2 = [run("encode", "-T%d" % t, "-c", RGB) for t in (1, 2)]
+    assert r1[0] == 0 and r1[1] == r2[1], "-T1 and -T2 differ"
+
+
+@test("--keep k: rate and PSNR rise with k")
+def _():
+    sizes, quality = [], []
+    a, d = pngref.read(RGB)
+    for k in (1, 3, 6, 12):
+        wlc, out = roundtrip(RGB, "--keep", str(k))
+        sizes.append(os.path.getsize(wlc))
+        quality.append(psnr(a, pngref.read(out)[0], d))
+        rc, info, _ = run("info", "--json", wlc)
+        assert rc == 0 and json.loads(info)["keep"] == k
+    assert sizes == sorted(sizes) and quality == sorted(quality), "sizes %s psnr %s" % (sizes, quality)
+
+
+@test("latents as .npy: numpy.load reads (k, h, w) int8, --keep is a prefix")
+def _():
+    full, part = T("full.wlc"), T("part.wlc")
+    assert run("encode", "-f", RGB, "-o", full)[0] == 0
+    assert run("encode", "-f", "--keep", "5", RGB, "-o", part)[0] == 0
+    assert run("latents", "-f", full, "-o", T("full.npy"))[0] == 0
+    assert run("latents", "-f", part, "-o", T("part.npy"))[0] == 0
+    q, p = np.load(T("full.npy")), np.load(T("part.npy"))
+    info = json.loads(run("info", "--json", full)[1])
+    assert q.dtype == np.int8 and list(q.shape) == info["latent_shape"], "%s %s" % (q.dtype, q.shape)
+    assert p.shape[0] == 5 and np.array_equal(p, q[:5]), "keep 5 is not a prefix"
+    assert q.std(axis=(1, 2))[0] > q.std(axis=(1, 2))[-1], "channels not ordered by energy"
+
+
+@test("existing output refused without -f, replaced with -f")
+def _():
+    out = T("exists.wlc")
+    open(out, "w").write("keep me")
+    rc, _, err = run("encode", RGB, "-o", out)
+    assert rc == 1 and open(out).read() == "keep me" and "exists" in err, err
+    assert run("encode", "-f", RGB, "-o", out)[0] == 0 and open(out, "rb").read(4) == b"WLOC"
+
+
+def expect_failure(label, args, stdin=None, name=None, out=None):
+    @test("bad input: " + label)
+    def _():
+        o = out or T("bad-output")
+        if os.path.exists(o):
+            os.remove(o)
+        rc, _, err = run(*args, "-o", o, stdin=stdin)
+        lines = err.strip().split("\n")
+        assert rc == 1, "exit status %d (%s)" % (rc, err)
+        assert len(lines) == 1 and (name is None or name in lines[0]), "stderr: %r" % err
+        assert not os.path.exists(o), "output file left behind"
+        assert not [f for f in os.listdir(os.path.dirname(o) or ".") if ".tmp-" in f], "temp file left"
+
+
+def write(name, data):
+    open(T(name), "wb").write(data)
+    return T(name)
+
+
+good = T("good.wlc")
+run("encode", "-f", RGB, "-o", good)
+wlc = open(good, "rb").read()
+png = open(RGB, "rb").read()
+
+
+def with_crc(b):
+    b = bytearray(b)
+    b[-4:] = struct.pack("<I", zlib.crc32(bytes(b[:-4])))
+    return bytes(b)
+
+
+def patched(b, off, fmt, value):
+    b = bytearray(b)
+    struct.pack_into(fmt, b, off, value)
+    return with_crc(b)
+
+
+def big_png(w, h):
+    def chunk(t, d): return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) + chunk(b"IEND", b"")
+
+
+flipped = bytearray(wlc)
+flipped[len(wlc) // 2] ^= 0x10
+expect_failure("not a PNG", ["encode", write("text.png", b"hello, this is text\n" * 10)], name="text.png")
+expect_failure("truncated PNG", ["encode", write("cut.png", png[: len(png) // 2])], name="cut.png")
+expect_failure("empty input", ["encode", write("empty.png", b"")], name="empty.png")
+expect_failure("empty stdin", ["encode", "-"], stdin=b"", name="stdin")
+expect_failure("PNG over the size limit", ["encode", write("huge.png", big_png(70000, 16))], name="huge.png")
+expect_failure("PNG over the pixel limit", ["encode", write("huge2.png", big_png(60000, 60000))], name="huge2.png")
+expect_failure("truncated .wlc", ["decode", write("cut.wlc", wlc[:-10])], name="cut.wlc")
+expect_failure("header-only .wlc", ["decode", write("hdr.wlc", wlc[:20])], name="hdr.wlc")
+expect_failure("bit-flipped .wlc", ["decode", write("flip.wlc", bytes(flipped))], name="flip.wlc")
+expect_failure("wrong magic", ["decode", write("magic.wlc", b"XLOC" + wlc[4:])], name="magic.wlc")
+expect_failure("wrong version", ["decode", write("ver.wlc", with_crc(wlc[:4] + b"\x09" + wlc[5:]))], name="ver.wlc")
+expect_failure("model id not built in", ["decode", write("id.wlc", patched(wlc, 8, "<Q", 0x1234))], name="id.wlc")
+expect_failure("model that does not match (-m gray)", ["decode", "-m", "gray", good], name="good.wlc")
+expect_failure(".wlc dimensions over the limit", ["decode", write("dim.wlc", patched(wlc, 16, "<I", 1 << 20))],
+               name="dim.wlc")
+expect_failure("corrupt stream length", ["decode", write("len.wlc", patched(wlc, 37, "<I", 1 << 30))], name="len.wlc")
+expect_failure("output directory does not exist", ["encode", RGB], out=T("no/such/dir/x.wlc"), name="no/such/dir")
+expect_failure("unknown model name", ["encode", "-m", "nosuch", RGB], name="nosuch")
+expect_failure("gray image with the rgb model", ["encode", "-m", "rgb", os.path.join(IMAGES, "storm-gray8-odd.png")],
+               name="storm-gray8-odd.png")
+
+print("RESULT %d %d" % (passed, failed))
+sys.exit(1 if failed else 0)

@@ -1,0 +1,403 @@
+/* Tests for entropy/: table normalisation, round trips of every mode on random, skewed, smooth and
+ * degenerate planes at 2, 8, 12 and 16 bits, compression against the 0th-order entropy, error
+ * paths, and decoding of truncated, flipped and random streams (run it under ASan/UBSan too). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "entropy/entropy.h"
+#include "tests/check.h"
+
+static uint64_t rng = 0x9e3779b97f4a7c15u;
+static uint32_t rnd(void) { /* xorshift64* */
+  rng ^= rng >> 12;
+  rng ^= rng << 25;
+  rng ^= rng >> 27;
+  return (uint32_t)((rng * 0x2545f4914f6cdd1du) >> 32);
+}
+
+static int clampv(long v, int bits) {
+  long half = 1L << (bits - 1);
+  return (int)(v < -half ? -half : v >= half ? half - 1 : v);
+}
+
+/* Two-sided geometric (discrete Laplacian) with mean magnitude about `scale`. */
+static int laplace(double scale) {
+  double u = (rnd() + 0.5) / 4294967296.0;
+  int mag = (int)(-scale * log(u));
+  return rnd() & 1 ? mag : -mag;
+}
+
+enum { UNIFORM, LAPLACE, SMOOTH, TEXTURE, ZERO, SINGLE, MAXV, MINV, KINDS };
+static const char *kind_name[KINDS] = {"uniform", "laplace", "smooth", "texture", "zero", "single", "max", "min"};
+
+/* Fills q [h][w] with `kind` data of `bits` bits. */
+static void fill(int16_t *q, int h, int w, int bits, int kind) {
+  long half = 1L << (bits - 1);
+  double amp = half * 0.45, f1 = 0.11 + (rnd() % 7) * 0.01, f2 = 0.07 + (rnd() % 5) * 0.01;
+  int single = clampv((long)(rnd() % (2 * half)) - half, bits);
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++) {
+      long v = 0;
+      double scale = exp(-1.0 + 3.5 * (0.5 + 0.5 * sin(0.05 * x + 0.07 * y)));
+      switch (kind) {
+        case UNIFORM: v = (long)(rnd() % (2 * half)) - half; break;
+        case LAPLACE: v = laplace(half > 8 ? 3.0 : 0.7); break;
+        case SMOOTH: v = lround(amp * (0.6 * sin(f1 * x + 0.3 * y * f2) + 0.4 * cos(f2 * y - 0.02 * x))) + laplace(0.6); break;
+        case TEXTURE: v = laplace(half > 8 ? scale : scale / 8); break;
+        case ZERO: v = 0; break;
+        case SINGLE: v = single; break;
+        case MAXV: v = half - 1; break;
+        case MINV: v = -half; break;
+      }
+      q[(size_t)y * w + x] = (int16_t)clampv(v, bits);
+    }
+}
+
+static void histogram(const int16_t *q, size_t n, int bits, uint32_t *hist) {
+  memset(hist, 0, sizeof(uint32_t) << bits);
+  for (size_t i = 0; i < n; i++) hist[q[i] + (1 << (bits - 1))]++;
+}
+
+static double entropy0(const int16_t *q, size_t n, int bits) { /* bits per symbol */
+  uint32_t *hist = malloc(sizeof(uint32_t) << bits);
+  histogram(q, n, bits, hist);
+  double e = 0;
+  for (size_t s = 0; s < (size_t)1 << bits; s++)
+    if (hist[s]) e -= hist[s] * log2((double)hist[s] / (double)n);
+  free(hist);
+  return e / (double)n;
+}
+
+/* Static table for q: its own histogram, with a floor of one where the alphabet allows. */
+static void static_table(const int16_t *q, size_t n, int bits, uint16_t *freq) {
+  uint32_t *hist = malloc(sizeof(uint32_t) << bits);
+  histogram(q, n, bits, hist);
+  int rc = wle_table_build(hist, bits, bits <= WLE_TABLE_BITS - 1, freq);
+  T_EXPECT(rc == WLE_OK, "table for bits %d: %d", bits, rc);
+  free(hist);
+}
+
+static int in_range(const int16_t *q, size_t n, int bits) {
+  for (size_t i = 0; i < n; i++)
+    if (q[i] < -(1 << (bits - 1)) || q[i] >= (1 << (bits - 1))) return 0;
+  return 1;
+}
+
+static void test_table_build(void) {
+  t_begin("table_build");
+  static const int bitss[] = {2, 8, 12, 16};
+  for (int bi = 0; bi < 4; bi++) {
+    int bits = bitss[bi];
+    size_t ns = (size_t)1 << bits;
+    uint32_t *hist = malloc(ns * sizeof *hist);
+    uint16_t *freq = malloc(ns * sizeof *freq);
+    for (int trial = 0; trial < 6; trial++) {
+      for (size_t s = 0; s < ns; s++) /* sparse, skewed, with huge and tiny counts */
+        hist[s] = rnd() % 3 == 0 ? 0 : trial == 0 ? 1 : (rnd() % 1000) * (rnd() % 5 == 0 ? 100000 : 1);
+      if (bits == 16) /* keep the alphabet within what a 2^15 table can hold */
+        for (size_t s = 0; s < ns; s++) hist[s] = s % 3 ? 0 : hist[s];
+      hist[rnd() % ns] = trial == 5 ? 0xffffffffu : 1;
+      for (int floor_one = 0; floor_one < 2; floor_one++) {
+        int rc = wle_table_build(hist, bits, floor_one, freq);
+        if (floor_one && bits > WLE_TABLE_BITS - 1) {
+          T_EXPECT(rc == WLE_ERR_ARG, "floor_one at bits %d: %d", bits, rc);
+          continue;
+        }
+        T_EXPECT(rc == WLE_OK, "bits %d: %d", bits, rc);
+        uint64_t sum = 0, total = 0;
+        for (size_t s = 0; s < ns; s++) sum += freq[s], total += hist[s];
+        T_EXPECT(sum == 1u << WLE_TABLE_BITS, "bits %d sum %llu", bits, (unsigned long long)sum);
+        for (size_t s = 0; s < ns; s++) {
+          T_EXPECT(freq[s] || (!hist[s] && !floor_one), "bits %d: symbol %zu lost", bits, s);
+          T_EXPECT(hist[s] || floor_one || !freq[s], "bits %d: unseen symbol %zu kept", bits, s);
+        }
+        (void)total;
+      }
+    }
+    /* Without rare symbols every frequency is its exact share rounded up or down. */
+    uint64_t total = 0;
+    for (size_t s = 0; s < ns; s++) total += hist[s] = bits < 16 ? 50000 + rnd() % 50000 : 0;
+    if (bits < 16) {
+      T_EXPECT(wle_table_build(hist, bits, 0, freq) == WLE_OK, "dense table");
+      for (size_t s = 0; s < ns; s++) {
+        double share = (double)hist[s] * (1u << WLE_TABLE_BITS) / (double)total;
+        T_EXPECT(fabs(freq[s] - share) < 1, "bits %d: %u for a share of %.2f", bits, freq[s], share);
+      }
+    }
+    /* A Laplacian histogram with a long tail of rare symbols costs little over its entropy. */
+    total = 0;
+    for (size_t s = 0; s < ns; s++) {
+      double d = fabs((double)s - (double)ns / 2);
+      total += hist[s] = (uint32_t)(1e6 * exp(-d / 6));
+    }
+    if (wle_table_build(hist, bits, bits <= 8, freq) == WLE_OK) { /* a floor under 2^12 symbols costs more */
+      double excess = 0;
+      for (size_t s = 0; s < ns; s++)
+        if (hist[s]) excess += hist[s] * log2((double)hist[s] / (double)total * (1u << WLE_TABLE_BITS) / freq[s]);
+      T_EXPECT(excess / (double)total < 0.01, "bits %d: table costs %.4f bits/symbol over the entropy", bits,
+               excess / (double)total);
+    } else {
+      T_EXPECT(0, "laplacian table at bits %d", bits);
+    }
+    memset(hist, 0, ns * sizeof *hist);
+    T_EXPECT(wle_table_build(hist, bits, 0, freq) == WLE_ERR_ARG, "empty histogram accepted");
+    if (bits <= WLE_TABLE_BITS - 1) {
+      T_EXPECT(wle_table_build(hist, bits, 1, freq) == WLE_OK, "empty floor_one histogram refused");
+      uint32_t lo = 0xffff, hi = 0;
+      for (size_t s = 0; s < ns; s++) lo = freq[s] < lo ? freq[s] : lo, hi = freq[s] > hi ? freq[s] : hi;
+      T_EXPECT(hi - lo <= 1, "empty floor_one histogram not uniform: %u..%u", lo, hi);
+    }
+    hist[ns / 3] = 7;
+    T_EXPECT(wle_table_build(hist, bits, 0, freq) == WLE_OK && freq[ns / 3] == 1u << WLE_TABLE_BITS,
+             "single symbol");
+    free(hist);
+    free(freq);
+  }
+  uint32_t big[1 << 16];
+  uint16_t f16[1 << 16];
+  for (int s = 0; s < 1 << 16; s++) big[s] = 1;
+  T_EXPECT(wle_table_build(big, 16, 0, f16) == WLE_ERR_ARG, "2^16 symbols in a 2^15 table");
+  T_EXPECT(wle_table_build(big, 1, 0, f16) == WLE_ERR_ARG && wle_table_build(NULL, 8, 0, f16) == WLE_ERR_ARG,
+           "bad arguments accepted");
+  t_end();
+}
+
+/* Encodes q in `mode`, checks the bound and the round trip; returns the stream size or 0. */
+static size_t roundtrip(int mode, const int16_t *q, const int16_t *prev, int h, int w, int bits,
+                        const uint16_t *freq, const char *what) {
+  size_t n = (size_t)h * w, cap = wle_bound(n, bits), len = 0;
+  uint8_t *buf = malloc(cap);
+  int16_t *d = malloc(n * sizeof *d);
+  int rc = wle_encode(mode, q, prev, h, w, bits, freq, buf, cap, &len);
+  T_EXPECT(rc == WLE_OK, "%s: mode %d bits %d %dx%d: encode %d", what, mode, bits, h, w, rc);
+  if (!rc) {
+    T_EXPECT(len <= cap, "%s: over the bound", what);
+    rc = wle_decode(mode, buf, len, prev, h, w, bits, freq, d);
+    T_EXPECT(rc == WLE_OK && !memcmp(d, q, n * sizeof *d), "%s: mode %d bits %d %dx%d: decode %d", what,
+             mode, bits, h, w, rc);
+  }
+  free(buf);
+  free(d);
+  return rc ? 0 : len;
+}
+
+static void test_roundtrip(void) {
+  t_begin("roundtrip");
+  static const int bitss[] = {2, 8, 12, 16};
+  static const int shapes[][2] = {{1, 1}, {1, 37}, {41, 1}, {17, 23}, {48, 64}};
+  for (int bi = 0; bi < 4; bi++)
+    for (int si = 0; si < 5; si++)
+      for (int kind = 0; kind < KINDS; kind++) {
+        int bits = bitss[bi], h = shapes[si][0], w = shapes[si][1];
+        size_t n = (size_t)h * w;
+        int16_t *q = malloc(n * sizeof *q), *prev = malloc(n * sizeof *prev);
+        uint16_t *freq = malloc(sizeof(uint16_t) << bits);
+        fill(q, h, w, bits, kind);
+        fill(prev, h, w, bits, (kind + 1) % KINDS);
+        static_table(q, n, bits, freq);
+        for (int mode = 0; mode < WLE_MODES; mode++)
+          roundtrip(mode, q, mode & 1 ? prev : NULL, h, w, bits, freq, kind_name[kind]);
+        free(q);
+        free(prev);
+        free(freq);
+      }
+  t_end();
+}
+
+/* Degenerate planes must cost a few bytes; the adaptive modes must beat the 0th-order entropy
+ * clearly on correlated fields. */
+static void test_compression(void) {
+  t_begin("compression");
+  int h = 64, w = 96, bits = 8;
+  size_t n = (size_t)h * w;
+  int16_t *q = malloc(n * sizeof *q), *prev = malloc(n * sizeof *prev);
+  fill(q, h, w, bits, ZERO);
+  size_t t = roundtrip(WLE_TABLE, q, NULL, h, w, bits, NULL, "zero");
+  size_t a = roundtrip(WLE_ADAPTIVE, q, NULL, h, w, bits, NULL, "zero");
+  size_t p = roundtrip(WLE_PREDICTIVE, q, NULL, h, w, bits, NULL, "zero");
+  T_EXPECT(t <= 8 && a <= 16 && p <= 16, "all-zero plane: table %zu, adaptive %zu, predictive %zu bytes", t, a, p);
+  fill(q, h, w, bits, MINV);
+  t = roundtrip(WLE_TABLE, q, NULL, h, w, bits, NULL, "min");
+  T_EXPECT(t <= 8, "constant plane: table %zu bytes", t);
+
+  fill(q, h, w, bits, SMOOTH);
+  double h0 = entropy0(q, n, bits) * n / 8;
+  p = roundtrip(WLE_PREDICTIVE, q, NULL, h, w, bits, NULL, "smooth");
+  a = roundtrip(WLE_ADAPTIVE, q, NULL, h, w, bits, NULL, "smooth");
+  T_EXPECT(p < 0.5 * h0 && a < 0.85 * h0, "smooth: predictive %zu, adaptive %zu bytes, entropy %.0f", p, a, h0);
+
+  fill(q, h, w, bits, TEXTURE);
+  for (size_t i = 0; i < n; i++) prev[i] = (int16_t)clampv(q[i] + laplace(0.5), bits); /* same local scale */
+  h0 = entropy0(q, n, bits) * n / 8;
+  a = roundtrip(WLE_ADAPTIVE, q, prev, h, w, bits, NULL, "texture");
+  size_t a0 = roundtrip(WLE_ADAPTIVE, q, NULL, h, w, bits, NULL, "texture");
+  T_EXPECT(a0 < 0.95 * h0 && a < a0, "texture: adaptive %zu bytes (%zu without prev), entropy %.0f", a, a0, h0);
+  free(q);
+  free(prev);
+  t_end();
+}
+
+static void test_errors(void) {
+  t_begin("errors");
+  int h = 8, w = 8, bits = 8;
+  int16_t q[64], d[64];
+  uint8_t buf[4096];
+  size_t len;
+  uint16_t freq[256];
+  uint32_t hist[256] = {0};
+  fill(q, h, w, bits, LAPLACE);
+  q[5] = 100;
+  for (int i = 0; i < 64; i++) hist[q[i] + 128] += q[i] != 100; /* the table misses 100 */
+  T_EXPECT(wle_table_build(hist, bits, 0, freq) == WLE_OK, "table");
+  T_EXPECT(wle_encode(WLE_STATIC, q, NULL, h, w, bits, freq, buf, sizeof buf, &len) == WLE_ERR_ARG,
+           "static mode coded a symbol of frequency 0");
+  freq[0]++; /* no longer sums to 2^15 */
+  hist[100 + 128] = 1;
+  T_EXPECT(wle_encode(WLE_STATIC, q, NULL, h, w, bits, freq, buf, sizeof buf, &len) == WLE_ERR_ARG,
+           "static table not summing to 2^15 accepted");
+  T_EXPECT(wle_encode(WLE_STATIC, q, NULL, h, w, bits, NULL, buf, sizeof buf, &len) == WLE_ERR_ARG,
+           "static mode without a table");
+  T_EXPECT(wle_encode(WLE_TABLE, q, NULL, h, w, 6, NULL, buf, sizeof buf, &len) == WLE_ERR_ARG,
+           "value out of range accepted");
+  T_EXPECT(wle_encode(WLE_MODES, q, NULL, h, w, bits, NULL, buf, sizeof buf, &len) == WLE_ERR_ARG &&
+               wle_encode(WLE_TABLE, q, NULL, 0, w, bits, NULL, buf, sizeof buf, &len) == WLE_ERR_ARG &&
+               wle_encode(WLE_TABLE, q, NULL, h, w, 17, NULL, buf, sizeof buf, &len) == WLE_ERR_ARG &&
+               wle_decode(WLE_TABLE, buf, 0, NULL, h, w, 1, NULL, d) == WLE_ERR_ARG,
+           "bad arguments accepted");
+  for (int mode = WLE_TABLE; mode < WLE_MODES; mode++) {
+    int rc = wle_encode(mode, q, NULL, h, w, bits, NULL, buf, sizeof buf, &len);
+    T_EXPECT(rc == WLE_OK, "mode %d: %d", mode, rc);
+    size_t need = len;
+    T_EXPECT(wle_encode(mode, q, NULL, h, w, bits, NULL, buf, need - 1, &len) == WLE_ERR_OVERFLOW,
+             "mode %d: cap one short accepted", mode);
+    T_EXPECT(wle_encode(mode, q, NULL, h, w, bits, NULL, buf, need, &len) == WLE_OK && len == need,
+             "mode %d: exact cap refused", mode);
+  }
+  t_end();
+}
+
+/* Decodes src[0..len) in a buffer of exactly len bytes (so ASan sees any over-read); the result
+ * must be an error or a plane of in-range values. Returns the decoder's code. */
+static int decode_any(int mode, const uint8_t *src, size_t len, const int16_t *prev, int h, int w,
+                      int bits, const uint16_t *freq, const char *what) {
+  uint8_t *copy = malloc(len ? len : 1);
+  int16_t *d = malloc((size_t)h * w * sizeof *d);
+  memcpy(copy, src, len);
+  for (size_t i = 0; i < (size_t)h * w; i++) d[i] = 0;
+  int rc = wle_decode(mode, copy, len, prev, h, w, bits, freq, d);
+  T_EXPECT(rc == WLE_OK || rc == WLE_ERR_CORRUPT, "%s: mode %d returned %d", what, mode, rc);
+  T_EXPECT(in_range(d, (size_t)h * w, bits), "%s: mode %d wrote values out of range", what, mode);
+  free(copy);
+  free(d);
+  return rc;
+}
+
+static void test_corrupt(void) {
+  t_begin("corrupt");
+  static const int bitss[] = {2, 8, 16};
+  for (int bi = 0; bi < 3; bi++)
+    for (int mode = 0; mode < WLE_MODES; mode++) {
+      int bits = bitss[bi], h = 19, w = 21;
+      size_t n = (size_t)h * w, cap = wle_bound(n, bits), len;
+      int16_t *q = malloc(n * sizeof *q), *prev = malloc(n * sizeof *prev);
+      uint16_t *freq = malloc(sizeof(uint16_t) << bits);
+      uint8_t *buf = malloc(cap + 1), *bad = malloc(cap + 1);
+      fill(q, h, w, bits, LAPLACE);
+      fill(prev, h, w, bits, TEXTURE);
+      static_table(q, n, bits, freq);
+      T_EXPECT(wle_encode(mode, q, prev, h, w, bits, freq, buf, cap, &len) == WLE_OK, "encode");
+      int missed = 0;
+      for (size_t cut = 0; cut < len; cut++) /* every truncation is detected */
+        missed += decode_any(mode, buf, cut, prev, h, w, bits, freq, "truncated") == WLE_OK;
+      T_EXPECT(!missed, "mode %d bits %d: %d truncations decoded as valid", mode, bits, missed);
+      buf[len] = 0;
+      T_EXPECT(decode_any(mode, buf, len + 1, prev, h, w, bits, freq, "extended") == WLE_ERR_CORRUPT,
+               "mode %d bits %d: a trailing byte was accepted", mode, bits);
+      int flips = 0, caught = 0;
+      for (size_t pos = 0; pos < len; pos += 1 + pos / 16, flips++) {
+        memcpy(bad, buf, len);
+        bad[pos] ^= (uint8_t)(1u << (rnd() % 8));
+        caught += decode_any(mode, bad, len, prev, h, w, bits, freq, "flipped") != WLE_OK;
+      }
+      T_EXPECT(caught * 10 >= flips * 9, "mode %d bits %d: only %d of %d flips detected", mode, bits, caught, flips);
+      for (int trial = 0; trial < 200; trial++) { /* garbage, including small states */
+        size_t glen = rnd() % (len + 8);
+        for (size_t i = 0; i < glen; i++) bad[i] = (uint8_t)(trial % 3 ? rnd() : rnd() % 3);
+        decode_any(mode, bad, glen, prev, h, w, bits, freq, "garbage");
+      }
+      free(q);
+      free(prev);
+      free(freq);
+      free(buf);
+      free(bad);
+    }
+  t_end();
+}
+
+static void test_best(void) {
+  t_begin("encode_best");
+  static const int kinds[] = {SMOOTH, TEXTURE, UNIFORM, ZERO};
+  for (int ki = 0; ki < 4; ki++)
+    for (int with_freq = 0; with_freq < 2; with_freq++) {
+      int h = 32, w = 40, bits = 8, mode = -1;
+      size_t n = (size_t)h * w, cap = wle_bound(n, bits), len, smallest = (size_t)-1;
+      int16_t *q = malloc(n * sizeof *q), *d = malloc(n * sizeof *d);
+      uint16_t freq[256];
+      uint8_t *buf = malloc(cap);
+      fill(q, h, w, bits, kinds[ki]);
+      static_table(q, n, bits, freq);
+      const uint16_t *f = with_freq ? freq : NULL;
+      for (int m = f ? WLE_STATIC : WLE_TABLE; m < WLE_MODES; m++) {
+        size_t l = roundtrip(m, q, NULL, h, w, bits, f, kind_name[kinds[ki]]);
+        smallest = l && l < smallest ? l : smallest;
+      }
+      T_EXPECT(wle_encode_best(q, NULL, h, w, bits, f, buf, cap, &len, &mode) == WLE_OK, "encode_best");
+      T_EXPECT(len == smallest && (f || mode != WLE_STATIC), "%s: best %zu (mode %d), smallest %zu",
+               kind_name[kinds[ki]], len, mode, smallest);
+      T_EXPECT(wle_decode(mode, buf, len, NULL, h, w, bits, f, d) == WLE_OK && !memcmp(d, q, n * sizeof *d),
+               "best stream does not decode");
+      T_EXPECT(wle_encode_best(q, NULL, h, w, bits, f, buf, 3, &len, &mode) == WLE_ERR_OVERFLOW,
+               "3 bytes were enough");
+      free(q);
+      free(d);
+      free(buf);
+    }
+  t_end();
+}
+
+/* The codec encodes channels from several threads at once: results must not depend on that. */
+static void test_threads(void) {
+  t_begin("threads");
+  enum { K = 8 };
+  int h = 40, w = 48, bits = 8;
+  size_t n = (size_t)h * w, cap = wle_bound(n, bits);
+  int16_t *q = malloc(K * n * sizeof *q);
+  uint8_t *ser = malloc(K * cap), *par = malloc(K * cap);
+  size_t lser[K], lpar[K];
+  int mser[K], mpar[K], bad = 0;
+  for (int k = 0; k < K; k++) fill(q + k * n, h, w, bits, k % 2 ? TEXTURE : SMOOTH);
+  for (int k = 0; k < K; k++)
+    wle_encode_best(q + k * n, k ? q + (k - 1) * n : NULL, h, w, bits, NULL, ser + k * cap, cap, &lser[k], &mser[k]);
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int k = 0; k < K; k++)
+    wle_encode_best(q + k * n, k ? q + (k - 1) * n : NULL, h, w, bits, NULL, par + k * cap, cap, &lpar[k], &mpar[k]);
+  for (int k = 0; k < K; k++)
+    bad += lser[k] != lpar[k] || mser[k] != mpar[k] || memcmp(ser + k * cap, par + k * cap, lser[k]);
+  T_EXPECT(!bad, "%d channels differ when encoded in parallel", bad);
+  free(q);
+  free(ser);
+  free(par);
+  t_end();
+}
+
+int main(void) {
+  test_table_build();
+  test_roundtrip();
+  test_compression();
+  test_errors();
+  test_corrupt();
+  test_best();
+  test_threads();
+  return t_summary();
+}

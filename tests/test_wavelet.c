@@ -1,0 +1,245 @@
+/* test_wavelet.c: wavelet/wpt.h against PyWavelets vectors (tests/gen_wavelet_vectors.py
+ * wrote testdata/wavelet/), perfect reconstruction up to J = 10 (1-D) and 6 (2-D), identical
+ * results for 1 and 2 OpenMP threads, argument checks. Run from the repository root. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#include "tests/check.h"
+#include "wavelet/wpt.h"
+
+#define DIR "testdata/wavelet/"
+#define TOL 1e-5 /* of max|reference| */
+
+typedef struct {
+  int dims, C, H, W, J; /* 1-D: H = 1, W = T */
+  float *x, *X;         /* x [C][H][W] input, X [C*(2^dims)^J][H>>J][W>>J] pywt output */
+} vcase;
+
+static float *read_f32(const char *name, size_t n) {
+  char path[256];
+  snprintf(path, sizeof path, DIR "%s", name);
+  FILE *f = fopen(path, "rb");
+  float *p = malloc(n * sizeof(float) + 1);
+  size_t got = f && p ? fread(p, 1, n * sizeof(float) + 1, f) : 0;
+  if (f) fclose(f);
+  if (got != n * sizeof(float)) { free(p); return NULL; }
+  return p; /* little-endian on every target we build for */
+}
+
+static size_t samples(const vcase *v) { return (size_t)v->C * v->H * v->W; }
+
+static int forward(const vcase *v, const float *x, float *X) {
+  return v->dims == 2 ? wl_wpt2_forward(x, v->C, v->H, v->W, v->J, X)
+                      : wl_wpt1_forward(x, v->C, v->W, v->J, X);
+}
+
+static int inverse(const vcase *v, const float *X, float *x) {
+  return v->dims == 2 ? wl_wpt2_inverse(X, v->C, v->H, v->W, v->J, x)
+                      : wl_wpt1_inverse(X, v->C, v->W, v->J, x);
+}
+
+static double maxabs(const float *a, size_t n) {
+  double m = 0;
+  for (size_t i = 0; i < n; i++) m = fmax(m, fabs(a[i]));
+  return m;
+}
+
+static double maxdiff(const float *a, const float *b, size_t n) {
+  double m = 0;
+  for (size_t i = 0; i < n; i++) m = fmax(m, fabs((double)a[i] - b[i]));
+  return m;
+}
+
+/* Reads testdata/wavelet/cases.txt: "dims C H W J input output" per line. */
+static int load_cases(vcase *v, int cap) {
+  FILE *f = fopen(DIR "cases.txt", "r");
+  if (!f) return 0;
+  char fin[128], fout[128];
+  int n = 0;
+  while (n < cap && fscanf(f, "%d %d %d %d %d %127s %127s", &v[n].dims, &v[n].C, &v[n].H,
+                           &v[n].W, &v[n].J, fin, fout) == 7) {
+    v[n].x = read_f32(fin, samples(&v[n]));
+    v[n].X = read_f32(fout, samples(&v[n]));
+    if (!v[n].x || !v[n].X) {
+      free(v[n].x), free(v[n].X);
+      break;
+    }
+    n++;
+  }
+  fclose(f);
+  return n;
+}
+
+/* Forward against pywt, and inverse of pywt's coefficients against the input. Also checks that
+ * every J 1..4 is covered in 1-D and 2-D, and J = 8 in 1-D. */
+static void test_vectors(const vcase *v, int n, int dims) {
+  int seen = 0;
+  for (int i = 0; i < n; i++) {
+    if (v[i].dims != dims) continue;
+    seen |= 1 << v[i].J;
+    size_t N = samples(&v[i]);
+    float *X = malloc(N * sizeof(float)), *x = malloc(N * sizeof(float));
+    T_EXPECT(forward(&v[i], v[i].x, X) == 0, "forward failed");
+    double e = maxdiff(X, v[i].X, N), m = maxabs(v[i].X, N);
+    T_EXPECT(e <= TOL * m, "C=%d %dx%d J=%d: forward off pywt by %g (max %g)", v[i].C, v[i].H,
+             v[i].W, v[i].J, e, m);
+    T_EXPECT(inverse(&v[i], v[i].X, x) == 0, "inverse failed");
+    e = maxdiff(x, v[i].x, N), m = maxabs(v[i].x, N);
+    T_EXPECT(e <= TOL * m, "C=%d %dx%d J=%d: inverse of pywt off input by %g", v[i].C, v[i].H,
+             v[i].W, v[i].J, e);
+    free(X);
+    free(x);
+  }
+  int want = 0x1e | (dims == 1 ? 1 << 8 : 0);
+  T_EXPECT((seen & want) == want, "levels covered %#x, want %#x", seen, want);
+}
+
+/* The comparison must see a wrong band order: swap two bands of size q in the reference. */
+static double err_swapped(const vcase *v, const float *X, int b0, int b1) {
+  size_t N = samples(v), q = N / ((size_t)v->C << (v->dims * v->J));
+  float *R = malloc(N * sizeof(float));
+  memcpy(R, v->X, N * sizeof(float));
+  memcpy(R + b0 * q, v->X + b1 * q, q * sizeof(float));
+  memcpy(R + b1 * q, v->X + b0 * q, q * sizeof(float));
+  double e = maxdiff(X, R, N) / maxabs(R, N);
+  free(R);
+  return e;
+}
+
+/* Natural order vs the alternatives: 'h' <-> 'v' in 2-D, 'a' <-> 'd' at the last level and
+ * frequency (Gray code) order 'da' <-> 'dd' in 1-D, and channel order. */
+static void test_order_detected(const vcase *v, int n) {
+  int done = 0;
+  for (int i = 0; i < n; i++) {
+    if (v[i].J != 2 || v[i].C != 3) continue;
+    size_t N = samples(&v[i]);
+    int nb = 1 << (v[i].dims * v[i].J); /* bands per channel */
+    float *X = malloc(N * sizeof(float));
+    forward(&v[i], v[i].x, X);
+    const int sw[2][3][2] = {{{nb + 1, nb}, {0, nb}, {2, 3}},              /* ad/aa, chan, da/dd */
+                             {{nb + 1, nb + 2}, {0, nb}, {nb + 2, nb + 3}}}; /* h/v, chan, v/d */
+    for (int s = 0; s < 3; s++) {
+      const int *b = sw[v[i].dims - 1][s];
+      double e = err_swapped(&v[i], X, b[0], b[1]);
+      T_EXPECT(e > 100 * TOL, "%d-D: swapping bands %d, %d goes unseen (%g)", v[i].dims, b[0],
+               b[1], e);
+    }
+    free(X);
+    done |= v[i].dims;
+  }
+  T_EXPECT(done == 3, "need C=3 J=2 cases in 1-D and 2-D");
+}
+
+static uint32_t rng_state;
+static float frand(void) { /* uniform [-1, 1), xorshift32 */
+  rng_state ^= rng_state << 13, rng_state ^= rng_state >> 17, rng_state ^= rng_state << 5;
+  return (float)(rng_state >> 8) / (1 << 23) - 1.0f;
+}
+
+static float *random_signal(size_t n, uint32_t seed) {
+  float *x = malloc(n * sizeof(float));
+  rng_state = seed;
+  for (size_t i = 0; i < n; i++) x[i] = 128.0f + 100.0f * frand();
+  return x;
+}
+
+/* inverse(forward(x)) == x to TOL of max|x| for every J of one shape; also checks that the
+ * forward output is not x itself. */
+static void roundtrip(int dims, int C, int H, int W, int J0, int J1) {
+  vcase v = {dims, C, H, W, 0, NULL, NULL};
+  size_t N = samples(&v);
+  float *x = random_signal(N, 7u + (uint32_t)(H * W)), *X = malloc(N * sizeof(float));
+  float *y = malloc(N * sizeof(float));
+  for (v.J = J0; v.J <= J1; v.J++) {
+    T_EXPECT(forward(&v, x, X) == 0 && inverse(&v, X, y) == 0, "J=%d failed", v.J);
+    double e = maxdiff(x, y, N) / maxabs(x, N);
+    T_EXPECT(e <= TOL, "%d-D C=%d %dx%d J=%d: relative error %g", dims, C, H, W, v.J, e);
+    T_EXPECT(maxdiff(x, X, N) > 1.0, "J=%d: forward left x unchanged", v.J);
+  }
+  free(x);
+  free(X);
+  free(y);
+}
+
+/* Forward and inverse with 1 and 2 threads must agree bit for bit. */
+static void test_threads(int dims, int C, int H, int W, int J) {
+#ifdef _OPENMP
+  vcase v = {dims, C, H, W, J, NULL, NULL};
+  size_t N = samples(&v);
+  float *x = random_signal(N, 99), *out[2][2];
+  int keep = omp_get_max_threads();
+  for (int t = 0; t < 2; t++) {
+    omp_set_num_threads(t + 1);
+    out[t][0] = malloc(N * sizeof(float));
+    out[t][1] = malloc(N * sizeof(float));
+    T_EXPECT(forward(&v, x, out[t][0]) == 0 && inverse(&v, out[t][0], out[t][1]) == 0, "failed");
+  }
+  omp_set_num_threads(keep);
+  T_EXPECT(!memcmp(out[0][0], out[1][0], N * sizeof(float)), "forward depends on threads");
+  T_EXPECT(!memcmp(out[0][1], out[1][1], N * sizeof(float)), "inverse depends on threads");
+  for (int t = 0; t < 2; t++) free(out[t][0]), free(out[t][1]);
+  free(x);
+#else
+  (void)dims, (void)C, (void)H, (void)W, (void)J;
+  T_EXPECT(0, "built without OpenMP");
+#endif
+}
+
+static void test_bad_args(void) {
+  float a[256] = {0}, b[256];
+  T_EXPECT(wl_wpt1_forward(NULL, 1, 16, 2, b) == -2, "NULL x");
+  T_EXPECT(wl_wpt1_inverse(a, 1, 16, 2, NULL) == -2, "NULL x");
+  T_EXPECT(wl_wpt1_forward(a, 0, 16, 2, b) == -2, "C = 0");
+  T_EXPECT(wl_wpt1_forward(a, 1, 18, 2, b) == -2, "T not a multiple of 4");
+  T_EXPECT(wl_wpt1_forward(a, 1, 16, 0, b) == -2, "J = 0");
+  T_EXPECT(wl_wpt1_inverse(a, 1, 16, 11, b) == -2, "J = 11");
+  T_EXPECT(wl_wpt1_forward(a, 1, -16, 2, b) == -2, "T < 0");
+  T_EXPECT(wl_wpt2_forward(a, 1, 16, 12, 3, b) == -2, "W not a multiple of 8");
+  T_EXPECT(wl_wpt2_inverse(a, 1, 12, 16, 3, b) == -2, "H not a multiple of 8");
+  T_EXPECT(wl_wpt2_forward(a, 1, 128, 128, 7, b) == -2, "J = 7");
+  T_EXPECT(wl_wpt2_inverse(a, -1, 16, 16, 1, b) == -2, "C < 0");
+  T_EXPECT(wl_wpt2_forward(a, 1 << 30, 1 << 30, 1 << 30, 1, b) == -2, "size overflow");
+  T_EXPECT(wl_wpt2_forward(a, 1, 16, 16, 4, b) == 0, "valid call");
+}
+
+int main(void) {
+  enum { MAXCASES = 64 };
+  vcase v[MAXCASES];
+  int n = load_cases(v, MAXCASES);
+
+  t_begin("wavelet_vectors_load");
+  T_EXPECT(n >= 20, "read %d cases from " DIR "cases.txt", n);
+  t_end();
+  t_begin("wavelet_wpt2_matches_pywt");
+  test_vectors(v, n, 2);
+  t_end();
+  t_begin("wavelet_wpt1_matches_pywt");
+  test_vectors(v, n, 1);
+  t_end();
+  t_begin("wavelet_band_order_detected");
+  test_order_detected(v, n);
+  t_end();
+  t_begin("wavelet_wpt1_roundtrip_J1_10");
+  roundtrip(1, 2, 1, 3 << 10, 1, 10);
+  roundtrip(1, 1, 1, 1 << 10, 10, 10);
+  t_end();
+  t_begin("wavelet_wpt2_roundtrip_J1_6");
+  roundtrip(2, 3, 128, 192, 1, 6);
+  roundtrip(2, 1, 64, 64, 6, 6);
+  t_end();
+  t_begin("wavelet_threads_identical");
+  test_threads(2, 3, 256, 384, 3);
+  test_threads(2, 1, 512, 64, 1);
+  test_threads(1, 2, 1, 1 << 16, 6);
+  t_end();
+  t_begin("wavelet_bad_arguments");
+  test_bad_args();
+  t_end();
+
+  for (int i = 0; i < n; i++) free(v[i].x), free(v[i].X);
+  return t_summary();
+}

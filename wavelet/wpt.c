@@ -1,0 +1,222 @@
+/* wpt.c: CDF 9/7 lifting and the wavelet packet tree built on it (layout in wpt.h).
+ * One kernel serves rows (samples are single floats) and columns (samples are whole rows);
+ * a level is a column phase (2-D only) then a row phase, each out of place, ping-ponging
+ * between the output and one scratch buffer so that the last phase lands in the output. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "wavelet/wpt.h"
+#ifdef _OPENMP
+#include <omp.h>
+#define WL_NTHREADS() omp_get_max_threads()
+#define WL_TID() omp_get_thread_num()
+#else
+#define WL_NTHREADS() 1
+#define WL_TID() 0
+#endif
+
+/* CDF 9/7 lifting factors alpha, beta, gamma, delta: Daubechies & Sweldens, "Factoring wavelet
+ * transforms into lifting steps", J. Fourier Anal. Appl. 4(3), 1998, sec. 7.8; digits from
+ * ISO/IEC 15444-1 (JPEG 2000) Annex F, Table F.4, where K = 1.230174104914001.
+ * With s[i] = x[2i], d[i] = x[2i+1] (indices mod n = half length):
+ *   d[i] += alpha (s[i] + s[i+1]);   s[i] += beta  (d[i-1] + d[i]);
+ *   d[i] += gamma (s[i] + s[i+1]);   s[i] += delta (d[i-1] + d[i]);
+ *   cA = zeta s,  cD = -d / zeta,  zeta = sqrt 2 / K (the paper's zeta = 1.149604398).
+ * The scaling and the sign of cD turn JPEG 2000's normalisation (DC gain 1, Nyquist gain 2)
+ * into pywt's bior4.4 (sqrt 2 and -sqrt 2); no sample shift is needed. The scaling is folded
+ * into the last two steps, each y = p y + c (u + u'): the third gives cD = -(d + gamma ..)/zeta
+ * directly, the fourth cA = zeta s - zeta^2 delta (cD[i-1] + cD[i]). The inverse undoes the
+ * steps from the last: y = (y - c (u + u')) / p. */
+#define ALPHA (-1.586134342059924)
+#define BETA (-0.052980118572961)
+#define GAMMA 0.882911075530934
+#define DELTA 0.443506852043971
+#define ZETA (1.4142135623730951 / 1.230174104914001)
+static const float lift_pc[4][2] = { /* forward step: p, c */
+    {1, (float)ALPHA}, {1, (float)BETA}, {(float)(-1 / ZETA), (float)(-GAMMA / ZETA)},
+    {(float)ZETA, (float)(-ZETA * ZETA * DELTA)}};
+
+/* y[k] = p y[k] + c (a[k] + b[k]), k < m */
+static void axpy2(float *restrict y, const float *restrict a, const float *restrict b, float p,
+                  float c, size_t m) {
+#pragma omp simd
+  for (size_t k = 0; k < m; k++) y[k] = p * y[k] + c * (a[k] + b[k]);
+}
+
+/* One lifting step on rows i < n of w floats, st floats apart (in place in y):
+ *   y_i = p y_i + c (u_i + u_{i+o}),  o = +1 or -1, i + o mod n.
+ * When st == w the n - 1 rows that do not wrap are one flat loop. */
+static void lift_step(float *y, const float *u, size_t n, size_t w, size_t st, int o, float p,
+                      float c) {
+  int flat = st == w;
+  size_t k = o > 0 ? 0 : 1, e = o > 0 ? n - 1 : 0; /* first unwrapped row, the wrapped one */
+  float *y0 = y + k * st;
+  const float *a0 = u + k * st, *b0 = u + (1 - k) * st;
+  for (size_t i = 0; i < (flat ? 1 : n - 1); i++)
+    axpy2(y0 + i * st, a0 + i * st, b0 + i * st, p, c, flat ? (n - 1) * w : w);
+  axpy2(y + e * st, u + e * st, u + (n - 1 - e) * st, p, c, w);
+}
+
+/* The four lifting steps in place on s, d: n rows of w floats, st apart. dir = +1 takes
+ * (x[2i], x[2i+1]) to (cA, cD), -1 back. Even steps predict d from s, odd ones update s. */
+static void lift(float *s, float *d, size_t n, size_t w, size_t st, int dir) {
+  for (int t = 0; t < 4; t++) {
+    int k = dir > 0 ? t : 3 - t;
+    float p = lift_pc[k][0], c = lift_pc[k][1];
+    if (dir < 0) c = -c / p, p = 1 / p;
+    if (k % 2 == 0) lift_step(d, s, n, w, st, +1, p, c);
+    else lift_step(s, d, n, w, st, -1, p, c);
+  }
+}
+
+/* y[i][0..w) = x[i][0..w) for i < rows; rows are ys and xs floats apart. */
+static void copy_rows(float *restrict y, size_t ys, const float *restrict x, size_t xs,
+                      size_t rows, size_t w) {
+  if (ys == w && xs == w) memcpy(y, x, rows * w * sizeof(float));
+  else for (size_t i = 0; i < rows; i++) memcpy(y + i * ys, x + i * xs, w * sizeof(float));
+}
+
+/* x [2n][w] -> even rows s [n][w], odd rows d [n][w]; rows of x xs floats apart, of s and d
+ * ys apart. Rows of single floats deinterleave in one vector loop; wider ones are copied. */
+static void split(const float *restrict x, size_t xs, float *restrict s, float *restrict d,
+                  size_t ys, size_t n, size_t w) {
+  if (w == 1 && xs == 1 && ys == 1) {
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) s[i] = x[2 * i], d[i] = x[2 * i + 1];
+  } else {
+    copy_rows(s, ys, x, 2 * xs, n, w);
+    copy_rows(d, ys, x + xs, 2 * xs, n, w);
+  }
+}
+
+/* The inverse of split. */
+static void merge(const float *restrict s, const float *restrict d, size_t ys, float *restrict x,
+                  size_t xs, size_t n, size_t w) {
+  if (w == 1 && xs == 1 && ys == 1) {
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) x[2 * i] = s[i], x[2 * i + 1] = d[i];
+  } else {
+    copy_rows(x, 2 * xs, s, ys, n, w);
+    copy_rows(x + xs, 2 * xs, d, ys, n, w);
+  }
+}
+
+/* One periodized bior4.4 split along the row axis: x [2n][w] -> cA a [n][w], cD b [n][w],
+ * rows xs and as floats apart. */
+static void dwt_fwd(const float *x, size_t xs, float *a, float *b, size_t as, size_t n,
+                    size_t w) {
+  split(x, xs, a, b, as, n, w);
+  lift(a, b, n, w, as, +1);
+}
+
+/* Its inverse, through work s, d [n][w] (contiguous): a, b -> x. */
+static void dwt_inv(const float *a, const float *b, size_t as, float *s, float *d, float *x,
+                    size_t xs, size_t n, size_t w) {
+  copy_rows(s, w, a, as, n, w);
+  copy_rows(d, w, b, as, n, w);
+  lift(s, d, n, w, w, -1);
+  merge(s, d, w, x, xs, n, w);
+}
+
+/* The phases of a level, all alike: src holds nb bands of [h][w]; out of place, src only read.
+ * Columns go in strips of up to STRIP floats, so that a task's h x STRIP floats stay in L2
+ * through the lifting passes; work holds slot(h, w) floats per thread, enough for a strip or
+ * a row. */
+typedef void phase_fn(const float *src, float *dst, size_t nb, size_t h, size_t w, float *work);
+#define STRIP 64
+static size_t slot(size_t h, size_t w) { return h * STRIP + w; }
+
+/* Column phase of a 2-D level: x [nb][h][w] -> X [nb][2][h/2][w] (low rows, high rows). */
+static void cols_fwd(const float *x, float *X, size_t nb, size_t h, size_t w, float *work) {
+  size_t hw = h * w, ns = (w + STRIP - 1) / STRIP;
+  (void)work;
+#pragma omp parallel for
+  for (size_t t = 0; t < nb * ns; t++) {
+    size_t o = t / ns * hw + t % ns * STRIP, sw = w - t % ns * STRIP;
+    dwt_fwd(x + o, w, X + o, X + o + hw / 2, w, h / 2, sw < STRIP ? sw : STRIP);
+  }
+}
+
+static void cols_inv(const float *X, float *x, size_t nb, size_t h, size_t w, float *work) {
+  size_t hw = h * w, ns = (w + STRIP - 1) / STRIP;
+#pragma omp parallel for
+  for (size_t t = 0; t < nb * ns; t++) {
+    size_t o = t / ns * hw + t % ns * STRIP, sw = w - t % ns * STRIP;
+    sw = sw < STRIP ? sw : STRIP;
+    float *s = work + (size_t)WL_TID() * slot(h, w);
+    dwt_inv(X + o, X + o + hw / 2, w, s, s + h / 2 * sw, x + o, w, h / 2, sw);
+  }
+}
+
+/* Row phase: the R = nb h rows of x [R][w] -> X of rows [w/2], P = h rows per parent band.
+ * Row r goes to rows q = r + (r/P) P (cA) and q + P (cD): parent band g = r/P of P rows
+ * becomes bands 2g and 2g+1 of P rows each. In 1-D P = 1 (band g -> 2g 'a', 2g+1 'd'); in
+ * 2-D the parent is a column-phase half-band (P = h rows: h/2 low, h/2 high), so band b's
+ * low rows go to 4b ('a') and 4b+2 ('v'), its high rows to 4b+1 ('h') and 4b+3 ('d'). */
+static void rows_fwd(const float *x, float *X, size_t nb, size_t h, size_t w, float *work) {
+  size_t n = w / 2;
+  (void)work;
+#pragma omp parallel for
+  for (size_t r = 0; r < nb * h; r++) {
+    float *a = X + (r + r / h * h) * n;
+    dwt_fwd(x + r * w, 1, a, a + h * n, 1, n, 1);
+  }
+}
+
+static void rows_inv(const float *X, float *x, size_t nb, size_t h, size_t w, float *work) {
+  size_t n = w / 2;
+#pragma omp parallel for
+  for (size_t r = 0; r < nb * h; r++) {
+    const float *a = X + (r + r / h * h) * n;
+    float *s = work + (size_t)WL_TID() * slot(h, w);
+    dwt_inv(a, a + h * n, 1, s, s + n, x + r * w, 1, n, 1);
+  }
+}
+
+/* Checks arguments (1-D passes H = 1) and returns the sample count C*H*W, or 0 if invalid. */
+static size_t count(const void *in, const void *out, int C, int H, int W, int J, int dims) {
+  if (!in || !out || C < 1 || H < 1 || W < 1 || J < 1 || J > (dims == 2 ? 6 : 10)) return 0;
+  if (W % (1 << J) || (dims == 2 && H % (1 << J))) return 0;
+  size_t ch = (size_t)C * (size_t)H;
+  if (ch > SIZE_MAX / 2 / sizeof(float) / (size_t)W) return 0;
+  return ch * (size_t)W;
+}
+
+/* The packet transform: J levels of dims phases (columns in 2-D, then rows), in that order
+ * for dir = +1 and reversed for the inverse. Level l has nb = C 2^(dims l) bands of h x w,
+ * h = H >> l in 2-D and 1 in 1-D, w = W >> l. Phases ping-pong between out and one scratch,
+ * so that the last lands in out. */
+static int wpt(const float *in, int C, int H, int W, int J, int dims, int dir, float *out) {
+  static phase_fn *const phase[2][2] = {{rows_inv, cols_inv}, {rows_fwd, cols_fwd}};
+  size_t N = count(in, out, C, H, W, J, dims);
+  if (!N) return -2;
+  float *tmp = malloc((N + (size_t)WL_NTHREADS() * slot((size_t)H, (size_t)W)) * sizeof(float));
+  if (!tmp) return -1;
+  float *buf[2] = {out, tmp}, *work = tmp + N;
+  const float *src = in;
+  for (int q = 0, P = dims * J; q < P; q++) {
+    int p = dir > 0 ? q : P - 1 - q, l = p / dims, col = dims == 2 && p % 2 == 0;
+    size_t nb = (size_t)C << (dims * l), h = dims == 2 ? (size_t)H >> l : 1, w = (size_t)W >> l;
+    float *dst = buf[(P - 1 - q) & 1];
+    phase[dir > 0][col](src, dst, nb, h, w, work);
+    src = dst;
+  }
+  free(tmp);
+  return 0;
+}
+
+int wl_wpt1_forward(const float *x, int C, int T, int J, float *X) {
+  return wpt(x, C, 1, T, J, 1, +1, X);
+}
+
+int wl_wpt1_inverse(const float *X, int C, int T, int J, float *x) {
+  return wpt(X, C, 1, T, J, 1, -1, x);
+}
+
+int wl_wpt2_forward(const float *x, int C, int H, int W, int J, float *X) {
+  return wpt(x, C, H, W, J, 2, +1, X);
+}
+
+int wl_wpt2_inverse(const float *X, int C, int H, int W, int J, float *x) {
+  return wpt(X, C, H, W, J, 2, -1, x);
+}

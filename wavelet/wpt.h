@@ -1,0 +1,40 @@
+/* wpt.h: CDF 9/7 (bior4.4) wavelet packet transform, 1-D and 2-D, forward and inverse.
+ * The coefficients and their order are a file format: they equal PyWavelets' periodized
+ * bior4.4 packet tree (every band split again at every level), computed by float32 lifting. */
+#ifndef WL_WAVELET_WPT_H
+#define WL_WAVELET_WPT_H
+
+/* One split, on a sequence x of even length 2n, indices mod 2n, with pywt's bior4.4 filters:
+ *   cA[i] = sum_k dec_lo[k] x[2i+5-k],  cD[i] = sum_k dec_hi[k] x[2i+5-k],  k = 0..9, i < n,
+ * which is pywt.dwt(x, 'bior4.4', mode='periodization') (cA centred on x[2i], cD on x[2i+1]).
+ * 2-D splits apply it along H, then along W: pywt.dwt2(x, 'bior4.4', mode='periodization').
+ *
+ * 1-D: x is [C][T] -> X is [C*2^J][T>>J]. At each level band b splits into children
+ *   2b   'a'  cA
+ *   2b+1 'd'  cD
+ * so channel c holds bands c*2^J .. c*2^J + 2^J - 1 in the natural (not frequency) order of
+ * pywt.WaveletPacket(x_c, 'bior4.4', 'periodization').get_level(J, order='natural'):
+ * paths 'a..aa', 'a..ad', ..., 'd..dd', the first letter being the first level.
+ *
+ * 2-D: x is [C][H][W] -> X is [C*4^J][H>>J][W>>J]. At each level band b splits into
+ *   4b   'a'  cA  low along H,  low along W
+ *   4b+1 'h'  cH  high along H, low along W
+ *   4b+2 'v'  cV  low along H,  high along W
+ *   4b+3 'd'  cD  high along H, high along W
+ * (pywt.dwt2 returns (cA, (cH, cV, cD))), so channel c holds bands c*4^J .. c*4^J + 4^J - 1
+ * in the order of pywt.WaveletPacket2D(x_c, 'bior4.4', 'periodization').get_level(J, 'natural').
+ *
+ * All four return 0, -1 when out of memory, -2 on bad arguments (NULL buffer, C, T, H or W
+ * not positive or not a multiple of 2^J, J outside 1..10 for 1-D or 1..6 for 2-D, sizes that
+ * overflow). Input and output must not overlap. Thread-safe; OpenMP-parallel over bands and
+ * rows, with results independent of the thread count. The inverse reconstructs to float32
+ * rounding (about 1e-6 of max|x|). */
+
+/* 1-D packet: x [C][T] -> X [C*2^J][T>>J]; T must be a multiple of 2^J, J in 1..10. */
+int wl_wpt1_forward(const float *x, int C, int T, int J, float *X);
+int wl_wpt1_inverse(const float *X, int C, int T, int J, float *x);
+/* 2-D packet: x [C][H][W] -> X [C*4^J][H>>J][W>>J]; H, W multiples of 2^J, J in 1..6. */
+int wl_wpt2_forward(const float *x, int C, int H, int W, int J, float *X);
+int wl_wpt2_inverse(const float *X, int C, int H, int W, int J, float *x);
+
+#endif
