@@ -138,7 +138,7 @@ def _():
 def expect_failure(label, args, stdin=None, name=None, out=None):
     @test("bad input: " + label)
     def _():
-        o = out or T("bad-output")
+        o = out or T("bad-output" + (".png" if args[0] == "decode" else ".wlc"))
         if os.path.exists(o):
             os.remove(o)
         rc, _, err = run(*args, "-o", o, stdin=stdin)
@@ -146,7 +146,8 @@ def expect_failure(label, args, stdin=None, name=None, out=None):
         assert rc == 1, "exit status %d (%s)" % (rc, err)
         assert len(lines) == 1 and (name is None or name in lines[0]), "stderr: %r" % err
         assert not os.path.exists(o), "output file left behind"
-        assert not [f for f in os.listdir(os.path.dirname(o) or ".") if ".tmp-" in f], "temp file left"
+        d = os.path.dirname(o)
+        assert not (os.path.isdir(d) and [f for f in os.listdir(d) if ".tmp-" in f]), "temp file left"
 
 
 def write(name, data):
