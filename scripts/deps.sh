@@ -3,7 +3,7 @@
 # Usage: scripts/deps.sh [build|check|demo|bench|corpus] ...  (idempotent; root or sudo)
 set -eu
 
-pkgs_build="build-essential pkg-config libpng-dev libzstd-dev libfftw3-dev libsndfile1-dev libopenblas-dev"
+pkgs_build="build-essential pkg-config libpng-dev libzstd-dev libfftw3-dev libsndfile1-dev libopenblas-openmp-dev"
 pkgs_check="python3 python3-numpy python3-pywt python3-pil zstd"
 pkgs_corpus="lomiri-wallpapers-16.04 mate-backgrounds libjpeg-turbo-progs python3-pil"
 pkgs_bench="webp libjpeg-turbo-progs hyperfine zstd"

@@ -1,0 +1,161 @@
+#!/usr/bin/python3
+"""Image benchmark (make bench): walloc against cwebp and cjpeg on the validation photos.
+
+1. Rate/quality: mean bpp and PSNR (RGB, 8-bit peak) over corpus/val for walloc at several
+   --keep values and for cwebp/cjpeg at several qualities.
+2. Speed: whole-process encode/decode time on a 768x512 crop, median of RUNS runs, each tool
+   in the same run; walloc with -T1 and -T2, peers single-threaded (their default).
+3. Entropy: the .wlc channel streams against zstd -19 on the raw int8 latent planes and
+   cwebp -lossless -z 9 on the planes tiled as one grayscale image, on the very same latents."""
+import glob
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+from PIL import Image
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WALLOC = os.path.join(TOP, "walloc")
+RUNS = int(os.environ.get("RUNS", "7"))
+tmp = tempfile.mkdtemp()
+
+
+def sh(*cmd, stdout=None):
+    subprocess.run(cmd, check=True, stdout=stdout or subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def median_time(*cmd):
+    ts = []
+    for _ in range(RUNS):
+        t = time.perf_counter()
+        sh(*cmd)
+        ts.append(time.perf_counter() - t)
+    return statistics.median(ts)
+
+
+def psnr(a, b):
+    mse = np.mean((np.asarray(a, float) - np.asarray(b, float)) ** 2)
+    return 10 * np.log10(255.0 ** 2 / mse)
+
+
+def rgb(path):
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+CODECS = {
+    "walloc": lambda k: ([WALLOC, "encode", "-q", "-f", "--keep", str(k), "{in}", "-o", "{out}.wlc"],
+                         [WALLOC, "decode", "-q", "-f", "{out}.wlc", "-o", "{out}.png"], ".wlc"),
+    "cwebp": lambda q: (["cwebp", "-quiet", "-q", str(q), "{in}", "-o", "{out}.webp"],
+                        ["dwebp", "-quiet", "{out}.webp", "-o", "{out}.png"], ".webp"),
+    "cjpeg": lambda q: (["cjpeg", "-quality", str(q), "-outfile", "{out}.jpg", "{in}.ppm"],
+                        ["djpeg", "-outfile", "{out}.png.ppm", "{out}.jpg"], ".jpg"),
+}
+POINTS = [("walloc", k) for k in (12, 24, 36, 48)] + [("cwebp", q) for q in (30, 50, 75, 90)] + \
+         [("cjpeg", q) for q in (30, 50, 75, 90)]
+
+
+def fill(cmd, src, out):
+    return [a.replace("{in}", src).replace("{out}", out) for a in cmd]
+
+
+def run_point(codec, param, src, out):
+    enc, dec, ext = CODECS[codec](param)
+    sh(*fill(enc, src, out))
+    sh(*fill(dec, src, out))
+    dec_png = out + (".png.ppm" if codec == "cjpeg" else ".png")
+    return os.path.getsize(out + ext), dec_png, enc, dec
+
+
+def rate_quality(images):
+    print("## Rate and quality on %d validation images (corpus/val)\n" % len(images))
+    print("| codec | setting | mean bpp | mean PSNR (dB) |\n|---|---|---|---|")
+    for codec, param in POINTS:
+        bpp, q = [], []
+        for i, src in enumerate(images):
+            out = os.path.join(tmp, "rq%d" % i)
+            size, dec_png, _, _ = run_point(codec, param, src, out)
+            a = rgb(src)
+            bpp.append(8.0 * size / (a.shape[0] * a.shape[1]))
+            q.append(psnr(a, rgb(dec_png)))
+        label = "--keep %d" % param if codec == "walloc" else "-q %d" % param
+        print("| %s | %s | %.3f | %.2f |" % (codec, label, np.mean(bpp), np.mean(q)))
+
+
+def speed(crop):
+    print("\n## Whole-process time on a 768x512 crop (median of %d runs, ms)\n" % RUNS)
+    print("| command | encode | decode |\n|---|---|---|")
+    out = os.path.join(tmp, "speed")
+    rows = {}
+    for label, codec, param, threads in (("walloc -T1", "walloc", 48, 1), ("walloc -T2", "walloc", 48, 2),
+                                          ("cwebp -q 75", "cwebp", 75, 0), ("cjpeg -quality 75", "cjpeg", 75, 0)):
+        _, _, enc, dec = run_point(codec, param, crop, out)
+        if threads:
+            enc, dec = enc[:2] + ["-T%d" % threads] + enc[2:], dec[:2] + ["-T%d" % threads] + dec[2:]
+        rows[label] = (median_time(*fill(enc, crop, out)), median_time(*fill(dec, crop, out)))
+        print("| %s | %.1f | %.1f |" % (label, 1e3 * rows[label][0], 1e3 * rows[label][1]))
+    w = rows["walloc -T2"][0]
+    print("\nwalloc -T2 encode is %.2fx faster than cwebp -q 75 and %.2fx vs cjpeg -quality 75 (same run)."
+          % (rows["cwebp -q 75"][0] / w, rows["cjpeg -quality 75"][0] / w))
+
+
+def entropy(images):
+    print("\n## Latent entropy coding on the same planes (bytes, all validation images)\n")
+    tot = {"walloc": 0, "zstd": 0, "cwebp": 0}
+    modes = {}
+    for i, src in enumerate(images):
+        wlc, npy = os.path.join(tmp, "e%d.wlc" % i), os.path.join(tmp, "e%d.npy" % i)
+        sh(WALLOC, "encode", "-q", "-f", src, "-o", wlc)
+        sh(WALLOC, "latents", "-q", "-f", wlc, "-o", npy)
+        info = json.loads(subprocess.run([WALLOC, "info", "--json", wlc], capture_output=True).stdout)
+        tot["walloc"] += sum(s["bytes"] for s in info["streams"])
+        for s in info["streams"]:
+            modes[s["entropy"]] = modes.get(s["entropy"], 0) + 1
+        q = np.load(npy)
+        raw = os.path.join(tmp, "e%d.raw" % i)
+        q.astype(np.int8).tofile(raw)
+        sh("zstd", "-q", "-f", "-19", raw, "-o", raw + ".zst")
+        tot["zstd"] += os.path.getsize(raw + ".zst")
+        k, h, w = q.shape
+        cols = int(np.ceil(np.sqrt(k)))
+        rows = (k + cols - 1) // cols
+        tile = np.full((rows * h, cols * w), 128, np.uint8)
+        for c in range(k):
+            tile[(c // cols) * h:(c // cols + 1) * h, (c % cols) * w:(c % cols + 1) * w] = (q[c].astype(int) + 128)
+        Image.fromarray(tile, "L").save(raw + ".png")
+        sh("cwebp", "-quiet", "-lossless", "-z", "9", raw + ".png", "-o", raw + ".webp")
+        tot["cwebp"] += os.path.getsize(raw + ".webp")
+    print("| coder | bytes | vs walloc |\n|---|---|---|")
+    for name, label in (("walloc", "walloc rANS streams"), ("zstd", "zstd -19 (raw int8 planes)"),
+                        ("cwebp", "cwebp -lossless -z 9 (tiled planes)")):
+        print("| %s | %d | %+.1f%% |" % (label, tot[name], 100.0 * (tot[name] / tot["walloc"] - 1)))
+    print("\nentropy modes chosen: %s" % ", ".join("%s %d" % kv for kv in sorted(modes.items())))
+
+
+def main():
+    images = sorted(glob.glob(os.path.join(TOP, "corpus", "val", "*.png")))
+    if not images:
+        print("bench: no images in corpus/val (run scripts/corpus.sh)", file=sys.stderr)
+        return 1
+    for src in images:
+        Image.open(src).save(src + ".ppm") if not os.path.exists(src + ".ppm") else None
+    big = max(images, key=lambda p: Image.open(p).size[0])
+    crop = os.path.join(tmp, "crop768x512.png")
+    im = Image.open(big)
+    x0, y0 = (im.size[0] - 768) // 2, (im.size[1] - 512) // 2
+    im.crop((x0, y0, x0 + 768, y0 + 512)).save(crop)
+    im.crop((x0, y0, x0 + 768, y0 + 512)).save(crop + ".ppm")
+    print("machine: %s, %d cores; walloc threads as stated, peers single-threaded\n"
+          % (os.uname().machine, os.cpu_count()))
+    rate_quality(images)
+    speed(crop)
+    entropy(images)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
