@@ -24,15 +24,17 @@ int png_is_png(const uint8_t *buf, size_t len) { return len >= 8 && !png_sig_cmp
 
 /* Converts interleaved rows (n channels, 8/16-bit big-endian) into planes + alpha. */
 static void deinterleave(png_bytep *rows, int n, int bytes, wl_image *img) {
-  const int C = img->channels, H = img->height, W = img->width;
-  for (int r = 0; r < H; r++)
-    for (int j = 0; j < W; j++)
-      for (int c = 0; c < n; c++) {
-        const png_byte *s = rows[r] + ((size_t)j * n + c) * bytes;
-        float v = bytes == 2 ? (float)(s[0] << 8 | s[1]) : (float)s[0];
-        if (c < C) img->planes[((size_t)c * H + r) * W + j] = v;
-        else img->alpha[(size_t)r * W + j] = v;
-      }
+  const size_t H = (size_t)img->height, W = (size_t)img->width;
+  for (int c = 0; c < n; c++) {
+    float *dst = c < img->channels ? img->planes + c * H * W : img->alpha;
+    for (size_t r = 0; r < H; r++, dst += W) {
+      const png_byte *s = rows[r] + (size_t)c * bytes;
+      if (bytes == 1)
+        for (size_t j = 0; j < W; j++) dst[j] = s[j * n];
+      else
+        for (size_t j = 0; j < W; j++) dst[j] = (float)(s[2 * j * n] << 8 | s[2 * j * n + 1]);
+    }
+  }
 }
 
 int png_decode(const uint8_t *buf, size_t len, wl_image *img, const char **why) {

@@ -43,11 +43,9 @@ int wl_analyse(const wl_model *m, const wl_image *img, int keep, int16_t *q) {
   float *X, *y = malloc(sizeof(float) * (size_t)keep * P);
   int e = y ? wl_packets(img, m->d.J, &X) : WL_ERR_NOMEM;
   if (!e) {
-    double L, s;
-    wl_compand_params(m->d.bits, &L, &s);
     wl_affine(m->enc_w, m->enc_b, X, keep, m->D, P, y);
 #pragma omp parallel for schedule(static)
-    for (long i = 0; i < keep * P; i++) q[i] = wl_quantise(y[i], L, s);
+    for (long i = 0; i < keep * P; i++) q[i] = wl_quantise(m->thresh, m->d.bits, y[i]);
     free(X);
   }
   free(y);

@@ -18,11 +18,14 @@ struct wl_model {
   float *fill;    /* (K) decoder input for channels not sent (pre-companding units) */
   uint16_t *freq; /* (K, 2^B) static rANS tables, each summing to 1 << WLE_TABLE_BITS */
   float *dequant; /* (2^B) y for each integer q + 2^(B-1): the inverse companding, tabulated */
+  float *thresh;  /* (2^B) quantiser decision thresholds, ascending, +inf padded */
 };
 
 /* bottleneck.c: WaLLoC companding. u = 2L(Phi(y/s) - 1/2); q = round(u). */
 void wl_compand_params(int bits, double *L, double *s);
-int16_t wl_quantise(float y, double L, double s);
+double wl_compand_threshold(int q, double L, double s);
+/* q for y, from the model's thresholds (see bottleneck.c). */
+int16_t wl_quantise(const float *thresh, int bits, float y);
 double wl_dequantise(int q, double L, double s);
 
 /* model.c */

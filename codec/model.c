@@ -25,7 +25,7 @@ uint64_t wl_fnv1a64(const void *buf, size_t len) {
 void wl_model_free(wl_model *m) {
   if (!m) return;
   free(m->enc_w); free(m->enc_b); free(m->dec_w); free(m->dec_b);
-  free(m->fill); free(m->freq); free(m->dequant);
+  free(m->fill); free(m->freq); free(m->dequant); free(m->thresh);
   free(m);
 }
 
@@ -38,11 +38,16 @@ int wl_model_alloc(wl_model *m) {
   m->fill = calloc(K, sizeof(float));
   m->freq = calloc(K * S, sizeof(uint16_t));
   m->dequant = calloc(S, sizeof(float));
-  if (!m->enc_w || !m->enc_b || !m->dec_w || !m->dec_b || !m->fill || !m->freq || !m->dequant)
+  m->thresh = calloc(S, sizeof(float));
+  if (!m->enc_w || !m->enc_b || !m->dec_w || !m->dec_b || !m->fill || !m->freq || !m->dequant || !m->thresh)
     return WL_ERR_NOMEM;
   double L, s;
+  const int qmin = 1 - (int)(S / 2); /* |q| <= 2^(B-1) - 1 */
   wl_compand_params(m->d.bits, &L, &s);
-  for (size_t i = 0; i < S; i++) m->dequant[i] = (float)wl_dequantise((int)i - (int)(S / 2), L, s);
+  for (size_t i = 0; i < S; i++) {
+    m->dequant[i] = (float)wl_dequantise((int)i - (int)(S / 2), L, s);
+    m->thresh[i] = i < S - 2 ? (float)wl_compand_threshold(qmin + (int)i, L, s) : INFINITY;
+  }
   return 0;
 }
 

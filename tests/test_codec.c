@@ -1,0 +1,164 @@
+/* test_codec.c: the codec pieces against independent references: the threshold quantiser
+ * against the companding formula with erf, the SGEMM projection against a scalar loop, the
+ * .wlc header validation field by field, the model parser on mutated files, and the encoder
+ * on 1 and 2 threads. */
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include "codec/container.h"
+#include "codec/internal.h"
+#include "tests/check.h"
+
+static uint32_t rng = 12345;
+static float frand(void) { rng = rng * 1664525u + 1013904223u; return (float)(rng >> 8) / 16777216.0f; }
+
+static void test_quantiser(wl_model *m) {
+  t_begin("quantiser matches round(L erf(y / (s sqrt 2))) and dequantises within a step");
+  double L, s;
+  wl_compand_params(8, &L, &s);
+  int mismatches = 0;
+  for (int i = 0; i < 200000; i++) {
+    float y = (frand() - 0.5f) * 600.0f;
+    long ref = lrint(L * erf((double)y / (s * M_SQRT2)));
+    int q = wl_quantise(m->thresh, 8, y);
+    double u = L * erf((double)y / (s * M_SQRT2));
+    if (q != ref && fabs(fabs(u - floor(u)) - 0.5) > 1e-4) mismatches++;
+    T_EXPECT(q >= -127 && q <= 127, "q = %d out of range", q);
+  }
+  T_EXPECT(mismatches == 0, "%d values quantised differently from the formula", mismatches);
+  for (int q = -120; q <= 120; q++) {
+    float y = m->dequant[q + 128];
+    T_EXPECT(wl_quantise(m->thresh, 8, y) == q, "dequant(%d) = %g requantises to %d", q, y, wl_quantise(m->thresh, 8, y));
+  }
+  t_end();
+}
+
+static void test_affine(void) {
+  t_begin("SGEMM projection equals a scalar loop");
+  const int K = 7, D = 33;
+  const long P = 301;
+  float *W = malloc(sizeof(float) * K * D), *b = malloc(sizeof(float) * K), *x = malloc(sizeof(float) * D * P);
+  float *y = malloc(sizeof(float) * K * P);
+  for (int i = 0; i < K * D; i++) W[i] = frand() - 0.5f;
+  for (int i = 0; i < K; i++) b[i] = frand();
+  for (long i = 0; i < D * P; i++) x[i] = frand() - 0.5f;
+  wl_affine(W, b, x, K, D, P, y);
+  double worst = 0;
+  for (int k = 0; k < K; k++)
+    for (long p = 0; p < P; p++) {
+      double ref = b[k];
+      for (int d = 0; d < D; d++) ref += (double)W[k * D + d] * x[d * P + p];
+      worst = fmax(worst, fabs(ref - y[k * P + p]));
+    }
+  T_EXPECT(worst < 1e-5, "max error %g", worst);
+  free(W); free(b); free(x); free(y);
+  t_end();
+}
+
+static wl_image test_image(int C, int H, int W) {
+  wl_image img = {C, H, W, 8, malloc(sizeof(float) * C * H * W), NULL};
+  for (int c = 0; c < C; c++)
+    for (int r = 0; r < H; r++)
+      for (int j = 0; j < W; j++)
+        img.planes[(c * H + r) * W + j] = floorf(127.5f + 100 * sinf(0.05f * r + c) * cosf(0.07f * j) + 20 * frand());
+  return img;
+}
+
+static void test_container(wl_model *m) {
+  t_begin("header validation rejects each bad field, CRC catches every flipped byte");
+  wl_image img = test_image(3, 45, 67);
+  uint8_t *buf;
+  size_t len;
+  wl_header h;
+  T_EXPECT(wl_encode(m, &img, NULL, &buf, &len) == 0, "encode failed");
+  T_EXPECT(wl_header_read(buf, len, &h) == 0 && h.width == 67 && h.height == 45 && h.keep == m->d.K, "header");
+  struct { size_t off; uint8_t val; int err; } bad[] = {
+    {0, 'X', WL_ERR_MAGIC}, {4, 2, WL_ERR_VERSION}, {5, 9, WL_ERR_CORRUPT}, {6, 0, WL_ERR_CORRUPT},
+    {6, 7, WL_ERR_CORRUPT}, {7, 1, WL_ERR_CORRUPT}, {26, 12, WL_ERR_CORRUPT}, {27, 2, WL_ERR_CORRUPT},
+    {19, 1, WL_ERR_LIMIT}, {23, 0x80, WL_ERR_LIMIT}, {25, 1, WL_ERR_LIMIT}, {29, 0x40, WL_ERR_CORRUPT},
+    {30, 0, WL_ERR_CORRUPT}, {36, 9, WL_ERR_CORRUPT}, {40, 0x7f, WL_ERR_TRUNCATED}};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    uint8_t *b = malloc(len);
+    memcpy(b, buf, len);
+    b[bad[i].off] = bad[i].val;
+    wl_put32(b + len - 4, wl_crc32(0, b, len - 4));
+    int e = wl_header_read(b, len, &h);
+    T_EXPECT(e == bad[i].err, "byte %zu = %d: got %d, want %d", bad[i].off, bad[i].val, e, bad[i].err);
+    free(b);
+  }
+  for (size_t i = 0; i < len; i += 7) {
+    buf[i] ^= 0x04;
+    T_EXPECT(wl_header_read(buf, len, &h) < 0, "flip at %zu accepted", i);
+    buf[i] ^= 0x04;
+  }
+  for (size_t n = 0; n < len; n += 13) T_EXPECT(wl_header_read(buf, n, &h) < 0, "prefix %zu accepted", n);
+  free(buf);
+  wl_image_release(&img);
+  t_end();
+}
+
+static void test_model_parser(void) {
+  t_begin("model parser rejects truncated and mutated files without crashing");
+  wl_image imgs[2] = {test_image(1, 64, 64), test_image(1, 40, 48)};
+  wl_linear_params p = {.name = "t", .channels = 1, .J = 2, .K = 4, .bits = 8, .stride = 1};
+  uint8_t *buf;
+  size_t len;
+  wl_model *m;
+  T_EXPECT(wl_train_linear(imgs, 2, &p, &buf, &len) == 0, "training failed");
+  T_EXPECT(wl_model_load(&m, buf, len) == 0, "trained model does not load");
+  wl_model_free(m);
+  for (size_t n = 0; n < len; n += 17) T_EXPECT(wl_model_load(&m, buf, n) < 0, "prefix of %zu bytes loaded", n);
+  int accepted = 0;
+  for (int i = 0; i < 3000; i++) {
+    uint8_t *b = malloc(len);
+    memcpy(b, buf, len);
+    size_t at = (size_t)(frand() * 400) % len;
+    b[at] = (uint8_t)(frand() * 256);
+    if (wl_model_load(&m, b, len) == 0) { accepted++; wl_model_free(m); }
+    free(b);
+  }
+  T_EXPECT(accepted < 3000, "every mutation accepted");
+  free(buf);
+  wl_image_release(&imgs[0]);
+  wl_image_release(&imgs[1]);
+  t_end();
+}
+
+static void test_threads(wl_model *m) {
+  t_begin("encoded bytes and decoded samples identical on 1 and 2 threads; --keep is a prefix");
+  wl_image img = test_image(3, 97, 131), out[2];
+  uint8_t *buf[2];
+  size_t len[2];
+  for (int t = 0; t < 2; t++) {
+    omp_set_num_threads(t + 1);
+    T_EXPECT(wl_encode(m, &img, NULL, &buf[t], &len[t]) == 0, "encode");
+    T_EXPECT(wl_decode(m, buf[t], len[t], &out[t]) == 0, "decode");
+  }
+  T_EXPECT(len[0] == len[1] && !memcmp(buf[0], buf[1], len[0]), "bytes differ");
+  T_EXPECT(!memcmp(out[0].planes, out[1].planes, sizeof(float) * 3 * 97 * 131), "samples differ");
+  wl_encode_opts o = {.keep = 5};
+  uint8_t *part;
+  size_t plen;
+  int16_t *qa, *qb;
+  wl_header ha, hb;
+  T_EXPECT(wl_encode(m, &img, &o, &part, &plen) == 0 && plen < len[0], "keep 5");
+  T_EXPECT(wl_latents(m, buf[0], len[0], &qa, &ha) == 0 && wl_latents(m, part, plen, &qb, &hb) == 0, "latents");
+  T_EXPECT(hb.keep == 5 && !memcmp(qa, qb, sizeof(int16_t) * 5 * hb.lat_h * hb.lat_w), "not a prefix");
+  free(qa); free(qb); free(part);
+  for (int t = 0; t < 2; t++) { free(buf[t]); wl_image_release(&out[t]); }
+  wl_image_release(&img);
+  t_end();
+}
+
+int main(void) {
+  wl_model *m;
+  if (wl_model_builtin(&m, "rgb")) { printf("testing builtin model ... FAILED\n"); return t_summary() | 1; }
+  test_quantiser(m);
+  test_affine();
+  test_container(m);
+  test_model_parser();
+  test_threads(m);
+  wl_model_free(m);
+  return t_summary();
+}
