@@ -353,8 +353,11 @@ static void test_best(void) {
         smallest = l && l < smallest ? l : smallest;
       }
       T_EXPECT(wle_encode_best(q, NULL, h, w, bits, f, buf, cap, &len, &mode) == WLE_OK, "encode_best");
-      T_EXPECT(len == smallest && (f || mode != WLE_STATIC), "%s: best %zu (mode %d), smallest %zu",
-               kind_name[kinds[ki]], len, mode, smallest);
+      /* Only one of the two context modes is tried (chosen by a cheap stand-in): the result must
+       * be that mode's or a table mode's exact size, within 2% of the smallest of all modes. */
+      T_EXPECT(len >= smallest && len * 50 <= smallest * 51 && (f || mode != WLE_STATIC) &&
+                   len == roundtrip(mode, q, NULL, h, w, bits, f, kind_name[kinds[ki]]),
+               "%s: best %zu (mode %d), smallest %zu", kind_name[kinds[ki]], len, mode, smallest);
       T_EXPECT(wle_decode(mode, buf, len, NULL, h, w, bits, f, d) == WLE_OK && !memcmp(d, q, n * sizeof *d),
                "best stream does not decode");
       T_EXPECT(wle_encode_best(q, NULL, h, w, bits, f, buf, 3, &len, &mode) == WLE_ERR_OVERFLOW,
