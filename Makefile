@@ -71,5 +71,14 @@ man/walloc.1: man/walloc.1.md
 clean:
 	rm -rf $(B) libwalloc.a libwalloc.so walloc
 
-.PHONY: all demo check bench man clean
+.PHONY: all demo check bench man clean fuzz
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
+
+# make fuzz: FUZZ_SECONDS of libFuzzer on the decoder (clang, ASan + UBSan), from valid seeds.
+FUZZ_SECONDS ?= 60
+fuzz: all
+	@mkdir -p $(B)/fuzz/corpus
+	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fopenmp -D_DEFAULT_SOURCE $(CPPFLAGS) \
+	  tests/fuzz/fuzz_decode.c $(LIB_SRC) codec/models/builtin.S -o $(B)/fuzz/fuzz_decode $(LDLIBS)
+	@for f in testdata/images/*.png; do ./walloc encode -q -f --keep 6 $$f -o $(B)/fuzz/corpus/$$(basename $$f .png).wlc; done
+	$(B)/fuzz/fuzz_decode -max_total_time=$(FUZZ_SECONDS) -max_len=65536 $(B)/fuzz/corpus

@@ -37,8 +37,8 @@ int cmd_eval(cli_opts *o) {
     rc = cli_fail(wlc, "shape differs from %s", orig);
   if (!rc) {
     const double px = (double)a.width * a.height;
-    printf("%s: %dx%d %d-bit %s, %zu bytes, %.4f bpp, ratio %.1f:1, reduction %.1fx, PSNR %.2f dB\n", orig, a.width,
-           a.height, a.depth, a.channels == 1 ? "gray" : "RGB", len, 8.0 * len / px,
+    printf("%s: %dx%d %d-bit %s%s, %zu bytes, %.4f bpp, ratio %.1f:1, reduction %.1fx, PSNR %.2f dB\n", orig, a.width,
+           a.height, a.depth, a.channels == 1 ? "gray" : "RGB", a.alpha ? "+alpha" : "", len, 8.0 * len / px,
            px * (a.channels + (a.alpha != NULL)) * a.depth / 8 / len,
            px * a.channels / ((double)h.K * h.lat_h * h.lat_w), psnr(&a, &b));
   }
