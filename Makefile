@@ -53,15 +53,15 @@ $(B)/tests/%: tests/%.c libwalloc.a tests/check.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) $< -o $@ libwalloc.a $(LDFLAGS) $(LDLIBS)
 
 demo: deps-demo
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) -s --no-print-directory all
 	@scripts/demo.sh
 
 check: deps-check
-	@$(MAKE) --no-print-directory all $(TEST_BIN)
+	@$(MAKE) -s --no-print-directory all $(TEST_BIN)
 	@tests/run.sh $(TEST_BIN) $(filter-out tests/run.sh,$(TEST_SH))
 
 bench: deps-bench
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) -s --no-print-directory all
 	@bench/image.sh
 
 man: man/walloc.1
