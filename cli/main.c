@@ -117,7 +117,11 @@ static int parse(int argc, char **argv, cli_opts *o) {
     else if (!strcmp(a, "--bits")) bad = number(v, 2, 12, &o->bits);
     else if (!strcmp(a, "--channels")) bad = number(v, 1, WL_MAX_CHANNELS, &o->channels);
     else if (!strcmp(a, "--stride")) bad = number(v, 1, 1 << 20, &o->stride);
-    else if (!strcmp(a, "--gain")) { o->gain = v ? strtof(v, NULL) : 0; bad = !(o->gain > 0); }
+    else if (!strcmp(a, "--gain")) {
+      char *end = NULL;
+      o->gain = v ? strtof(v, &end) : 0;
+      bad = !(o->gain > 0 && o->gain < 1e6f) || *end;
+    }
     else {
       takes = 0;
       if (!strcmp(a, "-c")) o->to_stdout = 1;
