@@ -24,6 +24,8 @@ int cli_load_model(const char *spec, wl_model **m);
 /* Writes an output, refusing binary data to a terminal without -f; prints the error itself. */
 int cli_write(const cli_opts *o, const char *path, const uint8_t *buf, size_t len);
 
+/* Reads and decodes a PNG file ("-" = stdin) into img; prints the error itself. */
+int cli_read_png(const char *in, wl_image *img);
 /* Reads a .wlc, validates its header and loads its model (-m, or the built-in one whose id
  * the header names); prints the error itself. On success *buf is the file (caller frees). */
 int cli_open_wlc(const cli_opts *o, const char *in, uint8_t **buf, size_t *len, wl_header *h, wl_model **m);

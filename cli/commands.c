@@ -23,18 +23,24 @@ static int read_input(const char *in, uint8_t **buf, size_t *len) {
   return 0;
 }
 
-static int encode_one(cli_opts *o, const char *in) {
-  uint8_t *buf, *enc = NULL;
-  size_t len, enclen = 0;
+int cli_read_png(const char *in, wl_image *img) {
+  uint8_t *buf;
+  size_t len;
   const char *why;
-  wl_image img;
-  wl_model *m = NULL;
   if (read_input(in, &buf, &len)) return 1;
   int rc = !png_is_png(buf, len) ? cli_fail(in, "not a PNG file")
-           : png_decode(buf, len, &img, &why) ? cli_fail(in, "%s", why) : 0;
+           : png_decode(buf, len, img, &why) ? cli_fail(in, "%s", why) : 0;
   free(buf);
-  if (rc) return rc;
-  rc = cli_load_model(o->model ? o->model : img.channels == 1 ? "gray" : "rgb", &m);
+  return rc;
+}
+
+static int encode_one(cli_opts *o, const char *in) {
+  uint8_t *enc = NULL;
+  size_t enclen = 0;
+  wl_image img;
+  wl_model *m = NULL;
+  if (cli_read_png(in, &img)) return 1;
+  int rc = cli_load_model(o->model ? o->model : img.channels == 1 ? "gray" : "rgb", &m);
   wl_model_desc d = {0};
   if (!rc) wl_model_describe(m, &d);
   if (!rc && d.channels != img.channels)

@@ -4,8 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "cli/cli.h"
-#include "cli/io.h"
-#include "cli/png.h"
 
 /* PSNR in dB over the colour planes, peak = 2^depth - 1 (infinite when identical). */
 static double psnr(const wl_image *a, const wl_image *b) {
@@ -18,15 +16,13 @@ static double psnr(const wl_image *a, const wl_image *b) {
 
 int cmd_eval(cli_opts *o) {
   if (o->ninputs != 2) return cli_fail("eval", "needs ORIG.png FILE.wlc");
-  const char *orig = o->inputs[0], *wlc = o->inputs[1], *why;
+  const char *orig = o->inputs[0], *wlc = o->inputs[1];
   uint8_t *buf;
   size_t len;
   wl_image a = {0}, b = {0};
   wl_header h;
   wl_model *m = NULL;
-  if (io_read_all(orig, &buf, &len)) return cli_fail(orig, "cannot read");
-  int rc = !png_is_png(buf, len) ? cli_fail(orig, "not a PNG file") : png_decode(buf, len, &a, &why) ? cli_fail(orig, "%s", why) : 0;
-  free(buf);
+  int rc = cli_read_png(orig, &a);
   if (!rc) rc = cli_open_wlc(o, wlc, &buf, &len, &h, &m);
   if (!rc) {
     int e = wl_decode(m, buf, len, &b);

@@ -67,12 +67,7 @@ static int to_gray(wl_image *img) {
 }
 
 static int load(const char *path, int channels, wl_image *img) {
-  uint8_t *buf;
-  size_t len;
-  const char *why;
-  if (io_read_all(path, &buf, &len)) return cli_fail(path, "%s", strerror(errno));
-  int rc = !png_is_png(buf, len) ? cli_fail(path, "not a PNG file") : png_decode(buf, len, img, &why) ? cli_fail(path, "%s", why) : 0;
-  free(buf);
+  int rc = cli_read_png(path, img);
   if (rc) return rc;
   free(img->alpha);
   img->alpha = NULL;
