@@ -52,15 +52,24 @@ CODECS = {
                          [WALLOC, "decode", "-q", "-f", "{out}.wlc", "-o", "{out}.png"], ".wlc"),
     "cwebp": lambda q: (["cwebp", "-quiet", "-q", str(q), "{in}", "-o", "{out}.webp"],
                         ["dwebp", "-quiet", "{out}.webp", "-o", "{out}.png"], ".webp"),
-    "cjpeg": lambda q: (["cjpeg", "-quality", str(q), "-outfile", "{out}.jpg", "{in}.ppm"],
+    "cjpeg": lambda q: (["cjpeg", "-quality", str(q), "-outfile", "{out}.jpg", "{ppm}"],
                         ["djpeg", "-outfile", "{out}.png.ppm", "{out}.jpg"], ".jpg"),
 }
 POINTS = [("walloc", k) for k in (12, 24, 36, 48)] + [("cwebp", q) for q in (30, 50, 75, 90)] + \
          [("cjpeg", q) for q in (30, 50, 75, 90)]
 
 
+def ppm(src):
+    """The PPM copy of a PNG that cjpeg reads, made once in the scratch directory."""
+    path = os.path.join(tmp, os.path.basename(src) + ".ppm")
+    if not os.path.exists(path):
+        Image.open(src).save(path)
+    return path
+
+
 def fill(cmd, src, out):
-    return [a.replace("{in}", src).replace("{out}", out) for a in cmd]
+    return [ppm(src) if a == "{ppm}" else a.replace("{in}", src).replace("{out}", out)
+            for a in cmd]
 
 
 def run_point(codec, param, src, out):
@@ -141,14 +150,11 @@ def main():
     if not images:
         print("bench: no images in corpus/val (run scripts/corpus.sh)", file=sys.stderr)
         return 1
-    for src in images:
-        Image.open(src).save(src + ".ppm") if not os.path.exists(src + ".ppm") else None
     big = max(images, key=lambda p: Image.open(p).size[0])
     crop = os.path.join(tmp, "crop768x512.png")
     im = Image.open(big)
     x0, y0 = (im.size[0] - 768) // 2, (im.size[1] - 512) // 2
     im.crop((x0, y0, x0 + 768, y0 + 512)).save(crop)
-    im.crop((x0, y0, x0 + 768, y0 + 512)).save(crop + ".ppm")
     print("machine: %s, %d cores; walloc threads as stated, peers single-threaded\n"
           % (os.uname().machine, os.cpu_count()))
     rate_quality(images)
