@@ -9,6 +9,9 @@ import sys
 import numpy as np
 import pywt
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "py"))
+from harness import finish, report  # noqa: E402
+
 DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "testdata", "wavelet")
 WAVE, MODE = "bior4.4", "periodization"
 
@@ -93,11 +96,9 @@ def check():
             print(f"  {fout}: wpt.h band order is not pywt's natural order")
             ok_order = False
     ok_vec = ok_vec and len(rows) == sum(len(c[4]) for c in CASES)
-    for name, ok in (("wavelet_vectors_match_pywt", ok_vec),
-                     ("wavelet_band_order_is_pywt_natural", ok_order)):
-        print(f"testing {name} ... {'ok' if ok else 'FAILED'}")
-    print(f"RESULT {ok_vec + ok_order} {2 - ok_vec - ok_order}")
-    return 0 if ok_vec and ok_order else 1
+    report("wavelet_vectors_match_pywt", ok_vec)
+    report("wavelet_band_order_is_pywt_natural", ok_order)
+    return finish()
 
 
 if __name__ == "__main__":

@@ -14,31 +14,16 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "py"))
 import pngref  # noqa: E402
+from harness import finish, test  # noqa: E402
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WALLOC = os.path.join(TOP, "walloc")
 IMAGES = os.path.join(TOP, "testdata", "images")
-passed = failed = 0
 
 
 def run(*args, stdin=None):
     p = subprocess.run([WALLOC] + list(args), input=stdin, capture_output=True)
     return p.returncode, p.stdout, p.stderr.decode()
-
-
-def test(name):
-    def wrap(fn):
-        global passed, failed
-        try:
-            fn()
-            print("testing %s ... ok" % name)
-            passed += 1
-        except AssertionError as e:
-            print("  %s\ntesting %s ... FAILED" % (e, name))
-            failed += 1
-        sys.stdout.flush()
-        return fn
-    return wrap
 
 
 def psnr(a, b, depth):
@@ -201,5 +186,4 @@ expect_failure("unknown model name", ["encode", "-m", "nosuch", RGB], name="nosu
 expect_failure("gray image with the rgb model", ["encode", "-m", "rgb", os.path.join(IMAGES, "storm-gray8-odd.png")],
                name="storm-gray8-odd.png")
 
-print("RESULT %d %d" % (passed, failed))
-sys.exit(1 if failed else 0)
+sys.exit(finish())

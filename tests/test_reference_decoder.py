@@ -15,10 +15,10 @@ import pywt
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "py"))
 import pngref  # noqa: E402
+from harness import finish, report  # noqa: E402
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WALLOC = os.path.join(TOP, "walloc")
-passed = failed = 0
 
 
 def load_model(path):
@@ -69,7 +69,6 @@ def reference_decode(model_path, npy, width, height, depth):
 
 
 def check(name, png, model, *opts):
-    global passed, failed
     tmp = tempfile.mkdtemp()
     wlc, out, npy = (os.path.join(tmp, f) for f in ("a.wlc", "a.png", "a.npy"))
     subprocess.run([WALLOC, "encode", "-m", model, *opts, png, "-o", wlc], check=True)
@@ -80,9 +79,8 @@ def check(name, png, model, *opts):
     ref = reference_decode(model, npy, got.shape[1], got.shape[0], depth)
     diff = np.abs(ref - np.moveaxis(got[..., :C], 2, 0).astype(np.float64))
     ok = diff.max() <= 1 and np.mean(diff > 0) < (1e-3 if depth == 8 else 2e-2)  # float32 vs float64
-    print(("" if ok else "  max diff %g, %.4f%% differ\n" % (diff.max(), 100 * np.mean(diff > 0))) +
-          "testing numpy reference decoder: %s ... %s" % (name, "ok" if ok else "FAILED"))
-    passed, failed = passed + ok, failed + (not ok)
+    report("numpy reference decoder: " + name, ok,
+           "max diff %g, %.4f%% differ" % (diff.max(), 100 * np.mean(diff > 0)))
 
 
 models = os.path.join(TOP, "codec", "models")
@@ -92,5 +90,4 @@ check("rgb model, --keep 20 (fill values)", os.path.join(images, "garden-rgb8.pn
       "--keep", "20")
 check("gray model, odd size", os.path.join(images, "storm-gray8-odd.png"), os.path.join(models, "gray.wlm"))
 check("rgb model, 16-bit", os.path.join(images, "storm-rgb16.png"), os.path.join(models, "rgb.wlm"))
-print("RESULT %d %d" % (passed, failed))
-sys.exit(1 if failed else 0)
+sys.exit(finish())
