@@ -39,7 +39,7 @@ int wl_packets(const wl_image *img, int J, float **X) {
 }
 
 int wl_analyse(const wl_model *m, const wl_image *img, int keep, int16_t *q) {
-  const long P = (long)(wl_pad_size(img->height, m->d.J) >> m->d.J) * (wl_pad_size(img->width, m->d.J) >> m->d.J);
+  const long P = wl_latent_count(img, m->d.J);
   float *X, *y = malloc(sizeof(float) * (size_t)keep * P);
   int e = y ? wl_packets(img, m->d.J, &X) : WL_ERR_NOMEM;
   if (!e) {

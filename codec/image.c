@@ -15,6 +15,10 @@ int wl_image_check(const wl_image *img) {
 
 int wl_pad_size(int n, int J) { return ((n + (1 << J) - 1) >> J) << J; }
 
+long wl_latent_count(const wl_image *img, int J) {
+  return (long)(wl_pad_size(img->height, J) >> J) * (wl_pad_size(img->width, J) >> J);
+}
+
 /* Index i of a symmetric-periodic extension of 0..n-1 (period 2n). */
 static int mirror(int i, int n) {
   i %= 2 * n;

@@ -37,6 +37,7 @@ void wl_affine(const float *W, const float *b, const float *x, int K, int D, lon
 
 /* image.c: scaled, reflect-padded planes and back. */
 int wl_pad_size(int n, int J);
+long wl_latent_count(const wl_image *img, int J); /* latent positions h*w of img at J levels */
 void wl_image_to_signal(const wl_image *img, int Hp, int Wp, float *x);
 void wl_signal_to_image(const float *x, int Hp, int Wp, wl_image *img);
 int wl_image_check(const wl_image *img);

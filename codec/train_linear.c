@@ -42,7 +42,7 @@ static int covariance(const wl_image *imgs, int n, int J, int stride, double *mu
     float *X;
     int e = wl_packets(&imgs[i], J, &X);
     if (e) { free(buf); return e; }
-    long P = (long)(wl_pad_size(imgs[i].height, J) >> J) * (wl_pad_size(imgs[i].width, J) >> J);
+    long P = wl_latent_count(&imgs[i], J);
     count += accumulate(X, D, P, stride, mu, cov, buf);
     free(X);
   }
@@ -83,7 +83,7 @@ static int entropy_tables(wl_model *m, const wl_image *imgs, int n) {
   if (!hist) return WL_ERR_NOMEM;
   int e = 0;
   for (int i = 0; i < n && !e; i++) {
-    long P = (long)(wl_pad_size(imgs[i].height, m->d.J) >> m->d.J) * (wl_pad_size(imgs[i].width, m->d.J) >> m->d.J);
+    long P = wl_latent_count(&imgs[i], m->d.J);
     int16_t *q = malloc(sizeof(int16_t) * (size_t)m->d.K * P);
     e = q ? wl_analyse(m, &imgs[i], m->d.K, q) : WL_ERR_NOMEM;
     for (long j = 0; !e && j < m->d.K * P; j++) hist[(size_t)(j / P) * S + (size_t)(q[j] + (int)S / 2)]++;
