@@ -12,6 +12,10 @@ typedef struct {
   int linear, J, K, bits, channels, stride; /* train */
   float gain;
   const char *name;
+  int N, R, crop, batch, warmup, val_every, steps; /* train (neural) */
+  float lr, weight_decay, lambda, jitter, minutes, ckpt_minutes;
+  int seed;
+  const char *val, *checkpoint, *resume;
   char **inputs;
   int ninputs;
   char *command; /* the command line, recorded by train */
@@ -36,4 +40,9 @@ int cmd_info(cli_opts *o);
 int cmd_latents(cli_opts *o);
 int cmd_train(cli_opts *o);
 int cmd_eval(cli_opts *o);
+
+/* train.c: PNGs of DIRs or list files, converted to `channels` channels; prints errors. */
+int train_load_set(const char *const *args, int nargs, int channels, wl_image **imgs, int *n);
+/* train_neural.c: the training loop of a neural model on loaded images. */
+int train_neural(cli_opts *o, const wl_image *imgs, int n);
 #endif

@@ -21,8 +21,9 @@ static const char usage[] =
   "  latents IN.wlc -o OUT.npy\n"
   "                        write the integer latents as a NumPy array, shape (k, h, w)\n"
   "  eval ORIG.png FILE.wlc decode FILE.wlc and print bpp, ratio, reduction and PSNR\n"
-  "  train --linear -o OUT.wlm DIR|LIST...\n"
-  "                        fit a linear (PCA) model on PNGs in DIRs or listed in text files\n"
+  "  train -o OUT.wlm DIR|LIST...\n"
+  "                        train a neural model on PNGs in DIRs or listed in text files\n"
+  "                        (--linear: fit the linear PCA model in closed form instead)\n"
   "\n"
   "Options:\n"
   "  -o FILE     output file ('-' = stdout); only with one input\n"
@@ -37,7 +38,12 @@ static const char usage[] =
   "  -h, --help  this text;  -V, --version  the version\n"
   "\n"
   "Train options: -J LEVELS (3) -K CHANNELS (12) --bits B (8) --channels C (3: RGB, 1: gray)\n"
-  "  --gain G (8) --stride S (1) --name NAME\n"
+  "  --gain G (8) --name NAME; --linear only: --stride S (1, covariance subsampling)\n"
+  "  neural: -N WIDTH (64) -R BLOCKS (2) --crop PIXELS (128) --batch B (16)\n"
+  "  --steps N (20000: learning-rate schedule length) --warmup N (500) --lr (1e-3)\n"
+  "  --weight-decay (1e-4) --lambda (0: rate term off, encoder stays PCA) --jitter (0.05)\n"
+  "  --seed S (1) --minutes M (stop early) --val DIR|LIST --val-every N (500)\n"
+  "  --checkpoint FILE (OUT.wlm.ckpt) --checkpoint-every MINUTES (10) --resume FILE\n"
   "\n"
   "'-' as input reads stdin; with stdin and no -o, output goes to stdout.\n"
   "Exit status: 0 on success, 1 when an input or output fails, 2 on a usage error.\n";
@@ -91,6 +97,15 @@ static int number(const char *s, int lo, int hi, int *v) {
   return 0;
 }
 
+/* Parses a finite number in [lo, hi] into *v. */
+static int fnumber(const char *s, float lo, float hi, float *v) {
+  char *end;
+  float x = s ? strtof(s, &end) : 0;
+  if (!s || !*s || *end || !(x >= lo && x <= hi)) return -1;
+  *v = x;
+  return 0;
+}
+
 static char *join_args(int argc, char **argv) {
   size_t n = 1;
   for (int i = 0; i < argc; i++) n += strlen(argv[i]) + 1;
@@ -117,11 +132,24 @@ static int parse(int argc, char **argv, cli_opts *o) {
     else if (!strcmp(a, "--bits")) bad = number(v, 2, 12, &o->bits);
     else if (!strcmp(a, "--channels")) bad = number(v, 1, WL_MAX_CHANNELS, &o->channels);
     else if (!strcmp(a, "--stride")) bad = number(v, 1, 1 << 20, &o->stride);
-    else if (!strcmp(a, "--gain")) {
-      char *end = NULL;
-      o->gain = v ? strtof(v, &end) : 0;
-      bad = !(o->gain > 0 && o->gain < 1e6f) || *end;
-    }
+    else if (!strcmp(a, "--gain")) bad = fnumber(v, 0, 1e6f, &o->gain) || !(o->gain > 0);
+    else if (!strcmp(a, "-N")) bad = number(v, 1, 512, &o->N);
+    else if (!strcmp(a, "-R")) bad = number(v, 0, 8, &o->R);
+    else if (!strcmp(a, "--crop")) bad = number(v, 8, 4096, &o->crop);
+    else if (!strcmp(a, "--batch")) bad = number(v, 1, 4096, &o->batch);
+    else if (!strcmp(a, "--steps")) bad = number(v, 1, 1 << 30, &o->steps);
+    else if (!strcmp(a, "--warmup")) bad = number(v, 0, 1 << 30, &o->warmup);
+    else if (!strcmp(a, "--seed")) bad = number(v, 0, 1 << 30, &o->seed);
+    else if (!strcmp(a, "--val-every")) bad = number(v, 1, 1 << 30, &o->val_every);
+    else if (!strcmp(a, "--lr")) bad = fnumber(v, 0, 1, &o->lr) || !(o->lr > 0);
+    else if (!strcmp(a, "--weight-decay")) bad = fnumber(v, 0, 1, &o->weight_decay);
+    else if (!strcmp(a, "--lambda")) bad = fnumber(v, 0, 1e3f, &o->lambda);
+    else if (!strcmp(a, "--jitter")) bad = fnumber(v, 0, 0.45f, &o->jitter);
+    else if (!strcmp(a, "--minutes")) bad = fnumber(v, 0, 1e6f, &o->minutes) || !(o->minutes > 0);
+    else if (!strcmp(a, "--checkpoint-every")) bad = fnumber(v, 0, 1e6f, &o->ckpt_minutes) || !(o->ckpt_minutes > 0);
+    else if (!strcmp(a, "--val")) { o->val = v; bad = !v; }
+    else if (!strcmp(a, "--checkpoint")) { o->checkpoint = v; bad = !v; }
+    else if (!strcmp(a, "--resume")) { o->resume = v; bad = !v; }
     else {
       takes = 0;
       if (!strcmp(a, "-c")) o->to_stdout = 1;
@@ -156,7 +184,9 @@ int main(int argc, char **argv) {
   }
   for (size_t c = 0; c < sizeof cmds / sizeof cmds[0]; c++) {
     if (strcmp(argv[1], cmds[c].name)) continue;
-    cli_opts o = {.verbosity = 1, .J = 3, .K = 12, .bits = 8, .channels = 3, .stride = 1};
+    cli_opts o = {.verbosity = 1, .J = 3, .K = 12, .bits = 8, .channels = 3, .stride = 1, .N = 64, .R = 2,
+                  .crop = 128, .batch = 16, .steps = 20000, .warmup = 500, .val_every = 500, .seed = 1,
+                  .lr = 1e-3f, .weight_decay = 1e-4f, .jitter = 0.05f, .ckpt_minutes = 10};
     o.inputs = calloc((size_t)argc, sizeof(char *));
     o.command = join_args(argc, argv);
     int rc = o.inputs && o.command ? parse(argc, argv, &o) : cli_fail("walloc", "out of memory");

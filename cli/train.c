@@ -1,5 +1,6 @@
-/* train.c: walloc train --linear: loads PNGs from directories (sorted *.png) or list files
- * (one path per line), converts them to the model's channel count, fits the model. */
+/* train.c: walloc train: loads PNGs from directories (sorted *.png) or list files (one path
+ * per line), converts them to the model's channel count, and fits a linear model (--linear)
+ * or hands them to the neural training loop (train_neural.c). */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -77,31 +78,52 @@ static int load(const char *path, int channels, wl_image *img) {
   return rc;
 }
 
-int cmd_train(cli_opts *o) {
-  if (!o->linear) return cli_fail("train", "only --linear training is available");
-  if (!o->out) return cli_fail("train", "needs -o MODEL.wlm");
+int train_load_set(const char *const *args, int nargs, int channels, wl_image **imgs, int *n) {
   pathlist l = {0};
   int rc = 0;
-  for (int i = 0; i < o->ninputs && !rc; i++) rc = collect(o->inputs[i], &l);
-  if (!rc && !l.n) rc = cli_fail(o->inputs[0], "no PNG images found");
-  wl_image *imgs = rc ? NULL : calloc((size_t)l.n, sizeof *imgs);
-  if (!rc && !imgs) rc = cli_fail("train", "out of memory");
-  for (int i = 0; i < l.n && !rc; i++) rc = load(l.path[i], o->channels, &imgs[i]);
+  *imgs = NULL;
+  *n = 0;
+  for (int i = 0; i < nargs && !rc; i++) rc = collect(args[i], &l);
+  if (!rc && !l.n) rc = cli_fail(args[0], "no PNG images found");
+  wl_image *v = rc ? NULL : calloc((size_t)l.n, sizeof *v);
+  if (!rc && !v) rc = cli_fail("train", "out of memory");
+  int loaded = 0;
+  for (; loaded < l.n && !rc; loaded++) rc = load(l.path[loaded], channels, &v[loaded]);
+  if (rc) loaded--;
+  for (int i = 0; i < l.n; i++) free(l.path[i]);
+  free(l.path);
+  if (rc) {
+    for (int i = 0; i < loaded; i++) wl_image_release(&v[i]);
+    free(v);
+    return rc;
+  }
+  *imgs = v;
+  *n = l.n;
+  return 0;
+}
+
+static int train_linear(cli_opts *o, const wl_image *imgs, int n) {
   uint8_t *model = NULL;
   size_t len = 0;
-  if (!rc) {
-    wl_linear_params p = {.name = o->name ? o->name : o->channels == 1 ? "gray" : "rgb", .channels = o->channels,
-                          .J = o->J, .K = o->K, .bits = o->bits, .gain = o->gain, .stride = o->stride,
-                          .command = o->command};
-    int e = wl_train_linear(imgs, l.n, &p, &model, &len);
-    if (e) rc = cli_fail(o->out, "training failed: %s", wl_strerror(e));
-  }
+  wl_linear_params p = {.name = o->name ? o->name : o->channels == 1 ? "gray" : "rgb", .channels = o->channels,
+                        .J = o->J, .K = o->K, .bits = o->bits, .gain = o->gain, .stride = o->stride,
+                        .command = o->command};
+  int e = wl_train_linear(imgs, n, &p, &model, &len), rc = 0;
+  if (e) rc = cli_fail(o->out, "training failed: %s", wl_strerror(e));
   if (!rc) rc = cli_write(o, o->out, model, len);
-  if (!rc && o->verbosity > 1) fprintf(stderr, "%s: linear model from %d images, %zu bytes\n", o->out, l.n, len);
-  for (int i = 0; i < l.n; i++) {
-    if (imgs) wl_image_release(&imgs[i]);
-    free(l.path[i]);
-  }
-  free(imgs); free(l.path); free(model);
+  if (!rc && o->verbosity > 1) fprintf(stderr, "%s: linear model from %d images, %zu bytes\n", o->out, n, len);
+  free(model);
+  return rc;
+}
+
+int cmd_train(cli_opts *o) {
+  if (!o->out) return cli_fail("train", "needs -o MODEL.wlm");
+  wl_image *imgs;
+  int n;
+  int rc = train_load_set((const char *const *)o->inputs, o->ninputs, o->channels, &imgs, &n);
+  if (rc) return rc;
+  rc = o->linear ? train_linear(o, imgs, n) : train_neural(o, imgs, n);
+  for (int i = 0; i < n; i++) wl_image_release(&imgs[i]);
+  free(imgs);
   return rc;
 }

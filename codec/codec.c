@@ -2,11 +2,12 @@
  * encode: scale + pad -> wavelet packets X (D, h, w) -> y = W_e X + b_e (keep, h, w)
  *         -> companding + rounding q -> per-channel rANS streams -> .wlc (container.c)
  * decode: streams -> q -> tabulated inverse companding (+ fill for channels not sent)
- *         -> X = W_d y + b_d -> inverse packets -> crop, rescale, clamp, round. */
+ *         -> decoder network X (decoder.c) -> inverse packets -> crop, rescale, clamp, round. */
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
 #include "codec/internal.h"
+#include "codec/layers.h"
 #include "codec/container.h"
 #include "entropy/entropy.h"
 #include "wavelet/wpt.h"
@@ -169,8 +170,8 @@ static int unpack_alpha(const wl_header *h, const uint8_t *z, float *alpha) {
   return e;
 }
 
-/* Synthesis: latents q (keep, h, w) -> image planes. */
-static int synthesise(const wl_model *m, const wl_header *h, const int16_t *q, wl_image *img) {
+/* Synthesis: latents q (keep, h, w) -> image planes (img: shape set, planes allocated). */
+int wl_synthesise(const wl_model *m, const wl_header *h, const int16_t *q, wl_image *img) {
   const int C = h->channels, K = h->K, half = 1 << (h->bits - 1);
   const int Hp = h->lat_h << h->J, Wp = h->lat_w << h->J;
   const long P = (long)h->lat_h * h->lat_w;
@@ -181,8 +182,8 @@ static int synthesise(const wl_model *m, const wl_header *h, const int16_t *q, w
 #pragma omp parallel for schedule(static)
     for (long i = 0; i < (long)K * P; i++)
       y[i] = i < h->keep * P ? m->dequant[q[i] + half] : m->fill[i / P];
-    wl_affine(m->dec_w, m->dec_b, y, m->D, K, P, X);
-    e = wpt_error(wl_wpt2_inverse(X, C, Hp, Wp, h->J, x));
+    e = wl_decoder_forward(m, y, h->lat_h, h->lat_w, X);
+    if (!e) e = wpt_error(wl_wpt2_inverse(X, C, Hp, Wp, h->J, x));
   }
   if (!e) wl_signal_to_image(x, Hp, Wp, img);
   free(y); free(X); free(x);
@@ -202,7 +203,7 @@ int wl_decode(const wl_model *m, const uint8_t *buf, size_t len, wl_image *img) 
   if (h.has_alpha) img->alpha = malloc(sizeof(float) * (size_t)h.height * h.width);
   int e = img->planes && (img->alpha || !h.has_alpha) ? 0 : WL_ERR_NOMEM;
   if (!e && h.has_alpha) e = unpack_alpha(&h, buf + h.header_len, img->alpha);
-  if (!e) e = synthesise(m, &h, q, img);
+  if (!e) e = wl_synthesise(m, &h, q, img);
   free(q);
   if (e) wl_image_release(img);
   return e;

@@ -11,11 +11,20 @@
 struct wl_model {
   wl_model_desc d;
   int D;          /* C * 4^J wavelet coefficients per latent position */
+  int N, R;       /* neural kind: residual path width and blocks (0, 0 for linear) */
+  long nparams;   /* floats in params */
+  float *params;  /* every float tensor below, contiguous in this order (the trainer's vector) */
   float *enc_w;   /* (K, D) */
   float *enc_b;   /* (K) */
-  float *dec_w;   /* (D, K) */
+  float *dec_w;   /* (D, K) linear path */
   float *dec_b;   /* (D) */
   float *fill;    /* (K) decoder input for channels not sent (pre-companding units) */
+  float *res_in_w;  /* (N, K) residual path: h = res_in_w y + res_in_b */
+  float *res_in_b;  /* (N) */
+  float *res_w;     /* (2R, N, N, 3, 3) block r: h += conv2(silu(conv1(silu(h)))) */
+  float *res_b;     /* (2R, N) */
+  float *res_out_w; /* (D, N) X += res_out_w silu(h) */
+  float *rate_scale; /* (K) log scale of the per-channel Laplace density of the rate term */
   uint16_t *freq; /* (K, 2^B) static rANS tables, each summing to 1 << WLE_TABLE_BITS */
   float *dequant; /* (2^B) y for each integer q + 2^(B-1): the inverse companding, tabulated */
   float *thresh;  /* (2^B) quantiser decision thresholds, ascending, +inf padded */
@@ -27,13 +36,12 @@ double wl_compand_threshold(int q, double L, double s);
 /* q for y, from the model's thresholds (see bottleneck.c). */
 int16_t wl_quantise(const float *thresh, int bits, float y);
 double wl_dequantise(int q, double L, double s);
+double wl_probit(double p); /* Phi^-1(p), p in (0, 1), to about double precision */
 
 /* model.c */
 uint64_t wl_fnv1a64(const void *buf, size_t len);
-int wl_model_alloc(wl_model *m); /* allocates the tensors for m->d's shapes */
+int wl_model_alloc(wl_model *m); /* allocates the tensors for m->d, m->N, m->R (kind "neural" when N > 0) */
 
-/* linear.c: y (K, P) = W (K, D) x (D, P) + b, parallel over P. */
-void wl_affine(const float *W, const float *b, const float *x, int K, int D, long P, float *y);
 
 /* image.c: scaled, reflect-padded planes and back. */
 int wl_pad_size(int n, int J);
@@ -46,10 +54,33 @@ int wl_image_check(const wl_image *img);
  * first `keep` latent planes q (keep, h, w) of an image. */
 int wl_packets(const wl_image *img, int J, float **X);
 int wl_analyse(const wl_model *m, const wl_image *img, int keep, int16_t *q);
+/* Decodes latents q (h->keep, h->lat_h, h->lat_w) into img->planes (shape set, allocated);
+ * uses h's channels, J, K, keep, bits and latent grid. */
+int wl_synthesise(const wl_model *m, const wl_header *h, const int16_t *q, wl_image *img);
 
-/* model.c: a .wlm byte string of m with extra metadata pairs key[i] = value[i]. */
-int wl_model_serialize(const wl_model *m, const char *const *key, const char *const *value, int n,
-                       uint8_t **out, size_t *outlen);
+/* model.c: .wlm byte strings with extra metadata pairs and extra F32 vectors of m->nparams
+ * floats (training checkpoints keep the optimiser state this way). Serialising reads key,
+ * value, vname and vdata; parsing fills value[i] (buffers of WL_META_MAX bytes, "" when
+ * absent) and vdata[i] (WL_ERR_MODEL when a vector is absent or has the wrong size). */
+#define WL_META_MAX 1024
+typedef struct {
+  int nmeta;
+  const char *const *key;
+  char *const *value;
+  int nvec;
+  const char *const *vname;
+  float *const *vdata;
+} wl_model_extra;
+int wl_model_serialize(const wl_model *m, const wl_model_extra *x, uint8_t **out, size_t *outlen);
+int wl_model_parse(wl_model **model, const uint8_t *buf, size_t len, const wl_model_extra *x);
+
+/* decoder.c: X (D, P) = decoder(y (K, P)) on an h x w latent grid (P = h*w). */
+int wl_decoder_forward(const wl_model *m, const float *y, int h, int w, float *X);
+
+/* train_linear.c: PCA fit of m's linear encoder/decoder; static entropy tables from the
+ * latents of imgs. */
+int wl_linear_fit(wl_model *m, const wl_image *imgs, int n, float gain, int stride);
+int wl_model_tables(wl_model *m, const wl_image *imgs, int n);
 
 /* crc32.c */
 uint32_t wl_crc32(uint32_t crc, const void *buf, size_t len);

@@ -1,6 +1,9 @@
 /* model.c: .wlm model files (safetensors layout, see safetensors.h) and the built-in models.
  * Tensors: encoder.weight (K,D) encoder.bias (K) decoder.weight (D,K) decoder.bias (D)
- * fill (K) F32, entropy.freq (K, 2^B) U16; metadata: format, kind, name, channels, J, K, bits. */
+ * fill (K) F32, entropy.freq (K, 2^B) U16; metadata: format, kind, name, channels, J, K, bits.
+ * Kind "neural" adds metadata N, R and the residual path: residual.in.weight (N,K),
+ * residual.in.bias (N), residual.r.conv{1,2}.{weight (N,N,3,3), bias (N)} for r < R,
+ * residual.out.weight (D,N), and rate.log_scale (K), the training rate term's densities. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,23 +27,60 @@ uint64_t wl_fnv1a64(const void *buf, size_t len) {
 
 void wl_model_free(wl_model *m) {
   if (!m) return;
-  free(m->enc_w); free(m->enc_b); free(m->dec_w); free(m->dec_b);
-  free(m->fill); free(m->freq); free(m->dequant); free(m->thresh);
+  free(m->params); free(m->freq); free(m->dequant); free(m->thresh);
   free(m);
 }
 
+/* The float tensors of a model: name, storage and shape, in params order. */
+typedef struct { char name[40]; float *data; int ndim; uint64_t shape[4]; } tensor_ref;
+#define MAX_BLOCKS 8
+#define MAX_TENSORS (9 + 4 * MAX_BLOCKS)
+#define MAX_WIDTH 512
+
+static int model_tensors(const wl_model *m, tensor_ref *t) {
+  const uint64_t K = (uint64_t)m->d.K, D = (uint64_t)m->D, N = (uint64_t)m->N;
+  int n = 0;
+#define T(nm, ptr, nd, a, b, c, e) t[n++] = (tensor_ref){nm, ptr, nd, {a, b, c, e}}
+  T("encoder.weight", m->enc_w, 2, K, D, 0, 0);
+  T("encoder.bias", m->enc_b, 1, K, 0, 0, 0);
+  T("decoder.weight", m->dec_w, 2, D, K, 0, 0);
+  T("decoder.bias", m->dec_b, 1, D, 0, 0, 0);
+  T("fill", m->fill, 1, K, 0, 0, 0);
+  if (!m->N) return n;
+  T("residual.in.weight", m->res_in_w, 2, N, K, 0, 0);
+  T("residual.in.bias", m->res_in_b, 1, N, 0, 0, 0);
+  for (int i = 0; i < 2 * m->R; i++) {
+    t[n] = (tensor_ref){"", m->res_w + (size_t)i * N * N * 9, 4, {N, N, 3, 3}};
+    snprintf(t[n++].name, sizeof t->name, "residual.%d.conv%d.weight", i / 2, i % 2 + 1);
+    t[n] = (tensor_ref){"", m->res_b + (size_t)i * N, 1, {N}};
+    snprintf(t[n++].name, sizeof t->name, "residual.%d.conv%d.bias", i / 2, i % 2 + 1);
+  }
+  T("residual.out.weight", m->res_out_w, 2, D, N, 0, 0);
+  T("rate.log_scale", m->rate_scale, 1, K, 0, 0, 0);
+#undef T
+  return n;
+}
+
 int wl_model_alloc(wl_model *m) {
-  size_t K = (size_t)m->d.K, D = (size_t)m->D, S = (size_t)1 << m->d.bits;
-  m->enc_w = calloc(K * D, sizeof(float));
-  m->enc_b = calloc(K, sizeof(float));
-  m->dec_w = calloc(D * K, sizeof(float));
-  m->dec_b = calloc(D, sizeof(float));
-  m->fill = calloc(K, sizeof(float));
+  const size_t K = (size_t)m->d.K, D = (size_t)m->D, N = (size_t)m->N, R = (size_t)m->R;
+  const size_t S = (size_t)1 << m->d.bits;
+  const size_t sizes[] = {K * D, K, D * K, D, K, N * K, N, 2 * R * N * N * 9, 2 * R * N, D * N, N ? K : 0};
+  float **ptr[] = {&m->enc_w, &m->enc_b, &m->dec_w, &m->dec_b, &m->fill, &m->res_in_w, &m->res_in_b,
+                   &m->res_w, &m->res_b, &m->res_out_w, &m->rate_scale};
+  size_t total = 0;
+  for (int i = 0; i < (int)(sizeof sizes / sizeof *sizes); i++) total += sizes[i];
+  m->nparams = (long)total;
+  m->params = calloc(total, sizeof(float));
   m->freq = calloc(K * S, sizeof(uint16_t));
   m->dequant = calloc(S, sizeof(float));
   m->thresh = calloc(S, sizeof(float));
-  if (!m->enc_w || !m->enc_b || !m->dec_w || !m->dec_b || !m->fill || !m->freq || !m->dequant || !m->thresh)
-    return WL_ERR_NOMEM;
+  if (!m->params || !m->freq || !m->dequant || !m->thresh) return WL_ERR_NOMEM;
+  float *p = m->params;
+  for (int i = 0; i < (int)(sizeof sizes / sizeof *sizes); i++) {
+    *ptr[i] = sizes[i] ? p : NULL;
+    p += sizes[i];
+  }
+  snprintf(m->d.kind, sizeof m->d.kind, "%s", m->N ? "neural" : "linear");
   double L, s;
   const int qmin = 1 - (int)(S / 2); /* |q| <= 2^(B-1) - 1 */
   wl_compand_params(m->d.bits, &L, &s);
@@ -61,13 +101,13 @@ static int meta_int(const wl_st_file *f, const char *key, int lo, int hi, int *v
   return 0;
 }
 
-/* Copies tensor `name` of dtype/shape (n0[, n1]) into dst, checking every value is finite. */
-static int get_tensor(const wl_st_file *f, const char *name, const char *dtype, uint64_t n0, uint64_t n1,
+/* Copies tensor `name` of dtype and shape into dst, checking every float is finite. */
+static int get_tensor(const wl_st_file *f, const char *name, const char *dtype, int ndim, const uint64_t *shape,
                       void *dst) {
   const wl_st_tensor *t = wl_st_find(f, name);
-  int ndim = n1 ? 2 : 1;
-  if (!t || strcmp(t->dtype, dtype) || t->ndim != ndim || t->shape[0] != n0 || (n1 && t->shape[1] != n1))
-    return WL_ERR_MODEL;
+  if (!t || strcmp(t->dtype, dtype) || t->ndim != ndim) return WL_ERR_MODEL;
+  for (int i = 0; i < ndim; i++)
+    if (t->shape[i] != shape[i]) return WL_ERR_MODEL;
   memcpy(dst, t->data, t->nbytes);
   if (!strcmp(dtype, "F32"))
     for (uint64_t i = 0; i < t->nbytes / 4; i++)
@@ -75,14 +115,16 @@ static int get_tensor(const wl_st_file *f, const char *name, const char *dtype, 
   return 0;
 }
 
-static int model_parse(wl_model *m, const uint8_t *buf, size_t len) {
+static int model_parse(wl_model *m, const uint8_t *buf, size_t len, const wl_model_extra *x) {
   wl_st_file *f = malloc(sizeof *f);
-  if (!f) return WL_ERR_NOMEM;
+  tensor_ref *t = malloc(sizeof *t * MAX_TENSORS);
+  if (!f || !t) { free(f); free(t); return WL_ERR_NOMEM; }
   int e = wl_st_parse(buf, len, f);
   const char *fmt = wl_st_meta_get(f, "format"), *kind = wl_st_meta_get(f, "kind");
   const char *name = wl_st_meta_get(f, "name");
   wl_model_desc *d = &m->d;
-  if (!e && (!fmt || strcmp(fmt, "walloc-model") || !kind || strcmp(kind, "linear"))) e = WL_ERR_MODEL;
+  if (!e && (!fmt || strcmp(fmt, "walloc-model") || !kind || (strcmp(kind, "linear") && strcmp(kind, "neural"))))
+    e = WL_ERR_MODEL;
   if (!e) e = meta_int(f, "channels", 1, WL_MAX_CHANNELS, &d->channels);
   if (!e) e = meta_int(f, "J", 1, WL_MAX_J, &d->J);
   if (!e) e = meta_int(f, "bits", 2, MAX_MODEL_BITS, &d->bits);
@@ -90,37 +132,44 @@ static int model_parse(wl_model *m, const uint8_t *buf, size_t len) {
     m->D = d->channels << (2 * d->J);
     e = meta_int(f, "K", 1, m->D < WL_MAX_K ? m->D : WL_MAX_K, &d->K);
   }
+  if (!e && !strcmp(kind, "neural")) {
+    e = meta_int(f, "N", 1, MAX_WIDTH, &m->N);
+    if (!e) e = meta_int(f, "R", 0, MAX_BLOCKS, &m->R);
+  }
   if (!e) {
     snprintf(d->name, sizeof d->name, "%s", name ? name : "");
-    snprintf(d->kind, sizeof d->kind, "%s", kind);
     e = wl_model_alloc(m);
   }
-  uint64_t K = (uint64_t)d->K, D = (uint64_t)m->D;
-  if (!e) e = get_tensor(f, "encoder.weight", "F32", K, D, m->enc_w);
-  if (!e) e = get_tensor(f, "encoder.bias", "F32", K, 0, m->enc_b);
-  if (!e) e = get_tensor(f, "decoder.weight", "F32", D, K, m->dec_w);
-  if (!e) e = get_tensor(f, "decoder.bias", "F32", D, 0, m->dec_b);
-  if (!e) e = get_tensor(f, "fill", "F32", K, 0, m->fill);
-  if (!e) e = get_tensor(f, "entropy.freq", "U16", K, (uint64_t)1 << d->bits, m->freq);
+  const int nt = e ? 0 : model_tensors(m, t);
+  for (int i = 0; i < nt && !e; i++) e = get_tensor(f, t[i].name, "F32", t[i].ndim, t[i].shape, t[i].data);
+  const uint64_t fshape[2] = {(uint64_t)d->K, (uint64_t)1 << d->bits}, vshape[1] = {(uint64_t)m->nparams};
+  if (!e) e = get_tensor(f, "entropy.freq", "U16", 2, fshape, m->freq);
   for (int k = 0; !e && k < d->K; k++) {
     uint32_t sum = 0;
     for (int i = 0; i < 1 << d->bits; i++) sum += m->freq[((size_t)k << d->bits) + (size_t)i];
     if (sum != 1u << WLE_TABLE_BITS) e = WL_ERR_MODEL;
   }
-  free(f);
+  for (int i = 0; x && !e && i < x->nmeta; i++) {
+    const char *v = wl_st_meta_get(f, x->key[i]);
+    snprintf(x->value[i], WL_META_MAX, "%s", v ? v : "");
+  }
+  for (int i = 0; x && !e && i < x->nvec; i++) e = get_tensor(f, x->vname[i], "F32", 1, vshape, x->vdata[i]);
+  free(f); free(t);
   d->id = wl_fnv1a64(buf, len);
   return e;
 }
 
-int wl_model_load(wl_model **model, const void *buf, size_t len) {
+int wl_model_parse(wl_model **model, const uint8_t *buf, size_t len, const wl_model_extra *x) {
   wl_model *m = calloc(1, sizeof *m);
   *model = NULL;
   if (!m) return WL_ERR_NOMEM;
-  int e = model_parse(m, buf, len);
+  int e = model_parse(m, buf, len, x);
   if (e) { wl_model_free(m); return e; }
   *model = m;
   return 0;
 }
+
+int wl_model_load(wl_model **model, const void *buf, size_t len) { return wl_model_parse(model, buf, len, NULL); }
 
 void wl_model_describe(const wl_model *m, wl_model_desc *d) { *d = m->d; }
 
@@ -151,16 +200,15 @@ int wl_model_builtin_by_id(wl_model **model, uint64_t id) {
   return WL_ERR_MISMATCH;
 }
 
-static void add_tensor(wl_st_file *f, const char *name, const char *dtype, uint64_t n0, uint64_t n1,
+static void add_tensor(wl_st_file *f, const char *name, const char *dtype, int ndim, const uint64_t *shape,
                        const void *data, int size) {
   wl_st_tensor *t = &f->tensor[f->ntensors++];
   snprintf(t->name, sizeof t->name, "%s", name);
   snprintf(t->dtype, sizeof t->dtype, "%s", dtype);
-  t->ndim = n1 ? 2 : 1;
-  t->shape[0] = n0;
-  t->shape[1] = n1;
+  t->ndim = ndim;
+  t->nbytes = (uint64_t)size;
+  for (int i = 0; i < ndim; i++) t->nbytes *= t->shape[i] = shape[i];
   t->data = data;
-  t->nbytes = n0 * (n1 ? n1 : 1) * (uint64_t)size;
 }
 
 static void add_meta(wl_st_file *f, const char *key, const char *value) {
@@ -170,31 +218,27 @@ static void add_meta(wl_st_file *f, const char *key, const char *value) {
   f->nmeta++;
 }
 
-int wl_model_serialize(const wl_model *m, const char *const *key, const char *const *value, int n,
-                       uint8_t **out, size_t *outlen) {
+int wl_model_serialize(const wl_model *m, const wl_model_extra *x, uint8_t **out, size_t *outlen) {
   wl_st_file *f = calloc(1, sizeof *f);
-  if (!f) return WL_ERR_NOMEM;
-  const uint64_t K = (uint64_t)m->d.K, D = (uint64_t)m->D;
-  add_tensor(f, "encoder.weight", "F32", K, D, m->enc_w, 4);
-  add_tensor(f, "encoder.bias", "F32", K, 0, m->enc_b, 4);
-  add_tensor(f, "decoder.weight", "F32", D, K, m->dec_w, 4);
-  add_tensor(f, "decoder.bias", "F32", D, 0, m->dec_b, 4);
-  add_tensor(f, "fill", "F32", K, 0, m->fill, 4);
-  add_tensor(f, "entropy.freq", "U16", K, (uint64_t)1 << m->d.bits, m->freq, 2);
-  char num[4][16];
-  snprintf(num[0], 16, "%d", m->d.channels);
-  snprintf(num[1], 16, "%d", m->d.J);
-  snprintf(num[2], 16, "%d", m->d.K);
-  snprintf(num[3], 16, "%d", m->d.bits);
+  tensor_ref *t = malloc(sizeof *t * MAX_TENSORS);
+  if (!f || !t) { free(f); free(t); return WL_ERR_NOMEM; }
+  const int nt = model_tensors(m, t);
+  for (int i = 0; i < nt; i++) add_tensor(f, t[i].name, "F32", t[i].ndim, t[i].shape, t[i].data, 4);
+  const uint64_t fshape[2] = {(uint64_t)m->d.K, (uint64_t)1 << m->d.bits}, vshape[1] = {(uint64_t)m->nparams};
+  add_tensor(f, "entropy.freq", "U16", 2, fshape, m->freq, 2);
+  for (int i = 0; x && i < x->nvec; i++) add_tensor(f, x->vname[i], "F32", 1, vshape, x->vdata[i], 4);
+  char num[6][16];
+  const int val[6] = {m->d.channels, m->d.J, m->d.K, m->d.bits, m->N, m->R};
+  const char *key[6] = {"channels", "J", "K", "bits", "N", "R"};
   add_meta(f, "format", "walloc-model");
   add_meta(f, "kind", m->d.kind);
   add_meta(f, "name", m->d.name);
-  add_meta(f, "channels", num[0]);
-  add_meta(f, "J", num[1]);
-  add_meta(f, "K", num[2]);
-  add_meta(f, "bits", num[3]);
-  for (int i = 0; i < n; i++) add_meta(f, key[i], value[i]);
+  for (int i = 0; i < (m->N ? 6 : 4); i++) {
+    snprintf(num[i], 16, "%d", val[i]);
+    add_meta(f, key[i], num[i]);
+  }
+  for (int i = 0; x && i < x->nmeta; i++) add_meta(f, x->key[i], x->value[i]);
   int e = wl_st_write(f, out, outlen);
-  free(f);
+  free(f); free(t);
   return e;
 }

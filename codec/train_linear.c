@@ -77,7 +77,7 @@ static int leading_eigenvectors(double *cov, int D, int K, double *V, double *ei
 }
 
 /* Static tables: per-channel histograms of the training latents, normalised. */
-static int entropy_tables(wl_model *m, const wl_image *imgs, int n) {
+int wl_model_tables(wl_model *m, const wl_image *imgs, int n) {
   const size_t S = (size_t)1 << m->d.bits;
   uint32_t *hist = calloc(S * (size_t)m->d.K, sizeof(uint32_t));
   if (!hist) return WL_ERR_NOMEM;
@@ -95,7 +95,7 @@ static int entropy_tables(wl_model *m, const wl_image *imgs, int n) {
   return e;
 }
 
-static int fit(wl_model *m, const wl_image *imgs, int n, float gain, int stride) {
+int wl_linear_fit(wl_model *m, const wl_image *imgs, int n, float gain, int stride) {
   const int D = m->D, K = m->d.K;
   double *mu = calloc((size_t)D, sizeof(double)), *cov = calloc((size_t)D * D, sizeof(double));
   double *V = malloc(sizeof(double) * (size_t)K * D), *eig = malloc(sizeof(double) * (size_t)D);
@@ -130,19 +130,19 @@ int wl_train_linear(const wl_image *imgs, int n, const wl_linear_params *p, uint
   if (!m) return WL_ERR_NOMEM;
   m->d = (wl_model_desc){.channels = p->channels, .J = p->J, .K = p->K, .bits = p->bits};
   snprintf(m->d.name, sizeof m->d.name, "%s", p->name ? p->name : "");
-  snprintf(m->d.kind, sizeof m->d.kind, "linear");
   m->D = p->channels << (2 * p->J);
   const float gain = p->gain > 0 ? p->gain : DEFAULT_GAIN;
   int e = wl_model_alloc(m);
-  if (!e) e = fit(m, imgs, n, gain, p->stride > 0 ? p->stride : 1);
-  if (!e) e = entropy_tables(m, imgs, n);
+  if (!e) e = wl_linear_fit(m, imgs, n, gain, p->stride > 0 ? p->stride : 1);
+  if (!e) e = wl_model_tables(m, imgs, n);
   if (!e) {
     char g[32], count[32];
     snprintf(g, sizeof g, "%g", gain);
     snprintf(count, sizeof count, "%d", n);
     const char *keys[] = {"gain", "train_images", "train_command"};
-    const char *vals[] = {g, count, p->command ? p->command : ""};
-    e = wl_model_serialize(m, keys, vals, 3, out, outlen);
+    char *vals[] = {g, count, (char *)(p->command ? p->command : "")};
+    const wl_model_extra x = {.nmeta = 3, .key = keys, .value = vals};
+    e = wl_model_serialize(m, &x, out, outlen);
   }
   wl_model_free(m);
   return e;

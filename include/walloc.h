@@ -58,7 +58,7 @@ typedef struct wl_model wl_model;
 
 typedef struct {
   char name[32];
-  char kind[16];    /* "linear" */
+  char kind[16];    /* "linear" or "neural" */
   int channels;     /* C: signal channels */
   int J;            /* wavelet packet levels */
   int K;            /* latent channels */
@@ -127,6 +127,43 @@ typedef struct {
  * a malloc'd .wlm byte string. All images must have params->channels channels. */
 int wl_train_linear(const wl_image *imgs, int n, const wl_linear_params *params,
                     uint8_t **out, size_t *outlen);
+
+/* Neural models (kind "neural"): the PCA model above plus a residual convolutional decoder
+ * path, trained jointly by stochastic gradient descent on random crops. */
+typedef struct {
+  const char *name, *command; /* stored in the model metadata (command may be NULL) */
+  int channels, J, K, bits;
+  int N, R;           /* residual path: width and blocks of two 3x3 convolutions */
+  int crop, batch;    /* training crop side in pixels (a multiple of 2^J), crops per step */
+  long steps;         /* length of the learning-rate schedule (warm-up, then cosine decay) */
+  int warmup;         /* warm-up steps */
+  float lr, weight_decay;
+  float lambda;       /* weight of the rate term (estimated bits per pixel); 0: the encoder
+                         stays the PCA one and only the decoder and fill values learn */
+  float jitter;       /* colour jitter amplitude (0: none); scale jitter is 1 + jitter * 5 */
+  float gain;         /* gain of the PCA initialisation (as wl_linear_params.gain) */
+  uint64_t seed;      /* every random choice derives from (seed, step): resumable exactly */
+} wl_train_params;
+
+typedef struct wl_trainer wl_trainer;
+
+/* Initialises a trainer on n images (kept by pointer: they must outlive the trainer):
+ * PCA for the linear path, seeded random weights for the residual path. */
+int wl_trainer_new(wl_trainer **t, const wl_image *imgs, int n, const wl_train_params *p);
+/* Continues from a checkpoint written by wl_trainer_save (same shapes required). */
+int wl_trainer_resume(wl_trainer *t, const uint8_t *buf, size_t len);
+/* One optimisation step on a batch; *mse: the batch's mean squared error (signal scaled to
+ * [0, 1]); *bpp: its estimated bits per pixel (the rate term). */
+int wl_trainer_step(wl_trainer *t, double *mse, double *bpp);
+long wl_trainer_step_count(const wl_trainer *t);
+/* Mean squared error (scaled to [0, 1]) of encoding img with the current weights, sending
+ * the first `keep` channels, after rounding to the image's bit depth. */
+int wl_trainer_validate(wl_trainer *t, const wl_image *img, int keep, double *mse);
+/* A malloc'd .wlm of the current weights. checkpoint != 0 adds the optimiser state (for
+ * wl_trainer_resume) and uses flat entropy tables; otherwise the static tables are fitted
+ * to the training images' latents (slower). Either loads as a model. */
+int wl_trainer_save(wl_trainer *t, int checkpoint, uint8_t **out, size_t *outlen);
+void wl_trainer_free(wl_trainer *t);
 
 #ifdef __cplusplus
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include "codec/container.h"
 #include "codec/internal.h"
+#include "codec/layers.h"
 #include "tests/check.h"
 
 static uint32_t rng = 12345;

@@ -1,6 +1,7 @@
 /* test_wavelet.c: wavelet/wpt.h against PyWavelets vectors (tests/gen_wavelet_vectors.py
- * wrote testdata/wavelet/), perfect reconstruction up to J = 10 (1-D) and 6 (2-D), identical
- * results for 1 and 2 OpenMP threads, argument checks. Run from the repository root. */
+ * wrote testdata/wavelet/), perfect reconstruction up to J = 10 (1-D) and 6 (2-D), adjoints by
+ * dot products, identical results for 1 and 2 OpenMP threads, argument checks. Run from the
+ * repository root. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -32,14 +33,20 @@ static float *read_f32(const char *name, size_t n) {
 
 static size_t samples(const vcase *v) { return (size_t)v->C * v->H * v->W; }
 
-static int forward(const vcase *v, const float *x, float *X) {
-  return v->dims == 2 ? wl_wpt2_forward(x, v->C, v->H, v->W, v->J, X)
-                      : wl_wpt1_forward(x, v->C, v->W, v->J, X);
-}
+/* The eight transforms: op FWD (F), INV (G = F^-1), FWD_ADJ (F^T), INV_ADJ (G^T). */
+enum { FWD, INV, FWD_ADJ, INV_ADJ, NOPS };
+typedef int wpt1_fn(const float *, int, int, int, float *);
+typedef int wpt2_fn(const float *, int, int, int, int, float *);
+static wpt1_fn *const wpt1[NOPS] = {wl_wpt1_forward, wl_wpt1_inverse, wl_wpt1_forward_adjoint,
+                                    wl_wpt1_inverse_adjoint};
+static wpt2_fn *const wpt2[NOPS] = {wl_wpt2_forward, wl_wpt2_inverse, wl_wpt2_forward_adjoint,
+                                    wl_wpt2_inverse_adjoint};
+static const char *const op_name[NOPS] = {"forward", "inverse", "forward adjoint",
+                                          "inverse adjoint"};
 
-static int inverse(const vcase *v, const float *X, float *x) {
-  return v->dims == 2 ? wl_wpt2_inverse(X, v->C, v->H, v->W, v->J, x)
-                      : wl_wpt1_inverse(X, v->C, v->W, v->J, x);
+static int xform(const vcase *v, int op, const float *in, float *out) {
+  return v->dims == 2 ? wpt2[op](in, v->C, v->H, v->W, v->J, out)
+                      : wpt1[op](in, v->C, v->W, v->J, out);
 }
 
 static double maxabs(const float *a, size_t n) {
@@ -83,11 +90,11 @@ static void test_vectors(const vcase *v, int n, int dims) {
     seen |= 1 << v[i].J;
     size_t N = samples(&v[i]);
     float *X = malloc(N * sizeof(float)), *x = malloc(N * sizeof(float));
-    T_EXPECT(forward(&v[i], v[i].x, X) == 0, "forward failed");
+    T_EXPECT(xform(&v[i], FWD, v[i].x, X) == 0, "forward failed");
     double e = maxdiff(X, v[i].X, N), m = maxabs(v[i].X, N);
     T_EXPECT(e <= TOL * m, "C=%d %dx%d J=%d: forward off pywt by %g (max %g)", v[i].C, v[i].H,
              v[i].W, v[i].J, e, m);
-    T_EXPECT(inverse(&v[i], v[i].X, x) == 0, "inverse failed");
+    T_EXPECT(xform(&v[i], INV, v[i].X, x) == 0, "inverse failed");
     e = maxdiff(x, v[i].x, N), m = maxabs(v[i].x, N);
     T_EXPECT(e <= TOL * m, "C=%d %dx%d J=%d: inverse of pywt off input by %g", v[i].C, v[i].H,
              v[i].W, v[i].J, e);
@@ -119,7 +126,7 @@ static void test_order_detected(const vcase *v, int n) {
     size_t N = samples(&v[i]);
     int nb = 1 << (v[i].dims * v[i].J); /* bands per channel */
     float *X = malloc(N * sizeof(float));
-    forward(&v[i], v[i].x, X);
+    xform(&v[i], FWD, v[i].x, X);
     const int sw[2][3][2] = {{{nb + 1, nb}, {0, nb}, {2, 3}},              /* ad/aa, chan, da/dd */
                              {{nb + 1, nb + 2}, {0, nb}, {nb + 2, nb + 3}}}; /* h/v, chan, v/d */
     for (int s = 0; s < 3; s++) {
@@ -140,10 +147,11 @@ static float frand(void) { /* uniform [-1, 1), xorshift32 */
   return (float)(rng_state >> 8) / (1 << 23) - 1.0f;
 }
 
-static float *random_signal(size_t n, uint32_t seed) {
+/* mean + 100 * uniform [-1, 1) */
+static float *random_signal(size_t n, uint32_t seed, float mean) {
   float *x = malloc(n * sizeof(float));
   rng_state = seed;
-  for (size_t i = 0; i < n; i++) x[i] = 128.0f + 100.0f * frand();
+  for (size_t i = 0; i < n; i++) x[i] = mean + 100.0f * frand();
   return x;
 }
 
@@ -152,10 +160,10 @@ static float *random_signal(size_t n, uint32_t seed) {
 static void roundtrip(int dims, int C, int H, int W, int J0, int J1) {
   vcase v = {dims, C, H, W, 0, NULL, NULL};
   size_t N = samples(&v);
-  float *x = random_signal(N, 7u + (uint32_t)(H * W)), *X = malloc(N * sizeof(float));
+  float *x = random_signal(N, 7u + (uint32_t)(H * W), 128), *X = malloc(N * sizeof(float));
   float *y = malloc(N * sizeof(float));
   for (v.J = J0; v.J <= J1; v.J++) {
-    T_EXPECT(forward(&v, x, X) == 0 && inverse(&v, X, y) == 0, "J=%d failed", v.J);
+    T_EXPECT(xform(&v, FWD, x, X) == 0 && xform(&v, INV, X, y) == 0, "J=%d failed", v.J);
     double e = maxdiff(x, y, N) / maxabs(x, N);
     T_EXPECT(e <= TOL, "%d-D C=%d %dx%d J=%d: relative error %g", dims, C, H, W, v.J, e);
     T_EXPECT(maxdiff(x, X, N) > 1.0, "J=%d: forward left x unchanged", v.J);
@@ -165,23 +173,54 @@ static void roundtrip(int dims, int C, int H, int W, int J0, int J1) {
   free(y);
 }
 
-/* Forward and inverse with 1 and 2 threads must agree bit for bit. */
+static double dot(const float *a, const float *b, size_t n) {
+  double s = 0;
+  for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
+  return s;
+}
+
+/* For A = F and G and zero-mean random x, y: <A x, y> = <x, A^T y> to TOL of |<A x, y>|, in
+ * double. Then G^T F^T = (F G)^T = I and F^T G^T = I, to TOL of max|y|. */
+static void adjoint(int dims, int C, int H, int W, int J) {
+  vcase v = {dims, C, H, W, J, NULL, NULL};
+  size_t N = samples(&v);
+  float *x = random_signal(N, 11u + (uint32_t)J, 0), *y = random_signal(N, 13u * (uint32_t)W, 0);
+  float *Ax = malloc(N * sizeof(float)), *Aty = malloc(N * sizeof(float));
+  for (int op = FWD; op <= INV; op++) {
+    T_EXPECT(xform(&v, op, x, Ax) == 0 && xform(&v, op + FWD_ADJ, y, Aty) == 0, "failed");
+    double l = dot(Ax, y, N), r = dot(x, Aty, N);
+    T_EXPECT(fabs(l - r) <= TOL * fabs(l), "%d-D C=%d %dx%d J=%d: <A x, y> %.9g, <x, A^T y> %.9g "
+             "for the %s", dims, C, H, W, J, l, r, op_name[op + FWD_ADJ]);
+  }
+  for (int op = FWD_ADJ; op <= INV_ADJ; op++) { /* the other one undoes op */
+    T_EXPECT(xform(&v, op, y, Aty) == 0 && xform(&v, FWD_ADJ + INV_ADJ - op, Aty, Ax) == 0,
+             "failed");
+    double e = maxdiff(Ax, y, N) / maxabs(y, N);
+    T_EXPECT(e <= TOL, "%d-D C=%d %dx%d J=%d: %s undone to %g", dims, C, H, W, J, op_name[op], e);
+  }
+  free(x), free(y), free(Ax), free(Aty);
+}
+
+/* Every transform of one input with 1 and 2 threads must agree bit for bit. */
 static void test_threads(int dims, int C, int H, int W, int J) {
 #ifdef _OPENMP
   vcase v = {dims, C, H, W, J, NULL, NULL};
   size_t N = samples(&v);
-  float *x = random_signal(N, 99), *out[2][2];
+  float *x = random_signal(N, 99, 128), *out[2][NOPS];
   int keep = omp_get_max_threads();
   for (int t = 0; t < 2; t++) {
     omp_set_num_threads(t + 1);
-    out[t][0] = malloc(N * sizeof(float));
-    out[t][1] = malloc(N * sizeof(float));
-    T_EXPECT(forward(&v, x, out[t][0]) == 0 && inverse(&v, out[t][0], out[t][1]) == 0, "failed");
+    for (int op = 0; op < NOPS; op++) {
+      out[t][op] = malloc(N * sizeof(float));
+      T_EXPECT(xform(&v, op, x, out[t][op]) == 0, "%s failed", op_name[op]);
+    }
   }
   omp_set_num_threads(keep);
-  T_EXPECT(!memcmp(out[0][0], out[1][0], N * sizeof(float)), "forward depends on threads");
-  T_EXPECT(!memcmp(out[0][1], out[1][1], N * sizeof(float)), "inverse depends on threads");
-  for (int t = 0; t < 2; t++) free(out[t][0]), free(out[t][1]);
+  for (int op = 0; op < NOPS; op++) {
+    T_EXPECT(!memcmp(out[0][op], out[1][op], N * sizeof(float)), "%s depends on threads",
+             op_name[op]);
+    free(out[0][op]), free(out[1][op]);
+  }
   free(x);
 #else
   (void)dims, (void)C, (void)H, (void)W, (void)J;
@@ -203,7 +242,12 @@ static void test_bad_args(void) {
   T_EXPECT(wl_wpt2_forward(a, 1, 128, 128, 7, b) == -2, "J = 7");
   T_EXPECT(wl_wpt2_inverse(a, -1, 16, 16, 1, b) == -2, "C < 0");
   T_EXPECT(wl_wpt2_forward(a, 1 << 30, 1 << 30, 1 << 30, 1, b) == -2, "size overflow");
+  T_EXPECT(wl_wpt1_forward_adjoint(NULL, 1, 16, 2, b) == -2, "NULL X");
+  T_EXPECT(wl_wpt1_inverse_adjoint(a, 1, 18, 2, b) == -2, "T not a multiple of 4");
+  T_EXPECT(wl_wpt2_forward_adjoint(a, 1, 16, 12, 3, NULL) == -2, "NULL x");
+  T_EXPECT(wl_wpt2_inverse_adjoint(a, 1, 128, 128, 7, b) == -2, "J = 7");
   T_EXPECT(wl_wpt2_forward(a, 1, 16, 16, 4, b) == 0, "valid call");
+  T_EXPECT(wl_wpt2_inverse_adjoint(a, 1, 16, 16, 4, b) == 0, "valid call");
 }
 
 int main(void) {
@@ -230,6 +274,15 @@ int main(void) {
   t_begin("wavelet_wpt2_roundtrip_J1_6");
   roundtrip(2, 3, 128, 192, 1, 6);
   roundtrip(2, 1, 64, 64, 6, 6);
+  t_end();
+  t_begin("wavelet_wpt1_adjoints");
+  for (int J = 1; J <= 5; J += 2) adjoint(1, 2, 1, 96, J);
+  adjoint(1, 1, 1, 3 << 10, 10);
+  t_end();
+  t_begin("wavelet_wpt2_adjoints");
+  for (int J = 1; J <= 3; J++) adjoint(2, 2, 24, 40, J);
+  adjoint(2, 1, 48, 136, 3); /* column strips of 64, 64 and 8 */
+  adjoint(2, 1, 64, 64, 6);
   t_end();
   t_begin("wavelet_threads_identical");
   test_threads(2, 3, 256, 384, 3);

@@ -1,4 +1,4 @@
-/* wpt.c: CDF 9/7 lifting and the wavelet packet tree built on it (layout in wpt.h).
+/* wpt.c: CDF 9/7 lifting, transposed too, and the wavelet packet tree on it (layout in wpt.h).
  * One kernel serves rows (samples are single floats) and columns (samples are whole rows);
  * a level is a column phase (2-D only) then a row phase, each out of place, ping-ponging
  * between the output and one scratch buffer so that the last phase lands in the output. */
@@ -26,7 +26,13 @@
  * into pywt's bior4.4 (sqrt 2 and -sqrt 2); no sample shift is needed. The scaling is folded
  * into the last two steps, each y = p y + c (u + u'): the third gives cD = -(d + gamma ..)/zeta
  * directly, the fourth cA = zeta s - zeta^2 delta (cD[i-1] + cD[i]). The inverse undoes the
- * steps from the last: y = (y - c (u + u')) / p. */
+ * steps from the last: y = (y - c (u + u')) / p.
+ * Transposes: step k, y_i = p_k y_i + c_k (u_i + u_{i+o}), has transpose u_j += c_k (y_j +
+ * y_{j-o}), y *= p_k: it writes the array the step read, with the offset negated. F^T runs
+ * them from step 3 down, deferring each y *= p_k into the next step, which writes y:
+ * u_j = p_{k+1} u_j + c_k (y_j + y_{j-o}), p_4 = 1; the last, p_0, is 1. G^T = (F^T)^-1 runs
+ * steps 0..3 with those (p_{k+1}, c_k) inverted as above (each inverse step's scale moved
+ * into the step before it, which writes its y; the first, 1/p_0, is 1). */
 #define ALPHA (-1.586134342059924)
 #define BETA (-0.052980118572961)
 #define GAMMA 0.882911075530934
@@ -58,13 +64,14 @@ static void lift_step(float *y, const float *u, size_t n, size_t w, size_t st, i
 }
 
 /* The four lifting steps in place on s, d: n rows of w floats, st apart. dir = +1 takes
- * (x[2i], x[2i+1]) to (cA, cD), -1 back. Even steps predict d from s, odd ones update s. */
-static void lift(float *s, float *d, size_t n, size_t w, size_t st, int dir) {
+ * (x[2i], x[2i+1]) to (cA, cD), -1 back; adj = 0 for F (+1) and G (-1), 1 for G^T (+1) and
+ * F^T (-1). Even steps predict d from s, odd ones update s; transposed, the other way round. */
+static void lift(float *s, float *d, size_t n, size_t w, size_t st, int dir, int adj) {
   for (int t = 0; t < 4; t++) {
     int k = dir > 0 ? t : 3 - t;
-    float p = lift_pc[k][0], c = lift_pc[k][1];
-    if (dir < 0) c = -c / p, p = 1 / p;
-    if (k % 2 == 0) lift_step(d, s, n, w, st, +1, p, c);
+    float p = adj ? (k < 3 ? lift_pc[k + 1][0] : 1) : lift_pc[k][0], c = lift_pc[k][1];
+    if ((dir < 0) != adj) c = -c / p, p = 1 / p;
+    if ((k % 2 == 0) != adj) lift_step(d, s, n, w, st, +1, p, c);
     else lift_step(s, d, n, w, st, -1, p, c);
   }
 }
@@ -102,49 +109,53 @@ static void merge(const float *restrict s, const float *restrict d, size_t ys, f
 }
 
 /* One periodized bior4.4 split along the row axis: x [2n][w] -> cA a [n][w], cD b [n][w],
- * rows xs and as floats apart. */
+ * rows xs and as floats apart (adj = 1: the transpose of dwt_inv's map instead). */
 static void dwt_fwd(const float *x, size_t xs, float *a, float *b, size_t as, size_t n,
-                    size_t w) {
+                    size_t w, int adj) {
   split(x, xs, a, b, as, n, w);
-  lift(a, b, n, w, as, +1);
+  lift(a, b, n, w, as, +1, adj);
 }
 
-/* Its inverse, through work s, d [n][w] (contiguous): a, b -> x. */
+/* Its inverse, through work s, d [n][w] (contiguous): a, b -> x (adj = 1: the transpose of
+ * dwt_fwd's map; split and merge are permutations, each the other's transpose). */
 static void dwt_inv(const float *a, const float *b, size_t as, float *s, float *d, float *x,
-                    size_t xs, size_t n, size_t w) {
+                    size_t xs, size_t n, size_t w, int adj) {
   copy_rows(s, w, a, as, n, w);
   copy_rows(d, w, b, as, n, w);
-  lift(s, d, n, w, w, -1);
+  lift(s, d, n, w, w, -1, adj);
   merge(s, d, w, x, xs, n, w);
 }
 
 /* The phases of a level, all alike: src holds nb bands of [h][w]; out of place, src only read.
  * Columns go in strips of up to STRIP floats, so that a task's h x STRIP floats stay in L2
  * through the lifting passes; work holds slot(h, w) floats per thread, enough for a strip or
- * a row. */
-typedef void phase_fn(const float *src, float *dst, size_t nb, size_t h, size_t w, float *work);
+ * a row. adj = 1 makes the _fwd phase the transpose of the _inv one and vice versa. */
+typedef void phase_fn(const float *src, float *dst, size_t nb, size_t h, size_t w, float *work,
+                      int adj);
 #define STRIP 64
 static size_t slot(size_t h, size_t w) { return h * STRIP + w; }
 
 /* Column phase of a 2-D level: x [nb][h][w] -> X [nb][2][h/2][w] (low rows, high rows). */
-static void cols_fwd(const float *x, float *X, size_t nb, size_t h, size_t w, float *work) {
+static void cols_fwd(const float *x, float *X, size_t nb, size_t h, size_t w, float *work,
+                     int adj) {
   size_t hw = h * w, ns = (w + STRIP - 1) / STRIP;
   (void)work;
 #pragma omp parallel for
   for (size_t t = 0; t < nb * ns; t++) {
     size_t o = t / ns * hw + t % ns * STRIP, sw = w - t % ns * STRIP;
-    dwt_fwd(x + o, w, X + o, X + o + hw / 2, w, h / 2, sw < STRIP ? sw : STRIP);
+    dwt_fwd(x + o, w, X + o, X + o + hw / 2, w, h / 2, sw < STRIP ? sw : STRIP, adj);
   }
 }
 
-static void cols_inv(const float *X, float *x, size_t nb, size_t h, size_t w, float *work) {
+static void cols_inv(const float *X, float *x, size_t nb, size_t h, size_t w, float *work,
+                     int adj) {
   size_t hw = h * w, ns = (w + STRIP - 1) / STRIP;
 #pragma omp parallel for
   for (size_t t = 0; t < nb * ns; t++) {
     size_t o = t / ns * hw + t % ns * STRIP, sw = w - t % ns * STRIP;
     sw = sw < STRIP ? sw : STRIP;
     float *s = work + (size_t)WL_TID() * slot(h, w);
-    dwt_inv(X + o, X + o + hw / 2, w, s, s + h / 2 * sw, x + o, w, h / 2, sw);
+    dwt_inv(X + o, X + o + hw / 2, w, s, s + h / 2 * sw, x + o, w, h / 2, sw, adj);
   }
 }
 
@@ -153,23 +164,25 @@ static void cols_inv(const float *X, float *x, size_t nb, size_t h, size_t w, fl
  * becomes bands 2g and 2g+1 of P rows each. In 1-D P = 1 (band g -> 2g 'a', 2g+1 'd'); in
  * 2-D the parent is a column-phase half-band (P = h rows: h/2 low, h/2 high), so band b's
  * low rows go to 4b ('a') and 4b+2 ('v'), its high rows to 4b+1 ('h') and 4b+3 ('d'). */
-static void rows_fwd(const float *x, float *X, size_t nb, size_t h, size_t w, float *work) {
+static void rows_fwd(const float *x, float *X, size_t nb, size_t h, size_t w, float *work,
+                     int adj) {
   size_t n = w / 2;
   (void)work;
 #pragma omp parallel for
   for (size_t r = 0; r < nb * h; r++) {
     float *a = X + (r + r / h * h) * n;
-    dwt_fwd(x + r * w, 1, a, a + h * n, 1, n, 1);
+    dwt_fwd(x + r * w, 1, a, a + h * n, 1, n, 1, adj);
   }
 }
 
-static void rows_inv(const float *X, float *x, size_t nb, size_t h, size_t w, float *work) {
+static void rows_inv(const float *X, float *x, size_t nb, size_t h, size_t w, float *work,
+                     int adj) {
   size_t n = w / 2;
 #pragma omp parallel for
   for (size_t r = 0; r < nb * h; r++) {
     const float *a = X + (r + r / h * h) * n;
     float *s = work + (size_t)WL_TID() * slot(h, w);
-    dwt_inv(a, a + h * n, 1, s, s + n, x + r * w, 1, n, 1);
+    dwt_inv(a, a + h * n, 1, s, s + n, x + r * w, 1, n, 1, adj);
   }
 }
 
@@ -185,8 +198,10 @@ static size_t count(const void *in, const void *out, int C, int H, int W, int J,
 /* The packet transform: J levels of dims phases (columns in 2-D, then rows), in that order
  * for dir = +1 and reversed for the inverse. Level l has nb = C 2^(dims l) bands of h x w,
  * h = H >> l in 2-D and 1 in 1-D, w = W >> l. Phases ping-pong between out and one scratch,
- * so that the last lands in out. */
-static int wpt(const float *in, int C, int H, int W, int J, int dims, int dir, float *out) {
+ * so that the last lands in out. adj = 1 transposes each phase: F^T = (P_last .. P_1)^T runs
+ * the transposed phases from the last, as the inverse does (dir = -1); G^T as F does (+1). */
+static int wpt(const float *in, int C, int H, int W, int J, int dims, int dir, int adj,
+               float *out) {
   static phase_fn *const phase[2][2] = {{rows_inv, cols_inv}, {rows_fwd, cols_fwd}};
   size_t N = count(in, out, C, H, W, J, dims);
   if (!N) return -2;
@@ -198,7 +213,7 @@ static int wpt(const float *in, int C, int H, int W, int J, int dims, int dir, f
     int p = dir > 0 ? q : P - 1 - q, l = p / dims, col = dims == 2 && p % 2 == 0;
     size_t nb = (size_t)C << (dims * l), h = dims == 2 ? (size_t)H >> l : 1, w = (size_t)W >> l;
     float *dst = buf[(P - 1 - q) & 1];
-    phase[dir > 0][col](src, dst, nb, h, w, work);
+    phase[dir > 0][col](src, dst, nb, h, w, work, adj);
     src = dst;
   }
   free(tmp);
@@ -206,17 +221,33 @@ static int wpt(const float *in, int C, int H, int W, int J, int dims, int dir, f
 }
 
 int wl_wpt1_forward(const float *x, int C, int T, int J, float *X) {
-  return wpt(x, C, 1, T, J, 1, +1, X);
+  return wpt(x, C, 1, T, J, 1, +1, 0, X);
 }
 
 int wl_wpt1_inverse(const float *X, int C, int T, int J, float *x) {
-  return wpt(X, C, 1, T, J, 1, -1, x);
+  return wpt(X, C, 1, T, J, 1, -1, 0, x);
 }
 
 int wl_wpt2_forward(const float *x, int C, int H, int W, int J, float *X) {
-  return wpt(x, C, H, W, J, 2, +1, X);
+  return wpt(x, C, H, W, J, 2, +1, 0, X);
 }
 
 int wl_wpt2_inverse(const float *X, int C, int H, int W, int J, float *x) {
-  return wpt(X, C, H, W, J, 2, -1, x);
+  return wpt(X, C, H, W, J, 2, -1, 0, x);
+}
+
+int wl_wpt1_forward_adjoint(const float *X, int C, int T, int J, float *x) {
+  return wpt(X, C, 1, T, J, 1, -1, 1, x);
+}
+
+int wl_wpt1_inverse_adjoint(const float *x, int C, int T, int J, float *X) {
+  return wpt(x, C, 1, T, J, 1, +1, 1, X);
+}
+
+int wl_wpt2_forward_adjoint(const float *X, int C, int H, int W, int J, float *x) {
+  return wpt(X, C, H, W, J, 2, -1, 1, x);
+}
+
+int wl_wpt2_inverse_adjoint(const float *x, int C, int H, int W, int J, float *X) {
+  return wpt(x, C, H, W, J, 2, +1, 1, X);
 }

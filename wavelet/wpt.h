@@ -1,4 +1,5 @@
-/* wpt.h: CDF 9/7 (bior4.4) wavelet packet transform, 1-D and 2-D, forward and inverse.
+/* wpt.h: CDF 9/7 (bior4.4) wavelet packet transform, 1-D and 2-D, forward and inverse, and
+ * their adjoints (transposes) for backpropagation.
  * The coefficients and their order are a file format: they equal PyWavelets' periodized
  * bior4.4 packet tree (every band split again at every level), computed by float32 lifting. */
 #ifndef WL_WAVELET_WPT_H
@@ -24,7 +25,7 @@
  * (pywt.dwt2 returns (cA, (cH, cV, cD))), so channel c holds bands c*4^J .. c*4^J + 4^J - 1
  * in the order of pywt.WaveletPacket2D(x_c, 'bior4.4', 'periodization').get_level(J, 'natural').
  *
- * All four return 0, -1 when out of memory, -2 on bad arguments (NULL buffer, C, T, H or W
+ * All eight return 0, -1 when out of memory, -2 on bad arguments (NULL buffer, C, T, H or W
  * not positive or not a multiple of 2^J, J outside 1..10 for 1-D or 1..6 for 2-D, sizes that
  * overflow). Input and output must not overlap. Thread-safe; OpenMP-parallel over bands and
  * rows, with results independent of the thread count. The inverse reconstructs to float32
@@ -36,5 +37,13 @@ int wl_wpt1_inverse(const float *X, int C, int T, int J, float *x);
 /* 2-D packet: x [C][H][W] -> X [C*4^J][H>>J][W>>J]; H, W multiples of 2^J, J in 1..6. */
 int wl_wpt2_forward(const float *x, int C, int H, int W, int J, float *X);
 int wl_wpt2_inverse(const float *X, int C, int H, int W, int J, float *x);
+
+/* Adjoints, same shapes and rules: with F the forward map x -> X and G = F^-1 its inverse,
+ * *_forward_adjoint computes x = F^T X and *_inverse_adjoint X = G^T x. bior4.4 is
+ * biorthogonal, so F^T != G; G^T F^T = (F G)^T = I, up to float32 rounding. */
+int wl_wpt1_forward_adjoint(const float *X, int C, int T, int J, float *x);
+int wl_wpt1_inverse_adjoint(const float *x, int C, int T, int J, float *X);
+int wl_wpt2_forward_adjoint(const float *X, int C, int H, int W, int J, float *x);
+int wl_wpt2_inverse_adjoint(const float *x, int C, int H, int W, int J, float *X);
 
 #endif

@@ -1,0 +1,133 @@
+/* train_neural.c: the neural training loop of `walloc train`: steps, a progress line on a
+ * terminal, validation PSNR at several k, periodic checkpoints (--resume continues them),
+ * a stop on --minutes or Ctrl-C that still saves, and the final model. */
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "cli/cli.h"
+#include "cli/io.h"
+
+#define NKEEP 4 /* validation at k = K/4, K/2, 3K/4, K */
+
+static volatile sig_atomic_t interrupted;
+static void on_signal(int sig) { (void)sig; interrupted = 1; }
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double psnr(double mse) { return -10.0 * log10(mse > 1e-12 ? mse : 1e-12); }
+
+/* Mean PSNR over the validation images at each k in keep[]. */
+static int validate(wl_trainer *t, const wl_image *val, int nval, const int *keep, double *out) {
+  for (int j = 0; j < NKEEP; j++) {
+    out[j] = 0;
+    for (int i = 0; i < nval; i++) {
+      double mse;
+      int e = wl_trainer_validate(t, &val[i], keep[j], &mse);
+      if (e) return e;
+      out[j] += psnr(mse) / nval;
+    }
+  }
+  return 0;
+}
+
+static int save(cli_opts *o, wl_trainer *t, int checkpoint, const char *path) {
+  uint8_t *buf;
+  size_t len;
+  int e = wl_trainer_save(t, checkpoint, &buf, &len);
+  if (e) return cli_fail(path, "cannot save: %s", wl_strerror(e));
+  int rc = 0;
+  if (io_write_atomic(path, buf, len, checkpoint || o->force))
+    rc = errno == EEXIST ? cli_fail(path, "already exists (use -f to overwrite)")
+                         : cli_fail(path, "cannot write: %s", strerror(errno));
+  free(buf);
+  return rc;
+}
+
+static int resume(wl_trainer *t, const char *path) {
+  uint8_t *buf;
+  size_t len;
+  if (io_read_all(path, &buf, &len)) return cli_fail(path, "cannot read checkpoint: %s", strerror(errno));
+  int e = wl_trainer_resume(t, buf, len);
+  free(buf);
+  return e ? cli_fail(path, "cannot resume: %s", wl_strerror(e)) : 0;
+}
+
+static void progress(FILE *f, const char *end, const cli_opts *o, long step, double mse, double bpp, double rate,
+                     const double *val, int have_val) {
+  long left = o->steps - step;
+  double eta = rate > 0 && left > 0 ? (double)left / rate : 0;
+  fprintf(f, "step %ld/%d  loss %.2f dB  %.3f bpp  %.1f steps/s  ETA %ld:%02ld", step, o->steps, psnr(mse), bpp, rate,
+          (long)eta / 3600, (long)eta / 60 % 60);
+  if (have_val) fprintf(f, "  val %.2f %.2f %.2f %.2f dB", val[0], val[1], val[2], val[3]);
+  fputs(end, f);
+  fflush(f);
+}
+
+int train_neural(cli_opts *o, const wl_image *imgs, int n) {
+  if (!o->force && !access(o->out, F_OK)) return cli_fail(o->out, "already exists (use -f to overwrite)");
+  wl_image *val = NULL;
+  int nval = 0, rc = 0;
+  if (o->val && (rc = train_load_set(&o->val, 1, o->channels, &val, &nval))) return rc;
+  char *ckpt = NULL;
+  if (!o->checkpoint && (ckpt = malloc(strlen(o->out) + 6))) sprintf(ckpt, "%s.ckpt", o->out);
+  const char *ckpt_path = o->checkpoint ? o->checkpoint : ckpt;
+  wl_train_params p = {.name = o->name ? o->name : o->channels == 1 ? "gray" : "rgb", .command = o->command,
+                       .channels = o->channels, .J = o->J, .K = o->K, .bits = o->bits, .N = o->N, .R = o->R,
+                       .crop = o->crop, .batch = o->batch, .steps = o->steps, .warmup = o->warmup, .lr = o->lr,
+                       .weight_decay = o->weight_decay, .lambda = o->lambda, .jitter = o->jitter, .gain = o->gain,
+                       .seed = (uint64_t)o->seed};
+  wl_trainer *t = NULL;
+  int e = ckpt_path ? wl_trainer_new(&t, imgs, n, &p) : WL_ERR_NOMEM;
+  if (e) rc = cli_fail("train", "%s", e == WL_ERR_ARG ? "invalid training parameters (crop must be a multiple of 2^J, "
+                                                        "K at most channels * 4^J)" : wl_strerror(e));
+  if (!rc && o->resume) rc = resume(t, o->resume);
+  const int K = o->K, keep[NKEEP] = {K / 4 > 0 ? K / 4 : 1, K / 2 > 0 ? K / 2 : 1, 3 * K / 4 > 0 ? 3 * K / 4 : 1, K};
+  const int tty = isatty(STDERR_FILENO) && o->verbosity > 0;
+  double vpsnr[NKEEP] = {0}, mse = 0, bpp = 0, sum_mse = 0, sum_bpp = 0, rate = 0;
+  const double start = now();
+  double last_ckpt = start, last_print = 0, window_t = start;
+  long window_s = wl_trainer_step_count(t ? t : NULL), nsum = 0, step = window_s;
+  int have_val = 0;
+  signal(SIGINT, on_signal);
+  signal(SIGTERM, on_signal);
+  if (!rc && o->verbosity > 1)
+    fprintf(stderr, "train: %d images, %d validation, starting at step %ld\n", n, nval, step);
+  while (!rc && step < o->steps && !interrupted && !(o->minutes > 0 && now() - start > 60.0 * o->minutes)) {
+    if ((e = wl_trainer_step(t, &mse, &bpp))) { rc = cli_fail("train", "step failed: %s", wl_strerror(e)); break; }
+    step = wl_trainer_step_count(t);
+    sum_mse += mse; sum_bpp += bpp; nsum++;
+    const double tnow = now();
+    if (tnow - window_t > 2.0) { rate = (double)(step - window_s) / (tnow - window_t); window_t = tnow; window_s = step; }
+    if (nval && (step % o->val_every == 0 || step == o->steps)) {
+      if ((e = validate(t, val, nval, keep, vpsnr))) { rc = cli_fail(o->val, "validation: %s", wl_strerror(e)); break; }
+      have_val = 1;
+      if (o->verbosity > 0) progress(stderr, tty ? "\n" : "\n", o, step, sum_mse / nsum, sum_bpp / nsum, rate, vpsnr, 1);
+      sum_mse = sum_bpp = 0; nsum = 0;
+    } else if (tty && tnow - last_print > 0.5) {
+      progress(stderr, "\r", o, step, sum_mse / nsum, sum_bpp / nsum, rate, vpsnr, have_val);
+      last_print = tnow;
+    }
+    if (tnow - last_ckpt > 60.0 * o->ckpt_minutes) {
+      rc = save(o, t, 1, ckpt_path);
+      last_ckpt = tnow;
+    }
+  }
+  if (!rc) rc = save(o, t, 1, ckpt_path);
+  if (!rc) rc = save(o, t, 0, o->out);
+  if (!rc && o->verbosity > 0)
+    fprintf(stderr, "train: %s at step %ld of %d (%.0f s)%s\n", o->out, step, o->steps, now() - start,
+            step < o->steps ? "; stopped early, continue with --resume" : "");
+  wl_trainer_free(t);
+  for (int i = 0; i < nval; i++) wl_image_release(&val[i]);
+  free(val); free(ckpt);
+  return rc;
+}

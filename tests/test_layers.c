@@ -1,0 +1,295 @@
+/* test_layers.c: the network layers (codec/layers.c) against independent references: the
+ * im2col convolution against a direct loop (also with column chunks cutting through images),
+ * every backward pass against central differences of L = sum(r * y), the accumulation and
+ * NULL-gradient rules, companding round trips, and the noise generator's range, mean and
+ * determinism. */
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include "codec/internal.h"
+#include "codec/layers.h"
+#include "tests/check.h"
+
+static uint32_t rng = 12345;
+static float frand(void) { rng = rng * 1664525u + 1013904223u; return (float)(rng >> 8) / 16777216.0f; }
+
+/* n floats uniform in [lo, hi) */
+static float *rand_tensor(long n, float lo, float hi) {
+  float *v = malloc(sizeof(float) * (n ? n : 1));
+  for (long i = 0; i < n; i++) v[i] = lo + (hi - lo) * frand();
+  return v;
+}
+
+/* A loss L = sum_i r_i y_i (in double) of one forward pass, for central differences. */
+typedef struct {
+  void (*forward)(void *ctx, float *y);
+  void *ctx;
+  float *y;
+  const float *r;
+  long n;
+} loss_fn;
+
+static double loss(const loss_fn *f) {
+  f->forward(f->ctx, f->y);
+  double L = 0;
+  for (long i = 0; i < f->n; i++) L += (double)f->r[i] * f->y[i];
+  return L;
+}
+
+/* Worst |fd - g| / max(|fd|, |g|, floor) over 20 random coordinates of v (n floats), fd being
+ * the central difference of L with step eps and g the analytic gradient dL/dv. */
+static double grad_error(const loss_fn *f, float *v, long n, const float *g, float eps, double floor) {
+  double worst = 0;
+  for (int k = 0; k < 20; k++) {
+    long i = (long)(frand() * (double)n);
+    float v0 = v[i], vp = v0 + eps, vm = v0 - eps;
+    v[i] = vp;
+    double lp = loss(f);
+    v[i] = vm;
+    double lm = loss(f);
+    v[i] = v0;
+    double fd = (lp - lm) / ((double)vp - vm);
+    worst = fmax(worst, fabs(fd - g[i]) / fmax(fmax(fabs(fd), fabs(g[i])), floor));
+  }
+  return worst;
+}
+
+/* One convolution problem: x (Ci, P), W (Co, Ci, kh, kw), b (Co), and backward-sized scratch. */
+typedef struct {
+  int Ci, Co, kh, kw;
+  wl_grid g;
+  float *x, *W, *b, *scratch;
+} conv_case;
+
+static conv_case conv_new(int Ci, int Co, int kh, int kw, wl_grid g) {
+  conv_case c = {Ci, Co, kh, kw, g, NULL, NULL, NULL, NULL};
+  c.x = rand_tensor(Ci * wl_grid_size(g), -1, 1);
+  c.W = rand_tensor((long)Co * Ci * kh * kw, -0.5f, 0.5f);
+  c.b = rand_tensor(Co, -1, 1);
+  c.scratch = malloc(sizeof(float) * (2 * wl_conv_scratch(Ci, kh, kw, g) + 1));
+  return c;
+}
+
+static void conv_free(conv_case *c) { free(c->x); free(c->W); free(c->b); free(c->scratch); }
+
+static void conv_fwd(void *ctx, float *y) {
+  conv_case *c = ctx;
+  wl_conv_forward(y, c->x, c->W, c->b, c->Ci, c->Co, c->kh, c->kw, c->g, c->scratch);
+}
+
+/* Direct 'same' convolution in double, zero outside each image. */
+static void conv_ref(double *y, const conv_case *c, int bias) {
+  wl_grid g = c->g;
+  long P = wl_grid_size(g);
+  for (int o = 0; o < c->Co; o++)
+    for (int bi = 0; bi < g.B; bi++)
+      for (int i = 0; i < g.h; i++)
+        for (int j = 0; j < g.w; j++) {
+          double s = bias ? c->b[o] : 0;
+          for (int ci = 0; ci < c->Ci; ci++)
+            for (int a = 0; a < c->kh; a++)
+              for (int d = 0; d < c->kw; d++) {
+                int ii = i + a - c->kh / 2, jj = j + d - c->kw / 2;
+                if (ii >= 0 && ii < g.h && jj >= 0 && jj < g.w)
+                  s += (double)c->W[((o * c->Ci + ci) * c->kh + a) * c->kw + d] *
+                       c->x[ci * P + ((long)bi * g.h + ii) * g.w + jj];
+              }
+          y[o * P + ((long)bi * g.h + i) * g.w + j] = s;
+        }
+}
+
+/* kh x kw kernels on B images of h x w; P > 4096 (the chunk) splits chunks mid-image. */
+static const struct { int kh, kw; wl_grid g; } shapes[] = {
+    {3, 3, {2, 5, 7}}, {1, 3, {2, 5, 7}}, {1, 1, {2, 5, 7}}, {1, 3, {2, 1, 37}},
+    {3, 3, {3, 40, 50}}, {1, 3, {3, 1, 2000}}, {1, 1, {3, 40, 50}}};
+#define NSHAPES (int)(sizeof shapes / sizeof shapes[0])
+
+static void test_conv_reference(void) {
+  t_begin("conv 3x3, 1x3, 1x1 equal a direct loop, with and without bias, across chunks");
+  for (int k = 0; k < NSHAPES; k++) {
+    conv_case c = conv_new(3, 4, shapes[k].kh, shapes[k].kw, shapes[k].g);
+    long n = c.Co * wl_grid_size(c.g);
+    float *y = malloc(sizeof(float) * n);
+    double *ref = malloc(sizeof(double) * n);
+    for (int bias = 0; bias < 2; bias++) {
+      wl_conv_forward(y, c.x, c.W, bias ? c.b : NULL, c.Ci, c.Co, c.kh, c.kw, c.g, c.scratch);
+      conv_ref(ref, &c, bias);
+      double worst = 0;
+      for (long i = 0; i < n; i++) worst = fmax(worst, fabs(y[i] - ref[i]) / fmax(1, fabs(ref[i])));
+      T_EXPECT(worst < 1e-5, "%dx%d on %d x %dx%d, bias %d: error %g", c.kh, c.kw, c.g.B, c.g.h, c.g.w, bias,
+               worst);
+    }
+    free(y); free(ref); conv_free(&c);
+  }
+  t_end();
+}
+
+static void test_conv_gradients(void) {
+  t_begin("conv backward dx, dW, db match central differences (3x3, 1x3, 1x1, chunked)");
+  for (int k = 0; k < NSHAPES; k++) {
+    conv_case c = conv_new(3, 4, shapes[k].kh, shapes[k].kw, shapes[k].g);
+    long P = wl_grid_size(c.g), nW = (long)c.Co * c.Ci * c.kh * c.kw;
+    float *r = rand_tensor(c.Co * P, -1, 1), *y = malloc(sizeof(float) * c.Co * P);
+    float *dx = calloc(c.Ci * P, sizeof(float)), *dW = calloc(nW, sizeof(float)), *db = calloc(c.Co, sizeof(float));
+    wl_conv_backward(dx, dW, db, r, c.x, c.W, c.Ci, c.Co, c.kh, c.kw, c.g, c.scratch); /* dL/dy = r */
+    loss_fn f = {conv_fwd, &c, y, r, c.Co * P};
+    double ex = grad_error(&f, c.x, c.Ci * P, dx, 1e-3f, 0.1), eW = grad_error(&f, c.W, nW, dW, 1e-3f, 0.1),
+           eb = grad_error(&f, c.b, c.Co, db, 1e-3f, 0.1);
+    T_EXPECT(ex < 1e-2 && eW < 1e-2 && eb < 1e-2, "%dx%d on %d x %dx%d: dx %.2g dW %.2g db %.2g", c.kh, c.kw,
+             c.g.B, c.g.h, c.g.w, ex, eW, eb);
+    free(r); free(y); free(dx); free(dW); free(db); conv_free(&c);
+  }
+  t_end();
+}
+
+/* max |a - s b| / max(1, |s b|) */
+static double scaled_diff(const float *a, const float *b, float s, long n) {
+  double worst = 0;
+  for (long i = 0; i < n; i++) worst = fmax(worst, fabs(a[i] - s * b[i]) / fmax(1, fabs(s * b[i])));
+  return worst;
+}
+
+static void test_conv_accumulates(void) {
+  t_begin("conv backward accumulates (two calls double it) and skips NULL gradients");
+  conv_case c = conv_new(5, 6, 3, 3, (wl_grid){2, 9, 11});
+  long P = wl_grid_size(c.g), nx = c.Ci * P, nW = (long)c.Co * c.Ci * 9;
+  float *dy = rand_tensor(c.Co * P, -1, 1), *g[2][3];
+  for (int t = 0; t < 2; t++) {
+    g[t][0] = calloc(nx, sizeof(float)), g[t][1] = calloc(nW, sizeof(float)), g[t][2] = calloc(c.Co, sizeof(float));
+    for (int rep = 0; rep <= t; rep++)
+      wl_conv_backward(g[t][0], g[t][1], g[t][2], dy, c.x, c.W, c.Ci, c.Co, 3, 3, c.g, c.scratch);
+  }
+  T_EXPECT(scaled_diff(g[1][0], g[0][0], 2, nx) < 1e-5, "dx not doubled");
+  T_EXPECT(scaled_diff(g[1][1], g[0][1], 2, nW) < 1e-5, "dW not doubled");
+  T_EXPECT(scaled_diff(g[1][2], g[0][2], 2, c.Co) < 1e-5, "db not doubled");
+  /* each gradient alone, into buffers holding the one-call result: again doubled */
+  wl_conv_backward(g[0][0], NULL, NULL, dy, c.x, c.W, c.Ci, c.Co, 3, 3, c.g, c.scratch);
+  wl_conv_backward(NULL, g[0][1], NULL, dy, c.x, c.W, c.Ci, c.Co, 3, 3, c.g, c.scratch);
+  wl_conv_backward(NULL, NULL, g[0][2], dy, c.x, c.W, c.Ci, c.Co, 3, 3, c.g, c.scratch);
+  long len[3] = {nx, nW, c.Co};
+  for (int i = 0; i < 3; i++) T_EXPECT(scaled_diff(g[0][i], g[1][i], 1, len[i]) < 1e-5, "gradient %d alone", i);
+  for (int t = 0; t < 2; t++)
+    for (int i = 0; i < 3; i++) free(g[t][i]);
+  free(dy); conv_free(&c);
+  t_end();
+}
+
+/* Elementwise layers: inputs x (and x2 for add), n values, bits for companding. */
+typedef struct { float *x, *x2; long n; int bits; } elt;
+static void silu_fwd(void *ctx, float *y) { elt *e = ctx; wl_silu_forward(y, e->x, e->n); }
+static void add_fwd(void *ctx, float *y) { elt *e = ctx; wl_add_forward(y, e->x, e->x2, e->n); }
+static void compand_fwd(void *ctx, float *y) { elt *e = ctx; wl_compand_forward(y, e->x, e->n, e->bits); }
+static void uncompand_fwd(void *ctx, float *y) { elt *e = ctx; wl_uncompand_forward(y, e->x, e->n, e->bits); }
+
+static void test_elementwise_gradients(void) {
+  t_begin("silu, add, compand, uncompand backward match central differences");
+  const long n = 1000;
+  float *r = rand_tensor(n, -1, 1), *y = malloc(sizeof(float) * n);
+  float *d1 = calloc(n, sizeof(float)), *d2 = calloc(n, sizeof(float));
+  elt e = {rand_tensor(n, -6, 6), rand_tensor(n, -1, 1), n, 0};
+  loss_fn f = {silu_fwd, &e, y, r, n};
+  wl_silu_backward(d1, r, e.x, n);
+  double err = grad_error(&f, e.x, n, d1, 1e-2f, 0.05);
+  T_EXPECT(err < 2e-3, "silu: %.2g", err);
+
+  memset(d1, 0, sizeof(float) * n);
+  wl_add_backward(d1, d2, r, n);
+  f.forward = add_fwd;
+  err = fmax(grad_error(&f, e.x, n, d1, 1e-3f, 0.05), grad_error(&f, e.x2, n, d2, 1e-3f, 0.05));
+  T_EXPECT(err < 2e-3, "add: %.2g", err);
+  wl_add_backward(NULL, d2, r, n); /* da not needed */
+  T_EXPECT(scaled_diff(d2, r, 2, n) == 0, "add backward with da = NULL");
+
+  for (e.bits = 4; e.bits <= 8; e.bits += 4) {
+    double L, s;
+    wl_compand_params(e.bits, &L, &s);
+    for (long i = 0; i < n; i++) e.x[i] = (float)(s * 3 * (2 * frand() - 1));
+    memset(d1, 0, sizeof(float) * n);
+    wl_compand_backward(d1, r, e.x, n, e.bits);
+    f.forward = compand_fwd;
+    err = grad_error(&f, e.x, n, d1, (float)(1e-3 * s), 0.05);
+    T_EXPECT(err < 2e-3, "compand, %d bits: %.2g", e.bits, err);
+
+    for (long i = 0; i < n; i++) e.x[i] = (float)(0.95 * L * (2 * frand() - 1)); /* away from the clamp */
+    memset(d1, 0, sizeof(float) * n);
+    wl_uncompand_backward(d1, r, e.x, n, e.bits);
+    f.forward = uncompand_fwd;
+    err = grad_error(&f, e.x, n, d1, (float)(1e-3 * L), 0.05);
+    T_EXPECT(err < 2e-3, "uncompand, %d bits: %.2g", e.bits, err);
+
+    float u[4] = {(float)L, (float)-L, (float)(0.99995 * L), (float)(-0.99995 * L)}, one[4] = {1, 1, 1, 1};
+    float du[4] = {0};
+    wl_uncompand_backward(du, one, u, 4, e.bits);
+    T_EXPECT(!du[0] && !du[1] && !du[2] && !du[3], "uncompand gradient not 0 where clamped");
+  }
+  free(r); free(y); free(d1); free(d2); free(e.x); free(e.x2);
+  t_end();
+}
+
+static void test_compand_round_trip(void) {
+  t_begin("uncompand(compand(y)) == y for |y| < 2s; uncompand(q) == wl_dequantise(q), 4 and 8 bits");
+  const long n = 10001;
+  float *y = malloc(sizeof(float) * n), *u = malloc(sizeof(float) * n), *back = malloc(sizeof(float) * n);
+  for (int bits = 4; bits <= 8; bits += 4) {
+    double L, s;
+    wl_compand_params(bits, &L, &s);
+    for (long i = 0; i < n; i++) y[i] = (float)(2 * s * (2.0 * i / (n - 1) - 1) * 0.9999);
+    wl_compand_forward(u, y, n, bits);
+    wl_uncompand_forward(back, u, n, bits);
+    double worst = 0;
+    for (long i = 0; i < n; i++) worst = fmax(worst, fabs(back[i] - y[i]));
+    T_EXPECT(worst < 1e-4, "%d bits: error %g", bits, worst);
+    /* bottleneck.c's Newton-iteration probit is an independent reference for Acklam + Halley */
+    int qmax = (1 << (bits - 1)) - 1;
+    for (int q = -qmax; q <= qmax; q++) {
+      float uq = (float)q, yq;
+      wl_uncompand_forward(&yq, &uq, 1, bits);
+      double ref = wl_dequantise(q, L, s);
+      T_EXPECT(fabs(yq - ref) <= 1e-6 * fmax(1, fabs(ref)), "%d bits: q %d gives %.9g, not %.9g", bits, q, yq, ref);
+    }
+  }
+  free(y); free(u); free(back);
+  t_end();
+}
+
+static void test_noise(void) {
+  t_begin("wl_uniform is in [0, 1), has mean 1/2, is deterministic; noise is thread-count free");
+  const long n = 100000;
+  double sum = 0;
+  int outside = 0, same = 0;
+  for (long i = 0; i < n; i++) {
+    float v = wl_uniform(7, (uint64_t)i);
+    sum += v;
+    outside += !(v >= 0 && v < 1);
+    same += v == wl_uniform(8, (uint64_t)i);
+    T_EXPECT(v == wl_uniform(7, (uint64_t)i), "not deterministic at %ld", i);
+  }
+  T_EXPECT(fabs(sum / n - 0.5) < 0.01, "mean %g", sum / n);
+  T_EXPECT(outside == 0, "%d values outside [0, 1)", outside);
+  T_EXPECT(same < 5, "seeds 7 and 8 agree at %d of %ld counters", same, n);
+  T_EXPECT(wl_uniform(0, 0) != wl_uniform(0, 1) && wl_uniform(0, 0) != 0, "seed 0 degenerate");
+
+  float *a = calloc(n, sizeof(float)), *b = calloc(n, sizeof(float));
+  int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  wl_noise_forward(a, n, 42);
+  omp_set_num_threads(threads > 1 ? threads : 2);
+  wl_noise_forward(b, n, 42);
+  omp_set_num_threads(threads);
+  int bad = 0;
+  for (long i = 0; i < n; i++) bad += a[i] != b[i] || a[i] != wl_uniform(42, (uint64_t)i) - 0.5f;
+  T_EXPECT(bad == 0, "%d noise values differ across thread counts or from wl_uniform - 1/2", bad);
+  free(a); free(b);
+  t_end();
+}
+
+int main(void) {
+  test_conv_reference();
+  test_conv_gradients();
+  test_conv_accumulates();
+  test_elementwise_gradients();
+  test_compand_round_trip();
+  test_noise();
+  return t_summary();
+}
