@@ -61,12 +61,14 @@ static int resume(wl_trainer *t, const char *path) {
   return e ? cli_fail(path, "cannot resume: %s", wl_strerror(e)) : 0;
 }
 
-static void progress(FILE *f, const char *end, const cli_opts *o, long step, double mse, double bpp, double rate,
+static void progress(FILE *f, const char *end, const cli_opts *o, long step, double db, double bpp, double rate,
                      const double *val, int have_val) {
   long left = o->steps - step;
   double eta = rate > 0 && left > 0 ? (double)left / rate : 0;
-  fprintf(f, "step %ld/%d  loss %.2f dB  %.3f bpp  %.1f steps/s  ETA %ld:%02ld", step, o->steps, psnr(mse), bpp, rate,
-          (long)eta / 3600, (long)eta / 60 % 60);
+  fprintf(f, "step %ld/%d", step, o->steps);
+  if (db > 0) /* training PSNR, masked channels included: below the validation PSNR at k = K */
+    fprintf(f, "  train %.2f dB  %.3f bpp  %.1f steps/s  ETA %ld:%02ld", db, bpp, rate, (long)eta / 3600,
+            (long)eta / 60 % 60);
   if (have_val) fprintf(f, "  val %.2f %.2f %.2f %.2f dB", val[0], val[1], val[2], val[3]);
   fputs(end, f);
   fflush(f);
@@ -92,28 +94,33 @@ int train_neural(cli_opts *o, const wl_image *imgs, int n) {
   if (!rc && o->resume) rc = resume(t, o->resume);
   const int K = o->K, keep[NKEEP] = {K / 4 > 0 ? K / 4 : 1, K / 2 > 0 ? K / 2 : 1, 3 * K / 4 > 0 ? 3 * K / 4 : 1, K};
   const int tty = isatty(STDERR_FILENO) && o->verbosity > 0;
-  double vpsnr[NKEEP] = {0}, mse = 0, bpp = 0, sum_mse = 0, sum_bpp = 0, rate = 0;
+  double vpsnr[NKEEP] = {0}, db = 0, bpp = 0, sum_db = 0, sum_bpp = 0, rate = 0;
   const double start = now();
   double last_ckpt = start, last_print = 0, window_t = start;
-  long window_s = wl_trainer_step_count(t ? t : NULL), nsum = 0, step = window_s;
+  long window_s = t ? wl_trainer_step_count(t) : 0, nsum = 0, step = window_s;
   int have_val = 0;
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
   if (!rc && o->verbosity > 1)
     fprintf(stderr, "train: %d images, %d validation, starting at step %ld\n", n, nval, step);
+  if (!rc && nval && !(rc = validate(t, val, nval, keep, vpsnr) ? cli_fail(o->val, "validation failed") : 0) &&
+      o->verbosity > 0) {
+    progress(stderr, "\n", o, step, 0, 0, 0, vpsnr, 1);
+    have_val = 1;
+  }
   while (!rc && step < o->steps && !interrupted && !(o->minutes > 0 && now() - start > 60.0 * o->minutes)) {
-    if ((e = wl_trainer_step(t, &mse, &bpp))) { rc = cli_fail("train", "step failed: %s", wl_strerror(e)); break; }
+    if ((e = wl_trainer_step(t, &db, &bpp))) { rc = cli_fail("train", "step failed: %s", wl_strerror(e)); break; }
     step = wl_trainer_step_count(t);
-    sum_mse += mse; sum_bpp += bpp; nsum++;
+    sum_db += db; sum_bpp += bpp; nsum++;
     const double tnow = now();
     if (tnow - window_t > 2.0) { rate = (double)(step - window_s) / (tnow - window_t); window_t = tnow; window_s = step; }
     if (nval && (step % o->val_every == 0 || step == o->steps)) {
       if ((e = validate(t, val, nval, keep, vpsnr))) { rc = cli_fail(o->val, "validation: %s", wl_strerror(e)); break; }
       have_val = 1;
-      if (o->verbosity > 0) progress(stderr, tty ? "\n" : "\n", o, step, sum_mse / nsum, sum_bpp / nsum, rate, vpsnr, 1);
-      sum_mse = sum_bpp = 0; nsum = 0;
+      if (o->verbosity > 0) progress(stderr, "\n", o, step, sum_db / nsum, sum_bpp / nsum, rate, vpsnr, 1);
+      sum_db = sum_bpp = 0; nsum = 0;
     } else if (tty && tnow - last_print > 0.5) {
-      progress(stderr, "\r", o, step, sum_mse / nsum, sum_bpp / nsum, rate, vpsnr, have_val);
+      progress(stderr, "\r", o, step, sum_db / nsum, sum_bpp / nsum, rate, vpsnr, have_val);
       last_print = tnow;
     }
     if (tnow - last_ckpt > 60.0 * o->ckpt_minutes) {

@@ -82,6 +82,12 @@ int wl_decoder_forward(const wl_model *m, const float *y, int h, int w, float *X
 int wl_linear_fit(wl_model *m, const wl_image *imgs, int n, float gain, int stride);
 int wl_model_tables(wl_model *m, const wl_image *imgs, int n);
 
+/* train.c, for tests: the trainer's model, and the loss and gradient of the current step's
+ * batch without an update (grad: m->nparams floats; rate.log_scale's entries are d bpp/d log
+ * scale, every other entry d (lambda bpp - psnr) / d param). */
+wl_model *wl_trainer_model(wl_trainer *t);
+int wl_trainer_objective(wl_trainer *t, double *psnr, double *bpp, const float **grad);
+
 /* crc32.c */
 uint32_t wl_crc32(uint32_t crc, const void *buf, size_t len);
 

@@ -4,8 +4,8 @@
  * scale jitter) -> wavelet packets X (D, P), P = B (S/2^J)^2 -> encoder y = W_e X + b_e ->
  * u = compand(y) + U(-1/2, 1/2) -> z = uncompand(u), and in example b the channels k >= k_b
  * (k_b uniform in 1..K) replaced by the learned fill values -> decoder (decoder.c) -> X^ ->
- * inverse packets x^ -> loss = mean (x^ - x)^2 + lambda * bits / pixels, where bits is the
- * cost of the kept u under per-channel Laplace densities. Backward runs the same chain in
+ * inverse packets x^ -> loss = -(mean PSNR of the crops) + lambda * bits / pixels (lambda in
+ * dB per bit per pixel), where bits is the cost of the kept u under per-channel Laplace densities. Backward runs the same chain in
  * reverse (layers.c, and the adjoint packet transform); AdamW with warm-up and cosine decay.
  * Every random number comes from wl_uniform(seed, counter) with the counter derived from the
  * step, so a resumed run continues exactly as an uninterrupted one. */
@@ -23,6 +23,9 @@
 #define ADAM_EPS 1e-8
 #define LR_FLOOR 0.05 /* the cosine decays the rate to this fraction of lr */
 #define PCA_STRIDE 4
+#define DB (10.0 / M_LN10) /* dB per natural-log unit of MSE */
+#define MSE_FLOOR 1e-10
+#define LINEAR_LR 0.01 /* learning-rate fraction for the PCA-initialised encoder and linear path */
 
 struct wl_trainer {
   wl_train_params p;
@@ -205,10 +208,10 @@ static double laplace_bits(float u, float ls, float *du, float *dls) {
 }
 
 /* Forward and backward of one batch; fills t->grad and returns the loss terms. */
-static int forward_backward(wl_trainer *t, double *mse_out, double *bpp_out) {
+static int forward_backward(wl_trainer *t, double *psnr_out, double *bpp_out) {
   wl_model *m = t->m;
   const int K = m->d.K, D = m->D, N = m->N, R = m->R, B = t->p.batch, C = t->p.channels, S = t->S, J = t->p.J;
-  const long P = t->P, ss = (long)t->s * t->s, NP = (long)N * P, npix = (long)B * C * S * S;
+  const long P = t->P, ss = (long)t->s * t->s, NP = (long)N * P;
   const wl_grid g = t->g, one = {1, 1, (int)P};
   const int train_enc = t->p.lambda > 0;
   float *dW = t->grad;
@@ -239,28 +242,31 @@ static int forward_backward(wl_trainer *t, double *mse_out, double *bpp_out) {
   wl_silu_forward(t->sR, t->h + R * NP, NP);
   wl_conv_forward(t->dXh, t->sR, m->res_out_w, NULL, N, D, 1, 1, one, NULL);
   wl_add_forward(t->Xh, t->Xh, t->dXh, (long)D * P);
-  /* pixels, loss and its gradient, back to packets through the adjoint inverse transform */
-  double se = 0;
+  /* pixels, loss (minus the mean PSNR of the crops) and its gradient, back to packets through
+   * the adjoint inverse transform. Per-crop PSNR weighs every k and every crop alike, where a
+   * plain MSE would be dominated by the crops with few channels kept. */
+  const long n = (long)C * S * S;
+  double sum_db = 0;
   int err = 0;
-#pragma omp parallel for schedule(dynamic) reduction(+ : se) reduction(min : err)
+#pragma omp parallel for schedule(dynamic) reduction(+ : sum_db) reduction(min : err)
   for (int b = 0; b < B; b++) {
     float *Xb = malloc(sizeof(float) * (size_t)D * ss);
-    float *xb = t->xh + (long)b * C * S * S;
-    const float *x = t->x + (long)b * C * S * S;
+    float *xb = t->xh + b * n;
+    const float *x = t->x + b * n;
     if (!Xb) { err = WL_ERR_NOMEM; continue; }
     for (int d = 0; d < D; d++) memcpy(Xb + d * ss, t->Xh + d * P + b * ss, sizeof(float) * (size_t)ss);
     if (wl_wpt2_inverse(Xb, C, S, S, J, xb)) err = WL_ERR_NOMEM;
-    for (long i = 0; i < (long)C * S * S; i++) {
-      double d = xb[i] - x[i];
-      se += d * d;
-      xb[i] = (float)(2.0 * d / (double)npix);
-    }
+    double se = 0;
+    for (long i = 0; i < n; i++) se += (double)(xb[i] - x[i]) * (xb[i] - x[i]);
+    const double mse = se / (double)n + MSE_FLOOR, scale = DB / ((double)B * mse) * 2.0 / (double)n;
+    sum_db += DB * log(mse);
+    for (long i = 0; i < n; i++) xb[i] = (float)(scale * (xb[i] - x[i]));
     if (wl_wpt2_inverse_adjoint(xb, C, S, S, J, Xb)) err = WL_ERR_NOMEM;
     for (int d = 0; d < D; d++) memcpy(t->dXh + d * P + b * ss, Xb + d * ss, sizeof(float) * (size_t)ss);
     free(Xb);
   }
   WL_TRY(err);
-  *mse_out = se / (double)npix;
+  *psnr_out = -sum_db / B;
   /* decoder backward */
   memset(t->dz, 0, sizeof(float) * (size_t)K * P);
   memset(t->dsR, 0, sizeof(float) * (size_t)NP);
@@ -329,12 +335,13 @@ static double learning_rate(const wl_train_params *p, long step) {
   return p->lr * (LR_FLOOR + (1 - LR_FLOOR) * 0.5 * (1 + cos(M_PI * f)));
 }
 
-/* AdamW; weight decay applies to the residual path's weight tensors only. */
+/* AdamW; weight decay applies to the residual path's weight tensors only. The linear encoder
+ * and decoder start at the PCA solution, with entries around 1/gain: they take small steps. */
 static void adamw(wl_trainer *t) {
   wl_model *m = t->m;
   const double lr = learning_rate(&t->p, t->step);
   const double c1 = 1 - pow(ADAM_B1, (double)(t->step + 1)), c2 = 1 - pow(ADAM_B2, (double)(t->step + 1));
-  const long d0 = m->res_in_w - m->params, d1 = m->res_in_b - m->params, d2 = m->res_w - m->params,
+  const long lin = m->fill - m->params, d0 = m->res_in_w - m->params, d1 = m->res_in_b - m->params, d2 = m->res_w - m->params,
              d3 = m->res_b - m->params, d4 = m->res_out_w - m->params, d5 = m->rate_scale - m->params;
 #pragma omp parallel for schedule(static)
   for (long i = 0; i < m->nparams; i++) {
@@ -342,14 +349,22 @@ static void adamw(wl_trainer *t) {
     t->mom[i] = (float)(ADAM_B1 * t->mom[i] + (1 - ADAM_B1) * g);
     t->var[i] = (float)(ADAM_B2 * t->var[i] + (1 - ADAM_B2) * g * g);
     const int decay = (i >= d0 && i < d1) || (i >= d2 && i < d3) || (i >= d4 && i < d5);
+    const double rate = i < lin ? LINEAR_LR * lr : lr;
     double w = m->params[i];
-    if (decay) w -= lr * t->p.weight_decay * w;
-    m->params[i] = (float)(w - lr * (t->mom[i] / c1) / (sqrt(t->var[i] / c2) + ADAM_EPS));
+    if (decay) w -= rate * t->p.weight_decay * w;
+    m->params[i] = (float)(w - rate * (t->mom[i] / c1) / (sqrt(t->var[i] / c2) + ADAM_EPS));
   }
 }
 
-int wl_trainer_step(wl_trainer *t, double *mse, double *bpp) {
-  WL_TRY(forward_backward(t, mse, bpp));
+wl_model *wl_trainer_model(wl_trainer *t) { return t->m; }
+
+int wl_trainer_objective(wl_trainer *t, double *psnr, double *bpp, const float **grad) {
+  *grad = t->grad;
+  return forward_backward(t, psnr, bpp);
+}
+
+int wl_trainer_step(wl_trainer *t, double *psnr, double *bpp) {
+  WL_TRY(forward_backward(t, psnr, bpp));
   adamw(t);
   t->step++;
   return 0;
@@ -426,18 +441,17 @@ int wl_trainer_resume(wl_trainer *t, const uint8_t *buf, size_t len) {
   const char *key[] = {"train_step"}, *vname[] = {"adam.m", "adam.v"};
   float *vdata[] = {t->mom, t->var};
   const wl_model_extra x = {.nmeta = 1, .key = key, .value = val, .nvec = 2, .vname = vname, .vdata = vdata};
-  wl_model *c;
-  int e = wl_model_parse(&c, buf, len, &x);
-  if (e) return e;
   const wl_model *m = t->m;
+  wl_model *c;
+  WL_TRY(wl_model_parse(&c, buf, len, NULL)); /* shapes first: the optimiser state is sized by them */
+  int e = c->d.channels != m->d.channels || c->d.J != m->d.J || c->d.K != m->d.K || c->d.bits != m->d.bits ||
+          c->N != m->N || c->R != m->R ? WL_ERR_MISMATCH : 0;
+  wl_model_free(c);
+  if (e || (e = wl_model_parse(&c, buf, len, &x))) return e;
   char *end;
   long s = strtol(step, &end, 10);
-  if (c->d.channels != m->d.channels || c->d.J != m->d.J || c->d.K != m->d.K || c->d.bits != m->d.bits ||
-      c->N != m->N || c->R != m->R)
-    e = WL_ERR_MISMATCH;
-  else if (!*step || *end || s < 0)
-    e = WL_ERR_MODEL;
-  if (!e) {
+  if (!*step || *end || s < 0) e = WL_ERR_MODEL;
+  else {
     memcpy(m->params, c->params, sizeof(float) * (size_t)m->nparams);
     t->step = s;
   }

@@ -138,8 +138,9 @@ typedef struct {
   long steps;         /* length of the learning-rate schedule (warm-up, then cosine decay) */
   int warmup;         /* warm-up steps */
   float lr, weight_decay;
-  float lambda;       /* weight of the rate term (estimated bits per pixel); 0: the encoder
-                         stays the PCA one and only the decoder and fill values learn */
+  float lambda;       /* rate term weight in dB per bit per pixel: the loss is minus the mean
+                         PSNR of the crops plus lambda times their estimated bits per pixel;
+                         0: the encoder stays the PCA one, only the decoder and fill learn */
   float jitter;       /* colour jitter amplitude (0: none); scale jitter is 1 + jitter * 5 */
   float gain;         /* gain of the PCA initialisation (as wl_linear_params.gain) */
   uint64_t seed;      /* every random choice derives from (seed, step): resumable exactly */
@@ -152,9 +153,9 @@ typedef struct wl_trainer wl_trainer;
 int wl_trainer_new(wl_trainer **t, const wl_image *imgs, int n, const wl_train_params *p);
 /* Continues from a checkpoint written by wl_trainer_save (same shapes required). */
 int wl_trainer_resume(wl_trainer *t, const uint8_t *buf, size_t len);
-/* One optimisation step on a batch; *mse: the batch's mean squared error (signal scaled to
- * [0, 1]); *bpp: its estimated bits per pixel (the rate term). */
-int wl_trainer_step(wl_trainer *t, double *mse, double *bpp);
+/* One optimisation step on a batch; *psnr: the mean PSNR of its crops (masked channels
+ * included, so below the PSNR with all channels); *bpp: their estimated bits per pixel. */
+int wl_trainer_step(wl_trainer *t, double *psnr, double *bpp);
 long wl_trainer_step_count(const wl_trainer *t);
 /* Mean squared error (scaled to [0, 1]) of encoding img with the current weights, sending
  * the first `keep` channels, after rounding to the image's bit depth. */
