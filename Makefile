@@ -23,6 +23,7 @@ CLI_SRC  = $(sort $(wildcard cli/*.c))
 CLI_OBJ  = $(CLI_SRC:%.c=$(B)/%.o)
 TEST_SRC = $(sort $(wildcard tests/test_*.c))
 TEST_BIN = $(TEST_SRC:tests/%.c=$(B)/tests/%)
+TOOL_BIN = $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/tools/*.c))
 TEST_SH  = $(sort $(wildcard tests/*.sh tests/*.py))
 MODELS   = $(wildcard codec/models/*.wlm)
 
@@ -57,7 +58,7 @@ demo: deps-demo
 	@scripts/demo.sh
 
 check: deps-check
-	@$(MAKE) -s --no-print-directory all $(TEST_BIN)
+	@$(MAKE) -s --no-print-directory all $(TEST_BIN) $(TOOL_BIN)
 	@tests/run.sh $(TEST_BIN) $(filter-out tests/run.sh,$(TEST_SH))
 
 bench: deps-bench

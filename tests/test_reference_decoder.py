@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """An independent numpy/PyWavelets decoder: reads the .wlm model (safetensors) and the
-latents from `walloc latents`, applies the inverse companding, the linear decoder and the
-inverse packet transform with pywt.idwt2 node by node, and must agree with `walloc decode`
-to within one grey level (float rounding) on nearly every sample."""
+latents from `walloc latents`, applies the inverse companding, the decoder network (linear
+path, plus the residual convolution path of kind "neural") and the inverse packet transform
+with pywt.idwt2 node by node, and must agree with `walloc decode` to within one grey level
+(float rounding) on nearly every sample. test_reference_neural.py imports these helpers."""
 import json
 import math
 import os
@@ -33,10 +34,13 @@ def load_model(path):
 
 
 def probit(p):
-    z = -math.log(1.0 / p - 1.0) / 1.702
-    for _ in range(60):
-        z -= (0.5 * math.erfc(-z / math.sqrt(2)) - p) / (math.exp(-0.5 * z * z) / math.sqrt(2 * math.pi))
-    return z
+    """Phi^-1(p) for p in [1e-4, 1 - 1e-4] by bisection on Phi(z) = erfc(-z/sqrt 2)/2 (monotone,
+    so it cannot diverge in the tails as Newton from a rough start does), to double precision."""
+    lo, hi = -10.0, 10.0
+    for _ in range(80):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if 0.5 * math.erfc(-mid / math.sqrt(2)) < p else (lo, mid)
+    return 0.5 * (lo + hi)
 
 
 def dequantise(q, bits):
@@ -44,6 +48,48 @@ def dequantise(q, bits):
     s = (2 ** (bits - 1) - 1) / 1.85
     table = {v: s * probit(min(max(v / (2 * L) + 0.5, 1e-4), 1 - 1e-4)) for v in np.unique(q)}
     return np.vectorize(table.get)(q).astype(np.float64)
+
+
+def silu(x):
+    return x * 0.5 * (1.0 + np.tanh(0.5 * x))  # x sigmoid(x), without exp overflow
+
+
+def conv3x3(x, W, b):
+    """'same' zero-padded 3x3 convolution, PyTorch layout: x (Ci, h, w), W (Co, Ci, 3, 3), b (Co);
+    out[o, i, j] = b[o] + sum_{c, dy, dx} W[o, c, dy, dx] x[c, i + dy - 1, j + dx - 1]."""
+    _, h, w = x.shape
+    xp = np.pad(x, ((0, 0), (1, 1), (1, 1)))
+    out = np.zeros((len(b), h, w)) + b[:, None, None]
+    for dy in range(3):
+        for dx in range(3):
+            out += np.tensordot(W[:, :, dy, dx].astype(np.float64), xp[:, dy:dy + h, dx:dx + w], axes=(1, 0))
+    return out
+
+
+def decoder_forward(meta, t, y):
+    """X (D, h, w) from the decoder input y (K, h, w), in float64."""
+    def affine(name, v, bias=True):
+        out = np.tensordot(t[name + ".weight"].astype(np.float64), v, axes=(1, 0))
+        return out + t[name + ".bias"][:, None, None] if bias else out
+    X = affine("decoder", y)
+    if meta["kind"] == "neural":
+        h = affine("residual.in", y)
+        for r in range(int(meta["R"])):
+            c1, c2 = ("residual.%d.conv%d" % (r, i) for i in (1, 2))
+            h = h + conv3x3(silu(conv3x3(silu(h), t[c1 + ".weight"], t[c1 + ".bias"])), t[c2 + ".weight"],
+                            t[c2 + ".bias"])
+        X = X + affine("residual.out", silu(h), bias=False)
+    return X
+
+
+def decoder_input(meta, t, q):
+    """y (K, h, w): inverse companding of the sent latents q (keep, h, w), fill values for the rest."""
+    K, bits = int(meta["K"]), int(meta["bits"])
+    keep, h, w = q.shape
+    y = np.empty((K, h, w))
+    y[:keep] = dequantise(q, bits)
+    y[keep:] = t["fill"][keep:, None, None]
+    return y
 
 
 def inverse_packets(X, C, J):
@@ -56,13 +102,8 @@ def inverse_packets(X, C, J):
 
 def reference_decode(model_path, npy, width, height, depth):
     meta, t = load_model(model_path)
-    C, J, K, bits = (int(meta[k]) for k in ("channels", "J", "K", "bits"))
-    q = np.load(npy)
-    keep, h, w = q.shape
-    y = np.empty((K, h, w))
-    y[:keep] = dequantise(q, bits)
-    y[keep:] = t["fill"][keep:, None, None]
-    X = np.tensordot(t["decoder.weight"].astype(np.float64), y, axes=(1, 0)) + t["decoder.bias"][:, None, None]
+    C, J = int(meta["channels"]), int(meta["J"])
+    X = decoder_forward(meta, t, decoder_input(meta, t, np.load(npy)))
     x = inverse_packets(X, C, J)[:, :height, :width]
     peak = 2 ** depth - 1
     return np.clip(np.rint((x + 0.5) * peak), 0, peak)
@@ -83,11 +124,13 @@ def check(name, png, model, *opts):
            "max diff %g, %.4f%% differ" % (diff.max(), 100 * np.mean(diff > 0)))
 
 
-models = os.path.join(TOP, "codec", "models")
-images = os.path.join(TOP, "testdata", "images")
-check("rgb model, 8-bit RGB", os.path.join(images, "garden-rgb8.png"), os.path.join(models, "rgb.wlm"))
-check("rgb model, --keep 20 (fill values)", os.path.join(images, "garden-rgb8.png"), os.path.join(models, "rgb.wlm"),
-      "--keep", "20")
-check("gray model, odd size", os.path.join(images, "storm-gray8-odd.png"), os.path.join(models, "gray.wlm"))
-check("rgb model, 16-bit", os.path.join(images, "storm-rgb16.png"), os.path.join(models, "rgb.wlm"))
-sys.exit(finish())
+MODELS = os.path.join(TOP, "codec", "models")
+IMAGES = os.path.join(TOP, "testdata", "images")
+
+if __name__ == "__main__":
+    rgb, gray = os.path.join(MODELS, "rgb.wlm"), os.path.join(MODELS, "gray.wlm")
+    check("rgb model, 8-bit RGB", os.path.join(IMAGES, "garden-rgb8.png"), rgb)
+    check("rgb model, --keep 20 (fill values)", os.path.join(IMAGES, "garden-rgb8.png"), rgb, "--keep", "20")
+    check("gray model, odd size", os.path.join(IMAGES, "storm-gray8-odd.png"), gray)
+    check("rgb model, 16-bit", os.path.join(IMAGES, "storm-rgb16.png"), rgb)
+    sys.exit(finish())
