@@ -25,15 +25,16 @@ static double now(void) {
 
 static double psnr(double mse) { return -10.0 * log10(mse > 1e-12 ? mse : 1e-12); }
 
-/* Mean PSNR over the validation images at each k in keep[]. */
-static int validate(wl_trainer *t, const wl_image *val, int nval, const int *keep, double *out) {
+/* Mean PSNR and bits per pixel over the validation images at each k in keep[]. */
+static int validate(wl_trainer *t, const wl_image *val, int nval, const int *keep, double *db, double *bpp) {
   for (int j = 0; j < NKEEP; j++) {
-    out[j] = 0;
+    db[j] = bpp[j] = 0;
     for (int i = 0; i < nval; i++) {
-      double mse;
-      int e = wl_trainer_validate(t, &val[i], keep[j], &mse);
+      double mse, bits;
+      int e = wl_trainer_validate(t, &val[i], keep[j], &mse, &bits);
       if (e) return e;
-      out[j] += psnr(mse) / nval;
+      db[j] += psnr(mse) / nval;
+      bpp[j] += bits / nval;
     }
   }
   return 0;
@@ -62,14 +63,17 @@ static int resume(wl_trainer *t, const char *path) {
 }
 
 static void progress(FILE *f, const char *end, const cli_opts *o, long step, double db, double bpp, double rate,
-                     const double *val, int have_val) {
+                     const double *val, const double *vbpp, int have_val) {
   long left = o->steps - step;
   double eta = rate > 0 && left > 0 ? (double)left / rate : 0;
   fprintf(f, "step %ld/%d", step, o->steps);
   if (db > 0) /* training PSNR, masked channels included: below the validation PSNR at k = K */
     fprintf(f, "  train %.2f dB  %.3f bpp  %.1f steps/s  ETA %ld:%02ld", db, bpp, rate, (long)eta / 3600,
             (long)eta / 60 % 60);
-  if (have_val) fprintf(f, "  val %.2f %.2f %.2f %.2f dB", val[0], val[1], val[2], val[3]);
+  if (have_val) {
+    fputs("  val", f);
+    for (int j = 0; j < NKEEP; j++) fprintf(f, " %.2f@%.3f", val[j], vbpp[j]);
+  }
   fputs(end, f);
   fflush(f);
 }
@@ -94,7 +98,7 @@ int train_neural(cli_opts *o, const wl_image *imgs, int n) {
   if (!rc && o->resume) rc = resume(t, o->resume);
   const int K = o->K, keep[NKEEP] = {K / 4 > 0 ? K / 4 : 1, K / 2 > 0 ? K / 2 : 1, 3 * K / 4 > 0 ? 3 * K / 4 : 1, K};
   const int tty = isatty(STDERR_FILENO) && o->verbosity > 0;
-  double vpsnr[NKEEP] = {0}, db = 0, bpp = 0, sum_db = 0, sum_bpp = 0, rate = 0;
+  double vpsnr[NKEEP] = {0}, vbpp[NKEEP] = {0}, db = 0, bpp = 0, sum_db = 0, sum_bpp = 0, rate = 0;
   const double start = now();
   double last_ckpt = start, last_print = 0, window_t = start;
   long window_s = t ? wl_trainer_step_count(t) : 0, nsum = 0, step = window_s;
@@ -103,9 +107,9 @@ int train_neural(cli_opts *o, const wl_image *imgs, int n) {
   signal(SIGTERM, on_signal);
   if (!rc && o->verbosity > 1)
     fprintf(stderr, "train: %d images, %d validation, starting at step %ld\n", n, nval, step);
-  if (!rc && nval && !(rc = validate(t, val, nval, keep, vpsnr) ? cli_fail(o->val, "validation failed") : 0) &&
+  if (!rc && nval && !(rc = validate(t, val, nval, keep, vpsnr, vbpp) ? cli_fail(o->val, "validation failed") : 0) &&
       o->verbosity > 0) {
-    progress(stderr, "\n", o, step, 0, 0, 0, vpsnr, 1);
+    progress(stderr, "\n", o, step, 0, 0, 0, vpsnr, vbpp, 1);
     have_val = 1;
   }
   while (!rc && step < o->steps && !interrupted && !(o->minutes > 0 && now() - start > 60.0 * o->minutes)) {
@@ -115,12 +119,12 @@ int train_neural(cli_opts *o, const wl_image *imgs, int n) {
     const double tnow = now();
     if (tnow - window_t > 2.0) { rate = (double)(step - window_s) / (tnow - window_t); window_t = tnow; window_s = step; }
     if (nval && (step % o->val_every == 0 || step == o->steps)) {
-      if ((e = validate(t, val, nval, keep, vpsnr))) { rc = cli_fail(o->val, "validation: %s", wl_strerror(e)); break; }
+      if ((e = validate(t, val, nval, keep, vpsnr, vbpp))) { rc = cli_fail(o->val, "validation: %s", wl_strerror(e)); break; }
       have_val = 1;
-      if (o->verbosity > 0) progress(stderr, "\n", o, step, sum_db / nsum, sum_bpp / nsum, rate, vpsnr, 1);
+      if (o->verbosity > 0) progress(stderr, "\n", o, step, sum_db / nsum, sum_bpp / nsum, rate, vpsnr, vbpp, 1);
       sum_db = sum_bpp = 0; nsum = 0;
     } else if (tty && tnow - last_print > 0.5) {
-      progress(stderr, "\r", o, step, sum_db / nsum, sum_bpp / nsum, rate, vpsnr, have_val);
+      progress(stderr, "\r", o, step, sum_db / nsum, sum_bpp / nsum, rate, vpsnr, vbpp, have_val);
       last_print = tnow;
     }
     if (tnow - last_ckpt > 60.0 * o->ckpt_minutes) {

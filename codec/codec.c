@@ -171,7 +171,7 @@ static int unpack_alpha(const wl_header *h, const uint8_t *z, float *alpha) {
 }
 
 /* Synthesis: latents q (keep, h, w) -> image planes (img: shape set, planes allocated). */
-int wl_synthesise(const wl_model *m, const wl_header *h, const int16_t *q, wl_image *img) {
+static int synthesise(const wl_model *m, const wl_header *h, const int16_t *q, wl_image *img) {
   const int C = h->channels, K = h->K, half = 1 << (h->bits - 1);
   const int Hp = h->lat_h << h->J, Wp = h->lat_w << h->J;
   const long P = (long)h->lat_h * h->lat_w;
@@ -203,7 +203,7 @@ int wl_decode(const wl_model *m, const uint8_t *buf, size_t len, wl_image *img) 
   if (h.has_alpha) img->alpha = malloc(sizeof(float) * (size_t)h.height * h.width);
   int e = img->planes && (img->alpha || !h.has_alpha) ? 0 : WL_ERR_NOMEM;
   if (!e && h.has_alpha) e = unpack_alpha(&h, buf + h.header_len, img->alpha);
-  if (!e) e = wl_synthesise(m, &h, q, img);
+  if (!e) e = synthesise(m, &h, q, img);
   free(q);
   if (e) wl_image_release(img);
   return e;

@@ -54,9 +54,6 @@ int wl_image_check(const wl_image *img);
  * first `keep` latent planes q (keep, h, w) of an image. */
 int wl_packets(const wl_image *img, int J, float **X);
 int wl_analyse(const wl_model *m, const wl_image *img, int keep, int16_t *q);
-/* Decodes latents q (h->keep, h->lat_h, h->lat_w) into img->planes (shape set, allocated);
- * uses h's channels, J, K, keep, bits and latent grid. */
-int wl_synthesise(const wl_model *m, const wl_header *h, const int16_t *q, wl_image *img);
 
 /* model.c: .wlm byte strings with extra metadata pairs and extra F32 vectors of m->nparams
  * floats (training checkpoints keep the optimiser state this way). Serialising reads key,

@@ -92,6 +92,18 @@ static int check_params(const wl_image *imgs, int n, const wl_train_params *p) {
   return 0;
 }
 
+/* Static tables of the uniform distribution: checkpoints' tables, refitted for the model. */
+static int flat_tables(wl_model *m) {
+  const size_t S = (size_t)1 << m->d.bits;
+  uint32_t *flat = malloc(sizeof(uint32_t) * S);
+  int e = flat ? 0 : WL_ERR_NOMEM;
+  for (size_t i = 0; flat && i < S; i++) flat[i] = 1;
+  for (int k = 0; k < m->d.K && !e; k++)
+    if (wle_table_build(flat, m->d.bits, 1, m->freq + (size_t)k * S) < 0) e = WL_ERR_NUMERIC;
+  free(flat);
+  return e;
+}
+
 int wl_trainer_new(wl_trainer **tp, const wl_image *imgs, int n, const wl_train_params *p) {
   *tp = NULL;
   WL_TRY(check_params(imgs, n, p));
@@ -109,6 +121,7 @@ int wl_trainer_new(wl_trainer **tp, const wl_image *imgs, int n, const wl_train_
   m->R = p->R;
   int e = wl_model_alloc(m);
   if (!e) e = wl_linear_fit(m, imgs, n, p->gain > 0 ? p->gain : 8.0f, PCA_STRIDE);
+  if (!e) e = flat_tables(m);
   if (e) { wl_trainer_free(t); return e; }
   init_residual(t);
   const int C = p->channels, K = p->K, D = m->D, N = p->N, R = p->R, B = p->batch;
@@ -370,49 +383,34 @@ int wl_trainer_step(wl_trainer *t, double *psnr, double *bpp) {
   return 0;
 }
 
-int wl_trainer_validate(wl_trainer *t, const wl_image *img, int keep, double *mse) {
-  const wl_model *m = t->m;
-  WL_TRY(wl_image_check(img));
-  if (img->channels != m->d.channels) return WL_ERR_MISMATCH;
-  if (keep < 1 || keep > m->d.K) return WL_ERR_ARG;
-  wl_header h = {.channels = img->channels, .J = m->d.J, .K = m->d.K, .keep = keep, .bits = m->d.bits,
-                 .lat_h = wl_pad_size(img->height, m->d.J) >> m->d.J, .lat_w = wl_pad_size(img->width, m->d.J) >> m->d.J};
-  const long P = (long)h.lat_h * h.lat_w, n = (long)img->channels * img->height * img->width;
-  int16_t *q = malloc(sizeof(int16_t) * (size_t)keep * P);
-  wl_image out = {.channels = img->channels, .height = img->height, .width = img->width, .depth = img->depth,
-                  .planes = malloc(sizeof(float) * (size_t)n)};
-  int e = q && out.planes ? 0 : WL_ERR_NOMEM;
-  if (!e) e = wl_analyse(m, img, keep, q);
-  if (!e) e = wl_synthesise(m, &h, q, &out);
-  if (!e) {
-    const double scale = 1.0 / ((1 << img->depth) - 1);
-    double se = 0;
+int wl_trainer_validate(wl_trainer *t, const wl_image *img, int keep, double *mse, double *bpp) {
+  wl_image plain = *img, out;
+  plain.alpha = NULL;
+  const wl_encode_opts o = {.keep = keep};
+  uint8_t *buf;
+  size_t len;
+  WL_TRY(wl_encode(t->m, &plain, &o, &buf, &len));
+  int e = wl_decode(t->m, buf, len, &out);
+  free(buf);
+  if (e) return e;
+  const long n = (long)img->channels * img->height * img->width;
+  const double scale = 1.0 / ((1 << img->depth) - 1);
+  double se = 0;
 #pragma omp parallel for reduction(+ : se)
-    for (long i = 0; i < n; i++) {
-      double d = (out.planes[i] - img->planes[i]) * scale;
-      se += d * d;
-    }
-    *mse = se / (double)n;
+  for (long i = 0; i < n; i++) {
+    double d = (out.planes[i] - img->planes[i]) * scale;
+    se += d * d;
   }
-  free(q); free(out.planes);
-  return e;
+  wl_image_release(&out);
+  *mse = se / (double)n;
+  *bpp = 8.0 * (double)len / ((double)img->height * img->width);
+  return 0;
 }
 
 int wl_trainer_save(wl_trainer *t, int checkpoint, uint8_t **out, size_t *outlen) {
   wl_model *m = t->m;
   const wl_train_params *p = &t->p;
-  const size_t S = (size_t)1 << m->d.bits;
-  int e = 0;
-  if (checkpoint) {
-    uint32_t *flat = malloc(sizeof(uint32_t) * S);
-    if (!flat) return WL_ERR_NOMEM;
-    for (size_t i = 0; i < S; i++) flat[i] = 1;
-    for (int k = 0; k < m->d.K && !e; k++)
-      if (wle_table_build(flat, m->d.bits, 1, m->freq + (size_t)k * S) < 0) e = WL_ERR_NUMERIC;
-    free(flat);
-  } else {
-    e = wl_model_tables(m, t->imgs, t->n);
-  }
+  int e = checkpoint ? flat_tables(m) : wl_model_tables(m, t->imgs, t->n);
   if (e) return e;
   char v[10][64];
   snprintf(v[0], 64, "%ld", t->step);

@@ -157,9 +157,11 @@ int wl_trainer_resume(wl_trainer *t, const uint8_t *buf, size_t len);
  * included, so below the PSNR with all channels); *bpp: their estimated bits per pixel. */
 int wl_trainer_step(wl_trainer *t, double *psnr, double *bpp);
 long wl_trainer_step_count(const wl_trainer *t);
-/* Mean squared error (scaled to [0, 1]) of encoding img with the current weights, sending
- * the first `keep` channels, after rounding to the image's bit depth. */
-int wl_trainer_validate(wl_trainer *t, const wl_image *img, int keep, double *mse);
+/* Encodes img (alpha ignored) with the current weights, sending the first `keep` channels,
+ * and decodes it: *mse, the mean squared error scaled to [0, 1], and *bpp, the bits per pixel
+ * of the .wlc (static tables are flat until wl_trainer_save fits them: the adaptive modes
+ * that the encoder chooses almost always do not use them). */
+int wl_trainer_validate(wl_trainer *t, const wl_image *img, int keep, double *mse, double *bpp);
 /* A malloc'd .wlm of the current weights. checkpoint != 0 adds the optimiser state (for
  * wl_trainer_resume) and uses flat entropy tables; otherwise the static tables are fitted
  * to the training images' latents (slower). Either loads as a model. */

@@ -123,10 +123,11 @@ static void test_saved_model(const wl_image *imgs) {
     uint8_t *wlc;
     size_t n;
     wl_image out;
-    double v;
+    double v, bpp;
     wl_encode_opts o = {.keep = keep};
     T_EXPECT(wl_encode(m, &imgs[1], &o, &wlc, &n) == 0 && wl_decode(m, wlc, n, &out) == 0, "round trip k=%d", keep);
-    T_EXPECT(wl_trainer_validate(t, &imgs[1], keep, &v) == 0, "validate");
+    T_EXPECT(wl_trainer_validate(t, &imgs[1], keep, &v, &bpp) == 0, "validate");
+    T_EXPECT(fabs(bpp - 8.0 * (double)n / (37 * 45)) < 0.2, "k=%d: validate %g bpp, file %g", keep, bpp, 8.0 * n / (37 * 45));
     double se = 0;
     const long np = 3L * imgs[1].height * imgs[1].width;
     for (long i = 0; i < np; i++) se += pow((out.planes[i] - imgs[1].planes[i]) / 255.0, 2);

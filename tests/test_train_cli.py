@@ -30,10 +30,10 @@ def run(*args):
 
 
 def val_lines(err):
-    """{step: [PSNR at k = K/4, K/2, 3K/4, K]} from the progress lines."""
+    """{step: [PSNR at k = K/4, K/2, 3K/4, K]} from the progress lines (PSNR@bpp)."""
     out = {}
-    for m in re.finditer(r"step (\d+)/\d+.*?val ([\d. ]+) dB", err):
-        out[int(m.group(1))] = [float(v) for v in m.group(2).split()]
+    for m in re.finditer(r"step (\d+)/\d+.*?val ([\d.@ ]+)", err):
+        out[int(m.group(1))] = [float(v.split("@")[0]) for v in m.group(2).split()]
     return out
 
 
