@@ -174,9 +174,11 @@ int wl_model_load(wl_model **model, const void *buf, size_t len) { return wl_mod
 void wl_model_describe(const wl_model *m, wl_model_desc *d) { *d = m->d; }
 
 /* Models built into the library by codec/models/builtin.S. */
-extern const uint8_t wl_model_rgb[], wl_model_rgb_end[], wl_model_gray[], wl_model_gray_end[];
+extern const uint8_t wl_model_rgb[], wl_model_rgb_end[], wl_model_rgb_linear[], wl_model_rgb_linear_end[],
+    wl_model_gray[], wl_model_gray_end[];
 static const struct { const char *name; const uint8_t *begin, *end; } builtin[] = {
   {"rgb", wl_model_rgb, wl_model_rgb_end},
+  {"rgb-linear", wl_model_rgb_linear, wl_model_rgb_linear_end},
   {"gray", wl_model_gray, wl_model_gray_end},
 };
 #define NBUILTIN ((int)(sizeof builtin / sizeof builtin[0]))

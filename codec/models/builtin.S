@@ -1,12 +1,14 @@
 /* builtin.S: the default models, linked into libwalloc as read-only data (codec/model.c). */
+.macro model sym, file
+  .balign 16
+  .globl wl_model_\sym, wl_model_\sym\()_end
+wl_model_\sym:
+  .incbin "\file"
+wl_model_\sym\()_end:
+.endm
+
   .section .rodata
-  .balign 16
-  .globl wl_model_rgb, wl_model_rgb_end, wl_model_gray, wl_model_gray_end
-wl_model_rgb:
-  .incbin "codec/models/rgb.wlm"
-wl_model_rgb_end:
-  .balign 16
-wl_model_gray:
-  .incbin "codec/models/gray.wlm"
-wl_model_gray_end:
+  model rgb, "codec/models/rgb.wlm"
+  model rgb_linear, "codec/models/rgb-linear.wlm"
+  model gray, "codec/models/gray.wlm"
   .section .note.GNU-stack,"",@progbits
