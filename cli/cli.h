@@ -13,7 +13,7 @@ typedef struct {
   float gain;
   const char *name;
   int N, R, crop, batch, warmup, val_every, steps; /* train (neural) */
-  float lr, weight_decay, lambda, jitter, minutes, ckpt_minutes;
+  float lr, weight_decay, lambda, jitter, time_s, ckpt_s; /* durations in seconds */
   int seed;
   const char *val, *checkpoint, *resume;
   char **inputs;

@@ -31,7 +31,7 @@ static const char usage[] =
   "  -f          overwrite existing outputs; allow binary output to a terminal\n"
   "  -q, -v      quieter (no warnings), more verbose (a summary line per file)\n"
   "  -T N        use N threads (default: all cores)\n"
-  "  -m MODEL    built-in model name (rgb, gray) or a .wlm file; decode picks the\n"
+  "  -m MODEL    built-in model (rgb, rgb-linear, gray) or a .wlm file; decode picks the\n"
   "              built-in model that encoded the file when -m is absent\n"
   "  --keep K    encode: send only the first K latent channels (decoder fills the rest)\n"
   "  --json      info: print JSON\n"
@@ -42,8 +42,9 @@ static const char usage[] =
   "  neural: -N WIDTH (64) -R BLOCKS (2) --crop PIXELS (128) --batch B (16)\n"
   "  --steps N (20000: learning-rate schedule length) --warmup N (500) --lr (1e-3)\n"
   "  --weight-decay (1e-4) --lambda (0: rate term off, encoder stays PCA) --jitter (0.05)\n"
-  "  --seed S (1) --minutes M (stop early) --val DIR|LIST --val-every N (500)\n"
-  "  --checkpoint FILE (OUT.wlm.ckpt) --checkpoint-every MINUTES (10) --resume FILE\n"
+  "  --seed S (1) --time T (stop after T: 90s, 30m, 2h; a number is minutes)\n"
+  "  --val DIR|LIST --val-every N (500) --checkpoint FILE (OUT.wlm.ckpt)\n"
+  "  --checkpoint-every T (10m) --resume FILE (continue a checkpoint)\n"
   "\n"
   "'-' as input reads stdin; with stdin and no -o, output goes to stdout.\n"
   "Exit status: 0 on success, 1 when an input or output fails, 2 on a usage error.\n";
@@ -106,6 +107,16 @@ static int fnumber(const char *s, float lo, float hi, float *v) {
   return 0;
 }
 
+/* Parses a positive duration "N[s|m|h]" (minutes without a unit) into seconds. */
+static int duration(const char *s, float *seconds) {
+  char *end;
+  float x = s ? strtof(s, &end) : 0;
+  if (!s || !*s || !(x > 0 && x < 1e6f)) return -1;
+  const float unit = !*end ? 60 : !strcmp(end, "s") ? 1 : !strcmp(end, "m") ? 60 : !strcmp(end, "h") ? 3600 : 0;
+  *seconds = x * unit;
+  return unit > 0 ? 0 : -1;
+}
+
 static char *join_args(int argc, char **argv) {
   size_t n = 1;
   for (int i = 0; i < argc; i++) n += strlen(argv[i]) + 1;
@@ -145,8 +156,8 @@ static int parse(int argc, char **argv, cli_opts *o) {
     else if (!strcmp(a, "--weight-decay")) bad = fnumber(v, 0, 1, &o->weight_decay);
     else if (!strcmp(a, "--lambda")) bad = fnumber(v, 0, 1e3f, &o->lambda);
     else if (!strcmp(a, "--jitter")) bad = fnumber(v, 0, 0.45f, &o->jitter);
-    else if (!strcmp(a, "--minutes")) bad = fnumber(v, 0, 1e6f, &o->minutes) || !(o->minutes > 0);
-    else if (!strcmp(a, "--checkpoint-every")) bad = fnumber(v, 0, 1e6f, &o->ckpt_minutes) || !(o->ckpt_minutes > 0);
+    else if (!strcmp(a, "--time")) bad = duration(v, &o->time_s);
+    else if (!strcmp(a, "--checkpoint-every")) bad = duration(v, &o->ckpt_s);
     else if (!strcmp(a, "--val")) { o->val = v; bad = !v; }
     else if (!strcmp(a, "--checkpoint")) { o->checkpoint = v; bad = !v; }
     else if (!strcmp(a, "--resume")) { o->resume = v; bad = !v; }
@@ -186,7 +197,7 @@ int main(int argc, char **argv) {
     if (strcmp(argv[1], cmds[c].name)) continue;
     cli_opts o = {.verbosity = 1, .J = 3, .K = 12, .bits = 8, .channels = 3, .stride = 1, .N = 64, .R = 2,
                   .crop = 128, .batch = 16, .steps = 20000, .warmup = 500, .val_every = 500, .seed = 1,
-                  .lr = 1e-3f, .weight_decay = 1e-4f, .jitter = 0.05f, .ckpt_minutes = 10};
+                  .lr = 1e-3f, .weight_decay = 1e-4f, .jitter = 0.05f, .ckpt_s = 600};
     o.inputs = calloc((size_t)argc, sizeof(char *));
     o.command = join_args(argc, argv);
     int rc = o.inputs && o.command ? parse(argc, argv, &o) : cli_fail("walloc", "out of memory");

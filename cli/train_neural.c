@@ -1,6 +1,6 @@
 /* train_neural.c: the neural training loop of `walloc train`: steps, a progress line on a
  * terminal, validation PSNR at several k, periodic checkpoints (--resume continues them),
- * a stop on --minutes or Ctrl-C that still saves, and the final model. */
+ * a stop on --time or Ctrl-C that still saves, and the final model. */
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -112,7 +112,7 @@ int train_neural(cli_opts *o, const wl_image *imgs, int n) {
     progress(stderr, "\n", o, step, 0, 0, 0, vpsnr, vbpp, 1);
     have_val = 1;
   }
-  while (!rc && step < o->steps && !interrupted && !(o->minutes > 0 && now() - start > 60.0 * o->minutes)) {
+  while (!rc && step < o->steps && !interrupted && !(o->time_s > 0 && now() - start > o->time_s)) {
     if ((e = wl_trainer_step(t, &db, &bpp))) { rc = cli_fail("train", "step failed: %s", wl_strerror(e)); break; }
     step = wl_trainer_step_count(t);
     sum_db += db; sum_bpp += bpp; nsum++;
@@ -127,7 +127,7 @@ int train_neural(cli_opts *o, const wl_image *imgs, int n) {
       progress(stderr, "\r", o, step, sum_db / nsum, sum_bpp / nsum, rate, vpsnr, vbpp, have_val);
       last_print = tnow;
     }
-    if (tnow - last_ckpt > 60.0 * o->ckpt_minutes) {
+    if (tnow - last_ckpt > o->ckpt_s) {
       rc = save(o, t, 1, ckpt_path);
       last_ckpt = tnow;
     }
