@@ -2,7 +2,7 @@
 #   make            build libwalloc.a, libwalloc.so and ./walloc
 #   make demo       install missing Debian packages, build, round-trip testdata/ images
 #   make check      install missing packages, build, run every test ("N passed, M failed")
-#   make bench      benchmarks against cwebp/cjpeg (not part of check)
+#   make bench      benchmarks against cwebp/cjpeg, then of the neural models (not part of check)
 #   make man        regenerate man/walloc.1 from man/walloc.1.md (needs pandoc)
 
 CC      ?= cc
@@ -64,6 +64,7 @@ check: deps-check
 bench: deps-bench
 	@$(MAKE) -s --no-print-directory all
 	@bench/image.sh
+	@/usr/bin/python3 bench/neural.py
 
 man: man/walloc.1
 man/walloc.1: man/walloc.1.md

@@ -7,44 +7,15 @@
    in the same run; walloc with -T1 and -T2, peers single-threaded (their default).
 3. Entropy: the .wlc channel streams against zstd -19 on the raw int8 latent planes and
    cwebp -lossless -z 9 on the planes tiled as one grayscale image, on the very same latents."""
-import glob
 import json
 import os
-import statistics
 import subprocess
 import sys
-import tempfile
-import time
 
 import numpy as np
 from PIL import Image
 
-TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-WALLOC = os.path.join(TOP, "walloc")
-RUNS = int(os.environ.get("RUNS", "7"))
-tmp = tempfile.mkdtemp()
-
-
-def sh(*cmd, stdout=None):
-    subprocess.run(cmd, check=True, stdout=stdout or subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def median_time(*cmd):
-    ts = []
-    for _ in range(RUNS):
-        t = time.perf_counter()
-        sh(*cmd)
-        ts.append(time.perf_counter() - t)
-    return statistics.median(ts)
-
-
-def psnr(a, b):
-    mse = np.mean((np.asarray(a, float) - np.asarray(b, float)) ** 2)
-    return 10 * np.log10(255.0 ** 2 / mse)
-
-
-def rgb(path):
-    return np.asarray(Image.open(path).convert("RGB"))
+from common import WALLOC, RUNS, tmp, sh, median_time, psnr, rgb, split_images, crop768x512
 
 
 CODECS = {
@@ -146,15 +117,11 @@ def entropy(images):
 
 
 def main():
-    images = sorted(glob.glob(os.path.join(TOP, "corpus", "val", "*.png")))
+    images = split_images("corpus/val")
     if not images:
         print("bench: no images in corpus/val (run scripts/corpus.sh)", file=sys.stderr)
         return 1
-    big = max(images, key=lambda p: Image.open(p).size[0])
-    crop = os.path.join(tmp, "crop768x512.png")
-    im = Image.open(big)
-    x0, y0 = (im.size[0] - 768) // 2, (im.size[1] - 512) // 2
-    im.crop((x0, y0, x0 + 768, y0 + 512)).save(crop)
+    crop = crop768x512(images)
     print("machine: %s, %d cores; walloc threads as stated, peers single-threaded\n"
           % (os.uname().machine, os.cpu_count()))
     rate_quality(images)
