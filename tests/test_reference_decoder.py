@@ -130,7 +130,9 @@ IMAGES = os.path.join(TOP, "testdata", "images")
 if __name__ == "__main__":
     rgb, gray = os.path.join(MODELS, "rgb.wlm"), os.path.join(MODELS, "gray.wlm")
     check("rgb model, 8-bit RGB", os.path.join(IMAGES, "garden-rgb8.png"), rgb)
-    check("rgb model, --keep 20 (fill values)", os.path.join(IMAGES, "garden-rgb8.png"), rgb, "--keep", "20")
+    check("rgb model, --keep 6 (fill values)", os.path.join(IMAGES, "garden-rgb8.png"), rgb, "--keep", "6")
+    check("rgb-linear model, --keep 3", os.path.join(IMAGES, "garden-rgb8.png"), os.path.join(MODELS, "rgb-linear.wlm"),
+          "--keep", "3")
     check("gray model, odd size", os.path.join(IMAGES, "storm-gray8-odd.png"), gray)
     check("rgb model, 16-bit", os.path.join(IMAGES, "storm-rgb16.png"), rgb)
     sys.exit(finish())
