@@ -28,8 +28,9 @@ int cli_load_model(const char *spec, wl_model **m);
 /* Writes an output, refusing binary data to a terminal without -f; prints the error itself. */
 int cli_write(const cli_opts *o, const char *path, const uint8_t *buf, size_t len);
 
-/* Reads and decodes a PNG file ("-" = stdin) into img; prints the error itself. */
-int cli_read_png(const char *in, wl_image *img);
+/* Reads an image file ("-" = stdin), PNG or .npy by its magic, into img; prints the error
+ * itself. The one image reader of encode, eval and train. */
+int cli_read_image(const char *in, wl_image *img);
 /* Reads a .wlc, validates its header and loads its model (-m, or the built-in one whose id
  * the header names); prints the error itself. On success *buf is the file (caller frees). */
 int cli_open_wlc(const cli_opts *o, const char *in, uint8_t **buf, size_t *len, wl_header *h, wl_model **m);
@@ -41,8 +42,11 @@ int cmd_latents(cli_opts *o);
 int cmd_train(cli_opts *o);
 int cmd_eval(cli_opts *o);
 
-/* train.c: PNGs of DIRs or list files, converted to `channels` channels; prints errors. */
+/* train.c: PNG and .npy images of DIRs or list files, converted to `channels` channels;
+ * prints errors. */
 int train_load_set(const char *const *args, int nargs, int channels, wl_image **imgs, int *n);
+/* The name a trained model gets without --name: gray, rgb or "C-channel" (in buf[16]). */
+const char *train_default_name(int channels, char buf[16]);
 /* train_neural.c: the training loop of a neural model on loaded images. */
 int train_neural(cli_opts *o, const wl_image *imgs, int n);
 #endif

@@ -1,5 +1,6 @@
 /* commands.c: walloc encode, decode, info and latents. Each input is read whole, processed
- * in memory and written atomically; a failure prints one line and leaves no output. */
+ * in memory and written atomically; a failure prints one line and leaves no output. Images
+ * are PNG (gray or RGB, alpha) or .npy (any channel count), told apart by their magic. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -23,13 +24,15 @@ static int read_input(const char *in, uint8_t **buf, size_t *len) {
   return 0;
 }
 
-int cli_read_png(const char *in, wl_image *img) {
+int cli_read_image(const char *in, wl_image *img) {
   uint8_t *buf;
   size_t len;
   const char *why;
+  char npy_why[NPY_WHY];
   if (read_input(in, &buf, &len)) return 1;
-  int rc = !png_is_png(buf, len) ? cli_fail(in, "not a PNG file")
-           : png_decode(buf, len, img, &why) ? cli_fail(in, "%s", why) : 0;
+  int rc = png_is_png(buf, len) ? (png_decode(buf, len, img, &why) ? cli_fail(in, "%s", why) : 0)
+           : npy_is_npy(buf, len) ? (npy_decode(buf, len, img, npy_why) ? cli_fail(in, "%s", npy_why) : 0)
+           : cli_fail(in, "not a PNG or .npy image");
   free(buf);
   return rc;
 }
@@ -39,12 +42,20 @@ static int encode_one(cli_opts *o, const char *in) {
   size_t enclen = 0;
   wl_image img;
   wl_model *m = NULL;
-  if (cli_read_png(in, &img)) return 1;
-  int rc = cli_load_model(o->model ? o->model : img.channels == 1 ? "gray" : "rgb", &m);
+  if (cli_read_image(in, &img)) return 1;
+  const int C = img.channels;
+  const char *spec = o->model ? o->model : C == 1 ? "gray" : C == 3 ? "rgb" : NULL;
+  int rc = spec ? cli_load_model(spec, &m)
+                : cli_fail(in, "%d channels and no built-in model for them (train one: walloc train --channels %d ...; "
+                           "use -m)", C, C);
   wl_model_desc d = {0};
   if (!rc) wl_model_describe(m, &d);
-  if (!rc && d.channels != img.channels)
-    rc = cli_fail(in, "image has %d channel(s) but model '%s' takes %d", img.channels, d.name, d.channels);
+  if (!rc && d.channels != C) {
+    char hint[64];
+    if (C == 1 || C == 3) snprintf(hint, sizeof hint, "without -m the built-in '%s' is used", C == 1 ? "gray" : "rgb");
+    else snprintf(hint, sizeof hint, "train one with walloc train --channels %d", C);
+    rc = cli_fail(in, "image has %d channel(s) but model '%s' takes %d; %s", C, d.name, d.channels, hint);
+  }
   if (!rc && o->keep > d.K) rc = cli_fail(in, "--keep %d is more than the model's %d channels", o->keep, d.K);
   if (!rc) {
     wl_encode_opts eo = {.keep = o->keep};
@@ -77,21 +88,29 @@ int cli_open_wlc(const cli_opts *o, const char *in, uint8_t **buf, size_t *len, 
   return rc;
 }
 
+/* PNG holds gray or RGB (alpha aside); other channel counts go to .npy. */
+static int png_holds(int channels) { return channels == 1 || channels == 3; }
+
 static int decode_one(cli_opts *o, const char *in) {
-  uint8_t *buf, *png = NULL;
-  size_t len, pnglen = 0;
+  uint8_t *buf, *enc = NULL;
+  size_t len, enclen = 0;
   wl_header h;
   wl_model *m;
   wl_image img = {0};
   if (cli_open_wlc(o, in, &buf, &len, &h, &m)) return 1;
-  char *out = output_path(o, in, ".png");
+  char *out = output_path(o, in, png_holds(h.channels) ? ".png" : ".npy");
+  const char *ext = out && strcmp(out, "-") ? io_ext(out) : NULL; /* NULL: stdout */
+  const int npy = ext ? !strcmp(ext, ".npy") : !png_holds(h.channels);
   int rc = !out ? cli_fail(in, "out of memory")
-           : strcmp(out, "-") && strcmp(io_ext(out), ".png") ? cli_fail(out, "unsupported output format (use .png)") : 0;
+           : ext && strcmp(ext, ".png") && !npy ? cli_fail(out, "unsupported output format (use .png or .npy)")
+           : !npy && !png_holds(h.channels)
+             ? cli_fail(out, "PNG holds 1 or 3 channels, the image has %d (write .npy)", h.channels) : 0;
   int e = rc ? 0 : wl_decode(m, buf, len, &img);
   if (e) rc = cli_fail(in, "%s", wl_strerror(e));
-  if (!rc && png_encode(&img, &png, &pnglen)) rc = cli_fail(out, "cannot encode PNG: out of memory");
-  if (!rc) rc = cli_write(o, out, png, pnglen);
-  free(out); free(png); free(buf);
+  if (!rc && (npy ? npy_encode_image : png_encode)(&img, &enc, &enclen))
+    rc = cli_fail(out, "cannot encode %s: out of memory", npy ? ".npy" : "PNG");
+  if (!rc) rc = cli_write(o, out, enc, enclen);
+  free(out); free(enc); free(buf);
   wl_image_release(&img);
   wl_model_free(m);
   return rc;

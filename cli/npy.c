@@ -1,31 +1,199 @@
-/* npy.c: writes the .npy format (magic "\x93NUMPY", version 1.0, u16 header length, a Python
- * dict literal padded with spaces and a newline to a multiple of 64 bytes, raw C-order data). */
+/* npy.c: the .npy format: magic "\x93NUMPY", version (1.0: u16 header length; 2.0: u32), a
+ * Python dict literal {'descr': ..., 'fortran_order': ..., 'shape': (...)} padded with spaces
+ * and a newline (to a multiple of 64 bytes when written), then the raw C-order data. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cli/npy.h"
 
-int npy_encode(const int16_t *q, const int shape[3], int bits, uint8_t **out, size_t *outlen) {
+int npy_is_npy(const uint8_t *buf, size_t len) { return len >= 6 && !memcmp(buf, "\x93NUMPY", 6); }
+
+/* ---- reading ---------------------------------------------------------------------------- */
+
+#define BIG ((int64_t)1 << 40) /* dimensions saturate here: far over every limit */
+
+typedef struct { const char *p, *end, *err; } cursor;
+
+static void skip_ws(cursor *c) {
+  while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r')) c->p++;
+}
+
+/* Consumes the literal s (after white space) when it comes next. */
+static int eat(cursor *c, const char *s) {
+  size_t n = strlen(s);
+  skip_ws(c);
+  if ((size_t)(c->end - c->p) < n || memcmp(c->p, s, n)) return 0;
+  c->p += n;
+  return 1;
+}
+
+/* A quoted string without escapes, into out[cap]. */
+static int string(cursor *c, char *out, size_t cap) {
+  skip_ws(c);
+  if (c->p >= c->end || (*c->p != '\'' && *c->p != '"')) return 0;
+  const char q = *c->p++;
+  size_t n = 0;
+  for (; c->p < c->end && *c->p != q; c->p++) {
+    if (*c->p == '\\' || (unsigned char)*c->p < 0x20 || (unsigned char)*c->p > 0x7e || n + 1 >= cap) return 0;
+    out[n++] = *c->p;
+  }
+  if (c->p == c->end) return 0;
+  c->p++;
+  out[n] = 0;
+  return 1;
+}
+
+/* A tuple of non-negative integers: "()", "(a,)", "(a, b)", "(a, b, c,)"... The first three
+ * go to dims[] (saturated at BIG), *ndim counts them all. */
+static int tuple(cursor *c, int64_t dims[3], int *ndim) {
+  if (!eat(c, "(")) return 0;
+  for (*ndim = 0;; ++*ndim) {
+    if (eat(c, ")")) return 1; /* "()" or a trailing comma */
+    if (c->p == c->end || *c->p < '0' || *c->p > '9') return 0;
+    if (*c->p == '0' && c->p + 1 < c->end && c->p[1] >= '0' && c->p[1] <= '9') return 0; /* "07" */
+    int64_t v = 0;
+    for (; c->p < c->end && *c->p >= '0' && *c->p <= '9'; c->p++) v = v < BIG ? 10 * v + (*c->p - '0') : BIG;
+    if (*ndim < 3) dims[*ndim] = v < BIG ? v : BIG;
+    if (eat(c, ",")) continue;
+    if (!eat(c, ")")) return 0;
+    return *ndim > 0 ? (++*ndim, 1) : 0; /* "(5)" is an int, not a tuple */
+  }
+}
+
+typedef struct {
+  char descr[16];
+  int fortran, ndim;
+  int64_t dims[3];
+} npy_header;
+
+/* Parses the dict literal: exactly the keys descr, fortran_order and shape, in any order. */
+static const char *parse_dict(cursor *c, npy_header *h) {
+  int seen[3] = {0};
+  if (!eat(c, "{")) return "bad .npy header: not a dict";
+  while (!eat(c, "}")) { /* also ends "{..., }" */
+    char key[32];
+    if (!string(c, key, sizeof key) || !eat(c, ":")) return "bad .npy header: expected 'key': value";
+    const int k = !strcmp(key, "descr") ? 0 : !strcmp(key, "fortran_order") ? 1 : !strcmp(key, "shape") ? 2 : -1;
+    if (k < 0) return "bad .npy header: a key other than descr, fortran_order, shape";
+    if (seen[k]++) return "bad .npy header: a key appears twice";
+    if (k == 0 && !string(c, h->descr, sizeof h->descr)) return "bad .npy header: descr is not a simple dtype string";
+    if (k == 1 && (h->fortran = eat(c, "True") ? 1 : eat(c, "False") ? 0 : -1) < 0)
+      return "bad .npy header: fortran_order is not True or False";
+    if (k == 2 && !tuple(c, h->dims, &h->ndim)) return "bad .npy header: shape is not a tuple of integers";
+    if (eat(c, "}")) break;
+    if (!eat(c, ",")) return "bad .npy header: expected ',' or '}'";
+  }
+  skip_ws(c);
+  if (c->p != c->end) return "bad .npy header: text after the dict";
+  if (!seen[0] || !seen[1] || !seen[2]) return "bad .npy header: descr, fortran_order or shape missing";
+  return NULL;
+}
+
+/* Checks the parsed header against what walloc takes; sets C, H, W and the sample size. */
+static int check_header(const npy_header *h, int64_t s[3], int *bytes, char *why) {
+  const char *d = h->descr, *type = d[0] && strchr("|<>=", d[0]) ? d + 1 : d; /* byte order: moot for u1 */
+  *bytes = !strcmp(type, "u1") ? 1 : !strcmp(d, "<u2") ? 2 : 0;
+  if (!*bytes && !strcmp(d, ">u2"))
+    snprintf(why, NPY_WHY, "big-endian dtype '>u2' (save little-endian: a.astype('<u2'))");
+  else if (!*bytes)
+    snprintf(why, NPY_WHY, "dtype '%s' is not uint8 '|u1' or little-endian uint16 '<u2'", d);
+  else if (h->fortran)
+    snprintf(why, NPY_WHY, "Fortran-ordered array (save a C-ordered one: numpy.ascontiguousarray)");
+  else if (h->ndim != 2 && h->ndim != 3)
+    snprintf(why, NPY_WHY, "array has %d dimension(s); walloc takes (C, H, W) or (H, W)", h->ndim);
+  else {
+    s[0] = h->ndim == 3 ? h->dims[0] : 1;
+    s[1] = h->dims[h->ndim - 2];
+    s[2] = h->dims[h->ndim - 1];
+    if (!s[0] || !s[1] || !s[2]) snprintf(why, NPY_WHY, "empty array (a dimension is 0)");
+    else if (s[0] > WL_MAX_CHANNELS)
+      snprintf(why, NPY_WHY, "%lld channels; at most %d", (long long)s[0], WL_MAX_CHANNELS);
+    else if (s[1] > WL_MAX_DIM || s[2] > WL_MAX_DIM || s[1] * s[2] > WL_MAX_PIXELS)
+      snprintf(why, NPY_WHY, "dimensions %lldx%lld over the limit (65536 a side, 64 Mpixel)", (long long)s[2],
+               (long long)s[1]);
+    else return 0;
+  }
+  return -1;
+}
+
+int npy_decode(const uint8_t *buf, size_t len, wl_image *img, char *why) {
+  memset(img, 0, sizeof *img);
+  if (!npy_is_npy(buf, len)) return snprintf(why, NPY_WHY, "not a .npy file"), -1;
+  if (len < 10) return snprintf(why, NPY_WHY, "truncated .npy header"), -1;
+  if ((buf[6] != 1 && buf[6] != 2) || buf[7] != 0)
+    return snprintf(why, NPY_WHY, ".npy version %d.%d (walloc reads 1.0 and 2.0)", buf[6], buf[7]), -1;
+  const size_t off = buf[6] == 1 ? 10 : 12;
+  if (len < off) return snprintf(why, NPY_WHY, "truncated .npy header"), -1;
+  const size_t hlen = buf[6] == 1 ? (size_t)buf[8] | (size_t)buf[9] << 8
+                                  : (size_t)buf[8] | (size_t)buf[9] << 8 | (size_t)buf[10] << 16 | (size_t)buf[11] << 24;
+  if (hlen > len - off) return snprintf(why, NPY_WHY, "truncated .npy header"), -1;
+  cursor c = {(const char *)buf + off, (const char *)buf + off + hlen, NULL};
+  npy_header h = {{0}, 0, 0, {0}};
+  const char *bad = parse_dict(&c, &h);
+  if (bad) return snprintf(why, NPY_WHY, "%s", bad), -1;
+  int64_t s[3];
+  int bytes;
+  if (check_header(&h, s, &bytes, why)) return -1;
+  const size_t count = (size_t)(s[0] * s[1] * s[2]), data = len - off - hlen;
+  if (data != count * bytes)
+    return snprintf(why, NPY_WHY, "%s data: %zu bytes, shape and dtype need %zu",
+                    data < count * bytes ? "truncated" : "extra bytes after the", data, count * bytes), -1;
+  img->planes = malloc(sizeof(float) * count);
+  if (!img->planes) return snprintf(why, NPY_WHY, "out of memory"), -1;
+  img->channels = (int)s[0];
+  img->height = (int)s[1];
+  img->width = (int)s[2];
+  img->depth = 8 * bytes;
+  const uint8_t *d = buf + off + hlen;
+  for (size_t i = 0; i < count; i++) img->planes[i] = bytes == 1 ? d[i] : (float)(d[2 * i] | d[2 * i + 1] << 8);
+  return 0;
+}
+
+/* ---- writing ---------------------------------------------------------------------------- */
+
+/* Allocates a version 1.0 file with the header for descr and shape (C, H, W) and room for
+ * `data` bytes after it; *start is where the data goes. */
+static uint8_t *npy_start(const char *descr, const int shape[3], size_t data, uint8_t **start, size_t *total) {
   char dict[128];
-  const int bytes = bits <= 8 ? 1 : 2;
-  int n = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (%d, %d, %d), }",
-                   bytes == 1 ? "|i1" : "<i2", shape[0], shape[1], shape[2]);
+  const int n = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (%d, %d, %d), }",
+                         descr, shape[0], shape[1], shape[2]);
   const size_t hlen = ((10 + (size_t)n + 1 + 63) / 64) * 64 - 10; /* dict + padding + '\n' */
-  const size_t count = (size_t)shape[0] * shape[1] * shape[2];
-  uint8_t *o = malloc(10 + hlen + count * bytes);
-  if (!o) return -1;
+  uint8_t *o = malloc(10 + hlen + data);
+  if (!o) return NULL;
   memcpy(o, "\x93NUMPY\x01\x00", 8);
   o[8] = (uint8_t)hlen;
   o[9] = (uint8_t)(hlen >> 8);
   memset(o + 10, ' ', hlen);
   memcpy(o + 10, dict, (size_t)n);
   o[10 + hlen - 1] = '\n';
-  uint8_t *d = o + 10 + hlen;
-  for (size_t i = 0; i < count; i++) {
-    d[i * bytes] = (uint8_t)q[i];
-    if (bytes == 2) d[i * 2 + 1] = (uint8_t)((uint16_t)q[i] >> 8);
-  }
-  *out = o;
-  *outlen = 10 + hlen + count * bytes;
+  *start = o + 10 + hlen;
+  *total = 10 + hlen + data;
+  return o;
+}
+
+/* Stores sample i of 1 or 2 little-endian bytes. */
+static inline void put(uint8_t *d, size_t i, int bytes, unsigned v) {
+  d[i * bytes] = (uint8_t)v;
+  if (bytes == 2) d[i * 2 + 1] = (uint8_t)(v >> 8);
+}
+
+int npy_encode(const int16_t *q, const int shape[3], int bits, uint8_t **out, size_t *outlen) {
+  const int bytes = bits <= 8 ? 1 : 2;
+  const size_t count = (size_t)shape[0] * shape[1] * shape[2];
+  uint8_t *d;
+  if (!(*out = npy_start(bytes == 1 ? "|i1" : "<i2", shape, count * bytes, &d, outlen))) return -1;
+  for (size_t i = 0; i < count; i++) put(d, i, bytes, (uint16_t)q[i]);
+  return 0;
+}
+
+int npy_encode_image(const wl_image *img, uint8_t **out, size_t *outlen) {
+  const int bytes = img->depth / 8, shape[3] = {img->channels + (img->alpha != NULL), img->height, img->width};
+  const size_t plane = (size_t)img->height * img->width, colour = (size_t)img->channels * plane;
+  uint8_t *d;
+  if (!(*out = npy_start(bytes == 1 ? "|u1" : "<u2", shape, (colour + (img->alpha ? plane : 0)) * bytes, &d, outlen)))
+    return -1;
+  for (size_t i = 0; i < colour; i++) put(d, i, bytes, (unsigned)img->planes[i]);
+  if (img->alpha)
+    for (size_t i = 0; i < plane; i++) put(d, colour + i, bytes, (unsigned)img->alpha[i]);
   return 0;
 }

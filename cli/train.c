@@ -1,6 +1,6 @@
-/* train.c: walloc train: loads PNGs from directories (sorted *.png) or list files (one path
- * per line), converts them to the model's channel count, and fits a linear model (--linear)
- * or hands them to the neural training loop (train_neural.c). */
+/* train.c: walloc train: loads images from directories (sorted *.png and *.npy), named files
+ * or list files (one path per line), converts them to the model's channel count, and fits a
+ * linear model (--linear) or hands them to the neural training loop (train_neural.c). */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include "cli/cli.h"
 #include "cli/io.h"
+#include "cli/npy.h"
 #include "cli/png.h"
 
 typedef struct { char **path; int n, cap; } pathlist;
@@ -27,6 +28,8 @@ static int push(pathlist *l, const char *dir, const char *name) {
 
 static int cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
+static int is_image_name(const char *name) { return !strcmp(io_ext(name), ".png") || !strcmp(io_ext(name), ".npy"); }
+
 static int collect(const char *arg, pathlist *l) {
   struct stat st;
   if (stat(arg, &st)) return cli_fail(arg, "%s", strerror(errno));
@@ -36,7 +39,7 @@ static int collect(const char *arg, pathlist *l) {
     int first = l->n;
     if (!d) return cli_fail(arg, "%s", strerror(errno));
     while ((e = readdir(d)))
-      if (!strcmp(io_ext(e->d_name), ".png") && push(l, arg, e->d_name)) { closedir(d); return cli_fail(arg, "out of memory"); }
+      if (is_image_name(e->d_name) && push(l, arg, e->d_name)) { closedir(d); return cli_fail(arg, "out of memory"); }
     closedir(d);
     qsort(l->path + first, (size_t)(l->n - first), sizeof(char *), cmp);
     return 0;
@@ -44,7 +47,10 @@ static int collect(const char *arg, pathlist *l) {
   uint8_t *buf;
   size_t len;
   if (io_read_all(arg, &buf, &len)) return cli_fail(arg, "%s", strerror(errno));
-  if (png_is_png(buf, len)) { free(buf); return push(l, "", arg) ? cli_fail(arg, "out of memory") : 0; }
+  if (png_is_png(buf, len) || npy_is_npy(buf, len)) {
+    free(buf);
+    return push(l, "", arg) ? cli_fail(arg, "out of memory") : 0;
+  }
   char *text = realloc(buf, len + 1), *save = NULL;
   if (!text) { free(buf); return cli_fail(arg, "out of memory"); }
   text[len] = 0;
@@ -68,7 +74,7 @@ static int to_gray(wl_image *img) {
 }
 
 static int load(const char *path, int channels, wl_image *img) {
-  int rc = cli_read_png(path, img);
+  int rc = cli_read_image(path, img);
   if (rc) return rc;
   free(img->alpha);
   img->alpha = NULL;
@@ -84,7 +90,7 @@ int train_load_set(const char *const *args, int nargs, int channels, wl_image **
   *imgs = NULL;
   *n = 0;
   for (int i = 0; i < nargs && !rc; i++) rc = collect(args[i], &l);
-  if (!rc && !l.n) rc = cli_fail(args[0], "no PNG images found");
+  if (!rc && !l.n) rc = cli_fail(args[0], "no PNG or .npy images found");
   wl_image *v = rc ? NULL : calloc((size_t)l.n, sizeof *v);
   if (!rc && !v) rc = cli_fail("train", "out of memory");
   int loaded = 0;
@@ -102,10 +108,16 @@ int train_load_set(const char *const *args, int nargs, int channels, wl_image **
   return 0;
 }
 
+const char *train_default_name(int channels, char buf[16]) {
+  snprintf(buf, 16, "%d-channel", channels);
+  return channels == 1 ? "gray" : channels == 3 ? "rgb" : buf;
+}
+
 static int train_linear(cli_opts *o, const wl_image *imgs, int n) {
   uint8_t *model = NULL;
   size_t len = 0;
-  wl_linear_params p = {.name = o->name ? o->name : o->channels == 1 ? "gray" : "rgb", .channels = o->channels,
+  char name[16];
+  wl_linear_params p = {.name = o->name ? o->name : train_default_name(o->channels, name), .channels = o->channels,
                         .J = o->J, .K = o->K, .bits = o->bits, .gain = o->gain, .stride = o->stride,
                         .command = o->command};
   int e = wl_train_linear(imgs, n, &p, &model, &len), rc = 0;

@@ -86,7 +86,8 @@ int train_neural(cli_opts *o, const wl_image *imgs, int n) {
   char *ckpt = NULL;
   if (!o->checkpoint && (ckpt = malloc(strlen(o->out) + 6))) sprintf(ckpt, "%s.ckpt", o->out);
   const char *ckpt_path = o->checkpoint ? o->checkpoint : ckpt;
-  wl_train_params p = {.name = o->name ? o->name : o->channels == 1 ? "gray" : "rgb", .command = o->command,
+  char name[16];
+  wl_train_params p = {.name = o->name ? o->name : train_default_name(o->channels, name), .command = o->command,
                        .channels = o->channels, .J = o->J, .K = o->K, .bits = o->bits, .N = o->N, .R = o->R,
                        .crop = o->crop, .batch = o->batch, .steps = o->steps, .warmup = o->warmup, .lr = o->lr,
                        .weight_decay = o->weight_decay, .lambda = o->lambda, .jitter = o->jitter, .gain = o->gain,

@@ -25,7 +25,7 @@
 #define PCA_STRIDE 4
 #define DB (10.0 / M_LN10) /* dB per natural-log unit of MSE */
 #define MSE_FLOOR 1e-10
-#define LINEAR_LR 0.01 /* learning-rate fraction for the PCA-initialised encoder and linear path */
+#define LINEAR_LR 0.01 /* learning-rate fraction for the PCA-initialised linear decoder path */
 
 struct wl_trainer {
   wl_train_params p;
@@ -348,13 +348,13 @@ static double learning_rate(const wl_train_params *p, long step) {
   return p->lr * (LR_FLOOR + (1 - LR_FLOOR) * 0.5 * (1 + cos(M_PI * f)));
 }
 
-/* AdamW; weight decay applies to the residual path's weight tensors only. The linear encoder
- * and decoder start at the PCA solution, with entries around 1/gain: they take small steps. */
+/* AdamW; weight decay applies to the residual path's weight tensors only. The linear decoder
+ * path starts at the PCA solution, with entries around 1/gain: it takes small steps. */
 static void adamw(wl_trainer *t) {
   wl_model *m = t->m;
   const double lr = learning_rate(&t->p, t->step);
   const double c1 = 1 - pow(ADAM_B1, (double)(t->step + 1)), c2 = 1 - pow(ADAM_B2, (double)(t->step + 1));
-  const long lin = m->fill - m->params, d0 = m->res_in_w - m->params, d1 = m->res_in_b - m->params, d2 = m->res_w - m->params,
+  const long lin0 = m->dec_w - m->params, lin1 = m->fill - m->params, d0 = m->res_in_w - m->params, d1 = m->res_in_b - m->params, d2 = m->res_w - m->params,
              d3 = m->res_b - m->params, d4 = m->res_out_w - m->params, d5 = m->rate_scale - m->params;
 #pragma omp parallel for schedule(static)
   for (long i = 0; i < m->nparams; i++) {
@@ -362,7 +362,7 @@ static void adamw(wl_trainer *t) {
     t->mom[i] = (float)(ADAM_B1 * t->mom[i] + (1 - ADAM_B1) * g);
     t->var[i] = (float)(ADAM_B2 * t->var[i] + (1 - ADAM_B2) * g * g);
     const int decay = (i >= d0 && i < d1) || (i >= d2 && i < d3) || (i >= d4 && i < d5);
-    const double rate = i < lin ? LINEAR_LR * lr : lr;
+    const double rate = i >= lin0 && i < lin1 ? LINEAR_LR * lr : lr;
     double w = m->params[i];
     if (decay) w -= rate * t->p.weight_decay * w;
     m->params[i] = (float)(w - rate * (t->mom[i] / c1) / (sqrt(t->var[i] / c2) + ADAM_EPS));
