@@ -108,9 +108,9 @@ static int check_header(const npy_header *h, int64_t s[3], int *bytes, char *why
     if (!s[0] || !s[1] || !s[2]) snprintf(why, NPY_WHY, "empty array (a dimension is 0)");
     else if (s[0] > WL_MAX_CHANNELS)
       snprintf(why, NPY_WHY, "%lld channels; at most %d", (long long)s[0], WL_MAX_CHANNELS);
-    else if (s[1] > WL_MAX_DIM || s[2] > WL_MAX_DIM || s[1] * s[2] > WL_MAX_PIXELS)
-      snprintf(why, NPY_WHY, "dimensions %lldx%lld over the limit (65536 a side, 64 Mpixel)", (long long)s[2],
-               (long long)s[1]);
+    else if (s[1] > WL_MAX_DIM || s[2] > WL_MAX_DIM) snprintf(why, NPY_WHY, "width or height over 65536");
+    else if (s[1] * s[2] > WL_MAX_PIXELS)
+      snprintf(why, NPY_WHY, "%lldx%lld is over the limit of 64 Mpixel", (long long)s[2], (long long)s[1]);
     else return 0;
   }
   return -1;
@@ -136,8 +136,8 @@ int npy_decode(const uint8_t *buf, size_t len, wl_image *img, char *why) {
   if (check_header(&h, s, &bytes, why)) return -1;
   const size_t count = (size_t)(s[0] * s[1] * s[2]), data = len - off - hlen;
   if (data != count * bytes)
-    return snprintf(why, NPY_WHY, "%s data: %zu bytes, shape and dtype need %zu",
-                    data < count * bytes ? "truncated" : "extra bytes after the", data, count * bytes), -1;
+    return snprintf(why, NPY_WHY, "%s data: %zu bytes where shape and dtype need %zu",
+                    data < count * bytes ? "truncated" : "over-long", data, count * bytes), -1;
   img->planes = malloc(sizeof(float) * count);
   if (!img->planes) return snprintf(why, NPY_WHY, "out of memory"), -1;
   img->channels = (int)s[0];
