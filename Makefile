@@ -15,6 +15,7 @@ CPPFLAGS += -Iinclude -I. -I/usr/include/$(shell gcc -print-multiarch)/openblas-
 BLASDIR ?= /usr/lib/$(shell gcc -print-multiarch)/openblas-openmp
 LDLIBS  = -lpng -lzstd -L$(BLASDIR) -Wl,-rpath,$(BLASDIR) -lopenblas -lm
 LDFLAGS += -fopenmp
+CLI_LIBS = -lsndfile # audio files: only the walloc program reads and writes them
 B       = build
 
 LIB_SRC  = $(sort $(wildcard wavelet/*.c entropy/*.c codec/*.c))
@@ -47,7 +48,7 @@ libwalloc.so: $(LIB_OBJ)
 	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 walloc: $(CLI_OBJ) libwalloc.a
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) libwalloc.a $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) libwalloc.a $(CLI_LIBS) $(LDLIBS)
 
 $(B)/tests/%: tests/%.c libwalloc.a tests/check.h
 	@mkdir -p $(dir $@)

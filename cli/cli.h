@@ -9,7 +9,7 @@ typedef struct {
   const char *out;   /* -o */
   const char *model; /* -m: built-in name or .wlm file */
   int to_stdout, force, verbosity, keep, json;
-  int linear, J, K, bits, channels, stride; /* train */
+  int linear, J, K, bits, channels, stride; /* train (J, K, channels: 0 until set or defaulted) */
   float gain;
   const char *name;
   int N, R, crop, batch, warmup, val_every, steps; /* train (neural) */
@@ -28,9 +28,16 @@ int cli_load_model(const char *spec, wl_model **m);
 /* Writes an output, refusing binary data to a terminal without -f; prints the error itself. */
 int cli_write(const cli_opts *o, const char *path, const uint8_t *buf, size_t len);
 
-/* Reads an image file ("-" = stdin), PNG or .npy by its magic, into img; prints the error
- * itself. The one image reader of encode, eval and train. */
-int cli_read_image(const char *in, wl_image *img);
+/* An input signal: an image (PNG, .npy) or audio (WAV, FLAC, OGG ... through libsndfile). */
+typedef struct {
+  int audio;    /* 1: the signal is snd; 0: img */
+  wl_image img;
+  wl_audio snd;
+} cli_signal;
+/* Reads a file ("-" = stdin) and tells image from audio by its content; prints the error
+ * itself. The one signal reader of encode, eval and train. */
+int cli_read_signal(const char *in, cli_signal *s);
+void cli_signal_release(cli_signal *s);
 /* Reads a .wlc, validates its header and loads its model (-m, or the built-in one whose id
  * the header names); prints the error itself. On success *buf is the file (caller frees). */
 int cli_open_wlc(const cli_opts *o, const char *in, uint8_t **buf, size_t *len, wl_header *h, wl_model **m);
@@ -43,7 +50,7 @@ int cmd_train(cli_opts *o);
 int cmd_eval(cli_opts *o);
 
 /* train.c: PNG and .npy images of DIRs or list files, converted to `channels` channels;
- * prints errors. */
+ * prints errors (audio inputs are refused). */
 int train_load_set(const char *const *args, int nargs, int channels, wl_image **imgs, int *n);
 /* The name a trained model gets without --name: gray, rgb or "C-channel" (in buf[16]). */
 const char *train_default_name(int channels, char buf[16]);

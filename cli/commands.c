@@ -1,6 +1,7 @@
 /* commands.c: walloc encode, decode, info and latents. Each input is read whole, processed
  * in memory and written atomically; a failure prints one line and leaves no output. Images
- * are PNG (gray or RGB, alpha) or .npy (any channel count), told apart by their magic. */
+ * are PNG (gray or RGB, alpha) or .npy (any channel count), audio is anything libsndfile
+ * reads (WAV, FLAC, OGG ...); they are told apart by content. Audio decodes to WAV or FLAC. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include "cli/io.h"
 #include "cli/npy.h"
 #include "cli/png.h"
+#include "cli/sound.h"
 
 /* The output path for `in`: -o, stdout (-c or stdin input), or `in` with extension `ext`. */
 static char *output_path(const cli_opts *o, const char *in, const char *ext) {
@@ -24,53 +26,87 @@ static int read_input(const char *in, uint8_t **buf, size_t *len) {
   return 0;
 }
 
-int cli_read_image(const char *in, wl_image *img) {
+int cli_read_signal(const char *in, cli_signal *s) {
   uint8_t *buf;
   size_t len;
   const char *why;
-  char npy_why[NPY_WHY];
+  char msg[NPY_WHY > SND_WHY ? NPY_WHY : SND_WHY];
+  int known = 0, rc;
+  memset(s, 0, sizeof *s);
   if (read_input(in, &buf, &len)) return 1;
-  int rc = png_is_png(buf, len) ? (png_decode(buf, len, img, &why) ? cli_fail(in, "%s", why) : 0)
-           : npy_is_npy(buf, len) ? (npy_decode(buf, len, img, npy_why) ? cli_fail(in, "%s", npy_why) : 0)
-           : cli_fail(in, "not a PNG or .npy image");
+  if (png_is_png(buf, len)) rc = png_decode(buf, len, &s->img, &why) ? cli_fail(in, "%s", why) : 0;
+  else if (npy_is_npy(buf, len)) rc = npy_decode(buf, len, &s->img, msg) ? cli_fail(in, "%s", msg) : 0;
+  else if (!(rc = snd_decode(buf, len, &s->snd, &known, msg) ? 1 : 0)) s->audio = 1;
+  else rc = known ? cli_fail(in, "%s", msg) : cli_fail(in, "not a PNG, .npy or audio (WAV, FLAC, OGG) file");
   free(buf);
   return rc;
+}
+
+void cli_signal_release(cli_signal *s) {
+  wl_image_release(&s->img);
+  wl_audio_release(&s->snd);
+}
+
+/* The model for a signal of C channels: -m, or the built-in one for its kind; prints errors. */
+static int encode_model(const cli_opts *o, const char *in, const cli_signal *s, wl_model **m, wl_model_desc *d) {
+  const int C = s->audio ? s->snd.channels : s->img.channels;
+  const char *spec = o->model ? o->model : s->audio ? NULL : C == 1 ? "gray" : C == 3 ? "rgb" : NULL;
+  *m = NULL;
+  if (!spec && s->audio)
+    return cli_fail(in, "no built-in audio model yet; train one (walloc train --linear --channels %d -o MODEL.wlm "
+                    "DIR...) and use -m MODEL.wlm", C);
+  if (!spec)
+    return cli_fail(in, "%d channels and no built-in model for them (train one: walloc train --channels %d ...; "
+                    "use -m)", C, C);
+  if (cli_load_model(spec, m)) return 1;
+  wl_model_describe(*m, d);
+  if ((d->dims == 1) != s->audio)
+    return cli_fail(in, s->audio ? "model '%s' is an image model; audio needs a 1-D model (walloc train --linear on "
+                                   "audio files)" : "model '%s' is an audio (1-D) model, not an image model", d->name);
+  if (d->channels != C) {
+    char hint[64];
+    if (!s->audio && (C == 1 || C == 3))
+      snprintf(hint, sizeof hint, "without -m the built-in '%s' is used", C == 1 ? "gray" : "rgb");
+    else snprintf(hint, sizeof hint, "train one with walloc train%s --channels %d", s->audio ? " --linear" : "", C);
+    return cli_fail(in, "%s has %d channel(s) but model '%s' takes %d; %s", s->audio ? "audio" : "image", C, d->name,
+                    d->channels, hint);
+  }
+  if (o->keep > d->K) return cli_fail(in, "--keep %d is more than the model's %d channels", o->keep, d->K);
+  return 0;
+}
+
+static void encode_summary(const char *in, const char *out, const cli_signal *s, size_t enclen) {
+  if (s->audio) {
+    const wl_audio *a = &s->snd;
+    const double sec = (double)a->frames / a->rate, raw = (double)a->frames * a->channels * a->depth / 8;
+    fprintf(stderr, "%s -> %s: %d ch, %d Hz, %ld frames, %zu bytes, %.2f kbps, ratio %.1f:1\n", in, out, a->channels,
+            a->rate, a->frames, enclen, 8.0 * enclen / sec / 1000, raw / enclen);
+    return;
+  }
+  const wl_image *img = &s->img;
+  double px = (double)img->width * img->height, raw = px * (img->channels + (img->alpha != NULL)) * img->depth / 8;
+  fprintf(stderr, "%s -> %s: %dx%d, %zu bytes, %.4f bpp, ratio %.1f:1\n", in, out, img->width, img->height, enclen,
+          8.0 * enclen / px, raw / enclen);
 }
 
 static int encode_one(cli_opts *o, const char *in) {
   uint8_t *enc = NULL;
   size_t enclen = 0;
-  wl_image img;
+  cli_signal s;
   wl_model *m = NULL;
-  if (cli_read_image(in, &img)) return 1;
-  const int C = img.channels;
-  const char *spec = o->model ? o->model : C == 1 ? "gray" : C == 3 ? "rgb" : NULL;
-  int rc = spec ? cli_load_model(spec, &m)
-                : cli_fail(in, "%d channels and no built-in model for them (train one: walloc train --channels %d ...; "
-                           "use -m)", C, C);
   wl_model_desc d = {0};
-  if (!rc) wl_model_describe(m, &d);
-  if (!rc && d.channels != C) {
-    char hint[64];
-    if (C == 1 || C == 3) snprintf(hint, sizeof hint, "without -m the built-in '%s' is used", C == 1 ? "gray" : "rgb");
-    else snprintf(hint, sizeof hint, "train one with walloc train --channels %d", C);
-    rc = cli_fail(in, "image has %d channel(s) but model '%s' takes %d; %s", C, d.name, d.channels, hint);
-  }
-  if (!rc && o->keep > d.K) rc = cli_fail(in, "--keep %d is more than the model's %d channels", o->keep, d.K);
+  if (cli_read_signal(in, &s)) return 1;
+  int rc = encode_model(o, in, &s, &m, &d);
   if (!rc) {
     wl_encode_opts eo = {.keep = o->keep};
-    int e = wl_encode(m, &img, &eo, &enc, &enclen);
+    int e = s.audio ? wl_encode_audio(m, &s.snd, &eo, &enc, &enclen) : wl_encode(m, &s.img, &eo, &enc, &enclen);
     if (e) rc = cli_fail(in, "%s", wl_strerror(e));
   }
   char *out = rc ? NULL : output_path(o, in, ".wlc");
   if (!rc) rc = out ? cli_write(o, out, enc, enclen) : cli_fail(in, "out of memory");
-  if (!rc && o->verbosity > 1) {
-    double px = (double)img.width * img.height, raw = px * (img.channels + (img.alpha != NULL)) * img.depth / 8;
-    fprintf(stderr, "%s -> %s: %dx%d, %zu bytes, %.4f bpp, ratio %.1f:1\n", in, out, img.width, img.height,
-            enclen, 8.0 * enclen / px, raw / enclen);
-  }
+  if (!rc && o->verbosity > 1) encode_summary(in, out, &s, enclen);
   free(out); free(enc);
-  wl_image_release(&img);
+  cli_signal_release(&s);
   wl_model_free(m);
   return rc;
 }
@@ -91,27 +127,56 @@ int cli_open_wlc(const cli_opts *o, const char *in, uint8_t **buf, size_t *len, 
 /* PNG holds gray or RGB (alpha aside); other channel counts go to .npy. */
 static int png_holds(int channels) { return channels == 1 || channels == 3; }
 
-static int decode_one(cli_opts *o, const char *in) {
-  uint8_t *buf, *enc = NULL;
-  size_t len, enclen = 0;
-  wl_header h;
-  wl_model *m;
+/* Decodes an image .wlc to PNG or .npy at out (ext: its extension, NULL for stdout). */
+static int decode_image(cli_opts *o, const char *in, const uint8_t *buf, size_t len, const wl_model *m,
+                        const wl_header *h, const char *out, const char *ext) {
+  uint8_t *enc = NULL;
+  size_t enclen = 0;
   wl_image img = {0};
-  if (cli_open_wlc(o, in, &buf, &len, &h, &m)) return 1;
-  char *out = output_path(o, in, png_holds(h.channels) ? ".png" : ".npy");
-  const char *ext = out && strcmp(out, "-") ? io_ext(out) : NULL; /* NULL: stdout */
-  const int npy = ext ? !strcmp(ext, ".npy") : !png_holds(h.channels);
-  int rc = !out ? cli_fail(in, "out of memory")
-           : ext && strcmp(ext, ".png") && !npy ? cli_fail(out, "unsupported output format (use .png or .npy)")
-           : !npy && !png_holds(h.channels)
-             ? cli_fail(out, "PNG holds 1 or 3 channels, the image has %d (write .npy)", h.channels) : 0;
+  const int npy = ext ? !strcmp(ext, ".npy") : !png_holds(h->channels);
+  int rc = ext && strcmp(ext, ".png") && !npy ? cli_fail(out, "unsupported output format (use .png or .npy)")
+           : !npy && !png_holds(h->channels)
+             ? cli_fail(out, "PNG holds 1 or 3 channels, the image has %d (write .npy)", h->channels) : 0;
   int e = rc ? 0 : wl_decode(m, buf, len, &img);
   if (e) rc = cli_fail(in, "%s", wl_strerror(e));
   if (!rc && (npy ? npy_encode_image : png_encode)(&img, &enc, &enclen))
     rc = cli_fail(out, "cannot encode %s: out of memory", npy ? ".npy" : "PNG");
   if (!rc) rc = cli_write(o, out, enc, enclen);
-  free(out); free(enc); free(buf);
+  free(enc);
   wl_image_release(&img);
+  return rc;
+}
+
+/* Decodes an audio .wlc to WAV (also on stdout) or FLAC, by the extension of out. */
+static int decode_audio(cli_opts *o, const char *in, const uint8_t *buf, size_t len, const wl_model *m,
+                        const char *out, const char *ext) {
+  uint8_t *enc = NULL;
+  size_t enclen = 0;
+  wl_audio a = {0};
+  char why[SND_WHY];
+  const int flac = ext && !strcmp(ext, ".flac");
+  int rc = ext && strcmp(ext, ".wav") && !flac ? cli_fail(out, "unsupported audio output format (use .wav or .flac)") : 0;
+  int e = rc ? 0 : wl_decode_audio(m, buf, len, &a);
+  if (e) rc = cli_fail(in, "%s", wl_strerror(e));
+  if (!rc && snd_encode(&a, flac, &enc, &enclen, why)) rc = cli_fail(out, "%s", why);
+  if (!rc) rc = cli_write(o, out, enc, enclen);
+  free(enc);
+  wl_audio_release(&a);
+  return rc;
+}
+
+static int decode_one(cli_opts *o, const char *in) {
+  uint8_t *buf;
+  size_t len;
+  wl_header h;
+  wl_model *m;
+  if (cli_open_wlc(o, in, &buf, &len, &h, &m)) return 1;
+  const int audio = h.modality == WL_MODALITY_AUDIO;
+  char *out = output_path(o, in, audio ? ".wav" : png_holds(h.channels) ? ".png" : ".npy");
+  const char *ext = out && strcmp(out, "-") ? io_ext(out) : NULL; /* NULL: stdout */
+  int rc = !out ? cli_fail(in, "out of memory")
+           : audio ? decode_audio(o, in, buf, len, m, out, ext) : decode_image(o, in, buf, len, m, &h, out, ext);
+  free(out); free(buf);
   wl_model_free(m);
   return rc;
 }
@@ -139,36 +204,61 @@ static const char *builtin_name(uint64_t id) {
   return d.name;
 }
 
+/* Samples per latent and the raw PCM size of a header's signal, and its bits per pixel or kbps. */
+static double raw_bytes(const wl_header *h) {
+  return (double)h->width * h->height * (h->channels + h->has_alpha) * h->depth / 8;
+}
+static double reduction(const wl_header *h) {
+  return (double)h->width * h->height * h->channels / ((double)h->K * h->lat_w * h->lat_h);
+}
+static double kbps(const wl_header *h, size_t len) { return 8.0 * len * h->rate / (double)h->frames / 1000; }
+
 static void print_info(const char *in, const wl_header *h, size_t len) {
+  const int audio = h->modality == WL_MODALITY_AUDIO;
   const double px = (double)h->width * h->height;
-  const double raw = px * (h->channels + h->has_alpha) * h->depth / 8;
   const char *name = builtin_name(h->model_id);
   if (!strcmp(in, "-")) in = "(stdin)";
   printf("file:          %s\n", in);
-  printf("format:        walloc %d, image\n", h->version);
+  printf("format:        walloc %d, %s\n", h->version, audio ? "audio" : "image");
   printf("model:         %016" PRIx64 "%s%s\n", h->model_id, *name ? " built-in " : "", name);
-  printf("image:         %dx%d, %d channel(s), %d-bit%s\n", h->width, h->height, h->channels, h->depth,
-         h->has_alpha ? ", alpha" : "");
-  printf("latents:       %d of %d channels, %dx%d, %d-bit, J=%d\n", h->keep, h->K, h->lat_w, h->lat_h, h->bits, h->J);
-  printf("size:          %zu bytes, %.4f bpp, ratio %.2f:1\n", len, 8.0 * len / px, raw / len);
-  printf("reduction:     %.2fx (samples per latent)\n", px * h->channels / ((double)h->K * h->lat_w * h->lat_h));
+  if (audio) {
+    printf("audio:         %d channel(s), %d Hz, %ld frames (%.3f s), %d-bit\n", h->channels, h->rate, h->frames,
+           (double)h->frames / h->rate, h->depth);
+    printf("latents:       %d of %d channels, %d positions, %d-bit, J=%d\n", h->keep, h->K, h->lat_w, h->bits, h->J);
+    printf("size:          %zu bytes, %.2f kbps, ratio %.2f:1 (vs %d-bit PCM)\n", len, kbps(h, len), raw_bytes(h) / len,
+           h->depth);
+  } else {
+    printf("image:         %dx%d, %d channel(s), %d-bit%s\n", h->width, h->height, h->channels, h->depth,
+           h->has_alpha ? ", alpha" : "");
+    printf("latents:       %d of %d channels, %dx%d, %d-bit, J=%d\n", h->keep, h->K, h->lat_w, h->lat_h, h->bits, h->J);
+    printf("size:          %zu bytes, %.4f bpp, ratio %.2f:1\n", len, 8.0 * len / px, raw_bytes(h) / len);
+  }
+  printf("reduction:     %.2fx (samples per latent)\n", reduction(h));
   if (h->has_alpha) printf("alpha:         %u bytes (zstd)\n", h->alpha_len);
   for (int c = 0; c < h->keep; c++)
     printf("channel %-4d   %-10s %u bytes\n", c, wl_entropy_name(h->entropy[c]), h->stream_len[c]);
 }
 
 static void print_json(const char *in, const wl_header *h, size_t len) {
+  const int audio = h->modality == WL_MODALITY_AUDIO;
   printf("{\"file\": \"");
   for (const char *p = strcmp(in, "-") ? in : "(stdin)"; *p; p++)
     printf((*p == '"' || *p == '\\') ? "\\%c" : (unsigned char)*p < 0x20 ? "\\u%04x" : "%c", *p);
-  printf("\", \"version\": %d, \"modality\": \"image\", \"model_id\": \"%016" PRIx64 "\", \"model\": \"%s\", ",
-         h->version, h->model_id, builtin_name(h->model_id));
-  printf("\"width\": %d, \"height\": %d, \"channels\": %d, \"depth\": %d, \"alpha\": %s, ", h->width, h->height,
-         h->channels, h->depth, h->has_alpha ? "true" : "false");
+  printf("\", \"version\": %d, \"modality\": \"%s\", \"model_id\": \"%016" PRIx64 "\", \"model\": \"%s\", ",
+         h->version, audio ? "audio" : "image", h->model_id, builtin_name(h->model_id));
+  if (audio)
+    printf("\"channels\": %d, \"rate\": %d, \"frames\": %ld, \"seconds\": %.6f, \"depth\": %d, ", h->channels, h->rate,
+           h->frames, (double)h->frames / h->rate, h->depth);
+  else
+    printf("\"width\": %d, \"height\": %d, \"channels\": %d, \"depth\": %d, \"alpha\": %s, ", h->width, h->height,
+           h->channels, h->depth, h->has_alpha ? "true" : "false");
   printf("\"J\": %d, \"K\": %d, \"keep\": %d, \"bits\": %d, \"latent_shape\": [%d, %d, %d], ", h->J, h->K, h->keep,
          h->bits, h->keep, h->lat_h, h->lat_w);
-  printf("\"bytes\": %zu, \"bpp\": %.6f, \"alpha_bytes\": %u, \"streams\": [", len,
-         8.0 * len / ((double)h->width * h->height), h->alpha_len);
+  if (audio)
+    printf("\"bytes\": %zu, \"kbps\": %.6f, \"ratio\": %.6f, \"streams\": [", len, kbps(h, len), raw_bytes(h) / len);
+  else
+    printf("\"bytes\": %zu, \"bpp\": %.6f, \"alpha_bytes\": %u, \"streams\": [", len,
+           8.0 * len / ((double)h->width * h->height), h->alpha_len);
   for (int c = 0; c < h->keep; c++)
     printf("%s{\"entropy\": \"%s\", \"bytes\": %u}", c ? ", " : "", wl_entropy_name(h->entropy[c]), h->stream_len[c]);
   printf("]}\n");

@@ -14,18 +14,23 @@ static const char usage[] =
   "Usage: walloc COMMAND [OPTIONS] FILE...\n"
   "\n"
   "Commands:\n"
-  "  encode IN.png...      compress PNG images (8/16-bit gray or RGB, alpha kept losslessly)\n"
-  "                        or .npy arrays (C,H,W) or (H,W), uint8 or uint16, into .wlc\n"
-  "                        latent files (default output: IN.wlc)\n"
+  "  encode IN...          compress PNG images (8/16-bit gray or RGB, alpha kept losslessly),\n"
+  "                        .npy arrays (C,H,W) or (H,W), uint8 or uint16, or audio (WAV,\n"
+  "                        FLAC, OGG; 8/16/24/32-bit PCM, 1..16 channels; needs -m) into\n"
+  "                        .wlc latent files (default output: IN.wlc)\n"
   "  decode IN.wlc...      reconstruct images: PNG for gray/RGB, .npy (C,H,W) for other\n"
-  "                        channel counts or -o OUT.npy (default output: IN.png or IN.npy)\n"
+  "                        channel counts or -o OUT.npy (default output: IN.png or IN.npy);\n"
+  "                        audio: WAV (default, and on stdout) or -o OUT.flac, with the\n"
+  "                        input's rate, channels, length and bit depth\n"
   "  info IN.wlc           describe a .wlc file (--json for JSON)\n"
   "  latents IN.wlc -o OUT.npy\n"
   "                        write the integer latents as a NumPy array, shape (k, h, w)\n"
-  "  eval ORIG FILE.wlc    decode FILE.wlc and print bpp, ratio, reduction and PSNR\n"
+  "  eval ORIG FILE.wlc    decode FILE.wlc and print bpp (audio: kbps), ratio, reduction and\n"
+  "                        PSNR (audio: SNR)\n"
   "  train -o OUT.wlm DIR|LIST...\n"
   "                        train a neural model on PNG/.npy images in DIRs or listed in files\n"
-  "                        (--linear: fit the linear PCA model in closed form instead)\n"
+  "                        (--linear: fit the linear PCA model in closed form instead; on\n"
+  "                        .wav/.flac/.ogg files, a 1-D audio model, --linear only)\n"
   "\n"
   "Options:\n"
   "  -o FILE     output file ('-' = stdout); only with one input\n"
@@ -34,14 +39,16 @@ static const char usage[] =
   "  -q, -v      quieter (no warnings), more verbose (a summary line per file)\n"
   "  -T N        use N threads (default: all cores)\n"
   "  -m MODEL    built-in model (rgb, rgb-linear, gray) or a .wlm file; decode picks the\n"
-  "              built-in model that encoded the file when -m is absent\n"
+  "              built-in model that encoded the file when -m is absent (no built-in\n"
+  "              audio models yet: audio needs -m to encode and decode)\n"
   "  --keep K    encode: send only the first K latent channels (decoder fills the rest)\n"
   "  --json      info: print JSON\n"
   "  -h, --help  this text;  -V, --version  the version\n"
   "\n"
-  "Train options: -J LEVELS (3) -K CHANNELS (12) --bits B (8) --channels C (3: RGB, 1: gray,\n"
-  "  any 1..16 with .npy)\n"
-  "  --gain G (8) --name NAME; --linear only: --stride S (1, covariance subsampling)\n"
+  "Train options: -J LEVELS (3; audio 8, at most 10) -K CHANNELS (12; audio C*2^J/4)\n"
+  "  --bits B (8) --channels C (3: RGB, 1: gray, any 1..16 with .npy; audio: the first\n"
+  "  file's count, 1 downmixes stereo)\n"
+  "  --gain G (8; audio 32) --name NAME; --linear only: --stride S (1, covariance subsampling)\n"
   "  neural: -N WIDTH (64) -R BLOCKS (2) --crop PIXELS (128) --batch B (16)\n"
   "  --steps N (20000: learning-rate schedule length) --warmup N (500) --lr (1e-3)\n"
   "  --weight-decay (1e-4) --lambda (0: rate term off, encoder stays PCA) --jitter (0.05)\n"
@@ -141,7 +148,7 @@ static int parse(int argc, char **argv, cli_opts *o) {
     else if (!strcmp(a, "-T")) bad = number(v, 1, 1024, &threads);
     else if (!strncmp(a, "-T", 2) && a[2]) { bad = number(a + 2, 1, 1024, &threads); takes = 0; }
     else if (!strcmp(a, "--keep")) bad = number(v, 1, WL_MAX_K, &o->keep);
-    else if (!strcmp(a, "-J")) bad = number(v, 1, WL_MAX_J, &o->J);
+    else if (!strcmp(a, "-J")) bad = number(v, 1, WL_MAX_J1, &o->J);
     else if (!strcmp(a, "-K")) bad = number(v, 1, WL_MAX_K, &o->K);
     else if (!strcmp(a, "--bits")) bad = number(v, 2, 12, &o->bits);
     else if (!strcmp(a, "--channels")) bad = number(v, 1, WL_MAX_CHANNELS, &o->channels);
@@ -198,7 +205,7 @@ int main(int argc, char **argv) {
   }
   for (size_t c = 0; c < sizeof cmds / sizeof cmds[0]; c++) {
     if (strcmp(argv[1], cmds[c].name)) continue;
-    cli_opts o = {.verbosity = 1, .J = 3, .K = 12, .bits = 8, .channels = 3, .stride = 1, .N = 64, .R = 2,
+    cli_opts o = {.verbosity = 1, .bits = 8, .stride = 1, .N = 64, .R = 2,
                   .crop = 128, .batch = 16, .steps = 20000, .warmup = 500, .val_every = 500, .seed = 1,
                   .lr = 1e-3f, .weight_decay = 1e-4f, .jitter = 0.05f, .ckpt_s = 600};
     o.inputs = calloc((size_t)argc, sizeof(char *));

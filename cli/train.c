@@ -1,8 +1,10 @@
-/* train.c: walloc train: loads images from directories (sorted *.png and *.npy), named files
- * or list files (one path per line), converts them to the model's channel count, and fits a
- * linear model (--linear) or hands them to the neural training loop (train_neural.c). */
+/* train.c: walloc train: loads images (sorted *.png, *.npy) or audio (*.wav, *.flac, *.ogg,
+ * *.oga) from directories, named files or list files (one path per line), converts them to the
+ * model's channel count (RGB -> gray, stereo -> mono), and fits a linear model (--linear: 2-D for
+ * images, 1-D for audio) or hands images to the neural training loop (train_neural.c). */
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,8 +13,11 @@
 #include "cli/io.h"
 #include "cli/npy.h"
 #include "cli/png.h"
+#include "cli/sound.h"
 
 typedef struct { char **path; int n, cap; } pathlist;
+/* The loaded inputs: n images, or n audio clips when audio is set. */
+typedef struct { int audio, n; wl_image *imgs; wl_audio *clips; } train_set;
 
 static int push(pathlist *l, const char *dir, const char *name) {
   if (l->n == l->cap) {
@@ -28,7 +33,12 @@ static int push(pathlist *l, const char *dir, const char *name) {
 
 static int cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-static int is_image_name(const char *name) { return !strcmp(io_ext(name), ".png") || !strcmp(io_ext(name), ".npy"); }
+static int is_input_name(const char *name) {
+  static const char *ext[] = {".png", ".npy", ".wav", ".flac", ".ogg", ".oga"};
+  for (size_t i = 0; i < sizeof ext / sizeof *ext; i++)
+    if (!strcmp(io_ext(name), ext[i])) return 1;
+  return 0;
+}
 
 static int collect(const char *arg, pathlist *l) {
   struct stat st;
@@ -39,7 +49,7 @@ static int collect(const char *arg, pathlist *l) {
     int first = l->n;
     if (!d) return cli_fail(arg, "%s", strerror(errno));
     while ((e = readdir(d)))
-      if (is_image_name(e->d_name) && push(l, arg, e->d_name)) { closedir(d); return cli_fail(arg, "out of memory"); }
+      if (is_input_name(e->d_name) && push(l, arg, e->d_name)) { closedir(d); return cli_fail(arg, "out of memory"); }
     closedir(d);
     qsort(l->path + first, (size_t)(l->n - first), sizeof(char *), cmp);
     return 0;
@@ -47,7 +57,7 @@ static int collect(const char *arg, pathlist *l) {
   uint8_t *buf;
   size_t len;
   if (io_read_all(arg, &buf, &len)) return cli_fail(arg, "%s", strerror(errno));
-  if (png_is_png(buf, len) || npy_is_npy(buf, len)) {
+  if (png_is_png(buf, len) || npy_is_npy(buf, len) || snd_is_audio(buf, len)) {
     free(buf);
     return push(l, "", arg) ? cli_fail(arg, "out of memory") : 0;
   }
@@ -73,39 +83,84 @@ static int to_gray(wl_image *img) {
   return 0;
 }
 
-static int load(const char *path, int channels, wl_image *img) {
-  int rc = cli_read_image(path, img);
+/* Stereo -> mono: the rounded mean of the two channels. */
+static int to_mono(wl_audio *a) {
+  float *m = malloc(sizeof(float) * (size_t)a->frames);
+  if (!m) return -1;
+  for (long t = 0; t < a->frames; t++) m[t] = (float)floor(0.5 * ((double)a->samples[t] + a->samples[a->frames + t]) + 0.5);
+  free(a->samples);
+  a->samples = m;
+  a->channels = 1;
+  return 0;
+}
+
+/* Loads one input as `*channels` channels (0: 3 for images, the first clip's for audio); every
+ * input must be of the kind of the first (*audio -1: not known yet). */
+static int load(const char *path, int *channels, int *audio, cli_signal *s) {
+  int rc = cli_read_signal(path, s);
   if (rc) return rc;
-  free(img->alpha);
-  img->alpha = NULL;
-  if (img->channels == 3 && channels == 1 && to_gray(img)) rc = cli_fail(path, "out of memory");
-  else if (img->channels != channels) rc = cli_fail(path, "has %d channel(s), the model takes %d", img->channels, channels);
-  if (rc) wl_image_release(img);
+  free(s->img.alpha);
+  s->img.alpha = NULL;
+  const int C = s->audio ? s->snd.channels : s->img.channels;
+  if (!*channels) *channels = s->audio ? C : 3;
+  if (*audio >= 0 && *audio != s->audio)
+    rc = cli_fail(path, "is %s, the other inputs are %s", s->audio ? "audio" : "an image", *audio ? "audio" : "images");
+  else if (C == (s->audio ? 2 : 3) && *channels == 1) {
+    if (s->audio ? to_mono(&s->snd) : to_gray(&s->img)) rc = cli_fail(path, "out of memory");
+  } else if (C != *channels) rc = cli_fail(path, "has %d channel(s), the model takes %d", C, *channels);
+  *audio = s->audio;
+  if (rc) cli_signal_release(s);
   return rc;
 }
 
-int train_load_set(const char *const *args, int nargs, int channels, wl_image **imgs, int *n) {
+/* Loads every input of DIRs, files and list files; *channels as for load. */
+static int load_all(const char *const *args, int nargs, int *channels, train_set *set) {
   pathlist l = {0};
-  int rc = 0;
-  *imgs = NULL;
-  *n = 0;
+  int rc = 0, audio = -1;
+  memset(set, 0, sizeof *set);
   for (int i = 0; i < nargs && !rc; i++) rc = collect(args[i], &l);
-  if (!rc && !l.n) rc = cli_fail(args[0], "no PNG or .npy images found");
-  wl_image *v = rc ? NULL : calloc((size_t)l.n, sizeof *v);
+  if (!rc && !l.n) rc = cli_fail(args[0], "no images (PNG, .npy) or audio files (WAV, FLAC, OGG) found");
+  cli_signal *v = rc ? NULL : calloc((size_t)l.n, sizeof *v);
   if (!rc && !v) rc = cli_fail("train", "out of memory");
   int loaded = 0;
-  for (; loaded < l.n && !rc; loaded++) rc = load(l.path[loaded], channels, &v[loaded]);
+  for (; loaded < l.n && !rc; loaded++) rc = load(l.path[loaded], channels, &audio, &v[loaded]);
   if (rc) loaded--;
   for (int i = 0; i < l.n; i++) free(l.path[i]);
   free(l.path);
-  if (rc) {
-    for (int i = 0; i < loaded; i++) wl_image_release(&v[i]);
-    free(v);
-    return rc;
+  if (!rc) {
+    set->audio = audio;
+    set->imgs = audio ? NULL : calloc((size_t)loaded, sizeof *set->imgs);
+    set->clips = audio ? calloc((size_t)loaded, sizeof *set->clips) : NULL;
+    if (!set->imgs && !set->clips) rc = cli_fail("train", "out of memory");
   }
-  *imgs = v;
-  *n = l.n;
-  return 0;
+  for (int i = 0; i < loaded; i++) {
+    if (rc) cli_signal_release(&v[i]);
+    else if (audio) set->clips[i] = v[i].snd;
+    else set->imgs[i] = v[i].img;
+  }
+  free(v);
+  if (!rc) set->n = loaded;
+  return rc;
+}
+
+static void train_set_free(train_set *set) {
+  for (int i = 0; set->imgs && i < set->n; i++) wl_image_release(&set->imgs[i]);
+  for (int i = 0; set->clips && i < set->n; i++) wl_audio_release(&set->clips[i]);
+  free(set->imgs);
+  free(set->clips);
+  memset(set, 0, sizeof *set);
+}
+
+int train_load_set(const char *const *args, int nargs, int channels, wl_image **imgs, int *n) {
+  train_set set;
+  int rc = load_all(args, nargs, &channels, &set);
+  if (!rc && set.audio) {
+    train_set_free(&set);
+    rc = cli_fail(args[0], "holds audio; neural training and validation take images (audio: walloc train --linear)");
+  }
+  *imgs = rc ? NULL : set.imgs;
+  *n = rc ? 0 : set.n;
+  return rc;
 }
 
 const char *train_default_name(int channels, char buf[16]) {
@@ -113,29 +168,47 @@ const char *train_default_name(int channels, char buf[16]) {
   return channels == 1 ? "gray" : channels == 3 ? "rgb" : buf;
 }
 
-static int train_linear(cli_opts *o, const wl_image *imgs, int n) {
+static int train_linear(cli_opts *o, const train_set *set) {
   uint8_t *model = NULL;
   size_t len = 0;
   char name[16];
-  wl_linear_params p = {.name = o->name ? o->name : train_default_name(o->channels, name), .channels = o->channels,
-                        .J = o->J, .K = o->K, .bits = o->bits, .gain = o->gain, .stride = o->stride,
-                        .command = o->command};
-  int e = wl_train_linear(imgs, n, &p, &model, &len), rc = 0;
+  const char *dflt = !set->audio ? train_default_name(o->channels, name) : o->channels == 1 ? "mono"
+                     : o->channels == 2 ? "stereo" : (snprintf(name, sizeof name, "%d-ch-audio", o->channels), name);
+  wl_linear_params p = {.name = o->name ? o->name : dflt,
+                        .channels = o->channels, .J = o->J, .K = o->K, .bits = o->bits, .gain = o->gain,
+                        .stride = o->stride, .command = o->command};
+  int e = set->audio ? wl_train_linear_audio(set->clips, set->n, &p, &model, &len)
+                     : wl_train_linear(set->imgs, set->n, &p, &model, &len), rc = 0;
   if (e) rc = cli_fail(o->out, "training failed: %s", wl_strerror(e));
   if (!rc) rc = cli_write(o, o->out, model, len);
-  if (!rc && o->verbosity > 1) fprintf(stderr, "%s: linear model from %d images, %zu bytes\n", o->out, n, len);
+  if (!rc && o->verbosity > 1)
+    fprintf(stderr, "%s: linear %s model from %d %s, %zu bytes\n", o->out, set->audio ? "1-D" : "2-D", set->n,
+            set->audio ? "clips" : "images", len);
   free(model);
   return rc;
 }
 
+/* Defaults that depend on the kind of input, and the limits of -J and -K for it. */
+static int resolve_shape(cli_opts *o, int audio) {
+  const int maxJ = audio ? WL_MAX_J1 : WL_MAX_J;
+  if (!o->J) o->J = audio ? 8 : 3;
+  if (o->J > maxJ) return cli_fail("train", "-J is at most %d for %s", maxJ, audio ? "audio" : "images");
+  const long bands = (long)o->channels << ((audio ? 1 : 2) * o->J);
+  if (!o->K) o->K = audio ? (int)(bands / 4 < WL_MAX_K ? bands / 4 : WL_MAX_K) : 12;
+  if (o->K > bands)
+    return cli_fail("train", "-K %d is more than the %ld wavelet bands (channels * %s^J)", o->K, bands, audio ? "2" : "4");
+  return 0;
+}
+
 int cmd_train(cli_opts *o) {
   if (!o->out) return cli_fail("train", "needs -o MODEL.wlm");
-  wl_image *imgs;
-  int n;
-  int rc = train_load_set((const char *const *)o->inputs, o->ninputs, o->channels, &imgs, &n);
+  train_set set;
+  int rc = load_all((const char *const *)o->inputs, o->ninputs, &o->channels, &set);
   if (rc) return rc;
-  rc = o->linear ? train_linear(o, imgs, n) : train_neural(o, imgs, n);
-  for (int i = 0; i < n; i++) wl_image_release(&imgs[i]);
-  free(imgs);
+  rc = resolve_shape(o, set.audio);
+  if (!rc && set.audio && !o->linear)
+    rc = cli_fail("train", "neural training on audio is not supported yet; use --linear");
+  if (!rc) rc = o->linear ? train_linear(o, &set) : train_neural(o, set.imgs, set.n);
+  train_set_free(&set);
   return rc;
 }

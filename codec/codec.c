@@ -1,4 +1,5 @@
-/* codec.c: the image pipeline around a model.
+/* codec.c: the pipeline around a model, one for images (2-D packets) and audio (1-D packets,
+ * a latent grid of height 1); the public wl_encode/wl_decode{,_audio} only adapt their types.
  * encode: scale + pad -> wavelet packets X (D, h, w) -> y = W_e X + b_e (keep, h, w)
  *         -> companding + rounding q -> per-channel rANS streams -> .wlc (container.c)
  * decode: streams -> q -> tabulated inverse companding (+ fill for channels not sent)
@@ -21,28 +22,36 @@ void wl_image_release(wl_image *img) {
   img->planes = img->alpha = NULL;
 }
 
+void wl_audio_release(wl_audio *a) {
+  if (!a) return;
+  free(a->samples);
+  a->samples = NULL;
+}
+
 static int wpt_error(int e) { return e == -1 ? WL_ERR_NOMEM : e < 0 ? WL_ERR_ARG : 0; }
 static int entropy_error(int e) { return e == WLE_ERR_NOMEM ? WL_ERR_NOMEM : e < 0 ? WL_ERR_CORRUPT : 0; }
 
-int wl_packets(const wl_image *img, int J, float **X) {
-  const int Hp = wl_pad_size(img->height, J), Wp = wl_pad_size(img->width, J);
-  const size_t n = (size_t)img->channels * Hp * Wp;
+int wl_packets(const wl_signal *s, int J, float **X) {
+  int Hp, Wp;
+  wl_signal_padded(s, J, &Hp, &Wp);
+  const size_t n = (size_t)s->channels * Hp * Wp;
   float *x = malloc(sizeof(float) * n);
   *X = malloc(sizeof(float) * n);
   int e = x && *X ? 0 : WL_ERR_NOMEM;
   if (!e) {
-    wl_image_to_signal(img, Hp, Wp, x);
-    e = wpt_error(wl_wpt2_forward(x, img->channels, Hp, Wp, J, *X));
+    wl_signal_scale(s, Hp, Wp, x);
+    e = wpt_error(s->dims == 1 ? wl_wpt1_forward(x, s->channels, Wp, J, *X)
+                               : wl_wpt2_forward(x, s->channels, Hp, Wp, J, *X));
   }
   free(x);
   if (e) { free(*X); *X = NULL; }
   return e;
 }
 
-int wl_analyse(const wl_model *m, const wl_image *img, int keep, int16_t *q) {
-  const long P = wl_latent_count(img, m->d.J);
+int wl_analyse(const wl_model *m, const wl_signal *s, int keep, int16_t *q) {
+  const long P = wl_latent_count(s, m->d.J);
   float *X, *y = malloc(sizeof(float) * (size_t)keep * P);
-  int e = y ? wl_packets(img, m->d.J, &X) : WL_ERR_NOMEM;
+  int e = y ? wl_packets(s, m->d.J, &X) : WL_ERR_NOMEM;
   if (!e) {
     wl_affine(m->enc_w, m->enc_b, X, keep, m->D, P, y);
 #pragma omp parallel for schedule(static)
@@ -89,29 +98,33 @@ static int pack_alpha(const wl_image *img, uint8_t **out, size_t *len) {
   return e;
 }
 
-int wl_encode(const wl_model *m, const wl_image *img, const wl_encode_opts *o, uint8_t **out,
-              size_t *outlen) {
-  *out = NULL;
-  *outlen = 0;
-  WL_TRY(wl_image_check(img));
-  if (img->channels != m->d.channels) return WL_ERR_MISMATCH;
-  wl_header h = {.version = WL_FORMAT_VERSION, .modality = WL_MODALITY_IMAGE, .model_id = m->d.id,
-                 .channels = img->channels, .height = img->height, .width = img->width,
-                 .depth = img->depth, .has_alpha = img->alpha != NULL, .J = m->d.J, .K = m->d.K,
-                 .keep = o && o->keep ? o->keep : m->d.K, .bits = m->d.bits};
+/* Encodes signal s into a .wlc; h arrives with the modality's own fields (modality, rate,
+ * has_alpha) set, alpha_src is the image whose alpha plane to pack (NULL: none). */
+static int encode_signal(const wl_model *m, const wl_signal *s, const wl_image *alpha_src, const wl_header *hp,
+                         const wl_encode_opts *o, uint8_t **out, size_t *outlen) {
+  if (s->channels != m->d.channels || s->dims != m->d.dims) return WL_ERR_MISMATCH;
+  wl_header h = *hp;
+  h.version = WL_FORMAT_VERSION;
+  h.model_id = m->d.id;
+  h.channels = s->channels;
+  h.height = s->height;
+  h.width = s->width;
+  h.depth = s->depth;
+  h.J = m->d.J;
+  h.K = m->d.K;
+  h.keep = o && o->keep ? o->keep : m->d.K;
+  h.bits = m->d.bits;
   if (h.keep < 1 || h.keep > h.K) return WL_ERR_ARG;
-  const int Hp = wl_pad_size(h.height, h.J), Wp = wl_pad_size(h.width, h.J);
-  h.lat_h = Hp >> h.J;
-  h.lat_w = Wp >> h.J;
+  wl_latent_shape(s, h.J, &h.lat_h, &h.lat_w);
   const long P = (long)h.lat_h * h.lat_w;
   const size_t bound = wle_bound((size_t)P, h.bits);
   int16_t *q = malloc(sizeof(int16_t) * (size_t)h.keep * P);
   uint8_t *streams = malloc(bound * (size_t)h.keep), *alpha = NULL, *o8 = NULL;
   size_t alpha_len = 0;
   int e = q && streams ? 0 : WL_ERR_NOMEM;
-  if (!e) e = wl_analyse(m, img, h.keep, q);
+  if (!e) e = wl_analyse(m, s, h.keep, q);
   if (!e) e = code_channels(m, q, &h, streams, bound);
-  if (!e && img->alpha) e = pack_alpha(img, &alpha, &alpha_len);
+  if (!e && alpha_src && alpha_src->alpha) e = pack_alpha(alpha_src, &alpha, &alpha_len);
   if (!e) {
     h.alpha_len = (uint32_t)alpha_len;
     size_t total = wl_header_size(h.keep) + alpha_len + 4;
@@ -136,12 +149,33 @@ int wl_encode(const wl_model *m, const wl_image *img, const wl_encode_opts *o, u
   return e;
 }
 
+int wl_encode(const wl_model *m, const wl_image *img, const wl_encode_opts *o, uint8_t **out,
+              size_t *outlen) {
+  *out = NULL;
+  *outlen = 0;
+  WL_TRY(wl_image_check(img));
+  const wl_signal s = wl_image_signal(img);
+  wl_header h = {.modality = WL_MODALITY_IMAGE, .has_alpha = img->alpha != NULL};
+  return encode_signal(m, &s, img, &h, o, out, outlen);
+}
+
+int wl_encode_audio(const wl_model *m, const wl_audio *a, const wl_encode_opts *o, uint8_t **out,
+                    size_t *outlen) {
+  *out = NULL;
+  *outlen = 0;
+  WL_TRY(wl_audio_check(a));
+  const wl_signal s = wl_audio_signal(a);
+  wl_header h = {.modality = WL_MODALITY_AUDIO, .rate = a->rate, .frames = a->frames};
+  return encode_signal(m, &s, NULL, &h, o, out, outlen);
+}
+
 /* Reads the header, checks it belongs to `m`, and decodes the keep latent planes into *q. */
 static int read_latents(const wl_model *m, const uint8_t *buf, size_t len, wl_header *h, int16_t **q) {
   *q = NULL;
   WL_TRY(wl_header_read(buf, len, h));
   if (h->model_id != m->d.id) return WL_ERR_MISMATCH;
-  if (h->channels != m->d.channels || h->J != m->d.J || h->K != m->d.K || h->bits != m->d.bits)
+  if (h->channels != m->d.channels || h->J != m->d.J || h->K != m->d.K || h->bits != m->d.bits ||
+      (h->modality == WL_MODALITY_AUDIO) != (m->d.dims == 1))
     return WL_ERR_CORRUPT;
   const long P = (long)h->lat_h * h->lat_w;
   int16_t *lat = malloc(sizeof(int16_t) * (size_t)h->keep * P);
@@ -170,10 +204,11 @@ static int unpack_alpha(const wl_header *h, const uint8_t *z, float *alpha) {
   return e;
 }
 
-/* Synthesis: latents q (keep, h, w) -> image planes (img: shape set, planes allocated). */
-static int synthesise(const wl_model *m, const wl_header *h, const int16_t *q, wl_image *img) {
+/* Synthesis: latents q (keep, h, w) -> planes out (C, H, W) of the header's shape. */
+static int synthesise(const wl_model *m, const wl_header *h, const int16_t *q, float *out) {
   const int C = h->channels, K = h->K, half = 1 << (h->bits - 1);
-  const int Hp = h->lat_h << h->J, Wp = h->lat_w << h->J;
+  const wl_signal shape = {h->modality == WL_MODALITY_AUDIO ? 1 : 2, C, h->height, h->width, h->depth, NULL};
+  const int Hp = shape.dims == 2 ? h->lat_h << h->J : 1, Wp = h->lat_w << h->J;
   const long P = (long)h->lat_h * h->lat_w;
   float *y = malloc(sizeof(float) * (size_t)K * P), *X = malloc(sizeof(float) * (size_t)C * Hp * Wp);
   float *x = malloc(sizeof(float) * (size_t)C * Hp * Wp);
@@ -183,28 +218,51 @@ static int synthesise(const wl_model *m, const wl_header *h, const int16_t *q, w
     for (long i = 0; i < (long)K * P; i++)
       y[i] = i < h->keep * P ? m->dequant[q[i] + half] : m->fill[i / P];
     e = wl_decoder_forward(m, y, h->lat_h, h->lat_w, X);
-    if (!e) e = wpt_error(wl_wpt2_inverse(X, C, Hp, Wp, h->J, x));
+    if (!e) e = wpt_error(shape.dims == 1 ? wl_wpt1_inverse(X, C, Wp, h->J, x) : wl_wpt2_inverse(X, C, Hp, Wp, h->J, x));
   }
-  if (!e) wl_signal_to_image(x, Hp, Wp, img);
+  if (!e) wl_signal_unscale(x, Hp, Wp, &shape, out);
   free(y); free(X); free(x);
+  return e;
+}
+
+/* Decodes a .wlc of `modality` into *planes (C, H, W), malloc'd; *h: its header. */
+static int decode_signal(const wl_model *m, const uint8_t *buf, size_t len, int modality, wl_header *h,
+                         float **planes) {
+  int16_t *q;
+  *planes = NULL;
+  WL_TRY(read_latents(m, buf, len, h, &q));
+  int e = h->modality != modality ? WL_ERR_MISMATCH : 0;
+  if (!e && !(*planes = malloc(sizeof(float) * (size_t)h->channels * h->height * h->width))) e = WL_ERR_NOMEM;
+  if (!e) e = synthesise(m, h, q, *planes);
+  free(q);
+  if (e) { free(*planes); *planes = NULL; }
   return e;
 }
 
 int wl_decode(const wl_model *m, const uint8_t *buf, size_t len, wl_image *img) {
   wl_header h;
-  int16_t *q;
   memset(img, 0, sizeof *img);
-  WL_TRY(read_latents(m, buf, len, &h, &q));
+  WL_TRY(decode_signal(m, buf, len, WL_MODALITY_IMAGE, &h, &img->planes));
   img->channels = h.channels;
   img->height = h.height;
   img->width = h.width;
   img->depth = h.depth;
-  img->planes = malloc(sizeof(float) * (size_t)h.channels * h.height * h.width);
-  if (h.has_alpha) img->alpha = malloc(sizeof(float) * (size_t)h.height * h.width);
-  int e = img->planes && (img->alpha || !h.has_alpha) ? 0 : WL_ERR_NOMEM;
-  if (!e && h.has_alpha) e = unpack_alpha(&h, buf + h.header_len, img->alpha);
-  if (!e) e = synthesise(m, &h, q, img);
-  free(q);
+  int e = 0;
+  if (h.has_alpha) {
+    img->alpha = malloc(sizeof(float) * (size_t)h.height * h.width);
+    e = img->alpha ? unpack_alpha(&h, buf + h.header_len, img->alpha) : WL_ERR_NOMEM;
+  }
   if (e) wl_image_release(img);
   return e;
+}
+
+int wl_decode_audio(const wl_model *m, const uint8_t *buf, size_t len, wl_audio *a) {
+  wl_header h;
+  memset(a, 0, sizeof *a);
+  WL_TRY(decode_signal(m, buf, len, WL_MODALITY_AUDIO, &h, &a->samples));
+  a->channels = h.channels;
+  a->frames = h.frames;
+  a->rate = h.rate;
+  a->depth = h.depth;
+  return 0;
 }

@@ -1,6 +1,9 @@
-/* image.c: images <-> model signals. Samples scale to [-0.5, 0.5]; planes are padded by
- * symmetric reflection (x[-1] = x[0]) to a multiple of 2^J and cropped back on decode. */
+/* image.c: images and audio <-> model signals (wl_signal, internal.h). Samples scale to
+ * [-0.5, 0.5]; planes are padded by symmetric reflection (x[-1] = x[0]) to a multiple of 2^J
+ * along each transformed axis (both for images, the time axis for audio) and cropped back on
+ * decode, where samples are clamped to the range of their bit depth and rounded. */
 #include <math.h>
+#include <stdlib.h>
 #include "codec/internal.h"
 
 int wl_image_check(const wl_image *img) {
@@ -13,10 +16,68 @@ int wl_image_check(const wl_image *img) {
   return 0;
 }
 
+int wl_audio_check(const wl_audio *a) {
+  if (!a || !a->samples || a->channels < 1 || a->channels > WL_MAX_CHANNELS || a->rate < 1 ||
+      (a->depth != 8 && a->depth != 16 && a->depth != 24 && a->depth != 32))
+    return WL_ERR_ARG;
+  if (a->frames < 1 || a->frames > WL_MAX_FRAMES || a->frames * a->channels > WL_MAX_SAMPLES) return WL_ERR_LIMIT;
+  return 0;
+}
+
+wl_signal wl_image_signal(const wl_image *img) {
+  return (wl_signal){2, img->channels, img->height, img->width, img->depth, img->planes};
+}
+
+wl_signal wl_audio_signal(const wl_audio *a) {
+  return (wl_signal){1, a->channels, 1, (int)a->frames, a->depth, a->samples};
+}
+
+/* Checked views of n images (imgs) or clips (imgs NULL). */
+static int views(const wl_image *imgs, const wl_audio *clips, int n, wl_signal **s) {
+  *s = NULL;
+  if (n < 1 || (!imgs && !clips)) return WL_ERR_ARG;
+  if (!(*s = malloc(sizeof **s * (size_t)n))) return WL_ERR_NOMEM;
+  for (int i = 0; i < n; i++) {
+    int e = imgs ? wl_image_check(&imgs[i]) : wl_audio_check(&clips[i]);
+    if (e) { free(*s); *s = NULL; return e; }
+    (*s)[i] = imgs ? wl_image_signal(&imgs[i]) : wl_audio_signal(&clips[i]);
+  }
+  return 0;
+}
+
+int wl_image_signals(const wl_image *imgs, int n, wl_signal **s) { return views(imgs, NULL, n, s); }
+int wl_audio_signals(const wl_audio *clips, int n, wl_signal **s) { return views(NULL, clips, n, s); }
+
 int wl_pad_size(int n, int J) { return ((n + (1 << J) - 1) >> J) << J; }
 
-long wl_latent_count(const wl_image *img, int J) {
-  return (long)(wl_pad_size(img->height, J) >> J) * (wl_pad_size(img->width, J) >> J);
+void wl_signal_padded(const wl_signal *s, int J, int *Hp, int *Wp) {
+  *Hp = s->dims == 2 ? wl_pad_size(s->height, J) : s->height;
+  *Wp = wl_pad_size(s->width, J);
+}
+
+void wl_latent_shape(const wl_signal *s, int J, int *h, int *w) {
+  wl_signal_padded(s, J, h, w);
+  *h >>= s->dims == 2 ? J : 0;
+  *w >>= J;
+}
+
+long wl_latent_count(const wl_signal *s, int J) {
+  int h, w;
+  wl_latent_shape(s, J, &h, &w);
+  return (long)h * w;
+}
+
+/* x = v * scale + offset maps samples into [-0.5, 0.5]; back: v = (x - offset) * unscale,
+ * clamped to [lo, hi]. Images: scale 1/(2^d - 1), offset -1/2; audio: scale 2^-d, offset 0. */
+typedef struct { float scale, offset, unscale, lo, hi; } sample_map;
+
+static sample_map map_of(const wl_signal *s) {
+  if (s->dims == 2) {
+    const float maxv = (float)((1 << s->depth) - 1);
+    return (sample_map){1.0f / maxv, -0.5f, maxv, 0.0f, maxv};
+  }
+  const double half = ldexp(1.0, s->depth - 1);
+  return (sample_map){(float)(0.5 / half), 0.0f, (float)(2 * half), (float)-half, (float)(half - 1)};
 }
 
 /* Index i of a symmetric-periodic extension of 0..n-1 (period 2n). */
@@ -26,32 +87,32 @@ static int mirror(int i, int n) {
   return i < n ? i : 2 * n - 1 - i;
 }
 
-/* x (C, Hp, Wp) from img (C, H, W) */
-void wl_image_to_signal(const wl_image *img, int Hp, int Wp, float *x) {
-  const int H = img->height, W = img->width;
-  const float scale = 1.0f / (float)((1 << img->depth) - 1);
+/* x (C, Hp, Wp) from s (C, H, W) */
+void wl_signal_scale(const wl_signal *s, int Hp, int Wp, float *x) {
+  const int H = s->height, W = s->width;
+  const sample_map f = map_of(s);
 #pragma omp parallel for schedule(static)
-  for (long cr = 0; cr < (long)img->channels * Hp; cr++) {
+  for (long cr = 0; cr < (long)s->channels * Hp; cr++) {
     long c = cr / Hp, r = cr % Hp;
-    const float *src = img->planes + (c * H + mirror((int)r, H)) * (long)W;
+    const float *src = s->planes + (c * H + mirror((int)r, H)) * (long)W;
     float *dst = x + cr * Wp;
-    for (int j = 0; j < W; j++) dst[j] = src[j] * scale - 0.5f;
-    for (int j = W; j < Wp; j++) dst[j] = src[mirror(j, W)] * scale - 0.5f;
+    for (int j = 0; j < W; j++) dst[j] = src[j] * f.scale + f.offset;
+    for (int j = W; j < Wp; j++) dst[j] = src[mirror(j, W)] * f.scale + f.offset;
   }
 }
 
-/* img->planes (C, H, W) from x (C, Hp, Wp): crop, rescale, clamp and round. */
-void wl_signal_to_image(const float *x, int Hp, int Wp, wl_image *img) {
-  const int H = img->height, W = img->width;
-  const float maxv = (float)((1 << img->depth) - 1);
+/* out (C, H, W) from x (C, Hp, Wp): crop, rescale, clamp and round. */
+void wl_signal_unscale(const float *x, int Hp, int Wp, const wl_signal *s, float *out) {
+  const int H = s->height, W = s->width;
+  const sample_map f = map_of(s);
 #pragma omp parallel for schedule(static)
-  for (long cr = 0; cr < (long)img->channels * H; cr++) {
+  for (long cr = 0; cr < (long)s->channels * H; cr++) {
     long c = cr / H, r = cr % H;
     const float *src = x + (c * Hp + r) * (long)Wp;
-    float *dst = img->planes + cr * W;
+    float *dst = out + cr * W;
     for (int j = 0; j < W; j++) {
-      float v = (src[j] + 0.5f) * maxv;
-      dst[j] = v < 0.0f ? 0.0f : v > maxv ? maxv : rintf(v);
+      float v = (src[j] - f.offset) * f.unscale;
+      dst[j] = v < f.lo ? f.lo : v > f.hi ? f.hi : rintf(v);
     }
   }
 }

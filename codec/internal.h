@@ -10,8 +10,9 @@
 
 struct wl_model {
   wl_model_desc d;
-  int D;          /* C * 4^J wavelet coefficients per latent position */
+  int D;          /* C * 4^J (1-D: C * 2^J) wavelet coefficients per latent position */
   int N, R;       /* neural kind: residual path width and blocks (0, 0 for linear) */
+  int kh, kw;     /* residual convolution kernel: 3x3 for images, 1x3 for audio (d.dims 1) */
   long nparams;   /* floats in params */
   float *params;  /* every float tensor below, contiguous in this order (the trainer's vector) */
   float *enc_w;   /* (K, D) */
@@ -21,7 +22,7 @@ struct wl_model {
   float *fill;    /* (K) decoder input for channels not sent (pre-companding units) */
   float *res_in_w;  /* (N, K) residual path: h = res_in_w y + res_in_b */
   float *res_in_b;  /* (N) */
-  float *res_w;     /* (2R, N, N, 3, 3) block r: h += conv2(silu(conv1(silu(h)))) */
+  float *res_w;     /* (2R, N, N, kh, kw) block r: h += conv2(silu(conv1(silu(h)))) */
   float *res_b;     /* (2R, N) */
   float *res_out_w; /* (D, N) X += res_out_w silu(h) */
   float *rate_scale; /* (K) log scale of the per-channel Laplace density of the rate term */
@@ -40,20 +41,39 @@ double wl_probit(double p); /* Phi^-1(p), p in (0, 1), to about double precision
 
 /* model.c */
 uint64_t wl_fnv1a64(const void *buf, size_t len);
-int wl_model_alloc(wl_model *m); /* allocates the tensors for m->d, m->N, m->R (kind "neural" when N > 0) */
+/* Allocates the tensors for m->d, m->N, m->R (kind "neural" when N > 0); d.dims 0 means 2. */
+int wl_model_alloc(wl_model *m);
 
-
-/* image.c: scaled, reflect-padded planes and back. */
-int wl_pad_size(int n, int J);
-long wl_latent_count(const wl_image *img, int J); /* latent positions h*w of img at J levels */
-void wl_image_to_signal(const wl_image *img, int Hp, int Wp, float *x);
-void wl_signal_to_image(const float *x, int Hp, int Wp, wl_image *img);
+/* image.c: the one view of a signal that the pipeline (packets, encoder, training) takes.
+ * Images are dims 2, (C, H, W), unsigned samples 0 .. 2^depth - 1, x = v / (2^depth - 1) - 1/2;
+ * audio is dims 1, (C, 1, T), signed samples -2^(depth-1) .. 2^(depth-1) - 1, x = v / 2^depth.
+ * Padding by symmetric reflection to a multiple of 2^J along each transformed axis (W only in
+ * 1-D: Hp = H = 1); the latent grid is (Hp / 2^J, Wp / 2^J), or (1, Wp / 2^J) in 1-D. */
+typedef struct {
+  int dims, channels, height, width, depth;
+  const float *planes; /* (C, H, W) */
+} wl_signal;
 int wl_image_check(const wl_image *img);
+int wl_audio_check(const wl_audio *a);
+wl_signal wl_image_signal(const wl_image *img);
+wl_signal wl_audio_signal(const wl_audio *a);
+/* Checked views of n images or clips (*s malloc'd, caller frees). */
+int wl_image_signals(const wl_image *imgs, int n, wl_signal **s);
+int wl_audio_signals(const wl_audio *clips, int n, wl_signal **s);
+int wl_pad_size(int n, int J);
+void wl_signal_padded(const wl_signal *s, int J, int *Hp, int *Wp);
+void wl_latent_shape(const wl_signal *s, int J, int *h, int *w);
+long wl_latent_count(const wl_signal *s, int J); /* latent positions h*w of s at J levels */
+/* x (C, Hp, Wp) from s: scaled, reflect-padded. */
+void wl_signal_scale(const wl_signal *s, int Hp, int Wp, float *x);
+/* out (C, H, W) from x (C, Hp, Wp) for the shape of s (its planes unused): crop, rescale,
+ * clamp to the sample range and round. */
+void wl_signal_unscale(const float *x, int Hp, int Wp, const wl_signal *s, float *out);
 
-/* codec.c: X (C*4^J, Hp/2^J, Wp/2^J) malloc'd packets of a padded, scaled image; and the
- * first `keep` latent planes q (keep, h, w) of an image. */
-int wl_packets(const wl_image *img, int J, float **X);
-int wl_analyse(const wl_model *m, const wl_image *img, int keep, int16_t *q);
+/* codec.c: X (C*4^J, Hp/2^J, Wp/2^J) (1-D: (C*2^J, 1, Wp/2^J)) malloc'd packets of a padded,
+ * scaled signal; and the first `keep` latent planes q (keep, h, w) of a signal. */
+int wl_packets(const wl_signal *s, int J, float **X);
+int wl_analyse(const wl_model *m, const wl_signal *s, int keep, int16_t *q);
 
 /* model.c: .wlm byte strings with extra metadata pairs and extra F32 vectors of m->nparams
  * floats (training checkpoints keep the optimiser state this way). Serialising reads key,
@@ -75,9 +95,9 @@ int wl_model_parse(wl_model **model, const uint8_t *buf, size_t len, const wl_mo
 int wl_decoder_forward(const wl_model *m, const float *y, int h, int w, float *X);
 
 /* train_linear.c: PCA fit of m's linear encoder/decoder; static entropy tables from the
- * latents of imgs. */
-int wl_linear_fit(wl_model *m, const wl_image *imgs, int n, float gain, int stride);
-int wl_model_tables(wl_model *m, const wl_image *imgs, int n);
+ * latents of the signals s (of m's dims). */
+int wl_linear_fit(wl_model *m, const wl_signal *s, int n, float gain, int stride);
+int wl_model_tables(wl_model *m, const wl_signal *s, int n);
 
 /* train.c, for tests: the trainer's model, and the loss and gradient of the current step's
  * batch without an update (grad: m->nparams floats; rate.log_scale's entries are d bpp/d log

@@ -1,8 +1,11 @@
 /* model.c: .wlm model files (safetensors layout, see safetensors.h) and the built-in models.
  * Tensors: encoder.weight (K,D) encoder.bias (K) decoder.weight (D,K) decoder.bias (D)
- * fill (K) F32, entropy.freq (K, 2^B) U16; metadata: format, kind, name, channels, J, K, bits.
+ * fill (K) F32, entropy.freq (K, 2^B) U16; metadata: format, kind, name, channels, J, K, bits,
+ * and dims = "1" for 1-D (audio) models, where D = C*2^J and J <= 10 (absent: 2-D, D = C*4^J,
+ * J <= 6; 2-D files never carry it, so their bytes and ids predate it).
  * Kind "neural" adds metadata N, R and the residual path: residual.in.weight (N,K),
- * residual.in.bias (N), residual.r.conv{1,2}.{weight (N,N,3,3), bias (N)} for r < R,
+ * residual.in.bias (N), residual.r.conv{1,2}.{weight (N,N,kh,kw), bias (N)} for r < R (3x3 in 2-D,
+ * 1x3 in 1-D),
  * residual.out.weight (D,N), and rate.log_scale (K), the training rate term's densities. */
 #include <math.h>
 #include <stdio.h>
@@ -50,7 +53,7 @@ static int model_tensors(const wl_model *m, tensor_ref *t) {
   T("residual.in.weight", m->res_in_w, 2, N, K, 0, 0);
   T("residual.in.bias", m->res_in_b, 1, N, 0, 0, 0);
   for (int i = 0; i < 2 * m->R; i++) {
-    t[n] = (tensor_ref){"", m->res_w + (size_t)i * N * N * 9, 4, {N, N, 3, 3}};
+    t[n] = (tensor_ref){"", m->res_w + (size_t)i * N * N * m->kh * m->kw, 4, {N, N, (uint64_t)m->kh, (uint64_t)m->kw}};
     snprintf(t[n++].name, sizeof t->name, "residual.%d.conv%d.weight", i / 2, i % 2 + 1);
     t[n] = (tensor_ref){"", m->res_b + (size_t)i * N, 1, {N}};
     snprintf(t[n++].name, sizeof t->name, "residual.%d.conv%d.bias", i / 2, i % 2 + 1);
@@ -62,9 +65,12 @@ static int model_tensors(const wl_model *m, tensor_ref *t) {
 }
 
 int wl_model_alloc(wl_model *m) {
+  if (!m->d.dims) m->d.dims = 2;
+  m->kh = m->d.dims == 1 ? 1 : 3;
+  m->kw = 3;
   const size_t K = (size_t)m->d.K, D = (size_t)m->D, N = (size_t)m->N, R = (size_t)m->R;
-  const size_t S = (size_t)1 << m->d.bits;
-  const size_t sizes[] = {K * D, K, D * K, D, K, N * K, N, 2 * R * N * N * 9, 2 * R * N, D * N, N ? K : 0};
+  const size_t S = (size_t)1 << m->d.bits, taps = (size_t)m->kh * m->kw;
+  const size_t sizes[] = {K * D, K, D * K, D, K, N * K, N, 2 * R * N * N * taps, 2 * R * N, D * N, N ? K : 0};
   float **ptr[] = {&m->enc_w, &m->enc_b, &m->dec_w, &m->dec_b, &m->fill, &m->res_in_w, &m->res_in_b,
                    &m->res_w, &m->res_b, &m->res_out_w, &m->rate_scale};
   size_t total = 0;
@@ -125,11 +131,13 @@ static int model_parse(wl_model *m, const uint8_t *buf, size_t len, const wl_mod
   wl_model_desc *d = &m->d;
   if (!e && (!fmt || strcmp(fmt, "walloc-model") || !kind || (strcmp(kind, "linear") && strcmp(kind, "neural"))))
     e = WL_ERR_MODEL;
+  d->dims = 2;
+  if (!e && wl_st_meta_get(f, "dims")) e = meta_int(f, "dims", 1, 2, &d->dims);
   if (!e) e = meta_int(f, "channels", 1, WL_MAX_CHANNELS, &d->channels);
-  if (!e) e = meta_int(f, "J", 1, WL_MAX_J, &d->J);
+  if (!e) e = meta_int(f, "J", 1, d->dims == 1 ? WL_MAX_J1 : WL_MAX_J, &d->J);
   if (!e) e = meta_int(f, "bits", 2, MAX_MODEL_BITS, &d->bits);
   if (!e) {
-    m->D = d->channels << (2 * d->J);
+    m->D = d->channels << (d->dims * d->J);
     e = meta_int(f, "K", 1, m->D < WL_MAX_K ? m->D : WL_MAX_K, &d->K);
   }
   if (!e && !strcmp(kind, "neural")) {
@@ -239,6 +247,7 @@ int wl_model_serialize(const wl_model *m, const wl_model_extra *x, uint8_t **out
     snprintf(num[i], 16, "%d", val[i]);
     add_meta(f, key[i], num[i]);
   }
+  if (m->d.dims == 1) add_meta(f, "dims", "1");
   for (int i = 0; x && i < x->nmeta; i++) add_meta(f, x->key[i], x->value[i]);
   int e = wl_st_write(f, out, outlen);
   free(f); free(t);

@@ -30,6 +30,7 @@
 struct wl_trainer {
   wl_train_params p;
   const wl_image *imgs;
+  wl_signal *sig;          /* (n) views of imgs for the PCA fit and the entropy tables */
   int n;
   wl_model *m;
   float *grad, *mom, *var; /* (nparams) each */
@@ -58,6 +59,7 @@ void wl_trainer_free(wl_trainer *t) {
                    t->xh, t->dXh, t->dz, t->du, t->dy, t->dh, t->da, t->dc, t->dsR, t->scratch};
   for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]);
   free(t->keep);
+  free(t->sig);
   free(t);
 }
 
@@ -119,8 +121,9 @@ int wl_trainer_new(wl_trainer **tp, const wl_image *imgs, int n, const wl_train_
   m->D = p->channels << (2 * p->J);
   m->N = p->N;
   m->R = p->R;
-  int e = wl_model_alloc(m);
-  if (!e) e = wl_linear_fit(m, imgs, n, p->gain > 0 ? p->gain : 8.0f, PCA_STRIDE);
+  int e = wl_image_signals(imgs, n, &t->sig);
+  if (!e) e = wl_model_alloc(m);
+  if (!e) e = wl_linear_fit(m, t->sig, n, p->gain > 0 ? p->gain : 8.0f, PCA_STRIDE);
   if (!e) e = flat_tables(m);
   if (e) { wl_trainer_free(t); return e; }
   init_residual(t);
@@ -410,7 +413,7 @@ int wl_trainer_validate(wl_trainer *t, const wl_image *img, int keep, double *ms
 int wl_trainer_save(wl_trainer *t, int checkpoint, uint8_t **out, size_t *outlen) {
   wl_model *m = t->m;
   const wl_train_params *p = &t->p;
-  int e = checkpoint ? flat_tables(m) : wl_model_tables(m, t->imgs, t->n);
+  int e = checkpoint ? flat_tables(m) : wl_model_tables(m, t->sig, t->n);
   if (e) return e;
   char v[10][64];
   snprintf(v[0], 64, "%ld", t->step);
@@ -442,7 +445,7 @@ int wl_trainer_resume(wl_trainer *t, const uint8_t *buf, size_t len) {
   const wl_model *m = t->m;
   wl_model *c;
   WL_TRY(wl_model_parse(&c, buf, len, NULL)); /* shapes first: the optimiser state is sized by them */
-  int e = c->d.channels != m->d.channels || c->d.J != m->d.J || c->d.K != m->d.K || c->d.bits != m->d.bits ||
+  int e = c->d.dims != m->d.dims || c->d.channels != m->d.channels || c->d.J != m->d.J || c->d.K != m->d.K || c->d.bits != m->d.bits ||
           c->N != m->N || c->R != m->R ? WL_ERR_MISMATCH : 0;
   wl_model_free(c);
   if (e || (e = wl_model_parse(&c, buf, len, &x))) return e;

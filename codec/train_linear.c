@@ -1,5 +1,6 @@
 /* train_linear.c: the closed-form linear model. The encoder is the PCA/KLT of the wavelet
- * packet coefficient vectors (one D = C*4^J vector per latent position), keeping the K
+ * packet coefficient vectors (one D = C*4^J vector per latent position; C*2^J for audio,
+ * whose 1-D packets run along time), keeping the K
  * leading eigenvectors V (D, K): y = g V^T (X - mu), X^ = V y / g + mu. The gain g sets the
  * quantiser step (rate); static entropy tables are histograms of the training latents. */
 #include <math.h>
@@ -10,7 +11,9 @@
 #include "codec/internal.h"
 #include "entropy/entropy.h"
 
-#define DEFAULT_GAIN 8.0f
+#define DEFAULT_GAIN 8.0f        /* images: PSNR about 30 dB near 1 bpp with 8-bit latents */
+#define DEFAULT_GAIN_AUDIO 32.0f /* audio: SNR is relative to the signal, not the peak, so finer
+                                    steps; larger gains clip loud low bands in 8-bit latents */
 #define CHUNK 4096 /* positions converted to double per dsyrk call */
 
 void dsyev_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda, double *w,
@@ -32,17 +35,17 @@ static long accumulate(const float *X, int D, long P, int stride, double *sum, d
   return used;
 }
 
-/* Covariance (D, D) of the packets of all images; mean into mu. */
-static int covariance(const wl_image *imgs, int n, int J, int stride, double *mu, double *cov) {
-  const int D = imgs[0].channels << (2 * J);
+/* Covariance (D, D) of the packets of all signals; mean into mu. */
+static int covariance(const wl_signal *s, int n, int J, int stride, double *mu, double *cov) {
+  const int D = s[0].channels << (s[0].dims * J);
   double *buf = malloc(sizeof(double) * (size_t)D * CHUNK);
   long count = 0;
   if (!buf) return WL_ERR_NOMEM;
   for (int i = 0; i < n; i++) {
     float *X;
-    int e = wl_packets(&imgs[i], J, &X);
+    int e = wl_packets(&s[i], J, &X);
     if (e) { free(buf); return e; }
-    long P = wl_latent_count(&imgs[i], J);
+    long P = wl_latent_count(&s[i], J);
     count += accumulate(X, D, P, stride, mu, cov, buf);
     free(X);
   }
@@ -77,15 +80,15 @@ static int leading_eigenvectors(double *cov, int D, int K, double *V, double *ei
 }
 
 /* Static tables: per-channel histograms of the training latents, normalised. */
-int wl_model_tables(wl_model *m, const wl_image *imgs, int n) {
+int wl_model_tables(wl_model *m, const wl_signal *s, int n) {
   const size_t S = (size_t)1 << m->d.bits;
   uint32_t *hist = calloc(S * (size_t)m->d.K, sizeof(uint32_t));
   if (!hist) return WL_ERR_NOMEM;
   int e = 0;
   for (int i = 0; i < n && !e; i++) {
-    long P = wl_latent_count(&imgs[i], m->d.J);
+    long P = wl_latent_count(&s[i], m->d.J);
     int16_t *q = malloc(sizeof(int16_t) * (size_t)m->d.K * P);
-    e = q ? wl_analyse(m, &imgs[i], m->d.K, q) : WL_ERR_NOMEM;
+    e = q ? wl_analyse(m, &s[i], m->d.K, q) : WL_ERR_NOMEM;
     for (long j = 0; !e && j < m->d.K * P; j++) hist[(size_t)(j / P) * S + (size_t)(q[j] + (int)S / 2)]++;
     free(q);
   }
@@ -95,12 +98,12 @@ int wl_model_tables(wl_model *m, const wl_image *imgs, int n) {
   return e;
 }
 
-int wl_linear_fit(wl_model *m, const wl_image *imgs, int n, float gain, int stride) {
+int wl_linear_fit(wl_model *m, const wl_signal *s, int n, float gain, int stride) {
   const int D = m->D, K = m->d.K;
   double *mu = calloc((size_t)D, sizeof(double)), *cov = calloc((size_t)D * D, sizeof(double));
   double *V = malloc(sizeof(double) * (size_t)K * D), *eig = malloc(sizeof(double) * (size_t)D);
   int e = mu && cov && V && eig ? 0 : WL_ERR_NOMEM;
-  if (!e) e = covariance(imgs, n, m->d.J, stride, mu, cov);
+  if (!e) e = covariance(s, n, m->d.J, stride, mu, cov);
   if (!e) e = leading_eigenvectors(cov, D, K, V, eig);
   for (int k = 0; !e && k < K; k++) {
     double proj = 0;
@@ -117,33 +120,52 @@ int wl_linear_fit(wl_model *m, const wl_image *imgs, int n, float gain, int stri
   return e;
 }
 
-int wl_train_linear(const wl_image *imgs, int n, const wl_linear_params *p, uint8_t **out, size_t *outlen) {
-  *out = NULL;
-  if (n < 1 || !p || p->channels < 1 || p->channels > WL_MAX_CHANNELS || p->J < 1 || p->J > WL_MAX_J ||
-      p->bits < 2 || p->bits > 12 || p->K < 1 || p->K > WL_MAX_K || p->K > p->channels << (2 * p->J))
+/* The linear model of dims (2: images, 1: audio) on the checked signals s. */
+static int train_linear(const wl_signal *s, int n, int dims, const wl_linear_params *p, uint8_t **out,
+                        size_t *outlen) {
+  if (!p || p->channels < 1 || p->channels > WL_MAX_CHANNELS || p->J < 1 ||
+      p->J > (dims == 1 ? WL_MAX_J1 : WL_MAX_J) || p->bits < 2 || p->bits > 12 || p->K < 1 || p->K > WL_MAX_K ||
+      p->K > p->channels << (dims * p->J))
     return WL_ERR_ARG;
-  for (int i = 0; i < n; i++) {
-    WL_TRY(wl_image_check(&imgs[i]));
-    if (imgs[i].channels != p->channels) return WL_ERR_MISMATCH;
-  }
+  for (int i = 0; i < n; i++)
+    if (s[i].channels != p->channels) return WL_ERR_MISMATCH;
   wl_model *m = calloc(1, sizeof *m);
   if (!m) return WL_ERR_NOMEM;
-  m->d = (wl_model_desc){.channels = p->channels, .J = p->J, .K = p->K, .bits = p->bits};
+  m->d = (wl_model_desc){.channels = p->channels, .J = p->J, .K = p->K, .bits = p->bits, .dims = dims};
   snprintf(m->d.name, sizeof m->d.name, "%s", p->name ? p->name : "");
-  m->D = p->channels << (2 * p->J);
-  const float gain = p->gain > 0 ? p->gain : DEFAULT_GAIN;
+  m->D = p->channels << (dims * p->J);
+  const float gain = p->gain > 0 ? p->gain : dims == 1 ? DEFAULT_GAIN_AUDIO : DEFAULT_GAIN;
   int e = wl_model_alloc(m);
-  if (!e) e = wl_linear_fit(m, imgs, n, gain, p->stride > 0 ? p->stride : 1);
-  if (!e) e = wl_model_tables(m, imgs, n);
+  if (!e) e = wl_linear_fit(m, s, n, gain, p->stride > 0 ? p->stride : 1);
+  if (!e) e = wl_model_tables(m, s, n);
   if (!e) {
     char g[32], count[32];
     snprintf(g, sizeof g, "%g", gain);
     snprintf(count, sizeof count, "%d", n);
-    const char *keys[] = {"gain", "train_images", "train_command"};
+    const char *keys[] = {"gain", dims == 1 ? "train_clips" : "train_images", "train_command"};
     char *vals[] = {g, count, (char *)(p->command ? p->command : "")};
     const wl_model_extra x = {.nmeta = 3, .key = keys, .value = vals};
     e = wl_model_serialize(m, &x, out, outlen);
   }
   wl_model_free(m);
+  return e;
+}
+
+int wl_train_linear(const wl_image *imgs, int n, const wl_linear_params *p, uint8_t **out, size_t *outlen) {
+  wl_signal *s;
+  *out = NULL;
+  WL_TRY(wl_image_signals(imgs, n, &s));
+  int e = train_linear(s, n, 2, p, out, outlen);
+  free(s);
+  return e;
+}
+
+int wl_train_linear_audio(const wl_audio *clips, int n, const wl_linear_params *p, uint8_t **out,
+                          size_t *outlen) {
+  wl_signal *s;
+  *out = NULL;
+  WL_TRY(wl_audio_signals(clips, n, &s));
+  int e = train_linear(s, n, 1, p, out, outlen);
+  free(s);
   return e;
 }

@@ -1,5 +1,6 @@
 /* walloc.h: the one public API of libwalloc, a wavelet-packet neural codec (WaLLoC-style).
- * A signal (planar float samples) goes through a CDF 9/7 wavelet packet transform, a linear
+ * A signal (planar float samples: an image (C, H, W) or audio (C, T)) goes through a CDF 9/7
+ * wavelet packet transform (2-D for images, 1-D for audio), a linear
  * encoder to K latent channels, companding + rounding to B-bit integers, and rANS coding
  * into a .wlc byte string. The library never prints or exits: every function that can fail
  * returns 0 or a negative WL_ERR_* code, named by wl_strerror(). */
@@ -20,6 +21,10 @@ extern "C" {
 #define WL_MAX_PIXELS (1 << 26)    /* width * height: at most 64 Mpixel */
 #define WL_MAX_CHANNELS 16         /* signal channels a model may take */
 #define WL_MAX_J 6                 /* wavelet packet levels for images */
+#define WL_MAX_J1 10               /* wavelet packet levels for audio (1-D) */
+#define WL_MAX_FRAMES (1L << 30)   /* audio frames (samples per channel): 1 .. 2^30 */
+#define WL_MAX_SAMPLES (1L << 30)  /* audio channels * frames: at most 2^30 */
+#define WL_MAX_RATE 0x7fffffff     /* audio sample rate in Hz: 1 .. 2^31 - 1 (stored, not used) */
 #define WL_MAX_K 1024              /* latent channels */
 
 enum {
@@ -53,6 +58,21 @@ typedef struct {
 /* Frees the planes of an image filled by wl_decode (not the struct itself). */
 void wl_image_release(wl_image *img);
 
+/* Audio: `samples` is [channels][frames], integers of `depth` bits in the signed range
+ * -2^(depth-1) .. 2^(depth-1) - 1 stored as float (32-bit samples lose their low bits to float
+ * rounding). The codec scales them to [-0.5, 0.5] by 2^-depth, pads the length to a multiple of
+ * 2^J by symmetric reflection and crops it back on decode; rate is carried through. */
+typedef struct {
+  int channels;
+  long frames;  /* 1 .. WL_MAX_FRAMES */
+  int rate;     /* samples per second per channel, 1 .. WL_MAX_RATE */
+  int depth;    /* bits per sample: 8, 16, 24 or 32 */
+  float *samples;
+} wl_audio;
+
+/* Frees the samples of audio filled by wl_decode_audio (not the struct itself). */
+void wl_audio_release(wl_audio *a);
+
 /* ---- models ---------------------------------------------------------------------------- */
 typedef struct wl_model wl_model;
 
@@ -63,6 +83,7 @@ typedef struct {
   int J;            /* wavelet packet levels */
   int K;            /* latent channels */
   int bits;         /* B: latent integer bits */
+  int dims;         /* 2: images, C*4^J bands per latent position; 1: audio, C*2^J bands */
   uint64_t id;      /* FNV-1a 64 of the model file bytes */
 } wl_model_desc;
 
@@ -89,16 +110,25 @@ int wl_encode(const wl_model *model, const wl_image *img, const wl_encode_opts *
 /* Decodes a .wlc byte string into `img` (planes allocated; release with wl_image_release). */
 int wl_decode(const wl_model *model, const uint8_t *buf, size_t len, wl_image *img);
 
+/* The same for audio, with a 1-D model (dims 1): one pipeline, 1-D packets. wl_decode of an
+ * audio file and wl_decode_audio of an image file return WL_ERR_MISMATCH, as does a model of
+ * the other dimensionality or channel count. */
+int wl_encode_audio(const wl_model *model, const wl_audio *a, const wl_encode_opts *opts,
+                    uint8_t **out, size_t *outlen);
+int wl_decode_audio(const wl_model *model, const uint8_t *buf, size_t len, wl_audio *a);
+
 /* What a .wlc header says, read and validated without a model. */
-enum { WL_MODALITY_IMAGE = 1 };
+enum { WL_MODALITY_IMAGE = 1, WL_MODALITY_AUDIO = 2 };
 enum { WL_ENTROPY_STATIC = 0, WL_ENTROPY_TABLE = 1, WL_ENTROPY_ADAPTIVE = 2,
        WL_ENTROPY_PREDICTIVE = 3, WL_ENTROPY_MODES = 4 };
 typedef struct {
   int version, modality;
   uint64_t model_id;
-  int channels, height, width, depth, has_alpha;
+  int channels, height, width, depth, has_alpha; /* audio: height 1, width = frames */
+  int rate;                        /* audio: samples per second; 0 for images */
+  long frames;                     /* audio: frames per channel; 0 for images */
   int J, K, keep, bits;
-  int lat_h, lat_w;                /* latent plane size: padded size / 2^J */
+  int lat_h, lat_w;                /* latent plane size: padded size / 2^J (audio: 1, T/2^J) */
   uint8_t entropy[WL_MAX_K];       /* per kept channel: WL_ENTROPY_* */
   uint32_t stream_len[WL_MAX_K];   /* per kept channel: bytes */
   uint32_t alpha_len;              /* bytes of the zstd alpha plane, 0 when absent */
@@ -118,7 +148,7 @@ int wl_latents(const wl_model *model, const uint8_t *buf, size_t len, int16_t **
 typedef struct {
   const char *name; /* stored in the model metadata */
   int channels, J, K, bits;
-  float gain;       /* latent scale applied before companding (rate knob); 0 = default */
+  float gain;       /* latent scale applied before companding (rate knob); 0 = default (8, audio 32) */
   int stride;       /* use every stride-th latent position for the covariance (>= 1) */
   const char *command; /* provenance stored in the model metadata (may be NULL) */
 } wl_linear_params;
@@ -127,6 +157,9 @@ typedef struct {
  * a malloc'd .wlm byte string. All images must have params->channels channels. */
 int wl_train_linear(const wl_image *imgs, int n, const wl_linear_params *params,
                     uint8_t **out, size_t *outlen);
+/* The same on audio clips: a 1-D model (dims 1, J up to WL_MAX_J1, K <= channels * 2^J). */
+int wl_train_linear_audio(const wl_audio *clips, int n, const wl_linear_params *params,
+                          uint8_t **out, size_t *outlen);
 
 /* Neural models (kind "neural"): the PCA model above plus a residual convolutional decoder
  * path, trained jointly by stochastic gradient descent on random crops. */

@@ -1,7 +1,7 @@
 /* test_codec.c: the codec pieces against independent references: the threshold quantiser
  * against the companding formula with erf, the SGEMM projection against a scalar loop, the
- * .wlc header validation field by field, the model parser on mutated files, and the encoder
- * on 1 and 2 threads. */
+ * .wlc header validation field by field, the model parser on mutated files, the encoder
+ * on 1 and 2 threads, and the audio (1-D) path: training, round trips, modality checks. */
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -152,6 +152,103 @@ static void test_threads(wl_model *m) {
   t_end();
 }
 
+/* C channels of T frames of depth-bit audio: a sine per channel plus noise, about -10 dBFS. */
+static wl_audio test_audio(int C, long T, int depth) {
+  wl_audio a = {C, T, 22050, depth, malloc(sizeof(float) * (size_t)C * (size_t)T)};
+  const double peak = ldexp(1.0, depth - 1);
+  for (int c = 0; c < C; c++)
+    for (long t = 0; t < T; t++)
+      a.samples[c * T + t] = (float)floor(peak * (0.25 * sin(0.03 * (c + 1) * t) + 0.05 * (frand() - 0.5)));
+  return a;
+}
+
+static double snr(const wl_audio *a, const wl_audio *b) {
+  double e = 0, s = 0;
+  for (long i = 0; i < a->channels * a->frames; i++) {
+    s += (double)a->samples[i] * a->samples[i];
+    e += ((double)a->samples[i] - b->samples[i]) * ((double)a->samples[i] - b->samples[i]);
+  }
+  return 10 * log10(s / e);
+}
+
+static void test_audio_api(wl_model *rgb) {
+  t_begin("audio: 1-D linear model, round trips at any length and depth, modality and header checks");
+  wl_audio clips[2] = {test_audio(2, 3001, 16), test_audio(2, 4096, 16)}, out;
+  wl_linear_params p = {.name = "a", .channels = 2, .J = 5, .K = 32, .bits = 8};
+  uint8_t *buf, *enc[2];
+  size_t len, elen[2];
+  wl_model *m;
+  wl_model_desc d;
+  wl_header h;
+  T_EXPECT(wl_train_linear_audio(clips, 2, &p, &buf, &len) == 0, "training failed");
+  T_EXPECT(wl_model_load(&m, buf, len) == 0, "trained model does not load");
+  free(buf);
+  wl_model_describe(m, &d);
+  T_EXPECT(d.dims == 1 && m->D == 64 && m->kh == 1 && m->kw == 3, "dims %d D %d", d.dims, m->D);
+  p.J = 11;
+  T_EXPECT(wl_train_linear_audio(clips, 2, &p, &buf, &len) == WL_ERR_ARG, "J 11 accepted");
+  p.J = 5, p.K = 65;
+  T_EXPECT(wl_train_linear_audio(clips, 2, &p, &buf, &len) == WL_ERR_ARG, "K > C 2^J accepted");
+  for (int t = 0; t < 2; t++) {
+    omp_set_num_threads(t + 1);
+    T_EXPECT(wl_encode_audio(m, &clips[0], NULL, &enc[t], &elen[t]) == 0, "encode");
+  }
+  T_EXPECT(elen[0] == elen[1] && !memcmp(enc[0], enc[1], elen[0]), "bytes differ between 1 and 2 threads");
+  T_EXPECT(wl_header_read(enc[0], elen[0], &h) == 0 && h.modality == WL_MODALITY_AUDIO && h.rate == 22050 &&
+           h.frames == 3001 && h.lat_h == 1 && h.lat_w == 94, "header");
+  T_EXPECT(wl_decode_audio(m, enc[0], elen[0], &out) == 0 && out.frames == 3001 && out.channels == 2 &&
+           out.rate == 22050 && out.depth == 16, "decode");
+  T_EXPECT(snr(&clips[0], &out) > 15, "SNR %.2f dB", snr(&clips[0], &out));
+  wl_audio_release(&out);
+  wl_image img = test_image(3, 20, 20), io;
+  T_EXPECT(wl_decode(m, enc[0], elen[0], &io) == WL_ERR_MISMATCH, "audio decoded as an image");
+  T_EXPECT(wl_encode(m, &img, NULL, &buf, &len) == WL_ERR_MISMATCH, "image encoded with a 1-D model");
+  T_EXPECT(wl_encode_audio(rgb, &clips[0], NULL, &buf, &len) == WL_ERR_MISMATCH, "audio encoded with rgb");
+  T_EXPECT(wl_encode(rgb, &img, NULL, &buf, &len) == 0, "rgb encode");
+  T_EXPECT(wl_decode_audio(rgb, buf, len, &out) == WL_ERR_MISMATCH, "image decoded as audio");
+  free(buf);
+  wl_image_release(&img);
+  struct { size_t off; uint8_t val; int err; } bad[] = {
+    {6, 11, WL_ERR_CORRUPT}, {26, 12, WL_ERR_CORRUPT}, {27, 1, WL_ERR_CORRUPT}, {32, 1, WL_ERR_CORRUPT},
+    {23, 0x40, WL_ERR_LIMIT}, {25, 1, WL_ERR_LIMIT}};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    uint8_t *b = malloc(elen[0]);
+    memcpy(b, enc[0], elen[0]);
+    b[bad[i].off] = bad[i].val;
+    wl_put32(b + elen[0] - 4, wl_crc32(0, b, elen[0] - 4));
+    int e = wl_header_read(b, elen[0], &h);
+    T_EXPECT(e == bad[i].err, "byte %zu = %d: got %d, want %d", bad[i].off, bad[i].val, e, bad[i].err);
+    memset(b + 16, 0, 4); /* rate 0 */
+    wl_put32(b + elen[0] - 4, wl_crc32(0, b, elen[0] - 4));
+    T_EXPECT(wl_header_read(b, elen[0], &h) < 0, "rate 0 accepted");
+    free(b);
+  }
+  for (int t = 0; t < 2; t++) free(enc[t]);
+  const struct { long T; int depth; } shapes[] = {{1, 16}, {31, 8}, {33, 24}, {5000, 32}};
+  for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+    wl_audio a = test_audio(2, shapes[i].T, shapes[i].depth);
+    T_EXPECT(wl_encode_audio(m, &a, NULL, &buf, &len) == 0 && wl_decode_audio(m, buf, len, &out) == 0 &&
+             out.frames == a.frames && out.depth == a.depth, "%ld frames, %d-bit", a.frames, a.depth);
+    const double peak = ldexp(1.0, a.depth - 1);
+    for (long j = 0; j < 2 * a.frames && out.samples; j++)
+      if (out.samples[j] < -peak || out.samples[j] > peak || out.samples[j] != rintf(out.samples[j])) {
+        T_EXPECT(0, "sample %g out of range or not an integer (%d-bit)", out.samples[j], a.depth);
+        break;
+      }
+    if (a.frames > 1000) T_EXPECT(snr(&a, &out) > 15, "%d-bit SNR %.2f dB", a.depth, snr(&a, &out));
+    free(buf);
+    wl_audio_release(&out);
+    wl_audio_release(&a);
+  }
+  wl_audio bad_depth = {2, 100, 8000, 12, clips[0].samples}, no_frames = {2, 0, 8000, 16, clips[0].samples};
+  T_EXPECT(wl_encode_audio(m, &bad_depth, NULL, &buf, &len) == WL_ERR_ARG, "depth 12 accepted");
+  T_EXPECT(wl_encode_audio(m, &no_frames, NULL, &buf, &len) == WL_ERR_LIMIT, "0 frames accepted");
+  wl_model_free(m);
+  wl_audio_release(&clips[0]);
+  wl_audio_release(&clips[1]);
+  t_end();
+}
+
 int main(void) {
   wl_model *m;
   if (wl_model_builtin(&m, "rgb")) { printf("testing builtin model ... FAILED\n"); return t_summary() | 1; }
@@ -160,6 +257,7 @@ int main(void) {
   test_container(m);
   test_model_parser();
   test_threads(m);
+  test_audio_api(m);
   wl_model_free(m);
   return t_summary();
 }

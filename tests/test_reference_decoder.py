@@ -55,13 +55,15 @@ def silu(x):
 
 
 def conv3x3(x, W, b):
-    """'same' zero-padded 3x3 convolution, PyTorch layout: x (Ci, h, w), W (Co, Ci, 3, 3), b (Co);
-    out[o, i, j] = b[o] + sum_{c, dy, dx} W[o, c, dy, dx] x[c, i + dy - 1, j + dx - 1]."""
+    """'same' zero-padded kh x kw convolution (3x3 for images, 1x3 for 1-D models), PyTorch layout:
+    x (Ci, h, w), W (Co, Ci, kh, kw), b (Co);
+    out[o, i, j] = b[o] + sum_{c, dy, dx} W[o, c, dy, dx] x[c, i + dy - kh//2, j + dx - kw//2]."""
     _, h, w = x.shape
-    xp = np.pad(x, ((0, 0), (1, 1), (1, 1)))
+    kh, kw = W.shape[2:]
+    xp = np.pad(x, ((0, 0), (kh // 2, kh // 2), (kw // 2, kw // 2)))
     out = np.zeros((len(b), h, w)) + b[:, None, None]
-    for dy in range(3):
-        for dx in range(3):
+    for dy in range(kh):
+        for dx in range(kw):
             out += np.tensordot(W[:, :, dy, dx].astype(np.float64), xp[:, dy:dy + h, dx:dx + w], axes=(1, 0))
     return out
 

@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """The C decoder network (tests/tools/decoder_dump) against the numpy reference forward of
 test_reference_decoder.py, max |X_numpy - X_c| <= 1e-4 max(1, max |X|), on random latents for
-every built-in model and for a random kind "neural" model that this script writes with its own
-safetensors writer; that model also goes through `walloc encode`/`decode` against the numpy
-pipeline. VERBOSE=1 prints the errors of passing cases too."""
+every built-in model and for random kind "neural" models that this script writes with its own
+safetensors writer (a 2-D one with 3x3 convolutions, and a 1-D audio one, metadata dims 1, with
+1x3 convolutions along time); the 2-D model also goes through `walloc encode`/`decode` against
+the numpy pipeline. VERBOSE=1 prints the errors of passing cases too."""
 import json
 import os
 import subprocess
@@ -38,10 +39,10 @@ def write_wlm(path, meta, tensors):
         f.write(len(text).to_bytes(8, "little") + text + b"".join(blobs))
 
 
-def random_neural_model(path, C=3, J=2, K=6, N=8, R=2, bits=8, gain=8.0):
+def random_neural_model(path, C=3, J=2, K=6, N=8, R=2, bits=8, gain=8.0, dims=2):
     """An orthonormal random projection as encoder/decoder (so decoded images stay mostly within
     range), plus noise, and a residual path of N(0, 0.1^2) weights whose output is kept small."""
-    D = C << (2 * J)
+    D, kh = C << (dims * J), 3 if dims == 2 else 1
     Q = np.linalg.qr(rng.normal(size=(D, K)))[0]  # (D, K), orthonormal columns
     n = lambda *shape: rng.normal(scale=0.1, size=shape)  # noqa: E731
     t = {"encoder.weight": gain * Q.T + n(K, D), "encoder.bias": n(K), "decoder.weight": Q / gain + n(D, K) / gain,
@@ -49,13 +50,15 @@ def random_neural_model(path, C=3, J=2, K=6, N=8, R=2, bits=8, gain=8.0):
          "residual.out.weight": n(D, N) / gain, "rate.log_scale": n(K)}
     for r in range(R):
         for i in (1, 2):
-            t["residual.%d.conv%d.weight" % (r, i)], t["residual.%d.conv%d.bias" % (r, i)] = n(N, N, 3, 3), n(N)
+            t["residual.%d.conv%d.weight" % (r, i)], t["residual.%d.conv%d.bias" % (r, i)] = n(N, N, kh, 3), n(N)
     t = {k: v.astype(np.float32) for k, v in t.items()}
     S = 1 << bits  # entropy tables: every symbol >= 1, each row summing to 1 << 15
     t["entropy.freq"] = np.array([1 + rng.multinomial((1 << 15) - S, rng.dirichlet(np.ones(S))) for _ in range(K)],
                                  np.uint16)
     meta = {"format": "walloc-model", "kind": "neural", "name": "random-neural", "channels": C, "J": J, "K": K,
             "bits": bits, "N": N, "R": R}
+    if dims == 1:
+        meta["dims"] = 1
     write_wlm(path, meta, t)
 
 
@@ -88,6 +91,10 @@ neural = os.path.join(TMP, "neural.wlm")
 random_neural_model(neural)
 for k, h, w in ((6, 7, 11), (3, 7, 11), (6, 1, 5)):
     compare("random neural, k=%d of 6, %dx%d" % (k, h, w), neural, neural, k, h, w)
+neural1 = os.path.join(TMP, "neural1.wlm")
+random_neural_model(neural1, C=2, J=3, K=8, dims=1)
+for k, w in ((8, 37), (5, 37), (8, 1)):
+    compare("random 1-D neural (1x3 convolutions), k=%d of 8, 1x%d" % (k, w), neural1, neural1, k, 1, w)
 png = os.path.join(IMAGES, "garden-rgb8.png")
 check("random neural model, 8-bit RGB", png, neural)
 check("random neural model, --keep 3 (fill values)", png, neural, "--keep", "3")
