@@ -49,11 +49,15 @@ int cmd_latents(cli_opts *o);
 int cmd_train(cli_opts *o);
 int cmd_eval(cli_opts *o);
 
-/* train.c: PNG and .npy images of DIRs or list files, converted to `channels` channels;
- * prints errors (audio inputs are refused). */
-int train_load_set(const char *const *args, int nargs, int channels, wl_image **imgs, int *n);
-/* The name a trained model gets without --name: gray, rgb or "C-channel" (in buf[16]). */
-const char *train_default_name(int channels, char buf[16]);
-/* train_neural.c: the training loop of a neural model on loaded images. */
-int train_neural(cli_opts *o, const wl_image *imgs, int n);
+/* Loaded training or validation inputs: n images, or n audio clips when audio is set. */
+typedef struct { int audio, n; wl_image *imgs; wl_audio *clips; } train_set;
+/* train.c: the images (PNG, .npy) or audio clips of DIRs, files or list files, all of the kind
+ * `audio` (1, 0, or -1: the first input's), converted to `channels` channels; prints errors. */
+int train_load_set(const char *const *args, int nargs, int channels, int audio, train_set *set);
+void train_set_free(train_set *set);
+/* The name a trained model gets without --name: gray, rgb or "C-channel" for images; mono,
+ * stereo or "C-ch-audio" for audio (in buf[16]). */
+const char *train_default_name(int channels, int audio, char buf[16]);
+/* train_neural.c: the training loop of a neural model (2-D on images, 1-D on audio). */
+int train_neural(cli_opts *o, const train_set *set);
 #endif

@@ -61,13 +61,13 @@ static int encode_model(const cli_opts *o, const char *in, const cli_signal *s, 
   if (cli_load_model(spec, m)) return 1;
   wl_model_describe(*m, d);
   if ((d->dims == 1) != s->audio)
-    return cli_fail(in, s->audio ? "model '%s' is an image model; audio needs a 1-D model (walloc train --linear on "
-                                   "audio files)" : "model '%s' is an audio (1-D) model, not an image model", d->name);
+    return cli_fail(in, s->audio ? "model '%s' is an image model; audio needs a 1-D model (walloc train on audio "
+                                   "files)" : "model '%s' is an audio (1-D) model, not an image model", d->name);
   if (d->channels != C) {
     char hint[64];
     if (!s->audio && (C == 1 || C == 3))
       snprintf(hint, sizeof hint, "without -m the built-in '%s' is used", C == 1 ? "gray" : "rgb");
-    else snprintf(hint, sizeof hint, "train one with walloc train%s --channels %d", s->audio ? " --linear" : "", C);
+    else snprintf(hint, sizeof hint, "train one with walloc train --channels %d", C);
     return cli_fail(in, "%s has %d channel(s) but model '%s' takes %d; %s", s->audio ? "audio" : "image", C, d->name,
                     d->channels, hint);
   }

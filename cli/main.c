@@ -28,9 +28,9 @@ static const char usage[] =
   "  eval ORIG FILE.wlc    decode FILE.wlc and print bpp (audio: kbps), ratio, reduction and\n"
   "                        PSNR (audio: SNR)\n"
   "  train -o OUT.wlm DIR|LIST...\n"
-  "                        train a neural model on PNG/.npy images in DIRs or listed in files\n"
-  "                        (--linear: fit the linear PCA model in closed form instead; on\n"
-  "                        .wav/.flac/.ogg files, a 1-D audio model, --linear only)\n"
+  "                        train a neural model on PNG/.npy images in DIRs or listed in files,\n"
+  "                        or a 1-D one on .wav/.flac/.ogg audio (--linear: fit the linear\n"
+  "                        PCA model in closed form instead)\n"
   "\n"
   "Options:\n"
   "  -o FILE     output file ('-' = stdout); only with one input\n"
@@ -49,9 +49,10 @@ static const char usage[] =
   "  --bits B (8) --channels C (3: RGB, 1: gray, any 1..16 with .npy; audio: the first\n"
   "  file's count, 1 downmixes stereo)\n"
   "  --gain G (8; audio 32) --name NAME; --linear only: --stride S (1, covariance subsampling)\n"
-  "  neural: -N WIDTH (64) -R BLOCKS (2) --crop PIXELS (128) --batch B (16)\n"
-  "  --steps N (20000: learning-rate schedule length) --warmup N (500) --lr (1e-3)\n"
-  "  --weight-decay (1e-4) --lambda (0: rate term off, encoder stays PCA) --jitter (0.05)\n"
+  "  neural: -N WIDTH (64) -R BLOCKS (2) --crop PIXELS (128; audio: segment frames, 8192)\n"
+  "  --batch B (16) --steps N (20000: learning-rate schedule length) --warmup N (500)\n"
+  "  --lr (1e-3) --weight-decay (1e-4) --lambda (0: rate term off, encoder stays PCA)\n"
+  "  --jitter (0.05; audio: any > 0 turns on a random gain of -12..+6 dB)\n"
   "  --seed S (1) --time T (stop after T: 90s, 30m, 2h; a number is minutes)\n"
   "  --val DIR|LIST --val-every N (500) --checkpoint FILE (OUT.wlm.ckpt)\n"
   "  --checkpoint-every T (10m) --resume FILE (continue a checkpoint)\n"
@@ -156,7 +157,7 @@ static int parse(int argc, char **argv, cli_opts *o) {
     else if (!strcmp(a, "--gain")) bad = fnumber(v, 0, 1e6f, &o->gain) || !(o->gain > 0);
     else if (!strcmp(a, "-N")) bad = number(v, 1, 512, &o->N);
     else if (!strcmp(a, "-R")) bad = number(v, 0, 8, &o->R);
-    else if (!strcmp(a, "--crop")) bad = number(v, 8, 4096, &o->crop);
+    else if (!strcmp(a, "--crop")) bad = number(v, 2, 1 << 20, &o->crop);
     else if (!strcmp(a, "--batch")) bad = number(v, 1, 4096, &o->batch);
     else if (!strcmp(a, "--steps")) bad = number(v, 1, 1 << 30, &o->steps);
     else if (!strcmp(a, "--warmup")) bad = number(v, 0, 1 << 30, &o->warmup);
@@ -206,7 +207,7 @@ int main(int argc, char **argv) {
   for (size_t c = 0; c < sizeof cmds / sizeof cmds[0]; c++) {
     if (strcmp(argv[1], cmds[c].name)) continue;
     cli_opts o = {.verbosity = 1, .bits = 8, .stride = 1, .N = 64, .R = 2,
-                  .crop = 128, .batch = 16, .steps = 20000, .warmup = 500, .val_every = 500, .seed = 1,
+                  .batch = 16, .steps = 20000, .warmup = 500, .val_every = 500, .seed = 1,
                   .lr = 1e-3f, .weight_decay = 1e-4f, .jitter = 0.05f, .ckpt_s = 600};
     o.inputs = calloc((size_t)argc, sizeof(char *));
     o.command = join_args(argc, argv);

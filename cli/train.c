@@ -1,7 +1,7 @@
 /* train.c: walloc train: loads images (sorted *.png, *.npy) or audio (*.wav, *.flac, *.ogg,
  * *.oga) from directories, named files or list files (one path per line), converts them to the
- * model's channel count (RGB -> gray, stereo -> mono), and fits a linear model (--linear: 2-D for
- * images, 1-D for audio) or hands images to the neural training loop (train_neural.c). */
+ * model's channel count (RGB -> gray, stereo -> mono), and fits a linear model (--linear) or
+ * hands them to the neural training loop (train_neural.c): 2-D for images, 1-D for audio. */
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
@@ -16,8 +16,6 @@
 #include "cli/sound.h"
 
 typedef struct { char **path; int n, cap; } pathlist;
-/* The loaded inputs: n images, or n audio clips when audio is set. */
-typedef struct { int audio, n; wl_image *imgs; wl_audio *clips; } train_set;
 
 static int push(pathlist *l, const char *dir, const char *name) {
   if (l->n == l->cap) {
@@ -113,10 +111,11 @@ static int load(const char *path, int *channels, int *audio, cli_signal *s) {
   return rc;
 }
 
-/* Loads every input of DIRs, files and list files; *channels as for load. */
-static int load_all(const char *const *args, int nargs, int *channels, train_set *set) {
+/* Loads every input of DIRs, files and list files, of the kind `audio` (-1: the first's);
+ * *channels as for load. */
+static int load_all(const char *const *args, int nargs, int *channels, int audio, train_set *set) {
   pathlist l = {0};
-  int rc = 0, audio = -1;
+  int rc = 0;
   memset(set, 0, sizeof *set);
   for (int i = 0; i < nargs && !rc; i++) rc = collect(args[i], &l);
   if (!rc && !l.n) rc = cli_fail(args[0], "no images (PNG, .npy) or audio files (WAV, FLAC, OGG) found");
@@ -143,7 +142,7 @@ static int load_all(const char *const *args, int nargs, int *channels, train_set
   return rc;
 }
 
-static void train_set_free(train_set *set) {
+void train_set_free(train_set *set) {
   for (int i = 0; set->imgs && i < set->n; i++) wl_image_release(&set->imgs[i]);
   for (int i = 0; set->clips && i < set->n; i++) wl_audio_release(&set->clips[i]);
   free(set->imgs);
@@ -151,20 +150,13 @@ static void train_set_free(train_set *set) {
   memset(set, 0, sizeof *set);
 }
 
-int train_load_set(const char *const *args, int nargs, int channels, wl_image **imgs, int *n) {
-  train_set set;
-  int rc = load_all(args, nargs, &channels, &set);
-  if (!rc && set.audio) {
-    train_set_free(&set);
-    rc = cli_fail(args[0], "holds audio; neural training and validation take images (audio: walloc train --linear)");
-  }
-  *imgs = rc ? NULL : set.imgs;
-  *n = rc ? 0 : set.n;
-  return rc;
+int train_load_set(const char *const *args, int nargs, int channels, int audio, train_set *set) {
+  return load_all(args, nargs, &channels, audio, set);
 }
 
-const char *train_default_name(int channels, char buf[16]) {
-  snprintf(buf, 16, "%d-channel", channels);
+const char *train_default_name(int channels, int audio, char buf[16]) {
+  snprintf(buf, 16, audio ? "%d-ch-audio" : "%d-channel", channels);
+  if (audio) return channels == 1 ? "mono" : channels == 2 ? "stereo" : buf;
   return channels == 1 ? "gray" : channels == 3 ? "rgb" : buf;
 }
 
@@ -172,9 +164,7 @@ static int train_linear(cli_opts *o, const train_set *set) {
   uint8_t *model = NULL;
   size_t len = 0;
   char name[16];
-  const char *dflt = !set->audio ? train_default_name(o->channels, name) : o->channels == 1 ? "mono"
-                     : o->channels == 2 ? "stereo" : (snprintf(name, sizeof name, "%d-ch-audio", o->channels), name);
-  wl_linear_params p = {.name = o->name ? o->name : dflt,
+  wl_linear_params p = {.name = o->name ? o->name : train_default_name(o->channels, set->audio, name),
                         .channels = o->channels, .J = o->J, .K = o->K, .bits = o->bits, .gain = o->gain,
                         .stride = o->stride, .command = o->command};
   int e = set->audio ? wl_train_linear_audio(set->clips, set->n, &p, &model, &len)
@@ -192,6 +182,7 @@ static int train_linear(cli_opts *o, const train_set *set) {
 static int resolve_shape(cli_opts *o, int audio) {
   const int maxJ = audio ? WL_MAX_J1 : WL_MAX_J;
   if (!o->J) o->J = audio ? 8 : 3;
+  if (!o->crop) o->crop = audio ? 8192 : 128; /* audio: segment length in frames */
   if (o->J > maxJ) return cli_fail("train", "-J is at most %d for %s", maxJ, audio ? "audio" : "images");
   const long bands = (long)o->channels << ((audio ? 1 : 2) * o->J);
   if (!o->K) o->K = audio ? (int)(bands / 4 < WL_MAX_K ? bands / 4 : WL_MAX_K) : 12;
@@ -203,12 +194,10 @@ static int resolve_shape(cli_opts *o, int audio) {
 int cmd_train(cli_opts *o) {
   if (!o->out) return cli_fail("train", "needs -o MODEL.wlm");
   train_set set;
-  int rc = load_all((const char *const *)o->inputs, o->ninputs, &o->channels, &set);
+  int rc = load_all((const char *const *)o->inputs, o->ninputs, &o->channels, -1, &set);
   if (rc) return rc;
   rc = resolve_shape(o, set.audio);
-  if (!rc && set.audio && !o->linear)
-    rc = cli_fail("train", "neural training on audio is not supported yet; use --linear");
-  if (!rc) rc = o->linear ? train_linear(o, &set) : train_neural(o, set.imgs, set.n);
+  if (!rc) rc = o->linear ? train_linear(o, &set) : train_neural(o, &set);
   train_set_free(&set);
   return rc;
 }

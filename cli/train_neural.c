@@ -1,6 +1,7 @@
-/* train_neural.c: the neural training loop of `walloc train`: steps, a progress line on a
- * terminal, validation PSNR at several k, periodic checkpoints (--resume continues them),
- * a stop on --time or Ctrl-C that still saves, and the final model. */
+/* train_neural.c: the neural training loop of `walloc train` (images, or audio clips for a 1-D
+ * model): steps, a progress line on a terminal, validation PSNR at several k, periodic
+ * checkpoints (--resume continues them), a stop on --time or Ctrl-C that still saves, and the
+ * final model. */
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -25,13 +26,16 @@ static double now(void) {
 
 static double psnr(double mse) { return -10.0 * log10(mse > 1e-12 ? mse : 1e-12); }
 
-/* Mean PSNR and bits per pixel over the validation images at each k in keep[]. */
-static int validate(wl_trainer *t, const wl_image *val, int nval, const int *keep, double *db, double *bpp) {
+/* Mean PSNR and rate over the validation set at each k in keep[]: bits per pixel for images;
+ * for audio, kbps and the PSNR of peak-to-peak full scale (as the training loss). */
+static int validate(wl_trainer *t, const train_set *val, const int *keep, double *db, double *bpp) {
+  const int nval = val->n;
   for (int j = 0; j < NKEEP; j++) {
     db[j] = bpp[j] = 0;
     for (int i = 0; i < nval; i++) {
       double mse, bits;
-      int e = wl_trainer_validate(t, &val[i], keep[j], &mse, &bits);
+      int e = val->audio ? wl_trainer_validate_audio(t, &val->clips[i], keep[j], &mse, &bits)
+                         : wl_trainer_validate(t, &val->imgs[i], keep[j], &mse, &bits);
       if (e) return e;
       db[j] += psnr(mse) / nval;
       bpp[j] += bits / nval;
@@ -62,40 +66,48 @@ static int resume(wl_trainer *t, const char *path) {
   return e ? cli_fail(path, "cannot resume: %s", wl_strerror(e)) : 0;
 }
 
-static void progress(FILE *f, const char *end, const cli_opts *o, long step, double db, double bpp, double rate,
-                     const double *val, const double *vbpp, int have_val) {
+/* Images: "train DB dB BPP bpp ... val DB@BPP ..."; audio: bits per frame in training, and
+ * "val DB@KBPS ... dB@kbps". */
+static void progress(FILE *f, const char *end, const cli_opts *o, int audio, long step, double db, double bpp,
+                     double rate, const double *val, const double *vbpp, int have_val) {
   long left = o->steps - step;
   double eta = rate > 0 && left > 0 ? (double)left / rate : 0;
   fprintf(f, "step %ld/%d", step, o->steps);
   if (db > 0) /* training PSNR, masked channels included: below the validation PSNR at k = K */
-    fprintf(f, "  train %.2f dB  %.3f bpp  %.1f steps/s  ETA %ld:%02ld", db, bpp, rate, (long)eta / 3600,
-            (long)eta / 60 % 60);
+    fprintf(f, "  train %.2f dB  %.3f %s  %.1f steps/s  ETA %ld:%02ld", db, bpp, audio ? "bits/frame" : "bpp", rate,
+            (long)eta / 3600, (long)eta / 60 % 60);
   if (have_val) {
     fputs("  val", f);
-    for (int j = 0; j < NKEEP; j++) fprintf(f, " %.2f@%.3f", val[j], vbpp[j]);
+    for (int j = 0; j < NKEEP; j++) fprintf(f, audio ? " %.2f@%.1f" : " %.2f@%.3f", val[j], vbpp[j]);
+    if (audio) fputs(" dB@kbps", f);
   }
   fputs(end, f);
   fflush(f);
 }
 
-int train_neural(cli_opts *o, const wl_image *imgs, int n) {
+int train_neural(cli_opts *o, const train_set *set) {
   if (!o->force && !access(o->out, F_OK)) return cli_fail(o->out, "already exists (use -f to overwrite)");
-  wl_image *val = NULL;
-  int nval = 0, rc = 0;
-  if (o->val && (rc = train_load_set(&o->val, 1, o->channels, &val, &nval))) return rc;
+  const int audio = set->audio, n = set->n;
+  train_set val = {0};
+  int rc = 0;
+  if (o->val && (rc = train_load_set(&o->val, 1, o->channels, audio, &val))) return rc;
+  const int nval = val.n;
   char *ckpt = NULL;
   if (!o->checkpoint && (ckpt = malloc(strlen(o->out) + 6))) sprintf(ckpt, "%s.ckpt", o->out);
   const char *ckpt_path = o->checkpoint ? o->checkpoint : ckpt;
   char name[16];
-  wl_train_params p = {.name = o->name ? o->name : train_default_name(o->channels, name), .command = o->command,
+  wl_train_params p = {.name = o->name ? o->name : train_default_name(o->channels, audio, name), .command = o->command,
                        .channels = o->channels, .J = o->J, .K = o->K, .bits = o->bits, .N = o->N, .R = o->R,
                        .crop = o->crop, .batch = o->batch, .steps = o->steps, .warmup = o->warmup, .lr = o->lr,
                        .weight_decay = o->weight_decay, .lambda = o->lambda, .jitter = o->jitter, .gain = o->gain,
                        .seed = (uint64_t)o->seed};
   wl_trainer *t = NULL;
-  int e = ckpt_path ? wl_trainer_new(&t, imgs, n, &p) : WL_ERR_NOMEM;
-  if (e) rc = cli_fail("train", "%s", e == WL_ERR_ARG ? "invalid training parameters (crop must be a multiple of 2^J, "
-                                                        "K at most channels * 4^J)" : wl_strerror(e));
+  int e = !ckpt_path ? WL_ERR_NOMEM : audio ? wl_trainer_new_audio(&t, set->clips, n, &p) : wl_trainer_new(&t, set->imgs, n, &p);
+  if (e) rc = cli_fail("train", "%s", e != WL_ERR_ARG ? wl_strerror(e) : audio
+                       ? "invalid training parameters (--crop: segment frames, a multiple of 2^J, at most 1048576; "
+                         "K at most channels * 2^J)"
+                       : "invalid training parameters (crop must be a multiple of 2^J, at most 4096; K at most "
+                         "channels * 4^J)");
   if (!rc && o->resume) rc = resume(t, o->resume);
   const int K = o->K, keep[NKEEP] = {K / 4 > 0 ? K / 4 : 1, K / 2 > 0 ? K / 2 : 1, 3 * K / 4 > 0 ? 3 * K / 4 : 1, K};
   const int tty = isatty(STDERR_FILENO) && o->verbosity > 0;
@@ -107,10 +119,10 @@ int train_neural(cli_opts *o, const wl_image *imgs, int n) {
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
   if (!rc && o->verbosity > 1)
-    fprintf(stderr, "train: %d images, %d validation, starting at step %ld\n", n, nval, step);
-  if (!rc && nval && !(rc = validate(t, val, nval, keep, vpsnr, vbpp) ? cli_fail(o->val, "validation failed") : 0) &&
+    fprintf(stderr, "train: %d %s, %d validation, starting at step %ld\n", n, audio ? "clips" : "images", nval, step);
+  if (!rc && nval && !(rc = validate(t, &val, keep, vpsnr, vbpp) ? cli_fail(o->val, "validation failed") : 0) &&
       o->verbosity > 0) {
-    progress(stderr, "\n", o, step, 0, 0, 0, vpsnr, vbpp, 1);
+    progress(stderr, "\n", o, audio, step, 0, 0, 0, vpsnr, vbpp, 1);
     have_val = 1;
   }
   while (!rc && step < o->steps && !interrupted && !(o->time_s > 0 && now() - start > o->time_s)) {
@@ -120,12 +132,12 @@ int train_neural(cli_opts *o, const wl_image *imgs, int n) {
     const double tnow = now();
     if (tnow - window_t > 2.0) { rate = (double)(step - window_s) / (tnow - window_t); window_t = tnow; window_s = step; }
     if (nval && (step % o->val_every == 0 || step == o->steps)) {
-      if ((e = validate(t, val, nval, keep, vpsnr, vbpp))) { rc = cli_fail(o->val, "validation: %s", wl_strerror(e)); break; }
+      if ((e = validate(t, &val, keep, vpsnr, vbpp))) { rc = cli_fail(o->val, "validation: %s", wl_strerror(e)); break; }
       have_val = 1;
-      if (o->verbosity > 0) progress(stderr, "\n", o, step, sum_db / nsum, sum_bpp / nsum, rate, vpsnr, vbpp, 1);
+      if (o->verbosity > 0) progress(stderr, "\n", o, audio, step, sum_db / nsum, sum_bpp / nsum, rate, vpsnr, vbpp, 1);
       sum_db = sum_bpp = 0; nsum = 0;
     } else if (tty && tnow - last_print > 0.5) {
-      progress(stderr, "\r", o, step, sum_db / nsum, sum_bpp / nsum, rate, vpsnr, vbpp, have_val);
+      progress(stderr, "\r", o, audio, step, sum_db / nsum, sum_bpp / nsum, rate, vpsnr, vbpp, have_val);
       last_print = tnow;
     }
     if (tnow - last_ckpt > o->ckpt_s) {
@@ -139,7 +151,7 @@ int train_neural(cli_opts *o, const wl_image *imgs, int n) {
     fprintf(stderr, "train: %s at step %ld of %d (%.0f s)%s\n", o->out, step, o->steps, now() - start,
             step < o->steps ? "; stopped early, continue with --resume" : "");
   wl_trainer_free(t);
-  for (int i = 0; i < nval; i++) wl_image_release(&val[i]);
-  free(val); free(ckpt);
+  train_set_free(&val);
+  free(ckpt);
   return rc;
 }

@@ -80,12 +80,7 @@ static sample_map map_of(const wl_signal *s) {
   return (sample_map){(float)(0.5 / half), 0.0f, (float)(2 * half), (float)-half, (float)(half - 1)};
 }
 
-/* Index i of a symmetric-periodic extension of 0..n-1 (period 2n). */
-static int mirror(int i, int n) {
-  i %= 2 * n;
-  if (i < 0) i += 2 * n;
-  return i < n ? i : 2 * n - 1 - i;
-}
+float wl_sample_scale(const wl_signal *s) { return map_of(s).scale; }
 
 /* x (C, Hp, Wp) from s (C, H, W) */
 void wl_signal_scale(const wl_signal *s, int Hp, int Wp, float *x) {
@@ -94,10 +89,10 @@ void wl_signal_scale(const wl_signal *s, int Hp, int Wp, float *x) {
 #pragma omp parallel for schedule(static)
   for (long cr = 0; cr < (long)s->channels * Hp; cr++) {
     long c = cr / Hp, r = cr % Hp;
-    const float *src = s->planes + (c * H + mirror((int)r, H)) * (long)W;
+    const float *src = s->planes + (c * H + (int)wl_mirror(r, H)) * (long)W;
     float *dst = x + cr * Wp;
     for (int j = 0; j < W; j++) dst[j] = src[j] * f.scale + f.offset;
-    for (int j = W; j < Wp; j++) dst[j] = src[mirror(j, W)] * f.scale + f.offset;
+    for (int j = W; j < Wp; j++) dst[j] = src[wl_mirror(j, W)] * f.scale + f.offset;
   }
 }
 

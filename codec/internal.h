@@ -61,6 +61,14 @@ wl_signal wl_audio_signal(const wl_audio *a);
 int wl_image_signals(const wl_image *imgs, int n, wl_signal **s);
 int wl_audio_signals(const wl_audio *clips, int n, wl_signal **s);
 int wl_pad_size(int n, int J);
+/* Index i of the symmetric-periodic extension of 0..n-1 (period 2n, x[-1] = x[0]). */
+static inline long wl_mirror(long i, long n) {
+  i %= 2 * n;
+  if (i < 0) i += 2 * n;
+  return i < n ? i : 2 * n - 1 - i;
+}
+/* x = v * scale (+ offset) of s's samples: 1 / (2^depth - 1) for images, 2^-depth for audio. */
+float wl_sample_scale(const wl_signal *s);
 void wl_signal_padded(const wl_signal *s, int J, int *Hp, int *Wp);
 void wl_latent_shape(const wl_signal *s, int J, int *h, int *w);
 long wl_latent_count(const wl_signal *s, int J); /* latent positions h*w of s at J levels */
@@ -94,6 +102,8 @@ int wl_model_parse(wl_model **model, const uint8_t *buf, size_t len, const wl_mo
 /* decoder.c: X (D, P) = decoder(y (K, P)) on an h x w latent grid (P = h*w). */
 int wl_decoder_forward(const wl_model *m, const float *y, int h, int w, float *X);
 
+/* train_linear.c: the default latent gain of a model of dims (8 for images, 32 for audio). */
+float wl_default_gain(int dims);
 /* train_linear.c: PCA fit of m's linear encoder/decoder; static entropy tables from the
  * latents of the signals s (of m's dims). */
 int wl_linear_fit(wl_model *m, const wl_signal *s, int n, float gain, int stride);

@@ -1,14 +1,18 @@
-/* train.c: training a neural model (wl_trainer_*, walloc.h) on two CPU cores.
+/* train.c: training a neural model (wl_trainer_*, walloc.h) on two CPU cores, for images
+ * (dims 2) and 1-D signals such as audio (dims 1) by one code path over wl_signal views.
  *
- * One step: B random crops x (C, S, S) in [-1/2, 1/2] (random position, flips, colour and
- * scale jitter) -> wavelet packets X (D, P), P = B (S/2^J)^2 -> encoder y = W_e X + b_e ->
- * u = compand(y) + U(-1/2, 1/2) -> z = uncompand(u), and in example b the channels k >= k_b
- * (k_b uniform in 1..K) replaced by the learned fill values -> decoder (decoder.c) -> X^ ->
- * inverse packets x^ -> loss = -(mean PSNR of the crops) + lambda * bits / pixels (lambda in
- * dB per bit per pixel), where bits is the cost of the kept u under per-channel Laplace densities. Backward runs the same chain in
- * reverse (layers.c, and the adjoint packet transform); AdamW with warm-up and cosine decay.
- * Every random number comes from wl_uniform(seed, counter) with the counter derived from the
- * step, so a resumed run continues exactly as an uninterrupted one. */
+ * One step: B random examples x in [-1/2, 1/2]: crops (C, S, S) of images (random position,
+ * flips, colour and scale jitter) or segments (C, 1, S) of clips (random position, gain, stereo
+ * channel swap) -> wavelet packets X (D, P) (2-D or 1-D), P = B (S/2^J)^2 or B S/2^J ->
+ * encoder y = W_e X + b_e -> u = compand(y) + U(-1/2, 1/2) -> z = uncompand(u), and in example b
+ * the channels k >= k_b (k_b uniform in 1..K) replaced by the learned fill values -> decoder
+ * (decoder.c; kh x kw residual convolutions: 3x3, or 1x3 along time) -> X^ -> inverse packets
+ * x^ -> loss = -(mean PSNR of the examples) + lambda * bits / positions (lambda in dB per bit
+ * per pixel, or per frame in 1-D), where bits is the cost of the kept u under per-channel
+ * Laplace densities. Backward runs the same chain in reverse (layers.c, and the adjoint packet
+ * transform); AdamW with warm-up and cosine decay. Every random number comes from
+ * wl_uniform(seed, counter) with the counter derived from the step, so a resumed run continues
+ * exactly as an uninterrupted one. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,18 +30,23 @@
 #define DB (10.0 / M_LN10) /* dB per natural-log unit of MSE */
 #define MSE_FLOOR 1e-10
 #define LINEAR_LR 0.01 /* learning-rate fraction for the PCA-initialised linear decoder path */
+#define MAX_CROP2 4096   /* crop side in pixels (images) */
+#define MAX_CROP1 (1 << 20) /* segment length in samples (1-D) */
+#define MAX_BATCH_SAMPLES (1L << 28) /* B * C * crop^dims: 1 GiB per float buffer */
+#define GAIN_DB_LO (-12.0) /* 1-D gain augmentation: log-uniform in this range of dB ... */
+#define GAIN_DB_HI 6.0     /* ... then limited to the segment's headroom: nothing clips */
 
 struct wl_trainer {
   wl_train_params p;
-  const wl_image *imgs;
-  wl_signal *sig;          /* (n) views of imgs for the PCA fit and the entropy tables */
-  int n;
+  wl_signal *sig;          /* (n) views of the caller's images or clips (which outlive it) */
+  long *starts;            /* 1-D: (n + 1) cumulative counts of segment start positions */
+  int n, dims;
   wl_model *m;
   float *grad, *mom, *var; /* (nparams) each */
   long step;
-  int S, s;                /* crop side, latent side */
-  wl_grid g;
-  long P;
+  int Sh, Sw;              /* example extent: crop x crop pixels, or 1 x crop samples (1-D) */
+  wl_grid g;               /* latent grid (B, Sh >> J, Sw >> J), or (B, 1, crop >> J) */
+  long P, ss;              /* positions: of the batch, of one example */
   int *keep;               /* (B) channels kept per example */
   /* activations */
   float *x, *X, *y, *u, *z, *h, *a1, *c1, *a2, *sR, *Xh, *xh;
@@ -59,6 +68,7 @@ void wl_trainer_free(wl_trainer *t) {
                    t->xh, t->dXh, t->dz, t->du, t->dy, t->dh, t->da, t->dc, t->dsR, t->scratch};
   for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]);
   free(t->keep);
+  free(t->starts);
   free(t->sig);
   free(t);
 }
@@ -68,29 +78,36 @@ static float rnd(const wl_trainer *t, int b, int j) {
   return wl_uniform(t->p.seed, ((uint64_t)t->step << 24) + ((uint64_t)b << 8) + (uint64_t)j);
 }
 
+/* Uniform [0, 1) with 48 bits, from numbers j and j + 1: positions in long recordings. */
+static double rnd48(const wl_trainer *t, int b, int j) {
+  return (double)rnd(t, b, j) + (double)rnd(t, b, j + 1) * 0x1p-24;
+}
+
 /* He-uniform initial weights for the residual path; its output projection starts at zero so
  * the untrained network is exactly the PCA model. */
 static void init_residual(wl_trainer *t) {
   wl_model *m = t->m;
   const int N = m->N, K = m->d.K;
-  const long nin = (long)N * K, nconv = 2L * m->R * N * N * 9;
-  const float ain = sqrtf(6.0f / (float)K), aconv = sqrtf(6.0f / (9.0f * (float)N));
+  const int taps = m->kh * m->kw;
+  const long nin = (long)N * K, nconv = 2L * m->R * N * N * taps;
+  const float ain = sqrtf(6.0f / (float)K), aconv = sqrtf(6.0f / ((float)taps * (float)N));
   for (long i = 0; i < nin; i++) m->res_in_w[i] = ain * (2 * wl_uniform(t->p.seed ^ 1, (uint64_t)i) - 1);
   for (long i = 0; i < nconv; i++) m->res_w[i] = aconv * (2 * wl_uniform(t->p.seed ^ 2, (uint64_t)i) - 1);
   for (int k = 0; k < K; k++) m->rate_scale[k] = 0.0f;
 }
 
-static int check_params(const wl_image *imgs, int n, const wl_train_params *p) {
-  if (n < 1 || !p || p->channels < 1 || p->channels > WL_MAX_CHANNELS || p->J < 1 || p->J > WL_MAX_J ||
-      p->bits < 2 || p->bits > 12 || p->K < 1 || p->K > WL_MAX_K || p->K > p->channels << (2 * p->J) ||
+/* Parameters for n checked views s of dims 1 or 2. */
+static int check_params(const wl_signal *s, int n, int dims, const wl_train_params *p) {
+  if (!p || p->channels < 1 || p->channels > WL_MAX_CHANNELS || p->J < 1 || p->J > (dims == 1 ? WL_MAX_J1 : WL_MAX_J) ||
+      p->bits < 2 || p->bits > 12 || p->K < 1 || p->K > WL_MAX_K || p->K > p->channels << (dims * p->J) ||
       p->N < 1 || p->N > 512 || p->R < 0 || p->R > 8 || p->batch < 1 || p->batch > 4096 ||
-      p->crop < (1 << p->J) || p->crop > 4096 || p->crop % (1 << p->J) || p->steps < 1 || p->warmup < 0 ||
-      !(p->lr > 0) || !(p->weight_decay >= 0) || !(p->lambda >= 0) || !(p->jitter >= 0 && p->jitter < 0.5f))
+      p->crop < (1 << p->J) || p->crop > (dims == 1 ? MAX_CROP1 : MAX_CROP2) || p->crop % (1 << p->J) ||
+      (long)p->batch * p->channels * p->crop * (dims == 1 ? 1 : p->crop) > MAX_BATCH_SAMPLES || p->steps < 1 ||
+      p->warmup < 0 || !(p->lr > 0) || !(p->weight_decay >= 0) || !(p->lambda >= 0) ||
+      !(p->jitter >= 0 && p->jitter < 0.5f))
     return WL_ERR_ARG;
-  for (int i = 0; i < n; i++) {
-    WL_TRY(wl_image_check(&imgs[i]));
-    if (imgs[i].channels != p->channels) return WL_ERR_MISMATCH;
-  }
+  for (int i = 0; i < n; i++)
+    if (s[i].channels != p->channels) return WL_ERR_MISMATCH;
   return 0;
 }
 
@@ -106,34 +123,39 @@ static int flat_tables(wl_model *m) {
   return e;
 }
 
-int wl_trainer_new(wl_trainer **tp, const wl_image *imgs, int n, const wl_train_params *p) {
-  *tp = NULL;
-  WL_TRY(check_params(imgs, n, p));
-  wl_trainer *t = calloc(1, sizeof *t);
-  wl_model *m = calloc(1, sizeof *m);
-  if (!t || !m) { free(t); free(m); return WL_ERR_NOMEM; }
+/* The trainer on n checked views sig of dims 1 or 2 (it takes sig, and frees it on failure). */
+static int trainer_new(wl_trainer **tp, wl_signal *sig, int n, int dims, const wl_train_params *p) {
+  int e = check_params(sig, n, dims, p);
+  wl_trainer *t = e ? NULL : calloc(1, sizeof *t);
+  wl_model *m = t ? calloc(1, sizeof *m) : NULL;
+  if (!e && !m) e = WL_ERR_NOMEM;
+  if (e) { free(sig); free(t); return e; }
   t->p = *p;
-  t->imgs = imgs;
+  t->sig = sig;
   t->n = n;
+  t->dims = dims;
   t->m = m;
-  m->d = (wl_model_desc){.channels = p->channels, .J = p->J, .K = p->K, .bits = p->bits};
+  m->d = (wl_model_desc){.channels = p->channels, .J = p->J, .K = p->K, .bits = p->bits, .dims = dims};
   snprintf(m->d.name, sizeof m->d.name, "%s", p->name ? p->name : "");
-  m->D = p->channels << (2 * p->J);
+  m->D = p->channels << (dims * p->J);
   m->N = p->N;
   m->R = p->R;
-  int e = wl_image_signals(imgs, n, &t->sig);
-  if (!e) e = wl_model_alloc(m);
-  if (!e) e = wl_linear_fit(m, t->sig, n, p->gain > 0 ? p->gain : 8.0f, PCA_STRIDE);
+  e = wl_model_alloc(m); /* sets the kernel: kh x kw = 3x3, or 1x3 in 1-D */
+  if (!e) e = wl_linear_fit(m, sig, n, p->gain > 0 ? p->gain : wl_default_gain(dims), PCA_STRIDE);
   if (!e) e = flat_tables(m);
   if (e) { wl_trainer_free(t); return e; }
   init_residual(t);
-  const int C = p->channels, K = p->K, D = m->D, N = p->N, R = p->R, B = p->batch;
-  t->S = p->crop;
-  t->s = p->crop >> p->J;
-  t->g = (wl_grid){B, t->s, t->s};
-  const long P = t->P = wl_grid_size(t->g), npix = (long)B * C * t->S * t->S, np = m->nparams;
+  const int C = p->channels, K = p->K, D = m->D, N = p->N, R = p->R, B = p->batch, J = p->J;
+  t->Sh = dims == 1 ? 1 : p->crop;
+  t->Sw = p->crop;
+  t->g = (wl_grid){B, dims == 1 ? 1 : p->crop >> J, p->crop >> J};
+  t->P = wl_grid_size(t->g);
+  t->ss = t->P / B;
+  const long P = t->P, npix = (long)B * C * t->Sh * t->Sw, np = m->nparams;
+  if (dims == 1 && (t->starts = calloc((size_t)n + 1, sizeof(long)))) /* segments of a clip: T - crop + 1, or 1 */
+    for (int i = 0; i < n; i++) t->starts[i + 1] = t->starts[i] + (sig[i].width > p->crop ? sig[i].width - p->crop + 1 : 1);
   t->keep = calloc((size_t)B, sizeof(int));
-  if (!t->keep) e = WL_ERR_NOMEM;
+  if (!t->keep || (dims == 1 && !t->starts)) e = WL_ERR_NOMEM;
   t->grad = falloc(np, &e); t->mom = falloc(np, &e); t->var = falloc(np, &e);
   t->x = falloc(npix, &e); t->xh = falloc(npix, &e);
   t->X = falloc(D * P, &e); t->Xh = falloc(D * P, &e); t->dXh = falloc(D * P, &e);
@@ -143,24 +165,38 @@ int wl_trainer_new(wl_trainer **tp, const wl_image *imgs, int n, const wl_train_
   t->a1 = falloc((long)R * N * P, &e); t->c1 = falloc((long)R * N * P, &e); t->a2 = falloc((long)R * N * P, &e);
   t->sR = falloc(N * P, &e); t->dh = falloc(N * P, &e); t->da = falloc(N * P, &e);
   t->dc = falloc(N * P, &e); t->dsR = falloc(N * P, &e);
-  t->scratch = falloc(2 * wl_conv_scratch(N, 3, 3, t->g), &e);
+  t->scratch = falloc(2 * wl_conv_scratch(N, m->kh, m->kw, t->g), &e);
   if (e) { wl_trainer_free(t); return e; }
   *tp = t;
   return 0;
+}
+
+int wl_trainer_new(wl_trainer **tp, const wl_image *imgs, int n, const wl_train_params *p) {
+  wl_signal *s;
+  *tp = NULL;
+  WL_TRY(wl_image_signals(imgs, n, &s));
+  return trainer_new(tp, s, n, 2, p);
+}
+
+int wl_trainer_new_audio(wl_trainer **tp, const wl_audio *clips, int n, const wl_train_params *p) {
+  wl_signal *s;
+  *tp = NULL;
+  WL_TRY(wl_audio_signals(clips, n, &s));
+  return trainer_new(tp, s, n, 1, p);
 }
 
 long wl_trainer_step_count(const wl_trainer *t) { return t->step; }
 
 /* Crop b of the batch: a random image, position, scale, flips and colour, bilinearly
  * resampled (indices clamped at the borders) into t->x[b] (C, S, S) in [-1/2, 1/2]. */
-static void sample(wl_trainer *t, int b) {
-  const wl_image *img = &t->imgs[(int)(rnd(t, b, 0) * (float)t->n) % t->n];
-  const int C = img->channels, H = img->height, W = img->width, S = t->S;
+static void sample_crop(wl_trainer *t, int b) {
+  const wl_signal *img = &t->sig[(int)(rnd(t, b, 0) * (float)t->n) % t->n];
+  const int C = img->channels, H = img->height, W = img->width, S = t->Sw;
   const float f = 1.0f + 5.0f * t->p.jitter * rnd(t, b, 1); /* source pixels per crop pixel */
   const float span = f * (float)S;
   const float y0 = rnd(t, b, 2) * fmaxf((float)H - span, 0.0f), x0 = rnd(t, b, 3) * fmaxf((float)W - span, 0.0f);
   const int flip_h = rnd(t, b, 4) < 0.5f, flip_v = rnd(t, b, 5) < 0.5f;
-  const float scale = 1.0f / (float)((1 << img->depth) - 1), shift = t->p.jitter * (2 * rnd(t, b, 6) - 1);
+  const float scale = wl_sample_scale(img), shift = t->p.jitter * (2 * rnd(t, b, 6) - 1);
   for (int c = 0; c < C; c++) {
     const float gain = 1.0f + t->p.jitter * (2 * rnd(t, b, 8 + c) - 1);
     const float *src = img->planes + (long)c * H * W;
@@ -182,20 +218,75 @@ static void sample(wl_trainer *t, int b) {
       }
     }
   }
-  t->keep[b] = 1 + (int)(rnd(t, b, 7) * (float)t->p.K) % t->p.K;
 }
 
-/* Packets of every crop into X (D, P): example b owns positions b*s*s .. (b+1)*s*s - 1. */
+/* Segment b of the batch (1-D): uniformly one of all the clips' windows of S samples (a clip
+ * shorter than S is one window, extended by symmetric reflection), the two channels of a
+ * stereo clip swapped with probability 1/2, and (jitter > 0) a gain log-uniform in
+ * GAIN_DB_LO .. GAIN_DB_HI dB but at most the window's headroom, so that nothing clips; into
+ * t->x[b] (C, 1, S). No time reversal: audio is not symmetric in time. */
+static void sample_segment(wl_trainer *t, int b) {
+  const long total = t->starts[t->n];
+  long k = (long)(rnd48(t, b, 0) * (double)total);
+  int lo = 0, hi = t->n - 1;
+  if (k >= total) k = total - 1;
+  while (lo < hi) { /* the clip i with starts[i] <= k < starts[i + 1] */
+    const int mid = (lo + hi + 1) / 2;
+    if (t->starts[mid] <= k) lo = mid;
+    else hi = mid - 1;
+  }
+  const wl_signal *clip = &t->sig[lo];
+  const long T = clip->width, t0 = k - t->starts[lo];
+  const int C = clip->channels, S = t->Sw, swap = C == 2 && rnd(t, b, 2) < 0.5f;
+  float peak = 0;
+  for (int c = 0; c < C; c++)
+    for (int i = 0; i < S; i++) peak = fmaxf(peak, fabsf(clip->planes[c * T + wl_mirror(t0 + i, T)]));
+  float gain = wl_sample_scale(clip);
+  if (t->p.jitter > 0) {
+    const double db = GAIN_DB_LO + (GAIN_DB_HI - GAIN_DB_LO) * rnd(t, b, 3);
+    gain *= (float)fmin(pow(10.0, db / 20), 0.5 / fmax((double)(peak * gain), 1e-30));
+  }
+  for (int c = 0; c < C; c++) {
+    const float *src = clip->planes + c * T;
+    float *dst = t->x + ((long)b * C + (swap ? 1 - c : c)) * S;
+    for (int i = 0; i < S; i++) dst[i] = gain * src[wl_mirror(t0 + i, T)];
+  }
+}
+
+/* The packet transform of the trainer's dims on one example: x (C, Sh, Sw) -> X (D, ss)
+ * (FORWARD), X -> x (INVERSE), or x -> X by the inverse's adjoint (INVERSE_ADJOINT). */
+enum { FORWARD, INVERSE, INVERSE_ADJOINT };
+static int packets(const wl_trainer *t, int op, const float *in, float *out) {
+  const int C = t->p.channels, H = t->Sh, W = t->Sw, J = t->p.J;
+  if (t->dims == 1)
+    return op == FORWARD ? wl_wpt1_forward(in, C, W, J, out)
+         : op == INVERSE ? wl_wpt1_inverse(in, C, W, J, out) : wl_wpt1_inverse_adjoint(in, C, W, J, out);
+  return op == FORWARD ? wl_wpt2_forward(in, C, H, W, J, out)
+       : op == INVERSE ? wl_wpt2_inverse(in, C, H, W, J, out) : wl_wpt2_inverse_adjoint(in, C, H, W, J, out);
+}
+
+/* Example b's columns b*ss .. (b+1)*ss - 1 of A (D, P) to blk (D, ss) (or back: to_A). */
+static void columns(float *A, float *blk, const wl_trainer *t, int b, int to_A) {
+  const long ss = t->ss;
+  for (int d = 0; d < t->m->D; d++) {
+    float *a = A + d * t->P + b * ss, *k = blk + d * ss;
+    memcpy(to_A ? a : k, to_A ? k : a, sizeof(float) * (size_t)ss);
+  }
+}
+
+/* Packets of every example into X (D, P): example b owns positions b*ss .. (b+1)*ss - 1. */
 static int load_batch(wl_trainer *t) {
-  const int B = t->p.batch, C = t->p.channels, S = t->S, D = t->m->D;
-  const long ss = (long)t->s * t->s;
+  const int B = t->p.batch;
+  const long n = (long)t->p.channels * t->Sh * t->Sw;
   int err = 0;
 #pragma omp parallel for schedule(dynamic) reduction(min : err)
   for (int b = 0; b < B; b++) {
-    float *Xb = malloc(sizeof(float) * (size_t)D * ss);
-    sample(t, b);
-    if (!Xb || wl_wpt2_forward(t->x + (long)b * C * S * S, C, S, S, t->p.J, Xb)) err = WL_ERR_NOMEM;
-    for (int d = 0; Xb && d < D; d++) memcpy(t->X + d * t->P + b * ss, Xb + d * ss, sizeof(float) * (size_t)ss);
+    float *Xb = malloc(sizeof(float) * (size_t)t->m->D * t->ss);
+    if (t->dims == 1) sample_segment(t, b);
+    else sample_crop(t, b);
+    t->keep[b] = 1 + (int)(rnd(t, b, 7) * (float)t->p.K) % t->p.K;
+    if (!Xb || packets(t, FORWARD, t->x + b * n, Xb)) err = WL_ERR_NOMEM;
+    else columns(t->X, Xb, t, b, 1);
     free(Xb);
   }
   return err;
@@ -226,8 +317,9 @@ static double laplace_bits(float u, float ls, float *du, float *dls) {
 /* Forward and backward of one batch; fills t->grad and returns the loss terms. */
 static int forward_backward(wl_trainer *t, double *psnr_out, double *bpp_out) {
   wl_model *m = t->m;
-  const int K = m->d.K, D = m->D, N = m->N, R = m->R, B = t->p.batch, C = t->p.channels, S = t->S, J = t->p.J;
-  const long P = t->P, ss = (long)t->s * t->s, NP = (long)N * P;
+  const int K = m->d.K, D = m->D, N = m->N, R = m->R, B = t->p.batch, kh = m->kh, kw = m->kw;
+  const long P = t->P, ss = t->ss, NP = (long)N * P, taps = (long)kh * kw;
+  const double npos = (double)B * t->Sh * t->Sw; /* pixels, or frames in 1-D */
   const wl_grid g = t->g, one = {1, 1, (int)P};
   const int train_enc = t->p.lambda > 0;
   float *dW = t->grad;
@@ -247,21 +339,23 @@ static int forward_backward(wl_trainer *t, double *psnr_out, double *bpp_out) {
   wl_affine(m->dec_w, m->dec_b, t->z, D, K, P, t->Xh);
   wl_affine(m->res_in_w, m->res_in_b, t->z, N, K, P, t->h);
   for (int r = 0; r < R; r++) {
-    const float *W1 = m->res_w + (size_t)2 * r * N * N * 9, *b1 = m->res_b + (size_t)2 * r * N;
+    const float *W1 = m->res_w + 2 * r * N * N * taps, *b1 = m->res_b + (size_t)2 * r * N;
     float *hr = t->h + r * NP, *a1 = t->a1 + r * NP, *c1 = t->c1 + r * NP, *a2 = t->a2 + r * NP;
     wl_silu_forward(a1, hr, NP);
-    wl_conv_forward(c1, a1, W1, b1, N, N, 3, 3, g, t->scratch);
+    wl_conv_forward(c1, a1, W1, b1, N, N, kh, kw, g, t->scratch);
     wl_silu_forward(a2, c1, NP);
-    wl_conv_forward(t->dc, a2, W1 + (size_t)N * N * 9, b1 + N, N, N, 3, 3, g, t->scratch);
+    wl_conv_forward(t->dc, a2, W1 + N * N * taps, b1 + N, N, N, kh, kw, g, t->scratch);
     wl_add_forward(hr + NP, hr, t->dc, NP);
   }
   wl_silu_forward(t->sR, t->h + R * NP, NP);
   wl_conv_forward(t->dXh, t->sR, m->res_out_w, NULL, N, D, 1, 1, one, NULL);
   wl_add_forward(t->Xh, t->Xh, t->dXh, (long)D * P);
-  /* pixels, loss (minus the mean PSNR of the crops) and its gradient, back to packets through
-   * the adjoint inverse transform. Per-crop PSNR weighs every k and every crop alike, where a
-   * plain MSE would be dominated by the crops with few channels kept. */
-  const long n = (long)C * S * S;
+  /* samples, loss (minus the mean PSNR of the examples) and its gradient, back to packets
+   * through the adjoint inverse transform. Per-example PSNR weighs every k and every example
+   * alike, where a plain MSE would be dominated by the examples with few channels kept. For
+   * audio, PSNR (peak-to-peak 1) differs from the example's SNR by its power, a constant: the
+   * gradient is that of minus the mean SNR, so quiet and loud segments count alike. */
+  const long n = (long)t->p.channels * t->Sh * t->Sw;
   double sum_db = 0;
   int err = 0;
 #pragma omp parallel for schedule(dynamic) reduction(+ : sum_db) reduction(min : err)
@@ -270,15 +364,15 @@ static int forward_backward(wl_trainer *t, double *psnr_out, double *bpp_out) {
     float *xb = t->xh + b * n;
     const float *x = t->x + b * n;
     if (!Xb) { err = WL_ERR_NOMEM; continue; }
-    for (int d = 0; d < D; d++) memcpy(Xb + d * ss, t->Xh + d * P + b * ss, sizeof(float) * (size_t)ss);
-    if (wl_wpt2_inverse(Xb, C, S, S, J, xb)) err = WL_ERR_NOMEM;
+    columns(t->Xh, Xb, t, b, 0);
+    if (packets(t, INVERSE, Xb, xb)) err = WL_ERR_NOMEM;
     double se = 0;
     for (long i = 0; i < n; i++) se += (double)(xb[i] - x[i]) * (xb[i] - x[i]);
     const double mse = se / (double)n + MSE_FLOOR, scale = DB / ((double)B * mse) * 2.0 / (double)n;
     sum_db += DB * log(mse);
     for (long i = 0; i < n; i++) xb[i] = (float)(scale * (xb[i] - x[i]));
-    if (wl_wpt2_inverse_adjoint(xb, C, S, S, J, Xb)) err = WL_ERR_NOMEM;
-    for (int d = 0; d < D; d++) memcpy(t->dXh + d * P + b * ss, Xb + d * ss, sizeof(float) * (size_t)ss);
+    if (packets(t, INVERSE_ADJOINT, xb, Xb)) err = WL_ERR_NOMEM;
+    columns(t->dXh, Xb, t, b, 1);
     free(Xb);
   }
   WL_TRY(err);
@@ -291,15 +385,15 @@ static int forward_backward(wl_trainer *t, double *psnr_out, double *bpp_out) {
   wl_conv_backward(t->dsR, GRAD(m->res_out_w), NULL, t->dXh, t->sR, m->res_out_w, N, D, 1, 1, one, NULL);
   wl_silu_backward(t->dh, t->dsR, t->h + R * NP, NP);
   for (int r = R - 1; r >= 0; r--) {
-    const float *W1 = m->res_w + (size_t)2 * r * N * N * 9, *W2 = W1 + (size_t)N * N * 9;
+    const float *W1 = m->res_w + 2 * r * N * N * taps, *W2 = W1 + N * N * taps;
     const float *b1 = m->res_b + (size_t)2 * r * N;
     float *hr = t->h + r * NP, *a1 = t->a1 + r * NP, *c1 = t->c1 + r * NP, *a2 = t->a2 + r * NP;
     memset(t->da, 0, sizeof(float) * (size_t)NP);
-    wl_conv_backward(t->da, GRAD(W2), GRAD(b1 + N), t->dh, a2, W2, N, N, 3, 3, g, t->scratch);
+    wl_conv_backward(t->da, GRAD(W2), GRAD(b1 + N), t->dh, a2, W2, N, N, kh, kw, g, t->scratch);
     memset(t->dc, 0, sizeof(float) * (size_t)NP);
     wl_silu_backward(t->dc, t->da, c1, NP);
     memset(t->da, 0, sizeof(float) * (size_t)NP);
-    wl_conv_backward(t->da, GRAD(W1), GRAD(b1), t->dc, a1, W1, N, N, 3, 3, g, t->scratch);
+    wl_conv_backward(t->da, GRAD(W1), GRAD(b1), t->dc, a1, W1, N, N, kh, kw, g, t->scratch);
     wl_silu_backward(t->dh, t->da, hr, NP); /* dh_r = dh_{r+1} + silu'(h_r) da */
   }
   wl_conv_backward(t->dz, GRAD(m->res_in_w), GRAD(m->res_in_b), t->dh, t->z, m->res_in_w, K, N, 1, 1, one, NULL);
@@ -319,7 +413,7 @@ static int forward_backward(wl_trainer *t, double *psnr_out, double *bpp_out) {
     memset(t->du, 0, sizeof(float) * (size_t)K * P);
     wl_uncompand_backward(t->du, t->dz, t->u, (long)K * P, m->d.bits);
   }
-  const double lam = t->p.lambda / ((double)B * S * S);
+  const double lam = t->p.lambda / npos;
   for (int k = 0; k < K; k++) {
     double gls = 0;
     for (int b = 0; b < B; b++) {
@@ -332,9 +426,9 @@ static int forward_backward(wl_trainer *t, double *psnr_out, double *bpp_out) {
         if (train_enc) t->du[j] += (float)(lam * gu);
       }
     }
-    dls[k] = (float)(gls / ((double)B * S * S)); /* the density fits the rate even when lambda = 0 */
+    dls[k] = (float)(gls / npos); /* the density fits the rate even when lambda = 0 */
   }
-  *bpp_out = bits / ((double)B * S * S);
+  *bpp_out = bits / npos;
   if (train_enc) {
     memset(t->dy, 0, sizeof(float) * (size_t)K * P);
     wl_compand_backward(t->dy, t->du, t->y, (long)K * P, m->d.bits);
@@ -386,27 +480,45 @@ int wl_trainer_step(wl_trainer *t, double *psnr, double *bpp) {
   return 0;
 }
 
-int wl_trainer_validate(wl_trainer *t, const wl_image *img, int keep, double *mse, double *bpp) {
-  wl_image plain = *img, out;
-  plain.alpha = NULL;
+/* Encodes the image img (alpha ignored) or the clip a with the current weights and decodes it:
+ * the mean squared error on the [-1/2, 1/2] scale of the samples, and the .wlc size. */
+static int round_trip(wl_trainer *t, const wl_image *img, const wl_audio *a, int keep, double *mse, size_t *len) {
   const wl_encode_opts o = {.keep = keep};
+  wl_image plain = img ? *img : (wl_image){0}, oi = {0};
+  wl_audio oa = {0};
   uint8_t *buf;
-  size_t len;
-  WL_TRY(wl_encode(t->m, &plain, &o, &buf, &len));
-  int e = wl_decode(t->m, buf, len, &out);
+  plain.alpha = NULL;
+  WL_TRY(img ? wl_encode(t->m, &plain, &o, &buf, len) : wl_encode_audio(t->m, a, &o, &buf, len));
+  int e = img ? wl_decode(t->m, buf, *len, &oi) : wl_decode_audio(t->m, buf, *len, &oa);
   free(buf);
   if (e) return e;
-  const long n = (long)img->channels * img->height * img->width;
-  const double scale = 1.0 / ((1 << img->depth) - 1);
+  const wl_signal s = img ? wl_image_signal(img) : wl_audio_signal(a);
+  const float *out = img ? oi.planes : oa.samples;
+  const long n = (long)s.channels * s.height * s.width;
+  const double scale = wl_sample_scale(&s);
   double se = 0;
 #pragma omp parallel for reduction(+ : se)
   for (long i = 0; i < n; i++) {
-    double d = (out.planes[i] - img->planes[i]) * scale;
+    double d = (out[i] - s.planes[i]) * scale;
     se += d * d;
   }
-  wl_image_release(&out);
+  wl_image_release(&oi);
+  wl_audio_release(&oa);
   *mse = se / (double)n;
+  return 0;
+}
+
+int wl_trainer_validate(wl_trainer *t, const wl_image *img, int keep, double *mse, double *bpp) {
+  size_t len;
+  WL_TRY(round_trip(t, img, NULL, keep, mse, &len));
   *bpp = 8.0 * (double)len / ((double)img->height * img->width);
+  return 0;
+}
+
+int wl_trainer_validate_audio(wl_trainer *t, const wl_audio *a, int keep, double *mse, double *kbps) {
+  size_t len;
+  WL_TRY(round_trip(t, NULL, a, keep, mse, &len));
+  *kbps = 8.0 * (double)len * a->rate / ((double)a->frames * 1000);
   return 0;
 }
 
@@ -425,8 +537,8 @@ int wl_trainer_save(wl_trainer *t, int checkpoint, uint8_t **out, size_t *outlen
   snprintf(v[6], 64, "%g", p->lambda);
   snprintf(v[7], 64, "%g", p->jitter);
   snprintf(v[8], 64, "%ld", p->steps);
-  snprintf(v[9], 64, "%g", p->gain > 0 ? p->gain : 8.0f);
-  const char *keys[] = {"train_step", "train_images", "train_seed", "train_crop", "train_batch", "train_lr",
+  snprintf(v[9], 64, "%g", p->gain > 0 ? p->gain : wl_default_gain(t->dims));
+  const char *keys[] = {"train_step", t->dims == 1 ? "train_clips" : "train_images", "train_seed", "train_crop", "train_batch", "train_lr",
                         "train_lambda", "train_jitter", "train_steps", "gain", "train_command"};
   char *vals[] = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], (char *)(p->command ? p->command : "")};
   const char *vname[] = {"adam.m", "adam.v"};

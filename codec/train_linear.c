@@ -120,6 +120,8 @@ int wl_linear_fit(wl_model *m, const wl_signal *s, int n, float gain, int stride
   return e;
 }
 
+float wl_default_gain(int dims) { return dims == 1 ? DEFAULT_GAIN_AUDIO : DEFAULT_GAIN; }
+
 /* The linear model of dims (2: images, 1: audio) on the checked signals s. */
 static int train_linear(const wl_signal *s, int n, int dims, const wl_linear_params *p, uint8_t **out,
                         size_t *outlen) {
@@ -134,7 +136,7 @@ static int train_linear(const wl_signal *s, int n, int dims, const wl_linear_par
   m->d = (wl_model_desc){.channels = p->channels, .J = p->J, .K = p->K, .bits = p->bits, .dims = dims};
   snprintf(m->d.name, sizeof m->d.name, "%s", p->name ? p->name : "");
   m->D = p->channels << (dims * p->J);
-  const float gain = p->gain > 0 ? p->gain : dims == 1 ? DEFAULT_GAIN_AUDIO : DEFAULT_GAIN;
+  const float gain = p->gain > 0 ? p->gain : wl_default_gain(dims);
   int e = wl_model_alloc(m);
   if (!e) e = wl_linear_fit(m, s, n, gain, p->stride > 0 ? p->stride : 1);
   if (!e) e = wl_model_tables(m, s, n);

@@ -1,6 +1,6 @@
-/* Tests of the neural trainer (codec/train.c): the whole training objective against central
- * finite differences, exact resumption from a checkpoint, and the saved model decoding as
- * wl_trainer_validate measured. */
+/* Tests of the neural trainer (codec/train.c), for images (2-D) and audio clips (1-D) alike:
+ * the whole training objective against central finite differences, exact resumption from a
+ * checkpoint, and the saved model decoding as wl_trainer_validate measured. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,10 +19,35 @@ static wl_image test_image(int C, int H, int W) {
   return img;
 }
 
-static wl_train_params small(float lambda) {
-  return (wl_train_params){.name = "t", .channels = 3, .J = 2, .K = 6, .bits = 8, .N = 8, .R = 1, .crop = 16,
-                           .batch = 3, .steps = 100, .warmup = 2, .lr = 1e-3f, .weight_decay = 1e-4f,
-                           .lambda = lambda, .jitter = 0.05f, .gain = 8, .seed = 5};
+/* 16-bit stereo (or C-channel) audio: two detuned sines and noise, about -10 dBFS. */
+static wl_audio test_clip(int C, long frames) {
+  wl_audio a = {C, frames, 8000, 16, malloc(sizeof(float) * (size_t)(C * frames))};
+  for (int c = 0; c < C; c++)
+    for (long i = 0; i < frames; i++)
+      a.samples[c * frames + i] = floorf(6000 * sinf(0.07f * (1 + 0.1f * c) * i) + 3000 * sinf(0.9f * i + c) +
+                                         2000 * (frand() - 0.5f));
+  return a;
+}
+
+/* The training set of a test: two images (dims 2), or two stereo clips (dims 1), the second
+ * shorter than a segment (so it is extended by reflection). */
+typedef struct { int dims; const wl_image *imgs; const wl_audio *clips; } set;
+
+static wl_train_params small(const set *s, float lambda) {
+  wl_train_params p = {.name = "t", .channels = 3, .J = 2, .K = 6, .bits = 8, .N = 8, .R = 1, .crop = 16,
+                       .batch = 3, .steps = 100, .warmup = 2, .lr = 1e-3f, .weight_decay = 1e-4f,
+                       .lambda = lambda, .jitter = 0.05f, .gain = 8, .seed = 5};
+  if (s->dims == 1) {
+    p.channels = 2;
+    p.J = 3;
+    p.crop = 64;
+    p.gain = 32;
+  }
+  return p;
+}
+
+static int new_trainer(const set *s, const wl_train_params *p, wl_trainer **t) {
+  return s->dims == 1 ? wl_trainer_new_audio(t, s->clips, 2, p) : wl_trainer_new(t, s->imgs, 2, p);
 }
 
 /* Loss of the trainer's current batch: what its gradient entries differentiate. */
@@ -33,13 +58,14 @@ static double objective(wl_trainer *t, float lambda, int rate_entry) {
   return rate_entry ? bpp : lambda * bpp - psnr;
 }
 
-static void gradient_check(const wl_image *imgs, float lambda) {
+static void gradient_check(const set *st, float lambda) {
   char name[120];
-  snprintf(name, sizeof name, "trainer gradient matches central differences of the loss (lambda %g)", lambda);
+  snprintf(name, sizeof name, "%d-D trainer gradient matches central differences of the loss (lambda %g)", st->dims,
+           lambda);
   t_begin(name);
-  wl_train_params p = small(lambda);
+  wl_train_params p = small(st, lambda);
   wl_trainer *t;
-  T_EXPECT(wl_trainer_new(&t, imgs, 2, &p) == 0, "trainer");
+  T_EXPECT(new_trainer(st, &p, &t) == 0, "trainer");
   wl_model *m = wl_trainer_model(t);
   for (long i = 0; i < (long)m->D * m->N; i++) m->res_out_w[i] = 0.05f * (2 * frand() - 1); /* starts at 0 */
   for (int k = 0; k < m->d.K; k++) m->fill[k] = 0.3f * (2 * frand() - 1);
@@ -52,7 +78,8 @@ static void gradient_check(const wl_image *imgs, float lambda) {
     {"encoder.weight", m->enc_w, (long)m->d.K * m->D, 0}, {"encoder.bias", m->enc_b, m->d.K, 0},
     {"decoder.weight", m->dec_w, (long)m->D * m->d.K, 0}, {"decoder.bias", m->dec_b, m->D, 0},
     {"fill", m->fill, m->d.K, 0}, {"residual.in.weight", m->res_in_w, (long)m->N * m->d.K, 0},
-    {"residual.in.bias", m->res_in_b, m->N, 0}, {"residual conv weights", m->res_w, 2L * m->R * m->N * m->N * 9, 0},
+    {"residual.in.bias", m->res_in_b, m->N, 0},
+    {"residual conv weights", m->res_w, 2L * m->R * m->N * m->N * m->kh * m->kw, 0},
     {"residual conv biases", m->res_b, 2L * m->R * m->N, 0}, {"residual.out.weight", m->res_out_w, (long)m->D * m->N, 0},
     {"rate.log_scale", m->rate_scale, m->d.K, 1}};
   for (size_t s = 0; s < sizeof seg / sizeof *seg; s++) {
@@ -78,14 +105,16 @@ static void gradient_check(const wl_image *imgs, float lambda) {
   t_end();
 }
 
-static void test_resume(const wl_image *imgs) {
-  t_begin("a run resumed from a checkpoint continues bit-exactly");
-  wl_train_params p = small(20);
+static void test_resume(const set *st, const set *other) {
+  char name[120];
+  snprintf(name, sizeof name, "a %d-D run resumed from a checkpoint continues bit-exactly", st->dims);
+  t_begin(name);
+  wl_train_params p = small(st, 20);
   wl_trainer *a, *b;
   double mse, bpp;
   uint8_t *ck;
   size_t len;
-  T_EXPECT(wl_trainer_new(&a, imgs, 2, &p) == 0 && wl_trainer_new(&b, imgs, 2, &p) == 0, "trainers");
+  T_EXPECT(new_trainer(st, &p, &a) == 0 && new_trainer(st, &p, &b) == 0, "trainers");
   for (int i = 0; i < 3; i++) wl_trainer_step(a, &mse, &bpp);
   T_EXPECT(wl_trainer_save(a, 1, &ck, &len) == 0, "checkpoint");
   T_EXPECT(wl_trainer_resume(b, ck, len) == 0 && wl_trainer_step_count(b) == 3, "resume");
@@ -97,43 +126,73 @@ static void test_resume(const wl_image *imgs) {
   T_EXPECT(!memcmp(ma->params, mb->params, sizeof(float) * (size_t)ma->nparams), "weights differ after resuming");
   wl_train_params q = p;
   q.N = 4;
-  wl_trainer *c;
-  T_EXPECT(wl_trainer_new(&c, imgs, 2, &q) == 0 && wl_trainer_resume(c, ck, len) == WL_ERR_MISMATCH,
+  wl_trainer *c, *d = NULL;
+  T_EXPECT(new_trainer(st, &q, &c) == 0 && wl_trainer_resume(c, ck, len) == WL_ERR_MISMATCH,
            "a checkpoint of another shape must be refused");
+  if (other) { /* the same C, J, K, bits, N and R in the other dims: only dims differs */
+    q = small(other, 20);
+    q.channels = p.channels;
+    q.J = p.J;
+    T_EXPECT(new_trainer(other, &q, &d) == 0 && wl_trainer_resume(d, ck, len) == WL_ERR_MISMATCH,
+             "a checkpoint of the other dims must be refused");
+  }
   free(ck);
-  wl_trainer_free(a); wl_trainer_free(b); wl_trainer_free(c);
+  wl_trainer_free(a); wl_trainer_free(b); wl_trainer_free(c); wl_trainer_free(d);
   t_end();
 }
 
-static void test_saved_model(const wl_image *imgs) {
-  t_begin("the saved model decodes what wl_trainer_validate measured, for every k");
-  wl_train_params p = small(0);
+/* Encodes and decodes example 1 of st with m, keeping `keep` channels: *mse on the [-1/2, 1/2]
+ * scale and the rate (bits per pixel, or kbps) of the file. */
+static int round_trip(const set *st, const wl_model *m, int keep, double *mse, double *rate) {
+  wl_encode_opts o = {.keep = keep};
+  uint8_t *wlc;
+  size_t n;
+  wl_image out = {0};
+  wl_audio aout = {0};
+  const wl_image *img = st->imgs ? &st->imgs[1] : NULL;
+  const wl_audio *a = st->clips ? &st->clips[1] : NULL;
+  int e = st->dims == 1 ? wl_encode_audio(m, a, &o, &wlc, &n) : wl_encode(m, img, &o, &wlc, &n);
+  if (e) return e;
+  e = st->dims == 1 ? wl_decode_audio(m, wlc, n, &aout) : wl_decode(m, wlc, n, &out);
+  free(wlc);
+  if (e) return e;
+  const long np = st->dims == 1 ? a->channels * a->frames : (long)img->channels * img->height * img->width;
+  const float *x = st->dims == 1 ? a->samples : img->planes, *y = st->dims == 1 ? aout.samples : out.planes;
+  const double unit = st->dims == 1 ? 65536.0 : 255.0;
+  double se = 0;
+  for (long i = 0; i < np; i++) se += pow((y[i] - x[i]) / unit, 2);
+  *mse = se / (double)np;
+  *rate = st->dims == 1 ? 8.0 * (double)n * a->rate / (double)a->frames / 1000
+                        : 8.0 * (double)n / ((double)img->height * img->width);
+  wl_image_release(&out);
+  wl_audio_release(&aout);
+  return 0;
+}
+
+static void test_saved_model(const set *st) {
+  char name[120];
+  snprintf(name, sizeof name, "the saved %d-D model decodes what wl_trainer_validate measured, for every k", st->dims);
+  t_begin(name);
+  wl_train_params p = small(st, 0);
   wl_trainer *t;
   double mse, bpp;
   uint8_t *buf;
   size_t len;
   wl_model *m = NULL;
-  T_EXPECT(wl_trainer_new(&t, imgs, 2, &p) == 0, "trainer");
+  T_EXPECT(new_trainer(st, &p, &t) == 0, "trainer");
   for (int i = 0; i < 20; i++) wl_trainer_step(t, &mse, &bpp);
   T_EXPECT(wl_trainer_save(t, 0, &buf, &len) == 0 && wl_model_load(&m, buf, len) == 0, "save and load");
   wl_model_desc d;
   wl_model_describe(m, &d);
-  T_EXPECT(!strcmp(d.kind, "neural") && d.K == 6 && d.J == 2, "kind %s", d.kind);
+  T_EXPECT(!strcmp(d.kind, "neural") && d.K == 6 && d.J == p.J && d.dims == st->dims, "kind %s dims %d", d.kind, d.dims);
   for (int keep = 1; m && keep <= d.K; keep++) {
-    uint8_t *wlc;
-    size_t n;
-    wl_image out;
-    double v, bpp;
-    wl_encode_opts o = {.keep = keep};
-    T_EXPECT(wl_encode(m, &imgs[1], &o, &wlc, &n) == 0 && wl_decode(m, wlc, n, &out) == 0, "round trip k=%d", keep);
-    T_EXPECT(wl_trainer_validate(t, &imgs[1], keep, &v, &bpp) == 0, "validate");
-    T_EXPECT(fabs(bpp - 8.0 * (double)n / (37 * 45)) < 0.2, "k=%d: validate %g bpp, file %g", keep, bpp, 8.0 * n / (37 * 45));
-    double se = 0;
-    const long np = 3L * imgs[1].height * imgs[1].width;
-    for (long i = 0; i < np; i++) se += pow((out.planes[i] - imgs[1].planes[i]) / 255.0, 2);
-    T_EXPECT(fabs(se / (double)np - v) <= 1e-9 + 1e-6 * v, "k=%d: decoded mse %g, validate %g", keep, se / np, v);
-    wl_image_release(&out);
-    free(wlc);
+    double v = 0, rate = 0, mse_file = -1, rate_file = -1;
+    T_EXPECT(round_trip(st, m, keep, &mse_file, &rate_file) == 0, "round trip k=%d", keep);
+    T_EXPECT((st->dims == 1 ? wl_trainer_validate_audio(t, &st->clips[1], keep, &v, &rate)
+                            : wl_trainer_validate(t, &st->imgs[1], keep, &v, &rate)) == 0, "validate");
+    T_EXPECT(fabs(rate - rate_file) < 0.2 * (st->dims == 1 ? 8 : 1), "k=%d: validate rate %g, file %g", keep, rate,
+             rate_file);
+    T_EXPECT(fabs(mse_file - v) <= 1e-9 + 1e-6 * v, "k=%d: decoded mse %g, validate %g", keep, mse_file, v);
   }
   wl_model_free(m);
   free(buf);
@@ -143,10 +202,17 @@ static void test_saved_model(const wl_image *imgs) {
 
 int main(void) {
   wl_image imgs[2] = {test_image(3, 48, 56), test_image(3, 37, 45)};
-  gradient_check(imgs, 20);
-  gradient_check(imgs, 0);
-  test_resume(imgs);
-  test_saved_model(imgs);
+  wl_audio clips[2] = {test_clip(2, 72), test_clip(2, 40)}, clips3[2] = {test_clip(3, 72), test_clip(3, 40)};
+  const set img2 = {2, imgs, NULL}, aud2 = {1, NULL, clips}, aud3 = {1, NULL, clips3};
+  const set *all[2] = {&img2, &aud2};
+  for (int i = 0; i < 2; i++) {
+    gradient_check(all[i], 20);
+    gradient_check(all[i], 0);
+  }
+  test_resume(&img2, &aud3); /* and the 2-D checkpoint into a 1-D trainer of 3 channels, J 2 */
+  test_resume(&aud2, NULL);
+  for (int i = 0; i < 2; i++) test_saved_model(all[i]);
   free(imgs[0].planes); free(imgs[1].planes);
+  for (int i = 0; i < 2; i++) { free(clips[i].samples); free(clips3[i].samples); }
   return t_summary();
 }
