@@ -26,7 +26,7 @@ CODECS = {
     "cjpeg": lambda q: (["cjpeg", "-quality", str(q), "-outfile", "{out}.jpg", "{ppm}"],
                         ["djpeg", "-outfile", "{out}.png.ppm", "{out}.jpg"], ".jpg"),
 }
-POINTS = [("walloc", k) for k in (12, 24, 36, 48)] + [("cwebp", q) for q in (30, 50, 75, 90)] + \
+POINTS = [("walloc", k) for k in (3, 6, 9, 12)] + [("cwebp", q) for q in (30, 50, 75, 90)] + \
          [("cjpeg", q) for q in (30, 50, 75, 90)]
 
 
@@ -71,7 +71,7 @@ def speed(crop):
     print("| command | encode | decode |\n|---|---|---|")
     out = os.path.join(tmp, "speed")
     rows = {}
-    for label, codec, param, threads in (("walloc -T1", "walloc", 48, 1), ("walloc -T2", "walloc", 48, 2),
+    for label, codec, param, threads in (("walloc -T1", "walloc", 12, 1), ("walloc -T2", "walloc", 12, 2),
                                           ("cwebp -q 75", "cwebp", 75, 0), ("cjpeg -quality 75 (PPM in/out)", "cjpeg", 75, 0)):
         _, _, enc, dec = run_point(codec, param, crop, out)
         if threads:
