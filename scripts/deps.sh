@@ -1,12 +1,14 @@
 #!/bin/sh
 # Installs the Debian packages walloc needs, and only those that are missing.
-# Usage: scripts/deps.sh [build|check|demo|bench|corpus] ...  (idempotent; root or sudo)
+# Usage: scripts/deps.sh [build|check|demo|bench|corpus|audio] ...  (idempotent; root or sudo)
 set -eu
 
 pkgs_build="build-essential pkg-config libpng-dev libzstd-dev libfftw3-dev libsndfile1-dev libopenblas-openmp-dev"
 pkgs_check="python3 python3-numpy python3-pywt python3-pil python3-soundfile zstd"
 # Photo sources of scripts/corpus.py (about 0.9 GB to download, 1.3 GB installed; see codec/models/README.md).
 pkgs_corpus="lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 mate-backgrounds enlightenment-data lxqt-themes palapeli-data opencv-doc stellarium-data plasma-workspace-wallpapers libjpeg-turbo-progs python3-pil"
+# Music and speech of scripts/audio_corpus.sh (about 190 MB to download, 200 MB installed).
+pkgs_audio="wesnoth-1.16-music klettres-data python3-soundfile"
 pkgs_bench="webp libjpeg-turbo-progs hyperfine zstd python3-torch"
 
 want=""
@@ -16,6 +18,7 @@ for set in "${@:-build}"; do
     check)  want="$want $pkgs_build $pkgs_check" ;;
     demo)   want="$want $pkgs_build" ;;
     corpus) want="$want $pkgs_build $pkgs_corpus" ;;
+    audio)  want="$want $pkgs_audio" ;;
     bench)  want="$want $pkgs_build $pkgs_bench $pkgs_corpus" ;;
     *) echo "deps.sh: unknown set '$set'" >&2; exit 2 ;;
   esac
