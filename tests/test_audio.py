@@ -11,28 +11,20 @@ import re
 import json
 import os
 import struct
-import subprocess
 import sys
 import tempfile
-import zlib
 
 import numpy as np
 import soundfile as sf
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "py"))
-from harness import finish, test  # noqa: E402
+from harness import finish, test, run, patched, TOP  # noqa: E402
 
-TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-WALLOC = os.environ.get("WALLOC", os.path.join(TOP, "walloc"))  # WALLOC=path: test another build
 TMPDIR = tempfile.TemporaryDirectory(prefix="walloc-audio-")  # removed at exit
 TMP = TMPDIR.name
 T = lambda *name: os.path.join(TMP, *name)  # noqa: E731
 SNR_FLOOR = 14.0  # dB; K = half the bands, default gain 32: these clips measure 16.5 to 21.8 dB
 
-
-def run(*args, stdin=None):
-    p = subprocess.run([WALLOC] + list(args), input=stdin, capture_output=True)
-    return p.returncode, p.stdout, p.stderr.decode()
 
 
 def clip(frames, rate, channels, seed, depth=16):
@@ -325,17 +317,6 @@ def write(name, data):
     open(T(name), "wb").write(data)
     return T(name)
 
-
-def with_crc(b):
-    b = bytearray(b)
-    b[-4:] = struct.pack("<I", zlib.crc32(bytes(b[:-4])))
-    return bytes(b)
-
-
-def patched(b, off, fmt, value):
-    b = bytearray(b)
-    struct.pack_into(fmt, b, off, value)
-    return with_crc(b)
 
 
 good_wav = save(T("good.wav"), clip(23456, 44100, 2, 15), 44100, 16)

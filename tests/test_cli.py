@@ -5,7 +5,6 @@ the issue (one stderr line naming the file, exit status 1, no output file)."""
 import json
 import os
 import struct
-import subprocess
 import sys
 import tempfile
 import zlib
@@ -14,21 +13,10 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "py"))
 import pngref  # noqa: E402
-from harness import finish, test  # noqa: E402
-
-TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-WALLOC = os.path.join(TOP, "walloc")
-IMAGES = os.path.join(TOP, "testdata", "images")
+from harness import finish, test, run, psnr, with_crc, patched, IMAGES  # noqa: E402
 
 
-def run(*args, stdin=None):
-    p = subprocess.run([WALLOC] + list(args), input=stdin, capture_output=True)
-    return p.returncode, p.stdout, p.stderr.decode()
 
-
-def psnr(a, b, depth):
-    mse = np.mean((a.astype(float) - b.astype(float)) ** 2)
-    return 10 * np.log10(((1 << depth) - 1) ** 2 / mse) if mse else float("inf")
 
 
 tmp = tempfile.mkdtemp()
@@ -147,17 +135,6 @@ run("encode", "-f", RGB, "-o", good)
 wlc = open(good, "rb").read()
 png = open(RGB, "rb").read()
 
-
-def with_crc(b):
-    b = bytearray(b)
-    b[-4:] = struct.pack("<I", zlib.crc32(bytes(b[:-4])))
-    return bytes(b)
-
-
-def patched(b, off, fmt, value):
-    b = bytearray(b)
-    struct.pack_into(fmt, b, off, value)
-    return with_crc(b)
 
 
 def big_png(w, h):

@@ -5,7 +5,6 @@ as the PNG of its pixels; decode picks .npy for channel counts PNG cannot hold; 
 .npy (dtype, byte order, order, shape, length, header) fails with one line naming the file."""
 import os
 import struct
-import subprocess
 import sys
 import tempfile
 
@@ -13,23 +12,12 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "py"))
 import pngref  # noqa: E402
-from harness import finish, test  # noqa: E402
+from harness import finish, test, run, psnr, IMAGES  # noqa: E402
 
-TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-WALLOC = os.environ.get("WALLOC", os.path.join(TOP, "walloc"))  # WALLOC=path: test another build
-IMAGES = os.path.join(TOP, "testdata", "images")
 TMP = tempfile.mkdtemp(prefix="walloc-npy-")
 T = lambda *name: os.path.join(TMP, *name)  # noqa: E731
 
 
-def run(*args, stdin=None):
-    p = subprocess.run([WALLOC] + list(args), input=stdin, capture_output=True)
-    return p.returncode, p.stdout, p.stderr.decode()
-
-
-def psnr(a, b, depth):
-    mse = np.mean((a.astype(float) - b.astype(float)) ** 2)
-    return 10 * np.log10(((1 << depth) - 1) ** 2 / mse) if mse else float("inf")
 
 
 def smooth(c, h, w, dtype, seed):

@@ -4,7 +4,6 @@ PSNR on the held-out right part at every k; checkpoints resume where they stoppe
 it writes encodes and decodes; bad settings are refused before any training."""
 import os
 import re
-import subprocess
 import sys
 import tempfile
 
@@ -12,21 +11,14 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "py"))
-from harness import finish, test  # noqa: E402
+from harness import finish, test, run, IMAGES  # noqa: E402
 
-TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-WALLOC = os.path.join(TOP, "walloc")
-GARDEN = os.path.join(TOP, "testdata", "images", "garden-rgb8.png")
+GARDEN = os.path.join(IMAGES, "garden-rgb8.png")
 TMP = tempfile.mkdtemp(prefix="walloc-train-")
 LEFT, RIGHT = os.path.join(TMP, "left.png"), os.path.join(TMP, "right.png")
 MODEL = os.path.join(TMP, "m.wlm")
 SMALL = ["-J", "2", "-K", "6", "-N", "16", "-R", "1", "--crop", "64", "--batch", "8", "--warmup", "10",
          "--lr", "3e-3", "--val-every", "100", "--seed", "3"]
-
-
-def run(*args):
-    p = subprocess.run([WALLOC] + list(args), capture_output=True)
-    return p.returncode, p.stdout, p.stderr.decode()
 
 
 def val_lines(err):

@@ -1,6 +1,17 @@
 """The Python side of tests/check.h: "testing NAME ... ok|FAILED" lines and a closing
-"RESULT passed failed" line, which tests/run.sh sums into the make check total."""
+"RESULT passed failed" line, which tests/run.sh sums into the make check total; and what the
+CLI tests share: running ./walloc (or $WALLOC, to test another build), PSNR, .wlc patching."""
+import os
+import struct
+import subprocess
 import sys
+import zlib
+
+import numpy as np
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+WALLOC = os.environ.get("WALLOC", os.path.join(TOP, "walloc"))
+IMAGES = os.path.join(TOP, "testdata", "images")
 
 passed = failed = 0
 
@@ -30,3 +41,27 @@ def finish():
     """Prints the RESULT line; returns the exit status."""
     print("RESULT %d %d" % (passed, failed))
     return 1 if failed else 0
+
+
+def run(*args, stdin=None):
+    """(exit status, stdout bytes, stderr text) of walloc ARGS."""
+    p = subprocess.run([WALLOC] + list(args), input=stdin, capture_output=True)
+    return p.returncode, p.stdout, p.stderr.decode()
+
+
+def psnr(a, b, depth):
+    mse = np.mean((a.astype(float) - b.astype(float)) ** 2)
+    return 10 * np.log10(((1 << depth) - 1) ** 2 / mse) if mse else float("inf")
+
+
+def with_crc(b):
+    """b with its CRC-32 trailer recomputed (a .wlc whose header was edited)."""
+    b = bytearray(b)
+    b[-4:] = struct.pack("<I", zlib.crc32(bytes(b[:-4])))
+    return bytes(b)
+
+
+def patched(b, off, fmt, value):
+    b = bytearray(b)
+    struct.pack_into(fmt, b, off, value)
+    return with_crc(b)
