@@ -3,37 +3,44 @@
  *     + W_out silu(h_R)                               residual path (kind "neural")
  *   h_0 = W_in y + b_in,  h_{r+1} = h_r + conv2_r(silu(conv1_r(silu(h_r))))
  * with kh x kw convolutions: 3x3 on the latent grid of an image, 1x3 along time for audio.
- * train.c runs the same network with its activations kept for the backward pass. */
+ * wl_decoder_run is the one implementation; train.c calls it with every block's activations
+ * kept for the backward pass. */
 #include <cblas.h>
 #include <stdlib.h>
 #include "codec/internal.h"
 #include "codec/layers.h"
 
-int wl_decoder_forward(const wl_model *m, const float *y, int h, int w, float *X) {
+void wl_decoder_run(const wl_model *m, const float *y, wl_grid g, float *X, const wl_decoder_acts *a) {
   const int K = m->d.K, D = m->D, N = m->N, kh = m->kh, kw = m->kw;
   const size_t taps = (size_t)kh * kw;
-  const wl_grid g = {1, h, w};
-  const long P = wl_grid_size(g);
+  const long P = wl_grid_size(g), NP = (long)N * P, st = a->stride;
   wl_affine(m->dec_w, m->dec_b, y, D, K, P, X);
-  if (!N) return 0;
-  float *hb = malloc(sizeof(float) * (size_t)N * P), *a = malloc(sizeof(float) * (size_t)N * P);
-  float *t = malloc(sizeof(float) * (size_t)N * P), *scratch = malloc(sizeof(float) * (size_t)wl_conv_scratch(N, kh, kw, g));
-  int e = hb && a && t && scratch ? 0 : WL_ERR_NOMEM;
-  if (!e) {
-    wl_affine(m->res_in_w, m->res_in_b, y, N, K, P, hb);
-    for (int r = 0; r < m->R; r++) {
-      const float *W1 = m->res_w + (size_t)2 * r * N * N * taps, *W2 = W1 + (size_t)N * N * taps;
-      const float *b1 = m->res_b + (size_t)2 * r * N, *b2 = b1 + N;
-      wl_silu_forward(a, hb, N * P);
-      wl_conv_forward(t, a, W1, b1, N, N, kh, kw, g, scratch);
-      wl_silu_forward(t, t, N * P);
-      wl_conv_forward(a, t, W2, b2, N, N, kh, kw, g, scratch);
-      wl_add_forward(hb, hb, a, N * P);
-    }
-    wl_silu_forward(a, hb, N * P);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, D, (int)P, N, 1.0f, m->res_out_w, N, a, (int)P, 1.0f, X,
-                (int)P);
+  if (!N) return;
+  wl_affine(m->res_in_w, m->res_in_b, y, N, K, P, a->h);
+  for (int r = 0; r < m->R; r++) {
+    const float *W1 = m->res_w + (size_t)2 * r * N * N * taps, *W2 = W1 + (size_t)N * N * taps;
+    const float *b1 = m->res_b + (size_t)2 * r * N, *b2 = b1 + N;
+    float *h = a->h + r * st, *a1 = a->a1 + r * st, *c1 = a->c1 + r * st, *a2 = a->a2 + r * st;
+    wl_silu_forward(a1, h, NP);
+    wl_conv_forward(c1, a1, W1, b1, N, N, kh, kw, g, a->scratch);
+    wl_silu_forward(a2, c1, NP);
+    wl_conv_forward(a->c2, a2, W2, b2, N, N, kh, kw, g, a->scratch);
+    wl_add_forward(h + st, h, a->c2, NP);
   }
+  wl_silu_forward(a->sR, a->h + m->R * st, NP);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, D, (int)P, N, 1.0f, m->res_out_w, N, a->sR, (int)P, 1.0f, X,
+              (int)P);
+}
+
+int wl_decoder_forward(const wl_model *m, const float *y, int h, int w, float *X) {
+  const wl_grid g = {1, h, w};
+  const size_t NP = (size_t)m->N * (size_t)wl_grid_size(g);
+  float *hb = malloc(sizeof(float) * NP), *a = malloc(sizeof(float) * NP), *t = malloc(sizeof(float) * NP);
+  float *scratch = malloc(sizeof(float) * (size_t)wl_conv_scratch(m->N, m->kh, m->kw, g));
+  int e = !m->N || (hb && a && t && scratch) ? 0 : WL_ERR_NOMEM;
+  /* One set of buffers, reused by every block: a1, c2, sR share `a`; c1, a2 share `t`. */
+  const wl_decoder_acts acts = {.h = hb, .a1 = a, .c1 = t, .a2 = t, .c2 = a, .sR = a, .stride = 0, .scratch = scratch};
+  if (!e) wl_decoder_run(m, y, g, X, &acts);
   free(hb); free(a); free(t); free(scratch);
   return e;
 }

@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stddef.h>
 #include "walloc.h"
+#include "codec/layers.h"
 
 /* Return `e` from the enclosing function when negative (zstd's FORWARD_IF_ERROR). */
 #define WL_TRY(expr) do { int wl_e_ = (expr); if (wl_e_ < 0) return wl_e_; } while (0)
@@ -101,6 +102,16 @@ int wl_model_parse(wl_model **model, const uint8_t *buf, size_t len, const wl_mo
 
 /* decoder.c: X (D, P) = decoder(y (K, P)) on an h x w latent grid (P = h*w). */
 int wl_decoder_forward(const wl_model *m, const float *y, int h, int w, float *X);
+/* The decoder over a grid g with caller-owned activations, each (N, P): block r's input h,
+ * silu(h) a1, conv1 c1 and silu(c1) a2 at offset r * stride (h: R + 1 blocks), conv2's output
+ * c2 and silu(h_R) sR once. stride 0 reuses one buffer per tensor (in place is fine: a2 may
+ * alias c1, and c2 and sR may alias a1); stride N*P keeps every block for the backward pass. */
+typedef struct {
+  float *h, *a1, *c1, *a2, *c2, *sR;
+  long stride;
+  float *scratch; /* wl_conv_scratch(N, kh, kw, g) floats */
+} wl_decoder_acts;
+void wl_decoder_run(const wl_model *m, const float *y, wl_grid g, float *X, const wl_decoder_acts *a);
 
 /* train_linear.c: the default latent gain of a model of dims (8 for images, 32 for audio). */
 float wl_default_gain(int dims);

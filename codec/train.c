@@ -336,20 +336,9 @@ static int forward_backward(wl_trainer *t, double *psnr_out, double *bpp_out) {
       if (k >= t->keep[b])
         for (long i = 0; i < ss; i++) t->z[k * P + b * ss + i] = m->fill[k];
   /* decoder, keeping activations */
-  wl_affine(m->dec_w, m->dec_b, t->z, D, K, P, t->Xh);
-  wl_affine(m->res_in_w, m->res_in_b, t->z, N, K, P, t->h);
-  for (int r = 0; r < R; r++) {
-    const float *W1 = m->res_w + 2 * r * N * N * taps, *b1 = m->res_b + (size_t)2 * r * N;
-    float *hr = t->h + r * NP, *a1 = t->a1 + r * NP, *c1 = t->c1 + r * NP, *a2 = t->a2 + r * NP;
-    wl_silu_forward(a1, hr, NP);
-    wl_conv_forward(c1, a1, W1, b1, N, N, kh, kw, g, t->scratch);
-    wl_silu_forward(a2, c1, NP);
-    wl_conv_forward(t->dc, a2, W1 + N * N * taps, b1 + N, N, N, kh, kw, g, t->scratch);
-    wl_add_forward(hr + NP, hr, t->dc, NP);
-  }
-  wl_silu_forward(t->sR, t->h + R * NP, NP);
-  wl_conv_forward(t->dXh, t->sR, m->res_out_w, NULL, N, D, 1, 1, one, NULL);
-  wl_add_forward(t->Xh, t->Xh, t->dXh, (long)D * P);
+  const wl_decoder_acts acts = {.h = t->h, .a1 = t->a1, .c1 = t->c1, .a2 = t->a2, .c2 = t->dc, .sR = t->sR,
+                                .stride = NP, .scratch = t->scratch};
+  wl_decoder_run(m, t->z, g, t->Xh, &acts);
   /* samples, loss (minus the mean PSNR of the examples) and its gradient, back to packets
    * through the adjoint inverse transform. Per-example PSNR weighs every k and every example
    * alike, where a plain MSE would be dominated by the examples with few channels kept. For
