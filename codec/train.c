@@ -53,6 +53,7 @@ struct wl_trainer {
   /* gradients of activations */
   float *dXh, *dz, *du, *dy, *dh, *da, *dc, *dsR;
   float *scratch;
+  float *Xe;               /* (B, D, ss) each example's packets, for the per-example transforms */
 };
 
 static float *falloc(long n, int *err) {
@@ -65,7 +66,7 @@ void wl_trainer_free(wl_trainer *t) {
   if (!t) return;
   wl_model_free(t->m);
   float *bufs[] = {t->grad, t->mom, t->var, t->x, t->X, t->y, t->u, t->z, t->h, t->a1, t->c1, t->a2, t->sR, t->Xh,
-                   t->xh, t->dXh, t->dz, t->du, t->dy, t->dh, t->da, t->dc, t->dsR, t->scratch};
+                   t->xh, t->dXh, t->dz, t->du, t->dy, t->dh, t->da, t->dc, t->dsR, t->scratch, t->Xe};
   for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]);
   free(t->keep);
   free(t->starts);
@@ -166,6 +167,7 @@ static int trainer_new(wl_trainer **tp, wl_signal *sig, int n, int dims, const w
   t->sR = falloc(N * P, &e); t->dh = falloc(N * P, &e); t->da = falloc(N * P, &e);
   t->dc = falloc(N * P, &e); t->dsR = falloc(N * P, &e);
   t->scratch = falloc(2 * wl_conv_scratch(N, m->kh, m->kw, t->g), &e);
+  t->Xe = falloc((long)D * P, &e);
   if (e) { wl_trainer_free(t); return e; }
   *tp = t;
   return 0;
@@ -281,13 +283,12 @@ static int load_batch(wl_trainer *t) {
   int err = 0;
 #pragma omp parallel for schedule(dynamic) reduction(min : err)
   for (int b = 0; b < B; b++) {
-    float *Xb = malloc(sizeof(float) * (size_t)t->m->D * t->ss);
+    float *Xb = t->Xe + b * t->m->D * t->ss;
     if (t->dims == 1) sample_segment(t, b);
     else sample_crop(t, b);
     t->keep[b] = 1 + (int)(rnd(t, b, 7) * (float)t->p.K) % t->p.K;
-    if (!Xb || packets(t, FORWARD, t->x + b * n, Xb)) err = WL_ERR_NOMEM;
+    if (packets(t, FORWARD, t->x + b * n, Xb)) err = WL_ERR_NOMEM;
     else columns(t->X, Xb, t, b, 1);
-    free(Xb);
   }
   return err;
 }
@@ -349,10 +350,8 @@ static int forward_backward(wl_trainer *t, double *psnr_out, double *bpp_out) {
   int err = 0;
 #pragma omp parallel for schedule(dynamic) reduction(+ : sum_db) reduction(min : err)
   for (int b = 0; b < B; b++) {
-    float *Xb = malloc(sizeof(float) * (size_t)D * ss);
-    float *xb = t->xh + b * n;
+    float *Xb = t->Xe + b * D * ss, *xb = t->xh + b * n;
     const float *x = t->x + b * n;
-    if (!Xb) { err = WL_ERR_NOMEM; continue; }
     columns(t->Xh, Xb, t, b, 0);
     if (packets(t, INVERSE, Xb, xb)) err = WL_ERR_NOMEM;
     double se = 0;
@@ -362,7 +361,6 @@ static int forward_backward(wl_trainer *t, double *psnr_out, double *bpp_out) {
     for (long i = 0; i < n; i++) xb[i] = (float)(scale * (xb[i] - x[i]));
     if (packets(t, INVERSE_ADJOINT, xb, Xb)) err = WL_ERR_NOMEM;
     columns(t->dXh, Xb, t, b, 1);
-    free(Xb);
   }
   WL_TRY(err);
   *psnr_out = -sum_db / B;
