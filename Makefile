@@ -13,7 +13,7 @@ CPPFLAGS += -Iinclude -I. -I/usr/include/$(shell gcc -print-multiarch)/openblas-
 # The OpenMP build of OpenBLAS shares libgomp's threads; the default pthread build starts
 # its own spinning pool at load time, which halves -T2 speed on two cores.
 BLASDIR ?= /usr/lib/$(shell gcc -print-multiarch)/openblas-openmp
-LDLIBS  = -lpng -lzstd -L$(BLASDIR) -Wl,-rpath,$(BLASDIR) -lopenblas -lm
+LDLIBS  = -lpng -lzstd -lfftw3f -L$(BLASDIR) -Wl,-rpath,$(BLASDIR) -lopenblas -lm
 LDFLAGS += -fopenmp
 CLI_LIBS = -lsndfile # audio files: only the walloc program reads and writes them
 B       = build

@@ -9,7 +9,7 @@ pkgs_check="python3 python3-numpy python3-pywt python3-pil python3-soundfile zst
 pkgs_corpus="lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 mate-backgrounds enlightenment-data lxqt-themes palapeli-data opencv-doc stellarium-data plasma-workspace-wallpapers libjpeg-turbo-progs python3-pil"
 # Music and speech of scripts/audio_corpus.sh (about 190 MB to download, 200 MB installed).
 pkgs_audio="wesnoth-1.16-music klettres-data python3-soundfile"
-pkgs_bench="webp libjpeg-turbo-progs hyperfine zstd python3-torch"
+pkgs_bench="webp libjpeg-turbo-progs hyperfine zstd python3-torch opus-tools flac"
 
 want=""
 for set in "${@:-build}"; do
