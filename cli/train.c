@@ -183,6 +183,8 @@ static int resolve_shape(cli_opts *o, int audio) {
   const int maxJ = audio ? WL_MAX_J1 : WL_MAX_J;
   if (!o->J) o->J = audio ? 8 : 3;
   if (!o->crop) o->crop = audio ? 8192 : 128; /* audio: segment length in frames */
+  if (o->taps < 0) o->taps = audio ? 129 : 0;
+  if (o->loss < 0) o->loss = audio ? WL_LOSS_MSE : WL_LOSS_PSNR;
   if (o->J > maxJ) return cli_fail("train", "-J is at most %d for %s", maxJ, audio ? "audio" : "images");
   const long bands = (long)o->channels << ((audio ? 1 : 2) * o->J);
   if (!o->K) o->K = audio ? (int)(bands / 4 < WL_MAX_K ? bands / 4 : WL_MAX_K) : 12;

@@ -6,7 +6,9 @@
  * Kind "neural" adds metadata N, R and the residual path: residual.in.weight (N,K),
  * residual.in.bias (N), residual.r.conv{1,2}.{weight (N,N,kh,kw), bias (N)} for r < R (3x3 in 2-D,
  * 1x3 in 1-D),
- * residual.out.weight (D,N), and rate.log_scale (K), the training rate term's densities. */
+ * residual.out.weight (D,N), and rate.log_scale (K), the training rate term's densities.
+ * A 1-D neural model may add metadata taps = F (odd, at most MAX_TAPS) and postfilter.weight
+ * (C,F), its FIR post-filter (postfilter.h); without it there is no post-filter. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +39,8 @@ void wl_model_free(wl_model *m) {
 /* The float tensors of a model: name, storage and shape, in params order. */
 typedef struct { char name[40]; float *data; int ndim; uint64_t shape[4]; } tensor_ref;
 #define MAX_BLOCKS 8
-#define MAX_TENSORS (9 + 4 * MAX_BLOCKS)
+#define MAX_TENSORS (10 + 4 * MAX_BLOCKS)
+#define MAX_TAPS 4095
 #define MAX_WIDTH 512
 
 static int model_tensors(const wl_model *m, tensor_ref *t) {
@@ -60,6 +63,7 @@ static int model_tensors(const wl_model *m, tensor_ref *t) {
   }
   T("residual.out.weight", m->res_out_w, 2, D, N, 0, 0);
   T("rate.log_scale", m->rate_scale, 1, K, 0, 0, 0);
+  if (m->F) T("postfilter.weight", m->post, 2, (uint64_t)m->d.channels, (uint64_t)m->F, 0, 0);
 #undef T
   return n;
 }
@@ -70,9 +74,10 @@ int wl_model_alloc(wl_model *m) {
   m->kw = 3;
   const size_t K = (size_t)m->d.K, D = (size_t)m->D, N = (size_t)m->N, R = (size_t)m->R;
   const size_t S = (size_t)1 << m->d.bits, taps = (size_t)m->kh * m->kw;
-  const size_t sizes[] = {K * D, K, D * K, D, K, N * K, N, 2 * R * N * N * taps, 2 * R * N, D * N, N ? K : 0};
+  const size_t sizes[] = {K * D, K, D * K, D, K, N * K, N, 2 * R * N * N * taps, 2 * R * N, D * N, N ? K : 0,
+                          (size_t)m->d.channels * (size_t)m->F};
   float **ptr[] = {&m->enc_w, &m->enc_b, &m->dec_w, &m->dec_b, &m->fill, &m->res_in_w, &m->res_in_b,
-                   &m->res_w, &m->res_b, &m->res_out_w, &m->rate_scale};
+                   &m->res_w, &m->res_b, &m->res_out_w, &m->rate_scale, &m->post};
   size_t total = 0;
   for (int i = 0; i < (int)(sizeof sizes / sizeof *sizes); i++) total += sizes[i];
   m->nparams = (long)total;
@@ -143,6 +148,8 @@ static int model_parse(wl_model *m, const uint8_t *buf, size_t len, const wl_mod
   if (!e && !strcmp(kind, "neural")) {
     e = meta_int(f, "N", 1, MAX_WIDTH, &m->N);
     if (!e) e = meta_int(f, "R", 0, MAX_BLOCKS, &m->R);
+    if (!e && wl_st_meta_get(f, "taps")) e = d->dims != 1 ? WL_ERR_MODEL : meta_int(f, "taps", 1, MAX_TAPS, &m->F);
+    if (!e && m->F && !(m->F & 1)) e = WL_ERR_MODEL;
   }
   if (!e) {
     snprintf(d->name, sizeof d->name, "%s", name ? name : "");
@@ -248,6 +255,9 @@ int wl_model_serialize(const wl_model *m, const wl_model_extra *x, uint8_t **out
     add_meta(f, key[i], num[i]);
   }
   if (m->d.dims == 1) add_meta(f, "dims", "1");
+  char taps[16];
+  snprintf(taps, sizeof taps, "%d", m->F);
+  if (m->F) add_meta(f, "taps", taps);
   for (int i = 0; x && i < x->nmeta; i++) add_meta(f, x->key[i], x->value[i]);
   int e = wl_st_write(f, out, outlen);
   free(f); free(t);

@@ -7,7 +7,8 @@
  * encoder y = W_e X + b_e -> u = compand(y) + U(-1/2, 1/2) -> z = uncompand(u), and in example b
  * the channels k >= k_b (k_b uniform in 1..K) replaced by the learned fill values -> decoder
  * (decoder.c; kh x kw residual convolutions: 3x3, or 1x3 along time) -> X^ -> inverse packets
- * x^ -> loss = -(mean PSNR of the examples) + lambda * bits / positions (lambda in dB per bit
+ * x^ -> (1-D, taps > 0) FIR post-filter, circular over the segment as over a decoded block
+ * (postfilter.c) -> loss = -(mean PSNR of the examples) + lambda * bits / positions (lambda in dB per bit
  * per pixel, or per frame in 1-D), where bits is the cost of the kept u under per-channel
  * Laplace densities. Backward runs the same chain in reverse (layers.c, and the adjoint packet
  * transform); AdamW with warm-up and cosine decay. Every random number comes from
@@ -19,6 +20,7 @@
 #include <string.h>
 #include "codec/internal.h"
 #include "codec/layers.h"
+#include "codec/postfilter.h"
 #include "entropy/entropy.h"
 #include "wavelet/wpt.h"
 
@@ -48,12 +50,20 @@ struct wl_trainer {
   wl_grid g;               /* latent grid (B, Sh >> J, Sw >> J), or (B, 1, crop >> J) */
   long P, ss;              /* positions: of the batch, of one example */
   int *keep;               /* (B) channels kept per example */
+  double *kerr;            /* (K + 1) expected MSE per sample keeping k channels (WL_LOSS_MSE) */
+  double dist;             /* the distortion term of the last forward pass */
   /* activations */
   float *x, *X, *y, *u, *z, *h, *a1, *c1, *a2, *sR, *Xh, *xh;
   /* gradients of activations */
   float *dXh, *dz, *du, *dy, *dh, *da, *dc, *dsR;
   float *scratch;
   float *Xe;               /* (B, D, ss) each example's packets, for the per-example transforms */
+  /* post-filter (m->F taps): plans over a segment, the taps' spectra G (C, bins), and per
+   * example: spectra V (C, bins) of the unfiltered channels, scratch T, U (bins), work (S),
+   * and tap gradients (C, F), summed in example order so that any thread count agrees */
+  wl_fir_plan fir;
+  fftwf_complex *G, *V, *T, *U;
+  float *fwork, *dpost;
 };
 
 static float *falloc(long n, int *err) {
@@ -68,7 +78,11 @@ void wl_trainer_free(wl_trainer *t) {
   float *bufs[] = {t->grad, t->mom, t->var, t->x, t->X, t->y, t->u, t->z, t->h, t->a1, t->c1, t->a2, t->sR, t->Xh,
                    t->xh, t->dXh, t->dz, t->du, t->dy, t->dh, t->da, t->dc, t->dsR, t->scratch, t->Xe};
   for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]);
+  wl_fir_plan_free(&t->fir);
+  fftwf_free(t->G); fftwf_free(t->V); fftwf_free(t->T); fftwf_free(t->U);
+  free(t->fwork); free(t->dpost);
   free(t->keep);
+  free(t->kerr);
   free(t->starts);
   free(t->sig);
   free(t);
@@ -95,6 +109,7 @@ static void init_residual(wl_trainer *t) {
   for (long i = 0; i < nin; i++) m->res_in_w[i] = ain * (2 * wl_uniform(t->p.seed ^ 1, (uint64_t)i) - 1);
   for (long i = 0; i < nconv; i++) m->res_w[i] = aconv * (2 * wl_uniform(t->p.seed ^ 2, (uint64_t)i) - 1);
   for (int k = 0; k < K; k++) m->rate_scale[k] = 0.0f;
+  for (int c = 0; c < m->F * m->d.channels; c++) m->post[c] = c % m->F == m->F / 2; /* identity */
 }
 
 /* Parameters for n checked views s of dims 1 or 2. */
@@ -104,8 +119,8 @@ static int check_params(const wl_signal *s, int n, int dims, const wl_train_para
       p->N < 1 || p->N > 512 || p->R < 0 || p->R > 8 || p->batch < 1 || p->batch > 4096 ||
       p->crop < (1 << p->J) || p->crop > (dims == 1 ? MAX_CROP1 : MAX_CROP2) || p->crop % (1 << p->J) ||
       (long)p->batch * p->channels * p->crop * (dims == 1 ? 1 : p->crop) > MAX_BATCH_SAMPLES || p->steps < 1 ||
-      p->warmup < 0 || !(p->lr > 0) || !(p->weight_decay >= 0) || !(p->lambda >= 0) ||
-      !(p->jitter >= 0 && p->jitter < 0.5f))
+      p->warmup < 0 || (p->loss != WL_LOSS_PSNR && p->loss != WL_LOSS_MSE) || !(p->lr > 0) || !(p->weight_decay >= 0) || !(p->lambda >= 0) ||
+      !(p->jitter >= 0 && p->jitter < 0.5f) || p->taps < 0 || p->taps > 4095 || (p->taps && (dims != 1 || !(p->taps & 1))))
     return WL_ERR_ARG;
   for (int i = 0; i < n; i++)
     if (s[i].channels != p->channels) return WL_ERR_MISMATCH;
@@ -122,6 +137,19 @@ static int flat_tables(wl_model *m) {
     if (wle_table_build(flat, m->d.bits, 1, m->freq + (size_t)k * S) < 0) e = WL_ERR_NUMERIC;
   free(flat);
   return e;
+}
+
+/* Plans and buffers of the post-filter (postfilter.h) for segments of t->Sw samples. */
+static int postfilter_buffers(wl_trainer *t) {
+  WL_TRY(wl_fir_plan_init(&t->fir, t->Sw));
+  const size_t C = (size_t)t->p.channels, B = (size_t)t->p.batch, bins = (size_t)wl_fir_bins(&t->fir);
+  t->G = fftwf_malloc(sizeof(fftwf_complex) * C * bins);
+  t->V = fftwf_malloc(sizeof(fftwf_complex) * B * C * bins);
+  t->T = fftwf_malloc(sizeof(fftwf_complex) * B * bins);
+  t->U = fftwf_malloc(sizeof(fftwf_complex) * B * bins);
+  t->fwork = malloc(sizeof(float) * B * (size_t)t->Sw);
+  t->dpost = malloc(sizeof(float) * B * C * (size_t)t->m->F);
+  return t->G && t->V && t->T && t->U && t->fwork && t->dpost ? 0 : WL_ERR_NOMEM;
 }
 
 /* The trainer on n checked views sig of dims 1 or 2 (it takes sig, and frees it on failure). */
@@ -141,8 +169,13 @@ static int trainer_new(wl_trainer **tp, wl_signal *sig, int n, int dims, const w
   m->D = p->channels << (dims * p->J);
   m->N = p->N;
   m->R = p->R;
+  m->F = p->taps;
   e = wl_model_alloc(m); /* sets the kernel: kh x kw = 3x3, or 1x3 in 1-D */
-  if (!e) e = wl_linear_fit(m, sig, n, p->gain > 0 ? p->gain : wl_default_gain(dims), PCA_STRIDE);
+  const float gain = p->gain > 0 ? p->gain : wl_default_gain(dims);
+  if (!(t->kerr = malloc(sizeof(double) * ((size_t)p->K + 1)))) e = WL_ERR_NOMEM;
+  if (!e) e = wl_linear_fit(m, sig, n, gain, PCA_STRIDE, t->kerr);
+  for (int k = 0; !e && k <= p->K; k++) /* plus rounding: a unit step in y is 1 / gain in X */
+    t->kerr[k] = fmax(t->kerr[k] + k / (12.0 * gain * gain * m->D), 1e-12);
   if (!e) e = flat_tables(m);
   if (e) { wl_trainer_free(t); return e; }
   init_residual(t);
@@ -168,6 +201,7 @@ static int trainer_new(wl_trainer **tp, wl_signal *sig, int n, int dims, const w
   t->dc = falloc(N * P, &e); t->dsR = falloc(N * P, &e);
   t->scratch = falloc(2 * wl_conv_scratch(N, m->kh, m->kw, t->g), &e);
   t->Xe = falloc((long)D * P, &e);
+  if (!e && m->F) e = postfilter_buffers(t);
   if (e) { wl_trainer_free(t); return e; }
   *tp = t;
   return 0;
@@ -340,30 +374,45 @@ static int forward_backward(wl_trainer *t, double *psnr_out, double *bpp_out) {
   const wl_decoder_acts acts = {.h = t->h, .a1 = t->a1, .c1 = t->c1, .a2 = t->a2, .c2 = t->dc, .sR = t->sR,
                                 .stride = NP, .scratch = t->scratch};
   wl_decoder_run(m, t->z, g, t->Xh, &acts);
-  /* samples, loss (minus the mean PSNR of the examples) and its gradient, back to packets
-   * through the adjoint inverse transform. Per-example PSNR weighs every k and every example
-   * alike, where a plain MSE would be dominated by the examples with few channels kept. For
-   * audio, PSNR (peak-to-peak 1) differs from the example's SNR by its power, a constant: the
-   * gradient is that of minus the mean SNR, so quiet and loud segments count alike. */
-  const long n = (long)t->p.channels * t->Sh * t->Sw;
-  double sum_db = 0;
+  /* samples, loss and its gradient, back to packets through the adjoint inverse transform.
+   * WL_LOSS_PSNR, minus the mean PSNR of the examples, weighs every k and every example alike,
+   * where a plain MSE would be dominated by the examples with few channels kept; for audio its
+   * gradient is that of minus the mean SNR, so a quiet segment counts as much as a loud one.
+   * WL_LOSS_MSE divides each example's MSE by the PCA's expected MSE at its k instead (kerr):
+   * every k still counts alike, but within a k loud segments count by their larger errors,
+   * as in a whole-file SNR; its gradient equals PSNR's where an example's MSE is kerr. */
+  const long n = (long)t->p.channels * t->Sh * t->Sw, S = t->Sw, bins = m->F ? wl_fir_bins(&t->fir) : 0;
+  const int F = m->F;
+  for (int c = 0; c < t->p.channels && F; c++) wl_fir_spectrum(&t->fir, m->post + c * F, F, t->fwork, t->G + c * bins);
+  double sum_db = 0, sum_dist = 0;
   int err = 0;
-#pragma omp parallel for schedule(dynamic) reduction(+ : sum_db) reduction(min : err)
+#pragma omp parallel for schedule(dynamic) reduction(+ : sum_db, sum_dist) reduction(min : err)
   for (int b = 0; b < B; b++) {
-    float *Xb = t->Xe + b * D * ss, *xb = t->xh + b * n;
+    float *Xb = t->Xe + b * D * ss, *xb = t->xh + b * n, *dpost = F ? t->dpost + (long)b * t->p.channels * F : NULL;
     const float *x = t->x + b * n;
+    fftwf_complex *Vb = t->V + b * t->p.channels * bins, *Tb = t->T + b * bins, *Ub = t->U + b * bins;
     columns(t->Xh, Xb, t, b, 0);
     if (packets(t, INVERSE, Xb, xb)) err = WL_ERR_NOMEM;
+    for (int c = 0; c < t->p.channels && F; c++)
+      wl_fir_forward(&t->fir, t->G + c * bins, xb + c * S, xb + c * S, Vb + c * bins, Tb);
     double se = 0;
     for (long i = 0; i < n; i++) se += (double)(xb[i] - x[i]) * (xb[i] - x[i]);
-    const double mse = se / (double)n + MSE_FLOOR, scale = DB / ((double)B * mse) * 2.0 / (double)n;
+    const double mse = se / (double)n + MSE_FLOOR, ref = t->p.loss == WL_LOSS_MSE ? t->kerr[t->keep[b]] : mse;
+    const double scale = DB / ((double)B * ref) * 2.0 / (double)n;
     sum_db += DB * log(mse);
+    sum_dist += t->p.loss == WL_LOSS_MSE ? DB * mse / ref : DB * log(mse);
     for (long i = 0; i < n; i++) xb[i] = (float)(scale * (xb[i] - x[i]));
+    if (F) memset(dpost, 0, sizeof(float) * (size_t)t->p.channels * F);
+    for (int c = 0; c < t->p.channels && F; c++)
+      wl_fir_backward(&t->fir, t->G + c * bins, Vb + c * bins, xb + c * S, F, dpost + c * F, t->fwork + b * S, Tb, Ub);
     if (packets(t, INVERSE_ADJOINT, xb, Xb)) err = WL_ERR_NOMEM;
     columns(t->dXh, Xb, t, b, 1);
   }
   WL_TRY(err);
   *psnr_out = -sum_db / B;
+  t->dist = t->p.loss == WL_LOSS_MSE ? sum_dist / B : -sum_db / B;
+  for (int b = 0; b < B && F; b++)
+    for (long i = 0; i < (long)t->p.channels * F; i++) GRAD(m->post)[i] += t->dpost[b * t->p.channels * F + i];
   /* decoder backward */
   memset(t->dz, 0, sizeof(float) * (size_t)K * P);
   memset(t->dsR, 0, sizeof(float) * (size_t)NP);
@@ -455,9 +504,12 @@ static void adamw(wl_trainer *t) {
 
 wl_model *wl_trainer_model(wl_trainer *t) { return t->m; }
 
-int wl_trainer_objective(wl_trainer *t, double *psnr, double *bpp, const float **grad) {
+int wl_trainer_objective(wl_trainer *t, double *dist, double *bpp, const float **grad) {
+  double psnr;
   *grad = t->grad;
-  return forward_backward(t, psnr, bpp);
+  WL_TRY(forward_backward(t, &psnr, bpp));
+  *dist = t->dist;
+  return 0;
 }
 
 int wl_trainer_step(wl_trainer *t, double *psnr, double *bpp) {
@@ -545,7 +597,7 @@ int wl_trainer_resume(wl_trainer *t, const uint8_t *buf, size_t len) {
   wl_model *c;
   WL_TRY(wl_model_parse(&c, buf, len, NULL)); /* shapes first: the optimiser state is sized by them */
   int e = c->d.dims != m->d.dims || c->d.channels != m->d.channels || c->d.J != m->d.J || c->d.K != m->d.K || c->d.bits != m->d.bits ||
-          c->N != m->N || c->R != m->R ? WL_ERR_MISMATCH : 0;
+          c->N != m->N || c->R != m->R || c->F != m->F ? WL_ERR_MISMATCH : 0;
   wl_model_free(c);
   if (e || (e = wl_model_parse(&c, buf, len, &x))) return e;
   char *end;

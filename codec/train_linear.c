@@ -98,7 +98,7 @@ int wl_model_tables(wl_model *m, const wl_signal *s, int n) {
   return e;
 }
 
-int wl_linear_fit(wl_model *m, const wl_signal *s, int n, float gain, int stride) {
+int wl_linear_fit(wl_model *m, const wl_signal *s, int n, float gain, int stride, double *residual) {
   const int D = m->D, K = m->d.K;
   double *mu = calloc((size_t)D, sizeof(double)), *cov = calloc((size_t)D * D, sizeof(double));
   double *V = malloc(sizeof(double) * (size_t)K * D), *eig = malloc(sizeof(double) * (size_t)D);
@@ -116,6 +116,10 @@ int wl_linear_fit(wl_model *m, const wl_signal *s, int n, float gain, int stride
     m->enc_b[k] = (float)(-gain * proj);
   }
   for (int d = 0; !e && d < D; d++) m->dec_b[d] = (float)mu[d];
+  for (int k = 0; !e && residual && k <= K; k++) { /* eig ascending: all but the k largest */
+    residual[k] = 0;
+    for (int d = 0; d < D - k; d++) residual[k] += eig[d] / D;
+  }
   free(mu); free(cov); free(V); free(eig);
   return e;
 }
@@ -138,7 +142,7 @@ static int train_linear(const wl_signal *s, int n, int dims, const wl_linear_par
   m->D = p->channels << (dims * p->J);
   const float gain = p->gain > 0 ? p->gain : wl_default_gain(dims);
   int e = wl_model_alloc(m);
-  if (!e) e = wl_linear_fit(m, s, n, gain, p->stride > 0 ? p->stride : 1);
+  if (!e) e = wl_linear_fit(m, s, n, gain, p->stride > 0 ? p->stride : 1, NULL);
   if (!e) e = wl_model_tables(m, s, n);
   if (!e) {
     char g[32], count[32];

@@ -1,14 +1,15 @@
 /* test_layers.c: the network layers (codec/layers.c) against independent references: the
  * im2col convolution against a direct loop (also with column chunks cutting through images),
  * every backward pass against central differences of L = sum(r * y), the accumulation and
- * NULL-gradient rules, companding round trips, and the noise generator's range, mean and
- * determinism. */
+ * NULL-gradient rules, companding round trips, the noise generator's range, mean and
+ * determinism, and the FFTW post-filter against a direct circular correlation. */
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include "codec/internal.h"
 #include "codec/layers.h"
+#include "codec/postfilter.h"
 #include "tests/check.h"
 
 static uint32_t rng = 12345;
@@ -284,6 +285,53 @@ static void test_noise(void) {
   t_end();
 }
 
+/* One post-filter problem: taps h (F) on a block x (n). */
+typedef struct {
+  wl_fir_plan p;
+  int F;
+  float *h, *x, *work;
+  fftwf_complex *G, *V, *T;
+} fir_case;
+
+static void fir_fwd(void *ctx, float *y) {
+  fir_case *c = ctx;
+  wl_fir_spectrum(&c->p, c->h, c->F, c->work, c->G);
+  wl_fir_forward(&c->p, c->G, c->x, y, c->V, c->T);
+}
+
+static void test_postfilter(void) {
+  t_begin("post-filter: FFTW circular correlation = direct loop; dx, dh match central differences");
+  static const struct { long n; int F; } cases[] = {{64, 5}, {63, 129}, {5, 9}, {1000, 129}, {7, 1}};
+  for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+    const long n = cases[k].n, bins = n / 2 + 1;
+    const int F = cases[k].F;
+    fir_case c = {.F = F, .h = rand_tensor(F, -1, 1), .x = rand_tensor(n, -1, 1), .work = malloc(sizeof(float) * n)};
+    T_EXPECT(wl_fir_plan_init(&c.p, n) == 0, "plan %ld", n);
+    c.G = fftwf_malloc(sizeof(fftwf_complex) * bins * 4);
+    c.V = c.G + bins;
+    c.T = c.G + 2 * bins;
+    float *y = malloc(sizeof(float) * n), *r = rand_tensor(n, -1, 1), *dy = malloc(sizeof(float) * n);
+    float *dh = calloc(F, sizeof(float));
+    fir_fwd(&c, y);
+    double worst = 0;
+    for (long i = 0; i < n; i++) {
+      double ref = 0;
+      for (int t = 0; t < F; t++) ref += (double)c.h[t] * c.x[((i + t - F / 2) % n + n) % n];
+      worst = fmax(worst, fabs(ref - y[i]));
+    }
+    T_EXPECT(worst < 1e-4, "n %ld F %d: forward error %g", n, F, worst);
+    memcpy(dy, r, sizeof(float) * n);
+    wl_fir_backward(&c.p, c.G, c.V, dy, F, dh, c.work, c.T, c.G + 3 * bins); /* dy becomes dL/dx */
+    loss_fn f = {fir_fwd, &c, y, r, n};
+    double ex = grad_error(&f, c.x, n, dy, 0.25f, 0.1), eh = grad_error(&f, c.h, F, dh, 0.25f, 0.1); /* linear: any step */
+    T_EXPECT(ex < 2e-3 && eh < 2e-3, "n %ld F %d: dx %.2g dh %.2g", n, F, ex, eh);
+    wl_fir_plan_free(&c.p);
+    fftwf_free(c.G);
+    free(c.h); free(c.x); free(c.work); free(y); free(r); free(dy); free(dh);
+  }
+  t_end();
+}
+
 int main(void) {
   test_conv_reference();
   test_conv_gradients();
@@ -291,5 +339,6 @@ int main(void) {
   test_elementwise_gradients();
   test_compand_round_trip();
   test_noise();
+  test_postfilter();
   return t_summary();
 }

@@ -42,6 +42,8 @@ static wl_train_params small(const set *s, float lambda) {
     p.J = 3;
     p.crop = 64;
     p.gain = 32;
+    p.taps = 5;
+    p.loss = WL_LOSS_MSE;
   }
   return p;
 }
@@ -55,7 +57,7 @@ static double objective(wl_trainer *t, float lambda, int rate_entry) {
   double psnr, bpp;
   const float *g;
   wl_trainer_objective(t, &psnr, &bpp, &g);
-  return rate_entry ? bpp : lambda * bpp - psnr;
+  return rate_entry ? bpp : lambda * bpp + psnr; /* psnr: the distortion term */
 }
 
 static void gradient_check(const set *st, float lambda) {
@@ -69,6 +71,7 @@ static void gradient_check(const set *st, float lambda) {
   wl_model *m = wl_trainer_model(t);
   for (long i = 0; i < (long)m->D * m->N; i++) m->res_out_w[i] = 0.05f * (2 * frand() - 1); /* starts at 0 */
   for (int k = 0; k < m->d.K; k++) m->fill[k] = 0.3f * (2 * frand() - 1);
+  for (long i = 0; i < (long)m->d.channels * m->F; i++) m->post[i] += 0.2f * (2 * frand() - 1); /* identity */
   double mse, bpp;
   const float *g0;
   T_EXPECT(wl_trainer_objective(t, &mse, &bpp, &g0) == 0, "objective");
@@ -81,8 +84,9 @@ static void gradient_check(const set *st, float lambda) {
     {"residual.in.bias", m->res_in_b, m->N, 0},
     {"residual conv weights", m->res_w, 2L * m->R * m->N * m->N * m->kh * m->kw, 0},
     {"residual conv biases", m->res_b, 2L * m->R * m->N, 0}, {"residual.out.weight", m->res_out_w, (long)m->D * m->N, 0},
-    {"rate.log_scale", m->rate_scale, m->d.K, 1}};
+    {"rate.log_scale", m->rate_scale, m->d.K, 1}, {"postfilter.weight", m->post, (long)m->d.channels * m->F, 0}};
   for (size_t s = 0; s < sizeof seg / sizeof *seg; s++) {
+    if (!seg[s].n) continue; /* 2-D: no post-filter */
     double worst = 0, gmax = 0;
     for (long i = 0; i < seg[s].n; i++) gmax = fmax(gmax, fabs(g[seg[s].base - m->params + i]));
     for (int trial = 0; trial < 6; trial++) {

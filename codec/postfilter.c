@@ -1,0 +1,100 @@
+/* postfilter.c: the FIR post-filter as products of spectra (postfilter.h). With g the taps laid
+ * out circularly (g[(t - F/2) mod n] += h[t]) and capitals for FFTW's unnormalised r2c:
+ *   forward   y  = c2r(conj(G) X) / n            (correlation with g)
+ *   backward  dx = c2r(G DY) / n,  dg = c2r(conj(DY) X) / n,  dh[t] = dg[(t - F/2) mod n] */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include "codec/internal.h"
+#include "codec/postfilter.h"
+
+static pthread_mutex_t planner = PTHREAD_MUTEX_INITIALIZER; /* FFTW's planner is not thread-safe */
+
+int wl_fir_plan_init(wl_fir_plan *p, long n) {
+  float *r = fftwf_malloc(sizeof(float) * (size_t)n);
+  fftwf_complex *c = fftwf_malloc(sizeof(fftwf_complex) * (size_t)(n / 2 + 1));
+  p->n = n;
+  p->r2c = p->c2r = NULL;
+  if (r && c && n > 0 && n <= 1L << 30) {
+    pthread_mutex_lock(&planner);
+    p->r2c = fftwf_plan_dft_r2c_1d((int)n, r, c, FFTW_ESTIMATE | FFTW_UNALIGNED);
+    p->c2r = fftwf_plan_dft_c2r_1d((int)n, c, r, FFTW_ESTIMATE | FFTW_UNALIGNED);
+    pthread_mutex_unlock(&planner);
+  }
+  fftwf_free(r);
+  fftwf_free(c);
+  if (p->r2c && p->c2r) return 0;
+  wl_fir_plan_free(p);
+  return WL_ERR_NOMEM;
+}
+
+void wl_fir_plan_free(wl_fir_plan *p) {
+  pthread_mutex_lock(&planner);
+  if (p->r2c) fftwf_destroy_plan(p->r2c);
+  if (p->c2r) fftwf_destroy_plan(p->c2r);
+  pthread_mutex_unlock(&planner);
+  p->r2c = p->c2r = NULL;
+}
+
+/* The circular offset of tap t. */
+static long tap_index(int t, int F, long n) {
+  long i = ((long)t - F / 2) % n;
+  return i < 0 ? i + n : i;
+}
+
+void wl_fir_spectrum(const wl_fir_plan *p, const float *h, int F, float *work, fftwf_complex *G) {
+  memset(work, 0, sizeof(float) * (size_t)p->n);
+  for (int t = 0; t < F; t++) work[tap_index(t, F, p->n)] += h[t];
+  fftwf_execute_dft_r2c(p->r2c, work, G);
+}
+
+/* T = A B (conj_a: conj(A) B), scaled by s. */
+static void product(fftwf_complex *T, const fftwf_complex *A, const fftwf_complex *B, long bins, int conj_a, float s) {
+  const float sg = conj_a ? -1.0f : 1.0f;
+  for (long f = 0; f < bins; f++) {
+    const float ar = A[f][0], ai = sg * A[f][1], br = B[f][0], bi = B[f][1];
+    T[f][0] = s * (ar * br - ai * bi);
+    T[f][1] = s * (ar * bi + ai * br);
+  }
+}
+
+void wl_fir_forward(const wl_fir_plan *p, const fftwf_complex *G, const float *x, float *y, fftwf_complex *V,
+                    fftwf_complex *T) {
+  fftwf_execute_dft_r2c(p->r2c, (float *)x, V);
+  product(T, G, V, wl_fir_bins(p), 1, 1.0f / (float)p->n);
+  fftwf_execute_dft_c2r(p->c2r, T, y);
+}
+
+void wl_fir_backward(const wl_fir_plan *p, const fftwf_complex *G, const fftwf_complex *V, float *dy, int F,
+                     float *dh, float *work, fftwf_complex *T, fftwf_complex *U) {
+  const long bins = wl_fir_bins(p);
+  const float s = 1.0f / (float)p->n;
+  fftwf_execute_dft_r2c(p->r2c, dy, T);
+  product(U, T, V, bins, 1, s);
+  fftwf_execute_dft_c2r(p->c2r, U, work);
+  for (int t = 0; t < F; t++) dh[t] += work[tap_index(t, F, p->n)];
+  product(U, G, T, bins, 0, s);
+  fftwf_execute_dft_c2r(p->c2r, U, dy);
+}
+
+int wl_fir_apply(const float *h, int F, float *x, int C, long n) {
+  wl_fir_plan p;
+  WL_TRY(wl_fir_plan_init(&p, n));
+  const long bins = wl_fir_bins(&p);
+  int err = 0;
+#pragma omp parallel for schedule(static) reduction(min : err)
+  for (int c = 0; c < C; c++) {
+    fftwf_complex *G = fftwf_malloc(sizeof(fftwf_complex) * (size_t)bins * 3);
+    float *work = fftwf_malloc(sizeof(float) * (size_t)n);
+    if (G && work) {
+      wl_fir_spectrum(&p, h + (long)c * F, F, work, G);
+      wl_fir_forward(&p, G, x + c * n, x + c * n, G + bins, G + 2 * bins);
+    } else {
+      err = WL_ERR_NOMEM;
+    }
+    fftwf_free(G);
+    fftwf_free(work);
+  }
+  wl_fir_plan_free(&p);
+  return err;
+}

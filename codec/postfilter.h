@@ -1,0 +1,32 @@
+/* postfilter.h: the learned FIR post-filter of 1-D models, a circular correlation computed
+ * with FFTW (r2c/c2r) over a block of n samples:
+ *   y[i] = sum_{t=0}^{F-1} h[t] x[(i + t - F/2) mod n]        (F odd taps, centred)
+ * Applied to each channel of the decoded, still padded signal (DESIGN.md, "Audio"); trained
+ * jointly with the decoder on segments of the same circular layout. */
+#ifndef WL_POSTFILTER_H
+#define WL_POSTFILTER_H
+#include <fftw3.h>
+
+typedef struct {
+  long n;                  /* block length */
+  fftwf_plan r2c, c2r;     /* FFTW_ESTIMATE plans: deterministic, executed with new arrays */
+} wl_fir_plan;
+
+/* Creates the plans of length n (thread-safe: the planner runs under a lock). */
+int wl_fir_plan_init(wl_fir_plan *p, long n);
+void wl_fir_plan_free(wl_fir_plan *p);
+/* Complex bins of a block (n / 2 + 1). */
+static inline long wl_fir_bins(const wl_fir_plan *p) { return p->n / 2 + 1; }
+
+/* G (bins) = spectrum of taps h (F) laid out circularly over n samples; work: n floats. */
+void wl_fir_spectrum(const wl_fir_plan *p, const float *h, int F, float *work, fftwf_complex *G);
+/* y = h (*) x for one channel; V (bins) receives x's spectrum, T (bins) is scratch; y may be x. */
+void wl_fir_forward(const wl_fir_plan *p, const fftwf_complex *G, const float *x, float *y, fftwf_complex *V,
+                    fftwf_complex *T);
+/* Backward of wl_fir_forward, given V from it: dy (n) is replaced by dL/dx, and dL/dh is added
+ * to dh (F); work: n floats, T, U: bins each. */
+void wl_fir_backward(const wl_fir_plan *p, const fftwf_complex *G, const fftwf_complex *V, float *dy, int F,
+                     float *dh, float *work, fftwf_complex *T, fftwf_complex *U);
+/* The forward filter of C channels x (C, n) in place with taps h (C, F). */
+int wl_fir_apply(const float *h, int F, float *x, int C, long n);
+#endif
