@@ -2,7 +2,8 @@
 #   make            build libwalloc.a, libwalloc.so and ./walloc
 #   make demo       install missing Debian packages, build, round-trip testdata/ images
 #   make check      install missing packages, build, run every test ("N passed, M failed")
-#   make bench      benchmarks against cwebp/cjpeg, then of the neural models (not part of check)
+#   make bench      benchmarks against cwebp/cjpeg, then of the neural models, then audio against
+#                   opus and flac (bench/audio.py; not part of check)
 #   make man        regenerate man/walloc.1 from man/walloc.1.md (needs pandoc)
 
 CC      ?= cc
@@ -66,6 +67,7 @@ bench: deps-bench
 	@$(MAKE) -s --no-print-directory all
 	@bench/image.sh
 	@/usr/bin/python3 bench/neural.py
+	@bench/audio.sh
 
 man: man/walloc.1
 man/walloc.1: man/walloc.1.md
