@@ -1,5 +1,6 @@
 /* codec.c: the pipeline around a model, one for images (2-D packets) and audio (1-D packets,
- * a latent grid of height 1); the public wl_encode/wl_decode{,_audio} only adapt their types.
+ * a latent grid of height 1, one chunk of a stream at a time: audio.c); wl_encode/wl_decode
+ * only adapt their types.
  * encode: scale + pad -> wavelet packets X (D, h, w) -> y = W_e X + b_e (keep, h, w)
  *         -> companding + rounding q -> per-channel rANS streams -> .wlc (container.c)
  * decode: streams -> q -> tabulated inverse companding (+ fill for channels not sent)
@@ -62,8 +63,7 @@ int wl_analyse(const wl_model *m, const wl_signal *s, int keep, int16_t *q) {
   return e;
 }
 
-/* Codes each latent channel with its cheapest entropy mode, channels in parallel. */
-static int code_channels(const wl_model *m, const int16_t *q, wl_header *h, uint8_t *buf, size_t bound) {
+int wl_code_channels(const wl_model *m, const int16_t *q, wl_header *h, uint8_t *buf, size_t bound) {
   const long P = (long)h->lat_h * h->lat_w;
   int err = 0;
 #pragma omp parallel for schedule(dynamic) reduction(min : err)
@@ -98,24 +98,32 @@ static int pack_alpha(const wl_image *img, uint8_t **out, size_t *len) {
   return e;
 }
 
-/* Encodes signal s into a .wlc; h arrives with the modality's own fields (modality, rate,
- * has_alpha) set, alpha_src is the image whose alpha plane to pack (NULL: none). */
-static int encode_signal(const wl_model *m, const wl_signal *s, const wl_image *alpha_src, const wl_header *hp,
-                         const wl_encode_opts *o, uint8_t **out, size_t *outlen) {
+int wl_header_init(const wl_model *m, const wl_signal *s, int modality, const wl_encode_opts *o, wl_header *h) {
+  memset(h, 0, sizeof *h);
   if (s->channels != m->d.channels || s->dims != m->d.dims) return WL_ERR_MISMATCH;
-  wl_header h = *hp;
-  h.version = WL_FORMAT_VERSION;
-  h.model_id = m->d.id;
-  h.channels = s->channels;
-  h.height = s->height;
-  h.width = s->width;
-  h.depth = s->depth;
-  h.J = m->d.J;
-  h.K = m->d.K;
-  h.keep = o && o->keep ? o->keep : m->d.K;
-  h.bits = m->d.bits;
-  if (h.keep < 1 || h.keep > h.K) return WL_ERR_ARG;
-  wl_latent_shape(s, h.J, &h.lat_h, &h.lat_w);
+  h->version = modality == WL_MODALITY_AUDIO ? WL_FORMAT_VERSION_AUDIO : WL_FORMAT_VERSION;
+  h->modality = modality;
+  h->model_id = m->d.id;
+  h->channels = s->channels;
+  h->height = s->height;
+  h->width = s->width;
+  h->depth = s->depth;
+  h->J = m->d.J;
+  h->K = m->d.K;
+  h->keep = o && o->keep ? o->keep : m->d.K;
+  h->bits = m->d.bits;
+  if (h->keep < 1 || h->keep > h->K) return WL_ERR_ARG;
+  wl_latent_shape(s, h->J, &h->lat_h, &h->lat_w);
+  return 0;
+}
+
+/* Encodes image img into a .wlc (its alpha plane packed when present). */
+static int encode_image(const wl_model *m, const wl_image *img, const wl_encode_opts *o, uint8_t **out,
+                        size_t *outlen) {
+  const wl_signal sig = wl_image_signal(img), *s = &sig;
+  wl_header h;
+  WL_TRY(wl_header_init(m, s, WL_MODALITY_IMAGE, o, &h));
+  h.has_alpha = img->alpha != NULL;
   const long P = (long)h.lat_h * h.lat_w;
   const size_t bound = wle_bound((size_t)P, h.bits);
   int16_t *q = malloc(sizeof(int16_t) * (size_t)h.keep * P);
@@ -123,8 +131,8 @@ static int encode_signal(const wl_model *m, const wl_signal *s, const wl_image *
   size_t alpha_len = 0;
   int e = q && streams ? 0 : WL_ERR_NOMEM;
   if (!e) e = wl_analyse(m, s, h.keep, q);
-  if (!e) e = code_channels(m, q, &h, streams, bound);
-  if (!e && alpha_src && alpha_src->alpha) e = pack_alpha(alpha_src, &alpha, &alpha_len);
+  if (!e) e = wl_code_channels(m, q, &h, streams, bound);
+  if (!e && img->alpha) e = pack_alpha(img, &alpha, &alpha_len);
   if (!e) {
     h.alpha_len = (uint32_t)alpha_len;
     size_t total = wl_header_size(h.keep) + alpha_len + 4;
@@ -154,43 +162,43 @@ int wl_encode(const wl_model *m, const wl_image *img, const wl_encode_opts *o, u
   *out = NULL;
   *outlen = 0;
   WL_TRY(wl_image_check(img));
-  const wl_signal s = wl_image_signal(img);
-  wl_header h = {.modality = WL_MODALITY_IMAGE, .has_alpha = img->alpha != NULL};
-  return encode_signal(m, &s, img, &h, o, out, outlen);
+  return encode_image(m, img, o, out, outlen);
 }
 
-int wl_encode_audio(const wl_model *m, const wl_audio *a, const wl_encode_opts *o, uint8_t **out,
-                    size_t *outlen) {
-  *out = NULL;
-  *outlen = 0;
-  WL_TRY(wl_audio_check(a));
-  const wl_signal s = wl_audio_signal(a);
-  wl_header h = {.modality = WL_MODALITY_AUDIO, .rate = a->rate, .frames = a->frames};
-  return encode_signal(m, &s, NULL, &h, o, out, outlen);
-}
-
-/* Reads the header, checks it belongs to `m`, and decodes the keep latent planes into *q. */
-static int read_latents(const wl_model *m, const uint8_t *buf, size_t len, wl_header *h, int16_t **q) {
-  *q = NULL;
-  WL_TRY(wl_header_read(buf, len, h));
+int wl_header_check_model(const wl_model *m, const wl_header *h) {
   if (h->model_id != m->d.id) return WL_ERR_MISMATCH;
   if (h->channels != m->d.channels || h->J != m->d.J || h->K != m->d.K || h->bits != m->d.bits ||
       (h->modality == WL_MODALITY_AUDIO) != (m->d.dims == 1))
     return WL_ERR_CORRUPT;
+  return 0;
+}
+
+int wl_decode_streams(const wl_model *m, const wl_header *h, const uint8_t *p, int16_t *q) {
   const long P = (long)h->lat_h * h->lat_w;
-  int16_t *lat = malloc(sizeof(int16_t) * (size_t)h->keep * P);
-  if (!lat) return WL_ERR_NOMEM;
-  const uint8_t *p = buf + h->header_len + h->alpha_len;
   int e = 0;
   for (int c = 0; c < h->keep && !e; p += h->stream_len[c], c++)
-    e = entropy_error(wle_decode(h->entropy[c], p, h->stream_len[c], c ? lat + (c - 1) * P : NULL, h->lat_h,
-                                 h->lat_w, h->bits, m->freq + ((size_t)c << h->bits), lat + c * P));
+    e = entropy_error(wle_decode(h->entropy[c], p, h->stream_len[c], c ? q + (c - 1) * P : NULL, h->lat_h,
+                                 h->lat_w, h->bits, m->freq + ((size_t)c << h->bits), q + c * P));
+  return e;
+}
+
+/* Reads an image's header, checks it belongs to `m`, and decodes the keep latent planes into *q. */
+static int read_latents(const wl_model *m, const uint8_t *buf, size_t len, wl_header *h, int16_t **q) {
+  *q = NULL;
+  WL_TRY(wl_header_read(buf, len, h));
+  if (h->modality != WL_MODALITY_IMAGE) return WL_ERR_MISMATCH;
+  WL_TRY(wl_header_check_model(m, h));
+  int16_t *lat = malloc(sizeof(int16_t) * (size_t)h->keep * h->lat_h * h->lat_w);
+  if (!lat) return WL_ERR_NOMEM;
+  int e = wl_decode_streams(m, h, buf + h->header_len + h->alpha_len, lat);
   if (e) free(lat); else *q = lat;
   return e;
 }
 
 int wl_latents(const wl_model *m, const uint8_t *buf, size_t len, int16_t **q, wl_header *h) {
-  return read_latents(m, buf, len, h, q);
+  *q = NULL;
+  WL_TRY(wl_header_peek(buf, len, h));
+  return h->modality == WL_MODALITY_AUDIO ? wl_audio_latents(m, buf, len, q, h) : read_latents(m, buf, len, h, q);
 }
 
 static int unpack_alpha(const wl_header *h, const uint8_t *z, float *alpha) {
@@ -204,8 +212,7 @@ static int unpack_alpha(const wl_header *h, const uint8_t *z, float *alpha) {
   return e;
 }
 
-/* Synthesis: latents q (keep, h, w) -> planes out (C, H, W) of the header's shape. */
-static int synthesise(const wl_model *m, const wl_header *h, const int16_t *q, float *out) {
+int wl_synthesise(const wl_model *m, const wl_header *h, const int16_t *q, float *out) {
   const int C = h->channels, K = h->K, half = 1 << (h->bits - 1);
   const wl_signal shape = {h->modality == WL_MODALITY_AUDIO ? 1 : 2, C, h->height, h->width, h->depth, NULL};
   const int Hp = shape.dims == 2 ? h->lat_h << h->J : 1, Wp = h->lat_w << h->J;
@@ -225,44 +232,22 @@ static int synthesise(const wl_model *m, const wl_header *h, const int16_t *q, f
   return e;
 }
 
-/* Decodes a .wlc of `modality` into *planes (C, H, W), malloc'd; *h: its header. */
-static int decode_signal(const wl_model *m, const uint8_t *buf, size_t len, int modality, wl_header *h,
-                         float **planes) {
-  int16_t *q;
-  *planes = NULL;
-  WL_TRY(read_latents(m, buf, len, h, &q));
-  int e = h->modality != modality ? WL_ERR_MISMATCH : 0;
-  if (!e && !(*planes = malloc(sizeof(float) * (size_t)h->channels * h->height * h->width))) e = WL_ERR_NOMEM;
-  if (!e) e = synthesise(m, h, q, *planes);
-  free(q);
-  if (e) { free(*planes); *planes = NULL; }
-  return e;
-}
-
 int wl_decode(const wl_model *m, const uint8_t *buf, size_t len, wl_image *img) {
   wl_header h;
+  int16_t *q;
   memset(img, 0, sizeof *img);
-  WL_TRY(decode_signal(m, buf, len, WL_MODALITY_IMAGE, &h, &img->planes));
+  WL_TRY(read_latents(m, buf, len, &h, &q));
+  img->planes = malloc(sizeof(float) * (size_t)h.channels * h.height * h.width);
+  int e = img->planes ? wl_synthesise(m, &h, q, img->planes) : WL_ERR_NOMEM;
+  free(q);
   img->channels = h.channels;
   img->height = h.height;
   img->width = h.width;
   img->depth = h.depth;
-  int e = 0;
-  if (h.has_alpha) {
+  if (!e && h.has_alpha) {
     img->alpha = malloc(sizeof(float) * (size_t)h.height * h.width);
     e = img->alpha ? unpack_alpha(&h, buf + h.header_len, img->alpha) : WL_ERR_NOMEM;
   }
   if (e) wl_image_release(img);
   return e;
-}
-
-int wl_decode_audio(const wl_model *m, const uint8_t *buf, size_t len, wl_audio *a) {
-  wl_header h;
-  memset(a, 0, sizeof *a);
-  WL_TRY(decode_signal(m, buf, len, WL_MODALITY_AUDIO, &h, &a->samples));
-  a->channels = h.channels;
-  a->frames = h.frames;
-  a->rate = h.rate;
-  a->depth = h.depth;
-  return 0;
 }

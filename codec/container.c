@@ -1,90 +1,244 @@
-/* container.c: the .wlc file layout, little-endian, version 1:
- *   0  "WLOC" magic          4  u8 version   5  u8 modality (1 image, 2 audio)   6 u8 J   7 u8 B
+/* container.c: the .wlc layouts, little-endian. Images are one block (version 1):
+ *   0  "WLOC" magic          4  u8 version 1   5  u8 modality 1   6 u8 J   7 u8 B
  *   8  u64 model id (FNV-1a 64 of the .wlm bytes)
- *  16  image: u32 height      audio: u32 sample rate (1 .. 2^31 - 1 Hz)
- *  20  image: u32 width       audio: u32 frames per channel (1 .. 2^30, channels * frames <= 2^30)
- *  24  u16 channels  26 u8 depth (image 8|16, audio 8|16|24|32)  27 u8 flags (image bit 0: alpha;
- *      audio 0)
- *  28  u16 K       30 u16 keep   32 u32 alpha bytes (audio: 0)
+ *  16  u32 height   20  u32 width   24  u16 channels   26  u8 depth (8|16)   27  u8 flags (bit 0: alpha)
+ *  28  u16 K       30 u16 keep   32 u32 alpha bytes
  *  36  keep x { u8 entropy mode, u32 stream bytes }
  *  then the zstd alpha plane, the keep channel streams in order, and a u32 CRC-32 of all
- *  bytes before it. J is 1..6 for images (2-D packets, latent planes (H/2^J, W/2^J)) and 1..10
- *  for audio (1-D packets, latent planes (1, T/2^J), sizes rounded up). Audio reuses the image
- *  layout field for field, so image files are unchanged by its addition (a reader of version 1
- *  from before audio rejects modality 2 as corrupt). Every field is checked against the limits
- *  in walloc.h before use. */
+ *  bytes before it. J is 1..6 (2-D packets, latent planes (H/2^J, W/2^J), sizes rounded up).
+ *
+ * Audio is a stream of records (version 2), written and read one at a time, so neither side
+ * holds more than a chunk, and the length need not be known before the end:
+ *   file header, 40 bytes: bytes 0..15, 24..31 as above with version 2, modality 2, J 1..10 and
+ *  16  u32 sample rate (1 .. 2^31 - 1 Hz)   20  u32 chunk length L (frames)
+ *  26  u8 depth (8|16|24|32)   27 u8 flags (0)   32  u32 overlap O (frames)   36  u32 CRC-32 of bytes 0..35
+ *   chunk records, i = 0, 1, 2 ...:
+ *   0  u8 'C'   1  u8 flags (bit 0: the last chunk)   2  u32 index i   6  u32 n, frames of the span
+ *  10  keep x { u8 entropy mode, u32 stream bytes }, the keep streams of its latent planes
+ *      (1, ceil(n / 2^J)), and a u32 CRC-32 of the record's bytes before it
+ *   end record, 14 bytes:
+ *   0  u8 'E'   1  u8 flags (0)   2  u64 frames T   10  u32 CRC-32 of every byte of the file before it
+ * Chunk i codes the signal's frames [s_i, s_i + n): s_0 = 0, s_i = i L - O; every chunk but the
+ * last has n = L + O (i = 0) or L + 2 O, so neighbours share 2 O frames (audio.c cross-fades
+ * them); the last has 1 <= n <= L + O (i = 0) or 2 O < n <= L + 2 O, and T = s_i + n. L and O
+ * are multiples of 2^J, O <= L <= WL_MAX_CHUNK, channels * (L + 2 O) <= WL_MAX_SAMPLES, T at
+ * most WL_MAX_STREAM_FRAMES. Image files keep version 1; audio files of version 1 (one block,
+ * before streaming) are refused as an unsupported version. Every field is checked against the
+ * limits in walloc.h before it sizes anything. */
 #include <string.h>
 #include "codec/internal.h"
 #include "codec/container.h"
+#include "entropy/entropy.h"
 
 static const uint8_t magic[4] = {'W', 'L', 'O', 'C'};
 
 size_t wl_header_size(int keep) { return WL_HDR_FIXED + 5 * (size_t)keep; }
 
-void wl_header_write(const wl_header *h, uint8_t *p) {
+static void write_table(const wl_header *h, uint8_t *p) {
+  for (int c = 0; c < h->keep; c++) {
+    p[5 * c] = h->entropy[c];
+    wl_put32(p + 5 * c + 1, h->stream_len[c]);
+  }
+}
+
+/* Bytes 0..35 of either layout; the modality's own fields at 16, 20, 27 and 32. */
+static void write_fixed(const wl_header *h, uint8_t *p, uint32_t a, uint32_t b, int flags, uint32_t c) {
   memcpy(p, magic, 4);
-  p[4] = WL_FORMAT_VERSION;
+  p[4] = (uint8_t)(h->modality == WL_MODALITY_AUDIO ? WL_FORMAT_VERSION_AUDIO : WL_FORMAT_VERSION);
   p[5] = (uint8_t)h->modality;
   p[6] = (uint8_t)h->J;
   p[7] = (uint8_t)h->bits;
   wl_put64(p + 8, h->model_id);
-  const int audio = h->modality == WL_MODALITY_AUDIO;
-  wl_put32(p + 16, (uint32_t)(audio ? h->rate : h->height));
-  wl_put32(p + 20, (uint32_t)(audio ? h->frames : h->width));
+  wl_put32(p + 16, a);
+  wl_put32(p + 20, b);
   wl_put16(p + 24, (uint32_t)h->channels);
   p[26] = (uint8_t)h->depth;
-  p[27] = (uint8_t)(h->has_alpha ? 1 : 0);
+  p[27] = (uint8_t)flags;
   wl_put16(p + 28, (uint32_t)h->K);
   wl_put16(p + 30, (uint32_t)h->keep);
-  wl_put32(p + 32, h->alpha_len);
-  for (int c = 0; c < h->keep; c++) {
-    p[WL_HDR_FIXED + 5 * c] = h->entropy[c];
-    wl_put32(p + WL_HDR_FIXED + 5 * c + 1, h->stream_len[c]);
-  }
+  wl_put32(p + 32, c);
 }
 
-int wl_header_read(const uint8_t *p, size_t len, wl_header *h) {
+void wl_header_write(const wl_header *h, uint8_t *p) {
+  write_fixed(h, p, (uint32_t)h->height, (uint32_t)h->width, h->has_alpha ? 1 : 0, h->alpha_len);
+  write_table(h, p + WL_HDR_FIXED);
+}
+
+void wl_audio_header_write(const wl_header *h, uint8_t *p) {
+  write_fixed(h, p, (uint32_t)h->rate, (uint32_t)h->chunk, 0, (uint32_t)h->overlap);
+  wl_put32(p + 36, wl_crc32(0, p, 36));
+}
+
+int64_t wl_chunk_start(const wl_header *f, uint32_t i) { return i ? (int64_t)i * f->chunk - f->overlap : 0; }
+long wl_chunk_span(const wl_header *f, uint32_t i) { return f->chunk + (i ? 2 : 1) * f->overlap; }
+
+size_t wl_chunk_head_write(const wl_header *ch, uint32_t index, int last, uint8_t *p) {
+  p[0] = WL_TAG_CHUNK;
+  p[1] = (uint8_t)(last ? 1 : 0);
+  wl_put32(p + 2, index);
+  wl_put32(p + 6, (uint32_t)ch->width);
+  write_table(ch, p + WL_CHUNK_FIXED);
+  return WL_CHUNK_FIXED + 5 * (size_t)ch->keep;
+}
+
+/* The fields every .wlc starts with (bytes 0..35), checked; audio also its header CRC. */
+int wl_header_peek(const uint8_t *p, size_t len, wl_header *h) {
   memset(h, 0, sizeof *h);
   if (memcmp(p, magic, len < 4 ? len : 4)) return WL_ERR_MAGIC;
-  if (len < 5) return WL_ERR_TRUNCATED;
+  if (len < 6) return WL_ERR_TRUNCATED;
   h->version = p[4];
-  if (h->version != WL_FORMAT_VERSION) return WL_ERR_VERSION;
-  if (len < WL_HDR_FIXED) return WL_ERR_TRUNCATED;
   h->modality = p[5];
+  if (h->version != WL_FORMAT_VERSION && h->version != WL_FORMAT_VERSION_AUDIO) return WL_ERR_VERSION;
+  if (h->modality != WL_MODALITY_IMAGE && h->modality != WL_MODALITY_AUDIO) return WL_ERR_CORRUPT;
+  const int audio = h->modality == WL_MODALITY_AUDIO;
+  if (h->version != (audio ? WL_FORMAT_VERSION_AUDIO : WL_FORMAT_VERSION)) return WL_ERR_VERSION;
+  if (len < (audio ? WL_AUDIO_HDR : WL_HDR_FIXED)) return WL_ERR_TRUNCATED;
   h->J = p[6];
   h->bits = p[7];
   h->model_id = wl_get64(p + 8);
-  uint32_t H = wl_get32(p + 16), W = wl_get32(p + 20);
+  const uint32_t A = wl_get32(p + 16), B = wl_get32(p + 20), X = wl_get32(p + 32);
   h->channels = (int)wl_get16(p + 24);
   h->depth = p[26];
   h->has_alpha = p[27] & 1;
   h->K = (int)wl_get16(p + 28);
   h->keep = (int)wl_get16(p + 30);
-  h->alpha_len = wl_get32(p + 32);
-  const int audio = h->modality == WL_MODALITY_AUDIO;
   const int depth_ok = audio ? h->depth == 8 || h->depth == 16 || h->depth == 24 || h->depth == 32
                              : h->depth == 8 || h->depth == 16;
-  if ((h->modality != WL_MODALITY_IMAGE && !audio) || h->J < 1 || h->J > (audio ? WL_MAX_J1 : WL_MAX_J) ||
-      h->bits < 2 || h->bits > 16 || !depth_ok || (p[27] & ~(audio ? 0 : 1)) || h->channels < 1 || h->K < 1 ||
-      h->K > WL_MAX_K || h->keep < 1 || h->keep > h->K || h->has_alpha != (h->alpha_len > 0) ||
-      (audio && (H < 1 || H > WL_MAX_RATE)))
+  if (h->J < 1 || h->J > (audio ? WL_MAX_J1 : WL_MAX_J) || h->bits < 2 || h->bits > 16 || !depth_ok ||
+      (p[27] & ~(audio ? 0 : 1)) || h->channels < 1 || h->K < 1 || h->K > WL_MAX_K || h->keep < 1 || h->keep > h->K)
     return WL_ERR_CORRUPT;
   if (h->channels > WL_MAX_CHANNELS) return WL_ERR_LIMIT;
-  if (audio) {
-    if (W < 1 || W > WL_MAX_FRAMES || (uint64_t)W * h->channels > WL_MAX_SAMPLES) return WL_ERR_LIMIT;
-    h->rate = (int)H;
-    h->frames = (long)W;
-    h->height = 1;
-    h->width = (int)W;
-    h->lat_h = 1;
-  } else {
-    if (H < 1 || W < 1 || H > WL_MAX_DIM || W > WL_MAX_DIM || (uint64_t)H * W > WL_MAX_PIXELS) return WL_ERR_LIMIT;
-    h->height = (int)H;
-    h->width = (int)W;
+  h->lat_h = 1;
+  if (!audio) {
+    h->alpha_len = X;
+    if (h->has_alpha != (X > 0)) return WL_ERR_CORRUPT;
+    if (A < 1 || B < 1 || A > WL_MAX_DIM || B > WL_MAX_DIM || (uint64_t)A * B > WL_MAX_PIXELS) return WL_ERR_LIMIT;
+    h->height = (int)A;
+    h->width = (int)B;
     h->lat_h = wl_pad_size(h->height, h->J) >> h->J;
+    h->lat_w = wl_pad_size(h->width, h->J) >> h->J;
+    h->header_len = wl_header_size(h->keep);
+    return 0;
   }
-  h->lat_w = wl_pad_size(h->width, h->J) >> h->J;
-  h->header_len = wl_header_size(h->keep);
+  const uint32_t unit = 1u << h->J;
+  if (A < 1 || A > WL_MAX_RATE || B < 1 || B % unit || X < 1 || X % unit || X > B) return WL_ERR_CORRUPT;
+  if (B > WL_MAX_CHUNK || (uint64_t)h->channels * (B + 2 * (uint64_t)X) > WL_MAX_SAMPLES) return WL_ERR_LIMIT;
+  if (wl_crc32(0, p, 36) != wl_get32(p + 36)) return WL_ERR_CRC;
+  h->rate = (int)A;
+  h->chunk = B;
+  h->overlap = X;
+  h->height = 1;
+  h->header_len = WL_AUDIO_HDR;
+  return 0;
+}
+
+/* Stream bytes that `bits`-bit latents of a span of n frames may take in one channel. */
+static size_t stream_bound(const wl_header *f, long n) {
+  return wle_bound((size_t)((n + (1L << f->J) - 1) >> f->J), f->bits);
+}
+
+int wl_record_size(const wl_header *f, const wl_stream_pos *at, const uint8_t *p, size_t len, size_t *need) {
+  const size_t table = WL_CHUNK_FIXED + 5 * (size_t)f->keep;
+  *need = 1;
+  if (len < 1) return 0;
+  if (at->done || p[0] != (at->last ? WL_TAG_END : WL_TAG_CHUNK)) return WL_ERR_CORRUPT;
+  *need = at->last ? WL_END_LEN : table;
+  if (at->last || len < table) return 0;
+  const size_t bound = stream_bound(f, wl_chunk_span(f, at->index));
+  *need += 4;
+  for (int c = 0; c < f->keep; c++) {
+    const uint32_t n = wl_get32(p + WL_CHUNK_FIXED + 5 * c + 1);
+    if (n > bound) return WL_ERR_CORRUPT;
+    *need += n;
+  }
+  return 0;
+}
+
+/* The end record p[0 .. WL_END_LEN): the frame count the last chunk implies, the CRC so far. */
+static int read_end(wl_stream_pos *at, const uint8_t *p) {
+  if (p[1] || wl_get64(p + 2) != (uint64_t)at->frames) return WL_ERR_CORRUPT;
+  if (wl_crc32(at->crc, p, 10) != wl_get32(p + 10)) return WL_ERR_CRC;
+  at->done = 1;
+  return 0;
+}
+
+int wl_record_read(const wl_header *f, wl_stream_pos *at, const uint8_t *p, size_t size, wl_header *ch) {
+  size_t need;
+  WL_TRY(wl_record_size(f, at, p, size, &need));
+  if (need != size) return need > size ? WL_ERR_TRUNCATED : WL_ERR_CORRUPT;
+  if (at->last) {
+    WL_TRY(read_end(at, p));
+    return 0;
+  }
+  if (wl_crc32(0, p, size - 4) != wl_get32(p + size - 4)) return WL_ERR_CRC;
+  const uint32_t i = wl_get32(p + 2);
+  const long full = wl_chunk_span(f, i), n = (long)wl_get32(p + 6);
+  const int last = p[1] & 1;
+  if ((p[1] & ~1) || i != at->index || n > full || n < (i ? 2 * f->overlap + 1 : 1) || (!last && n != full) ||
+      wl_chunk_start(f, i) + n > WL_MAX_STREAM_FRAMES)
+    return WL_ERR_CORRUPT;
+  *ch = *f;
+  ch->width = (int)n;
+  ch->lat_w = (int)((n + (1L << f->J) - 1) >> f->J);
+  const size_t bound = stream_bound(f, n);
+  for (int c = 0; c < f->keep; c++) {
+    ch->entropy[c] = p[WL_CHUNK_FIXED + 5 * c];
+    ch->stream_len[c] = wl_get32(p + WL_CHUNK_FIXED + 5 * c + 1);
+    if (ch->entropy[c] >= WL_ENTROPY_MODES || ch->stream_len[c] > bound) return WL_ERR_CORRUPT;
+  }
+  ch->header_len = WL_CHUNK_FIXED + 5 * (size_t)f->keep;
+  ch->total_len = size;
+  at->crc = wl_crc32(at->crc, p, size);
+  at->index = i + 1;
+  at->last = last;
+  if (last) at->frames = wl_chunk_start(f, i) + n;
+  return 0;
+}
+
+int wl_stream_frames(const uint8_t *p, long *frames) {
+  const uint64_t T = wl_get64(p + 2);
+  if (p[0] != WL_TAG_END || p[1] || T < 1 || T > WL_MAX_STREAM_FRAMES) return WL_ERR_CORRUPT;
+  *frames = (long)T;
+  return 0;
+}
+
+/* Walks the records of a whole audio stream: frames, chunks, per-channel bytes (summed) and
+ * entropy modes (the one most chunks use). */
+static int read_stream(const uint8_t *p, size_t len, wl_header *h) {
+  static const int mode_count = WL_ENTROPY_MODES;
+  uint32_t uses[WL_MAX_K][WL_ENTROPY_MODES] = {{0}};
+  uint64_t bytes[WL_MAX_K] = {0};
+  wl_stream_pos at = {.crc = wl_crc32(0, p, WL_AUDIO_HDR)};
+  wl_header ch;
+  size_t pos = WL_AUDIO_HDR, need;
+  while (!at.done) {
+    WL_TRY(wl_record_size(h, &at, p + pos, len - pos, &need));
+    if (need > len - pos) return WL_ERR_TRUNCATED;
+    const int chunk = !at.last;
+    WL_TRY(wl_record_read(h, &at, p + pos, need, &ch));
+    for (int c = 0; chunk && c < h->keep; c++) {
+      uses[c][ch.entropy[c]]++;
+      bytes[c] += ch.stream_len[c];
+    }
+    pos += need;
+  }
+  if (pos != len) return WL_ERR_CORRUPT;
+  for (int c = 0; c < h->keep; c++) {
+    for (int k = 1; k < mode_count; k++)
+      if (uses[c][k] > uses[c][h->entropy[c]]) h->entropy[c] = (uint8_t)k;
+    h->stream_len[c] = bytes[c] > UINT32_MAX ? UINT32_MAX : (uint32_t)bytes[c];
+  }
+  h->chunks = at.index;
+  h->frames = (long)at.frames;
+  h->width = (int)at.frames;
+  h->lat_w = (int)((at.frames + (1L << h->J) - 1) >> h->J);
+  h->total_len = len;
+  return 0;
+}
+
+int wl_header_read(const uint8_t *p, size_t len, wl_header *h) {
+  WL_TRY(wl_header_peek(p, len, h));
+  if (h->modality == WL_MODALITY_AUDIO) return read_stream(p, len, h);
   if (len < h->header_len) return WL_ERR_TRUNCATED;
   uint64_t total = h->header_len + (uint64_t)h->alpha_len + 4;
   for (int c = 0; c < h->keep; c++) {

@@ -83,6 +83,21 @@ void wl_signal_unscale(const float *x, int Hp, int Wp, const wl_signal *s, float
  * scaled signal; and the first `keep` latent planes q (keep, h, w) of a signal. */
 int wl_packets(const wl_signal *s, int J, float **X);
 int wl_analyse(const wl_model *m, const wl_signal *s, int keep, int16_t *q);
+/* A header for coding s with m: the shared fields, lat_h and lat_w (WL_ERR_MISMATCH when the
+ * model takes other signals, WL_ERR_ARG for a bad keep). */
+int wl_header_init(const wl_model *m, const wl_signal *s, int modality, const wl_encode_opts *o, wl_header *h);
+/* Codes each of h->keep latent planes q (keep, lat_h, lat_w) with its cheapest entropy mode,
+ * channels in parallel, into buf + c * bound; sets h->entropy and h->stream_len. */
+int wl_code_channels(const wl_model *m, const int16_t *q, wl_header *h, uint8_t *buf, size_t bound);
+/* WL_ERR_MISMATCH when h was made with another model, WL_ERR_CORRUPT when its shapes differ. */
+int wl_header_check_model(const wl_model *m, const wl_header *h);
+/* Decodes the keep streams that start at p (lengths and modes in h) into q (keep, lat_h, lat_w). */
+int wl_decode_streams(const wl_model *m, const wl_header *h, const uint8_t *p, int16_t *q);
+/* Synthesis of one block: latents q (keep, lat_h, lat_w) -> planes out (C, height, width) of
+ * h's shape (an image, or one chunk of an audio stream: height 1, width its frames). */
+int wl_synthesise(const wl_model *m, const wl_header *h, const int16_t *q, float *out);
+/* audio.c: wl_latents of an audio stream (h: its peeked header, completed). */
+int wl_audio_latents(const wl_model *m, const uint8_t *buf, size_t len, int16_t **q, wl_header *h);
 
 /* model.c: .wlm byte strings with extra metadata pairs and extra F32 vectors of m->nparams
  * floats (training checkpoints keep the optimiser state this way). Serialising reads key,

@@ -14,7 +14,9 @@ extern "C" {
 #endif
 
 #define WL_VERSION_STRING "0.1.0"
-#define WL_FORMAT_VERSION 1 /* .wlc container version written and read */
+#define WL_FORMAT_VERSION 1       /* .wlc version of images (one block), written and read */
+#define WL_FORMAT_VERSION_AUDIO 2 /* .wlc version of audio (a stream of chunk records) */
+
 
 /* Limits checked on every input and every header field before allocation. */
 #define WL_MAX_DIM (1 << 16)       /* width and height: 1 .. 65536 */
@@ -22,8 +24,14 @@ extern "C" {
 #define WL_MAX_CHANNELS 16         /* signal channels a model may take */
 #define WL_MAX_J 6                 /* wavelet packet levels for images */
 #define WL_MAX_J1 10               /* wavelet packet levels for audio (1-D) */
-#define WL_MAX_FRAMES (1L << 30)   /* audio frames (samples per channel): 1 .. 2^30 */
-#define WL_MAX_SAMPLES (1L << 30)  /* audio channels * frames: at most 2^30 */
+#define WL_MAX_FRAMES (1L << 30)   /* in-memory audio (wl_audio) frames: 1 .. 2^30 */
+#define WL_MAX_SAMPLES (1L << 30)  /* in-memory audio channels * frames, and channels * (chunk +
+                                      2 overlap) of a stream: at most 2^30 */
+#define WL_MAX_STREAM_FRAMES 0x7fffffffL /* frames of an audio stream: 1 .. 2^31 - 1 (13.5 h at
+                                            44.1 kHz) */
+#define WL_MAX_CHUNK (1L << 24)    /* audio chunk length in frames: at most 2^24 */
+#define WL_AUDIO_CHUNK_SAMPLES (1L << 22) /* default audio chunk: 2^22 samples over the channels
+                                            (stereo: 2^21 frames, 47.6 s at 44.1 kHz) */
 #define WL_MAX_RATE 0x7fffffff     /* audio sample rate in Hz: 1 .. 2^31 - 1 (stored, not used) */
 #define WL_MAX_K 1024              /* latent channels */
 
@@ -100,7 +108,10 @@ void wl_model_describe(const wl_model *model, wl_model_desc *desc);
 
 /* ---- coding ---------------------------------------------------------------------------- */
 typedef struct {
-  int keep; /* channels to send: 1..K, or 0 for all */
+  int keep;   /* channels to send: 1..K, or 0 for all */
+  long chunk; /* audio: frames per chunk, a multiple of 2^J, at least the overlap
+                 (wl_audio_chunking); 0 for the default, WL_AUDIO_CHUNK_SAMPLES / channels
+                 rounded down to a multiple of 2^J */
 } wl_encode_opts;
 
 /* Encodes `img` into a malloc'd .wlc byte string (*out, *outlen); free it with free(). */
@@ -110,12 +121,67 @@ int wl_encode(const wl_model *model, const wl_image *img, const wl_encode_opts *
 /* Decodes a .wlc byte string into `img` (planes allocated; release with wl_image_release). */
 int wl_decode(const wl_model *model, const uint8_t *buf, size_t len, wl_image *img);
 
-/* The same for audio, with a 1-D model (dims 1): one pipeline, 1-D packets. wl_decode of an
- * audio file and wl_decode_audio of an image file return WL_ERR_MISMATCH, as does a model of
- * the other dimensionality or channel count. */
+/* The same for a whole clip in memory, with a 1-D model (dims 1): one pipeline, 1-D packets,
+ * through the audio stream coder below (the clip is cut into chunks). wl_decode of an audio
+ * file and wl_decode_audio of an image file return WL_ERR_MISMATCH, as does a model of the
+ * other dimensionality or channel count; a stream longer than WL_MAX_FRAMES (or channels *
+ * frames over WL_MAX_SAMPLES) is WL_ERR_LIMIT for wl_decode_audio (decode it as a stream). */
 int wl_encode_audio(const wl_model *model, const wl_audio *a, const wl_encode_opts *opts,
                     uint8_t **out, size_t *outlen);
 int wl_decode_audio(const wl_model *model, const uint8_t *buf, size_t len, wl_audio *a);
+
+/* ---- audio streams ---------------------------------------------------------------------
+ * An audio .wlc is a file header, chunk records and an end record (layout: codec/container.c),
+ * coded and decoded a chunk at a time, so memory stays flat for any length. Chunk i codes
+ * frames [i L - O, (i + 1) L + O) of the signal, clipped to it (the last chunk's end padded by
+ * reflection as a whole clip's is); the decoder drops the O/2 frames at each inner end of a
+ * chunk, where the periodic packet transform joins the chunk's two ends, and cross-fades the
+ * middle O frames of each 2 O-frame overlap with complementary raised-cosine weights, so every
+ * frame comes from one chunk or from two whose weights sum to 1. L is the chunk length
+ * (opts->chunk), O = 2 ceil(((8 + 2 R) 2^J + 128) / 2^J) 2^J frames: room for the level-J
+ * wavelet supports, the R residual blocks of a neural model and a post-filter of up to 257 taps
+ * (linear models at J 8: 4608 frames, 2 O / L = 0.44% more latents at the default stereo L).
+ * Frames further than O from the signal's ends decode as in one block, within float rounding.
+ * Bytes are identical on any thread count. */
+
+/* The chunk length L that opts->chunk (0: the default) gives with this model, and the model's
+ * overlap O; WL_ERR_ARG when the chunk is not a multiple of 2^J, is shorter than O, longer than
+ * WL_MAX_CHUNK, or channels * (L + 2 O) is over WL_MAX_SAMPLES. */
+int wl_audio_chunking(const wl_model *model, long chunk, long *L, long *O);
+
+typedef struct wl_audio_encoder wl_audio_encoder;
+/* An encoder of audio of this many channels, rate and depth (8, 16, 24, 32) with a 1-D model
+ * (kept by pointer: it must outlive the encoder). */
+int wl_audio_encoder_new(wl_audio_encoder **enc, const wl_model *model, int channels, int rate, int depth,
+                         const wl_encode_opts *opts);
+/* Takes a->frames more frames (0 or more; channels, rate and depth as at creation); *out and
+ * *outlen: the bytes of the stream this call completed (the file header, then each chunk record
+ * as soon as the frames after its span arrive), valid until the next call. */
+int wl_audio_encoder_push(wl_audio_encoder *enc, const wl_audio *a, const uint8_t **out, size_t *outlen);
+/* Codes the last chunk and writes the end record: the rest of the stream in *out, *outlen.
+ * WL_ERR_LIMIT when no frames came, or more than WL_MAX_STREAM_FRAMES. After an error the
+ * encoder only accepts wl_audio_encoder_free. */
+int wl_audio_encoder_finish(wl_audio_encoder *enc, const uint8_t **out, size_t *outlen);
+void wl_audio_encoder_free(wl_audio_encoder *enc);
+
+typedef struct wl_audio_decoder wl_audio_decoder;
+/* A decoder of one audio stream made with `model` (kept by pointer). */
+int wl_audio_decoder_new(wl_audio_decoder **dec, const wl_model *model);
+/* Reads up to len bytes of the stream, in any pieces: *used of them are consumed (all of them,
+ * unless a record completes first: call again with the rest). When a chunk record completes it
+ * is decoded, and *out describes the frames that became final (channels, rate and depth of the
+ * stream; frames 0 when none; samples [channels][frames] valid until the next call). Errors:
+ * those of wl_header_read, WL_ERR_MISMATCH for another model, WL_ERR_CORRUPT for bytes after
+ * the end record. */
+int wl_audio_decoder_push(wl_audio_decoder *dec, const uint8_t *buf, size_t len, size_t *used, wl_audio *out);
+/* 0 once the end record has been read (every frame was given out), WL_ERR_TRUNCATED before. */
+int wl_audio_decoder_finish(const wl_audio_decoder *dec);
+void wl_audio_decoder_free(wl_audio_decoder *dec);
+/* The frame count that the end record of an audio stream states; tail: the stream's last
+ * WL_STREAM_TAIL bytes. Checked no further than its tag (the decoder checks it against the chunks
+ * and the CRC): for sizing an output before the stream is decoded. */
+#define WL_STREAM_TAIL 14
+int wl_stream_frames(const uint8_t *tail, long *frames);
 
 /* What a .wlc header says, read and validated without a model. */
 enum { WL_MODALITY_IMAGE = 1, WL_MODALITY_AUDIO = 2 };
@@ -127,20 +193,31 @@ typedef struct {
   int channels, height, width, depth, has_alpha; /* audio: height 1, width = frames */
   int rate;                        /* audio: samples per second; 0 for images */
   long frames;                     /* audio: frames per channel; 0 for images */
+  long chunk, overlap, chunks;     /* audio: chunk length L and overlap O in frames; chunks */
   int J, K, keep, bits;
   int lat_h, lat_w;                /* latent plane size: padded size / 2^J (audio: 1, T/2^J) */
-  uint8_t entropy[WL_MAX_K];       /* per kept channel: WL_ENTROPY_* */
-  uint32_t stream_len[WL_MAX_K];   /* per kept channel: bytes */
+  uint8_t entropy[WL_MAX_K];       /* per kept channel: WL_ENTROPY_* (audio: the most chunks') */
+  uint32_t stream_len[WL_MAX_K];   /* per kept channel: bytes (audio: of every chunk) */
   uint32_t alpha_len;              /* bytes of the zstd alpha plane, 0 when absent */
   size_t header_len, total_len;    /* total_len includes the CRC32 trailer */
 } wl_header;
 
-/* Reads and validates the header and CRC32 of a .wlc byte string. */
+/* Reads and validates the header and CRC32 of a .wlc byte string; of audio, every record
+ * (their CRCs, order and lengths) without decoding it. */
 int wl_header_read(const uint8_t *buf, size_t len, wl_header *hdr);
+/* Reads and validates only the fields at the start of a .wlc (its first 40 bytes are enough;
+ * for audio the file header and its CRC): the model id, modality, shape (not an audio stream's
+ * frames), J, K, keep, bits, chunk and overlap, to choose a model and a reader before the rest
+ * arrives. No stream lengths, entropy modes or image CRC. */
+int wl_header_peek(const uint8_t *buf, size_t len, wl_header *hdr);
+#define WL_HEADER_PEEK 40
 /* Name of an entropy mode ("static", "table", "adaptive", "predictive"). */
 const char *wl_entropy_name(int mode);
 
-/* Decodes only the integer latents: *q is malloc'd, shape (keep, lat_h, lat_w), row-major. */
+/* Decodes only the integer latents: *q is malloc'd, shape (keep, lat_h, lat_w), row-major.
+ * Audio: (keep, 1, ceil(frames / 2^J)), latent t covering frames [t 2^J, (t + 1) 2^J), taken
+ * from the chunk whose own L frames ([i L, (i + 1) L)) hold them: the chunks' latents without
+ * their overlaps, in time order. */
 int wl_latents(const wl_model *model, const uint8_t *buf, size_t len, int16_t **q,
                wl_header *hdr);
 

@@ -1,0 +1,410 @@
+/* audio.c: audio as a stream of chunks (byte layout: container.c). The encoder holds one chunk's
+ * span and codes it with the one pipeline (codec.c: packets, encoder, rANS); the decoder holds
+ * one decoded span and the frames it shares with the next chunk. wl_encode_audio and
+ * wl_decode_audio are the two over a whole clip in memory.
+ *
+ * Chunk i codes the span [s_i, s_i + n) of the signal: s_0 = 0, s_i = i L - O, n = L + 2 O
+ * (L + O for chunk 0), except the last chunk, which ends where the signal does. The periodic
+ * packet transform of a span joins its two ends, which disturbs the decoded frames near them
+ * (level-J CDF 9/7 supports reach about 8 2^J frames, a post-filter its half length more), so
+ * around each boundary b = (i + 1) L the decoder drops the O/2 frames nearest either span's end
+ * and cross-fades the middle O frames:
+ *   x(b - O/2 + k) = (1 - w_k) x_i + w_k x_{i+1},   w_k = (1 - cos(pi (k + 1/2) / O)) / 2,
+ * k = 0 .. O - 1: complementary raised-cosine weights summing to 1. Every frame comes from one
+ * chunk, or from two, each at least O/2 from its span's ends. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "codec/internal.h"
+#include "codec/container.h"
+#include "entropy/entropy.h"
+
+/* Frames of room at each span end for a post-filter: half of one of up to 257 taps. */
+#define FILTER_ROOM 128
+
+/* O/2 covers what a span's joined ends can reach: the level-J wavelet supports (8 2^J frames;
+ * a linear model measures 4.3 2^J at J 8), the residual path's 1x3 convolutions (2 latents a
+ * block) and a post-filter. */
+int wl_audio_chunking(const wl_model *m, long chunk, long *L, long *O) {
+  const long unit = 1L << m->d.J, half = ((8 + 2 * m->R) * unit + FILTER_ROOM + unit - 1) / unit * unit;
+  *O = 2 * half;
+  *L = chunk ? chunk : WL_AUDIO_CHUNK_SAMPLES / m->d.channels / unit * unit;
+  if (m->d.dims != 1) return WL_ERR_MISMATCH;
+  if (*L % unit || *L < *O || *L > WL_MAX_CHUNK || (*L + 2 * *O) * m->d.channels > WL_MAX_SAMPLES) return WL_ERR_ARG;
+  return 0;
+}
+
+/* ---- encoder --------------------------------------------------------------------------- */
+
+struct wl_audio_encoder {
+  const wl_model *m;
+  wl_header h;       /* the file's fields; width, lat_w, entropy, stream_len: the chunk in hand */
+  long cap;          /* L + 2 O + 1: a full span and the frame that tells it is not the last */
+  float *win;        /* (C, cap): the signal's frames [s_index, s_index + have) */
+  float *span;       /* (C, n): a span, contiguous, as wl_analyse takes it */
+  int16_t *q;        /* (keep, (L + 2 O) / 2^J) */
+  uint8_t *streams;  /* keep x bound */
+  size_t bound;
+  long have;
+  uint32_t index;    /* the chunk being filled */
+  int64_t total;     /* frames taken */
+  uint8_t *out;      /* the bytes of the current call */
+  size_t outlen, outcap;
+  uint32_t crc;      /* of every byte given out */
+  int state;         /* 0: nothing written yet, 1: coding, 2: finished, -1: failed */
+};
+
+void wl_audio_encoder_free(wl_audio_encoder *e) {
+  if (!e) return;
+  free(e->win); free(e->span); free(e->q); free(e->streams); free(e->out);
+  free(e);
+}
+
+int wl_audio_encoder_new(wl_audio_encoder **ep, const wl_model *m, int channels, int rate, int depth,
+                         const wl_encode_opts *o) {
+  *ep = NULL;
+  if (channels < 1 || channels > WL_MAX_CHANNELS || rate < 1 || (depth != 8 && depth != 16 && depth != 24 && depth != 32))
+    return WL_ERR_ARG;
+  const wl_signal s = {1, channels, 1, 1, depth, NULL};
+  wl_header h;
+  long L, O;
+  WL_TRY(wl_header_init(m, &s, WL_MODALITY_AUDIO, o, &h));
+  WL_TRY(wl_audio_chunking(m, o ? o->chunk : 0, &L, &O));
+  wl_audio_encoder *e = calloc(1, sizeof *e);
+  if (!e) return WL_ERR_NOMEM;
+  h.rate = rate;
+  h.chunk = L;
+  h.overlap = O;
+  e->m = m;
+  e->h = h;
+  e->cap = L + 2 * O + 1;
+  const size_t P = (size_t)(L + 2 * O) >> h.J;
+  e->bound = wle_bound(P, h.bits);
+  e->win = malloc(sizeof(float) * (size_t)channels * e->cap);
+  e->span = malloc(sizeof(float) * (size_t)channels * (e->cap - 1));
+  e->q = malloc(sizeof(int16_t) * (size_t)h.keep * P);
+  e->streams = malloc(e->bound * (size_t)h.keep);
+  if (!e->win || !e->span || !e->q || !e->streams) { wl_audio_encoder_free(e); return WL_ERR_NOMEM; }
+  *ep = e;
+  return 0;
+}
+
+/* Room for n more bytes of output; NULL when out of memory. */
+static uint8_t *reserve(wl_audio_encoder *e, size_t n) {
+  if (e->outlen + n > e->outcap) {
+    size_t cap = e->outcap ? e->outcap : 1 << 16;
+    while (cap < e->outlen + n) cap *= 2;
+    uint8_t *b = realloc(e->out, cap);
+    if (!b) return NULL;
+    e->out = b;
+    e->outcap = cap;
+  }
+  return e->out + e->outlen;
+}
+
+/* Gives out the n bytes written at reserve()'s pointer. */
+static void commit(wl_audio_encoder *e, size_t n) {
+  e->crc = wl_crc32(e->crc, e->out + e->outlen, n);
+  e->outlen += n;
+}
+
+/* Codes the first n held frames as chunk `index` and writes its record. */
+static int code_chunk(wl_audio_encoder *e, long n, int last) {
+  wl_header *h = &e->h;
+  for (int c = 0; c < h->channels; c++) memcpy(e->span + c * n, e->win + c * e->cap, sizeof(float) * (size_t)n);
+  const wl_signal s = {1, h->channels, 1, (int)n, h->depth, e->span};
+  h->width = (int)n;
+  wl_latent_shape(&s, h->J, &h->lat_h, &h->lat_w);
+  WL_TRY(wl_analyse(e->m, &s, h->keep, e->q));
+  WL_TRY(wl_code_channels(e->m, e->q, h, e->streams, e->bound));
+  size_t size = WL_CHUNK_FIXED + 5 * (size_t)h->keep + 4;
+  for (int c = 0; c < h->keep; c++) size += h->stream_len[c];
+  uint8_t *p = reserve(e, size);
+  if (!p) return WL_ERR_NOMEM;
+  uint8_t *s8 = p + wl_chunk_head_write(h, e->index, last, p);
+  for (int c = 0; c < h->keep; s8 += h->stream_len[c++]) memcpy(s8, e->streams + c * e->bound, h->stream_len[c]);
+  wl_put32(s8, wl_crc32(0, p, size - 4));
+  commit(e, size);
+  e->index++;
+  return 0;
+}
+
+/* Starts a call: resets the output, writes the file header first of all. */
+static int begin(wl_audio_encoder *e) {
+  if (e->state < 0 || e->state == 2) return WL_ERR_ARG;
+  e->outlen = 0;
+  if (e->state == 1) return 0;
+  uint8_t *p = reserve(e, WL_AUDIO_HDR);
+  if (!p) return WL_ERR_NOMEM;
+  wl_audio_header_write(&e->h, p);
+  commit(e, WL_AUDIO_HDR);
+  e->state = 1;
+  return 0;
+}
+
+static int end_call(wl_audio_encoder *e, int err, const uint8_t **out, size_t *outlen) {
+  if (err) e->state = -1;
+  *out = err ? NULL : e->out;
+  *outlen = err ? 0 : e->outlen;
+  return err;
+}
+
+int wl_audio_encoder_push(wl_audio_encoder *e, const wl_audio *a, const uint8_t **out, size_t *outlen) {
+  const wl_header *h = &e->h;
+  if (!a || a->channels != h->channels || a->rate != h->rate || a->depth != h->depth || a->frames < 0 ||
+      (a->frames && !a->samples))
+    return end_call(e, WL_ERR_ARG, out, outlen);
+  int err = begin(e);
+  for (long t = 0; !err && t < a->frames;) {
+    const long want = wl_chunk_span(h, e->index) + 1, k = a->frames - t < want - e->have ? a->frames - t : want - e->have;
+    for (int c = 0; c < h->channels; c++)
+      memcpy(e->win + c * e->cap + e->have, a->samples + c * a->frames + t, sizeof(float) * (size_t)k);
+    e->have += k;
+    e->total += k;
+    t += k;
+    if (e->total > WL_MAX_STREAM_FRAMES) err = WL_ERR_LIMIT;
+    else if (e->have == want) {
+      /* a frame past the span: not the last chunk. The next span starts L (chunk 0: L - O) on. */
+      const long drop = wl_chunk_start(h, e->index + 1) - wl_chunk_start(h, e->index);
+      err = code_chunk(e, want - 1, 0);
+      for (int c = 0; c < h->channels; c++)
+        memmove(e->win + c * e->cap, e->win + c * e->cap + drop, sizeof(float) * (size_t)(e->have - drop));
+      e->have -= drop;
+    }
+  }
+  return end_call(e, err, out, outlen);
+}
+
+int wl_audio_encoder_finish(wl_audio_encoder *e, const uint8_t **out, size_t *outlen) {
+  int err = begin(e);
+  if (!err && !e->total) err = WL_ERR_LIMIT;
+  if (!err) err = code_chunk(e, e->have, 1);
+  uint8_t *p = err ? NULL : reserve(e, WL_END_LEN);
+  if (!err && !p) err = WL_ERR_NOMEM;
+  if (!err) {
+    p[0] = WL_TAG_END;
+    p[1] = 0;
+    wl_put64(p + 2, (uint64_t)e->total);
+    wl_put32(p + 10, wl_crc32(e->crc, p, 10));
+    commit(e, WL_END_LEN);
+    e->state = 2;
+  }
+  return end_call(e, err, out, outlen);
+}
+
+/* ---- decoder --------------------------------------------------------------------------- */
+
+struct wl_audio_decoder {
+  const wl_model *m;
+  wl_header h;      /* the file header's fields; version 0 until it is read */
+  wl_stream_pos at;
+  uint8_t *rec;     /* a record arriving in pieces: have of its bytes */
+  size_t have, cap;
+  float *span;      /* (C, L + 2 O): a decoded chunk, then the frames given out, (C, frames) */
+  float *tail;      /* (C, O): the last chunk's frames of the coming cross-fade */
+  int16_t *q;       /* (keep, (L + 2 O) / 2^J) */
+};
+
+void wl_audio_decoder_free(wl_audio_decoder *d) {
+  if (!d) return;
+  free(d->rec); free(d->span); free(d->tail); free(d->q);
+  free(d);
+}
+
+int wl_audio_decoder_new(wl_audio_decoder **dp, const wl_model *m) {
+  *dp = NULL;
+  if (m->d.dims != 1) return WL_ERR_MISMATCH;
+  if (!(*dp = calloc(1, sizeof **dp))) return WL_ERR_NOMEM;
+  (*dp)->m = m;
+  return 0;
+}
+
+int wl_audio_decoder_finish(const wl_audio_decoder *d) { return d->at.done ? 0 : WL_ERR_TRUNCATED; }
+
+/* The bytes of the record at p (n of them at hand), or more than n while they do not tell. */
+static int record_need(const wl_audio_decoder *d, const uint8_t *p, size_t n, size_t *need) {
+  if (d->h.version) return wl_record_size(&d->h, &d->at, p, n, need);
+  *need = WL_AUDIO_HDR;
+  return 0;
+}
+
+/* The next whole record in *rec, *size: in place when buf holds it all, else gathered in d->rec
+ * (*rec NULL while incomplete). *used: bytes of buf taken. */
+static int gather(wl_audio_decoder *d, const uint8_t *buf, size_t len, size_t *used, const uint8_t **rec,
+                  size_t *size) {
+  size_t need;
+  *rec = NULL;
+  if (!d->have) {
+    WL_TRY(record_need(d, buf, len, &need));
+    if (need <= len) {
+      *rec = buf;
+      *size = *used = need;
+      return 0;
+    }
+  }
+  for (;;) {
+    WL_TRY(record_need(d, d->rec, d->have, &need));
+    if (d->have == need) {
+      *rec = d->rec;
+      *size = need;
+      d->have = 0;
+      return 0;
+    }
+    if (*used == len) return 0;
+    if (need > d->cap) {
+      uint8_t *b = realloc(d->rec, need);
+      if (!b) return WL_ERR_NOMEM;
+      d->rec = b;
+      d->cap = need;
+    }
+    const size_t take = need - d->have < len - *used ? need - d->have : len - *used;
+    memcpy(d->rec + d->have, buf + *used, take);
+    d->have += take;
+    *used += take;
+  }
+}
+
+/* The file header: checks it against the model and sizes the buffers by it. */
+static int start(wl_audio_decoder *d, const uint8_t *p) {
+  wl_header h;
+  WL_TRY(wl_header_peek(p, WL_AUDIO_HDR, &h));
+  if (h.modality != WL_MODALITY_AUDIO) return WL_ERR_MISMATCH;
+  WL_TRY(wl_header_check_model(d->m, &h));
+  const size_t C = (size_t)h.channels, S = (size_t)(h.chunk + 2 * h.overlap);
+  d->span = malloc(sizeof(float) * C * S);
+  d->tail = malloc(sizeof(float) * C * (size_t)h.overlap);
+  d->q = malloc(sizeof(int16_t) * (size_t)h.keep * (S >> h.J));
+  if (!d->span || !d->tail || !d->q) return WL_ERR_NOMEM;
+  d->h = h;
+  d->at.crc = wl_crc32(0, p, WL_AUDIO_HDR);
+  return 0;
+}
+
+/* Chunk i decoded into span (C, n): cross-fades its first O/2 .. 3 O/2 frames with the tail of
+ * chunk i - 1, keeps the frames it shares with chunk i + 1 in the tail, and packs the frames
+ * that are final into span as (C, out->frames). */
+static void blend(wl_audio_decoder *d, uint32_t i, long n, int last, wl_audio *out) {
+  const int C = d->h.channels;
+  const long O = d->h.overlap, a = i ? O / 2 : 0, z = last ? n : wl_chunk_start(&d->h, i + 1) + O / 2 - wl_chunk_start(&d->h, i);
+  for (long k = 0; i && k < O; k++) {
+    const float w = (float)(0.5 - 0.5 * cos(M_PI * (k + 0.5) / O));
+    for (int c = 0; c < C; c++) {
+      float *x = d->span + c * n + a + k;
+      *x = rintf(d->tail[c * O + k] * (1 - w) + *x * w);
+    }
+  }
+  for (int c = 0; c < C; c++) {
+    if (!last) memcpy(d->tail + c * O, d->span + c * n + z, sizeof(float) * (size_t)O);
+    memmove(d->span + c * (z - a), d->span + c * n + a, sizeof(float) * (size_t)(z - a));
+  }
+  out->samples = d->span;
+  out->frames = z - a;
+}
+
+int wl_audio_decoder_push(wl_audio_decoder *d, const uint8_t *buf, size_t len, size_t *used, wl_audio *out) {
+  const uint8_t *rec;
+  size_t size;
+  wl_header ch;
+  *used = 0;
+  memset(out, 0, sizeof *out);
+  WL_TRY(gather(d, buf, len, used, &rec, &size));
+  if (rec && !d->h.version) WL_TRY(start(d, rec));
+  else if (rec) {
+    const int chunk = !d->at.last;
+    WL_TRY(wl_record_read(&d->h, &d->at, rec, size, &ch));
+    if (chunk) {
+      WL_TRY(wl_decode_streams(d->m, &ch, rec + ch.header_len, d->q));
+      WL_TRY(wl_synthesise(d->m, &ch, d->q, d->span));
+      blend(d, d->at.index - 1, ch.width, d->at.last, out);
+    }
+  }
+  out->channels = d->h.channels;
+  out->rate = d->h.rate;
+  out->depth = d->h.depth;
+  return 0;
+}
+
+/* ---- whole clips ----------------------------------------------------------------------- */
+
+int wl_encode_audio(const wl_model *m, const wl_audio *a, const wl_encode_opts *o, uint8_t **out, size_t *outlen) {
+  wl_audio_encoder *e;
+  const uint8_t *p[2];
+  size_t n[2];
+  *out = NULL;
+  *outlen = 0;
+  WL_TRY(wl_audio_check(a));
+  WL_TRY(wl_audio_encoder_new(&e, m, a->channels, a->rate, a->depth, o));
+  int err = wl_audio_encoder_push(e, a, &p[0], &n[0]);
+  uint8_t *b = err ? NULL : malloc(n[0]);
+  if (!err && !b) err = WL_ERR_NOMEM;
+  if (!err) {
+    memcpy(b, p[0], n[0]);
+    err = wl_audio_encoder_finish(e, &p[1], &n[1]);
+  }
+  uint8_t *all = err ? NULL : realloc(b, n[0] + n[1]);
+  if (!err && !all) err = WL_ERR_NOMEM;
+  if (err) free(b);
+  else {
+    memcpy(all + n[0], p[1], n[1]);
+    *out = all;
+    *outlen = n[0] + n[1];
+  }
+  wl_audio_encoder_free(e);
+  return err;
+}
+
+/* Reads and checks a whole audio stream's records into *h, and that m made it. */
+static int read_whole(const wl_model *m, const uint8_t *buf, size_t len, wl_header *h) {
+  WL_TRY(wl_header_read(buf, len, h));
+  if (h->modality != WL_MODALITY_AUDIO) return WL_ERR_MISMATCH;
+  return wl_header_check_model(m, h);
+}
+
+int wl_decode_audio(const wl_model *m, const uint8_t *buf, size_t len, wl_audio *a) {
+  wl_header h;
+  wl_audio_decoder *d;
+  wl_audio v;
+  memset(a, 0, sizeof *a);
+  WL_TRY(read_whole(m, buf, len, &h));
+  const long T = h.frames;
+  if (T > WL_MAX_FRAMES || T * h.channels > WL_MAX_SAMPLES) return WL_ERR_LIMIT;
+  WL_TRY(wl_audio_decoder_new(&d, m));
+  float *x = malloc(sizeof(float) * (size_t)h.channels * (size_t)T);
+  int err = x ? 0 : WL_ERR_NOMEM;
+  for (size_t off = 0, used; !err && off < len; off += used) {
+    err = wl_audio_decoder_push(d, buf + off, len - off, &used, &v);
+    for (int c = 0; !err && c < h.channels && v.frames; c++)
+      memcpy(x + c * T + a->frames, v.samples + c * v.frames, sizeof(float) * (size_t)v.frames);
+    a->frames += v.frames;
+  }
+  if (!err) err = wl_audio_decoder_finish(d);
+  wl_audio_decoder_free(d);
+  if (err) { free(x); memset(a, 0, sizeof *a); return err; }
+  *a = (wl_audio){h.channels, T, h.rate, h.depth, x};
+  return 0;
+}
+
+int wl_audio_latents(const wl_model *m, const uint8_t *buf, size_t len, int16_t **q, wl_header *h) {
+  WL_TRY(read_whole(m, buf, len, h));
+  const long W = h->lat_w, L = h->chunk, J = h->J;
+  if ((int64_t)W * h->keep > WL_MAX_SAMPLES) return WL_ERR_LIMIT;
+  int16_t *out = malloc(sizeof(int16_t) * (size_t)h->keep * (size_t)W);
+  int16_t *lat = malloc(sizeof(int16_t) * (size_t)h->keep * (size_t)((L + 2 * h->overlap) >> J));
+  wl_stream_pos at = {.crc = wl_crc32(0, buf, WL_AUDIO_HDR)};
+  wl_header ch;
+  int err = out && lat ? 0 : WL_ERR_NOMEM;
+  for (size_t pos = WL_AUDIO_HDR, need = 0; !err && !at.last; pos += need) {
+    err = wl_record_size(h, &at, buf + pos, len - pos, &need); /* read_whole checked them all */
+    if (!err) err = wl_record_read(h, &at, buf + pos, need, &ch);
+    if (!err) err = wl_decode_streams(m, &ch, buf + pos + ch.header_len, lat);
+    if (err) break;
+    /* chunk i's own latents: frames [i L, min((i + 1) L, T)), from (i L - s_i) / 2^J in its span */
+    const uint32_t i = at.index - 1;
+    const long first = (long)i * (L >> J), skip = (long)(i * L - wl_chunk_start(h, i)) >> J;
+    const long count = (at.last ? W : first + (L >> J)) - first;
+    for (int c = 0; c < h->keep; c++) memcpy(out + c * W + first, lat + c * ch.lat_w + skip, sizeof(int16_t) * (size_t)count);
+  }
+  free(lat);
+  if (err) free(out); else *q = out;
+  return err;
+}

@@ -1,0 +1,234 @@
+/* test_stream.c: audio streams (codec/audio.c, codec/container.c) through the library API: the
+ * encoder gives the same bytes whatever pieces the frames come in and on 1 or 2 threads; the
+ * decoder gives the same frames whatever pieces the bytes come in; frames further than the
+ * overlap from the ends equal a one-chunk decode, and the latents are the one-chunk latents;
+ * every length class of the last chunk; corrupt, truncated and misordered records fail. */
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include "codec/container.h"
+#include "codec/internal.h"
+#include "tests/check.h"
+
+static uint32_t rng = 777;
+static float frand(void) { rng = rng * 1664525u + 1013904223u; return (float)(rng >> 8) / 16777216.0f; }
+
+/* Two channels of T 16-bit frames: two gliding tones and noise, about -12 dBFS. */
+static wl_audio clip(long T) {
+  wl_audio a = {2, T, 16000, 16, malloc(sizeof(float) * 2 * (size_t)T)};
+  for (int c = 0; c < 2; c++)
+    for (long t = 0; t < T; t++)
+      a.samples[c * T + t] = (float)floor(6000 * sin(0.02 * t + 3e-7 * t * t + c) + 3000 * sin(0.31 * t) +
+                                          800 * (frand() - 0.5));
+  return a;
+}
+
+static wl_model *train(void) {
+  wl_audio c[2] = {clip(20000), clip(9000)};
+  wl_linear_params p = {.name = "s", .channels = 2, .J = 5, .K = 32, .bits = 8};
+  uint8_t *buf;
+  size_t len;
+  wl_model *m = NULL;
+  if (wl_train_linear_audio(c, 2, &p, &buf, &len) == 0) wl_model_load(&m, buf, len), free(buf);
+  wl_audio_release(&c[0]);
+  wl_audio_release(&c[1]);
+  return m;
+}
+
+/* Encodes a with an encoder fed `piece` frames at a time (0: all at once); *len bytes. */
+static uint8_t *encode_pieces(const wl_model *m, const wl_audio *a, long chunk, long piece, size_t *len) {
+  wl_audio_encoder *e;
+  const wl_encode_opts o = {.chunk = chunk};
+  const uint8_t *p;
+  size_t n;
+  uint8_t *out = NULL;
+  *len = 0;
+  if (wl_audio_encoder_new(&e, m, a->channels, a->rate, a->depth, &o)) return NULL;
+  float *part = malloc(sizeof(float) * (size_t)a->channels * (size_t)(piece ? piece : a->frames));
+  int err = 0;
+  for (long t = 0, k = 0; !err && t <= a->frames; t += k ? k : 1) {
+    k = piece && a->frames - t > piece ? piece : a->frames - t;
+    wl_audio b = {a->channels, k, a->rate, a->depth, part};
+    for (int c = 0; c < a->channels; c++) memcpy(part + c * k, a->samples + c * a->frames + t, sizeof(float) * (size_t)k);
+    err = k ? wl_audio_encoder_push(e, &b, &p, &n) : wl_audio_encoder_finish(e, &p, &n);
+    out = err ? out : realloc(out, *len + n + 1);
+    if (!err) memcpy(out + *len, p, n), *len += n;
+  }
+  free(part);
+  wl_audio_encoder_free(e);
+  if (err) { free(out); return NULL; }
+  return out;
+}
+
+static void test_pieces(const wl_model *m) {
+  t_begin("stream: the same bytes from any pieces of frames and on 1 or 2 threads; decoder in any pieces");
+  wl_audio a = clip(23456), out, v;
+  size_t len[2], n;
+  uint8_t *whole[2];
+  for (int t = 0; t < 2; t++) {
+    omp_set_num_threads(t + 1);
+    wl_encode_opts o = {.chunk = 2048};
+    T_EXPECT(wl_encode_audio(m, &a, &o, &whole[t], &len[t]) == 0, "encode");
+  }
+  T_EXPECT(len[0] == len[1] && !memcmp(whole[0], whole[1], len[0]), "bytes differ between 1 and 2 threads");
+  wl_header h;
+  T_EXPECT(wl_header_read(whole[0], len[0], &h) == 0 && h.chunks == 12 && h.chunk == 2048 && h.overlap == 768 &&
+           h.frames == 23456 && h.lat_w == 733 && h.version == WL_FORMAT_VERSION_AUDIO, "header: %ld chunks", h.chunks);
+  const long pieces[] = {1, 7, 333, 2048, 5000};
+  for (size_t i = 0; i < sizeof pieces / sizeof *pieces; i++) {
+    uint8_t *b = encode_pieces(m, &a, 2048, pieces[i], &n);
+    T_EXPECT(b && n == len[0] && !memcmp(b, whole[0], n), "pieces of %ld frames: other bytes", pieces[i]);
+    free(b);
+  }
+  T_EXPECT(wl_decode_audio(m, whole[0], len[0], &out) == 0 && out.frames == a.frames, "decode");
+  const size_t steps[] = {1, 3, 1000, len[0]};
+  for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) {
+    wl_audio_decoder *d;
+    long got = 0, bad = 0;
+    T_EXPECT(wl_audio_decoder_new(&d, m) == 0, "decoder");
+    for (size_t off = 0, used; off < len[0]; off += used) {
+      const size_t k = len[0] - off < steps[i] ? len[0] - off : steps[i];
+      if (wl_audio_decoder_push(d, whole[0] + off, k, &used, &v)) { bad = -1; break; }
+      for (int c = 0; c < 2; c++)
+        for (long t = 0; t < v.frames && got + t < a.frames; t++) bad += v.samples[c * v.frames + t] != out.samples[c * a.frames + got + t];
+      got += v.frames;
+    }
+    T_EXPECT(bad == 0 && got == a.frames && wl_audio_decoder_finish(d) == 0, "bytes %zu at a time: %ld frames, %ld differ",
+             steps[i], got, bad);
+    wl_audio_decoder_free(d);
+  }
+  wl_audio_release(&out);
+  for (int t = 0; t < 2; t++) free(whole[t]);
+  wl_audio_release(&a);
+  t_end();
+}
+
+/* Largest |x - y| over frames [from, to) of two clips of a's shape. */
+static float worst(const wl_audio *x, const wl_audio *y, long from, long to) {
+  float w = 0;
+  for (int c = 0; c < x->channels; c++)
+    for (long t = from; t < to; t++) w = fmaxf(w, fabsf(x->samples[c * x->frames + t] - y->samples[c * y->frames + t]));
+  return w;
+}
+
+static void test_interior(const wl_model *m) {
+  t_begin("stream: away from the ends, frames and latents equal a one-chunk coding's; every last-chunk length");
+  long L, O;
+  T_EXPECT(wl_audio_chunking(m, 1024, &L, &O) == 0 && L == 1024 && O == 768, "L %ld O %ld", L, O);
+  /* one chunk exactly (T = L + O); two, the last of 2 O + 1; a last one of n = L + 2 O; many */
+  const long lengths[] = {L + O, L + O + 1, 2 * L + O, 3 * L + O + 1, 20 * L + 517};
+  for (size_t i = 0; i < sizeof lengths / sizeof *lengths; i++) {
+    const long T = lengths[i];
+    wl_audio a = clip(T), one, many;
+    wl_encode_opts o1 = {.chunk = 1L << 20}, o2 = {.chunk = L};
+    uint8_t *b1, *b2;
+    size_t n1, n2;
+    int16_t *q1, *q2;
+    wl_header h1, h2;
+    T_EXPECT(wl_encode_audio(m, &a, &o1, &b1, &n1) == 0 && wl_encode_audio(m, &a, &o2, &b2, &n2) == 0, "encode");
+    T_EXPECT(wl_decode_audio(m, b1, n1, &one) == 0 && wl_decode_audio(m, b2, n2, &many) == 0 && many.frames == T,
+             "decode %ld frames", T);
+    T_EXPECT(worst(&one, &many, O, T - O) <= 1, "T %ld: frames differ by %g from a one-chunk decode", T,
+             worst(&one, &many, O, T - O));
+    T_EXPECT(wl_latents(m, b1, n1, &q1, &h1) == 0 && wl_latents(m, b2, n2, &q2, &h2) == 0 && h2.lat_w == h1.lat_w &&
+             h2.lat_w == (T + 31) / 32, "latents");
+    long differ = 0;
+    for (int c = 0; c < h2.keep; c++)
+      for (long p = O / 32; p < h2.lat_w - O / 32; p++) differ += q1[c * h1.lat_w + p] != q2[c * h2.lat_w + p];
+    T_EXPECT(differ == 0, "T %ld: %ld latents differ from the one-chunk latents", T, differ);
+    T_EXPECT(h2.chunks == (T - O + L - 1) / L, "T %ld: %ld chunks", T, h2.chunks);
+    free(b1); free(b2); free(q1); free(q2);
+    wl_audio_release(&one);
+    wl_audio_release(&many);
+    wl_audio_release(&a);
+  }
+  t_end();
+}
+
+/* wl_decode_audio of b with byte `at` set to v and the CRC of its record (which ends at end)
+ * recomputed when end is not 0. */
+static int decode_patched(const wl_model *m, const uint8_t *b, size_t len, size_t at, uint8_t v, size_t start, size_t end) {
+  uint8_t *x = malloc(len);
+  wl_audio out;
+  memcpy(x, b, len);
+  x[at] = v;
+  if (end) wl_put32(x + end - 4, wl_crc32(0, x + start, end - start - 4));
+  int e = wl_decode_audio(m, x, len, &out);
+  if (!e) wl_audio_release(&out);
+  free(x);
+  return e;
+}
+
+static void test_corrupt(const wl_model *m, const wl_model *rgb) {
+  t_begin("stream: corrupt, truncated, misordered and trailing records fail; encoder and decoder misuse");
+  wl_audio a = clip(9000), out;
+  wl_encode_opts o = {.chunk = 2048};
+  uint8_t *b, *c;
+  size_t len, n;
+  T_EXPECT(wl_encode_audio(m, &a, &o, &b, &len) == 0, "encode");
+  for (size_t k = 0; k < len; k += 11) T_EXPECT(wl_decode_audio(m, b, k, &out) < 0, "prefix of %zu bytes decodes", k);
+  for (size_t k = 0; k < len; k += 5) {
+    b[k] ^= 0x10;
+    T_EXPECT(wl_decode_audio(m, b, len, &out) < 0, "flip at %zu decodes", k);
+    b[k] ^= 0x10;
+  }
+  const size_t r0 = WL_AUDIO_HDR; /* the first chunk record */
+  wl_header h;
+  T_EXPECT(wl_header_read(b, len, &h) == 0, "header");
+  size_t size0 = WL_CHUNK_FIXED + 5 * (size_t)h.keep + 4;
+  for (int k = 0; k < h.keep; k++) size0 += wl_get32(b + r0 + WL_CHUNK_FIXED + 5 * k + 1);
+  T_EXPECT(decode_patched(m, b, len, r0, 'X', r0, r0 + size0) == WL_ERR_CORRUPT, "tag");
+  T_EXPECT(decode_patched(m, b, len, r0 + 1, 1, r0, r0 + size0) == WL_ERR_CORRUPT, "last flag on chunk 0");
+  T_EXPECT(decode_patched(m, b, len, r0 + 2, 1, r0, r0 + size0) == WL_ERR_CORRUPT, "index");
+  T_EXPECT(decode_patched(m, b, len, r0 + 6, 7, r0, r0 + size0) == WL_ERR_CORRUPT, "span frames");
+  T_EXPECT(decode_patched(m, b, len, r0 + WL_CHUNK_FIXED, 9, r0, r0 + size0) == WL_ERR_CORRUPT, "entropy mode");
+  T_EXPECT(decode_patched(m, b, len, r0 + WL_CHUNK_FIXED + 4, 0x7f, r0, r0 + size0) == WL_ERR_CORRUPT, "stream length");
+  T_EXPECT(decode_patched(m, b, len, len - 12, 0x55, 0, 0) == WL_ERR_CORRUPT, "end frame count");
+  T_EXPECT(decode_patched(m, b, len, 32, 0x41, 0, 0) == WL_ERR_CORRUPT, "overlap not a multiple of 2^J");
+  c = malloc(len + 1);
+  memcpy(c, b, len);
+  c[len] = 0;
+  T_EXPECT(wl_decode_audio(m, c, len + 1, &out) == WL_ERR_CORRUPT && wl_header_read(c, len + 1, &h) == WL_ERR_CORRUPT,
+           "a byte after the end record");
+  memcpy(c, b, r0);
+  memcpy(c + r0, b + r0 + size0, len - r0 - size0);
+  T_EXPECT(wl_decode_audio(m, c, len - size0, &out) == WL_ERR_CORRUPT, "chunk 0 missing");
+  free(c);
+  T_EXPECT(wl_decode_audio(rgb, b, len, &out) == WL_ERR_MISMATCH, "decoded with an image model");
+  wl_audio_decoder *d;
+  wl_audio v;
+  T_EXPECT(wl_audio_decoder_new(&d, m) == 0, "decoder");
+  for (size_t off = 0, used; off < len - WL_STREAM_TAIL; off += used)
+    T_EXPECT(wl_audio_decoder_push(d, b + off, len - WL_STREAM_TAIL - off, &used, &v) == 0, "push");
+  T_EXPECT(wl_audio_decoder_finish(d) == WL_ERR_TRUNCATED, "finished without its end record");
+  long T;
+  T_EXPECT(wl_stream_frames(b + len - WL_STREAM_TAIL, &T) == 0 && T == 9000, "end record frames");
+  wl_audio_decoder_free(d);
+  free(b);
+  wl_audio_encoder *e;
+  const uint8_t *p;
+  long L, O;
+  T_EXPECT(wl_audio_chunking(m, 1000, &L, &O) == WL_ERR_ARG && wl_audio_chunking(m, 512, &L, &O) == WL_ERR_ARG &&
+           wl_audio_chunking(m, 0, &L, &O) == 0 && L == (1L << 21), "chunk checks (default %ld)", L);
+  T_EXPECT(wl_audio_encoder_new(&e, m, 2, 16000, 16, NULL) == 0, "encoder");
+  T_EXPECT(wl_audio_encoder_finish(e, &p, &n) == WL_ERR_LIMIT, "no frames accepted");
+  T_EXPECT(wl_audio_encoder_push(e, &a, &p, &n) == WL_ERR_ARG, "push after a failure");
+  wl_audio_encoder_free(e);
+  T_EXPECT(wl_audio_encoder_new(&e, m, 1, 16000, 16, NULL) == WL_ERR_MISMATCH && !e, "mono on a stereo model");
+  T_EXPECT(wl_audio_encoder_new(&e, m, 2, 16000, 12, NULL) == WL_ERR_ARG, "depth 12");
+  T_EXPECT(wl_audio_encoder_new(&e, rgb, 2, 16000, 16, NULL) == WL_ERR_MISMATCH, "image model");
+  wl_audio_release(&a);
+  t_end();
+}
+
+int main(void) {
+  wl_model *m = train(), *rgb = NULL;
+  if (!m || wl_model_builtin(&rgb, "rgb")) { printf("testing stream model ... FAILED\n"); return t_summary() | 1; }
+  test_pieces(m);
+  test_interior(m);
+  test_corrupt(m, rgb);
+  wl_model_free(m);
+  wl_model_free(rgb);
+  return t_summary();
+}
