@@ -15,6 +15,7 @@ typedef struct {
   int N, R, crop, batch, warmup, val_every, steps; /* train (neural) */
   float lr, weight_decay, lambda, jitter, time_s, ckpt_s; /* durations in seconds */
   int seed;
+  long chunk; /* encode: frames per audio chunk (--chunk; 0: the library's default) */
   const char *val, *checkpoint, *resume;
   char **inputs;
   int ninputs;
@@ -27,6 +28,9 @@ int cli_fail(const char *file, const char *fmt, ...) __attribute__((format(print
 int cli_load_model(const char *spec, wl_model **m);
 /* Writes an output, refusing binary data to a terminal without -f; prints the error itself. */
 int cli_write(const cli_opts *o, const char *path, const uint8_t *buf, size_t len);
+/* Opens an output to write in pieces (io_out_*), with cli_write's checks and messages. */
+struct io_output;
+int cli_out_open(const cli_opts *o, const char *path, struct io_output *w);
 
 /* An input signal: an image (PNG, .npy) or audio (WAV, FLAC, OGG ... through libsndfile). */
 typedef struct {

@@ -1,12 +1,15 @@
-/* commands.c: walloc encode, decode, info and latents. Each input is read whole, processed
- * in memory and written atomically; a failure prints one line and leaves no output. Images
- * are PNG (gray or RGB, alpha) or .npy (any channel count), audio is anything libsndfile
- * reads (WAV, FLAC, OGG ...); they are told apart by content. Audio decodes to WAV or FLAC. */
+/* commands.c: walloc encode, decode, info and latents. Images (PNG, gray or RGB, alpha; .npy,
+ * any channel count) are read whole and processed in memory; audio (anything libsndfile reads:
+ * WAV, FLAC, OGG ...) streams a block at a time through the library's chunk coder, so memory
+ * stays flat for any length. Inputs are told apart by content. Outputs are written atomically;
+ * a failure prints one line and leaves no output file (on stdout, what was written stays).
+ * Audio decodes to WAV or FLAC. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "cli/cli.h"
 #include "cli/io.h"
 #include "cli/npy.h"
@@ -20,25 +23,51 @@ static char *output_path(const cli_opts *o, const char *in, const char *ext) {
   return io_replace_ext(in, ext);
 }
 
-static int read_input(const char *in, uint8_t **buf, size_t *len) {
-  if (io_read_all(in, buf, len)) return cli_fail(in, "cannot read: %s", strerror(errno));
-  if (*len == 0) { free(*buf); return cli_fail(in, "empty input"); }
+/* Opens an input and looks at its first bytes; prints the error itself. */
+static int open_input(const char *in, io_input *f) {
+  if (io_open(in, f)) return cli_fail(in, "cannot read: %s", strerror(errno));
+  if (f->nhead == 0) { io_close(f); return cli_fail(in, "empty input"); }
   return 0;
 }
 
-int cli_read_signal(const char *in, cli_signal *s) {
+static int read_input(const char *in, uint8_t **buf, size_t *len) {
+  io_input f;
+  if (open_input(in, &f)) return 1;
+  int rc = io_read_rest(&f, buf, len) ? cli_fail(in, "cannot read: %s", strerror(errno)) : 0;
+  io_close(&f);
+  return rc;
+}
+
+/* A PNG or .npy image from the rest of an opened input into s->img. */
+static int read_image(const char *in, io_input *f, cli_signal *s) {
   uint8_t *buf;
   size_t len;
   const char *why;
-  char msg[NPY_WHY > SND_WHY ? NPY_WHY : SND_WHY];
-  int known = 0, rc;
-  memset(s, 0, sizeof *s);
-  if (read_input(in, &buf, &len)) return 1;
+  char msg[NPY_WHY];
+  int rc;
+  if (io_read_rest(f, &buf, &len)) return cli_fail(in, "cannot read: %s", strerror(errno));
   if (png_is_png(buf, len)) rc = png_decode(buf, len, &s->img, &why) ? cli_fail(in, "%s", why) : 0;
   else if (npy_is_npy(buf, len)) rc = npy_decode(buf, len, &s->img, msg) ? cli_fail(in, "%s", msg) : 0;
-  else if (!(rc = snd_decode(buf, len, &s->snd, &known, msg) ? 1 : 0)) s->audio = 1;
-  else rc = known ? cli_fail(in, "%s", msg) : cli_fail(in, "not a PNG, .npy or audio (WAV, FLAC, OGG) file");
+  else rc = cli_fail(in, "not a PNG, .npy or audio (WAV, FLAC, OGG) file");
   free(buf);
+  return rc;
+}
+
+int cli_read_signal(const char *in, cli_signal *s) {
+  io_input f;
+  snd_reader *r;
+  char why[SND_WHY];
+  wl_audio fmt;
+  memset(s, 0, sizeof *s);
+  if (open_input(in, &f)) return 1;
+  int rc;
+  if (!(s->audio = snd_is_audio(f.head, f.nhead))) rc = read_image(in, &f, s);
+  else if (snd_open(&f, &r, &fmt, why)) rc = cli_fail(in, "%s", why);
+  else {
+    rc = snd_read_all(r, &s->snd, why) ? cli_fail(in, "%s", why) : 0;
+    snd_close(r);
+  }
+  io_close(&f);
   return rc;
 }
 
@@ -47,12 +76,12 @@ void cli_signal_release(cli_signal *s) {
   wl_audio_release(&s->snd);
 }
 
-/* The model for a signal of C channels: -m, or the built-in one for its kind; prints errors. */
-static int encode_model(const cli_opts *o, const char *in, const cli_signal *s, wl_model **m, wl_model_desc *d) {
-  const int C = s->audio ? s->snd.channels : s->img.channels;
-  const char *spec = o->model ? o->model : s->audio ? NULL : C == 1 ? "gray" : C == 3 ? "rgb" : NULL;
+/* The model for a signal of C channels (audio or an image): -m, or the built-in one for its kind;
+ * prints errors. */
+static int encode_model(const cli_opts *o, const char *in, int C, int audio, wl_model **m, wl_model_desc *d) {
+  const char *spec = o->model ? o->model : audio ? NULL : C == 1 ? "gray" : C == 3 ? "rgb" : NULL;
   *m = NULL;
-  if (!spec && s->audio)
+  if (!spec && audio)
     return cli_fail(in, "no built-in audio model yet; train one (walloc train --linear --channels %d -o MODEL.wlm "
                     "DIR...) and use -m MODEL.wlm", C);
   if (!spec)
@@ -60,66 +89,129 @@ static int encode_model(const cli_opts *o, const char *in, const cli_signal *s, 
                     "use -m)", C, C);
   if (cli_load_model(spec, m)) return 1;
   wl_model_describe(*m, d);
-  if ((d->dims == 1) != s->audio)
-    return cli_fail(in, s->audio ? "model '%s' is an image model; audio needs a 1-D model (walloc train on audio "
+  if ((d->dims == 1) != audio)
+    return cli_fail(in, audio ? "model '%s' is an image model; audio needs a 1-D model (walloc train on audio "
                                    "files)" : "model '%s' is an audio (1-D) model, not an image model", d->name);
   if (d->channels != C) {
     char hint[64];
-    if (!s->audio && (C == 1 || C == 3))
+    if (!audio && (C == 1 || C == 3))
       snprintf(hint, sizeof hint, "without -m the built-in '%s' is used", C == 1 ? "gray" : "rgb");
     else snprintf(hint, sizeof hint, "train one with walloc train --channels %d", C);
-    return cli_fail(in, "%s has %d channel(s) but model '%s' takes %d; %s", s->audio ? "audio" : "image", C, d->name,
+    return cli_fail(in, "%s has %d channel(s) but model '%s' takes %d; %s", audio ? "audio" : "image", C, d->name,
                     d->channels, hint);
   }
   if (o->keep > d->K) return cli_fail(in, "--keep %d is more than the model's %d channels", o->keep, d->K);
   return 0;
 }
 
-static void encode_summary(const char *in, const char *out, const cli_signal *s, size_t enclen) {
-  if (s->audio) {
-    const wl_audio *a = &s->snd;
-    const double sec = (double)a->frames / a->rate, raw = (double)a->frames * a->channels * a->depth / 8;
-    fprintf(stderr, "%s -> %s: %d ch, %d Hz, %ld frames, %zu bytes, %.2f kbps, ratio %.1f:1\n", in, out, a->channels,
-            a->rate, a->frames, enclen, 8.0 * enclen / sec / 1000, raw / enclen);
-    return;
-  }
-  const wl_image *img = &s->img;
+static void audio_summary(const char *in, const char *out, const wl_audio *a, size_t enclen) {
+  const double sec = (double)a->frames / a->rate, raw = (double)a->frames * a->channels * a->depth / 8;
+  fprintf(stderr, "%s -> %s: %d ch, %d Hz, %ld frames, %zu bytes, %.2f kbps, ratio %.1f:1\n", in, out, a->channels,
+          a->rate, a->frames, enclen, 8.0 * enclen / sec / 1000, raw / enclen);
+}
+
+static void image_summary(const char *in, const char *out, const wl_image *img, size_t enclen) {
   double px = (double)img->width * img->height, raw = px * (img->channels + (img->alpha != NULL)) * img->depth / 8;
   fprintf(stderr, "%s -> %s: %dx%d, %zu bytes, %.4f bpp, ratio %.1f:1\n", in, out, img->width, img->height, enclen,
           8.0 * enclen / px, raw / enclen);
 }
 
-static int encode_one(cli_opts *o, const char *in) {
+static int encode_image(cli_opts *o, const char *in, io_input *f) {
   uint8_t *enc = NULL;
   size_t enclen = 0;
-  cli_signal s;
+  cli_signal s = {0};
   wl_model *m = NULL;
   wl_model_desc d = {0};
-  if (cli_read_signal(in, &s)) return 1;
-  int rc = encode_model(o, in, &s, &m, &d);
+  int rc = read_image(in, f, &s);
+  if (!rc) rc = encode_model(o, in, s.img.channels, 0, &m, &d);
   if (!rc) {
     wl_encode_opts eo = {.keep = o->keep};
-    int e = s.audio ? wl_encode_audio(m, &s.snd, &eo, &enc, &enclen) : wl_encode(m, &s.img, &eo, &enc, &enclen);
+    int e = wl_encode(m, &s.img, &eo, &enc, &enclen);
     if (e) rc = cli_fail(in, "%s", wl_strerror(e));
   }
   char *out = rc ? NULL : output_path(o, in, ".wlc");
   if (!rc) rc = out ? cli_write(o, out, enc, enclen) : cli_fail(in, "out of memory");
-  if (!rc && o->verbosity > 1) encode_summary(in, out, &s, enclen);
+  if (!rc && o->verbosity > 1) image_summary(in, out, &s.img, enclen);
   free(out); free(enc);
   cli_signal_release(&s);
   wl_model_free(m);
   return rc;
 }
 
+/* An audio encoder for fmt with -m, --keep and --chunk; prints errors. */
+static int audio_encoder(cli_opts *o, const char *in, const wl_audio *fmt, wl_model **m, wl_audio_encoder **e) {
+  wl_model_desc d;
+  long L, O;
+  const wl_encode_opts eo = {.keep = o->keep, .chunk = o->chunk};
+  *e = NULL;
+  if (encode_model(o, in, fmt->channels, 1, m, &d)) return 1;
+  int err = wl_audio_encoder_new(e, *m, fmt->channels, fmt->rate, fmt->depth, &eo);
+  if (err == WL_ERR_ARG && wl_audio_chunking(*m, o->chunk, &L, &O))
+    return cli_fail(in, "--chunk %ld: must be a multiple of %d (2^J), at least %ld (the overlap) and at most %ld",
+                    o->chunk, 1 << d.J, O, WL_MAX_CHUNK);
+  return err ? cli_fail(in, "%s", wl_strerror(err)) : 0;
+}
+
+/* Streams audio: blocks from the reader into the encoder, its records to the output. */
+static int encode_audio(cli_opts *o, const char *in, io_input *f) {
+  snd_reader *r;
+  wl_model *m = NULL;
+  wl_audio_encoder *e = NULL;
+  wl_audio fmt, b = {0};
+  io_output w;
+  char why[SND_WHY];
+  const uint8_t *bytes;
+  size_t n, total = 0;
+  if (snd_open(f, &r, &fmt, why)) return cli_fail(in, "%s", why);
+  char *out = NULL;
+  int rc = audio_encoder(o, in, &fmt, &m, &e), err = 0, opened = 0;
+  if (!rc && !(out = output_path(o, in, ".wlc"))) rc = cli_fail(in, "out of memory");
+  if (!rc) opened = !(rc = cli_out_open(o, out, &w));
+  for (int more = 1; !rc && more;) {
+    if (snd_read(r, &b, why)) { rc = cli_fail(in, "%s", why); break; }
+    fmt.frames += b.frames;
+    more = b.frames > 0;
+    err = more ? wl_audio_encoder_push(e, &b, &bytes, &n) : wl_audio_encoder_finish(e, &bytes, &n);
+    if (err) rc = cli_fail(in, "%s", wl_strerror(err));
+    else if (n && io_out_write(&w, bytes, n)) rc = cli_fail(out, "cannot write: %s", strerror(errno));
+    total += n;
+  }
+  if (opened && !rc && io_out_commit(&w)) rc = cli_fail(out, "cannot write: %s", strerror(errno));
+  else if (opened && rc) io_out_abort(&w);
+  if (!rc && o->verbosity > 1 && snd_declared(r) >= 0)
+    fprintf(stderr, "walloc: %s: its header says %lld frames, %ld decode (a Vorbis/Opus length is an estimate)\n",
+            in, snd_declared(r), fmt.frames);
+  if (!rc && o->verbosity > 1) audio_summary(in, out, &fmt, total);
+  snd_close(r);
+  wl_audio_encoder_free(e);
+  wl_model_free(m);
+  free(out);
+  return rc;
+}
+
+static int encode_one(cli_opts *o, const char *in) {
+  io_input f;
+  if (open_input(in, &f)) return 1;
+  int rc = snd_is_audio(f.head, f.nhead) ? encode_audio(o, in, &f) : encode_image(o, in, &f);
+  io_close(&f);
+  return rc;
+}
+
+/* The model of a .wlc whose header is h: -m, or the built-in one it names; prints errors. */
+static int wlc_model(const cli_opts *o, const char *in, const wl_header *h, wl_model **m) {
+  int e;
+  *m = NULL;
+  if (o->model) return cli_load_model(o->model, m);
+  if (!(e = wl_model_builtin_by_id(m, h->model_id))) return 0;
+  return e == WL_ERR_MISMATCH ? cli_fail(in, "made with model %016" PRIx64 ", which is not built in (use -m)", h->model_id)
+                              : cli_fail(in, "built-in model: %s", wl_strerror(e));
+}
+
 int cli_open_wlc(const cli_opts *o, const char *in, uint8_t **buf, size_t *len, wl_header *h, wl_model **m) {
   *m = NULL;
   if (read_input(in, buf, len)) return 1;
-  int e = wl_header_read(*buf, *len, h), rc = 0;
-  if (e) rc = cli_fail(in, "%s", wl_strerror(e));
-  else if (o->model) rc = cli_load_model(o->model, m);
-  else if ((e = wl_model_builtin_by_id(m, h->model_id)))
-    rc = e == WL_ERR_MISMATCH ? cli_fail(in, "made with model %016" PRIx64 ", which is not built in (use -m)", h->model_id)
-                              : cli_fail(in, "built-in model: %s", wl_strerror(e));
+  int e = wl_header_read(*buf, *len, h);
+  int rc = e ? cli_fail(in, "%s", wl_strerror(e)) : wlc_model(o, in, h, m);
   if (rc) free(*buf);
   return rc;
 }
@@ -147,35 +239,59 @@ static int decode_image(cli_opts *o, const char *in, const uint8_t *buf, size_t 
   return rc;
 }
 
-/* Decodes an audio .wlc to WAV (also on stdout) or FLAC, by the extension of out. */
-static int decode_audio(cli_opts *o, const char *in, const uint8_t *buf, size_t len, const wl_model *m,
-                        const char *out, const char *ext) {
-  uint8_t *enc = NULL;
-  size_t enclen = 0;
-  wl_audio a = {0};
-  char why[SND_WHY];
+/* Streams an audio .wlc (f) to WAV (also on stdout) or FLAC, by the extension of out: records
+ * from the input into the decoder, its final frames to the writer as they come. */
+static int decode_audio(cli_opts *o, const char *in, io_input *f, const wl_model *m, const char *out, const char *ext) {
   const int flac = ext && !strcmp(ext, ".flac");
-  int rc = ext && strcmp(ext, ".wav") && !flac ? cli_fail(out, "unsupported audio output format (use .wav or .flac)") : 0;
-  int e = rc ? 0 : wl_decode_audio(m, buf, len, &a);
-  if (e) rc = cli_fail(in, "%s", wl_strerror(e));
-  if (!rc && snd_encode(&a, flac, &enc, &enclen, why)) rc = cli_fail(out, "%s", why);
-  if (!rc) rc = cli_write(o, out, enc, enclen);
-  free(enc);
-  wl_audio_release(&a);
+  if (ext && strcmp(ext, ".wav") && !flac) return cli_fail(out, "unsupported audio output format (use .wav or .flac)");
+  enum { READ = 1 << 16 };
+  uint8_t tail[WL_STREAM_TAIL], *buf = malloc(READ);
+  long frames = -1; /* a file's end record tells the length up front, for a WAV header on stdout */
+  const off_t end = f->start + f->size - WL_STREAM_TAIL;
+  if (f->size < WL_STREAM_TAIL || pread(f->fd, tail, sizeof tail, end) != WL_STREAM_TAIL || wl_stream_frames(tail, &frames))
+    frames = -1;
+  wl_audio_decoder *d = NULL;
+  snd_writer *sw = NULL;
+  io_output w;
+  wl_audio v;
+  char why[SND_WHY];
+  int e = buf ? wl_audio_decoder_new(&d, m) : WL_ERR_NOMEM, rc = e ? cli_fail(in, "%s", wl_strerror(e)) : 0, opened = 0;
+  if (!rc) opened = !(rc = cli_out_open(o, out, &w));
+  for (ssize_t n = 1; !rc && n;) {
+    if ((n = io_read(f, buf, READ)) < 0) rc = cli_fail(in, "cannot read: %s", strerror(errno));
+    for (size_t off = 0, used; !rc && off < (size_t)n; off += used) {
+      if ((e = wl_audio_decoder_push(d, buf + off, (size_t)n - off, &used, &v))) rc = cli_fail(in, "%s", wl_strerror(e));
+      else if (v.channels && !sw && snd_create(&w, &v, flac, frames, &sw, why)) rc = cli_fail(out, "%s", why);
+      else if (v.frames && snd_write(sw, &v, why)) rc = cli_fail(out, "%s", why);
+    }
+  }
+  if (!rc && (e = wl_audio_decoder_finish(d))) rc = cli_fail(in, "%s", wl_strerror(e));
+  if (!rc && snd_finish(sw, why)) rc = cli_fail(out, "%s", why);
+  else if (rc) snd_abandon(sw);
+  if (opened && !rc && io_out_commit(&w)) rc = cli_fail(out, "cannot write: %s", strerror(errno));
+  else if (opened && rc) io_out_abort(&w);
+  wl_audio_decoder_free(d);
+  free(buf);
   return rc;
 }
 
 static int decode_one(cli_opts *o, const char *in) {
-  uint8_t *buf;
-  size_t len;
+  io_input f;
   wl_header h;
-  wl_model *m;
-  if (cli_open_wlc(o, in, &buf, &len, &h, &m)) return 1;
+  wl_model *m = NULL;
+  uint8_t *buf = NULL;
+  size_t len;
+  if (open_input(in, &f)) return 1;
+  int e = wl_header_peek(f.head, f.nhead, &h), rc = e ? cli_fail(in, "%s", wl_strerror(e)) : wlc_model(o, in, &h, &m);
   const int audio = h.modality == WL_MODALITY_AUDIO;
-  char *out = output_path(o, in, audio ? ".wav" : png_holds(h.channels) ? ".png" : ".npy");
+  char *out = rc ? NULL : output_path(o, in, audio ? ".wav" : png_holds(h.channels) ? ".png" : ".npy");
   const char *ext = out && strcmp(out, "-") ? io_ext(out) : NULL; /* NULL: stdout */
-  int rc = !out ? cli_fail(in, "out of memory")
-           : audio ? decode_audio(o, in, buf, len, m, out, ext) : decode_image(o, in, buf, len, m, &h, out, ext);
+  if (!rc && !out) rc = cli_fail(in, "out of memory");
+  if (!rc && audio) rc = decode_audio(o, in, &f, m, out, ext);
+  else if (!rc && io_read_rest(&f, &buf, &len)) rc = cli_fail(in, "cannot read: %s", strerror(errno));
+  else if (!rc && (e = wl_header_read(buf, len, &h))) rc = cli_fail(in, "%s", wl_strerror(e));
+  else if (!rc) rc = decode_image(o, in, buf, len, m, &h, out, ext);
+  io_close(&f);
   free(out); free(buf);
   wl_model_free(m);
   return rc;
@@ -225,6 +341,7 @@ static void print_info(const char *in, const wl_header *h, size_t len) {
     printf("audio:         %d channel(s), %d Hz, %ld frames (%.3f s), %d-bit\n", h->channels, h->rate, h->frames,
            (double)h->frames / h->rate, h->depth);
     printf("latents:       %d of %d channels, %d positions, %d-bit, J=%d\n", h->keep, h->K, h->lat_w, h->bits, h->J);
+    printf("chunks:        %ld of %ld frames, overlap %ld\n", h->chunks, h->chunk, h->overlap);
     printf("size:          %zu bytes, %.2f kbps, ratio %.2f:1 (vs %d-bit PCM)\n", len, kbps(h, len), raw_bytes(h) / len,
            h->depth);
   } else {
@@ -247,8 +364,9 @@ static void print_json(const char *in, const wl_header *h, size_t len) {
   printf("\", \"version\": %d, \"modality\": \"%s\", \"model_id\": \"%016" PRIx64 "\", \"model\": \"%s\", ",
          h->version, audio ? "audio" : "image", h->model_id, builtin_name(h->model_id));
   if (audio)
-    printf("\"channels\": %d, \"rate\": %d, \"frames\": %ld, \"seconds\": %.6f, \"depth\": %d, ", h->channels, h->rate,
-           h->frames, (double)h->frames / h->rate, h->depth);
+    printf("\"channels\": %d, \"rate\": %d, \"frames\": %ld, \"seconds\": %.6f, \"depth\": %d, \"chunk\": %ld, "
+           "\"overlap\": %ld, \"chunks\": %ld, ", h->channels, h->rate, h->frames, (double)h->frames / h->rate, h->depth,
+           h->chunk, h->overlap, h->chunks);
   else
     printf("\"width\": %d, \"height\": %d, \"channels\": %d, \"depth\": %d, \"alpha\": %s, ", h->width, h->height,
            h->channels, h->depth, h->has_alpha ? "true" : "false");

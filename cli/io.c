@@ -1,4 +1,5 @@
-/* io.c: file and stdin/stdout I/O for the CLI; outputs appear atomically or not at all. */
+/* io.c: file and stdin/stdout I/O for the CLI, whole or in pieces; outputs appear atomically
+ * or not at all. */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -9,72 +10,139 @@
 #include <unistd.h>
 #include "cli/io.h"
 
-int io_read_all(const char *path, uint8_t **buf, size_t *len) {
-  int fd = strcmp(path, "-") ? open(path, O_RDONLY) : STDIN_FILENO;
-  size_t cap = 1 << 16, n = 0;
-  uint8_t *b = NULL;
+/* read(2) of up to n bytes, retried on EINTR. */
+static ssize_t read_some(int fd, void *buf, size_t n) {
+  ssize_t r;
+  while ((r = read(fd, buf, n)) < 0 && errno == EINTR) {}
+  return r;
+}
+
+int io_open(const char *path, io_input *in) {
   struct stat st;
-  if (fd < 0) return -1;
-  if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-    close(fd);
+  memset(in, 0, sizeof *in);
+  in->fd = strcmp(path, "-") ? open(path, O_RDONLY) : STDIN_FILENO;
+  in->size = -1;
+  if (in->fd < 0) return -1;
+  const int known = fstat(in->fd, &st) == 0;
+  if (known && S_ISDIR(st.st_mode)) {
+    io_close(in);
     errno = EISDIR;
     return -1;
   }
-  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) cap = (size_t)st.st_size + 1;
-  for (;;) {
-    if (!b || n == cap) {
-      uint8_t *nb = realloc(b, b ? (cap *= 2) : cap);
-      if (!nb) { errno = ENOMEM; break; }
-      b = nb;
+  const off_t at = known && S_ISREG(st.st_mode) ? lseek(in->fd, 0, SEEK_CUR) : -1;
+  for (ssize_t r = 1; r > 0 && in->nhead < IO_HEAD; in->nhead += (size_t)r)
+    if ((r = read_some(in->fd, in->head + in->nhead, IO_HEAD - in->nhead)) < 0) {
+      int saved = errno;
+      io_close(in);
+      errno = saved;
+      return -1;
     }
-    ssize_t r = read(fd, b + n, cap - n);
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) break;
-    if (r == 0) {
-      if (fd != STDIN_FILENO) close(fd);
-      *buf = b;
-      *len = n;
-      return 0;
-    }
-    n += (size_t)r;
-  }
-  int saved = errno;
-  if (fd != STDIN_FILENO) close(fd);
-  free(b);
-  errno = saved;
-  return -1;
-}
-
-static int write_all(int fd, const uint8_t *buf, size_t len) {
-  while (len) {
-    ssize_t w = write(fd, buf, len);
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0) return -1;
-    buf += w;
-    len -= (size_t)w;
+  if (at >= 0 && lseek(in->fd, at, SEEK_SET) == at) { /* a file: read again from where it starts */
+    in->start = at;
+    in->size = st.st_size - at;
+    in->hpos = in->nhead;
   }
   return 0;
 }
 
-int io_write_atomic(const char *path, const uint8_t *buf, size_t len, int force) {
-  if (!strcmp(path, "-")) return write_all(STDOUT_FILENO, buf, len);
-  struct stat st;
-  if (!force && lstat(path, &st) == 0) { errno = EEXIST; return -1; }
-  size_t n = strlen(path);
-  char *tmp = malloc(n + 16);
-  if (!tmp) return -1;
-  snprintf(tmp, n + 16, "%s.tmp-XXXXXX", path);
-  int fd = mkstemp(tmp);
-  if (fd < 0) { free(tmp); return -1; }
-  int rc = write_all(fd, buf, len);
-  if (rc == 0) rc = fchmod(fd, 0644 & ~umask(umask(0)));
-  if (close(fd) != 0) rc = -1;
-  if (rc == 0) rc = rename(tmp, path);
-  int saved = errno;
-  if (rc != 0) unlink(tmp);
-  free(tmp);
+ssize_t io_read(io_input *in, void *buf, size_t n) {
+  if (in->hpos == in->nhead) return read_some(in->fd, buf, n);
+  if (n > in->nhead - in->hpos) n = in->nhead - in->hpos;
+  memcpy(buf, in->head + in->hpos, n);
+  in->hpos += n;
+  return (ssize_t)n;
+}
+
+int io_read_rest(io_input *in, uint8_t **buf, size_t *len) {
+  size_t cap = in->size > 0 ? (size_t)in->size + 1 : 1 << 16, n = 0;
+  uint8_t *b = NULL;
+  for (;;) {
+    if (!b || n == cap) {
+      uint8_t *nb = realloc(b, b ? (cap *= 2) : cap);
+      if (!nb) { free(b); errno = ENOMEM; return -1; }
+      b = nb;
+    }
+    ssize_t r = io_read(in, b + n, cap - n);
+    if (r < 0) { int saved = errno; free(b); errno = saved; return -1; }
+    if (r == 0) break;
+    n += (size_t)r;
+  }
+  *buf = b;
+  *len = n;
+  return 0;
+}
+
+void io_close(io_input *in) {
+  if (in->fd > STDIN_FILENO) close(in->fd);
+  in->fd = -1;
+}
+
+int io_read_all(const char *path, uint8_t **buf, size_t *len) {
+  io_input in;
+  if (io_open(path, &in)) return -1;
+  int rc = io_read_rest(&in, buf, len), saved = errno;
+  io_close(&in);
   errno = saved;
   return rc;
+}
+
+int io_out_write(io_output *w, const void *buf, size_t len) {
+  const uint8_t *p = buf;
+  while (len) {
+    ssize_t r = write(w->fd, p, len);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return -1;
+    p += r;
+    len -= (size_t)r;
+  }
+  return 0;
+}
+
+int io_out_open(io_output *w, const char *path, int force) {
+  struct stat st;
+  memset(w, 0, sizeof *w);
+  w->fd = STDOUT_FILENO;
+  if (!strcmp(path, "-")) return 0;
+  if (!force && lstat(path, &st) == 0) { errno = EEXIST; return -1; }
+  const size_t n = strlen(path);
+  w->tmp = malloc(n + 16);
+  w->path = strdup(path);
+  if (w->tmp) snprintf(w->tmp, n + 16, "%s.tmp-XXXXXX", path);
+  if (!w->tmp || !w->path || (w->fd = mkstemp(w->tmp)) < 0) {
+    int saved = w->tmp && w->path ? errno : ENOMEM;
+    free(w->tmp); free(w->path);
+    errno = saved;
+    return -1;
+  }
+  return 0;
+}
+
+int io_out_commit(io_output *w) {
+  if (!w->path) return 0;
+  int rc = fchmod(w->fd, 0644 & ~umask(umask(0)));
+  if (close(w->fd) != 0) rc = -1;
+  if (rc == 0) rc = rename(w->tmp, w->path);
+  int saved = errno;
+  if (rc != 0) unlink(w->tmp);
+  free(w->tmp); free(w->path);
+  errno = saved;
+  return rc;
+}
+
+void io_out_abort(io_output *w) {
+  if (!w->path) return;
+  int saved = errno;
+  close(w->fd);
+  unlink(w->tmp);
+  free(w->tmp); free(w->path);
+  errno = saved;
+}
+
+int io_write_atomic(const char *path, const uint8_t *buf, size_t len, int force) {
+  io_output w;
+  if (io_out_open(&w, path, force)) return -1;
+  if (io_out_write(&w, buf, len)) { io_out_abort(&w); return -1; }
+  return io_out_commit(&w);
 }
 
 char *io_replace_ext(const char *path, const char *ext) {

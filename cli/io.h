@@ -1,15 +1,46 @@
-/* io.h: whole-file input (files or stdin) and atomic output (temp file + rename, or stdout). */
+/* io.h: file and stdin input, whole or in pieces after a look at its first bytes; atomic
+ * output (temp file + rename, or stdout), whole or in pieces. */
 #ifndef WL_CLI_IO_H
 #define WL_CLI_IO_H
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Reads all of `path` ("-" = stdin) into a malloc'd buffer. Returns 0, or -1 with errno set. */
 int io_read_all(const char *path, uint8_t **buf, size_t *len);
 
-/* Writes buf to `path` ("-" = stdout). A file is written to a temporary name in the same
- * directory and renamed over `path` only when complete; without `force`, an existing path is
- * refused (errno EEXIST). Returns 0, or -1 with errno set and no file left behind. */
+/* An input read in pieces, its first bytes at hand first to tell what it is. A regular file is
+ * read again from its start after the look (fd at its start); a pipe's first bytes come from
+ * head (size -1). */
+#define IO_HEAD 4096
+typedef struct {
+  int fd;
+  off_t start, size; /* a regular file: where it starts (its offset when opened) and its bytes */
+  uint8_t head[IO_HEAD];
+  size_t nhead, hpos; /* head bytes (fewer than IO_HEAD: the whole input), and those read */
+} io_input;
+/* Opens path ("-" = stdin) and reads its head. Returns 0, or -1 with errno set. */
+int io_open(const char *path, io_input *in);
+/* Up to n more bytes of the input: the count, 0 at the end, or -1 with errno set. */
+ssize_t io_read(io_input *in, void *buf, size_t n);
+/* The rest of the input (all of it, just after io_open) in a malloc'd buffer; 0 or -1. */
+int io_read_rest(io_input *in, uint8_t **buf, size_t *len);
+void io_close(io_input *in);
+
+/* An output written in pieces: a file goes to a temporary name in its directory, renamed over
+ * `path` by io_out_commit only when complete; "-" is stdout. Without `force`, an existing path
+ * is refused (errno EEXIST). Each returns 0, or -1 with errno set; io_out_commit and
+ * io_out_abort leave no temporary file behind. */
+typedef struct io_output {
+  int fd;
+  char *tmp, *path; /* NULL for stdout */
+} io_output;
+int io_out_open(io_output *w, const char *path, int force);
+int io_out_write(io_output *w, const void *buf, size_t len);
+int io_out_commit(io_output *w);
+void io_out_abort(io_output *w);
+
+/* Writes buf to `path` ("-" = stdout) atomically: io_out_open, io_out_write, io_out_commit. */
 int io_write_atomic(const char *path, const uint8_t *buf, size_t len, int force);
 
 /* "x/y.png" -> "x/y" + ext (a malloc'd string); returns NULL on allocation failure. */

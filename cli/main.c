@@ -43,6 +43,7 @@ static const char usage[] =
   "              built-in model that encoded the file when -m is absent (no built-in\n"
   "              audio models yet: audio needs -m to encode and decode)\n"
   "  --keep K    encode: send only the first K latent channels (decoder fills the rest)\n"
+  "  --chunk N   encode audio in chunks of N frames (a multiple of 2^J; 2^22 / channels)\n"
   "  --json      info, eval: print JSON\n"
   "  -h, --help  this text;  -V, --version  the version\n"
   "\n"
@@ -85,13 +86,23 @@ int cli_load_model(const char *spec, wl_model **m) {
   return e ? cli_fail(spec, "%s", wl_strerror(e)) : 0;
 }
 
-int cli_write(const cli_opts *o, const char *path, const uint8_t *buf, size_t len) {
+int cli_out_open(const cli_opts *o, const char *path, io_output *w) {
   if (!strcmp(path, "-") && !o->force && isatty(STDOUT_FILENO))
     return cli_fail("(stdout)", "refusing to write binary data to a terminal (use -f or -o)");
-  if (io_write_atomic(path, buf, len, o->force))
+  if (io_out_open(w, path, o->force))
     return errno == EEXIST ? cli_fail(path, "already exists (use -f to overwrite)")
                            : cli_fail(path, "cannot write: %s", strerror(errno));
   return 0;
+}
+
+int cli_write(const cli_opts *o, const char *path, const uint8_t *buf, size_t len) {
+  io_output w;
+  if (cli_out_open(o, path, &w)) return 1;
+  if (io_out_write(&w, buf, len)) {
+    io_out_abort(&w);
+    return cli_fail(path, "cannot write: %s", strerror(errno));
+  }
+  return io_out_commit(&w) ? cli_fail(path, "cannot write: %s", strerror(errno)) : 0;
 }
 
 static int usage_error(const char *fmt, const char *arg) {
@@ -140,7 +151,7 @@ static char *join_args(int argc, char **argv) {
 }
 
 static int parse(int argc, char **argv, cli_opts *o) {
-  int threads = 0;
+  int threads = 0, chunk = 0;
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     int takes = 1, bad = 0;
@@ -150,6 +161,7 @@ static int parse(int argc, char **argv, cli_opts *o) {
     else if (!strcmp(a, "-T")) bad = number(v, 1, 1024, &threads);
     else if (!strncmp(a, "-T", 2) && a[2]) { bad = number(a + 2, 1, 1024, &threads); takes = 0; }
     else if (!strcmp(a, "--keep")) bad = number(v, 1, WL_MAX_K, &o->keep);
+    else if (!strcmp(a, "--chunk")) { bad = number(v, 1, (int)WL_MAX_CHUNK, &chunk); o->chunk = chunk; }
     else if (!strcmp(a, "-J")) bad = number(v, 1, WL_MAX_J1, &o->J);
     else if (!strcmp(a, "-K")) bad = number(v, 1, WL_MAX_K, &o->K);
     else if (!strcmp(a, "--bits")) bad = number(v, 2, 12, &o->bits);
@@ -202,7 +214,7 @@ int main(int argc, char **argv) {
     return argc < 2 ? 2 : 0;
   }
   if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
-    printf("walloc %s (format %d)\n", WL_VERSION_STRING, WL_FORMAT_VERSION);
+    printf("walloc %s (format %d, audio %d)\n", WL_VERSION_STRING, WL_FORMAT_VERSION, WL_FORMAT_VERSION_AUDIO);
     return 0;
   }
   for (size_t c = 0; c < sizeof cmds / sizeof cmds[0]; c++) {

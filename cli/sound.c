@@ -1,25 +1,37 @@
-/* sound.c: audio files <-> wl_audio through libsndfile's virtual I/O over memory buffers.
- * Samples travel as doubles: with libsndfile's normalisation off, integer PCM (WAV, FLAC)
- * reads and writes as its exact integer values, so depth and samples round-trip exactly. */
+/* sound.c: audio files through libsndfile, a block at a time (sound.h). Samples travel as
+ * doubles: with libsndfile's normalisation off, integer PCM (WAV, FLAC) reads and writes as its
+ * exact integer values, so depth and samples round-trip exactly. libsndfile reads a regular file
+ * by its descriptor; a pipe through its pipe reader, fed by a thread that first replays the bytes
+ * io_open looked at (libsndfile must see the stream from its start); FLAC, CAF and RF64, which
+ * that reader cannot take, and nothing else, are read into memory first (virtual I/O). */
 #include <math.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sndfile.h>
 #include "cli/sound.h"
 
-#define CHUNK 4096 /* frames per libsndfile read or write call */
+/* libsndfile virtual I/O: a memory file read from rbuf[0..len), or an output whose header is
+ * held in wbuf until `out` is set, then passes everything on to out (which cannot seek: later
+ * rewrites of bytes already sent are dropped). */
+typedef struct {
+  const uint8_t *rbuf;
+  uint8_t *wbuf;
+  size_t len, cap;
+  sf_count_t pos, sent;
+  io_output *out;
+} vio;
 
-/* A memory file: reads from rbuf[0..len); writes grow wbuf (and point rbuf at it). */
-typedef struct { const uint8_t *rbuf; uint8_t *wbuf; size_t len, cap; sf_count_t pos; } vio;
-
-static sf_count_t v_len(void *u) { return (sf_count_t)((vio *)u)->len; }
+static sf_count_t v_len(void *u) { vio *v = u; return v->out ? v->sent : (sf_count_t)v->len; }
 static sf_count_t v_tell(void *u) { return ((vio *)u)->pos; }
 
 static sf_count_t v_seek(sf_count_t off, int whence, void *u) {
   vio *v = u;
-  sf_count_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? v->pos : (sf_count_t)v->len;
+  sf_count_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? v->pos : v_len(v);
   if (base + off < 0) return -1;
   return v->pos = base + off;
 }
@@ -35,13 +47,19 @@ static sf_count_t v_read(void *p, sf_count_t n, void *u) {
 
 static sf_count_t v_write(const void *p, sf_count_t n, void *u) {
   vio *v = u;
+  if (v->out) {
+    if (v->pos + n <= v->sent) { v->pos += n; return n; } /* a rewrite of the header: sent already */
+    if (v->pos != v->sent || io_out_write(v->out, p, (size_t)n)) return 0;
+    v->pos = v->sent += n;
+    return n;
+  }
   const size_t end = (size_t)v->pos + (size_t)n;
   if (end > v->cap) {
-    size_t cap = v->cap ? v->cap : 1 << 16;
+    size_t cap = v->cap ? v->cap : 1 << 12;
     while (cap < end) cap *= 2;
     uint8_t *nb = realloc(v->wbuf, cap);
     if (!nb) return 0;
-    v->rbuf = v->wbuf = nb;
+    v->wbuf = nb;
     v->cap = cap;
   }
   if ((size_t)v->pos > v->len) memset(v->wbuf + v->len, 0, (size_t)v->pos - v->len);
@@ -70,17 +88,37 @@ int snd_is_audio(const uint8_t *b, size_t len) {
   return 0;
 }
 
-/* True when the data chunk of a RIFF WAVE file declares more bytes than the file holds:
- * libsndfile would read such a file silently shorter. Sizes 0 and 0xFFFFFFFF mean "unknown"
- * (WAV streamed through a pipe) and pass. */
-static int wav_truncated(const uint8_t *b, size_t len) {
+/* Formats libsndfile's pipe reader takes whole (FLAC, CAF and RF64 fail or lose frames). */
+static int pipe_readable(const uint8_t *b, size_t len) {
+  return len >= 12 && ((!memcmp(b, "RIFF", 4) && !memcmp(b + 8, "WAVE", 4)) || !memcmp(b, "OggS", 4) ||
+                       !memcmp(b, "FORM", 4) || !memcmp(b, ".snd", 4));
+}
+
+/* Offset of the data chunk's size field in a RIFF WAVE head b[0..len), or 0 when not there. */
+static size_t wav_data_field(const uint8_t *b, size_t len) {
   if (len < 12 || memcmp(b, "RIFF", 4) || memcmp(b + 8, "WAVE", 4)) return 0;
   for (size_t p = 12; p + 8 <= len;) {
     const uint32_t size = le32(b + p + 4);
-    if (!memcmp(b + p, "data", 4)) return size != 0 && size != 0xffffffffu && size > len - p - 8;
+    if (!memcmp(b + p, "data", 4)) return p + 4;
     p += 8 + (size_t)size + (size & 1);
   }
   return 0;
+}
+
+/* Sizes 0 and 0xFFFFFFFF in a WAV's data chunk mean "to the end" (WAV streamed through a pipe);
+ * on a pipe, so do the placeholders of recorders that cannot know the length (arecord writes
+ * 0x7FFFFFFF, others 0x7FFFF000): any size from 0x7FFF0000 up. */
+static int wav_unsized(const uint8_t *b, size_t len, int pipe) {
+  const size_t at = wav_data_field(b, len);
+  const uint32_t size = at ? le32(b + at) : 1;
+  return size == 0 || size == 0xffffffffu || (pipe && size >= 0x7fff0000u);
+}
+
+/* True when the data chunk of a WAV of `total` bytes declares more than the file holds:
+ * libsndfile would read such a file silently shorter. */
+static int wav_truncated(const uint8_t *b, size_t len, long long total) {
+  const size_t at = wav_data_field(b, len);
+  return at && !wav_unsized(b, len, 0) && total >= 0 && le32(b + at) > total - (long long)at - 4;
 }
 
 /* Bits of an integer PCM subtype; 0 for anything else. */
@@ -89,101 +127,252 @@ static int pcm_depth(int sub) {
          : sub == SF_FORMAT_PCM_24 ? 24 : sub == SF_FORMAT_PCM_32 ? 32 : 0;
 }
 
-/* Reads all T frames of f into a->samples [C][T]. Exact PCM (norm off) is stored as read;
- * other subtypes arrive normalised to [-1, 1] and are scaled to 16-bit integers. */
-static int read_samples(SNDFILE *f, int exact, wl_audio *a, char *why) {
-  const int C = a->channels;
-  const long T = a->frames;
-  double *ibuf = malloc(sizeof(double) * CHUNK * (size_t)C);
-  a->samples = malloc(sizeof(float) * (size_t)C * (size_t)T);
-  if (!ibuf || !a->samples) { free(ibuf); return fail(why, "out of memory"); }
-  long t = 0;
-  while (t < T) {
-    sf_count_t n = sf_readf_double(f, ibuf, T - t < CHUNK ? T - t : CHUNK);
-    if (n <= 0) break;
-    for (sf_count_t i = 0; i < n; i++)
-      for (int c = 0; c < C; c++) {
-        double v = ibuf[i * C + c];
-        if (!exact) v = fmin(fmax(rint(v * 32768.0), -32768.0), 32767.0);
-        a->samples[(size_t)c * T + t + i] = (float)v;
-      }
-    t += (long)n;
-  }
-  free(ibuf);
-  if (t < T) return fail(why, "truncated or corrupt audio: only %ld of %ld frames decode (%s)", t, T, sf_strerror(f));
-  return 0;
+/* ---- reading --------------------------------------------------------------------------- */
+
+struct snd_reader {
+  SNDFILE *f;
+  wl_audio fmt;
+  int exact;           /* integer PCM, read as its integers (otherwise [-1, 1] scaled to 16-bit) */
+  int estimated;       /* Vorbis, Opus, MPEG: the header's length is an estimate */
+  long long declared;  /* the header's length; -1 when it states none */
+  long long got;       /* frames read */
+  double *ibuf;        /* (SND_BLOCK, C) as libsndfile gives them */
+  float *block;        /* (C, SND_BLOCK) */
+  vio v;               /* a memory file (read whole) */
+  uint8_t *mem;
+  int pipe_rd, pipe_wr; /* a pipe fed by `feeder` */
+  pthread_t feeder;
+  int feeding;
+  io_input *in;
+};
+
+static void close_fd(void *fd) { close(*(int *)fd); }
+
+/* The feeder thread: copies the input (its head first) into the pipe libsndfile reads, and
+ * closes the pipe at the end. snd_close cancels it when libsndfile stops early. */
+static void *feed(void *arg) {
+  snd_reader *r = arg;
+  io_output to = {.fd = r->pipe_wr};
+  uint8_t buf[1 << 16];
+  sigset_t s;
+  sigemptyset(&s);
+  sigaddset(&s, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &s, NULL);
+  pthread_cleanup_push(close_fd, &r->pipe_wr);
+  for (ssize_t n; (n = io_read(r->in, buf, sizeof buf)) > 0;)
+    if (io_out_write(&to, buf, (size_t)n)) break;
+  pthread_cleanup_pop(1);
+  return NULL;
 }
 
-int snd_decode(const uint8_t *buf, size_t len, wl_audio *a, int *known, char *why) {
-  memset(a, 0, sizeof *a);
+void snd_close(snd_reader *r) {
+  if (!r) return;
+  if (r->f) sf_close(r->f);
+  if (r->feeding) {
+    pthread_cancel(r->feeder);
+    pthread_join(r->feeder, NULL);
+  }
+  if (r->pipe_rd >= 0) close(r->pipe_rd);
+  free(r->mem); free(r->ibuf); free(r->block);
+  free(r);
+}
+
+/* Opens libsndfile on in: the file itself, a fed pipe, or the input read into memory. */
+static SNDFILE *open_source(snd_reader *r, io_input *in, SF_INFO *info, long long *size) {
+  static SF_VIRTUAL_IO io = {v_len, v_seek, v_read, NULL, v_tell};
+  int fds[2];
+  size_t len;
+  *size = in->size;
+  if (in->size >= 0) return sf_open_fd(in->fd, SFM_READ, info, SF_FALSE);
+  if (pipe_readable(in->head, in->nhead)) {
+    const size_t at = wav_data_field(in->head, in->nhead);
+    if (at && !le32(in->head + at)) memset(in->head + at, 0xff, 4); /* size 0: libsndfile would read none */
+    if (pipe(fds)) return NULL;
+    r->pipe_rd = fds[0];
+    r->pipe_wr = fds[1];
+    r->in = in;
+    if (pthread_create(&r->feeder, NULL, feed, r)) { close(fds[1]); return NULL; }
+    r->feeding = 1;
+    return sf_open_fd(r->pipe_rd, SFM_READ, info, SF_FALSE);
+  }
+  if (io_read_rest(in, &r->mem, &len)) return NULL;
+  r->v = (vio){.rbuf = r->mem, .len = len};
+  *size = (long long)len;
+  return sf_open_virtual(&io, SFM_READ, info, &r->v);
+}
+
+int snd_open(io_input *in, snd_reader **rp, wl_audio *fmt, char *why) {
+  SF_INFO info = {0};
+  long long size;
+  snd_reader *r = *rp = calloc(1, sizeof *r);
+  if (!r) return fail(why, "out of memory");
+  r->pipe_rd = -1;
   /* Only bytes that start like audio go to libsndfile: its MPEG probe would take (and print
    * warnings about) arbitrary data. */
-  if (!(*known = snd_is_audio(buf, len))) return fail(why, "not audio");
-  vio v = {.rbuf = buf, .len = len};
-  SF_VIRTUAL_IO io = {v_len, v_seek, v_read, NULL, v_tell};
-  SF_INFO info = {0};
-  SNDFILE *f = sf_open_virtual(&io, SFM_READ, &info, &v);
-  if (!f) return fail(why, "invalid or truncated audio: %s", sf_strerror(NULL));
+  if (!snd_is_audio(in->head, in->nhead)) { snd_close(r); return fail(why, "not audio"); }
+  r->f = open_source(r, in, &info, &size);
   const int sub = info.format & SF_FORMAT_SUBMASK, depth = pcm_depth(sub);
   int rc = 0;
-  if (sub == SF_FORMAT_FLOAT || sub == SF_FORMAT_DOUBLE)
+  if (!r->f) rc = fail(why, "invalid or truncated audio: %s", sf_strerror(NULL));
+  else if (sub == SF_FORMAT_FLOAT || sub == SF_FORMAT_DOUBLE)
     rc = fail(why, "floating-point samples are not supported (convert to integer PCM, e.g. 24-bit)");
   else if (info.channels < 1 || info.channels > WL_MAX_CHANNELS)
     rc = fail(why, "%d channels; walloc takes 1 to %d", info.channels, WL_MAX_CHANNELS);
   else if (info.samplerate < 1) rc = fail(why, "invalid sample rate %d", info.samplerate);
-  else if (info.frames < 1) rc = fail(why, "no audio samples");
-  else if (info.frames > WL_MAX_FRAMES || info.frames * info.channels > WL_MAX_SAMPLES)
-    rc = fail(why, "%lld frames of %d channel(s): over the limit of %ld samples", (long long)info.frames,
-              info.channels, (long)WL_MAX_SAMPLES);
-  else if (wav_truncated(buf, len)) rc = fail(why, "truncated WAV: its data chunk is longer than the file");
+  else if (wav_truncated(in->head, in->nhead, size))
+    rc = fail(why, "truncated WAV: its data chunk is longer than the file");
   if (!rc) {
-    a->channels = info.channels;
-    a->frames = (long)info.frames;
-    a->rate = info.samplerate;
-    a->depth = depth ? depth : 16;
-    if (depth) sf_command(f, SFC_SET_NORM_DOUBLE, NULL, SF_FALSE);
-    rc = read_samples(f, depth != 0, a, why);
+    r->fmt = (wl_audio){info.channels, 0, info.samplerate, depth ? depth : 16, NULL};
+    r->exact = depth != 0;
+    r->estimated = sub == SF_FORMAT_VORBIS || sub == SF_FORMAT_OPUS || sub == SF_FORMAT_MPEG_LAYER_I ||
+                   sub == SF_FORMAT_MPEG_LAYER_II || sub == SF_FORMAT_MPEG_LAYER_III;
+    const int unsized = info.frames == SF_COUNT_MAX || wav_unsized(in->head, in->nhead, in->size < 0);
+    r->declared = unsized ? -1 : (long long)info.frames;
+    if (depth) sf_command(r->f, SFC_SET_NORM_DOUBLE, NULL, SF_FALSE);
+    r->ibuf = malloc(sizeof(double) * SND_BLOCK * (size_t)info.channels);
+    r->block = malloc(sizeof(float) * SND_BLOCK * (size_t)info.channels);
+    if (!r->ibuf || !r->block) rc = fail(why, "out of memory");
   }
-  sf_close(f);
-  if (rc) wl_audio_release(a);
-  return rc;
-}
-
-/* Writes the samples of a to f, CHUNK frames at a time, interleaved, as integers. */
-static int write_samples(SNDFILE *f, const wl_audio *a, char *why) {
-  const int C = a->channels;
-  const long T = a->frames;
-  double *obuf = malloc(sizeof(double) * CHUNK * (size_t)C);
-  if (!obuf) return fail(why, "out of memory");
-  const double lo = -ldexp(1.0, a->depth - 1), hi = -lo - 1;
-  int rc = 0;
-  for (long t = 0; t < T && !rc; t += CHUNK) {
-    const long n = T - t < CHUNK ? T - t : CHUNK;
-    for (long i = 0; i < n; i++)
-      for (int c = 0; c < C; c++) obuf[i * C + c] = fmin(fmax(rint(a->samples[(size_t)c * T + t + i]), lo), hi);
-    if (sf_writef_double(f, obuf, n) != n) rc = fail(why, "cannot encode audio: %s", sf_strerror(f));
-  }
-  free(obuf);
-  return rc;
-}
-
-int snd_encode(const wl_audio *a, int flac, uint8_t **out, size_t *outlen, char *why) {
-  const int sub = a->depth == 8 ? (flac ? SF_FORMAT_PCM_S8 : SF_FORMAT_PCM_U8) : a->depth == 16 ? SF_FORMAT_PCM_16
-                  : a->depth == 24 ? SF_FORMAT_PCM_24 : SF_FORMAT_PCM_32;
-  SF_INFO info = {.samplerate = a->rate, .channels = a->channels, .format = (flac ? SF_FORMAT_FLAC : SF_FORMAT_WAV) | sub};
-  *out = NULL;
-  if (!sf_format_check(&info))
-    return fail(why, "%s cannot hold %d-bit samples%s", flac ? "FLAC" : "WAV", a->depth, flac ? " (write .wav)" : "");
-  vio v = {0};
-  SF_VIRTUAL_IO io = {v_len, v_seek, v_read, v_write, v_tell};
-  SNDFILE *f = sf_open_virtual(&io, SFM_WRITE, &info, &v);
-  if (!f) { free(v.wbuf); return fail(why, "cannot encode %s: %s", flac ? "FLAC" : "WAV", sf_strerror(NULL)); }
-  sf_command(f, SFC_SET_NORM_DOUBLE, NULL, SF_FALSE);
-  sf_command(f, SFC_SET_CLIPPING, NULL, SF_TRUE);
-  int rc = write_samples(f, a, why);
-  if (sf_close(f) && !rc) rc = fail(why, "cannot encode %s", flac ? "FLAC" : "WAV");
-  if (rc) { free(v.wbuf); return rc; }
-  *out = v.wbuf;
-  *outlen = v.len;
+  if (rc) { snd_close(r); *rp = NULL; return rc; }
+  *fmt = r->fmt;
   return 0;
+}
+
+int snd_read(snd_reader *r, wl_audio *b, char *why) {
+  const int C = r->fmt.channels;
+  sf_count_t n = sf_readf_double(r->f, r->ibuf, SND_BLOCK);
+  *b = r->fmt;
+  b->samples = r->block;
+  if (n <= 0) {
+    if (sf_error(r->f)) return fail(why, "corrupt audio after %lld frames (%s)", r->got, sf_strerror(r->f));
+    if (!r->got) return fail(why, "no audio samples");
+    if (!r->estimated && r->declared > r->got)
+      return fail(why, "truncated or corrupt audio: only %lld of %lld frames decode", r->got, r->declared);
+    return 0;
+  }
+  for (int c = 0; c < C; c++)
+    for (sf_count_t i = 0; i < n; i++) {
+      double v = r->ibuf[i * C + c];
+      if (!r->exact) v = fmin(fmax(rint(v * 32768.0), -32768.0), 32767.0);
+      r->block[c * n + i] = (float)v;
+    }
+  b->frames = (long)n;
+  r->got += n;
+  return 0;
+}
+
+long long snd_declared(const snd_reader *r) { return r->declared >= 0 && r->declared != r->got ? r->declared : -1; }
+
+/* Rows of *cap frames (frames of them used) -> rows of twice as many, at most `most`. */
+static int grow(wl_audio *a, long *cap, long most) {
+  const long grown = *cap > most / 2 ? most : 2 * *cap;
+  float *s = malloc(sizeof(float) * (size_t)a->channels * (size_t)grown);
+  if (!s) return -1;
+  for (int c = 0; c < a->channels; c++) memcpy(s + c * grown, a->samples + c * *cap, sizeof(float) * (size_t)a->frames);
+  free(a->samples);
+  a->samples = s;
+  *cap = grown;
+  return 0;
+}
+
+int snd_read_all(snd_reader *r, wl_audio *a, char *why) {
+  const int C = r->fmt.channels;
+  const long most = WL_MAX_SAMPLES / C < WL_MAX_FRAMES ? WL_MAX_SAMPLES / C : WL_MAX_FRAMES;
+  long cap = r->declared > 0 && r->declared <= most ? (long)r->declared : 1 << 16;
+  wl_audio b;
+  int rc = 0;
+  *a = r->fmt;
+  if (!(a->samples = malloc(sizeof(float) * (size_t)C * (size_t)cap))) return fail(why, "out of memory");
+  while (!(rc = snd_read(r, &b, why)) && b.frames) {
+    if (a->frames > most - b.frames) {
+      rc = fail(why, "over %ld frames of %d channel(s): too long to hold in memory", most, C);
+      break;
+    }
+    if (a->frames + b.frames > cap && grow(a, &cap, most)) {
+      rc = fail(why, "out of memory");
+      break;
+    }
+    for (int c = 0; c < C; c++)
+      memcpy(a->samples + c * cap + a->frames, b.samples + c * b.frames, sizeof(float) * (size_t)b.frames);
+    a->frames += b.frames;
+  }
+  if (rc) { wl_audio_release(a); return rc; }
+  for (int c = 1; c < C; c++) memmove(a->samples + c * a->frames, a->samples + c * cap, sizeof(float) * (size_t)a->frames);
+  return 0;
+}
+
+/* ---- writing --------------------------------------------------------------------------- */
+
+struct snd_writer {
+  SNDFILE *f;
+  vio v;           /* stdout */
+  double *obuf;    /* (SND_BLOCK, C) */
+  double lo, hi;   /* the sample range */
+  int flac;
+};
+
+/* Sets the RIFF and data sizes of a WAV header b[0..len) that ends with its data chunk's, for
+ * `frames` of `bytes` bytes (-1: unknown, 0xFFFFFFFF). */
+static int wav_size(uint8_t *b, size_t len, long long frames, int bytes) {
+  const size_t at = wav_data_field(b, len);
+  const long long data = frames * bytes;
+  const uint32_t d = frames >= 0 && data + (long long)at <= 0xfffffff0LL ? (uint32_t)data : 0xffffffffu;
+  if (!at || at + 4 != len) return -1;
+  const uint32_t riff = d == 0xffffffffu ? d : (uint32_t)(at + 4 + d - 8 + (d & 1));
+  for (int i = 0; i < 4; i++) b[4 + i] = (uint8_t)(riff >> 8 * i), b[at + i] = (uint8_t)(d >> 8 * i);
+  return 0;
+}
+
+void snd_abandon(snd_writer *sw) {
+  if (!sw) return;
+  if (sw->f) sf_close(sw->f);
+  free(sw->v.wbuf); free(sw->obuf);
+  free(sw);
+}
+
+int snd_create(io_output *w, const wl_audio *fmt, int flac, long long frames, snd_writer **swp, char *why) {
+  static SF_VIRTUAL_IO io = {v_len, v_seek, v_read, v_write, v_tell};
+  const int sub = fmt->depth == 8 ? (flac ? SF_FORMAT_PCM_S8 : SF_FORMAT_PCM_U8) : fmt->depth == 16 ? SF_FORMAT_PCM_16
+                  : fmt->depth == 24 ? SF_FORMAT_PCM_24 : SF_FORMAT_PCM_32;
+  SF_INFO info = {.samplerate = fmt->rate, .channels = fmt->channels,
+                  .format = (flac ? SF_FORMAT_FLAC : SF_FORMAT_WAV) | sub};
+  const char *kind = flac ? "FLAC" : "WAV";
+  snd_writer *sw = *swp = calloc(1, sizeof *sw);
+  if (!sw) return fail(why, "out of memory");
+  int rc = sf_format_check(&info) ? 0
+           : fail(why, "%s cannot hold %d-bit samples%s", kind, fmt->depth, flac ? " (write .wav)" : "");
+  if (!rc && !(sw->obuf = malloc(sizeof(double) * SND_BLOCK * (size_t)fmt->channels))) rc = fail(why, "out of memory");
+  if (!rc) sw->f = w->path ? sf_open_fd(w->fd, SFM_WRITE, &info, SF_FALSE) : sf_open_virtual(&io, SFM_WRITE, &info, &sw->v);
+  if (!rc && !sw->f) rc = fail(why, "cannot write %s: %s", kind, sf_strerror(NULL));
+  if (!rc && !w->path) { /* stdout: send the header with its sizes now; nothing can be rewritten later */
+    sw->v.out = w;
+    if (wav_size(sw->v.wbuf, sw->v.len, frames, (fmt->depth / 8) * fmt->channels) || io_out_write(w, sw->v.wbuf, sw->v.len))
+      rc = fail(why, "cannot write the WAV header");
+    sw->v.pos = sw->v.sent = (sf_count_t)sw->v.len;
+  }
+  if (rc) { snd_abandon(sw); *swp = NULL; return rc; }
+  sf_command(sw->f, SFC_SET_NORM_DOUBLE, NULL, SF_FALSE);
+  sf_command(sw->f, SFC_SET_CLIPPING, NULL, SF_TRUE);
+  sw->lo = -ldexp(1.0, fmt->depth - 1);
+  sw->hi = -sw->lo - 1;
+  sw->flac = flac;
+  return 0;
+}
+
+int snd_write(snd_writer *sw, const wl_audio *b, char *why) {
+  const int C = b->channels;
+  for (long t = 0; t < b->frames; t += SND_BLOCK) {
+    const long n = b->frames - t < SND_BLOCK ? b->frames - t : SND_BLOCK;
+    for (long i = 0; i < n; i++)
+      for (int c = 0; c < C; c++) sw->obuf[i * C + c] = fmin(fmax(rint(b->samples[c * b->frames + t + i]), sw->lo), sw->hi);
+    if (sf_writef_double(sw->f, sw->obuf, n) != n) return fail(why, "cannot write %s: %s", sw->flac ? "FLAC" : "WAV", sf_strerror(sw->f));
+  }
+  return 0;
+}
+
+int snd_finish(snd_writer *sw, char *why) {
+  const int rc = sf_close(sw->f) ? fail(why, "cannot write %s", sw->flac ? "FLAC" : "WAV") : 0;
+  sw->f = NULL;
+  snd_abandon(sw);
+  return rc;
 }
