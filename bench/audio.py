@@ -125,13 +125,22 @@ def references(name):
     return out
 
 
-def kbps(path, x, rate):
-    return 8.0 * os.path.getsize(path) / (x.shape[0] / rate) / 1000
+def kbps(path, x, rate, nbytes=None):
+    return 8.0 * (os.path.getsize(path) if nbytes is None else nbytes) / (x.shape[0] / rate) / 1000
+
+
+def ogg_header_bytes(path):
+    """Bytes of the first two Ogg pages of an .opus file: its ID and comment headers, no audio."""
+    data, pos = open(path, "rb").read(), 0
+    for _ in range(2):
+        nseg = data[pos + 26]
+        pos += 27 + nseg + sum(data[pos + 27:pos + 27 + nseg])
+    return pos
 
 
 def walloc_point(model, keep, wav, out, timing=True):
-    """walloc on one file: its eval --json, and (timing) median encode and decode times; the
-    decoded samples are checked against eval with numpy (the largest difference, dB)."""
+    """walloc on one file (decoded to OUT.wav): its eval --json, and the encode and decode times
+    (medians when timing, else of one run)."""
     args = ["-q", "-f", "-T%d" % THREADS, "-m", model]
     enc = [WALLOC, "encode", *args, *(["--keep", str(keep)] if keep else []), wav, "-o", out + ".wlc"]
     dec = [WALLOC, "decode", *args, out + ".wlc", "-o", out + ".wav"]
@@ -175,17 +184,18 @@ def opus_point(wav, x, rate, target, out):
     lag, wide = best_lag(xf, yf, ALIGN), best_lag(xf, yf, 4096)
     m = audioref.all_metrics(x, shifted(y, lag, len(x)), 16)
     snr0 = audioref.snr(x, shifted(y, 0, len(x)))
-    return dict(m, kbps=kbps(out + ".opus", x, rate), lag=lag, wide_lag=wide, snr_lag0=snr0, frames=len(y)), t
+    return dict(m, kbps=kbps(out + ".opus", x, rate), head_kbps=kbps(out + ".opus", x, rate, ogg_header_bytes(
+        out + ".opus")), lag=lag, wide_lag=wide, snr_lag0=snr0, frames=len(y)), t
 
 
 def linear_curve(model, wav, out):
-    """[(kbps, measures)] of a linear model at --keep K/32 ... K on one file."""
+    """The eval --json of a linear model at --keep K/32, K/16 ... K on one file, by kbps."""
     K = int(model_meta(model)["K"])
     pts = []
     for keep in sorted({max(1, K >> s) for s in range(6)}):
         ev, _ = walloc_point(model, keep, wav, "%s.lin%d" % (out, keep), timing=False)
         pts.append(ev)
-    return pts
+    return sorted(pts, key=lambda p: p["kbps"])
 
 
 def interpolate(curve, at):
@@ -197,24 +207,25 @@ def interpolate(curve, at):
 
 
 def bench_file(model, keep, channels, linear, ref, name, notes):
-    """Every measure of one file for one walloc setting; None (with a note) when walloc fails."""
+    """Every measure of one file for one walloc setting; None (with a note) when a codec fails:
+    the file is then left out for all of them."""
     stem, wav, x, rate = ref
     out = os.path.join(tmp, "%s-%s-%s-%s" % (name, stem, os.path.basename(model), keep))
     try:
         w, (we, wd) = walloc_point(model, keep, wav, out)
+        o, (oe, od) = opus_point(wav, x, rate, w["kbps"], out)
+        run("flac", "-8", "-s", "-f", wav, "-o", out + ".flac")
+        curve = linear_curve(linear, wav, out) if linear else None
     except Failed as e:
-        notes.append("%s: skipped for every codec, walloc failed: %s" % (stem, e))
+        notes.append("%s: skipped for every codec: %s" % (stem, e))
         return None
     y = sf.read(out + ".wav", dtype="int16", always_2d=True)[0]
     check = max(abs(w[k] - v) for k, v in audioref.all_metrics(x, y, 16).items())
-    o, (oe, od) = opus_point(wav, x, rate, w["kbps"], out)
-    flac = out + ".flac"
-    run("flac", "-8", "-s", "-f", wav, "-o", flac)
     ms = x.size / 1e6
     row = {"file": stem, "walloc": dict(w, enc=ms / we, dec=ms / wd), "opus": dict(o, enc=ms / oe, dec=ms / od),
-           "flac_kbps": kbps(flac, x, rate), "eval_vs_numpy": check, "speedup": oe / we}
+           "flac_kbps": kbps(out + ".flac", x, rate), "eval_vs_numpy": check, "speedup": oe / we}
     if linear:
-        row["linear"] = interpolate(linear_curve(linear, wav, out), w["kbps"])
+        row["linear"] = interpolate(curve, w["kbps"])
     return row
 
 
@@ -246,17 +257,19 @@ def table(groups, label):
 def summary(rows):
     w, o = mean_of(rows, "walloc"), mean_of(rows, "opus")
     print("\nmeans over %d files: walloc - opus: SNR %+.2f dB, PSNR %+.2f dB, SI-SDR %+.2f dB, LSD %+.2f dB; "
-          "opus at %.0f%% of walloc's kbps (VBR)" % (len(rows), w["snr"] - o["snr"], w["psnr"] - o["psnr"],
-                                                   w["si_sdr"] - o["si_sdr"], w["lsd"] - o["lsd"],
-                                                   100 * o["kbps"] / w["kbps"]))
-    print("speed walloc -T%d / opus: encode %.1fx (median over files %.1fx), decode %.1fx; flac -8 / walloc size "
-          "%.1fx" % (THREADS, w["enc"] / o["enc"], statistics.median(r["speedup"] for r in rows), w["dec"] / o["dec"],
+          "opus at %.0f%% of walloc's kbps (VBR), of which its Ogg headers %.2f kbps"
+          % (len(rows), w["snr"] - o["snr"], w["psnr"] - o["psnr"], w["si_sdr"] - o["si_sdr"], w["lsd"] - o["lsd"],
+             100 * o["kbps"] / w["kbps"], np.mean([r["opus"]["head_kbps"] for r in rows])))
+    print("speed of walloc -T%d over opus's: encode %.1fx (median of the per-file ratios %.1fx), decode %.1fx; "
+          "flac -8 kbps over walloc's: %.1fx" % (THREADS, w["enc"] / o["enc"], statistics.median(r["speedup"] for r in rows), w["dec"] / o["dec"],
                      np.mean([r["flac_kbps"] for r in rows]) / w["kbps"]))
-    lags = [r["opus"]["lag"] for r in rows]
-    print("opus alignment (after opusdec's pre-skip removal): lag of the cross-correlation peak within +-%d "
-          "samples (files) %s; applied, it adds %+.2f dB SNR on average to lag 0; %d file(s) peak elsewhere "
-          "within +-4096 (waveform too distorted to align); decoded length = reference in %d of %d files"
-          % (ALIGN, ", ".join("%+d (%d)" % (v, lags.count(v)) for v in sorted(set(lags))),
+    lags = np.array([r["opus"]["lag"] for r in rows])
+    others = "; others: median %+d, range %+d..%+d" % (np.median(lags[lags != 0]), lags.min(), lags.max()) \
+        if lags.any() else ""
+    print("opus alignment (after opusdec's pre-skip removal): the cross-correlation peak within +-%d samples is "
+          "at lag 0 in %d of %d files%s; applied, it adds %+.2f dB SNR on average to lag 0; %d file(s) peak "
+          "elsewhere within +-4096 (waveform too distorted to align); decoded length = reference in %d of %d files"
+          % (ALIGN, (lags == 0).sum(), len(lags), others,
              np.mean([r["opus"]["snr"] - r["opus"]["snr_lag0"] for r in rows]),
              sum(r["opus"]["wide_lag"] != r["opus"]["lag"] for r in rows),
              sum(r["opus"]["frames"] == r["walloc"]["frames"] for r in rows), len(rows)))
