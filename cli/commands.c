@@ -76,17 +76,20 @@ void cli_signal_release(cli_signal *s) {
   wl_audio_release(&s->snd);
 }
 
+/* The built-in model for C channels of audio or an image, or NULL. */
+static const char *builtin_for(int C, int audio) {
+  if (audio) return C == 1 ? "mono" : C == 2 ? "stereo" : NULL;
+  return C == 1 ? "gray" : C == 3 ? "rgb" : NULL;
+}
+
 /* The model for a signal of C channels (audio or an image): -m, or the built-in one for its kind;
  * prints errors. */
 static int encode_model(const cli_opts *o, const char *in, int C, int audio, wl_model **m, wl_model_desc *d) {
-  const char *spec = o->model ? o->model : audio ? NULL : C == 1 ? "gray" : C == 3 ? "rgb" : NULL;
+  const char *spec = o->model ? o->model : builtin_for(C, audio);
   *m = NULL;
-  if (!spec && audio)
-    return cli_fail(in, "no built-in audio model yet; train one (walloc train --linear --channels %d -o MODEL.wlm "
-                    "DIR...) and use -m MODEL.wlm", C);
   if (!spec)
-    return cli_fail(in, "%d channels and no built-in model for them (train one: walloc train --channels %d ...; "
-                    "use -m)", C, C);
+    return cli_fail(in, "%d channels and no built-in %s model for them (train one: walloc train --channels %d ...; "
+                    "use -m)", C, audio ? "audio" : "image", C);
   if (cli_load_model(spec, m)) return 1;
   wl_model_describe(*m, d);
   if ((d->dims == 1) != audio)
@@ -94,8 +97,7 @@ static int encode_model(const cli_opts *o, const char *in, int C, int audio, wl_
                                    "files)" : "model '%s' is an audio (1-D) model, not an image model", d->name);
   if (d->channels != C) {
     char hint[64];
-    if (!audio && (C == 1 || C == 3))
-      snprintf(hint, sizeof hint, "without -m the built-in '%s' is used", C == 1 ? "gray" : "rgb");
+    if (builtin_for(C, audio)) snprintf(hint, sizeof hint, "without -m the built-in '%s' is used", builtin_for(C, audio));
     else snprintf(hint, sizeof hint, "train one with walloc train --channels %d", C);
     return cli_fail(in, "%s has %d channel(s) but model '%s' takes %d; %s", audio ? "audio" : "image", C, d->name,
                     d->channels, hint);

@@ -52,6 +52,11 @@ static const char usage[] =
   "  file's count, 1 downmixes stereo)\n"
   "  --gain G (8; audio 32) --name NAME; --linear only: --stride S (1, covariance subsampling)\n"
   "  neural: -N WIDTH (64) -R BLOCKS (2) --crop PIXELS (128; audio: segment frames, 8192)\n"
+  "  --taps F (audio: FIR post-filter taps trained with the decoder, odd; 129, 0: none)\n"
+  "  --loss psnr|mse (images psnr: minus the mean PSNR of the crops; audio mse: their MSE,\n"
+  "  each divided by the PCA's expected MSE at the crop's k)\n"
+  "  --quant round|noise (audio round: the decoder trains on the rounded latents it will\n"
+  "  decode; images noise: on latents plus uniform noise)\n"
   "  --batch B (16) --steps N (20000: learning-rate schedule length) --warmup N (500)\n"
   "  --lr (1e-3) --weight-decay (1e-4) --lambda (0: rate term off, encoder stays PCA)\n"
   "  --jitter (0.05; audio: any > 0 turns on a random gain of -12..+6 dB)\n"
@@ -171,6 +176,15 @@ static int parse(int argc, char **argv, cli_opts *o) {
     else if (!strcmp(a, "-N")) bad = number(v, 1, 512, &o->N);
     else if (!strcmp(a, "-R")) bad = number(v, 0, 8, &o->R);
     else if (!strcmp(a, "--crop")) bad = number(v, 2, 1 << 20, &o->crop);
+    else if (!strcmp(a, "--loss")) {
+      o->loss = v && !strcmp(v, "psnr") ? WL_LOSS_PSNR : v && !strcmp(v, "mse") ? WL_LOSS_MSE : -1;
+      bad = o->loss < 0;
+    }
+    else if (!strcmp(a, "--quant")) {
+      o->quant = v && !strcmp(v, "round") ? WL_QUANT_ROUND : v && !strcmp(v, "noise") ? WL_QUANT_NOISE : -1;
+      bad = o->quant < 0;
+    }
+    else if (!strcmp(a, "--taps")) bad = number(v, 0, 4095, &o->taps) || (o->taps && !(o->taps & 1));
     else if (!strcmp(a, "--batch")) bad = number(v, 1, 4096, &o->batch);
     else if (!strcmp(a, "--steps")) bad = number(v, 1, 1 << 30, &o->steps);
     else if (!strcmp(a, "--warmup")) bad = number(v, 0, 1 << 30, &o->warmup);
@@ -220,7 +234,7 @@ int main(int argc, char **argv) {
   for (size_t c = 0; c < sizeof cmds / sizeof cmds[0]; c++) {
     if (strcmp(argv[1], cmds[c].name)) continue;
     cli_opts o = {.verbosity = 1, .bits = 8, .stride = 1, .N = 64, .R = 2,
-                  .batch = 16, .steps = 20000, .warmup = 500, .val_every = 500, .seed = 1,
+                  .batch = 16, .taps = -1, .loss = -1, .quant = -1, .steps = 20000, .warmup = 500, .val_every = 500, .seed = 1,
                   .lr = 1e-3f, .weight_decay = 1e-4f, .jitter = 0.05f, .ckpt_s = 600};
     o.inputs = calloc((size_t)argc, sizeof(char *));
     o.command = join_args(argc, argv);

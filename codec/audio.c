@@ -19,14 +19,16 @@
 #include "codec/container.h"
 #include "entropy/entropy.h"
 
-/* Frames of room at each span end for a post-filter: half of one of up to 257 taps. */
+/* Frames of room at each span end for a post-filter: half of one of up to 257 taps (more for
+ * a model whose filter is longer). */
 #define FILTER_ROOM 128
 
 /* O/2 covers what a span's joined ends can reach: the level-J wavelet supports (8 2^J frames;
  * a linear model measures 4.3 2^J at J 8), the residual path's 1x3 convolutions (2 latents a
  * block) and a post-filter. */
 int wl_audio_chunking(const wl_model *m, long chunk, long *L, long *O) {
-  const long unit = 1L << m->d.J, half = ((8 + 2 * m->R) * unit + FILTER_ROOM + unit - 1) / unit * unit;
+  const long unit = 1L << m->d.J, room = m->F / 2 > FILTER_ROOM ? m->F / 2 : FILTER_ROOM;
+  const long half = ((8 + 2 * m->R) * unit + room + unit - 1) / unit * unit;
   *O = 2 * half;
   *L = chunk ? chunk : WL_AUDIO_CHUNK_SAMPLES / m->d.channels / unit * unit;
   if (m->d.dims != 1) return WL_ERR_MISMATCH;

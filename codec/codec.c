@@ -4,13 +4,15 @@
  * encode: scale + pad -> wavelet packets X (D, h, w) -> y = W_e X + b_e (keep, h, w)
  *         -> companding + rounding q -> per-channel rANS streams -> .wlc (container.c)
  * decode: streams -> q -> tabulated inverse companding (+ fill for channels not sent)
- *         -> decoder network X (decoder.c) -> inverse packets -> crop, rescale, clamp, round. */
+ *         -> decoder network X (decoder.c) -> inverse packets -> post-filter (1-D models that
+ *         have one, postfilter.c) -> crop, rescale, clamp, round. */
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
 #include "codec/internal.h"
 #include "codec/layers.h"
 #include "codec/container.h"
+#include "codec/postfilter.h"
 #include "entropy/entropy.h"
 #include "wavelet/wpt.h"
 
@@ -110,7 +112,7 @@ int wl_header_init(const wl_model *m, const wl_signal *s, int modality, const wl
   h->depth = s->depth;
   h->J = m->d.J;
   h->K = m->d.K;
-  h->keep = o && o->keep ? o->keep : m->d.K;
+  h->keep = o && o->keep ? o->keep : m->d.keep;
   h->bits = m->d.bits;
   if (h->keep < 1 || h->keep > h->K) return WL_ERR_ARG;
   wl_latent_shape(s, h->J, &h->lat_h, &h->lat_w);
@@ -226,6 +228,7 @@ int wl_synthesise(const wl_model *m, const wl_header *h, const int16_t *q, float
       y[i] = i < h->keep * P ? m->dequant[q[i] + half] : m->fill[i / P];
     e = wl_decoder_forward(m, y, h->lat_h, h->lat_w, X);
     if (!e) e = wpt_error(shape.dims == 1 ? wl_wpt1_inverse(X, C, Wp, h->J, x) : wl_wpt2_inverse(X, C, Hp, Wp, h->J, x));
+    if (!e && m->F) e = wl_fir_apply(m->post, m->F, x, C, Wp); /* 1-D: x is (C, Wp) */
   }
   if (!e) wl_signal_unscale(x, Hp, Wp, &shape, out);
   free(y); free(X); free(x);

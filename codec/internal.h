@@ -14,6 +14,7 @@ struct wl_model {
   int D;          /* C * 4^J (1-D: C * 2^J) wavelet coefficients per latent position */
   int N, R;       /* neural kind: residual path width and blocks (0, 0 for linear) */
   int kh, kw;     /* residual convolution kernel: 3x3 for images, 1x3 for audio (d.dims 1) */
+  int F;          /* 1-D neural models: post-filter taps (odd), 0 for none (postfilter.h) */
   long nparams;   /* floats in params */
   float *params;  /* every float tensor below, contiguous in this order (the trainer's vector) */
   float *enc_w;   /* (K, D) */
@@ -27,6 +28,7 @@ struct wl_model {
   float *res_b;     /* (2R, N) */
   float *res_out_w; /* (D, N) X += res_out_w silu(h) */
   float *rate_scale; /* (K) log scale of the per-channel Laplace density of the rate term */
+  float *post;      /* (C, F) post-filter taps per signal channel, applied after the packets */
   uint16_t *freq; /* (K, 2^B) static rANS tables, each summing to 1 << WLE_TABLE_BITS */
   float *dequant; /* (2^B) y for each integer q + 2^(B-1): the inverse companding, tabulated */
   float *thresh;  /* (2^B) quantiser decision thresholds, ascending, +inf padded */
@@ -42,7 +44,7 @@ double wl_probit(double p); /* Phi^-1(p), p in (0, 1), to about double precision
 
 /* model.c */
 uint64_t wl_fnv1a64(const void *buf, size_t len);
-/* Allocates the tensors for m->d, m->N, m->R (kind "neural" when N > 0); d.dims 0 means 2. */
+/* Allocates the tensors for m->d, m->N, m->R, m->F (kind "neural" when N > 0); d.dims 0 means 2. */
 int wl_model_alloc(wl_model *m);
 
 /* image.c: the one view of a signal that the pipeline (packets, encoder, training) takes.
@@ -130,16 +132,18 @@ void wl_decoder_run(const wl_model *m, const float *y, wl_grid g, float *X, cons
 
 /* train_linear.c: the default latent gain of a model of dims (8 for images, 32 for audio). */
 float wl_default_gain(int dims);
-/* train_linear.c: PCA fit of m's linear encoder/decoder; static entropy tables from the
- * latents of the signals s (of m's dims). */
-int wl_linear_fit(wl_model *m, const wl_signal *s, int n, float gain, int stride);
+/* train_linear.c: PCA fit of m's linear encoder/decoder (and, when residual is not NULL, its
+ * (K + 1) mean squared packet-coefficient errors keeping k = 0..K components, unquantised);
+ * static entropy tables from the latents of the signals s (of m's dims). */
+int wl_linear_fit(wl_model *m, const wl_signal *s, int n, float gain, int stride, double *residual);
 int wl_model_tables(wl_model *m, const wl_signal *s, int n);
 
 /* train.c, for tests: the trainer's model, and the loss and gradient of the current step's
  * batch without an update (grad: m->nparams floats; rate.log_scale's entries are d bpp/d log
- * scale, every other entry d (lambda bpp - psnr) / d param). */
+ * scale, every other entry d (lambda bpp + dist) / d param, dist being the distortion term of
+ * the loss: minus the mean PSNR, or the weighted MSE of WL_LOSS_MSE in the same dB units). */
 wl_model *wl_trainer_model(wl_trainer *t);
-int wl_trainer_objective(wl_trainer *t, double *psnr, double *bpp, const float **grad);
+int wl_trainer_objective(wl_trainer *t, double *dist, double *bpp, const float **grad);
 
 /* crc32.c */
 uint32_t wl_crc32(uint32_t crc, const void *buf, size_t len);

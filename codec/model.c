@@ -171,6 +171,7 @@ static int model_parse(wl_model *m, const uint8_t *buf, size_t len, const wl_mod
   for (int i = 0; x && !e && i < x->nvec; i++) e = get_tensor(f, x->vname[i], "F32", 1, vshape, x->vdata[i]);
   free(f); free(t);
   d->id = wl_fnv1a64(buf, len);
+  d->keep = d->K;
   return e;
 }
 
@@ -188,13 +189,19 @@ int wl_model_load(wl_model **model, const void *buf, size_t len) { return wl_mod
 
 void wl_model_describe(const wl_model *m, wl_model_desc *d) { *d = m->d; }
 
-/* Models built into the library by codec/models/builtin.S. */
+/* Models built into the library by codec/models/builtin.S; a name may be an operating point of
+ * another name's model: the same bytes (and id) sending fewer channels by default. */
 extern const uint8_t wl_model_rgb[], wl_model_rgb_end[], wl_model_rgb_linear[], wl_model_rgb_linear_end[],
-    wl_model_gray[], wl_model_gray_end[];
-static const struct { const char *name; const uint8_t *begin, *end; } builtin[] = {
-  {"rgb", wl_model_rgb, wl_model_rgb_end},
-  {"rgb-linear", wl_model_rgb_linear, wl_model_rgb_linear_end},
-  {"gray", wl_model_gray, wl_model_gray_end},
+    wl_model_gray[], wl_model_gray_end[], wl_model_stereo[], wl_model_stereo_end[], wl_model_mono[],
+    wl_model_mono_end[];
+static const struct { const char *name; const uint8_t *begin, *end; int keep; } builtin[] = {
+  {"rgb", wl_model_rgb, wl_model_rgb_end, 0},
+  {"rgb-linear", wl_model_rgb_linear, wl_model_rgb_linear_end, 0},
+  {"gray", wl_model_gray, wl_model_gray_end, 0},
+  {"stereo", wl_model_stereo, wl_model_stereo_end, 0},          /* 512 bands, K 108: 4.74x */
+  {"stereo-20x", wl_model_stereo, wl_model_stereo_end, 27},     /* 18.96x */
+  {"mono", wl_model_mono, wl_model_mono_end, 0},                /* 256 bands, K 54: 4.74x */
+  {"mono-20x", wl_model_mono, wl_model_mono_end, 13},           /* 19.7x */
 };
 #define NBUILTIN ((int)(sizeof builtin / sizeof builtin[0]))
 
@@ -202,8 +209,11 @@ const char *wl_model_builtin_name(int i) { return i >= 0 && i < NBUILTIN ? built
 
 int wl_model_builtin(wl_model **model, const char *name) {
   for (int i = 0; i < NBUILTIN; i++)
-    if (!strcmp(name, builtin[i].name))
-      return wl_model_load(model, builtin[i].begin, (size_t)(builtin[i].end - builtin[i].begin));
+    if (!strcmp(name, builtin[i].name)) {
+      WL_TRY(wl_model_load(model, builtin[i].begin, (size_t)(builtin[i].end - builtin[i].begin)));
+      if (builtin[i].keep) (*model)->d.keep = builtin[i].keep;
+      return 0;
+    }
   *model = NULL;
   return WL_ERR_UNKNOWN_MODEL;
 }

@@ -4,7 +4,8 @@
  * One step: B random examples x in [-1/2, 1/2]: crops (C, S, S) of images (random position,
  * flips, colour and scale jitter) or segments (C, 1, S) of clips (random position, gain, stereo
  * channel swap) -> wavelet packets X (D, P) (2-D or 1-D), P = B (S/2^J)^2 or B S/2^J ->
- * encoder y = W_e X + b_e -> u = compand(y) + U(-1/2, 1/2) -> z = uncompand(u), and in example b
+ * encoder y = W_e X + b_e -> u = compand(y) + U(-1/2, 1/2) (for the rate term) and z = the
+ * dequantised round(compand(y)) as decoding computes it (or uncompand(u): WL_QUANT_NOISE), in example b
  * the channels k >= k_b (k_b uniform in 1..K) replaced by the learned fill values -> decoder
  * (decoder.c; kh x kw residual convolutions: 3x3, or 1x3 along time) -> X^ -> inverse packets
  * x^ -> (1-D, taps > 0) FIR post-filter, circular over the segment as over a decoded block
@@ -119,7 +120,8 @@ static int check_params(const wl_signal *s, int n, int dims, const wl_train_para
       p->N < 1 || p->N > 512 || p->R < 0 || p->R > 8 || p->batch < 1 || p->batch > 4096 ||
       p->crop < (1 << p->J) || p->crop > (dims == 1 ? MAX_CROP1 : MAX_CROP2) || p->crop % (1 << p->J) ||
       (long)p->batch * p->channels * p->crop * (dims == 1 ? 1 : p->crop) > MAX_BATCH_SAMPLES || p->steps < 1 ||
-      p->warmup < 0 || (p->loss != WL_LOSS_PSNR && p->loss != WL_LOSS_MSE) || !(p->lr > 0) || !(p->weight_decay >= 0) || !(p->lambda >= 0) ||
+      p->warmup < 0 || (p->loss != WL_LOSS_PSNR && p->loss != WL_LOSS_MSE) ||
+      (p->quant != WL_QUANT_ROUND && p->quant != WL_QUANT_NOISE) || !(p->lr > 0) || !(p->weight_decay >= 0) || !(p->lambda >= 0) ||
       !(p->jitter >= 0 && p->jitter < 0.5f) || p->taps < 0 || p->taps > 4095 || (p->taps && (dims != 1 || !(p->taps & 1))))
     return WL_ERR_ARG;
   for (int i = 0; i < n; i++)
@@ -365,7 +367,13 @@ static int forward_backward(wl_trainer *t, double *psnr_out, double *bpp_out) {
   wl_affine(m->enc_w, m->enc_b, t->X, K, D, P, t->y);
   wl_compand_forward(t->u, t->y, (long)K * P, m->d.bits);
   wl_noise_forward(t->u, (long)K * P, t->p.seed ^ ((uint64_t)t->step * 0x9E3779B97F4A7C15ull));
-  wl_uncompand_forward(t->z, t->u, (long)K * P, m->d.bits);
+  if (t->p.quant == WL_QUANT_NOISE) {
+    wl_uncompand_forward(t->z, t->u, (long)K * P, m->d.bits);
+  } else { /* what the decoder will see: rounded, then the tabulated inverse companding */
+    const int half = 1 << (m->d.bits - 1);
+#pragma omp parallel for schedule(static)
+    for (long i = 0; i < (long)K * P; i++) t->z[i] = m->dequant[wl_quantise(m->thresh, m->d.bits, t->y[i]) + half];
+  }
   for (int k = 0; k < K; k++)
     for (int b = 0; b < B; b++)
       if (k >= t->keep[b])
@@ -410,7 +418,7 @@ static int forward_backward(wl_trainer *t, double *psnr_out, double *bpp_out) {
   }
   WL_TRY(err);
   *psnr_out = -sum_db / B;
-  t->dist = t->p.loss == WL_LOSS_MSE ? sum_dist / B : -sum_db / B;
+  t->dist = (t->p.loss == WL_LOSS_MSE ? sum_dist : sum_db) / B; /* sum_db: minus the summed PSNR */
   for (int b = 0; b < B && F; b++)
     for (long i = 0; i < (long)t->p.channels * F; i++) GRAD(m->post)[i] += t->dpost[b * t->p.channels * F + i];
   /* decoder backward */
@@ -447,7 +455,7 @@ static int forward_backward(wl_trainer *t, double *psnr_out, double *bpp_out) {
   float *dls = GRAD(m->rate_scale);
   if (train_enc) {
     memset(t->du, 0, sizeof(float) * (size_t)K * P);
-    wl_uncompand_backward(t->du, t->dz, t->u, (long)K * P, m->d.bits);
+    wl_uncompand_backward(t->du, t->dz, t->u, (long)K * P, m->d.bits); /* rounded z: straight through */
   }
   const double lam = t->p.lambda / npos;
   for (int k = 0; k < K; k++) {

@@ -17,7 +17,6 @@ extern "C" {
 #define WL_FORMAT_VERSION 1       /* .wlc version of images (one block), written and read */
 #define WL_FORMAT_VERSION_AUDIO 2 /* .wlc version of audio (a stream of chunk records) */
 
-
 /* Limits checked on every input and every header field before allocation. */
 #define WL_MAX_DIM (1 << 16)       /* width and height: 1 .. 65536 */
 #define WL_MAX_PIXELS (1 << 26)    /* width * height: at most 64 Mpixel */
@@ -93,11 +92,14 @@ typedef struct {
   int bits;         /* B: latent integer bits */
   int dims;         /* 2: images, C*4^J bands per latent position; 1: audio, C*2^J bands */
   uint64_t id;      /* FNV-1a 64 of the model file bytes */
+  int keep;         /* channels an encode sends when its options say 0: K, or fewer for a
+                       built-in operating point such as "stereo-20x" */
 } wl_model_desc;
 
 /* Parses a .wlm model (safetensors layout) from memory; the buffer may be freed after. */
 int wl_model_load(wl_model **model, const void *buf, size_t len);
-/* Loads a built-in model by name ("rgb", "gray"). */
+/* Loads a built-in model by name: "rgb", "rgb-linear", "gray"; audio "stereo", "mono" and their
+ * 20x operating points "stereo-20x", "mono-20x" (desc.keep channels sent by default). */
 int wl_model_builtin(wl_model **model, const char *name);
 /* Name of the i-th built-in model, or NULL past the end. */
 const char *wl_model_builtin_name(int i);
@@ -257,9 +259,21 @@ typedef struct {
                          any jitter > 0 turns on a random gain per segment, log-uniform in
                          -12 .. +6 dB and limited to the segment's headroom (nothing clips) */
   float gain;         /* gain of the PCA initialisation (as wl_linear_params.gain) */
+  int loss;           /* WL_LOSS_PSNR: minus the mean PSNR of the examples; WL_LOSS_MSE: their
+                         mean squared error, each divided by the PCA's expected error at the
+                         example's k, so that every k counts alike while loud and quiet
+                         examples count by their errors (what a whole-file SNR measures) */
+  int quant;          /* the decoder's input in training: WL_QUANT_ROUND, the latents rounded and
+                         dequantised exactly as decoding does (the encoder, when trained, gets
+                         a straight-through gradient); WL_QUANT_NOISE, additive uniform noise
+                         (the rate term always uses the noisy latents) */
+  int taps;           /* 1-D only: taps of the FIR post-filter trained with the decoder (odd, at
+                         most 4095; it starts as the identity), 0 for none */
   uint64_t seed;      /* every random choice derives from (seed, step): resumable exactly */
 } wl_train_params;
 
+enum { WL_LOSS_PSNR = 0, WL_LOSS_MSE = 1 };
+enum { WL_QUANT_ROUND = 0, WL_QUANT_NOISE = 1 };
 typedef struct wl_trainer wl_trainer;
 
 /* Initialises a trainer on n images (kept by pointer: they must outlive the trainer):

@@ -243,7 +243,7 @@ bad("huge dimension", npy("{'descr': '|u1', 'fortran_order': False, 'shape': (1,
     "65536")
 bad("over the pixel limit", npy("{'descr': '<u2', 'fortran_order': False, 'shape': (60000, 60000)}"), "limit")
 bad("text after the dict", npy("{'descr': '|u1', 'fortran_order': False, 'shape': (6, 8, 8)} x", bytes(384)), "after")
-expect_failure("6 channels and no -m", ["encode", T("six.npy")], "six.npy", T("bad.wlc"), "no built-in model")
+expect_failure("6 channels and no -m", ["encode", T("six.npy")], "six.npy", T("bad.wlc"), "no built-in image model")
 expect_failure("6 channels with -m rgb", ["encode", "-m", "rgb", T("six.npy")], "six.npy", T("bad.wlc"), "--channels 6")
 expect_failure("6 channels decoded to .png", ["decode", "-m", M6, T("six.wlc")], "bad.png", T("bad.png"), ".npy")
 

@@ -36,7 +36,8 @@ typedef struct { int dims; const wl_image *imgs; const wl_audio *clips; } set;
 static wl_train_params small(const set *s, float lambda) {
   wl_train_params p = {.name = "t", .channels = 3, .J = 2, .K = 6, .bits = 8, .N = 8, .R = 1, .crop = 16,
                        .batch = 3, .steps = 100, .warmup = 2, .lr = 1e-3f, .weight_decay = 1e-4f,
-                       .lambda = lambda, .jitter = 0.05f, .gain = 8, .seed = 5};
+                       .lambda = lambda, .jitter = 0.05f, .gain = 8, .seed = 5,
+                       .quant = lambda > 0 ? WL_QUANT_NOISE : WL_QUANT_ROUND}; /* rounding has no derivative */
   if (s->dims == 1) {
     p.channels = 2;
     p.J = 3;

@@ -11,4 +11,6 @@ wl_model_\sym\()_end:
   model rgb, "codec/models/rgb.wlm"
   model rgb_linear, "codec/models/rgb-linear.wlm"
   model gray, "codec/models/gray.wlm"
+  model stereo, "codec/models/stereo.wlm"
+  model mono, "codec/models/mono.wlm"
   .section .note.GNU-stack,"",@progbits
