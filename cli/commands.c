@@ -322,12 +322,12 @@ static const char *builtin_name(uint64_t id) {
   return d.name;
 }
 
-/* Samples per latent and the raw PCM size of a header's signal, and its bits per pixel or kbps. */
+/* Samples per latent sent and the raw PCM size of a header's signal, and its bits per pixel or kbps. */
 static double raw_bytes(const wl_header *h) {
   return (double)h->width * h->height * (h->channels + h->has_alpha) * h->depth / 8;
 }
 static double reduction(const wl_header *h) {
-  return (double)h->width * h->height * h->channels / ((double)h->K * h->lat_w * h->lat_h);
+  return (double)h->width * h->height * h->channels / ((double)h->keep * h->lat_w * h->lat_h);
 }
 static double kbps(const wl_header *h, size_t len) { return 8.0 * len * h->rate / (double)h->frames / 1000; }
 
@@ -352,7 +352,7 @@ static void print_info(const char *in, const wl_header *h, size_t len) {
     printf("latents:       %d of %d channels, %dx%d, %d-bit, J=%d\n", h->keep, h->K, h->lat_w, h->lat_h, h->bits, h->J);
     printf("size:          %zu bytes, %.4f bpp, ratio %.2f:1\n", len, 8.0 * len / px, raw_bytes(h) / len);
   }
-  printf("reduction:     %.2fx (samples per latent)\n", reduction(h));
+  printf("reduction:     %.2fx (samples per latent sent)\n", reduction(h));
   if (h->has_alpha) printf("alpha:         %u bytes (zstd)\n", h->alpha_len);
   for (int c = 0; c < h->keep; c++)
     printf("channel %-4d   %-10s %u bytes\n", c, wl_entropy_name(h->entropy[c]), h->stream_len[c]);

@@ -35,7 +35,7 @@ static int eval_image(const cli_opts *o, const wl_image *a, const wl_image *b, c
   const field f[] = {{"width", a->width}, {"height", a->height}, {"channels", a->channels}, {"depth", a->depth},
                      {"alpha", a->alpha != NULL}, {"bytes", (double)len}, {"bpp", 8.0 * len / px},
                      {"ratio", px * (a->channels + (a->alpha != NULL)) * a->depth / 8 / len},
-                     {"reduction", px * a->channels / ((double)h->K * h->lat_h * h->lat_w)},
+                     {"reduction", px * a->channels / ((double)h->keep * h->lat_h * h->lat_w)},
                      {"psnr", se > 0 ? 10 * log10(peak * peak * (double)n / se) : INFINITY}};
   if (o->json) {
     print_json(f, sizeof f / sizeof f[0]);
@@ -57,7 +57,7 @@ static int eval_audio(const cli_opts *o, const wl_audio *a, const wl_audio *b, c
   if (cli_audio_quality_measure(a, b, &q)) return cli_fail(o->inputs[1], "out of memory");
   const field f[] = {{"channels", a->channels}, {"rate", a->rate}, {"depth", a->depth}, {"frames", (double)a->frames},
                      {"bytes", (double)len}, {"kbps", 8.0 * len / sec / 1000}, {"ratio", n * a->depth / 8 / len},
-                     {"reduction", n / ((double)h->K * h->lat_w)}, {"snr", q.snr}, {"psnr", q.psnr},
+                     {"reduction", n / ((double)h->keep * h->lat_w)}, {"snr", q.snr}, {"psnr", q.psnr},
                      {"si_sdr", q.sisdr}, {"lsd", q.lsd}};
   if (o->json) {
     print_json(f, sizeof f / sizeof f[0]);

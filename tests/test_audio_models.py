@@ -74,6 +74,9 @@ def _():
         assert y.shape == STEREO.shape, "%s: shape %s" % (name, y.shape)
         assert info["keep"] == keep and info["K"] == 108, "%s: keep %s of %s" % (name, info["keep"], info["K"])
         got[name] = (snr(STEREO, y), os.path.getsize(wlc))
+        rc, text, err = run("info", wlc)
+        want = "%.2fx" % (512 / keep * (STEREO.shape[0] / (info["latent_shape"][2] * 256)))
+        assert rc == 0 and ("reduction:     " + want) in text.decode(), "%s: want %s in\n%s" % (name, want, text.decode())
     assert got["stereo"][0] > got["stereo-20x"][0] + 3, got
     assert got["stereo"][1] > 1.5 * got["stereo-20x"][1], got
 
