@@ -224,6 +224,8 @@ def bench_file(model, keep, channels, linear, ref, name, notes):
     ms = x.size / 1e6
     row = {"file": stem, "walloc": dict(w, enc=ms / we, dec=ms / wd), "opus": dict(o, enc=ms / oe, dec=ms / od),
            "flac_kbps": kbps(out + ".flac", x, rate), "eval_vs_numpy": check, "speedup": oe / we}
+    for f in glob.glob(out + ".*"):  # about 0.7 GB per music file and setting
+        os.remove(f)
     if linear:
         row["linear"] = interpolate(curve, w["kbps"])
     return row
