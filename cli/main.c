@@ -44,7 +44,7 @@ static const char usage[] =
   "              takes gray/rgb, or mono/stereo, by the channel count, and decode the\n"
   "              built-in model that encoded the file\n"
   "  --keep K    encode: send only the first K latent channels (decoder fills the rest)\n"
-  "  --chunk N   encode audio in chunks of N frames (a multiple of 2^J; 2^22 / channels)\n"
+  "  --chunk N   encode audio in chunks of N frames (a multiple of 2^J; 2^23 / channels)\n"
   "  --json      info, eval: print JSON\n"
   "  -h, --help  this text;  -V, --version  the version\n"
   "\n"

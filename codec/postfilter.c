@@ -1,4 +1,5 @@
-/* postfilter.c: the FIR post-filter as products of spectra (postfilter.h). With g the taps laid
+/* postfilter.c: the FIR post-filter as products of spectra (postfilter.h); decoding filters a
+ * block of any length by overlap-save (wl_fir_apply). With g the taps laid
  * out circularly (g[(t - F/2) mod n] += h[t]) and capitals for FFTW's unnormalised r2c:
  *   forward   y  = c2r(conj(G) X) / n            (correlation with g)
  *   backward  dx = c2r(G DY) / n,  dg = c2r(conj(DY) X) / n,  dh[t] = dg[(t - F/2) mod n] */
@@ -77,23 +78,46 @@ void wl_fir_backward(const wl_fir_plan *p, const fftwf_complex *G, const fftwf_c
   fftwf_execute_dft_c2r(p->c2r, U, dy);
 }
 
+/* x[(i) mod n] for i in [a, a + m) into u: one copy where the range does not wrap. */
+static void gather(float *u, const float *x, long n, long a, long m) {
+  if (a >= 0 && a + m <= n) {
+    memcpy(u, x + a, sizeof(float) * (size_t)m);
+    return;
+  }
+  for (long j = 0; j < m; j++) {
+    long i = (a + j) % n;
+    u[j] = x[i < 0 ? i + n : i];
+  }
+}
+
 int wl_fir_apply(const float *h, int F, float *x, int C, long n) {
+  const int c = F / 2;
+  long N = 8192;
+  while (N < 4L * F) N *= 2;
+  const long B = N - 2L * c; /* outputs per block: the block's 2c edge samples see its wrap */
   wl_fir_plan p;
-  WL_TRY(wl_fir_plan_init(&p, n));
+  WL_TRY(wl_fir_plan_init(&p, N));
   const long bins = wl_fir_bins(&p);
   int err = 0;
 #pragma omp parallel for schedule(static) reduction(min : err)
-  for (int c = 0; c < C; c++) {
+  for (int ch = 0; ch < C; ch++) {
     fftwf_complex *G = fftwf_malloc(sizeof(fftwf_complex) * (size_t)bins * 3);
-    float *work = fftwf_malloc(sizeof(float) * (size_t)n);
-    if (G && work) {
-      wl_fir_spectrum(&p, h + (long)c * F, F, work, G);
-      wl_fir_forward(&p, G, x + c * n, x + c * n, G + bins, G + 2 * bins);
+    float *u = fftwf_malloc(sizeof(float) * (size_t)N), *y = malloc(sizeof(float) * (size_t)n);
+    float *xc = x + ch * n;
+    if (G && u && y) {
+      wl_fir_spectrum(&p, h + (long)ch * F, F, u, G);
+      for (long b0 = 0; b0 < n; b0 += B) {
+        gather(u, xc, n, b0 - c, N);
+        wl_fir_forward(&p, G, u, u, G + bins, G + 2 * bins);
+        memcpy(y + b0, u + c, sizeof(float) * (size_t)(n - b0 < B ? n - b0 : B));
+      }
+      memcpy(xc, y, sizeof(float) * (size_t)n);
     } else {
       err = WL_ERR_NOMEM;
     }
     fftwf_free(G);
-    fftwf_free(work);
+    fftwf_free(u);
+    free(y);
   }
   wl_fir_plan_free(&p);
   return err;

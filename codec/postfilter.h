@@ -27,6 +27,7 @@ void wl_fir_forward(const wl_fir_plan *p, const fftwf_complex *G, const float *x
  * to dh (F); work: n floats, T, U: bins each. */
 void wl_fir_backward(const wl_fir_plan *p, const fftwf_complex *G, const fftwf_complex *V, float *dy, int F,
                      float *dh, float *work, fftwf_complex *T, fftwf_complex *U);
-/* The forward filter of C channels x (C, n) in place with taps h (C, F). */
+/* The forward filter of C channels x (C, n) in place with taps h (C, F): the same circular
+ * correlation over n, by overlap-save in blocks of a fixed FFT length (8192, or 4F and up). */
 int wl_fir_apply(const float *h, int F, float *x, int C, long n);
 #endif

@@ -29,8 +29,8 @@ extern "C" {
 #define WL_MAX_STREAM_FRAMES 0x7fffffffL /* frames of an audio stream: 1 .. 2^31 - 1 (13.5 h at
                                             44.1 kHz) */
 #define WL_MAX_CHUNK (1L << 24)    /* audio chunk length in frames: at most 2^24 */
-#define WL_AUDIO_CHUNK_SAMPLES (1L << 22) /* default audio chunk: 2^22 samples over the channels
-                                            (stereo: 2^21 frames, 47.6 s at 44.1 kHz) */
+#define WL_AUDIO_CHUNK_SAMPLES (1L << 23) /* default audio chunk: 2^23 samples over the channels
+                                            (stereo: 2^22 frames, 95.1 s at 44.1 kHz) */
 #define WL_MAX_RATE 0x7fffffff     /* audio sample rate in Hz: 1 .. 2^31 - 1 (stored, not used) */
 #define WL_MAX_K 1024              /* latent channels */
 

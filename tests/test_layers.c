@@ -300,8 +300,10 @@ static void fir_fwd(void *ctx, float *y) {
 }
 
 static void test_postfilter(void) {
-  t_begin("post-filter: FFTW circular correlation = direct loop; dx, dh match central differences");
-  static const struct { long n; int F; } cases[] = {{64, 5}, {63, 129}, {5, 9}, {1000, 129}, {7, 1}};
+  t_begin("post-filter: FFTW circular correlation (one block, and overlap-save over blocks) = direct loop; dx, dh "
+          "match central differences");
+  static const struct { long n; int F; } cases[] = {{64, 5}, {63, 129}, {5, 9}, {1000, 129}, {7, 1}, {20011, 129},
+                                                     {8064, 129}, {3000, 2049}};
   for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
     const long n = cases[k].n, bins = n / 2 + 1;
     const int F = cases[k].F;
@@ -320,6 +322,24 @@ static void test_postfilter(void) {
       worst = fmax(worst, fabs(ref - y[i]));
     }
     T_EXPECT(worst < 1e-4, "n %ld F %d: forward error %g", n, F, worst);
+    float *z = malloc(sizeof(float) * n * 2); /* two channels, the second with reversed taps */
+    float *h2 = malloc(sizeof(float) * F * 2);
+    for (int t = 0; t < F; t++) h2[t] = c.h[t], h2[F + t] = c.h[F - 1 - t];
+    memcpy(z, c.x, sizeof(float) * n);
+    memcpy(z + n, c.x, sizeof(float) * n);
+    T_EXPECT(wl_fir_apply(h2, F, z, 2, n) == 0, "apply");
+    double wa = 0;
+    for (long i = 0; i < n; i++) {
+      double r0 = 0, r1 = 0;
+      for (int t = 0; t < F; t++) {
+        const float v = c.x[((i + t - F / 2) % n + n) % n];
+        r0 += (double)h2[t] * v;
+        r1 += (double)h2[F + t] * v;
+      }
+      wa = fmax(wa, fmax(fabs(r0 - z[i]), fabs(r1 - z[n + i])));
+    }
+    T_EXPECT(wa < 1e-4, "n %ld F %d: overlap-save error %g", n, F, wa);
+    free(z); free(h2);
     memcpy(dy, r, sizeof(float) * n);
     wl_fir_backward(&c.p, c.G, c.V, dy, F, dh, c.work, c.T, c.G + 3 * bins); /* dy becomes dL/dx */
     loss_fn f = {fir_fwd, &c, y, r, n};
