@@ -6,7 +6,7 @@ held-out music (corpus/audio/music/val, 44.1 kHz stereo) and speech (corpus/audi
 The reference of every file is its Vorbis decoded once to a 16-bit WAV (libsndfile, as walloc
 reads OGG); every codec encodes that WAV and is measured against it.
 1. walloc, per model of BENCH_AUDIO_MODELS ("MODEL[:KEEP],...", MODEL a .wlm file or a built-in
-   name; default: the built-in stereo and mono models, where they exist), on the corpus of the
+   name; default: the built-in stereo-20x, stereo, mono-20x and mono), on the corpus of the
    model's channel count: the .wlc's kbps, and SNR, WaLLoC PSNR, SI-SDR and LSD from
    `walloc eval --json` (man walloc, AUDIO MEASURES).
 2. opusenc --bitrate R, R = walloc's kbps for that file (VBR, the default), then opusdec --rate
@@ -25,7 +25,8 @@ Speeds are whole-process M samples/s (all channels), median of RUNS_AUDIO (3) ru
 -T BENCH_AUDIO_THREADS (2), opusenc/opusdec single-threaded (they have no thread option). Music
 has a row per file; speech (200 short clips) a row per language, every file in
 $tmp/audio-speech.json. A file that walloc fails to encode is left out for every codec, with the
-reason. BENCH_AUDIO_LIMIT=N: only the first N files of each corpus (a quick run)."""
+reason. BENCH_AUDIO_LIMIT=N: only the first N files of each corpus (a quick run);
+BENCH_AUDIO_SETS=music or speech: one corpus."""
 import glob
 import json
 import os
@@ -49,7 +50,8 @@ WALLOC = shutil.copy(WALLOC, os.path.join(tmp, "walloc"))
 RUNS = int(os.environ.get("RUNS_AUDIO", "3"))
 THREADS = int(os.environ.get("BENCH_AUDIO_THREADS", "2"))
 LIMIT = int(os.environ.get("BENCH_AUDIO_LIMIT", "0"))
-CORPORA = (("music", 2), ("speech", 1))
+CORPORA = [c for c in (("music", 2), ("speech", 1))
+           if c[0] in os.environ.get("BENCH_AUDIO_SETS", "music,speech").split(",")]
 MEASURES = ("snr", "psnr", "si_sdr", "lsd")
 ALIGN = 64  # samples: the largest lag applied to opus's output (its pre-skip is already removed)
 
@@ -83,9 +85,9 @@ def model_meta(spec):
 
 
 def builtin_channels(name):
-    """The channel count of built-in audio model `name` (stereo 2, mono 1), or None when this
-    walloc has no such model: found by encoding a short clip with it."""
-    channels = {"stereo": 2, "mono": 1}.get(name)
+    """The channel count of built-in audio model `name` (stereo, stereo-20x 2, mono, mono-20x 1),
+    or None when this walloc has no such model: found by encoding a short clip with it."""
+    channels = {"stereo": 2, "stereo-20x": 2, "mono": 1, "mono-20x": 1}.get(name)
     if channels is None:
         return None
     probe = os.path.join(tmp, "probe%d.wav" % channels)
@@ -101,7 +103,7 @@ def models():
     """[(model, keep or None, channels)] from BENCH_AUDIO_MODELS, and notes on those skipped."""
     env = os.environ.get("BENCH_AUDIO_MODELS", "")
     out, notes = [], []
-    for spec in [s for s in env.split(",") if s] or ["stereo", "mono"]:
+    for spec in [s for s in env.split(",") if s] or ["stereo-20x", "stereo", "mono-20x", "mono"]:
         model, keep = (spec.rsplit(":", 1) + [None])[:2] if ":" in spec else (spec, None)
         meta = model_meta(model)
         channels = int(meta["channels"]) if meta else builtin_channels(model)
@@ -322,7 +324,7 @@ def main():
     for n in notes:
         print("- " + n)
     if not specs:
-        print("\nno audio model: set BENCH_AUDIO_MODELS=MODEL.wlm[:KEEP],... (no built-in audio models yet)")
+        print("\nno audio model: set BENCH_AUDIO_MODELS=MODEL.wlm[:KEEP],...")
         return 0
     for name, channels in CORPORA:
         bench_corpus(name, channels, specs, linear)
