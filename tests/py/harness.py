@@ -49,6 +49,21 @@ def run(*args, stdin=None):
     return p.returncode, p.stdout, p.stderr.decode()
 
 
+def fails_cleanly(args, out, stdin=None, has=()):
+    """Asserts that walloc ARGS -o OUT fails as bad input must: exit status 1, one line on stderr
+    holding every string of `has` (None entries skipped), and neither OUT nor a temporary file
+    left in its folder."""
+    if os.path.exists(out):
+        os.remove(out)
+    rc, _, err = run(*args, "-o", out, stdin=stdin)
+    lines = err.strip().split("\n")
+    assert rc == 1, "exit status %d (%s)" % (rc, err)
+    assert len(lines) == 1 and all(s in lines[0] for s in has if s is not None), "stderr: %r" % err
+    assert not os.path.exists(out), "output file left behind"
+    d = os.path.dirname(out)
+    assert not (os.path.isdir(d) and [f for f in os.listdir(d) if ".tmp-" in f]), "temp file left"
+
+
 def psnr(a, b, depth):
     mse = np.mean((a.astype(float) - b.astype(float)) ** 2)
     return 10 * np.log10(((1 << depth) - 1) ** 2 / mse) if mse else float("inf")
