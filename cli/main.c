@@ -185,7 +185,7 @@ static int parse(int argc, char **argv, cli_opts *o) {
       o->quant = v && !strcmp(v, "round") ? WL_QUANT_ROUND : v && !strcmp(v, "noise") ? WL_QUANT_NOISE : -1;
       bad = o->quant < 0;
     }
-    else if (!strcmp(a, "--taps")) bad = number(v, 0, 4095, &o->taps) || (o->taps && !(o->taps & 1));
+    else if (!strcmp(a, "--taps")) bad = number(v, 0, WL_MAX_TAPS, &o->taps) || (o->taps && !(o->taps & 1));
     else if (!strcmp(a, "--batch")) bad = number(v, 1, 4096, &o->batch);
     else if (!strcmp(a, "--steps")) bad = number(v, 1, 1 << 30, &o->steps);
     else if (!strcmp(a, "--warmup")) bad = number(v, 0, 1 << 30, &o->warmup);

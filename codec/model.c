@@ -7,7 +7,7 @@
  * residual.in.bias (N), residual.r.conv{1,2}.{weight (N,N,kh,kw), bias (N)} for r < R (3x3 in 2-D,
  * 1x3 in 1-D),
  * residual.out.weight (D,N), and rate.log_scale (K), the training rate term's densities.
- * A 1-D neural model may add metadata taps = F (odd, at most MAX_TAPS) and postfilter.weight
+ * A 1-D neural model may add metadata taps = F (odd, at most WL_MAX_TAPS) and postfilter.weight
  * (C,F), its FIR post-filter (postfilter.h); without it there is no post-filter. */
 #include <math.h>
 #include <stdio.h>
@@ -40,7 +40,6 @@ void wl_model_free(wl_model *m) {
 typedef struct { char name[40]; float *data; int ndim; uint64_t shape[4]; } tensor_ref;
 #define MAX_BLOCKS 8
 #define MAX_TENSORS (10 + 4 * MAX_BLOCKS)
-#define MAX_TAPS 4095
 #define MAX_WIDTH 512
 
 static int model_tensors(const wl_model *m, tensor_ref *t) {
@@ -148,7 +147,7 @@ static int model_parse(wl_model *m, const uint8_t *buf, size_t len, const wl_mod
   if (!e && !strcmp(kind, "neural")) {
     e = meta_int(f, "N", 1, MAX_WIDTH, &m->N);
     if (!e) e = meta_int(f, "R", 0, MAX_BLOCKS, &m->R);
-    if (!e && wl_st_meta_get(f, "taps")) e = d->dims != 1 ? WL_ERR_MODEL : meta_int(f, "taps", 1, MAX_TAPS, &m->F);
+    if (!e && wl_st_meta_get(f, "taps")) e = d->dims != 1 ? WL_ERR_MODEL : meta_int(f, "taps", 1, WL_MAX_TAPS, &m->F);
     if (!e && m->F && !(m->F & 1)) e = WL_ERR_MODEL;
   }
   if (!e) {

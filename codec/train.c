@@ -52,7 +52,6 @@ struct wl_trainer {
   long P, ss;              /* positions: of the batch, of one example */
   int *keep;               /* (B) channels kept per example */
   double *kerr;            /* (K + 1) expected MSE per sample keeping k channels (WL_LOSS_MSE) */
-  double dist;             /* the distortion term of the last forward pass */
   /* activations */
   float *x, *X, *y, *u, *z, *h, *a1, *c1, *a2, *sR, *Xh, *xh;
   /* gradients of activations */
@@ -122,7 +121,7 @@ static int check_params(const wl_signal *s, int n, int dims, const wl_train_para
       (long)p->batch * p->channels * p->crop * (dims == 1 ? 1 : p->crop) > MAX_BATCH_SAMPLES || p->steps < 1 ||
       p->warmup < 0 || (p->loss != WL_LOSS_PSNR && p->loss != WL_LOSS_MSE) ||
       (p->quant != WL_QUANT_ROUND && p->quant != WL_QUANT_NOISE) || !(p->lr > 0) || !(p->weight_decay >= 0) || !(p->lambda >= 0) ||
-      !(p->jitter >= 0 && p->jitter < 0.5f) || p->taps < 0 || p->taps > 4095 || (p->taps && (dims != 1 || !(p->taps & 1))))
+      !(p->jitter >= 0 && p->jitter < 0.5f) || p->taps < 0 || p->taps > WL_MAX_TAPS || (p->taps && (dims != 1 || !(p->taps & 1))))
     return WL_ERR_ARG;
   for (int i = 0; i < n; i++)
     if (s[i].channels != p->channels) return WL_ERR_MISMATCH;
@@ -351,8 +350,9 @@ static double laplace_bits(float u, float ls, float *du, float *dls) {
   return bits;
 }
 
-/* Forward and backward of one batch; fills t->grad and returns the loss terms. */
-static int forward_backward(wl_trainer *t, double *psnr_out, double *bpp_out) {
+/* Forward and backward of one batch; fills t->grad and returns the loss terms: the mean PSNR,
+ * the distortion term the gradient is of (minus that PSNR, or WL_LOSS_MSE's), and bpp. */
+static int forward_backward(wl_trainer *t, double *psnr_out, double *dist_out, double *bpp_out) {
   wl_model *m = t->m;
   const int K = m->d.K, D = m->D, N = m->N, R = m->R, B = t->p.batch, kh = m->kh, kw = m->kw;
   const long P = t->P, ss = t->ss, NP = (long)N * P, taps = (long)kh * kw;
@@ -418,7 +418,7 @@ static int forward_backward(wl_trainer *t, double *psnr_out, double *bpp_out) {
   }
   WL_TRY(err);
   *psnr_out = -sum_db / B;
-  t->dist = (t->p.loss == WL_LOSS_MSE ? sum_dist : sum_db) / B; /* sum_db: minus the summed PSNR */
+  *dist_out = (t->p.loss == WL_LOSS_MSE ? sum_dist : sum_db) / B; /* sum_db: minus the summed PSNR */
   for (int b = 0; b < B && F; b++)
     for (long i = 0; i < (long)t->p.channels * F; i++) GRAD(m->post)[i] += t->dpost[b * t->p.channels * F + i];
   /* decoder backward */
@@ -515,13 +515,12 @@ wl_model *wl_trainer_model(wl_trainer *t) { return t->m; }
 int wl_trainer_objective(wl_trainer *t, double *dist, double *bpp, const float **grad) {
   double psnr;
   *grad = t->grad;
-  WL_TRY(forward_backward(t, &psnr, bpp));
-  *dist = t->dist;
-  return 0;
+  return forward_backward(t, &psnr, dist, bpp);
 }
 
 int wl_trainer_step(wl_trainer *t, double *psnr, double *bpp) {
-  WL_TRY(forward_backward(t, psnr, bpp));
+  double dist;
+  WL_TRY(forward_backward(t, psnr, &dist, bpp));
   adamw(t);
   t->step++;
   return 0;

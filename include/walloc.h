@@ -28,6 +28,7 @@ extern "C" {
                                       2 overlap) of a stream: at most 2^30 */
 #define WL_MAX_STREAM_FRAMES 0x7fffffffL /* frames of an audio stream: 1 .. 2^31 - 1 (13.5 h at
                                             44.1 kHz) */
+#define WL_MAX_TAPS 4095           /* post-filter taps of a 1-D model (odd) */
 #define WL_MAX_CHUNK (1L << 24)    /* audio chunk length in frames: at most 2^24 */
 #define WL_AUDIO_CHUNK_SAMPLES (1L << 23) /* default audio chunk: 2^23 samples over the channels
                                             (stereo: 2^22 frames, 95.1 s at 44.1 kHz) */
@@ -268,7 +269,7 @@ typedef struct {
                          a straight-through gradient); WL_QUANT_NOISE, additive uniform noise
                          (the rate term always uses the noisy latents) */
   int taps;           /* 1-D only: taps of the FIR post-filter trained with the decoder (odd, at
-                         most 4095; it starts as the identity), 0 for none */
+                         most WL_MAX_TAPS; it starts as the identity), 0 for none */
   uint64_t seed;      /* every random choice derives from (seed, step): resumable exactly */
 } wl_train_params;
 
