@@ -138,12 +138,8 @@ int npy_decode(const uint8_t *buf, size_t len, wl_image *img, char *why) {
   if (data != count * bytes)
     return snprintf(why, NPY_WHY, "%s data: %zu bytes where shape and dtype need %zu",
                     data < count * bytes ? "truncated" : "over-long", data, count * bytes), -1;
-  img->planes = malloc(sizeof(float) * count);
-  if (!img->planes) return snprintf(why, NPY_WHY, "out of memory"), -1;
-  img->channels = (int)s[0];
-  img->height = (int)s[1];
-  img->width = (int)s[2];
-  img->depth = 8 * bytes;
+  if (wl_image_alloc(img, (int)s[0], (int)s[1], (int)s[2], 8 * bytes, 0))
+    return snprintf(why, NPY_WHY, "out of memory"), -1;
   const uint8_t *d = buf + off + hlen;
   for (size_t i = 0; i < count; i++) img->planes[i] = bytes == 1 ? d[i] : (float)(d[2 * i] | d[2 * i + 1] << 8);
   return 0;

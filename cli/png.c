@@ -22,18 +22,16 @@ static void mem_read(png_structp png, png_bytep data, size_t n) {
 
 int png_is_png(const uint8_t *buf, size_t len) { return len >= 8 && !png_sig_cmp(buf, 0, 8); }
 
-/* Converts interleaved rows (n channels, 8/16-bit big-endian) into planes + alpha. */
-static void deinterleave(png_bytep *rows, int n, int bytes, wl_image *img) {
+/* Converts interleaved row r (n channels, 8/16-bit big-endian) into planes + alpha. */
+static void deinterleave_row(const png_byte *row, size_t r, int n, int bytes, wl_image *img) {
   const size_t H = (size_t)img->height, W = (size_t)img->width;
   for (int c = 0; c < n; c++) {
-    float *dst = c < img->channels ? img->planes + c * H * W : img->alpha;
-    for (size_t r = 0; r < H; r++, dst += W) {
-      const png_byte *s = rows[r] + (size_t)c * bytes;
-      if (bytes == 1)
-        for (size_t j = 0; j < W; j++) dst[j] = s[j * n];
-      else
-        for (size_t j = 0; j < W; j++) dst[j] = (float)(s[2 * j * n] << 8 | s[2 * j * n + 1]);
-    }
+    float *dst = (c < img->channels ? img->planes + c * H * W : img->alpha) + r * W;
+    const png_byte *s = row + (size_t)c * bytes;
+    if (bytes == 1)
+      for (size_t j = 0; j < W; j++) dst[j] = s[j * n];
+    else
+      for (size_t j = 0; j < W; j++) dst[j] = (float)(s[2 * j * n] << 8 | s[2 * j * n + 1]);
   }
 }
 
@@ -61,24 +59,22 @@ int png_decode(const uint8_t *buf, size_t len, wl_image *img, const char **why) 
   if (type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
   if (type == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
   if (png_get_valid(png, info, PNG_INFO_tRNS)) png_set_tRNS_to_alpha(png);
-  png_set_interlace_handling(png);
+  const int passes = png_set_interlace_handling(png);
   png_read_update_info(png, info);
   const int n = png_get_channels(png, info), bytes = png_get_bit_depth(png, info) == 16 ? 2 : 1;
-  img->channels = n >= 3 ? 3 : 1;
-  img->height = (int)H;
-  img->width = (int)W;
-  img->depth = 8 * bytes;
-  size_t rowbytes = png_get_rowbytes(png, info);
-  pixels = malloc(rowbytes * H);
-  rows = malloc(sizeof(png_bytep) * H);
-  img->planes = malloc(sizeof(float) * (size_t)img->channels * H * W);
-  if (n == 2 || n == 4) img->alpha = malloc(sizeof(float) * (size_t)H * W);
-  if (!pixels || !rows || !img->planes || ((n == 2 || n == 4) && !img->alpha)) png_longjmp(png, 1);
-  for (png_uint_32 r = 0; r < H; r++) rows[r] = pixels + r * rowbytes;
+  const size_t rowbytes = png_get_rowbytes(png, info), nrows = passes > 1 ? H : 1; /* interlaced: all rows */
+  pixels = malloc(rowbytes * nrows);
+  rows = malloc(sizeof(png_bytep) * nrows);
+  if (!pixels || !rows || wl_image_alloc(img, n >= 3 ? 3 : 1, (int)H, (int)W, 8 * bytes, n == 2 || n == 4))
+    png_longjmp(png, 1);
+  for (size_t r = 0; r < nrows; r++) rows[r] = pixels + r * rowbytes;
   *why = "truncated or corrupt PNG";
-  png_read_image(png, rows);
+  if (passes > 1) png_read_image(png, rows);
+  for (png_uint_32 r = 0; r < H; r++) {
+    if (passes == 1) png_read_row(png, rows[0], NULL);
+    deinterleave_row(rows[passes > 1 ? r : 0], r, n, bytes, img);
+  }
   png_read_end(png, NULL);
-  deinterleave(rows, n, bytes, img);
   free(rows); free(pixels);
   png_destroy_read_struct(&png, &info, NULL);
   return 0;

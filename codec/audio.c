@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "codec/internal.h"
+#include "codec/alloc.h"
 #include "codec/container.h"
 #include "entropy/entropy.h"
 
@@ -82,8 +83,8 @@ int wl_audio_encoder_new(wl_audio_encoder **ep, const wl_model *m, int channels,
   e->cap = L + 2 * O + 1;
   const size_t P = (size_t)(L + 2 * O) >> h.J;
   e->bound = wle_bound(P, h.bits);
-  e->win = malloc(sizeof(float) * (size_t)channels * e->cap);
-  e->span = malloc(sizeof(float) * (size_t)channels * (e->cap - 1));
+  e->win = wl_alloc_large(sizeof(float) * (size_t)channels * e->cap);
+  e->span = wl_alloc_large(sizeof(float) * (size_t)channels * (e->cap - 1));
   e->q = malloc(sizeof(int16_t) * (size_t)h.keep * P);
   e->streams = malloc(e->bound * (size_t)h.keep);
   if (!e->win || !e->span || !e->q || !e->streams) { wl_audio_encoder_free(e); return WL_ERR_NOMEM; }
@@ -273,8 +274,8 @@ static int start(wl_audio_decoder *d, const uint8_t *p) {
   if (h.modality != WL_MODALITY_AUDIO) return WL_ERR_MISMATCH;
   WL_TRY(wl_header_check_model(d->m, &h));
   const size_t C = (size_t)h.channels, S = (size_t)(h.chunk + 2 * h.overlap);
-  d->span = malloc(sizeof(float) * C * S);
-  d->tail = malloc(sizeof(float) * C * (size_t)h.overlap);
+  d->span = wl_alloc_large(sizeof(float) * C * S);
+  d->tail = wl_alloc_large(sizeof(float) * C * (size_t)h.overlap);
   d->q = malloc(sizeof(int16_t) * (size_t)h.keep * (S >> h.J));
   if (!d->span || !d->tail || !d->q) return WL_ERR_NOMEM;
   d->h = h;
@@ -371,7 +372,7 @@ int wl_decode_audio(const wl_model *m, const uint8_t *buf, size_t len, wl_audio 
   const long T = h.frames;
   if (T > WL_MAX_FRAMES || T * h.channels > WL_MAX_SAMPLES) return WL_ERR_LIMIT;
   WL_TRY(wl_audio_decoder_new(&d, m));
-  float *x = malloc(sizeof(float) * (size_t)h.channels * (size_t)T);
+  float *x = wl_alloc_large(sizeof(float) * (size_t)h.channels * (size_t)T);
   int err = x ? 0 : WL_ERR_NOMEM;
   for (size_t off = 0, used; !err && off < len; off += used) {
     err = wl_audio_decoder_push(d, buf + off, len - off, &used, &v);

@@ -6,10 +6,12 @@
  * decode: streams -> q -> tabulated inverse companding (+ fill for channels not sent)
  *         -> decoder network X (decoder.c) -> inverse packets -> post-filter (1-D models that
  *         have one, postfilter.c) -> crop, rescale, clamp, round. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
 #include "codec/internal.h"
+#include "codec/alloc.h"
 #include "codec/layers.h"
 #include "codec/container.h"
 #include "codec/postfilter.h"
@@ -17,6 +19,25 @@
 #include "wavelet/wpt.h"
 
 #define ALPHA_LEVEL 19 /* alpha planes are small and mostly flat: spend time for size */
+
+int wl_image_alloc(wl_image *img, int channels, int height, int width, int depth, int alpha) {
+  memset(img, 0, sizeof *img);
+  if (channels < 1 || height < 1 || width < 1 ||
+      (size_t)height * (size_t)width > SIZE_MAX / sizeof(float) / (size_t)(channels + 1))
+    return WL_ERR_ARG;
+  const size_t plane = sizeof(float) * (size_t)height * (size_t)width;
+  img->channels = channels;
+  img->height = height;
+  img->width = width;
+  img->depth = depth;
+  img->planes = wl_alloc_large(plane * (size_t)channels);
+  if (alpha) img->alpha = wl_alloc_large(plane);
+  if (!img->planes || (alpha && !img->alpha)) {
+    wl_image_release(img);
+    return WL_ERR_NOMEM;
+  }
+  return 0;
+}
 
 void wl_image_release(wl_image *img) {
   if (!img) return;
@@ -37,17 +58,15 @@ static int entropy_error(int e) { return e == WLE_ERR_NOMEM ? WL_ERR_NOMEM : e <
 int wl_packets(const wl_signal *s, int J, float **X) {
   int Hp, Wp;
   wl_signal_padded(s, J, &Hp, &Wp);
-  const size_t n = (size_t)s->channels * Hp * Wp;
-  float *x = malloc(sizeof(float) * n);
-  *X = malloc(sizeof(float) * n);
-  int e = x && *X ? 0 : WL_ERR_NOMEM;
+  float *x = wl_alloc_large(sizeof(float) * (size_t)s->channels * Hp * Wp);
+  int e = x ? 0 : WL_ERR_NOMEM;
   if (!e) {
     wl_signal_scale(s, Hp, Wp, x);
-    e = wpt_error(s->dims == 1 ? wl_wpt1_forward(x, s->channels, Wp, J, *X)
-                               : wl_wpt2_forward(x, s->channels, Hp, Wp, J, *X));
+    e = wpt_error(s->dims == 1 ? wl_wpt1_forward(x, s->channels, Wp, J, x)
+                               : wl_wpt2_forward(x, s->channels, Hp, Wp, J, x));
   }
-  free(x);
-  if (e) { free(*X); *X = NULL; }
+  if (e) free(x);
+  *X = e ? NULL : x;
   return e;
 }
 
@@ -219,19 +238,18 @@ int wl_synthesise(const wl_model *m, const wl_header *h, const int16_t *q, float
   const wl_signal shape = {h->modality == WL_MODALITY_AUDIO ? 1 : 2, C, h->height, h->width, h->depth, NULL};
   const int Hp = shape.dims == 2 ? h->lat_h << h->J : 1, Wp = h->lat_w << h->J;
   const long P = (long)h->lat_h * h->lat_w;
-  float *y = malloc(sizeof(float) * (size_t)K * P), *X = malloc(sizeof(float) * (size_t)C * Hp * Wp);
-  float *x = malloc(sizeof(float) * (size_t)C * Hp * Wp);
-  int e = y && X && x ? 0 : WL_ERR_NOMEM;
+  float *y = malloc(sizeof(float) * (size_t)K * P), *X = wl_alloc_large(sizeof(float) * (size_t)C * Hp * Wp);
+  int e = y && X ? 0 : WL_ERR_NOMEM;
   if (!e) {
 #pragma omp parallel for schedule(static)
     for (long i = 0; i < (long)K * P; i++)
       y[i] = i < h->keep * P ? m->dequant[q[i] + half] : m->fill[i / P];
     e = wl_decoder_forward(m, y, h->lat_h, h->lat_w, X);
-    if (!e) e = wpt_error(shape.dims == 1 ? wl_wpt1_inverse(X, C, Wp, h->J, x) : wl_wpt2_inverse(X, C, Hp, Wp, h->J, x));
-    if (!e && m->F) e = wl_fir_apply(m->post, m->F, x, C, Wp); /* 1-D: x is (C, Wp) */
+    if (!e) e = wpt_error(shape.dims == 1 ? wl_wpt1_inverse(X, C, Wp, h->J, X) : wl_wpt2_inverse(X, C, Hp, Wp, h->J, X));
+    if (!e && m->F) e = wl_fir_apply(m->post, m->F, X, C, Wp); /* 1-D: the signal is (C, Wp) */
   }
-  if (!e) wl_signal_unscale(x, Hp, Wp, &shape, out);
-  free(y); free(X); free(x);
+  if (!e) wl_signal_unscale(X, Hp, Wp, &shape, out);
+  free(y); free(X);
   return e;
 }
 
@@ -240,17 +258,10 @@ int wl_decode(const wl_model *m, const uint8_t *buf, size_t len, wl_image *img) 
   int16_t *q;
   memset(img, 0, sizeof *img);
   WL_TRY(read_latents(m, buf, len, &h, &q));
-  img->planes = malloc(sizeof(float) * (size_t)h.channels * h.height * h.width);
-  int e = img->planes ? wl_synthesise(m, &h, q, img->planes) : WL_ERR_NOMEM;
+  int e = wl_image_alloc(img, h.channels, h.height, h.width, h.depth, h.has_alpha);
+  if (!e) e = wl_synthesise(m, &h, q, img->planes);
   free(q);
-  img->channels = h.channels;
-  img->height = h.height;
-  img->width = h.width;
-  img->depth = h.depth;
-  if (!e && h.has_alpha) {
-    img->alpha = malloc(sizeof(float) * (size_t)h.height * h.width);
-    e = img->alpha ? unpack_alpha(&h, buf + h.header_len, img->alpha) : WL_ERR_NOMEM;
-  }
+  if (!e && h.has_alpha) e = unpack_alpha(&h, buf + h.header_len, img->alpha);
   if (e) wl_image_release(img);
   return e;
 }

@@ -81,7 +81,7 @@ void wl_signal_scale(const wl_signal *s, int Hp, int Wp, float *x);
  * clamp to the sample range and round. */
 void wl_signal_unscale(const float *x, int Hp, int Wp, const wl_signal *s, float *out);
 
-/* codec.c: X (C*4^J, Hp/2^J, Wp/2^J) (1-D: (C*2^J, 1, Wp/2^J)) malloc'd packets of a padded,
+/* codec.c: X (C*4^J, Hp/2^J, Wp/2^J) (1-D: (C*2^J, 1, Wp/2^J)) packets of a padded (free() them),
  * scaled signal; and the first `keep` latent planes q (keep, h, w) of a signal. */
 int wl_packets(const wl_signal *s, int J, float **X);
 int wl_analyse(const wl_model *m, const wl_signal *s, int keep, int16_t *q);

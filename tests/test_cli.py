@@ -101,6 +101,17 @@ def _():
     assert q.std(axis=(1, 2))[0] > q.std(axis=(1, 2))[-1], "channels not ordered by energy"
 
 
+@test("an Adam7-interlaced PNG encodes to the same bytes as the plain one (RGB and gray+alpha)")
+def _():
+    for name in ("garden-rgb8.png", "storm-graya8-odd.png"):
+        a, _ = pngref.read(os.path.join(IMAGES, name))
+        inter = T("interlaced-" + name)
+        pngref.write_interlaced(inter, a)
+        plain, _ = roundtrip(os.path.join(IMAGES, name))
+        ours, _ = roundtrip(inter)
+        assert open(plain, "rb").read() == open(ours, "rb").read(), name
+
+
 @test("existing output refused without -f, replaced with -f")
 def _():
     out = T("exists.wlc")

@@ -58,12 +58,30 @@ static void test_affine(void) {
 }
 
 static wl_image test_image(int C, int H, int W) {
-  wl_image img = {C, H, W, 8, malloc(sizeof(float) * C * H * W), NULL};
+  wl_image img;
+  T_EXPECT(wl_image_alloc(&img, C, H, W, 8, 0) == 0, "wl_image_alloc");
   for (int c = 0; c < C; c++)
     for (int r = 0; r < H; r++)
       for (int j = 0; j < W; j++)
         img.planes[(c * H + r) * W + j] = floorf(127.5f + 100 * sinf(0.05f * r + c) * cosf(0.07f * j) + 20 * frand());
   return img;
+}
+
+static void test_image_alloc(void) {
+  t_begin("wl_image_alloc: the shape, every sample writable (huge-page sizes too), bad sizes refused");
+  wl_image img;
+  T_EXPECT(wl_image_alloc(&img, 3, 512, 640, 16, 1) == 0, "3x512x640 with alpha");
+  T_EXPECT(img.channels == 3 && img.height == 512 && img.width == 640 && img.depth == 16, "shape");
+  for (size_t i = 0; i < (size_t)3 * 512 * 640; i++) img.planes[i] = 1;
+  for (size_t i = 0; i < (size_t)512 * 640; i++) img.alpha[i] = 2;
+  wl_image_release(&img);
+  T_EXPECT(!img.planes && !img.alpha, "released");
+  T_EXPECT(wl_image_alloc(&img, 1, 5, 7, 8, 0) == 0 && img.planes && !img.alpha, "small, no alpha");
+  wl_image_release(&img);
+  T_EXPECT(wl_image_alloc(&img, 0, 5, 7, 8, 0) == WL_ERR_ARG && !img.planes, "0 channels");
+  T_EXPECT(wl_image_alloc(&img, 1, -1, 7, 8, 0) == WL_ERR_ARG, "negative height");
+  T_EXPECT(wl_image_alloc(&img, 1 << 30, 1 << 30, 1 << 30, 8, 0) == WL_ERR_ARG, "size overflow");
+  t_end();
 }
 
 static void test_container(wl_model *m) {
@@ -254,6 +272,7 @@ int main(void) {
   if (wl_model_builtin(&m, "rgb")) { printf("testing builtin model ... FAILED\n"); return t_summary() | 1; }
   test_quantiser(m);
   test_affine();
+  test_image_alloc();
   test_container(m);
   test_model_parser();
   test_threads(m);

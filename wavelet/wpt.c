@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "wavelet/wpt.h"
+#include "codec/alloc.h"
 #ifdef _OPENMP
 #include <omp.h>
 #define WL_NTHREADS() omp_get_max_threads()
@@ -197,25 +198,30 @@ static size_t count(const void *in, const void *out, int C, int H, int W, int J,
 
 /* The packet transform: J levels of dims phases (columns in 2-D, then rows), in that order
  * for dir = +1 and reversed for the inverse. Level l has nb = C 2^(dims l) bands of h x w,
- * h = H >> l in 2-D and 1 in 1-D, w = W >> l. Phases ping-pong between out and one scratch,
- * so that the last lands in out. adj = 1 transposes each phase: F^T = (P_last .. P_1)^T runs
- * the transposed phases from the last, as the inverse does (dir = -1); G^T as F does (+1). */
+ * h = H >> l in 2-D and 1 in 1-D, w = W >> l. Phase q writes buf[q & 1], out or one scratch,
+ * chosen so that the last lands in out and the first does not write in (in place, in == out:
+ * the first writes the scratch, and an odd phase count ends with one copy back). adj = 1
+ * transposes each phase: F^T = (P_last .. P_1)^T runs the transposed phases from the last, as
+ * the inverse does (dir = -1); G^T as F does (+1). */
 static int wpt(const float *in, int C, int H, int W, int J, int dims, int dir, int adj,
                float *out) {
   static phase_fn *const phase[2][2] = {{rows_inv, cols_inv}, {rows_fwd, cols_fwd}};
   size_t N = count(in, out, C, H, W, J, dims);
   if (!N) return -2;
-  float *tmp = malloc((N + (size_t)WL_NTHREADS() * slot((size_t)H, (size_t)W)) * sizeof(float));
+  float *tmp = wl_alloc_large((N + (size_t)WL_NTHREADS() * slot((size_t)H, (size_t)W)) * sizeof(float));
   if (!tmp) return -1;
-  float *buf[2] = {out, tmp}, *work = tmp + N;
+  const int P = dims * J;
+  float *buf[2], *work = tmp + N;
+  buf[in == out ? 1 : (P - 1) & 1] = out;
+  buf[in == out ? 0 : P & 1] = tmp;
   const float *src = in;
-  for (int q = 0, P = dims * J; q < P; q++) {
+  for (int q = 0; q < P; q++) {
     int p = dir > 0 ? q : P - 1 - q, l = p / dims, col = dims == 2 && p % 2 == 0;
     size_t nb = (size_t)C << (dims * l), h = dims == 2 ? (size_t)H >> l : 1, w = (size_t)W >> l;
-    float *dst = buf[(P - 1 - q) & 1];
-    phase[dir > 0][col](src, dst, nb, h, w, work, adj);
-    src = dst;
+    phase[dir > 0][col](src, buf[q & 1], nb, h, w, work, adj);
+    src = buf[q & 1];
   }
+  if (src != out) memcpy(out, src, N * sizeof(float));
   free(tmp);
   return 0;
 }

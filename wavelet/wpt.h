@@ -27,7 +27,8 @@
  *
  * All eight return 0, -1 when out of memory, -2 on bad arguments (NULL buffer, C, T, H or W
  * not positive or not a multiple of 2^J, J outside 1..10 for 1-D or 1..6 for 2-D, sizes that
- * overflow). Input and output must not overlap. Thread-safe; OpenMP-parallel over bands and
+ * overflow). Input and output are the same buffer (in place) or do not overlap; either way the
+ * transform allocates one scratch buffer of their size. Thread-safe; OpenMP-parallel over bands and
  * rows, with results independent of the thread count. The inverse reconstructs to float32
  * rounding (about 1e-6 of max|x|). */
 

@@ -1,6 +1,7 @@
 """An independent PNG reader for tests (non-interlaced, all filter types, 8/16-bit,
 gray/GA/RGB/RGBA): returns a numpy array (H, W, C) of uint16, so 16-bit files are checked
-without going through libpng or PIL."""
+without going through libpng or PIL; and a writer of Adam7-interlaced 8-bit PNGs, which PIL
+cannot write."""
 import struct
 import zlib
 import numpy as np
@@ -47,3 +48,22 @@ def read(path):
     px = out.reshape(h, w * c, bps)
     vals = px[..., 0] * 256 + px[..., 1] if bps == 2 else px[..., 0]
     return vals.reshape(h, w, c).astype(np.uint16), depth
+
+
+ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
+
+
+def write_interlaced(path, a):
+    """a (H, W, C) uint8, C in 1..4: an Adam7-interlaced PNG (filter 0 on every row)."""
+    h, w, c = a.shape
+    ctype = {1: 0, 2: 4, 3: 2, 4: 6}[c]
+    raw = b""
+    for x0, y0, dx, dy in ADAM7:
+        sub = a[y0::dy, x0::dx]
+        if sub.size:
+            raw += b"".join(b"\0" + row.tobytes() for row in sub.astype(np.uint8))
+
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+    open(path, "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, ctype, 0, 0, 1))
+                          + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))

@@ -1,0 +1,21 @@
+/* alloc.c: see alloc.h. */
+#include "codec/alloc.h"
+
+#include <stdlib.h>
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
+
+#define HUGE_PAGE ((size_t)2 << 20)
+
+void *wl_alloc_large(size_t bytes) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  void *p;
+  if (bytes < HUGE_PAGE) return malloc(bytes);
+  if (posix_memalign(&p, HUGE_PAGE, bytes)) return NULL;
+  madvise(p, bytes, MADV_HUGEPAGE); /* advice only: without THP the buffer still works */
+  return p;
+#else
+  return malloc(bytes);
+#endif
+}
