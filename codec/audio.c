@@ -44,7 +44,7 @@ struct wl_audio_encoder {
   wl_header h;       /* the file's fields; width, lat_w, entropy, stream_len: the chunk in hand */
   long cap;          /* L + 2 O + 1: a full span and the frame that tells it is not the last */
   float *win;        /* (C, cap): the signal's frames [s_index, s_index + have) */
-  float *span;       /* (C, n): a span, contiguous, as wl_analyse takes it */
+  wl_work work;      /* wl_analyse's buffers, kept from chunk to chunk */
   int16_t *q;        /* (keep, (L + 2 O) / 2^J) */
   uint8_t *streams;  /* keep x bound */
   size_t bound;
@@ -59,7 +59,8 @@ struct wl_audio_encoder {
 
 void wl_audio_encoder_free(wl_audio_encoder *e) {
   if (!e) return;
-  free(e->win); free(e->span); free(e->q); free(e->streams); free(e->out);
+  free(e->win); free(e->q); free(e->streams); free(e->out);
+  wl_work_free(&e->work);
   free(e);
 }
 
@@ -68,7 +69,7 @@ int wl_audio_encoder_new(wl_audio_encoder **ep, const wl_model *m, int channels,
   *ep = NULL;
   if (channels < 1 || channels > WL_MAX_CHANNELS || rate < 1 || (depth != 8 && depth != 16 && depth != 24 && depth != 32))
     return WL_ERR_ARG;
-  const wl_signal s = {1, channels, 1, 1, depth, NULL};
+  const wl_signal s = {1, channels, 1, 1, depth, NULL, 0};
   wl_header h;
   long L, O;
   WL_TRY(wl_header_init(m, &s, WL_MODALITY_AUDIO, o, &h));
@@ -84,10 +85,9 @@ int wl_audio_encoder_new(wl_audio_encoder **ep, const wl_model *m, int channels,
   const size_t P = (size_t)(L + 2 * O) >> h.J;
   e->bound = wle_bound(P, h.bits);
   e->win = wl_alloc_large(sizeof(float) * (size_t)channels * e->cap);
-  e->span = wl_alloc_large(sizeof(float) * (size_t)channels * (e->cap - 1));
   e->q = malloc(sizeof(int16_t) * (size_t)h.keep * P);
   e->streams = malloc(e->bound * (size_t)h.keep);
-  if (!e->win || !e->span || !e->q || !e->streams) { wl_audio_encoder_free(e); return WL_ERR_NOMEM; }
+  if (!e->win || !e->q || !e->streams) { wl_audio_encoder_free(e); return WL_ERR_NOMEM; }
   *ep = e;
   return 0;
 }
@@ -114,11 +114,10 @@ static void commit(wl_audio_encoder *e, size_t n) {
 /* Codes the first n held frames as chunk `index` and writes its record. */
 static int code_chunk(wl_audio_encoder *e, long n, int last) {
   wl_header *h = &e->h;
-  for (int c = 0; c < h->channels; c++) memcpy(e->span + c * n, e->win + c * e->cap, sizeof(float) * (size_t)n);
-  const wl_signal s = {1, h->channels, 1, (int)n, h->depth, e->span};
+  const wl_signal s = {1, h->channels, 1, (int)n, h->depth, e->win, e->cap};
   h->width = (int)n;
   wl_latent_shape(&s, h->J, &h->lat_h, &h->lat_w);
-  WL_TRY(wl_analyse(e->m, &s, h->keep, e->q));
+  WL_TRY(wl_analyse(e->m, &s, h->keep, e->q, &e->work));
   WL_TRY(wl_code_channels(e->m, e->q, h, e->streams, e->bound));
   size_t size = WL_CHUNK_FIXED + 5 * (size_t)h->keep + 4;
   for (int c = 0; c < h->keep; c++) size += h->stream_len[c];

@@ -55,31 +55,49 @@ void wl_audio_release(wl_audio *a) {
 static int wpt_error(int e) { return e == -1 ? WL_ERR_NOMEM : e < 0 ? WL_ERR_ARG : 0; }
 static int entropy_error(int e) { return e == WLE_ERR_NOMEM ? WL_ERR_NOMEM : e < 0 ? WL_ERR_CORRUPT : 0; }
 
-int wl_packets(const wl_signal *s, int J, float **X) {
-  int Hp, Wp;
-  wl_signal_padded(s, J, &Hp, &Wp);
-  float *x = wl_alloc_large(sizeof(float) * (size_t)s->channels * Hp * Wp);
-  int e = x ? 0 : WL_ERR_NOMEM;
-  if (!e) {
-    wl_signal_scale(s, Hp, Wp, x);
-    e = wpt_error(s->dims == 1 ? wl_wpt1_forward(x, s->channels, Wp, J, x)
-                               : wl_wpt2_forward(x, s->channels, Hp, Wp, J, x));
-  }
-  if (e) free(x);
-  *X = e ? NULL : x;
-  return e;
+void wl_work_free(wl_work *w) {
+  free(w->x);
+  free(w->scratch);
+  memset(w, 0, sizeof *w);
 }
 
-int wl_analyse(const wl_model *m, const wl_signal *s, int keep, int16_t *q) {
+/* Makes *buf hold at least n floats (keeping none of its contents). */
+static int grow(float **buf, size_t *cap, size_t n) {
+  if (*cap >= n) return 0;
+  free(*buf);
+  *cap = 0;
+  if (!(*buf = wl_alloc_large(sizeof(float) * n))) return WL_ERR_NOMEM;
+  *cap = n;
+  return 0;
+}
+
+int wl_packets(const wl_signal *s, int J, wl_work *w, float **X) {
+  int Hp, Wp;
+  wl_signal_padded(s, J, &Hp, &Wp);
+  const size_t n = (size_t)s->channels * Hp * Wp;
+  WL_TRY(grow(&w->x, &w->xcap, n));
+  wl_signal_scale(s, Hp, Wp, w->x);
+  if (s->dims == 1) {
+    WL_TRY(grow(&w->scratch, &w->scap, wl_wpt_scratch_floats(s->channels, 1, Wp)));
+    WL_TRY(wpt_error(wl_wpt1_forward_with(w->x, s->channels, Wp, J, w->x, w->scratch, w->scap)));
+  } else {
+    WL_TRY(wpt_error(wl_wpt2_forward(w->x, s->channels, Hp, Wp, J, w->x)));
+  }
+  *X = w->x;
+  return 0;
+}
+
+int wl_analyse(const wl_model *m, const wl_signal *s, int keep, int16_t *q, wl_work *w) {
   const long P = wl_latent_count(s, m->d.J);
+  wl_work own = {0};
   float *X, *y = malloc(sizeof(float) * (size_t)keep * P);
-  int e = y ? wl_packets(s, m->d.J, &X) : WL_ERR_NOMEM;
+  int e = y ? wl_packets(s, m->d.J, w ? w : &own, &X) : WL_ERR_NOMEM;
   if (!e) {
     wl_affine(m->enc_w, m->enc_b, X, keep, m->D, P, y);
 #pragma omp parallel for schedule(static)
     for (long i = 0; i < keep * P; i++) q[i] = wl_quantise(m->thresh, m->d.bits, y[i]);
-    free(X);
   }
+  wl_work_free(&own);
   free(y);
   return e;
 }
@@ -151,7 +169,7 @@ static int encode_image(const wl_model *m, const wl_image *img, const wl_encode_
   uint8_t *streams = malloc(bound * (size_t)h.keep), *alpha = NULL, *o8 = NULL;
   size_t alpha_len = 0;
   int e = q && streams ? 0 : WL_ERR_NOMEM;
-  if (!e) e = wl_analyse(m, s, h.keep, q);
+  if (!e) e = wl_analyse(m, s, h.keep, q, NULL);
   if (!e) e = wl_code_channels(m, q, &h, streams, bound);
   if (!e && img->alpha) e = pack_alpha(img, &alpha, &alpha_len);
   if (!e) {
@@ -235,7 +253,7 @@ static int unpack_alpha(const wl_header *h, const uint8_t *z, float *alpha) {
 
 int wl_synthesise(const wl_model *m, const wl_header *h, const int16_t *q, float *out) {
   const int C = h->channels, K = h->K, half = 1 << (h->bits - 1);
-  const wl_signal shape = {h->modality == WL_MODALITY_AUDIO ? 1 : 2, C, h->height, h->width, h->depth, NULL};
+  const wl_signal shape = {h->modality == WL_MODALITY_AUDIO ? 1 : 2, C, h->height, h->width, h->depth, NULL, 0};
   const int Hp = shape.dims == 2 ? h->lat_h << h->J : 1, Wp = h->lat_w << h->J;
   const long P = (long)h->lat_h * h->lat_w;
   float *y = malloc(sizeof(float) * (size_t)K * P), *X = wl_alloc_large(sizeof(float) * (size_t)C * Hp * Wp);

@@ -25,11 +25,11 @@ int wl_audio_check(const wl_audio *a) {
 }
 
 wl_signal wl_image_signal(const wl_image *img) {
-  return (wl_signal){2, img->channels, img->height, img->width, img->depth, img->planes};
+  return (wl_signal){2, img->channels, img->height, img->width, img->depth, img->planes, 0};
 }
 
 wl_signal wl_audio_signal(const wl_audio *a) {
-  return (wl_signal){1, a->channels, 1, (int)a->frames, a->depth, a->samples};
+  return (wl_signal){1, a->channels, 1, (int)a->frames, a->depth, a->samples, 0};
 }
 
 /* Checked views of n images (imgs) or clips (imgs NULL). */
@@ -89,7 +89,7 @@ void wl_signal_scale(const wl_signal *s, int Hp, int Wp, float *x) {
 #pragma omp parallel for schedule(static)
   for (long cr = 0; cr < (long)s->channels * Hp; cr++) {
     long c = cr / Hp, r = cr % Hp;
-    const float *src = s->planes + (c * H + (int)wl_mirror(r, H)) * (long)W;
+    const float *src = s->planes + c * (s->cstride ? s->cstride : (long)H * W) + wl_mirror(r, H) * (long)W;
     float *dst = x + cr * Wp;
     for (int j = 0; j < W; j++) dst[j] = src[j] * f.scale + f.offset;
     for (int j = W; j < Wp; j++) dst[j] = src[wl_mirror(j, W)] * f.scale + f.offset;

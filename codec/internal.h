@@ -54,7 +54,8 @@ int wl_model_alloc(wl_model *m);
  * 1-D: Hp = H = 1); the latent grid is (Hp / 2^J, Wp / 2^J), or (1, Wp / 2^J) in 1-D. */
 typedef struct {
   int dims, channels, height, width, depth;
-  const float *planes; /* (C, H, W) */
+  const float *planes; /* (C, H, W), channels cstride floats apart (0: H W, contiguous) */
+  long cstride;
 } wl_signal;
 int wl_image_check(const wl_image *img);
 int wl_audio_check(const wl_audio *a);
@@ -81,10 +82,19 @@ void wl_signal_scale(const wl_signal *s, int Hp, int Wp, float *x);
  * clamp to the sample range and round. */
 void wl_signal_unscale(const float *x, int Hp, int Wp, const wl_signal *s, float *out);
 
-/* codec.c: X (C*4^J, Hp/2^J, Wp/2^J) (1-D: (C*2^J, 1, Wp/2^J)) packets of a padded (free() them),
- * scaled signal; and the first `keep` latent planes q (keep, h, w) of a signal. */
-int wl_packets(const wl_signal *s, int J, float **X);
-int wl_analyse(const wl_model *m, const wl_signal *s, int keep, int16_t *q);
+/* codec.c: buffers that the analysis of many signals reuses (the chunks of an audio stream, a
+ * training set): fresh memory costs a page fault per 4 KiB, and chunks are tens of MB. Start
+ * zeroed; buffers grow on demand; wl_work_free releases them. */
+typedef struct {
+  float *x, *scratch; /* the padded, scaled signal and then its packets; the transform's scratch */
+  size_t xcap, scap;  /* their sizes in floats */
+} wl_work;
+void wl_work_free(wl_work *w);
+/* X (C*4^J, Hp/2^J, Wp/2^J) (1-D: (C*2^J, 1, Wp/2^J)): the packets of a padded, scaled signal,
+ * in w->x; and the first `keep` latent planes q (keep, h, w) of a signal (w NULL: buffers of
+ * its own). */
+int wl_packets(const wl_signal *s, int J, wl_work *w, float **X);
+int wl_analyse(const wl_model *m, const wl_signal *s, int keep, int16_t *q, wl_work *w);
 /* A header for coding s with m: the shared fields, lat_h and lat_w (WL_ERR_MISMATCH when the
  * model takes other signals, WL_ERR_ARG for a bad keep). */
 int wl_header_init(const wl_model *m, const wl_signal *s, int modality, const wl_encode_opts *o, wl_header *h);

@@ -40,16 +40,16 @@ static int covariance(const wl_signal *s, int n, int J, int stride, double *mu, 
   const int D = s[0].channels << (s[0].dims * J);
   double *buf = malloc(sizeof(double) * (size_t)D * CHUNK);
   long count = 0;
+  wl_work w = {0};
   if (!buf) return WL_ERR_NOMEM;
   for (int i = 0; i < n; i++) {
     float *X;
-    int e = wl_packets(&s[i], J, &X);
-    if (e) { free(buf); return e; }
-    long P = wl_latent_count(&s[i], J);
-    count += accumulate(X, D, P, stride, mu, cov, buf);
-    free(X);
+    int e = wl_packets(&s[i], J, &w, &X);
+    if (e) { free(buf); wl_work_free(&w); return e; }
+    count += accumulate(X, D, wl_latent_count(&s[i], J), stride, mu, cov, buf);
   }
   free(buf);
+  wl_work_free(&w);
   if (count < 2) return WL_ERR_NUMERIC;
   for (int a = 0; a < D; a++) mu[a] /= (double)count;
   for (int a = 0; a < D; a++)
@@ -85,13 +85,15 @@ int wl_model_tables(wl_model *m, const wl_signal *s, int n) {
   uint32_t *hist = calloc(S * (size_t)m->d.K, sizeof(uint32_t));
   if (!hist) return WL_ERR_NOMEM;
   int e = 0;
+  wl_work w = {0};
   for (int i = 0; i < n && !e; i++) {
     long P = wl_latent_count(&s[i], m->d.J);
     int16_t *q = malloc(sizeof(int16_t) * (size_t)m->d.K * P);
-    e = q ? wl_analyse(m, &s[i], m->d.K, q) : WL_ERR_NOMEM;
+    e = q ? wl_analyse(m, &s[i], m->d.K, q, &w) : WL_ERR_NOMEM;
     for (long j = 0; !e && j < m->d.K * P; j++) hist[(size_t)(j / P) * S + (size_t)(q[j] + (int)S / 2)]++;
     free(q);
   }
+  wl_work_free(&w);
   for (int k = 0; k < m->d.K && !e; k++)
     if (wle_table_build(hist + (size_t)k * S, m->d.bits, 1, m->freq + (size_t)k * S) < 0) e = WL_ERR_NUMERIC;
   free(hist);

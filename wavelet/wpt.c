@@ -109,10 +109,51 @@ static void merge(const float *restrict s, const float *restrict d, size_t ys, f
   }
 }
 
+/* Element i of forward step t on s, d [n] (single floats), indices mod n: even steps
+ * d_i = p d_i + c (s_i + s_i+1), odd ones s_i = p s_i + c (d_i + d_i-1), as lift_step does. */
+static void fwd_step_at(float *s, float *d, size_t n, int t, size_t i) {
+  const float p = lift_pc[t][0], c = lift_pc[t][1];
+  if (t % 2 == 0) axpy2(d + i, s + i, s + (i + 1) % n, p, c, 1);
+  else axpy2(s + i, d + i, d + (i + n - 1) % n, p, c, 1);
+}
+
+/* Forward step t on elements [i0, i1), none of which wraps. */
+static void fwd_step_range(float *s, float *d, int t, size_t i0, size_t i1) {
+  const float p = lift_pc[t][0], c = lift_pc[t][1];
+  if (i1 <= i0) return;
+  if (t % 2 == 0) axpy2(d + i0, s + i0, s + i0 + 1, p, c, i1 - i0);
+  else axpy2(s + i0, d + i0, d + i0 - 1, p, c, i1 - i0);
+}
+
+/* split + the four forward steps of a long row of single floats (n >= 4) in one pass, BLOCK
+ * samples at a time, so that a row larger than the caches is read and written once instead
+ * of five times. After splitting up to j1, step t runs up to j1 - lag[t], which only reads
+ * values in the state step t expects; each step's first elements (next[t]) and its last ones
+ * need a wrapped neighbour in a later state and are done at the end, in dependency order.
+ * Every element sees the same operations on the same operands as in lift(): bit-identical. */
+#define BLOCK 1024
+static void dwt_fwd_row(const float *restrict x, float *restrict s, float *restrict d, size_t n) {
+  static const size_t lag[4] = {1, 1, 2, 2};
+  size_t next[4] = {0, 1, 1, 2};
+  for (size_t j0 = 0; j0 < n; j0 += BLOCK) {
+    size_t j1 = n - j0 < BLOCK ? n : j0 + BLOCK;
+#pragma omp simd
+    for (size_t i = j0; i < j1; i++) s[i] = x[2 * i], d[i] = x[2 * i + 1];
+    for (int t = 0; t < 4; t++)
+      if (j1 - lag[t] > next[t]) fwd_step_range(s, d, t, next[t], j1 - lag[t]), next[t] = j1 - lag[t];
+  }
+  static const struct { int t, from_end; size_t i; } rest[] = {
+      {0, 1, 1}, {1, 0, 0}, {1, 1, 1}, {2, 1, 1}, {2, 0, 0}, {2, 1, 2},
+      {3, 0, 0}, {3, 0, 1}, {3, 1, 2}, {3, 1, 1}};
+  for (size_t k = 0; k < sizeof rest / sizeof rest[0]; k++)
+    fwd_step_at(s, d, n, rest[k].t, rest[k].from_end ? n - rest[k].i : rest[k].i);
+}
+
 /* One periodized bior4.4 split along the row axis: x [2n][w] -> cA a [n][w], cD b [n][w],
  * rows xs and as floats apart (adj = 1: the transpose of dwt_inv's map instead). */
 static void dwt_fwd(const float *x, size_t xs, float *a, float *b, size_t as, size_t n,
                     size_t w, int adj) {
+  if (w == 1 && xs == 1 && as == 1 && !adj && n >= 4) return dwt_fwd_row(x, a, b, n);
   split(x, xs, a, b, as, n, w);
   lift(a, b, n, w, as, +1, adj);
 }
@@ -204,11 +245,11 @@ static size_t count(const void *in, const void *out, int C, int H, int W, int J,
  * transposes each phase: F^T = (P_last .. P_1)^T runs the transposed phases from the last, as
  * the inverse does (dir = -1); G^T as F does (+1). */
 static int wpt(const float *in, int C, int H, int W, int J, int dims, int dir, int adj,
-               float *out) {
+               float *out, float *scratch, size_t len) {
   static phase_fn *const phase[2][2] = {{rows_inv, cols_inv}, {rows_fwd, cols_fwd}};
   size_t N = count(in, out, C, H, W, J, dims);
   if (!N) return -2;
-  float *tmp = wl_alloc_large((N + (size_t)WL_NTHREADS() * slot((size_t)H, (size_t)W)) * sizeof(float));
+  float *tmp = len >= wl_wpt_scratch_floats(C, H, W) ? scratch : wl_alloc_large(wl_wpt_scratch_floats(C, H, W) * sizeof(float));
   if (!tmp) return -1;
   const int P = dims * J;
   float *buf[2], *work = tmp + N;
@@ -222,38 +263,46 @@ static int wpt(const float *in, int C, int H, int W, int J, int dims, int dir, i
     src = buf[q & 1];
   }
   if (src != out) memcpy(out, src, N * sizeof(float));
-  free(tmp);
+  if (tmp != scratch) free(tmp);
   return 0;
 }
 
+size_t wl_wpt_scratch_floats(int C, int H, int W) {
+  return (size_t)C * (size_t)H * (size_t)W + (size_t)WL_NTHREADS() * slot((size_t)H, (size_t)W);
+}
+
+int wl_wpt1_forward_with(const float *x, int C, int T, int J, float *X, float *scratch, size_t len) {
+  return wpt(x, C, 1, T, J, 1, +1, 0, X, scratch, len);
+}
+
 int wl_wpt1_forward(const float *x, int C, int T, int J, float *X) {
-  return wpt(x, C, 1, T, J, 1, +1, 0, X);
+  return wpt(x, C, 1, T, J, 1, +1, 0, X, NULL, 0);
 }
 
 int wl_wpt1_inverse(const float *X, int C, int T, int J, float *x) {
-  return wpt(X, C, 1, T, J, 1, -1, 0, x);
+  return wpt(X, C, 1, T, J, 1, -1, 0, x, NULL, 0);
 }
 
 int wl_wpt2_forward(const float *x, int C, int H, int W, int J, float *X) {
-  return wpt(x, C, H, W, J, 2, +1, 0, X);
+  return wpt(x, C, H, W, J, 2, +1, 0, X, NULL, 0);
 }
 
 int wl_wpt2_inverse(const float *X, int C, int H, int W, int J, float *x) {
-  return wpt(X, C, H, W, J, 2, -1, 0, x);
+  return wpt(X, C, H, W, J, 2, -1, 0, x, NULL, 0);
 }
 
 int wl_wpt1_forward_adjoint(const float *X, int C, int T, int J, float *x) {
-  return wpt(X, C, 1, T, J, 1, -1, 1, x);
+  return wpt(X, C, 1, T, J, 1, -1, 1, x, NULL, 0);
 }
 
 int wl_wpt1_inverse_adjoint(const float *x, int C, int T, int J, float *X) {
-  return wpt(x, C, 1, T, J, 1, +1, 1, X);
+  return wpt(x, C, 1, T, J, 1, +1, 1, X, NULL, 0);
 }
 
 int wl_wpt2_forward_adjoint(const float *X, int C, int H, int W, int J, float *x) {
-  return wpt(X, C, H, W, J, 2, -1, 1, x);
+  return wpt(X, C, H, W, J, 2, -1, 1, x, NULL, 0);
 }
 
 int wl_wpt2_inverse_adjoint(const float *x, int C, int H, int W, int J, float *X) {
-  return wpt(x, C, H, W, J, 2, +1, 1, X);
+  return wpt(x, C, H, W, J, 2, +1, 1, X, NULL, 0);
 }

@@ -28,7 +28,7 @@
  * All eight return 0, -1 when out of memory, -2 on bad arguments (NULL buffer, C, T, H or W
  * not positive or not a multiple of 2^J, J outside 1..10 for 1-D or 1..6 for 2-D, sizes that
  * overflow). Input and output are the same buffer (in place) or do not overlap; either way the
- * transform allocates one scratch buffer of their size. Thread-safe; OpenMP-parallel over bands and
+ * transform allocates one scratch buffer of their size (see wl_wpt1_forward_with). Thread-safe; OpenMP-parallel over bands and
  * rows, with results independent of the thread count. The inverse reconstructs to float32
  * rounding (about 1e-6 of max|x|). */
 
@@ -38,6 +38,13 @@ int wl_wpt1_inverse(const float *X, int C, int T, int J, float *x);
 /* 2-D packet: x [C][H][W] -> X [C*4^J][H>>J][W>>J]; H, W multiples of 2^J, J in 1..6. */
 int wl_wpt2_forward(const float *x, int C, int H, int W, int J, float *X);
 int wl_wpt2_inverse(const float *X, int C, int H, int W, int J, float *x);
+
+/* For callers that transform many signals of one shape (the chunks of an audio stream): the
+ * floats of scratch a transform of C x H x W (1-D: H = 1) needs with the current OpenMP thread
+ * count, and the 1-D forward transform with the caller's scratch[0..len) instead of its own
+ * (it allocates one when len is too small). */
+size_t wl_wpt_scratch_floats(int C, int H, int W);
+int wl_wpt1_forward_with(const float *x, int C, int T, int J, float *X, float *scratch, size_t len);
 
 /* Adjoints, same shapes and rules: with F the forward map x -> X and G = F^-1 its inverse,
  * *_forward_adjoint computes x = F^T X and *_inverse_adjoint X = G^T x. bior4.4 is
