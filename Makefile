@@ -10,7 +10,7 @@ CC      ?= cc
 OPT     ?= -O2 -g
 WARN    ?= -Wall -Wextra -Werror
 CFLAGS  += -std=c11 $(OPT) $(WARN) -fPIC -fopenmp -D_DEFAULT_SOURCE
-CPPFLAGS += -Iinclude -I. -I/usr/include/$(shell gcc -print-multiarch)/openblas-openmp
+CPPFLAGS += -Iinclude -I. -I$(B) -I/usr/include/$(shell gcc -print-multiarch)/openblas-openmp
 # The OpenMP build of OpenBLAS shares libgomp's threads; the default pthread build starts
 # its own spinning pool at load time, which halves -T2 speed on two cores.
 BLASDIR ?= /usr/lib/$(shell gcc -print-multiarch)/openblas-openmp
@@ -41,6 +41,14 @@ $(B)/%.o: %.c
 $(B)/codec/models/builtin.o: codec/models/builtin.S $(MODELS)
 	@mkdir -p $(dir $@)
 	$(CC) -c $< -o $@
+
+# The built-in models' ids, hashed once here rather than at every start (codec/models/ids.c).
+$(B)/codec/models/ids: codec/models/ids.c codec/fnv.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $< -o $@
+$(B)/codec/models/ids.h: $(B)/codec/models/ids $(MODELS)
+	$< $(MODELS) > $@.tmp && mv $@.tmp $@
+$(B)/codec/model.o: $(B)/codec/models/ids.h
 
 libwalloc.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^

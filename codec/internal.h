@@ -43,7 +43,6 @@ double wl_dequantise(int q, double L, double s);
 double wl_probit(double p); /* Phi^-1(p), p in (0, 1), to about double precision */
 
 /* model.c */
-uint64_t wl_fnv1a64(const void *buf, size_t len);
 /* Allocates the tensors for m->d, m->N, m->R, m->F (kind "neural" when N > 0); d.dims 0 means 2. */
 int wl_model_alloc(wl_model *m);
 

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "codec/internal.h"
+#include "codec/fnv.h"
+#include "codec/models/ids.h" /* generated from the .wlm files by codec/models/ids.c */
 #include "codec/safetensors.h"
 #include "entropy/entropy.h"
 
@@ -22,13 +24,6 @@
 #endif
 
 #define MAX_MODEL_BITS 12 /* static tables give every symbol frequency >= 1 up to 2^(WLE_TABLE_BITS-1) */
-
-uint64_t wl_fnv1a64(const void *buf, size_t len) {
-  const uint8_t *p = buf;
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (size_t i = 0; i < len; i++) h = (h ^ p[i]) * 0x100000001b3ull;
-  return h;
-}
 
 void wl_model_free(wl_model *m) {
   if (!m) return;
@@ -125,7 +120,8 @@ static int get_tensor(const wl_st_file *f, const char *name, const char *dtype, 
   return 0;
 }
 
-static int model_parse(wl_model *m, const uint8_t *buf, size_t len, const wl_model_extra *x) {
+/* id: the file's id when known (built-in models), else 0 to hash it. */
+static int model_parse(wl_model *m, const uint8_t *buf, size_t len, const wl_model_extra *x, uint64_t id) {
   wl_st_file *f = malloc(sizeof *f);
   tensor_ref *t = malloc(sizeof *t * MAX_TENSORS);
   if (!f || !t) { free(f); free(t); return WL_ERR_NOMEM; }
@@ -169,22 +165,26 @@ static int model_parse(wl_model *m, const uint8_t *buf, size_t len, const wl_mod
   }
   for (int i = 0; x && !e && i < x->nvec; i++) e = get_tensor(f, x->vname[i], "F32", 1, vshape, x->vdata[i]);
   free(f); free(t);
-  d->id = wl_fnv1a64(buf, len);
+  d->id = id ? id : wl_fnv1a64(buf, len);
   d->keep = d->K;
   return e;
 }
 
-int wl_model_parse(wl_model **model, const uint8_t *buf, size_t len, const wl_model_extra *x) {
+static int parse_new(wl_model **model, const uint8_t *buf, size_t len, const wl_model_extra *x, uint64_t id) {
   wl_model *m = calloc(1, sizeof *m);
   *model = NULL;
   if (!m) return WL_ERR_NOMEM;
-  int e = model_parse(m, buf, len, x);
+  int e = model_parse(m, buf, len, x, id);
   if (e) { wl_model_free(m); return e; }
   *model = m;
   return 0;
 }
 
-int wl_model_load(wl_model **model, const void *buf, size_t len) { return wl_model_parse(model, buf, len, NULL); }
+int wl_model_parse(wl_model **model, const uint8_t *buf, size_t len, const wl_model_extra *x) {
+  return parse_new(model, buf, len, x, 0);
+}
+
+int wl_model_load(wl_model **model, const void *buf, size_t len) { return parse_new(model, buf, len, NULL, 0); }
 
 void wl_model_describe(const wl_model *m, wl_model_desc *d) { *d = m->d; }
 
@@ -193,14 +193,14 @@ void wl_model_describe(const wl_model *m, wl_model_desc *d) { *d = m->d; }
 extern const uint8_t wl_model_rgb[], wl_model_rgb_end[], wl_model_rgb_linear[], wl_model_rgb_linear_end[],
     wl_model_gray[], wl_model_gray_end[], wl_model_stereo[], wl_model_stereo_end[], wl_model_mono[],
     wl_model_mono_end[];
-static const struct { const char *name; const uint8_t *begin, *end; int keep; } builtin[] = {
-  {"rgb", wl_model_rgb, wl_model_rgb_end, 0},
-  {"rgb-linear", wl_model_rgb_linear, wl_model_rgb_linear_end, 0},
-  {"gray", wl_model_gray, wl_model_gray_end, 0},
-  {"stereo", wl_model_stereo, wl_model_stereo_end, 0},          /* 512 bands, K 108: 4.74x */
-  {"stereo-20x", wl_model_stereo, wl_model_stereo_end, 27},     /* 18.96x */
-  {"mono", wl_model_mono, wl_model_mono_end, 0},                /* 256 bands, K 54: 4.74x */
-  {"mono-20x", wl_model_mono, wl_model_mono_end, 13},           /* 19.7x */
+static const struct { const char *name; const uint8_t *begin, *end; int keep; uint64_t id; } builtin[] = {
+  {"rgb", wl_model_rgb, wl_model_rgb_end, 0, WL_BUILTIN_ID_rgb},
+  {"rgb-linear", wl_model_rgb_linear, wl_model_rgb_linear_end, 0, WL_BUILTIN_ID_rgb_linear},
+  {"gray", wl_model_gray, wl_model_gray_end, 0, WL_BUILTIN_ID_gray},
+  {"stereo", wl_model_stereo, wl_model_stereo_end, 0, WL_BUILTIN_ID_stereo},      /* 512 bands, K 108: 4.74x */
+  {"stereo-20x", wl_model_stereo, wl_model_stereo_end, 27, WL_BUILTIN_ID_stereo}, /* 18.96x */
+  {"mono", wl_model_mono, wl_model_mono_end, 0, WL_BUILTIN_ID_mono},              /* 256 bands, K 54: 4.74x */
+  {"mono-20x", wl_model_mono, wl_model_mono_end, 13, WL_BUILTIN_ID_mono},         /* 19.7x */
 };
 #define NBUILTIN ((int)(sizeof builtin / sizeof builtin[0]))
 
@@ -209,7 +209,7 @@ const char *wl_model_builtin_name(int i) { return i >= 0 && i < NBUILTIN ? built
 int wl_model_builtin(wl_model **model, const char *name) {
   for (int i = 0; i < NBUILTIN; i++)
     if (!strcmp(name, builtin[i].name)) {
-      WL_TRY(wl_model_load(model, builtin[i].begin, (size_t)(builtin[i].end - builtin[i].begin)));
+      WL_TRY(parse_new(model, builtin[i].begin, (size_t)(builtin[i].end - builtin[i].begin), NULL, builtin[i].id));
       if (builtin[i].keep) (*model)->d.keep = builtin[i].keep;
       return 0;
     }
@@ -219,10 +219,8 @@ int wl_model_builtin(wl_model **model, const char *name) {
 
 int wl_model_builtin_by_id(wl_model **model, uint64_t id) {
   *model = NULL;
-  for (int i = 0; i < NBUILTIN; i++) {
-    size_t len = (size_t)(builtin[i].end - builtin[i].begin);
-    if (wl_fnv1a64(builtin[i].begin, len) == id) return wl_model_load(model, builtin[i].begin, len);
-  }
+  for (int i = 0; i < NBUILTIN; i++)
+    if (builtin[i].id == id) return parse_new(model, builtin[i].begin, (size_t)(builtin[i].end - builtin[i].begin), NULL, id);
   return WL_ERR_MISMATCH;
 }
 

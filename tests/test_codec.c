@@ -4,6 +4,7 @@
  * on 1 and 2 threads, and the audio (1-D) path: training, round trips, modality checks. */
 #include <math.h>
 #include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "codec/container.h"
@@ -114,6 +115,36 @@ static void test_container(wl_model *m) {
   for (size_t n = 0; n < len; n += 13) T_EXPECT(wl_header_read(buf, n, &h) < 0, "prefix %zu accepted", n);
   free(buf);
   wl_image_release(&img);
+  t_end();
+}
+
+/* The ids built in at build time (codec/models/ids.c) equal what loading each model file
+ * computes, and wl_model_builtin_by_id finds each model by its id. */
+static void test_builtin_ids(void) {
+  t_begin("built-in model ids equal the hash of their files; each is found by its id");
+  static const char *const name[] = {"rgb", "rgb-linear", "gray", "stereo", "mono"};
+  for (int i = 0; i < 5; i++) {
+    char path[64];
+    snprintf(path, sizeof path, "codec/models/%s.wlm", name[i]);
+    FILE *f = fopen(path, "rb");
+    static uint8_t buf[4 << 20];
+    size_t n = f ? fread(buf, 1, sizeof buf, f) : 0;
+    if (f) fclose(f);
+    wl_model *a = NULL, *b = NULL, *c = NULL;
+    wl_model_desc da, db, dc;
+    T_EXPECT(n > 0 && n < sizeof buf && wl_model_load(&a, buf, n) == 0, "%s: cannot load", path);
+    T_EXPECT(wl_model_builtin(&b, name[i]) == 0, "built-in %s", name[i]);
+    if (a && b) {
+      wl_model_describe(a, &da);
+      wl_model_describe(b, &db);
+      T_EXPECT(da.id == db.id, "%s: built-in id %016llx, file hash %016llx", name[i], (unsigned long long)db.id,
+               (unsigned long long)da.id);
+      T_EXPECT(wl_model_builtin_by_id(&c, da.id) == 0, "%s not found by id", name[i]);
+      if (c) wl_model_describe(c, &dc);
+      T_EXPECT(c && dc.id == da.id && dc.K == da.K, "%s: by id gives another model", name[i]);
+    }
+    wl_model_free(a), wl_model_free(b), wl_model_free(c);
+  }
   t_end();
 }
 
@@ -275,6 +306,7 @@ int main(void) {
   test_image_alloc();
   test_container(m);
   test_model_parser();
+  test_builtin_ids();
   test_threads(m);
   test_audio_api(m);
   wl_model_free(m);

@@ -113,8 +113,8 @@ static void merge(const float *restrict s, const float *restrict d, size_t ys, f
  * d_i = p d_i + c (s_i + s_i+1), odd ones s_i = p s_i + c (d_i + d_i-1), as lift_step does. */
 static void fwd_step_at(float *s, float *d, size_t n, int t, size_t i) {
   const float p = lift_pc[t][0], c = lift_pc[t][1];
-  if (t % 2 == 0) axpy2(d + i, s + i, s + (i + 1) % n, p, c, 1);
-  else axpy2(s + i, d + i, d + (i + n - 1) % n, p, c, 1);
+  if (t % 2 == 0) axpy2(d + i, s + i, s + (i == n - 1 ? 0 : i + 1), p, c, 1);
+  else axpy2(s + i, d + i, d + (i ? i - 1 : n - 1), p, c, 1);
 }
 
 /* Forward step t on elements [i0, i1), none of which wraps. */
@@ -125,9 +125,9 @@ static void fwd_step_range(float *s, float *d, int t, size_t i0, size_t i1) {
   else axpy2(s + i0, d + i0, d + i0 - 1, p, c, i1 - i0);
 }
 
-/* split + the four forward steps of a long row of single floats (n >= 4) in one pass, BLOCK
+/* split + the four forward steps of a long row of single floats (n > BLOCK) in one pass, BLOCK
  * samples at a time, so that a row larger than the caches is read and written once instead
- * of five times. After splitting up to j1, step t runs up to j1 - lag[t], which only reads
+ * of five times (shorter rows stay in L1 through the plain passes, which are faster there). After splitting up to j1, step t runs up to j1 - lag[t], which only reads
  * values in the state step t expects; each step's first elements (next[t]) and its last ones
  * need a wrapped neighbour in a later state and are done at the end, in dependency order.
  * Every element sees the same operations on the same operands as in lift(): bit-identical. */
@@ -153,7 +153,7 @@ static void dwt_fwd_row(const float *restrict x, float *restrict s, float *restr
  * rows xs and as floats apart (adj = 1: the transpose of dwt_inv's map instead). */
 static void dwt_fwd(const float *x, size_t xs, float *a, float *b, size_t as, size_t n,
                     size_t w, int adj) {
-  if (w == 1 && xs == 1 && as == 1 && !adj && n >= 4) return dwt_fwd_row(x, a, b, n);
+  if (w == 1 && xs == 1 && as == 1 && !adj && n > BLOCK) return dwt_fwd_row(x, a, b, n);
   split(x, xs, a, b, as, n, w);
   lift(a, b, n, w, as, +1, adj);
 }
