@@ -348,11 +348,18 @@ static void test_best(void) {
       fill(q, h, w, bits, kinds[ki]);
       static_table(q, n, bits, freq);
       const uint16_t *f = with_freq ? freq : NULL;
+      size_t l0[2] = {0, 0}; /* STATIC, TABLE */
       for (int m = f ? WLE_STATIC : WLE_TABLE; m < WLE_MODES; m++) {
         size_t l = roundtrip(m, q, NULL, h, w, bits, f, kind_name[kinds[ki]]);
         smallest = l && l < smallest ? l : smallest;
+        if (m <= WLE_TABLE) l0[m] = l;
       }
       T_EXPECT(wle_encode_best(q, NULL, h, w, bits, f, buf, cap, &len, &mode) == WLE_OK, "encode_best");
+      /* 0th-order modes are skipped by an entropy floor: never one that would have won, and on a
+       * tie the earliest mode wins (STATIC, then TABLE, then the context mode). */
+      int first0 = l0[0] == len && f ? WLE_STATIC : l0[1] == len ? WLE_TABLE : -1;
+      T_EXPECT((!f || len <= l0[0]) && len <= l0[1] && (first0 < 0 || mode == first0),
+               "%s: best %zu (mode %d), static %zu, table %zu", kind_name[kinds[ki]], len, mode, l0[0], l0[1]);
       /* Only one of the two context modes is tried (chosen by a cheap stand-in): the result must
        * be that mode's or a table mode's exact size, within 2% of the smallest of all modes. */
       T_EXPECT(len >= smallest && len * 50 <= smallest * 51 && (f || mode != WLE_STATIC) &&
