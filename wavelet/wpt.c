@@ -109,28 +109,38 @@ static void merge(const float *restrict s, const float *restrict d, size_t ys, f
   }
 }
 
-/* Element i of forward step t on s, d [n] (single floats), indices mod n: even steps
- * d_i = p d_i + c (s_i + s_i+1), odd ones s_i = p s_i + c (d_i + d_i-1), as lift_step does. */
-static void fwd_step_at(float *s, float *d, size_t n, int t, size_t i) {
-  const float p = lift_pc[t][0], c = lift_pc[t][1];
-  if (t % 2 == 0) axpy2(d + i, s + i, s + (i == n - 1 ? 0 : i + 1), p, c, 1);
-  else axpy2(s + i, d + i, d + (i ? i - 1 : n - 1), p, c, 1);
+/* The steps of a long row of single floats s, d [n], as lift() runs them: step t of the
+ * forward map, or of the inverse (t = 0..3 undoing forward steps 3..0), is
+ *   d_i = p d_i + c (s_i + s_i+1)  when it updates d,   s_i = p s_i + c (d_i + d_i-1)  else. */
+typedef struct { float p, c; int upd_d; } row_step;
+static row_step row_step_of(int t, int inverse) {
+  int k = inverse ? 3 - t : t;
+  float p = lift_pc[k][0], c = lift_pc[k][1];
+  if (inverse) c = -c / p, p = 1 / p;
+  return (row_step){p, c, k % 2 == 0};
 }
 
-/* Forward step t on elements [i0, i1), none of which wraps. */
-static void fwd_step_range(float *s, float *d, int t, size_t i0, size_t i1) {
-  const float p = lift_pc[t][0], c = lift_pc[t][1];
+/* Element i of a step, indices mod n. */
+static void row_step_at(row_step f, float *s, float *d, size_t n, size_t i) {
+  if (f.upd_d) axpy2(d + i, s + i, s + (i == n - 1 ? 0 : i + 1), f.p, f.c, 1);
+  else axpy2(s + i, d + i, d + (i ? i - 1 : n - 1), f.p, f.c, 1);
+}
+
+/* Elements [i0, i1) of a step, none of which wraps. */
+static void row_step_range(row_step f, float *s, float *d, size_t i0, size_t i1) {
   if (i1 <= i0) return;
-  if (t % 2 == 0) axpy2(d + i0, s + i0, s + i0 + 1, p, c, i1 - i0);
-  else axpy2(s + i0, d + i0, d + i0 - 1, p, c, i1 - i0);
+  if (f.upd_d) axpy2(d + i0, s + i0, s + i0 + 1, f.p, f.c, i1 - i0);
+  else axpy2(s + i0, d + i0, d + i0 - 1, f.p, f.c, i1 - i0);
 }
 
-/* split + the four forward steps of a long row of single floats (n > BLOCK) in one pass, BLOCK
- * samples at a time, so that a row larger than the caches is read and written once instead
- * of five times (shorter rows stay in L1 through the plain passes, which are faster there). After splitting up to j1, step t runs up to j1 - lag[t], which only reads
- * values in the state step t expects; each step's first elements (next[t]) and its last ones
- * need a wrapped neighbour in a later state and are done at the end, in dependency order.
- * Every element sees the same operations on the same operands as in lift(): bit-identical. */
+/* Long rows (n > BLOCK) in one pass, BLOCK samples at a time, so that a row larger than the
+ * caches is read and written once instead of five or six times (shorter rows stay in L1 through
+ * the plain passes, which are faster there). After the inputs up to j1 are in place, step t
+ * runs from next[t] up to j1 - lag[t], which only reads values in the state step t expects; the
+ * elements whose wrapped neighbour is in a later state are done at the end, in dependency
+ * order. Every element sees the same operations on the same operands as in lift():
+ * bit-identical (tests/test_wavelet.c checks golden hashes recorded from the plain loops).
+ * Forward: x [2n] split into s, d, then the four forward steps. */
 #define BLOCK 1024
 static void dwt_fwd_row(const float *restrict x, float *restrict s, float *restrict d, size_t n) {
   static const size_t lag[4] = {1, 1, 2, 2};
@@ -140,13 +150,39 @@ static void dwt_fwd_row(const float *restrict x, float *restrict s, float *restr
 #pragma omp simd
     for (size_t i = j0; i < j1; i++) s[i] = x[2 * i], d[i] = x[2 * i + 1];
     for (int t = 0; t < 4; t++)
-      if (j1 - lag[t] > next[t]) fwd_step_range(s, d, t, next[t], j1 - lag[t]), next[t] = j1 - lag[t];
+      if (j1 - lag[t] > next[t]) row_step_range(row_step_of(t, 0), s, d, next[t], j1 - lag[t]), next[t] = j1 - lag[t];
   }
   static const struct { int t, from_end; size_t i; } rest[] = {
       {0, 1, 1}, {1, 0, 0}, {1, 1, 1}, {2, 1, 1}, {2, 0, 0}, {2, 1, 2},
       {3, 0, 0}, {3, 0, 1}, {3, 1, 2}, {3, 1, 1}};
   for (size_t k = 0; k < sizeof rest / sizeof rest[0]; k++)
-    fwd_step_at(s, d, n, rest[k].t, rest[k].from_end ? n - rest[k].i : rest[k].i);
+    row_step_at(row_step_of(rest[k].t, 0), s, d, n, rest[k].from_end ? n - rest[k].i : rest[k].i);
+}
+
+/* Inverse: cA a, cD b [n] copied into work s, d, the four inverse steps, merged into x [2n].
+ * The first step's wrapped neighbour of s_0 is b_n-1, still untouched, so it runs at once;
+ * x_2i, x_2i+1 are written as soon as s_i and d_i are final. */
+static void dwt_inv_row(const float *restrict a, const float *restrict b, float *restrict s,
+                        float *restrict d, float *restrict x, size_t n) {
+  static const size_t lag[4] = {0, 1, 1, 2};
+  size_t next[4] = {1, 0, 1, 1}, merged = 1;
+  const row_step f0 = row_step_of(0, 1);
+  for (size_t j0 = 0; j0 < n; j0 += BLOCK) {
+    size_t j1 = n - j0 < BLOCK ? n : j0 + BLOCK;
+    memcpy(s + j0, a + j0, (j1 - j0) * sizeof(float));
+    memcpy(d + j0, b + j0, (j1 - j0) * sizeof(float));
+    if (!j0) axpy2(s, d, b + n - 1, f0.p, f0.c, 1);
+    for (int t = 0; t < 4; t++)
+      if (j1 - lag[t] > next[t]) row_step_range(row_step_of(t, 1), s, d, next[t], j1 - lag[t]), next[t] = j1 - lag[t];
+#pragma omp simd
+    for (size_t i = merged; i < next[3]; i++) x[2 * i] = s[i], x[2 * i + 1] = d[i];
+    merged = next[3];
+  }
+  static const struct { int t, from_end; size_t i; } rest[] = {
+      {1, 1, 1}, {2, 0, 0}, {2, 1, 1}, {3, 0, 0}, {3, 1, 2}, {3, 1, 1}};
+  for (size_t k = 0; k < sizeof rest / sizeof rest[0]; k++)
+    row_step_at(row_step_of(rest[k].t, 1), s, d, n, rest[k].from_end ? n - rest[k].i : rest[k].i);
+  for (size_t i = 0; i < n; i = i ? i + 1 : n - 2) x[2 * i] = s[i], x[2 * i + 1] = d[i];
 }
 
 /* One periodized bior4.4 split along the row axis: x [2n][w] -> cA a [n][w], cD b [n][w],
@@ -162,6 +198,7 @@ static void dwt_fwd(const float *x, size_t xs, float *a, float *b, size_t as, si
  * dwt_fwd's map; split and merge are permutations, each the other's transpose). */
 static void dwt_inv(const float *a, const float *b, size_t as, float *s, float *d, float *x,
                     size_t xs, size_t n, size_t w, int adj) {
+  if (w == 1 && xs == 1 && as == 1 && !adj && n > BLOCK) return dwt_inv_row(a, b, s, d, x, n);
   copy_rows(s, w, a, as, n, w);
   copy_rows(d, w, b, as, n, w);
   lift(s, d, n, w, w, -1, adj);
