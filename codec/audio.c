@@ -87,7 +87,11 @@ int wl_audio_encoder_new(wl_audio_encoder **ep, const wl_model *m, int channels,
   e->win = wl_alloc_large(sizeof(float) * (size_t)channels * e->cap);
   e->q = malloc(sizeof(int16_t) * (size_t)h.keep * P);
   e->streams = malloc(e->bound * (size_t)h.keep);
-  if (!e->win || !e->q || !e->streams) { wl_audio_encoder_free(e); return WL_ERR_NOMEM; }
+  const wl_signal span = {1, channels, 1, (int)(e->cap - 1), depth, NULL, 0};
+  if (!e->win || !e->q || !e->streams || wl_work_reserve(&e->work, &span, h.J)) {
+    wl_audio_encoder_free(e);
+    return WL_ERR_NOMEM;
+  }
   *ep = e;
   return 0;
 }

@@ -71,14 +71,19 @@ static int grow(float **buf, size_t *cap, size_t n) {
   return 0;
 }
 
+int wl_work_reserve(wl_work *w, const wl_signal *s, int J) {
+  int Hp, Wp;
+  wl_signal_padded(s, J, &Hp, &Wp);
+  WL_TRY(grow(&w->x, &w->xcap, (size_t)s->channels * Hp * Wp));
+  return s->dims == 1 ? grow(&w->scratch, &w->scap, wl_wpt_scratch_floats(s->channels, 1, Wp)) : 0;
+}
+
 int wl_packets(const wl_signal *s, int J, wl_work *w, float **X) {
   int Hp, Wp;
   wl_signal_padded(s, J, &Hp, &Wp);
-  const size_t n = (size_t)s->channels * Hp * Wp;
-  WL_TRY(grow(&w->x, &w->xcap, n));
+  WL_TRY(wl_work_reserve(w, s, J));
   wl_signal_scale(s, Hp, Wp, w->x);
   if (s->dims == 1) {
-    WL_TRY(grow(&w->scratch, &w->scap, wl_wpt_scratch_floats(s->channels, 1, Wp)));
     WL_TRY(wpt_error(wl_wpt1_forward_with(w->x, s->channels, Wp, J, w->x, w->scratch, w->scap)));
   } else {
     WL_TRY(wpt_error(wl_wpt2_forward(w->x, s->channels, Hp, Wp, J, w->x)));

@@ -89,6 +89,9 @@ typedef struct {
   size_t xcap, scap;  /* their sizes in floats */
 } wl_work;
 void wl_work_free(wl_work *w);
+/* Sizes w for signals up to the shape of s (1-D: the transform's scratch too), so that a stream
+ * whose first chunk is its shortest does not allocate (and fault in) its buffers twice. */
+int wl_work_reserve(wl_work *w, const wl_signal *s, int J);
 /* X (C*4^J, Hp/2^J, Wp/2^J) (1-D: (C*2^J, 1, Wp/2^J)): the packets of a padded, scaled signal,
  * in w->x; and the first `keep` latent planes q (keep, h, w) of a signal (w NULL: buffers of
  * its own). */
