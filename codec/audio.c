@@ -209,11 +209,13 @@ struct wl_audio_decoder {
   float *span;      /* (C, L + 2 O): a decoded chunk, then the frames given out, (C, frames) */
   float *tail;      /* (C, O): the last chunk's frames of the coming cross-fade */
   int16_t *q;       /* (keep, (L + 2 O) / 2^J) */
+  wl_work work;     /* wl_synthesise's buffers, sized for a full chunk and kept */
 };
 
 void wl_audio_decoder_free(wl_audio_decoder *d) {
   if (!d) return;
   free(d->rec); free(d->span); free(d->tail); free(d->q);
+  wl_work_free(&d->work);
   free(d);
 }
 
@@ -281,6 +283,11 @@ static int start(wl_audio_decoder *d, const uint8_t *p) {
   d->tail = wl_alloc_large(sizeof(float) * C * (size_t)h.overlap);
   d->q = malloc(sizeof(int16_t) * (size_t)h.keep * (S >> h.J));
   if (!d->span || !d->tail || !d->q) return WL_ERR_NOMEM;
+  wl_header full = h;
+  full.width = (int)S;
+  full.lat_h = 1;
+  full.lat_w = (int)(S >> h.J);
+  WL_TRY(wl_work_reserve_synthesis(&d->work, d->m, &full));
   d->h = h;
   d->at.crc = wl_crc32(0, p, WL_AUDIO_HDR);
   return 0;
@@ -320,7 +327,7 @@ int wl_audio_decoder_push(wl_audio_decoder *d, const uint8_t *buf, size_t len, s
     WL_TRY(wl_record_read(&d->h, &d->at, rec, size, &ch));
     if (chunk) {
       WL_TRY(wl_decode_streams(d->m, &ch, rec + ch.header_len, d->q));
-      WL_TRY(wl_synthesise(d->m, &ch, d->q, d->span));
+      WL_TRY(wl_synthesise(d->m, &ch, d->q, d->span, &d->work));
       blend(d, d->at.index - 1, ch.width, d->at.last, out);
     }
   }

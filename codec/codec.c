@@ -58,6 +58,8 @@ static int entropy_error(int e) { return e == WLE_ERR_NOMEM ? WL_ERR_NOMEM : e <
 void wl_work_free(wl_work *w) {
   free(w->x);
   free(w->scratch);
+  free(w->y);
+  free(w->net);
   memset(w, 0, sizeof *w);
 }
 
@@ -256,23 +258,34 @@ static int unpack_alpha(const wl_header *h, const uint8_t *z, float *alpha) {
   return e;
 }
 
-int wl_synthesise(const wl_model *m, const wl_header *h, const int16_t *q, float *out) {
-  const int C = h->channels, K = h->K, half = 1 << (h->bits - 1);
+/* Sizes w for synthesising h's shape: latents, decoder activations, signal, 1-D scratch. */
+int wl_work_reserve_synthesis(wl_work *w, const wl_model *m, const wl_header *h) {
+  const int C = h->channels, Hp = h->modality == WL_MODALITY_AUDIO ? 1 : h->lat_h << h->J, Wp = h->lat_w << h->J;
+  WL_TRY(grow(&w->y, &w->ycap, (size_t)h->K * h->lat_h * h->lat_w));
+  WL_TRY(grow(&w->net, &w->ncap, wl_decoder_work_floats(m, h->lat_h, h->lat_w)));
+  WL_TRY(grow(&w->x, &w->xcap, (size_t)C * Hp * Wp));
+  return Hp == 1 ? grow(&w->scratch, &w->scap, wl_wpt_scratch_floats(C, 1, Wp)) : 0;
+}
+
+int wl_synthesise(const wl_model *m, const wl_header *h, const int16_t *q, float *out, wl_work *w) {
+  const int C = h->channels, half = 1 << (h->bits - 1);
   const wl_signal shape = {h->modality == WL_MODALITY_AUDIO ? 1 : 2, C, h->height, h->width, h->depth, NULL, 0};
   const int Hp = shape.dims == 2 ? h->lat_h << h->J : 1, Wp = h->lat_w << h->J;
   const long P = (long)h->lat_h * h->lat_w;
-  float *y = malloc(sizeof(float) * (size_t)K * P), *X = wl_alloc_large(sizeof(float) * (size_t)C * Hp * Wp);
-  int e = y && X ? 0 : WL_ERR_NOMEM;
+  wl_work own = {0}, *wk = w ? w : &own;
+  int e = wl_work_reserve_synthesis(wk, m, h);
+  float *y = wk->y, *X = wk->x;
   if (!e) {
 #pragma omp parallel for schedule(static)
-    for (long i = 0; i < (long)K * P; i++)
+    for (long i = 0; i < (long)h->K * P; i++)
       y[i] = i < h->keep * P ? m->dequant[q[i] + half] : m->fill[i / P];
-    e = wl_decoder_forward(m, y, h->lat_h, h->lat_w, X);
-    if (!e) e = wpt_error(shape.dims == 1 ? wl_wpt1_inverse(X, C, Wp, h->J, X) : wl_wpt2_inverse(X, C, Hp, Wp, h->J, X));
+    e = wl_decoder_forward(m, y, h->lat_h, h->lat_w, X, wk->net);
+    if (!e) e = wpt_error(shape.dims == 1 ? wl_wpt1_inverse_with(X, C, Wp, h->J, X, wk->scratch, wk->scap)
+                                          : wl_wpt2_inverse(X, C, Hp, Wp, h->J, X));
     if (!e && m->F) e = wl_fir_apply(m->post, m->F, X, C, Wp); /* 1-D: the signal is (C, Wp) */
   }
   if (!e) wl_signal_unscale(X, Hp, Wp, &shape, out);
-  free(y); free(X);
+  wl_work_free(&own);
   return e;
 }
 
@@ -282,7 +295,7 @@ int wl_decode(const wl_model *m, const uint8_t *buf, size_t len, wl_image *img) 
   memset(img, 0, sizeof *img);
   WL_TRY(read_latents(m, buf, len, &h, &q));
   int e = wl_image_alloc(img, h.channels, h.height, h.width, h.depth, h.has_alpha);
-  if (!e) e = wl_synthesise(m, &h, q, img->planes);
+  if (!e) e = wl_synthesise(m, &h, q, img->planes, NULL);
   free(q);
   if (!e && h.has_alpha) e = unpack_alpha(&h, buf + h.header_len, img->alpha);
   if (e) wl_image_release(img);

@@ -32,15 +32,19 @@ void wl_decoder_run(const wl_model *m, const float *y, wl_grid g, float *X, cons
               (int)P);
 }
 
-int wl_decoder_forward(const wl_model *m, const float *y, int h, int w, float *X) {
+size_t wl_decoder_work_floats(const wl_model *m, int h, int w) {
+  const wl_grid g = {1, h, w};
+  return m->N ? 3 * (size_t)m->N * (size_t)wl_grid_size(g) + (size_t)wl_conv_scratch(m->N, m->kh, m->kw, g) : 0;
+}
+
+int wl_decoder_forward(const wl_model *m, const float *y, int h, int w, float *X, float *work) {
   const wl_grid g = {1, h, w};
   const size_t NP = (size_t)m->N * (size_t)wl_grid_size(g);
-  float *hb = malloc(sizeof(float) * NP), *a = malloc(sizeof(float) * NP), *t = malloc(sizeof(float) * NP);
-  float *scratch = malloc(sizeof(float) * (size_t)wl_conv_scratch(m->N, m->kh, m->kw, g));
-  int e = !m->N || (hb && a && t && scratch) ? 0 : WL_ERR_NOMEM;
+  if (m->N && !work) return WL_ERR_ARG;
   /* One set of buffers, reused by every block: a1, c2, sR share `a`; c1, a2 share `t`. */
-  const wl_decoder_acts acts = {.h = hb, .a1 = a, .c1 = t, .a2 = t, .c2 = a, .sR = a, .stride = 0, .scratch = scratch};
-  if (!e) wl_decoder_run(m, y, g, X, &acts);
-  free(hb); free(a); free(t); free(scratch);
-  return e;
+  float *hb = work, *a = m->N ? work + NP : NULL, *t = m->N ? work + 2 * NP : NULL;
+  const wl_decoder_acts acts = {.h = hb, .a1 = a, .c1 = t, .a2 = t, .c2 = a, .sR = a, .stride = 0,
+                                .scratch = m->N ? work + 3 * NP : NULL};
+  wl_decoder_run(m, y, g, X, &acts);
+  return 0;
 }

@@ -86,7 +86,8 @@ void wl_signal_unscale(const float *x, int Hp, int Wp, const wl_signal *s, float
  * zeroed; buffers grow on demand; wl_work_free releases them. */
 typedef struct {
   float *x, *scratch; /* the padded, scaled signal and then its packets; the transform's scratch */
-  size_t xcap, scap;  /* their sizes in floats */
+  float *y, *net;     /* synthesis: the dequantised latents, the decoder network's activations */
+  size_t xcap, scap, ycap, ncap; /* their sizes in floats */
 } wl_work;
 void wl_work_free(wl_work *w);
 /* Sizes w for signals up to the shape of s (1-D: the transform's scratch too), so that a stream
@@ -109,7 +110,9 @@ int wl_header_check_model(const wl_model *m, const wl_header *h);
 int wl_decode_streams(const wl_model *m, const wl_header *h, const uint8_t *p, int16_t *q);
 /* Synthesis of one block: latents q (keep, lat_h, lat_w) -> planes out (C, height, width) of
  * h's shape (an image, or one chunk of an audio stream: height 1, width its frames). */
-int wl_synthesise(const wl_model *m, const wl_header *h, const int16_t *q, float *out);
+/* w NULL: buffers of its own; wl_work_reserve_synthesis sizes w for chunks up to h's shape. */
+int wl_synthesise(const wl_model *m, const wl_header *h, const int16_t *q, float *out, wl_work *w);
+int wl_work_reserve_synthesis(wl_work *w, const wl_model *m, const wl_header *h);
 /* audio.c: wl_latents of an audio stream (h: its peeked header, completed). */
 int wl_audio_latents(const wl_model *m, const uint8_t *buf, size_t len, int16_t **q, wl_header *h);
 
@@ -130,7 +133,9 @@ int wl_model_serialize(const wl_model *m, const wl_model_extra *x, uint8_t **out
 int wl_model_parse(wl_model **model, const uint8_t *buf, size_t len, const wl_model_extra *x);
 
 /* decoder.c: X (D, P) = decoder(y (K, P)) on an h x w latent grid (P = h*w). */
-int wl_decoder_forward(const wl_model *m, const float *y, int h, int w, float *X);
+int wl_decoder_forward(const wl_model *m, const float *y, int h, int w, float *X, float *work);
+/* The floats of `work` it needs: activations and convolution scratch (0 for linear models). */
+size_t wl_decoder_work_floats(const wl_model *m, int h, int w);
 /* The decoder over a grid g with caller-owned activations, each (N, P): block r's input h,
  * silu(h) a1, conv1 c1 and silu(c1) a2 at offset r * stride (h: R + 1 blocks), conv2's output
  * c2 and silu(h_R) sR once. stride 0 reuses one buffer per tensor (in place is fine: a2 may

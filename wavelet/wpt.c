@@ -312,6 +312,10 @@ int wl_wpt1_forward_with(const float *x, int C, int T, int J, float *X, float *s
   return wpt(x, C, 1, T, J, 1, +1, 0, X, scratch, len);
 }
 
+int wl_wpt1_inverse_with(const float *X, int C, int T, int J, float *x, float *scratch, size_t len) {
+  return wpt(X, C, 1, T, J, 1, -1, 0, x, scratch, len);
+}
+
 int wl_wpt1_forward(const float *x, int C, int T, int J, float *X) {
   return wpt(x, C, 1, T, J, 1, +1, 0, X, NULL, 0);
 }

@@ -100,15 +100,16 @@ int main(int argc, char **argv) {
   for (long i = 0; !why && i < shape[0] * P; i++)
     if (q[i] < -half || q[i] >= half) why = "latent out of the model's bits range";
   float *y = why ? NULL : malloc(sizeof(float) * (size_t)K * P), *X = why ? NULL : malloc(sizeof(float) * (size_t)m->D * P);
-  if (!why && (!y || !X)) why = "out of memory";
+  float *work = why ? NULL : malloc(sizeof(float) * (wl_decoder_work_floats(m, shape[1], shape[2]) + 1));
+  if (!why && (!y || !X || !work)) why = "out of memory";
   if (why) rc = fail(argv[2], why);
   if (!rc) {
     for (long i = 0; i < K * P; i++) y[i] = i < shape[0] * P ? m->dequant[q[i] + half] : m->fill[i / P];
     const int oshape[3] = {m->D, shape[1], shape[2]};
-    if ((e = wl_decoder_forward(m, y, shape[1], shape[2], X))) rc = fail("wl_decoder_forward", wl_strerror(e));
+    if ((e = wl_decoder_forward(m, y, shape[1], shape[2], X, work))) rc = fail("wl_decoder_forward", wl_strerror(e));
     else if (npy_write_f32(argv[3], X, oshape)) rc = fail(argv[3], "cannot write");
   }
-  free(q); free(y); free(X);
+  free(q); free(y); free(X); free(work);
   wl_model_free(m);
   return rc;
 }
