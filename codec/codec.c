@@ -258,13 +258,14 @@ static int unpack_alpha(const wl_header *h, const uint8_t *z, float *alpha) {
   return e;
 }
 
-/* Sizes w for synthesising h's shape: latents, decoder activations, signal, 1-D scratch. */
+/* Sizes w for synthesising h's shape: latents and decoder activations, then the padded signal
+ * and its 1-D scratch as for analysis. */
 int wl_work_reserve_synthesis(wl_work *w, const wl_model *m, const wl_header *h) {
-  const int C = h->channels, Hp = h->modality == WL_MODALITY_AUDIO ? 1 : h->lat_h << h->J, Wp = h->lat_w << h->J;
+  const int audio = h->modality == WL_MODALITY_AUDIO;
+  const wl_signal padded = {audio ? 1 : 2, h->channels, audio ? 1 : h->lat_h << h->J, h->lat_w << h->J, h->depth, NULL, 0};
   WL_TRY(grow(&w->y, &w->ycap, (size_t)h->K * h->lat_h * h->lat_w));
   WL_TRY(grow(&w->net, &w->ncap, wl_decoder_work_floats(m, h->lat_h, h->lat_w)));
-  WL_TRY(grow(&w->x, &w->xcap, (size_t)C * Hp * Wp));
-  return Hp == 1 ? grow(&w->scratch, &w->scap, wl_wpt_scratch_floats(C, 1, Wp)) : 0;
+  return wl_work_reserve(w, &padded, h->J);
 }
 
 int wl_synthesise(const wl_model *m, const wl_header *h, const int16_t *q, float *out, wl_work *w) {

@@ -39,12 +39,13 @@ size_t wl_decoder_work_floats(const wl_model *m, int h, int w) {
 
 int wl_decoder_forward(const wl_model *m, const float *y, int h, int w, float *X, float *work) {
   const wl_grid g = {1, h, w};
-  const size_t NP = (size_t)m->N * (size_t)wl_grid_size(g);
-  if (m->N && !work) return WL_ERR_ARG;
+  static const wl_decoder_acts none = {0}; /* a linear model has no activations */
+  if (!m->N) return wl_decoder_run(m, y, g, X, &none), 0;
+  if (!work) return WL_ERR_ARG;
   /* One set of buffers, reused by every block: a1, c2, sR share `a`; c1, a2 share `t`. */
-  float *hb = work, *a = m->N ? work + NP : NULL, *t = m->N ? work + 2 * NP : NULL;
-  const wl_decoder_acts acts = {.h = hb, .a1 = a, .c1 = t, .a2 = t, .c2 = a, .sR = a, .stride = 0,
-                                .scratch = m->N ? work + 3 * NP : NULL};
+  const size_t NP = (size_t)m->N * (size_t)wl_grid_size(g);
+  float *hb = work, *a = work + NP, *t = work + 2 * NP;
+  const wl_decoder_acts acts = {.h = hb, .a1 = a, .c1 = t, .a2 = t, .c2 = a, .sR = a, .stride = 0, .scratch = work + 3 * NP};
   wl_decoder_run(m, y, g, X, &acts);
   return 0;
 }

@@ -133,6 +133,19 @@ static void row_step_range(row_step f, float *s, float *d, size_t i0, size_t i1)
   else axpy2(s + i0, d + i0, d + i0 - 1, f.p, f.c, i1 - i0);
 }
 
+/* Advances each step t to j1 - lag[t] from next[t] (see below). */
+static void row_steps_upto(float *s, float *d, size_t *next, const size_t *lag, size_t j1, int inverse) {
+  for (int t = 0; t < 4; t++)
+    if (j1 - lag[t] > next[t]) row_step_range(row_step_of(t, inverse), s, d, next[t], j1 - lag[t]), next[t] = j1 - lag[t];
+}
+
+/* The deferred elements, in order: step t at i, or at n - i when from_end. */
+typedef struct { int t, from_end; size_t i; } row_deferred;
+static void row_steps_deferred(float *s, float *d, size_t n, const row_deferred *r, size_t count, int inverse) {
+  for (size_t k = 0; k < count; k++)
+    row_step_at(row_step_of(r[k].t, inverse), s, d, n, r[k].from_end ? n - r[k].i : r[k].i);
+}
+
 /* Long rows (n > BLOCK) in one pass, BLOCK samples at a time, so that a row larger than the
  * caches is read and written once instead of five or six times (shorter rows stay in L1 through
  * the plain passes, which are faster there). After the inputs up to j1 are in place, step t
@@ -149,14 +162,11 @@ static void dwt_fwd_row(const float *restrict x, float *restrict s, float *restr
     size_t j1 = n - j0 < BLOCK ? n : j0 + BLOCK;
 #pragma omp simd
     for (size_t i = j0; i < j1; i++) s[i] = x[2 * i], d[i] = x[2 * i + 1];
-    for (int t = 0; t < 4; t++)
-      if (j1 - lag[t] > next[t]) row_step_range(row_step_of(t, 0), s, d, next[t], j1 - lag[t]), next[t] = j1 - lag[t];
+    row_steps_upto(s, d, next, lag, j1, 0);
   }
-  static const struct { int t, from_end; size_t i; } rest[] = {
-      {0, 1, 1}, {1, 0, 0}, {1, 1, 1}, {2, 1, 1}, {2, 0, 0}, {2, 1, 2},
-      {3, 0, 0}, {3, 0, 1}, {3, 1, 2}, {3, 1, 1}};
-  for (size_t k = 0; k < sizeof rest / sizeof rest[0]; k++)
-    row_step_at(row_step_of(rest[k].t, 0), s, d, n, rest[k].from_end ? n - rest[k].i : rest[k].i);
+  static const row_deferred rest[] = {{0, 1, 1}, {1, 0, 0}, {1, 1, 1}, {2, 1, 1}, {2, 0, 0},
+                                      {2, 1, 2}, {3, 0, 0}, {3, 0, 1}, {3, 1, 2}, {3, 1, 1}};
+  row_steps_deferred(s, d, n, rest, sizeof rest / sizeof rest[0], 0);
 }
 
 /* Inverse: cA a, cD b [n] copied into work s, d, the four inverse steps, merged into x [2n].
@@ -172,16 +182,13 @@ static void dwt_inv_row(const float *restrict a, const float *restrict b, float 
     memcpy(s + j0, a + j0, (j1 - j0) * sizeof(float));
     memcpy(d + j0, b + j0, (j1 - j0) * sizeof(float));
     if (!j0) axpy2(s, d, b + n - 1, f0.p, f0.c, 1);
-    for (int t = 0; t < 4; t++)
-      if (j1 - lag[t] > next[t]) row_step_range(row_step_of(t, 1), s, d, next[t], j1 - lag[t]), next[t] = j1 - lag[t];
+    row_steps_upto(s, d, next, lag, j1, 1);
 #pragma omp simd
     for (size_t i = merged; i < next[3]; i++) x[2 * i] = s[i], x[2 * i + 1] = d[i];
     merged = next[3];
   }
-  static const struct { int t, from_end; size_t i; } rest[] = {
-      {1, 1, 1}, {2, 0, 0}, {2, 1, 1}, {3, 0, 0}, {3, 1, 2}, {3, 1, 1}};
-  for (size_t k = 0; k < sizeof rest / sizeof rest[0]; k++)
-    row_step_at(row_step_of(rest[k].t, 1), s, d, n, rest[k].from_end ? n - rest[k].i : rest[k].i);
+  static const row_deferred rest[] = {{1, 1, 1}, {2, 0, 0}, {2, 1, 1}, {3, 0, 0}, {3, 1, 2}, {3, 1, 1}};
+  row_steps_deferred(s, d, n, rest, sizeof rest / sizeof rest[0], 1);
   for (size_t i = 0; i < n; i = i ? i + 1 : n - 2) x[2 * i] = s[i], x[2 * i + 1] = d[i];
 }
 
@@ -286,7 +293,8 @@ static int wpt(const float *in, int C, int H, int W, int J, int dims, int dir, i
   static phase_fn *const phase[2][2] = {{rows_inv, cols_inv}, {rows_fwd, cols_fwd}};
   size_t N = count(in, out, C, H, W, J, dims);
   if (!N) return -2;
-  float *tmp = len >= wl_wpt_scratch_floats(C, H, W) ? scratch : wl_alloc_large(wl_wpt_scratch_floats(C, H, W) * sizeof(float));
+  const size_t need = wl_wpt_scratch_floats(C, H, W);
+  float *tmp = len >= need ? scratch : wl_alloc_large(need * sizeof(float));
   if (!tmp) return -1;
   const int P = dims * J;
   float *buf[2], *work = tmp + N;

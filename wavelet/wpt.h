@@ -28,8 +28,9 @@
  * All eight return 0, -1 when out of memory, -2 on bad arguments (NULL buffer, C, T, H or W
  * not positive or not a multiple of 2^J, J outside 1..10 for 1-D or 1..6 for 2-D, sizes that
  * overflow). Input and output are the same buffer (in place) or do not overlap; either way the
- * transform allocates one scratch buffer of their size (see wl_wpt1_forward_with). Thread-safe; OpenMP-parallel over bands and
- * rows, with results independent of the thread count. The inverse reconstructs to float32
+ * transform allocates one scratch buffer of their size (see wl_wpt1_forward_with).
+ * Thread-safe; OpenMP-parallel over bands and rows, with results independent of the thread
+ * count. The inverse reconstructs to float32
  * rounding (about 1e-6 of max|x|). */
 
 /* 1-D packet: x [C][T] -> X [C*2^J][T>>J]; T must be a multiple of 2^J, J in 1..10. */
