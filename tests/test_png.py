@@ -1,0 +1,121 @@
+#!/usr/bin/python3
+"""PNG input: the one-pass read of cli/png.c (libdeflate, own unfiltering) takes every plain
+PNG, reads the pixels an independent writer (tests/py/pngref.py) put there and agrees with
+libpng sample for sample; the files it leaves to libpng still read; a corrupted file never
+makes the two disagree. tests/tools/png_paths reports which reader took a file and compares
+them."""
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "py"))
+import pngref  # noqa: E402
+from harness import TOP, finish, test, run  # noqa: E402
+
+TMP = tempfile.mkdtemp(prefix="walloc-png-")
+T = lambda *name: os.path.join(TMP, *name)  # noqa: E731
+PATHS = os.path.join(TOP, "build", "tests", "tools", "png_paths")
+
+
+def paths(*files):
+    """{file: 'plain' | 'libpng' | 'error'} from png_paths; fails when the readers disagree."""
+    p = subprocess.run([PATHS] + list(files), capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout + p.stderr
+    return dict(line.rsplit(" ", 1) for line in p.stdout.split("\n") if line)
+
+
+def photo(h, w, c, depth, seed):
+    """Noisy ramps over the full range: every filter's predictor matters, and wraps."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w]
+    peak = (1 << depth) - 1
+    planes = [(x * (k + 1) * 7 + y * 5 + rng.integers(0, 40, (h, w))) * peak / (w * 7 * c + h * 5) for k in range(c)]
+    return np.clip(np.stack(planes, 2), 0, peak).astype(np.uint16)
+
+
+KINDS = [(c, depth) for depth in (8, 16) for c in (1, 2, 3, 4)]
+EXTRA = ((b"tEXt", b"Comment\0walloc", True), (b"tIME", struct.pack(">HBBBBB", 2026, 11, 26, 9, 0, 0), False))
+
+
+@test("plain PNGs (gray, gray+alpha, RGB, RGBA; 8 and 16 bits; all five row filters; split IDATs; "
+      "ancillary chunks) take the one-pass read, which agrees with libpng")
+def _():
+    files = []
+    for i, (c, depth) in enumerate(KINDS):
+        files.append(T("k%d-%d.png" % (c, depth)))
+        pngref.write(files[-1], photo(29, 37 + i, c, depth, i), depth, filters=(0, 1, 2, 3, 4), idat=97, extra=EXTRA)
+    got = paths(*files)
+    assert all(got[f] == "plain" for f in files), got
+
+
+@test("the one-pass read gives the pixels the independent writer stored (encode equals the .npy "
+      "of the same pixels; alpha comes back exact)")
+def _():
+    for i, (c, depth) in enumerate(KINDS):
+        a = photo(29, 37 + i, c, depth, i)
+        png, npy = T("p%d-%d.png" % (c, depth)), T("p%d-%d.npy" % (c, depth))
+        pngref.write(png, a, depth, filters=(4, 3, 2, 1, 0), idat=61)
+        colour = a[:, :, : 3 if c >= 3 else 1].transpose(2, 0, 1)
+        np.save(npy, np.ascontiguousarray(colour[0] if c < 3 else colour).astype(np.uint8 if depth == 8 else "<u2"))
+        rc1, enc, err1 = run("encode", "-c", png)
+        rc2, ref, err2 = run("encode", "-c", npy)
+        assert rc1 == 0 and rc2 == 0, err1 + err2
+        if c in (1, 3):
+            assert enc == ref, "%d channels, %d bits: .wlc differs from the .npy's" % (c, depth)
+            continue
+        open(T("a.wlc"), "wb").write(enc)
+        open(T("r.wlc"), "wb").write(ref)
+        for src, dst in (("a.wlc", "a.npy"), ("r.wlc", "r.npy")):
+            assert run("latents", "-f", T(src), "-o", T("l" + dst))[0] == 0
+        assert np.array_equal(np.load(T("la.npy")), np.load(T("lr.npy"))), "%d channels: latents differ" % c
+        assert run("decode", "-f", T("a.wlc"), "-o", T("a.npy"))[0] == 0
+        assert np.array_equal(np.load(T("a.npy"))[-1], a[:, :, -1]), "%d channels, %d bits: alpha differs" % (c, depth)
+
+
+@test("PNGs the one-pass read leaves to libpng (palette, tRNS, interlaced, a chunk between IDATs, "
+      "an ancillary chunk with a bad CRC) still read through libpng")
+def _():
+    a = photo(21, 33, 3, 8, 9)
+    pal = T("palette.png")
+    Image.fromarray(a.astype(np.uint8), "RGB").convert("P", palette=Image.ADAPTIVE).save(pal)
+    trns, inter, split, badcrc = T("trns.png"), T("inter.png"), T("split.png"), T("badcrc.png")
+    pngref.write(trns, a, extra=((b"tRNS", struct.pack(">HHH", 1, 2, 3), True),))
+    pngref.write(inter, a, interlace=True)
+    pngref.write(split, a, idat=200)
+    b = open(split, "rb").read()
+    second = b.index(b"IDAT", b.index(b"IDAT") + 4) - 4
+    open(split, "wb").write(b[:second] + struct.pack(">I", 0) + b"teXt" + struct.pack(">I", 0x7b7b7b7b) + b[second:])
+    pngref.write(badcrc, a, extra=((b"tEXt", b"Comment\0x", True),))
+    b = bytearray(open(badcrc, "rb").read())
+    b[b.index(b"tEXt") + 4 + 9] ^= 1
+    open(badcrc, "wb").write(bytes(b))
+    got = paths(pal, trns, inter, split, badcrc)
+    assert all(v != "plain" for v in got.values()), got
+    assert got[pal] == got[trns] == got[inter] == "libpng", got
+    for f in (pal, trns, inter):
+        assert run("encode", "-c", f)[0] == 0, f
+
+
+@test("corrupted PNGs (300 single-byte changes) never make the two readers disagree")
+def _():
+    a = photo(17, 23, 4, 8, 5)
+    src = T("fuzz.png")
+    pngref.write(src, a, filters=(0, 1, 2, 3, 4), idat=50)
+    good = open(src, "rb").read()
+    rng = np.random.default_rng(1)
+    files = []
+    for i in range(300):
+        b = bytearray(good)
+        b[rng.integers(8, len(b))] ^= 1 << rng.integers(0, 8)
+        files.append(T("fuzz%03d.png" % i))
+        open(files[-1], "wb").write(bytes(b))
+    got = paths(*files)
+    assert not [f for f, v in got.items() if v == "plain"], "a corrupted file read as plain"
+
+
+sys.exit(finish())
