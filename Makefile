@@ -9,7 +9,7 @@
 CC      ?= cc
 OPT     ?= -O2 -g
 WARN    ?= -Wall -Wextra -Werror
-CFLAGS  += -std=c11 $(OPT) $(WARN) -fPIC -fopenmp -D_DEFAULT_SOURCE
+CFLAGS  += -std=c11 $(OPT) $(WARN) -fPIC -fopenmp -ffp-contract=off -D_DEFAULT_SOURCE
 CPPFLAGS += -Iinclude -I. -I$(B) -I/usr/include/$(shell gcc -print-multiarch)/openblas-openmp
 # The OpenMP build of OpenBLAS shares libgomp's threads; the default pthread build starts
 # its own spinning pool at load time, which halves -T2 speed on two cores.

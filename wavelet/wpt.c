@@ -7,6 +7,14 @@
 #include <string.h>
 #include "wavelet/wpt.h"
 #include "codec/alloc.h"
+/* The kernels are compiled for AVX2 too and picked at run time (an ifunc): the operations are
+ * elementwise, and -ffp-contract=off keeps them unfused, so every build gives the same bits. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define CLONES
+#endif
+#define INLINE inline __attribute__((always_inline))
 #ifdef _OPENMP
 #include <omp.h>
 #define WL_NTHREADS() omp_get_max_threads()
@@ -44,7 +52,7 @@ static const float lift_pc[4][2] = { /* forward step: p, c */
     {(float)ZETA, (float)(-ZETA * ZETA * DELTA)}};
 
 /* y[k] = p y[k] + c (a[k] + b[k]), k < m */
-static void axpy2(float *restrict y, const float *restrict a, const float *restrict b, float p,
+static INLINE void axpy2(float *restrict y, const float *restrict a, const float *restrict b, float p,
                   float c, size_t m) {
 #pragma omp simd
   for (size_t k = 0; k < m; k++) y[k] = p * y[k] + c * (a[k] + b[k]);
@@ -53,7 +61,7 @@ static void axpy2(float *restrict y, const float *restrict a, const float *restr
 /* One lifting step on rows i < n of w floats, st floats apart (in place in y):
  *   y_i = p y_i + c (u_i + u_{i+o}),  o = +1 or -1, i + o mod n.
  * When st == w the n - 1 rows that do not wrap are one flat loop. */
-static void lift_step(float *y, const float *u, size_t n, size_t w, size_t st, int o, float p,
+static INLINE void lift_step(float *y, const float *u, size_t n, size_t w, size_t st, int o, float p,
                       float c) {
   int flat = st == w;
   size_t k = o > 0 ? 0 : 1, e = o > 0 ? n - 1 : 0; /* first unwrapped row, the wrapped one */
@@ -67,7 +75,7 @@ static void lift_step(float *y, const float *u, size_t n, size_t w, size_t st, i
 /* The four lifting steps in place on s, d: n rows of w floats, st apart. dir = +1 takes
  * (x[2i], x[2i+1]) to (cA, cD), -1 back; adj = 0 for F (+1) and G (-1), 1 for G^T (+1) and
  * F^T (-1). Even steps predict d from s, odd ones update s; transposed, the other way round. */
-static void lift(float *s, float *d, size_t n, size_t w, size_t st, int dir, int adj) {
+static INLINE void lift(float *s, float *d, size_t n, size_t w, size_t st, int dir, int adj) {
   for (int t = 0; t < 4; t++) {
     int k = dir > 0 ? t : 3 - t;
     float p = adj ? (k < 3 ? lift_pc[k + 1][0] : 1) : lift_pc[k][0], c = lift_pc[k][1];
@@ -78,7 +86,7 @@ static void lift(float *s, float *d, size_t n, size_t w, size_t st, int dir, int
 }
 
 /* y[i][0..w) = x[i][0..w) for i < rows; rows are ys and xs floats apart. */
-static void copy_rows(float *restrict y, size_t ys, const float *restrict x, size_t xs,
+static INLINE void copy_rows(float *restrict y, size_t ys, const float *restrict x, size_t xs,
                       size_t rows, size_t w) {
   if (ys == w && xs == w) memcpy(y, x, rows * w * sizeof(float));
   else for (size_t i = 0; i < rows; i++) memcpy(y + i * ys, x + i * xs, w * sizeof(float));
@@ -86,7 +94,7 @@ static void copy_rows(float *restrict y, size_t ys, const float *restrict x, siz
 
 /* x [2n][w] -> even rows s [n][w], odd rows d [n][w]; rows of x xs floats apart, of s and d
  * ys apart. Rows of single floats deinterleave in one vector loop; wider ones are copied. */
-static void split(const float *restrict x, size_t xs, float *restrict s, float *restrict d,
+static INLINE void split(const float *restrict x, size_t xs, float *restrict s, float *restrict d,
                   size_t ys, size_t n, size_t w) {
   if (w == 1 && xs == 1 && ys == 1) {
 #pragma omp simd
@@ -98,7 +106,7 @@ static void split(const float *restrict x, size_t xs, float *restrict s, float *
 }
 
 /* The inverse of split. */
-static void merge(const float *restrict s, const float *restrict d, size_t ys, float *restrict x,
+static INLINE void merge(const float *restrict s, const float *restrict d, size_t ys, float *restrict x,
                   size_t xs, size_t n, size_t w) {
   if (w == 1 && xs == 1 && ys == 1) {
 #pragma omp simd
@@ -121,27 +129,27 @@ static row_step row_step_of(int t, int inverse) {
 }
 
 /* Element i of a step, indices mod n. */
-static void row_step_at(row_step f, float *s, float *d, size_t n, size_t i) {
+static INLINE void row_step_at(row_step f, float *s, float *d, size_t n, size_t i) {
   if (f.upd_d) axpy2(d + i, s + i, s + (i == n - 1 ? 0 : i + 1), f.p, f.c, 1);
   else axpy2(s + i, d + i, d + (i ? i - 1 : n - 1), f.p, f.c, 1);
 }
 
 /* Elements [i0, i1) of a step, none of which wraps. */
-static void row_step_range(row_step f, float *s, float *d, size_t i0, size_t i1) {
+static INLINE void row_step_range(row_step f, float *s, float *d, size_t i0, size_t i1) {
   if (i1 <= i0) return;
   if (f.upd_d) axpy2(d + i0, s + i0, s + i0 + 1, f.p, f.c, i1 - i0);
   else axpy2(s + i0, d + i0, d + i0 - 1, f.p, f.c, i1 - i0);
 }
 
 /* Advances each step t to j1 - lag[t] from next[t] (see below). */
-static void row_steps_upto(float *s, float *d, size_t *next, const size_t *lag, size_t j1, int inverse) {
+static INLINE void row_steps_upto(float *s, float *d, size_t *next, const size_t *lag, size_t j1, int inverse) {
   for (int t = 0; t < 4; t++)
     if (j1 - lag[t] > next[t]) row_step_range(row_step_of(t, inverse), s, d, next[t], j1 - lag[t]), next[t] = j1 - lag[t];
 }
 
 /* The deferred elements, in order: step t at i, or at n - i when from_end. */
 typedef struct { int t, from_end; size_t i; } row_deferred;
-static void row_steps_deferred(float *s, float *d, size_t n, const row_deferred *r, size_t count, int inverse) {
+static INLINE void row_steps_deferred(float *s, float *d, size_t n, const row_deferred *r, size_t count, int inverse) {
   for (size_t k = 0; k < count; k++)
     row_step_at(row_step_of(r[k].t, inverse), s, d, n, r[k].from_end ? n - r[k].i : r[k].i);
 }
@@ -155,7 +163,7 @@ static void row_steps_deferred(float *s, float *d, size_t n, const row_deferred 
  * bit-identical (tests/test_wavelet.c checks golden hashes recorded from the plain loops).
  * Forward: x [2n] split into s, d, then the four forward steps. */
 #define BLOCK 1024
-static void dwt_fwd_row(const float *restrict x, float *restrict s, float *restrict d, size_t n) {
+static INLINE void dwt_fwd_row(const float *restrict x, float *restrict s, float *restrict d, size_t n) {
   static const size_t lag[4] = {1, 1, 2, 2};
   size_t next[4] = {0, 1, 1, 2};
   for (size_t j0 = 0; j0 < n; j0 += BLOCK) {
@@ -172,7 +180,7 @@ static void dwt_fwd_row(const float *restrict x, float *restrict s, float *restr
 /* Inverse: cA a, cD b [n] copied into work s, d, the four inverse steps, merged into x [2n].
  * The first step's wrapped neighbour of s_0 is b_n-1, still untouched, so it runs at once;
  * x_2i, x_2i+1 are written as soon as s_i and d_i are final. */
-static void dwt_inv_row(const float *restrict a, const float *restrict b, float *restrict s,
+static INLINE void dwt_inv_row(const float *restrict a, const float *restrict b, float *restrict s,
                         float *restrict d, float *restrict x, size_t n) {
   static const size_t lag[4] = {0, 1, 1, 2};
   size_t next[4] = {1, 0, 1, 1}, merged = 1;
@@ -194,7 +202,7 @@ static void dwt_inv_row(const float *restrict a, const float *restrict b, float 
 
 /* One periodized bior4.4 split along the row axis: x [2n][w] -> cA a [n][w], cD b [n][w],
  * rows xs and as floats apart (adj = 1: the transpose of dwt_inv's map instead). */
-static void dwt_fwd(const float *x, size_t xs, float *a, float *b, size_t as, size_t n,
+static CLONES void dwt_fwd(const float *x, size_t xs, float *a, float *b, size_t as, size_t n,
                     size_t w, int adj) {
   if (w == 1 && xs == 1 && as == 1 && !adj && n > BLOCK) return dwt_fwd_row(x, a, b, n);
   split(x, xs, a, b, as, n, w);
@@ -203,7 +211,7 @@ static void dwt_fwd(const float *x, size_t xs, float *a, float *b, size_t as, si
 
 /* Its inverse, through work s, d [n][w] (contiguous): a, b -> x (adj = 1: the transpose of
  * dwt_fwd's map; split and merge are permutations, each the other's transpose). */
-static void dwt_inv(const float *a, const float *b, size_t as, float *s, float *d, float *x,
+static CLONES void dwt_inv(const float *a, const float *b, size_t as, float *s, float *d, float *x,
                     size_t xs, size_t n, size_t w, int adj) {
   if (w == 1 && xs == 1 && as == 1 && !adj && n > BLOCK) return dwt_inv_row(a, b, s, d, x, n);
   copy_rows(s, w, a, as, n, w);
