@@ -251,14 +251,18 @@ static uint64_t hash_floats(const float *a, size_t n) {
 }
 
 /* Golden hashes of every transform's output bytes for fixed inputs, recorded with the plain
- * lifting loops (checked against pywt above) before the forward rows were blocked: any change
- * to the arithmetic of a transform, and so to encoded bytes, shows up here. */
+ * lifting loops (checked against pywt above) before the forward rows were blocked, and (the last
+ * two) before bands were transformed depth first: any change to the arithmetic of a transform,
+ * and so to encoded bytes, shows up here. */
 static void test_golden(void) {
   static const struct { int dims, C, H, W, J; uint64_t hash[NOPS]; } g[] = {
       {1, 2, 1, 3 << 12, 8, {0x5ab784af183aac45, 0xbf72d558b4d28d8f, 0x5d339f6ee2a5fe1e, 0x48a26b4c1502c490}},
       {1, 1, 1, 40, 3, {0x73a0fe88bdc4a03d, 0x799d5904aa703a07, 0xc1cb44f78ade7fbf, 0x7196efce58015c39}},
       {2, 3, 96, 128, 3, {0x11d534700ccac4f6, 0xfed8b77820bfc37c, 0x8e6d2620fc7871f5, 0x75974c085bd75129}},
       {1, 1, 1, 3000, 2, {0xf814854950cbbce5, 0x082d38863be0da8a, 0x3189295ce2c35250, 0x38dce9af879f8313}}, /* short last block */
+      /* levels before the band-by-band ones (wpt's BAND_FLOATS): 1 level in 2-D, 2 in 1-D */
+      {2, 2, 512, 384, 3, {0x8e3ae48e747bf7bc, 0x79ff8f8bfc62aff3, 0x0d59523af2b8bc33, 0xf02d1e8c085f20b0}},
+      {1, 2, 1, 1 << 19, 5, {0xf6b06f315996783c, 0xb65ddcb257f2d6d8, 0x2bbdd0c8c335838e, 0xffb9f56478d8b6d8}},
   };
   for (size_t i = 0; i < sizeof g / sizeof g[0]; i++) {
     vcase v = {g[i].dims, g[i].C, g[i].H, g[i].W, g[i].J, NULL, NULL};

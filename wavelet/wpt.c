@@ -223,18 +223,19 @@ static CLONES void dwt_inv(const float *a, const float *b, size_t as, float *s, 
 /* The phases of a level, all alike: src holds nb bands of [h][w]; out of place, src only read.
  * Columns go in strips of up to STRIP floats, so that a task's h x STRIP floats stay in L2
  * through the lifting passes; work holds slot(h, w) floats per thread, enough for a strip or
- * a row. adj = 1 makes the _fwd phase the transpose of the _inv one and vice versa. */
+ * a row. adj = 1 makes the _fwd phase the transpose of the _inv one and vice versa; par = 0
+ * runs it on the calling thread alone (work then needs one slot). */
 typedef void phase_fn(const float *src, float *dst, size_t nb, size_t h, size_t w, float *work,
-                      int adj);
+                      int adj, int par);
 #define STRIP 64
 static size_t slot(size_t h, size_t w) { return h * STRIP + w; }
 
 /* Column phase of a 2-D level: x [nb][h][w] -> X [nb][2][h/2][w] (low rows, high rows). */
 static void cols_fwd(const float *x, float *X, size_t nb, size_t h, size_t w, float *work,
-                     int adj) {
+                     int adj, int par) {
   size_t hw = h * w, ns = (w + STRIP - 1) / STRIP;
   (void)work;
-#pragma omp parallel for
+#pragma omp parallel for if (par)
   for (size_t t = 0; t < nb * ns; t++) {
     size_t o = t / ns * hw + t % ns * STRIP, sw = w - t % ns * STRIP;
     dwt_fwd(x + o, w, X + o, X + o + hw / 2, w, h / 2, sw < STRIP ? sw : STRIP, adj);
@@ -242,9 +243,9 @@ static void cols_fwd(const float *x, float *X, size_t nb, size_t h, size_t w, fl
 }
 
 static void cols_inv(const float *X, float *x, size_t nb, size_t h, size_t w, float *work,
-                     int adj) {
+                     int adj, int par) {
   size_t hw = h * w, ns = (w + STRIP - 1) / STRIP;
-#pragma omp parallel for
+#pragma omp parallel for if (par)
   for (size_t t = 0; t < nb * ns; t++) {
     size_t o = t / ns * hw + t % ns * STRIP, sw = w - t % ns * STRIP;
     sw = sw < STRIP ? sw : STRIP;
@@ -259,10 +260,10 @@ static void cols_inv(const float *X, float *x, size_t nb, size_t h, size_t w, fl
  * 2-D the parent is a column-phase half-band (P = h rows: h/2 low, h/2 high), so band b's
  * low rows go to 4b ('a') and 4b+2 ('v'), its high rows to 4b+1 ('h') and 4b+3 ('d'). */
 static void rows_fwd(const float *x, float *X, size_t nb, size_t h, size_t w, float *work,
-                     int adj) {
+                     int adj, int par) {
   size_t n = w / 2;
   (void)work;
-#pragma omp parallel for
+#pragma omp parallel for if (par)
   for (size_t r = 0; r < nb * h; r++) {
     float *a = X + (r + r / h * h) * n;
     dwt_fwd(x + r * w, 1, a, a + h * n, 1, n, 1, adj);
@@ -270,9 +271,9 @@ static void rows_fwd(const float *x, float *X, size_t nb, size_t h, size_t w, fl
 }
 
 static void rows_inv(const float *X, float *x, size_t nb, size_t h, size_t w, float *work,
-                     int adj) {
+                     int adj, int par) {
   size_t n = w / 2;
-#pragma omp parallel for
+#pragma omp parallel for if (par)
   for (size_t r = 0; r < nb * h; r++) {
     const float *a = X + (r + r / h * h) * n;
     float *s = work + (size_t)WL_TID() * slot(h, w);
@@ -289,16 +290,32 @@ static size_t count(const void *in, const void *out, int C, int H, int W, int J,
   return ch * (size_t)W;
 }
 
+/* Phase q of P (see wpt) on the bands of one of div equal parts of the signal, src to dst. */
+static void run_phase(int q, int P, int dims, int dir, int adj, int C, int H, int W, size_t div,
+                      const float *src, float *dst, float *work, int par) {
+  static phase_fn *const phase[2][2] = {{rows_inv, cols_inv}, {rows_fwd, cols_fwd}};
+  int p = dir > 0 ? q : P - 1 - q, l = p / dims, col = dims == 2 && p % 2 == 0;
+  size_t nb = ((size_t)C << (dims * l)) / div, h = dims == 2 ? (size_t)H >> l : 1, w = (size_t)W >> l;
+  phase[dir > 0][col](src, dst, nb, h, w, work, adj, par);
+}
+
+/* Bands of at most this many floats are transformed depth first: each band's own subtree of
+ * phases while it (and its scratch half) stays in a core's L2, instead of every band once
+ * per phase through memory. */
+#define BAND_FLOATS ((size_t)1 << 17)
+
 /* The packet transform: J levels of dims phases (columns in 2-D, then rows), in that order
  * for dir = +1 and reversed for the inverse. Level l has nb = C 2^(dims l) bands of h x w,
  * h = H >> l in 2-D and 1 in 1-D, w = W >> l. Phase q writes buf[q & 1], out or one scratch,
  * chosen so that the last lands in out and the first does not write in (in place, in == out:
  * the first writes the scratch, and an odd phase count ends with one copy back). adj = 1
  * transposes each phase: F^T = (P_last .. P_1)^T runs the transposed phases from the last, as
- * the inverse does (dir = -1); G^T as F does (+1). */
+ * the inverse does (dir = -1); G^T as F does (+1). A band's phases read and write only its own
+ * range of each buffer, so from level L0, the first whose bands hold at most BAND_FLOATS,
+ * phases run band by band (in parallel over the bands): the same operations on the same
+ * values, in another order. */
 static int wpt(const float *in, int C, int H, int W, int J, int dims, int dir, int adj,
                float *out, float *scratch, size_t len) {
-  static phase_fn *const phase[2][2] = {{rows_inv, cols_inv}, {rows_fwd, cols_fwd}};
   size_t N = count(in, out, C, H, W, J, dims);
   if (!N) return -2;
   const size_t need = wl_wpt_scratch_floats(C, H, W);
@@ -308,12 +325,27 @@ static int wpt(const float *in, int C, int H, int W, int J, int dims, int dir, i
   float *buf[2], *work = tmp + N;
   buf[in == out ? 1 : (P - 1) & 1] = out;
   buf[in == out ? 0 : P & 1] = tmp;
+  int L0 = 0;
+  while (L0 < J && (dims == 2 ? (size_t)(H >> L0) : 1) * (size_t)(W >> L0) > BAND_FLOATS) L0++;
+  const int qa = dir > 0 ? dims * L0 : 0, qb = dir > 0 ? P : P - dims * L0; /* band by band */
+  const size_t nb0 = (size_t)C << (dims * L0), band = N / nb0, wslot = slot((size_t)H, (size_t)W);
   const float *src = in;
   for (int q = 0; q < P; q++) {
-    int p = dir > 0 ? q : P - 1 - q, l = p / dims, col = dims == 2 && p % 2 == 0;
-    size_t nb = (size_t)C << (dims * l), h = dims == 2 ? (size_t)H >> l : 1, w = (size_t)W >> l;
-    phase[dir > 0][col](src, buf[q & 1], nb, h, w, work, adj);
-    src = buf[q & 1];
+    if (q != qa || qa == qb) {
+      run_phase(q, P, dims, dir, adj, C, H, W, 1, src, buf[q & 1], work, 1);
+      src = buf[q & 1];
+      continue;
+    }
+#pragma omp parallel for
+    for (size_t b = 0; b < nb0; b++) {
+      const float *s = src + b * band;
+      for (int k = qa; k < qb; k++) {
+        run_phase(k, P, dims, dir, adj, C, H, W, nb0, s, buf[k & 1] + b * band, work + (size_t)WL_TID() * wslot, 0);
+        s = buf[k & 1] + b * band;
+      }
+    }
+    src = buf[(qb - 1) & 1];
+    q = qb - 1;
   }
   if (src != out) memcpy(out, src, N * sizeof(float));
   if (tmp != scratch) free(tmp);
