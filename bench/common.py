@@ -12,7 +12,7 @@ from PIL import Image
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WALLOC = os.path.join(TOP, "walloc")
-RUNS = int(os.environ.get("RUNS", "7"))
+RUNS = int(os.environ.get("RUNS", "15"))
 tmp = tempfile.mkdtemp()
 
 
@@ -21,12 +21,19 @@ def sh(*cmd, stdout=None):
 
 
 def median_time(*cmd):
-    ts = []
+    return median_times([cmd])[0]
+
+
+def median_times(cmds):
+    """The median whole-process time of each command over RUNS rounds, each round running every
+    command once in turn, so that a slow spell of the machine falls on all of them alike."""
+    ts = [[] for _ in cmds]
     for _ in range(RUNS):
-        t = time.perf_counter()
-        sh(*cmd)
-        ts.append(time.perf_counter() - t)
-    return statistics.median(ts)
+        for cmd, t_cmd in zip(cmds, ts):
+            t = time.perf_counter()
+            sh(*cmd)
+            t_cmd.append(time.perf_counter() - t)
+    return [statistics.median(t) for t in ts]
 
 
 def psnr(a, b):

@@ -3,8 +3,8 @@
 
 1. Rate/quality: mean bpp and PSNR (RGB, 8-bit peak) over corpus/val for walloc at several
    --keep values and for cwebp/cjpeg at several qualities.
-2. Speed: whole-process encode/decode time on a 768x512 crop, median of RUNS runs, each tool
-   in the same run; walloc with -T1 and -T2, peers single-threaded (their default).
+2. Speed: whole-process encode/decode time on a 768x512 crop, median of RUNS (15) runs, the
+   tools taking turns within each; walloc with -T1 and -T2, peers single-threaded (their default).
 3. Entropy: the .wlc channel streams against zstd -19 on the raw int8 latent planes and
    cwebp -lossless -z 9 on the planes tiled as one grayscale image, on the very same latents."""
 import json
@@ -15,7 +15,7 @@ import sys
 import numpy as np
 from PIL import Image
 
-from common import WALLOC, RUNS, tmp, sh, median_time, psnr, rgb, split_images, crop768x512
+from common import WALLOC, RUNS, tmp, sh, median_times, psnr, rgb, split_images, crop768x512
 
 
 CODECS = {
@@ -67,20 +67,26 @@ def rate_quality(images):
 
 
 def speed(crop):
-    print("\n## Whole-process time on a 768x512 crop (median of %d runs, ms)\n" % RUNS)
+    print("\n## Whole-process time on a 768x512 crop (median of %d interleaved runs, ms)\n" % RUNS)
     print("| command | encode | decode |\n|---|---|---|")
     out = os.path.join(tmp, "speed")
-    rows = {}
+    labels, cmds = [], []
     for label, codec, param, threads in (("walloc -T1", "walloc", 12, 1), ("walloc -T2", "walloc", 12, 2),
                                           ("cwebp -q 75", "cwebp", 75, 0), ("cjpeg -quality 75 (PPM in/out)", "cjpeg", 75, 0)):
-        _, _, enc, dec = run_point(codec, param, crop, out)
+        _, _, enc, dec = run_point(codec, param, crop, out + label[-2:])
         if threads:
             enc, dec = enc[:2] + ["-T%d" % threads] + enc[2:], dec[:2] + ["-T%d" % threads] + dec[2:]
-        rows[label] = (median_time(*fill(enc, crop, out)), median_time(*fill(dec, crop, out)))
+        labels.append(label)
+        cmds += [fill(enc, crop, out + label[-2:]), fill(dec, crop, out + label[-2:])]
+    t = median_times(cmds)
+    rows = {label: (t[2 * i], t[2 * i + 1]) for i, label in enumerate(labels)}
+    for label in labels:
         print("| %s | %.1f | %.1f |" % (label, 1e3 * rows[label][0], 1e3 * rows[label][1]))
-    w = rows["walloc -T2"][0]
-    print("\nwalloc -T2 encode: %.2fx the speed of cwebp -q 75 (both read PNG), %.2fx that of cjpeg "
-          "(reads PPM), same run." % (rows["cwebp -q 75"][0] / w, rows["cjpeg -quality 75 (PPM in/out)"][0] / w))
+    webp, jpeg = rows["cwebp -q 75"][0], rows["cjpeg -quality 75 (PPM in/out)"][0]
+    for label in ("walloc -T1", "walloc -T2"):
+        w = rows[label][0]
+        print("\n%s encode: %.2fx the speed of cwebp -q 75 (both read PNG), %.2fx that of cjpeg (reads PPM), "
+              "same run." % (label, webp / w, jpeg / w))
 
 
 def entropy(images):

@@ -84,6 +84,13 @@ int wl_packets(const wl_signal *s, int J, wl_work *w, float **X) {
   int Hp, Wp;
   wl_signal_padded(s, J, &Hp, &Wp);
   WL_TRY(wl_work_reserve(w, s, J));
+  if (s->dims == 2 && Hp == s->height && Wp == s->width && (!s->cstride || s->cstride == (long)Hp * Wp)) {
+    /* no padding: the transform scales the samples as it first reads them */
+    WL_TRY(wpt_error(wl_wpt2_forward_scaled(s->planes, s->channels, Hp, Wp, J, wl_sample_scale(s),
+                                            wl_sample_offset(s), w->x)));
+    *X = w->x;
+    return 0;
+  }
   wl_signal_scale(s, Hp, Wp, w->x);
   if (s->dims == 1) {
     WL_TRY(wpt_error(wl_wpt1_forward_with(w->x, s->channels, Wp, J, w->x, w->scratch, w->scap)));

@@ -70,8 +70,10 @@ static inline long wl_mirror(long i, long n) {
   if (i < 0) i += 2 * n;
   return i < n ? i : 2 * n - 1 - i;
 }
-/* x = v * scale (+ offset) of s's samples: 1 / (2^depth - 1) for images, 2^-depth for audio. */
+/* x = v * scale + offset of s's samples: scale 1 / (2^depth - 1) for images, 2^-depth for audio;
+ * offset -1/2 for images, 0 for audio. */
 float wl_sample_scale(const wl_signal *s);
+float wl_sample_offset(const wl_signal *s);
 void wl_signal_padded(const wl_signal *s, int J, int *Hp, int *Wp);
 void wl_latent_shape(const wl_signal *s, int J, int *h, int *w);
 long wl_latent_count(const wl_signal *s, int J); /* latent positions h*w of s at J levels */

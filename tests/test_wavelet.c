@@ -277,6 +277,22 @@ static void test_golden(void) {
   }
 }
 
+/* wl_wpt2_forward_scaled(x, a, b) equals wl_wpt2_forward of the copy a x + b bit for bit, out of
+ * place and in place. */
+static void test_scaled(int C, int H, int W, int J) {
+  const size_t N = (size_t)C * H * W;
+  const float a = 1.0f / 255, b = -0.5f;
+  float *x = random_signal(N, 99u + (uint32_t)H, 128), *y = malloc(N * sizeof(float));
+  float *ref = malloc(N * sizeof(float)), *got = malloc(N * sizeof(float));
+  for (size_t i = 0; i < N; i++) y[i] = x[i] * a + b;
+  T_EXPECT(wl_wpt2_forward(y, C, H, W, J, ref) == 0, "forward failed");
+  T_EXPECT(wl_wpt2_forward_scaled(x, C, H, W, J, a, b, got) == 0, "scaled forward failed");
+  T_EXPECT(!memcmp(ref, got, N * sizeof(float)), "scaled differs (%dx%dx%d, J %d)", C, H, W, J);
+  T_EXPECT(wl_wpt2_forward_scaled(x, C, H, W, J, a, b, x) == 0, "scaled forward in place failed");
+  T_EXPECT(!memcmp(ref, x, N * sizeof(float)), "scaled in place differs (%dx%dx%d, J %d)", C, H, W, J);
+  free(x), free(y), free(ref), free(got);
+}
+
 static void test_bad_args(void) {
   float a[256] = {0}, b[256];
   T_EXPECT(wl_wpt1_forward(NULL, 1, 16, 2, b) == -2, "NULL x");
@@ -345,6 +361,10 @@ int main(void) {
   test_threads(2, 3, 256, 384, 3);
   test_threads(2, 1, 512, 64, 1);
   test_threads(1, 2, 1, 1 << 16, 6);
+  t_end();
+  t_begin("wavelet_scaled_input_identical");
+  test_scaled(3, 96, 136, 3);
+  test_scaled(2, 512, 384, 3); /* level 0 over all bands, then band by band */
   t_end();
   t_begin("wavelet_bad_arguments");
   test_bad_args();

@@ -85,23 +85,32 @@ static INLINE void lift(float *s, float *d, size_t n, size_t w, size_t st, int d
   }
 }
 
-/* y[i][0..w) = x[i][0..w) for i < rows; rows are ys and xs floats apart. */
+/* y[i][0..w) = x[i][0..w) for i < rows; rows are ys and xs floats apart. With map = {a, b},
+ * y = a x + b instead (the input's scaling, done as the samples are first read). */
 static INLINE void copy_rows(float *restrict y, size_t ys, const float *restrict x, size_t xs,
-                      size_t rows, size_t w) {
-  if (ys == w && xs == w) memcpy(y, x, rows * w * sizeof(float));
-  else for (size_t i = 0; i < rows; i++) memcpy(y + i * ys, x + i * xs, w * sizeof(float));
+                             size_t rows, size_t w, const float *map) {
+  if (map) {
+    for (size_t i = 0; i < rows; i++)
+#pragma omp simd
+      for (size_t k = 0; k < w; k++) y[i * ys + k] = x[i * xs + k] * map[0] + map[1];
+  } else if (ys == w && xs == w) {
+    memcpy(y, x, rows * w * sizeof(float));
+  } else {
+    for (size_t i = 0; i < rows; i++) memcpy(y + i * ys, x + i * xs, w * sizeof(float));
+  }
 }
 
 /* x [2n][w] -> even rows s [n][w], odd rows d [n][w]; rows of x xs floats apart, of s and d
- * ys apart. Rows of single floats deinterleave in one vector loop; wider ones are copied. */
+ * ys apart. Rows of single floats deinterleave in one vector loop; wider ones are copied
+ * (mapped by copy_rows' map). */
 static INLINE void split(const float *restrict x, size_t xs, float *restrict s, float *restrict d,
-                  size_t ys, size_t n, size_t w) {
-  if (w == 1 && xs == 1 && ys == 1) {
+                         size_t ys, size_t n, size_t w, const float *map) {
+  if (w == 1 && xs == 1 && ys == 1 && !map) {
 #pragma omp simd
     for (size_t i = 0; i < n; i++) s[i] = x[2 * i], d[i] = x[2 * i + 1];
   } else {
-    copy_rows(s, ys, x, 2 * xs, n, w);
-    copy_rows(d, ys, x + xs, 2 * xs, n, w);
+    copy_rows(s, ys, x, 2 * xs, n, w, map);
+    copy_rows(d, ys, x + xs, 2 * xs, n, w, map);
   }
 }
 
@@ -112,8 +121,8 @@ static INLINE void merge(const float *restrict s, const float *restrict d, size_
 #pragma omp simd
     for (size_t i = 0; i < n; i++) x[2 * i] = s[i], x[2 * i + 1] = d[i];
   } else {
-    copy_rows(x, 2 * xs, s, ys, n, w);
-    copy_rows(x + xs, 2 * xs, d, ys, n, w);
+    copy_rows(x, 2 * xs, s, ys, n, w, NULL);
+    copy_rows(x + xs, 2 * xs, d, ys, n, w, NULL);
   }
 }
 
@@ -201,11 +210,12 @@ static INLINE void dwt_inv_row(const float *restrict a, const float *restrict b,
 }
 
 /* One periodized bior4.4 split along the row axis: x [2n][w] -> cA a [n][w], cD b [n][w],
- * rows xs and as floats apart (adj = 1: the transpose of dwt_inv's map instead). */
+ * rows xs and as floats apart (adj = 1: the transpose of dwt_inv's map instead); map: see
+ * copy_rows. */
 static CLONES void dwt_fwd(const float *x, size_t xs, float *a, float *b, size_t as, size_t n,
-                    size_t w, int adj) {
-  if (w == 1 && xs == 1 && as == 1 && !adj && n > BLOCK) return dwt_fwd_row(x, a, b, n);
-  split(x, xs, a, b, as, n, w);
+                           size_t w, int adj, const float *map) {
+  if (w == 1 && xs == 1 && as == 1 && !adj && !map && n > BLOCK) return dwt_fwd_row(x, a, b, n);
+  split(x, xs, a, b, as, n, w, map);
   lift(a, b, n, w, as, +1, adj);
 }
 
@@ -214,8 +224,8 @@ static CLONES void dwt_fwd(const float *x, size_t xs, float *a, float *b, size_t
 static CLONES void dwt_inv(const float *a, const float *b, size_t as, float *s, float *d, float *x,
                     size_t xs, size_t n, size_t w, int adj) {
   if (w == 1 && xs == 1 && as == 1 && !adj && n > BLOCK) return dwt_inv_row(a, b, s, d, x, n);
-  copy_rows(s, w, a, as, n, w);
-  copy_rows(d, w, b, as, n, w);
+  copy_rows(s, w, a, as, n, w, NULL);
+  copy_rows(d, w, b, as, n, w, NULL);
   lift(s, d, n, w, w, -1, adj);
   merge(s, d, w, x, xs, n, w);
 }
@@ -230,16 +240,22 @@ typedef void phase_fn(const float *src, float *dst, size_t nb, size_t h, size_t 
 #define STRIP 64
 static size_t slot(size_t h, size_t w) { return h * STRIP + w; }
 
-/* Column phase of a 2-D level: x [nb][h][w] -> X [nb][2][h/2][w] (low rows, high rows). */
-static void cols_fwd(const float *x, float *X, size_t nb, size_t h, size_t w, float *work,
-                     int adj, int par) {
+/* Column phase of a 2-D level: x [nb][h][w] -> X [nb][2][h/2][w] (low rows, high rows);
+ * map: the input's scaling (see copy_rows), or NULL. */
+static void cols_fwd_map(const float *x, float *X, size_t nb, size_t h, size_t w, int adj, int par,
+                         const float *map) {
   size_t hw = h * w, ns = (w + STRIP - 1) / STRIP;
-  (void)work;
 #pragma omp parallel for if (par)
   for (size_t t = 0; t < nb * ns; t++) {
     size_t o = t / ns * hw + t % ns * STRIP, sw = w - t % ns * STRIP;
-    dwt_fwd(x + o, w, X + o, X + o + hw / 2, w, h / 2, sw < STRIP ? sw : STRIP, adj);
+    dwt_fwd(x + o, w, X + o, X + o + hw / 2, w, h / 2, sw < STRIP ? sw : STRIP, adj, map);
   }
+}
+
+static void cols_fwd(const float *x, float *X, size_t nb, size_t h, size_t w, float *work,
+                     int adj, int par) {
+  (void)work;
+  cols_fwd_map(x, X, nb, h, w, adj, par, NULL);
 }
 
 static void cols_inv(const float *X, float *x, size_t nb, size_t h, size_t w, float *work,
@@ -266,7 +282,7 @@ static void rows_fwd(const float *x, float *X, size_t nb, size_t h, size_t w, fl
 #pragma omp parallel for if (par)
   for (size_t r = 0; r < nb * h; r++) {
     float *a = X + (r + r / h * h) * n;
-    dwt_fwd(x + r * w, 1, a, a + h * n, 1, n, 1, adj);
+    dwt_fwd(x + r * w, 1, a, a + h * n, 1, n, 1, adj, NULL);
   }
 }
 
@@ -290,13 +306,15 @@ static size_t count(const void *in, const void *out, int C, int H, int W, int J,
   return ch * (size_t)W;
 }
 
-/* Phase q of P (see wpt) on the bands of one of div equal parts of the signal, src to dst. */
+/* Phase q of P (see wpt) on the bands of one of div equal parts of the signal, src to dst;
+ * map (the input's scaling, 2-D forward only) applies to phase 0. */
 static void run_phase(int q, int P, int dims, int dir, int adj, int C, int H, int W, size_t div,
-                      const float *src, float *dst, float *work, int par) {
+                      const float *src, float *dst, float *work, int par, const float *map) {
   static phase_fn *const phase[2][2] = {{rows_inv, cols_inv}, {rows_fwd, cols_fwd}};
   int p = dir > 0 ? q : P - 1 - q, l = p / dims, col = dims == 2 && p % 2 == 0;
   size_t nb = ((size_t)C << (dims * l)) / div, h = dims == 2 ? (size_t)H >> l : 1, w = (size_t)W >> l;
-  phase[dir > 0][col](src, dst, nb, h, w, work, adj, par);
+  if (map && q == 0) cols_fwd_map(src, dst, nb, h, w, adj, par, map);
+  else phase[dir > 0][col](src, dst, nb, h, w, work, adj, par);
 }
 
 /* Bands of at most this many floats are transformed depth first: each band's own subtree of
@@ -315,7 +333,7 @@ static void run_phase(int q, int P, int dims, int dir, int adj, int C, int H, in
  * phases run band by band (in parallel over the bands): the same operations on the same
  * values, in another order. */
 static int wpt(const float *in, int C, int H, int W, int J, int dims, int dir, int adj,
-               float *out, float *scratch, size_t len) {
+               float *out, float *scratch, size_t len, const float *map) {
   size_t N = count(in, out, C, H, W, J, dims);
   if (!N) return -2;
   const size_t need = wl_wpt_scratch_floats(C, H, W);
@@ -332,7 +350,7 @@ static int wpt(const float *in, int C, int H, int W, int J, int dims, int dir, i
   const float *src = in;
   for (int q = 0; q < P; q++) {
     if (q != qa || qa == qb) {
-      run_phase(q, P, dims, dir, adj, C, H, W, 1, src, buf[q & 1], work, 1);
+      run_phase(q, P, dims, dir, adj, C, H, W, 1, src, buf[q & 1], work, 1, map);
       src = buf[q & 1];
       continue;
     }
@@ -340,7 +358,8 @@ static int wpt(const float *in, int C, int H, int W, int J, int dims, int dir, i
     for (size_t b = 0; b < nb0; b++) {
       const float *s = src + b * band;
       for (int k = qa; k < qb; k++) {
-        run_phase(k, P, dims, dir, adj, C, H, W, nb0, s, buf[k & 1] + b * band, work + (size_t)WL_TID() * wslot, 0);
+        run_phase(k, P, dims, dir, adj, C, H, W, nb0, s, buf[k & 1] + b * band, work + (size_t)WL_TID() * wslot, 0,
+                  map);
         s = buf[k & 1] + b * band;
       }
     }
@@ -357,41 +376,46 @@ size_t wl_wpt_scratch_floats(int C, int H, int W) {
 }
 
 int wl_wpt1_forward_with(const float *x, int C, int T, int J, float *X, float *scratch, size_t len) {
-  return wpt(x, C, 1, T, J, 1, +1, 0, X, scratch, len);
+  return wpt(x, C, 1, T, J, 1, +1, 0, X, scratch, len, NULL);
 }
 
 int wl_wpt1_inverse_with(const float *X, int C, int T, int J, float *x, float *scratch, size_t len) {
-  return wpt(X, C, 1, T, J, 1, -1, 0, x, scratch, len);
+  return wpt(X, C, 1, T, J, 1, -1, 0, x, scratch, len, NULL);
 }
 
 int wl_wpt1_forward(const float *x, int C, int T, int J, float *X) {
-  return wpt(x, C, 1, T, J, 1, +1, 0, X, NULL, 0);
+  return wpt(x, C, 1, T, J, 1, +1, 0, X, NULL, 0, NULL);
 }
 
 int wl_wpt1_inverse(const float *X, int C, int T, int J, float *x) {
-  return wpt(X, C, 1, T, J, 1, -1, 0, x, NULL, 0);
+  return wpt(X, C, 1, T, J, 1, -1, 0, x, NULL, 0, NULL);
 }
 
 int wl_wpt2_forward(const float *x, int C, int H, int W, int J, float *X) {
-  return wpt(x, C, H, W, J, 2, +1, 0, X, NULL, 0);
+  return wpt(x, C, H, W, J, 2, +1, 0, X, NULL, 0, NULL);
+}
+
+int wl_wpt2_forward_scaled(const float *x, int C, int H, int W, int J, float a, float b, float *X) {
+  const float map[2] = {a, b};
+  return wpt(x, C, H, W, J, 2, +1, 0, X, NULL, 0, map);
 }
 
 int wl_wpt2_inverse(const float *X, int C, int H, int W, int J, float *x) {
-  return wpt(X, C, H, W, J, 2, -1, 0, x, NULL, 0);
+  return wpt(X, C, H, W, J, 2, -1, 0, x, NULL, 0, NULL);
 }
 
 int wl_wpt1_forward_adjoint(const float *X, int C, int T, int J, float *x) {
-  return wpt(X, C, 1, T, J, 1, -1, 1, x, NULL, 0);
+  return wpt(X, C, 1, T, J, 1, -1, 1, x, NULL, 0, NULL);
 }
 
 int wl_wpt1_inverse_adjoint(const float *x, int C, int T, int J, float *X) {
-  return wpt(x, C, 1, T, J, 1, +1, 1, X, NULL, 0);
+  return wpt(x, C, 1, T, J, 1, +1, 1, X, NULL, 0, NULL);
 }
 
 int wl_wpt2_forward_adjoint(const float *X, int C, int H, int W, int J, float *x) {
-  return wpt(X, C, H, W, J, 2, -1, 1, x, NULL, 0);
+  return wpt(X, C, H, W, J, 2, -1, 1, x, NULL, 0, NULL);
 }
 
 int wl_wpt2_inverse_adjoint(const float *x, int C, int H, int W, int J, float *X) {
-  return wpt(x, C, H, W, J, 2, +1, 1, X, NULL, 0);
+  return wpt(x, C, H, W, J, 2, +1, 1, X, NULL, 0, NULL);
 }

@@ -38,6 +38,9 @@ int wl_wpt1_forward(const float *x, int C, int T, int J, float *X);
 int wl_wpt1_inverse(const float *X, int C, int T, int J, float *x);
 /* 2-D packet: x [C][H][W] -> X [C*4^J][H>>J][W>>J]; H, W multiples of 2^J, J in 1..6. */
 int wl_wpt2_forward(const float *x, int C, int H, int W, int J, float *X);
+/* The forward transform of a x + b, each sample mapped (in float, unfused) as it is first read:
+ * bit for bit wl_wpt2_forward of the mapped copy, without making that copy. */
+int wl_wpt2_forward_scaled(const float *x, int C, int H, int W, int J, float a, float b, float *X);
 int wl_wpt2_inverse(const float *X, int C, int H, int W, int J, float *x);
 
 /* For callers that transform many signals of one shape (the chunks of an audio stream): the
