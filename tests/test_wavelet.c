@@ -252,8 +252,8 @@ static uint64_t hash_floats(const float *a, size_t n) {
 
 /* Golden hashes of every transform's output bytes for fixed inputs, recorded with the plain
  * lifting loops (checked against pywt above) before the forward rows were blocked, and (the last
- * two) before bands were transformed depth first: any change to the arithmetic of a transform,
- * and so to encoded bytes, shows up here. */
+ * three) before bands were transformed depth first and column strips blocked: any change to the
+ * arithmetic of a transform, and so to encoded bytes, shows up here. */
 static void test_golden(void) {
   static const struct { int dims, C, H, W, J; uint64_t hash[NOPS]; } g[] = {
       {1, 2, 1, 3 << 12, 8, {0x5ab784af183aac45, 0xbf72d558b4d28d8f, 0x5d339f6ee2a5fe1e, 0x48a26b4c1502c490}},
@@ -263,6 +263,7 @@ static void test_golden(void) {
       /* levels before the band-by-band ones (wpt's BAND_FLOATS): 1 level in 2-D, 2 in 1-D */
       {2, 2, 512, 384, 3, {0x8e3ae48e747bf7bc, 0x79ff8f8bfc62aff3, 0x0d59523af2b8bc33, 0xf02d1e8c085f20b0}},
       {1, 2, 1, 1 << 19, 5, {0xf6b06f315996783c, 0xb65ddcb257f2d6d8, 0x2bbdd0c8c335838e, 0xffb9f56478d8b6d8}},
+      {2, 1, 64, 200, 3, {0x38799273cf5ac22a, 0x163267290f4ceda3, 0xd8660562e58757d8, 0x7c10dcba59ce870d}}, /* column strips of 64, 64, 64, 8; then 64, 36; 50 */
   };
   for (size_t i = 0; i < sizeof g / sizeof g[0]; i++) {
     vcase v = {g[i].dims, g[i].C, g[i].H, g[i].W, g[i].J, NULL, NULL};
