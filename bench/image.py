@@ -83,10 +83,10 @@ def speed(crop):
     for label in labels:
         print("| %s | %.1f | %.1f |" % (label, 1e3 * rows[label][0], 1e3 * rows[label][1]))
     webp, jpeg = rows["cwebp -q 75"][0], rows["cjpeg -quality 75 (PPM in/out)"][0]
-    for label in ("walloc -T1", "walloc -T2"):
+    for label, note in (("walloc -T1", " (the default for an image this size)"), ("walloc -T2", "")):
         w = rows[label][0]
-        print("\n%s encode: %.2fx the speed of cwebp -q 75 (both read PNG), %.2fx that of cjpeg (reads PPM), "
-              "same run." % (label, webp / w, jpeg / w))
+        print("\n%s encode%s: %.2fx the speed of cwebp -q 75 (both read PNG), %.2fx that of cjpeg (reads PPM), "
+              "same run." % (label, note, webp / w, jpeg / w))
 
 
 def entropy(images):

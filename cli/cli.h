@@ -16,6 +16,7 @@ typedef struct {
   float lr, weight_decay, lambda, jitter, time_s, ckpt_s; /* durations in seconds */
   int seed;
   long chunk; /* encode: frames per audio chunk (--chunk; 0: the library's default) */
+  int threads; /* -T; 0: the default (all cores; image encode: see commands.c) */
   const char *val, *checkpoint, *resume;
   char **inputs;
   int ninputs;

@@ -38,7 +38,8 @@ static const char usage[] =
   "  -c          write to stdout\n"
   "  -f          overwrite existing outputs; allow binary output to a terminal\n"
   "  -q, -v      quieter (no warnings), more verbose (a summary line per file)\n"
-  "  -T N        use N threads (default: all cores)\n"
+  "  -T N        use N threads (default: all cores, but one to encode an image under one\n"
+  "              megapixel)\n"
   "  -m MODEL    built-in model (rgb, rgb-linear, gray; audio stereo, mono, and their 20x\n"
   "              operating points stereo-20x, mono-20x) or a .wlm file. Without it encode\n"
   "              takes gray/rgb, or mono/stereo, by the channel count, and decode the\n"
@@ -157,15 +158,15 @@ static char *join_args(int argc, char **argv) {
 }
 
 static int parse(int argc, char **argv, cli_opts *o) {
-  int threads = 0, chunk = 0;
+  int chunk = 0;
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     int takes = 1, bad = 0;
     if (!strcmp(a, "-o")) { o->out = v; bad = !v; }
     else if (!strcmp(a, "-m")) { o->model = v; bad = !v; }
     else if (!strcmp(a, "--name")) { o->name = v; bad = !v; }
-    else if (!strcmp(a, "-T")) bad = number(v, 1, 1024, &threads);
-    else if (!strncmp(a, "-T", 2) && a[2]) { bad = number(a + 2, 1, 1024, &threads); takes = 0; }
+    else if (!strcmp(a, "-T")) bad = number(v, 1, 1024, &o->threads);
+    else if (!strncmp(a, "-T", 2) && a[2]) { bad = number(a + 2, 1, 1024, &o->threads); takes = 0; }
     else if (!strcmp(a, "--keep")) bad = number(v, 1, WL_MAX_K, &o->keep);
     else if (!strcmp(a, "--chunk")) { bad = number(v, 1, (int)WL_MAX_CHUNK, &chunk); o->chunk = chunk; }
     else if (!strcmp(a, "-J")) bad = number(v, 1, WL_MAX_J1, &o->J);
@@ -215,7 +216,7 @@ static int parse(int argc, char **argv, cli_opts *o) {
     if (bad) return usage_error("option '%s' needs a valid value", a);
     i += takes;
   }
-  if (threads) omp_set_num_threads(threads);
+  if (o->threads) omp_set_num_threads(o->threads);
   if (!o->ninputs) return usage_error("%s: no input files", argv[1]);
   return 0;
 }
