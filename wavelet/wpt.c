@@ -333,7 +333,7 @@ static void run_phase(int q, int P, int dims, int dir, int adj, int C, int H, in
  * phases run band by band (in parallel over the bands): the same operations on the same
  * values, in another order. */
 static int wpt(const float *in, int C, int H, int W, int J, int dims, int dir, int adj,
-               float *out, float *scratch, size_t len, const float *map) {
+               float *out, float *scratch, size_t len) {
   size_t N = count(in, out, C, H, W, J, dims);
   if (!N) return -2;
   const size_t need = wl_wpt_scratch_floats(C, H, W);
@@ -350,7 +350,7 @@ static int wpt(const float *in, int C, int H, int W, int J, int dims, int dir, i
   const float *src = in;
   for (int q = 0; q < P; q++) {
     if (q != qa || qa == qb) {
-      run_phase(q, P, dims, dir, adj, C, H, W, 1, src, buf[q & 1], work, 1, map);
+      run_phase(q, P, dims, dir, adj, C, H, W, 1, src, buf[q & 1], work, 1, NULL);
       src = buf[q & 1];
       continue;
     }
@@ -359,7 +359,7 @@ static int wpt(const float *in, int C, int H, int W, int J, int dims, int dir, i
       const float *s = src + b * band;
       for (int k = qa; k < qb; k++) {
         run_phase(k, P, dims, dir, adj, C, H, W, nb0, s, buf[k & 1] + b * band, work + (size_t)WL_TID() * wslot, 0,
-                  map);
+                  NULL);
         s = buf[k & 1] + b * band;
       }
     }
@@ -371,51 +371,131 @@ static int wpt(const float *in, int C, int H, int W, int J, int dims, int dir, i
   return 0;
 }
 
+/* The 2-D forward transform without a second signal-sized buffer. Levels before L0 run in place
+ * on out (the first reads in, mapped): a column strip is copied to the thread's work and split
+ * back into place; a band's rows are lifted in order, each row copied to work first, its cA
+ * written in place (over rows already read) and its cD to a side buffer, copied after the last
+ * row. Levels from L0 run band by band as in wpt, alternating between the band's range of out
+ * and a band-sized scratch of the thread, so that the last lands in out. Per thread: a band
+ * (from L0) and the larger of a strip and a row with its side buffer (before L0). The same
+ * operations on the same values as wpt. */
+static size_t fwd2_thread_floats(int H, int W, int J, int *L0p, size_t *bandp) {
+  int L0 = 0;
+  while (L0 < J && (size_t)(H >> L0) * (size_t)(W >> L0) > BAND_FLOATS) L0++;
+  size_t band = L0 < J ? (size_t)(H >> L0) * (size_t)(W >> L0) : 0, most = 0;
+  for (int l = 0; l < L0; l++) {
+    size_t h = (size_t)H >> l, w = (size_t)W >> l, cols = slot(h, w), rows = w + h * w / 2;
+    most = most > cols ? most : cols;
+    most = most > rows ? most : rows;
+  }
+  *L0p = L0;
+  *bandp = band;
+  return band + most;
+}
+
+static void cols_fwd_inplace(float *X, size_t nb, size_t h, size_t w, float *work, size_t per, const float *map) {
+  size_t hw = h * w, ns = (w + STRIP - 1) / STRIP;
+#pragma omp parallel for
+  for (size_t t = 0; t < nb * ns; t++) {
+    size_t o = t / ns * hw + t % ns * STRIP, sw = w - t % ns * STRIP;
+    sw = sw < STRIP ? sw : STRIP;
+    float *s = work + (size_t)WL_TID() * per;
+    copy_rows(s, sw, X + o, w, h, sw, map);
+    dwt_fwd(s, sw, X + o, X + o + hw / 2, w, h / 2, sw, 0, NULL);
+  }
+}
+
+static void rows_fwd_inplace(float *X, size_t nb, size_t h, size_t w, float *work, size_t per) {
+  const size_t n = w / 2;
+#pragma omp parallel for
+  for (size_t g = 0; g < nb; g++) {
+    float *row = work + (size_t)WL_TID() * per, *cd = row + w, *band = X + g * h * w;
+    for (size_t r = 0; r < h; r++) {
+      memcpy(row, band + r * w, w * sizeof(float));
+      dwt_fwd(row, 1, band + r * n, cd + r * n, 1, n, 1, 0, NULL);
+    }
+    memcpy(band + h * n, cd, h * n * sizeof(float));
+  }
+}
+
+static int wpt2_fwd(const float *in, int C, int H, int W, int J, float *out, const float *map) {
+  const size_t N = count(in, out, C, H, W, J, 2);
+  if (!N) return -2;
+  int L0;
+  size_t band;
+  const size_t per = fwd2_thread_floats(H, W, J, &L0, &band);
+  float *work = wl_alloc_large((size_t)WL_NTHREADS() * per * sizeof(float));
+  if (!work) return -1;
+  const float *src = in;
+  for (int l = 0; l < L0; l++) {
+    size_t nb = (size_t)C << (2 * l), h = (size_t)H >> l, w = (size_t)W >> l;
+    if (src != out) cols_fwd_map(src, out, nb, h, w, 0, 1, map);
+    else cols_fwd_inplace(out, nb, h, w, work + band, per, map);
+    rows_fwd_inplace(out, nb, h, w, work + band, per);
+    src = out;
+    map = NULL;
+  }
+  const int P = 2 * J;
+  const size_t nb0 = (size_t)C << (2 * L0);
+#pragma omp parallel for
+  for (size_t b = 0; b < (L0 < J ? nb0 : 0); b++) {
+    float *own = work + (size_t)WL_TID() * per;
+    const float *s = src + b * band;
+    for (int k = 2 * L0; k < P; k++) { /* P - 2 L0 phases, even: the first writes own */
+      float *dst = (P - 1 - k) % 2 ? own : out + b * band;
+      run_phase(k, P, 2, +1, 0, C, H, W, nb0, s, dst, NULL, 0, map);
+      s = dst;
+    }
+  }
+  free(work);
+  return 0;
+}
+
 size_t wl_wpt_scratch_floats(int C, int H, int W) {
   return (size_t)C * (size_t)H * (size_t)W + (size_t)WL_NTHREADS() * slot((size_t)H, (size_t)W);
 }
 
 int wl_wpt1_forward_with(const float *x, int C, int T, int J, float *X, float *scratch, size_t len) {
-  return wpt(x, C, 1, T, J, 1, +1, 0, X, scratch, len, NULL);
+  return wpt(x, C, 1, T, J, 1, +1, 0, X, scratch, len);
 }
 
 int wl_wpt1_inverse_with(const float *X, int C, int T, int J, float *x, float *scratch, size_t len) {
-  return wpt(X, C, 1, T, J, 1, -1, 0, x, scratch, len, NULL);
+  return wpt(X, C, 1, T, J, 1, -1, 0, x, scratch, len);
 }
 
 int wl_wpt1_forward(const float *x, int C, int T, int J, float *X) {
-  return wpt(x, C, 1, T, J, 1, +1, 0, X, NULL, 0, NULL);
+  return wpt(x, C, 1, T, J, 1, +1, 0, X, NULL, 0);
 }
 
 int wl_wpt1_inverse(const float *X, int C, int T, int J, float *x) {
-  return wpt(X, C, 1, T, J, 1, -1, 0, x, NULL, 0, NULL);
+  return wpt(X, C, 1, T, J, 1, -1, 0, x, NULL, 0);
 }
 
 int wl_wpt2_forward(const float *x, int C, int H, int W, int J, float *X) {
-  return wpt(x, C, H, W, J, 2, +1, 0, X, NULL, 0, NULL);
+  return wpt2_fwd(x, C, H, W, J, X, NULL);
 }
 
 int wl_wpt2_forward_scaled(const float *x, int C, int H, int W, int J, float a, float b, float *X) {
   const float map[2] = {a, b};
-  return wpt(x, C, H, W, J, 2, +1, 0, X, NULL, 0, map);
+  return wpt2_fwd(x, C, H, W, J, X, map);
 }
 
 int wl_wpt2_inverse(const float *X, int C, int H, int W, int J, float *x) {
-  return wpt(X, C, H, W, J, 2, -1, 0, x, NULL, 0, NULL);
+  return wpt(X, C, H, W, J, 2, -1, 0, x, NULL, 0);
 }
 
 int wl_wpt1_forward_adjoint(const float *X, int C, int T, int J, float *x) {
-  return wpt(X, C, 1, T, J, 1, -1, 1, x, NULL, 0, NULL);
+  return wpt(X, C, 1, T, J, 1, -1, 1, x, NULL, 0);
 }
 
 int wl_wpt1_inverse_adjoint(const float *x, int C, int T, int J, float *X) {
-  return wpt(x, C, 1, T, J, 1, +1, 1, X, NULL, 0, NULL);
+  return wpt(x, C, 1, T, J, 1, +1, 1, X, NULL, 0);
 }
 
 int wl_wpt2_forward_adjoint(const float *X, int C, int H, int W, int J, float *x) {
-  return wpt(X, C, H, W, J, 2, -1, 1, x, NULL, 0, NULL);
+  return wpt(X, C, H, W, J, 2, -1, 1, x, NULL, 0);
 }
 
 int wl_wpt2_inverse_adjoint(const float *x, int C, int H, int W, int J, float *X) {
-  return wpt(x, C, H, W, J, 2, +1, 1, X, NULL, 0, NULL);
+  return wpt(x, C, H, W, J, 2, +1, 1, X, NULL, 0);
 }
