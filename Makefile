@@ -93,11 +93,15 @@ clean:
 .PHONY: all demo check bench man clean fuzz
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
 
-# make fuzz: FUZZ_SECONDS of libFuzzer on the decoder (clang, ASan + UBSan), from valid seeds.
+# make fuzz: FUZZ_SECONDS of libFuzzer on the decoder, then on the PNG readers (clang, ASan +
+# UBSan), each from valid seeds.
 FUZZ_SECONDS ?= 60
+FUZZ_CC = clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fopenmp -D_DEFAULT_SOURCE $(CPPFLAGS)
 fuzz: all
-	@mkdir -p $(B)/fuzz/corpus
-	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fopenmp -D_DEFAULT_SOURCE $(CPPFLAGS) \
-	  tests/fuzz/fuzz_decode.c $(LIB_SRC) codec/models/builtin.S -o $(B)/fuzz/fuzz_decode $(LDLIBS)
+	@mkdir -p $(B)/fuzz/corpus $(B)/fuzz/png
+	$(FUZZ_CC) tests/fuzz/fuzz_decode.c $(LIB_SRC) codec/models/builtin.S -o $(B)/fuzz/fuzz_decode $(LDLIBS)
+	$(FUZZ_CC) tests/fuzz/fuzz_png.c $(LIB_SRC) codec/models/builtin.S -o $(B)/fuzz/fuzz_png $(LDLIBS) -ldeflate
 	@for f in testdata/images/*.png; do ./walloc encode -q -f --keep 6 $$f -o $(B)/fuzz/corpus/$$(basename $$f .png).wlc; done
+	@cp testdata/images/*.png $(B)/fuzz/png/
 	$(B)/fuzz/fuzz_decode -max_total_time=$(FUZZ_SECONDS) -max_len=65536 $(B)/fuzz/corpus
+	$(B)/fuzz/fuzz_png -max_total_time=$(FUZZ_SECONDS) -max_len=131072 $(B)/fuzz/png

@@ -84,12 +84,12 @@ static int unfilter(uint8_t *restrict row, const uint8_t *restrict prev, size_t 
 
 /* The one-pass read (see the top). Returns 0 with img filled, 1 when the file is not one it
  * takes or not one it is sure of (img untouched), -1 out of memory. Chunks must have valid
- * CRCs and letter types; IHDR comes first, the IDATs are consecutive, IEND ends the file;
- * ancillary chunks but tRNS are skipped; files with tRNS or with any other critical chunk
- * (PLTE too) are left to libpng. */
+ * CRCs and letter types; the signature and IHDR come first, the IDATs are consecutive, IEND
+ * ends the file; ancillary chunks but tRNS are skipped; files with tRNS or with any other
+ * critical chunk (PLTE too) are left to libpng. */
 static int decode_plain(const uint8_t *buf, size_t len, wl_image *img) {
   static const uint8_t nchan[7] = {1, 0, 3, 0, 2, 0, 4};
-  if (len < 8 + 25 || be32(buf + 8) != 13 || memcmp(buf + 12, "IHDR", 4) ||
+  if (len < 8 + 25 || png_sig_cmp(buf, 0, 8) || be32(buf + 8) != 13 || memcmp(buf + 12, "IHDR", 4) ||
       libdeflate_crc32(0, buf + 12, 17) != be32(buf + 29))
     return 1;
   const uint8_t *h = buf + 16;
