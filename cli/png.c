@@ -3,14 +3,15 @@
  * libdeflate, rows unfiltered and split into planes, three times faster than libpng row by row.
  * Everything else, and every file that pass doubts (any CRC, chunk or stream it does not accept),
  * goes through libpng with its memory callbacks, which gives the error messages. libpng reports
- * errors by longjmp; every allocation is made before setjmp-protected calls or freed after them. */
+ * errors by longjmp; every allocation is made before setjmp-protected calls or freed after them.
+ * Writing is done here too: chunks around one libdeflate stream (see png_encode). */
 #include <libdeflate.h>
 #include <png.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cli/png.h"
 
-typedef struct { const uint8_t *buf; size_t len, pos; uint8_t *out; size_t cap; } membuf;
+typedef struct { const uint8_t *buf; size_t len, pos; } membuf;
 
 static void on_error(png_structp png, png_const_charp msg) {
   *(const char **)png_get_error_ptr(png) = msg && strstr(msg, "CRC") ? "corrupt PNG (CRC error)" : "truncated or corrupt PNG";
@@ -153,7 +154,7 @@ static int decode_plain(const uint8_t *buf, size_t len, wl_image *img) {
 
 /* Any PNG through libpng. */
 static int decode_libpng(const uint8_t *buf, size_t len, wl_image *img, const char **why) {
-  membuf m = {buf, len, 0, NULL, 0};
+  membuf m = {buf, len, 0};
   png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, (png_voidp)why, on_error, on_warning);
   png_infop info = png ? png_create_info_struct(png) : NULL;
   png_bytep *volatile rows = NULL;
@@ -203,58 +204,63 @@ int png_decode(const uint8_t *buf, size_t len, wl_image *img, const char **why) 
   return plain > 0 ? decode_libpng(buf, len, img, why) : plain;
 }
 
-static void mem_write(png_structp png, png_bytep data, size_t n) {
-  membuf *m = png_get_io_ptr(png);
-  if (n > m->cap - m->pos) {
-    size_t cap = (m->cap + n) * 2;
-    uint8_t *nb = realloc(m->out, cap);
-    if (!nb) png_error(png, "out of memory");
-    m->out = nb;
-    m->cap = cap;
-  }
-  memcpy(m->out + m->pos, data, n);
-  m->pos += n;
+/* Writes chunk `type` with n bytes of data (already at p + 8) around it; returns its end. */
+static uint8_t *put_chunk(uint8_t *p, const char *type, uint32_t n) {
+  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(n >> (24 - 8 * i));
+  memcpy(p + 4, type, 4);
+  const uint32_t crc = libdeflate_crc32(0, p + 4, n + 4);
+  for (int i = 0; i < 4; i++) p[8 + n + i] = (uint8_t)(crc >> (24 - 8 * i));
+  return p + 12 + n;
 }
-static void mem_flush(png_structp png) { (void)png; }
 
+/* Decoded PNGs are intermediates, so they favour speed: every row with the Up filter, one zlib
+ * stream from libdeflate at level 1, cut into IDATs of at most 2^30 bytes (a 768x512 photo:
+ * whole decode 53 -> 45 ms and a 9% smaller file than zlib level 1 through libpng). */
+#define IDAT_MAX (1u << 30)
 int png_encode(const wl_image *img, uint8_t **out, size_t *outlen) {
-  const char *why;
-  membuf m = {NULL, 0, 0, NULL, 0};
-  const int n = img->channels + (img->alpha != NULL), bytes = img->depth / 8;
-  const int C = img->channels, H = img->height, W = img->width;
-  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, (png_voidp)&why, on_error, on_warning);
-  png_infop info = png ? png_create_info_struct(png) : NULL;
-  size_t rowbytes = (size_t)W * n * bytes;
-  png_bytep row = malloc(rowbytes);
-  if (!info || !row) { free(row); png_destroy_write_struct(&png, NULL); return -1; }
-  if (setjmp(png_jmpbuf(png))) {
-    free(row); free(m.out);
-    png_destroy_write_struct(&png, &info);
-    return -1;
+  static const uint8_t types[] = {0, 0, 4, 2, 6}, sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  const int n = img->channels + (img->alpha != NULL), bytes = img->depth / 8, C = img->channels;
+  const size_t H = (size_t)img->height, W = (size_t)img->width, rowbytes = W * (size_t)n * (size_t)bytes;
+  const size_t rawlen = H * (rowbytes + 1);
+  uint8_t *raw = malloc(rawlen), *z = NULL, *o = NULL;
+  struct libdeflate_compressor *c = libdeflate_alloc_compressor(1);
+  size_t zlen = 0;
+  if (raw && c) {
+    for (size_t r = 0; r < H; r++) {
+      uint8_t *row = raw + r * (rowbytes + 1) + 1;
+      row[-1] = r ? 2 : 0;
+      for (size_t j = 0; j < W; j++)
+        for (int k = 0; k < n; k++) {
+          unsigned v = (unsigned)(k < C ? img->planes[((size_t)k * H + r) * W + j] : img->alpha[r * W + j]);
+          uint8_t *d = row + (j * (size_t)n + (size_t)k) * (size_t)bytes;
+          if (bytes == 2) d[0] = (uint8_t)(v >> 8), d[1] = (uint8_t)v;
+          else d[0] = (uint8_t)v;
+        }
+    }
+    for (size_t r = H - 1; r > 0; r--) { /* Up, last row first: each row minus the unfiltered one above */
+      uint8_t *row = raw + r * (rowbytes + 1) + 1;
+      for (size_t i = 0; i < rowbytes; i++) row[i] = (uint8_t)(row[i] - row[i - rowbytes - 1]);
+    }
+    const size_t bound = libdeflate_zlib_compress_bound(c, rawlen);
+    if ((z = malloc(bound))) zlen = libdeflate_zlib_compress(c, raw, rawlen, z, bound);
   }
-  static const int types[] = {0, PNG_COLOR_TYPE_GRAY, PNG_COLOR_TYPE_GRAY_ALPHA, PNG_COLOR_TYPE_RGB, PNG_COLOR_TYPE_RGB_ALPHA};
-  png_set_write_fn(png, &m, mem_write, mem_flush);
-  png_set_IHDR(png, info, (png_uint_32)W, (png_uint_32)H, img->depth, types[n], PNG_INTERLACE_NONE,
-               PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-  /* Decoded PNGs are intermediates: zlib level 1 with the Up filter writes 40% faster than
-   * level 3 with adaptive filters, for files 8% larger. */
-  png_set_compression_level(png, 1);
-  png_set_filter(png, 0, PNG_FILTER_UP);
-  png_write_info(png, info);
-  for (int r = 0; r < H; r++) {
-    for (int j = 0; j < W; j++)
-      for (int c = 0; c < n; c++) {
-        unsigned v = (unsigned)(c < C ? img->planes[((size_t)c * H + r) * W + j] : img->alpha[(size_t)r * W + j]);
-        png_bytep d = row + ((size_t)j * n + c) * bytes;
-        if (bytes == 2) { d[0] = (png_byte)(v >> 8); d[1] = (png_byte)v; }
-        else d[0] = (png_byte)v;
-      }
-    png_write_row(png, row);
+  const size_t nidat = (zlen + IDAT_MAX - 1) / IDAT_MAX;
+  if (zlen && (o = malloc(8 + 25 + 12 * nidat + zlen + 12))) {
+    uint8_t *p = o + 8;
+    memcpy(o, sig, 8);
+    for (int i = 0; i < 4; i++) p[8 + i] = (uint8_t)(W >> (24 - 8 * i)), p[12 + i] = (uint8_t)(H >> (24 - 8 * i));
+    p[16] = (uint8_t)img->depth, p[17] = types[n], p[18] = p[19] = p[20] = 0;
+    p = put_chunk(p, "IHDR", 13);
+    for (size_t off = 0; off < zlen; off += IDAT_MAX) {
+      const uint32_t len = (uint32_t)(zlen - off < IDAT_MAX ? zlen - off : IDAT_MAX);
+      memcpy(p + 8, z + off, len);
+      p = put_chunk(p, "IDAT", len);
+    }
+    p = put_chunk(p, "IEND", 0);
+    *out = o;
+    *outlen = (size_t)(p - o);
   }
-  png_write_end(png, NULL);
-  free(row);
-  png_destroy_write_struct(&png, &info);
-  *out = m.out;
-  *outlen = m.pos;
-  return 0;
+  libdeflate_free_compressor(c);
+  free(raw); free(z);
+  return o ? 0 : -1;
 }

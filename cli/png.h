@@ -1,4 +1,4 @@
-/* png.h: PNG <-> wl_image through libpng, in memory (so stdin/stdout work). */
+/* png.h: PNG <-> wl_image in memory (so stdin/stdout work): libdeflate, libpng for unusual files. */
 #ifndef WL_CLI_PNG_H
 #define WL_CLI_PNG_H
 #include <stddef.h>
