@@ -140,7 +140,7 @@ static int encode_image(cli_opts *o, const char *in, io_input *f) {
   if (!rc) rc = encode_model(o, in, s.img.channels, 0, &m, &d);
   if (!rc) {
     image_threads(o, &s.img);
-    wl_encode_opts eo = {.keep = o->keep};
+    wl_encode_opts eo = {.keep = o->keep, .consume = 1}; /* the planes are not needed after */
     int e = wl_encode(m, &s.img, &eo, &enc, &enclen);
     if (e) rc = cli_fail(in, "%s", wl_strerror(e));
   }

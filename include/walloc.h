@@ -119,6 +119,8 @@ typedef struct {
   long chunk; /* audio: frames per chunk, a multiple of 2^J, at least the overlap
                  (wl_audio_chunking); 0 for the default, WL_AUDIO_CHUNK_SAMPLES / channels
                  rounded down to a multiple of 2^J */
+  int consume; /* images: nonzero lets wl_encode transform img's colour planes in place, which
+                  saves a buffer of their size; they hold no image afterwards (alpha is kept) */
 } wl_encode_opts;
 
 /* Encodes `img` into a malloc'd .wlc byte string (*out, *outlen); free it with free(). */

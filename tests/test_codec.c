@@ -176,7 +176,8 @@ static void test_model_parser(void) {
 }
 
 static void test_threads(wl_model *m) {
-  t_begin("encoded bytes and decoded samples identical on 1 and 2 threads; --keep is a prefix");
+  t_begin("encoded bytes and decoded samples identical on 1 and 2 threads; --keep is a prefix; "
+          "encoding in the image's own planes (consume) gives the same bytes");
   wl_image img = test_image(3, 97, 131), out[2];
   uint8_t *buf[2];
   size_t len[2];
@@ -196,6 +197,17 @@ static void test_threads(wl_model *m) {
   T_EXPECT(wl_latents(m, buf[0], len[0], &qa, &ha) == 0 && wl_latents(m, part, plen, &qb, &hb) == 0, "latents");
   T_EXPECT(hb.keep == 5 && !memcmp(qa, qb, sizeof(int16_t) * 5 * hb.lat_h * hb.lat_w), "not a prefix");
   free(qa); free(qb); free(part);
+  wl_image pad = test_image(3, 96, 128); /* unpadded at J = 3: transformed in its own planes */
+  wl_encode_opts eat = {.consume = 1};
+  uint8_t *kept, *eaten;
+  size_t klen, elen, plane = sizeof(float) * 3 * 96 * 128;
+  float *before = malloc(plane);
+  memcpy(before, pad.planes, plane);
+  T_EXPECT(wl_encode(m, &pad, NULL, &kept, &klen) == 0 && wl_encode(m, &pad, &eat, &eaten, &elen) == 0, "consume");
+  T_EXPECT(klen == elen && !memcmp(kept, eaten, klen), "consume changes the bytes");
+  T_EXPECT(memcmp(before, pad.planes, plane), "consume left the planes untouched: it made a copy");
+  free(kept); free(eaten); free(before);
+  wl_image_release(&pad);
   for (int t = 0; t < 2; t++) { free(buf[t]); wl_image_release(&out[t]); }
   wl_image_release(&img);
   t_end();
