@@ -42,6 +42,9 @@ static void deinterleave_row(const png_byte *row, size_t r, int n, int bytes, wl
 }
 
 static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+static void put_be32(uint8_t *p, uint32_t v) {
+  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (24 - 8 * i));
+}
 
 /* Filter 4 (Paeth) on a row of n bytes, bpp a constant where it is inlined, so that the bytes of
  * a pixel run side by side; the predictor's choice is made without branches (photos make them
@@ -206,10 +209,9 @@ int png_decode(const uint8_t *buf, size_t len, wl_image *img, const char **why) 
 
 /* Writes chunk `type` with n bytes of data (already at p + 8) around it; returns its end. */
 static uint8_t *put_chunk(uint8_t *p, const char *type, uint32_t n) {
-  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(n >> (24 - 8 * i));
+  put_be32(p, n);
   memcpy(p + 4, type, 4);
-  const uint32_t crc = libdeflate_crc32(0, p + 4, n + 4);
-  for (int i = 0; i < 4; i++) p[8 + n + i] = (uint8_t)(crc >> (24 - 8 * i));
+  put_be32(p + 8 + n, libdeflate_crc32(0, p + 4, n + 4));
   return p + 12 + n;
 }
 
@@ -248,7 +250,8 @@ int png_encode(const wl_image *img, uint8_t **out, size_t *outlen) {
   if (zlen && (o = malloc(8 + 25 + 12 * nidat + zlen + 12))) {
     uint8_t *p = o + 8;
     memcpy(o, sig, 8);
-    for (int i = 0; i < 4; i++) p[8 + i] = (uint8_t)(W >> (24 - 8 * i)), p[12 + i] = (uint8_t)(H >> (24 - 8 * i));
+    put_be32(p + 8, (uint32_t)W);
+    put_be32(p + 12, (uint32_t)H);
     p[16] = (uint8_t)img->depth, p[17] = types[n], p[18] = p[19] = p[20] = 0;
     p = put_chunk(p, "IHDR", 13);
     for (size_t off = 0; off < zlen; off += IDAT_MAX) {

@@ -322,6 +322,13 @@ static void run_phase(int q, int P, int dims, int dir, int adj, int C, int H, in
  * per phase through memory. */
 #define BAND_FLOATS ((size_t)1 << 17)
 
+/* L0: the first level whose bands (h x w, 2-D; w, 1-D) hold at most BAND_FLOATS, or J. */
+static int band_level(int H, int W, int J, int dims) {
+  int L0 = 0;
+  while (L0 < J && (dims == 2 ? (size_t)(H >> L0) : 1) * (size_t)(W >> L0) > BAND_FLOATS) L0++;
+  return L0;
+}
+
 /* The packet transform: J levels of dims phases (columns in 2-D, then rows), in that order
  * for dir = +1 and reversed for the inverse. Level l has nb = C 2^(dims l) bands of h x w,
  * h = H >> l in 2-D and 1 in 1-D, w = W >> l. Phase q writes buf[q & 1], out or one scratch,
@@ -343,8 +350,7 @@ static int wpt(const float *in, int C, int H, int W, int J, int dims, int dir, i
   float *buf[2], *work = tmp + N;
   buf[in == out ? 1 : (P - 1) & 1] = out;
   buf[in == out ? 0 : P & 1] = tmp;
-  int L0 = 0;
-  while (L0 < J && (dims == 2 ? (size_t)(H >> L0) : 1) * (size_t)(W >> L0) > BAND_FLOATS) L0++;
+  const int L0 = band_level(H, W, J, dims);
   const int qa = dir > 0 ? dims * L0 : 0, qb = dir > 0 ? P : P - dims * L0; /* band by band */
   const size_t nb0 = (size_t)C << (dims * L0), band = N / nb0, wslot = slot((size_t)H, (size_t)W);
   const float *src = in;
@@ -380,8 +386,7 @@ static int wpt(const float *in, int C, int H, int W, int J, int dims, int dir, i
  * (from L0) and the larger of a strip and a row with its side buffer (before L0). The same
  * operations on the same values as wpt. */
 static size_t fwd2_thread_floats(int H, int W, int J, int *L0p, size_t *bandp) {
-  int L0 = 0;
-  while (L0 < J && (size_t)(H >> L0) * (size_t)(W >> L0) > BAND_FLOATS) L0++;
+  const int L0 = band_level(H, W, J, 2);
   size_t band = L0 < J ? (size_t)(H >> L0) * (size_t)(W >> L0) : 0, most = 0;
   for (int l = 0; l < L0; l++) {
     size_t h = (size_t)H >> l, w = (size_t)W >> l, cols = slot(h, w), rows = w + h * w / 2;

@@ -7,10 +7,6 @@
 #include <string.h>
 #include "cli/png.c"
 
-static void put_be32(uint8_t *p, uint32_t v) {
-  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (24 - 8 * i));
-}
-
 static int same(const wl_image *a, const wl_image *b) {
   const size_t plane = sizeof(float) * (size_t)a->height * (size_t)a->width;
   return a->channels == b->channels && a->height == b->height && a->width == b->width && a->depth == b->depth &&
