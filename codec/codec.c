@@ -84,9 +84,9 @@ int wl_packets(const wl_signal *s, int J, wl_work *w, float **X) {
   int Hp, Wp;
   wl_signal_padded(s, J, &Hp, &Wp);
   if (s->dims == 2 && Hp == s->height && Wp == s->width && (!s->cstride || s->cstride == (long)Hp * Wp)) {
-    /* no padding: the transform scales the samples as it first reads them, in w->own if given */
-    if (!w->own) WL_TRY(wl_work_reserve(w, s, J));
-    *X = w->own ? w->own : w->x;
+    /* no padding: the transform scales the samples as it first reads them, into w->inplace if given */
+    if (!w->inplace) WL_TRY(wl_work_reserve(w, s, J));
+    *X = w->inplace ? w->inplace : w->x;
     return wpt_error(wl_wpt2_forward_scaled(s->planes, s->channels, Hp, Wp, J, wl_sample_scale(s),
                                             wl_sample_offset(s), *X));
   }
@@ -183,7 +183,7 @@ static int encode_image(const wl_model *m, const wl_image *img, const wl_encode_
   uint8_t *streams = malloc(bound * (size_t)h.keep), *alpha = NULL, *o8 = NULL;
   size_t alpha_len = 0;
   int e = q && streams ? 0 : WL_ERR_NOMEM;
-  wl_work w = {.own = o && o->consume ? img->planes : NULL};
+  wl_work w = {.inplace = o && o->consume ? img->planes : NULL};
   if (!e) e = wl_analyse(m, s, h.keep, q, &w);
   wl_work_free(&w);
   if (!e) e = wl_code_channels(m, q, &h, streams, bound);

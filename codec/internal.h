@@ -88,7 +88,7 @@ void wl_signal_unscale(const float *x, int Hp, int Wp, const wl_signal *s, float
  * zeroed; buffers grow on demand; wl_work_free releases them. */
 typedef struct {
   float *x, *scratch; /* the padded, scaled signal and then its packets; the transform's scratch */
-  float *own;         /* not NULL: the signal's planes, writable, to transform in place of x when
+  float *inplace;     /* not NULL: the signal's planes, writable, to transform instead of x when
                          no padding is needed (images, wl_encode_opts.consume); not freed here */
   float *y, *net;     /* synthesis: the dequantised latents, the decoder network's activations */
   size_t xcap, scap, ycap, ncap; /* their sizes in floats */

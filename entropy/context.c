@@ -1,6 +1,7 @@
 /* Context-adaptive coding (WLE_ADAPTIVE, WLE_PREDICTIVE): a raster scan that binarises each symbol
  * (the value, or its residual from a blended spatial predictor) into a zero flag, a sign and an
  * adaptive Exp-Golomb magnitude (coder.h), each decision with a model picked by the local activity. */
+#include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
 
@@ -53,11 +54,17 @@ static inline void subpredict(const int16_t *v, ptrdiff_t ws, int32_t sp[NSUB]) 
  * predictor has been right nearby dominates. err holds NSUB error planes np apart. Returns the
  * prediction in eighths; *act receives the weighted mean of E_k, the blend's expected error.
  * E_k is capped below 2^15 so weights stay in [2, 2^31]; |sp_k| < 2^20, so sums fit 64 bits.
- * wt holds the weights of E_k < WEIGHTS, the common case, so that most take no division. */
+ * The weights of E_k < WEIGHTS, the common case, come from a table made once (wt_once), so
+ * that most take no division. */
 #define WEIGHTS 2048
 static inline uint32_t weight(uint32_t ek) { return (1u << 31) / ((ek + 1) * (ek + 1)); }
+static uint32_t wt[WEIGHTS];
+static pthread_once_t wt_once = PTHREAD_ONCE_INIT;
+static void wt_fill(void) {
+  for (uint32_t e = 0; e < WEIGHTS; e++) wt[e] = weight(e);
+}
 static inline int64_t blend(const int32_t sp[NSUB], const uint16_t *err, size_t np, ptrdiff_t ws,
-                            const uint32_t *wt, uint32_t *act) {
+                            uint32_t *act) {
   int64_t num = 0, den = 0, eden = 0;
   for (int k = 0; k < NSUB; k++) {
     const uint16_t *e = err + (size_t)k * np;
@@ -100,7 +107,6 @@ typedef struct {
   int16_t *P;   /* |previous channel|, 0 without one */
   int16_t *V;   /* values (S itself in WLE_ADAPTIVE) */
   uint16_t *E;  /* NSUB planes, np apart, of each sub-predictor's absolute error (eighths) */
-  uint32_t *wt; /* blend weights of E < WEIGHTS */
 } planes;
 
 /* Returns the prediction of pixel o (0 in WLE_ADAPTIVE) and its activity bucket in *c; sp receives
@@ -118,7 +124,7 @@ static inline int predict(const planes *pl, ptrdiff_t o, int bits, int32_t sp[NS
   }
   uint32_t act;
   subpredict(pl->V + o, ws, sp);
-  int64_t pred8 = blend(sp, pl->E + o, pl->np, ws, pl->wt, &act);
+  int64_t pred8 = blend(sp, pl->E + o, pl->np, ws, &act);
   *c = bucket(act / 8);
   int pred = (int)((pred8 + (pred8 < 0 ? -4 : 4)) / 8), half = 1 << (bits - 1);
   return pred < -half ? -half : pred >= half ? half - 1 : pred;
@@ -130,17 +136,15 @@ int wle_code_context(wle_io *io, int predictive, const int16_t *in, int16_t *out
   size_t np = (size_t)(h + 2 * PAD) * (size_t)ws, o0 = PAD * (size_t)ws + PAD;
   int16_t *buf = calloc((predictive ? 3 : 2) * np, sizeof *buf);
   uint16_t *err = predictive ? calloc(NSUB * np, sizeof *err) : NULL;
-  uint32_t *wt = predictive ? malloc(WEIGHTS * sizeof *wt) : NULL;
   model *m = malloc(sizeof *m);
-  if (!buf || !m || (predictive && (!err || !wt))) {
+  if (!buf || !m || (predictive && !err)) {
     free(buf);
     free(err);
-    free(wt);
     free(m);
     return WLE_ERR_NOMEM;
   }
-  for (uint32_t e = 0; wt && e < WEIGHTS; e++) wt[e] = weight(e);
-  planes pl = {ws, np, buf + o0, buf + np + o0, buf + (predictive ? 2 * np : 0) + o0, predictive ? err + o0 : NULL, wt};
+  if (predictive) pthread_once(&wt_once, wt_fill);
+  planes pl = {ws, np, buf + o0, buf + np + o0, buf + (predictive ? 2 * np : 0) + o0, predictive ? err + o0 : NULL};
   io_bit_init(&m->zero[0], sizeof *m / sizeof(io_bit_model));
   int rc = WLE_OK;
   for (int y = 0; y < h && prev; y++)
@@ -171,7 +175,6 @@ int wle_code_context(wle_io *io, int predictive, const int16_t *in, int16_t *out
   }
   free(buf);
   free(err);
-  free(wt);
   free(m);
   return rc;
 }
