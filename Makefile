@@ -64,7 +64,7 @@ walloc: $(CLI_OBJ) libwalloc.a
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) libwalloc.a $(CLI_LIBS)
 
 $(B)/tests/tools/png_paths: LDLIBS += -ldeflate
-$(B)/tests/tools/png_paths: cli/png.c # it includes the file, to reach both readers
+$(B)/tests/tools/png_paths: cli/png.c tests/tools/image_equal.h # it includes png.c, to reach both readers
 $(B)/tests/%: tests/%.c libwalloc.a tests/check.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $< -o $@ libwalloc.a $(LDFLAGS) $(LDLIBS)

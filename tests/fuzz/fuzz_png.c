@@ -6,13 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli/png.c"
-
-static int same(const wl_image *a, const wl_image *b) {
-  const size_t plane = sizeof(float) * (size_t)a->height * (size_t)a->width;
-  return a->channels == b->channels && a->height == b->height && a->width == b->width && a->depth == b->depth &&
-         !a->alpha == !b->alpha && !memcmp(a->planes, b->planes, plane * (size_t)a->channels) &&
-         (!a->alpha || !memcmp(a->alpha, b->alpha, plane));
-}
+#include "tests/tools/image_equal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 33 || (uint64_t)be32(data + 16) * be32(data + 20) > 1u << 20) return 0;
@@ -27,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   wl_image plain, ref;
   const char *why;
   const int p = decode_plain(buf, size, &plain), r = decode_libpng(buf, size, &ref, &why);
-  if (!p && (r || !same(&plain, &ref))) abort();
+  if (!p && (r || !images_equal(&plain, &ref))) abort();
   if (!p) wl_image_release(&plain);
   if (!r) wl_image_release(&ref);
   free(buf);

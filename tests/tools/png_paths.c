@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli/png.c"
+#include "tests/tools/image_equal.h"
 
 static uint8_t *slurp(const char *path, size_t *len) {
   FILE *f = fopen(path, "rb");
@@ -20,13 +21,6 @@ static uint8_t *slurp(const char *path, size_t *len) {
   if (f) fclose(f);
   *len = (size_t)n;
   return buf;
-}
-
-static int same(const wl_image *a, const wl_image *b) {
-  const size_t plane = sizeof(float) * (size_t)a->height * (size_t)a->width;
-  return a->channels == b->channels && a->height == b->height && a->width == b->width && a->depth == b->depth &&
-         !a->alpha == !b->alpha && !memcmp(a->planes, b->planes, plane * (size_t)a->channels) &&
-         (!a->alpha || !memcmp(a->alpha, b->alpha, plane));
 }
 
 int main(int argc, char **argv) {
@@ -46,7 +40,7 @@ int main(int argc, char **argv) {
       return 1;
     }
     printf("%s %s\n", argv[i], !p ? "plain" : r ? "error" : "libpng");
-    if (!p && (r || !same(&plain, &ref))) {
+    if (!p && (r || !images_equal(&plain, &ref))) {
       printf("%s: the one-pass read differs from libpng\n", argv[i]);
       bad = 1;
     }
