@@ -13,7 +13,7 @@ typedef struct {
   float gain;
   const char *name;
   int N, R, crop, batch, warmup, val_every, steps, taps, loss, quant; /* train (neural); taps, loss, quant -1: default */
-  float lr, weight_decay, lambda, jitter, time_s, ckpt_s; /* durations in seconds */
+  float lr, weight_decay, lambda, jitter, full, time_s, ckpt_s; /* durations in seconds */
   int seed;
   long chunk; /* encode: frames per audio chunk (--chunk; 0: the library's default) */
   int threads; /* -T; 0: the default (all cores; image encode: see commands.c) */

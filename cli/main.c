@@ -62,6 +62,7 @@ static const char usage[] =
   "  --batch B (16) --steps N (20000: learning-rate schedule length) --warmup N (500)\n"
   "  --lr (1e-3) --weight-decay (1e-4) --lambda (0: rate term off, encoder stays PCA)\n"
   "  --jitter (0.05; audio: any > 0 turns on a random gain of -12..+6 dB)\n"
+  "  --full P (0: probability that a crop keeps all K channels, else k is uniform in 1..K)\n"
   "  --seed S (1) --time T (stop after T: 90s, 30m, 2h; a number is minutes)\n"
   "  --val DIR|LIST --val-every N (500) --checkpoint FILE (OUT.wlm.ckpt)\n"
   "  --checkpoint-every T (10m) --resume FILE (continue a checkpoint)\n"
@@ -196,6 +197,7 @@ static int parse(int argc, char **argv, cli_opts *o) {
     else if (!strcmp(a, "--weight-decay")) bad = fnumber(v, 0, 1, &o->weight_decay);
     else if (!strcmp(a, "--lambda")) bad = fnumber(v, 0, 1e3f, &o->lambda);
     else if (!strcmp(a, "--jitter")) bad = fnumber(v, 0, 0.45f, &o->jitter);
+    else if (!strcmp(a, "--full")) bad = fnumber(v, 0, 0.95f, &o->full);
     else if (!strcmp(a, "--time")) bad = duration(v, &o->time_s);
     else if (!strcmp(a, "--checkpoint-every")) bad = duration(v, &o->ckpt_s);
     else if (!strcmp(a, "--val")) { o->val = v; bad = !v; }

@@ -99,7 +99,7 @@ int train_neural(cli_opts *o, const train_set *set) {
   wl_train_params p = {.name = o->name ? o->name : train_default_name(o->channels, audio, name), .command = o->command,
                        .channels = o->channels, .J = o->J, .K = o->K, .bits = o->bits, .N = o->N, .R = o->R,
                        .crop = o->crop, .batch = o->batch, .steps = o->steps, .warmup = o->warmup, .lr = o->lr,
-                       .weight_decay = o->weight_decay, .lambda = o->lambda, .jitter = o->jitter, .gain = o->gain, .taps = o->taps, .loss = o->loss, .quant = o->quant,
+                       .weight_decay = o->weight_decay, .lambda = o->lambda, .jitter = o->jitter, .full = o->full, .gain = o->gain, .taps = o->taps, .loss = o->loss, .quant = o->quant,
                        .seed = (uint64_t)o->seed};
   wl_trainer *t = NULL;
   int e = !ckpt_path ? WL_ERR_NOMEM : audio ? wl_trainer_new_audio(&t, set->clips, n, &p) : wl_trainer_new(&t, set->imgs, n, &p);

@@ -6,7 +6,7 @@
  * channel swap) -> wavelet packets X (D, P) (2-D or 1-D), P = B (S/2^J)^2 or B S/2^J ->
  * encoder y = W_e X + b_e -> u = compand(y) + U(-1/2, 1/2) (for the rate term) and z = the
  * dequantised round(compand(y)) as decoding computes it (or uncompand(u): WL_QUANT_NOISE), in example b
- * the channels k >= k_b (k_b uniform in 1..K) replaced by the learned fill values -> decoder
+ * the channels k >= k_b (k_b = K with probability p.full, else uniform in 1..K) replaced by the learned fill values -> decoder
  * (decoder.c; kh x kw residual convolutions: 3x3, or 1x3 along time) -> X^ -> inverse packets
  * x^ -> (1-D, taps > 0) FIR post-filter, circular over the segment as over a decoded block
  * (postfilter.c) -> loss = -(mean PSNR of the examples) + lambda * bits / positions (lambda in dB per bit
@@ -121,7 +121,7 @@ static int check_params(const wl_signal *s, int n, int dims, const wl_train_para
       (long)p->batch * p->channels * p->crop * (dims == 1 ? 1 : p->crop) > MAX_BATCH_SAMPLES || p->steps < 1 ||
       p->warmup < 0 || (p->loss != WL_LOSS_PSNR && p->loss != WL_LOSS_MSE) ||
       (p->quant != WL_QUANT_ROUND && p->quant != WL_QUANT_NOISE) || !(p->lr > 0) || !(p->weight_decay >= 0) || !(p->lambda >= 0) ||
-      !(p->jitter >= 0 && p->jitter < 0.5f) || p->taps < 0 || p->taps > WL_MAX_TAPS || (p->taps && (dims != 1 || !(p->taps & 1))))
+      !(p->jitter >= 0 && p->jitter < 0.5f) || !(p->full >= 0 && p->full < 1) || p->taps < 0 || p->taps > WL_MAX_TAPS || (p->taps && (dims != 1 || !(p->taps & 1))))
     return WL_ERR_ARG;
   for (int i = 0; i < n; i++)
     if (s[i].channels != p->channels) return WL_ERR_MISMATCH;
@@ -311,6 +311,15 @@ static void columns(float *A, float *blk, const wl_trainer *t, int b, int to_A) 
   }
 }
 
+/* The k_b of example b: K with probability p.full, else uniform in 1..K (one random number,
+ * so that full = 0 draws what the uniform rule alone drew). */
+static int channels_kept(const wl_trainer *t, int b) {
+  const int K = t->p.K;
+  const float u = rnd(t, b, 7), full = t->p.full;
+  if (u < full) return K;
+  return 1 + (int)((u - full) / (1 - full) * (float)K) % K;
+}
+
 /* Packets of every example into X (D, P): example b owns positions b*ss .. (b+1)*ss - 1. */
 static int load_batch(wl_trainer *t) {
   const int B = t->p.batch;
@@ -321,7 +330,7 @@ static int load_batch(wl_trainer *t) {
     float *Xb = t->Xe + b * t->m->D * t->ss;
     if (t->dims == 1) sample_segment(t, b);
     else sample_crop(t, b);
-    t->keep[b] = 1 + (int)(rnd(t, b, 7) * (float)t->p.K) % t->p.K;
+    t->keep[b] = channels_kept(t, b);
     if (packets(t, FORWARD, t->x + b * n, Xb)) err = WL_ERR_NOMEM;
     else columns(t->X, Xb, t, b, 1);
   }
@@ -573,7 +582,7 @@ int wl_trainer_save(wl_trainer *t, int checkpoint, uint8_t **out, size_t *outlen
   const wl_train_params *p = &t->p;
   int e = checkpoint ? flat_tables(m) : wl_model_tables(m, t->sig, t->n);
   if (e) return e;
-  char v[10][64];
+  char v[11][64];
   snprintf(v[0], 64, "%ld", t->step);
   snprintf(v[1], 64, "%d", t->n);
   snprintf(v[2], 64, "%llu", (unsigned long long)p->seed);
@@ -584,12 +593,13 @@ int wl_trainer_save(wl_trainer *t, int checkpoint, uint8_t **out, size_t *outlen
   snprintf(v[7], 64, "%g", p->jitter);
   snprintf(v[8], 64, "%ld", p->steps);
   snprintf(v[9], 64, "%g", p->gain > 0 ? p->gain : wl_default_gain(t->dims));
+  snprintf(v[10], 64, "%g", p->full);
   const char *keys[] = {"train_step", t->dims == 1 ? "train_clips" : "train_images", "train_seed", "train_crop", "train_batch", "train_lr",
-                        "train_lambda", "train_jitter", "train_steps", "gain", "train_command"};
-  char *vals[] = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], (char *)(p->command ? p->command : "")};
+                        "train_lambda", "train_jitter", "train_steps", "gain", "train_full", "train_command"};
+  char *vals[] = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], (char *)(p->command ? p->command : "")};
   const char *vname[] = {"adam.m", "adam.v"};
   float *vdata[] = {t->mom, t->var};
-  const wl_model_extra x = {.nmeta = 11, .key = keys, .value = vals, .nvec = checkpoint ? 2 : 0, .vname = vname,
+  const wl_model_extra x = {.nmeta = 12, .key = keys, .value = vals, .nvec = checkpoint ? 2 : 0, .vname = vname,
                             .vdata = vdata};
   return wl_model_serialize(m, &x, out, outlen);
 }

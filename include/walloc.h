@@ -276,6 +276,8 @@ typedef struct {
                          (the rate term always uses the noisy latents) */
   int taps;           /* 1-D only: taps of the FIR post-filter trained with the decoder (odd, at
                          most WL_MAX_TAPS; it starts as the identity), 0 for none */
+  float full;         /* probability that an example keeps all K channels; otherwise (and with 0)
+                         the number kept is uniform in 1..K */
   uint64_t seed;      /* every random choice derives from (seed, step): resumable exactly */
 } wl_train_params;
 
