@@ -57,8 +57,8 @@ static const char usage[] =
   "  --taps F (audio: FIR post-filter taps trained with the decoder, odd; 129, 0: none)\n"
   "  --loss psnr|mse (images psnr: minus the mean PSNR of the crops; audio mse: their MSE,\n"
   "  each divided by the PCA's expected MSE at the crop's k)\n"
-  "  --quant round|noise (audio round: the decoder trains on the rounded latents it will\n"
-  "  decode; images noise: on latents plus uniform noise)\n"
+  "  --quant round|noise (round: the decoder trains on the rounded latents it will decode;\n"
+  "  noise: on latents plus uniform noise)\n"
   "  --batch B (16) --steps N (20000: learning-rate schedule length) --warmup N (500)\n"
   "  --lr (1e-3) --weight-decay (1e-4) --lambda (0: rate term off, encoder stays PCA)\n"
   "  --jitter (0.05; audio: any > 0 turns on a random gain of -12..+6 dB)\n"
@@ -238,7 +238,7 @@ int main(int argc, char **argv) {
   for (size_t c = 0; c < sizeof cmds / sizeof cmds[0]; c++) {
     if (strcmp(argv[1], cmds[c].name)) continue;
     cli_opts o = {.verbosity = 1, .bits = 8, .stride = 1, .N = 64, .R = 2,
-                  .batch = 16, .taps = -1, .loss = -1, .quant = -1, .steps = 20000, .warmup = 500, .val_every = 500, .seed = 1,
+                  .batch = 16, .taps = -1, .loss = -1, .quant = WL_QUANT_ROUND, .steps = 20000, .warmup = 500, .val_every = 500, .seed = 1,
                   .lr = 1e-3f, .weight_decay = 1e-4f, .jitter = 0.05f, .ckpt_s = 600};
     o.inputs = calloc((size_t)argc, sizeof(char *));
     o.command = join_args(argc, argv);

@@ -185,7 +185,6 @@ static int resolve_shape(cli_opts *o, int audio) {
   if (!o->crop) o->crop = audio ? 8192 : 128; /* audio: segment length in frames */
   if (o->taps < 0) o->taps = audio ? 129 : 0;
   if (o->loss < 0) o->loss = audio ? WL_LOSS_MSE : WL_LOSS_PSNR;
-  if (o->quant < 0) o->quant = audio ? WL_QUANT_ROUND : WL_QUANT_NOISE; /* images: as rgb and gray were trained */
   if (o->J > maxJ) return cli_fail("train", "-J is at most %d for %s", maxJ, audio ? "audio" : "images");
   const long bands = (long)o->channels << ((audio ? 1 : 2) * o->J);
   if (!o->K) o->K = audio ? (int)(bands / 4 < WL_MAX_K ? bands / 4 : WL_MAX_K) : 12;
