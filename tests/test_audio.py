@@ -19,7 +19,7 @@ import numpy as np
 import soundfile as sf
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "py"))
-from harness import fails_cleanly, finish, test, run, TOP  # noqa: E402
+from harness import fails_cleanly, finish, test, run, wlm_header, TOP  # noqa: E402
 
 TMPDIR = tempfile.TemporaryDirectory(prefix="walloc-audio-")  # removed at exit
 TMP = TMPDIR.name
@@ -105,13 +105,11 @@ def same_shape(out, frames, rate, channels, subtype):
 def _():
     for c in SETS:
         assert TRAIN[c][0] == 0, TRAIN[c][2]
-        b = open(MODEL[c], "rb").read()
-        meta = json.loads(b[8:8 + struct.unpack("<Q", b[:8])[0]])["__metadata__"]
+        meta = wlm_header(MODEL[c])["__metadata__"]
         assert meta["dims"] == "1" and meta["channels"] == str(c) and meta["kind"] == "linear", meta
     img = T("img.wlm")
     rc, _, err = run("train", "--linear", "--channels", "1", "-o", img, os.path.join(TOP, "testdata", "images"))
-    b = open(img, "rb").read()
-    assert rc == 0 and "dims" not in json.loads(b[8:8 + struct.unpack("<Q", b[:8])[0]])["__metadata__"], err
+    assert rc == 0 and "dims" not in wlm_header(img)["__metadata__"], err
 
 
 @test("audio: WAV 16-bit stereo 44.1 kHz round trip: exact shape, SNR over the floor, eval agrees")
@@ -280,8 +278,7 @@ def _():
     assert 0 in v and 300 in v, err
     gain = [b - a for a, b in zip(v[0], v[300])]
     assert gain[3] > 0.25 and min(gain) > 0.1, "PSNR change at k = K/4, K/2, 3K/4, K: %s" % gain
-    b = open(NEURAL_MODEL, "rb").read()
-    head = json.loads(b[8:8 + struct.unpack("<Q", b[:8])[0]])
+    head = wlm_header(NEURAL_MODEL)
     meta = head["__metadata__"]
     assert (meta["dims"], meta["kind"], meta["channels"], meta["name"]) == ("1", "neural", "2", "stereo"), meta
     assert head["residual.0.conv1.weight"]["shape"] == [32, 32, 1, 3], head["residual.0.conv1.weight"]

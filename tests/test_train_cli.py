@@ -2,10 +2,8 @@
 """walloc train (neural): a short run on the left part of a photo must raise the validation
 PSNR on the held-out right part at every k; checkpoints resume where they stopped; the model
 it writes encodes and decodes; bad settings are refused before any training."""
-import json
 import os
 import re
-import struct
 import sys
 import tempfile
 
@@ -13,7 +11,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "py"))
-from harness import finish, test, run, IMAGES  # noqa: E402
+from harness import finish, test, run, wlm_header, IMAGES  # noqa: E402
 
 GARDEN = os.path.join(IMAGES, "garden-rgb8.png")
 TMP = tempfile.mkdtemp(prefix="walloc-train-")
@@ -29,13 +27,6 @@ def val_lines(err):
     for m in re.finditer(r"step (\d+)/\d+.*?val ([\d.@ ]+)", err):
         out[int(m.group(1))] = [float(v.split("@")[0]) for v in m.group(2).split()]
     return out
-
-
-def metadata(path):
-    """The __metadata__ of a .wlm (safetensors: an 8-byte little-endian length, then JSON)."""
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        return json.loads(f.read(n))["__metadata__"]
 
 
 pixels = np.array(Image.open(GARDEN))
@@ -89,14 +80,14 @@ def _():
     assert rc == 2 and "--full" in e, e
 
 
-@test("train: the settings are recorded in the model (--full, seed, steps, command)")
+@test("train: the settings are recorded in the model (--full, seed, learning rate, command)")
 def _():
-    m = metadata(MODEL)
+    m = wlm_header(MODEL)["__metadata__"]
     assert m["train_full"] == "0" and m["train_seed"] == "3" and m["train_lr"] == "0.003", m
     full = os.path.join(TMP, "full.wlm")
     rc, _, e = run("train", "-o", full, "--steps", "2", "--full", "0.5", *SMALL, LEFT)
     assert rc == 0, e
-    m = metadata(full)
+    m = wlm_header(full)["__metadata__"]
     assert m["train_full"] == "0.5" and "--full 0.5" in m["train_command"], m
 
 

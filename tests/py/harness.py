@@ -1,6 +1,8 @@
 """The Python side of tests/check.h: "testing NAME ... ok|FAILED" lines and a closing
 "RESULT passed failed" line, which tests/run.sh sums into the make check total; and what the
-CLI tests share: running ./walloc (or $WALLOC, to test another build), PSNR, .wlc patching."""
+CLI tests share: running ./walloc (or $WALLOC, to test another build), PSNR, .wlc patching,
+.wlm headers."""
+import json
 import os
 import struct
 import subprocess
@@ -67,6 +69,14 @@ def fails_cleanly(args, out, stdin=None, has=()):
 def psnr(a, b, depth):
     mse = np.mean((a.astype(float) - b.astype(float)) ** 2)
     return 10 * np.log10(((1 << depth) - 1) ** 2 / mse) if mse else float("inf")
+
+
+def wlm_header(path):
+    """The JSON header of a .wlm file (safetensors: an 8-byte little-endian length, then JSON):
+    tensor entries by name, and the configuration under "__metadata__"."""
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        return json.loads(f.read(n))
 
 
 def with_crc(b):
