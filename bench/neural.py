@@ -6,7 +6,8 @@ a gray model gets the BT.601 luma of each image; a model walloc rejects is skipp
    median of RUNS runs, for the models in BENCH_MODELS (default rgb,rgb-linear,gray).
 2. Rate/quality: mean bpp and PSNR over each set in BENCH_SETS (default corpus/val,corpus/val2)
    at --keep 3, 6, 9, 12 (up to each model's K), -T2, for the models in BENCH_COMPARE (default
-   rgb,rgb-linear), with the PSNR of the first minus that of the second.
+   rgb,rgb-linear), with the PSNR of the first minus that of the second, for the set and for each
+   photo in it (the mean over the photo's scales).
 3. Training speed: examples/s of `walloc train -T2` (default architecture) on BENCH_TRAIN
    (default corpus/train) between its progress lines at steps S/3 and S (S = BENCH_TRAIN_STEPS,
    default 300), so without the set-up; against the same decoder in PyTorch (torch_step.py)
@@ -85,17 +86,37 @@ def decode_speed(models, crop):
     print("\n".join(rows))
 
 
-def mean_rate_quality(model, channels, k, imgs):
-    bpp, db = [], []
+def rate_quality_per_image(model, channels, k, imgs):
+    """[(bpp, PSNR)] of each image at --keep k."""
+    out = []
     wlc = os.path.join(tmp, "rq.wlc")
     for src in imgs:
         src = src if channels == 3 else gray_copy(src)
         sh(WALLOC, "encode", "-q", "-f", "-T2", "-m", model, "--keep", str(k), src, "-o", wlc)
         sh(WALLOC, "decode", "-q", "-f", "-T2", "-m", model, wlc, "-o", wlc + ".png")
         a = pixels(src, channels)
-        bpp.append(8.0 * os.path.getsize(wlc) / (a.shape[0] * a.shape[1]))
-        db.append(psnr(a, pixels(wlc + ".png", channels)))
-    return np.mean(bpp), np.mean(db)
+        out.append((8.0 * os.path.getsize(wlc) / (a.shape[0] * a.shape[1]), psnr(a, pixels(wlc + ".png", channels))))
+    return out
+
+
+def photo_name(path):
+    """The photo an image of a corpus split comes from: its name less the _sN scale suffix."""
+    return re.sub(r"_s\d+$", "", os.path.splitext(os.path.basename(path))[0])
+
+
+def per_photo_gains(per, models, imgs):
+    """PSNR of the first model minus the second's, averaged over each photo's scales: a set's mean
+    gain can hide photos where the neural decoder gains nothing."""
+    a, b = models[0][0], models[1][0]
+    keeps = [k for k in KEEPS if (a, k) in per and (b, k) in per]
+    photos = sorted(set(map(photo_name, imgs)))
+    print("PSNR %s - %s by photo (dB, mean over its scales):\n" % (a, b))
+    print("| photo | images |" + "".join(" k = %d |" % k for k in keeps) + "\n|---|---|" + "---|" * len(keeps))
+    for ph in photos:
+        idx = [i for i, p in enumerate(imgs) if photo_name(p) == ph]
+        gains = ["%+.2f" % np.mean([per[a, k][i][1] - per[b, k][i][1] for i in idx]) for k in keeps]
+        print("| %s | %d | %s |" % (ph, len(idx), " | ".join(gains)))
+    print()
 
 
 def rate_quality(models, sets, crop):
@@ -106,7 +127,8 @@ def rate_quality(models, sets, crop):
         if not imgs:
             print("%s: no PNG images, skipped\n" % s)
             continue
-        res = {(m, k): mean_rate_quality(m, ch, k, imgs) for m, ch, mk in models for k in KEEPS if k <= mk}
+        per = {(m, k): rate_quality_per_image(m, ch, k, imgs) for m, ch, mk in models for k in KEEPS if k <= mk}
+        res = {mk: tuple(np.mean(v, axis=0)) for mk, v in per.items()}
         print("### %s (%d images)\n" % (s, len(imgs)))
         diff = len(models) > 1
         print("| k |" + "".join(" %s bpp | %s PSNR |" % (m, m) for m, _, _ in models) +
@@ -121,6 +143,8 @@ def rate_quality(models, sets, crop):
                 cells.append("%+.2f" % (a[1] - b[1]) if a and b else "-")
             print("| %d | %s |" % (k, " | ".join(cells)))
         print()
+        if diff:
+            per_photo_gains(per, models, imgs)
 
 
 def walloc_train_speed(train_set, steps, crop):
