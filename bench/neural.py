@@ -109,11 +109,12 @@ def per_photo_gains(per, models, imgs):
     gain can hide photos where the neural decoder gains nothing."""
     a, b = models[0][0], models[1][0]
     keeps = [k for k in KEEPS if (a, k) in per and (b, k) in per]
-    photos = sorted(set(map(photo_name, imgs)))
+    photos = {}
+    for i, p in enumerate(imgs):
+        photos.setdefault(photo_name(p), []).append(i)
     print("PSNR %s - %s by photo (dB, mean over its scales):\n" % (a, b))
     print("| photo | images |" + "".join(" k = %d |" % k for k in keeps) + "\n|---|---|" + "---|" * len(keeps))
-    for ph in photos:
-        idx = [i for i, p in enumerate(imgs) if photo_name(p) == ph]
+    for ph, idx in sorted(photos.items()):
         gains = ["%+.2f" % np.mean([per[a, k][i][1] - per[b, k][i][1] for i in idx]) for k in keeps]
         print("| %s | %d | %s |" % (ph, len(idx), " | ".join(gains)))
     print()
