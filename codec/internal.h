@@ -150,6 +150,12 @@ typedef struct {
   float *scratch; /* wl_conv_scratch(N, kh, kw, g) floats */
 } wl_decoder_acts;
 void wl_decoder_run(const wl_model *m, const float *y, wl_grid g, float *X, const wl_decoder_acts *a);
+/* Backward of wl_decoder_run(m, y, g, X, a) with every block kept (a->stride N*P; a->c2 is not
+ * read, a->scratch holds 2 * wl_conv_scratch floats): dy (K, P) += dX (D, P) times dX/dy (dy
+ * NULL: not needed); grad (m->nparams floats, laid out as m->params; NULL: not needed) += the
+ * weights' gradients. tmp: 4 N*P floats. */
+void wl_decoder_backward(const wl_model *m, const float *y, wl_grid g, const float *dX, const wl_decoder_acts *a,
+                         float *dy, float *grad, float *tmp);
 
 /* train_linear.c: the default latent gain of a model of dims (8 for images, 32 for audio). */
 float wl_default_gain(int dims);

@@ -53,9 +53,9 @@ struct wl_trainer {
   int *keep;               /* (B) channels kept per example */
   double *kerr;            /* (K + 1) expected MSE per sample keeping k channels (WL_LOSS_MSE) */
   /* activations */
-  float *x, *X, *y, *u, *z, *h, *a1, *c1, *a2, *sR, *Xh, *xh;
+  float *x, *X, *y, *u, *z, *h, *a1, *c1, *a2, *c2, *sR, *Xh, *xh;
   /* gradients of activations */
-  float *dXh, *dz, *du, *dy, *dh, *da, *dc, *dsR;
+  float *dXh, *dz, *du, *dy, *dnet; /* dnet: wl_decoder_backward's 4 N*P floats */
   float *scratch;
   float *Xe;               /* (B, D, ss) each example's packets, for the per-example transforms */
   /* post-filter (m->F taps): plans over a segment, the taps' spectra G (C, bins), and per
@@ -75,8 +75,8 @@ static float *falloc(long n, int *err) {
 void wl_trainer_free(wl_trainer *t) {
   if (!t) return;
   wl_model_free(t->m);
-  float *bufs[] = {t->grad, t->mom, t->var, t->x, t->X, t->y, t->u, t->z, t->h, t->a1, t->c1, t->a2, t->sR, t->Xh,
-                   t->xh, t->dXh, t->dz, t->du, t->dy, t->dh, t->da, t->dc, t->dsR, t->scratch, t->Xe};
+  float *bufs[] = {t->grad, t->mom, t->var, t->x, t->X, t->y, t->u, t->z, t->h, t->a1, t->c1, t->a2, t->c2, t->sR, t->Xh,
+                   t->xh, t->dXh, t->dz, t->du, t->dy, t->dnet, t->scratch, t->Xe};
   for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]);
   wl_fir_plan_free(&t->fir);
   fftwf_free(t->G); fftwf_free(t->V); fftwf_free(t->T); fftwf_free(t->U);
@@ -198,8 +198,7 @@ static int trainer_new(wl_trainer **tp, wl_signal *sig, int n, int dims, const w
   t->dz = falloc(K * P, &e); t->du = falloc(K * P, &e); t->dy = falloc(K * P, &e);
   t->h = falloc((R + 1L) * N * P, &e);
   t->a1 = falloc((long)R * N * P, &e); t->c1 = falloc((long)R * N * P, &e); t->a2 = falloc((long)R * N * P, &e);
-  t->sR = falloc(N * P, &e); t->dh = falloc(N * P, &e); t->da = falloc(N * P, &e);
-  t->dc = falloc(N * P, &e); t->dsR = falloc(N * P, &e);
+  t->c2 = falloc(N * P, &e); t->sR = falloc(N * P, &e); t->dnet = falloc(4L * N * P, &e);
   t->scratch = falloc(2 * wl_conv_scratch(N, m->kh, m->kw, t->g), &e);
   t->Xe = falloc((long)D * P, &e);
   if (!e && m->F) e = postfilter_buffers(t);
@@ -363,8 +362,8 @@ static double laplace_bits(float u, float ls, float *du, float *dls) {
  * the distortion term the gradient is of (minus that PSNR, or WL_LOSS_MSE's), and bpp. */
 static int forward_backward(wl_trainer *t, double *psnr_out, double *dist_out, double *bpp_out) {
   wl_model *m = t->m;
-  const int K = m->d.K, D = m->D, N = m->N, R = m->R, B = t->p.batch, kh = m->kh, kw = m->kw;
-  const long P = t->P, ss = t->ss, NP = (long)N * P, taps = (long)kh * kw;
+  const int K = m->d.K, D = m->D, N = m->N, B = t->p.batch;
+  const long P = t->P, ss = t->ss, NP = (long)N * P;
   const double npos = (double)B * t->Sh * t->Sw; /* pixels, or frames in 1-D */
   const wl_grid g = t->g, one = {1, 1, (int)P};
   const int train_enc = t->p.lambda > 0;
@@ -388,7 +387,7 @@ static int forward_backward(wl_trainer *t, double *psnr_out, double *dist_out, d
       if (k >= t->keep[b])
         for (long i = 0; i < ss; i++) t->z[k * P + b * ss + i] = m->fill[k];
   /* decoder, keeping activations */
-  const wl_decoder_acts acts = {.h = t->h, .a1 = t->a1, .c1 = t->c1, .a2 = t->a2, .c2 = t->dc, .sR = t->sR,
+  const wl_decoder_acts acts = {.h = t->h, .a1 = t->a1, .c1 = t->c1, .a2 = t->a2, .c2 = t->c2, .sR = t->sR,
                                 .stride = NP, .scratch = t->scratch};
   wl_decoder_run(m, t->z, g, t->Xh, &acts);
   /* samples, loss and its gradient, back to packets through the adjoint inverse transform.
@@ -430,26 +429,8 @@ static int forward_backward(wl_trainer *t, double *psnr_out, double *dist_out, d
   *dist_out = (t->p.loss == WL_LOSS_MSE ? sum_dist : sum_db) / B; /* sum_db: minus the summed PSNR */
   for (int b = 0; b < B && F; b++)
     for (long i = 0; i < (long)t->p.channels * F; i++) GRAD(m->post)[i] += t->dpost[b * t->p.channels * F + i];
-  /* decoder backward */
   memset(t->dz, 0, sizeof(float) * (size_t)K * P);
-  memset(t->dsR, 0, sizeof(float) * (size_t)NP);
-  memset(t->dh, 0, sizeof(float) * (size_t)NP);
-  wl_conv_backward(t->dz, GRAD(m->dec_w), GRAD(m->dec_b), t->dXh, t->z, m->dec_w, K, D, 1, 1, one, NULL);
-  wl_conv_backward(t->dsR, GRAD(m->res_out_w), NULL, t->dXh, t->sR, m->res_out_w, N, D, 1, 1, one, NULL);
-  wl_silu_backward(t->dh, t->dsR, t->h + R * NP, NP);
-  for (int r = R - 1; r >= 0; r--) {
-    const float *W1 = m->res_w + 2 * r * N * N * taps, *W2 = W1 + N * N * taps;
-    const float *b1 = m->res_b + (size_t)2 * r * N;
-    float *hr = t->h + r * NP, *a1 = t->a1 + r * NP, *c1 = t->c1 + r * NP, *a2 = t->a2 + r * NP;
-    memset(t->da, 0, sizeof(float) * (size_t)NP);
-    wl_conv_backward(t->da, GRAD(W2), GRAD(b1 + N), t->dh, a2, W2, N, N, kh, kw, g, t->scratch);
-    memset(t->dc, 0, sizeof(float) * (size_t)NP);
-    wl_silu_backward(t->dc, t->da, c1, NP);
-    memset(t->da, 0, sizeof(float) * (size_t)NP);
-    wl_conv_backward(t->da, GRAD(W1), GRAD(b1), t->dc, a1, W1, N, N, kh, kw, g, t->scratch);
-    wl_silu_backward(t->dh, t->da, hr, NP); /* dh_r = dh_{r+1} + silu'(h_r) da */
-  }
-  wl_conv_backward(t->dz, GRAD(m->res_in_w), GRAD(m->res_in_b), t->dh, t->z, m->res_in_w, K, N, 1, 1, one, NULL);
+  wl_decoder_backward(m, t->z, g, t->dXh, &acts, t->dz, t->grad, t->dnet);
   /* masked channels: the gradient goes to the fill values */
   float *dfill = GRAD(m->fill);
   for (int k = 0; k < K; k++)
