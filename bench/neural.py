@@ -8,7 +8,10 @@ a gray model gets the BT.601 luma of each image; a model walloc rejects is skipp
    at --keep 3, 6, 9, 12 (up to each model's K), -T2, for the models in BENCH_COMPARE (default
    rgb,rgb-linear), with the PSNR of the first minus that of the second, for the set and for each
    photo in it (the mean over the photo's scales).
-3. Training speed: examples/s of `walloc train -T2` (default architecture) on BENCH_TRAIN
+3. Refinement: the first of BENCH_COMPARE encoded with --refine BENCH_REFINE (default 30)
+   at those k, against the second's PSNR at the same bpp (interpolated on its curve over every
+   k, plain and with the same --refine).
+4. Training speed: examples/s of `walloc train -T2` (default architecture) on BENCH_TRAIN
    (default corpus/train) between its progress lines at steps S/3 and S (S = BENCH_TRAIN_STEPS,
    default 300), so without the set-up; against the same decoder in PyTorch (torch_step.py)
    when python3-torch is installed."""
@@ -86,13 +89,13 @@ def decode_speed(models, crop):
     print("\n".join(rows))
 
 
-def rate_quality_per_image(model, channels, k, imgs):
-    """[(bpp, PSNR)] of each image at --keep k."""
+def rate_quality_per_image(model, channels, k, imgs, refine=0):
+    """[(bpp, PSNR)] of each image at --keep k (and --refine refine)."""
     out = []
     wlc = os.path.join(tmp, "rq.wlc")
     for src in imgs:
         src = src if channels == 3 else gray_copy(src)
-        sh(WALLOC, "encode", "-q", "-f", "-T2", "-m", model, "--keep", str(k), src, "-o", wlc)
+        sh(WALLOC, "encode", "-q", "-f", "-T2", "-m", model, "--keep", str(k), "--refine", str(refine), src, "-o", wlc)
         sh(WALLOC, "decode", "-q", "-f", "-T2", "-m", model, wlc, "-o", wlc + ".png")
         a = pixels(src, channels)
         out.append((8.0 * os.path.getsize(wlc) / (a.shape[0] * a.shape[1]), psnr(a, pixels(wlc + ".png", channels))))
@@ -148,6 +151,49 @@ def rate_quality(models, sets, crop):
             per_photo_gains(per, models, imgs)
 
 
+def set_curve(model, channels, keeps, imgs, refine=0):
+    """{k: (mean bpp, mean PSNR)} of a set."""
+    return {k: tuple(np.mean(rate_quality_per_image(model, channels, k, imgs, refine), axis=0)) for k in keeps}
+
+
+def psnr_at(curve, bpp):
+    """A set's PSNR at the given bpp, interpolated linearly between its k points (None outside)."""
+    pts = sorted(curve.values())
+    if not pts[0][0] <= bpp <= pts[-1][0]:
+        return None
+    return float(np.interp(bpp, [b for b, _ in pts], [q for _, q in pts]))
+
+
+def refinement(models, sets, crop, iters):
+    """The first model with --refine against the second at equal bpp: the second's PSNR at the
+    refined first's bpp, interpolated on its curve over every k, with and without --refine."""
+    print("\n## Refinement: `--refine %d` (mean over each set, -T2)\n" % iters)
+    models = usable(models, crop)
+    if len(models) < 2:
+        return
+    (a, ach, ak), (b, bch, bk) = models[:2]
+    for s in sets:
+        imgs = split_images(s)
+        if not imgs:
+            continue
+        t0 = time.time()
+        ref = set_curve(a, ach, [k for k in KEEPS if k <= ak], imgs, iters)
+        ta = time.time() - t0
+        plain = set_curve(a, ach, ref.keys(), imgs)
+        lin = set_curve(b, bch, range(1, bk + 1), imgs)
+        lin_ref = set_curve(b, bch, range(1, bk + 1), imgs, iters)
+        print("### %s (%d images; %s refinement took %.0f s in all)\n" % (s, len(imgs), a, ta))
+        print("| k | %s bpp | PSNR | refined bpp | PSNR | %s at that bpp | refined, at that bpp | gain | gain over refined |" % (a, b))
+        print("|---|---|---|---|---|---|---|---|---|")
+        for k, (bpp, q) in ref.items():
+            l, lr = psnr_at(lin, bpp), psnr_at(lin_ref, bpp)
+            cell = lambda v, f: f % v if v is not None else "-"
+            print("| %d | %.3f | %.2f | %.3f | %.2f | %s | %s | %s | %s |" % (
+                k, plain[k][0], plain[k][1], bpp, q, cell(l, "%.2f"), cell(lr, "%.2f"),
+                cell(None if l is None else q - l, "%+.2f"), cell(None if lr is None else q - lr, "%+.2f")))
+        print()
+
+
 def walloc_train_speed(train_set, steps, crop):
     """Examples/s of walloc train between the progress lines at steps S/3 and S, timed as the
     lines arrive; the per-line validation runs on one 128x128 image, so costs next to nothing."""
@@ -197,7 +243,9 @@ def main():
     crop = crop768x512(split_images())
     print("\n# Neural models (%s, %d cores)\n" % (os.uname().machine, os.cpu_count()))
     decode_speed(env_list("BENCH_MODELS", "rgb,rgb-linear,gray"), crop)
-    rate_quality(env_list("BENCH_COMPARE", "rgb,rgb-linear"), env_list("BENCH_SETS", "corpus/val,corpus/val2"), crop)
+    compare, sets = env_list("BENCH_COMPARE", "rgb,rgb-linear"), env_list("BENCH_SETS", "corpus/val,corpus/val2")
+    rate_quality(compare, sets, crop)
+    refinement(compare, sets, crop, int(os.environ.get("BENCH_REFINE", "30")))
     train_speed()
     return 0
 

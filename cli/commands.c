@@ -104,6 +104,7 @@ static int encode_model(const cli_opts *o, const char *in, int C, int audio, wl_
                     d->channels, hint);
   }
   if (o->keep > d->K) return cli_fail(in, "--keep %d is more than the model's %d channels", o->keep, d->K);
+  if (o->refine && audio) return cli_fail(in, "--refine applies to images only");
   return 0;
 }
 
@@ -121,13 +122,14 @@ static void image_summary(const char *in, const char *out, const wl_image *img, 
 
 /* Without -T, an image under one megapixel is encoded on one thread: waking a second thread for
  * each parallel step cost more than it saved (768x512 on two cores: medians 20.0 ms with two,
- * 15.7 ms with one), while a 2-megapixel one gains (82 ms against 107). */
+ * 15.7 ms with one), while a 2-megapixel one gains (82 ms against 107). Refinement runs the
+ * decoder network: every image takes all threads. */
 #define SMALL_IMAGE (1 << 20)
 static void image_threads(const cli_opts *o, const wl_image *img) {
   static int all;
   if (o->threads) return;
   if (!all) all = omp_get_max_threads();
-  omp_set_num_threads((long)img->width * img->height < SMALL_IMAGE ? 1 : all);
+  omp_set_num_threads((long)img->width * img->height < SMALL_IMAGE && !o->refine ? 1 : all);
 }
 
 static int encode_image(cli_opts *o, const char *in, io_input *f) {
@@ -140,7 +142,7 @@ static int encode_image(cli_opts *o, const char *in, io_input *f) {
   if (!rc) rc = encode_model(o, in, s.img.channels, 0, &m, &d);
   if (!rc) {
     image_threads(o, &s.img);
-    wl_encode_opts eo = {.keep = o->keep, .consume = 1}; /* the planes are not needed after */
+    wl_encode_opts eo = {.keep = o->keep, .consume = 1, .refine = o->refine}; /* the planes are not needed after */
     int e = wl_encode(m, &s.img, &eo, &enc, &enclen);
     if (e) rc = cli_fail(in, "%s", wl_strerror(e));
   }

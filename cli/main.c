@@ -45,6 +45,9 @@ static const char usage[] =
   "              takes gray/rgb, or mono/stereo, by the channel count, and decode the\n"
   "              built-in model that encoded the file\n"
   "  --keep K    encode: send only the first K latent channels (decoder fills the rest)\n"
+  "  --refine N  encode images: N iterations (0..1000; 0: off) of rate-distortion search for\n"
+  "              latents that the model's decoder turns into a better image per bit (30: about\n"
+  "              100x slower encoding, same decoder; see man walloc)\n"
   "  --chunk N   encode audio in chunks of N frames (a multiple of 2^J; 2^23 / channels)\n"
   "  --json      info, eval: print JSON\n"
   "  -h, --help  this text;  -V, --version  the version\n"
@@ -169,6 +172,7 @@ static int parse(int argc, char **argv, cli_opts *o) {
     else if (!strcmp(a, "-T")) bad = number(v, 1, 1024, &o->threads);
     else if (!strncmp(a, "-T", 2) && a[2]) { bad = number(a + 2, 1, 1024, &o->threads); takes = 0; }
     else if (!strcmp(a, "--keep")) bad = number(v, 1, WL_MAX_K, &o->keep);
+    else if (!strcmp(a, "--refine")) bad = number(v, 0, WL_MAX_REFINE, &o->refine);
     else if (!strcmp(a, "--chunk")) { bad = number(v, 1, (int)WL_MAX_CHUNK, &chunk); o->chunk = chunk; }
     else if (!strcmp(a, "-J")) bad = number(v, 1, WL_MAX_J1, &o->J);
     else if (!strcmp(a, "-K")) bad = number(v, 1, WL_MAX_K, &o->K);

@@ -121,7 +121,7 @@ static int code_chunk(wl_audio_encoder *e, long n, int last) {
   const wl_signal s = {1, h->channels, 1, (int)n, h->depth, e->win, e->cap};
   h->width = (int)n;
   wl_latent_shape(&s, h->J, &h->lat_h, &h->lat_w);
-  WL_TRY(wl_analyse(e->m, &s, h->keep, e->q, &e->work));
+  WL_TRY(wl_analyse(e->m, &s, h->keep, 0, e->q, &e->work));
   WL_TRY(wl_code_channels(e->m, e->q, h, e->streams, e->bound));
   size_t size = WL_CHUNK_FIXED + 5 * (size_t)h->keep + 4;
   for (int c = 0; c < h->keep; c++) size += h->stream_len[c];

@@ -101,7 +101,8 @@ int wl_packets(const wl_signal *s, int J, wl_work *w, float **X) {
   return 0;
 }
 
-int wl_analyse(const wl_model *m, const wl_signal *s, int keep, int16_t *q, wl_work *w) {
+int wl_analyse(const wl_model *m, const wl_signal *s, int keep, int refine, int16_t *q, wl_work *w) {
+  if (refine > 0 && s->dims == 2) return wl_refine(m, s, keep, refine, q);
   const long P = wl_latent_count(s, m->d.J);
   wl_work own = {0};
   float *X, *y = malloc(sizeof(float) * (size_t)keep * P);
@@ -183,8 +184,9 @@ static int encode_image(const wl_model *m, const wl_image *img, const wl_encode_
   uint8_t *streams = malloc(bound * (size_t)h.keep), *alpha = NULL, *o8 = NULL;
   size_t alpha_len = 0;
   int e = q && streams ? 0 : WL_ERR_NOMEM;
-  wl_work w = {.inplace = o && o->consume ? img->planes : NULL};
-  if (!e) e = wl_analyse(m, s, h.keep, q, &w);
+  const int refine = o ? o->refine : 0;
+  wl_work w = {.inplace = o && o->consume && !refine ? img->planes : NULL};
+  if (!e) e = wl_analyse(m, s, h.keep, refine, q, &w);
   wl_work_free(&w);
   if (!e) e = wl_code_channels(m, q, &h, streams, bound);
   if (!e && img->alpha) e = pack_alpha(img, &alpha, &alpha_len);
@@ -217,6 +219,7 @@ int wl_encode(const wl_model *m, const wl_image *img, const wl_encode_opts *o, u
   *out = NULL;
   *outlen = 0;
   WL_TRY(wl_image_check(img));
+  if (o && (o->refine < 0 || o->refine > WL_MAX_REFINE)) return WL_ERR_ARG;
   return encode_image(m, img, o, out, outlen);
 }
 

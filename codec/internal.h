@@ -41,6 +41,10 @@ double wl_compand_threshold(int q, double L, double s);
 int16_t wl_quantise(const float *thresh, int bits, float y);
 double wl_dequantise(int q, double L, double s);
 double wl_probit(double p); /* Phi^-1(p), p in (0, 1), to about double precision */
+/* Bits of the integer bin [|u| - 1/2, |u| + 1/2] under a zero-mean Laplace density of scale
+ * e^ls (the rate term's density, m->rate_scale), and when du, dls are not NULL its derivatives
+ * by u and ls. */
+double wl_laplace_bits(float u, float ls, float *du, float *dls);
 
 /* model.c */
 /* Allocates the tensors for m->d, m->N, m->R, m->F (kind "neural" when N > 0); d.dims 0 means 2. */
@@ -101,7 +105,10 @@ int wl_work_reserve(wl_work *w, const wl_signal *s, int J);
  * in w->x; and the first `keep` latent planes q (keep, h, w) of a signal (w NULL: buffers of
  * its own). */
 int wl_packets(const wl_signal *s, int J, wl_work *w, float **X);
-int wl_analyse(const wl_model *m, const wl_signal *s, int keep, int16_t *q, wl_work *w);
+/* refine > 0 with a neural 2-D model: wl_refine's q instead (w unused). */
+int wl_analyse(const wl_model *m, const wl_signal *s, int keep, int refine, int16_t *q, wl_work *w);
+/* refine.c: q (keep, h, w) of image s refined by `iters` iterations against m's decoder (see there). */
+int wl_refine(const wl_model *m, const wl_signal *s, int keep, int iters, int16_t *q);
 /* A header for coding s with m: the shared fields, lat_h and lat_w (WL_ERR_MISMATCH when the
  * model takes other signals, WL_ERR_ARG for a bad keep). */
 int wl_header_init(const wl_model *m, const wl_signal *s, int modality, const wl_encode_opts *o, wl_header *h);

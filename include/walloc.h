@@ -20,6 +20,7 @@ extern "C" {
 /* Limits checked on every input and every header field before allocation. */
 #define WL_MAX_DIM (1 << 16)       /* width and height: 1 .. 65536 */
 #define WL_MAX_PIXELS (1 << 26)    /* width * height: at most 64 Mpixel */
+#define WL_MAX_REFINE 1000         /* wl_encode_opts.refine */
 #define WL_MAX_CHANNELS 16         /* signal channels a model may take */
 #define WL_MAX_J 6                 /* wavelet packet levels for images */
 #define WL_MAX_J1 10               /* wavelet packet levels for audio (1-D) */
@@ -121,6 +122,9 @@ typedef struct {
                  rounded down to a multiple of 2^J */
   int consume; /* images: nonzero lets wl_encode transform img's colour planes in place, which
                   saves a buffer of their size; they hold no image afterwards (alpha is kept) */
+  int refine;  /* images: iterations (0 .. WL_MAX_REFINE) of rate-distortion refinement of the
+                  latents against the model's decoder, each costing about three decodes; 0:
+                  none, the encoder's rounding as is. Audio ignores it */
 } wl_encode_opts;
 
 /* Encodes `img` into a malloc'd .wlc byte string (*out, *outlen); free it with free(). */

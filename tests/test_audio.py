@@ -325,6 +325,7 @@ wlc = open(T("good.wlc"), "rb").read()
 M = ["-m", MODEL[2]]
 sf.write(T("float.wav"), np.zeros((100, 2), np.float32), 44100, subtype="FLOAT")
 
+expect_failure("--refine (images only)", ["encode", *M, "--refine", "5", good_wav], name="good.wav", say="images only")
 expect_failure("6 channels, stereo model", ["encode", *M, save(T("six-in.wav"), clip(5000, 8000, 6, 1), 8000, 16)],
                name="six-in.wav", say="6 channel")
 expect_failure("6 channels, no -m: no built-in audio model for them", ["encode", save(T("six-nom.wav"), clip(5000, 8000, 6, 2), 8000, 16)],

@@ -213,6 +213,49 @@ static void test_threads(wl_model *m) {
   t_end();
 }
 
+/* 10 log10(MSE) + 10 bpp of img coded with m and opts o (the refinement's cost, in samples),
+ * and the coded size in *len. */
+static double rd_cost(const wl_model *m, const wl_image *img, const wl_encode_opts *o, size_t *len, uint8_t **keep) {
+  uint8_t *buf;
+  wl_image out;
+  double se = 0;
+  const long n = (long)img->channels * img->height * img->width;
+  T_EXPECT(wl_encode(m, img, o, &buf, len) == 0 && wl_decode(m, buf, *len, &out) == 0, "round trip");
+  for (long i = 0; i < n; i++) se += ((double)out.planes[i] - img->planes[i]) * ((double)out.planes[i] - img->planes[i]);
+  wl_image_release(&out);
+  if (keep) *keep = buf; else free(buf);
+  return 10 * log10(se / n / (255.0 * 255.0)) + 10 * 8.0 * (double)*len / ((double)img->height * img->width);
+}
+
+static void test_refine(wl_model *rgb) {
+  t_begin("refinement lowers 10 log10(MSE) + 10 bpp (neural and linear model, --keep, an image in several "
+          "tiles) and codes the same bytes on 1 and 2 threads");
+  wl_model *lin;
+  T_EXPECT(wl_model_builtin(&lin, "rgb-linear") == 0, "rgb-linear");
+  wl_image small = test_image(3, 97, 131), wide = test_image(3, 40, 1700); /* 3 tiles across */
+  const struct { const wl_model *m; const wl_image *img; int keep; } cases[] = {
+      {rgb, &small, 0}, {rgb, &small, 4}, {rgb, &wide, 0}, {lin, &small, 0}};
+  for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+    const wl_encode_opts plain = {.keep = cases[c].keep}, ref = {.keep = cases[c].keep, .refine = 10};
+    size_t lp, lr;
+    const double jp = rd_cost(cases[c].m, cases[c].img, &plain, &lp, NULL), jr = rd_cost(cases[c].m, cases[c].img, &ref, &lr, NULL);
+    T_EXPECT(jr < jp - 0.1, "case %zu: cost %.3f refined, %.3f plain (%zu, %zu bytes)", c, jr, jp, lr, lp);
+  }
+  uint8_t *buf[2];
+  size_t len[2];
+  const wl_encode_opts ref = {.refine = 4};
+  for (int t = 0; t < 2; t++) {
+    omp_set_num_threads(t + 1);
+    rd_cost(rgb, &wide, &ref, &len[t], &buf[t]);
+  }
+  T_EXPECT(len[0] == len[1] && !memcmp(buf[0], buf[1], len[0]), "bytes differ between 1 and 2 threads");
+  free(buf[0]); free(buf[1]);
+  wl_image_release(&small);
+  wl_image_release(&wide);
+  wl_model_free(lin);
+  t_end();
+}
+
 /* C channels of T frames of depth-bit audio: a sine per channel plus noise, about -10 dBFS. */
 static wl_audio test_audio(int C, long T, int depth) {
   wl_audio a = {C, T, 22050, depth, malloc(sizeof(float) * (size_t)C * (size_t)T)};
@@ -320,6 +363,7 @@ int main(void) {
   test_model_parser();
   test_builtin_ids();
   test_threads(m);
+  test_refine(m);
   test_audio_api(m);
   wl_model_free(m);
   return t_summary();
