@@ -172,6 +172,10 @@ def refinement(models, sets, crop, iters):
     if len(models) < 2:
         return
     (a, ach, ak), (b, bch, bk) = models[:2]
+    wlc = os.path.join(tmp, "refine.wlc")
+    ts = [median_time(WALLOC, "encode", "-q", "-f", "-T2", "-m", a, "--refine", str(r), crop, "-o", wlc) for r in (0, iters)]
+    print("Encoding the 768x512 crop with %s, -T2 (median of %d runs): %.1f ms plain, %.0f ms refined (%.0fx).\n"
+          % (a, RUNS, 1e3 * ts[0], 1e3 * ts[1], ts[1] / ts[0]))
     for s in sets:
         imgs = split_images(s)
         if not imgs:
