@@ -105,7 +105,8 @@ int wl_work_reserve(wl_work *w, const wl_signal *s, int J);
  * in w->x; and the first `keep` latent planes q (keep, h, w) of a signal (w NULL: buffers of
  * its own). */
 int wl_packets(const wl_signal *s, int J, wl_work *w, float **X);
-/* refine > 0 with a neural 2-D model: wl_refine's q instead (w unused). */
+/* refine > 0 with an image (dims 2): wl_refine's q instead (w unused: refinement keeps the planes, so
+ * wl_encode_opts.consume saves nothing then). */
 int wl_analyse(const wl_model *m, const wl_signal *s, int keep, int refine, int16_t *q, wl_work *w);
 /* refine.c: q (keep, h, w) of image s refined by `iters` iterations against m's decoder (see there). */
 int wl_refine(const wl_model *m, const wl_signal *s, int keep, int iters, int16_t *q);

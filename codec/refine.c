@@ -6,7 +6,7 @@
  * iteration
  *   1. decodes the current round(y) as wl_decode would and codes it with the entropy coder: the
  *      candidate of lowest J so far is kept (the plain encoder's q is the first candidate, so J
- *      never rises);
+ *      never rises within a tile's window);
  *   2. decodes y with uniform noise added in the companded domain (the trainer's quantisation
  *      proxy) and takes the gradient of J through the decoder, the bits being a differentiable
  *      stand-in for the predictive entropy coder: Laplace bits of each latent's residual from
@@ -21,17 +21,16 @@
 #include "codec/internal.h"
 #include "codec/alloc.h"
 #include "entropy/entropy.h"
-#include "wavelet/wpt.h"
 
 #define TILE 96         /* latent positions per tile side: 768 pixels at J = 3 */
-#define HALO 8          /* context around a tile, latent positions: the reach of R = 4 blocks */
+#define HALO 8          /* context around a tile, latent positions: the reach of R = 4 3x3 blocks */
 #define LR 0.05         /* Adam step in y's units (a quantisation step is about 0.7 near 0) */
 #define LAMBDA 10.0     /* dB per bit per pixel (measured: codec/models/README.md, "Refinement") */
 #define ADAM_B1 0.9
 #define ADAM_B2 0.999
 #define DB (10 / M_LN10)
 
-/* The buffers of one window of P latent positions (n samples), and the plain q's coded size. */
+/* The buffers of one window of h x w = P latent positions. */
 typedef struct {
   const wl_model *m;
   int keep, h, w;
@@ -69,7 +68,7 @@ static int window_alloc(window *b, const wl_model *m, int keep, int h, int w) {
   b->Xh = wl_alloc_large(sizeof(float) * D * (size_t)b->P);
   b->y = malloc(sizeof(float) * KP); b->z = malloc(sizeof(float) * KP); b->u = malloc(sizeof(float) * KP);
   b->dz = malloc(sizeof(float) * KP); b->mom = calloc(KP, sizeof(float)); b->var = calloc(KP, sizeof(float));
-  b->net = wl_alloc_large(sizeof(float) * (size_t)net_floats(m, (wl_grid){1, h, w}));
+  b->net = wl_alloc_large(sizeof(float) * (size_t)(net_floats(m, (wl_grid){1, h, w}) + 1)); /* linear: 0 + 1 */
   b->q = malloc(sizeof(int16_t) * KP);
   b->cand = malloc(sizeof(int16_t) * KP);
   b->streams = malloc(b->bound * (size_t)keep);
@@ -218,13 +217,11 @@ static int refine_window(window *b, double npix, int iters, uint64_t seed) {
 }
 
 /* Rows r0 .. r0 + rows - 1, columns c0 .. c0 + cols - 1 of each of n planes of width w, P apart,
- * to (to_full 0) or from a block of planes rows x cols (bP apart). */
-static void block_copy(float *full, float *blk, int n, long P, int w, long bP, int r0, int c0, int rows, int cols, int to_full) {
+ * into blk: n planes rows x cols, bP apart. */
+static void block_copy(const float *full, float *blk, int n, long P, int w, long bP, int r0, int c0, int rows, int cols) {
   for (int d = 0; d < n; d++)
-    for (int r = 0; r < rows; r++) {
-      float *f = full + d * P + (long)(r0 + r) * w + c0, *k = blk + d * bP + (long)r * cols;
-      memcpy(to_full ? f : k, to_full ? k : f, sizeof(float) * (size_t)cols);
-    }
+    for (int r = 0; r < rows; r++)
+      memcpy(blk + d * bP + (long)r * cols, full + d * P + (long)(r0 + r) * w + c0, sizeof(float) * (size_t)cols);
 }
 
 int wl_refine(const wl_model *m, const wl_signal *s, int keep, int iters, int16_t *q) {
@@ -247,8 +244,8 @@ int wl_refine(const wl_model *m, const wl_signal *s, int keep, int iters, int16_
       window b;
       e = window_alloc(&b, m, keep, bh, bw);
       if (!e) {
-        block_copy(X, b.X, D, P, w, b.P, wi0, wj0, bh, bw, 0);
-        block_copy(y, b.y, keep, P, w, b.P, wi0, wj0, bh, bw, 0);
+        block_copy(X, b.X, D, P, w, b.P, wi0, wj0, bh, bw);
+        block_copy(y, b.y, keep, P, w, b.P, wi0, wj0, bh, bw);
         e = refine_window(&b, px_per_pos * (double)b.P, iters, ((uint64_t)i0 << 40) + ((uint64_t)j0 << 20));
       }
       for (int k = 0; k < keep && !e; k++)
