@@ -124,7 +124,8 @@ typedef struct {
                   saves a buffer of their size; they hold no image afterwards (alpha is kept) */
   int refine;  /* images: iterations (0 .. WL_MAX_REFINE) of rate-distortion refinement of the
                   latents against the model's decoder, each costing about three decodes; 0:
-                  none, the encoder's rounding as is. Audio ignores it */
+                  none, the encoder's rounding as is. Audio ignores it; with it, consume
+                  does not apply (refinement reads the planes to the end) */
 } wl_encode_opts;
 
 /* Encodes `img` into a malloc'd .wlc byte string (*out, *outlen); free it with free(). */
