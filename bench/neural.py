@@ -8,9 +8,10 @@ a gray model gets the BT.601 luma of each image; a model walloc rejects is skipp
    at --keep 3, 6, 9, 12 (up to each model's K), -T2, for the models in BENCH_COMPARE (default
    rgb,rgb-linear), with the PSNR of the first minus that of the second, for the set and for each
    photo in it (the mean over the photo's scales).
-3. Refinement: the first of BENCH_COMPARE encoded with --refine BENCH_REFINE (default 30)
-   at those k, against the second's PSNR at the same bpp (interpolated on its curve over every
-   k, plain and with the same --refine).
+3. Refinement: the first of BENCH_COMPARE encoded with --refine BENCH_REFINE (default 30; 0
+   skips it) at those k, against the second's PSNR at the same bpp (interpolated on its curve
+   over every k, plain and with the same --refine). About 40 minutes on two cores for the
+   default sets.
 4. Training speed: examples/s of `walloc train -T2` (default architecture) on BENCH_TRAIN
    (default corpus/train) between its progress lines at steps S/3 and S (S = BENCH_TRAIN_STEPS,
    default 300), so without the set-up; against the same decoder in PyTorch (torch_step.py)
@@ -167,6 +168,8 @@ def psnr_at(curve, bpp):
 def refinement(models, sets, crop, iters):
     """The first model with --refine against the second at equal bpp: the second's PSNR at the
     refined first's bpp, interpolated on its curve over every k, with and without --refine."""
+    if iters <= 0:
+        return
     print("\n## Refinement: `--refine %d` (mean over each set, -T2)\n" % iters)
     models = usable(models, crop)
     if len(models) < 2:
