@@ -20,6 +20,7 @@
 #include <string.h>
 #include "codec/internal.h"
 #include "codec/alloc.h"
+#include "codec/layers.h"
 #include "entropy/entropy.h"
 
 #define TILE 96         /* latent positions per tile side: 768 pixels at J = 3 */
@@ -35,7 +36,7 @@ typedef struct {
   const wl_model *m;
   int keep, h, w;
   long P;
-  float *X, *Xh, *y, *z, *u, *dz, *mom, *var, *net; /* X, y: the window's packets and encoder output */
+  float *X, *Xh, *y, *z, *u, *du, *dz, *mom, *var, *net; /* X, y: the window's packets and encoder output */
   int16_t *q, *cand; /* the best candidate, the current one */
   uint8_t *streams;
   size_t bound;
@@ -43,7 +44,7 @@ typedef struct {
 } window;
 
 static void window_free(window *b) {
-  free(b->X); free(b->Xh); free(b->y); free(b->z); free(b->u); free(b->dz);
+  free(b->X); free(b->Xh); free(b->y); free(b->z); free(b->u); free(b->du); free(b->dz);
   free(b->mom); free(b->var); free(b->net); free(b->q); free(b->cand); free(b->streams); free(b->part);
 }
 
@@ -67,13 +68,14 @@ static int window_alloc(window *b, const wl_model *m, int keep, int h, int w) {
   b->X = wl_alloc_large(sizeof(float) * D * (size_t)b->P);
   b->Xh = wl_alloc_large(sizeof(float) * D * (size_t)b->P);
   b->y = malloc(sizeof(float) * KP); b->z = malloc(sizeof(float) * KP); b->u = malloc(sizeof(float) * KP);
+  b->du = malloc(sizeof(float) * KP);
   b->dz = malloc(sizeof(float) * KP); b->mom = calloc(KP, sizeof(float)); b->var = calloc(KP, sizeof(float));
   b->net = wl_alloc_large(sizeof(float) * (size_t)(net_floats(m, (wl_grid){1, h, w}) + 1)); /* linear: 0 + 1 */
   b->q = malloc(sizeof(int16_t) * KP);
   b->cand = malloc(sizeof(int16_t) * KP);
   b->streams = malloc(b->bound * (size_t)keep);
   b->part = malloc(sizeof(double) * (D > (size_t)keep ? D : (size_t)keep));
-  return b->part && b->X && b->Xh && b->y && b->z && b->u && b->dz && b->mom && b->var && b->net && b->q && b->cand &&
+  return b->part && b->X && b->Xh && b->y && b->z && b->u && b->du && b->dz && b->mom && b->var && b->net && b->q && b->cand &&
          b->streams ? 0 : WL_ERR_NOMEM;
 }
 
@@ -158,8 +160,6 @@ static int refine_window(window *b, double npix, int iters, uint64_t seed) {
   const wl_model *m = b->m;
   const int K = m->d.K, half = 1 << (m->d.bits - 1);
   const long P = b->P, NP = (long)m->N * P, kp = b->keep * P;
-  double L, sc;
-  wl_compand_params(m->d.bits, &L, &sc);
   float *tmp = b->net + (4L * m->R + 3) * NP, lb[WL_MAX_K];
   const wl_decoder_acts a = {.h = b->net, .a1 = b->net + (m->R + 1) * NP, .c1 = b->net + (2L * m->R + 1) * NP,
                              .a2 = b->net + (3L * m->R + 1) * NP, .c2 = b->net + (4L * m->R + 1) * NP,
@@ -187,22 +187,18 @@ static int refine_window(window *b, double npix, int iters, uint64_t seed) {
       residual_scales(b, b->u, lb);
     }
     /* 2. the gradient at y plus noise */
-#pragma omp parallel for schedule(static)
-    for (long i = 0; i < kp; i++) {
-      const double u = L * erf(b->y[i] / (sc * M_SQRT2)) + (wl_uniform(seed + (uint64_t)it, (uint64_t)i) - 0.5);
-      b->u[i] = (float)u;
-      b->z[i] = (float)(sc * wl_probit(fmin(fmax(u / (2 * L) + 0.5, 1e-4), 1 - 1e-4)));
-    }
+    wl_compand_forward(b->u, b->y, kp, m->d.bits);
+    wl_noise_forward(b->u, kp, seed + (uint64_t)it);
+    wl_uncompand_forward(b->z, b->u, kp, m->d.bits);
+    memset(b->du, 0, sizeof(float) * (size_t)kp);
+    residual_bits(b, b->u, lb, b->du);
+    for (long i = 0; i < kp; i++) b->du[i] *= (float)(LAMBDA / npix);
     memset(b->dz, 0, sizeof(float) * (size_t)K * P);
-    residual_bits(b, b->u, lb, b->dz);
+    wl_compand_backward(b->dz, b->du, b->y, kp, m->d.bits); /* the rate term's d / d y */
     const double sen = decode_error(b, &a);
     const float f = (float)(2 * DB / fmax(sen, 1e-30));
 #pragma omp parallel for schedule(static)
     for (long i = 0; i < (long)m->D * P; i++) b->Xh[i] *= f;
-    for (long i = 0; i < kp; i++) { /* d bits / d u to d bits / d y: the companding's slope */
-      const double t = b->y[i] / sc;
-      b->dz[i] = (float)(LAMBDA / npix * b->dz[i] * 2 * L * 0.3989422804014327 * exp(-0.5 * t * t) / sc);
-    }
     wl_decoder_backward(m, b->z, (wl_grid){1, b->h, b->w}, b->Xh, &a, b->dz, NULL, tmp);
     /* 3. Adam on y, rounding passed straight through */
     const double c1 = 1 - pow(ADAM_B1, it + 1), c2 = 1 - pow(ADAM_B2, it + 1);
