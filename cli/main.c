@@ -55,7 +55,7 @@ static const char usage[] =
   "Train options: -J LEVELS (3; audio 8, at most 10) -K CHANNELS (12; audio C*2^J/4)\n"
   "  --bits B (8) --channels C (3: RGB, 1: gray, any 1..16 with .npy; audio: the first\n"
   "  file's count, 1 downmixes stereo)\n"
-  "  --gain G (8; audio 32) --name NAME; --linear only: --stride S (1, covariance subsampling)\n"
+  "  --gain G (4; audio 32) --name NAME; --linear only: --stride S (1, covariance subsampling)\n"
   "  neural: -N WIDTH (64) -R BLOCKS (2) --crop PIXELS (128; audio: segment frames, 8192)\n"
   "  --taps F (audio: FIR post-filter taps trained with the decoder, odd; 129, 0: none)\n"
   "  --loss psnr|mse (images psnr: minus the mean PSNR of the crops; audio mse: their MSE,\n"

@@ -239,7 +239,7 @@ int wl_latents(const wl_model *model, const uint8_t *buf, size_t len, int16_t **
 typedef struct {
   const char *name; /* stored in the model metadata */
   int channels, J, K, bits;
-  float gain;       /* latent scale applied before companding (rate knob); 0 = default (8, audio 32) */
+  float gain;       /* latent scale applied before companding (rate knob); 0 = default (4, audio 32) */
   int stride;       /* use every stride-th latent position for the covariance (>= 1) */
   const char *command; /* provenance stored in the model metadata (may be NULL) */
 } wl_linear_params;
