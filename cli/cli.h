@@ -12,7 +12,7 @@ typedef struct {
   int linear, J, K, bits, channels, stride; /* train (J, K, channels: 0 until set or defaulted) */
   float gain;
   const char *name;
-  int N, R, crop, batch, warmup, val_every, steps, taps, loss, quant; /* train (neural); taps, loss -1: by input kind */
+  int N, R, fine_N, fine_R, crop, batch, warmup, val_every, steps, taps, loss, quant; /* train (neural); taps, loss -1: by input kind */
   float lr, weight_decay, lambda, jitter, full, time_s, ckpt_s; /* durations in seconds */
   int seed;
   long chunk; /* encode: frames per audio chunk (--chunk; 0: the library's default) */

@@ -57,6 +57,8 @@ static const char usage[] =
   "  file's count, 1 downmixes stereo)\n"
   "  --gain G (4; audio 32) --name NAME; --linear only: --stride S (1, covariance subsampling)\n"
   "  neural: -N WIDTH (64) -R BLOCKS (2) --crop PIXELS (128; audio: segment frames, 8192)\n"
+  "  --fine W (images, J >= 2: width of a residual net of 3x3 convolutions on the packets one\n"
+  "  level finer, after the residual path; 0: none) --fine-blocks R (1)\n"
   "  --taps F (audio: FIR post-filter taps trained with the decoder, odd; 129, 0: none)\n"
   "  --loss psnr|mse (images psnr: minus the mean PSNR of the crops; audio mse: their MSE,\n"
   "  each divided by the PCA's expected MSE at the crop's k)\n"
@@ -182,6 +184,8 @@ static int parse(int argc, char **argv, cli_opts *o) {
     else if (!strcmp(a, "--gain")) bad = fnumber(v, 0, 1e6f, &o->gain) || !(o->gain > 0);
     else if (!strcmp(a, "-N")) bad = number(v, 1, 512, &o->N);
     else if (!strcmp(a, "-R")) bad = number(v, 0, 8, &o->R);
+    else if (!strcmp(a, "--fine")) bad = number(v, 0, 512, &o->fine_N);
+    else if (!strcmp(a, "--fine-blocks")) bad = number(v, 0, 8, &o->fine_R);
     else if (!strcmp(a, "--crop")) bad = number(v, 2, 1 << 20, &o->crop);
     else if (!strcmp(a, "--loss")) {
       o->loss = v && !strcmp(v, "psnr") ? WL_LOSS_PSNR : v && !strcmp(v, "mse") ? WL_LOSS_MSE : -1;
@@ -241,7 +245,7 @@ int main(int argc, char **argv) {
   }
   for (size_t c = 0; c < sizeof cmds / sizeof cmds[0]; c++) {
     if (strcmp(argv[1], cmds[c].name)) continue;
-    cli_opts o = {.verbosity = 1, .bits = 8, .stride = 1, .N = 64, .R = 2,
+    cli_opts o = {.verbosity = 1, .bits = 8, .stride = 1, .N = 64, .R = 2, .fine_R = 1,
                   .batch = 16, .taps = -1, .loss = -1, .quant = WL_QUANT_ROUND, .steps = 20000, .warmup = 500, .val_every = 500, .seed = 1,
                   .lr = 1e-3f, .weight_decay = 1e-4f, .jitter = 0.05f, .ckpt_s = 600};
     o.inputs = calloc((size_t)argc, sizeof(char *));

@@ -186,6 +186,7 @@ static int resolve_shape(cli_opts *o, int audio) {
   if (o->taps < 0) o->taps = audio ? 129 : 0;
   if (o->loss < 0) o->loss = audio ? WL_LOSS_MSE : WL_LOSS_PSNR;
   if (o->J > maxJ) return cli_fail("train", "-J is at most %d for %s", maxJ, audio ? "audio" : "images");
+  if (o->fine_N && (audio || o->J < 2)) return cli_fail("train", "--fine needs images and -J 2 or more");
   const long bands = (long)o->channels << ((audio ? 1 : 2) * o->J);
   if (!o->K) o->K = audio ? (int)(bands / 4 < WL_MAX_K ? bands / 4 : WL_MAX_K) : 12;
   if (o->K > bands)

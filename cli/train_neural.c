@@ -98,6 +98,7 @@ int train_neural(cli_opts *o, const train_set *set) {
   char name[16];
   wl_train_params p = {.name = o->name ? o->name : train_default_name(o->channels, audio, name), .command = o->command,
                        .channels = o->channels, .J = o->J, .K = o->K, .bits = o->bits, .N = o->N, .R = o->R,
+                       .fine_N = o->fine_N, .fine_R = o->fine_R,
                        .crop = o->crop, .batch = o->batch, .steps = o->steps, .warmup = o->warmup, .lr = o->lr,
                        .weight_decay = o->weight_decay, .lambda = o->lambda, .jitter = o->jitter, .full = o->full, .gain = o->gain, .taps = o->taps, .loss = o->loss, .quant = o->quant,
                        .seed = (uint64_t)o->seed};

@@ -294,7 +294,7 @@ int wl_synthesise(const wl_model *m, const wl_header *h, const int16_t *q, float
       y[i] = i < h->keep * P ? m->dequant[q[i] + half] : m->fill[i / P];
     e = wl_decoder_forward(m, y, h->lat_h, h->lat_w, X, wk->net);
     if (!e) e = wpt_error(shape.dims == 1 ? wl_wpt1_inverse_with(X, C, Wp, h->J, X, wk->scratch, wk->scap)
-                                          : wl_wpt2_inverse(X, C, Hp, Wp, h->J, X));
+                                          : wl_wpt2_inverse(X, C, Hp, Wp, wl_decoder_levels(m), X));
     if (!e && m->F) e = wl_fir_apply(m->post, m->F, X, C, Wp); /* 1-D: the signal is (C, Wp) */
   }
   if (!e) wl_signal_unscale(X, Hp, Wp, &shape, out);

@@ -1,8 +1,12 @@
-/* decoder.c: the decoder network at latent resolution (DESIGN.md, "Autoencoder"):
+/* decoder.c: the decoder network (DESIGN.md, "Autoencoder"):
  *   X = W_d y + b_d                                   linear path (every model)
  *     + W_out silu(h_R)                               residual path (kind "neural")
  *   h_0 = W_in y + b_in,  h_{r+1} = h_r + conv2_r(silu(conv1_r(silu(h_r))))
- * with kh x kw convolutions: 3x3 on the latent grid of an image, 1x3 along time for audio.
+ * with kh x kw convolutions at latent resolution: 3x3 on the latent grid of an image, 1x3 along
+ * time for audio. An image model may add a fine stage, the same kind of residual net (3x3,
+ * width Nf, Rf blocks) one packet level finer: Z = the one-level inverse of X's packets (each
+ * quadruple of level-J bands merged into its level J-1 band: twice the resolution, a quarter
+ * of the channels), Z += F_out silu(g_Rf) with g_0 = F_in Z + f_in; its output is Z.
  * wl_decoder_run is the one implementation; train.c and refine.c call it with every block's
  * activations kept for wl_decoder_backward. */
 #include <cblas.h>
@@ -10,71 +14,188 @@
 #include <string.h>
 #include "codec/internal.h"
 #include "codec/layers.h"
+#include "wavelet/wpt.h"
 
-void wl_decoder_run(const wl_model *m, const float *y, wl_grid g, float *X, const wl_decoder_acts *a) {
-  const int K = m->d.K, D = m->D, N = m->N, kh = m->kh, kw = m->kw;
-  const size_t taps = (size_t)kh * kw;
+/* One residual net: Ci channels in, width N, R blocks of kh x kw convolutions, Co channels out. */
+typedef struct {
+  const float *in_w, *in_b, *w, *b, *out_w;
+  int Ci, N, R, Co, kh, kw;
+} resnet;
+
+static resnet residual_path(const wl_model *m) {
+  return (resnet){m->res_in_w, m->res_in_b, m->res_w, m->res_b, m->res_out_w, m->d.K, m->N, m->R, m->D, m->kh, m->kw};
+}
+
+static resnet fine_stage(const wl_model *m) {
+  return (resnet){m->fine_in_w, m->fine_in_b, m->fine_w, m->fine_b, m->fine_out_w, m->D / 4, m->Nf, m->Rf, m->D / 4, 3, 3};
+}
+
+/* The fine stage's grid: twice the resolution of g. */
+static wl_grid finer(wl_grid g) { return (wl_grid){g.B, 2 * g.h, 2 * g.w}; }
+
+/* X (Co, P) += out_w silu(h_R), h_0 = in_w x (Ci, P) + in_b. */
+static void resnet_run(const resnet *n, const float *x, wl_grid g, float *X, const wl_resnet_acts *a, float *scratch) {
+  const int N = n->N;
+  const size_t taps = (size_t)n->kh * n->kw;
   const long P = wl_grid_size(g), NP = (long)N * P, st = a->stride;
-  wl_affine(m->dec_w, m->dec_b, y, D, K, P, X);
-  if (!N) return;
-  wl_affine(m->res_in_w, m->res_in_b, y, N, K, P, a->h);
-  for (int r = 0; r < m->R; r++) {
-    const float *W1 = m->res_w + (size_t)2 * r * N * N * taps, *W2 = W1 + (size_t)N * N * taps;
-    const float *b1 = m->res_b + (size_t)2 * r * N, *b2 = b1 + N;
+  wl_affine(n->in_w, n->in_b, x, N, n->Ci, P, a->h);
+  for (int r = 0; r < n->R; r++) {
+    const float *W1 = n->w + (size_t)2 * r * N * N * taps, *W2 = W1 + (size_t)N * N * taps;
+    const float *b1 = n->b + (size_t)2 * r * N, *b2 = b1 + N;
     float *h = a->h + r * st, *a1 = a->a1 + r * st, *c1 = a->c1 + r * st, *a2 = a->a2 + r * st;
     wl_silu_forward(a1, h, NP);
-    wl_conv_forward(c1, a1, W1, b1, N, N, kh, kw, g, a->scratch);
+    wl_conv_forward(c1, a1, W1, b1, N, N, n->kh, n->kw, g, scratch);
     wl_silu_forward(a2, c1, NP);
-    wl_conv_forward(a->c2, a2, W2, b2, N, N, kh, kw, g, a->scratch);
+    wl_conv_forward(a->c2, a2, W2, b2, N, N, n->kh, n->kw, g, scratch);
     wl_add_forward(h + st, h, a->c2, NP);
   }
-  wl_silu_forward(a->sR, a->h + m->R * st, NP);
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, D, (int)P, N, 1.0f, m->res_out_w, N, a->sR, (int)P, 1.0f, X,
+  wl_silu_forward(a->sR, a->h + n->R * st, NP);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n->Co, (int)P, N, 1.0f, n->out_w, N, a->sR, (int)P, 1.0f, X,
               (int)P);
 }
 
-void wl_decoder_backward(const wl_model *m, const float *y, wl_grid g, const float *dX, const wl_decoder_acts *a,
-                         float *dy, float *grad, float *tmp) {
-  const int K = m->d.K, D = m->D, N = m->N, kh = m->kh, kw = m->kw;
+/* Backward of resnet_run with every block kept: dx (Ci, P) += ..., grad (laid out as params)
+ * += the weights' gradients (NULL: not needed). tmp: 4 N*P floats; scratch: twice the forward's. */
+static void resnet_backward(const resnet *n, const float *x, wl_grid g, const float *dX, const wl_resnet_acts *a,
+                            float *dx, float *grad, const float *params, float *tmp, float *scratch) {
+  const int N = n->N, kh = n->kh, kw = n->kw;
   const long P = wl_grid_size(g), NP = (long)N * P, st = a->stride, taps = (long)kh * kw;
   const wl_grid one = {1, 1, (int)P};
   float *dh = tmp, *dsR = tmp + NP, *da = tmp + 2 * NP, *dc = tmp + 3 * NP;
-#define GRAD(ptr) (grad ? grad + ((ptr) - m->params) : NULL)
-  wl_conv_backward(dy, GRAD(m->dec_w), GRAD(m->dec_b), dX, y, m->dec_w, K, D, 1, 1, one, NULL);
-  if (!N) return;
+#define GRAD(ptr) (grad ? grad + ((ptr) - params) : NULL)
   memset(dsR, 0, sizeof(float) * (size_t)NP);
   memset(dh, 0, sizeof(float) * (size_t)NP);
-  wl_conv_backward(dsR, GRAD(m->res_out_w), NULL, dX, a->sR, m->res_out_w, N, D, 1, 1, one, NULL);
-  wl_silu_backward(dh, dsR, a->h + m->R * st, NP);
-  for (int r = m->R - 1; r >= 0; r--) {
-    const float *W1 = m->res_w + 2 * r * N * N * taps, *W2 = W1 + N * N * taps;
-    const float *b1 = m->res_b + (size_t)2 * r * N;
+  wl_conv_backward(dsR, GRAD(n->out_w), NULL, dX, a->sR, n->out_w, N, n->Co, 1, 1, one, NULL);
+  wl_silu_backward(dh, dsR, a->h + n->R * st, NP);
+  for (int r = n->R - 1; r >= 0; r--) {
+    const float *W1 = n->w + 2 * r * N * N * taps, *W2 = W1 + N * N * taps;
+    const float *b1 = n->b + (size_t)2 * r * N;
     memset(da, 0, sizeof(float) * (size_t)NP);
-    wl_conv_backward(da, GRAD(W2), GRAD(b1 + N), dh, a->a2 + r * st, W2, N, N, kh, kw, g, a->scratch);
+    wl_conv_backward(da, GRAD(W2), GRAD(b1 + N), dh, a->a2 + r * st, W2, N, N, kh, kw, g, scratch);
     memset(dc, 0, sizeof(float) * (size_t)NP);
     wl_silu_backward(dc, da, a->c1 + r * st, NP);
     memset(da, 0, sizeof(float) * (size_t)NP);
-    wl_conv_backward(da, GRAD(W1), GRAD(b1), dc, a->a1 + r * st, W1, N, N, kh, kw, g, a->scratch);
+    wl_conv_backward(da, GRAD(W1), GRAD(b1), dc, a->a1 + r * st, W1, N, N, kh, kw, g, scratch);
     wl_silu_backward(dh, da, a->h + r * st, NP); /* dh_r = dh_{r+1} + silu'(h_r) da */
   }
-  wl_conv_backward(dy, GRAD(m->res_in_w), GRAD(m->res_in_b), dh, y, m->res_in_w, K, N, 1, 1, one, NULL);
+  wl_conv_backward(dx, GRAD(n->in_w), GRAD(n->in_b), dh, x, n->in_w, n->Ci, N, 1, 1, one, NULL);
 #undef GRAD
 }
 
+/* Rows of n floats: dst[r * ds] = src[r * ss] for r < rows. */
+static void copy_rows(float *dst, long ds, const float *src, long ss, int rows, long n) {
+  for (int r = 0; r < rows; r++) memcpy(dst + r * ds, src + r * ss, sizeof(float) * (size_t)n);
+}
+
+/* The one-level inverse packet transform of each example: X (D, P) on grid g -> Z (D/4, 4P) on
+ * finer(g); adjoint: Z -> X (X overwritten). tmp: D*h*w floats when g.B > 1. */
+static int one_level(float *X, float *Z, int D, wl_grid g, int adjoint, float *tmp) {
+  const int C = D / 4, H = 2 * g.h, W = 2 * g.w;
+  const long ss = (long)g.h * g.w, P = ss * g.B;
+  int e = 0;
+  if (g.B == 1) e = adjoint ? wl_wpt2_inverse_adjoint(Z, C, H, W, 1, X) : wl_wpt2_inverse(X, C, H, W, 1, Z);
+  for (int b = 0; b < g.B && g.B > 1 && !e; b++) {
+    if (adjoint) copy_rows(tmp, 4 * ss, Z + 4 * b * ss, 4 * P, C, 4 * ss);
+    else copy_rows(tmp, ss, X + b * ss, P, D, ss);
+    e = adjoint ? wl_wpt2_inverse_adjoint(tmp, C, H, W, 1, tmp) : wl_wpt2_inverse(tmp, C, H, W, 1, tmp);
+    if (adjoint) copy_rows(X + b * ss, P, tmp, ss, D, ss);
+    else copy_rows(Z + 4 * b * ss, 4 * P, tmp, 4 * ss, C, 4 * ss);
+  }
+  return e == -1 ? WL_ERR_NOMEM : e ? WL_ERR_ARG : 0;
+}
+
+int wl_decoder_run(const wl_model *m, const float *y, wl_grid g, float *X, const wl_decoder_acts *a) {
+  const long DP = (long)m->D * wl_grid_size(g);
+  wl_affine(m->dec_w, m->dec_b, y, m->D, m->d.K, wl_grid_size(g), X);
+  if (!m->N) return 0;
+  const resnet res = residual_path(m), fine = fine_stage(m);
+  resnet_run(&res, y, g, X, &a->res, a->scratch);
+  if (!m->Nf) return 0;
+  WL_TRY(one_level(X, a->fin, m->D, g, 0, a->tmp));
+  memcpy(X, a->fin, sizeof(float) * (size_t)DP);
+  resnet_run(&fine, a->fin, finer(g), X, &a->fine, a->scratch);
+  return 0;
+}
+
+size_t wl_decoder_backward_floats(const wl_model *m, wl_grid g) {
+  const size_t P = (size_t)wl_grid_size(g), res = 4 * (size_t)m->N * P, fine = 16 * (size_t)m->Nf * P;
+  return m->Nf ? 2 * (size_t)m->D * P + (res > fine ? res : fine) : res;
+}
+
+int wl_decoder_backward(const wl_model *m, const float *y, wl_grid g, const float *dX, const wl_decoder_acts *a,
+                        float *dy, float *grad, float *tmp) {
+  const int K = m->d.K, D = m->D;
+  const long P = wl_grid_size(g), DP = (long)D * P;
+  const wl_grid one = {1, 1, (int)P};
+  if (m->Nf) { /* through the fine stage to dX of the level-J packets, in tmp */
+    const resnet fine = fine_stage(m);
+    float *dZ = tmp + DP;
+    memcpy(dZ, dX, sizeof(float) * (size_t)DP);
+    resnet_backward(&fine, a->fin, finer(g), dX, &a->fine, dZ, grad, m->params, tmp + 2 * DP, a->scratch);
+    WL_TRY(one_level(tmp, dZ, D, g, 1, a->tmp));
+    dX = tmp;
+    tmp += 2 * DP;
+  }
+  wl_conv_backward(dy, grad ? grad + (m->dec_w - m->params) : NULL, grad ? grad + (m->dec_b - m->params) : NULL, dX, y,
+                   m->dec_w, K, D, 1, 1, one, NULL);
+  if (!m->N) return 0;
+  const resnet res = residual_path(m);
+  resnet_backward(&res, y, g, dX, &a->res, dy, grad, m->params, tmp, a->scratch);
+  return 0;
+}
+
+/* Lays out one net's activations (width N over P positions, R blocks) at buf; returns the floats. */
+static size_t resnet_layout(int N, int R, long P, int keep, float *buf, wl_resnet_acts *a) {
+  const long NP = (long)N * P, st = keep ? NP : 0;
+  const long nh = keep ? R + 1 : 1, nb = keep ? R : 1;
+  if (a) {
+    a->stride = st;
+    a->h = buf;
+    a->a1 = buf + nh * NP;
+    a->c1 = a->a1 + nb * NP;
+    a->a2 = keep ? a->c1 + nb * NP : a->c1;
+    a->c2 = keep ? a->a2 + nb * NP : a->a1;
+    a->sR = keep ? a->c2 + NP : a->a1;
+  }
+  return (size_t)(keep ? (4 * R + 3) * NP : 3 * NP);
+}
+
+static size_t layout(const wl_model *m, wl_grid g, int keep, float *buf, wl_decoder_acts *a) {
+  if (!m->N) return 0;
+  const wl_grid f = finer(g);
+  const long P = wl_grid_size(g), Pf = wl_grid_size(f);
+  size_t n = resnet_layout(m->N, m->R, P, keep, buf, a ? &a->res : NULL);
+  long conv = wl_conv_scratch(m->N, m->kh, m->kw, g);
+  if (m->Nf) {
+    /* without keep the fine stage reuses the residual path's buffers, which it follows */
+    const size_t at = keep ? n : 0, nf = resnet_layout(m->Nf, m->Rf, Pf, keep, buf ? buf + at : NULL, a ? &a->fine : NULL);
+    n = at + nf > n ? at + nf : n;
+    const long cf = wl_conv_scratch(m->Nf, 3, 3, f);
+    conv = cf > conv ? cf : conv;
+    if (a) a->fin = buf + n;
+    n += (size_t)m->D * (size_t)P;
+    if (a) a->tmp = g.B > 1 ? buf + n : NULL;
+    if (g.B > 1) n += (size_t)m->D * (size_t)(P / g.B);
+  }
+  if (a) a->scratch = buf + n;
+  return n + (size_t)(keep ? 2 : 1) * (size_t)conv;
+}
+
+size_t wl_decoder_acts_floats(const wl_model *m, wl_grid g, int keep) { return layout(m, g, keep, NULL, NULL); }
+
+void wl_decoder_acts_layout(const wl_model *m, wl_grid g, int keep, float *buf, wl_decoder_acts *a) {
+  memset(a, 0, sizeof *a);
+  layout(m, g, keep, buf, a);
+}
+
 size_t wl_decoder_work_floats(const wl_model *m, int h, int w) {
-  const wl_grid g = {1, h, w};
-  return m->N ? 3 * (size_t)m->N * (size_t)wl_grid_size(g) + (size_t)wl_conv_scratch(m->N, m->kh, m->kw, g) : 0;
+  return wl_decoder_acts_floats(m, (wl_grid){1, h, w}, 0);
 }
 
 int wl_decoder_forward(const wl_model *m, const float *y, int h, int w, float *X, float *work) {
   const wl_grid g = {1, h, w};
-  static const wl_decoder_acts none = {0}; /* a linear model has no activations */
-  if (!m->N) return wl_decoder_run(m, y, g, X, &none), 0;
-  if (!work) return WL_ERR_ARG;
-  /* One set of buffers, reused by every block: a1, c2, sR share `a`; c1, a2 share `t`. */
-  const size_t NP = (size_t)m->N * (size_t)wl_grid_size(g);
-  float *hb = work, *a = work + NP, *t = work + 2 * NP;
-  const wl_decoder_acts acts = {.h = hb, .a1 = a, .c1 = t, .a2 = t, .c2 = a, .sR = a, .stride = 0, .scratch = work + 3 * NP};
-  wl_decoder_run(m, y, g, X, &acts);
-  return 0;
+  wl_decoder_acts a;
+  if (m->N && !work) return WL_ERR_ARG;
+  wl_decoder_acts_layout(m, g, 0, work, &a);
+  return wl_decoder_run(m, y, g, X, &a);
 }

@@ -15,6 +15,7 @@ struct wl_model {
   int N, R;       /* neural kind: residual path width and blocks (0, 0 for linear) */
   int kh, kw;     /* residual convolution kernel: 3x3 for images, 1x3 for audio (d.dims 1) */
   int F;          /* 1-D neural models: post-filter taps (odd), 0 for none (postfilter.h) */
+  int Nf, Rf;     /* 2-D neural models: fine stage width and blocks (0, 0 for none; decoder.c) */
   long nparams;   /* floats in params */
   float *params;  /* every float tensor below, contiguous in this order (the trainer's vector) */
   float *enc_w;   /* (K, D) */
@@ -29,6 +30,11 @@ struct wl_model {
   float *res_out_w; /* (D, N) X += res_out_w silu(h) */
   float *rate_scale; /* (K) log scale of the per-channel Laplace density of the rate term */
   float *post;      /* (C, F) post-filter taps per signal channel, applied after the packets */
+  float *fine_in_w;  /* (Nf, D/4) fine stage on the level J-1 packets Z: g = fine_in_w Z + fine_in_b */
+  float *fine_in_b;  /* (Nf) */
+  float *fine_w;     /* (2Rf, Nf, Nf, 3, 3) block r: g += conv2(silu(conv1(silu(g)))) */
+  float *fine_b;     /* (2Rf, Nf) */
+  float *fine_out_w; /* (D/4, Nf) Z += fine_out_w silu(g) */
   uint16_t *freq; /* (K, 2^B) static rANS tables, each summing to 1 << WLE_TABLE_BITS */
   float *dequant; /* (2^B) y for each integer q + 2^(B-1): the inverse companding, tabulated */
   float *thresh;  /* (2^B) quantiser decision thresholds, ascending, +inf padded */
@@ -144,26 +150,42 @@ typedef struct {
 int wl_model_serialize(const wl_model *m, const wl_model_extra *x, uint8_t **out, size_t *outlen);
 int wl_model_parse(wl_model **model, const uint8_t *buf, size_t len, const wl_model_extra *x);
 
-/* decoder.c: X (D, P) = decoder(y (K, P)) on an h x w latent grid (P = h*w). */
+/* decoder.c: the decoder network (see there). Its output is packets of wl_decoder_levels(m)
+ * levels: J, or J - 1 after a fine stage (m->Nf > 0), which works on the one-level inverse of
+ * the level-J packets: (D, P) on an h x w grid becomes (D/4, 4P) on a 2h x 2w grid, the same
+ * number of floats. */
+static inline int wl_decoder_levels(const wl_model *m) { return m->d.J - (m->Nf > 0); }
+/* X (D, P) = decoder(y (K, P)) on an h x w latent grid (P = h*w). */
 int wl_decoder_forward(const wl_model *m, const float *y, int h, int w, float *X, float *work);
 /* The floats of `work` it needs: activations and convolution scratch (0 for linear models). */
 size_t wl_decoder_work_floats(const wl_model *m, int h, int w);
-/* The decoder over a grid g with caller-owned activations, each (N, P): block r's input h,
- * silu(h) a1, conv1 c1 and silu(c1) a2 at offset r * stride (h: R + 1 blocks), conv2's output
- * c2 and silu(h_R) sR once. stride 0 reuses one buffer per tensor (in place is fine: a2 may
- * alias c1, and c2 and sR may alias a1); stride N*P keeps every block for the backward pass. */
+/* Activations of one residual net (the residual path, or the fine stage), each (N, P) for its
+ * width N and grid: block r's input h, silu(h) a1, conv1 c1 and silu(c1) a2 at offset
+ * r * stride (h: R + 1 blocks), conv2's output c2 and silu(h_R) sR once. stride 0 reuses one
+ * buffer per tensor (a2 aliases c1; c2 and sR alias a1); stride N*P keeps every block for the
+ * backward pass. */
 typedef struct {
   float *h, *a1, *c1, *a2, *c2, *sR;
   long stride;
-  float *scratch; /* wl_conv_scratch(N, kh, kw, g) floats */
+} wl_resnet_acts;
+typedef struct {
+  wl_resnet_acts res, fine;
+  float *fin;     /* fine stage: its input, the level J-1 packets (D, P) */
+  float *tmp;     /* fine stage, batches (B > 1): one example's packets (D, h*w) */
+  float *scratch; /* convolution scratch: for the forward pass, or twice that for the backward */
 } wl_decoder_acts;
-void wl_decoder_run(const wl_model *m, const float *y, wl_grid g, float *X, const wl_decoder_acts *a);
-/* Backward of wl_decoder_run(m, y, g, X, a) with every block kept (a->stride N*P; a->c2 is not
- * read, a->scratch holds 2 * wl_conv_scratch floats): dy (K, P) += dX (D, P) times dX/dy (dy
- * NULL: not needed); grad (m->nparams floats, laid out as m->params; NULL: not needed) += the
- * weights' gradients. tmp: 4 N*P floats. */
-void wl_decoder_backward(const wl_model *m, const float *y, wl_grid g, const float *dX, const wl_decoder_acts *a,
-                         float *dy, float *grad, float *tmp);
+/* The floats of the activations over grid g (keep: of every block, for wl_decoder_backward),
+ * and their layout in buf. */
+size_t wl_decoder_acts_floats(const wl_model *m, wl_grid g, int keep);
+void wl_decoder_acts_layout(const wl_model *m, wl_grid g, int keep, float *buf, wl_decoder_acts *a);
+/* X (D, P) = decoder(y (K, P)) over grid g (packets of each of the B examples on its own). */
+int wl_decoder_run(const wl_model *m, const float *y, wl_grid g, float *X, const wl_decoder_acts *a);
+/* Backward of wl_decoder_run(m, y, g, X, a) with a laid out with keep: dy (K, P) += dX (D, P)
+ * times dX/dy (dy NULL: not needed); grad (m->nparams floats, laid out as m->params; NULL: not
+ * needed) += the weights' gradients. tmp: wl_decoder_backward_floats(m, g). */
+size_t wl_decoder_backward_floats(const wl_model *m, wl_grid g);
+int wl_decoder_backward(const wl_model *m, const float *y, wl_grid g, const float *dX, const wl_decoder_acts *a,
+                        float *dy, float *grad, float *tmp);
 
 /* train_linear.c: the default latent gain of a model of dims (8 for images, 32 for audio). */
 float wl_default_gain(int dims);

@@ -8,7 +8,10 @@
  * 1x3 in 1-D),
  * residual.out.weight (D,N), and rate.log_scale (K), the training rate term's densities.
  * A 1-D neural model may add metadata taps = F (odd, at most WL_MAX_TAPS) and postfilter.weight
- * (C,F), its FIR post-filter (postfilter.h); without it there is no post-filter. */
+ * (C,F), its FIR post-filter (postfilter.h); without it there is no post-filter.
+ * A 2-D neural model with J >= 2 may add metadata fine_N, fine_R and the fine stage (decoder.c):
+ * fine.in.weight (fine_N,D/4), fine.in.bias (fine_N), fine.r.conv{1,2}.{weight
+ * (fine_N,fine_N,3,3), bias (fine_N)} for r < fine_R, fine.out.weight (D/4,fine_N). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,8 +37,27 @@ void wl_model_free(wl_model *m) {
 /* The float tensors of a model: name, storage and shape, in params order. */
 typedef struct { char name[40]; float *data; int ndim; uint64_t shape[4]; } tensor_ref;
 #define MAX_BLOCKS 8
-#define MAX_TENSORS (10 + 4 * MAX_BLOCKS)
+#define MAX_TENSORS (13 + 8 * MAX_BLOCKS)
 #define MAX_WIDTH 512
+
+/* The tensors of a residual net `pre` (decoder.c) from Ci to Co channels, of width N and R
+ * blocks of kh x kw convolutions, at t[n..]; returns the new count. */
+static int resnet_tensors(tensor_ref *t, int n, const char *pre, float *in_w, float *in_b, float *w, float *b,
+                          float *out_w, uint64_t Ci, uint64_t N, int R, uint64_t Co, uint64_t kh, uint64_t kw) {
+  t[n] = (tensor_ref){"", in_w, 2, {N, Ci}};
+  snprintf(t[n++].name, sizeof t->name, "%s.in.weight", pre);
+  t[n] = (tensor_ref){"", in_b, 1, {N}};
+  snprintf(t[n++].name, sizeof t->name, "%s.in.bias", pre);
+  for (int i = 0; i < 2 * R; i++) {
+    t[n] = (tensor_ref){"", w + (size_t)i * N * N * kh * kw, 4, {N, N, kh, kw}};
+    snprintf(t[n++].name, sizeof t->name, "%s.%d.conv%d.weight", pre, i / 2, i % 2 + 1);
+    t[n] = (tensor_ref){"", b + (size_t)i * N, 1, {N}};
+    snprintf(t[n++].name, sizeof t->name, "%s.%d.conv%d.bias", pre, i / 2, i % 2 + 1);
+  }
+  t[n] = (tensor_ref){"", out_w, 2, {Co, N}};
+  snprintf(t[n++].name, sizeof t->name, "%s.out.weight", pre);
+  return n;
+}
 
 static int model_tensors(const wl_model *m, tensor_ref *t) {
   const uint64_t K = (uint64_t)m->d.K, D = (uint64_t)m->D, N = (uint64_t)m->N;
@@ -47,18 +69,14 @@ static int model_tensors(const wl_model *m, tensor_ref *t) {
   T("decoder.bias", m->dec_b, 1, D, 0, 0, 0);
   T("fill", m->fill, 1, K, 0, 0, 0);
   if (!m->N) return n;
-  T("residual.in.weight", m->res_in_w, 2, N, K, 0, 0);
-  T("residual.in.bias", m->res_in_b, 1, N, 0, 0, 0);
-  for (int i = 0; i < 2 * m->R; i++) {
-    t[n] = (tensor_ref){"", m->res_w + (size_t)i * N * N * m->kh * m->kw, 4, {N, N, (uint64_t)m->kh, (uint64_t)m->kw}};
-    snprintf(t[n++].name, sizeof t->name, "residual.%d.conv%d.weight", i / 2, i % 2 + 1);
-    t[n] = (tensor_ref){"", m->res_b + (size_t)i * N, 1, {N}};
-    snprintf(t[n++].name, sizeof t->name, "residual.%d.conv%d.bias", i / 2, i % 2 + 1);
-  }
-  T("residual.out.weight", m->res_out_w, 2, D, N, 0, 0);
+  n = resnet_tensors(t, n, "residual", m->res_in_w, m->res_in_b, m->res_w, m->res_b, m->res_out_w, K, N, m->R, D,
+                     (uint64_t)m->kh, (uint64_t)m->kw);
   T("rate.log_scale", m->rate_scale, 1, K, 0, 0, 0);
   if (m->F) T("postfilter.weight", m->post, 2, (uint64_t)m->d.channels, (uint64_t)m->F, 0, 0);
 #undef T
+  if (m->Nf)
+    n = resnet_tensors(t, n, "fine", m->fine_in_w, m->fine_in_b, m->fine_w, m->fine_b, m->fine_out_w, D / 4,
+                       (uint64_t)m->Nf, m->Rf, D / 4, 3, 3);
   return n;
 }
 
@@ -67,11 +85,13 @@ int wl_model_alloc(wl_model *m) {
   m->kh = m->d.dims == 1 ? 1 : 3;
   m->kw = 3;
   const size_t K = (size_t)m->d.K, D = (size_t)m->D, N = (size_t)m->N, R = (size_t)m->R;
-  const size_t S = (size_t)1 << m->d.bits, taps = (size_t)m->kh * m->kw;
+  const size_t S = (size_t)1 << m->d.bits, taps = (size_t)m->kh * m->kw, Nf = (size_t)m->Nf, Rf = (size_t)m->Rf;
   const size_t sizes[] = {K * D, K, D * K, D, K, N * K, N, 2 * R * N * N * taps, 2 * R * N, D * N, N ? K : 0,
-                          (size_t)m->d.channels * (size_t)m->F};
+                          (size_t)m->d.channels * (size_t)m->F, Nf * D / 4, Nf, 2 * Rf * Nf * Nf * 9, 2 * Rf * Nf,
+                          D / 4 * Nf};
   float **ptr[] = {&m->enc_w, &m->enc_b, &m->dec_w, &m->dec_b, &m->fill, &m->res_in_w, &m->res_in_b,
-                   &m->res_w, &m->res_b, &m->res_out_w, &m->rate_scale, &m->post};
+                   &m->res_w, &m->res_b, &m->res_out_w, &m->rate_scale, &m->post, &m->fine_in_w, &m->fine_in_b,
+                   &m->fine_w, &m->fine_b, &m->fine_out_w};
   size_t total = 0;
   for (int i = 0; i < (int)(sizeof sizes / sizeof *sizes); i++) total += sizes[i];
   m->nparams = (long)total;
@@ -145,6 +165,10 @@ static int model_parse(wl_model *m, const uint8_t *buf, size_t len, const wl_mod
     if (!e) e = meta_int(f, "R", 0, MAX_BLOCKS, &m->R);
     if (!e && wl_st_meta_get(f, "taps")) e = d->dims != 1 ? WL_ERR_MODEL : meta_int(f, "taps", 1, WL_MAX_TAPS, &m->F);
     if (!e && m->F && !(m->F & 1)) e = WL_ERR_MODEL;
+    if (!e && wl_st_meta_get(f, "fine_N")) {
+      e = d->dims != 2 || d->J < 2 ? WL_ERR_MODEL : meta_int(f, "fine_N", 1, MAX_WIDTH, &m->Nf);
+      if (!e) e = meta_int(f, "fine_R", 0, MAX_BLOCKS, &m->Rf);
+    }
   }
   if (!e) {
     snprintf(d->name, sizeof d->name, "%s", name ? name : "");
@@ -262,9 +286,15 @@ int wl_model_serialize(const wl_model *m, const wl_model_extra *x, uint8_t **out
     add_meta(f, key[i], num[i]);
   }
   if (m->d.dims == 1) add_meta(f, "dims", "1");
-  char taps[16];
+  char taps[16], fine[2][16];
   snprintf(taps, sizeof taps, "%d", m->F);
   if (m->F) add_meta(f, "taps", taps);
+  snprintf(fine[0], 16, "%d", m->Nf);
+  snprintf(fine[1], 16, "%d", m->Rf);
+  if (m->Nf) {
+    add_meta(f, "fine_N", fine[0]);
+    add_meta(f, "fine_R", fine[1]);
+  }
   for (int i = 0; x && i < x->nmeta; i++) add_meta(f, x->key[i], x->value[i]);
   int e = wl_st_write(f, out, outlen);
   free(f); free(t);

@@ -2,7 +2,8 @@
  * (wl_encode_opts.refine). The PCA encoder's round(y) ignores both what the decoder makes of the
  * integers and what they cost; refinement searches for integers with a lower cost
  *   J = 10 log10(squared error of the decoded packets) + LAMBDA * coded bits per pixel
- * (dB; the packet transform is nearly orthogonal, so the packets' error is the samples'). Each
+ * (dB; the packets are those the decoder outputs, of wl_decoder_levels(m) levels; the packet
+ * transform is nearly orthogonal, so the packets' error is the samples'). Each
  * iteration
  *   1. decodes the current round(y) as wl_decode would and codes it with the entropy coder: the
  *      candidate of lowest J so far is kept (the plain encoder's q is the first candidate, so J
@@ -22,6 +23,7 @@
 #include "codec/alloc.h"
 #include "codec/layers.h"
 #include "entropy/entropy.h"
+#include "wavelet/wpt.h"
 
 #define TILE 96         /* latent positions per tile side: 768 pixels at J = 3 */
 #define HALO 8          /* context around a tile, latent positions: the reach of R = 4 3x3 blocks */
@@ -36,7 +38,8 @@ typedef struct {
   const wl_model *m;
   int keep, h, w;
   long P;
-  float *X, *Xh, *y, *z, *u, *du, *dz, *mom, *var, *net; /* X, y: the window's packets and encoder output */
+  float *X, *Xh, *y, *z, *u, *du, *dz, *mom, *var, *net, *tmp; /* X, y: the window's packets and encoder output */
+  wl_decoder_acts acts;
   int16_t *q, *cand; /* the best candidate, the current one */
   uint8_t *streams;
   size_t bound;
@@ -45,14 +48,7 @@ typedef struct {
 
 static void window_free(window *b) {
   free(b->X); free(b->Xh); free(b->y); free(b->z); free(b->u); free(b->du); free(b->dz);
-  free(b->mom); free(b->var); free(b->net); free(b->q); free(b->cand); free(b->streams); free(b->part);
-}
-
-/* Floats of the decoder's activations kept for the backward pass, its backward buffers and the
- * convolution scratch. */
-static long net_floats(const wl_model *m, wl_grid g) {
-  const long NP = (long)m->N * wl_grid_size(g);
-  return (4L * m->R + 3) * NP + 4 * NP + 2 * wl_conv_scratch(m->N, m->kh, m->kw, g);
+  free(b->mom); free(b->var); free(b->net); free(b->tmp); free(b->q); free(b->cand); free(b->streams); free(b->part);
 }
 
 /* Buffers for a window of h x w latent positions. */
@@ -70,13 +66,16 @@ static int window_alloc(window *b, const wl_model *m, int keep, int h, int w) {
   b->y = malloc(sizeof(float) * KP); b->z = malloc(sizeof(float) * KP); b->u = malloc(sizeof(float) * KP);
   b->du = malloc(sizeof(float) * KP);
   b->dz = malloc(sizeof(float) * KP); b->mom = calloc(KP, sizeof(float)); b->var = calloc(KP, sizeof(float));
-  b->net = wl_alloc_large(sizeof(float) * (size_t)(net_floats(m, (wl_grid){1, h, w}) + 1)); /* linear: 0 + 1 */
+  const wl_grid g = {1, h, w};
+  b->net = wl_alloc_large(sizeof(float) * (wl_decoder_acts_floats(m, g, 1) + 1)); /* linear: 0 + 1 */
+  b->tmp = wl_alloc_large(sizeof(float) * (wl_decoder_backward_floats(m, g) + 1));
+  if (b->net) wl_decoder_acts_layout(m, g, 1, b->net, &b->acts);
   b->q = malloc(sizeof(int16_t) * KP);
   b->cand = malloc(sizeof(int16_t) * KP);
   b->streams = malloc(b->bound * (size_t)keep);
   b->part = malloc(sizeof(double) * (D > (size_t)keep ? D : (size_t)keep));
-  return b->part && b->X && b->Xh && b->y && b->z && b->u && b->du && b->dz && b->mom && b->var && b->net && b->q && b->cand &&
-         b->streams ? 0 : WL_ERR_NOMEM;
+  return b->part && b->X && b->Xh && b->y && b->z && b->u && b->du && b->dz && b->mom && b->var && b->net && b->tmp && b->q &&
+         b->cand && b->streams ? 0 : WL_ERR_NOMEM;
 }
 
 /* The residual of u[o], at (i, j) of a plane of width w, from the mean of its left and upper
@@ -125,12 +124,12 @@ static void residual_scales(const window *b, const float *u, float *lb) {
   }
 }
 
-/* Decodes z (K, P) into b->Xh and returns the squared error |Xh - X|^2 over the window; b->Xh
- * then holds Xh - X, the error's half-gradient. */
-static double decode_error(window *b, const wl_decoder_acts *a) {
+/* Decodes z (K, P) into b->Xh and sets *se to the squared error |Xh - X|^2 over the window;
+ * b->Xh then holds Xh - X, the error's half-gradient. */
+static int decode_error(window *b, double *se) {
   const long P = b->P;
-  wl_decoder_run(b->m, b->z, (wl_grid){1, b->h, b->w}, b->Xh, a);
-  double se = 0;
+  WL_TRY(wl_decoder_run(b->m, b->z, (wl_grid){1, b->h, b->w}, b->Xh, &b->acts));
+  *se = 0;
 #pragma omp parallel for schedule(static)
   for (int d = 0; d < b->m->D; d++) {
     float *e = b->Xh + d * P;
@@ -142,8 +141,8 @@ static double decode_error(window *b, const wl_decoder_acts *a) {
     }
     b->part[d] = sum;
   }
-  for (int d = 0; d < b->m->D; d++) se += b->part[d];
-  return se;
+  for (int d = 0; d < b->m->D; d++) *se += b->part[d];
+  return 0;
 }
 
 /* The coded size of the keep planes of q, as wl_encode would write them. */
@@ -159,11 +158,9 @@ static int coded_size(window *b, const int16_t *q, size_t *len) {
 static int refine_window(window *b, double npix, int iters, uint64_t seed) {
   const wl_model *m = b->m;
   const int K = m->d.K, half = 1 << (m->d.bits - 1);
-  const long P = b->P, NP = (long)m->N * P, kp = b->keep * P;
-  float *tmp = b->net + (4L * m->R + 3) * NP, lb[WL_MAX_K];
-  const wl_decoder_acts a = {.h = b->net, .a1 = b->net + (m->R + 1) * NP, .c1 = b->net + (2L * m->R + 1) * NP,
-                             .a2 = b->net + (3L * m->R + 1) * NP, .c2 = b->net + (4L * m->R + 1) * NP,
-                             .sR = b->net + (4L * m->R + 2) * NP, .stride = NP, .scratch = tmp + 4 * NP};
+  const long P = b->P, kp = b->keep * P;
+  float lb[WL_MAX_K];
+  double se;
   for (long i = kp; i < (long)K * P; i++) b->z[i] = m->fill[i / P];
   double best = INFINITY;
   for (int it = 0; it <= iters; it++) {
@@ -176,7 +173,8 @@ static int refine_window(window *b, double npix, int iters, uint64_t seed) {
     }
     size_t len;
     WL_TRY(coded_size(b, cand, &len));
-    const double cost = 10 * log10(fmax(decode_error(b, &a), 1e-30)) + LAMBDA * 8.0 * (double)len / npix;
+    WL_TRY(decode_error(b, &se));
+    const double cost = 10 * log10(fmax(se, 1e-30)) + LAMBDA * 8.0 * (double)len / npix;
     if (cost < best) {
       best = cost;
       memcpy(b->q, cand, sizeof(int16_t) * (size_t)kp);
@@ -195,11 +193,11 @@ static int refine_window(window *b, double npix, int iters, uint64_t seed) {
     for (long i = 0; i < kp; i++) b->du[i] *= (float)(LAMBDA / npix);
     memset(b->dz, 0, sizeof(float) * (size_t)K * P);
     wl_compand_backward(b->dz, b->du, b->y, kp, m->d.bits); /* the rate term's d / d y */
-    const double sen = decode_error(b, &a);
-    const float f = (float)(2 * DB / fmax(sen, 1e-30));
+    WL_TRY(decode_error(b, &se));
+    const float f = (float)(2 * DB / fmax(se, 1e-30));
 #pragma omp parallel for schedule(static)
     for (long i = 0; i < (long)m->D * P; i++) b->Xh[i] *= f;
-    wl_decoder_backward(m, b->z, (wl_grid){1, b->h, b->w}, b->Xh, &a, b->dz, NULL, tmp);
+    WL_TRY(wl_decoder_backward(m, b->z, (wl_grid){1, b->h, b->w}, b->Xh, &b->acts, b->dz, NULL, b->tmp));
     /* 3. Adam on y, rounding passed straight through */
     const double c1 = 1 - pow(ADAM_B1, it + 1), c2 = 1 - pow(ADAM_B2, it + 1);
 #pragma omp parallel for schedule(static)
@@ -242,6 +240,9 @@ int wl_refine(const wl_model *m, const wl_signal *s, int keep, int iters, int16_
       if (!e) {
         block_copy(X, b.X, D, P, w, b.P, wi0, wj0, bh, bw);
         block_copy(y, b.y, keep, P, w, b.P, wi0, wj0, bh, bw);
+        if (m->Nf && wl_wpt2_inverse(b.X, D / 4, 2 * bh, 2 * bw, 1, b.X)) e = WL_ERR_NOMEM; /* the decoder's output level */
+      }
+      if (!e) {
         e = refine_window(&b, px_per_pos * (double)b.P, iters, ((uint64_t)i0 << 40) + ((uint64_t)j0 << 20));
       }
       for (int k = 0; k < keep && !e; k++)

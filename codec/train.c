@@ -52,11 +52,12 @@ struct wl_trainer {
   long P, ss;              /* positions: of the batch, of one example */
   int *keep;               /* (B) channels kept per example */
   double *kerr;            /* (K + 1) expected MSE per sample keeping k channels (WL_LOSS_MSE) */
-  /* activations */
-  float *x, *X, *y, *u, *z, *h, *a1, *c1, *a2, *c2, *sR, *Xh, *xh;
-  /* gradients of activations */
-  float *dXh, *dz, *du, *dy, *dnet; /* dnet: wl_decoder_backward's 4 N*P floats */
-  float *scratch;
+  /* activations; net: the decoder's, laid out in acts */
+  float *x, *X, *y, *u, *z, *net, *Xh, *xh;
+  wl_decoder_acts acts;
+  int lv;                  /* packet levels of the decoder's output (wl_decoder_levels) */
+  /* gradients of activations; dnet: wl_decoder_backward's tmp */
+  float *dXh, *dz, *du, *dy, *dnet;
   float *Xe;               /* (B, D, ss) each example's packets, for the per-example transforms */
   /* post-filter (m->F taps): plans over a segment, the taps' spectra G (C, bins), and per
    * example: spectra V (C, bins) of the unfiltered channels, scratch T, U (bins), work (S),
@@ -75,8 +76,8 @@ static float *falloc(long n, int *err) {
 void wl_trainer_free(wl_trainer *t) {
   if (!t) return;
   wl_model_free(t->m);
-  float *bufs[] = {t->grad, t->mom, t->var, t->x, t->X, t->y, t->u, t->z, t->h, t->a1, t->c1, t->a2, t->c2, t->sR, t->Xh,
-                   t->xh, t->dXh, t->dz, t->du, t->dy, t->dnet, t->scratch, t->Xe};
+  float *bufs[] = {t->grad, t->mom, t->var, t->x, t->X, t->y, t->u, t->z, t->net, t->Xh, t->xh, t->dXh, t->dz, t->du, t->dy,
+                   t->dnet, t->Xe};
   for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]);
   wl_fir_plan_free(&t->fir);
   fftwf_free(t->G); fftwf_free(t->V); fftwf_free(t->T); fftwf_free(t->U);
@@ -98,16 +99,22 @@ static double rnd48(const wl_trainer *t, int b, int j) {
   return (double)rnd(t, b, j) + (double)rnd(t, b, j + 1) * 0x1p-24;
 }
 
-/* He-uniform initial weights for the residual path; its output projection starts at zero so
- * the untrained network is exactly the PCA model. */
+/* He-uniform weights for a residual net's input (Ci -> N) and its R blocks of N x N x taps
+ * convolutions, from random streams s and s2. */
+static void init_resnet(uint64_t s, uint64_t s2, float *in_w, float *w, int Ci, int N, int R, int taps) {
+  const long nin = (long)N * Ci, nconv = 2L * R * N * N * taps;
+  const float ain = sqrtf(6.0f / (float)Ci), aconv = sqrtf(6.0f / ((float)taps * (float)N));
+  for (long i = 0; i < nin; i++) in_w[i] = ain * (2 * wl_uniform(s, (uint64_t)i) - 1);
+  for (long i = 0; i < nconv; i++) w[i] = aconv * (2 * wl_uniform(s2, (uint64_t)i) - 1);
+}
+
+/* Initial weights of the residual path and the fine stage; their output projections start at
+ * zero so the untrained network is exactly the PCA model. */
 static void init_residual(wl_trainer *t) {
   wl_model *m = t->m;
-  const int N = m->N, K = m->d.K;
-  const int taps = m->kh * m->kw;
-  const long nin = (long)N * K, nconv = 2L * m->R * N * N * taps;
-  const float ain = sqrtf(6.0f / (float)K), aconv = sqrtf(6.0f / ((float)taps * (float)N));
-  for (long i = 0; i < nin; i++) m->res_in_w[i] = ain * (2 * wl_uniform(t->p.seed ^ 1, (uint64_t)i) - 1);
-  for (long i = 0; i < nconv; i++) m->res_w[i] = aconv * (2 * wl_uniform(t->p.seed ^ 2, (uint64_t)i) - 1);
+  const int K = m->d.K;
+  init_resnet(t->p.seed ^ 1, t->p.seed ^ 2, m->res_in_w, m->res_w, K, m->N, m->R, m->kh * m->kw);
+  if (m->Nf) init_resnet(t->p.seed ^ 3, t->p.seed ^ 4, m->fine_in_w, m->fine_w, m->D / 4, m->Nf, m->Rf, 9);
   for (int k = 0; k < K; k++) m->rate_scale[k] = 0.0f;
   for (int c = 0; c < m->F * m->d.channels; c++) m->post[c] = c % m->F == m->F / 2; /* identity */
 }
@@ -116,7 +123,8 @@ static void init_residual(wl_trainer *t) {
 static int check_params(const wl_signal *s, int n, int dims, const wl_train_params *p) {
   if (!p || p->channels < 1 || p->channels > WL_MAX_CHANNELS || p->J < 1 || p->J > (dims == 1 ? WL_MAX_J1 : WL_MAX_J) ||
       p->bits < 2 || p->bits > 12 || p->K < 1 || p->K > WL_MAX_K || p->K > p->channels << (dims * p->J) ||
-      p->N < 1 || p->N > 512 || p->R < 0 || p->R > 8 || p->batch < 1 || p->batch > 4096 ||
+      p->N < 1 || p->N > 512 || p->R < 0 || p->R > 8 || p->batch < 1 || p->batch > 4096 || p->fine_N < 0 ||
+      p->fine_N > 512 || p->fine_R < 0 || p->fine_R > 8 || (p->fine_N && (dims != 2 || p->J < 2)) ||
       p->crop < (1 << p->J) || p->crop > (dims == 1 ? MAX_CROP1 : MAX_CROP2) || p->crop % (1 << p->J) ||
       (long)p->batch * p->channels * p->crop * (dims == 1 ? 1 : p->crop) > MAX_BATCH_SAMPLES || p->steps < 1 ||
       p->warmup < 0 || (p->loss != WL_LOSS_PSNR && p->loss != WL_LOSS_MSE) ||
@@ -171,6 +179,8 @@ static int trainer_new(wl_trainer **tp, wl_signal *sig, int n, int dims, const w
   m->N = p->N;
   m->R = p->R;
   m->F = p->taps;
+  m->Nf = p->fine_N;
+  m->Rf = m->Nf ? p->fine_R : 0;
   e = wl_model_alloc(m); /* sets the kernel: kh x kw = 3x3, or 1x3 in 1-D */
   const float gain = p->gain > 0 ? p->gain : wl_default_gain(dims);
   if (!(t->kerr = malloc(sizeof(double) * ((size_t)p->K + 1)))) e = WL_ERR_NOMEM;
@@ -180,7 +190,7 @@ static int trainer_new(wl_trainer **tp, wl_signal *sig, int n, int dims, const w
   if (!e) e = flat_tables(m);
   if (e) { wl_trainer_free(t); return e; }
   init_residual(t);
-  const int C = p->channels, K = p->K, D = m->D, N = p->N, R = p->R, B = p->batch, J = p->J;
+  const int C = p->channels, K = p->K, D = m->D, B = p->batch, J = p->J;
   t->Sh = dims == 1 ? 1 : p->crop;
   t->Sw = p->crop;
   t->g = (wl_grid){B, dims == 1 ? 1 : p->crop >> J, p->crop >> J};
@@ -196,10 +206,10 @@ static int trainer_new(wl_trainer **tp, wl_signal *sig, int n, int dims, const w
   t->X = falloc(D * P, &e); t->Xh = falloc(D * P, &e); t->dXh = falloc(D * P, &e);
   t->y = falloc(K * P, &e); t->u = falloc(K * P, &e); t->z = falloc(K * P, &e);
   t->dz = falloc(K * P, &e); t->du = falloc(K * P, &e); t->dy = falloc(K * P, &e);
-  t->h = falloc((R + 1L) * N * P, &e);
-  t->a1 = falloc((long)R * N * P, &e); t->c1 = falloc((long)R * N * P, &e); t->a2 = falloc((long)R * N * P, &e);
-  t->c2 = falloc(N * P, &e); t->sR = falloc(N * P, &e); t->dnet = falloc(4L * N * P, &e);
-  t->scratch = falloc(2 * wl_conv_scratch(N, m->kh, m->kw, t->g), &e);
+  t->net = falloc((long)wl_decoder_acts_floats(m, t->g, 1), &e);
+  t->dnet = falloc((long)wl_decoder_backward_floats(m, t->g), &e);
+  if (t->net) wl_decoder_acts_layout(m, t->g, 1, t->net, &t->acts);
+  t->lv = wl_decoder_levels(m);
   t->Xe = falloc((long)D * P, &e);
   if (!e && m->F) e = postfilter_buffers(t);
   if (e) { wl_trainer_free(t); return e; }
@@ -289,11 +299,12 @@ static void sample_segment(wl_trainer *t, int b) {
   }
 }
 
-/* The packet transform of the trainer's dims on one example: x (C, Sh, Sw) -> X (D, ss)
- * (FORWARD), X -> x (INVERSE), or x -> X by the inverse's adjoint (INVERSE_ADJOINT). */
+/* The packet transform of the trainer's dims on one example: x (C, Sh, Sw) -> X (D, ss) of J
+ * levels (FORWARD), or between x and the decoder's output of t->lv levels: X -> x (INVERSE), or
+ * x -> X by the inverse's adjoint (INVERSE_ADJOINT). */
 enum { FORWARD, INVERSE, INVERSE_ADJOINT };
 static int packets(const wl_trainer *t, int op, const float *in, float *out) {
-  const int C = t->p.channels, H = t->Sh, W = t->Sw, J = t->p.J;
+  const int C = t->p.channels, H = t->Sh, W = t->Sw, J = op == FORWARD ? t->p.J : t->lv;
   if (t->dims == 1)
     return op == FORWARD ? wl_wpt1_forward(in, C, W, J, out)
          : op == INVERSE ? wl_wpt1_inverse(in, C, W, J, out) : wl_wpt1_inverse_adjoint(in, C, W, J, out);
@@ -301,11 +312,12 @@ static int packets(const wl_trainer *t, int op, const float *in, float *out) {
        : op == INVERSE ? wl_wpt2_inverse(in, C, H, W, J, out) : wl_wpt2_inverse_adjoint(in, C, H, W, J, out);
 }
 
-/* Example b's columns b*ss .. (b+1)*ss - 1 of A (D, P) to blk (D, ss) (or back: to_A). */
-static void columns(float *A, float *blk, const wl_trainer *t, int b, int to_A) {
-  const long ss = t->ss;
-  for (int d = 0; d < t->m->D; d++) {
-    float *a = A + d * t->P + b * ss, *k = blk + d * ss;
+/* Example b's columns b*ss .. (b+1)*ss - 1 of A (D, P) to blk (D, ss) (or back: to_A); with
+ * `fine`, of the fine stage's A (D/4, 4P) to blk (D/4, 4ss). */
+static void columns(float *A, float *blk, const wl_trainer *t, int b, int to_A, int fine) {
+  const long ss = t->ss << 2 * fine;
+  for (int d = 0; d < t->m->D >> 2 * fine; d++) {
+    float *a = A + d * (t->P << 2 * fine) + b * ss, *k = blk + d * ss;
     memcpy(to_A ? a : k, to_A ? k : a, sizeof(float) * (size_t)ss);
   }
 }
@@ -331,7 +343,7 @@ static int load_batch(wl_trainer *t) {
     else sample_crop(t, b);
     t->keep[b] = channels_kept(t, b);
     if (packets(t, FORWARD, t->x + b * n, Xb)) err = WL_ERR_NOMEM;
-    else columns(t->X, Xb, t, b, 1);
+    else columns(t->X, Xb, t, b, 1, 0);
   }
   return err;
 }
@@ -340,8 +352,8 @@ static int load_batch(wl_trainer *t) {
  * the distortion term the gradient is of (minus that PSNR, or WL_LOSS_MSE's), and bpp. */
 static int forward_backward(wl_trainer *t, double *psnr_out, double *dist_out, double *bpp_out) {
   wl_model *m = t->m;
-  const int K = m->d.K, D = m->D, N = m->N, B = t->p.batch;
-  const long P = t->P, ss = t->ss, NP = (long)N * P;
+  const int K = m->d.K, D = m->D, B = t->p.batch;
+  const long P = t->P, ss = t->ss;
   const double npos = (double)B * t->Sh * t->Sw; /* pixels, or frames in 1-D */
   const wl_grid g = t->g, one = {1, 1, (int)P};
   const int train_enc = t->p.lambda > 0;
@@ -365,9 +377,7 @@ static int forward_backward(wl_trainer *t, double *psnr_out, double *dist_out, d
       if (k >= t->keep[b])
         for (long i = 0; i < ss; i++) t->z[k * P + b * ss + i] = m->fill[k];
   /* decoder, keeping activations */
-  const wl_decoder_acts acts = {.h = t->h, .a1 = t->a1, .c1 = t->c1, .a2 = t->a2, .c2 = t->c2, .sR = t->sR,
-                                .stride = NP, .scratch = t->scratch};
-  wl_decoder_run(m, t->z, g, t->Xh, &acts);
+  WL_TRY(wl_decoder_run(m, t->z, g, t->Xh, &t->acts));
   /* samples, loss and its gradient, back to packets through the adjoint inverse transform.
    * WL_LOSS_PSNR, minus the mean PSNR of the examples, weighs every k and every example alike,
    * where a plain MSE would be dominated by the examples with few channels kept; for audio its
@@ -385,7 +395,7 @@ static int forward_backward(wl_trainer *t, double *psnr_out, double *dist_out, d
     float *Xb = t->Xe + b * D * ss, *xb = t->xh + b * n, *dpost = F ? t->dpost + (long)b * t->p.channels * F : NULL;
     const float *x = t->x + b * n;
     fftwf_complex *Vb = t->V + b * t->p.channels * bins, *Tb = t->T + b * bins, *Ub = t->U + b * bins;
-    columns(t->Xh, Xb, t, b, 0);
+    columns(t->Xh, Xb, t, b, 0, t->lv < t->p.J);
     if (packets(t, INVERSE, Xb, xb)) err = WL_ERR_NOMEM;
     for (int c = 0; c < t->p.channels && F; c++)
       wl_fir_forward(&t->fir, t->G + c * bins, xb + c * S, xb + c * S, Vb + c * bins, Tb);
@@ -400,7 +410,7 @@ static int forward_backward(wl_trainer *t, double *psnr_out, double *dist_out, d
     for (int c = 0; c < t->p.channels && F; c++)
       wl_fir_backward(&t->fir, t->G + c * bins, Vb + c * bins, xb + c * S, F, dpost + c * F, t->fwork + b * S, Tb, Ub);
     if (packets(t, INVERSE_ADJOINT, xb, Xb)) err = WL_ERR_NOMEM;
-    columns(t->dXh, Xb, t, b, 1);
+    columns(t->dXh, Xb, t, b, 1, t->lv < t->p.J);
   }
   WL_TRY(err);
   *psnr_out = -sum_db / B;
@@ -408,7 +418,7 @@ static int forward_backward(wl_trainer *t, double *psnr_out, double *dist_out, d
   for (int b = 0; b < B && F; b++)
     for (long i = 0; i < (long)t->p.channels * F; i++) GRAD(m->post)[i] += t->dpost[b * t->p.channels * F + i];
   memset(t->dz, 0, sizeof(float) * (size_t)K * P);
-  wl_decoder_backward(m, t->z, g, t->dXh, &acts, t->dz, t->grad, t->dnet);
+  WL_TRY(wl_decoder_backward(m, t->z, g, t->dXh, &t->acts, t->dz, t->grad, t->dnet));
   /* masked channels: the gradient goes to the fill values */
   float *dfill = GRAD(m->fill);
   for (int k = 0; k < K; k++)
@@ -463,14 +473,19 @@ static void adamw(wl_trainer *t) {
   wl_model *m = t->m;
   const double lr = learning_rate(&t->p, t->step);
   const double c1 = 1 - pow(ADAM_B1, (double)(t->step + 1)), c2 = 1 - pow(ADAM_B2, (double)(t->step + 1));
-  const long lin0 = m->dec_w - m->params, lin1 = m->fill - m->params, d0 = m->res_in_w - m->params, d1 = m->res_in_b - m->params, d2 = m->res_w - m->params,
-             d3 = m->res_b - m->params, d4 = m->res_out_w - m->params, d5 = m->rate_scale - m->params;
+  const long lin0 = m->dec_w - m->params, lin1 = m->fill - m->params;
+  /* [lo, hi) ranges of the weight tensors: the residual path's and the fine stage's */
+  const float *w[][2] = {{m->res_in_w, m->res_in_b}, {m->res_w, m->res_b}, {m->res_out_w, m->rate_scale},
+                         {m->fine_in_w, m->fine_in_b}, {m->fine_w, m->fine_b}, {m->fine_out_w, m->fine_out_w + m->D / 4 * m->Nf}};
+  long lo[6], hi[6];
+  for (int i = 0; i < 6; i++) lo[i] = w[i][0] ? w[i][0] - m->params : 0, hi[i] = w[i][0] ? w[i][1] - m->params : 0;
 #pragma omp parallel for schedule(static)
   for (long i = 0; i < m->nparams; i++) {
     const double g = t->grad[i];
     t->mom[i] = (float)(ADAM_B1 * t->mom[i] + (1 - ADAM_B1) * g);
     t->var[i] = (float)(ADAM_B2 * t->var[i] + (1 - ADAM_B2) * g * g);
-    const int decay = (i >= d0 && i < d1) || (i >= d2 && i < d3) || (i >= d4 && i < d5);
+    int decay = 0;
+    for (int r = 0; r < 6; r++) decay |= i >= lo[r] && i < hi[r];
     const double rate = i >= lin0 && i < lin1 ? LINEAR_LR * lr : lr;
     double w = m->params[i];
     if (decay) w -= rate * t->p.weight_decay * w;
@@ -573,7 +588,7 @@ int wl_trainer_resume(wl_trainer *t, const uint8_t *buf, size_t len) {
   wl_model *c;
   WL_TRY(wl_model_parse(&c, buf, len, NULL)); /* shapes first: the optimiser state is sized by them */
   int e = c->d.dims != m->d.dims || c->d.channels != m->d.channels || c->d.J != m->d.J || c->d.K != m->d.K || c->d.bits != m->d.bits ||
-          c->N != m->N || c->R != m->R || c->F != m->F ? WL_ERR_MISMATCH : 0;
+          c->N != m->N || c->R != m->R || c->F != m->F || c->Nf != m->Nf || c->Rf != m->Rf ? WL_ERR_MISMATCH : 0;
   wl_model_free(c);
   if (e || (e = wl_model_parse(&c, buf, len, &x))) return e;
   char *end;

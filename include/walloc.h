@@ -259,6 +259,9 @@ typedef struct {
   const char *name, *command; /* stored in the model metadata (command may be NULL) */
   int channels, J, K, bits;
   int N, R;           /* residual path: width and blocks of two 3x3 (audio: 1x3) convolutions */
+  int fine_N, fine_R; /* images with J >= 2: width (0: none) and blocks of the fine stage, a
+                         residual net of 3x3 convolutions on the packets one level finer (twice
+                         the latent resolution), after the residual path */
   int crop, batch;    /* crop side in pixels (at most 4096), or audio segment length in frames
                          (at most 2^20); a multiple of 2^J. Examples per step */
   long steps;         /* length of the learning-rate schedule (warm-up, then cosine decay) */

@@ -227,14 +227,26 @@ static double rd_cost(const wl_model *m, const wl_image *img, const wl_encode_op
   return 10 * log10(se / n / (255.0 * 255.0)) + 10 * 8.0 * (double)*len / ((double)img->height * img->width);
 }
 
+/* rgb (without a fine stage) plus a fine stage of width 8, 1 block, of small random weights. */
+static wl_model *with_fine_stage(const wl_model *rgb) {
+  wl_model *f = calloc(1, sizeof *f);
+  *f = (wl_model){.d = rgb->d, .D = rgb->D, .N = rgb->N, .R = rgb->R, .F = rgb->F, .Nf = 8, .Rf = 1};
+  T_EXPECT(wl_model_alloc(f) == 0, "model");
+  memcpy(f->params, rgb->params, sizeof(float) * (size_t)rgb->nparams); /* the fine stage's tensors come last */
+  memcpy(f->freq, rgb->freq, sizeof(uint16_t) * ((size_t)rgb->d.K << rgb->d.bits));
+  for (long i = rgb->nparams; i < f->nparams; i++) f->params[i] = 0.02f * (2 * frand() - 1);
+  return f;
+}
+
 static void test_refine(wl_model *rgb) {
-  t_begin("refinement lowers 10 log10(MSE) + 10 bpp (neural and linear model, --keep, an image in several "
-          "tiles) and codes the same bytes on 1 and 2 threads");
+  t_begin("refinement lowers 10 log10(MSE) + 10 bpp (neural and linear model, a fine stage, --keep, an image in "
+          "several tiles) and codes the same bytes on 1 and 2 threads");
   wl_model *lin;
   T_EXPECT(wl_model_builtin(&lin, "rgb-linear") == 0, "rgb-linear");
   wl_image small = test_image(3, 97, 131), wide = test_image(3, 40, 1700); /* 3 tiles across */
+  wl_model *fine = with_fine_stage(rgb);
   const struct { const wl_model *m; const wl_image *img; int keep; } cases[] = {
-      {rgb, &small, 0}, {rgb, &small, 4}, {rgb, &wide, 0}, {lin, &small, 0}};
+      {rgb, &small, 0}, {rgb, &small, 4}, {rgb, &wide, 0}, {lin, &small, 0}, {fine, &small, 0}, {fine, &wide, 6}};
   for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
     const wl_encode_opts plain = {.keep = cases[c].keep}, ref = {.keep = cases[c].keep, .refine = 10};
     size_t lp, lr;
@@ -253,6 +265,7 @@ static void test_refine(wl_model *rgb) {
   wl_image_release(&small);
   wl_image_release(&wide);
   wl_model_free(lin);
+  wl_model_free(fine);
   t_end();
 }
 

@@ -69,18 +69,26 @@ def conv3x3(x, W, b):
 
 
 def decoder_forward(meta, t, y):
-    """X (D, h, w) from the decoder input y (K, h, w), in float64."""
+    """X (D, h, w) from the decoder input y (K, h, w), in float64; with a fine stage (metadata
+    fine_N), the level J-1 packets (D/4, 2h, 2w) it outputs."""
     def affine(name, v, bias=True):
         out = np.tensordot(t[name + ".weight"].astype(np.float64), v, axes=(1, 0))
         return out + t[name + ".bias"][:, None, None] if bias else out
-    X = affine("decoder", y)
-    if meta["kind"] == "neural":
-        h = affine("residual.in", y)
-        for r in range(int(meta["R"])):
-            c1, c2 = ("residual.%d.conv%d" % (r, i) for i in (1, 2))
+
+    def residual_net(prefix, v, R):
+        """out.weight silu(h_R), h_0 = in(v), h_{r+1} = h_r + conv2(silu(conv1(silu(h_r))))."""
+        h = affine(prefix + ".in", v)
+        for r in range(R):
+            c1, c2 = ("%s.%d.conv%d" % (prefix, r, i) for i in (1, 2))
             h = h + conv3x3(silu(conv3x3(silu(h), t[c1 + ".weight"], t[c1 + ".bias"])), t[c2 + ".weight"],
                             t[c2 + ".bias"])
-        X = X + affine("residual.out", silu(h), bias=False)
+        return affine(prefix + ".out", silu(h), bias=False)
+    X = affine("decoder", y)
+    if meta["kind"] == "neural":
+        X = X + residual_net("residual", y, int(meta["R"]))
+    if "fine_N" in meta:
+        X = inverse_packets(X, len(X) // 4, 1)
+        X = X + residual_net("fine", X, int(meta["fine_R"]))
     return X
 
 
@@ -95,6 +103,7 @@ def decoder_input(meta, t, q):
 
 
 def inverse_packets(X, C, J):
+    """(C * 4^J, h, w) packets of J levels to (C, 2^J h, 2^J w)."""
     bands = list(X)  # C * 4^J arrays, natural order: children of band b are 4b .. 4b+3
     for _ in range(J):
         bands = [pywt.idwt2((bands[i], (bands[i + 1], bands[i + 2], bands[i + 3])), "bior4.4", mode="periodization")
@@ -106,7 +115,7 @@ def reference_decode(model_path, npy, width, height, depth):
     meta, t = load_model(model_path)
     C, J = int(meta["channels"]), int(meta["J"])
     X = decoder_forward(meta, t, decoder_input(meta, t, np.load(npy)))
-    x = inverse_packets(X, C, J)[:, :height, :width]
+    x = inverse_packets(X, C, J - ("fine_N" in meta))[:, :height, :width]
     peak = 2 ** depth - 1
     return np.clip(np.rint((x + 0.5) * peak), 0, peak)
 

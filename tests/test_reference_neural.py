@@ -2,9 +2,9 @@
 """The C decoder network (tests/tools/decoder_dump) against the numpy reference forward of
 test_reference_decoder.py, max |X_numpy - X_c| <= 1e-4 max(1, max |X|), on random latents for
 every built-in model and for random kind "neural" models that this script writes with its own
-safetensors writer (a 2-D one with 3x3 convolutions, and a 1-D audio one, metadata dims 1, with
-1x3 convolutions along time); the 2-D model also goes through `walloc encode`/`decode` against
-the numpy pipeline. VERBOSE=1 prints the errors of passing cases too."""
+safetensors writer (a 2-D one with 3x3 convolutions, one with a fine stage as well, and a 1-D
+audio one, metadata dims 1, with 1x3 convolutions along time); the 2-D models also go through
+`walloc encode`/`decode` against the numpy pipeline. VERBOSE=1 prints the errors of passing cases too."""
 import json
 import os
 import subprocess
@@ -39,9 +39,10 @@ def write_wlm(path, meta, tensors):
         f.write(len(text).to_bytes(8, "little") + text + b"".join(blobs))
 
 
-def random_neural_model(path, C=3, J=2, K=6, N=8, R=2, bits=8, gain=8.0, dims=2):
+def random_neural_model(path, C=3, J=2, K=6, N=8, R=2, bits=8, gain=8.0, dims=2, fine=(0, 0)):
     """An orthonormal random projection as encoder/decoder (so decoded images stay mostly within
-    range), plus noise, and a residual path of N(0, 0.1^2) weights whose output is kept small."""
+    range), plus noise, and a residual path of N(0, 0.1^2) weights whose output is kept small;
+    fine = (width, blocks): a fine stage of such weights too (width 0: none)."""
     D, kh = C << (dims * J), 3 if dims == 2 else 1
     Q = np.linalg.qr(rng.normal(size=(D, K)))[0]  # (D, K), orthonormal columns
     n = lambda *shape: rng.normal(scale=0.1, size=shape)  # noqa: E731
@@ -51,6 +52,13 @@ def random_neural_model(path, C=3, J=2, K=6, N=8, R=2, bits=8, gain=8.0, dims=2)
     for r in range(R):
         for i in (1, 2):
             t["residual.%d.conv%d.weight" % (r, i)], t["residual.%d.conv%d.bias" % (r, i)] = n(N, N, kh, 3), n(N)
+    Nf, Rf = fine
+    if Nf:
+        Cf = D // 4
+        t.update({"fine.in.weight": n(Nf, Cf), "fine.in.bias": n(Nf), "fine.out.weight": n(Cf, Nf) / gain})
+        for r in range(Rf):
+            for i in (1, 2):
+                t["fine.%d.conv%d.weight" % (r, i)], t["fine.%d.conv%d.bias" % (r, i)] = n(Nf, Nf, 3, 3), n(Nf)
     t = {k: v.astype(np.float32) for k, v in t.items()}
     S = 1 << bits  # entropy tables: every symbol >= 1, each row summing to 1 << 15
     t["entropy.freq"] = np.array([1 + rng.multinomial((1 << 15) - S, rng.dirichlet(np.ones(S))) for _ in range(K)],
@@ -59,6 +67,8 @@ def random_neural_model(path, C=3, J=2, K=6, N=8, R=2, bits=8, gain=8.0, dims=2)
             "bits": bits, "N": N, "R": R}
     if dims == 1:
         meta["dims"] = 1
+    if Nf:
+        meta.update({"fine_N": Nf, "fine_R": Rf})
     write_wlm(path, meta, t)
 
 
@@ -95,7 +105,12 @@ neural1 = os.path.join(TMP, "neural1.wlm")
 random_neural_model(neural1, C=2, J=3, K=8, dims=1)
 for k, w in ((8, 37), (5, 37), (8, 1)):
     compare("random 1-D neural (1x3 convolutions), k=%d of 8, 1x%d" % (k, w), neural1, neural1, k, 1, w)
+fine = os.path.join(TMP, "fine.wlm")
+random_neural_model(fine, fine=(5, 2))
+for k, h, w in ((6, 7, 11), (2, 1, 5)):
+    compare("random neural with a fine stage, k=%d of 6, %dx%d" % (k, h, w), fine, fine, k, h, w)
 png = os.path.join(IMAGES, "garden-rgb8.png")
 check("random neural model, 8-bit RGB", png, neural)
 check("random neural model, --keep 3 (fill values)", png, neural, "--keep", "3")
+check("random neural model with a fine stage, 8-bit RGB", png, fine)
 sys.exit(finish())

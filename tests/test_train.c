@@ -61,16 +61,20 @@ static double objective(wl_trainer *t, float lambda, int rate_entry) {
   return rate_entry ? bpp : lambda * bpp + psnr; /* psnr: the distortion term */
 }
 
-static void gradient_check(const set *st, float lambda) {
+/* fine: with a fine stage of width `fine` (2-D). */
+static void gradient_check(const set *st, float lambda, int fine) {
   char name[120];
-  snprintf(name, sizeof name, "%d-D trainer gradient matches central differences of the loss (lambda %g)", st->dims,
-           lambda);
+  snprintf(name, sizeof name, "%d-D trainer gradient matches central differences of the loss (lambda %g%s)", st->dims,
+           lambda, fine ? ", fine stage" : "");
   t_begin(name);
   wl_train_params p = small(st, lambda);
+  p.fine_N = fine;
+  p.fine_R = 1;
   wl_trainer *t;
   T_EXPECT(new_trainer(st, &p, &t) == 0, "trainer");
   wl_model *m = wl_trainer_model(t);
   for (long i = 0; i < (long)m->D * m->N; i++) m->res_out_w[i] = 0.05f * (2 * frand() - 1); /* starts at 0 */
+  for (long i = 0; i < (long)m->D / 4 * m->Nf; i++) m->fine_out_w[i] = 0.05f * (2 * frand() - 1);
   for (int k = 0; k < m->d.K; k++) m->fill[k] = 0.3f * (2 * frand() - 1);
   for (long i = 0; i < (long)m->d.channels * m->F; i++) m->post[i] += 0.2f * (2 * frand() - 1); /* identity */
   double mse, bpp;
@@ -85,9 +89,12 @@ static void gradient_check(const set *st, float lambda) {
     {"residual.in.bias", m->res_in_b, m->N, 0},
     {"residual conv weights", m->res_w, 2L * m->R * m->N * m->N * m->kh * m->kw, 0},
     {"residual conv biases", m->res_b, 2L * m->R * m->N, 0}, {"residual.out.weight", m->res_out_w, (long)m->D * m->N, 0},
-    {"rate.log_scale", m->rate_scale, m->d.K, 1}, {"postfilter.weight", m->post, (long)m->d.channels * m->F, 0}};
+    {"rate.log_scale", m->rate_scale, m->d.K, 1}, {"postfilter.weight", m->post, (long)m->d.channels * m->F, 0},
+    {"fine.in.weight", m->fine_in_w, (long)m->Nf * m->D / 4, 0}, {"fine.in.bias", m->fine_in_b, m->Nf, 0},
+    {"fine conv weights", m->fine_w, 18L * m->Rf * m->Nf * m->Nf, 0}, {"fine conv biases", m->fine_b, 2L * m->Rf * m->Nf, 0},
+    {"fine.out.weight", m->fine_out_w, (long)m->D / 4 * m->Nf, 0}};
   for (size_t s = 0; s < sizeof seg / sizeof *seg; s++) {
-    if (!seg[s].n) continue; /* 2-D: no post-filter */
+    if (!seg[s].n) continue; /* 2-D: no post-filter; no fine stage */
     double worst = 0, gmax = 0;
     for (long i = 0; i < seg[s].n; i++) gmax = fmax(gmax, fabs(g[seg[s].base - m->params + i]));
     for (int trial = 0; trial < 6; trial++) {
@@ -106,6 +113,43 @@ static void gradient_check(const set *st, float lambda) {
     else T_EXPECT(worst < 2e-2 && gmax > 0, "%s: error %.3g of the largest gradient %.3g", seg[s].name, worst, gmax);
   }
   free(g);
+  wl_trainer_free(t);
+  t_end();
+}
+
+/* The decoder on a batch of two examples (the trainer's grid) equals it on each alone (decoding's). */
+static void test_batched_decoder(const set *st) {
+  t_begin("the decoder with a fine stage gives a batch of two the outputs of each example alone");
+  wl_train_params p = small(st, 0);
+  p.fine_N = 4;
+  p.fine_R = 1;
+  wl_trainer *t;
+  T_EXPECT(new_trainer(st, &p, &t) == 0, "trainer");
+  wl_model *m = wl_trainer_model(t);
+  for (long i = 0; i < (long)m->D / 4 * m->Nf; i++) m->fine_out_w[i] = 0.2f * (2 * frand() - 1); /* starts at 0 */
+  for (long i = 0; i < (long)m->D * m->N; i++) m->res_out_w[i] = 0.05f * (2 * frand() - 1);
+  const int h = 4, w = 6, K = m->d.K, D = m->D;
+  const long P = (long)h * w;
+  const wl_grid g2 = {2, h, w};
+  float *y = malloc(sizeof(float) * 2 * K * P), *yb = malloc(sizeof(float) * K * P), *X = malloc(sizeof(float) * 2 * D * P);
+  float *Xb = malloc(sizeof(float) * D * P), *net = malloc(sizeof(float) * wl_decoder_acts_floats(m, g2, 1));
+  float *work = malloc(sizeof(float) * wl_decoder_work_floats(m, h, w));
+  for (long i = 0; i < 2 * K * P; i++) y[i] = 4 * frand() - 2;
+  wl_decoder_acts a;
+  wl_decoder_acts_layout(m, g2, 1, net, &a);
+  T_EXPECT(wl_decoder_run(m, y, g2, X, &a) == 0, "batch");
+  double worst = 0, big = 0;
+  for (int b = 0; b < 2; b++) { /* example b: columns b*P.. of y (K, 2P); output Z (D/4, 4 * 2P) */
+    for (int k = 0; k < K; k++) memcpy(yb + k * P, y + (2 * k + b) * P, sizeof(float) * (size_t)P);
+    T_EXPECT(wl_decoder_forward(m, yb, h, w, Xb, work) == 0, "alone");
+    for (int c = 0; c < D / 4; c++)
+      for (long i = 0; i < 4 * P; i++) {
+        worst = fmax(worst, fabs(Xb[c * 4 * P + i] - X[(2 * c + b) * 4 * P + i]));
+        big = fmax(big, fabs(Xb[c * 4 * P + i]));
+      }
+  }
+  T_EXPECT(worst <= 1e-5 * big && big > 0, "largest difference %g of %g", worst, big);
+  free(y); free(yb); free(X); free(Xb); free(net); free(work);
   wl_trainer_free(t);
   t_end();
 }
@@ -131,9 +175,16 @@ static void test_resume(const set *st, const set *other) {
   T_EXPECT(!memcmp(ma->params, mb->params, sizeof(float) * (size_t)ma->nparams), "weights differ after resuming");
   wl_train_params q = p;
   q.N = 4;
-  wl_trainer *c, *d = NULL;
+  wl_trainer *c, *d = NULL, *e = NULL;
   T_EXPECT(new_trainer(st, &q, &c) == 0 && wl_trainer_resume(c, ck, len) == WL_ERR_MISMATCH,
            "a checkpoint of another shape must be refused");
+  if (st->dims == 2) {
+    q = p;
+    q.fine_N = 4;
+    q.fine_R = 1;
+    T_EXPECT(new_trainer(st, &q, &e) == 0 && wl_trainer_resume(e, ck, len) == WL_ERR_MISMATCH,
+             "a checkpoint without the fine stage must be refused");
+  }
   if (other) { /* the same C, J, K, bits, N and R in the other dims: only dims differs */
     q = small(other, 20);
     q.channels = p.channels;
@@ -142,7 +193,7 @@ static void test_resume(const set *st, const set *other) {
              "a checkpoint of the other dims must be refused");
   }
   free(ck);
-  wl_trainer_free(a); wl_trainer_free(b); wl_trainer_free(c); wl_trainer_free(d);
+  wl_trainer_free(a); wl_trainer_free(b); wl_trainer_free(c); wl_trainer_free(d); wl_trainer_free(e);
   t_end();
 }
 
@@ -174,11 +225,14 @@ static int round_trip(const set *st, const wl_model *m, int keep, double *mse, d
   return 0;
 }
 
-static void test_saved_model(const set *st) {
+static void test_saved_model(const set *st, int fine) {
   char name[120];
-  snprintf(name, sizeof name, "the saved %d-D model decodes what wl_trainer_validate measured, for every k", st->dims);
+  snprintf(name, sizeof name, "the saved %d-D model%s decodes what wl_trainer_validate measured, for every k", st->dims,
+           fine ? " with a fine stage" : "");
   t_begin(name);
   wl_train_params p = small(st, 0);
+  p.fine_N = fine;
+  p.fine_R = 2;
   wl_trainer *t;
   double mse, bpp;
   uint8_t *buf;
@@ -190,6 +244,7 @@ static void test_saved_model(const set *st) {
   wl_model_desc d;
   wl_model_describe(m, &d);
   T_EXPECT(!strcmp(d.kind, "neural") && d.K == 6 && d.J == p.J && d.dims == st->dims, "kind %s dims %d", d.kind, d.dims);
+  T_EXPECT(m && m->Nf == fine && m->Rf == (fine ? 2 : 0), "fine stage %d x %d read back", m ? m->Nf : -1, m ? m->Rf : -1);
   for (int keep = 1; m && keep <= d.K; keep++) {
     double v = 0, rate = 0, mse_file = -1, rate_file = -1;
     T_EXPECT(round_trip(st, m, keep, &mse_file, &rate_file) == 0, "round trip k=%d", keep);
@@ -211,12 +266,15 @@ int main(void) {
   const set img2 = {2, imgs, NULL}, aud2 = {1, NULL, clips}, aud3 = {1, NULL, clips3};
   const set *all[2] = {&img2, &aud2};
   for (int i = 0; i < 2; i++) {
-    gradient_check(all[i], 20);
-    gradient_check(all[i], 0);
+    gradient_check(all[i], 20, 0);
+    gradient_check(all[i], 0, 0);
   }
+  gradient_check(&img2, 0, 4);
+  test_batched_decoder(&img2);
   test_resume(&img2, &aud3); /* and the 2-D checkpoint into a 1-D trainer of 3 channels, J 2 */
   test_resume(&aud2, NULL);
-  for (int i = 0; i < 2; i++) test_saved_model(all[i]);
+  for (int i = 0; i < 2; i++) test_saved_model(all[i], 0);
+  test_saved_model(&img2, 4);
   free(imgs[0].planes); free(imgs[1].planes);
   for (int i = 0; i < 2; i++) { free(clips[i].samples); free(clips3[i].samples); }
   return t_summary();

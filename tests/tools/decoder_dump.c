@@ -105,7 +105,8 @@ int main(int argc, char **argv) {
   if (why) rc = fail(argv[2], why);
   if (!rc) {
     for (long i = 0; i < K * P; i++) y[i] = i < shape[0] * P ? m->dequant[q[i] + half] : m->fill[i / P];
-    const int oshape[3] = {m->D, shape[1], shape[2]};
+    const int f = m->d.J - wl_decoder_levels(m); /* a fine stage outputs the packets one level finer */
+    const int oshape[3] = {m->D >> 2 * f, shape[1] << f, shape[2] << f};
     if ((e = wl_decoder_forward(m, y, shape[1], shape[2], X, work))) rc = fail("wl_decoder_forward", wl_strerror(e));
     else if (npy_write_f32(argv[3], X, oshape)) rc = fail(argv[3], "cannot write");
   }
