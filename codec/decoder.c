@@ -88,7 +88,8 @@ static void copy_rows(float *dst, long ds, const float *src, long ss, int rows, 
 }
 
 /* The one-level inverse packet transform of each example: X (D, P) on grid g -> Z (D/4, 4P) on
- * finer(g); adjoint: Z -> X (X overwritten). tmp: D*h*w floats when g.B > 1. */
+ * finer(g); adjoint: Z -> X (X overwritten). tmp: D*h*w floats when g.B > 1; else X and Z may
+ * be one buffer. */
 static int one_level(float *X, float *Z, int D, wl_grid g, int adjoint, float *tmp) {
   const int C = D / 4, H = 2 * g.h, W = 2 * g.w;
   const long ss = (long)g.h * g.w, P = ss * g.B;
@@ -111,6 +112,11 @@ int wl_decoder_run(const wl_model *m, const float *y, wl_grid g, float *X, const
   const resnet res = residual_path(m), fine = fine_stage(m);
   resnet_run(&res, y, g, X, &a->res, a->scratch);
   if (!m->Nf) return 0;
+  if (!a->fin) { /* decoding: in place (the net reads its input before it adds its output) */
+    WL_TRY(one_level(X, X, m->D, g, 0, a->tmp));
+    resnet_run(&fine, X, finer(g), X, &a->fine, a->scratch);
+    return 0;
+  }
   WL_TRY(one_level(X, a->fin, m->D, g, 0, a->tmp));
   memcpy(X, a->fin, sizeof(float) * (size_t)DP);
   resnet_run(&fine, a->fin, finer(g), X, &a->fine, a->scratch);
@@ -172,8 +178,8 @@ static size_t layout(const wl_model *m, wl_grid g, int keep, float *buf, wl_deco
     n = at + nf > n ? at + nf : n;
     const long cf = wl_conv_scratch(m->Nf, 3, 3, f);
     conv = cf > conv ? cf : conv;
-    if (a) a->fin = buf + n;
-    n += (size_t)m->D * (size_t)P;
+    if (a) a->fin = keep ? buf + n : NULL; /* the fine stage's input, for the backward pass */
+    n += keep ? (size_t)m->D * (size_t)P : 0;
     if (a) a->tmp = g.B > 1 ? buf + n : NULL;
     if (g.B > 1) n += (size_t)m->D * (size_t)(P / g.B);
   }

@@ -170,7 +170,8 @@ typedef struct {
 } wl_resnet_acts;
 typedef struct {
   wl_resnet_acts res, fine;
-  float *fin;     /* fine stage: its input, the level J-1 packets (D, P) */
+  float *fin;     /* fine stage: its input, the level J-1 packets (D, P), kept for the backward
+                     pass (NULL without keep: the stage then runs in place) */
   float *tmp;     /* fine stage, batches (B > 1): one example's packets (D, h*w) */
   float *scratch; /* convolution scratch: for the forward pass, or twice that for the backward */
 } wl_decoder_acts;
