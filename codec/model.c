@@ -38,6 +38,7 @@ void wl_model_free(wl_model *m) {
 typedef struct { char name[40]; float *data; int ndim; uint64_t shape[4]; } tensor_ref;
 #define MAX_BLOCKS 8
 #define MAX_TENSORS (13 + 8 * MAX_BLOCKS)
+_Static_assert(MAX_TENSORS + 3 <= WL_ST_MAX_ENTRIES, "room for entropy.freq and a checkpoint's two vectors");
 #define MAX_WIDTH 512
 
 /* The tensors of a residual net `pre` (decoder.c) from Ci to Co channels, of width N and R

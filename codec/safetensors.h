@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WL_ST_MAX_ENTRIES 64
+#define WL_ST_MAX_ENTRIES 96
 #define WL_ST_MAX_DIMS 4
 #define WL_ST_NAME 64
 #define WL_ST_VALUE 1024

@@ -154,6 +154,22 @@ static void test_batched_decoder(const set *st) {
   t_end();
 }
 
+/* The most tensors a model can have: 8 residual blocks and 8 fine blocks, in a checkpoint. */
+static void test_largest_model(const set *st) {
+  t_begin("a checkpoint of 8 residual and 8 fine blocks saves and resumes");
+  wl_train_params p = small(st, 0);
+  p.N = p.fine_N = 2;
+  p.R = p.fine_R = 8;
+  wl_trainer *a, *b;
+  uint8_t *ck = NULL;
+  size_t len;
+  T_EXPECT(new_trainer(st, &p, &a) == 0 && new_trainer(st, &p, &b) == 0, "trainers");
+  T_EXPECT(wl_trainer_save(a, 1, &ck, &len) == 0 && wl_trainer_resume(b, ck, len) == 0, "save and resume");
+  free(ck);
+  wl_trainer_free(a); wl_trainer_free(b);
+  t_end();
+}
+
 static void test_resume(const set *st, const set *other) {
   char name[120];
   snprintf(name, sizeof name, "a %d-D run resumed from a checkpoint continues bit-exactly", st->dims);
@@ -271,6 +287,7 @@ int main(void) {
   }
   gradient_check(&img2, 0, 4);
   test_batched_decoder(&img2);
+  test_largest_model(&img2);
   test_resume(&img2, &aud3); /* and the 2-D checkpoint into a 1-D trainer of 3 channels, J 2 */
   test_resume(&aud2, NULL);
   for (int i = 0; i < 2; i++) test_saved_model(all[i], 0);
