@@ -227,14 +227,15 @@ static double rd_cost(const wl_model *m, const wl_image *img, const wl_encode_op
   return 10 * log10(se / n / (255.0 * 255.0)) + 10 * 8.0 * (double)*len / ((double)img->height * img->width);
 }
 
-/* rgb (without a fine stage) plus a fine stage of width 8, 1 block, of small random weights. */
+/* rgb with its fine stage (if any) replaced by one of width 8, 1 block, of small random weights. */
 static wl_model *with_fine_stage(const wl_model *rgb) {
   wl_model *f = calloc(1, sizeof *f);
   *f = (wl_model){.d = rgb->d, .D = rgb->D, .N = rgb->N, .R = rgb->R, .F = rgb->F, .Nf = 8, .Rf = 1};
   T_EXPECT(wl_model_alloc(f) == 0, "model");
-  memcpy(f->params, rgb->params, sizeof(float) * (size_t)rgb->nparams); /* the fine stage's tensors come last */
+  const long rest = rgb->Nf ? rgb->fine_in_w - rgb->params : rgb->nparams; /* the fine stage's tensors come last */
+  memcpy(f->params, rgb->params, sizeof(float) * (size_t)rest);
   memcpy(f->freq, rgb->freq, sizeof(uint16_t) * ((size_t)rgb->d.K << rgb->d.bits));
-  for (long i = rgb->nparams; i < f->nparams; i++) f->params[i] = 0.02f * (2 * frand() - 1);
+  for (long i = rest; i < f->nparams; i++) f->params[i] = 0.02f * (2 * frand() - 1);
   return f;
 }
 
