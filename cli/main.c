@@ -47,7 +47,7 @@ static const char usage[] =
   "  --keep K    encode: send only the first K latent channels (decoder fills the rest)\n"
   "  --refine N  encode images: N iterations (0..1000; 0: off) of rate-distortion search for\n"
   "              latents that the model's decoder turns into a better image per bit (30: rgb\n"
-  "              encodes 150x slower, 2.8 s for 768x512 on two cores; see man walloc)\n"
+  "              encodes about 470x slower, 7.5 s for 768x512 on two cores; see man walloc)\n"
   "  --chunk N   encode audio in chunks of N frames (a multiple of 2^J; 2^23 / channels)\n"
   "  --json      info, eval: print JSON\n"
   "  -h, --help  this text;  -V, --version  the version\n"
