@@ -112,14 +112,12 @@ int wl_decoder_run(const wl_model *m, const float *y, wl_grid g, float *X, const
   const resnet res = residual_path(m), fine = fine_stage(m);
   resnet_run(&res, y, g, X, &a->res, a->scratch);
   if (!m->Nf) return 0;
-  if (!a->fin) { /* decoding: in place (the net reads its input before it adds its output) */
-    WL_TRY(one_level(X, X, m->D, g, 0, a->tmp));
-    resnet_run(&fine, X, finer(g), X, &a->fine, a->scratch);
-    return 0;
-  }
-  WL_TRY(one_level(X, a->fin, m->D, g, 0, a->tmp));
-  memcpy(X, a->fin, sizeof(float) * (size_t)DP);
-  resnet_run(&fine, a->fin, finer(g), X, &a->fine, a->scratch);
+  /* the stage's input Z: kept in a->fin for the backward pass, else X itself (decoding: the net
+   * reads its input before it adds its output) */
+  float *Z = a->fin ? a->fin : X;
+  WL_TRY(one_level(X, Z, m->D, g, 0, a->tmp));
+  if (Z != X) memcpy(X, Z, sizeof(float) * (size_t)DP);
+  resnet_run(&fine, Z, finer(g), X, &a->fine, a->scratch);
   return 0;
 }
 

@@ -242,9 +242,7 @@ int wl_refine(const wl_model *m, const wl_signal *s, int keep, int iters, int16_
         block_copy(y, b.y, keep, P, w, b.P, wi0, wj0, bh, bw);
         if (m->Nf && wl_wpt2_inverse(b.X, D / 4, 2 * bh, 2 * bw, 1, b.X)) e = WL_ERR_NOMEM; /* the decoder's output level */
       }
-      if (!e) {
-        e = refine_window(&b, px_per_pos * (double)b.P, iters, ((uint64_t)i0 << 40) + ((uint64_t)j0 << 20));
-      }
+      if (!e) e = refine_window(&b, px_per_pos * (double)b.P, iters, ((uint64_t)i0 << 40) + ((uint64_t)j0 << 20));
       for (int k = 0; k < keep && !e; k++)
         for (int i = i0; i < i1; i++)
           memcpy(q + k * P + (long)i * w + j0, b.q + k * b.P + (long)(i - wi0) * bw + (j0 - wj0), sizeof(int16_t) * (size_t)(j1 - j0));
