@@ -83,10 +83,6 @@ static void resnet_backward(const resnet *n, const float *x, wl_grid g, const fl
 }
 
 /* Rows of n floats: dst[r * ds] = src[r * ss] for r < rows. */
-static void copy_rows(float *dst, long ds, const float *src, long ss, int rows, long n) {
-  for (int r = 0; r < rows; r++) memcpy(dst + r * ds, src + r * ss, sizeof(float) * (size_t)n);
-}
-
 /* The one-level inverse packet transform of each example: X (D, P) on grid g -> Z (D/4, 4P) on
  * finer(g); adjoint: Z -> X (X overwritten). tmp: D*h*w floats when g.B > 1; else X and Z may
  * be one buffer. */
@@ -96,11 +92,11 @@ static int one_level(float *X, float *Z, int D, wl_grid g, int adjoint, float *t
   int e = 0;
   if (g.B == 1) e = adjoint ? wl_wpt2_inverse_adjoint(Z, C, H, W, 1, X) : wl_wpt2_inverse(X, C, H, W, 1, Z);
   for (int b = 0; b < g.B && g.B > 1 && !e; b++) {
-    if (adjoint) copy_rows(tmp, 4 * ss, Z + 4 * b * ss, 4 * P, C, 4 * ss);
-    else copy_rows(tmp, ss, X + b * ss, P, D, ss);
+    if (adjoint) wl_copy_rows(tmp, 4 * ss, Z + 4 * b * ss, 4 * P, C, 4 * ss);
+    else wl_copy_rows(tmp, ss, X + b * ss, P, D, ss);
     e = adjoint ? wl_wpt2_inverse_adjoint(tmp, C, H, W, 1, tmp) : wl_wpt2_inverse(tmp, C, H, W, 1, tmp);
-    if (adjoint) copy_rows(X + b * ss, P, tmp, ss, D, ss);
-    else copy_rows(Z + 4 * b * ss, 4 * P, tmp, 4 * ss, C, 4 * ss);
+    if (adjoint) wl_copy_rows(X + b * ss, P, tmp, ss, D, ss);
+    else wl_copy_rows(Z + 4 * b * ss, 4 * P, tmp, 4 * ss, C, 4 * ss);
   }
   return e == -1 ? WL_ERR_NOMEM : e ? WL_ERR_ARG : 0;
 }

@@ -3,6 +3,7 @@
 #define WL_CODEC_INTERNAL_H
 #include <stdint.h>
 #include <stddef.h>
+#include <string.h>
 #include "walloc.h"
 #include "codec/layers.h"
 
@@ -79,6 +80,10 @@ static inline long wl_mirror(long i, long n) {
   i %= 2 * n;
   if (i < 0) i += 2 * n;
   return i < n ? i : 2 * n - 1 - i;
+}
+/* rows rows of n floats: src's ss apart to dst's ds apart (one example's columns of a batch). */
+static inline void wl_copy_rows(float *dst, long ds, const float *src, long ss, int rows, long n) {
+  for (int r = 0; r < rows; r++) memcpy(dst + r * ds, src + r * ss, sizeof(float) * (size_t)n);
 }
 /* x = v * scale + offset of s's samples: scale 1 / (2^depth - 1) for images, 2^-depth for audio;
  * offset -1/2 for images, 0 for audio. */

@@ -315,11 +315,10 @@ static int packets(const wl_trainer *t, int op, const float *in, float *out) {
 /* Example b's columns b*ss .. (b+1)*ss - 1 of A (D, P) to blk (D, ss) (or back: to_A); with
  * `fine`, of the fine stage's A (D/4, 4P) to blk (D/4, 4ss). */
 static void columns(float *A, float *blk, const wl_trainer *t, int b, int to_A, int fine) {
-  const long ss = t->ss << 2 * fine;
-  for (int d = 0; d < t->m->D >> 2 * fine; d++) {
-    float *a = A + d * (t->P << 2 * fine) + b * ss, *k = blk + d * ss;
-    memcpy(to_A ? a : k, to_A ? k : a, sizeof(float) * (size_t)ss);
-  }
+  const long ss = t->ss << 2 * fine, P = t->P << 2 * fine;
+  const int rows = t->m->D >> 2 * fine;
+  if (to_A) wl_copy_rows(A + b * ss, P, blk, ss, rows, ss);
+  else wl_copy_rows(blk, ss, A + b * ss, P, rows, ss);
 }
 
 /* The k_b of example b: K with probability p.full, else uniform in 1..K (one random number,

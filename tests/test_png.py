@@ -15,11 +15,11 @@ from PIL import Image
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "py"))
 import pngref  # noqa: E402
-from harness import TOP, finish, test, run  # noqa: E402
+from harness import TOOLS, finish, test, run  # noqa: E402
 
 TMP = tempfile.mkdtemp(prefix="walloc-png-")
 T = lambda *name: os.path.join(TMP, *name)  # noqa: E731
-PATHS = os.path.join(TOP, "build", "tests", "tools", "png_paths")
+PATHS = os.path.join(TOOLS, "png_paths")
 
 
 def paths(*files):

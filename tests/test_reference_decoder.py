@@ -16,10 +16,9 @@ import pywt
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "py"))
 import pngref  # noqa: E402
-from harness import finish, report  # noqa: E402
+from harness import WALLOC, finish, report  # noqa: E402
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-WALLOC = os.path.join(TOP, "walloc")
 
 
 def load_model(path):

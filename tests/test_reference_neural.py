@@ -14,10 +14,10 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "py"))
-from harness import finish, report  # noqa: E402
-from test_reference_decoder import IMAGES, MODELS, TOP, check, decoder_forward, decoder_input, load_model  # noqa: E402
+from harness import TOOLS, finish, report  # noqa: E402
+from test_reference_decoder import IMAGES, MODELS, check, decoder_forward, decoder_input, load_model  # noqa: E402
 
-DUMP = os.path.join(TOP, "build", "tests", "tools", "decoder_dump")
+DUMP = os.path.join(TOOLS, "decoder_dump")
 TMPDIR = tempfile.TemporaryDirectory()  # removed at exit
 TMP = TMPDIR.name
 rng = np.random.default_rng(20240611)

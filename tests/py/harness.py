@@ -1,7 +1,7 @@
 """The Python side of tests/check.h: "testing NAME ... ok|FAILED" lines and a closing
 "RESULT passed failed" line, which tests/run.sh sums into the make check total; and what the
-CLI tests share: running ./walloc (or $WALLOC, to test another build), PSNR, .wlc patching,
-.wlm headers."""
+CLI tests share: running ./walloc (or $WALLOC, to test another build, whose test tools are under
+$WALLOC_BUILD), PSNR, .wlc patching, .wlm headers."""
 import json
 import os
 import struct
@@ -13,6 +13,7 @@ import numpy as np
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 WALLOC = os.environ.get("WALLOC", os.path.join(TOP, "walloc"))
+TOOLS = os.path.join(os.environ.get("WALLOC_BUILD", os.path.join(TOP, "build")), "tests", "tools")
 IMAGES = os.path.join(TOP, "testdata", "images")
 
 passed = failed = 0
