@@ -82,7 +82,6 @@ static void resnet_backward(const resnet *n, const float *x, wl_grid g, const fl
 #undef GRAD
 }
 
-/* Rows of n floats: dst[r * ds] = src[r * ss] for r < rows. */
 /* The one-level inverse packet transform of each example: X (D, P) on grid g -> Z (D/4, 4P) on
  * finer(g); adjoint: Z -> X (X overwritten). tmp: D*h*w floats when g.B > 1; else X and Z may
  * be one buffer. */
