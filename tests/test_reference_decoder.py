@@ -16,9 +16,7 @@ import pywt
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "py"))
 import pngref  # noqa: E402
-from harness import WALLOC, finish, report  # noqa: E402
-
-TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from harness import IMAGES, TOP, WALLOC, finish, report  # noqa: E402
 
 
 def load_model(path):
@@ -135,7 +133,6 @@ def check(name, png, model, *opts):
 
 
 MODELS = os.path.join(TOP, "codec", "models")
-IMAGES = os.path.join(TOP, "testdata", "images")
 
 if __name__ == "__main__":
     rgb, gray = os.path.join(MODELS, "rgb.wlm"), os.path.join(MODELS, "gray.wlm")
