@@ -3,7 +3,8 @@
 #   make demo       install missing Debian packages, build, round-trip testdata/ images
 #   make check      install missing packages, build, run every test ("N passed, M failed")
 #   make bench      benchmarks against cwebp/cjpeg, then of the neural models, then audio against
-#                   opus and flac (bench/audio.py; not part of check)
+#                   opus and flac (bench/audio.py), then -T1 against -T2, idle and beside two
+#                   busy processes (bench/threads.py); not part of check
 #   make man        regenerate man/walloc.1 from man/walloc.1.md (needs pandoc)
 
 CC      ?= cc
@@ -21,8 +22,9 @@ LDFLAGS += -fopenmp $(SAN)
 # The walloc program links its libraries statically but for libsndfile (whose codecs have no
 # static builds) and the compiler's runtimes: loading and relocating the shared OpenBLAS alone
 # took 1.6 of the 2.9 ms that `walloc --help` needed. libdeflate: the one-pass PNG read.
-CLI_LIBS = -lsndfile -Wl,-Bstatic -ldeflate -lpng -lz -lzstd -lfftw3f -L$(BLASDIR) -lopenblas -Wl,-Bdynamic \
-           -lgfortran -lm
+# libgomp is static too, so that cli/main.c can set its wait policy before libgomp reads it.
+CLI_LIBS = -lsndfile -Wl,-Bstatic -ldeflate -lpng -lz -lzstd -lfftw3f -L$(BLASDIR) -lopenblas -lgomp -Wl,-Bdynamic \
+           -lgfortran -lm -pthread
 B       = build
 # A build elsewhere (make B=/tmp/asan OPT=...) keeps its library and program there too, so it
 # never replaces the default build's; its make check tests that build's program.
@@ -66,7 +68,7 @@ $(P)libwalloc.so: $(LIB_OBJ)
 	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(P)walloc: $(CLI_OBJ) $(P)libwalloc.a
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(P)libwalloc.a $(CLI_LIBS)
+	$(CC) $(filter-out -fopenmp,$(LDFLAGS)) -o $@ $(CLI_OBJ) $(P)libwalloc.a $(CLI_LIBS)
 
 $(B)/tests/tools/png_paths: LDLIBS += -ldeflate
 $(B)/tests/tools/png_paths: cli/png.c tests/tools/image_equal.h # it includes png.c, to reach both readers
@@ -87,6 +89,7 @@ bench: deps-bench
 	@bench/image.sh
 	@/usr/bin/python3 bench/neural.py
 	@bench/audio.sh
+	@/usr/bin/python3 bench/threads.py
 
 man: man/walloc.1
 man/walloc.1: man/walloc.1.md

@@ -9,7 +9,6 @@
  * of the channels), Z += F_out silu(g_Rf) with g_0 = F_in Z + f_in; its output is Z.
  * wl_decoder_run is the one implementation; train.c and refine.c call it with every block's
  * activations kept for wl_decoder_backward. */
-#include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 #include "codec/internal.h"
@@ -50,8 +49,7 @@ static void resnet_run(const resnet *n, const float *x, wl_grid g, float *X, con
     wl_add_forward(h + st, h, a->c2, NP);
   }
   wl_silu_forward(a->sR, a->h + n->R * st, NP);
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n->Co, (int)P, N, 1.0f, n->out_w, N, a->sR, (int)P, 1.0f, X,
-              (int)P);
+  wl_matmul_add(X, n->out_w, a->sR, n->Co, N, P);
 }
 
 /* Backward of resnet_run with every block kept: dx (Ci, P) += ..., grad (laid out as params)

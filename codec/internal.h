@@ -10,6 +10,20 @@
 /* Return `e` from the enclosing function when negative (zstd's FORWARD_IF_ERROR). */
 #define WL_TRY(expr) do { int wl_e_ = (expr); if (wl_e_ < 0) return wl_e_; } while (0)
 
+/* Threads a parallel region may use, and the calling thread's number in it, for per-thread
+ * scratch (1 and 0 without OpenMP). WL_ONE_THREAD() inside a region: regions (and OpenBLAS
+ * calls) started from this task run on its thread alone; the setting ends with the region. */
+#ifdef _OPENMP
+#include <omp.h>
+#define WL_NTHREADS() omp_get_max_threads()
+#define WL_TID() omp_get_thread_num()
+#define WL_ONE_THREAD() omp_set_num_threads(1)
+#else
+#define WL_NTHREADS() 1
+#define WL_TID() 0
+#define WL_ONE_THREAD() ((void)0)
+#endif
+
 struct wl_model {
   wl_model_desc d;
   int D;          /* C * 4^J (1-D: C * 2^J) wavelet coefficients per latent position */

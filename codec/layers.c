@@ -9,14 +9,22 @@
 #include "codec/internal.h"
 #include "codec/layers.h"
 
-/* Positions per im2col chunk: bounds the scratch to Ci*kh*kw * 4096 floats (9 MiB for 64
- * channels at 3x3) while each SGEMM still gets thousands of columns. A chunk is any
- * contiguous range of p: it may start or end in the middle of a row or an image. */
+/* Positions per im2col chunk of the backward pass: bounds the scratch to Ci*kh*kw * 4096
+ * floats (9 MiB for 64 channels at 3x3) while each SGEMM still gets thousands of columns. A
+ * chunk is any contiguous range of p: it may start or end in the middle of a row or an image. */
 #define WL_CONV_CHUNK 4096L
+/* Positions per block of the forward pass. A block is one single-threaded SGEMM (with its
+ * im2col) on one thread: the blocks are fixed by P alone, so every output takes the same
+ * kernel path whatever the thread count. (OpenBLAS's own threading gives other bits for
+ * another thread count: its Haswell SGEMM does, measured on 0.3.21.) 576 x 512 floats of
+ * im2col (64 channels, 3x3) are 1.2 MB, about a core's share of L2 and L3. */
+#define WL_CONV_BLOCK 512L
+
+static long minl(long a, long b) { return a < b ? a : b; }
 
 long wl_conv_scratch(int Ci, int kh, int kw, wl_grid g) {
-  long P = wl_grid_size(g);
-  return kh * kw == 1 ? 0 : (long)Ci * kh * kw * (P < WL_CONV_CHUNK ? P : WL_CONV_CHUNK);
+  long P = wl_grid_size(g), fwd = WL_NTHREADS() * minl(P, WL_CONV_BLOCK);
+  return kh * kw == 1 ? 0 : (long)Ci * kh * kw * (fwd > minl(P, WL_CONV_CHUNK) ? fwd : minl(P, WL_CONV_CHUNK));
 }
 
 static long clampl(long v, long lo, long hi) { return v < lo ? lo : v > hi ? hi : v; }
@@ -70,26 +78,44 @@ static void col2im(float *x, const float *col, int Ci, int kh, int kw, wl_grid g
     }
 }
 
-/* y (Co, P) = W (Co, K) col (K, P) + b, K = Ci*kh*kw, one column chunk at a time. A 1x1
- * kernel's im2col matrix is x itself, so it is a single SGEMM straight from x. */
+/* y (Co, P) = W (Co, K) col (K, P) + beta y, K = Ci*kh*kw, in blocks of WL_CONV_BLOCK
+ * positions across threads; each thread builds its block's im2col in its own part of scratch.
+ * A 1x1 kernel's im2col matrix is x itself, read in place. */
+static void conv_blocks(float *y, const float *x, const float *W, float beta, int Ci, int Co, int kh, int kw,
+                        wl_grid g, float *scratch) {
+  const long P = wl_grid_size(g), K = (long)Ci * kh * kw, nblk = (P + WL_CONV_BLOCK - 1) / WL_CONV_BLOCK;
+#pragma omp parallel if (nblk > 1)
+  {
+    WL_ONE_THREAD(); /* OpenBLAS threads by this task's thread count, even in a team of one */
+#pragma omp for schedule(dynamic)
+    for (long t = 0; t < nblk; t++) {
+      const long p0 = t * WL_CONV_BLOCK, n = minl(P - p0, WL_CONV_BLOCK);
+      const float *col = x + p0;
+      long ld = P;
+      if (kh * kw > 1) {
+        float *own = scratch + (long)WL_TID() * K * minl(P, WL_CONV_BLOCK);
+        im2col(own, x, Ci, kh, kw, g, p0, n);
+        col = own, ld = n;
+      }
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Co, (int)n, (int)K, 1.0f, W, (int)K, col, (int)ld,
+                  beta, y + p0, (int)P);
+    }
+  }
+}
+
 void wl_conv_forward(float *y, const float *x, const float *W, const float *b, int Ci, int Co, int kh,
                      int kw, wl_grid g, float *scratch) {
-  long P = wl_grid_size(g), K = (long)Ci * kh * kw, chunk = kh * kw == 1 ? P : WL_CONV_CHUNK;
+  const long P = wl_grid_size(g);
   if (b) {
 #pragma omp parallel for schedule(static)
     for (int o = 0; o < Co; o++)
       for (long p = 0; p < P; p++) y[o * P + p] = b[o];
   }
-  for (long p0 = 0; p0 < P; p0 += chunk) {
-    long n = P - p0 < chunk ? P - p0 : chunk, ld = P;
-    const float *col = x + p0;
-    if (kh * kw > 1) {
-      im2col(scratch, x, Ci, kh, kw, g, p0, n);
-      col = scratch, ld = n;
-    }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Co, (int)n, (int)K, 1.0f, W, (int)K, col, (int)ld,
-                b ? 1.0f : 0.0f, y + p0, (int)P);
-  }
+  conv_blocks(y, x, W, b ? 1.0f : 0.0f, Ci, Co, kh, kw, g, scratch);
+}
+
+void wl_matmul_add(float *y, const float *W, const float *x, int Co, int Ci, long P) {
+  conv_blocks(y, x, W, 1.0f, Ci, Co, 1, 1, (wl_grid){1, 1, (int)P}, NULL);
 }
 
 /* Per chunk: dW (Co, K) += dy (Co, n) col^T; dcol (K, n) = W^T dy, scattered into dx by

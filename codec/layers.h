@@ -5,8 +5,8 @@
  * positions is float[C][P] with P = B*h*w, position p = (b*h + i)*w + j. 1-D signals are
  * grids with h = 1. Every *_backward ACCUMULATES (+=) into its gradient outputs (dx, dW, db);
  * callers zero them. A NULL gradient pointer means "not needed". GEMMs go through OpenBLAS
- * (cblas_sgemm); elementwise loops are OpenMP-parallel. Results for a fixed thread count are
- * deterministic. */
+ * (cblas_sgemm); elementwise loops are OpenMP-parallel. Forward passes give the same bits for
+ * every thread count; backward passes are deterministic for a fixed thread count. */
 #ifndef WL_CODEC_LAYERS_H
 #define WL_CODEC_LAYERS_H
 #include <stdint.h>
@@ -18,8 +18,10 @@ static inline long wl_grid_size(wl_grid g) { return (long)g.B * g.h * g.w; }
 /* Convolution with a kh x kw kernel (kh, kw odd: 1x1, 3x3, or 1x3 for 1-D), stride 1,
  * 'same' zero padding at each image's border (no mixing between the B images).
  *   y (Co, P) = conv(x (Ci, P), W (Co, Ci, kh, kw)) + b (Co)      [b may be NULL]
- * Implemented as im2col + SGEMM, in column chunks so scratch stays bounded;
- * scratch must hold wl_conv_scratch(Ci, kh, kw, g) floats (0 for 1x1: may be NULL). */
+ * Implemented as im2col + SGEMM, in column blocks so scratch stays bounded; each block is one
+ * thread's, so the result does not depend on the thread count (tested). scratch must hold
+ * wl_conv_scratch(Ci, kh, kw, g) floats, sized for the thread count of the call (0 for 1x1:
+ * may be NULL). */
 long wl_conv_scratch(int Ci, int kh, int kw, wl_grid g);
 void wl_conv_forward(float *y, const float *x, const float *W, const float *b, int Ci, int Co, int kh,
                      int kw, wl_grid g, float *scratch);
@@ -28,8 +30,10 @@ void wl_conv_forward(float *y, const float *x, const float *W, const float *b, i
 void wl_conv_backward(float *dx, float *dW, float *db, const float *dy, const float *x, const float *W,
                       int Ci, int Co, int kh, int kw, wl_grid g, float *scratch);
 
-/* y (K, P) = W (K, D) x (D, P) + b (K): a 1x1 convolution. OpenBLAS splits the output, never
- * the summation, across threads, so results do not depend on the thread count (tested). */
+/* y (Co, P) += W (Co, Ci) x (Ci, P), blocked as wl_conv_forward. */
+void wl_matmul_add(float *y, const float *W, const float *x, int Co, int Ci, long P);
+
+/* y (K, P) = W (K, D) x (D, P) + b (K): a 1x1 convolution. */
 static inline void wl_affine(const float *W, const float *b, const float *x, int K, int D, long P, float *y) {
   wl_conv_forward(y, x, W, b, D, K, 1, 1, (wl_grid){1, 1, (int)P}, NULL);
 }

@@ -3,7 +3,14 @@
  * wavelet packet transform (2-D for images, 1-D for audio), a linear
  * encoder to K latent channels, companding + rounding to B-bit integers, and rANS coding
  * into a .wlc byte string. The library never prints or exits: every function that can fail
- * returns 0 or a negative WL_ERR_* code, named by wl_strerror(). */
+ * returns 0 or a negative WL_ERR_* code, named by wl_strerror().
+ *
+ * Threads: each call runs on omp_get_max_threads() OpenMP threads (omp_set_num_threads sets
+ * it); encoded bytes and decoded samples are the same for every thread count. A model is
+ * read-only once loaded and may serve calls on several threads at once; an audio encoder or
+ * decoder is used by one thread at a time. libgomp's idle threads spin for some milliseconds
+ * before they sleep, which costs a machine shared with other work dearly: a program can start
+ * with OMP_WAIT_POLICY=passive in its environment (the walloc program sets it itself). */
 #ifndef WALLOC_H
 #define WALLOC_H
 #include <stddef.h>

@@ -5,6 +5,7 @@ the issue (one stderr line naming the file, exit status 1, no output file)."""
 import json
 import os
 import struct
+import subprocess
 import sys
 import tempfile
 import zlib
@@ -13,7 +14,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "py"))
 import pngref  # noqa: E402
-from harness import fails_cleanly, finish, test, run, psnr, with_crc, patched, IMAGES  # noqa: E402
+from harness import fails_cleanly, finish, test, run, psnr, with_crc, patched, IMAGES, WALLOC  # noqa: E402
 
 
 
@@ -70,6 +71,19 @@ def _():
 def _():
     r1, r2 = [run("encode", "-T%d" % t, "-c", RGB) for t in (1, 2)]
     assert r1[0] == 0 and r1[1] == r2[1], "-T1 and -T2 differ"
+
+
+@test("OpenMP threads sleep while they wait (no spinning), unless OMP_WAIT_POLICY says otherwise")
+def _():
+    def spin(policy):
+        env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+        env["OMP_DISPLAY_ENV"] = "verbose"
+        if policy:
+            env["OMP_WAIT_POLICY"] = policy
+        err = subprocess.run([WALLOC, "--version"], env=env, capture_output=True, text=True).stderr
+        return [l.split("'")[1] for l in err.splitlines() if "GOMP_SPINCOUNT" in l]
+    assert spin(None) == ["0"], "default spin count %s" % spin(None)
+    assert spin("active") not in (["0"], []), "OMP_WAIT_POLICY=active ignored"
 
 
 @test("--keep k: rate and PSNR rise with k, for every k in 1..K")
