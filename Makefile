@@ -30,7 +30,7 @@ B       = build
 # never replaces the default build's; its make check tests that build's program.
 P       = $(if $(filter build,$(B)),,$(B)/)
 
-LIB_SRC  = $(sort $(wildcard wavelet/*.c entropy/*.c codec/*.c))
+LIB_SRC  = $(sort $(wildcard wavelet/*.c entropy/*.c codec/*.c codec/search/*.c codec/train/*.c))
 LIB_OBJ  = $(LIB_SRC:%.c=$(B)/%.o) $(B)/codec/models/builtin.o
 CLI_SRC  = $(sort $(wildcard cli/*.c))
 CLI_OBJ  = $(CLI_SRC:%.c=$(B)/%.o)

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "walloc.h"
+#include "walloc_train.h"
 
 typedef struct {
   const char *out;   /* -o */

@@ -8,32 +8,16 @@
  * quadruple of level-J bands merged into its level J-1 band: twice the resolution, a quarter
  * of the channels), Z += F_out silu(g_Rf) with g_0 = F_in Z + f_in; its output is Z.
  * wl_decoder_run is the one implementation; train.c and refine.c call it with every block's
- * activations kept for wl_decoder_backward. */
+ * activations kept for wl_decoder_backward (train/decoder.c). */
 #include <stdlib.h>
 #include <string.h>
 #include "codec/internal.h"
+#include "codec/decoder.h"
 #include "codec/layers.h"
 #include "wavelet/wpt.h"
 
-/* One residual net: Ci channels in, width N, R blocks of kh x kw convolutions, Co channels out. */
-typedef struct {
-  const float *in_w, *in_b, *w, *b, *out_w;
-  int Ci, N, R, Co, kh, kw;
-} resnet;
-
-static resnet residual_path(const wl_model *m) {
-  return (resnet){m->res_in_w, m->res_in_b, m->res_w, m->res_b, m->res_out_w, m->d.K, m->N, m->R, m->D, m->kh, m->kw};
-}
-
-static resnet fine_stage(const wl_model *m) {
-  return (resnet){m->fine_in_w, m->fine_in_b, m->fine_w, m->fine_b, m->fine_out_w, m->D / 4, m->Nf, m->Rf, m->D / 4, 3, 3};
-}
-
-/* The fine stage's grid: twice the resolution of g. */
-static wl_grid finer(wl_grid g) { return (wl_grid){g.B, 2 * g.h, 2 * g.w}; }
-
 /* X (Co, P) += out_w silu(h_R), h_0 = in_w x (Ci, P) + in_b. */
-static void resnet_run(const resnet *n, const float *x, wl_grid g, float *X, const wl_resnet_acts *a, float *scratch) {
+static void resnet_run(const wl_resnet *n, const float *x, wl_grid g, float *X, const wl_resnet_acts *a, float *scratch) {
   const int N = n->N;
   const size_t taps = (size_t)n->kh * n->kw;
   const long P = wl_grid_size(g), NP = (long)N * P, st = a->stride;
@@ -52,38 +36,7 @@ static void resnet_run(const resnet *n, const float *x, wl_grid g, float *X, con
   wl_matmul_add(X, n->out_w, a->sR, n->Co, N, P);
 }
 
-/* Backward of resnet_run with every block kept: dx (Ci, P) += ..., grad (laid out as params)
- * += the weights' gradients (NULL: not needed). tmp: 4 N*P floats; scratch: twice the forward's. */
-static void resnet_backward(const resnet *n, const float *x, wl_grid g, const float *dX, const wl_resnet_acts *a,
-                            float *dx, float *grad, const float *params, float *tmp, float *scratch) {
-  const int N = n->N, kh = n->kh, kw = n->kw;
-  const long P = wl_grid_size(g), NP = (long)N * P, st = a->stride, taps = (long)kh * kw;
-  const wl_grid one = {1, 1, (int)P};
-  float *dh = tmp, *dsR = tmp + NP, *da = tmp + 2 * NP, *dc = tmp + 3 * NP;
-#define GRAD(ptr) (grad ? grad + ((ptr) - params) : NULL)
-  memset(dsR, 0, sizeof(float) * (size_t)NP);
-  memset(dh, 0, sizeof(float) * (size_t)NP);
-  wl_conv_backward(dsR, GRAD(n->out_w), NULL, dX, a->sR, n->out_w, N, n->Co, 1, 1, one, NULL);
-  wl_silu_backward(dh, dsR, a->h + n->R * st, NP);
-  for (int r = n->R - 1; r >= 0; r--) {
-    const float *W1 = n->w + 2 * r * N * N * taps, *W2 = W1 + N * N * taps;
-    const float *b1 = n->b + (size_t)2 * r * N;
-    memset(da, 0, sizeof(float) * (size_t)NP);
-    wl_conv_backward(da, GRAD(W2), GRAD(b1 + N), dh, a->a2 + r * st, W2, N, N, kh, kw, g, scratch);
-    memset(dc, 0, sizeof(float) * (size_t)NP);
-    wl_silu_backward(dc, da, a->c1 + r * st, NP);
-    memset(da, 0, sizeof(float) * (size_t)NP);
-    wl_conv_backward(da, GRAD(W1), GRAD(b1), dc, a->a1 + r * st, W1, N, N, kh, kw, g, scratch);
-    wl_silu_backward(dh, da, a->h + r * st, NP); /* dh_r = dh_{r+1} + silu'(h_r) da */
-  }
-  wl_conv_backward(dx, GRAD(n->in_w), GRAD(n->in_b), dh, x, n->in_w, n->Ci, N, 1, 1, one, NULL);
-#undef GRAD
-}
-
-/* The one-level inverse packet transform of each example: X (D, P) on grid g -> Z (D/4, 4P) on
- * finer(g); adjoint: Z -> X (X overwritten). tmp: D*h*w floats when g.B > 1; else X and Z may
- * be one buffer. */
-static int one_level(float *X, float *Z, int D, wl_grid g, int adjoint, float *tmp) {
+int wl_one_level(float *X, float *Z, int D, wl_grid g, int adjoint, float *tmp) {
   const int C = D / 4, H = 2 * g.h, W = 2 * g.w;
   const long ss = (long)g.h * g.w, P = ss * g.B;
   int e = 0;
@@ -95,49 +48,22 @@ static int one_level(float *X, float *Z, int D, wl_grid g, int adjoint, float *t
     if (adjoint) wl_copy_rows(X + b * ss, P, tmp, ss, D, ss);
     else wl_copy_rows(Z + 4 * b * ss, 4 * P, tmp, 4 * ss, C, 4 * ss);
   }
-  return e == -1 ? WL_ERR_NOMEM : e ? WL_ERR_ARG : 0;
+  return e;
 }
 
 int wl_decoder_run(const wl_model *m, const float *y, wl_grid g, float *X, const wl_decoder_acts *a) {
   const long DP = (long)m->D * wl_grid_size(g);
   wl_affine(m->dec_w, m->dec_b, y, m->D, m->d.K, wl_grid_size(g), X);
   if (!m->N) return 0;
-  const resnet res = residual_path(m), fine = fine_stage(m);
+  const wl_resnet res = wl_residual_path(m), fine = wl_fine_stage(m);
   resnet_run(&res, y, g, X, &a->res, a->scratch);
   if (!m->Nf) return 0;
   /* the stage's input Z: kept in a->fin for the backward pass, else X itself (decoding: the net
    * reads its input before it adds its output) */
   float *Z = a->fin ? a->fin : X;
-  WL_TRY(one_level(X, Z, m->D, g, 0, a->tmp));
+  WL_TRY(wl_one_level(X, Z, m->D, g, 0, a->tmp));
   if (Z != X) memcpy(X, Z, sizeof(float) * (size_t)DP);
-  resnet_run(&fine, Z, finer(g), X, &a->fine, a->scratch);
-  return 0;
-}
-
-size_t wl_decoder_backward_floats(const wl_model *m, wl_grid g) {
-  const size_t P = (size_t)wl_grid_size(g), res = 4 * (size_t)m->N * P, fine = 16 * (size_t)m->Nf * P;
-  return m->Nf ? 2 * (size_t)m->D * P + (res > fine ? res : fine) : res;
-}
-
-int wl_decoder_backward(const wl_model *m, const float *y, wl_grid g, const float *dX, const wl_decoder_acts *a,
-                        float *dy, float *grad, float *tmp) {
-  const int K = m->d.K, D = m->D;
-  const long P = wl_grid_size(g), DP = (long)D * P;
-  const wl_grid one = {1, 1, (int)P};
-  if (m->Nf) { /* through the fine stage to dX of the level-J packets, in tmp */
-    const resnet fine = fine_stage(m);
-    float *dZ = tmp + DP;
-    memcpy(dZ, dX, sizeof(float) * (size_t)DP);
-    resnet_backward(&fine, a->fin, finer(g), dX, &a->fine, dZ, grad, m->params, tmp + 2 * DP, a->scratch);
-    WL_TRY(one_level(tmp, dZ, D, g, 1, a->tmp));
-    dX = tmp;
-    tmp += 2 * DP;
-  }
-  wl_conv_backward(dy, grad ? grad + (m->dec_w - m->params) : NULL, grad ? grad + (m->dec_b - m->params) : NULL, dX, y,
-                   m->dec_w, K, D, 1, 1, one, NULL);
-  if (!m->N) return 0;
-  const resnet res = residual_path(m);
-  resnet_backward(&res, y, g, dX, &a->res, dy, grad, m->params, tmp, a->scratch);
+  resnet_run(&fine, Z, wl_finer(g), X, &a->fine, a->scratch);
   return 0;
 }
 
@@ -159,7 +85,7 @@ static size_t resnet_layout(int N, int R, long P, int keep, float *buf, wl_resne
 
 static size_t layout(const wl_model *m, wl_grid g, int keep, float *buf, wl_decoder_acts *a) {
   if (!m->N) return 0;
-  const wl_grid f = finer(g);
+  const wl_grid f = wl_finer(g);
   const long P = wl_grid_size(g), Pf = wl_grid_size(f);
   size_t n = resnet_layout(m->N, m->R, P, keep, buf, a ? &a->res : NULL);
   long conv = wl_conv_scratch(m->N, m->kh, m->kw, g);

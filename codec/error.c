@@ -1,5 +1,14 @@
-/* error.c: names of the WL_ERR_* codes (include/walloc.h). */
+/* error.c: names of the WL_ERR_* codes (include/walloc.h), the library's one error vocabulary:
+ * the wavelet and entropy layers, which include nothing above them, use the same values. */
 #include "walloc.h"
+#include "entropy/entropy.h"
+#include "wavelet/wpt.h"
+
+#define SAME(a, b) ((int)(a) == (int)(b))
+_Static_assert(SAME(WPT_ERR_NOMEM, WL_ERR_NOMEM) && SAME(WPT_ERR_ARG, WL_ERR_ARG), "wavelet error codes");
+_Static_assert(SAME(WLE_ERR_NOMEM, WL_ERR_NOMEM) && SAME(WLE_ERR_ARG, WL_ERR_ARG) &&
+                   SAME(WLE_ERR_CORRUPT, WL_ERR_CORRUPT) && SAME(WLE_ERR_OVERFLOW, WL_ERR_LIMIT),
+               "entropy error codes");
 
 const char *wl_strerror(int err) {
   switch (err) {

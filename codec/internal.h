@@ -1,14 +1,28 @@
 /* internal.h: the model structure and helpers shared by the codec/ sources (not part of the API). */
 #ifndef WL_CODEC_INTERNAL_H
 #define WL_CODEC_INTERNAL_H
+#include <limits.h>
 #include <stdint.h>
 #include <stddef.h>
 #include <string.h>
 #include "walloc.h"
-#include "codec/layers.h"
 
 /* Return `e` from the enclosing function when negative (zstd's FORWARD_IF_ERROR). */
 #define WL_TRY(expr) do { int wl_e_ = (expr); if (wl_e_ < 0) return wl_e_; } while (0)
+
+/* A parallel loop's error: that of its lowest failing index, whatever the threads' timing
+ * (so the same input always reports the same error). wl_first f = WL_FIRST; ... in the loop
+ * wl_first_note(&f, i, e); after it, f.err. */
+typedef struct { long at; int err; } wl_first;
+#define WL_FIRST {LONG_MAX, 0}
+static inline void wl_first_note(wl_first *f, long at, int err) {
+  if (!err) return;
+#pragma omp critical(wl_first)
+  if (at < f->at) {
+    f->at = at;
+    f->err = err;
+  }
+}
 
 /* Threads a parallel region may use, and the calling thread's number in it, for per-thread
  * scratch (1 and 0 without OpenMP). WL_ONE_THREAD() inside a region: regions (and OpenBLAS
@@ -62,10 +76,6 @@ double wl_compand_threshold(int q, double L, double s);
 int16_t wl_quantise(const float *thresh, int bits, float y);
 double wl_dequantise(int q, double L, double s);
 double wl_probit(double p); /* Phi^-1(p), p in (0, 1), to about double precision */
-/* Bits of the integer bin [|u| - 1/2, |u| + 1/2] under a zero-mean Laplace density of scale
- * e^ls (the rate term's density, m->rate_scale), and when du, dls are not NULL its derivatives
- * by u and ls. */
-double wl_laplace_bits(float u, float ls, float *du, float *dls);
 
 /* model.c */
 /* Allocates the tensors for m->d, m->N, m->R, m->F (kind "neural" when N > 0); d.dims 0 means 2. */
@@ -130,11 +140,7 @@ int wl_work_reserve(wl_work *w, const wl_signal *s, int J);
  * in w->x; and the first `keep` latent planes q (keep, h, w) of a signal (w NULL: buffers of
  * its own). */
 int wl_packets(const wl_signal *s, int J, wl_work *w, float **X);
-/* refine > 0 with an image (dims 2): wl_refine's q instead (w unused: refinement keeps the planes, so
- * wl_encode_opts.consume saves nothing then). */
-int wl_analyse(const wl_model *m, const wl_signal *s, int keep, int refine, int16_t *q, wl_work *w);
-/* refine.c: q (keep, h, w) of image s refined by `iters` iterations against m's decoder (see there). */
-int wl_refine(const wl_model *m, const wl_signal *s, int keep, int iters, int16_t *q);
+int wl_analyse(const wl_model *m, const wl_signal *s, int keep, int16_t *q, wl_work *w);
 /* A header for coding s with m: the shared fields, lat_h and lat_w (WL_ERR_MISMATCH when the
  * model takes other signals, WL_ERR_ARG for a bad keep). */
 int wl_header_init(const wl_model *m, const wl_signal *s, int modality, const wl_encode_opts *o, wl_header *h);
@@ -150,13 +156,17 @@ int wl_decode_streams(const wl_model *m, const wl_header *h, const uint8_t *p, i
 /* w NULL: buffers of its own; wl_work_reserve_synthesis sizes w for chunks up to h's shape. */
 int wl_synthesise(const wl_model *m, const wl_header *h, const int16_t *q, float *out, wl_work *w);
 int wl_work_reserve_synthesis(wl_work *w, const wl_model *m, const wl_header *h);
-/* audio.c: wl_latents of an audio stream (h: its peeked header, completed). */
+/* decode.c: reads an image's header into h, checks that m made it, and decodes its keep latent
+ * planes into *q (malloc'd). */
+int wl_image_latents(const wl_model *m, const uint8_t *buf, size_t len, wl_header *h, int16_t **q);
+/* audio_decode.c: wl_latents of an audio stream (h: its peeked header, completed). */
 int wl_audio_latents(const wl_model *m, const uint8_t *buf, size_t len, int16_t **q, wl_header *h);
 
 /* model.c: .wlm byte strings with extra metadata pairs and extra F32 vectors of m->nparams
- * floats (training checkpoints keep the optimiser state this way). Serialising reads key,
- * value, vname and vdata; parsing fills value[i] (buffers of WL_META_MAX bytes, "" when
- * absent) and vdata[i] (WL_ERR_MODEL when a vector is absent or has the wrong size). */
+ * floats (training checkpoints keep the optimiser state this way). Serialising
+ * (train/model_write.c) reads key, value, vname and vdata; parsing fills value[i] (buffers of
+ * WL_META_MAX bytes, "" when absent) and vdata[i] (WL_ERR_MODEL when a vector is absent or
+ * has the wrong size). */
 #define WL_META_MAX 1024
 typedef struct {
   int nmeta;
@@ -166,61 +176,12 @@ typedef struct {
   const char *const *vname;
   float *const *vdata;
 } wl_model_extra;
-int wl_model_serialize(const wl_model *m, const wl_model_extra *x, uint8_t **out, size_t *outlen);
 int wl_model_parse(wl_model **model, const uint8_t *buf, size_t len, const wl_model_extra *x);
-
-/* decoder.c: the decoder network (see there). Its output is packets of wl_decoder_levels(m)
- * levels: J, or J - 1 after a fine stage (m->Nf > 0), which works on the one-level inverse of
- * the level-J packets: (D, P) on an h x w grid becomes (D/4, 4P) on a 2h x 2w grid, the same
- * number of floats. */
-static inline int wl_decoder_levels(const wl_model *m) { return m->d.J - (m->Nf > 0); }
-/* X (D, P) = decoder(y (K, P)) on an h x w latent grid (P = h*w). */
-int wl_decoder_forward(const wl_model *m, const float *y, int h, int w, float *X, float *work);
-/* The floats of `work` it needs: activations and convolution scratch (0 for linear models). */
-size_t wl_decoder_work_floats(const wl_model *m, int h, int w);
-/* Activations of one residual net (the residual path, or the fine stage), each (N, P) for its
- * width N and grid: block r's input h, silu(h) a1, conv1 c1 and silu(c1) a2 at offset
- * r * stride (h: R + 1 blocks), conv2's output c2 and silu(h_R) sR once. stride 0 reuses one
- * buffer per tensor (a2 aliases c1; c2 and sR alias a1); stride N*P keeps every block for the
- * backward pass. */
-typedef struct {
-  float *h, *a1, *c1, *a2, *c2, *sR;
-  long stride;
-} wl_resnet_acts;
-typedef struct {
-  wl_resnet_acts res, fine;
-  float *fin;     /* fine stage: its input, the level J-1 packets (D, P), kept for the backward
-                     pass (NULL without keep: the stage then runs in place) */
-  float *tmp;     /* fine stage, batches (B > 1): one example's packets (D, h*w) */
-  float *scratch; /* convolution scratch: for the forward pass, or twice that for the backward */
-} wl_decoder_acts;
-/* The floats of the activations over grid g (keep: of every block, for wl_decoder_backward),
- * and their layout in buf. */
-size_t wl_decoder_acts_floats(const wl_model *m, wl_grid g, int keep);
-void wl_decoder_acts_layout(const wl_model *m, wl_grid g, int keep, float *buf, wl_decoder_acts *a);
-/* X (D, P) = decoder(y (K, P)) over grid g (packets of each of the B examples on its own). */
-int wl_decoder_run(const wl_model *m, const float *y, wl_grid g, float *X, const wl_decoder_acts *a);
-/* Backward of wl_decoder_run(m, y, g, X, a) with a laid out with keep: dy (K, P) += dX (D, P)
- * times dX/dy (dy NULL: not needed); grad (m->nparams floats, laid out as m->params; NULL: not
- * needed) += the weights' gradients. tmp: wl_decoder_backward_floats(m, g). */
-size_t wl_decoder_backward_floats(const wl_model *m, wl_grid g);
-int wl_decoder_backward(const wl_model *m, const float *y, wl_grid g, const float *dX, const wl_decoder_acts *a,
-                        float *dy, float *grad, float *tmp);
-
-/* train_linear.c: the default latent gain of a model of dims (8 for images, 32 for audio). */
-float wl_default_gain(int dims);
-/* train_linear.c: PCA fit of m's linear encoder/decoder (and, when residual is not NULL, its
- * (K + 1) mean squared packet-coefficient errors keeping k = 0..K components, unquantised);
- * static entropy tables from the latents of the signals s (of m's dims). */
-int wl_linear_fit(wl_model *m, const wl_signal *s, int n, float gain, int stride, double *residual);
-int wl_model_tables(wl_model *m, const wl_signal *s, int n);
-
-/* train.c, for tests: the trainer's model, and the loss and gradient of the current step's
- * batch without an update (grad: m->nparams floats; rate.log_scale's entries are d bpp/d log
- * scale, every other entry d (lambda bpp + dist) / d param, dist being the distortion term of
- * the loss: minus the mean PSNR, or the weighted MSE of WL_LOSS_MSE in the same dB units). */
-wl_model *wl_trainer_model(wl_trainer *t);
-int wl_trainer_objective(wl_trainer *t, double *dist, double *bpp, const float **grad);
+/* The float tensors of a model: name, storage and shape, in params order (at most
+ * WL_MAX_TENSORS: 13, and 8 for each of up to 8 residual blocks); returns their count. */
+#define WL_MAX_TENSORS 77
+typedef struct { char name[40]; float *data; int ndim; uint64_t shape[4]; } wl_tensor_ref;
+int wl_model_tensors(const wl_model *m, wl_tensor_ref *t);
 
 /* crc32.c */
 uint32_t wl_crc32(uint32_t crc, const void *buf, size_t len);

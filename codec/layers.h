@@ -1,5 +1,5 @@
-/* layers.h: network layers with forward and backward passes (llm.c style), used by the
- * neural decoder (decoder.c) and the trainer (train.c).
+/* layers.h: the forward passes of the network layers (llm.c style) that the neural decoder
+ * (decoder.c) runs; their backward passes are in train/train.h.
  *
  * Activations are channel-major: a tensor of C channels over a grid of B images of h x w
  * positions is float[C][P] with P = B*h*w, position p = (b*h + i)*w + j. 1-D signals are
@@ -25,11 +25,6 @@ static inline long wl_grid_size(wl_grid g) { return (long)g.B * g.h * g.w; }
 long wl_conv_scratch(int Ci, int kh, int kw, wl_grid g);
 void wl_conv_forward(float *y, const float *x, const float *W, const float *b, int Ci, int Co, int kh,
                      int kw, wl_grid g, float *scratch);
-/* dx (Ci, P) += W^T (*) dy;  dW (Co, Ci, kh, kw) += dy (*) x;  db (Co) += sum_p dy.
- * scratch: 2 * wl_conv_scratch(...) floats. */
-void wl_conv_backward(float *dx, float *dW, float *db, const float *dy, const float *x, const float *W,
-                      int Ci, int Co, int kh, int kw, wl_grid g, float *scratch);
-
 /* y (Co, P) += W (Co, Ci) x (Ci, P), blocked as wl_conv_forward. */
 void wl_matmul_add(float *y, const float *W, const float *x, int Co, int Ci, long P);
 
@@ -38,27 +33,21 @@ static inline void wl_affine(const float *W, const float *b, const float *x, int
   wl_conv_forward(y, x, W, b, D, K, 1, 1, (wl_grid){1, 1, (int)P}, NULL);
 }
 
-/* SiLU: y = x * sigmoid(x) over n values; backward dx += dy * silu'(x). */
+/* SiLU: y = x * sigmoid(x) over n values. */
 void wl_silu_forward(float *y, const float *x, long n);
-void wl_silu_backward(float *dx, const float *dy, const float *x, long n);
 
-/* Residual add: y = a + b; backward: da += dy, db += dy. */
+/* Residual add: y = a + b. */
 void wl_add_forward(float *y, const float *a, const float *b, long n);
-void wl_add_backward(float *da, float *db, const float *dy, long n);
 
-/* WaLLoC companding for B-bit latents (bottleneck.c's L and s):
- *   forward  u = 2L (Phi(y/s) - 1/2)
- *   inverse  y = s Phi^-1(clamp(u/(2L) + 1/2, 1e-4, 1 - 1e-4))   (gradient 0 where clamped) */
-void wl_compand_forward(float *u, const float *y, long n, int bits);
-void wl_compand_backward(float *dy, const float *du, const float *y, long n, int bits);
-void wl_uncompand_forward(float *y, const float *u, long n, int bits);
-void wl_uncompand_backward(float *du, const float *dy, const float *u, long n, int bits);
-
-/* Quantisation proxy for training: u += U(-1/2, 1/2), from a counter-based generator
- * (seed, index) so the noise does not depend on the thread count. Backward is identity. */
-void wl_noise_forward(float *u, long n, uint64_t seed);
-
-/* Uniform float in [0, 1) from (seed, counter): SplitMix64. */
-float wl_uniform(uint64_t seed, uint64_t counter);
-
+/* Positions per im2col chunk of a backward pass: bounds the scratch to Ci*kh*kw * 4096 floats
+ * (9 MiB for 64 channels at 3x3) while each SGEMM still gets thousands of columns. A chunk is
+ * any contiguous range of p: it may start or end in the middle of a row or an image. */
+#define WL_CONV_CHUNK 4096L
+/* col (Ci*kh*kw, n) = the taps of x (Ci, P) at positions p0 .. p0+n-1: row (ci*kh + a)*kw + c
+ * is channel ci shifted by (a - kh/2, c - kw/2), zero where the tap leaves the image. */
+void wl_im2col(float *col, const float *x, int Ci, int kh, int kw, wl_grid g, long p0, long n);
+/* Positions p .. p+run-1, run = min(left, what remains of p's image row), share one image
+ * row. The tap (dy, dx) of position p+k is p+k + dy*w + dx; it lies inside the same image
+ * exactly for k in [*lo, *hi) (empty when row i+dy is outside the image). Returns run. */
+long wl_tap_run(wl_grid g, long p, long left, int dy, int dx, long *lo, long *hi);
 #endif

@@ -34,36 +34,34 @@ void wl_model_free(wl_model *m) {
   free(m);
 }
 
-/* The float tensors of a model: name, storage and shape, in params order. */
-typedef struct { char name[40]; float *data; int ndim; uint64_t shape[4]; } tensor_ref;
 #define MAX_BLOCKS 8
-#define MAX_TENSORS (13 + 8 * MAX_BLOCKS)
-_Static_assert(MAX_TENSORS + 3 <= WL_ST_MAX_ENTRIES, "room for entropy.freq and a checkpoint's two vectors");
+_Static_assert(WL_MAX_TENSORS == 13 + 8 * MAX_BLOCKS, "13 tensors and 8 of each residual block");
+_Static_assert(WL_MAX_TENSORS + 3 <= WL_ST_MAX_ENTRIES, "room for entropy.freq and a checkpoint's two vectors");
 #define MAX_WIDTH 512
 
 /* The tensors of a residual net `pre` (decoder.c) from Ci to Co channels, of width N and R
  * blocks of kh x kw convolutions, at t[n..]; returns the new count. */
-static int resnet_tensors(tensor_ref *t, int n, const char *pre, float *in_w, float *in_b, float *w, float *b,
+static int resnet_tensors(wl_tensor_ref *t, int n, const char *pre, float *in_w, float *in_b, float *w, float *b,
                           float *out_w, uint64_t Ci, uint64_t N, int R, uint64_t Co, uint64_t kh, uint64_t kw) {
-  t[n] = (tensor_ref){"", in_w, 2, {N, Ci}};
+  t[n] = (wl_tensor_ref){"", in_w, 2, {N, Ci}};
   snprintf(t[n++].name, sizeof t->name, "%s.in.weight", pre);
-  t[n] = (tensor_ref){"", in_b, 1, {N}};
+  t[n] = (wl_tensor_ref){"", in_b, 1, {N}};
   snprintf(t[n++].name, sizeof t->name, "%s.in.bias", pre);
   for (int i = 0; i < 2 * R; i++) {
-    t[n] = (tensor_ref){"", w + (size_t)i * N * N * kh * kw, 4, {N, N, kh, kw}};
+    t[n] = (wl_tensor_ref){"", w + (size_t)i * N * N * kh * kw, 4, {N, N, kh, kw}};
     snprintf(t[n++].name, sizeof t->name, "%s.%d.conv%d.weight", pre, i / 2, i % 2 + 1);
-    t[n] = (tensor_ref){"", b + (size_t)i * N, 1, {N}};
+    t[n] = (wl_tensor_ref){"", b + (size_t)i * N, 1, {N}};
     snprintf(t[n++].name, sizeof t->name, "%s.%d.conv%d.bias", pre, i / 2, i % 2 + 1);
   }
-  t[n] = (tensor_ref){"", out_w, 2, {Co, N}};
+  t[n] = (wl_tensor_ref){"", out_w, 2, {Co, N}};
   snprintf(t[n++].name, sizeof t->name, "%s.out.weight", pre);
   return n;
 }
 
-static int model_tensors(const wl_model *m, tensor_ref *t) {
+int wl_model_tensors(const wl_model *m, wl_tensor_ref *t) {
   const uint64_t K = (uint64_t)m->d.K, D = (uint64_t)m->D, N = (uint64_t)m->N;
   int n = 0;
-#define T(nm, ptr, nd, a, b, c, e) t[n++] = (tensor_ref){nm, ptr, nd, {a, b, c, e}}
+#define T(nm, ptr, nd, a, b, c, e) t[n++] = (wl_tensor_ref){nm, ptr, nd, {a, b, c, e}}
   T("encoder.weight", m->enc_w, 2, K, D, 0, 0);
   T("encoder.bias", m->enc_b, 1, K, 0, 0, 0);
   T("decoder.weight", m->dec_w, 2, D, K, 0, 0);
@@ -144,7 +142,7 @@ static int get_tensor(const wl_st_file *f, const char *name, const char *dtype, 
 /* id: the file's id when known (built-in models), else 0 to hash it. */
 static int model_parse(wl_model *m, const uint8_t *buf, size_t len, const wl_model_extra *x, uint64_t id) {
   wl_st_file *f = malloc(sizeof *f);
-  tensor_ref *t = malloc(sizeof *t * MAX_TENSORS);
+  wl_tensor_ref *t = malloc(sizeof *t * WL_MAX_TENSORS);
   if (!f || !t) { free(f); free(t); return WL_ERR_NOMEM; }
   int e = wl_st_parse(buf, len, f);
   const char *fmt = wl_st_meta_get(f, "format"), *kind = wl_st_meta_get(f, "kind");
@@ -175,7 +173,7 @@ static int model_parse(wl_model *m, const uint8_t *buf, size_t len, const wl_mod
     snprintf(d->name, sizeof d->name, "%s", name ? name : "");
     e = wl_model_alloc(m);
   }
-  const int nt = e ? 0 : model_tensors(m, t);
+  const int nt = e ? 0 : wl_model_tensors(m, t);
   for (int i = 0; i < nt && !e; i++) e = get_tensor(f, t[i].name, "F32", t[i].ndim, t[i].shape, t[i].data);
   const uint64_t fshape[2] = {(uint64_t)d->K, (uint64_t)1 << d->bits}, vshape[1] = {(uint64_t)m->nparams};
   if (!e) e = get_tensor(f, "entropy.freq", "U16", 2, fshape, m->freq);
@@ -247,57 +245,4 @@ int wl_model_builtin_by_id(wl_model **model, uint64_t id) {
   for (int i = 0; i < NBUILTIN; i++)
     if (builtin[i].id == id) return parse_new(model, builtin[i].begin, (size_t)(builtin[i].end - builtin[i].begin), NULL, id);
   return WL_ERR_MISMATCH;
-}
-
-static void add_tensor(wl_st_file *f, const char *name, const char *dtype, int ndim, const uint64_t *shape,
-                       const void *data, int size) {
-  wl_st_tensor *t = &f->tensor[f->ntensors++];
-  snprintf(t->name, sizeof t->name, "%s", name);
-  snprintf(t->dtype, sizeof t->dtype, "%s", dtype);
-  t->ndim = ndim;
-  t->nbytes = (uint64_t)size;
-  for (int i = 0; i < ndim; i++) t->nbytes *= t->shape[i] = shape[i];
-  t->data = data;
-}
-
-static void add_meta(wl_st_file *f, const char *key, const char *value) {
-  if (f->nmeta >= WL_ST_MAX_ENTRIES) return;
-  snprintf(f->meta[f->nmeta].key, WL_ST_NAME, "%s", key);
-  snprintf(f->meta[f->nmeta].value, WL_ST_VALUE, "%s", value);
-  f->nmeta++;
-}
-
-int wl_model_serialize(const wl_model *m, const wl_model_extra *x, uint8_t **out, size_t *outlen) {
-  wl_st_file *f = calloc(1, sizeof *f);
-  tensor_ref *t = malloc(sizeof *t * MAX_TENSORS);
-  if (!f || !t) { free(f); free(t); return WL_ERR_NOMEM; }
-  const int nt = model_tensors(m, t);
-  for (int i = 0; i < nt; i++) add_tensor(f, t[i].name, "F32", t[i].ndim, t[i].shape, t[i].data, 4);
-  const uint64_t fshape[2] = {(uint64_t)m->d.K, (uint64_t)1 << m->d.bits}, vshape[1] = {(uint64_t)m->nparams};
-  add_tensor(f, "entropy.freq", "U16", 2, fshape, m->freq, 2);
-  for (int i = 0; x && i < x->nvec; i++) add_tensor(f, x->vname[i], "F32", 1, vshape, x->vdata[i], 4);
-  char num[6][16];
-  const int val[6] = {m->d.channels, m->d.J, m->d.K, m->d.bits, m->N, m->R};
-  const char *key[6] = {"channels", "J", "K", "bits", "N", "R"};
-  add_meta(f, "format", "walloc-model");
-  add_meta(f, "kind", m->d.kind);
-  add_meta(f, "name", m->d.name);
-  for (int i = 0; i < (m->N ? 6 : 4); i++) {
-    snprintf(num[i], 16, "%d", val[i]);
-    add_meta(f, key[i], num[i]);
-  }
-  if (m->d.dims == 1) add_meta(f, "dims", "1");
-  char taps[16], fine[2][16];
-  snprintf(taps, sizeof taps, "%d", m->F);
-  if (m->F) add_meta(f, "taps", taps);
-  snprintf(fine[0], 16, "%d", m->Nf);
-  snprintf(fine[1], 16, "%d", m->Rf);
-  if (m->Nf) {
-    add_meta(f, "fine_N", fine[0]);
-    add_meta(f, "fine_R", fine[1]);
-  }
-  for (int i = 0; x && i < x->nmeta; i++) add_meta(f, x->key[i], x->value[i]);
-  int e = wl_st_write(f, out, outlen);
-  free(f); free(t);
-  return e;
 }

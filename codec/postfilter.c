@@ -37,45 +37,17 @@ void wl_fir_plan_free(wl_fir_plan *p) {
   p->r2c = p->c2r = NULL;
 }
 
-/* The circular offset of tap t. */
-static long tap_index(int t, int F, long n) {
-  long i = ((long)t - F / 2) % n;
-  return i < 0 ? i + n : i;
-}
-
 void wl_fir_spectrum(const wl_fir_plan *p, const float *h, int F, float *work, fftwf_complex *G) {
   memset(work, 0, sizeof(float) * (size_t)p->n);
-  for (int t = 0; t < F; t++) work[tap_index(t, F, p->n)] += h[t];
+  for (int t = 0; t < F; t++) work[wl_fir_tap(t, F, p->n)] += h[t];
   fftwf_execute_dft_r2c(p->r2c, work, G);
-}
-
-/* T = A B (conj_a: conj(A) B), scaled by s. */
-static void product(fftwf_complex *T, const fftwf_complex *A, const fftwf_complex *B, long bins, int conj_a, float s) {
-  const float sg = conj_a ? -1.0f : 1.0f;
-  for (long f = 0; f < bins; f++) {
-    const float ar = A[f][0], ai = sg * A[f][1], br = B[f][0], bi = B[f][1];
-    T[f][0] = s * (ar * br - ai * bi);
-    T[f][1] = s * (ar * bi + ai * br);
-  }
 }
 
 void wl_fir_forward(const wl_fir_plan *p, const fftwf_complex *G, const float *x, float *y, fftwf_complex *V,
                     fftwf_complex *T) {
   fftwf_execute_dft_r2c(p->r2c, (float *)x, V);
-  product(T, G, V, wl_fir_bins(p), 1, 1.0f / (float)p->n);
+  wl_fir_product(T, G, V, wl_fir_bins(p), 1, 1.0f / (float)p->n);
   fftwf_execute_dft_c2r(p->c2r, T, y);
-}
-
-void wl_fir_backward(const wl_fir_plan *p, const fftwf_complex *G, const fftwf_complex *V, float *dy, int F,
-                     float *dh, float *work, fftwf_complex *T, fftwf_complex *U) {
-  const long bins = wl_fir_bins(p);
-  const float s = 1.0f / (float)p->n;
-  fftwf_execute_dft_r2c(p->r2c, dy, T);
-  product(U, T, V, bins, 1, s);
-  fftwf_execute_dft_c2r(p->c2r, U, work);
-  for (int t = 0; t < F; t++) dh[t] += work[tap_index(t, F, p->n)];
-  product(U, G, T, bins, 0, s);
-  fftwf_execute_dft_c2r(p->c2r, U, dy);
 }
 
 /* x[(i) mod n] for i in [a, a + m) into u: one copy where the range does not wrap. */
@@ -98,8 +70,8 @@ int wl_fir_apply(const float *h, int F, float *x, int C, long n) {
   wl_fir_plan p;
   WL_TRY(wl_fir_plan_init(&p, N));
   const long bins = wl_fir_bins(&p);
-  int err = 0;
-#pragma omp parallel for schedule(static) reduction(min : err)
+  wl_first err = WL_FIRST;
+#pragma omp parallel for schedule(static)
   for (int ch = 0; ch < C; ch++) {
     fftwf_complex *G = fftwf_malloc(sizeof(fftwf_complex) * (size_t)bins * 3);
     float *u = fftwf_malloc(sizeof(float) * (size_t)N), *y = malloc(sizeof(float) * (size_t)n);
@@ -113,12 +85,12 @@ int wl_fir_apply(const float *h, int F, float *x, int C, long n) {
       }
       memcpy(xc, y, sizeof(float) * (size_t)n);
     } else {
-      err = WL_ERR_NOMEM;
+      wl_first_note(&err, ch, WL_ERR_NOMEM);
     }
     fftwf_free(G);
     fftwf_free(u);
     free(y);
   }
   wl_fir_plan_free(&p);
-  return err;
+  return err.err;
 }

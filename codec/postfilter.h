@@ -5,6 +5,8 @@
  * jointly with the decoder on segments of the same circular layout. */
 #ifndef WL_POSTFILTER_H
 #define WL_POSTFILTER_H
+/* fftwf_complex stays float[2] even where <complex.h> came first (OpenBLAS's cblas.h includes it) */
+#define FFTW_NO_Complex
 #include <fftw3.h>
 
 typedef struct {
@@ -23,11 +25,24 @@ void wl_fir_spectrum(const wl_fir_plan *p, const float *h, int F, float *work, f
 /* y = h (*) x for one channel; V (bins) receives x's spectrum, T (bins) is scratch; y may be x. */
 void wl_fir_forward(const wl_fir_plan *p, const fftwf_complex *G, const float *x, float *y, fftwf_complex *V,
                     fftwf_complex *T);
-/* Backward of wl_fir_forward, given V from it: dy (n) is replaced by dL/dx, and dL/dh is added
- * to dh (F); work: n floats, T, U: bins each. */
-void wl_fir_backward(const wl_fir_plan *p, const fftwf_complex *G, const fftwf_complex *V, float *dy, int F,
-                     float *dh, float *work, fftwf_complex *T, fftwf_complex *U);
 /* The forward filter of C channels x (C, n) in place with taps h (C, F): the same circular
  * correlation over n, by overlap-save in blocks of a fixed FFT length (8192, or 4F and up). */
 int wl_fir_apply(const float *h, int F, float *x, int C, long n);
+
+/* The circular offset of tap t. */
+static inline long wl_fir_tap(int t, int F, long n) {
+  long i = ((long)t - F / 2) % n;
+  return i < 0 ? i + n : i;
+}
+
+/* T = A B (conj_a: conj(A) B), scaled by s. */
+static inline void wl_fir_product(fftwf_complex *T, const fftwf_complex *A, const fftwf_complex *B, long bins,
+                                  int conj_a, float s) {
+  const float sg = conj_a ? -1.0f : 1.0f;
+  for (long f = 0; f < bins; f++) {
+    const float ar = A[f][0], ai = sg * A[f][1], br = B[f][0], bi = B[f][1];
+    T[f][0] = s * (ar * br - ai * bi);
+    T[f][1] = s * (ar * bi + ai * br);
+  }
+}
 #endif

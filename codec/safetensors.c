@@ -1,7 +1,6 @@
-/* safetensors.c: a strict little JSON reader for safetensors headers, and the writer.
+/* safetensors.c: a strict little JSON reader for safetensors headers (the writer: train/model_write.c).
  * Accepts exactly the header grammar: one object of tensor objects and an optional
  * "__metadata__" object of strings. Everything is bounds-checked: input may be hostile. */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "codec/internal.h"
@@ -158,67 +157,4 @@ const char *wl_st_meta_get(const wl_st_file *f, const char *key) {
   for (int i = 0; i < f->nmeta; i++)
     if (!strcmp(f->meta[i].key, key)) return f->meta[i].value;
   return NULL;
-}
-
-/* Appends s as a JSON string; returns the new length or -1 when it does not fit. */
-static int put_string(char *h, int n, int cap, const char *s) {
-  if (n >= cap) return -1;
-  h[n++] = '"';
-  for (; *s; s++) {
-    const char *esc = *s == '"' ? "\\\"" : *s == '\\' ? "\\\\" : *s == '\n' ? "\\n" : *s == '\t' ? "\\t" : NULL;
-    int k = esc ? snprintf(h + n, (size_t)(cap - n), "%s", esc)
-            : (unsigned char)*s < 0x20 ? snprintf(h + n, (size_t)(cap - n), "\\u%04x", *s)
-                                       : snprintf(h + n, (size_t)(cap - n), "%c", *s);
-    if (k < 0 || n + k >= cap) return -1;
-    n += k;
-  }
-  if (n + 1 >= cap) return -1;
-  h[n++] = '"';
-  return n;
-}
-
-int wl_st_write(const wl_st_file *f, uint8_t **out, size_t *outlen) {
-  int cap = 1 << 16, n = 0;
-  char *h = malloc((size_t)cap);
-  if (!h) return WL_ERR_NOMEM;
-  uint64_t off = 0;
-  h[n++] = '{';
-  for (int i = 0; i < f->ntensors && n > 0; i++) {
-    const wl_st_tensor *t = &f->tensor[i];
-    n = put_string(h, n, cap, t->name);
-    if (n < 0) break;
-    n += snprintf(h + n, (size_t)(cap - n), ":{\"dtype\":\"%s\",\"shape\":[", t->dtype);
-    for (int d = 0; d < t->ndim && n < cap; d++)
-      n += snprintf(h + n, (size_t)(cap - n), "%s%llu", d ? "," : "", (unsigned long long)t->shape[d]);
-    if (n < cap)
-      n += snprintf(h + n, (size_t)(cap - n), "],\"data_offsets\":[%llu,%llu]},", (unsigned long long)off,
-                    (unsigned long long)(off + t->nbytes));
-    off += t->nbytes;
-    if (n >= cap) n = -1;
-  }
-  if (n > 0 && n + 16 < cap) n += snprintf(h + n, (size_t)(cap - n), "\"__metadata__\":{");
-  for (int i = 0; i < f->nmeta && n > 0; i++) {
-    if (i) h[n++] = ',';
-    n = put_string(h, n, cap - 4, f->meta[i].key);
-    if (n > 0) h[n++] = ':';
-    if (n > 0) n = put_string(h, n, cap - 4, f->meta[i].value);
-  }
-  if (n < 0 || n + 16 >= cap) { free(h); return WL_ERR_ARG; }
-  h[n++] = '}';
-  h[n++] = '}';
-  while (n % 8) h[n++] = ' '; /* safetensors pads the header to 8 bytes with spaces */
-  size_t total = 8 + (size_t)n + (size_t)off;
-  uint8_t *o = malloc(total);
-  if (!o) { free(h); return WL_ERR_NOMEM; }
-  wl_put64(o, (uint64_t)n);
-  memcpy(o + 8, h, (size_t)n);
-  free(h);
-  uint8_t *p = o + 8 + n;
-  for (int i = 0; i < f->ntensors; i++) {
-    memcpy(p, f->tensor[i].data, f->tensor[i].nbytes);
-    p += f->tensor[i].nbytes;
-  }
-  *out = o;
-  *outlen = total;
-  return 0;
 }

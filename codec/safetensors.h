@@ -37,6 +37,6 @@ int wl_st_parse(const uint8_t *buf, size_t len, wl_st_file *f);
 const wl_st_tensor *wl_st_find(const wl_st_file *f, const char *name);
 const char *wl_st_meta_get(const wl_st_file *f, const char *key);
 
-/* Serialises f (tensor data taken from each .data) into a malloc'd buffer. */
+/* Serialises f (tensor data taken from each .data) into a malloc'd buffer (train/model_write.c). */
 int wl_st_write(const wl_st_file *f, uint8_t **out, size_t *outlen);
 #endif

@@ -6,7 +6,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum { WLE_OK = 0, WLE_ERR_NOMEM = -1, WLE_ERR_CORRUPT = -2, WLE_ERR_ARG = -3, WLE_ERR_OVERFLOW = -4 };
+/* Errors: the values of WL_ERR_NOMEM, WL_ERR_ARG, WL_ERR_CORRUPT and WL_ERR_LIMIT (a stream
+ * over its buffer's bound) of include/walloc.h, so that the codec passes them on unchanged
+ * (codec/error.c checks that they agree). */
+enum { WLE_OK = 0, WLE_ERR_NOMEM = -1, WLE_ERR_ARG = -2, WLE_ERR_CORRUPT = -6, WLE_ERR_OVERFLOW = -8 };
 
 /* Modes; the numbers are written in files. */
 enum {

@@ -9,6 +9,7 @@
 #include <string.h>
 #include "codec/container.h"
 #include "codec/internal.h"
+#include "walloc_train.h"
 #include "codec/layers.h"
 #include "tests/check.h"
 

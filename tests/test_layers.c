@@ -7,7 +7,7 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
-#include "codec/internal.h"
+#include "codec/train/train.h"
 #include "codec/layers.h"
 #include "codec/postfilter.h"
 #include "tests/check.h"

@@ -9,6 +9,7 @@
 #include <string.h>
 #include "codec/container.h"
 #include "codec/internal.h"
+#include "walloc_train.h"
 #include "tests/check.h"
 
 static uint32_t rng = 777;

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "tests/check.h"
-#include "codec/internal.h"
+#include "codec/train/train.h"
 
 static uint32_t rng = 777;
 static float frand(void) { rng = rng * 1664525u + 1013904223u; return (float)(rng >> 8) / 16777216.0f; }

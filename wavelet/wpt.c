@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "wavelet/wpt.h"
-#include "codec/alloc.h"
+#include "wavelet/alloc.h"
 /* The kernels are compiled for AVX2 too and picked at run time (an ifunc): the operations are
  * elementwise, and -ffp-contract=off keeps them unfused, so every build gives the same bits. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -342,10 +342,10 @@ static int band_level(int H, int W, int J, int dims) {
 static int wpt(const float *in, int C, int H, int W, int J, int dims, int dir, int adj,
                float *out, float *scratch, size_t len) {
   size_t N = count(in, out, C, H, W, J, dims);
-  if (!N) return -2;
+  if (!N) return WPT_ERR_ARG;
   const size_t need = wl_wpt_scratch_floats(C, H, W);
   float *tmp = len >= need ? scratch : wl_alloc_large(need * sizeof(float));
-  if (!tmp) return -1;
+  if (!tmp) return WPT_ERR_NOMEM;
   const int P = dims * J;
   float *buf[2], *work = tmp + N;
   buf[in == out ? 1 : (P - 1) & 1] = out;
@@ -425,12 +425,12 @@ static void rows_fwd_inplace(float *X, size_t nb, size_t h, size_t w, float *wor
 
 static int wpt2_fwd(const float *in, int C, int H, int W, int J, float *out, const float *map) {
   const size_t N = count(in, out, C, H, W, J, 2);
-  if (!N) return -2;
+  if (!N) return WPT_ERR_ARG;
   int L0;
   size_t band;
   const size_t per = fwd2_thread_floats(H, W, J, &L0, &band);
   float *work = wl_alloc_large((size_t)WL_NTHREADS() * per * sizeof(float));
-  if (!work) return -1;
+  if (!work) return WPT_ERR_NOMEM;
   const float *src = in;
   for (int l = 0; l < L0; l++) {
     size_t nb = (size_t)C << (2 * l), h = (size_t)H >> l, w = (size_t)W >> l;

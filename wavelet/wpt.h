@@ -5,6 +5,10 @@
 #ifndef WL_WAVELET_WPT_H
 #define WL_WAVELET_WPT_H
 
+/* Errors: the values of WL_ERR_NOMEM and WL_ERR_ARG (include/walloc.h), so that the codec
+ * passes them on unchanged (codec/error.c checks that they agree). */
+enum { WPT_ERR_NOMEM = -1, WPT_ERR_ARG = -2 };
+
 /* One split, on a sequence x of even length 2n, indices mod 2n, with pywt's bior4.4 filters:
  *   cA[i] = sum_k dec_lo[k] x[2i+5-k],  cD[i] = sum_k dec_hi[k] x[2i+5-k],  k = 0..9, i < n,
  * which is pywt.dwt(x, 'bior4.4', mode='periodization') (cA centred on x[2i], cD on x[2i+1]).
@@ -25,7 +29,7 @@
  * (pywt.dwt2 returns (cA, (cH, cV, cD))), so channel c holds bands c*4^J .. c*4^J + 4^J - 1
  * in the order of pywt.WaveletPacket2D(x_c, 'bior4.4', 'periodization').get_level(J, 'natural').
  *
- * All eight return 0, -1 when out of memory, -2 on bad arguments (NULL buffer, C, T, H or W
+ * All eight return 0, WPT_ERR_NOMEM when out of memory, WPT_ERR_ARG on bad arguments (NULL buffer, C, T, H or W
  * not positive or not a multiple of 2^J, J outside 1..10 for 1-D or 1..6 for 2-D, sizes that
  * overflow). Input and output are the same buffer (in place) or do not overlap; either way the
  * transform allocates one scratch buffer of their size (see wl_wpt1_forward_with).

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "codec/internal.h"
+#include "codec/decoder.h"
 
 #define MAX_NPY (1u << 28)
 

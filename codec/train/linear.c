@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cblas.h>
-#include "codec/internal.h"
+#include "codec/train/train.h"
 #include "entropy/entropy.h"
 
 #define DEFAULT_GAIN 4.0f        /* images: the rate/PSNR choice measured in codec/models/README.md */
@@ -89,7 +89,7 @@ int wl_model_tables(wl_model *m, const wl_signal *s, int n) {
   for (int i = 0; i < n && !e; i++) {
     long P = wl_latent_count(&s[i], m->d.J);
     int16_t *q = malloc(sizeof(int16_t) * (size_t)m->d.K * P);
-    e = q ? wl_analyse(m, &s[i], m->d.K, 0, q, &w) : WL_ERR_NOMEM;
+    e = q ? wl_analyse(m, &s[i], m->d.K, q, &w) : WL_ERR_NOMEM;
     for (long j = 0; !e && j < m->d.K * P; j++) hist[(size_t)(j / P) * S + (size_t)(q[j] + (int)S / 2)]++;
     free(q);
   }

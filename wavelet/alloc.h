@@ -1,7 +1,8 @@
 /* alloc.h: large buffers (signals, wavelet packets, chunks of audio) that are written once
- * right after allocation. Internal to the library. */
-#ifndef WL_CODEC_ALLOC_H
-#define WL_CODEC_ALLOC_H
+ * right after allocation. Internal to the library; it lives in its lowest layer so that every
+ * layer can use it. */
+#ifndef WL_WAVELET_ALLOC_H
+#define WL_WAVELET_ALLOC_H
 #include <stddef.h>
 
 /* malloc(bytes), except that buffers of 2 MiB or more are 2 MiB-aligned and, on Linux, marked

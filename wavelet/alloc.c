@@ -1,5 +1,5 @@
 /* alloc.c: see alloc.h. */
-#include "codec/alloc.h"
+#include "wavelet/alloc.h"
 
 #include <stdlib.h>
 #ifdef __linux__

@@ -1,10 +1,46 @@
-/* image.c: images and audio <-> model signals (wl_signal, internal.h). Samples scale to
+/* signal.c: images and audio <-> model signals (wl_signal, internal.h), and the buffers of
+ * wl_image and wl_audio. Samples scale to
  * [-0.5, 0.5]; planes are padded by symmetric reflection (x[-1] = x[0]) to a multiple of 2^J
  * along each transformed axis (both for images, the time axis for audio) and cropped back on
  * decode, where samples are clamped to the range of their bit depth and rounded. */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include "codec/internal.h"
+#include "wavelet/alloc.h"
+
+int wl_image_alloc(wl_image *img, int channels, int height, int width, int depth, int alpha) {
+  memset(img, 0, sizeof *img);
+  if (channels < 1 || height < 1 || width < 1 ||
+      (size_t)height * (size_t)width > SIZE_MAX / sizeof(float) / (size_t)(channels + 1))
+    return WL_ERR_ARG;
+  const size_t plane = sizeof(float) * (size_t)height * (size_t)width;
+  img->channels = channels;
+  img->height = height;
+  img->width = width;
+  img->depth = depth;
+  img->planes = wl_alloc_large(plane * (size_t)channels);
+  if (alpha) img->alpha = wl_alloc_large(plane);
+  if (!img->planes || (alpha && !img->alpha)) {
+    wl_image_release(img);
+    return WL_ERR_NOMEM;
+  }
+  return 0;
+}
+
+void wl_image_release(wl_image *img) {
+  if (!img) return;
+  free(img->planes);
+  free(img->alpha);
+  img->planes = img->alpha = NULL;
+}
+
+void wl_audio_release(wl_audio *a) {
+  if (!a) return;
+  free(a->samples);
+  a->samples = NULL;
+}
 
 int wl_image_check(const wl_image *img) {
   if (!img || !img->planes || img->channels < 1 || img->channels > WL_MAX_CHANNELS ||

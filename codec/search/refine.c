@@ -19,10 +19,10 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "codec/internal.h"
-#include "codec/alloc.h"
-#include "codec/layers.h"
+#include "codec/search/search.h"
+#include "codec/train/train.h"
 #include "entropy/entropy.h"
+#include "wavelet/alloc.h"
 #include "wavelet/wpt.h"
 
 #define TILE 96         /* latent positions per tile side: 768 pixels at J = 3 */
@@ -240,7 +240,7 @@ int wl_refine(const wl_model *m, const wl_signal *s, int keep, int iters, int16_
       if (!e) {
         block_copy(X, b.X, D, P, w, b.P, wi0, wj0, bh, bw);
         block_copy(y, b.y, keep, P, w, b.P, wi0, wj0, bh, bw);
-        if (m->Nf && wl_wpt2_inverse(b.X, D / 4, 2 * bh, 2 * bw, 1, b.X)) e = WL_ERR_NOMEM; /* the decoder's output level */
+        if (m->Nf) e = wl_wpt2_inverse(b.X, D / 4, 2 * bh, 2 * bw, 1, b.X); /* the decoder's output level */
       }
       if (!e) e = refine_window(&b, px_per_pos * (double)b.P, iters, ((uint64_t)i0 << 40) + ((uint64_t)j0 << 20));
       for (int k = 0; k < keep && !e; k++)

@@ -19,7 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "codec/internal.h"
+#include "codec/train/train.h"
 #include "codec/layers.h"
 #include "codec/postfilter.h"
 #include "entropy/entropy.h"
@@ -334,17 +334,18 @@ static int channels_kept(const wl_trainer *t, int b) {
 static int load_batch(wl_trainer *t) {
   const int B = t->p.batch;
   const long n = (long)t->p.channels * t->Sh * t->Sw;
-  int err = 0;
-#pragma omp parallel for schedule(dynamic) reduction(min : err)
+  wl_first err = WL_FIRST;
+#pragma omp parallel for schedule(dynamic)
   for (int b = 0; b < B; b++) {
     float *Xb = t->Xe + b * t->m->D * t->ss;
     if (t->dims == 1) sample_segment(t, b);
     else sample_crop(t, b);
     t->keep[b] = channels_kept(t, b);
-    if (packets(t, FORWARD, t->x + b * n, Xb)) err = WL_ERR_NOMEM;
-    else columns(t->X, Xb, t, b, 1, 0);
+    const int e = packets(t, FORWARD, t->x + b * n, Xb);
+    wl_first_note(&err, b, e);
+    if (!e) columns(t->X, Xb, t, b, 1, 0);
   }
-  return err;
+  return err.err;
 }
 
 /* Forward and backward of one batch; fills t->grad and returns the loss terms: the mean PSNR,
@@ -388,14 +389,14 @@ static int forward_backward(wl_trainer *t, double *psnr_out, double *dist_out, d
   const int F = m->F;
   for (int c = 0; c < t->p.channels && F; c++) wl_fir_spectrum(&t->fir, m->post + c * F, F, t->fwork, t->G + c * bins);
   double sum_db = 0, sum_dist = 0;
-  int err = 0;
-#pragma omp parallel for schedule(dynamic) reduction(+ : sum_db, sum_dist) reduction(min : err)
+  wl_first err = WL_FIRST;
+#pragma omp parallel for schedule(dynamic) reduction(+ : sum_db, sum_dist)
   for (int b = 0; b < B; b++) {
     float *Xb = t->Xe + b * D * ss, *xb = t->xh + b * n, *dpost = F ? t->dpost + (long)b * t->p.channels * F : NULL;
     const float *x = t->x + b * n;
     fftwf_complex *Vb = t->V + b * t->p.channels * bins, *Tb = t->T + b * bins, *Ub = t->U + b * bins;
     columns(t->Xh, Xb, t, b, 0, t->lv < t->p.J);
-    if (packets(t, INVERSE, Xb, xb)) err = WL_ERR_NOMEM;
+    wl_first_note(&err, b, packets(t, INVERSE, Xb, xb));
     for (int c = 0; c < t->p.channels && F; c++)
       wl_fir_forward(&t->fir, t->G + c * bins, xb + c * S, xb + c * S, Vb + c * bins, Tb);
     double se = 0;
@@ -408,10 +409,10 @@ static int forward_backward(wl_trainer *t, double *psnr_out, double *dist_out, d
     if (F) memset(dpost, 0, sizeof(float) * (size_t)t->p.channels * F);
     for (int c = 0; c < t->p.channels && F; c++)
       wl_fir_backward(&t->fir, t->G + c * bins, Vb + c * bins, xb + c * S, F, dpost + c * F, t->fwork + b * S, Tb, Ub);
-    if (packets(t, INVERSE_ADJOINT, xb, Xb)) err = WL_ERR_NOMEM;
+    wl_first_note(&err, b, packets(t, INVERSE_ADJOINT, xb, Xb));
     columns(t->dXh, Xb, t, b, 1, t->lv < t->p.J);
   }
-  WL_TRY(err);
+  WL_TRY(err.err);
   *psnr_out = -sum_db / B;
   *dist_out = (t->p.loss == WL_LOSS_MSE ? sum_dist : sum_db) / B; /* sum_db: minus the summed PSNR */
   for (int b = 0; b < B && F; b++)

@@ -1,0 +1,81 @@
+/* analysis.c: the encoding half of the pipeline, shared by images, audio chunks, refinement
+ * and training: scale + pad -> wavelet packets X (D, h, w) -> y = W_e X + b_e (keep, h, w)
+ * -> companding + rounding q -> per-channel rANS streams (the container is written by the
+ * callers: encode.c, audio_encode.c). */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "codec/internal.h"
+#include "codec/layers.h"
+#include "entropy/entropy.h"
+#include "wavelet/wpt.h"
+
+int wl_packets(const wl_signal *s, int J, wl_work *w, float **X) {
+  int Hp, Wp;
+  wl_signal_padded(s, J, &Hp, &Wp);
+  if (s->dims == 2 && Hp == s->height && Wp == s->width && (!s->cstride || s->cstride == (long)Hp * Wp)) {
+    /* no padding: the transform scales the samples as it first reads them, into w->inplace if given */
+    if (!w->inplace) WL_TRY(wl_work_reserve(w, s, J));
+    *X = w->inplace ? w->inplace : w->x;
+    return wl_wpt2_forward_scaled(s->planes, s->channels, Hp, Wp, J, wl_sample_scale(s), wl_sample_offset(s), *X);
+  }
+  WL_TRY(wl_work_reserve(w, s, J));
+  wl_signal_scale(s, Hp, Wp, w->x);
+  if (s->dims == 1) {
+    WL_TRY(wl_wpt1_forward_with(w->x, s->channels, Wp, J, w->x, w->scratch, w->scap));
+  } else {
+    WL_TRY(wl_wpt2_forward(w->x, s->channels, Hp, Wp, J, w->x));
+  }
+  *X = w->x;
+  return 0;
+}
+
+int wl_analyse(const wl_model *m, const wl_signal *s, int keep, int16_t *q, wl_work *w) {
+  const long P = wl_latent_count(s, m->d.J);
+  wl_work own = {0};
+  float *X, *y = malloc(sizeof(float) * (size_t)keep * P);
+  int e = y ? wl_packets(s, m->d.J, w ? w : &own, &X) : WL_ERR_NOMEM;
+  if (!e) {
+    wl_affine(m->enc_w, m->enc_b, X, keep, m->D, P, y);
+#pragma omp parallel for schedule(static)
+    for (long i = 0; i < keep * P; i++) q[i] = wl_quantise(m->thresh, m->d.bits, y[i]);
+  }
+  wl_work_free(&own);
+  free(y);
+  return e;
+}
+
+int wl_code_channels(const wl_model *m, const int16_t *q, wl_header *h, uint8_t *buf, size_t bound) {
+  const long P = (long)h->lat_h * h->lat_w;
+  wl_first err = WL_FIRST;
+#pragma omp parallel for schedule(dynamic)
+  for (int c = 0; c < h->keep; c++) {
+    size_t len = 0;
+    int mode = 0;
+    int e = wle_encode_best(q + c * P, c ? q + (c - 1) * P : NULL, h->lat_h, h->lat_w, h->bits,
+                            m->freq + ((size_t)c << h->bits), buf + c * bound, bound, &len, &mode);
+    wl_first_note(&err, c, e < 0 ? e : len > UINT32_MAX ? WL_ERR_LIMIT : 0);
+    h->entropy[c] = (uint8_t)mode;
+    h->stream_len[c] = (uint32_t)len;
+  }
+  return err.err;
+}
+
+int wl_header_init(const wl_model *m, const wl_signal *s, int modality, const wl_encode_opts *o, wl_header *h) {
+  memset(h, 0, sizeof *h);
+  if (s->channels != m->d.channels || s->dims != m->d.dims) return WL_ERR_MISMATCH;
+  h->version = modality == WL_MODALITY_AUDIO ? WL_FORMAT_VERSION_AUDIO : WL_FORMAT_VERSION;
+  h->modality = modality;
+  h->model_id = m->d.id;
+  h->channels = s->channels;
+  h->height = s->height;
+  h->width = s->width;
+  h->depth = s->depth;
+  h->J = m->d.J;
+  h->K = m->d.K;
+  h->keep = o && o->keep ? o->keep : m->d.keep;
+  h->bits = m->d.bits;
+  if (h->keep < 1 || h->keep > h->K) return WL_ERR_ARG;
+  wl_latent_shape(s, h->J, &h->lat_h, &h->lat_w);
+  return 0;
+}

@@ -1,0 +1,10 @@
+/* latents.c: wl_latents, the integer latents of an image (decode.c) or of an audio stream
+ * (audio_decode.c), without synthesis. */
+#include "codec/internal.h"
+#include "codec/container.h"
+
+int wl_latents(const wl_model *m, const uint8_t *buf, size_t len, int16_t **q, wl_header *h) {
+  *q = NULL;
+  WL_TRY(wl_header_peek(buf, len, h));
+  return h->modality == WL_MODALITY_AUDIO ? wl_audio_latents(m, buf, len, q, h) : wl_image_latents(m, buf, len, h, q);
+}

@@ -1,0 +1,51 @@
+/* synthesis.c: the decoding half of the pipeline, shared by images and audio chunks:
+ * streams -> q -> tabulated inverse companding (+ fill for channels not sent) -> decoder
+ * network X (decoder.c) -> inverse packets -> post-filter (1-D models that have one,
+ * postfilter.c) -> crop, rescale, clamp, round. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "codec/internal.h"
+#include "codec/decoder.h"
+#include "codec/postfilter.h"
+#include "entropy/entropy.h"
+#include "wavelet/wpt.h"
+
+int wl_header_check_model(const wl_model *m, const wl_header *h) {
+  if (h->model_id != m->d.id) return WL_ERR_MISMATCH;
+  if (h->channels != m->d.channels || h->J != m->d.J || h->K != m->d.K || h->bits != m->d.bits ||
+      (h->modality == WL_MODALITY_AUDIO) != (m->d.dims == 1))
+    return WL_ERR_CORRUPT;
+  return 0;
+}
+
+int wl_decode_streams(const wl_model *m, const wl_header *h, const uint8_t *p, int16_t *q) {
+  const long P = (long)h->lat_h * h->lat_w;
+  int e = 0;
+  for (int c = 0; c < h->keep && !e; p += h->stream_len[c], c++)
+    e = wle_decode(h->entropy[c], p, h->stream_len[c], c ? q + (c - 1) * P : NULL, h->lat_h, h->lat_w, h->bits,
+                   m->freq + ((size_t)c << h->bits), q + c * P);
+  return e;
+}
+
+int wl_synthesise(const wl_model *m, const wl_header *h, const int16_t *q, float *out, wl_work *w) {
+  const int C = h->channels, half = 1 << (h->bits - 1);
+  const wl_signal shape = {h->modality == WL_MODALITY_AUDIO ? 1 : 2, C, h->height, h->width, h->depth, NULL, 0};
+  const int Hp = shape.dims == 2 ? h->lat_h << h->J : 1, Wp = h->lat_w << h->J;
+  const long P = (long)h->lat_h * h->lat_w;
+  wl_work own = {0}, *wk = w ? w : &own;
+  int e = wl_work_reserve_synthesis(wk, m, h);
+  float *y = wk->y, *X = wk->x;
+  if (!e) {
+#pragma omp parallel for schedule(static)
+    for (long i = 0; i < (long)h->K * P; i++)
+      y[i] = i < h->keep * P ? m->dequant[q[i] + half] : m->fill[i / P];
+    e = wl_decoder_forward(m, y, h->lat_h, h->lat_w, X, wk->net);
+    if (!e) e = shape.dims == 1 ? wl_wpt1_inverse_with(X, C, Wp, h->J, X, wk->scratch, wk->scap)
+                                : wl_wpt2_inverse(X, C, Hp, Wp, wl_decoder_levels(m), X);
+    if (!e && m->F) e = wl_fir_apply(m->post, m->F, X, C, Wp); /* 1-D: the signal is (C, Wp) */
+  }
+  if (!e) wl_signal_unscale(X, Hp, Wp, &shape, out);
+  wl_work_free(&own);
+  return e;
+}
