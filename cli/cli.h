@@ -57,12 +57,13 @@ int cmd_eval(cli_opts *o);
 
 /* Loaded training or validation inputs: n images, or n audio clips when audio is set. */
 typedef struct { int audio, n; wl_image *imgs; wl_audio *clips; } train_set;
-/* train.c: the images (PNG, .npy) or audio clips of DIRs, files or list files, all of the kind
- * `audio` (1, 0, or -1: the first input's), converted to `channels` channels; prints errors. */
-int train_load_set(const char *const *args, int nargs, int channels, int audio, train_set *set);
+/* train_data.c: the images (PNG, .npy) or audio clips of DIRs, files or list files, all of the
+ * kind `audio` (1, 0, or -1: the first input's), converted to *channels channels (0: 3 for
+ * images, the first clip's for audio, which is stored there); prints errors. */
+int train_load_set(const char *const *args, int nargs, int *channels, int audio, train_set *set);
 void train_set_free(train_set *set);
-/* The name a trained model gets without --name: gray, rgb or "C-channel" for images; mono,
- * stereo or "C-ch-audio" for audio (in buf[16]). */
+/* train_data.c: the name a trained model gets without --name: gray, rgb or "C-channel" for
+ * images; mono, stereo or "C-ch-audio" for audio (in buf[16]). */
 const char *train_default_name(int channels, int audio, char buf[16]);
 /* train_neural.c: the training loop of a neural model (2-D on images, 1-D on audio). */
 int train_neural(cli_opts *o, const train_set *set);

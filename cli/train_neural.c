@@ -90,7 +90,8 @@ int train_neural(cli_opts *o, const train_set *set) {
   const int audio = set->audio, n = set->n;
   train_set val = {0};
   int rc = 0;
-  if (o->val && (rc = train_load_set(&o->val, 1, o->channels, audio, &val))) return rc;
+  int ch = o->channels;
+  if (o->val && (rc = train_load_set(&o->val, 1, &ch, audio, &val))) return rc;
   const int nval = val.n;
   char *ckpt = NULL;
   if (!o->checkpoint && (ckpt = malloc(strlen(o->out) + 6))) sprintf(ckpt, "%s.ckpt", o->out);

@@ -23,15 +23,15 @@ typedef struct {
   rans_dec d;
 } wle_io;
 
-/* Recording: the caller reserves room for the events of the next unit of work (io_reserve). */
-int io_reserve(wle_io *io, size_t more);
+/* Recording: the caller reserves room for the events of the next unit of work (wle_io_reserve). */
+int wle_io_reserve(wle_io *io, size_t more);
 /* Encoder init (no events, no memory yet) and decoder init on src[0..len). */
-void io_init_enc(wle_io *io);
-int io_init_dec(wle_io *io, const uint8_t *src, size_t len);
+void wle_io_init_enc(wle_io *io);
+int wle_io_init_dec(wle_io *io, const uint8_t *src, size_t len);
 /* Encodes the recorded events (reversed, see rans.h) into dst[0..cap); frees them. */
-int io_finish_enc(wle_io *io, uint8_t *dst, size_t cap, size_t *len);
+int wle_io_finish_enc(wle_io *io, uint8_t *dst, size_t cap, size_t *len);
 /* Decoder: WLE_OK when the stream ended exactly where it should, else WLE_ERR_CORRUPT. */
-int io_finish_dec(const wle_io *io);
+int wle_io_finish_dec(const wle_io *io);
 
 /* Codes the event [start, start + freq) of IO_ONE; decoding is done by the caller's slot lookup. */
 static inline void io_event(wle_io *io, uint32_t start, uint32_t freq) {

@@ -153,7 +153,7 @@ int wle_code_context(wle_io *io, int predictive, const int16_t *in, int16_t *out
       pl.P[y * pl.ws + x] = (int16_t)(pv < 0 ? -(pv + 1) : pv); /* |pv|, 2^15 - 1 for -2^15 */
     }
   for (int y = 0; y < h && !rc; y++) {
-    if (!io->dec && io_reserve(io, (size_t)w * WLE_CONTEXT_EVENTS(bits))) rc = io->err;
+    if (!io->dec && wle_io_reserve(io, (size_t)w * WLE_CONTEXT_EVENTS(bits))) rc = io->err;
     for (int x = 0; x < w && !rc; x++) {
       size_t i = (size_t)y * (size_t)w + (size_t)x;
       ptrdiff_t o = y * pl.ws + x;

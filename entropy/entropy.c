@@ -1,5 +1,4 @@
-/* Public entry points: argument checks, mode dispatch, the stream-size bound, best-mode search,
- * and the event recorder / decoder plumbing behind entropy/coder.h. */
+/* Public entry points: argument checks, mode dispatch, the stream-size bound, best-mode search. */
 #include "entropy/entropy.h"
 
 #include <math.h>
@@ -7,46 +6,6 @@
 #include <string.h>
 
 #include "entropy/coder.h"
-
-int io_reserve(wle_io *io, size_t more) {
-  if (io->n + more <= io->cap) return 0;
-  size_t cap = io->cap ? io->cap : 4096; /* then doubling: O(1) amortised per event */
-  while (cap < io->n + more) cap *= 2;
-  uint32_t *ev = realloc(io->ev, cap * sizeof *ev);
-  if (!ev) {
-    io->err = WLE_ERR_NOMEM;
-    return -1;
-  }
-  io->ev = ev;
-  io->cap = cap;
-  return 0;
-}
-
-void io_init_enc(wle_io *io) { memset(io, 0, sizeof *io); }
-
-int io_init_dec(wle_io *io, const uint8_t *src, size_t len) {
-  memset(io, 0, sizeof *io);
-  io->dec = 1;
-  return rans_dec_init(&io->d, src, len) ? WLE_ERR_CORRUPT : WLE_OK;
-}
-
-int io_finish_enc(wle_io *io, uint8_t *dst, size_t cap, size_t *len) {
-  uint8_t *p = dst + cap;
-  uint32_t x = RANS_L;
-  int rc = WLE_OK;
-  for (size_t i = io->n; i-- > 0 && !rc;)
-    if (rans_enc_put(&x, &p, dst, io->ev[i] & 0xffff, io->ev[i] >> 16, IO_SCALE)) rc = WLE_ERR_OVERFLOW;
-  if (!rc && rans_enc_flush(x, &p, dst)) rc = WLE_ERR_OVERFLOW;
-  if (!rc) {
-    *len = (size_t)(dst + cap - p);
-    memmove(dst, p, *len);
-  }
-  free(io->ev);
-  io->ev = NULL;
-  return rc;
-}
-
-int io_finish_dec(const wle_io *io) { return rans_dec_done(&io->d) ? WLE_OK : WLE_ERR_CORRUPT; }
 
 /* Every event costs at most 15 bits: a static symbol of frequency 1, a raw event of the WLE_TABLE
  * header (<= 13 bits), or a decision of the context modes (adaptive: <= IO_BIT_COST_MAX = 12 bits,
@@ -82,10 +41,10 @@ int wle_encode(int mode, const int16_t *q, const int16_t *prev, int h, int w, in
   for (size_t i = 0; i < (size_t)h * (size_t)w; i++)
     if (q[i] < -half || q[i] >= half) return WLE_ERR_ARG;
   wle_io io;
-  io_init_enc(&io);
+  wle_io_init_enc(&io);
   rc = code(&io, mode, q, NULL, prev, h, w, bits, freq);
   if (rc) free(io.ev);
-  return rc ? rc : io_finish_enc(&io, dst, cap, len);
+  return rc ? rc : wle_io_finish_enc(&io, dst, cap, len);
 }
 
 int wle_decode(int mode, const uint8_t *src, size_t len, const int16_t *prev, int h, int w, int bits,
@@ -93,9 +52,9 @@ int wle_decode(int mode, const uint8_t *src, size_t len, const int16_t *prev, in
   int rc = check(mode, h, w, bits, freq);
   if (rc || !src || !q) return rc ? rc : WLE_ERR_ARG;
   wle_io io;
-  rc = io_init_dec(&io, src, len);
+  rc = wle_io_init_dec(&io, src, len);
   if (!rc) rc = code(&io, mode, NULL, q, prev, h, w, bits, freq);
-  return rc ? rc : io_finish_dec(&io);
+  return rc ? rc : wle_io_finish_dec(&io);
 }
 
 static int bitlen(int v) { return v ? 32 - __builtin_clz((unsigned)(v < 0 ? -v : v)) : 0; }

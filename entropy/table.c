@@ -89,7 +89,7 @@ static int code_header(wle_io *io, uint32_t *hist, int bits, size_t *lo, size_t 
     for (size_t i = 0; i < ns; i++) used += hist[i] != 0;
     for (*lo = 0; !hist[*lo]; ++*lo) {}
     for (*hi = ns - 1; !hist[*hi]; --*hi) {}
-    if (io_reserve(io, 4 + used * WLE_HEADER_EVENTS(bits))) return io->err;
+    if (wle_io_reserve(io, 4 + used * WLE_HEADER_EVENTS(bits))) return io->err;
   }
   for (int j = 0; j < 2; j++) { /* lo, hi: each as two raw events of <= 8 bits */
     size_t *v = j ? hi : lo;
@@ -128,7 +128,7 @@ static int code_symbols(wle_io *io, const uint16_t *freq, int bits, const int16_
   uint32_t *ev = malloc(ns * sizeof *ev); /* start | freq << 16 per symbol */
   uint16_t *sym = io->dec ? malloc(TOTAL * sizeof *sym) : NULL; /* slot -> symbol */
   int rc = !ev || (io->dec && !sym) ? WLE_ERR_NOMEM : WLE_OK;
-  if (!rc && !io->dec) rc = io_reserve(io, n) ? io->err : WLE_OK;
+  if (!rc && !io->dec) rc = wle_io_reserve(io, n) ? io->err : WLE_OK;
   uint32_t cum = 0;
   for (size_t s = 0; s < ns && !rc; s++) {
     if (sym)

@@ -1,0 +1,53 @@
+/* common.c: what the subcommands share: error lines, loading -m, and writing outputs (atomically,
+ * through cli/io.c). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "cli/cli.h"
+#include "cli/io.h"
+
+int cli_fail(const char *file, const char *fmt, ...) {
+  va_list ap;
+  fprintf(stderr, "walloc: %s: ", strcmp(file, "-") ? file : "(stdin)");
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+  return 1;
+}
+
+int cli_load_model(const char *spec, wl_model **m) {
+  uint8_t *buf;
+  size_t len;
+  for (int i = 0; wl_model_builtin_name(i); i++)
+    if (!strcmp(spec, wl_model_builtin_name(i))) {
+      int e = wl_model_builtin(m, spec);
+      return e ? cli_fail(spec, "built-in model: %s", wl_strerror(e)) : 0;
+    }
+  if (io_read_all(spec, &buf, &len)) return cli_fail(spec, "cannot read model: %s", strerror(errno));
+  int e = wl_model_load(m, buf, len);
+  free(buf);
+  return e ? cli_fail(spec, "%s", wl_strerror(e)) : 0;
+}
+
+int cli_out_open(const cli_opts *o, const char *path, io_output *w) {
+  if (!strcmp(path, "-") && !o->force && isatty(STDOUT_FILENO))
+    return cli_fail("(stdout)", "refusing to write binary data to a terminal (use -f or -o)");
+  if (io_out_open(w, path, o->force))
+    return errno == EEXIST ? cli_fail(path, "already exists (use -f to overwrite)")
+                           : cli_fail(path, "cannot write: %s", strerror(errno));
+  return 0;
+}
+
+int cli_write(const cli_opts *o, const char *path, const uint8_t *buf, size_t len) {
+  io_output w;
+  if (cli_out_open(o, path, &w)) return 1;
+  if (io_out_write(&w, buf, len)) {
+    io_out_abort(&w);
+    return cli_fail(path, "cannot write: %s", strerror(errno));
+  }
+  return io_out_commit(&w) ? cli_fail(path, "cannot write: %s", strerror(errno)) : 0;
+}

@@ -1,0 +1,46 @@
+/* coder.c: the event recorder and decoder plumbing behind entropy/coder.h, shared by the modes
+ * (table.c, context.c). */
+#include <stdlib.h>
+#include <string.h>
+#include "entropy/coder.h"
+#include "entropy/entropy.h"
+
+int wle_io_reserve(wle_io *io, size_t more) {
+  if (io->n + more <= io->cap) return 0;
+  size_t cap = io->cap ? io->cap : 4096; /* then doubling: O(1) amortised per event */
+  while (cap < io->n + more) cap *= 2;
+  uint32_t *ev = realloc(io->ev, cap * sizeof *ev);
+  if (!ev) {
+    io->err = WLE_ERR_NOMEM;
+    return -1;
+  }
+  io->ev = ev;
+  io->cap = cap;
+  return 0;
+}
+
+void wle_io_init_enc(wle_io *io) { memset(io, 0, sizeof *io); }
+
+int wle_io_init_dec(wle_io *io, const uint8_t *src, size_t len) {
+  memset(io, 0, sizeof *io);
+  io->dec = 1;
+  return rans_dec_init(&io->d, src, len) ? WLE_ERR_CORRUPT : WLE_OK;
+}
+
+int wle_io_finish_enc(wle_io *io, uint8_t *dst, size_t cap, size_t *len) {
+  uint8_t *p = dst + cap;
+  uint32_t x = RANS_L;
+  int rc = WLE_OK;
+  for (size_t i = io->n; i-- > 0 && !rc;)
+    if (rans_enc_put(&x, &p, dst, io->ev[i] & 0xffff, io->ev[i] >> 16, IO_SCALE)) rc = WLE_ERR_OVERFLOW;
+  if (!rc && rans_enc_flush(x, &p, dst)) rc = WLE_ERR_OVERFLOW;
+  if (!rc) {
+    *len = (size_t)(dst + cap - p);
+    memmove(dst, p, *len);
+  }
+  free(io->ev);
+  io->ev = NULL;
+  return rc;
+}
+
+int wle_io_finish_dec(const wle_io *io) { return rans_dec_done(&io->d) ? WLE_OK : WLE_ERR_CORRUPT; }

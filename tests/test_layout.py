@@ -1,0 +1,137 @@
+#!/usr/bin/python3
+"""The library's layout, checked on its sources and its build: which folders each folder's files
+may include (the wavelet and entropy layers nothing above them, the coding path nothing of
+training, the CLI only the public headers), no include cycle, no call cycle between the
+library's objects, a decode-only program that pulls in no training, backward pass or
+refinement, and a shared library that exports exactly what the public headers declare."""
+import glob
+import os
+import re
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "py"))
+from harness import finish, test, run, TOP, TOOLS  # noqa: E402
+
+BUILD = os.path.dirname(os.path.dirname(TOOLS))  # $WALLOC_BUILD: the objects
+LIBDIR = os.path.dirname(os.environ.get("WALLOC", os.path.join(TOP, "walloc")))
+
+# folder of a file -> the folders its includes may come from (besides system headers)
+MAY_INCLUDE = {
+    "wavelet": {"wavelet"},
+    "entropy": {"entropy"},
+    "codec": {"codec", "wavelet", "entropy", "include"},
+    "codec/search": {"codec/search", "codec/train", "codec", "wavelet", "entropy", "include"},
+    "codec/train": {"codec/train", "codec", "wavelet", "entropy", "include"},
+    "cli": {"cli", "include"},
+    "include": {"include"},
+}
+# the one place where the coding path reaches a unit above it: wl_encode's --refine
+EXCEPTIONS = {("codec/encode.c", "codec/search/search.h")}
+
+
+def sources():
+    for folder in MAY_INCLUDE:
+        for path in sorted(glob.glob(os.path.join(TOP, folder, "*.[ch]"))):
+            yield os.path.relpath(path, TOP)
+
+
+def includes(path):
+    """The project files that path includes, as paths from the top."""
+    out = []
+    for name in re.findall(r'^\s*#\s*include\s+"([^"]+)"', open(os.path.join(TOP, path)).read(), re.M):
+        if os.path.exists(os.path.join(TOP, name)):
+            out.append(name)
+        elif os.path.exists(os.path.join(TOP, "include", name)):
+            out.append("include/" + name)
+        elif not name.startswith("codec/models/"):  # generated in the build folder
+            out.append("missing/" + name)
+    return out
+
+
+GRAPH = {path: includes(path) for path in sources()}
+
+
+@test("layout: each folder includes only from the folders below it (wavelet/ and entropy/: their own)")
+def _():
+    bad = [(p, i) for p, incs in GRAPH.items() for i in incs
+           if os.path.dirname(i) not in MAY_INCLUDE[os.path.dirname(p)] and (p, i) not in EXCEPTIONS]
+    assert not bad, "includes across the layers: %s" % bad
+
+
+def cycle(graph):
+    """A cycle of graph (node -> successors) as a list, or None."""
+    state, stack = {}, []
+
+    def visit(n):
+        state[n] = 1
+        stack.append(n)
+        for m in graph.get(n, ()):
+            if state.get(m) == 1:
+                return stack[stack.index(m):] + [m]
+            if not state.get(m):
+                found = visit(m)
+                if found:
+                    return found
+        state[n] = 2
+        stack.pop()
+        return None
+
+    for n in sorted(graph):
+        if not state.get(n):
+            found = visit(n)
+            if found:
+                return found
+    return None
+
+
+@test("layout: no include cycle")
+def _():
+    found = cycle(GRAPH)
+    assert not found, "include cycle: %s" % " -> ".join(found)
+
+
+def symbols(path):
+    """(defined, undefined) external symbols of an object or program."""
+    out = subprocess.run(["nm", path], capture_output=True, text=True, check=True).stdout
+    defined, undefined = set(), set()
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) == 2 and f[0] == "U":
+            undefined.add(f[1])
+        elif len(f) == 3 and f[1] in "TDBRCV":
+            defined.add(f[2])
+    return defined, undefined
+
+
+@test("layout: no call cycle between the objects of the library and of the program (who calls whom, from nm)")
+def _():
+    objs = [os.path.join(BUILD, c[:-2] + ".o") for c in sources() if c.endswith(".c")]
+    assert len(objs) > 20, "objects not found under %s" % BUILD
+    syms = {os.path.relpath(o, BUILD): symbols(o) for o in objs}
+    owner = {s: o for o, (d, _) in syms.items() for s in d}
+    calls = {o: {owner[s] for s in u if s in owner and owner[s] != o} for o, (_, u) in syms.items()}
+    found = cycle(calls)
+    assert not found, "call cycle: %s" % " -> ".join(found)
+
+
+TRAINING = re.compile(r"_backward|^wl_train|^wl_refine|^wl_model_serialize|^wl_st_write|^wl_linear_fit|"
+                      r"^wl_model_tables|^wl_laplace_bits|^wl_noise_forward|^wl_compand_forward|^wl_uniform$")
+
+
+@test("layout: a decode-only program linked with libwalloc.a holds no training, backward or refinement code")
+def _():
+    prog = os.path.join(TOOLS, "decode_only")
+    wlc = os.path.join(BUILD, "tests", "decode_only.wlc")
+    rc, _, err = run("encode", "-q", "-f", os.path.join(TOP, "testdata", "images", "garden-rgb8.png"), "-o", wlc)
+    assert rc == 0, err
+    p = subprocess.run([prog, wlc], capture_output=True, text=True)
+    assert p.returncode == 0 and p.stdout.split() == ["256", "256", "3"], "decode_only: %r %r" % (p.stdout, p.stderr)
+    defined, _ = symbols(prog)
+    assert "wl_decode" in defined and "wl_synthesise" in defined, "not a static link of the decoder"
+    bad = sorted(s for s in defined if TRAINING.search(s))
+    assert not bad, "pulled in: %s" % bad
+
+
+finish_rc = finish()
+sys.exit(finish_rc)
