@@ -12,19 +12,36 @@ OPT     ?= -O2 -g
 WARN    ?= -Wall -Wextra -Werror
 # SAN: sanitizers for both compiling and linking, e.g. SAN=-fsanitize=address,undefined
 SAN     ?=
-CFLAGS  += -std=c11 $(OPT) $(SAN) $(WARN) -fPIC -fopenmp -ffp-contract=off -D_DEFAULT_SOURCE
-CPPFLAGS += -Iinclude -I. -I$(B) -I/usr/include/$(shell gcc -print-multiarch)/openblas-openmp
+# OpenMP: gcc's libgomp; clang's libomp, which also serves OpenBLAS's calls into libgomp's API.
+CLANG   := $(findstring clang,$(shell $(CC) --version 2>/dev/null))
+OMP      = -fopenmp
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null || dpkg-architecture -qDEB_HOST_MULTIARCH)
+# -fvisibility=hidden: the shared library exports what include/ declares WL_API, nothing else.
+CFLAGS  += -std=c11 $(OPT) $(SAN) $(WARN) -fPIC $(OMP) -ffp-contract=off -fvisibility=hidden -D_DEFAULT_SOURCE
 # The OpenMP build of OpenBLAS shares libgomp's threads; the default pthread build starts
 # its own spinning pool at load time, which halves -T2 speed on two cores.
-BLASDIR ?= /usr/lib/$(shell gcc -print-multiarch)/openblas-openmp
-LDLIBS  = -lpng -lzstd -lfftw3f -L$(BLASDIR) -Wl,-rpath,$(BLASDIR) -lopenblas -lm
-LDFLAGS += -fopenmp $(SAN)
+CPPFLAGS += -Iinclude -I. -I$(B) -I/usr/include/$(MULTIARCH)/openblas-openmp
+BLASDIR ?= /usr/lib/$(MULTIARCH)/openblas-openmp
+LDLIBS  = -lpng -lzstd -lfftw3f -L$(BLASDIR) -lopenblas -lm
+# The test programs find the OpenMP OpenBLAS by a run path; the shared library has none (its
+# libopenblas.so.0 is the system's choice, update-alternatives --config libopenblas.so.0-$(MULTIARCH)).
+# With clang they link OpenBLAS statically, so that its OpenMP calls reach clang's libomp and
+# not the libgomp that the shared OpenBLAS would load beside it (two runtimes: BLAS threads
+# inside the library's parallel regions, and decoded samples that vary with -T).
+ifeq ($(CLANG),)
+TEST_LIBS = $(LDLIBS) -Wl,-rpath,$(BLASDIR)
+else
+TEST_LIBS = -lpng -lzstd -lfftw3f -L$(BLASDIR) -Wl,-Bstatic -lopenblas -Wl,-Bdynamic -lgfortran -lm
+endif
+LDFLAGS += $(OMP) $(SAN)
+SOVERSION = 0
 # The walloc program links its libraries statically but for libsndfile (whose codecs have no
 # static builds) and the compiler's runtimes: loading and relocating the shared OpenBLAS alone
 # took 1.6 of the 2.9 ms that `walloc --help` needed. libdeflate: the one-pass PNG read.
-# libgomp is static too, so that cli/main.c can set its wait policy before libgomp reads it.
-CLI_LIBS = -lsndfile -Wl,-Bstatic -ldeflate -lpng -lz -lzstd -lfftw3f -L$(BLASDIR) -lopenblas -lgomp -Wl,-Bdynamic \
-           -lgfortran -lm -pthread
+# libgomp is static too, so that cli/main.c can set its wait policy before libgomp reads it
+# (clang's libomp reads it at its first parallel region: it stays shared).
+CLI_LIBS = -lsndfile -Wl,-Bstatic -ldeflate -lpng -lz -lzstd -lfftw3f -L$(BLASDIR) -lopenblas $(if $(CLANG),,-lgomp) \
+           -Wl,-Bdynamic $(if $(CLANG),$(OMP)) -lgfortran -lm -pthread
 B       = build
 # A build elsewhere (make B=/tmp/asan OPT=...) keeps its library and program there too, so it
 # never replaces the default build's; its make check tests that build's program.
@@ -43,7 +60,7 @@ MODELS   = $(wildcard codec/models/*.wlm)
 all: $(P)libwalloc.a $(P)libwalloc.so $(P)walloc
 
 deps-%:
-	@scripts/deps.sh $*
+	@scripts/deps.sh $* $(if $(CLANG),clang)
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -65,16 +82,16 @@ $(P)libwalloc.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 $(P)libwalloc.so: $(LIB_OBJ)
-	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) -shared $(LDFLAGS) -Wl,-soname,libwalloc.so.$(SOVERSION) -o $@ $^ $(LDLIBS)
 
 $(P)walloc: $(CLI_OBJ) $(P)libwalloc.a
-	$(CC) $(filter-out -fopenmp,$(LDFLAGS)) -o $@ $(CLI_OBJ) $(P)libwalloc.a $(CLI_LIBS)
+	$(CC) $(filter-out $(OMP),$(LDFLAGS)) -o $@ $(CLI_OBJ) $(P)libwalloc.a $(CLI_LIBS)
 
-$(B)/tests/tools/png_paths: LDLIBS += -ldeflate
+$(B)/tests/tools/png_paths: TEST_LIBS += -ldeflate
 $(B)/tests/tools/png_paths: cli/png.c tests/tools/image_equal.h # it includes png.c, to reach both readers
 $(B)/tests/%: tests/%.c $(P)libwalloc.a tests/check.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $< -o $@ $(P)libwalloc.a $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $< -o $@ $(P)libwalloc.a $(LDFLAGS) $(TEST_LIBS)
 
 demo: deps-demo
 	@$(MAKE) -s --no-print-directory all

@@ -1,5 +1,6 @@
-/* error.c: names of the WL_ERR_* codes (include/walloc.h), the library's one error vocabulary:
- * the wavelet and entropy layers, which include nothing above them, use the same values. */
+/* error.c: the version, and the names of the WL_ERR_* codes (include/walloc.h): the library's
+ * one error vocabulary, whose values the wavelet and entropy layers (which include nothing
+ * above them) use too. */
 #include "walloc.h"
 #include "entropy/entropy.h"
 #include "wavelet/wpt.h"
@@ -9,6 +10,9 @@ _Static_assert(SAME(WPT_ERR_NOMEM, WL_ERR_NOMEM) && SAME(WPT_ERR_ARG, WL_ERR_ARG
 _Static_assert(SAME(WLE_ERR_NOMEM, WL_ERR_NOMEM) && SAME(WLE_ERR_ARG, WL_ERR_ARG) &&
                    SAME(WLE_ERR_CORRUPT, WL_ERR_CORRUPT) && SAME(WLE_ERR_OVERFLOW, WL_ERR_LIMIT),
                "entropy error codes");
+
+unsigned wl_version_number(void) { return WL_VERSION_NUMBER; }
+const char *wl_version_string(void) { return WL_VERSION_STRING; }
 
 const char *wl_strerror(int err) {
   switch (err) {

@@ -17,7 +17,7 @@ typedef struct { long at; int err; } wl_first;
 #define WL_FIRST {LONG_MAX, 0}
 static inline void wl_first_note(wl_first *f, long at, int err) {
   if (!err) return;
-#pragma omp critical(wl_first)
+#pragma omp critical
   if (at < f->at) {
     f->at = at;
     f->err = err;

@@ -20,7 +20,19 @@
 extern "C" {
 #endif
 
-#define WL_VERSION_STRING "0.1.0"
+/* WL_API marks what the shared library exports: exactly the functions of walloc.h and
+ * walloc_train.h (it is built with -fvisibility=hidden). */
+#if defined(__GNUC__)
+#define WL_API __attribute__((visibility("default")))
+#else
+#define WL_API
+#endif
+
+#define WL_VERSION_MAJOR 0
+#define WL_VERSION_MINOR 2
+#define WL_VERSION_PATCH 0
+#define WL_VERSION_NUMBER (WL_VERSION_MAJOR * 10000 + WL_VERSION_MINOR * 100 + WL_VERSION_PATCH)
+#define WL_VERSION_STRING "0.2.0"
 #define WL_FORMAT_VERSION 1       /* .wlc version of images (one block), written and read */
 #define WL_FORMAT_VERSION_AUDIO 2 /* .wlc version of audio (a stream of chunk records) */
 
@@ -59,8 +71,13 @@ enum {
   WL_ERR_UNKNOWN_MODEL = -12 /* no built-in model by that name */
 };
 
+/* The version of the library at run time (WL_VERSION_NUMBER, WL_VERSION_STRING of the headers
+ * it was built with), to check that a program runs with the library it was compiled for. */
+WL_API unsigned wl_version_number(void);
+WL_API const char *wl_version_string(void);
+
 /* Returns a static English description of a WL_ERR_* code. */
-const char *wl_strerror(int err);
+WL_API const char *wl_strerror(int err);
 
 /* A planar signal. Image samples are integers stored as float in [0, 2^depth - 1];
  * `planes` is [channels][height][width]. `alpha` is an optional extra plane kept losslessly. */
@@ -74,9 +91,9 @@ typedef struct {
 /* Fills in the shape of `img` and allocates its planes, and an alpha plane when `alpha` is
  * non-zero (contents undefined), as wl_decode does; large planes go on huge pages where the OS
  * offers them. Returns 0, WL_ERR_ARG (a size not positive or too large) or WL_ERR_NOMEM. */
-int wl_image_alloc(wl_image *img, int channels, int height, int width, int depth, int alpha);
+WL_API int wl_image_alloc(wl_image *img, int channels, int height, int width, int depth, int alpha);
 /* Frees the planes of an image from wl_image_alloc or wl_decode (not the struct itself). */
-void wl_image_release(wl_image *img);
+WL_API void wl_image_release(wl_image *img);
 
 /* Audio: `samples` is [channels][frames], integers of `depth` bits in the signed range
  * -2^(depth-1) .. 2^(depth-1) - 1 stored as float (32-bit samples lose their low bits to float
@@ -91,7 +108,7 @@ typedef struct {
 } wl_audio;
 
 /* Frees the samples of audio filled by wl_decode_audio (not the struct itself). */
-void wl_audio_release(wl_audio *a);
+WL_API void wl_audio_release(wl_audio *a);
 
 /* ---- models ---------------------------------------------------------------------------- */
 typedef struct wl_model wl_model;
@@ -110,16 +127,16 @@ typedef struct {
 } wl_model_desc;
 
 /* Parses a .wlm model (safetensors layout) from memory; the buffer may be freed after. */
-int wl_model_load(wl_model **model, const void *buf, size_t len);
+WL_API int wl_model_load(wl_model **model, const void *buf, size_t len);
 /* Loads a built-in model by name: "rgb", "rgb-linear", "gray"; audio "stereo", "mono" and their
  * 20x operating points "stereo-20x", "mono-20x" (desc.keep channels sent by default). */
-int wl_model_builtin(wl_model **model, const char *name);
+WL_API int wl_model_builtin(wl_model **model, const char *name);
 /* Name of the i-th built-in model, or NULL past the end. */
-const char *wl_model_builtin_name(int i);
+WL_API const char *wl_model_builtin_name(int i);
 /* Finds the built-in model whose id is `id`; WL_ERR_MISMATCH when none. */
-int wl_model_builtin_by_id(wl_model **model, uint64_t id);
-void wl_model_free(wl_model *model);
-void wl_model_describe(const wl_model *model, wl_model_desc *desc);
+WL_API int wl_model_builtin_by_id(wl_model **model, uint64_t id);
+WL_API void wl_model_free(wl_model *model);
+WL_API void wl_model_describe(const wl_model *model, wl_model_desc *desc);
 
 /* ---- coding ---------------------------------------------------------------------------- */
 typedef struct {
@@ -136,20 +153,20 @@ typedef struct {
 } wl_encode_opts;
 
 /* Encodes `img` into a malloc'd .wlc byte string (*out, *outlen); free it with free(). */
-int wl_encode(const wl_model *model, const wl_image *img, const wl_encode_opts *opts,
+WL_API int wl_encode(const wl_model *model, const wl_image *img, const wl_encode_opts *opts,
               uint8_t **out, size_t *outlen);
 
 /* Decodes a .wlc byte string into `img` (planes allocated; release with wl_image_release). */
-int wl_decode(const wl_model *model, const uint8_t *buf, size_t len, wl_image *img);
+WL_API int wl_decode(const wl_model *model, const uint8_t *buf, size_t len, wl_image *img);
 
 /* The same for a whole clip in memory, with a 1-D model (dims 1): one pipeline, 1-D packets,
  * through the audio stream coder below (the clip is cut into chunks). wl_decode of an audio
  * file and wl_decode_audio of an image file return WL_ERR_MISMATCH, as does a model of the
  * other dimensionality or channel count; a stream longer than WL_MAX_FRAMES (or channels *
  * frames over WL_MAX_SAMPLES) is WL_ERR_LIMIT for wl_decode_audio (decode it as a stream). */
-int wl_encode_audio(const wl_model *model, const wl_audio *a, const wl_encode_opts *opts,
+WL_API int wl_encode_audio(const wl_model *model, const wl_audio *a, const wl_encode_opts *opts,
                     uint8_t **out, size_t *outlen);
-int wl_decode_audio(const wl_model *model, const uint8_t *buf, size_t len, wl_audio *a);
+WL_API int wl_decode_audio(const wl_model *model, const uint8_t *buf, size_t len, wl_audio *a);
 
 /* ---- audio streams ---------------------------------------------------------------------
  * An audio .wlc is a file header, chunk records and an end record (layout: codec/container.c),
@@ -168,41 +185,41 @@ int wl_decode_audio(const wl_model *model, const uint8_t *buf, size_t len, wl_au
 /* The chunk length L that opts->chunk (0: the default) gives with this model, and the model's
  * overlap O; WL_ERR_ARG when the chunk is not a multiple of 2^J, is shorter than O, longer than
  * WL_MAX_CHUNK, or channels * (L + 2 O) is over WL_MAX_SAMPLES. */
-int wl_audio_chunking(const wl_model *model, long chunk, long *L, long *O);
+WL_API int wl_audio_chunking(const wl_model *model, long chunk, long *L, long *O);
 
 typedef struct wl_audio_encoder wl_audio_encoder;
 /* An encoder of audio of this many channels, rate and depth (8, 16, 24, 32) with a 1-D model
  * (kept by pointer: it must outlive the encoder). */
-int wl_audio_encoder_new(wl_audio_encoder **enc, const wl_model *model, int channels, int rate, int depth,
+WL_API int wl_audio_encoder_new(wl_audio_encoder **enc, const wl_model *model, int channels, int rate, int depth,
                          const wl_encode_opts *opts);
 /* Takes a->frames more frames (0 or more; channels, rate and depth as at creation); *out and
  * *outlen: the bytes of the stream this call completed (the file header, then each chunk record
  * as soon as the frames after its span arrive), valid until the next call. */
-int wl_audio_encoder_push(wl_audio_encoder *enc, const wl_audio *a, const uint8_t **out, size_t *outlen);
+WL_API int wl_audio_encoder_push(wl_audio_encoder *enc, const wl_audio *a, const uint8_t **out, size_t *outlen);
 /* Codes the last chunk and writes the end record: the rest of the stream in *out, *outlen.
  * WL_ERR_LIMIT when no frames came, or more than WL_MAX_STREAM_FRAMES. After an error the
  * encoder only accepts wl_audio_encoder_free. */
-int wl_audio_encoder_finish(wl_audio_encoder *enc, const uint8_t **out, size_t *outlen);
-void wl_audio_encoder_free(wl_audio_encoder *enc);
+WL_API int wl_audio_encoder_finish(wl_audio_encoder *enc, const uint8_t **out, size_t *outlen);
+WL_API void wl_audio_encoder_free(wl_audio_encoder *enc);
 
 typedef struct wl_audio_decoder wl_audio_decoder;
 /* A decoder of one audio stream made with `model` (kept by pointer). */
-int wl_audio_decoder_new(wl_audio_decoder **dec, const wl_model *model);
+WL_API int wl_audio_decoder_new(wl_audio_decoder **dec, const wl_model *model);
 /* Reads up to len bytes of the stream, in any pieces: *used of them are consumed (all of them,
  * unless a record completes first: call again with the rest). When a chunk record completes it
  * is decoded, and *out describes the frames that became final (channels, rate and depth of the
  * stream; frames 0 when none; samples [channels][frames] valid until the next call). Errors:
  * those of wl_header_read, WL_ERR_MISMATCH for another model, WL_ERR_CORRUPT for bytes after
  * the end record. */
-int wl_audio_decoder_push(wl_audio_decoder *dec, const uint8_t *buf, size_t len, size_t *used, wl_audio *out);
+WL_API int wl_audio_decoder_push(wl_audio_decoder *dec, const uint8_t *buf, size_t len, size_t *used, wl_audio *out);
 /* 0 once the end record has been read (every frame was given out), WL_ERR_TRUNCATED before. */
-int wl_audio_decoder_finish(const wl_audio_decoder *dec);
-void wl_audio_decoder_free(wl_audio_decoder *dec);
+WL_API int wl_audio_decoder_finish(const wl_audio_decoder *dec);
+WL_API void wl_audio_decoder_free(wl_audio_decoder *dec);
 /* The frame count that the end record of an audio stream states; tail: the stream's last
  * WL_STREAM_TAIL bytes. Checked no further than its tag (the decoder checks it against the chunks
  * and the CRC): for sizing an output before the stream is decoded. */
 #define WL_STREAM_TAIL 14
-int wl_stream_frames(const uint8_t *tail, long *frames);
+WL_API int wl_stream_frames(const uint8_t *tail, long *frames);
 
 /* What a .wlc header says, read and validated without a model. */
 enum { WL_MODALITY_IMAGE = 1, WL_MODALITY_AUDIO = 2 };
@@ -225,21 +242,21 @@ typedef struct {
 
 /* Reads and validates the header and CRC32 of a .wlc byte string; of audio, every record
  * (their CRCs, order and lengths) without decoding it. */
-int wl_header_read(const uint8_t *buf, size_t len, wl_header *hdr);
+WL_API int wl_header_read(const uint8_t *buf, size_t len, wl_header *hdr);
 /* Reads and validates only the fields at the start of a .wlc (its first 40 bytes are enough;
  * for audio the file header and its CRC): the model id, modality, shape (not an audio stream's
  * frames), J, K, keep, bits, chunk and overlap, to choose a model and a reader before the rest
  * arrives. No stream lengths, entropy modes or image CRC. */
-int wl_header_peek(const uint8_t *buf, size_t len, wl_header *hdr);
+WL_API int wl_header_peek(const uint8_t *buf, size_t len, wl_header *hdr);
 #define WL_HEADER_PEEK 40
 /* Name of an entropy mode ("static", "table", "adaptive", "predictive"). */
-const char *wl_entropy_name(int mode);
+WL_API const char *wl_entropy_name(int mode);
 
 /* Decodes only the integer latents: *q is malloc'd, shape (keep, lat_h, lat_w), row-major.
  * Audio: (keep, 1, ceil(frames / 2^J)), latent t covering frames [t 2^J, (t + 1) 2^J), taken
  * from the chunk whose own L frames ([i L, (i + 1) L)) hold them: the chunks' latents without
  * their overlaps, in time order. */
-int wl_latents(const wl_model *model, const uint8_t *buf, size_t len, int16_t **q,
+WL_API int wl_latents(const wl_model *model, const uint8_t *buf, size_t len, int16_t **q,
                wl_header *hdr);
 
 #ifdef __cplusplus

@@ -19,10 +19,10 @@ typedef struct {
 
 /* Fits a linear (PCA/KLT) encoder/decoder on `n` images and their entropy tables; writes
  * a malloc'd .wlm byte string. All images must have params->channels channels. */
-int wl_train_linear(const wl_image *imgs, int n, const wl_linear_params *params,
+WL_API int wl_train_linear(const wl_image *imgs, int n, const wl_linear_params *params,
                     uint8_t **out, size_t *outlen);
 /* The same on audio clips: a 1-D model (dims 1, J up to WL_MAX_J1, K <= channels * 2^J). */
-int wl_train_linear_audio(const wl_audio *clips, int n, const wl_linear_params *params,
+WL_API int wl_train_linear_audio(const wl_audio *clips, int n, const wl_linear_params *params,
                           uint8_t **out, size_t *outlen);
 
 /* Neural models (kind "neural"): the PCA model above plus a residual convolutional decoder
@@ -68,35 +68,35 @@ typedef struct wl_trainer wl_trainer;
 
 /* Initialises a trainer on n images (kept by pointer: they must outlive the trainer):
  * PCA for the linear path, seeded random weights for the residual path. */
-int wl_trainer_new(wl_trainer **t, const wl_image *imgs, int n, const wl_train_params *p);
+WL_API int wl_trainer_new(wl_trainer **t, const wl_image *imgs, int n, const wl_train_params *p);
 /* The same on n audio clips: a 1-D model (dims 1, J up to WL_MAX_J1, K <= channels * 2^J).
  * Segments are drawn uniformly among all the clips' windows of `crop` frames (a clip shorter
  * than crop is one window, extended by reflection); stereo channels are swapped with
  * probability 1/2; no time reversal, no colour jitter. The loss is the same: minus the mean
  * PSNR of the segments on the [-1/2, 1/2] sample scale (whose gradient is minus their mean
  * SNR's), plus lambda times the estimated bits per frame. */
-int wl_trainer_new_audio(wl_trainer **t, const wl_audio *clips, int n, const wl_train_params *p);
+WL_API int wl_trainer_new_audio(wl_trainer **t, const wl_audio *clips, int n, const wl_train_params *p);
 /* Continues from a checkpoint written by wl_trainer_save (same dims and shapes required). */
-int wl_trainer_resume(wl_trainer *t, const uint8_t *buf, size_t len);
+WL_API int wl_trainer_resume(wl_trainer *t, const uint8_t *buf, size_t len);
 /* One optimisation step on a batch; *psnr: the mean PSNR of its crops (masked channels
  * included, so below the PSNR with all channels); *bpp: their estimated bits per pixel
  * (audio: per frame, all channels). */
-int wl_trainer_step(wl_trainer *t, double *psnr, double *bpp);
-long wl_trainer_step_count(const wl_trainer *t);
+WL_API int wl_trainer_step(wl_trainer *t, double *psnr, double *bpp);
+WL_API long wl_trainer_step_count(const wl_trainer *t);
 /* Encodes img (alpha ignored) with the current weights, sending the first `keep` channels,
  * and decodes it: *mse, the mean squared error scaled to [0, 1], and *bpp, the bits per pixel
  * of the .wlc (static tables are flat until wl_trainer_save fits them: the adaptive modes
  * that the encoder chooses almost always do not use them). */
-int wl_trainer_validate(wl_trainer *t, const wl_image *img, int keep, double *mse, double *bpp);
+WL_API int wl_trainer_validate(wl_trainer *t, const wl_image *img, int keep, double *mse, double *bpp);
 /* The same for a clip and a 1-D trainer: *mse on the [-1/2, 1/2] scale (samples / 2^depth, so
  * -10 log10(mse) is a PSNR of peak-to-peak 1, not eval's SNR), and *kbps of the .wlc
  * (8 * bytes * rate / frames / 1000). */
-int wl_trainer_validate_audio(wl_trainer *t, const wl_audio *a, int keep, double *mse, double *kbps);
+WL_API int wl_trainer_validate_audio(wl_trainer *t, const wl_audio *a, int keep, double *mse, double *kbps);
 /* A malloc'd .wlm of the current weights. checkpoint != 0 adds the optimiser state (for
  * wl_trainer_resume) and uses flat entropy tables; otherwise the static tables are fitted
  * to the training images' or clips' latents (slower). Either loads as a model. */
-int wl_trainer_save(wl_trainer *t, int checkpoint, uint8_t **out, size_t *outlen);
-void wl_trainer_free(wl_trainer *t);
+WL_API int wl_trainer_save(wl_trainer *t, int checkpoint, uint8_t **out, size_t *outlen);
+WL_API void wl_trainer_free(wl_trainer *t);
 
 #ifdef __cplusplus
 }

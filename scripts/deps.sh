@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs the Debian packages walloc needs, and only those that are missing.
-# Usage: scripts/deps.sh [build|check|demo|bench|corpus|audio] ...  (idempotent; root or sudo)
+# Usage: scripts/deps.sh [build|check|demo|bench|corpus|audio|clang] ...  (idempotent; root or sudo)
 set -eu
 
 pkgs_build="build-essential pkg-config libpng-dev libdeflate-dev libzstd-dev libfftw3-dev libsndfile1-dev libopenblas-openmp-dev"
@@ -9,6 +9,8 @@ pkgs_check="python3 python3-numpy python3-pywt python3-pil python3-soundfile zst
 pkgs_corpus="lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 mate-backgrounds enlightenment-data lxqt-themes palapeli-data opencv-doc stellarium-data plasma-workspace-wallpapers libjpeg-turbo-progs python3-pil"
 # Music and speech of scripts/audio_corpus.sh (about 190 MB to download, 200 MB installed).
 pkgs_audio="wesnoth-1.16-music klettres-data python3-soundfile"
+# make CC=clang: clang and its OpenMP runtime.
+pkgs_clang="clang libomp-dev"
 pkgs_bench="webp libjpeg-turbo-progs hyperfine zstd python3-torch opus-tools flac"
 
 want=""
@@ -19,6 +21,7 @@ for set in "${@:-build}"; do
     demo)   want="$want $pkgs_build" ;;
     corpus) want="$want $pkgs_build $pkgs_corpus" ;;
     audio)  want="$want $pkgs_audio" ;;
+    clang)  want="$want $pkgs_clang" ;;
     bench)  want="$want $pkgs_build $pkgs_bench $pkgs_corpus" ;;
     *) echo "deps.sh: unknown set '$set'" >&2; exit 2 ;;
   esac

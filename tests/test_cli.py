@@ -80,8 +80,9 @@ def _():
         env["OMP_DISPLAY_ENV"] = "verbose"
         if policy:
             env["OMP_WAIT_POLICY"] = policy
-        err = subprocess.run([WALLOC, "--version"], env=env, capture_output=True, text=True).stderr
-        return [l.split("'")[1] for l in err.splitlines() if "GOMP_SPINCOUNT" in l]
+        err = subprocess.run([WALLOC, "encode", "-T2", "-c", RGB], env=env, capture_output=True).stderr.decode()
+        # libgomp's spin count, or clang's libomp's block time (ms)
+        return [l.split("'")[1] for l in err.splitlines() if "GOMP_SPINCOUNT" in l or "KMP_BLOCKTIME" in l]
     assert spin(None) == ["0"], "default spin count %s" % spin(None)
     assert spin("active") not in (["0"], []), "OMP_WAIT_POLICY=active ignored"
 

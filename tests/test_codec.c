@@ -197,7 +197,7 @@ static void test_threads(wl_model *m) {
   wl_encode_opts o = {.keep = 5};
   uint8_t *part;
   size_t plen;
-  int16_t *qa, *qb;
+  int16_t *qa = NULL, *qb = NULL;
   wl_header ha, hb;
   T_EXPECT(wl_encode(m, &img, &o, &part, &plen) == 0 && plen < len[0], "keep 5");
   T_EXPECT(wl_latents(m, buf[0], len[0], &qa, &ha) == 0 && wl_latents(m, part, plen, &qb, &hb) == 0, "latents");
@@ -205,8 +205,8 @@ static void test_threads(wl_model *m) {
   free(qa); free(qb); free(part);
   wl_image pad = test_image(3, 96, 128); /* unpadded at J = 3: transformed in its own planes */
   wl_encode_opts eat = {.consume = 1};
-  uint8_t *kept, *eaten;
-  size_t klen, elen, plane = sizeof(float) * 3 * 96 * 128;
+  uint8_t *kept = NULL, *eaten = NULL;
+  size_t klen = 0, elen = 1, plane = sizeof(float) * 3 * 96 * 128;
   float *before = malloc(plane);
   memcpy(before, pad.planes, plane);
   T_EXPECT(wl_encode(m, &pad, NULL, &kept, &klen) == 0 && wl_encode(m, &pad, &eat, &eaten, &elen) == 0, "consume");

@@ -3,16 +3,19 @@
 may include (the wavelet and entropy layers nothing above them, the coding path nothing of
 training, the CLI only the public headers), no include cycle, no call cycle between the
 library's objects, a decode-only program that pulls in no training, backward pass or
-refinement, and a shared library that exports exactly what the public headers declare."""
+refinement, and a shared library that exports exactly what the public headers declare (and has
+a SONAME and no run path of ours: clang adds one for its OpenMP runtime)."""
 import glob
 import os
 import re
 import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "py"))
 from harness import finish, test, run, TOP, TOOLS  # noqa: E402
 
+TMP = tempfile.TemporaryDirectory(prefix="walloc-layout-")
 BUILD = os.path.dirname(os.path.dirname(TOOLS))  # $WALLOC_BUILD: the objects
 LIBDIR = os.path.dirname(os.environ.get("WALLOC", os.path.join(TOP, "walloc")))
 
@@ -91,15 +94,16 @@ def _():
     assert not found, "include cycle: %s" % " -> ".join(found)
 
 
-def symbols(path):
-    """(defined, undefined) external symbols of an object or program."""
+def symbols(path, local=False):
+    """(defined, undefined) external symbols of an object, and with local those a program holds
+    as local (the library's hidden symbols become local in a static link)."""
     out = subprocess.run(["nm", path], capture_output=True, text=True, check=True).stdout
     defined, undefined = set(), set()
     for line in out.splitlines():
         f = line.split()
         if len(f) == 2 and f[0] == "U":
             undefined.add(f[1])
-        elif len(f) == 3 and f[1] in "TDBRCV":
+        elif len(f) == 3 and f[1] in ("TDBRCVtdbr" if local else "TDBRCV"):
             defined.add(f[2])
     return defined, undefined
 
@@ -122,15 +126,38 @@ TRAINING = re.compile(r"_backward|^wl_train|^wl_refine|^wl_model_serialize|^wl_s
 @test("layout: a decode-only program linked with libwalloc.a holds no training, backward or refinement code")
 def _():
     prog = os.path.join(TOOLS, "decode_only")
-    wlc = os.path.join(BUILD, "tests", "decode_only.wlc")
+    wlc = os.path.join(TMP.name, "garden.wlc")
     rc, _, err = run("encode", "-q", "-f", os.path.join(TOP, "testdata", "images", "garden-rgb8.png"), "-o", wlc)
     assert rc == 0, err
     p = subprocess.run([prog, wlc], capture_output=True, text=True)
     assert p.returncode == 0 and p.stdout.split() == ["256", "256", "3"], "decode_only: %r %r" % (p.stdout, p.stderr)
-    defined, _ = symbols(prog)
+    defined, _ = symbols(prog, local=True)
     assert "wl_decode" in defined and "wl_synthesise" in defined, "not a static link of the decoder"
     bad = sorted(s for s in defined if TRAINING.search(s))
     assert not bad, "pulled in: %s" % bad
+
+
+def declared():
+    """The functions include/walloc.h and include/walloc_train.h declare WL_API."""
+    names = set()
+    for h in ("walloc.h", "walloc_train.h"):
+        names |= set(re.findall(r"^WL_API [^(]*?\b(wl_\w+)\(", open(os.path.join(TOP, "include", h)).read(), re.M))
+    return names
+
+
+@test("layout: libwalloc.so exports exactly the functions the public headers declare, and has a SONAME")
+def _():
+    so = os.path.join(LIBDIR, "libwalloc.so")
+    out = subprocess.run(["nm", "-D", "--defined-only", so], capture_output=True, text=True, check=True).stdout
+    # clang's OpenMP lowering adds lock words (".gomp_critical_user_..."), not functions
+    exported = {l.split()[-1] for l in out.splitlines() if l.strip() and not l.split()[-1].startswith(".")}
+    want = declared()
+    assert len(want) > 40 and exported == want, "exported, not declared: %s; declared, not exported: %s" % (
+        sorted(exported - want), sorted(want - exported))
+    dyn = subprocess.run(["readelf", "-d", so], capture_output=True, text=True, check=True).stdout
+    assert "(SONAME)" in dyn and "libwalloc.so.0" in dyn, "no SONAME"
+    paths = [l for l in dyn.splitlines() if "RUNPATH" in l or "RPATH" in l]
+    assert not any("openblas" in l for l in paths), "a run path to OpenBLAS is baked in: %s" % paths
 
 
 finish_rc = finish()

@@ -160,7 +160,7 @@ static void test_largest_model(const set *st) {
   wl_train_params p = small(st, 0);
   p.N = p.fine_N = 2;
   p.R = p.fine_R = 8;
-  wl_trainer *a, *b;
+  wl_trainer *a = NULL, *b = NULL;
   uint8_t *ck = NULL;
   size_t len;
   T_EXPECT(new_trainer(st, &p, &a) == 0 && new_trainer(st, &p, &b) == 0, "trainers");

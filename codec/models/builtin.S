@@ -2,6 +2,7 @@
 .macro model sym, file
   .balign 16
   .globl wl_model_\sym, wl_model_\sym\()_end
+  .hidden wl_model_\sym, wl_model_\sym\()_end
 wl_model_\sym:
   .incbin "\file"
 wl_model_\sym\()_end:
