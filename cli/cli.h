@@ -26,6 +26,9 @@ typedef struct {
 
 /* Prints "walloc: FILE: message" on stderr and returns 1 (the exit status for bad input). */
 int cli_fail(const char *file, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A library error's message: wl_strerror's, then what the library adds (wl_error_detail), then,
+ * when WALLOC_DEBUG is set, where it began in the library's sources. */
+const char *cli_error(int e);
 /* Loads -m (a built-in name or a file path) into *m; prints the error itself. */
 int cli_load_model(const char *spec, wl_model **m);
 /* Writes an output, refusing binary data to a terminal without -f; prints the error itself. */

@@ -144,7 +144,7 @@ static int encode_image(cli_opts *o, const char *in, io_input *f) {
     image_threads(o, &s.img);
     wl_encode_opts eo = {.keep = o->keep, .consume = 1, .refine = o->refine}; /* the planes are not needed after */
     int e = wl_encode(m, &s.img, &eo, &enc, &enclen);
-    if (e) rc = cli_fail(in, "%s", wl_strerror(e));
+    if (e) rc = cli_fail(in, "%s", cli_error(e));
   }
   char *out = rc ? NULL : output_path(o, in, ".wlc");
   if (!rc) rc = out ? cli_write(o, out, enc, enclen) : cli_fail(in, "out of memory");
@@ -166,7 +166,7 @@ static int audio_encoder(cli_opts *o, const char *in, const wl_audio *fmt, wl_mo
   if (err == WL_ERR_ARG && wl_audio_chunking(*m, o->chunk, &L, &O))
     return cli_fail(in, "--chunk %ld: must be a multiple of %d (2^J), at least %ld (the overlap) and at most %ld",
                     o->chunk, 1 << d.J, O, WL_MAX_CHUNK);
-  return err ? cli_fail(in, "%s", wl_strerror(err)) : 0;
+  return err ? cli_fail(in, "%s", cli_error(err)) : 0;
 }
 
 /* Streams audio: blocks from the reader into the encoder, its records to the output. */
@@ -189,7 +189,7 @@ static int encode_audio(cli_opts *o, const char *in, io_input *f) {
     fmt.frames += b.frames;
     more = b.frames > 0;
     err = more ? wl_audio_encoder_push(e, &b, &bytes, &n) : wl_audio_encoder_finish(e, &bytes, &n);
-    if (err) rc = cli_fail(in, "%s", wl_strerror(err));
+    if (err) rc = cli_fail(in, "%s", cli_error(err));
     else if (n && io_out_write(&w, bytes, n)) rc = cli_fail(out, "cannot write: %s", strerror(errno));
     total += n;
   }
@@ -221,14 +221,14 @@ static int wlc_model(const cli_opts *o, const char *in, const wl_header *h, wl_m
   if (o->model) return cli_load_model(o->model, m);
   if (!(e = wl_model_builtin_by_id(m, h->model_id))) return 0;
   return e == WL_ERR_MISMATCH ? cli_fail(in, "made with model %016" PRIx64 ", which is not built in (use -m)", h->model_id)
-                              : cli_fail(in, "built-in model: %s", wl_strerror(e));
+                              : cli_fail(in, "built-in model: %s", cli_error(e));
 }
 
 int cli_open_wlc(const cli_opts *o, const char *in, uint8_t **buf, size_t *len, wl_header *h, wl_model **m) {
   *m = NULL;
   if (read_input(in, buf, len)) return 1;
   int e = wl_header_read(*buf, *len, h);
-  int rc = e ? cli_fail(in, "%s", wl_strerror(e)) : wlc_model(o, in, h, m);
+  int rc = e ? cli_fail(in, "%s", cli_error(e)) : wlc_model(o, in, h, m);
   if (rc) free(*buf);
   return rc;
 }
@@ -247,7 +247,7 @@ static int decode_image(cli_opts *o, const char *in, const uint8_t *buf, size_t 
            : !npy && !png_holds(h->channels)
              ? cli_fail(out, "PNG holds 1 or 3 channels, the image has %d (write .npy)", h->channels) : 0;
   int e = rc ? 0 : wl_decode(m, buf, len, &img);
-  if (e) rc = cli_fail(in, "%s", wl_strerror(e));
+  if (e) rc = cli_fail(in, "%s", cli_error(e));
   if (!rc && (npy ? npy_encode_image : png_encode)(&img, &enc, &enclen))
     rc = cli_fail(out, "cannot encode %s: out of memory", npy ? ".npy" : "PNG");
   if (!rc) rc = cli_write(o, out, enc, enclen);
@@ -272,17 +272,17 @@ static int decode_audio(cli_opts *o, const char *in, io_input *f, const wl_model
   io_output w;
   wl_audio v;
   char why[SND_WHY];
-  int e = buf ? wl_audio_decoder_new(&d, m) : WL_ERR_NOMEM, rc = e ? cli_fail(in, "%s", wl_strerror(e)) : 0, opened = 0;
+  int e = buf ? wl_audio_decoder_new(&d, m) : WL_ERR_NOMEM, rc = e ? cli_fail(in, "%s", cli_error(e)) : 0, opened = 0;
   if (!rc) opened = !(rc = cli_out_open(o, out, &w));
   for (ssize_t n = 1; !rc && n;) {
     if ((n = io_read(f, buf, READ)) < 0) rc = cli_fail(in, "cannot read: %s", strerror(errno));
     for (size_t off = 0, used; !rc && off < (size_t)n; off += used) {
-      if ((e = wl_audio_decoder_push(d, buf + off, (size_t)n - off, &used, &v))) rc = cli_fail(in, "%s", wl_strerror(e));
+      if ((e = wl_audio_decoder_push(d, buf + off, (size_t)n - off, &used, &v))) rc = cli_fail(in, "%s", cli_error(e));
       else if (v.channels && !sw && snd_create(&w, &v, flac, frames, &sw, why)) rc = cli_fail(out, "%s", why);
       else if (v.frames && snd_write(sw, &v, why)) rc = cli_fail(out, "%s", why);
     }
   }
-  if (!rc && (e = wl_audio_decoder_finish(d))) rc = cli_fail(in, "%s", wl_strerror(e));
+  if (!rc && (e = wl_audio_decoder_finish(d))) rc = cli_fail(in, "%s", cli_error(e));
   if (!rc && snd_finish(sw, why)) rc = cli_fail(out, "%s", why);
   else if (rc) snd_abandon(sw);
   if (opened && !rc && io_out_commit(&w)) rc = cli_fail(out, "cannot write: %s", strerror(errno));
@@ -299,14 +299,14 @@ static int decode_one(cli_opts *o, const char *in) {
   uint8_t *buf = NULL;
   size_t len;
   if (open_input(in, &f)) return 1;
-  int e = wl_header_peek(f.head, f.nhead, &h), rc = e ? cli_fail(in, "%s", wl_strerror(e)) : wlc_model(o, in, &h, &m);
+  int e = wl_header_peek(f.head, f.nhead, &h), rc = e ? cli_fail(in, "%s", cli_error(e)) : wlc_model(o, in, &h, &m);
   const int audio = h.modality == WL_MODALITY_AUDIO;
   char *out = rc ? NULL : output_path(o, in, audio ? ".wav" : png_holds(h.channels) ? ".png" : ".npy");
   const char *ext = out && strcmp(out, "-") ? io_ext(out) : NULL; /* NULL: stdout */
   if (!rc && !out) rc = cli_fail(in, "out of memory");
   if (!rc && audio) rc = decode_audio(o, in, &f, m, out, ext);
   else if (!rc && io_read_rest(&f, &buf, &len)) rc = cli_fail(in, "cannot read: %s", strerror(errno));
-  else if (!rc && (e = wl_header_read(buf, len, &h))) rc = cli_fail(in, "%s", wl_strerror(e));
+  else if (!rc && (e = wl_header_read(buf, len, &h))) rc = cli_fail(in, "%s", cli_error(e));
   else if (!rc) rc = decode_image(o, in, buf, len, m, &h, out, ext);
   io_close(&f);
   free(out); free(buf);
@@ -406,7 +406,7 @@ static int info_one(cli_opts *o, const char *in) {
   if (read_input(in, &buf, &len)) return 1;
   int e = wl_header_read(buf, len, &h);
   free(buf);
-  if (e) return cli_fail(in, "%s", wl_strerror(e));
+  if (e) return cli_fail(in, "%s", cli_error(e));
   (o->json ? print_json : print_info)(in, &h, len);
   return 0;
 }
@@ -422,7 +422,7 @@ static int latents_one(cli_opts *o, const char *in) {
   if (!o->out && !o->to_stdout && strcmp(in, "-")) return cli_fail(in, "latents needs -o OUT.npy or -c");
   if (cli_open_wlc(o, in, &buf, &len, &h, &m)) return 1;
   char *out = output_path(o, in, ".npy");
-  int e = wl_latents(m, buf, len, &q, &h), rc = e ? cli_fail(in, "%s", wl_strerror(e)) : 0;
+  int e = wl_latents(m, buf, len, &q, &h), rc = e ? cli_fail(in, "%s", cli_error(e)) : 0;
   const int shape[3] = {h.keep, h.lat_h, h.lat_w};
   if (!rc && (!out || npy_encode(q, shape, h.bits, &npy, &npylen))) rc = cli_fail(in, "out of memory");
   if (!rc) rc = cli_write(o, out, npy, npylen);

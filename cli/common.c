@@ -19,18 +19,26 @@ int cli_fail(const char *file, const char *fmt, ...) {
   return 1;
 }
 
+const char *cli_error(int e) {
+  static char msg[320];
+  const char *why = wl_error_detail(e), *debug = getenv("WALLOC_DEBUG");
+  snprintf(msg, sizeof msg, "%s%s%s%s%s%s", wl_strerror(e), *why ? ": " : "", why, debug && *debug ? " (at " : "",
+           debug && *debug ? wl_error_site(e) : "", debug && *debug ? ")" : "");
+  return msg;
+}
+
 int cli_load_model(const char *spec, wl_model **m) {
   uint8_t *buf;
   size_t len;
   for (int i = 0; wl_model_builtin_name(i); i++)
     if (!strcmp(spec, wl_model_builtin_name(i))) {
       int e = wl_model_builtin(m, spec);
-      return e ? cli_fail(spec, "built-in model: %s", wl_strerror(e)) : 0;
+      return e ? cli_fail(spec, "built-in model: %s", cli_error(e)) : 0;
     }
   if (io_read_all(spec, &buf, &len)) return cli_fail(spec, "cannot read model: %s", strerror(errno));
   int e = wl_model_load(m, buf, len);
   free(buf);
-  return e ? cli_fail(spec, "%s", wl_strerror(e)) : 0;
+  return e ? cli_fail(spec, "%s", cli_error(e)) : 0;
 }
 
 int cli_out_open(const cli_opts *o, const char *path, io_output *w) {

@@ -85,7 +85,7 @@ int cmd_eval(cli_opts *o) {
   if (!rc) {
     b.audio = a.audio;
     int e = a.audio ? wl_decode_audio(m, buf, len, &b.snd) : wl_decode(m, buf, len, &b.img);
-    if (e) rc = cli_fail(wlc, "%s", wl_strerror(e));
+    if (e) rc = cli_fail(wlc, "%s", cli_error(e));
   }
   if (!rc) rc = a.audio ? eval_audio(o, &a.snd, &b.snd, &h, len) : eval_image(o, &a.img, &b.img, &h, len);
   free(buf);

@@ -22,7 +22,7 @@ static int train_linear(cli_opts *o, const train_set *set) {
                         .stride = o->stride, .command = o->command};
   int e = set->audio ? wl_train_linear_audio(set->clips, set->n, &p, &model, &len)
                      : wl_train_linear(set->imgs, set->n, &p, &model, &len), rc = 0;
-  if (e) rc = cli_fail(o->out, "training failed: %s", wl_strerror(e));
+  if (e) rc = cli_fail(o->out, "training failed: %s", cli_error(e));
   if (!rc) rc = cli_write(o, o->out, model, len);
   if (!rc && o->verbosity > 1)
     fprintf(stderr, "%s: linear %s model from %d %s, %zu bytes\n", o->out, set->audio ? "1-D" : "2-D", set->n,

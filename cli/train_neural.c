@@ -48,7 +48,7 @@ static int save(cli_opts *o, wl_trainer *t, int checkpoint, const char *path) {
   uint8_t *buf;
   size_t len;
   int e = wl_trainer_save(t, checkpoint, &buf, &len);
-  if (e) return cli_fail(path, "cannot save: %s", wl_strerror(e));
+  if (e) return cli_fail(path, "cannot save: %s", cli_error(e));
   int rc = 0;
   if (io_write_atomic(path, buf, len, checkpoint || o->force))
     rc = errno == EEXIST ? cli_fail(path, "already exists (use -f to overwrite)")
@@ -63,7 +63,7 @@ static int resume(wl_trainer *t, const char *path) {
   if (io_read_all(path, &buf, &len)) return cli_fail(path, "cannot read checkpoint: %s", strerror(errno));
   int e = wl_trainer_resume(t, buf, len);
   free(buf);
-  return e ? cli_fail(path, "cannot resume: %s", wl_strerror(e)) : 0;
+  return e ? cli_fail(path, "cannot resume: %s", cli_error(e)) : 0;
 }
 
 /* Images: "train DB dB BPP bpp ... val DB@BPP ..."; audio: bits per frame in training, and
@@ -105,11 +105,7 @@ int train_neural(cli_opts *o, const train_set *set) {
                        .seed = (uint64_t)o->seed};
   wl_trainer *t = NULL;
   int e = !ckpt_path ? WL_ERR_NOMEM : audio ? wl_trainer_new_audio(&t, set->clips, n, &p) : wl_trainer_new(&t, set->imgs, n, &p);
-  if (e) rc = cli_fail("train", "%s", e != WL_ERR_ARG ? wl_strerror(e) : audio
-                       ? "invalid training parameters (--crop: segment frames, a multiple of 2^J, at most 1048576; "
-                         "K at most channels * 2^J)"
-                       : "invalid training parameters (crop must be a multiple of 2^J, at most 4096; K at most "
-                         "channels * 4^J)");
+  if (e) rc = cli_fail("train", "%s", cli_error(e));
   if (!rc && o->resume) rc = resume(t, o->resume);
   const int K = o->K, keep[NKEEP] = {K / 4 > 0 ? K / 4 : 1, K / 2 > 0 ? K / 2 : 1, 3 * K / 4 > 0 ? 3 * K / 4 : 1, K};
   const int tty = isatty(STDERR_FILENO) && o->verbosity > 0;
@@ -128,13 +124,13 @@ int train_neural(cli_opts *o, const train_set *set) {
     have_val = 1;
   }
   while (!rc && step < o->steps && !interrupted && !(o->time_s > 0 && now() - start > o->time_s)) {
-    if ((e = wl_trainer_step(t, &db, &bpp))) { rc = cli_fail("train", "step failed: %s", wl_strerror(e)); break; }
+    if ((e = wl_trainer_step(t, &db, &bpp))) { rc = cli_fail("train", "step failed: %s", cli_error(e)); break; }
     step = wl_trainer_step_count(t);
     sum_db += db; sum_bpp += bpp; nsum++;
     const double tnow = now();
     if (tnow - window_t > 2.0) { rate = (double)(step - window_s) / (tnow - window_t); window_t = tnow; window_s = step; }
     if (nval && (step % o->val_every == 0 || step == o->steps)) {
-      if ((e = validate(t, &val, keep, vpsnr, vbpp))) { rc = cli_fail(o->val, "validation: %s", wl_strerror(e)); break; }
+      if ((e = validate(t, &val, keep, vpsnr, vbpp))) { rc = cli_fail(o->val, "validation: %s", cli_error(e)); break; }
       have_val = 1;
       if (o->verbosity > 0) progress(stderr, "\n", o, audio, step, sum_db / nsum, sum_bpp / nsum, rate, vpsnr, vbpp, 1);
       sum_db = sum_bpp = 0; nsum = 0;

@@ -34,7 +34,7 @@ int wl_analyse(const wl_model *m, const wl_signal *s, int keep, int16_t *q, wl_w
   const long P = wl_latent_count(s, m->d.J);
   wl_work own = {0};
   float *X, *y = malloc(sizeof(float) * (size_t)keep * P);
-  int e = y ? wl_packets(s, m->d.J, w ? w : &own, &X) : WL_ERR_NOMEM;
+  int e = y ? wl_packets(s, m->d.J, w ? w : &own, &X) : WL_FAIL(WL_ERR_NOMEM);
   if (!e) {
     wl_affine(m->enc_w, m->enc_b, X, keep, m->D, P, y);
 #pragma omp parallel for schedule(static)
@@ -54,7 +54,7 @@ int wl_code_channels(const wl_model *m, const int16_t *q, wl_header *h, uint8_t 
     int mode = 0;
     int e = wle_encode_best(q + c * P, c ? q + (c - 1) * P : NULL, h->lat_h, h->lat_w, h->bits,
                             m->freq + ((size_t)c << h->bits), buf + c * bound, bound, &len, &mode);
-    wl_first_note(&err, c, e < 0 ? e : len > UINT32_MAX ? WL_ERR_LIMIT : 0);
+    wl_first_note(&err, c, e < 0 ? e : len > UINT32_MAX ? WL_FAIL(WL_ERR_LIMIT) : 0);
     h->entropy[c] = (uint8_t)mode;
     h->stream_len[c] = (uint32_t)len;
   }
@@ -63,7 +63,7 @@ int wl_code_channels(const wl_model *m, const int16_t *q, wl_header *h, uint8_t 
 
 int wl_header_init(const wl_model *m, const wl_signal *s, int modality, const wl_encode_opts *o, wl_header *h) {
   memset(h, 0, sizeof *h);
-  if (s->channels != m->d.channels || s->dims != m->d.dims) return WL_ERR_MISMATCH;
+  if (s->channels != m->d.channels || s->dims != m->d.dims) return WL_FAIL(WL_ERR_MISMATCH);
   h->version = modality == WL_MODALITY_AUDIO ? WL_FORMAT_VERSION_AUDIO : WL_FORMAT_VERSION;
   h->modality = modality;
   h->model_id = m->d.id;
@@ -75,7 +75,7 @@ int wl_header_init(const wl_model *m, const wl_signal *s, int modality, const wl
   h->K = m->d.K;
   h->keep = o && o->keep ? o->keep : m->d.keep;
   h->bits = m->d.bits;
-  if (h->keep < 1 || h->keep > h->K) return WL_ERR_ARG;
+  if (h->keep < 1 || h->keep > h->K) return WL_FAIL(WL_ERR_ARG);
   wl_latent_shape(s, h->J, &h->lat_h, &h->lat_w);
   return 0;
 }

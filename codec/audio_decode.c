@@ -21,6 +21,7 @@ struct wl_audio_decoder {
   float *tail;      /* (C, O): the last chunk's frames of the coming cross-fade */
   int16_t *q;       /* (keep, (L + 2 O) / 2^J) */
   wl_work work;     /* wl_synthesise's buffers, sized for a full chunk and kept */
+  int failed;       /* the error of a failed push: every later call returns it */
 };
 
 void wl_audio_decoder_free(wl_audio_decoder *d) {
@@ -32,13 +33,15 @@ void wl_audio_decoder_free(wl_audio_decoder *d) {
 
 int wl_audio_decoder_new(wl_audio_decoder **dp, const wl_model *m) {
   *dp = NULL;
-  if (m->d.dims != 1) return WL_ERR_MISMATCH;
-  if (!(*dp = calloc(1, sizeof **dp))) return WL_ERR_NOMEM;
+  if (m->d.dims != 1) return WL_FAIL(WL_ERR_MISMATCH);
+  if (!(*dp = calloc(1, sizeof **dp))) return WL_FAIL(WL_ERR_NOMEM);
   (*dp)->m = m;
   return 0;
 }
 
-int wl_audio_decoder_finish(const wl_audio_decoder *d) { return d->at.done ? 0 : WL_ERR_TRUNCATED; }
+int wl_audio_decoder_finish(const wl_audio_decoder *d) {
+  return d->failed ? d->failed : d->at.done ? 0 : WL_FAIL(WL_ERR_TRUNCATED);
+}
 
 /* The bytes of the record at p (n of them at hand), or more than n while they do not tell. */
 static int record_need(const wl_audio_decoder *d, const uint8_t *p, size_t n, size_t *need) {
@@ -72,7 +75,7 @@ static int gather(wl_audio_decoder *d, const uint8_t *buf, size_t len, size_t *u
     if (*used == len) return 0;
     if (need > d->cap) {
       uint8_t *b = realloc(d->rec, need);
-      if (!b) return WL_ERR_NOMEM;
+      if (!b) return WL_FAIL(WL_ERR_NOMEM);
       d->rec = b;
       d->cap = need;
     }
@@ -87,13 +90,13 @@ static int gather(wl_audio_decoder *d, const uint8_t *buf, size_t len, size_t *u
 static int start(wl_audio_decoder *d, const uint8_t *p) {
   wl_header h;
   WL_TRY(wl_header_peek(p, WL_AUDIO_HDR, &h));
-  if (h.modality != WL_MODALITY_AUDIO) return WL_ERR_MISMATCH;
+  if (h.modality != WL_MODALITY_AUDIO) return WL_FAIL(WL_ERR_MISMATCH);
   WL_TRY(wl_header_check_model(d->m, &h));
   const size_t C = (size_t)h.channels, S = (size_t)(h.chunk + 2 * h.overlap);
   d->span = wl_alloc_large(sizeof(float) * C * S);
   d->tail = wl_alloc_large(sizeof(float) * C * (size_t)h.overlap);
   d->q = malloc(sizeof(int16_t) * (size_t)h.keep * (S >> h.J));
-  if (!d->span || !d->tail || !d->q) return WL_ERR_NOMEM;
+  if (!d->span || !d->tail || !d->q) return WL_FAIL(WL_ERR_NOMEM); /* the decoder fails: freed by its free */
   wl_header full = h;
   full.width = (int)S;
   full.lat_h = 1;
@@ -125,12 +128,11 @@ static void blend(wl_audio_decoder *d, uint32_t i, long n, int last, wl_audio *o
   out->frames = z - a;
 }
 
-int wl_audio_decoder_push(wl_audio_decoder *d, const uint8_t *buf, size_t len, size_t *used, wl_audio *out) {
+/* One push (see wl_audio_decoder_push); any error leaves d failed. */
+static int push(wl_audio_decoder *d, const uint8_t *buf, size_t len, size_t *used, wl_audio *out) {
   const uint8_t *rec;
   size_t size;
   wl_header ch;
-  *used = 0;
-  memset(out, 0, sizeof *out);
   WL_TRY(gather(d, buf, len, used, &rec, &size));
   if (rec && !d->h.version) WL_TRY(start(d, rec));
   else if (rec) {
@@ -148,12 +150,20 @@ int wl_audio_decoder_push(wl_audio_decoder *d, const uint8_t *buf, size_t len, s
   return 0;
 }
 
+int wl_audio_decoder_push(wl_audio_decoder *d, const uint8_t *buf, size_t len, size_t *used, wl_audio *out) {
+  *used = 0;
+  memset(out, 0, sizeof *out);
+  if (!d->failed) d->failed = push(d, buf, len, used, out);
+  if (d->failed) memset(out, 0, sizeof *out);
+  return d->failed;
+}
+
 /* ---- a whole clip ---------------------------------------------------------------------- */
 
 /* Reads and checks a whole audio stream's records into *h, and that m made it. */
 static int read_whole(const wl_model *m, const uint8_t *buf, size_t len, wl_header *h) {
   WL_TRY(wl_header_read(buf, len, h));
-  if (h->modality != WL_MODALITY_AUDIO) return WL_ERR_MISMATCH;
+  if (h->modality != WL_MODALITY_AUDIO) return WL_FAIL(WL_ERR_MISMATCH);
   return wl_header_check_model(m, h);
 }
 
@@ -164,10 +174,10 @@ int wl_decode_audio(const wl_model *m, const uint8_t *buf, size_t len, wl_audio 
   memset(a, 0, sizeof *a);
   WL_TRY(read_whole(m, buf, len, &h));
   const long T = h.frames;
-  if (T > WL_MAX_FRAMES || T * h.channels > WL_MAX_SAMPLES) return WL_ERR_LIMIT;
+  if (T > WL_MAX_FRAMES || T * h.channels > WL_MAX_SAMPLES) return WL_FAIL(WL_ERR_LIMIT);
   WL_TRY(wl_audio_decoder_new(&d, m));
   float *x = wl_alloc_large(sizeof(float) * (size_t)h.channels * (size_t)T);
-  int err = x ? 0 : WL_ERR_NOMEM;
+  int err = x ? 0 : WL_FAIL(WL_ERR_NOMEM);
   for (size_t off = 0, used; !err && off < len; off += used) {
     err = wl_audio_decoder_push(d, buf + off, len - off, &used, &v);
     for (int c = 0; !err && c < h.channels && v.frames; c++)
@@ -184,12 +194,12 @@ int wl_decode_audio(const wl_model *m, const uint8_t *buf, size_t len, wl_audio 
 int wl_audio_latents(const wl_model *m, const uint8_t *buf, size_t len, int16_t **q, wl_header *h) {
   WL_TRY(read_whole(m, buf, len, h));
   const long W = h->lat_w, L = h->chunk, J = h->J;
-  if ((int64_t)W * h->keep > WL_MAX_SAMPLES) return WL_ERR_LIMIT;
+  if ((int64_t)W * h->keep > WL_MAX_SAMPLES) return WL_FAIL(WL_ERR_LIMIT);
   int16_t *out = malloc(sizeof(int16_t) * (size_t)h->keep * (size_t)W);
   int16_t *lat = malloc(sizeof(int16_t) * (size_t)h->keep * (size_t)((L + 2 * h->overlap) >> J));
   wl_stream_pos at = {.crc = wl_crc32(0, buf, WL_AUDIO_HDR)};
   wl_header ch;
-  int err = out && lat ? 0 : WL_ERR_NOMEM;
+  int err = out && lat ? 0 : WL_FAIL(WL_ERR_NOMEM);
   for (size_t pos = WL_AUDIO_HDR, need = 0; !err && !at.last; pos += need) {
     err = wl_record_size(h, &at, buf + pos, len - pos, &need); /* read_whole checked them all */
     if (!err) err = wl_record_read(h, &at, buf + pos, need, &ch);

@@ -31,8 +31,8 @@ int wl_audio_chunking(const wl_model *m, long chunk, long *L, long *O) {
   const long half = ((8 + 2 * m->R) * unit + room + unit - 1) / unit * unit;
   *O = 2 * half;
   *L = chunk ? chunk : WL_AUDIO_CHUNK_SAMPLES / m->d.channels / unit * unit;
-  if (m->d.dims != 1) return WL_ERR_MISMATCH;
-  if (*L % unit || *L < *O || *L > WL_MAX_CHUNK || (*L + 2 * *O) * m->d.channels > WL_MAX_SAMPLES) return WL_ERR_ARG;
+  if (m->d.dims != 1) return WL_FAIL(WL_ERR_MISMATCH);
+  if (*L % unit || *L < *O || *L > WL_MAX_CHUNK || (*L + 2 * *O) * m->d.channels > WL_MAX_SAMPLES) return WL_FAIL(WL_ERR_ARG);
   return 0;
 }
 
@@ -67,14 +67,14 @@ int wl_audio_encoder_new(wl_audio_encoder **ep, const wl_model *m, int channels,
                          const wl_encode_opts *o) {
   *ep = NULL;
   if (channels < 1 || channels > WL_MAX_CHANNELS || rate < 1 || (depth != 8 && depth != 16 && depth != 24 && depth != 32))
-    return WL_ERR_ARG;
+    return WL_FAIL(WL_ERR_ARG);
   const wl_signal s = {1, channels, 1, 1, depth, NULL, 0};
   wl_header h;
   long L, O;
   WL_TRY(wl_header_init(m, &s, WL_MODALITY_AUDIO, o, &h));
   WL_TRY(wl_audio_chunking(m, o ? o->chunk : 0, &L, &O));
   wl_audio_encoder *e = calloc(1, sizeof *e);
-  if (!e) return WL_ERR_NOMEM;
+  if (!e) return WL_FAIL(WL_ERR_NOMEM);
   h.rate = rate;
   h.chunk = L;
   h.overlap = O;
@@ -89,7 +89,7 @@ int wl_audio_encoder_new(wl_audio_encoder **ep, const wl_model *m, int channels,
   const wl_signal span = {1, channels, 1, (int)(e->cap - 1), depth, NULL, 0};
   if (!e->win || !e->q || !e->streams || wl_work_reserve(&e->work, &span, h.J)) {
     wl_audio_encoder_free(e);
-    return WL_ERR_NOMEM;
+    return WL_FAIL(WL_ERR_NOMEM);
   }
   *ep = e;
   return 0;
@@ -125,7 +125,7 @@ static int code_chunk(wl_audio_encoder *e, long n, int last) {
   size_t size = WL_CHUNK_FIXED + 5 * (size_t)h->keep + 4;
   for (int c = 0; c < h->keep; c++) size += h->stream_len[c];
   uint8_t *p = reserve(e, size);
-  if (!p) return WL_ERR_NOMEM;
+  if (!p) return WL_FAIL(WL_ERR_NOMEM);
   uint8_t *s8 = p + wl_chunk_head_write(h, e->index, last, p);
   for (int c = 0; c < h->keep; s8 += h->stream_len[c++]) memcpy(s8, e->streams + c * e->bound, h->stream_len[c]);
   wl_put32(s8, wl_crc32(0, p, size - 4));
@@ -136,11 +136,11 @@ static int code_chunk(wl_audio_encoder *e, long n, int last) {
 
 /* Starts a call: resets the output, writes the file header first of all. */
 static int begin(wl_audio_encoder *e) {
-  if (e->state < 0 || e->state == 2) return WL_ERR_ARG;
+  if (e->state < 0 || e->state == 2) return WL_FAIL(WL_ERR_ARG);
   e->outlen = 0;
   if (e->state == 1) return 0;
   uint8_t *p = reserve(e, WL_AUDIO_HDR);
-  if (!p) return WL_ERR_NOMEM;
+  if (!p) return WL_FAIL(WL_ERR_NOMEM);
   wl_audio_header_write(&e->h, p);
   commit(e, WL_AUDIO_HDR);
   e->state = 1;
@@ -158,7 +158,7 @@ int wl_audio_encoder_push(wl_audio_encoder *e, const wl_audio *a, const uint8_t 
   const wl_header *h = &e->h;
   if (!a || a->channels != h->channels || a->rate != h->rate || a->depth != h->depth || a->frames < 0 ||
       (a->frames && !a->samples))
-    return end_call(e, WL_ERR_ARG, out, outlen);
+    return end_call(e, WL_FAIL(WL_ERR_ARG), out, outlen);
   int err = begin(e);
   for (long t = 0; !err && t < a->frames;) {
     const long want = wl_chunk_span(h, e->index) + 1, k = a->frames - t < want - e->have ? a->frames - t : want - e->have;
@@ -167,7 +167,7 @@ int wl_audio_encoder_push(wl_audio_encoder *e, const wl_audio *a, const uint8_t 
     e->have += k;
     e->total += k;
     t += k;
-    if (e->total > WL_MAX_STREAM_FRAMES) err = WL_ERR_LIMIT;
+    if (e->total > WL_MAX_STREAM_FRAMES) err = WL_FAIL(WL_ERR_LIMIT);
     else if (e->have == want) {
       /* a frame past the span: not the last chunk. The next span starts L (chunk 0: L - O) on. */
       const long drop = wl_chunk_start(h, e->index + 1) - wl_chunk_start(h, e->index);
@@ -182,10 +182,10 @@ int wl_audio_encoder_push(wl_audio_encoder *e, const wl_audio *a, const uint8_t 
 
 int wl_audio_encoder_finish(wl_audio_encoder *e, const uint8_t **out, size_t *outlen) {
   int err = begin(e);
-  if (!err && !e->total) err = WL_ERR_LIMIT;
+  if (!err && !e->total) err = WL_FAIL(WL_ERR_LIMIT);
   if (!err) err = code_chunk(e, e->have, 1);
   uint8_t *p = err ? NULL : reserve(e, WL_END_LEN);
-  if (!err && !p) err = WL_ERR_NOMEM;
+  if (!err && !p) err = WL_FAIL(WL_ERR_NOMEM);
   if (!err) {
     p[0] = WL_TAG_END;
     p[1] = 0;
@@ -209,13 +209,13 @@ int wl_encode_audio(const wl_model *m, const wl_audio *a, const wl_encode_opts *
   WL_TRY(wl_audio_encoder_new(&e, m, a->channels, a->rate, a->depth, o));
   int err = wl_audio_encoder_push(e, a, &p[0], &n[0]);
   uint8_t *b = err ? NULL : malloc(n[0]);
-  if (!err && !b) err = WL_ERR_NOMEM;
+  if (!err && !b) err = WL_FAIL(WL_ERR_NOMEM);
   if (!err) {
     memcpy(b, p[0], n[0]);
     err = wl_audio_encoder_finish(e, &p[1], &n[1]);
   }
   uint8_t *all = err ? NULL : realloc(b, n[0] + n[1]);
-  if (!err && !all) err = WL_ERR_NOMEM;
+  if (!err && !all) err = WL_FAIL(WL_ERR_NOMEM);
   if (err) free(b);
   else {
     memcpy(all + n[0], p[1], n[1]);

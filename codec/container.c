@@ -84,15 +84,15 @@ size_t wl_chunk_head_write(const wl_header *ch, uint32_t index, int last, uint8_
 /* The fields every .wlc starts with (bytes 0..35), checked; audio also its header CRC. */
 int wl_header_peek(const uint8_t *p, size_t len, wl_header *h) {
   memset(h, 0, sizeof *h);
-  if (memcmp(p, magic, len < 4 ? len : 4)) return WL_ERR_MAGIC;
-  if (len < 6) return WL_ERR_TRUNCATED;
+  if (memcmp(p, magic, len < 4 ? len : 4)) return WL_FAIL(WL_ERR_MAGIC);
+  if (len < 6) return WL_FAIL(WL_ERR_TRUNCATED);
   h->version = p[4];
   h->modality = p[5];
-  if (h->version != WL_FORMAT_VERSION && h->version != WL_FORMAT_VERSION_AUDIO) return WL_ERR_VERSION;
-  if (h->modality != WL_MODALITY_IMAGE && h->modality != WL_MODALITY_AUDIO) return WL_ERR_CORRUPT;
+  if (h->version != WL_FORMAT_VERSION && h->version != WL_FORMAT_VERSION_AUDIO) return WL_FAIL(WL_ERR_VERSION);
+  if (h->modality != WL_MODALITY_IMAGE && h->modality != WL_MODALITY_AUDIO) return WL_FAIL(WL_ERR_CORRUPT);
   const int audio = h->modality == WL_MODALITY_AUDIO;
-  if (h->version != (audio ? WL_FORMAT_VERSION_AUDIO : WL_FORMAT_VERSION)) return WL_ERR_VERSION;
-  if (len < (audio ? WL_AUDIO_HDR : WL_HDR_FIXED)) return WL_ERR_TRUNCATED;
+  if (h->version != (audio ? WL_FORMAT_VERSION_AUDIO : WL_FORMAT_VERSION)) return WL_FAIL(WL_ERR_VERSION);
+  if (len < (audio ? WL_AUDIO_HDR : WL_HDR_FIXED)) return WL_FAIL(WL_ERR_TRUNCATED);
   h->J = p[6];
   h->bits = p[7];
   h->model_id = wl_get64(p + 8);
@@ -106,13 +106,13 @@ int wl_header_peek(const uint8_t *p, size_t len, wl_header *h) {
                              : h->depth == 8 || h->depth == 16;
   if (h->J < 1 || h->J > (audio ? WL_MAX_J1 : WL_MAX_J) || h->bits < 2 || h->bits > 16 || !depth_ok ||
       (p[27] & ~(audio ? 0 : 1)) || h->channels < 1 || h->K < 1 || h->K > WL_MAX_K || h->keep < 1 || h->keep > h->K)
-    return WL_ERR_CORRUPT;
-  if (h->channels > WL_MAX_CHANNELS) return WL_ERR_LIMIT;
+    return WL_FAIL(WL_ERR_CORRUPT);
+  if (h->channels > WL_MAX_CHANNELS) return WL_FAIL(WL_ERR_LIMIT);
   h->lat_h = 1;
   if (!audio) {
     h->alpha_len = X;
-    if (h->has_alpha != (X > 0)) return WL_ERR_CORRUPT;
-    if (A < 1 || B < 1 || A > WL_MAX_DIM || B > WL_MAX_DIM || (uint64_t)A * B > WL_MAX_PIXELS) return WL_ERR_LIMIT;
+    if (h->has_alpha != (X > 0)) return WL_FAIL(WL_ERR_CORRUPT);
+    if (A < 1 || B < 1 || A > WL_MAX_DIM || B > WL_MAX_DIM || (uint64_t)A * B > WL_MAX_PIXELS) return WL_FAIL(WL_ERR_LIMIT);
     h->height = (int)A;
     h->width = (int)B;
     h->lat_h = wl_pad_size(h->height, h->J) >> h->J;
@@ -121,9 +121,9 @@ int wl_header_peek(const uint8_t *p, size_t len, wl_header *h) {
     return 0;
   }
   const uint32_t unit = 1u << h->J;
-  if (A < 1 || A > WL_MAX_RATE || B < 1 || B % unit || X < 1 || X % unit || X > B) return WL_ERR_CORRUPT;
-  if (B > WL_MAX_CHUNK || (uint64_t)h->channels * (B + 2 * (uint64_t)X) > WL_MAX_SAMPLES) return WL_ERR_LIMIT;
-  if (wl_crc32(0, p, 36) != wl_get32(p + 36)) return WL_ERR_CRC;
+  if (A < 1 || A > WL_MAX_RATE || B < 1 || B % unit || X < 1 || X % unit || X > B) return WL_FAIL(WL_ERR_CORRUPT);
+  if (B > WL_MAX_CHUNK || (uint64_t)h->channels * (B + 2 * (uint64_t)X) > WL_MAX_SAMPLES) return WL_FAIL(WL_ERR_LIMIT);
+  if (wl_crc32(0, p, 36) != wl_get32(p + 36)) return WL_FAIL(WL_ERR_CRC);
   h->rate = (int)A;
   h->chunk = B;
   h->overlap = X;
@@ -141,14 +141,14 @@ int wl_record_size(const wl_header *f, const wl_stream_pos *at, const uint8_t *p
   const size_t table = WL_CHUNK_FIXED + 5 * (size_t)f->keep;
   *need = 1;
   if (len < 1) return 0;
-  if (at->done || p[0] != (at->last ? WL_TAG_END : WL_TAG_CHUNK)) return WL_ERR_CORRUPT;
+  if (at->done || p[0] != (at->last ? WL_TAG_END : WL_TAG_CHUNK)) return WL_FAIL(WL_ERR_CORRUPT);
   *need = at->last ? WL_END_LEN : table;
   if (at->last || len < table) return 0;
   const size_t bound = stream_bound(f, wl_chunk_span(f, at->index));
   *need += 4;
   for (int c = 0; c < f->keep; c++) {
     const uint32_t n = wl_get32(p + WL_CHUNK_FIXED + 5 * c + 1);
-    if (n > bound) return WL_ERR_CORRUPT;
+    if (n > bound) return WL_FAIL(WL_ERR_CORRUPT);
     *need += n;
   }
   return 0;
@@ -156,8 +156,8 @@ int wl_record_size(const wl_header *f, const wl_stream_pos *at, const uint8_t *p
 
 /* The end record p[0 .. WL_END_LEN): the frame count the last chunk implies, the CRC so far. */
 static int read_end(wl_stream_pos *at, const uint8_t *p) {
-  if (p[1] || wl_get64(p + 2) != (uint64_t)at->frames) return WL_ERR_CORRUPT;
-  if (wl_crc32(at->crc, p, 10) != wl_get32(p + 10)) return WL_ERR_CRC;
+  if (p[1] || wl_get64(p + 2) != (uint64_t)at->frames) return WL_FAIL(WL_ERR_CORRUPT);
+  if (wl_crc32(at->crc, p, 10) != wl_get32(p + 10)) return WL_FAIL(WL_ERR_CRC);
   at->done = 1;
   return 0;
 }
@@ -165,18 +165,18 @@ static int read_end(wl_stream_pos *at, const uint8_t *p) {
 int wl_record_read(const wl_header *f, wl_stream_pos *at, const uint8_t *p, size_t size, wl_header *ch) {
   size_t need;
   WL_TRY(wl_record_size(f, at, p, size, &need));
-  if (need != size) return need > size ? WL_ERR_TRUNCATED : WL_ERR_CORRUPT;
+  if (need != size) return need > size ? WL_FAIL(WL_ERR_TRUNCATED) : WL_FAIL(WL_ERR_CORRUPT);
   if (at->last) {
     WL_TRY(read_end(at, p));
     return 0;
   }
-  if (wl_crc32(0, p, size - 4) != wl_get32(p + size - 4)) return WL_ERR_CRC;
+  if (wl_crc32(0, p, size - 4) != wl_get32(p + size - 4)) return WL_FAIL(WL_ERR_CRC);
   const uint32_t i = wl_get32(p + 2);
   const long full = wl_chunk_span(f, i), n = (long)wl_get32(p + 6);
   const int last = p[1] & 1;
   if ((p[1] & ~1) || i != at->index || n > full || n < (i ? 2 * f->overlap + 1 : 1) || (!last && n != full) ||
       wl_chunk_start(f, i) + n > WL_MAX_STREAM_FRAMES)
-    return WL_ERR_CORRUPT;
+    return WL_FAIL(WL_ERR_CORRUPT);
   *ch = *f;
   ch->width = (int)n;
   ch->lat_w = (int)((n + (1L << f->J) - 1) >> f->J);
@@ -184,7 +184,7 @@ int wl_record_read(const wl_header *f, wl_stream_pos *at, const uint8_t *p, size
   for (int c = 0; c < f->keep; c++) {
     ch->entropy[c] = p[WL_CHUNK_FIXED + 5 * c];
     ch->stream_len[c] = wl_get32(p + WL_CHUNK_FIXED + 5 * c + 1);
-    if (ch->entropy[c] >= WL_ENTROPY_MODES || ch->stream_len[c] > bound) return WL_ERR_CORRUPT;
+    if (ch->entropy[c] >= WL_ENTROPY_MODES || ch->stream_len[c] > bound) return WL_FAIL(WL_ERR_CORRUPT);
   }
   ch->header_len = WL_CHUNK_FIXED + 5 * (size_t)f->keep;
   ch->total_len = size;
@@ -197,7 +197,7 @@ int wl_record_read(const wl_header *f, wl_stream_pos *at, const uint8_t *p, size
 
 int wl_stream_frames(const uint8_t *p, long *frames) {
   const uint64_t T = wl_get64(p + 2);
-  if (p[0] != WL_TAG_END || p[1] || T < 1 || T > WL_MAX_STREAM_FRAMES) return WL_ERR_CORRUPT;
+  if (p[0] != WL_TAG_END || p[1] || T < 1 || T > WL_MAX_STREAM_FRAMES) return WL_FAIL(WL_ERR_CORRUPT);
   *frames = (long)T;
   return 0;
 }
@@ -213,7 +213,7 @@ static int read_stream(const uint8_t *p, size_t len, wl_header *h) {
   size_t pos = WL_AUDIO_HDR, need;
   while (!at.done) {
     WL_TRY(wl_record_size(h, &at, p + pos, len - pos, &need));
-    if (need > len - pos) return WL_ERR_TRUNCATED;
+    if (need > len - pos) return WL_FAIL(WL_ERR_TRUNCATED);
     const int chunk = !at.last;
     WL_TRY(wl_record_read(h, &at, p + pos, need, &ch));
     for (int c = 0; chunk && c < h->keep; c++) {
@@ -222,7 +222,7 @@ static int read_stream(const uint8_t *p, size_t len, wl_header *h) {
     }
     pos += need;
   }
-  if (pos != len) return WL_ERR_CORRUPT;
+  if (pos != len) return WL_FAIL(WL_ERR_CORRUPT);
   for (int c = 0; c < h->keep; c++) {
     for (int k = 1; k < mode_count; k++)
       if (uses[c][k] > uses[c][h->entropy[c]]) h->entropy[c] = (uint8_t)k;
@@ -239,18 +239,18 @@ static int read_stream(const uint8_t *p, size_t len, wl_header *h) {
 int wl_header_read(const uint8_t *p, size_t len, wl_header *h) {
   WL_TRY(wl_header_peek(p, len, h));
   if (h->modality == WL_MODALITY_AUDIO) return read_stream(p, len, h);
-  if (len < h->header_len) return WL_ERR_TRUNCATED;
+  if (len < h->header_len) return WL_FAIL(WL_ERR_TRUNCATED);
   uint64_t total = h->header_len + (uint64_t)h->alpha_len + 4;
   for (int c = 0; c < h->keep; c++) {
     h->entropy[c] = p[WL_HDR_FIXED + 5 * c];
     h->stream_len[c] = wl_get32(p + WL_HDR_FIXED + 5 * c + 1);
-    if (h->entropy[c] >= WL_ENTROPY_MODES) return WL_ERR_CORRUPT;
+    if (h->entropy[c] >= WL_ENTROPY_MODES) return WL_FAIL(WL_ERR_CORRUPT);
     total += h->stream_len[c];
   }
-  if (total > len) return WL_ERR_TRUNCATED;
-  if (total < len) return WL_ERR_CORRUPT;
+  if (total > len) return WL_FAIL(WL_ERR_TRUNCATED);
+  if (total < len) return WL_FAIL(WL_ERR_CORRUPT);
   h->total_len = (size_t)total;
-  if (wl_crc32(0, p, len - 4) != wl_get32(p + len - 4)) return WL_ERR_CRC;
+  if (wl_crc32(0, p, len - 4) != wl_get32(p + len - 4)) return WL_FAIL(WL_ERR_CRC);
   return 0;
 }
 

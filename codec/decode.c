@@ -11,10 +11,10 @@
 int wl_image_latents(const wl_model *m, const uint8_t *buf, size_t len, wl_header *h, int16_t **q) {
   *q = NULL;
   WL_TRY(wl_header_read(buf, len, h));
-  if (h->modality != WL_MODALITY_IMAGE) return WL_ERR_MISMATCH;
+  if (h->modality != WL_MODALITY_IMAGE) return WL_FAIL(WL_ERR_MISMATCH);
   WL_TRY(wl_header_check_model(m, h));
   int16_t *lat = malloc(sizeof(int16_t) * (size_t)h->keep * h->lat_h * h->lat_w);
-  if (!lat) return WL_ERR_NOMEM;
+  if (!lat) return WL_FAIL(WL_ERR_NOMEM);
   int e = wl_decode_streams(m, h, buf + h->header_len + h->alpha_len, lat);
   if (e) free(lat); else *q = lat;
   return e;
@@ -23,9 +23,9 @@ int wl_image_latents(const wl_model *m, const uint8_t *buf, size_t len, wl_heade
 static int unpack_alpha(const wl_header *h, const uint8_t *z, float *alpha) {
   const size_t n = (size_t)h->height * h->width, bps = (size_t)h->depth / 8;
   uint8_t *raw = malloc(n * bps);
-  if (!raw) return WL_ERR_NOMEM;
+  if (!raw) return WL_FAIL(WL_ERR_NOMEM);
   size_t got = ZSTD_decompress(raw, n * bps, z, h->alpha_len);
-  int e = ZSTD_isError(got) || got != n * bps ? WL_ERR_CORRUPT : 0;
+  int e = ZSTD_isError(got) || got != n * bps ? WL_FAIL(WL_ERR_CORRUPT) : 0;
   for (size_t i = 0; !e && i < n; i++) alpha[i] = bps == 2 ? (float)(raw[2 * i] | raw[2 * i + 1] << 8) : raw[i];
   free(raw);
   return e;

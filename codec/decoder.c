@@ -118,7 +118,7 @@ size_t wl_decoder_work_floats(const wl_model *m, int h, int w) {
 int wl_decoder_forward(const wl_model *m, const float *y, int h, int w, float *X, float *work) {
   const wl_grid g = {1, h, w};
   wl_decoder_acts a;
-  if (m->N && !work) return WL_ERR_ARG;
+  if (m->N && !work) return WL_FAIL(WL_ERR_ARG);
   wl_decoder_acts_layout(m, g, 0, work, &a);
   return wl_decoder_run(m, y, g, X, &a);
 }

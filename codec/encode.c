@@ -15,7 +15,7 @@
 static int pack_alpha(const wl_image *img, uint8_t **out, size_t *len) {
   const size_t n = (size_t)img->height * img->width, bps = img->depth / 8;
   uint8_t *raw = malloc(n * bps), *z = malloc(ZSTD_compressBound(n * bps));
-  int e = raw && z ? 0 : WL_ERR_NOMEM;
+  int e = raw && z ? 0 : WL_FAIL(WL_ERR_NOMEM);
   if (!e) {
     for (size_t i = 0; i < n; i++) {
       unsigned v = (unsigned)img->alpha[i];
@@ -23,7 +23,7 @@ static int pack_alpha(const wl_image *img, uint8_t **out, size_t *len) {
       if (bps == 2) raw[i * bps + 1] = (uint8_t)(v >> 8);
     }
     *len = ZSTD_compress(z, ZSTD_compressBound(n * bps), raw, n * bps, ALPHA_LEVEL);
-    if (ZSTD_isError(*len) || *len > UINT32_MAX) e = WL_ERR_NOMEM;
+    if (ZSTD_isError(*len) || *len > UINT32_MAX) e = WL_FAIL(WL_ERR_NOMEM);
   }
   free(raw);
   if (e) free(z); else *out = z;
@@ -42,7 +42,7 @@ static int encode_image(const wl_model *m, const wl_image *img, const wl_encode_
   int16_t *q = malloc(sizeof(int16_t) * (size_t)h.keep * P);
   uint8_t *streams = malloc(bound * (size_t)h.keep), *alpha = NULL, *o8 = NULL;
   size_t alpha_len = 0;
-  int e = q && streams ? 0 : WL_ERR_NOMEM;
+  int e = q && streams ? 0 : WL_FAIL(WL_ERR_NOMEM);
   const int refine = o ? o->refine : 0;
   wl_work w = {.inplace = o && o->consume && !refine ? img->planes : NULL};
   if (!e) e = refine > 0 ? wl_refine(m, s, h.keep, refine, q) : wl_analyse(m, s, h.keep, q, &w);
@@ -54,7 +54,7 @@ static int encode_image(const wl_model *m, const wl_image *img, const wl_encode_
     size_t total = wl_header_size(h.keep) + alpha_len + 4;
     for (int c = 0; c < h.keep; c++) total += h.stream_len[c];
     o8 = malloc(total);
-    if (!o8) e = WL_ERR_NOMEM;
+    if (!o8) e = WL_FAIL(WL_ERR_NOMEM);
     else {
       uint8_t *p = o8 + wl_header_size(h.keep);
       wl_header_write(&h, o8);
@@ -78,6 +78,6 @@ int wl_encode(const wl_model *m, const wl_image *img, const wl_encode_opts *o, u
   *out = NULL;
   *outlen = 0;
   WL_TRY(wl_image_check(img));
-  if (o && (o->refine < 0 || o->refine > WL_MAX_REFINE)) return WL_ERR_ARG;
+  if (o && (o->refine < 0 || o->refine > WL_MAX_REFINE)) return WL_FAIL(WL_ERR_ARG);
   return encode_image(m, img, o, out, outlen);
 }

@@ -1,7 +1,10 @@
 /* error.c: the version, and the names of the WL_ERR_* codes (include/walloc.h): the library's
  * one error vocabulary, whose values the wavelet and entropy layers (which include nothing
  * above them) use too. */
-#include "walloc.h"
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include "codec/internal.h"
 #include "entropy/entropy.h"
 #include "wavelet/wpt.h"
 
@@ -32,3 +35,23 @@ const char *wl_strerror(int err) {
   default: return "unknown error";
   }
 }
+
+/* The last error raised on each thread: its code, why (when told) and where. */
+static _Thread_local int last;
+static _Thread_local char why[200], where[64];
+
+int wl_fail(int code, const char *file, int line, const char *fmt, ...) {
+  last = code;
+  why[0] = 0;
+  if (fmt) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+  }
+  snprintf(where, sizeof where, "%s:%d", file, line);
+  return code;
+}
+
+const char *wl_error_detail(int err) { return err && err == last ? why : ""; }
+const char *wl_error_site(int err) { return err && err == last ? where : ""; }

@@ -7,6 +7,13 @@
 #include <string.h>
 #include "walloc.h"
 
+/* An error raised here: records the site (and, with a format, why) for wl_error_detail() on
+ * this thread, and is the code (zstd's RETURN_ERROR). WL_TRY passes errors up unrecorded, so
+ * the record names where one began. */
+int wl_fail(int code, const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+#define WL_FAIL(code) wl_fail(code, __FILE__, __LINE__, NULL)
+#define WL_FAIL_WHY(code, ...) wl_fail(code, __FILE__, __LINE__, __VA_ARGS__)
+
 /* Return `e` from the enclosing function when negative (zstd's FORWARD_IF_ERROR). */
 #define WL_TRY(expr) do { int wl_e_ = (expr); if (wl_e_ < 0) return wl_e_; } while (0)
 

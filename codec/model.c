@@ -98,7 +98,7 @@ int wl_model_alloc(wl_model *m) {
   m->freq = calloc(K * S, sizeof(uint16_t));
   m->dequant = calloc(S, sizeof(float));
   m->thresh = calloc(S, sizeof(float));
-  if (!m->params || !m->freq || !m->dequant || !m->thresh) return WL_ERR_NOMEM;
+  if (!m->params || !m->freq || !m->dequant || !m->thresh) return WL_FAIL(WL_ERR_NOMEM);
   float *p = m->params;
   for (int i = 0; i < (int)(sizeof sizes / sizeof *sizes); i++) {
     *ptr[i] = sizes[i] ? p : NULL;
@@ -118,9 +118,9 @@ int wl_model_alloc(wl_model *m) {
 static int meta_int(const wl_st_file *f, const char *key, int lo, int hi, int *v) {
   const char *s = wl_st_meta_get(f, key);
   char *end;
-  if (!s || !*s) return WL_ERR_MODEL;
+  if (!s || !*s) return WL_FAIL(WL_ERR_MODEL);
   long x = strtol(s, &end, 10);
-  if (*end || x < lo || x > hi) return WL_ERR_MODEL;
+  if (*end || x < lo || x > hi) return WL_FAIL(WL_ERR_MODEL);
   *v = (int)x;
   return 0;
 }
@@ -129,13 +129,13 @@ static int meta_int(const wl_st_file *f, const char *key, int lo, int hi, int *v
 static int get_tensor(const wl_st_file *f, const char *name, const char *dtype, int ndim, const uint64_t *shape,
                       void *dst) {
   const wl_st_tensor *t = wl_st_find(f, name);
-  if (!t || strcmp(t->dtype, dtype) || t->ndim != ndim) return WL_ERR_MODEL;
+  if (!t || strcmp(t->dtype, dtype) || t->ndim != ndim) return WL_FAIL(WL_ERR_MODEL);
   for (int i = 0; i < ndim; i++)
-    if (t->shape[i] != shape[i]) return WL_ERR_MODEL;
+    if (t->shape[i] != shape[i]) return WL_FAIL(WL_ERR_MODEL);
   memcpy(dst, t->data, t->nbytes);
   if (!strcmp(dtype, "F32"))
     for (uint64_t i = 0; i < t->nbytes / 4; i++)
-      if (!isfinite(((float *)dst)[i])) return WL_ERR_MODEL;
+      if (!isfinite(((float *)dst)[i])) return WL_FAIL(WL_ERR_MODEL);
   return 0;
 }
 
@@ -143,13 +143,13 @@ static int get_tensor(const wl_st_file *f, const char *name, const char *dtype, 
 static int model_parse(wl_model *m, const uint8_t *buf, size_t len, const wl_model_extra *x, uint64_t id) {
   wl_st_file *f = malloc(sizeof *f);
   wl_tensor_ref *t = malloc(sizeof *t * WL_MAX_TENSORS);
-  if (!f || !t) { free(f); free(t); return WL_ERR_NOMEM; }
+  if (!f || !t) { free(f); free(t); return WL_FAIL(WL_ERR_NOMEM); }
   int e = wl_st_parse(buf, len, f);
   const char *fmt = wl_st_meta_get(f, "format"), *kind = wl_st_meta_get(f, "kind");
   const char *name = wl_st_meta_get(f, "name");
   wl_model_desc *d = &m->d;
   if (!e && (!fmt || strcmp(fmt, "walloc-model") || !kind || (strcmp(kind, "linear") && strcmp(kind, "neural"))))
-    e = WL_ERR_MODEL;
+    e = WL_FAIL(WL_ERR_MODEL);
   d->dims = 2;
   if (!e && wl_st_meta_get(f, "dims")) e = meta_int(f, "dims", 1, 2, &d->dims);
   if (!e) e = meta_int(f, "channels", 1, WL_MAX_CHANNELS, &d->channels);
@@ -162,10 +162,10 @@ static int model_parse(wl_model *m, const uint8_t *buf, size_t len, const wl_mod
   if (!e && !strcmp(kind, "neural")) {
     e = meta_int(f, "N", 1, MAX_WIDTH, &m->N);
     if (!e) e = meta_int(f, "R", 0, MAX_BLOCKS, &m->R);
-    if (!e && wl_st_meta_get(f, "taps")) e = d->dims != 1 ? WL_ERR_MODEL : meta_int(f, "taps", 1, WL_MAX_TAPS, &m->F);
-    if (!e && m->F && !(m->F & 1)) e = WL_ERR_MODEL;
+    if (!e && wl_st_meta_get(f, "taps")) e = d->dims != 1 ? WL_FAIL(WL_ERR_MODEL) : meta_int(f, "taps", 1, WL_MAX_TAPS, &m->F);
+    if (!e && m->F && !(m->F & 1)) e = WL_FAIL(WL_ERR_MODEL);
     if (!e && wl_st_meta_get(f, "fine_N")) {
-      e = d->dims != 2 || d->J < 2 ? WL_ERR_MODEL : meta_int(f, "fine_N", 1, MAX_WIDTH, &m->Nf);
+      e = d->dims != 2 || d->J < 2 ? WL_FAIL(WL_ERR_MODEL) : meta_int(f, "fine_N", 1, MAX_WIDTH, &m->Nf);
       if (!e) e = meta_int(f, "fine_R", 0, MAX_BLOCKS, &m->Rf);
     }
   }
@@ -180,7 +180,7 @@ static int model_parse(wl_model *m, const uint8_t *buf, size_t len, const wl_mod
   for (int k = 0; !e && k < d->K; k++) {
     uint32_t sum = 0;
     for (int i = 0; i < 1 << d->bits; i++) sum += m->freq[((size_t)k << d->bits) + (size_t)i];
-    if (sum != 1u << WLE_TABLE_BITS) e = WL_ERR_MODEL;
+    if (sum != 1u << WLE_TABLE_BITS) e = WL_FAIL(WL_ERR_MODEL);
   }
   for (int i = 0; x && !e && i < x->nmeta; i++) {
     const char *v = wl_st_meta_get(f, x->key[i]);
@@ -196,7 +196,7 @@ static int model_parse(wl_model *m, const uint8_t *buf, size_t len, const wl_mod
 static int parse_new(wl_model **model, const uint8_t *buf, size_t len, const wl_model_extra *x, uint64_t id) {
   wl_model *m = calloc(1, sizeof *m);
   *model = NULL;
-  if (!m) return WL_ERR_NOMEM;
+  if (!m) return WL_FAIL(WL_ERR_NOMEM);
   int e = model_parse(m, buf, len, x, id);
   if (e) { wl_model_free(m); return e; }
   *model = m;
@@ -237,12 +237,12 @@ int wl_model_builtin(wl_model **model, const char *name) {
       return 0;
     }
   *model = NULL;
-  return WL_ERR_UNKNOWN_MODEL;
+  return WL_FAIL(WL_ERR_UNKNOWN_MODEL);
 }
 
 int wl_model_builtin_by_id(wl_model **model, uint64_t id) {
   *model = NULL;
   for (int i = 0; i < NBUILTIN; i++)
     if (builtin[i].id == id) return parse_new(model, builtin[i].begin, (size_t)(builtin[i].end - builtin[i].begin), NULL, id);
-  return WL_ERR_MISMATCH;
+  return WL_FAIL(WL_ERR_MISMATCH);
 }

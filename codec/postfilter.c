@@ -26,7 +26,7 @@ int wl_fir_plan_init(wl_fir_plan *p, long n) {
   fftwf_free(c);
   if (p->r2c && p->c2r) return 0;
   wl_fir_plan_free(p);
-  return WL_ERR_NOMEM;
+  return WL_FAIL(WL_ERR_NOMEM);
 }
 
 void wl_fir_plan_free(wl_fir_plan *p) {
@@ -85,7 +85,7 @@ int wl_fir_apply(const float *h, int F, float *x, int C, long n) {
       }
       memcpy(xc, y, sizeof(float) * (size_t)n);
     } else {
-      wl_first_note(&err, ch, WL_ERR_NOMEM);
+      wl_first_note(&err, ch, WL_FAIL(WL_ERR_NOMEM));
     }
     fftwf_free(G);
     fftwf_free(u);

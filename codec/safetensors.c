@@ -124,27 +124,27 @@ static int metadata(cursor *c, wl_st_file *f) {
 
 int wl_st_parse(const uint8_t *buf, size_t len, wl_st_file *f) {
   memset(f, 0, sizeof *f);
-  if (len < 8) return WL_ERR_MODEL;
+  if (len < 8) return WL_FAIL(WL_ERR_MODEL);
   uint64_t hlen = wl_get64(buf);
-  if (hlen < 2 || hlen > MAX_HEADER || hlen > len - 8) return WL_ERR_MODEL;
+  if (hlen < 2 || hlen > MAX_HEADER || hlen > len - 8) return WL_FAIL(WL_ERR_MODEL);
   const uint8_t *data = buf + 8 + hlen;
   cursor c = {(const char *)buf + 8, (const char *)data};
   char key[WL_ST_NAME];
-  if (!take(&c, '{')) return WL_ERR_MODEL;
+  if (!take(&c, '{')) return WL_FAIL(WL_ERR_MODEL);
   do {
-    if (string(&c, key, sizeof key) < 0 || !take(&c, ':')) return WL_ERR_MODEL;
+    if (string(&c, key, sizeof key) < 0 || !take(&c, ':')) return WL_FAIL(WL_ERR_MODEL);
     if (!strcmp(key, "__metadata__")) {
-      if (metadata(&c, f) < 0) return WL_ERR_MODEL;
+      if (metadata(&c, f) < 0) return WL_FAIL(WL_ERR_MODEL);
       continue;
     }
-    if (f->ntensors >= WL_ST_MAX_ENTRIES || wl_st_find(f, key)) return WL_ERR_MODEL;
+    if (f->ntensors >= WL_ST_MAX_ENTRIES || wl_st_find(f, key)) return WL_FAIL(WL_ERR_MODEL);
     wl_st_tensor *t = &f->tensor[f->ntensors++];
     memcpy(t->name, key, sizeof key);
-    if (tensor(&c, t, data, len - 8 - hlen) < 0) return WL_ERR_MODEL;
+    if (tensor(&c, t, data, len - 8 - hlen) < 0) return WL_FAIL(WL_ERR_MODEL);
   } while (take(&c, ','));
-  if (!take(&c, '}')) return WL_ERR_MODEL;
+  if (!take(&c, '}')) return WL_FAIL(WL_ERR_MODEL);
   ws(&c);
-  return c.p == c.end ? 0 : WL_ERR_MODEL;
+  return c.p == c.end ? 0 : WL_FAIL(WL_ERR_MODEL);
 }
 
 const wl_st_tensor *wl_st_find(const wl_st_file *f, const char *name) {

@@ -14,7 +14,7 @@ int wl_image_alloc(wl_image *img, int channels, int height, int width, int depth
   memset(img, 0, sizeof *img);
   if (channels < 1 || height < 1 || width < 1 ||
       (size_t)height * (size_t)width > SIZE_MAX / sizeof(float) / (size_t)(channels + 1))
-    return WL_ERR_ARG;
+    return WL_FAIL(WL_ERR_ARG);
   const size_t plane = sizeof(float) * (size_t)height * (size_t)width;
   img->channels = channels;
   img->height = height;
@@ -24,7 +24,7 @@ int wl_image_alloc(wl_image *img, int channels, int height, int width, int depth
   if (alpha) img->alpha = wl_alloc_large(plane);
   if (!img->planes || (alpha && !img->alpha)) {
     wl_image_release(img);
-    return WL_ERR_NOMEM;
+    return WL_FAIL(WL_ERR_NOMEM);
   }
   return 0;
 }
@@ -45,18 +45,18 @@ void wl_audio_release(wl_audio *a) {
 int wl_image_check(const wl_image *img) {
   if (!img || !img->planes || img->channels < 1 || img->channels > WL_MAX_CHANNELS ||
       (img->depth != 8 && img->depth != 16))
-    return WL_ERR_ARG;
+    return WL_FAIL(WL_ERR_ARG);
   if (img->height < 1 || img->width < 1 || img->height > WL_MAX_DIM || img->width > WL_MAX_DIM ||
       (long)img->height * img->width > WL_MAX_PIXELS)
-    return WL_ERR_LIMIT;
+    return WL_FAIL(WL_ERR_LIMIT);
   return 0;
 }
 
 int wl_audio_check(const wl_audio *a) {
   if (!a || !a->samples || a->channels < 1 || a->channels > WL_MAX_CHANNELS || a->rate < 1 ||
       (a->depth != 8 && a->depth != 16 && a->depth != 24 && a->depth != 32))
-    return WL_ERR_ARG;
-  if (a->frames < 1 || a->frames > WL_MAX_FRAMES || a->frames * a->channels > WL_MAX_SAMPLES) return WL_ERR_LIMIT;
+    return WL_FAIL(WL_ERR_ARG);
+  if (a->frames < 1 || a->frames > WL_MAX_FRAMES || a->frames * a->channels > WL_MAX_SAMPLES) return WL_FAIL(WL_ERR_LIMIT);
   return 0;
 }
 
@@ -71,8 +71,8 @@ wl_signal wl_audio_signal(const wl_audio *a) {
 /* Checked views of n images (imgs) or clips (imgs NULL). */
 static int views(const wl_image *imgs, const wl_audio *clips, int n, wl_signal **s) {
   *s = NULL;
-  if (n < 1 || (!imgs && !clips)) return WL_ERR_ARG;
-  if (!(*s = malloc(sizeof **s * (size_t)n))) return WL_ERR_NOMEM;
+  if (n < 1 || (!imgs && !clips)) return WL_FAIL(WL_ERR_ARG);
+  if (!(*s = malloc(sizeof **s * (size_t)n))) return WL_FAIL(WL_ERR_NOMEM);
   for (int i = 0; i < n; i++) {
     int e = imgs ? wl_image_check(&imgs[i]) : wl_audio_check(&clips[i]);
     if (e) { free(*s); *s = NULL; return e; }

@@ -12,10 +12,10 @@
 #include "wavelet/wpt.h"
 
 int wl_header_check_model(const wl_model *m, const wl_header *h) {
-  if (h->model_id != m->d.id) return WL_ERR_MISMATCH;
+  if (h->model_id != m->d.id) return WL_FAIL(WL_ERR_MISMATCH);
   if (h->channels != m->d.channels || h->J != m->d.J || h->K != m->d.K || h->bits != m->d.bits ||
       (h->modality == WL_MODALITY_AUDIO) != (m->d.dims == 1))
-    return WL_ERR_CORRUPT;
+    return WL_FAIL(WL_ERR_CORRUPT);
   return 0;
 }
 

@@ -19,7 +19,7 @@ static int grow(float **buf, size_t *cap, size_t n) {
   if (*cap >= n) return 0;
   free(*buf);
   *cap = 0;
-  if (!(*buf = wl_alloc_large(sizeof(float) * n))) return WL_ERR_NOMEM;
+  if (!(*buf = wl_alloc_large(sizeof(float) * n))) return WL_FAIL(WL_ERR_NOMEM);
   *cap = n;
   return 0;
 }

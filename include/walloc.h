@@ -78,6 +78,13 @@ WL_API const char *wl_version_string(void);
 
 /* Returns a static English description of a WL_ERR_* code. */
 WL_API const char *wl_strerror(int err);
+/* More on err, when it is the last error raised by a call into the library on this thread:
+ * what the code alone does not say, such as which training parameter is out of range and its
+ * range ("" when there is nothing to add), and where in the library's sources it began
+ * ("codec/container.c:95"). Both "" for another code (an earlier error's record is not
+ * mistaken for this one's). */
+WL_API const char *wl_error_detail(int err);
+WL_API const char *wl_error_site(int err);
 
 /* A planar signal. Image samples are integers stored as float in [0, 2^depth - 1];
  * `planes` is [channels][height][width]. `alpha` is an optional extra plane kept losslessly. */
@@ -210,7 +217,8 @@ WL_API int wl_audio_decoder_new(wl_audio_decoder **dec, const wl_model *model);
  * is decoded, and *out describes the frames that became final (channels, rate and depth of the
  * stream; frames 0 when none; samples [channels][frames] valid until the next call). Errors:
  * those of wl_header_read, WL_ERR_MISMATCH for another model, WL_ERR_CORRUPT for bytes after
- * the end record. */
+ * the end record, WL_ERR_NOMEM. After an error the decoder has failed: every later push and
+ * finish returns the same error (nothing more is read); only wl_audio_decoder_free remains. */
 WL_API int wl_audio_decoder_push(wl_audio_decoder *dec, const uint8_t *buf, size_t len, size_t *used, wl_audio *out);
 /* 0 once the end record has been read (every frame was given out), WL_ERR_TRUNCATED before. */
 WL_API int wl_audio_decoder_finish(const wl_audio_decoder *dec);

@@ -203,6 +203,19 @@ static void test_corrupt(const wl_model *m, const wl_model *rgb) {
   for (size_t off = 0, used; off < len - WL_STREAM_TAIL; off += used)
     T_EXPECT(wl_audio_decoder_push(d, b + off, len - WL_STREAM_TAIL - off, &used, &v) == 0, "push");
   T_EXPECT(wl_audio_decoder_finish(d) == WL_ERR_TRUNCATED, "finished without its end record");
+  wl_audio_decoder_free(d);
+  T_EXPECT(wl_audio_decoder_new(&d, m) == 0, "decoder");
+  c = malloc(len);
+  memcpy(c, b, len);
+  c[r0 + 2] ^= 1; /* chunk 0 claims index 1, and its CRC no longer holds */
+  size_t used;
+  T_EXPECT(wl_audio_decoder_push(d, c, len, &used, &v) == 0 && used == r0, "the file header");
+  const int bad = wl_audio_decoder_push(d, c + r0, len - r0, &used, &v);
+  T_EXPECT(bad == WL_ERR_CRC, "a chunk whose CRC fails: %d", bad);
+  T_EXPECT(wl_audio_decoder_push(d, b + r0, len - r0, &used, &v) == bad && used == 0 && !v.frames,
+           "a push after a failure: the same error, nothing read");
+  T_EXPECT(wl_audio_decoder_finish(d) == bad, "finish after a failure");
+  free(c);
   long T;
   T_EXPECT(wl_stream_frames(b + len - WL_STREAM_TAIL, &T) == 0 && T == 9000, "end record frames");
   wl_audio_decoder_free(d);

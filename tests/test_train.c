@@ -276,6 +276,38 @@ static void test_saved_model(const set *st, int fine) {
   t_end();
 }
 
+/* Each bad setting fails with WL_ERR_ARG and a detail that names it; the detail and site belong
+ * to that code only. */
+static void test_param_errors(const set *st) {
+  t_begin("bad training settings are refused, each named in wl_error_detail with its range");
+  static const struct { const char *field, *says; } cases[] = {
+      {"crop", "crop 18"}, {"K", "K 97"}, {"N", "width N 0"}, {"R", "blocks R 9"}, {"batch", "batch 0"},
+      {"lr", "learning rate"}, {"jitter", "jitter"}, {"full", "full 1"}, {"fine", "fine stage width 600"},
+      {"bits", "bits 13"}, {"channels", "input 1 has 3 channels"}};
+  for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+    wl_train_params p = small(st, 0);
+    const char *f = cases[c].field;
+    if (!strcmp(f, "crop")) p.crop = 18;
+    if (!strcmp(f, "K")) p.K = 97;
+    if (!strcmp(f, "N")) p.N = 0;
+    if (!strcmp(f, "R")) p.R = 9;
+    if (!strcmp(f, "batch")) p.batch = 0;
+    if (!strcmp(f, "lr")) p.lr = 0;
+    if (!strcmp(f, "jitter")) p.jitter = 0.5f;
+    if (!strcmp(f, "full")) p.full = 1;
+    if (!strcmp(f, "fine")) p.fine_N = 600;
+    if (!strcmp(f, "bits")) p.bits = 13;
+    if (!strcmp(f, "channels")) p.channels = 1;
+    wl_trainer *t = NULL;
+    const int e = new_trainer(st, &p, &t), want = strcmp(f, "channels") ? WL_ERR_ARG : WL_ERR_MISMATCH;
+    T_EXPECT(e == want && !t && strstr(wl_error_detail(e), cases[c].says) && strstr(wl_error_site(e), "codec/train/"),
+             "%s: error %d, detail '%s' at '%s'", f, e, wl_error_detail(e), wl_error_site(e));
+    T_EXPECT(!*wl_error_detail(WL_ERR_NOMEM) && !*wl_error_site(WL_ERR_NOMEM), "another code's detail");
+    wl_trainer_free(t);
+  }
+  t_end();
+}
+
 int main(void) {
   wl_image imgs[2] = {test_image(3, 48, 56), test_image(3, 37, 45)};
   wl_audio clips[2] = {test_clip(2, 72), test_clip(2, 40)}, clips3[2] = {test_clip(3, 72), test_clip(3, 40)};
@@ -286,6 +318,7 @@ int main(void) {
     gradient_check(all[i], 0, 0);
   }
   gradient_check(&img2, 0, 4);
+  test_param_errors(&img2);
   test_batched_decoder(&img2);
   test_largest_model(&img2);
   test_resume(&img2, &aud3); /* and the 2-D checkpoint into a 1-D trainer of 3 channels, J 2 */

@@ -75,7 +75,7 @@ static int window_alloc(window *b, const wl_model *m, int keep, int h, int w) {
   b->streams = malloc(b->bound * (size_t)keep);
   b->part = malloc(sizeof(double) * (D > (size_t)keep ? D : (size_t)keep));
   return b->part && b->X && b->Xh && b->y && b->z && b->u && b->du && b->dz && b->mom && b->var && b->net && b->tmp && b->q &&
-         b->cand && b->streams ? 0 : WL_ERR_NOMEM;
+         b->cand && b->streams ? 0 : WL_FAIL(WL_ERR_NOMEM);
 }
 
 /* The residual of u[o], at (i, j) of a plane of width w, from the mean of its left and upper
@@ -225,7 +225,7 @@ int wl_refine(const wl_model *m, const wl_signal *s, int keep, int iters, int16_
   const long P = (long)h * w;
   wl_work work = {0};
   float *X, *y = malloc(sizeof(float) * (size_t)keep * P);
-  int e = y ? wl_packets(s, m->d.J, &work, &X) : WL_ERR_NOMEM;
+  int e = y ? wl_packets(s, m->d.J, &work, &X) : WL_FAIL(WL_ERR_NOMEM);
   if (!e) wl_affine(m->enc_w, m->enc_b, X, keep, D, P, y);
   const double px_per_pos = (double)s->height * s->width / (double)P;
   for (int i0 = 0; i0 < h && !e; i0 += TILE)

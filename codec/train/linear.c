@@ -41,7 +41,7 @@ static int covariance(const wl_signal *s, int n, int J, int stride, double *mu, 
   double *buf = malloc(sizeof(double) * (size_t)D * CHUNK);
   long count = 0;
   wl_work w = {0};
-  if (!buf) return WL_ERR_NOMEM;
+  if (!buf) return WL_FAIL(WL_ERR_NOMEM);
   for (int i = 0; i < n; i++) {
     float *X;
     int e = wl_packets(&s[i], J, &w, &X);
@@ -50,7 +50,7 @@ static int covariance(const wl_signal *s, int n, int J, int stride, double *mu, 
   }
   free(buf);
   wl_work_free(&w);
-  if (count < 2) return WL_ERR_NUMERIC;
+  if (count < 2) return WL_FAIL(WL_ERR_NUMERIC);
   for (int a = 0; a < D; a++) mu[a] /= (double)count;
   for (int a = 0; a < D; a++)
     for (int b = a; b < D; b++)
@@ -66,10 +66,10 @@ static int leading_eigenvectors(double *cov, int D, int K, double *V, double *ei
   dsyev_("V", "L", &D, cov, &D, eig, &q, &lwork, &info);
   lwork = (int)q;
   double *work = malloc(sizeof(double) * (size_t)lwork);
-  if (!work) return WL_ERR_NOMEM;
+  if (!work) return WL_FAIL(WL_ERR_NOMEM);
   dsyev_("V", "L", &D, cov, &D, eig, work, &lwork, &info);
   free(work);
-  if (info) return WL_ERR_NUMERIC;
+  if (info) return WL_FAIL(WL_ERR_NUMERIC);
   for (int k = 0; k < K; k++) {
     const double *v = cov + (long)(D - 1 - k) * D; /* column-major: eigenvector j is row j of cov */
     int arg = 0;
@@ -83,19 +83,19 @@ static int leading_eigenvectors(double *cov, int D, int K, double *V, double *ei
 int wl_model_tables(wl_model *m, const wl_signal *s, int n) {
   const size_t S = (size_t)1 << m->d.bits;
   uint32_t *hist = calloc(S * (size_t)m->d.K, sizeof(uint32_t));
-  if (!hist) return WL_ERR_NOMEM;
+  if (!hist) return WL_FAIL(WL_ERR_NOMEM);
   int e = 0;
   wl_work w = {0};
   for (int i = 0; i < n && !e; i++) {
     long P = wl_latent_count(&s[i], m->d.J);
     int16_t *q = malloc(sizeof(int16_t) * (size_t)m->d.K * P);
-    e = q ? wl_analyse(m, &s[i], m->d.K, q, &w) : WL_ERR_NOMEM;
+    e = q ? wl_analyse(m, &s[i], m->d.K, q, &w) : WL_FAIL(WL_ERR_NOMEM);
     for (long j = 0; !e && j < m->d.K * P; j++) hist[(size_t)(j / P) * S + (size_t)(q[j] + (int)S / 2)]++;
     free(q);
   }
   wl_work_free(&w);
   for (int k = 0; k < m->d.K && !e; k++)
-    if (wle_table_build(hist + (size_t)k * S, m->d.bits, 1, m->freq + (size_t)k * S) < 0) e = WL_ERR_NUMERIC;
+    if (wle_table_build(hist + (size_t)k * S, m->d.bits, 1, m->freq + (size_t)k * S) < 0) e = WL_FAIL(WL_ERR_NUMERIC);
   free(hist);
   return e;
 }
@@ -104,7 +104,7 @@ int wl_linear_fit(wl_model *m, const wl_signal *s, int n, float gain, int stride
   const int D = m->D, K = m->d.K;
   double *mu = calloc((size_t)D, sizeof(double)), *cov = calloc((size_t)D * D, sizeof(double));
   double *V = malloc(sizeof(double) * (size_t)K * D), *eig = malloc(sizeof(double) * (size_t)D);
-  int e = mu && cov && V && eig ? 0 : WL_ERR_NOMEM;
+  int e = mu && cov && V && eig ? 0 : WL_FAIL(WL_ERR_NOMEM);
   if (!e) e = covariance(s, n, m->d.J, stride, mu, cov);
   if (!e) e = leading_eigenvectors(cov, D, K, V, eig);
   for (int k = 0; !e && k < K; k++) {
@@ -126,19 +126,29 @@ int wl_linear_fit(wl_model *m, const wl_signal *s, int n, float gain, int stride
   return e;
 }
 
+
+int wl_check_shape(const wl_signal *s, int n, int channels, int J, int K, int bits, int dims) {
+  const int maxJ = dims == 1 ? WL_MAX_J1 : WL_MAX_J;
+  WL_NEED(channels >= 1 && channels <= WL_MAX_CHANNELS, "channels %d: 1 to %d", channels, WL_MAX_CHANNELS);
+  WL_NEED(J >= 1 && J <= maxJ, "J %d: 1 to %d", J, maxJ);
+  WL_NEED(bits >= 2 && bits <= 12, "bits %d: 2 to 12", bits);
+  WL_NEED(K >= 1 && K <= WL_MAX_K && K <= channels << (dims * J), "K %d: 1 to %d (channels x %d^J, at most %d)", K,
+       channels << (dims * J) < WL_MAX_K ? channels << (dims * J) : WL_MAX_K, dims == 1 ? 2 : 4, WL_MAX_K);
+  for (int i = 0; i < n; i++)
+    if (s[i].channels != channels)
+      return WL_FAIL_WHY(WL_ERR_MISMATCH, "input %d has %d channels, the model %d", i + 1, s[i].channels, channels);
+  return 0;
+}
+
 float wl_default_gain(int dims) { return dims == 1 ? DEFAULT_GAIN_AUDIO : DEFAULT_GAIN; }
 
 /* The linear model of dims (2: images, 1: audio) on the checked signals s. */
 static int train_linear(const wl_signal *s, int n, int dims, const wl_linear_params *p, uint8_t **out,
                         size_t *outlen) {
-  if (!p || p->channels < 1 || p->channels > WL_MAX_CHANNELS || p->J < 1 ||
-      p->J > (dims == 1 ? WL_MAX_J1 : WL_MAX_J) || p->bits < 2 || p->bits > 12 || p->K < 1 || p->K > WL_MAX_K ||
-      p->K > p->channels << (dims * p->J))
-    return WL_ERR_ARG;
-  for (int i = 0; i < n; i++)
-    if (s[i].channels != p->channels) return WL_ERR_MISMATCH;
+  if (!p) return WL_FAIL(WL_ERR_ARG);
+  WL_TRY(wl_check_shape(s, n, p->channels, p->J, p->K, p->bits, dims));
   wl_model *m = calloc(1, sizeof *m);
-  if (!m) return WL_ERR_NOMEM;
+  if (!m) return WL_FAIL(WL_ERR_NOMEM);
   m->d = (wl_model_desc){.channels = p->channels, .J = p->J, .K = p->K, .bits = p->bits, .dims = dims};
   snprintf(m->d.name, sizeof m->d.name, "%s", p->name ? p->name : "");
   m->D = p->channels << (dims * p->J);

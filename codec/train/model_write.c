@@ -27,7 +27,7 @@ static int put_string(char *h, int n, int cap, const char *s) {
 int wl_st_write(const wl_st_file *f, uint8_t **out, size_t *outlen) {
   int cap = 1 << 16, n = 0;
   char *h = malloc((size_t)cap);
-  if (!h) return WL_ERR_NOMEM;
+  if (!h) return WL_FAIL(WL_ERR_NOMEM);
   uint64_t off = 0;
   h[n++] = '{';
   for (int i = 0; i < f->ntensors && n > 0; i++) {
@@ -50,13 +50,13 @@ int wl_st_write(const wl_st_file *f, uint8_t **out, size_t *outlen) {
     if (n > 0) h[n++] = ':';
     if (n > 0) n = put_string(h, n, cap - 4, f->meta[i].value);
   }
-  if (n < 0 || n + 16 >= cap) { free(h); return WL_ERR_ARG; }
+  if (n < 0 || n + 16 >= cap) { free(h); return WL_FAIL(WL_ERR_ARG); }
   h[n++] = '}';
   h[n++] = '}';
   while (n % 8) h[n++] = ' '; /* safetensors pads the header to 8 bytes with spaces */
   size_t total = 8 + (size_t)n + (size_t)off;
   uint8_t *o = malloc(total);
-  if (!o) { free(h); return WL_ERR_NOMEM; }
+  if (!o) { free(h); return WL_FAIL(WL_ERR_NOMEM); }
   wl_put64(o, (uint64_t)n);
   memcpy(o + 8, h, (size_t)n);
   free(h);
@@ -91,7 +91,7 @@ static void add_meta(wl_st_file *f, const char *key, const char *value) {
 int wl_model_serialize(const wl_model *m, const wl_model_extra *x, uint8_t **out, size_t *outlen) {
   wl_st_file *f = calloc(1, sizeof *f);
   wl_tensor_ref *t = malloc(sizeof *t * WL_MAX_TENSORS);
-  if (!f || !t) { free(f); free(t); return WL_ERR_NOMEM; }
+  if (!f || !t) { free(f); free(t); return WL_FAIL(WL_ERR_NOMEM); }
   const int nt = wl_model_tensors(m, t);
   for (int i = 0; i < nt; i++) add_tensor(f, t[i].name, "F32", t[i].ndim, t[i].shape, t[i].data, 4);
   const uint64_t fshape[2] = {(uint64_t)m->d.K, (uint64_t)1 << m->d.bits}, vshape[1] = {(uint64_t)m->nparams};

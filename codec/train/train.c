@@ -69,7 +69,7 @@ struct wl_trainer {
 
 static float *falloc(long n, int *err) {
   float *p = calloc((size_t)(n > 0 ? n : 1), sizeof(float));
-  if (!p) *err = WL_ERR_NOMEM;
+  if (!p) *err = WL_FAIL(WL_ERR_NOMEM);
   return p;
 }
 
@@ -119,20 +119,33 @@ static void init_residual(wl_trainer *t) {
   for (int c = 0; c < m->F * m->d.channels; c++) m->post[c] = c % m->F == m->F / 2; /* identity */
 }
 
-/* Parameters for n checked views s of dims 1 or 2. */
+/* Parameters for n checked views s of dims 1 or 2: the first one out of range is named in
+ * wl_error_detail(), with its range. */
 static int check_params(const wl_signal *s, int n, int dims, const wl_train_params *p) {
-  if (!p || p->channels < 1 || p->channels > WL_MAX_CHANNELS || p->J < 1 || p->J > (dims == 1 ? WL_MAX_J1 : WL_MAX_J) ||
-      p->bits < 2 || p->bits > 12 || p->K < 1 || p->K > WL_MAX_K || p->K > p->channels << (dims * p->J) ||
-      p->N < 1 || p->N > 512 || p->R < 0 || p->R > 8 || p->batch < 1 || p->batch > 4096 || p->fine_N < 0 ||
-      p->fine_N > 512 || p->fine_R < 0 || p->fine_R > 8 || (p->fine_N && (dims != 2 || p->J < 2)) ||
-      p->crop < (1 << p->J) || p->crop > (dims == 1 ? MAX_CROP1 : MAX_CROP2) || p->crop % (1 << p->J) ||
-      (long)p->batch * p->channels * p->crop * (dims == 1 ? 1 : p->crop) > MAX_BATCH_SAMPLES || p->steps < 1 ||
-      p->warmup < 0 || (p->loss != WL_LOSS_PSNR && p->loss != WL_LOSS_MSE) ||
-      (p->quant != WL_QUANT_ROUND && p->quant != WL_QUANT_NOISE) || !(p->lr > 0) || !(p->weight_decay >= 0) || !(p->lambda >= 0) ||
-      !(p->jitter >= 0 && p->jitter < 0.5f) || !(p->full >= 0 && p->full < 1) || p->taps < 0 || p->taps > WL_MAX_TAPS || (p->taps && (dims != 1 || !(p->taps & 1))))
-    return WL_ERR_ARG;
-  for (int i = 0; i < n; i++)
-    if (s[i].channels != p->channels) return WL_ERR_MISMATCH;
+  if (!p) return WL_FAIL(WL_ERR_ARG);
+  WL_TRY(wl_check_shape(s, n, p->channels, p->J, p->K, p->bits, dims));
+  const int unit = 1 << p->J, most = dims == 1 ? MAX_CROP1 : MAX_CROP2;
+  WL_NEED(p->N >= 1 && p->N <= 512, "width N %d: 1 to 512", p->N);
+  WL_NEED(p->R >= 0 && p->R <= 8, "residual blocks R %d: 0 to 8", p->R);
+  WL_NEED(p->fine_N >= 0 && p->fine_N <= 512, "fine stage width %d: 0 to 512", p->fine_N);
+  WL_NEED(p->fine_R >= 0 && p->fine_R <= 8, "fine stage blocks %d: 0 to 8", p->fine_R);
+  WL_NEED(!p->fine_N || (dims == 2 && p->J >= 2), "a fine stage needs images and J >= 2");
+  WL_NEED(p->batch >= 1 && p->batch <= 4096, "batch %d: 1 to 4096", p->batch);
+  WL_NEED(p->crop >= unit && p->crop <= most && p->crop % unit == 0, "crop %d%s: a multiple of 2^J = %d, at most %d",
+          p->crop, dims == 1 ? " (segment frames)" : "", unit, most);
+  WL_NEED((long)p->batch * p->channels * p->crop * (dims == 1 ? 1 : p->crop) <= MAX_BATCH_SAMPLES,
+       "batch x channels x crop%s: at most %ld samples a step", dims == 1 ? "" : "^2", (long)MAX_BATCH_SAMPLES);
+  WL_NEED(p->steps >= 1, "steps %ld: at least 1", p->steps);
+  WL_NEED(p->warmup >= 0, "warm-up %d: not negative", p->warmup);
+  WL_NEED(p->loss == WL_LOSS_PSNR || p->loss == WL_LOSS_MSE, "loss %d: WL_LOSS_PSNR or WL_LOSS_MSE", p->loss);
+  WL_NEED(p->quant == WL_QUANT_ROUND || p->quant == WL_QUANT_NOISE, "quant %d: WL_QUANT_ROUND or WL_QUANT_NOISE", p->quant);
+  WL_NEED(p->lr > 0, "learning rate %g: positive", p->lr);
+  WL_NEED(p->weight_decay >= 0, "weight decay %g: not negative", p->weight_decay);
+  WL_NEED(p->lambda >= 0, "lambda %g: not negative", p->lambda);
+  WL_NEED(p->jitter >= 0 && p->jitter < 0.5f, "jitter %g: 0 to below 0.5", p->jitter);
+  WL_NEED(p->full >= 0 && p->full < 1, "full %g: 0 to below 1", p->full);
+  WL_NEED(p->taps >= 0 && p->taps <= WL_MAX_TAPS, "taps %d: 0 to %d", p->taps, WL_MAX_TAPS);
+  WL_NEED(!p->taps || (dims == 1 && p->taps & 1), "taps %d: an odd number, for audio only", p->taps);
   return 0;
 }
 
@@ -140,10 +153,10 @@ static int check_params(const wl_signal *s, int n, int dims, const wl_train_para
 static int flat_tables(wl_model *m) {
   const size_t S = (size_t)1 << m->d.bits;
   uint32_t *flat = malloc(sizeof(uint32_t) * S);
-  int e = flat ? 0 : WL_ERR_NOMEM;
+  int e = flat ? 0 : WL_FAIL(WL_ERR_NOMEM);
   for (size_t i = 0; flat && i < S; i++) flat[i] = 1;
   for (int k = 0; k < m->d.K && !e; k++)
-    if (wle_table_build(flat, m->d.bits, 1, m->freq + (size_t)k * S) < 0) e = WL_ERR_NUMERIC;
+    if (wle_table_build(flat, m->d.bits, 1, m->freq + (size_t)k * S) < 0) e = WL_FAIL(WL_ERR_NUMERIC);
   free(flat);
   return e;
 }
@@ -158,7 +171,7 @@ static int postfilter_buffers(wl_trainer *t) {
   t->U = fftwf_malloc(sizeof(fftwf_complex) * B * bins);
   t->fwork = malloc(sizeof(float) * B * (size_t)t->Sw);
   t->dpost = malloc(sizeof(float) * B * C * (size_t)t->m->F);
-  return t->G && t->V && t->T && t->U && t->fwork && t->dpost ? 0 : WL_ERR_NOMEM;
+  return t->G && t->V && t->T && t->U && t->fwork && t->dpost ? 0 : WL_FAIL(WL_ERR_NOMEM);
 }
 
 /* The trainer on n checked views sig of dims 1 or 2 (it takes sig, and frees it on failure). */
@@ -166,7 +179,7 @@ static int trainer_new(wl_trainer **tp, wl_signal *sig, int n, int dims, const w
   int e = check_params(sig, n, dims, p);
   wl_trainer *t = e ? NULL : calloc(1, sizeof *t);
   wl_model *m = t ? calloc(1, sizeof *m) : NULL;
-  if (!e && !m) e = WL_ERR_NOMEM;
+  if (!e && !m) e = WL_FAIL(WL_ERR_NOMEM);
   if (e) { free(sig); free(t); return e; }
   t->p = *p;
   t->sig = sig;
@@ -183,7 +196,7 @@ static int trainer_new(wl_trainer **tp, wl_signal *sig, int n, int dims, const w
   m->Rf = m->Nf ? p->fine_R : 0;
   e = wl_model_alloc(m); /* sets the kernel: kh x kw = 3x3, or 1x3 in 1-D */
   const float gain = p->gain > 0 ? p->gain : wl_default_gain(dims);
-  if (!(t->kerr = malloc(sizeof(double) * ((size_t)p->K + 1)))) e = WL_ERR_NOMEM;
+  if (!(t->kerr = malloc(sizeof(double) * ((size_t)p->K + 1)))) e = WL_FAIL(WL_ERR_NOMEM);
   if (!e) e = wl_linear_fit(m, sig, n, gain, PCA_STRIDE, t->kerr);
   for (int k = 0; !e && k <= p->K; k++) /* plus rounding: a unit step in y is 1 / gain in X */
     t->kerr[k] = fmax(t->kerr[k] + k / (12.0 * gain * gain * m->D), 1e-12);
@@ -200,7 +213,7 @@ static int trainer_new(wl_trainer **tp, wl_signal *sig, int n, int dims, const w
   if (dims == 1 && (t->starts = calloc((size_t)n + 1, sizeof(long)))) /* segments of a clip: T - crop + 1, or 1 */
     for (int i = 0; i < n; i++) t->starts[i + 1] = t->starts[i] + (sig[i].width > p->crop ? sig[i].width - p->crop + 1 : 1);
   t->keep = calloc((size_t)B, sizeof(int));
-  if (!t->keep || (dims == 1 && !t->starts)) e = WL_ERR_NOMEM;
+  if (!t->keep || (dims == 1 && !t->starts)) e = WL_FAIL(WL_ERR_NOMEM);
   t->grad = falloc(np, &e); t->mom = falloc(np, &e); t->var = falloc(np, &e);
   t->x = falloc(npix, &e); t->xh = falloc(npix, &e);
   t->X = falloc(D * P, &e); t->Xh = falloc(D * P, &e); t->dXh = falloc(D * P, &e);
@@ -588,12 +601,12 @@ int wl_trainer_resume(wl_trainer *t, const uint8_t *buf, size_t len) {
   wl_model *c;
   WL_TRY(wl_model_parse(&c, buf, len, NULL)); /* shapes first: the optimiser state is sized by them */
   int e = c->d.dims != m->d.dims || c->d.channels != m->d.channels || c->d.J != m->d.J || c->d.K != m->d.K || c->d.bits != m->d.bits ||
-          c->N != m->N || c->R != m->R || c->F != m->F || c->Nf != m->Nf || c->Rf != m->Rf ? WL_ERR_MISMATCH : 0;
+          c->N != m->N || c->R != m->R || c->F != m->F || c->Nf != m->Nf || c->Rf != m->Rf ? WL_FAIL(WL_ERR_MISMATCH) : 0;
   wl_model_free(c);
   if (e || (e = wl_model_parse(&c, buf, len, &x))) return e;
   char *end;
   long s = strtol(step, &end, 10);
-  if (!*step || *end || s < 0) e = WL_ERR_MODEL;
+  if (!*step || *end || s < 0) e = WL_FAIL(WL_ERR_MODEL);
   else {
     memcpy(m->params, c->params, sizeof(float) * (size_t)m->nparams);
     t->step = s;

@@ -10,6 +10,10 @@
 #include "codec/postfilter.h"
 #include "walloc_train.h"
 
+/* Returns WL_ERR_ARG with a reason (printf arguments) for wl_error_detail() unless cond holds. */
+#define WL_NEED(cond, ...) \
+  do { if (!(cond)) return WL_FAIL_WHY(WL_ERR_ARG, __VA_ARGS__); } while (0)
+
 /* ---- layers.c */
 /* dx (Ci, P) += W^T (*) dy;  dW (Co, Ci, kh, kw) += dy (*) x;  db (Co) += sum_p dy.
  * scratch: 2 * wl_conv_scratch(...) floats. */
@@ -59,6 +63,9 @@ double wl_laplace_bits(float u, float ls, float *du, float *dls);
 /* ---- model_write.c */
 int wl_model_serialize(const wl_model *m, const wl_model_extra *x, uint8_t **out, size_t *outlen);
 
+/* linear.c: WL_ERR_ARG (with the reason, wl_error_detail) unless channels, J, K and bits make
+ * a model of dims, WL_ERR_MISMATCH unless each of the n signals s has those channels. */
+int wl_check_shape(const wl_signal *s, int n, int channels, int J, int K, int bits, int dims);
 /* linear.c: the default latent gain of a model of dims (8 for images, 32 for audio). */
 float wl_default_gain(int dims);
 /* linear.c: PCA fit of m's linear encoder/decoder (and, when residual is not NULL, its
