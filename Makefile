@@ -48,7 +48,10 @@ B       = build
 P       = $(if $(filter build,$(B)),,$(B)/)
 
 LIB_SRC  = $(sort $(wildcard wavelet/*.c entropy/*.c codec/*.c codec/search/*.c codec/train/*.c))
-LIB_OBJ  = $(LIB_SRC:%.c=$(B)/%.o) $(B)/codec/models/builtin.o
+# BUILTIN=0: no built-in models (codec/builtin.c); models then come from files (-m FILE).
+BUILTIN ?= 1
+LIB_OBJ  = $(LIB_SRC:%.c=$(B)/%.o) $(if $(filter 0,$(BUILTIN)),,$(B)/codec/models/builtin.o)
+CPPFLAGS += $(if $(filter 0,$(BUILTIN)),-DWL_NO_BUILTIN_MODELS)
 CLI_SRC  = $(sort $(wildcard cli/*.c))
 CLI_OBJ  = $(CLI_SRC:%.c=$(B)/%.o)
 TEST_SRC = $(sort $(wildcard tests/test_*.c))
@@ -76,7 +79,7 @@ $(B)/codec/models/ids: codec/models/ids.c codec/fnv.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) $< -o $@
 $(B)/codec/models/ids.h: $(B)/codec/models/ids $(MODELS)
 	$< $(MODELS) > $@.tmp && mv $@.tmp $@
-$(B)/codec/model.o: $(B)/codec/models/ids.h
+$(B)/codec/builtin.o: $(if $(filter 0,$(BUILTIN)),,$(B)/codec/models/ids.h)
 
 $(P)libwalloc.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
@@ -89,6 +92,10 @@ $(P)walloc: $(CLI_OBJ) $(P)libwalloc.a
 
 $(B)/tests/tools/png_paths: TEST_LIBS += -ldeflate
 $(B)/tests/tools/png_paths: cli/png.c tests/tools/image_equal.h # it includes png.c, to reach both readers
+# the library without built-in models, as BUILTIN=0 builds it (see the tool)
+$(B)/tests/tools/no_builtin: tests/tools/no_builtin.c codec/builtin.c $(P)libwalloc.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -DWL_NO_BUILTIN_MODELS $(CFLAGS) $(filter %.c,$^) -o $@ $(P)libwalloc.a $(LDFLAGS) $(TEST_LIBS)
 $(B)/tests/%: tests/%.c $(P)libwalloc.a tests/check.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $< -o $@ $(P)libwalloc.a $(LDFLAGS) $(TEST_LIBS)

@@ -35,7 +35,10 @@ int cli_load_model(const char *spec, wl_model **m) {
       int e = wl_model_builtin(m, spec);
       return e ? cli_fail(spec, "built-in model: %s", cli_error(e)) : 0;
     }
-  if (io_read_all(spec, &buf, &len)) return cli_fail(spec, "cannot read model: %s", strerror(errno));
+  if (io_read_all(spec, &buf, &len))
+    return !wl_model_builtin_name(0) && !strchr(spec, '/') && !strchr(spec, '.')
+               ? cli_fail(spec, "this walloc has no built-in models (made with BUILTIN=0): give -m FILE.wlm")
+               : cli_fail(spec, "cannot read model: %s", strerror(errno));
   int e = wl_model_load(m, buf, len);
   free(buf);
   return e ? cli_fail(spec, "%s", cli_error(e)) : 0;

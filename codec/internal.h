@@ -184,6 +184,8 @@ typedef struct {
   float *const *vdata;
 } wl_model_extra;
 int wl_model_parse(wl_model **model, const uint8_t *buf, size_t len, const wl_model_extra *x);
+/* The same for a file whose id is known (built-in models: not hashed again); 0: hash it. */
+int wl_model_parse_known(wl_model **model, const uint8_t *buf, size_t len, const wl_model_extra *x, uint64_t id);
 /* The float tensors of a model: name, storage and shape, in params order (at most
  * WL_MAX_TENSORS: 13, and 8 for each of up to 8 residual blocks); returns their count. */
 #define WL_MAX_TENSORS 77

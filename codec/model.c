@@ -1,4 +1,4 @@
-/* model.c: .wlm model files (safetensors layout, see safetensors.h) and the built-in models.
+/* model.c: .wlm model files (safetensors layout, see safetensors.h); the built-in ones: builtin.c.
  * Tensors: encoder.weight (K,D) encoder.bias (K) decoder.weight (D,K) decoder.bias (D)
  * fill (K) F32, entropy.freq (K, 2^B) U16; metadata: format, kind, name, channels, J, K, bits,
  * and dims = "1" for 1-D (audio) models, where D = C*2^J and J <= 10 (absent: 2-D, D = C*4^J,
@@ -18,7 +18,6 @@
 #include <string.h>
 #include "codec/internal.h"
 #include "codec/fnv.h"
-#include "codec/models/ids.h" /* generated from the .wlm files by codec/models/ids.c */
 #include "codec/safetensors.h"
 #include "entropy/entropy.h"
 
@@ -193,7 +192,7 @@ static int model_parse(wl_model *m, const uint8_t *buf, size_t len, const wl_mod
   return e;
 }
 
-static int parse_new(wl_model **model, const uint8_t *buf, size_t len, const wl_model_extra *x, uint64_t id) {
+int wl_model_parse_known(wl_model **model, const uint8_t *buf, size_t len, const wl_model_extra *x, uint64_t id) {
   wl_model *m = calloc(1, sizeof *m);
   *model = NULL;
   if (!m) return WL_FAIL(WL_ERR_NOMEM);
@@ -204,45 +203,9 @@ static int parse_new(wl_model **model, const uint8_t *buf, size_t len, const wl_
 }
 
 int wl_model_parse(wl_model **model, const uint8_t *buf, size_t len, const wl_model_extra *x) {
-  return parse_new(model, buf, len, x, 0);
+  return wl_model_parse_known(model, buf, len, x, 0);
 }
 
-int wl_model_load(wl_model **model, const void *buf, size_t len) { return parse_new(model, buf, len, NULL, 0); }
+int wl_model_load(wl_model **model, const void *buf, size_t len) { return wl_model_parse_known(model, buf, len, NULL, 0); }
 
 void wl_model_describe(const wl_model *m, wl_model_desc *d) { *d = m->d; }
-
-/* Models built into the library by codec/models/builtin.S; a name may be an operating point of
- * another name's model: the same bytes (and id) sending fewer channels by default. */
-extern const uint8_t wl_model_rgb[], wl_model_rgb_end[], wl_model_rgb_linear[], wl_model_rgb_linear_end[],
-    wl_model_gray[], wl_model_gray_end[], wl_model_stereo[], wl_model_stereo_end[], wl_model_mono[],
-    wl_model_mono_end[];
-static const struct { const char *name; const uint8_t *begin, *end; int keep; uint64_t id; } builtin[] = {
-  {"rgb", wl_model_rgb, wl_model_rgb_end, 0, WL_BUILTIN_ID_rgb},
-  {"rgb-linear", wl_model_rgb_linear, wl_model_rgb_linear_end, 0, WL_BUILTIN_ID_rgb_linear},
-  {"gray", wl_model_gray, wl_model_gray_end, 0, WL_BUILTIN_ID_gray},
-  {"stereo", wl_model_stereo, wl_model_stereo_end, 0, WL_BUILTIN_ID_stereo},      /* 512 bands, K 108: 4.74x */
-  {"stereo-20x", wl_model_stereo, wl_model_stereo_end, 27, WL_BUILTIN_ID_stereo}, /* 18.96x */
-  {"mono", wl_model_mono, wl_model_mono_end, 0, WL_BUILTIN_ID_mono},              /* 256 bands, K 54: 4.74x */
-  {"mono-20x", wl_model_mono, wl_model_mono_end, 13, WL_BUILTIN_ID_mono},         /* 19.7x */
-};
-#define NBUILTIN ((int)(sizeof builtin / sizeof builtin[0]))
-
-const char *wl_model_builtin_name(int i) { return i >= 0 && i < NBUILTIN ? builtin[i].name : NULL; }
-
-int wl_model_builtin(wl_model **model, const char *name) {
-  for (int i = 0; i < NBUILTIN; i++)
-    if (!strcmp(name, builtin[i].name)) {
-      WL_TRY(parse_new(model, builtin[i].begin, (size_t)(builtin[i].end - builtin[i].begin), NULL, builtin[i].id));
-      if (builtin[i].keep) (*model)->d.keep = builtin[i].keep;
-      return 0;
-    }
-  *model = NULL;
-  return WL_FAIL(WL_ERR_UNKNOWN_MODEL);
-}
-
-int wl_model_builtin_by_id(wl_model **model, uint64_t id) {
-  *model = NULL;
-  for (int i = 0; i < NBUILTIN; i++)
-    if (builtin[i].id == id) return parse_new(model, builtin[i].begin, (size_t)(builtin[i].end - builtin[i].begin), NULL, id);
-  return WL_FAIL(WL_ERR_MISMATCH);
-}

@@ -137,6 +137,15 @@ def _():
     assert not bad, "pulled in: %s" % bad
 
 
+@test("layout: without built-in models (make BUILTIN=0) models come from files, and no model data is linked")
+def _():
+    prog = os.path.join(TOOLS, "no_builtin")
+    p = subprocess.run([prog, os.path.join(TOP, "codec", "models", "rgb.wlm")], capture_output=True, text=True)
+    assert p.returncode == 0 and p.stdout.strip() == "ok", "no_builtin: %r %r" % (p.stdout, p.stderr)
+    defined, _ = symbols(prog, local=True)
+    assert not [s for s in defined if s.startswith("wl_model_rgb")], "the built-in models are linked"
+
+
 def declared():
     """The functions include/walloc.h and include/walloc_train.h declare WL_API."""
     names = set()
