@@ -49,7 +49,7 @@ int cli_read_signal(const char *in, cli_signal *s);
 void cli_signal_release(cli_signal *s);
 /* Reads a .wlc, validates its header and loads its model (-m, or the built-in one whose id
  * the header names); prints the error itself. On success *buf is the file (caller frees). */
-int cli_open_wlc(const cli_opts *o, const char *in, uint8_t **buf, size_t *len, wl_header *h, wl_model **m);
+int cli_open_wlc(const cli_opts *o, const char *in, uint8_t **buf, size_t *len, wl_info *h, wl_model **m);
 
 int cmd_encode(cli_opts *o);
 int cmd_decode(cli_opts *o);

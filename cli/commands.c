@@ -142,8 +142,8 @@ static int encode_image(cli_opts *o, const char *in, io_input *f) {
   if (!rc) rc = encode_model(o, in, s.img.channels, 0, &m, &d);
   if (!rc) {
     image_threads(o, &s.img);
-    wl_encode_opts eo = {.keep = o->keep, .consume = 1, .refine = o->refine}; /* the planes are not needed after */
-    int e = wl_encode(m, &s.img, &eo, &enc, &enclen);
+    wl_encode_opts eo = {.keep = o->keep, .refine = o->refine};
+    int e = wl_encode_inplace(m, &s.img, &eo, &enc, &enclen); /* the planes are not needed after */
     if (e) rc = cli_fail(in, "%s", cli_error(e));
   }
   char *out = rc ? NULL : output_path(o, in, ".wlc");
@@ -215,7 +215,7 @@ static int encode_one(cli_opts *o, const char *in) {
 }
 
 /* The model of a .wlc whose header is h: -m, or the built-in one it names; prints errors. */
-static int wlc_model(const cli_opts *o, const char *in, const wl_header *h, wl_model **m) {
+static int wlc_model(const cli_opts *o, const char *in, const wl_info *h, wl_model **m) {
   int e;
   *m = NULL;
   if (o->model) return cli_load_model(o->model, m);
@@ -224,10 +224,10 @@ static int wlc_model(const cli_opts *o, const char *in, const wl_header *h, wl_m
                               : cli_fail(in, "built-in model: %s", cli_error(e));
 }
 
-int cli_open_wlc(const cli_opts *o, const char *in, uint8_t **buf, size_t *len, wl_header *h, wl_model **m) {
+int cli_open_wlc(const cli_opts *o, const char *in, uint8_t **buf, size_t *len, wl_info *h, wl_model **m) {
   *m = NULL;
   if (read_input(in, buf, len)) return 1;
-  int e = wl_header_read(*buf, *len, h);
+  int e = wl_info_read(*buf, *len, h);
   int rc = e ? cli_fail(in, "%s", cli_error(e)) : wlc_model(o, in, h, m);
   if (rc) free(*buf);
   return rc;
@@ -238,7 +238,7 @@ static int png_holds(int channels) { return channels == 1 || channels == 3; }
 
 /* Decodes an image .wlc to PNG or .npy at out (ext: its extension, NULL for stdout). */
 static int decode_image(cli_opts *o, const char *in, const uint8_t *buf, size_t len, const wl_model *m,
-                        const wl_header *h, const char *out, const char *ext) {
+                        const wl_info *h, const char *out, const char *ext) {
   uint8_t *enc = NULL;
   size_t enclen = 0;
   wl_image img = {0};
@@ -294,19 +294,19 @@ static int decode_audio(cli_opts *o, const char *in, io_input *f, const wl_model
 
 static int decode_one(cli_opts *o, const char *in) {
   io_input f;
-  wl_header h;
+  wl_info h;
   wl_model *m = NULL;
   uint8_t *buf = NULL;
   size_t len;
   if (open_input(in, &f)) return 1;
-  int e = wl_header_peek(f.head, f.nhead, &h), rc = e ? cli_fail(in, "%s", cli_error(e)) : wlc_model(o, in, &h, &m);
+  int e = wl_info_peek(f.head, f.nhead, &h), rc = e ? cli_fail(in, "%s", cli_error(e)) : wlc_model(o, in, &h, &m);
   const int audio = h.modality == WL_MODALITY_AUDIO;
   char *out = rc ? NULL : output_path(o, in, audio ? ".wav" : png_holds(h.channels) ? ".png" : ".npy");
   const char *ext = out && strcmp(out, "-") ? io_ext(out) : NULL; /* NULL: stdout */
   if (!rc && !out) rc = cli_fail(in, "out of memory");
   if (!rc && audio) rc = decode_audio(o, in, &f, m, out, ext);
   else if (!rc && io_read_rest(&f, &buf, &len)) rc = cli_fail(in, "cannot read: %s", strerror(errno));
-  else if (!rc && (e = wl_header_read(buf, len, &h))) rc = cli_fail(in, "%s", cli_error(e));
+  else if (!rc && (e = wl_info_read(buf, len, &h))) rc = cli_fail(in, "%s", cli_error(e));
   else if (!rc) rc = decode_image(o, in, buf, len, m, &h, out, ext);
   io_close(&f);
   free(out); free(buf);
@@ -338,15 +338,19 @@ static const char *builtin_name(uint64_t id) {
 }
 
 /* Samples per latent sent and the raw PCM size of a header's signal, and its bits per pixel or kbps. */
-static double raw_bytes(const wl_header *h) {
+static double raw_bytes(const wl_info *h) {
   return (double)h->width * h->height * (h->channels + h->has_alpha) * h->depth / 8;
 }
-static double reduction(const wl_header *h) {
+static double reduction(const wl_info *h) {
   return (double)h->width * h->height * h->channels / ((double)h->keep * h->lat_w * h->lat_h);
 }
-static double kbps(const wl_header *h, size_t len) { return 8.0 * len * h->rate / (double)h->frames / 1000; }
+static double kbps(const wl_info *h, size_t len) { return 8.0 * len * h->rate / (double)h->frames / 1000; }
 
-static void print_info(const char *in, const wl_header *h, size_t len) {
+/* A .wlc's header, and each kept channel's entropy mode and bytes. */
+typedef struct { wl_info h; uint8_t *mode; uint64_t *bytes; } wlc_info;
+
+static void print_info(const char *in, const wlc_info *w, size_t len) {
+  const wl_info *h = &w->h;
   const int audio = h->modality == WL_MODALITY_AUDIO;
   const double px = (double)h->width * h->height;
   const char *name = builtin_name(h->model_id);
@@ -370,10 +374,11 @@ static void print_info(const char *in, const wl_header *h, size_t len) {
   printf("reduction:     %.2fx (samples per latent sent)\n", reduction(h));
   if (h->has_alpha) printf("alpha:         %u bytes (zstd)\n", h->alpha_len);
   for (int c = 0; c < h->keep; c++)
-    printf("channel %-4d   %-10s %u bytes\n", c, wl_entropy_name(h->entropy[c]), h->stream_len[c]);
+    printf("channel %-4d   %-10s %" PRIu64 " bytes\n", c, wl_entropy_name(w->mode[c]), w->bytes[c]);
 }
 
-static void print_json(const char *in, const wl_header *h, size_t len) {
+static void print_json(const char *in, const wlc_info *w, size_t len) {
+  const wl_info *h = &w->h;
   const int audio = h->modality == WL_MODALITY_AUDIO;
   printf("{\"file\": \"");
   for (const char *p = strcmp(in, "-") ? in : "(stdin)"; *p; p++)
@@ -395,20 +400,26 @@ static void print_json(const char *in, const wl_header *h, size_t len) {
     printf("\"bytes\": %zu, \"bpp\": %.6f, \"alpha_bytes\": %u, \"streams\": [", len,
            8.0 * len / ((double)h->width * h->height), h->alpha_len);
   for (int c = 0; c < h->keep; c++)
-    printf("%s{\"entropy\": \"%s\", \"bytes\": %u}", c ? ", " : "", wl_entropy_name(h->entropy[c]), h->stream_len[c]);
+    printf("%s{\"entropy\": \"%s\", \"bytes\": %" PRIu64 "}", c ? ", " : "", wl_entropy_name(w->mode[c]), w->bytes[c]);
   printf("]}\n");
 }
 
 static int info_one(cli_opts *o, const char *in) {
   uint8_t *buf;
   size_t len;
-  wl_header h;
+  wlc_info w = {0};
   if (read_input(in, &buf, &len)) return 1;
-  int e = wl_header_read(buf, len, &h);
+  int e = wl_info_read(buf, len, &w.h);
+  if (!e) {
+    w.mode = malloc((size_t)w.h.keep);
+    w.bytes = malloc(sizeof *w.bytes * (size_t)w.h.keep);
+    e = w.mode && w.bytes ? wl_info_channels(buf, len, w.h.keep, w.mode, w.bytes) : WL_ERR_NOMEM;
+  }
   free(buf);
-  if (e) return cli_fail(in, "%s", cli_error(e));
-  (o->json ? print_json : print_info)(in, &h, len);
-  return 0;
+  if (!e) (o->json ? print_json : print_info)(in, &w, len);
+  free(w.mode);
+  free(w.bytes);
+  return e ? cli_fail(in, "%s", cli_error(e)) : 0;
 }
 
 int cmd_info(cli_opts *o) { return each_input(o, info_one); }
@@ -417,7 +428,7 @@ static int latents_one(cli_opts *o, const char *in) {
   uint8_t *buf, *npy = NULL;
   size_t len, npylen = 0;
   int16_t *q = NULL;
-  wl_header h;
+  wl_info h;
   wl_model *m;
   if (!o->out && !o->to_stdout && strcmp(in, "-")) return cli_fail(in, "latents needs -o OUT.npy or -c");
   if (cli_open_wlc(o, in, &buf, &len, &h, &m)) return 1;

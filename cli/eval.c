@@ -26,7 +26,7 @@ static double squared_error(const float *a, const float *b, size_t n) {
   return se;
 }
 
-static int eval_image(const cli_opts *o, const wl_image *a, const wl_image *b, const wl_header *h, size_t len) {
+static int eval_image(const cli_opts *o, const wl_image *a, const wl_image *b, const wl_info *h, size_t len) {
   if (a->channels != b->channels || a->height != b->height || a->width != b->width || a->depth != b->depth)
     return cli_fail(o->inputs[1], "shape differs from %s", o->inputs[0]);
   const size_t n = (size_t)a->channels * a->height * a->width;
@@ -49,7 +49,7 @@ static int eval_image(const cli_opts *o, const wl_image *a, const wl_image *b, c
   return 0;
 }
 
-static int eval_audio(const cli_opts *o, const wl_audio *a, const wl_audio *b, const wl_header *h, size_t len) {
+static int eval_audio(const cli_opts *o, const wl_audio *a, const wl_audio *b, const wl_info *h, size_t len) {
   if (a->channels != b->channels || a->frames != b->frames || a->rate != b->rate || a->depth != b->depth)
     return cli_fail(o->inputs[1], "channels, length, rate or bit depth differ from %s", o->inputs[0]);
   const double n = (double)a->channels * a->frames, sec = (double)a->frames / a->rate;
@@ -76,7 +76,7 @@ int cmd_eval(cli_opts *o) {
   uint8_t *buf = NULL;
   size_t len = 0;
   cli_signal a, b = {0};
-  wl_header h;
+  wl_info h;
   wl_model *m = NULL;
   int rc = cli_read_signal(orig, &a);
   if (!rc && (rc = cli_open_wlc(o, wlc, &buf, &len, &h, &m))) buf = NULL;

@@ -63,6 +63,8 @@ int wl_code_channels(const wl_model *m, const int16_t *q, wl_header *h, uint8_t 
 
 int wl_header_init(const wl_model *m, const wl_signal *s, int modality, const wl_encode_opts *o, wl_header *h) {
   memset(h, 0, sizeof *h);
+  for (int i = 0; o && i < (int)(sizeof o->reserved / sizeof *o->reserved); i++)
+    if (o->reserved[i]) return WL_FAIL_WHY(WL_ERR_ARG, "wl_encode_opts.reserved[%d] is not zero", i);
   if (s->channels != m->d.channels || s->dims != m->d.dims) return WL_FAIL(WL_ERR_MISMATCH);
   h->version = modality == WL_MODALITY_AUDIO ? WL_FORMAT_VERSION_AUDIO : WL_FORMAT_VERSION;
   h->modality = modality;

@@ -258,3 +258,36 @@ const char *wl_entropy_name(int mode) {
   static const char *names[WL_ENTROPY_MODES] = {"static", "table", "adaptive", "predictive"};
   return mode >= 0 && mode < WL_ENTROPY_MODES ? names[mode] : "unknown";
 }
+
+void wl_info_of(const wl_header *h, wl_info *i) {
+  *i = (wl_info){h->version, h->modality, h->model_id, h->channels, h->height, h->width, h->depth, h->has_alpha,
+                 h->rate, h->frames, h->chunk, h->overlap, h->chunks, h->J, h->K, h->keep, h->bits, h->lat_h,
+                 h->lat_w, h->alpha_len, h->header_len, h->total_len, {0}};
+}
+
+int wl_info_read(const uint8_t *buf, size_t len, wl_info *info) {
+  wl_header h;
+  memset(info, 0, sizeof *info);
+  WL_TRY(wl_header_read(buf, len, &h));
+  wl_info_of(&h, info);
+  return 0;
+}
+
+int wl_info_peek(const uint8_t *buf, size_t len, wl_info *info) {
+  wl_header h;
+  memset(info, 0, sizeof *info);
+  WL_TRY(wl_header_peek(buf, len, &h));
+  wl_info_of(&h, info);
+  return 0;
+}
+
+int wl_info_channels(const uint8_t *buf, size_t len, int n, uint8_t *mode, uint64_t *bytes) {
+  wl_header h;
+  WL_TRY(wl_header_read(buf, len, &h));
+  if (n < 0 || n > h.keep) return WL_FAIL_WHY(WL_ERR_ARG, "%d channels asked of %d kept", n, h.keep);
+  for (int c = 0; c < n; c++) {
+    mode[c] = h.entropy[c];
+    bytes[c] = h.stream_len[c];
+  }
+  return 0;
+}

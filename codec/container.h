@@ -2,13 +2,18 @@
  * the chunked audio stream (a file header, chunk records, an end record). */
 #ifndef WL_CONTAINER_H
 #define WL_CONTAINER_H
-#include "walloc.h"
+#include "codec/internal.h"
 
 #define WL_HDR_FIXED 36   /* bytes before the per-channel entries (image file, audio chunk header) */
 #define WL_AUDIO_HDR WL_HEADER_PEEK /* 40: audio file header, its CRC-32 included */
 #define WL_CHUNK_FIXED 10 /* chunk record bytes before its per-channel entries */
 #define WL_END_LEN WL_STREAM_TAIL /* 14: end record */
 enum { WL_TAG_CHUNK = 'C', WL_TAG_END = 'E' };
+
+/* Reads and validates a .wlc's header (and of audio every record), or only its first fields:
+ * wl_info_read and wl_info_peek with each kept channel's mode and bytes. */
+int wl_header_read(const uint8_t *buf, size_t len, wl_header *hdr);
+int wl_header_peek(const uint8_t *buf, size_t len, wl_header *hdr);
 
 size_t wl_header_size(int keep);
 /* Writes h into p[0 .. wl_header_size(h->keep)). */

@@ -31,8 +31,8 @@ static int pack_alpha(const wl_image *img, uint8_t **out, size_t *len) {
 }
 
 /* Encodes image img into a .wlc (its alpha plane packed when present). */
-static int encode_image(const wl_model *m, const wl_image *img, const wl_encode_opts *o, uint8_t **out,
-                        size_t *outlen) {
+static int encode_image(const wl_model *m, const wl_image *img, float *inplace, const wl_encode_opts *o,
+                        uint8_t **out, size_t *outlen) {
   const wl_signal sig = wl_image_signal(img), *s = &sig;
   wl_header h;
   WL_TRY(wl_header_init(m, s, WL_MODALITY_IMAGE, o, &h));
@@ -44,7 +44,7 @@ static int encode_image(const wl_model *m, const wl_image *img, const wl_encode_
   size_t alpha_len = 0;
   int e = q && streams ? 0 : WL_FAIL(WL_ERR_NOMEM);
   const int refine = o ? o->refine : 0;
-  wl_work w = {.inplace = o && o->consume && !refine ? img->planes : NULL};
+  wl_work w = {.inplace = refine ? NULL : inplace};
   if (!e) e = refine > 0 ? wl_refine(m, s, h.keep, refine, q) : wl_analyse(m, s, h.keep, q, &w);
   wl_work_free(&w);
   if (!e) e = wl_code_channels(m, q, &h, streams, bound);
@@ -73,11 +73,21 @@ static int encode_image(const wl_model *m, const wl_image *img, const wl_encode_
   return e;
 }
 
-int wl_encode(const wl_model *m, const wl_image *img, const wl_encode_opts *o, uint8_t **out,
-              size_t *outlen) {
+/* Checks img and o, then encode_image. */
+static int encode(const wl_model *m, const wl_image *img, float *inplace, const wl_encode_opts *o, uint8_t **out,
+                  size_t *outlen) {
   *out = NULL;
   *outlen = 0;
   WL_TRY(wl_image_check(img));
-  if (o && (o->refine < 0 || o->refine > WL_MAX_REFINE)) return WL_FAIL(WL_ERR_ARG);
-  return encode_image(m, img, o, out, outlen);
+  if (o && (o->refine < 0 || o->refine > WL_MAX_REFINE))
+    return WL_FAIL_WHY(WL_ERR_ARG, "refine %d: 0 to %d", o->refine, WL_MAX_REFINE);
+  return encode_image(m, img, inplace, o, out, outlen);
+}
+
+int wl_encode(const wl_model *m, const wl_image *img, const wl_encode_opts *o, uint8_t **out, size_t *outlen) {
+  return encode(m, img, NULL, o, out, outlen);
+}
+
+int wl_encode_inplace(const wl_model *m, wl_image *img, const wl_encode_opts *o, uint8_t **out, size_t *outlen) {
+  return encode(m, img, img ? img->planes : NULL, o, out, outlen);
 }

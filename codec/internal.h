@@ -45,6 +45,26 @@ static inline void wl_first_note(wl_first *f, long at, int err) {
 #define WL_ONE_THREAD() ((void)0)
 #endif
 
+/* A .wlc's header as the library reads and writes it (container.c): what wl_info says, and each
+ * kept channel's entropy mode and stream bytes (audio: of a chunk, or the most chunks' mode and
+ * the bytes of every chunk). */
+typedef struct {
+  int version, modality;
+  uint64_t model_id;
+  int channels, height, width, depth, has_alpha; /* audio: height 1, width = frames */
+  int rate;                        /* audio: samples per second; 0 for images */
+  long frames;                     /* audio: frames per channel; 0 for images */
+  long chunk, overlap, chunks;     /* audio: chunk length L and overlap O in frames; chunks */
+  int J, K, keep, bits;
+  int lat_h, lat_w;                /* latent plane size: padded size / 2^J (audio: 1, T/2^J) */
+  uint8_t entropy[WL_MAX_K];       /* per kept channel: WL_ENTROPY_* (audio: the most chunks') */
+  uint32_t stream_len[WL_MAX_K];   /* per kept channel: bytes (audio: of every chunk) */
+  uint32_t alpha_len;              /* bytes of the zstd alpha plane, 0 when absent */
+  size_t header_len, total_len;    /* total_len includes the CRC32 trailer */
+} wl_header;
+/* The public view of h. */
+void wl_info_of(const wl_header *h, wl_info *info);
+
 struct wl_model {
   wl_model_desc d;
   int D;          /* C * 4^J (1-D: C * 2^J) wavelet coefficients per latent position */
@@ -135,7 +155,7 @@ void wl_signal_unscale(const float *x, int Hp, int Wp, const wl_signal *s, float
 typedef struct {
   float *x, *scratch; /* the padded, scaled signal and then its packets; the transform's scratch */
   float *inplace;     /* not NULL: the signal's planes, writable, to transform instead of x when
-                         no padding is needed (images, wl_encode_opts.consume); not freed here */
+                         no padding is needed (images, wl_encode_inplace); not freed here */
   float *y, *net;     /* synthesis: the dequantised latents, the decoder network's activations */
   size_t xcap, scap, ycap, ncap; /* their sizes in floats */
 } wl_work;

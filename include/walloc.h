@@ -151,17 +151,21 @@ typedef struct {
   long chunk; /* audio: frames per chunk, a multiple of 2^J, at least the overlap
                  (wl_audio_chunking); 0 for the default, WL_AUDIO_CHUNK_SAMPLES / channels
                  rounded down to a multiple of 2^J */
-  int consume; /* images: nonzero lets wl_encode transform img's colour planes in place, which
-                  saves a buffer of their size; they hold no image afterwards (alpha is kept) */
   int refine;  /* images: iterations (0 .. WL_MAX_REFINE) of rate-distortion refinement of the
                   latents against the model's decoder, each costing about three decodes; 0:
-                  none, the encoder's rounding as is. Audio ignores it; with it, consume
-                  does not apply (refinement reads the planes to the end) */
+                  none, the encoder's rounding as is. Audio ignores it */
+  int reserved[8]; /* zero (WL_ERR_ARG otherwise): room for later fields, so that a program
+                      built with this header keeps working with later libraries */
 } wl_encode_opts;
 
 /* Encodes `img` into a malloc'd .wlc byte string (*out, *outlen); free it with free(). */
-WL_API int wl_encode(const wl_model *model, const wl_image *img, const wl_encode_opts *opts,
-              uint8_t **out, size_t *outlen);
+WL_API int wl_encode(const wl_model *model, const wl_image *img, const wl_encode_opts *opts, uint8_t **out,
+                     size_t *outlen);
+/* The same, transforming img's colour planes in place, which saves a buffer of their size: they
+ * hold no image afterwards (alpha is kept). With opts->refine > 0 it is wl_encode (refinement
+ * reads the planes to the end). */
+WL_API int wl_encode_inplace(const wl_model *model, wl_image *img, const wl_encode_opts *opts, uint8_t **out,
+                             size_t *outlen);
 
 /* Decodes a .wlc byte string into `img` (planes allocated; release with wl_image_release). */
 WL_API int wl_decode(const wl_model *model, const uint8_t *buf, size_t len, wl_image *img);
@@ -216,7 +220,7 @@ WL_API int wl_audio_decoder_new(wl_audio_decoder **dec, const wl_model *model);
  * unless a record completes first: call again with the rest). When a chunk record completes it
  * is decoded, and *out describes the frames that became final (channels, rate and depth of the
  * stream; frames 0 when none; samples [channels][frames] valid until the next call). Errors:
- * those of wl_header_read, WL_ERR_MISMATCH for another model, WL_ERR_CORRUPT for bytes after
+ * those of wl_info_read, WL_ERR_MISMATCH for another model, WL_ERR_CORRUPT for bytes after
  * the end record, WL_ERR_NOMEM. After an error the decoder has failed: every later push and
  * finish returns the same error (nothing more is read); only wl_audio_decoder_free remains. */
 WL_API int wl_audio_decoder_push(wl_audio_decoder *dec, const uint8_t *buf, size_t len, size_t *used, wl_audio *out);
@@ -229,7 +233,7 @@ WL_API void wl_audio_decoder_free(wl_audio_decoder *dec);
 #define WL_STREAM_TAIL 14
 WL_API int wl_stream_frames(const uint8_t *tail, long *frames);
 
-/* What a .wlc header says, read and validated without a model. */
+/* What a .wlc says of itself, read and validated without a model. */
 enum { WL_MODALITY_IMAGE = 1, WL_MODALITY_AUDIO = 2 };
 enum { WL_ENTROPY_STATIC = 0, WL_ENTROPY_TABLE = 1, WL_ENTROPY_ADAPTIVE = 2,
        WL_ENTROPY_PREDICTIVE = 3, WL_ENTROPY_MODES = 4 };
@@ -242,21 +246,23 @@ typedef struct {
   long chunk, overlap, chunks;     /* audio: chunk length L and overlap O in frames; chunks */
   int J, K, keep, bits;
   int lat_h, lat_w;                /* latent plane size: padded size / 2^J (audio: 1, T/2^J) */
-  uint8_t entropy[WL_MAX_K];       /* per kept channel: WL_ENTROPY_* (audio: the most chunks') */
-  uint32_t stream_len[WL_MAX_K];   /* per kept channel: bytes (audio: of every chunk) */
   uint32_t alpha_len;              /* bytes of the zstd alpha plane, 0 when absent */
   size_t header_len, total_len;    /* total_len includes the CRC32 trailer */
-} wl_header;
+  int reserved[8];                 /* zero: room for later fields */
+} wl_info;
 
 /* Reads and validates the header and CRC32 of a .wlc byte string; of audio, every record
  * (their CRCs, order and lengths) without decoding it. */
-WL_API int wl_header_read(const uint8_t *buf, size_t len, wl_header *hdr);
-/* Reads and validates only the fields at the start of a .wlc (its first 40 bytes are enough;
- * for audio the file header and its CRC): the model id, modality, shape (not an audio stream's
- * frames), J, K, keep, bits, chunk and overlap, to choose a model and a reader before the rest
- * arrives. No stream lengths, entropy modes or image CRC. */
-WL_API int wl_header_peek(const uint8_t *buf, size_t len, wl_header *hdr);
+WL_API int wl_info_read(const uint8_t *buf, size_t len, wl_info *info);
+/* Reads and validates only the fields at the start of a .wlc (its first WL_HEADER_PEEK bytes
+ * are enough; for audio the file header and its CRC): the model id, modality, shape (not an
+ * audio stream's frames), J, K, keep, bits, chunk and overlap, to choose a model and a reader
+ * before the rest arrives. No stream lengths or image CRC. */
+WL_API int wl_info_peek(const uint8_t *buf, size_t len, wl_info *info);
 #define WL_HEADER_PEEK 40
+/* What wl_info_read validates, and per kept channel c < info.keep (n of them): its entropy mode
+ * (WL_ENTROPY_*; audio: the one most chunks chose) and bytes (audio: over every chunk). */
+WL_API int wl_info_channels(const uint8_t *buf, size_t len, int n, uint8_t *mode, uint64_t *bytes);
 /* Name of an entropy mode ("static", "table", "adaptive", "predictive"). */
 WL_API const char *wl_entropy_name(int mode);
 
@@ -264,8 +270,7 @@ WL_API const char *wl_entropy_name(int mode);
  * Audio: (keep, 1, ceil(frames / 2^J)), latent t covering frames [t 2^J, (t + 1) 2^J), taken
  * from the chunk whose own L frames ([i L, (i + 1) L)) hold them: the chunks' latents without
  * their overlaps, in time order. */
-WL_API int wl_latents(const wl_model *model, const uint8_t *buf, size_t len, int16_t **q,
-               wl_header *hdr);
+WL_API int wl_latents(const wl_model *model, const uint8_t *buf, size_t len, int16_t **q, wl_info *info);
 
 #ifdef __cplusplus
 }

@@ -15,6 +15,7 @@ typedef struct {
   float gain;       /* latent scale applied before companding (rate knob); 0 = default (4, audio 32) */
   int stride;       /* use every stride-th latent position for the covariance (>= 1) */
   const char *command; /* provenance stored in the model metadata (may be NULL) */
+  int reserved[8];  /* zero (WL_ERR_ARG otherwise): room for later fields */
 } wl_linear_params;
 
 /* Fits a linear (PCA/KLT) encoder/decoder on `n` images and their entropy tables; writes
@@ -60,6 +61,7 @@ typedef struct {
   float full;         /* probability that an example keeps all K channels; otherwise (and with 0)
                          the number kept is uniform in 1..K */
   uint64_t seed;      /* every random choice derives from (seed, step): resumable exactly */
+  int reserved[8];    /* zero (WL_ERR_ARG otherwise): room for later fields */
 } wl_train_params;
 
 enum { WL_LOSS_PSNR = 0, WL_LOSS_MSE = 1 };

@@ -178,7 +178,7 @@ static void test_model_parser(void) {
 
 static void test_threads(wl_model *m) {
   t_begin("encoded bytes and decoded samples identical on 1, 2 and 3 threads; --keep is a prefix; "
-          "encoding in the image's own planes (consume) gives the same bytes");
+          "encoding in the image's own planes (wl_encode_inplace) gives the same bytes; reserved options refused");
   /* 25 x 42 latent positions: several of the convolutions' column blocks, more in the fine stage */
   wl_image img = test_image(3, 197, 331), out[3];
   uint8_t *buf[3];
@@ -198,20 +198,23 @@ static void test_threads(wl_model *m) {
   uint8_t *part;
   size_t plen;
   int16_t *qa = NULL, *qb = NULL;
-  wl_header ha, hb;
+  wl_info ha, hb;
   T_EXPECT(wl_encode(m, &img, &o, &part, &plen) == 0 && plen < len[0], "keep 5");
   T_EXPECT(wl_latents(m, buf[0], len[0], &qa, &ha) == 0 && wl_latents(m, part, plen, &qb, &hb) == 0, "latents");
   T_EXPECT(hb.keep == 5 && !memcmp(qa, qb, sizeof(int16_t) * 5 * hb.lat_h * hb.lat_w), "not a prefix");
   free(qa); free(qb); free(part);
   wl_image pad = test_image(3, 96, 128); /* unpadded at J = 3: transformed in its own planes */
-  wl_encode_opts eat = {.consume = 1};
   uint8_t *kept = NULL, *eaten = NULL;
-  size_t klen = 0, elen = 1, plane = sizeof(float) * 3 * 96 * 128;
+  size_t n, klen = 0, elen = 1, plane = sizeof(float) * 3 * 96 * 128;
   float *before = malloc(plane);
   memcpy(before, pad.planes, plane);
-  T_EXPECT(wl_encode(m, &pad, NULL, &kept, &klen) == 0 && wl_encode(m, &pad, &eat, &eaten, &elen) == 0, "consume");
-  T_EXPECT(klen == elen && !memcmp(kept, eaten, klen), "consume changes the bytes");
-  T_EXPECT(memcmp(before, pad.planes, plane), "consume left the planes untouched: it made a copy");
+  T_EXPECT(wl_encode(m, &pad, NULL, &kept, &klen) == 0 && wl_encode_inplace(m, &pad, NULL, &eaten, &elen) == 0,
+           "in place");
+  T_EXPECT(klen == elen && !memcmp(kept, eaten, klen), "in place changes the bytes");
+  T_EXPECT(memcmp(before, pad.planes, plane), "in place left the planes untouched: it made a copy");
+  wl_encode_opts later = {.reserved[3] = 1};
+  uint8_t *none;
+  T_EXPECT(wl_encode(m, &img, &later, &none, &n) == WL_ERR_ARG && !none, "reserved options accepted");
   free(kept); free(eaten); free(before);
   wl_image_release(&pad);
   for (int t = 0; t < 3; t++) { free(buf[t]); wl_image_release(&out[t]); }

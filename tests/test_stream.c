@@ -126,7 +126,7 @@ static void test_interior(const wl_model *m) {
     uint8_t *b1, *b2;
     size_t n1, n2;
     int16_t *q1, *q2;
-    wl_header h1, h2;
+    wl_info h1, h2;
     T_EXPECT(wl_encode_audio(m, &a, &o1, &b1, &n1) == 0 && wl_encode_audio(m, &a, &o2, &b2, &n2) == 0, "encode");
     T_EXPECT(wl_decode_audio(m, b1, n1, &one) == 0 && wl_decode_audio(m, b2, n2, &many) == 0 && many.frames == T,
              "decode %ld frames", T);

@@ -283,7 +283,7 @@ static void test_param_errors(const set *st) {
   static const struct { const char *field, *says; } cases[] = {
       {"crop", "crop 18"}, {"K", "K 97"}, {"N", "width N 0"}, {"R", "blocks R 9"}, {"batch", "batch 0"},
       {"lr", "learning rate"}, {"jitter", "jitter"}, {"full", "full 1"}, {"fine", "fine stage width 600"},
-      {"bits", "bits 13"}, {"channels", "input 1 has 3 channels"}};
+      {"bits", "bits 13"}, {"channels", "input 1 has 3 channels"}, {"reserved", "reserved[7]"}};
   for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
     wl_train_params p = small(st, 0);
     const char *f = cases[c].field;
@@ -298,6 +298,7 @@ static void test_param_errors(const set *st) {
     if (!strcmp(f, "fine")) p.fine_N = 600;
     if (!strcmp(f, "bits")) p.bits = 13;
     if (!strcmp(f, "channels")) p.channels = 1;
+    if (!strcmp(f, "reserved")) p.reserved[7] = 1;
     wl_trainer *t = NULL;
     const int e = new_trainer(st, &p, &t), want = strcmp(f, "channels") ? WL_ERR_ARG : WL_ERR_MISMATCH;
     T_EXPECT(e == want && !t && strstr(wl_error_detail(e), cases[c].says) && strstr(wl_error_site(e), "codec/train/"),

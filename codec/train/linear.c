@@ -146,6 +146,7 @@ float wl_default_gain(int dims) { return dims == 1 ? DEFAULT_GAIN_AUDIO : DEFAUL
 static int train_linear(const wl_signal *s, int n, int dims, const wl_linear_params *p, uint8_t **out,
                         size_t *outlen) {
   if (!p) return WL_FAIL(WL_ERR_ARG);
+  WL_NEED_RESERVED(p->reserved);
   WL_TRY(wl_check_shape(s, n, p->channels, p->J, p->K, p->bits, dims));
   wl_model *m = calloc(1, sizeof *m);
   if (!m) return WL_FAIL(WL_ERR_NOMEM);

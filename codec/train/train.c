@@ -123,6 +123,7 @@ static void init_residual(wl_trainer *t) {
  * wl_error_detail(), with its range. */
 static int check_params(const wl_signal *s, int n, int dims, const wl_train_params *p) {
   if (!p) return WL_FAIL(WL_ERR_ARG);
+  WL_NEED_RESERVED(p->reserved);
   WL_TRY(wl_check_shape(s, n, p->channels, p->J, p->K, p->bits, dims));
   const int unit = 1 << p->J, most = dims == 1 ? MAX_CROP1 : MAX_CROP2;
   WL_NEED(p->N >= 1 && p->N <= 512, "width N %d: 1 to 512", p->N);

@@ -14,6 +14,11 @@
 #define WL_NEED(cond, ...) \
   do { if (!(cond)) return WL_FAIL_WHY(WL_ERR_ARG, __VA_ARGS__); } while (0)
 
+/* WL_ERR_ARG unless the n ints of an options struct's reserved space are zero. */
+#define WL_NEED_RESERVED(r) \
+  for (int wl_i_ = 0; wl_i_ < (int)(sizeof(r) / sizeof(r)[0]); wl_i_++) \
+  WL_NEED(!(r)[wl_i_], "reserved[%d] is not zero", wl_i_)
+
 /* ---- layers.c */
 /* dx (Ci, P) += W^T (*) dy;  dW (Co, Ci, kh, kw) += dy (*) x;  db (Co) += sum_p dy.
  * scratch: 2 * wl_conv_scratch(...) floats. */

@@ -13,8 +13,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   uint8_t *buf = malloc(size);
   memcpy(buf, data, size);
   wl_put32(buf + size - 4, wl_crc32(0, buf, size - 4));
-  wl_header h;
-  if (wl_header_read(buf, size, &h) == 0 && (long)h.height * h.width <= 1 << 20) {
+  wl_info h;
+  if (wl_info_read(buf, size, &h) == 0 && (long)h.height * h.width <= 1 << 20) {
     int16_t *q;
     wl_image img;
     if (wl_latents(m, buf, size, &q, &h) == 0) free(q);

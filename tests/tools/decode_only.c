@@ -10,10 +10,10 @@ int main(int argc, char **argv) {
   FILE *f = argc == 2 ? fopen(argv[1], "rb") : NULL;
   static uint8_t buf[1 << 22];
   const size_t len = f ? fread(buf, 1, sizeof buf, f) : 0;
-  wl_header h;
+  wl_info h;
   wl_model *m = NULL;
   wl_image img;
-  int e = !f ? WL_ERR_ARG : wl_header_peek(buf, len, &h);
+  int e = !f ? WL_ERR_ARG : wl_info_peek(buf, len, &h);
   if (!e) e = wl_model_builtin_by_id(&m, h.model_id);
   if (!e) e = wl_decode(m, buf, len, &img);
   if (f) fclose(f);
