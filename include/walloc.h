@@ -176,7 +176,7 @@ WL_API int wl_decode(const wl_model *model, const uint8_t *buf, size_t len, wl_i
  * other dimensionality or channel count; a stream longer than WL_MAX_FRAMES (or channels *
  * frames over WL_MAX_SAMPLES) is WL_ERR_LIMIT for wl_decode_audio (decode it as a stream). */
 WL_API int wl_encode_audio(const wl_model *model, const wl_audio *a, const wl_encode_opts *opts,
-                    uint8_t **out, size_t *outlen);
+                           uint8_t **out, size_t *outlen);
 WL_API int wl_decode_audio(const wl_model *model, const uint8_t *buf, size_t len, wl_audio *a);
 
 /* ---- audio streams ---------------------------------------------------------------------
@@ -202,7 +202,7 @@ typedef struct wl_audio_encoder wl_audio_encoder;
 /* An encoder of audio of this many channels, rate and depth (8, 16, 24, 32) with a 1-D model
  * (kept by pointer: it must outlive the encoder). */
 WL_API int wl_audio_encoder_new(wl_audio_encoder **enc, const wl_model *model, int channels, int rate, int depth,
-                         const wl_encode_opts *opts);
+                                const wl_encode_opts *opts);
 /* Takes a->frames more frames (0 or more; channels, rate and depth as at creation); *out and
  * *outlen: the bytes of the stream this call completed (the file header, then each chunk record
  * as soon as the frames after its span arrive), valid until the next call. */

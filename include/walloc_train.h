@@ -21,10 +21,10 @@ typedef struct {
 /* Fits a linear (PCA/KLT) encoder/decoder on `n` images and their entropy tables; writes
  * a malloc'd .wlm byte string. All images must have params->channels channels. */
 WL_API int wl_train_linear(const wl_image *imgs, int n, const wl_linear_params *params,
-                    uint8_t **out, size_t *outlen);
+                           uint8_t **out, size_t *outlen);
 /* The same on audio clips: a 1-D model (dims 1, J up to WL_MAX_J1, K <= channels * 2^J). */
 WL_API int wl_train_linear_audio(const wl_audio *clips, int n, const wl_linear_params *params,
-                          uint8_t **out, size_t *outlen);
+                                 uint8_t **out, size_t *outlen);
 
 /* Neural models (kind "neural"): the PCA model above plus a residual convolutional decoder
  * path, trained jointly by stochastic gradient descent on random crops of images or random
