@@ -77,7 +77,7 @@ int wl_header_init(const wl_model *m, const wl_signal *s, int modality, const wl
   h->K = m->d.K;
   h->keep = o && o->keep ? o->keep : m->d.keep;
   h->bits = m->d.bits;
-  if (h->keep < 1 || h->keep > h->K) return WL_FAIL(WL_ERR_ARG);
+  if (h->keep < 1 || h->keep > h->K) return WL_FAIL_WHY(WL_ERR_ARG, "keep %d: 1 to the model's K = %d", h->keep, h->K);
   wl_latent_shape(s, h->J, &h->lat_h, &h->lat_w);
   return 0;
 }

@@ -32,7 +32,9 @@ int wl_audio_chunking(const wl_model *m, long chunk, long *L, long *O) {
   *O = 2 * half;
   *L = chunk ? chunk : WL_AUDIO_CHUNK_SAMPLES / m->d.channels / unit * unit;
   if (m->d.dims != 1) return WL_FAIL(WL_ERR_MISMATCH);
-  if (*L % unit || *L < *O || *L > WL_MAX_CHUNK || (*L + 2 * *O) * m->d.channels > WL_MAX_SAMPLES) return WL_FAIL(WL_ERR_ARG);
+  if (*L % unit || *L < *O || *L > WL_MAX_CHUNK || (*L + 2 * *O) * m->d.channels > WL_MAX_SAMPLES)
+    return WL_FAIL_WHY(WL_ERR_ARG, "chunk %ld: a multiple of 2^J = %ld from the overlap %ld to %ld frames", *L, unit, *O,
+                       WL_MAX_CHUNK < WL_MAX_SAMPLES / m->d.channels - 2 * *O ? WL_MAX_CHUNK : WL_MAX_SAMPLES / m->d.channels - 2 * *O);
   return 0;
 }
 
@@ -67,7 +69,8 @@ int wl_audio_encoder_new(wl_audio_encoder **ep, const wl_model *m, int channels,
                          const wl_encode_opts *o) {
   *ep = NULL;
   if (channels < 1 || channels > WL_MAX_CHANNELS || rate < 1 || (depth != 8 && depth != 16 && depth != 24 && depth != 32))
-    return WL_FAIL(WL_ERR_ARG);
+    return WL_FAIL_WHY(WL_ERR_ARG, "%d channels (1 to %d), %d Hz, %d-bit (8, 16, 24 or 32)", channels, WL_MAX_CHANNELS,
+                       rate, depth);
   const wl_signal s = {1, channels, 1, 1, depth, NULL, 0};
   wl_header h;
   long L, O;

@@ -265,21 +265,17 @@ void wl_info_of(const wl_header *h, wl_info *i) {
                  h->lat_w, h->alpha_len, h->header_len, h->total_len, {0}};
 }
 
-int wl_info_read(const uint8_t *buf, size_t len, wl_info *info) {
+/* *info from the header that read (wl_header_read or wl_header_peek) takes from buf. */
+static int info_by(int (*read)(const uint8_t *, size_t, wl_header *), const uint8_t *buf, size_t len, wl_info *info) {
   wl_header h;
   memset(info, 0, sizeof *info);
-  WL_TRY(wl_header_read(buf, len, &h));
+  WL_TRY(read(buf, len, &h));
   wl_info_of(&h, info);
   return 0;
 }
 
-int wl_info_peek(const uint8_t *buf, size_t len, wl_info *info) {
-  wl_header h;
-  memset(info, 0, sizeof *info);
-  WL_TRY(wl_header_peek(buf, len, &h));
-  wl_info_of(&h, info);
-  return 0;
-}
+int wl_info_read(const uint8_t *buf, size_t len, wl_info *info) { return info_by(wl_header_read, buf, len, info); }
+int wl_info_peek(const uint8_t *buf, size_t len, wl_info *info) { return info_by(wl_header_peek, buf, len, info); }
 
 int wl_info_channels(const uint8_t *buf, size_t len, int n, uint8_t *mode, uint64_t *bytes) {
   wl_header h;

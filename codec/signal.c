@@ -43,9 +43,9 @@ void wl_audio_release(wl_audio *a) {
 }
 
 int wl_image_check(const wl_image *img) {
-  if (!img || !img->planes || img->channels < 1 || img->channels > WL_MAX_CHANNELS ||
-      (img->depth != 8 && img->depth != 16))
-    return WL_FAIL(WL_ERR_ARG);
+  if (!img || !img->planes) return WL_FAIL(WL_ERR_ARG);
+  if (img->channels < 1 || img->channels > WL_MAX_CHANNELS || (img->depth != 8 && img->depth != 16))
+    return WL_FAIL_WHY(WL_ERR_ARG, "%d channels (1 to %d), %d-bit (8 or 16)", img->channels, WL_MAX_CHANNELS, img->depth);
   if (img->height < 1 || img->width < 1 || img->height > WL_MAX_DIM || img->width > WL_MAX_DIM ||
       (long)img->height * img->width > WL_MAX_PIXELS)
     return WL_FAIL(WL_ERR_LIMIT);
@@ -53,9 +53,11 @@ int wl_image_check(const wl_image *img) {
 }
 
 int wl_audio_check(const wl_audio *a) {
-  if (!a || !a->samples || a->channels < 1 || a->channels > WL_MAX_CHANNELS || a->rate < 1 ||
+  if (!a || !a->samples) return WL_FAIL(WL_ERR_ARG);
+  if (a->channels < 1 || a->channels > WL_MAX_CHANNELS || a->rate < 1 ||
       (a->depth != 8 && a->depth != 16 && a->depth != 24 && a->depth != 32))
-    return WL_FAIL(WL_ERR_ARG);
+    return WL_FAIL_WHY(WL_ERR_ARG, "%d channels (1 to %d), %d Hz, %d-bit (8, 16, 24 or 32)", a->channels, WL_MAX_CHANNELS,
+                       a->rate, a->depth);
   if (a->frames < 1 || a->frames > WL_MAX_FRAMES || a->frames * a->channels > WL_MAX_SAMPLES) return WL_FAIL(WL_ERR_LIMIT);
   return 0;
 }
