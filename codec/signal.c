@@ -106,7 +106,9 @@ long wl_latent_count(const wl_signal *s, int J) {
 }
 
 /* x = v * scale + offset maps samples into [-0.5, 0.5]; back: v = (x - offset) * unscale,
- * clamped to [lo, hi]. Images: scale 1/(2^d - 1), offset -1/2; audio: scale 2^-d, offset 0. */
+ * clamped to [lo, hi]. Images: scale 1/(2^d - 1), offset -1/2; audio: scale 2^-d, offset 0.
+ * hi is a float that converts to the depth's integer type without overflow: for 32-bit audio
+ * 2^31 - 128, as 2^31 - 1 rounds up to 2^31 in float. */
 typedef struct { float scale, offset, unscale, lo, hi; } sample_map;
 
 static sample_map map_of(const wl_signal *s) {
@@ -115,7 +117,8 @@ static sample_map map_of(const wl_signal *s) {
     return (sample_map){1.0f / maxv, -0.5f, maxv, 0.0f, maxv};
   }
   const double half = ldexp(1.0, s->depth - 1);
-  return (sample_map){(float)(0.5 / half), 0.0f, (float)(2 * half), (float)-half, (float)(half - 1)};
+  const float hi = (double)(float)(half - 1) > half - 1 ? nextafterf((float)(half - 1), 0.0f) : (float)(half - 1);
+  return (sample_map){(float)(0.5 / half), 0.0f, (float)(2 * half), (float)-half, hi};
 }
 
 float wl_sample_scale(const wl_signal *s) { return map_of(s).scale; }
@@ -135,7 +138,8 @@ void wl_signal_scale(const wl_signal *s, int Hp, int Wp, float *x) {
   }
 }
 
-/* out (C, H, W) from x (C, Hp, Wp): crop, rescale, clamp and round. */
+/* out (C, H, W) from x (C, Hp, Wp): crop, rescale, clamp and round. The clamp is written so that
+ * a NaN (a model gone wrong) lands on lo rather than reaching a float-to-integer conversion. */
 void wl_signal_unscale(const float *x, int Hp, int Wp, const wl_signal *s, float *out) {
   const int H = s->height, W = s->width;
   const sample_map f = map_of(s);
@@ -146,7 +150,7 @@ void wl_signal_unscale(const float *x, int Hp, int Wp, const wl_signal *s, float
     float *dst = out + cr * W;
     for (int j = 0; j < W; j++) {
       float v = (src[j] - f.offset) * f.unscale;
-      dst[j] = v < f.lo ? f.lo : v > f.hi ? f.hi : rintf(v);
+      dst[j] = !(v >= f.lo) ? f.lo : v > f.hi ? f.hi : rintf(v);
     }
   }
 }

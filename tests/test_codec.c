@@ -377,10 +377,32 @@ static void test_audio_api(wl_model *rgb) {
   t_end();
 }
 
+/* The last step of every decode maps floats to samples: extremes, infinities and NaN land in the
+ * sample range of every depth, as values that convert to the depth's integers without overflow. */
+static void test_sample_range(void) {
+  t_begin("decoded samples clamp to every depth's range (NaN, infinities, huge values), never wrap");
+  const float x[8] = {NAN, INFINITY, -INFINITY, 1e30f, -1e30f, 0.5f, -0.5f, 0.25f};
+  const struct { int dims, depth; double lo, hi; } d[] = {{2, 8, 0, 255}, {2, 16, 0, 65535}, {1, 8, -128, 127},
+                                                          {1, 16, -32768, 32767}, {1, 24, -8388608, 8388607},
+                                                          {1, 32, -2147483648.0, 2147483647.0}};
+  for (size_t k = 0; k < sizeof d / sizeof *d; k++) {
+    const wl_signal s = {d[k].dims, 1, 1, 8, d[k].depth, NULL, 0};
+    float out[8];
+    wl_signal_unscale(x, 1, 8, &s, out);
+    for (int i = 0; i < 8; i++)
+      T_EXPECT(out[i] >= d[k].lo && out[i] <= d[k].hi && out[i] == rintf(out[i]), "%s %d-bit: %g -> %.9g",
+               d[k].dims == 2 ? "image" : "audio", d[k].depth, x[i], out[i]);
+    T_EXPECT(out[1] == out[3] && out[2] == out[4] && out[3] > 0.99 * d[k].hi && out[4] == d[k].lo,
+             "%d-bit: +inf %.9g, 1e30 %.9g, -inf %.9g", d[k].depth, out[1], out[3], out[2]);
+  }
+  t_end();
+}
+
 int main(void) {
   wl_model *m;
   if (wl_model_builtin(&m, "rgb")) { printf("testing builtin model ... FAILED\n"); return t_summary() | 1; }
   test_quantiser(m);
+  test_sample_range();
   test_affine();
   test_image_alloc();
   test_container(m);
