@@ -19,7 +19,7 @@
  *   end record, 14 bytes:
  *   0  u8 'E'   1  u8 flags (0)   2  u64 frames T   10  u32 CRC-32 of every byte of the file before it
  * Chunk i codes the signal's frames [s_i, s_i + n): s_0 = 0, s_i = i L - O; every chunk but the
- * last has n = L + O (i = 0) or L + 2 O, so neighbours share 2 O frames (audio.c cross-fades
+ * last has n = L + O (i = 0) or L + 2 O, so neighbours share 2 O frames (audio_decode.c cross-fades
  * them); the last has 1 <= n <= L + O (i = 0) or 2 O < n <= L + 2 O, and T = s_i + n. L and O
  * are multiples of 2^J, O <= L <= WL_MAX_CHUNK, channels * (L + 2 O) <= WL_MAX_SAMPLES, T at
  * most WL_MAX_STREAM_FRAMES. Image files keep version 1; audio files of version 1 (one block,

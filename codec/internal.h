@@ -108,7 +108,7 @@ double wl_probit(double p); /* Phi^-1(p), p in (0, 1), to about double precision
 /* Allocates the tensors for m->d, m->N, m->R, m->F (kind "neural" when N > 0); d.dims 0 means 2. */
 int wl_model_alloc(wl_model *m);
 
-/* image.c: the one view of a signal that the pipeline (packets, encoder, training) takes.
+/* signal.c: the one view of a signal that the pipeline (packets, encoder, training) takes.
  * Images are dims 2, (C, H, W), unsigned samples 0 .. 2^depth - 1, x = v / (2^depth - 1) - 1/2;
  * audio is dims 1, (C, 1, T), signed samples -2^(depth-1) .. 2^(depth-1) - 1, x = v / 2^depth.
  * Padding by symmetric reflection to a multiple of 2^J along each transformed axis (W only in
@@ -149,7 +149,7 @@ void wl_signal_scale(const wl_signal *s, int Hp, int Wp, float *x);
  * clamp to the sample range and round. */
 void wl_signal_unscale(const float *x, int Hp, int Wp, const wl_signal *s, float *out);
 
-/* codec.c: buffers that the analysis of many signals reuses (the chunks of an audio stream, a
+/* work.c: buffers that the analysis of many signals reuses (the chunks of an audio stream, a
  * training set): fresh memory costs a page fault per 4 KiB, and chunks are tens of MB. Start
  * zeroed; buffers grow on demand; wl_work_free releases them. */
 typedef struct {
@@ -163,24 +163,25 @@ void wl_work_free(wl_work *w);
 /* Sizes w for signals up to the shape of s (1-D: the transform's scratch too), so that a stream
  * whose first chunk is its shortest does not allocate (and fault in) its buffers twice. */
 int wl_work_reserve(wl_work *w, const wl_signal *s, int J);
-/* X (C*4^J, Hp/2^J, Wp/2^J) (1-D: (C*2^J, 1, Wp/2^J)): the packets of a padded, scaled signal,
- * in w->x; and the first `keep` latent planes q (keep, h, w) of a signal (w NULL: buffers of
- * its own). */
+/* analysis.c: X (C*4^J, Hp/2^J, Wp/2^J) (1-D: (C*2^J, 1, Wp/2^J)): the packets of a padded,
+ * scaled signal, in w->x; and the first `keep` latent planes q (keep, h, w) of a signal (w NULL:
+ * buffers of its own). */
 int wl_packets(const wl_signal *s, int J, wl_work *w, float **X);
 int wl_analyse(const wl_model *m, const wl_signal *s, int keep, int16_t *q, wl_work *w);
 /* A header for coding s with m: the shared fields, lat_h and lat_w (WL_ERR_MISMATCH when the
- * model takes other signals, WL_ERR_ARG for a bad keep). */
+ * model takes other signals, WL_ERR_ARG for a bad keep or nonzero reserved options). */
 int wl_header_init(const wl_model *m, const wl_signal *s, int modality, const wl_encode_opts *o, wl_header *h);
 /* Codes each of h->keep latent planes q (keep, lat_h, lat_w) with its cheapest entropy mode,
  * channels in parallel, into buf + c * bound; sets h->entropy and h->stream_len. */
 int wl_code_channels(const wl_model *m, const int16_t *q, wl_header *h, uint8_t *buf, size_t bound);
-/* WL_ERR_MISMATCH when h was made with another model, WL_ERR_CORRUPT when its shapes differ. */
+/* synthesis.c: WL_ERR_MISMATCH when h was made with another model, WL_ERR_CORRUPT when its
+ * shapes differ. */
 int wl_header_check_model(const wl_model *m, const wl_header *h);
 /* Decodes the keep streams that start at p (lengths and modes in h) into q (keep, lat_h, lat_w). */
 int wl_decode_streams(const wl_model *m, const wl_header *h, const uint8_t *p, int16_t *q);
 /* Synthesis of one block: latents q (keep, lat_h, lat_w) -> planes out (C, height, width) of
- * h's shape (an image, or one chunk of an audio stream: height 1, width its frames). */
-/* w NULL: buffers of its own; wl_work_reserve_synthesis sizes w for chunks up to h's shape. */
+ * h's shape (an image, or one chunk of an audio stream: height 1, width its frames). w NULL:
+ * buffers of its own; wl_work_reserve_synthesis (work.c) sizes w for chunks up to h's shape. */
 int wl_synthesise(const wl_model *m, const wl_header *h, const int16_t *q, float *out, wl_work *w);
 int wl_work_reserve_synthesis(wl_work *w, const wl_model *m, const wl_header *h);
 /* decode.c: reads an image's header into h, checks that m made it, and decodes its keep latent

@@ -7,6 +7,7 @@
 #include <string.h>
 #include "codec/internal.h"
 #include "codec/layers.h"
+
 /* Positions per block of the forward pass. A block is one single-threaded SGEMM (with its
  * im2col) on one thread: the blocks are fixed by P alone, so every output takes the same
  * kernel path whatever the thread count. (OpenBLAS's own threading gives other bits for
@@ -20,6 +21,7 @@ long wl_conv_scratch(int Ci, int kh, int kw, wl_grid g) {
   long P = wl_grid_size(g), fwd = WL_NTHREADS() * minl(P, WL_CONV_BLOCK);
   return kh * kw == 1 ? 0 : (long)Ci * kh * kw * (fwd > minl(P, WL_CONV_CHUNK) ? fwd : minl(P, WL_CONV_CHUNK));
 }
+
 static long clampl(long v, long lo, long hi) { return v < lo ? lo : v > hi ? hi : v; }
 
 /* Positions p .. p+run-1, run = min(left, what remains of p's image row), share one image
@@ -51,6 +53,7 @@ void wl_im2col(float *col, const float *x, int Ci, int kh, int kw, wl_grid g, lo
     }
   }
 }
+
 /* y (Co, P) = W (Co, K) col (K, P) + beta y, K = Ci*kh*kw, in blocks of WL_CONV_BLOCK
  * positions across threads; each thread builds its block's im2col in its own part of scratch.
  * A 1x1 kernel's im2col matrix is x itself, read in place. */
@@ -90,10 +93,12 @@ void wl_conv_forward(float *y, const float *x, const float *W, const float *b, i
 void wl_matmul_add(float *y, const float *W, const float *x, int Co, int Ci, long P) {
   conv_blocks(y, x, W, 1.0f, Ci, Co, 1, 1, (wl_grid){1, 1, (int)P}, NULL);
 }
+
 void wl_silu_forward(float *y, const float *x, long n) {
 #pragma omp parallel for schedule(static)
   for (long i = 0; i < n; i++) y[i] = x[i] / (1.0f + expf(-x[i]));
 }
+
 void wl_add_forward(float *y, const float *a, const float *b, long n) {
 #pragma omp parallel for schedule(static)
   for (long i = 0; i < n; i++) y[i] = a[i] + b[i];

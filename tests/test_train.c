@@ -1,4 +1,4 @@
-/* Tests of the neural trainer (codec/train.c), for images (2-D) and audio clips (1-D) alike:
+/* Tests of the neural trainer (codec/train/train.c), for images (2-D) and audio clips (1-D) alike:
  * the whole training objective against central finite differences, exact resumption from a
  * checkpoint, and the saved model decoding as wl_trainer_validate measured. */
 #include <math.h>

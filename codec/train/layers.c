@@ -27,6 +27,7 @@ static void col2im(float *x, const float *col, int Ci, int kh, int kw, wl_grid g
       }
     }
 }
+
 /* Per chunk: dW (Co, K) += dy (Co, n) col^T; dcol (K, n) = W^T dy, scattered into dx by
  * col2im (for 1x1, dx += W^T dy directly). scratch holds col, then dcol. */
 void wl_conv_backward(float *dx, float *dW, float *db, const float *dy, const float *x, const float *W,
@@ -62,6 +63,7 @@ void wl_conv_backward(float *dx, float *dW, float *db, const float *dy, const fl
     }
   }
 }
+
 /* d/dx x sigma(x) = sigma (1 + x (1 - sigma)) */
 void wl_silu_backward(float *dx, const float *dy, const float *x, long n) {
 #pragma omp parallel for schedule(static)
@@ -70,6 +72,7 @@ void wl_silu_backward(float *dx, const float *dy, const float *x, long n) {
     dx[i] += dy[i] * s * (1.0f + x[i] * (1.0f - s));
   }
 }
+
 void wl_add_backward(float *da, float *db, const float *dy, long n) {
 #pragma omp parallel for schedule(static)
   for (long i = 0; i < n; i++) {

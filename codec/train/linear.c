@@ -1,4 +1,4 @@
-/* train_linear.c: the closed-form linear model. The encoder is the PCA/KLT of the wavelet
+/* linear.c: the closed-form linear model. The encoder is the PCA/KLT of the wavelet
  * packet coefficient vectors (one D = C*4^J vector per latent position; C*2^J for audio,
  * whose 1-D packets run along time), keeping the K
  * leading eigenvectors V (D, K): y = g V^T (X - mu), X^ = V y / g + mu. The gain g sets the
@@ -125,7 +125,6 @@ int wl_linear_fit(wl_model *m, const wl_signal *s, int n, float gain, int stride
   free(mu); free(cov); free(V); free(eig);
   return e;
 }
-
 
 int wl_check_shape(const wl_signal *s, int n, int channels, int J, int K, int bits, int dims) {
   const int maxJ = dims == 1 ? WL_MAX_J1 : WL_MAX_J;

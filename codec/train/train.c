@@ -1,4 +1,4 @@
-/* train.c: training a neural model (wl_trainer_*, walloc.h) on two CPU cores, for images
+/* train.c: training a neural model (wl_trainer_*, walloc_train.h) on two CPU cores, for images
  * (dims 2) and 1-D signals such as audio (dims 1) by one code path over wl_signal views.
  *
  * One step: B random examples x in [-1/2, 1/2]: crops (C, S, S) of images (random position,
