@@ -302,7 +302,8 @@ static int decode_one(cli_opts *o, const char *in) {
   int e = wl_info_peek(f.head, f.nhead, &h), rc = e ? cli_fail(in, "%s", cli_error(e)) : wlc_model(o, in, &h, &m);
   const int audio = h.modality == WL_MODALITY_AUDIO;
   char *out = rc ? NULL : output_path(o, in, audio ? ".wav" : png_holds(h.channels) ? ".png" : ".npy");
-  const char *ext = out && strcmp(out, "-") ? io_ext(out) : NULL; /* NULL: stdout */
+  /* NULL: stdout, or a FIFO or device named without an extension (/dev/null): the default format */
+  const char *ext = out && strcmp(out, "-") && (*io_ext(out) || !io_is_stream(out)) ? io_ext(out) : NULL;
   if (!rc && !out) rc = cli_fail(in, "out of memory");
   if (!rc && audio) rc = decode_audio(o, in, &f, m, out, ext);
   else if (!rc && io_read_rest(&f, &buf, &len)) rc = cli_fail(in, "cannot read: %s", strerror(errno));

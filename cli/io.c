@@ -3,6 +3,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,43 +100,96 @@ int io_out_write(io_output *w, const void *buf, size_t len) {
   return 0;
 }
 
+/* The temporary file being written, for the signal handler: it unlinks it and dies by the
+ * signal again, so that SIGINT, SIGTERM or SIGHUP leave no partial output behind. */
+static char pending[PATH_MAX + 32];
+static volatile sig_atomic_t is_pending;
+
+static void on_signal(int sig) {
+  if (is_pending) unlink(pending);
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+static void watch(const char *tmp) {
+  static int installed;
+  if (!installed) { /* a signal the process was started to ignore (nohup) stays ignored */
+    const int sigs[3] = {SIGINT, SIGTERM, SIGHUP};
+    for (int i = 0; i < 3; i++) {
+      struct sigaction was;
+      if (sigaction(sigs[i], NULL, &was) == 0 && was.sa_handler != SIG_IGN) signal(sigs[i], on_signal);
+    }
+    installed = 1;
+  }
+  is_pending = 0;
+  if (!tmp || strlen(tmp) >= sizeof pending) return;
+  strcpy(pending, tmp);
+  is_pending = 1;
+}
+
+int io_is_stream(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode) || S_ISSOCK(st.st_mode));
+}
+
+/* The temporary name beside path: "path.tmp-XXXXXX", or "DIR/.wl-XXXXXX" when the file name
+ * would grow past NAME_MAX (any legal output name has a temporary name). */
+static char *temp_name(const char *path) {
+  const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+  const size_t n = strlen(path), dir = (size_t)(base - path);
+  char *tmp = malloc(n + 16);
+  if (tmp && strlen(base) + 11 <= NAME_MAX) snprintf(tmp, n + 16, "%s.tmp-XXXXXX", path);
+  else if (tmp) snprintf(tmp, n + 16, "%.*s.wl-XXXXXX", (int)dir, path);
+  return tmp;
+}
+
 int io_out_open(io_output *w, const char *path, int force) {
   struct stat st;
   memset(w, 0, sizeof *w);
   w->fd = STDOUT_FILENO;
   if (!strcmp(path, "-")) return 0;
+  if (io_is_stream(path)) {
+    /* a FIFO or a device (/dev/null, a terminal) takes the bytes as a stream: nothing to replace */
+    if ((w->fd = open(path, O_WRONLY)) < 0) return -1;
+    w->stream = 1;
+    return 0;
+  }
   if (!force && lstat(path, &st) == 0) { errno = EEXIST; return -1; }
-  const size_t n = strlen(path);
-  w->tmp = malloc(n + 16);
+  w->tmp = temp_name(path);
   w->path = strdup(path);
-  if (w->tmp) snprintf(w->tmp, n + 16, "%s.tmp-XXXXXX", path);
   if (!w->tmp || !w->path || (w->fd = mkstemp(w->tmp)) < 0) {
     int saved = w->tmp && w->path ? errno : ENOMEM;
     free(w->tmp); free(w->path);
+    w->tmp = w->path = NULL;
     errno = saved;
     return -1;
   }
+  watch(w->tmp);
   return 0;
 }
 
 int io_out_commit(io_output *w) {
+  if (w->stream) return close(w->fd);
   if (!w->path) return 0;
   int rc = fchmod(w->fd, 0644 & ~umask(umask(0)));
   if (close(w->fd) != 0) rc = -1;
   if (rc == 0) rc = rename(w->tmp, w->path);
   int saved = errno;
   if (rc != 0) unlink(w->tmp);
+  watch(NULL);
   free(w->tmp); free(w->path);
   errno = saved;
   return rc;
 }
 
 void io_out_abort(io_output *w) {
-  if (!w->path) return;
   int saved = errno;
-  close(w->fd);
-  unlink(w->tmp);
-  free(w->tmp); free(w->path);
+  if (w->stream || w->path) close(w->fd);
+  if (w->path) {
+    unlink(w->tmp);
+    watch(NULL);
+    free(w->tmp); free(w->path);
+  }
   errno = saved;
 }
 

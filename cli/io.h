@@ -28,12 +28,15 @@ int io_read_rest(io_input *in, uint8_t **buf, size_t *len);
 void io_close(io_input *in);
 
 /* An output written in pieces: a file goes to a temporary name in its directory, renamed over
- * `path` by io_out_commit only when complete; "-" is stdout. Without `force`, an existing path
- * is refused (errno EEXIST). Each returns 0, or -1 with errno set; io_out_commit and
- * io_out_abort leave no temporary file behind. */
+ * `path` by io_out_commit only when complete; "-" is stdout; an existing FIFO or device
+ * (/dev/null) is written to as a stream. Without `force`, an existing path of any other kind is
+ * refused (errno EEXIST); with it a symlink is replaced, not its target. Each returns 0, or -1
+ * with errno set; io_out_commit and io_out_abort leave no temporary file behind, and neither
+ * does SIGINT, SIGTERM or SIGHUP while one is open. */
 typedef struct io_output {
   int fd;
-  char *tmp, *path; /* NULL for stdout */
+  char *tmp, *path; /* NULL for stdout and streams */
+  int stream;       /* an existing FIFO or device, opened for writing */
 } io_output;
 int io_out_open(io_output *w, const char *path, int force);
 int io_out_write(io_output *w, const void *buf, size_t len);
@@ -43,6 +46,8 @@ void io_out_abort(io_output *w);
 /* Writes buf to `path` ("-" = stdout) atomically: io_out_open, io_out_write, io_out_commit. */
 int io_write_atomic(const char *path, const uint8_t *buf, size_t len, int force);
 
+/* Whether path is an existing FIFO, device or socket: written to as a stream, not replaced. */
+int io_is_stream(const char *path);
 /* "x/y.png" -> "x/y" + ext (a malloc'd string); returns NULL on allocation failure. */
 char *io_replace_ext(const char *path, const char *ext);
 /* Lower-case extension of path including the dot ("" when none), in a static buffer. */

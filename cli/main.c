@@ -82,6 +82,11 @@ static int usage_error(const char *fmt, const char *arg) {
   return 2;
 }
 
+/* Names of standard input that the shell or the system give: read as "-" is (output to stdout). */
+static int stdin_name(const char *a) {
+  return !strcmp(a, "/dev/stdin") || !strcmp(a, "/dev/fd/0") || !strcmp(a, "/proc/self/fd/0");
+}
+
 /* Parses a whole number in [lo, hi] into *v. */
 static int number(const char *s, int lo, int hi, int *v) {
   char *end;
@@ -178,7 +183,7 @@ static int parse(int argc, char **argv, cli_opts *o) {
       else if (!strcmp(a, "--linear")) o->linear = 1;
       else if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(usage, stdout); exit(0); }
       else if (a[0] == '-' && a[1]) return usage_error("unknown option '%s'", a);
-      else o->inputs[o->ninputs++] = argv[i];
+      else o->inputs[o->ninputs++] = stdin_name(argv[i]) ? "-" : argv[i];
     }
     if (bad) return usage_error("option '%s' needs a valid value", a);
     i += takes;
@@ -219,6 +224,8 @@ int main(int argc, char **argv) {
     if (!rc) rc = cmds[c].run(&o);
     free(o.inputs);
     free(o.command);
+    /* what went to stdout must have arrived: info > /dev/full fails, as any output would */
+    if (fflush(stdout) || ferror(stdout)) rc = cli_fail("stdout", "cannot write: %s", strerror(errno ? errno : EIO));
     return rc;
   }
   return usage_error("unknown command '%s'", argv[1]);

@@ -1,0 +1,104 @@
+#!/usr/bin/python3
+"""Where outputs go (issue 21, "outputs that never surprise"): stdout write errors fail and name
+stdout; an existing FIFO or device is written to as a stream and stays what it is; -f replaces a
+symlink, not its target; any legal output name has a temporary name; SIGTERM, SIGINT and SIGHUP
+leave no temporary file; /dev/stdin is standard input."""
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import numpy as np
+import soundfile as sf
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "py"))
+from harness import finish, test, run, IMAGES, WALLOC  # noqa: E402
+
+TMPDIR = tempfile.TemporaryDirectory(prefix="walloc-outputs-")
+T = lambda name: os.path.join(TMPDIR.name, name)  # noqa: E731
+RGB = os.path.join(IMAGES, "garden-rgb8.png")
+WLC = T("garden.wlc")
+assert run("encode", "-q", RGB, "-o", WLC)[0] == 0
+
+
+def leftovers(folder):
+    return [f for f in os.listdir(folder) if ".tmp-" in f or f.startswith(".wl-")]
+
+
+@test("outputs: a write error on stdout fails with exit status 1 and names stdout (info, eval, encode -c)")
+def _():
+    for args in (["info", WLC], ["eval", RGB, WLC], ["encode", "-c", RGB]):
+        with open("/dev/full", "wb") as full:
+            p = subprocess.run([WALLOC] + args, stdout=full, stderr=subprocess.PIPE, text=True)
+        assert p.returncode == 1 and "stdout" in p.stderr and "(stdin)" not in p.stderr, (args, p.returncode, p.stderr)
+
+
+@test("outputs: a FIFO is written to as a stream (with or without -f) and stays a FIFO; -o /dev/null works")
+def _():
+    fifo = T("pipe")
+    os.mkfifo(fifo)
+    want = run("decode", "-c", WLC)[1]
+    for force in ([], ["-f"]):
+        got = []
+        reader = threading.Thread(target=lambda: got.append(open(fifo, "rb").read()))
+        reader.start()
+        rc, _, err = run("decode", *force, WLC, "-o", fifo)
+        reader.join(10)
+        assert rc == 0 and got == [want], (force, rc, err, len(got[0]) if got else None)
+        assert os.path.exists(fifo) and not os.path.isfile(fifo), "the FIFO was replaced"
+    rc, _, err = run("decode", WLC, "-o", "/dev/null")
+    assert rc == 0 and os.path.exists("/dev/null") and not os.path.isfile("/dev/null"), err
+    assert not leftovers(TMPDIR.name) and not leftovers("/dev"), "temporary files left"
+
+
+@test("outputs: an existing symlink is refused without -f; with -f it is replaced and its target left alone")
+def _():
+    target, link = T("target.png"), T("link.png")
+    open(target, "wb").write(b"keep me")
+    os.symlink(target, link)
+    rc, _, err = run("decode", WLC, "-o", link)
+    assert rc == 1 and "already exists" in err and os.path.islink(link), err
+    rc, _, err = run("decode", "-f", WLC, "-o", link)
+    assert rc == 0 and not os.path.islink(link) and open(target, "rb").read() == b"keep me", err
+
+
+@test("outputs: a 255-byte output name (the longest legal one) is written, through a shorter temporary name")
+def _():
+    name = T("n" * 251 + ".png")
+    rc, _, err = run("decode", WLC, "-o", name)
+    assert rc == 0 and os.path.getsize(name) > 0 and not leftovers(TMPDIR.name), err
+
+
+@test("outputs: SIGTERM, SIGINT or SIGHUP during a decode leaves no temporary file")
+def _():
+    rate = 44100
+    t = np.arange(240 * rate) / rate
+    x = np.stack([0.3 * np.sin(2 * np.pi * 220 * t), 0.3 * np.sin(2 * np.pi * 330 * t)], 1)
+    sf.write(T("long.wav"), x, rate, subtype="PCM_16")
+    assert run("encode", "-q", T("long.wav"), "-o", T("long.wlc"))[0] == 0
+    folder = T("out")
+    os.mkdir(folder)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        p = subprocess.Popen([WALLOC, "decode", "-T1", "-f", T("long.wlc"), "-o", os.path.join(folder, "x.wav")])
+        for _ in range(200):  # until the temporary file exists
+            if leftovers(folder):
+                break
+            time.sleep(0.005)
+        assert leftovers(folder), "no temporary file seen"
+        p.send_signal(sig)
+        rc = p.wait(10)
+        assert rc == -sig and not os.listdir(folder), (sig, rc, os.listdir(folder))
+
+
+@test("outputs: /dev/stdin is standard input: the output goes to stdout, as with '-'")
+def _():
+    data, made = open(RGB, "rb").read(), lambda: os.path.exists("/dev/stdin.wlc") and os.path.getmtime("/dev/stdin.wlc")
+    before = made()
+    rc, out, err = run("encode", "/dev/stdin", stdin=data)
+    assert rc == 0 and out == run("encode", "-", stdin=data)[1] and made() == before, err
+
+
+sys.exit(finish())
