@@ -31,10 +31,15 @@ static int open_input(const char *in, io_input *f) {
   return 0;
 }
 
-static int read_input(const char *in, uint8_t **buf, size_t *len) {
+/* A whole .wlc, read only once its first bytes are those of one (so /dev/zero or a photo given by
+ * mistake is refused after 4 KB, not after filling the memory); prints the error itself. */
+static int read_wlc(const char *in, uint8_t **buf, size_t *len) {
   io_input f;
+  wl_info h;
   if (open_input(in, &f)) return 1;
-  int rc = io_read_rest(&f, buf, len) ? cli_fail(in, "cannot read: %s", strerror(errno)) : 0;
+  int e = wl_info_peek(f.head, f.nhead, &h);
+  int rc = e ? cli_fail(in, "%s", cli_error(e))
+             : io_read_rest(&f, buf, len) ? cli_fail(in, "cannot read: %s", strerror(errno)) : 0;
   io_close(&f);
   return rc;
 }
@@ -46,10 +51,12 @@ static int read_image(const char *in, io_input *f, cli_signal *s) {
   const char *why;
   char msg[NPY_WHY];
   int rc;
+  const int png = png_is_png(f->head, f->nhead);
+  if (!png && !npy_is_npy(f->head, f->nhead)) /* told by its first bytes, before reading it all */
+    return cli_fail(in, "not a PNG, .npy or audio (WAV, FLAC, OGG) file");
   if (io_read_rest(f, &buf, &len)) return cli_fail(in, "cannot read: %s", strerror(errno));
-  if (png_is_png(buf, len)) rc = png_decode(buf, len, &s->img, &why) ? cli_fail(in, "%s", why) : 0;
-  else if (npy_is_npy(buf, len)) rc = npy_decode(buf, len, &s->img, msg) ? cli_fail(in, "%s", msg) : 0;
-  else rc = cli_fail(in, "not a PNG, .npy or audio (WAV, FLAC, OGG) file");
+  if (png) rc = png_decode(buf, len, &s->img, &why) ? cli_fail(in, "%s", why) : 0;
+  else rc = npy_decode(buf, len, &s->img, msg) ? cli_fail(in, "%s", msg) : 0;
   free(buf);
   return rc;
 }
@@ -226,7 +233,7 @@ static int wlc_model(const cli_opts *o, const char *in, const wl_info *h, wl_mod
 
 int cli_open_wlc(const cli_opts *o, const char *in, uint8_t **buf, size_t *len, wl_info *h, wl_model **m) {
   *m = NULL;
-  if (read_input(in, buf, len)) return 1;
+  if (read_wlc(in, buf, len)) return 1;
   int e = wl_info_read(*buf, *len, h);
   int rc = e ? cli_fail(in, "%s", cli_error(e)) : wlc_model(o, in, h, m);
   if (rc) free(*buf);
@@ -409,7 +416,7 @@ static int info_one(cli_opts *o, const char *in) {
   uint8_t *buf;
   size_t len;
   wlc_info w = {0};
-  if (read_input(in, &buf, &len)) return 1;
+  if (read_wlc(in, &buf, &len)) return 1;
   int e = wl_info_read(buf, len, &w.h);
   if (!e) {
     w.mode = malloc((size_t)w.h.keep);

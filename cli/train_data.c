@@ -28,6 +28,8 @@ static int push(pathlist *l, const char *dir, const char *name) {
   return 0;
 }
 
+#define MAX_LIST (64 << 20) /* bytes of a list file of paths */
+
 static int cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 static int is_input_name(const char *name) {
@@ -51,12 +53,21 @@ static int collect(const char *arg, pathlist *l) {
     qsort(l->path + first, (size_t)(l->n - first), sizeof(char *), cmp);
     return 0;
   }
-  uint8_t *buf;
-  size_t len;
-  if (io_read_all(arg, &buf, &len)) return cli_fail(arg, "%s", strerror(errno));
-  if (png_is_png(buf, len) || npy_is_npy(buf, len) || snd_is_audio(buf, len)) {
-    free(buf);
+  io_input f; /* an image or clip by its first bytes; otherwise a list of paths, one a line */
+  if (io_open(arg, &f)) return cli_fail(arg, "%s", strerror(errno));
+  if (png_is_png(f.head, f.nhead) || npy_is_npy(f.head, f.nhead) || snd_is_audio(f.head, f.nhead)) {
+    io_close(&f);
     return push(l, "", arg) ? cli_fail(arg, "out of memory") : 0;
+  }
+  uint8_t *buf = memchr(f.head, 0, f.nhead) ? NULL : malloc(MAX_LIST + 1);
+  size_t len = 0;
+  ssize_t r = 1;
+  while (buf && r > 0 && len <= MAX_LIST)
+    if ((r = io_read(&f, buf + len, MAX_LIST + 1 - len)) > 0) len += (size_t)r;
+  io_close(&f);
+  if (!buf || r < 0 || len > MAX_LIST) {
+    free(buf);
+    return cli_fail(arg, "not an image, an audio file or a list of paths (text, at most %d MB)", MAX_LIST >> 20);
   }
   char *text = realloc(buf, len + 1), *save = NULL;
   if (!text) { free(buf); return cli_fail(arg, "out of memory"); }

@@ -1,0 +1,73 @@
+#!/usr/bin/python3
+"""Inputs that are not what a command reads (issue 21): every command tells from the first 4 KB
+that /dev/zero, random bytes or a huge text file is no .wlc, PNG, .npy, audio file or list of
+paths, and says so in one line (exit status 1) without reading on: under a 512 MB address-space
+limit, and having taken at most a few hundred KB from an endless pipe."""
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "py"))
+from harness import finish, test, run, IMAGES, WALLOC  # noqa: E402
+
+TMPDIR = tempfile.TemporaryDirectory(prefix="walloc-inputs-")
+T = lambda name: os.path.join(TMPDIR.name, name)  # noqa: E731
+RGB = os.path.join(IMAGES, "garden-rgb8.png")
+WLC = T("garden.wlc")
+assert run("encode", "-q", RGB, "-o", WLC)[0] == 0
+SANITIZED = b"__asan_init" in open(WALLOC, "rb").read()  # ASan reserves terabytes of address space
+COMMANDS = {"info": ["info", "{}"], "decode": ["decode", "{}", "-o", T("x.png")], "latents": ["latents", "{}", "-o", T("x.npy")],
+            "eval (the original)": ["eval", "{}", WLC], "eval (the .wlc)": ["eval", RGB, "{}"],
+            "encode": ["encode", "{}", "-o", T("x.wlc")], "train": ["train", "-o", T("x.wlm"), "{}"]}
+
+
+def limited():
+    if not SANITIZED:
+        resource.setrlimit(resource.RLIMIT_AS, (512 << 20, 512 << 20))  # OpenBLAS reserves 128 MB at start
+
+
+@test("inputs: /dev/zero is refused at once by every command, in one line, within 512 MB of address space")
+def _():
+    for name, args in COMMANDS.items():
+        p = subprocess.run([WALLOC] + [a.format("/dev/zero") for a in args], capture_output=True, text=True,
+                           preexec_fn=limited, timeout=60)
+        lines = p.stderr.strip().split("\n")
+        assert p.returncode == 1 and len(lines) == 1 and "/dev/zero" in lines[0] and "memory" not in lines[0], \
+            (name, p.returncode, p.stderr)
+
+
+@test("inputs: an endless pipe of random bytes is refused after at most 256 KB of it")
+def _():
+    chunk = os.urandom(1 << 16)
+    for name, args in COMMANDS.items():
+        if name == "train":  # train reads files and list files, not stdin
+            continue
+        p = subprocess.Popen([WALLOC] + [a.format("-") for a in args], stdin=subprocess.PIPE, stderr=subprocess.PIPE,
+                             stdout=subprocess.DEVNULL, preexec_fn=limited)
+        sent = 0
+        try:
+            while sent < (64 << 20):
+                p.stdin.write(chunk)
+                p.stdin.flush()
+                sent += len(chunk)
+        except BrokenPipeError:
+            pass
+        err = p.communicate(timeout=60)[1].decode()
+        assert p.returncode == 1 and sent <= (256 << 10) and "(stdin)" in err, (name, p.returncode, sent, err)
+
+
+@test("inputs: an 80 MB text file given to train is no list of paths (64 MB at most), in one line")
+def _():
+    with open(T("big.txt"), "wb") as f:
+        f.truncate(0)
+        line = b"/no/such/file.png\n" * 4096
+        for _ in range((80 << 20) // len(line)):
+            f.write(line)
+    p = subprocess.run([WALLOC, "train", "-o", T("x.wlm"), T("big.txt")], capture_output=True, text=True,
+                       preexec_fn=limited, timeout=60)
+    assert p.returncode == 1 and "list of paths" in p.stderr and len(p.stderr.strip().split("\n")) == 1, p.stderr
+
+
+sys.exit(finish())
