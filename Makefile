@@ -125,15 +125,37 @@ clean:
 .PHONY: all demo check bench man clean fuzz
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
 
-# make fuzz: FUZZ_SECONDS of libFuzzer on the decoder, then on the PNG readers (clang, ASan +
-# UBSan), each from valid seeds.
-FUZZ_SECONDS ?= 60
-FUZZ_CC = clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fopenmp -D_DEFAULT_SOURCE $(CPPFLAGS)
-fuzz: all
-	@mkdir -p $(B)/fuzz/corpus $(B)/fuzz/png
-	$(FUZZ_CC) tests/fuzz/fuzz_decode.c $(LIB_SRC) codec/models/builtin.S -o $(B)/fuzz/fuzz_decode $(LDLIBS)
-	$(FUZZ_CC) tests/fuzz/fuzz_png.c $(LIB_SRC) codec/models/builtin.S -o $(B)/fuzz/fuzz_png $(LDLIBS) -ldeflate
-	@for f in testdata/images/*.png; do ./walloc encode -q -f --keep 6 $$f -o $(B)/fuzz/corpus/$$(basename $$f .png).wlc; done
-	@cp testdata/images/*.png $(B)/fuzz/png/
-	$(B)/fuzz/fuzz_decode -max_total_time=$(FUZZ_SECONDS) -max_len=65536 $(B)/fuzz/corpus
-	$(B)/fuzz/fuzz_png -max_total_time=$(FUZZ_SECONDS) -max_len=131072 $(B)/fuzz/png
+# make fuzz: FUZZ_SECONDS (600) of libFuzzer on each target of tests/fuzz (clang, ASan + UBSan,
+# checksums taken as they are), from the seeds of tests/fuzz/seeds.py; make fuzz-smoke: 30 s
+# each (CI). A finding stops the run with the input that caused it in $(B)/fuzz/.
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS = decode stream model npy sound png
+FUZZ_CC = clang -std=c11 -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
+          -fopenmp -D_DEFAULT_SOURCE -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION $(CPPFLAGS)
+FUZZ_LIB = $(B)/fuzz/libwalloc-fuzz.a
+FUZZ_MAX = decode:65536 stream:65536 model:1300000 npy:4096 sound:65536 png:131072
+$(B)/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -c $< -o $@
+$(B)/fuzz/obj/builtin.o: codec/models/builtin.S $(MODELS)
+	@mkdir -p $(dir $@)
+	clang -c $< -o $@
+$(B)/fuzz/obj/codec/builtin.o: $(B)/codec/models/ids.h
+$(FUZZ_LIB): $(LIB_SRC:%.c=$(B)/fuzz/obj/%.o) $(B)/fuzz/obj/builtin.o
+	rm -f $@ && ar rcs $@ $^
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB) $(B)/fuzz/obj/cli/npy.o $(B)/fuzz/obj/cli/sound.o $(B)/fuzz/obj/cli/io.o
+	$(FUZZ_CC) -fsanitize=fuzzer $< $(filter %.o,$^) $(FUZZ_LIB) -o $@ $(LDLIBS) -lsndfile -ldeflate
+fuzz: deps-fuzz all $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)
+	@rm -rf $(B)/fuzz/seeds && /usr/bin/python3 tests/fuzz/seeds.py $(abspath $(P)walloc) $(B)/fuzz/seeds
+	@for t in $(FUZZ_TARGETS); do \
+	  max=$$(echo "$(FUZZ_MAX)" | tr ' ' '\n' | sed -n "s/^$$t://p"); mkdir -p $(B)/fuzz/corpus/$$t; \
+	  LSAN_OPTIONS=suppressions=$(abspath tests/fuzz/lsan.supp) $(B)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
+	    -max_len=$$max -print_final_stats=1 -artifact_prefix=$(B)/fuzz/$$t- $(B)/fuzz/corpus/$$t \
+	    $(B)/fuzz/seeds/$$t > $(B)/fuzz/$$t.log 2>&1; rc=$$?; \
+	  echo "fuzz $$t: $(FUZZ_SECONDS) s, $$(sed -n 's/^stat::number_of_executed_units: *//p' $(B)/fuzz/$$t.log) runs"; \
+	  if [ $$rc -ne 0 ]; then grep -E "^(==|SUMMARY|artifact)" $(B)/fuzz/$$t.log | head -20; exit 1; fi; \
+	done
+fuzz-smoke:
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=30
+.PHONY: fuzz-smoke
+.SECONDARY: $(B)/fuzz/obj/cli/npy.o $(B)/fuzz/obj/cli/sound.o $(B)/fuzz/obj/cli/io.o

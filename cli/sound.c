@@ -278,7 +278,10 @@ static int grow(wl_audio *a, long *cap, long most) {
 int snd_read_all(snd_reader *r, wl_audio *a, char *why) {
   const int C = r->fmt.channels;
   const long most = WL_MAX_SAMPLES / C < WL_MAX_FRAMES ? WL_MAX_SAMPLES / C : WL_MAX_FRAMES;
+  /* room for what the header declares, up to 2^20 frames: a 40-byte header that claims 2^30
+   * samples must not reserve 4 GB; longer inputs grow as they arrive */
   long cap = r->declared > 0 && r->declared <= most ? (long)r->declared : 1 << 16;
+  if (cap > 1L << 20) cap = 1L << 20;
   wl_audio b;
   int rc = 0;
   *a = r->fmt;

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs the Debian packages walloc needs, and only those that are missing.
-# Usage: scripts/deps.sh [build|check|demo|bench|corpus|audio|clang] ...  (idempotent; root or sudo)
+# Usage: scripts/deps.sh [build|check|demo|bench|corpus|audio|clang|fuzz] ...  (idempotent; root or sudo)
 set -eu
 
 pkgs_build="build-essential pkg-config libpng-dev libdeflate-dev libzstd-dev libfftw3-dev libsndfile1-dev libopenblas-openmp-dev"
@@ -11,6 +11,8 @@ pkgs_corpus="lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 mate-backgrounds en
 pkgs_audio="wesnoth-1.16-music klettres-data python3-soundfile"
 # make CC=clang: clang and its OpenMP runtime.
 pkgs_clang="clang libomp-dev"
+# make fuzz: libFuzzer and the sanitizers' runtimes, and what tests/fuzz/seeds.py uses.
+pkgs_fuzz="clang libomp-dev libclang-rt-14-dev python3-numpy python3-soundfile"
 pkgs_bench="webp libjpeg-turbo-progs hyperfine zstd python3-torch opus-tools flac"
 
 want=""
@@ -22,6 +24,7 @@ for set in "${@:-build}"; do
     corpus) want="$want $pkgs_build $pkgs_corpus" ;;
     audio)  want="$want $pkgs_audio" ;;
     clang)  want="$want $pkgs_clang" ;;
+    fuzz)   want="$want $pkgs_build $pkgs_fuzz" ;;
     bench)  want="$want $pkgs_build $pkgs_bench $pkgs_corpus" ;;
     *) echo "deps.sh: unknown set '$set'" >&2; exit 2 ;;
   esac
