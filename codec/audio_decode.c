@@ -17,10 +17,11 @@ struct wl_audio_decoder {
   wl_stream_pos at;
   uint8_t *rec;     /* a record arriving in pieces: have of its bytes */
   size_t have, cap;
-  float *span;      /* (C, L + 2 O): a decoded chunk, then the frames given out, (C, frames) */
+  float *span;      /* (C, frames): a decoded chunk, then the frames given out */
   float *tail;      /* (C, O): the last chunk's frames of the coming cross-fade */
-  int16_t *q;       /* (keep, (L + 2 O) / 2^J) */
-  wl_work work;     /* wl_synthesise's buffers, sized for a full chunk and kept */
+  int16_t *q;       /* (keep, frames / 2^J) */
+  size_t frames;    /* of the largest chunk so far, padded: span and q hold so many */
+  wl_work work;     /* wl_synthesise's buffers, sized for the largest chunk so far and kept */
   int failed;       /* the error of a failed push: every later call returns it */
 };
 
@@ -86,25 +87,31 @@ static int gather(wl_audio_decoder *d, const uint8_t *buf, size_t len, size_t *u
   }
 }
 
-/* The file header: checks it against the model and sizes the buffers by it. */
+/* The file header: checks it against the model. Nothing is sized by it: the buffers grow as
+ * chunk records arrive (reserve), so a header alone, which may claim chunks of 2^30 samples,
+ * reserves no memory. */
 static int start(wl_audio_decoder *d, const uint8_t *p) {
   wl_header h;
   WL_TRY(wl_header_peek(p, WL_AUDIO_HDR, &h));
   if (h.modality != WL_MODALITY_AUDIO) return WL_FAIL(WL_ERR_MISMATCH);
   WL_TRY(wl_header_check_model(d->m, &h));
-  const size_t C = (size_t)h.channels, S = (size_t)(h.chunk + 2 * h.overlap);
-  d->span = wl_alloc_large(sizeof(float) * C * S);
-  d->tail = wl_alloc_large(sizeof(float) * C * (size_t)h.overlap);
-  d->q = malloc(sizeof(int16_t) * (size_t)h.keep * (S >> h.J));
-  if (!d->span || !d->tail || !d->q) return WL_FAIL(WL_ERR_NOMEM); /* the decoder fails: freed by its free */
-  wl_header full = h;
-  full.width = (int)S;
-  full.lat_h = 1;
-  full.lat_w = (int)(S >> h.J);
-  WL_TRY(wl_work_reserve_synthesis(&d->work, d->m, &full));
   d->h = h;
   d->at.crc = wl_crc32(0, p, WL_AUDIO_HDR);
   return 0;
+}
+
+/* Buffers for chunk ch (its span's frames, padded to whole latents), and the cross-fade tail. */
+static int reserve(wl_audio_decoder *d, const wl_header *ch) {
+  const size_t C = (size_t)d->h.channels, S = (size_t)ch->lat_w << ch->J;
+  if (!d->tail && !(d->tail = wl_alloc_large(sizeof(float) * C * (size_t)d->h.overlap))) return WL_FAIL(WL_ERR_NOMEM);
+  if (S <= d->frames) return 0;
+  free(d->span);
+  free(d->q);
+  d->span = wl_alloc_large(sizeof(float) * C * S);
+  d->q = malloc(sizeof(int16_t) * (size_t)d->h.keep * (S >> ch->J));
+  d->frames = d->span && d->q ? S : 0;
+  if (!d->frames) return WL_FAIL(WL_ERR_NOMEM); /* the decoder fails: freed by its free */
+  return wl_work_reserve_synthesis(&d->work, d->m, ch);
 }
 
 /* Chunk i decoded into span (C, n): cross-fades its first O/2 .. 3 O/2 frames with the tail of
@@ -139,6 +146,7 @@ static int push(wl_audio_decoder *d, const uint8_t *buf, size_t len, size_t *use
     const int chunk = !d->at.last;
     WL_TRY(wl_record_read(&d->h, &d->at, rec, size, &ch));
     if (chunk) {
+      WL_TRY(reserve(d, &ch));
       WL_TRY(wl_decode_streams(d->m, &ch, rec + ch.header_len, d->q));
       WL_TRY(wl_synthesise(d->m, &ch, d->q, d->span, &d->work));
       blend(d, d->at.index - 1, ch.width, d->at.last, out);
