@@ -51,7 +51,7 @@ int16_t wl_quantise(const float *thresh, int bits, float y) {
   return (int16_t)(lo - ((1 << (bits - 1)) - 1));
 }
 
-double wl_dequantise(int q, double L, double s) {
+double wl_dequantise_one(int q, double L, double s) {
   double p = q / (2.0 * L) + 0.5;
   p = p < 1e-4 ? 1e-4 : p > 1.0 - 1e-4 ? 1.0 - 1e-4 : p;
   return s * wl_probit(p);

@@ -101,7 +101,7 @@ void wl_compand_params(int bits, double *L, double *s);
 double wl_compand_threshold(int q, double L, double s);
 /* q for y, from the model's thresholds (see bottleneck.c). */
 int16_t wl_quantise(const float *thresh, int bits, float y);
-double wl_dequantise(int q, double L, double s);
+double wl_dequantise_one(int q, double L, double s);
 double wl_probit(double p); /* Phi^-1(p), p in (0, 1), to about double precision */
 
 /* model.c */

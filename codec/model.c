@@ -108,7 +108,7 @@ int wl_model_alloc(wl_model *m) {
   const int qmin = 1 - (int)(S / 2); /* |q| <= 2^(B-1) - 1 */
   wl_compand_params(m->d.bits, &L, &s);
   for (size_t i = 0; i < S; i++) {
-    m->dequant[i] = (float)wl_dequantise((int)i - (int)(S / 2), L, s);
+    m->dequant[i] = (float)wl_dequantise_one((int)i - (int)(S / 2), L, s);
     m->thresh[i] = i < S - 2 ? (float)wl_compand_threshold(qmin + (int)i, L, s) : INFINITY;
   }
   return 0;

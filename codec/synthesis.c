@@ -28,8 +28,21 @@ int wl_decode_streams(const wl_model *m, const wl_header *h, const uint8_t *p, i
   return e;
 }
 
+int wl_dequantise(const wl_model *m, const int16_t *q, int keep, long n, float *y) {
+  if (!m || (!q && keep) || !y || keep < 0 || keep > m->d.K || n < 1) return WL_FAIL(WL_ERR_ARG);
+  const int half = 1 << (m->d.bits - 1);
+  int bad = 0;
+#pragma omp parallel for schedule(static) reduction(| : bad)
+  for (long i = 0; i < (long)m->d.K * n; i++) {
+    const int v = i < keep * n ? q[i] : 0;
+    bad |= v < 1 - half || v > half - 1;
+    y[i] = i < keep * n ? m->dequant[(v < 1 - half ? 1 - half : v > half - 1 ? half - 1 : v) + half] : m->fill[i / n];
+  }
+  return bad ? WL_FAIL_WHY(WL_ERR_ARG, "a latent outside the %d-bit range", m->d.bits) : 0;
+}
+
 int wl_synthesise(const wl_model *m, const wl_header *h, const int16_t *q, float *out, wl_work *w) {
-  const int C = h->channels, half = 1 << (h->bits - 1);
+  const int C = h->channels;
   const wl_signal shape = {h->modality == WL_MODALITY_AUDIO ? 1 : 2, C, h->height, h->width, h->depth, NULL, 0};
   const int Hp = shape.dims == 2 ? h->lat_h << h->J : 1, Wp = h->lat_w << h->J;
   const long P = (long)h->lat_h * h->lat_w;
@@ -37,9 +50,7 @@ int wl_synthesise(const wl_model *m, const wl_header *h, const int16_t *q, float
   int e = wl_work_reserve_synthesis(wk, m, h);
   float *y = wk->y, *X = wk->x;
   if (!e) {
-#pragma omp parallel for schedule(static)
-    for (long i = 0; i < (long)h->K * P; i++)
-      y[i] = i < h->keep * P ? m->dequant[q[i] + half] : m->fill[i / P];
+    wl_dequantise(m, q, h->keep, P, y);
     e = wl_decoder_forward(m, y, h->lat_h, h->lat_w, X, wk->net);
     if (!e) e = shape.dims == 1 ? wl_wpt1_inverse_with(X, C, Wp, h->J, X, wk->scratch, wk->scap)
                                 : wl_wpt2_inverse(X, C, Hp, Wp, wl_decoder_levels(m), X);

@@ -271,6 +271,13 @@ WL_API const char *wl_entropy_name(int mode);
  * from the chunk whose own L frames ([i L, (i + 1) L)) hold them: the chunks' latents without
  * their overlaps, in time order. */
 WL_API int wl_latents(const wl_model *model, const uint8_t *buf, size_t len, int16_t **q, wl_info *info);
+/* The latents in the encoder's output space, as the decoder network takes them: y (K, n) from
+ * the first `keep` channels of q (keep, n) (wl_latents' layout, n = lat_h lat_w), each integer
+ * through the inverse companding, y = s Phi^-1(clamp(q / (2L) + 1/2, 1e-4, 1 - 1e-4)) with
+ * L = 2^(B-1) - 1/2 - 1e-3 and s = (2^(B-1) - 1) / 1.85 for the model's B bits, and the
+ * channels not sent at the model's fill values. WL_ERR_ARG for a latent outside the B-bit
+ * range (clamped in y). */
+WL_API int wl_dequantise(const wl_model *model, const int16_t *q, int keep, long n, float *y);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,207 @@
+"""walloc for Python: the codec's latents as NumPy arrays, over libwalloc.so with ctypes.
+
+    import walloc
+    m = walloc.Model("rgb")                     # a built-in model, or a .wlm path
+    q, mask = walloc.read_latents("a.wlc", m)   # int16 (K, h, w); mask[k]: channel k was sent
+    y = walloc.dequantise(q[mask], m)           # float32 (K, h, w): the decoder's input
+    data = walloc.encode(image, m, keep=6)      # image: uint8/uint16 (C, H, W) or (H, W)
+    image = walloc.decode(data)                 # the built-in model the file names, or model=
+
+Errors raise walloc.Error with the library's message. The library is found through
+$WALLOC_LIBRARY, then the build beside this package (../../libwalloc.so), then the system's.
+Idle OpenMP threads sleep (OMP_WAIT_POLICY=passive) unless the environment says otherwise."""
+import ctypes
+import ctypes.util
+import os
+
+import numpy as np
+
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")  # read by libgomp when the library loads
+
+
+def _load():
+    here = os.path.dirname(os.path.abspath(__file__))
+    for path in (os.environ.get("WALLOC_LIBRARY"), os.path.join(here, "..", "..", "libwalloc.so"),
+                 ctypes.util.find_library("walloc")):
+        if path and (os.path.exists(path) or not os.path.isabs(path)):
+            return ctypes.CDLL(path)
+    raise OSError("libwalloc.so not found: build it (make) or set WALLOC_LIBRARY")
+
+
+_lib = _load()
+_int, _long, _size, _u8p, _i16p, _f32p = ctypes.c_int, ctypes.c_long, ctypes.c_size_t, \
+    ctypes.POINTER(ctypes.c_uint8), ctypes.POINTER(ctypes.c_int16), ctypes.POINTER(ctypes.c_float)
+
+
+class _Info(ctypes.Structure):  # wl_info
+    _fields_ = [("version", _int), ("modality", _int), ("model_id", ctypes.c_uint64), ("channels", _int),
+                ("height", _int), ("width", _int), ("depth", _int), ("has_alpha", _int), ("rate", _int),
+                ("frames", _long), ("chunk", _long), ("overlap", _long), ("chunks", _long), ("J", _int), ("K", _int),
+                ("keep", _int), ("bits", _int), ("lat_h", _int), ("lat_w", _int), ("alpha_len", ctypes.c_uint32),
+                ("header_len", _size), ("total_len", _size), ("reserved", _int * 8)]
+
+
+class _Image(ctypes.Structure):  # wl_image
+    _fields_ = [("channels", _int), ("height", _int), ("width", _int), ("depth", _int), ("planes", _f32p),
+                ("alpha", _f32p)]
+
+
+class _Desc(ctypes.Structure):  # wl_model_desc
+    _fields_ = [("name", ctypes.c_char * 32), ("kind", ctypes.c_char * 16), ("channels", _int), ("J", _int),
+                ("K", _int), ("bits", _int), ("dims", _int), ("id", ctypes.c_uint64), ("keep", _int)]
+
+
+class _Opts(ctypes.Structure):  # wl_encode_opts
+    _fields_ = [("keep", _int), ("chunk", _long), ("refine", _int), ("reserved", _int * 8)]
+
+
+_sig = {"wl_strerror": (ctypes.c_char_p, [_int]), "wl_error_detail": (ctypes.c_char_p, [_int]),
+        "wl_model_load": (_int, [ctypes.POINTER(ctypes.c_void_p), ctypes.c_void_p, _size]),
+        "wl_model_builtin": (_int, [ctypes.POINTER(ctypes.c_void_p), ctypes.c_char_p]),
+        "wl_model_builtin_by_id": (_int, [ctypes.POINTER(ctypes.c_void_p), ctypes.c_uint64]),
+        "wl_model_free": (None, [ctypes.c_void_p]),
+        "wl_model_describe": (None, [ctypes.c_void_p, ctypes.POINTER(_Desc)]),
+        "wl_info_peek": (_int, [_u8p, _size, ctypes.POINTER(_Info)]),
+        "wl_latents": (_int, [ctypes.c_void_p, _u8p, _size, ctypes.POINTER(_i16p), ctypes.POINTER(_Info)]),
+        "wl_dequantise": (_int, [ctypes.c_void_p, _i16p, _int, _long, _f32p]),
+        "wl_encode": (_int, [ctypes.c_void_p, ctypes.POINTER(_Image), ctypes.POINTER(_Opts),
+                             ctypes.POINTER(_u8p), ctypes.POINTER(_size)]),
+        "wl_decode": (_int, [ctypes.c_void_p, _u8p, _size, ctypes.POINTER(_Image)]),
+        "wl_image_release": (None, [ctypes.POINTER(_Image)])}
+for _name, (_res, _args) in _sig.items():
+    getattr(_lib, _name).restype, getattr(_lib, _name).argtypes = _res, _args
+_libc = ctypes.CDLL(None)
+_libc.free.argtypes = [ctypes.c_void_p]
+
+
+class Error(Exception):
+    """A walloc error: the library's message, and its WL_ERR_* code in .code."""
+
+    def __init__(self, code, what=""):
+        msg = _lib.wl_strerror(code).decode()
+        detail = _lib.wl_error_detail(code).decode()
+        super().__init__("%s%s%s" % (what + ": " if what else "", msg, ": " + detail if detail else ""))
+        self.code = code
+
+
+def _check(code, what=""):
+    if code:
+        raise Error(code, what)
+
+
+def _bytes(data):
+    """bytes of a path or of bytes-like data, and a ctypes pointer to them."""
+    if isinstance(data, (str, os.PathLike)):
+        data = open(data, "rb").read()
+    data = bytes(data)
+    return data, ctypes.cast(ctypes.c_char_p(data), _u8p)
+
+
+class Model:
+    """A walloc model: a built-in name ("rgb", "rgb-linear", "gray", "stereo", "mono", ...) or a
+    .wlm file. Attributes: name, kind, channels, J, K, bits, dims, id, keep, and fill: the K
+    float32 values the decoder takes for channels not sent."""
+
+    def __init__(self, spec=None, _handle=None):
+        self._h = ctypes.c_void_p()
+        if _handle is not None:
+            self._h = _handle
+        elif os.path.exists(str(spec)) or str(spec).endswith(".wlm"):
+            data, ptr = _bytes(spec)
+            _check(_lib.wl_model_load(ctypes.byref(self._h), ptr, len(data)), str(spec))
+        else:
+            _check(_lib.wl_model_builtin(ctypes.byref(self._h), spec.encode()), str(spec))
+        d = _Desc()
+        _lib.wl_model_describe(self._h, ctypes.byref(d))
+        self.name, self.kind = d.name.decode(), d.kind.decode()
+        self.channels, self.J, self.K, self.bits, self.dims, self.id, self.keep = \
+            d.channels, d.J, d.K, d.bits, d.dims, d.id, d.keep
+        self.fill = dequantise(np.zeros((0, 1, 1), np.int16), self)[:, 0, 0].copy()
+
+    @classmethod
+    def of_file(cls, data):
+        """The built-in model that a .wlc (path or bytes) names."""
+        info = _peek(data)
+        h = ctypes.c_void_p()
+        _check(_lib.wl_model_builtin_by_id(ctypes.byref(h), info.model_id), "model %016x" % info.model_id)
+        return cls(_handle=h)
+
+    def __del__(self):
+        if getattr(self, "_h", None):
+            _lib.wl_model_free(self._h)
+
+    def __repr__(self):
+        return "walloc.Model(%r: %s, %d channels, J %d, K %d)" % (self.name, self.kind, self.channels, self.J, self.K)
+
+
+def _peek(data):
+    data, ptr = _bytes(data)
+    info = _Info()
+    _check(_lib.wl_info_peek(ptr, len(data), ctypes.byref(info)))
+    return info
+
+
+def _model(model, data):
+    if isinstance(model, Model):
+        return model
+    return Model(model) if model is not None else Model.of_file(data)
+
+
+def read_latents(data, model=None):
+    """The integer latents of a .wlc (path or bytes) as int16 (K, h, w), zero in the channels the
+    file did not send, and mask (K,) bool: the channels it sent (the first keep)."""
+    data, ptr = _bytes(data)
+    m = _model(model, data)
+    q, info = _i16p(), _Info()
+    _check(_lib.wl_latents(m._h, ptr, len(data), ctypes.byref(q), ctypes.byref(info)))
+    n = info.keep * info.lat_h * info.lat_w
+    out = np.zeros((info.K, info.lat_h, info.lat_w), np.int16)
+    out[:info.keep] = np.ctypeslib.as_array(q, (n,)).reshape(info.keep, info.lat_h, info.lat_w)
+    _libc.free(q)
+    mask = np.zeros(info.K, bool)
+    mask[:info.keep] = True
+    return out, mask
+
+
+def dequantise(q, model):
+    """float32 (K, h, w) latents in the encoder's output space from the first channels q
+    (keep, h, w) (read_latents' q[mask]); the rest take model.fill (walloc.h, wl_dequantise)."""
+    m = model if isinstance(model, Model) else Model(model)
+    q = np.ascontiguousarray(q, np.int16)
+    keep, h, w = q.shape
+    y = np.empty((m.K, h, w), np.float32)
+    _check(_lib.wl_dequantise(m._h, q.ctypes.data_as(_i16p), keep, h * w, y.ctypes.data_as(_f32p)))
+    return y
+
+
+def encode(image, model, keep=0, refine=0):
+    """bytes of a .wlc of image: uint8 or uint16 (C, H, W), or (H, W) for one channel."""
+    m = model if isinstance(model, Model) else Model(model)
+    a = np.asarray(image)
+    if a.ndim == 2:
+        a = a[None]
+    if a.ndim != 3 or a.dtype not in (np.uint8, np.uint16):
+        raise ValueError("image: uint8 or uint16, shape (C, H, W) or (H, W); got %s %s" % (a.dtype, a.shape))
+    planes = np.ascontiguousarray(a, np.float32)
+    img = _Image(a.shape[0], a.shape[1], a.shape[2], 8 * a.itemsize, planes.ctypes.data_as(_f32p), None)
+    out, n = _u8p(), _size()
+    _check(_lib.wl_encode(m._h, ctypes.byref(img), ctypes.byref(_Opts(keep, 0, refine)), ctypes.byref(out),
+                          ctypes.byref(n)))
+    data = ctypes.string_at(out, n.value)
+    _libc.free(out)
+    return data
+
+
+def decode(data, model=None):
+    """The image of a .wlc (path or bytes): uint8 or uint16 (C, H, W), alpha last when present."""
+    data, ptr = _bytes(data)
+    m = _model(model, data)
+    img = _Image()
+    _check(_lib.wl_decode(m._h, ptr, len(data), ctypes.byref(img)))
+    C, H, W = img.channels, img.height, img.width
+    planes = [np.ctypeslib.as_array(img.planes, (C * H * W,)).reshape(C, H, W)]
+    if img.alpha:
+        planes.append(np.ctypeslib.as_array(img.alpha, (H * W,)).reshape(1, H, W))
+    out = np.concatenate(planes).astype(np.uint16 if img.depth == 16 else np.uint8)
+    _lib.wl_image_release(ctypes.byref(img))
+    return out

@@ -1,0 +1,89 @@
+#!/usr/bin/python3
+"""The Python package (python/walloc) over libwalloc.so, against the walloc program and an
+independent reference: decode and encode give the program's samples and bytes, read_latents its
+latents, dequantise the documented inverse companding (computed here with the standard
+library's normal quantile), and errors raise walloc.Error with the library's message."""
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "py"))
+from harness import finish, test, run, IMAGES, TOP  # noqa: E402
+import pngref  # noqa: E402
+
+os.environ.setdefault("WALLOC_LIBRARY", os.path.join(os.path.dirname(os.environ.get("WALLOC", os.path.join(TOP, "walloc"))),
+                                                     "libwalloc.so"))
+sys.path.insert(0, os.path.join(TOP, "python"))
+import walloc  # noqa: E402
+
+TMPDIR = tempfile.TemporaryDirectory(prefix="walloc-python-")
+T = lambda name: os.path.join(TMPDIR.name, name)  # noqa: E731
+CASES = [("garden-rgb8.png", "rgb", 0), ("garden-rgb8.png", "rgb-linear", 5), ("storm-gray8-odd.png", "gray", 3),
+         ("storm-rgb16.png", "rgb", 0)]
+
+
+def cli_encode(png, model, keep):
+    wlc = T("%s-%s-%d.wlc" % (png, model, keep))
+    rc, _, err = run("encode", "-q", "-f", "-m", model, *(["--keep", str(keep)] if keep else []),
+                     os.path.join(IMAGES, png), "-o", wlc)
+    assert rc == 0, err
+    return wlc
+
+
+@test("python: decode gives the program's samples; encode of the same pixels its bytes")
+def _():
+    for png, model, keep in CASES:
+        wlc = cli_encode(png, model, keep)
+        assert run("decode", "-q", "-f", wlc, "-o", T("out.npy"))[0] == 0
+        img = walloc.decode(wlc)
+        assert np.array_equal(img, np.load(T("out.npy"))), (png, model)
+        pixels, depth = pngref.read(os.path.join(IMAGES, png))
+        pixels = np.moveaxis(pixels, 2, 0).astype(np.uint16 if depth == 16 else np.uint8)
+        assert walloc.encode(pixels, model, keep=keep) == open(wlc, "rb").read(), (png, model, keep)
+
+
+@test("python: read_latents gives the program's latents (walloc latents) and the mask of channels sent")
+def _():
+    for png, model, keep in CASES:
+        wlc = cli_encode(png, model, keep)
+        assert run("latents", "-q", "-f", wlc, "-o", T("q.npy"))[0] == 0
+        q, mask = walloc.read_latents(open(wlc, "rb").read())
+        ref = np.load(T("q.npy"))
+        m = walloc.Model(model)
+        assert q.shape[0] == m.K and mask.sum() == ref.shape[0] and mask[:ref.shape[0]].all(), (q.shape, ref.shape)
+        assert np.array_equal(q[mask], ref) and not q[~mask].any(), (png, model)
+
+
+@test("python: dequantise is s Phi^-1(clamp(q / 2L + 1/2)) of every latent sent, the model's fill elsewhere")
+def _():
+    wlc = cli_encode("garden-rgb8.png", "rgb", 5)
+    m = walloc.Model("rgb")
+    q, mask = walloc.read_latents(wlc, m)
+    y = walloc.dequantise(q[mask], m)
+    half = 2 ** (m.bits - 1)
+    L, s, inv = half - 0.5 - 1e-3, (half - 1) / 1.85, statistics.NormalDist().inv_cdf
+    table = {v: s * inv(min(max(v / (2 * L) + 0.5, 1e-4), 1 - 1e-4)) for v in np.unique(q[mask])}
+    ref = np.vectorize(table.get)(q[mask])
+    assert y.shape == q.shape and np.allclose(y[mask], ref, rtol=1e-5, atol=1e-5), np.abs(y[mask] - ref).max()
+    assert np.array_equal(y[~mask], np.broadcast_to(m.fill[~mask, None, None], y[~mask].shape))
+
+
+@test("python: a model from a .wlm file is the built-in one; errors raise walloc.Error with the library's words")
+def _():
+    m = walloc.Model(os.path.join(TOP, "codec", "models", "gray.wlm"))
+    assert m.id == walloc.Model("gray").id and m.K == walloc.Model("gray").K
+    for call, words in ((lambda: walloc.decode(b"not a walloc file at all, 40 bytes long...."), "bad magic"),
+                        (lambda: walloc.Model("nosuch"), "no built-in model"),
+                        (lambda: walloc.encode(np.zeros((2, 16, 16), np.uint8), "rgb"), "different model")):
+        try:
+            call()
+            assert False, words
+        except walloc.Error as e:
+            assert words in str(e), str(e)
+
+
+sys.exit(finish())
