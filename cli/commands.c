@@ -222,10 +222,25 @@ static int encode_one(cli_opts *o, const char *in) {
 }
 
 /* The model of a .wlc whose header is h: -m, or the built-in one it names; prints errors. */
+static const char *builtin_name(uint64_t id) {
+  static wl_model_desc d;
+  wl_model *m;
+  if (wl_model_builtin_by_id(&m, id)) return "";
+  wl_model_describe(m, &d);
+  wl_model_free(m);
+  return d.name;
+}
+
 static int wlc_model(const cli_opts *o, const char *in, const wl_info *h, wl_model **m) {
   int e;
+  wl_model_desc d;
   *m = NULL;
-  if (o->model) return cli_load_model(o->model, m);
+  if (o->model && cli_load_model(o->model, m)) return 1;
+  if (o->model) wl_model_describe(*m, &d);
+  if (o->model && d.id != h->model_id) /* name both, so the user knows which -m to give */
+    return cli_fail(in, "made with model %016" PRIx64 "%s%s, not with -m %s (%016" PRIx64 ")", h->model_id,
+                    *builtin_name(h->model_id) ? ", built-in " : "", builtin_name(h->model_id), o->model, d.id);
+  if (o->model) return 0;
   if (!(e = wl_model_builtin_by_id(m, h->model_id))) return 0;
   return e == WL_ERR_MISMATCH ? cli_fail(in, "made with model %016" PRIx64 ", which is not built in (use -m)", h->model_id)
                               : cli_fail(in, "built-in model: %s", cli_error(e));
@@ -324,8 +339,8 @@ static int decode_one(cli_opts *o, const char *in) {
 
 static int each_input(cli_opts *o, int (*one)(cli_opts *, const char *)) {
   int rc = 0;
-  if (o->out && o->ninputs > 1) {
-    fprintf(stderr, "walloc: -o takes one input file\nTry 'walloc --help'.\n");
+  if ((o->out || o->to_stdout) && o->ninputs > 1) { /* files one after another on stdout decode as none */
+    fprintf(stderr, "walloc: %s takes one input file\nTry 'walloc --help'.\n", o->out ? "-o" : "-c");
     return 2;
   }
   for (int i = 0; i < o->ninputs; i++) rc |= one(o, o->inputs[i]);
@@ -336,15 +351,6 @@ int cmd_encode(cli_opts *o) { return each_input(o, encode_one); }
 int cmd_decode(cli_opts *o) { return each_input(o, decode_one); }
 
 /* The name of the built-in model with this id, or "" */
-static const char *builtin_name(uint64_t id) {
-  static wl_model_desc d;
-  wl_model *m;
-  if (wl_model_builtin_by_id(&m, id)) return "";
-  wl_model_describe(m, &d);
-  wl_model_free(m);
-  return d.name;
-}
-
 /* Samples per latent sent and the raw PCM size of a header's signal, and its bits per pixel or kbps. */
 static double raw_bytes(const wl_info *h) {
   return (double)h->width * h->height * (h->channels + h->has_alpha) * h->depth / 8;
@@ -385,13 +391,19 @@ static void print_info(const char *in, const wlc_info *w, size_t len) {
     printf("channel %-4d   %-10s %" PRIu64 " bytes\n", c, wl_entropy_name(w->mode[c]), w->bytes[c]);
 }
 
-static void print_json(const char *in, const wlc_info *w, size_t len) {
-  const wl_info *h = &w->h;
-  const int audio = h->modality == WL_MODALITY_AUDIO;
+/* {"file": "IN" with IN as a JSON string ("(stdin)" for "-"): the start of info --json. */
+static void print_file_json(const char *in) {
   printf("{\"file\": \"");
   for (const char *p = strcmp(in, "-") ? in : "(stdin)"; *p; p++)
     printf((*p == '"' || *p == '\\') ? "\\%c" : (unsigned char)*p < 0x20 ? "\\u%04x" : "%c", *p);
-  printf("\", \"version\": %d, \"modality\": \"%s\", \"model_id\": \"%016" PRIx64 "\", \"model\": \"%s\", ",
+  printf("\"");
+}
+
+static void print_json(const char *in, const wlc_info *w, size_t len) {
+  const wl_info *h = &w->h;
+  const int audio = h->modality == WL_MODALITY_AUDIO;
+  print_file_json(in);
+  printf(", \"version\": %d, \"modality\": \"%s\", \"model_id\": \"%016" PRIx64 "\", \"model\": \"%s\", ",
          h->version, audio ? "audio" : "image", h->model_id, builtin_name(h->model_id));
   if (audio)
     printf("\"channels\": %d, \"rate\": %d, \"frames\": %ld, \"seconds\": %.6f, \"depth\": %d, \"chunk\": %ld, "
@@ -412,10 +424,39 @@ static void print_json(const char *in, const wlc_info *w, size_t len) {
   printf("]}\n");
 }
 
+/* A .wlm model file's description (info on a model): what wl_model_describe says. */
+static int info_model(cli_opts *o, const char *in) {
+  wl_model *m;
+  wl_model_desc d;
+  if (cli_load_model(in, &m)) return 1;
+  wl_model_describe(m, &d);
+  wl_model_free(m);
+  if (o->json) {
+    print_file_json(in);
+    printf(", \"model\": \"%s\", \"kind\": \"%s\", \"id\": \"%016" PRIx64 "\", \"channels\": %d, \"dims\": %d, "
+           "\"J\": %d, \"K\": %d, \"bits\": %d}\n", d.name, d.kind, d.id, d.channels, d.dims, d.J, d.K, d.bits);
+  }
+  else
+    printf("file:          %s\nmodel:         %s (%s), id %016" PRIx64 "\nsignal:        %d channel(s), %s\n"
+           "latents:       K=%d, %d-bit, J=%d\n", in, d.name, d.kind, d.id, d.channels, d.dims == 1 ? "audio" : "image",
+           d.K, d.bits, d.J);
+  return 0;
+}
+
+/* A .wlm starts with the u64 length of its JSON header, then '{' (safetensors). */
+static int is_model_file(const char *in) {
+  io_input f;
+  if (!strcmp(in, "-") || io_open(in, &f)) return 0;
+  const int wlm = f.nhead > 8 && f.head[8] == '{' && !f.head[7] && !f.head[6];
+  io_close(&f);
+  return wlm;
+}
+
 static int info_one(cli_opts *o, const char *in) {
   uint8_t *buf;
   size_t len;
   wlc_info w = {0};
+  if (is_model_file(in)) return info_model(o, in);
   if (read_wlc(in, &buf, &len)) return 1;
   int e = wl_info_read(buf, len, &w.h);
   if (!e) {

@@ -14,7 +14,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "py"))
 import pngref  # noqa: E402
-from harness import fails_cleanly, finish, test, run, psnr, with_crc, patched, IMAGES, WALLOC  # noqa: E402
+from harness import fails_cleanly, finish, test, run, psnr, with_crc, patched, IMAGES, WALLOC, TOP  # noqa: E402
 
 
 
@@ -196,6 +196,20 @@ expect_failure(".wlc dimensions over the limit", ["decode", write("dim.wlc", pat
                name="dim.wlc")
 expect_failure("corrupt stream length", ["decode", write("len.wlc", patched(wlc, 37, "<I", 1 << 30))], name="len.wlc")
 expect_failure("output directory does not exist", ["encode", RGB], out=T("no/such/dir/x.wlc"), name="no/such/dir")
+@test("decode with the wrong -m names both models; -c with several inputs is a usage error; info reads a model")
+def _():
+    wlc, _ = roundtrip(RGB)
+    rc, _, err = run("decode", "-f", "-m", "gray", wlc, "-o", T("wrong.png"))
+    ids = json.loads(run("info", "--json", wlc)[1])["model_id"], json.loads(run("info", "--json", os.path.join(
+        TOP, "codec", "models", "gray.wlm"))[1])["id"]
+    assert rc == 1 and ids[0] in err and "rgb" in err and ids[1] in err and "-m gray" in err, err
+    rc, out, err = run("encode", "-c", RGB, os.path.join(IMAGES, "garden-rgba8.png"))
+    assert rc == 2 and not out and "-c takes one input" in err, (rc, err)
+    rc, out, err = run("info", "--json", os.path.join(TOP, "codec", "models", "rgb.wlm"))
+    info = json.loads(out)
+    assert rc == 0 and info["model"] == "rgb" and info["K"] == 12 and info["channels"] == 3 and info["J"] == 3, out
+
+
 expect_failure("unknown model name", ["encode", "-m", "nosuch", RGB], name="nosuch")
 expect_failure("gray image with the rgb model", ["encode", "-m", "rgb", os.path.join(IMAGES, "storm-gray8-odd.png")],
                name="storm-gray8-odd.png")
