@@ -182,11 +182,16 @@ static SNDFILE *open_source(snd_reader *r, io_input *in, SF_INFO *info, long lon
   static SF_VIRTUAL_IO io = {v_len, v_seek, v_read, NULL, v_tell};
   int fds[2];
   size_t len;
+  const size_t at = wav_data_field(in->head, in->nhead);
+  const int to_end = at && !le32(in->head + at); /* data size 0: to the end, which libsndfile reads as none */
   *size = in->size;
-  if (in->size >= 0) return sf_open_fd(in->fd, SFM_READ, info, SF_FALSE);
-  if (pipe_readable(in->head, in->nhead)) {
-    const size_t at = wav_data_field(in->head, in->nhead);
-    if (at && !le32(in->head + at)) memset(in->head + at, 0xff, 4); /* size 0: libsndfile would read none */
+  if (in->size >= 0 && !to_end) return sf_open_fd(in->fd, SFM_READ, info, SF_FALSE);
+  if (pipe_readable(in->head, in->nhead)) { /* a pipe, or a file read as one (to_end: as a pipe reads it) */
+    if (to_end) memset(in->head + at, 0xff, 4);
+    if (to_end && in->size >= 0) { /* the feeder gives the patched head, then the rest of the file */
+      if (lseek(in->fd, in->start + (off_t)in->nhead, SEEK_SET) < 0) return NULL;
+      in->hpos = 0;
+    }
     if (pipe(fds)) return NULL;
     r->pipe_rd = fds[0];
     r->pipe_wr = fds[1];

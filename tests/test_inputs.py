@@ -2,12 +2,17 @@
 """Inputs that are not what a command reads (issue 21): every command tells from the first 4 KB
 that /dev/zero, random bytes or a huge text file is no .wlc, PNG, .npy, audio file or list of
 paths, and says so in one line (exit status 1) without reading on: under a 512 MB address-space
-limit, and having taken at most a few hundred KB from an endless pipe."""
+limit, and having taken at most a few hundred KB from an endless pipe. A file and a pipe of the
+same bytes read alike."""
 import os
 import resource
+import struct
 import subprocess
 import sys
 import tempfile
+
+import numpy as np
+import soundfile as sf
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "py"))
 from harness import finish, test, run, IMAGES, WALLOC  # noqa: E402
@@ -68,6 +73,20 @@ def _():
     p = subprocess.run([WALLOC, "train", "-o", T("x.wlm"), T("big.txt")], capture_output=True, text=True,
                        preexec_fn=limited, timeout=60)
     assert p.returncode == 1 and "list of paths" in p.stderr and len(p.stderr.strip().split("\n")) == 1, p.stderr
+
+
+@test("inputs: a WAV whose data size is 0 (to the end) codes the same from a file and from a pipe")
+def _():
+    sf.write(T("w.wav"), 0.3 * np.sin(np.arange(48000) / 10.0), 48000, subtype="PCM_16")
+    b = bytearray(open(T("w.wav"), "rb").read())
+    at = b.find(b"data") + 4
+    b[at:at + 4] = struct.pack("<I", 0)
+    open(T("w0.wav"), "wb").write(b)
+    rc, from_file, err = run("encode", "-c", T("w0.wav"))
+    rc2, from_pipe, err2 = run("encode", "-", stdin=bytes(b))
+    assert rc == 0 and rc2 == 0 and from_file == from_pipe, (rc, err, rc2, err2)
+    rc, out, err = run("info", "--json", "-", stdin=from_file)
+    assert rc == 0 and b'"frames": 48000' in out, out
 
 
 sys.exit(finish())
