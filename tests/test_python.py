@@ -9,14 +9,22 @@ import subprocess
 import sys
 import tempfile
 
-import numpy as np
-
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "py"))
-from harness import finish, test, run, IMAGES, TOP  # noqa: E402
-import pngref  # noqa: E402
-
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("WALLOC_LIBRARY", os.path.join(os.path.dirname(os.environ.get("WALLOC", os.path.join(TOP, "walloc"))),
                                                      "libwalloc.so"))
+# A clang build's libwalloc.so runs clang's libomp beside the libgomp of the shared OpenMP
+# OpenBLAS, whose threads then split GEMMs inside the library's parallel regions: its floats
+# depend on the thread count (README, "The library"). Compared with the program, it runs on one,
+# set before numpy, whose OpenBLAS may start libgomp first.
+if "libomp" in subprocess.run(["ldd", os.environ["WALLOC_LIBRARY"]], capture_output=True, text=True).stdout:
+    os.environ["OMP_NUM_THREADS"] = "1"
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "py"))
+from harness import finish, test, run, IMAGES  # noqa: E402
+import pngref  # noqa: E402
+
 sys.path.insert(0, os.path.join(TOP, "python"))
 import walloc  # noqa: E402
 
