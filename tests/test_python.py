@@ -16,8 +16,14 @@ os.environ.setdefault("WALLOC_LIBRARY", os.path.join(os.path.dirname(os.environ.
 # OpenBLAS, whose threads then split GEMMs inside the library's parallel regions: its floats
 # depend on the thread count (README, "The library"). Compared with the program, it runs on one,
 # set before numpy, whose OpenBLAS may start libgomp first.
-if "libomp" in subprocess.run(["ldd", os.environ["WALLOC_LIBRARY"]], capture_output=True, text=True).stdout:
+DEPS = subprocess.run(["ldd", os.environ["WALLOC_LIBRARY"]], capture_output=True, text=True).stdout
+if "libomp" in DEPS:
     os.environ["OMP_NUM_THREADS"] = "1"
+# An AddressSanitizer build of the library needs its runtime loaded first: run again with it.
+ASAN = [line.split("=>")[1].split()[0] for line in DEPS.splitlines() if "libasan" in line and "=>" in line]
+if ASAN and "LD_PRELOAD" not in os.environ:
+    os.execve(sys.executable, [sys.executable] + sys.argv,
+              dict(os.environ, LD_PRELOAD=ASAN[0], ASAN_OPTIONS="detect_leaks=0"))  # Python itself leaks
 
 import numpy as np  # noqa: E402
 
