@@ -62,7 +62,7 @@ static void gather(float *u, const float *x, long n, long a, long m) {
   }
 }
 
-int wl_fir_apply(const float *h, int F, float *x, int C, long n) {
+int wl_fir_apply(const float *h, int F, float *x, int C, long n, float *out) {
   const int c = F / 2;
   long N = 8192;
   while (N < 4L * F) N *= 2;
@@ -74,7 +74,7 @@ int wl_fir_apply(const float *h, int F, float *x, int C, long n) {
 #pragma omp parallel for schedule(static)
   for (int ch = 0; ch < C; ch++) {
     fftwf_complex *G = fftwf_malloc(sizeof(fftwf_complex) * (size_t)bins * 3);
-    float *u = fftwf_malloc(sizeof(float) * (size_t)N), *y = malloc(sizeof(float) * (size_t)n);
+    float *u = fftwf_malloc(sizeof(float) * (size_t)N), *y = out ? out + ch * n : malloc(sizeof(float) * (size_t)n);
     float *xc = x + ch * n;
     if (G && u && y) {
       wl_fir_spectrum(&p, h + (long)ch * F, F, u, G);
@@ -89,7 +89,7 @@ int wl_fir_apply(const float *h, int F, float *x, int C, long n) {
     }
     fftwf_free(G);
     fftwf_free(u);
-    free(y);
+    if (!out) free(y);
   }
   wl_fir_plan_free(&p);
   return err.err;

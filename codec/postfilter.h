@@ -26,8 +26,10 @@ void wl_fir_spectrum(const wl_fir_plan *p, const float *h, int F, float *work, f
 void wl_fir_forward(const wl_fir_plan *p, const fftwf_complex *G, const float *x, float *y, fftwf_complex *V,
                     fftwf_complex *T);
 /* The forward filter of C channels x (C, n) in place with taps h (C, F): the same circular
- * correlation over n, by overlap-save in blocks of a fixed FFT length (8192, or 4F and up). */
-int wl_fir_apply(const float *h, int F, float *x, int C, long n);
+ * correlation over n, by overlap-save in blocks of a fixed FFT length (8192, or 4F and up).
+ * out: C n floats of scratch (a decoder's kept buffer, so that each chunk does not fault in
+ * fresh pages), or NULL for buffers of its own. */
+int wl_fir_apply(const float *h, int F, float *x, int C, long n, float *out);
 
 /* The circular offset of tap t. */
 static inline long wl_fir_tap(int t, int F, long n) {

@@ -54,7 +54,8 @@ int wl_synthesise(const wl_model *m, const wl_header *h, const int16_t *q, float
     e = wl_decoder_forward(m, y, h->lat_h, h->lat_w, X, wk->net);
     if (!e) e = shape.dims == 1 ? wl_wpt1_inverse_with(X, C, Wp, h->J, X, wk->scratch, wk->scap)
                                 : wl_wpt2_inverse(X, C, Hp, Wp, wl_decoder_levels(m), X);
-    if (!e && m->F) e = wl_fir_apply(m->post, m->F, X, C, Wp); /* 1-D: the signal is (C, Wp) */
+    /* 1-D: the signal is (C, Wp); the transform's scratch (at least C Wp floats) is free again */
+    if (!e && m->F) e = wl_fir_apply(m->post, m->F, X, C, Wp, wk->scratch);
   }
   if (!e) wl_signal_unscale(X, Hp, Wp, &shape, out);
   wl_work_free(&own);

@@ -327,7 +327,7 @@ static void test_postfilter(void) {
     for (int t = 0; t < F; t++) h2[t] = c.h[t], h2[F + t] = c.h[F - 1 - t];
     memcpy(z, c.x, sizeof(float) * n);
     memcpy(z + n, c.x, sizeof(float) * n);
-    T_EXPECT(wl_fir_apply(h2, F, z, 2, n) == 0, "apply");
+    T_EXPECT(wl_fir_apply(h2, F, z, 2, n, NULL) == 0, "apply");
     double wa = 0;
     for (long i = 0; i < n; i++) {
       double r0 = 0, r1 = 0;
