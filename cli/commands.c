@@ -32,17 +32,23 @@ static int open_input(const char *in, io_input *f) {
 }
 
 /* A whole .wlc, read only once its first bytes are those of one (so /dev/zero or a photo given by
- * mistake is refused after 4 KB, not after filling the memory); prints the error itself. */
-static int read_wlc(const char *in, uint8_t **buf, size_t *len) {
+ * mistake is refused after 4 KB, not after filling the memory); with model (info), a .wlm model
+ * file is taken too, *model then set. Prints the error itself. */
+static int read_sniffed(const char *in, uint8_t **buf, size_t *len, int *model) {
   io_input f;
   wl_info h;
   if (open_input(in, &f)) return 1;
-  int e = wl_info_peek(f.head, f.nhead, &h);
+  /* a .wlm starts with the u64 length of its JSON header, then '{' (safetensors) */
+  const int wlm = model && f.nhead > 8 && f.head[8] == '{' && !f.head[7] && !f.head[6];
+  int e = wlm ? 0 : wl_info_peek(f.head, f.nhead, &h);
   int rc = e ? cli_fail(in, "%s", cli_error(e))
              : io_read_rest(&f, buf, len) ? cli_fail(in, "cannot read: %s", strerror(errno)) : 0;
   io_close(&f);
+  if (model) *model = wlm;
   return rc;
 }
+
+static int read_wlc(const char *in, uint8_t **buf, size_t *len) { return read_sniffed(in, buf, len, NULL); }
 
 /* A PNG or .npy image from the rest of an opened input into s->img. */
 static int read_image(const char *in, io_input *f, cli_signal *s) {
@@ -425,10 +431,11 @@ static void print_json(const char *in, const wlc_info *w, size_t len) {
 }
 
 /* A .wlm model file's description (info on a model): what wl_model_describe says. */
-static int info_model(cli_opts *o, const char *in) {
+static int info_model(cli_opts *o, const char *in, const uint8_t *buf, size_t len) {
   wl_model *m;
   wl_model_desc d;
-  if (cli_load_model(in, &m)) return 1;
+  int e = wl_model_load(&m, buf, len);
+  if (e) return cli_fail(in, "%s", cli_error(e));
   wl_model_describe(m, &d);
   wl_model_free(m);
   if (o->json) {
@@ -443,27 +450,21 @@ static int info_model(cli_opts *o, const char *in) {
   return 0;
 }
 
-/* A .wlm starts with the u64 length of its JSON header, then '{' (safetensors). */
-static int is_model_file(const char *in) {
-  io_input f;
-  if (!strcmp(in, "-") || io_open(in, &f)) return 0;
-  const int wlm = f.nhead > 8 && f.head[8] == '{' && !f.head[7] && !f.head[6];
-  io_close(&f);
-  return wlm;
-}
-
 static int info_one(cli_opts *o, const char *in) {
   uint8_t *buf;
   size_t len;
+  int model, e = 0;
   wlc_info w = {0};
-  if (is_model_file(in)) return info_model(o, in);
-  if (read_wlc(in, &buf, &len)) return 1;
-  int e = wl_info_read(buf, len, &w.h);
-  if (!e) {
-    w.mode = malloc((size_t)w.h.keep);
-    w.bytes = malloc(sizeof *w.bytes * (size_t)w.h.keep);
-    e = w.mode && w.bytes ? wl_info_channels(buf, len, w.h.keep, w.mode, w.bytes) : WL_ERR_NOMEM;
+  if (read_sniffed(in, &buf, &len, &model)) return 1;
+  if (model) {
+    int rc = info_model(o, in, buf, len);
+    free(buf);
+    return rc;
   }
+  e = wl_info_peek(buf, len, &w.h); /* keep, to size the per-channel arrays */
+  w.mode = malloc((size_t)w.h.keep);
+  w.bytes = malloc(sizeof *w.bytes * (size_t)w.h.keep);
+  if (!e) e = w.mode && w.bytes ? wl_info_channels(buf, len, &w.h, w.h.keep, w.mode, w.bytes) : WL_ERR_NOMEM;
   free(buf);
   if (!e) (o->json ? print_json : print_info)(in, &w, len);
   free(w.mode);

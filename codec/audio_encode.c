@@ -32,9 +32,11 @@ int wl_audio_chunking(const wl_model *m, long chunk, long *L, long *O) {
   *O = 2 * half;
   *L = chunk ? chunk : WL_AUDIO_CHUNK_SAMPLES / m->d.channels / unit * unit;
   if (m->d.dims != 1) return WL_FAIL(WL_ERR_MISMATCH);
-  if (*L % unit || *L < *O || *L > WL_MAX_CHUNK || (*L + 2 * *O) * m->d.channels > WL_MAX_SAMPLES)
+  const long most = WL_MAX_SAMPLES / m->d.channels - 2 * *O < WL_MAX_CHUNK ? WL_MAX_SAMPLES / m->d.channels - 2 * *O
+                                                                          : WL_MAX_CHUNK;
+  if (*L % unit || *L < *O || *L > most)
     return WL_FAIL_WHY(WL_ERR_ARG, "chunk %ld: a multiple of 2^J = %ld from the overlap %ld to %ld frames", *L, unit, *O,
-                       WL_MAX_CHUNK < WL_MAX_SAMPLES / m->d.channels - 2 * *O ? WL_MAX_CHUNK : WL_MAX_SAMPLES / m->d.channels - 2 * *O);
+                       most);
   return 0;
 }
 

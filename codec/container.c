@@ -289,9 +289,11 @@ static int info_by(int (*read)(const uint8_t *, size_t, wl_header *), const uint
 int wl_info_read(const uint8_t *buf, size_t len, wl_info *info) { return info_by(wl_header_read, buf, len, info); }
 int wl_info_peek(const uint8_t *buf, size_t len, wl_info *info) { return info_by(wl_header_peek, buf, len, info); }
 
-int wl_info_channels(const uint8_t *buf, size_t len, int n, uint8_t *mode, uint64_t *bytes) {
+int wl_info_channels(const uint8_t *buf, size_t len, wl_info *info, int n, uint8_t *mode, uint64_t *bytes) {
   wl_header h;
+  memset(info, 0, sizeof *info);
   WL_TRY(wl_header_read(buf, len, &h));
+  wl_info_of(&h, info);
   if (n < 0 || n > h.keep) return WL_FAIL_WHY(WL_ERR_ARG, "%d channels asked of %d kept", n, h.keep);
   for (int c = 0; c < n; c++) {
     mode[c] = h.entropy[c];

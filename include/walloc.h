@@ -260,9 +260,10 @@ WL_API int wl_info_read(const uint8_t *buf, size_t len, wl_info *info);
  * before the rest arrives. No stream lengths or image CRC. */
 WL_API int wl_info_peek(const uint8_t *buf, size_t len, wl_info *info);
 #define WL_HEADER_PEEK 40
-/* What wl_info_read validates, and per kept channel c < info.keep (n of them): its entropy mode
- * (WL_ENTROPY_*; audio: the one most chunks chose) and bytes (audio: over every chunk). */
-WL_API int wl_info_channels(const uint8_t *buf, size_t len, int n, uint8_t *mode, uint64_t *bytes);
+/* wl_info_read, and per kept channel c < n (n at most info->keep; wl_info_peek tells keep):
+ * its entropy mode (WL_ENTROPY_*; audio: the one most chunks chose) and bytes (audio: over every
+ * chunk). */
+WL_API int wl_info_channels(const uint8_t *buf, size_t len, wl_info *info, int n, uint8_t *mode, uint64_t *bytes);
 /* Name of an entropy mode ("static", "table", "adaptive", "predictive"). */
 WL_API const char *wl_entropy_name(int mode);
 

@@ -9,19 +9,14 @@ import resource
 import struct
 import subprocess
 import sys
-import tempfile
 
 import numpy as np
 import soundfile as sf
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "py"))
-from harness import finish, test, run, IMAGES, WALLOC  # noqa: E402
+from harness import finish, test, run, garden_scratch, WALLOC  # noqa: E402
 
-TMPDIR = tempfile.TemporaryDirectory(prefix="walloc-inputs-")
-T = lambda name: os.path.join(TMPDIR.name, name)  # noqa: E731
-RGB = os.path.join(IMAGES, "garden-rgb8.png")
-WLC = T("garden.wlc")
-assert run("encode", "-q", RGB, "-o", WLC)[0] == 0
+TMPDIR, T, RGB, WLC = garden_scratch("walloc-inputs-")
 SANITIZED = b"__asan_init" in open(WALLOC, "rb").read()  # ASan reserves terabytes of address space
 COMMANDS = {"info": ["info", "{}"], "decode": ["decode", "{}", "-o", T("x.png")], "latents": ["latents", "{}", "-o", T("x.npy")],
             "eval (the original)": ["eval", "{}", WLC], "eval (the .wlc)": ["eval", RGB, "{}"],

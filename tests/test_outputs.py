@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -15,13 +14,9 @@ import numpy as np
 import soundfile as sf
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "py"))
-from harness import finish, test, run, IMAGES, WALLOC  # noqa: E402
+from harness import finish, test, run, garden_scratch, WALLOC  # noqa: E402
 
-TMPDIR = tempfile.TemporaryDirectory(prefix="walloc-outputs-")
-T = lambda name: os.path.join(TMPDIR.name, name)  # noqa: E731
-RGB = os.path.join(IMAGES, "garden-rgb8.png")
-WLC = T("garden.wlc")
-assert run("encode", "-q", RGB, "-o", WLC)[0] == 0
+TMPDIR, T, RGB, WLC = garden_scratch("walloc-outputs-")
 
 
 def leftovers(folder):

@@ -7,6 +7,7 @@ import os
 import struct
 import subprocess
 import sys
+import tempfile
 import zlib
 
 import numpy as np
@@ -50,6 +51,17 @@ def run(*args, stdin=None):
     """(exit status, stdout bytes, stderr text) of walloc ARGS."""
     p = subprocess.run([WALLOC] + list(args), input=stdin, capture_output=True)
     return p.returncode, p.stdout, p.stderr.decode()
+
+
+def garden_scratch(prefix):
+    """A temporary directory (removed at exit), a function naming files in it, the garden-rgb8.png
+    fixture and its .wlc there (encoded with the default model): the start of the I/O tests."""
+    tmp = tempfile.TemporaryDirectory(prefix=prefix)
+    name = lambda f: os.path.join(tmp.name, f)  # noqa: E731
+    rgb, wlc = os.path.join(IMAGES, "garden-rgb8.png"), name("garden.wlc")
+    rc, _, err = run("encode", "-q", rgb, "-o", wlc)
+    assert rc == 0, err
+    return tmp, name, rgb, wlc
 
 
 def fails_cleanly(args, out, stdin=None, has=()):
