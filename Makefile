@@ -126,8 +126,11 @@ clean:
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
 
 # make fuzz: FUZZ_SECONDS (600) of libFuzzer on each target of tests/fuzz (clang, ASan + UBSan,
-# checksums taken as they are), from the seeds of tests/fuzz/seeds.py; make fuzz-smoke: 30 s
-# each (CI). A finding stops the run with the input that caused it in $(B)/fuzz/.
+# checksums taken as they are), from the seeds of tests/fuzz/seeds.py and the past findings in
+# tests/fuzz/regress/TARGET/; make fuzz-smoke: 30 s each. A finding stops the run with the input
+# that caused it in $(B)/fuzz/ (copy it to tests/fuzz/regress/TARGET/ once fixed).
+# make fuzz-replay (CI): FUZZ_SECONDS=0 runs each target once over those inputs and explores
+# nothing, so CI gives the same answer on every run.
 # use_sigaltstack=0: ASan's teardown of a cancelled thread (the audio reader's feeder) otherwise
 # reports a stack-buffer-overflow of its own in sigaltstack (google/sanitizers#1399).
 FUZZ_SECONDS ?= 600
@@ -152,13 +155,15 @@ fuzz: deps-fuzz all $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)
 	@for t in $(FUZZ_TARGETS); do \
 	  max=$$(echo "$(FUZZ_MAX)" | tr ' ' '\n' | sed -n "s/^$$t://p"); mkdir -p $(B)/fuzz/corpus/$$t; \
 	  LSAN_OPTIONS=suppressions=$(abspath tests/fuzz/lsan.supp) ASAN_OPTIONS=use_sigaltstack=0 \
-	  $(B)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
+	  $(B)/fuzz/fuzz_$$t $(if $(filter 0,$(FUZZ_SECONDS)),-runs=0,-max_total_time=$(FUZZ_SECONDS)) \
 	    -max_len=$$max -print_final_stats=1 -artifact_prefix=$(B)/fuzz/$$t- $(B)/fuzz/corpus/$$t \
-	    $(B)/fuzz/seeds/$$t > $(B)/fuzz/$$t.log 2>&1; rc=$$?; \
-	  echo "fuzz $$t: $(FUZZ_SECONDS) s, $$(sed -n 's/^stat::number_of_executed_units: *//p' $(B)/fuzz/$$t.log) runs"; \
+	    $(B)/fuzz/seeds/$$t $$(ls -d tests/fuzz/regress/$$t 2>/dev/null) > $(B)/fuzz/$$t.log 2>&1; rc=$$?; \
+	  echo "fuzz $$t: $(if $(filter 0,$(FUZZ_SECONDS)),replay,$(FUZZ_SECONDS) s), $$(sed -n 's/^stat::number_of_executed_units: *//p' $(B)/fuzz/$$t.log) runs"; \
 	  if [ $$rc -ne 0 ]; then grep -E "^(==|SUMMARY|artifact)" $(B)/fuzz/$$t.log | head -20; exit 1; fi; \
 	done
 fuzz-smoke:
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=30
-.PHONY: fuzz-smoke
+fuzz-replay:
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=0
+.PHONY: fuzz-smoke fuzz-replay
 .SECONDARY: $(B)/fuzz/obj/cli/npy.o $(B)/fuzz/obj/cli/sound.o $(B)/fuzz/obj/cli/io.o

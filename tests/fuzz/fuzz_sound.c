@@ -1,6 +1,9 @@
 /* fuzz_sound.c: libFuzzer target (make fuzz): arbitrary bytes as an audio file (WAV, FLAC, OGG,
  * AIFF, AU, CAF) through the reader the CLI uses (cli/sound.c over cli/io.c), from a memory file
- * opened by its path as `walloc encode FILE` opens one. */
+ * opened by its path as `walloc encode FILE` opens one, read block by block as encode streams it.
+ * Reading stops after 2^24 frames: a 64 KB FLAC of constant frames can legally decode to 2^30
+ * samples (encode's memory does not grow with them, but holding them would exceed libFuzzer's
+ * 2 GB limit and each run would take seconds). */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,13 +15,12 @@
 static int read_audio(const char *path) {
   io_input in;
   snd_reader *r;
-  wl_audio fmt, a;
+  wl_audio fmt, b;
   char why[SND_WHY];
   if (io_open(path, &in)) return -1;
   int rc = snd_is_audio(in.head, in.nhead) && !snd_open(&in, &r, &fmt, why) ? 0 : -1;
   if (!rc) {
-    rc = snd_read_all(r, &a, why) ? -1 : 0;
-    if (!rc) wl_audio_release(&a);
+    for (long frames = 0; !(rc = snd_read(r, &b, why) ? -1 : 0) && b.frames && frames < 1L << 24;) frames += b.frames;
     snd_close(r);
   }
   io_close(&in);
