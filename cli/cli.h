@@ -9,7 +9,7 @@
 typedef struct {
   const char *out;   /* -o */
   const char *model; /* -m: built-in name or .wlm file */
-  int to_stdout, force, verbosity, keep, refine, json;
+  int to_stdout, force, verbosity, keep, refine, step, json;
   int linear, J, K, bits, channels, stride; /* train (J, K, channels: 0 until set or defaulted) */
   float gain;
   const char *name;

@@ -118,6 +118,7 @@ static int encode_model(const cli_opts *o, const char *in, int C, int audio, wl_
   }
   if (o->keep > d->K) return cli_fail(in, "--keep %d is more than the model's %d channels", o->keep, d->K);
   if (o->refine && audio) return cli_fail(in, "--refine applies to images only");
+  if (o->step && audio) return cli_fail(in, "--step applies to images only");
   return 0;
 }
 
@@ -155,7 +156,7 @@ static int encode_image(cli_opts *o, const char *in, io_input *f) {
   if (!rc) rc = encode_model(o, in, s.img.channels, 0, &m, &d);
   if (!rc) {
     image_threads(o, &s.img);
-    wl_encode_opts eo = {.keep = o->keep, .refine = o->refine};
+    wl_encode_opts eo = {.keep = o->keep, .refine = o->refine, .step = o->step};
     int e = wl_encode_inplace(m, &s.img, &eo, &enc, &enclen); /* the planes are not needed after */
     if (e) rc = cli_fail(in, "%s", cli_error(e));
   }

@@ -137,6 +137,7 @@ static int parse(int argc, char **argv, cli_opts *o) {
     else if (!strncmp(a, "-T", 2) && a[2]) { bad = number(a + 2, 1, 1024, &o->threads); takes = 0; }
     else if (!strcmp(a, "--keep")) bad = number(v, 1, WL_MAX_K, &o->keep);
     else if (!strcmp(a, "--refine")) bad = number(v, 0, WL_MAX_REFINE, &o->refine);
+    else if (!strcmp(a, "--step")) bad = number(v, 0, WL_MAX_STEP, &o->step);
     else if (!strcmp(a, "--chunk")) { bad = number(v, 1, (int)WL_MAX_CHUNK, &chunk); o->chunk = chunk; }
     else if (!strcmp(a, "-J")) bad = number(v, 1, WL_MAX_J1, &o->J);
     else if (!strcmp(a, "-K")) bad = number(v, 1, WL_MAX_K, &o->K);

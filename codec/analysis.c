@@ -30,18 +30,22 @@ int wl_packets(const wl_signal *s, int J, wl_work *w, float **X) {
   return 0;
 }
 
-int wl_analyse(const wl_model *m, const wl_signal *s, int keep, int16_t *q, wl_work *w) {
-  const long P = wl_latent_count(s, m->d.J);
-  wl_work own = {0};
-  float *X, *y = malloc(sizeof(float) * (size_t)keep * P);
-  int e = y ? wl_packets(s, m->d.J, w ? w : &own, &X) : WL_FAIL(WL_ERR_NOMEM);
-  if (!e) {
-    wl_affine(m->enc_w, m->enc_b, X, keep, m->D, P, y);
+int wl_latents_of(const wl_model *m, const float *X, int keep, long P, int16_t *q) {
+  float *y = malloc(sizeof(float) * (size_t)keep * P);
+  if (!y) return WL_FAIL(WL_ERR_NOMEM);
+  wl_affine(m->enc_w, m->enc_b, X, keep, m->D, P, y);
 #pragma omp parallel for schedule(static)
-    for (long i = 0; i < keep * P; i++) q[i] = wl_quantise(m->thresh, m->d.bits, y[i]);
-  }
-  wl_work_free(&own);
+  for (long i = 0; i < keep * P; i++) q[i] = wl_quantise(m->thresh, m->d.bits, y[i]);
   free(y);
+  return 0;
+}
+
+int wl_analyse(const wl_model *m, const wl_signal *s, int keep, int16_t *q, wl_work *w) {
+  wl_work own = {0};
+  float *X;
+  int e = wl_packets(s, m->d.J, w ? w : &own, &X);
+  if (!e) e = wl_latents_of(m, X, keep, wl_latent_count(s, m->d.J), q);
+  wl_work_free(&own);
   return e;
 }
 

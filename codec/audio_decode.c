@@ -148,7 +148,7 @@ static int push(wl_audio_decoder *d, const uint8_t *buf, size_t len, size_t *use
     if (chunk) {
       WL_TRY(reserve(d, &ch));
       WL_TRY(wl_decode_streams(d->m, &ch, rec + ch.header_len, d->q));
-      WL_TRY(wl_synthesise(d->m, &ch, d->q, d->span, &d->work));
+      WL_TRY(wl_synthesise(d->m, &ch, d->q, NULL, d->span, &d->work));
       blend(d, d->at.index - 1, ch.width, d->at.last, out);
     }
   }

@@ -77,6 +77,7 @@ int wl_audio_encoder_new(wl_audio_encoder **ep, const wl_model *m, int channels,
   wl_header h;
   long L, O;
   WL_TRY(wl_header_init(m, &s, WL_MODALITY_AUDIO, o, &h));
+  if (o && o->step) return WL_FAIL_WHY(WL_ERR_ARG, "a detail layer (step %d) is for images only", o->step);
   WL_TRY(wl_audio_chunking(m, o ? o->chunk : 0, &L, &O));
   wl_audio_encoder *e = calloc(1, sizeof *e);
   if (!e) return WL_FAIL(WL_ERR_NOMEM);

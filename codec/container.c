@@ -6,6 +6,13 @@
  *  36  keep x { u8 entropy mode, u32 stream bytes }
  *  then the zstd alpha plane, the keep channel streams in order, and a u32 CRC-32 of all
  *  bytes before it. J is 1..6 (2-D packets, latent planes (H/2^J, W/2^J), sizes rounded up).
+ * Version 3 is version 1 with a detail layer (detail.c): after the keep entries its table,
+ *   u16 step index s (1 .. WL_MAX_STEP), u32 n planes (at most C 4^J), then per plane a u8,
+ *   entropy mode (table, adaptive or predictive) | (bits - 2) << 2 with its values' bits
+ *   (2 .. 16), or 0xff: all zero, no stream; and, unless zero,
+ *   its stream bytes as a LEB128 varint (1 .. the bound of a 16-bit plane, shortest spelling),
+ * and the n planes' streams after the latents'. An encode without a detail layer writes
+ * version 1.
  *
  * Audio is a stream of records (version 2), written and read one at a time, so neither side
  * holds more than a chunk, and the length need not be known before the end:
@@ -28,6 +35,7 @@
 #include <string.h>
 #include "codec/internal.h"
 #include "codec/container.h"
+#include "codec/detail.h"
 #include "entropy/entropy.h"
 
 /* Fuzzing builds (libFuzzer's FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION) take any checksum, so
@@ -56,7 +64,8 @@ static void write_table(const wl_header *h, uint8_t *p) {
 /* Bytes 0..35 of either layout; the modality's own fields at 16, 20, 27 and 32. */
 static void write_fixed(const wl_header *h, uint8_t *p, uint32_t a, uint32_t b, int flags, uint32_t c) {
   memcpy(p, magic, 4);
-  p[4] = (uint8_t)(h->modality == WL_MODALITY_AUDIO ? WL_FORMAT_VERSION_AUDIO : WL_FORMAT_VERSION);
+  p[4] = (uint8_t)(h->modality == WL_MODALITY_AUDIO ? WL_FORMAT_VERSION_AUDIO
+                   : h->step ? WL_FORMAT_VERSION_DETAIL : WL_FORMAT_VERSION);
   p[5] = (uint8_t)h->modality;
   p[6] = (uint8_t)h->J;
   p[7] = (uint8_t)h->bits;
@@ -100,10 +109,11 @@ int wl_header_peek(const uint8_t *p, size_t len, wl_header *h) {
   if (len < 6) return WL_FAIL(WL_ERR_TRUNCATED);
   h->version = p[4];
   h->modality = p[5];
-  if (h->version != WL_FORMAT_VERSION && h->version != WL_FORMAT_VERSION_AUDIO) return WL_FAIL(WL_ERR_VERSION);
+  if (h->version != WL_FORMAT_VERSION && h->version != WL_FORMAT_VERSION_AUDIO && h->version != WL_FORMAT_VERSION_DETAIL)
+    return WL_FAIL(WL_ERR_VERSION);
   if (h->modality != WL_MODALITY_IMAGE && h->modality != WL_MODALITY_AUDIO) return WL_FAIL(WL_ERR_CORRUPT);
   const int audio = h->modality == WL_MODALITY_AUDIO;
-  if (h->version != (audio ? WL_FORMAT_VERSION_AUDIO : WL_FORMAT_VERSION)) return WL_FAIL(WL_ERR_VERSION);
+  if (audio != (h->version == WL_FORMAT_VERSION_AUDIO)) return WL_FAIL(WL_ERR_VERSION);
   if (len < (audio ? WL_AUDIO_HDR : WL_HDR_FIXED)) return WL_FAIL(WL_ERR_TRUNCATED);
   h->J = p[6];
   h->bits = p[7];
@@ -252,7 +262,18 @@ int wl_header_read(const uint8_t *p, size_t len, wl_header *h) {
   WL_TRY(wl_header_peek(p, len, h));
   if (h->modality == WL_MODALITY_AUDIO) return read_stream(p, len, h);
   if (len < h->header_len) return WL_FAIL(WL_ERR_TRUNCATED);
-  uint64_t total = h->header_len + (uint64_t)h->alpha_len + 4;
+  if (h->version == WL_FORMAT_VERSION_DETAIL) {
+    wl_detail d;
+    if (len < h->header_len + 2) return WL_FAIL(WL_ERR_TRUNCATED);
+    h->step = (int)wl_get16(p + h->header_len);
+    if (h->step < 1 || h->step > WL_MAX_STEP) return WL_FAIL(WL_ERR_CORRUPT);
+    WL_TRY(wl_detail_table_read(h, p + h->header_len, len - h->header_len, &d));
+    h->header_len += d.table_len;
+    h->detail_planes = d.n;
+    h->detail_bytes = d.bytes;
+    wl_detail_free(&d);
+  }
+  uint64_t total = h->header_len + (uint64_t)h->alpha_len + h->detail_bytes + 4;
   for (int c = 0; c < h->keep; c++) {
     h->entropy[c] = p[WL_HDR_FIXED + 5 * c];
     h->stream_len[c] = wl_get32(p + WL_HDR_FIXED + 5 * c + 1);
@@ -274,7 +295,7 @@ const char *wl_entropy_name(int mode) {
 void wl_info_of(const wl_header *h, wl_info *i) {
   *i = (wl_info){h->version, h->modality, h->model_id, h->channels, h->height, h->width, h->depth, h->has_alpha,
                  h->rate, h->frames, h->chunk, h->overlap, h->chunks, h->J, h->K, h->keep, h->bits, h->lat_h,
-                 h->lat_w, h->alpha_len, h->header_len, h->total_len, {0}};
+                 h->lat_w, h->alpha_len, h->header_len, h->total_len, h->step, h->detail_planes, {0}};
 }
 
 /* *info from the header that read (wl_header_read or wl_header_peek) takes from buf. */

@@ -6,6 +6,7 @@
 #include <zstd.h>
 #include "codec/internal.h"
 #include "codec/container.h"
+#include "codec/detail.h"
 
 /* Reads an image's header, checks it belongs to `m`, and decodes the keep latent planes into *q. */
 int wl_image_latents(const wl_model *m, const uint8_t *buf, size_t len, wl_header *h, int16_t **q) {
@@ -31,14 +32,28 @@ static int unpack_alpha(const wl_header *h, const uint8_t *z, float *alpha) {
   return e;
 }
 
+/* The detail layer's planes (malloc'd) of a file whose header h has one. */
+static int detail_planes(const wl_header *h, const uint8_t *buf, int16_t **v) {
+  wl_detail d;
+  size_t at = h->header_len + h->alpha_len;
+  for (int c = 0; c < h->keep; c++) at += h->stream_len[c];
+  WL_TRY(wl_detail_table_read(h, buf + wl_header_size(h->keep), h->header_len - wl_header_size(h->keep), &d));
+  *v = malloc(sizeof(int16_t) * (size_t)d.D * h->lat_h * h->lat_w);
+  int e = *v ? wl_detail_decode(h, &d, buf + at, *v) : WL_FAIL(WL_ERR_NOMEM);
+  wl_detail_free(&d);
+  return e;
+}
+
 int wl_decode(const wl_model *m, const uint8_t *buf, size_t len, wl_image *img) {
   wl_header h;
-  int16_t *q;
+  int16_t *q, *v = NULL;
   memset(img, 0, sizeof *img);
   WL_TRY(wl_image_latents(m, buf, len, &h, &q));
-  int e = wl_image_alloc(img, h.channels, h.height, h.width, h.depth, h.has_alpha);
-  if (!e) e = wl_synthesise(m, &h, q, img->planes, NULL);
+  int e = h.step ? detail_planes(&h, buf, &v) : 0;
+  if (!e) e = wl_image_alloc(img, h.channels, h.height, h.width, h.depth, h.has_alpha);
+  if (!e) e = wl_synthesise(m, &h, q, v, img->planes, NULL);
   free(q);
+  free(v);
   if (!e && h.has_alpha) e = unpack_alpha(&h, buf + h.header_len, img->alpha);
   if (e) wl_image_release(img);
   return e;

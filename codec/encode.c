@@ -1,11 +1,13 @@
 /* encode.c: wl_encode, an image into a .wlc: its latents (analysis.c, or refined by
- * search/refine.c), their streams, the alpha plane packed by zstd, the container. */
+ * search/refine.c), their streams, the detail layer when asked for (detail.c), the alpha plane
+ * packed by zstd, the container. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
 #include "codec/internal.h"
 #include "codec/container.h"
+#include "codec/detail.h"
 #include "codec/search/search.h"
 #include "entropy/entropy.h"
 
@@ -30,6 +32,20 @@ static int pack_alpha(const wl_image *img, uint8_t **out, size_t *len) {
   return e;
 }
 
+/* The detail layer of latents q: the image's packets X against those of q's reconstruction. */
+static int code_detail(const wl_model *m, const wl_header *h, const int16_t *q, const float *X, uint8_t **streams,
+                       wl_detail *d) {
+  const size_t n = (size_t)(h->channels << (2 * h->J)) * h->lat_h * h->lat_w;
+  wl_work sw = {0};
+  float *Xh;
+  int16_t *v = malloc(sizeof(int16_t) * n);
+  int e = v ? wl_synthesis_packets(m, h, q, &sw, &Xh) : WL_FAIL(WL_ERR_NOMEM);
+  if (!e) e = wl_detail_code(h, X, Xh, v, streams, d);
+  wl_work_free(&sw);
+  free(v);
+  return e;
+}
+
 /* Encodes image img into a .wlc (its alpha plane packed when present). */
 static int encode_image(const wl_model *m, const wl_image *img, float *inplace, const wl_encode_opts *o,
                         uint8_t **out, size_t *outlen) {
@@ -37,39 +53,49 @@ static int encode_image(const wl_model *m, const wl_image *img, float *inplace, 
   wl_header h;
   WL_TRY(wl_header_init(m, s, WL_MODALITY_IMAGE, o, &h));
   h.has_alpha = img->alpha != NULL;
+  h.step = o ? o->step : 0;
   const long P = (long)h.lat_h * h.lat_w;
   const size_t bound = wle_bound((size_t)P, h.bits);
   int16_t *q = malloc(sizeof(int16_t) * (size_t)h.keep * P);
-  uint8_t *streams = malloc(bound * (size_t)h.keep), *alpha = NULL, *o8 = NULL;
+  uint8_t *streams = malloc(bound * (size_t)h.keep), *alpha = NULL, *o8 = NULL, *dstreams = NULL;
   size_t alpha_len = 0;
+  wl_detail d = {0};
   int e = q && streams ? 0 : WL_FAIL(WL_ERR_NOMEM);
   const int refine = o ? o->refine : 0;
   wl_work w = {.inplace = refine ? NULL : inplace};
-  if (!e) e = refine > 0 ? wl_refine(m, s, h.keep, refine, q) : wl_analyse(m, s, h.keep, q, &w);
+  float *X = NULL;
+  if (!e && h.step) e = wl_packets(s, h.J, &w, &X); /* kept for the detail layer */
+  if (!e) e = refine > 0 ? wl_refine(m, s, h.keep, refine, q) : X ? wl_latents_of(m, X, h.keep, P, q)
+                                                                  : wl_analyse(m, s, h.keep, q, &w);
+  if (!e && h.step) e = code_detail(m, &h, q, X, &dstreams, &d);
   wl_work_free(&w);
   if (!e) e = wl_code_channels(m, q, &h, streams, bound);
   if (!e && img->alpha) e = pack_alpha(img, &alpha, &alpha_len);
   if (!e) {
     h.alpha_len = (uint32_t)alpha_len;
-    size_t total = wl_header_size(h.keep) + alpha_len + 4;
+    const size_t head = wl_header_size(h.keep) + d.table_len;
+    size_t total = head + alpha_len + d.bytes + 4;
     for (int c = 0; c < h.keep; c++) total += h.stream_len[c];
     o8 = malloc(total);
     if (!o8) e = WL_FAIL(WL_ERR_NOMEM);
     else {
-      uint8_t *p = o8 + wl_header_size(h.keep);
+      uint8_t *p = o8 + head;
       wl_header_write(&h, o8);
+      if (h.step) wl_detail_table_write(&h, &d, o8 + wl_header_size(h.keep));
       if (alpha_len) memcpy(p, alpha, alpha_len);
       p += alpha_len;
       for (int c = 0; c < h.keep; c++) {
         memcpy(p, streams + c * bound, h.stream_len[c]);
         p += h.stream_len[c];
       }
-      wl_put32(p, wl_crc32(0, o8, total - 4));
+      if (d.bytes) memcpy(p, dstreams, d.bytes);
+      wl_put32(p + d.bytes, wl_crc32(0, o8, total - 4));
       *out = o8;
       *outlen = total;
     }
   }
-  free(q); free(streams); free(alpha);
+  wl_detail_free(&d);
+  free(q); free(streams); free(alpha); free(dstreams);
   return e;
 }
 
@@ -81,6 +107,8 @@ static int encode(const wl_model *m, const wl_image *img, float *inplace, const 
   WL_TRY(wl_image_check(img));
   if (o && (o->refine < 0 || o->refine > WL_MAX_REFINE))
     return WL_FAIL_WHY(WL_ERR_ARG, "refine %d: 0 to %d", o->refine, WL_MAX_REFINE);
+  if (o && (o->step < 0 || o->step > WL_MAX_STEP))
+    return WL_FAIL_WHY(WL_ERR_ARG, "step %d: 0 to %d", o->step, WL_MAX_STEP);
   return encode_image(m, img, inplace, o, out, outlen);
 }
 

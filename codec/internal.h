@@ -60,6 +60,9 @@ typedef struct {
   uint8_t entropy[WL_MAX_K];       /* per kept channel: WL_ENTROPY_* (audio: the most chunks') */
   uint32_t stream_len[WL_MAX_K];   /* per kept channel: bytes (audio: of every chunk) */
   uint32_t alpha_len;              /* bytes of the zstd alpha plane, 0 when absent */
+  int step;                        /* images: the detail layer's step index, 0 for none (detail.h) */
+  int detail_planes;               /* its planes sent */
+  uint64_t detail_bytes;           /* its streams' bytes, after the latents' */
   size_t header_len, total_len;    /* total_len includes the CRC32 trailer */
 } wl_header;
 /* The public view of h. */
@@ -168,6 +171,8 @@ int wl_work_reserve(wl_work *w, const wl_signal *s, int J);
  * buffers of its own). */
 int wl_packets(const wl_signal *s, int J, wl_work *w, float **X);
 int wl_analyse(const wl_model *m, const wl_signal *s, int keep, int16_t *q, wl_work *w);
+/* The second half of wl_analyse: q (keep, P) from packets X (D, P). */
+int wl_latents_of(const wl_model *m, const float *X, int keep, long P, int16_t *q);
 /* A header for coding s with m: the shared fields, lat_h and lat_w (WL_ERR_MISMATCH when the
  * model takes other signals, WL_ERR_ARG for a bad keep or nonzero reserved options). */
 int wl_header_init(const wl_model *m, const wl_signal *s, int modality, const wl_encode_opts *o, wl_header *h);
@@ -179,10 +184,15 @@ int wl_code_channels(const wl_model *m, const int16_t *q, wl_header *h, uint8_t 
 int wl_header_check_model(const wl_model *m, const wl_header *h);
 /* Decodes the keep streams that start at p (lengths and modes in h) into q (keep, lat_h, lat_w). */
 int wl_decode_streams(const wl_model *m, const wl_header *h, const uint8_t *p, int16_t *q);
-/* Synthesis of one block: latents q (keep, lat_h, lat_w) -> planes out (C, height, width) of
- * h's shape (an image, or one chunk of an audio stream: height 1, width its frames). w NULL:
- * buffers of its own; wl_work_reserve_synthesis (work.c) sizes w for chunks up to h's shape. */
-int wl_synthesise(const wl_model *m, const wl_header *h, const int16_t *q, float *out, wl_work *w);
+/* Synthesis of one block: latents q (keep, lat_h, lat_w) and, for an image with a detail layer,
+ * its planes (detail.h; NULL: none) -> planes out (C, height, width) of h's shape (an image, or
+ * one chunk of an audio stream: height 1, width its frames). w NULL: buffers of its own;
+ * wl_work_reserve_synthesis (work.c) sizes w for chunks up to h's shape. */
+int wl_synthesise(const wl_model *m, const wl_header *h, const int16_t *q, const int16_t *detail, float *out,
+                  wl_work *w);
+/* An image's reconstruction from q alone, as J-level packets Xh (D, lat_h, lat_w) in w->x: what
+ * the detail layer is added to. */
+int wl_synthesis_packets(const wl_model *m, const wl_header *h, const int16_t *q, wl_work *w, float **Xh);
 int wl_work_reserve_synthesis(wl_work *w, const wl_model *m, const wl_header *h);
 /* decode.c: reads an image's header into h, checks that m made it, and decodes its keep latent
  * planes into *q (malloc'd). */

@@ -1,12 +1,14 @@
 /* synthesis.c: the decoding half of the pipeline, shared by images and audio chunks:
  * streams -> q -> tabulated inverse companding (+ fill for channels not sent) -> decoder
  * network X (decoder.c) -> inverse packets -> post-filter (1-D models that have one,
- * postfilter.c) -> crop, rescale, clamp, round. */
+ * postfilter.c) -> [images with a detail layer (detail.c): packets again, + the detail,
+ * inverse packets] -> crop, rescale, clamp, round. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "codec/internal.h"
 #include "codec/decoder.h"
+#include "codec/detail.h"
 #include "codec/postfilter.h"
 #include "entropy/entropy.h"
 #include "wavelet/wpt.h"
@@ -41,23 +43,40 @@ int wl_dequantise(const wl_model *m, const int16_t *q, int keep, long n, float *
   return bad ? WL_FAIL_WHY(WL_ERR_ARG, "a latent outside the %d-bit range", m->d.bits) : 0;
 }
 
-int wl_synthesise(const wl_model *m, const wl_header *h, const int16_t *q, float *out, wl_work *w) {
-  const int C = h->channels;
-  const wl_signal shape = {h->modality == WL_MODALITY_AUDIO ? 1 : 2, C, h->height, h->width, h->depth, NULL, 0};
-  const int Hp = shape.dims == 2 ? h->lat_h << h->J : 1, Wp = h->lat_w << h->J;
-  const long P = (long)h->lat_h * h->lat_w;
-  wl_work own = {0}, *wk = w ? w : &own;
-  int e = wl_work_reserve_synthesis(wk, m, h);
-  float *y = wk->y, *X = wk->x;
-  if (!e) {
-    wl_dequantise(m, q, h->keep, P, y);
-    e = wl_decoder_forward(m, y, h->lat_h, h->lat_w, X, wk->net);
-    if (!e) e = shape.dims == 1 ? wl_wpt1_inverse_with(X, C, Wp, h->J, X, wk->scratch, wk->scap)
-                                : wl_wpt2_inverse(X, C, Hp, Wp, wl_decoder_levels(m), X);
-    /* 1-D: the signal is (C, Wp); the transform's scratch (at least C Wp floats) is free again */
-    if (!e && m->F) e = wl_fir_apply(m->post, m->F, X, C, Wp, wk->scratch);
+/* The reconstruction before the detail layer: the signal x^ (C, Hp, Wp), scaled and padded, in
+ * wk->x (sized here). */
+static int reconstruct(const wl_model *m, const wl_header *h, const int16_t *q, wl_work *wk) {
+  const int C = h->channels, Wp = h->lat_w << h->J, Hp = h->modality == WL_MODALITY_AUDIO ? 1 : h->lat_h << h->J;
+  WL_TRY(wl_work_reserve_synthesis(wk, m, h));
+  float *X = wk->x;
+  wl_dequantise(m, q, h->keep, (long)h->lat_h * h->lat_w, wk->y);
+  WL_TRY(wl_decoder_forward(m, wk->y, h->lat_h, h->lat_w, X, wk->net));
+  if (h->modality == WL_MODALITY_AUDIO) {
+    WL_TRY(wl_wpt1_inverse_with(X, C, Wp, h->J, X, wk->scratch, wk->scap));
+    /* the signal is (C, Wp); the transform's scratch (at least C Wp floats) is free again */
+    return m->F ? wl_fir_apply(m->post, m->F, X, C, Wp, wk->scratch) : 0;
   }
-  if (!e) wl_signal_unscale(X, Hp, Wp, &shape, out);
+  return wl_wpt2_inverse(X, C, Hp, Wp, wl_decoder_levels(m), X);
+}
+
+int wl_synthesis_packets(const wl_model *m, const wl_header *h, const int16_t *q, wl_work *w, float **Xh) {
+  WL_TRY(reconstruct(m, h, q, w));
+  *Xh = w->x;
+  return wl_wpt2_forward(w->x, h->channels, h->lat_h << h->J, h->lat_w << h->J, h->J, w->x);
+}
+
+int wl_synthesise(const wl_model *m, const wl_header *h, const int16_t *q, const int16_t *detail, float *out,
+                  wl_work *w) {
+  const wl_signal shape = {h->modality == WL_MODALITY_AUDIO ? 1 : 2, h->channels, h->height, h->width, h->depth, NULL, 0};
+  const int Hp = shape.dims == 2 ? h->lat_h << h->J : 1, Wp = h->lat_w << h->J;
+  wl_work own = {0}, *wk = w ? w : &own;
+  float *X;
+  int e = detail ? wl_synthesis_packets(m, h, q, wk, &X) : reconstruct(m, h, q, wk);
+  if (!e && detail) {
+    wl_detail_add(h, detail, X);
+    e = wl_wpt2_inverse(X, h->channels, Hp, Wp, h->J, X);
+  }
+  if (!e) wl_signal_unscale(wk->x, Hp, Wp, &shape, out);
   wl_work_free(&own);
   return e;
 }

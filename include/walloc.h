@@ -35,11 +35,13 @@ extern "C" {
 #define WL_VERSION_STRING "0.2.0"
 #define WL_FORMAT_VERSION 1       /* .wlc version of images (one block), written and read */
 #define WL_FORMAT_VERSION_AUDIO 2 /* .wlc version of audio (a stream of chunk records) */
+#define WL_FORMAT_VERSION_DETAIL 3 /* .wlc version of images with a detail layer (wl_encode_opts.step) */
 
 /* Limits checked on every input and every header field before allocation. */
 #define WL_MAX_DIM (1 << 16)       /* width and height: 1 .. 65536 */
 #define WL_MAX_PIXELS (1 << 26)    /* width * height: at most 64 Mpixel */
 #define WL_MAX_REFINE 1000         /* wl_encode_opts.refine */
+#define WL_MAX_STEP 192            /* wl_encode_opts.step: the finest detail step, 2^-12 */
 #define WL_MAX_CHANNELS 16         /* signal channels a model may take */
 #define WL_MAX_J 6                 /* wavelet packet levels for images */
 #define WL_MAX_J1 10               /* wavelet packet levels for audio (1-D) */
@@ -154,7 +156,11 @@ typedef struct {
   int refine;  /* images: iterations (0 .. WL_MAX_REFINE) of rate-distortion refinement of the
                   latents against the model's decoder, each costing about three decodes; 0:
                   none, the encoder's rounding as is. Audio ignores it */
-  int reserved[8]; /* zero (WL_ERR_ARG otherwise): room for later fields, so that a program
+  int step;    /* images: 0, or a detail layer of step index 1 .. WL_MAX_STEP: what the
+                  latents leave out, sent with a uniform step of 2^(-step/16) (signal units,
+                  the samples' full range being 1), so each 16 more halve the error; the
+                  encoder decodes its latents to find it. Audio refuses it (WL_ERR_ARG) */
+  int reserved[7]; /* zero (WL_ERR_ARG otherwise): room for later fields, so that a program
                       built with this header keeps working with later libraries */
 } wl_encode_opts;
 
@@ -248,7 +254,9 @@ typedef struct {
   int lat_h, lat_w;                /* latent plane size: padded size / 2^J (audio: 1, T/2^J) */
   uint32_t alpha_len;              /* bytes of the zstd alpha plane, 0 when absent */
   size_t header_len, total_len;    /* total_len includes the CRC32 trailer */
-  int reserved[8];                 /* zero: room for later fields */
+  int step;                        /* images: the detail layer's step index, 0 for none */
+  int detail_planes;               /* its planes up to the last one sent */
+  int reserved[6];                 /* zero: room for later fields */
 } wl_info;
 
 /* Reads and validates the header and CRC32 of a .wlc byte string; of audio, every record

@@ -1,0 +1,115 @@
+#!/usr/bin/python3
+"""Rate-distortion against peers (make bench): mean curves and Bjontegaard BD-rate.
+
+For every PNG of a folder (default corpus/val2, photos never trained on), walloc at each rung
+of its --quality ladder and the peers at their own quality sweeps (cwebp -q, single-threaded;
+cjxl -d and opj_compress -r when installed), each file decoded and compared in RGB at 8 bits.
+BD-rate (Bjontegaard 2001, cubic fit of log-rate against PSNR, integrated over the PSNR range
+both curves cover within the stated bpp window) is computed per image and averaged; negative
+means walloc needs fewer bits than the peer for the same PSNR.
+
+  bench/rd.py [FOLDER] [--limit N] [--walloc "ARGS"] (extra encode arguments, e.g. "-m gray")"""
+import argparse
+import os
+import shutil
+import sys
+
+import numpy as np
+from PIL import Image
+
+from common import WALLOC, TOP, tmp, sh, psnr, rgb, split_images
+
+WALLOC_Q = (5, 15, 25, 35, 45, 55, 65, 75, 85, 95)
+PEERS = {
+    "cwebp": ((10, 25, 40, 55, 70, 80, 90, 95, 98),
+              lambda q, src, out: (["cwebp", "-quiet", "-q", str(q), src, "-o", out + ".webp"],
+                                   ["dwebp", "-quiet", out + ".webp", "-o", out + ".png"], out + ".webp")),
+    "cjxl": ((8.0, 4.0, 2.5, 1.6, 1.0, 0.6, 0.35, 0.2),
+             lambda d, src, out: (["cjxl", "--quiet", "-e", "7", "-d", str(d), "--num_threads=0", src, out + ".jxl"],
+                                  ["djxl", "--quiet", "--num_threads=0", out + ".jxl", out + ".png"], out + ".jxl")),
+    "opj_compress": ((200, 100, 60, 40, 25, 15, 10, 6),
+                     lambda r, src, out: (["opj_compress", "-i", src, "-o", out + ".jp2", "-r", str(r)],
+                                          ["opj_decompress", "-i", out + ".jp2", "-o", out + ".png"], out + ".jp2")),
+}
+
+
+def point(enc, dec, coded, src, out):
+    sh(*enc)
+    sh(*dec)
+    a = rgb(src)
+    return 8.0 * os.path.getsize(coded) / (a.shape[0] * a.shape[1]), psnr(a, rgb(out + ".png"))
+
+
+def walloc_curve(src, out, extra):
+    pts = []
+    for q in WALLOC_Q:
+        enc = [WALLOC, "encode", "-q", "-f", "-T1", "-Q", str(q)] + extra + [src, "-o", out + ".wlc"]
+        pts.append(point(enc, [WALLOC, "decode", "-q", "-f", out + ".wlc", "-o", out + ".png"], out + ".wlc", src, out))
+    return pts
+
+
+def peer_curve(name, src, out):
+    params, make = PEERS[name]
+    return [point(*make(p, src, out), src, out) for p in params]
+
+
+def bd_rate(ref, test, lo, hi):
+    """Mean log-rate difference of test against ref (percent) over the PSNR range both reach
+    with rates in [lo, hi] bpp; None when they do not overlap."""
+    def fit(pts):
+        pts = sorted(p for p in pts if lo <= p[0] <= hi)
+        if len(pts) < 2:
+            return None
+        r, d = np.log([p[0] for p in pts]), np.array([p[1] for p in pts])
+        return np.polyfit(d, r, min(3, len(pts) - 1)), d.min(), d.max()
+    a, b = fit(ref), fit(test)
+    if not a or not b:
+        return None
+    d0, d1 = max(a[1], b[1]), min(a[2], b[2])
+    if d1 <= d0:
+        return None
+    ia, ib = np.polyint(a[0]), np.polyint(b[0])
+    diff = (np.polyval(ib, d1) - np.polyval(ib, d0) - np.polyval(ia, d1) + np.polyval(ia, d0)) / (d1 - d0)
+    return 100.0 * (np.exp(diff) - 1)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("folder", nargs="?", default="corpus/val2")
+    ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--walloc", default="")
+    args = ap.parse_args()
+    images = split_images(args.folder)[: args.limit or None]
+    if not images:
+        print("bench: no images in %s (run scripts/corpus.sh)" % args.folder, file=sys.stderr)
+        return 1
+    peers = [p for p in PEERS if shutil.which(p)]
+    curves = {name: [] for name in ["walloc"] + peers}
+    for i, src in enumerate(images):
+        out = os.path.join(tmp, "rd%d" % i)
+        curves["walloc"].append(walloc_curve(src, out, args.walloc.split()))
+        for p in peers:
+            curves[p].append(peer_curve(p, src, out))
+    print("## Rate-distortion on %d images of %s (RGB PSNR, 8-bit peak; walloc -T1 %s)\n"
+          % (len(images), os.path.relpath(os.path.join(TOP, args.folder), TOP), args.walloc))
+    print("| codec | setting | mean bpp | mean PSNR (dB) |\n|---|---|---|---|")
+    for name, c in curves.items():
+        params = WALLOC_Q if name == "walloc" else PEERS[name][0]
+        for j, p in enumerate(params):
+            label = {"walloc": "-Q %s", "cwebp": "-q %s", "cjxl": "-d %s", "opj_compress": "-r %s"}[name] % p
+            print("| %s | %s | %.3f | %.2f |" % (name, label, np.mean([im[j][0] for im in c]),
+                                                 np.mean([im[j][1] for im in c])))
+    print("\n| BD-rate of walloc against | 0.1-1.0 bpp | 1.0-2.0 bpp | images counted |\n|---|---|---|---|")
+    for p in peers:
+        cols = []
+        for lo, hi in ((0.1, 1.0), (1.0, 2.0)):
+            v = [bd_rate(curves[p][i], curves["walloc"][i], lo, hi) for i in range(len(images))]
+            v = [x for x in v if x is not None]
+            cols.append(("%+.1f%%" % np.mean(v)) if v else "n/a")
+            cols.append(len(v))
+        print("| %s | %s | %s | %d, %d |" % (p, cols[0], cols[2], cols[1], cols[3]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,197 @@
+/* detail.c: the detail layer, which takes an image past what its latents can carry. The
+ * encoder decodes its own latents, takes the J-level packets Xh of that reconstruction and of
+ * the image (X), and sends R = X - Xh with a uniform step Delta = 2^(-s/16), the file's choice:
+ *   r = M (R_b at each position)   an orthonormal DCT-II across the C channels of each band b
+ *                                  (for RGB: (R+G+B)/sqrt 3, (R-B)/sqrt 2, (R-2G+B)/sqrt 6)
+ *   v = sign(r) floor(|r| / Delta + 1/2 - DEADZONE), clamped to 16 bits
+ * and the decoder adds M^T (v Delta) to its packets before their inverse. The packet transform
+ * is close to orthonormal and M is orthonormal, so the mean squared error of the pixels is about
+ * that of the coefficients, Delta^2 / 12 at fine steps; where a coefficient rounds to zero the
+ * decoder network's estimate stands. Each plane (band b, DCT index k) is coded by entropy/ with
+ * the plane (b, k - 1) as its context, so the C planes of a band decode in order and the bands
+ * in parallel. Integers only between the encoder's rounding and the decoder's planes: a file
+ * decodes to the same planes everywhere. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "codec/detail.h"
+#include "entropy/entropy.h"
+
+/* Rounding toward zero by this much more than to nearest: a coefficient just over half a step
+ * costs more bits than the error it saves (measured in codec/models/README.md). */
+#define DEADZONE 0.2
+#define VMAX 32767 /* 16-bit planes */
+
+double wl_detail_step(int s) { return exp2(-s / 16.0); }
+
+void wl_detail_free(wl_detail *d) {
+  free(d->mode);
+  free(d->len);
+  memset(d, 0, sizeof *d);
+}
+
+/* The orthonormal DCT-II across C channels: M[k][c], row k a basis vector. */
+static void channel_dct(int C, double M[WL_MAX_CHANNELS][WL_MAX_CHANNELS]) {
+  for (int k = 0; k < C; k++)
+    for (int c = 0; c < C; c++)
+      M[k][c] = sqrt((k ? 2.0 : 1.0) / C) * cos(M_PI * (c + 0.5) * k / C);
+}
+
+static int planes_of(const wl_header *h) { return h->channels << (2 * h->J); }
+
+int wl_detail_code(const wl_header *h, const float *X, const float *Xh, int16_t *v, uint8_t **streams, wl_detail *d) {
+  const int C = h->channels, B = 1 << (2 * h->J), D = planes_of(h);
+  const long P = (long)h->lat_h * h->lat_w;
+  const double inv = 1.0 / wl_detail_step(h->step);
+  double M[WL_MAX_CHANNELS][WL_MAX_CHANNELS];
+  channel_dct(C, M);
+  memset(d, 0, sizeof *d);
+  d->D = D;
+#pragma omp parallel for schedule(static)
+  for (int b = 0; b < B; b++)
+    for (long p = 0; p < P; p++)
+      for (int k = 0; k < C; k++) {
+        double r = 0;
+        for (int c = 0; c < C; c++) r += M[k][c] * ((double)X[((long)c * B + b) * P + p] - Xh[((long)c * B + b) * P + p]);
+        double a = floor(fabs(r) * inv + 0.5 - DEADZONE);
+        a = a < 0 ? 0 : a > VMAX ? VMAX : a;
+        v[((long)b * C + k) * P + p] = (int16_t)(r < 0 ? -a : a);
+      }
+  /* each plane into a buffer of its own, cut to size: the bound of all D at once would be
+   * many times the image */
+  const size_t bound = wle_bound((size_t)P, 16);
+  uint8_t **part = calloc((size_t)D, sizeof *part);
+  d->mode = malloc((size_t)D);
+  d->len = calloc((size_t)D, sizeof *d->len);
+  wl_first err = WL_FIRST;
+  if (!part || !d->mode || !d->len) wl_first_note(&err, 0, WL_FAIL(WL_ERR_NOMEM));
+#pragma omp parallel for schedule(dynamic)
+  for (int i = 0; i < (err.err ? 0 : D); i++) {
+    const int16_t *q = v + (long)i * P;
+    int most = 0;
+    for (long p = 0; p < P; p++) most |= q[p] < 0 ? -q[p] : q[p];
+    d->mode[i] = WL_DETAIL_EMPTY;
+    if (!most) continue;
+    const int bits = 34 - __builtin_clz((unsigned)most); /* the magnitude's bits and a sign: 2 .. 16 */
+    size_t len = 0;
+    int mode = 0, e = (part[i] = malloc(bound)) ? 0 : WL_FAIL(WL_ERR_NOMEM);
+    if (!e) e = wle_encode_best(q, i % C ? q - P : NULL, h->lat_h, h->lat_w, bits, NULL, part[i], bound, &len, &mode);
+    wl_first_note(&err, i, e < 0 ? e : len > UINT32_MAX ? WL_FAIL(WL_ERR_LIMIT) : 0);
+    d->mode[i] = (uint8_t)(mode | (bits - 2) << 2);
+    d->len[i] = (uint32_t)len;
+  }
+  d->n = err.err ? 0 : D;
+  while (d->n > 0 && d->mode[d->n - 1] == WL_DETAIL_EMPTY) d->n--;
+  d->table_len = 6;
+  for (int i = 0; i < d->n; i++) {
+    d->table_len += 1;
+    for (uint32_t n = d->len[i]; d->mode[i] != WL_DETAIL_EMPTY; n >>= 7) {
+      d->table_len++;
+      if (n < 128) break;
+    }
+    d->bytes += d->len[i];
+  }
+  uint8_t *at = *streams = err.err ? NULL : malloc(d->bytes ? d->bytes : 1);
+  if (!err.err && !at) wl_first_note(&err, 0, WL_FAIL(WL_ERR_NOMEM));
+  for (int i = 0; i < d->n && at; i++) {
+    memcpy(at, part[i], d->len[i]);
+    at += d->len[i];
+  }
+  for (int i = 0; part && i < D; i++) free(part[i]);
+  free(part);
+  if (err.err) {
+    free(*streams);
+    *streams = NULL;
+    wl_detail_free(d);
+  }
+  return err.err;
+}
+
+void wl_detail_table_write(const wl_header *h, const wl_detail *d, uint8_t *p) {
+  wl_put16(p, (uint32_t)h->step);
+  wl_put32(p + 2, (uint32_t)d->n);
+  p += 6;
+  for (int i = 0; i < d->n; i++) {
+    *p++ = d->mode[i];
+    for (uint32_t n = d->len[i]; d->mode[i] != WL_DETAIL_EMPTY;) {
+      *p++ = (uint8_t)((n & 127) | (n >= 128 ? 128 : 0));
+      if ((n >>= 7) == 0) break;
+    }
+  }
+}
+
+int wl_detail_table_read(const wl_header *h, const uint8_t *p, size_t len, wl_detail *d) {
+  memset(d, 0, sizeof *d);
+  if (len < 6) return WL_FAIL(WL_ERR_TRUNCATED);
+  d->D = planes_of(h);
+  const uint32_t n = wl_get32(p + 2);
+  if (wl_get16(p) != (uint32_t)h->step || n > (uint32_t)d->D) return WL_FAIL(WL_ERR_CORRUPT);
+  d->n = (int)n;
+  d->mode = malloc(n ? n : 1);
+  d->len = calloc(n ? n : 1, sizeof *d->len);
+  if (!d->mode || !d->len) {
+    wl_detail_free(d);
+    return WL_FAIL(WL_ERR_NOMEM);
+  }
+  const size_t bound = wle_bound((size_t)h->lat_h * h->lat_w, 16);
+  size_t at = 6;
+  int e = 0;
+  for (int i = 0; i < d->n && !e; i++) {
+    if (at >= len) { e = WL_FAIL(WL_ERR_TRUNCATED); break; }
+    d->mode[i] = p[at++];
+    if (d->mode[i] == WL_DETAIL_EMPTY) continue;
+    if ((d->mode[i] & 3) == WL_ENTROPY_STATIC || (d->mode[i] >> 2) > 14) { e = WL_FAIL(WL_ERR_CORRUPT); break; }
+    uint64_t v = 0;
+    for (int shift = 0;; shift += 7) {
+      if (at >= len) { e = WL_FAIL(WL_ERR_TRUNCATED); break; }
+      const uint8_t b = p[at++];
+      v |= (uint64_t)(b & 127) << shift;
+      if (!(b & 128)) { if (shift && !(b & 127)) e = WL_FAIL(WL_ERR_CORRUPT); break; } /* one spelling */
+      if (shift >= 28) { e = WL_FAIL(WL_ERR_CORRUPT); break; }
+    }
+    if (!e && (v < 1 || v > bound)) e = WL_FAIL(WL_ERR_CORRUPT);
+    d->len[i] = (uint32_t)v;
+    d->bytes += v;
+  }
+  if (e) wl_detail_free(d);
+  else d->table_len = at;
+  return e;
+}
+
+int wl_detail_decode(const wl_header *h, const wl_detail *d, const uint8_t *p, int16_t *v) {
+  const int C = h->channels, B = 1 << (2 * h->J);
+  const long P = (long)h->lat_h * h->lat_w;
+  size_t *at = malloc(sizeof(size_t) * ((size_t)d->n + 1));
+  if (!at) return WL_FAIL(WL_ERR_NOMEM);
+  at[0] = 0;
+  for (int i = 0; i < d->n; i++) at[i + 1] = at[i] + d->len[i];
+  memset(v, 0, sizeof(int16_t) * (size_t)d->D * P);
+  wl_first err = WL_FIRST;
+#pragma omp parallel for schedule(dynamic)
+  for (int b = 0; b < B; b++)
+    for (int k = 0, e = 0; k < C && !e; k++) {
+      const int i = b * C + k;
+      if (i >= d->n || d->mode[i] == WL_DETAIL_EMPTY) continue;
+      e = wle_decode(d->mode[i] & 3, p + at[i], d->len[i], k ? v + (long)(i - 1) * P : NULL, h->lat_h, h->lat_w,
+                     (d->mode[i] >> 2) + 2, NULL, v + (long)i * P);
+      wl_first_note(&err, i, e);
+    }
+  free(at);
+  return err.err;
+}
+
+void wl_detail_add(const wl_header *h, const int16_t *v, float *Xh) {
+  const int C = h->channels, B = 1 << (2 * h->J);
+  const long P = (long)h->lat_h * h->lat_w;
+  const double step = wl_detail_step(h->step);
+  double M[WL_MAX_CHANNELS][WL_MAX_CHANNELS];
+  channel_dct(C, M);
+#pragma omp parallel for schedule(static)
+  for (int b = 0; b < B; b++)
+    for (long p = 0; p < P; p++)
+      for (int c = 0; c < C; c++) {
+        double r = 0;
+        for (int k = 0; k < C; k++) r += M[k][c] * v[((long)b * C + k) * P + p];
+        Xh[((long)c * B + b) * P + p] += (float)(r * step);
+      }
+}

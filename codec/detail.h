@@ -1,0 +1,35 @@
+/* detail.h: the detail layer of an image (detail.c): what the decoder network leaves out,
+ * coded in the wavelet packet domain with a uniform step chosen per file. Internal. */
+#ifndef WL_CODEC_DETAIL_H
+#define WL_CODEC_DETAIL_H
+#include "codec/internal.h"
+
+/* The step of index s (1 .. WL_MAX_STEP): 2^(-s/16) in the signal's [-0.5, 0.5] units. */
+double wl_detail_step(int s);
+
+/* The coded planes of a detail layer: D = C * 4^J of them, plane i = b * C + k holding the
+ * k-th channel-DCT coefficient of packet band b, each (lat_h, lat_w). */
+typedef struct {
+  int D, n;          /* planes, and planes sent (the rest are zero) */
+  uint8_t *mode;     /* (n) entropy mode | (bits - 2) << 2, the plane's values being of `bits`
+                        bits (2 .. 16); WL_DETAIL_EMPTY for an all-zero plane (no stream) */
+  uint32_t *len;     /* (n) stream bytes */
+  size_t table_len;  /* bytes of the table in the header */
+  uint64_t bytes;    /* bytes of every stream */
+} wl_detail;
+#define WL_DETAIL_EMPTY 0xff
+void wl_detail_free(wl_detail *d);
+
+/* Encoder: v (D, P) = the quantised channel-DCT of X - Xh (original and decoded packets, both
+ * (D, P)), then its streams (malloc'd, in order) and table in *d. */
+int wl_detail_code(const wl_header *h, const float *X, const float *Xh, int16_t *v, uint8_t **streams, wl_detail *d);
+/* The table: u16 step, u32 n, then per plane a mode byte and, unless empty, its bytes as a
+ * LEB128 varint. Write into p[0 .. d->table_len). Read: from p[0 .. len), checked against h
+ * (D, the bound of a stream); d->table_len and d->bytes filled. */
+void wl_detail_table_write(const wl_header *h, const wl_detail *d, uint8_t *p);
+int wl_detail_table_read(const wl_header *h, const uint8_t *p, size_t len, wl_detail *d);
+/* Decoder: the planes v (D, P) from the streams at p, described by d. */
+int wl_detail_decode(const wl_header *h, const wl_detail *d, const uint8_t *p, int16_t *v);
+/* Xh (D, P) += the inverse channel-DCT of v times the step. */
+void wl_detail_add(const wl_header *h, const int16_t *v, float *Xh);
+#endif
