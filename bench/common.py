@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-WALLOC = os.path.join(TOP, "walloc")
+WALLOC = os.environ.get("WALLOC", os.path.join(TOP, "walloc"))  # another build: WALLOC=path
 RUNS = int(os.environ.get("RUNS", "15"))
 tmp = tempfile.mkdtemp()
 

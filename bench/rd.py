@@ -19,7 +19,7 @@ from PIL import Image
 
 from common import WALLOC, TOP, tmp, sh, psnr, rgb, split_images
 
-WALLOC_Q = (5, 15, 25, 35, 45, 55, 65, 75, 85, 95)
+WALLOC_Q = (4, 8, 12, 16, 20, 28, 36, 44, 52, 60, 68, 76, 84, 92)
 PEERS = {
     "cwebp": ((10, 25, 40, 55, 70, 80, 90, 95, 98),
               lambda q, src, out: (["cwebp", "-quiet", "-q", str(q), src, "-o", out + ".webp"],

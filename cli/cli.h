@@ -10,6 +10,9 @@ typedef struct {
   const char *out;   /* -o */
   const char *model; /* -m: built-in name or .wlm file */
   int to_stdout, force, verbosity, keep, refine, step, json;
+  int quality;        /* -Q: 0..100, -1 unset */
+  int target;         /* --size, --bpp, --psnr: WL_TARGET_*, 0 unset */
+  double target_value;
   int linear, J, K, bits, channels, stride; /* train (J, K, channels: 0 until set or defaulted) */
   float gain;
   const char *name;
@@ -19,6 +22,7 @@ typedef struct {
   long chunk; /* encode: frames per audio chunk (--chunk; 0: the library's default) */
   int threads; /* -T; 0: the default (all cores; image encode: see commands.c) */
   const char *val, *checkpoint, *resume;
+  const char *detail; /* latents --detail: where the detail planes go */
   char **inputs;
   int ninputs;
   char *command; /* the command line, recorded by train */

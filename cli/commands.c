@@ -119,6 +119,7 @@ static int encode_model(const cli_opts *o, const char *in, int C, int audio, wl_
   if (o->keep > d->K) return cli_fail(in, "--keep %d is more than the model's %d channels", o->keep, d->K);
   if (o->refine && audio) return cli_fail(in, "--refine applies to images only");
   if (o->step && audio) return cli_fail(in, "--step applies to images only");
+  if (o->target && audio) return cli_fail(in, "--size, --bpp and --psnr apply to images only (audio: -Q or --keep)");
   return 0;
 }
 
@@ -143,7 +144,8 @@ static void image_threads(const cli_opts *o, const wl_image *img) {
   static int all;
   if (o->threads) return;
   if (!all) all = omp_get_max_threads();
-  omp_set_num_threads((long)img->width * img->height < SMALL_IMAGE && !o->refine ? 1 : all);
+  const int network = o->refine || o->step || o->quality > 20 || o->target; /* the encoder runs the decoder */
+  omp_set_num_threads((long)img->width * img->height < SMALL_IMAGE && !network ? 1 : all);
 }
 
 static int encode_image(cli_opts *o, const char *in, io_input *f) {
@@ -157,8 +159,12 @@ static int encode_image(cli_opts *o, const char *in, io_input *f) {
   if (!rc) {
     image_threads(o, &s.img);
     wl_encode_opts eo = {.keep = o->keep, .refine = o->refine, .step = o->step};
-    int e = wl_encode_inplace(m, &s.img, &eo, &enc, &enclen); /* the planes are not needed after */
+    int e = o->quality >= 0 ? wl_quality_opts(m, o->quality, &eo) : 0;
+    if (!e && o->target) e = wl_encode_target(m, &s.img, o->target, o->target_value, &eo, &enc, &enclen);
+    else if (!e) e = wl_encode_inplace(m, &s.img, &eo, &enc, &enclen); /* the planes are not needed after */
     if (e) rc = cli_fail(in, "%s", cli_error(e));
+    else if (o->verbosity > 1 && (o->target || o->quality >= 0))
+      fprintf(stderr, "walloc: %s: %d channel(s), detail step %d\n", in, eo.keep, eo.step);
   }
   char *out = rc ? NULL : output_path(o, in, ".wlc");
   if (!rc) rc = out ? cli_write(o, out, enc, enclen) : cli_fail(in, "out of memory");
@@ -173,9 +179,11 @@ static int encode_image(cli_opts *o, const char *in, io_input *f) {
 static int audio_encoder(cli_opts *o, const char *in, const wl_audio *fmt, wl_model **m, wl_audio_encoder **e) {
   wl_model_desc d;
   long L, O;
-  const wl_encode_opts eo = {.keep = o->keep, .chunk = o->chunk};
+  wl_encode_opts eo = {.keep = o->keep};
   *e = NULL;
   if (encode_model(o, in, fmt->channels, 1, m, &d)) return 1;
+  if (o->quality >= 0) wl_quality_opts(*m, o->quality, &eo);
+  eo.chunk = o->chunk;
   int err = wl_audio_encoder_new(e, *m, fmt->channels, fmt->rate, fmt->depth, &eo);
   if (err == WL_ERR_ARG && wl_audio_chunking(*m, o->chunk, &L, &O))
     return cli_fail(in, "--chunk %ld: must be a multiple of %d (2^J), at least %ld (the overlap) and at most %ld",
@@ -370,6 +378,13 @@ static double kbps(const wl_info *h, size_t len) { return 8.0 * len * h->rate / 
 /* A .wlc's header, and each kept channel's entropy mode and bytes. */
 typedef struct { wl_info h; uint8_t *mode; uint64_t *bytes; } wlc_info;
 
+/* Bytes of an image's detail layer: what the header, alpha, latents and CRC leave. */
+static uint64_t detail_bytes(const wlc_info *w, size_t len) {
+  uint64_t used = w->h.header_len + w->h.alpha_len + 4;
+  for (int c = 0; c < w->h.keep; c++) used += w->bytes[c];
+  return w->h.step && len > used ? len - used : 0;
+}
+
 static void print_info(const char *in, const wlc_info *w, size_t len) {
   const wl_info *h = &w->h;
   const int audio = h->modality == WL_MODALITY_AUDIO;
@@ -396,6 +411,9 @@ static void print_info(const char *in, const wlc_info *w, size_t len) {
   if (h->has_alpha) printf("alpha:         %u bytes (zstd)\n", h->alpha_len);
   for (int c = 0; c < h->keep; c++)
     printf("channel %-4d   %-10s %" PRIu64 " bytes\n", c, wl_entropy_name(w->mode[c]), w->bytes[c]);
+  if (h->step)
+    printf("detail:        step %d (2^%g), %d of %d planes sent, %" PRIu64 " bytes\n", h->step, 2 - h->step / 64.0,
+           h->detail_planes, h->channels << (2 * h->J), detail_bytes(w, len));
 }
 
 /* {"file": "IN" with IN as a JSON string ("(stdin)" for "-"): the start of info --json. */
@@ -424,8 +442,9 @@ static void print_json(const char *in, const wlc_info *w, size_t len) {
   if (audio)
     printf("\"bytes\": %zu, \"kbps\": %.6f, \"ratio\": %.6f, \"streams\": [", len, kbps(h, len), raw_bytes(h) / len);
   else
-    printf("\"bytes\": %zu, \"bpp\": %.6f, \"alpha_bytes\": %u, \"streams\": [", len,
-           8.0 * len / ((double)h->width * h->height), h->alpha_len);
+    printf("\"bytes\": %zu, \"bpp\": %.6f, \"alpha_bytes\": %u, \"detail_step\": %d, \"detail_planes\": %d, "
+           "\"detail_bytes\": %" PRIu64 ", \"streams\": [", len, 8.0 * len / ((double)h->width * h->height), h->alpha_len,
+           h->step, h->detail_planes, detail_bytes(w, len));
   for (int c = 0; c < h->keep; c++)
     printf("%s{\"entropy\": \"%s\", \"bytes\": %" PRIu64 "}", c ? ", " : "", wl_entropy_name(w->mode[c]), w->bytes[c]);
   printf("]}\n");
@@ -475,6 +494,22 @@ static int info_one(cli_opts *o, const char *in) {
 
 int cmd_info(cli_opts *o) { return each_input(o, info_one); }
 
+/* latents --detail: the detail planes of the .wlc in buf, to o->detail. */
+static int detail_one(cli_opts *o, const char *in, const uint8_t *buf, size_t len) {
+  int16_t *v;
+  wl_info h;
+  uint8_t *npy = NULL;
+  size_t npylen = 0;
+  int e = wl_detail_planes(buf, len, &v, &h), rc = e ? cli_fail(in, "%s", cli_error(e)) : 0;
+  if (!rc && !v) rc = cli_fail(in, "has no detail layer (encode with -Q above 20, --step or a target)");
+  const int shape[3] = {h.channels << (2 * h.J), h.lat_h, h.lat_w};
+  if (!rc && npy_encode(v, shape, 16, &npy, &npylen)) rc = cli_fail(in, "out of memory");
+  if (!rc) rc = cli_write(o, o->detail, npy, npylen);
+  free(v);
+  free(npy);
+  return rc;
+}
+
 static int latents_one(cli_opts *o, const char *in) {
   uint8_t *buf, *npy = NULL;
   size_t len, npylen = 0;
@@ -488,6 +523,7 @@ static int latents_one(cli_opts *o, const char *in) {
   const int shape[3] = {h.keep, h.lat_h, h.lat_w};
   if (!rc && (!out || npy_encode(q, shape, h.bits, &npy, &npylen))) rc = cli_fail(in, "out of memory");
   if (!rc) rc = cli_write(o, out, npy, npylen);
+  if (!rc && o->detail) rc = detail_one(o, in, buf, len);
   free(out); free(npy); free(q); free(buf);
   wl_model_free(m);
   return rc;

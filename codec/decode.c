@@ -44,6 +44,15 @@ static int detail_planes(const wl_header *h, const uint8_t *buf, int16_t **v) {
   return e;
 }
 
+int wl_detail_planes(const uint8_t *buf, size_t len, int16_t **v, wl_info *info) {
+  wl_header h;
+  *v = NULL;
+  memset(info, 0, sizeof *info);
+  WL_TRY(wl_header_read(buf, len, &h));
+  wl_info_of(&h, info);
+  return h.step ? detail_planes(&h, buf, v) : 0;
+}
+
 int wl_decode(const wl_model *m, const uint8_t *buf, size_t len, wl_image *img) {
   wl_header h;
   int16_t *q, *v = NULL;

@@ -1,6 +1,6 @@
 /* detail.c: the detail layer, which takes an image past what its latents can carry. The
  * encoder decodes its own latents, takes the J-level packets Xh of that reconstruction and of
- * the image (X), and sends R = X - Xh with a uniform step Delta = 2^(-s/16), the file's choice:
+ * the image (X), and sends R = X - Xh with a uniform step Delta = 2^(2 - s/64), the file's choice:
  *   r = M (R_b at each position)   an orthonormal DCT-II across the C channels of each band b
  *                                  (for RGB: (R+G+B)/sqrt 3, (R-B)/sqrt 2, (R-2G+B)/sqrt 6)
  *   v = sign(r) floor(|r| / Delta + 1/2 - DEADZONE), clamped to 16 bits
@@ -22,7 +22,7 @@
 #define DEADZONE 0.2
 #define VMAX 32767 /* 16-bit planes */
 
-double wl_detail_step(int s) { return exp2(-s / 16.0); }
+double wl_detail_step(int s) { return exp2(2 - s / 64.0); }
 
 void wl_detail_free(wl_detail *d) {
   free(d->mode);
@@ -39,14 +39,12 @@ static void channel_dct(int C, double M[WL_MAX_CHANNELS][WL_MAX_CHANNELS]) {
 
 static int planes_of(const wl_header *h) { return h->channels << (2 * h->J); }
 
-int wl_detail_code(const wl_header *h, const float *X, const float *Xh, int16_t *v, uint8_t **streams, wl_detail *d) {
-  const int C = h->channels, B = 1 << (2 * h->J), D = planes_of(h);
+void wl_detail_quantise(const wl_header *h, const float *X, const float *Xh, int16_t *v) {
+  const int C = h->channels, B = 1 << (2 * h->J);
   const long P = (long)h->lat_h * h->lat_w;
   const double inv = 1.0 / wl_detail_step(h->step);
   double M[WL_MAX_CHANNELS][WL_MAX_CHANNELS];
   channel_dct(C, M);
-  memset(d, 0, sizeof *d);
-  d->D = D;
 #pragma omp parallel for schedule(static)
   for (int b = 0; b < B; b++)
     for (long p = 0; p < P; p++)
@@ -57,6 +55,13 @@ int wl_detail_code(const wl_header *h, const float *X, const float *Xh, int16_t 
         a = a < 0 ? 0 : a > VMAX ? VMAX : a;
         v[((long)b * C + k) * P + p] = (int16_t)(r < 0 ? -a : a);
       }
+}
+
+int wl_detail_pack(const wl_header *h, const int16_t *v, uint8_t **streams, wl_detail *d) {
+  const int C = h->channels, D = planes_of(h);
+  const long P = (long)h->lat_h * h->lat_w;
+  memset(d, 0, sizeof *d);
+  d->D = D;
   /* each plane into a buffer of its own, cut to size: the bound of all D at once would be
    * many times the image */
   const size_t bound = wle_bound((size_t)P, 16);

@@ -4,7 +4,7 @@
 #define WL_CODEC_DETAIL_H
 #include "codec/internal.h"
 
-/* The step of index s (1 .. WL_MAX_STEP): 2^(-s/16) in the signal's [-0.5, 0.5] units. */
+/* The step of index s (1 .. WL_MAX_STEP): 2^(2 - s/64) in the signal's [-0.5, 0.5] units. */
 double wl_detail_step(int s);
 
 /* The coded planes of a detail layer: D = C * 4^J of them, plane i = b * C + k holding the
@@ -21,8 +21,9 @@ typedef struct {
 void wl_detail_free(wl_detail *d);
 
 /* Encoder: v (D, P) = the quantised channel-DCT of X - Xh (original and decoded packets, both
- * (D, P)), then its streams (malloc'd, in order) and table in *d. */
-int wl_detail_code(const wl_header *h, const float *X, const float *Xh, int16_t *v, uint8_t **streams, wl_detail *d);
+ * (D, P)) at h->step; then v's streams (malloc'd, in order) and table in *d. */
+void wl_detail_quantise(const wl_header *h, const float *X, const float *Xh, int16_t *v);
+int wl_detail_pack(const wl_header *h, const int16_t *v, uint8_t **streams, wl_detail *d);
 /* The table: u16 step, u32 n, then per plane a mode byte and, unless empty, its bytes as a
  * LEB128 varint. Write into p[0 .. d->table_len). Read: from p[0 .. len), checked against h
  * (D, the bound of a stream); d->table_len and d->bytes filled. */

@@ -40,7 +40,10 @@ static int code_detail(const wl_model *m, const wl_header *h, const int16_t *q, 
   float *Xh;
   int16_t *v = malloc(sizeof(int16_t) * n);
   int e = v ? wl_synthesis_packets(m, h, q, &sw, &Xh) : WL_FAIL(WL_ERR_NOMEM);
-  if (!e) e = wl_detail_code(h, X, Xh, v, streams, d);
+  if (!e) {
+    wl_detail_quantise(h, X, Xh, v);
+    e = wl_detail_pack(h, v, streams, d);
+  }
   wl_work_free(&sw);
   free(v);
   return e;

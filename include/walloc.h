@@ -41,7 +41,7 @@ extern "C" {
 #define WL_MAX_DIM (1 << 16)       /* width and height: 1 .. 65536 */
 #define WL_MAX_PIXELS (1 << 26)    /* width * height: at most 64 Mpixel */
 #define WL_MAX_REFINE 1000         /* wl_encode_opts.refine */
-#define WL_MAX_STEP 192            /* wl_encode_opts.step: the finest detail step, 2^-12 */
+#define WL_MAX_STEP 896            /* wl_encode_opts.step: the finest detail step, 2^-12 */
 #define WL_MAX_CHANNELS 16         /* signal channels a model may take */
 #define WL_MAX_J 6                 /* wavelet packet levels for images */
 #define WL_MAX_J1 10               /* wavelet packet levels for audio (1-D) */
@@ -157,8 +157,8 @@ typedef struct {
                   latents against the model's decoder, each costing about three decodes; 0:
                   none, the encoder's rounding as is. Audio ignores it */
   int step;    /* images: 0, or a detail layer of step index 1 .. WL_MAX_STEP: what the
-                  latents leave out, sent with a uniform step of 2^(-step/16) (signal units,
-                  the samples' full range being 1), so each 16 more halve the error; the
+                  latents leave out, sent with a uniform step of 2^(2 - step/64) (signal units,
+                  the samples' full range being 1), so each 64 more halve the error; the
                   encoder decodes its latents to find it. Audio refuses it (WL_ERR_ARG) */
   int reserved[7]; /* zero (WL_ERR_ARG otherwise): room for later fields, so that a program
                       built with this header keeps working with later libraries */
@@ -172,6 +172,22 @@ WL_API int wl_encode(const wl_model *model, const wl_image *img, const wl_encode
  * reads the planes to the end). */
 WL_API int wl_encode_inplace(const wl_model *model, wl_image *img, const wl_encode_opts *opts, uint8_t **out,
                              size_t *outlen);
+
+/* Rate control (codec/search/target.c). One ladder orders every setting by rate and quality:
+ * the first 1 .. K/2 latent channels alone, then K/2 channels with a detail layer of step index
+ * 1 .. WL_MAX_STEP. wl_quality_opts sets keep and step (other fields zero) for quality 0..100
+ * on that ladder: 0..20 add channels, 21..75 refine the detail step from 144 to 320 (photos:
+ * about 33 to 38 dB), 76..100 to 608 (about 53 dB); for audio models, keep alone. */
+WL_API int wl_quality_opts(const wl_model *model, int quality, wl_encode_opts *opts);
+/* Encodes an image at the rung that meets a target: WL_TARGET_BYTES (the largest file of at most
+ * `value` bytes), WL_TARGET_BPP (at most `value` bits per pixel: bytes = floor(value W H / 8)),
+ * WL_TARGET_PSNR (the smallest file whose decoded PSNR, over every colour channel with peak
+ * 2^depth - 1, is at least `value` dB). *chosen receives the rung's options. Every rung tried is
+ * measured exactly, so the target holds for this library's encoder and decoder. WL_ERR_LIMIT
+ * when no rung meets it (a size below the one-channel file, a PSNR past the finest step). */
+enum { WL_TARGET_BYTES = 1, WL_TARGET_BPP = 2, WL_TARGET_PSNR = 3 };
+WL_API int wl_encode_target(const wl_model *model, const wl_image *img, int target, double value,
+                            wl_encode_opts *chosen, uint8_t **out, size_t *outlen);
 
 /* Decodes a .wlc byte string into `img` (planes allocated; release with wl_image_release). */
 WL_API int wl_decode(const wl_model *model, const uint8_t *buf, size_t len, wl_image *img);
@@ -280,6 +296,11 @@ WL_API const char *wl_entropy_name(int mode);
  * from the chunk whose own L frames ([i L, (i + 1) L)) hold them: the chunks' latents without
  * their overlaps, in time order. */
 WL_API int wl_latents(const wl_model *model, const uint8_t *buf, size_t len, int16_t **q, wl_info *info);
+/* The integer planes of an image's detail layer (no model needed): *v malloc'd, shape
+ * (C 4^J, lat_h, lat_w), plane b C + k the k-th coefficient of an orthonormal DCT-II across the
+ * C colour channels of packet band b (wl_wpt2_forward's band order), in units of the step
+ * 2^(2 - info.step / 64). *v is NULL (and info->step 0) for a file without one. */
+WL_API int wl_detail_planes(const uint8_t *buf, size_t len, int16_t **v, wl_info *info);
 /* The latents in the encoder's output space, as the decoder network takes them: y (K, n) from
  * the first `keep` channels of q (keep, n) (wl_latents' layout, n = lat_h lat_w), each integer
  * through the inverse companding, y = s Phi^-1(clamp(q / (2L) + 1/2, 1e-4, 1 - 1e-4)) with

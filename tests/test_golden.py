@@ -2,8 +2,9 @@
 """Golden hashes: the SHA-256 of the .wlc that each built-in model makes of the testdata
 images and of a synthesised clip, and of what it decodes to (.npy for images, WAV for audio),
 against testdata/golden.txt. A change that alters encoded bytes or decoded samples fails here
-and must say why in its commit; `tests/test_golden.py --write` records new hashes. Decoded
-samples are floats until the last rounding: other BLAS kernels (another CPU, another
+and must say why in its commit; `tests/test_golden.py --write` records new hashes. The .wlc
+files in testdata/wlc, one or more of each image format version, are decoded as they are: old
+files must keep decoding. Decoded samples are floats until the last rounding: other BLAS kernels (another CPU, another
 OPENBLAS_CORETYPE) may round a sample the other way, so the file holds the hashes of this
 project's CI machine."""
 import hashlib
@@ -58,18 +59,37 @@ def hashes(name, src, model, keep, suffix):
     return [hashlib.sha256(open(p, "rb").read()).hexdigest()[:32] for p in (wlc, dec)]
 
 
+FILES = os.path.join(TOP, "testdata", "wlc")
+
+
+def file_hashes(name):
+    """A committed .wlc of an earlier version: its bytes and what it decodes to."""
+    wlc, dec = os.path.join(FILES, name), T(name + ".npy")
+    rc, _, err = run("decode", "-q", "-f", wlc, "-o", dec)
+    assert rc == 0, "decode %s: %s" % (name, err)
+    return [hashlib.sha256(open(p, "rb").read()).hexdigest()[:32] for p in (wlc, dec)]
+
+
 def main():
     clip(T("clip2.wav"), 2)
     clip(T("clip1.wav"), 1)
     got = {c[0]: hashes(*c) for c in cases()}
+    files = {"file:" + n: file_hashes(n) for n in sorted(os.listdir(FILES))}
     if sys.argv[1:] == ["--write"]:
         with open(GOLDEN, "w") as f:
             f.write("# name, SHA-256 (first 32 hex digits) of the .wlc and of the decoded output: "
                     "tests/test_golden.py --write\n")
-            for name, (a, b) in got.items():
+            for name, (a, b) in {**got, **files}.items():
                 f.write("%s %s %s\n" % (name, a, b))
         return 0
     want = {l.split()[0]: l.split()[1:] for l in open(GOLDEN) if l.strip() and not l.startswith("#")}
+    kept = {n: want.pop(n) for n in list(want) if n.startswith("file:")}
+
+    @test("golden: the committed .wlc files of each image version (1: latents; 3: a detail layer) decode to "
+          "the recorded samples")
+    def _():
+        bad = [n for n in files if kept.get(n) != files[n]]
+        assert set(kept) == set(files) and not bad, "differ: %s" % (bad or set(kept) ^ set(files))
 
     @test("golden: every built-in model codes the testdata images and two clips to the recorded bytes")
     def _():

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Seed corpora of make fuzz: python3 tests/fuzz/seeds.py WALLOC OUTDIR writes OUTDIR/TARGET/*
-for the targets of tests/fuzz: .wlc files of every built-in model (images from testdata, a
-synthesised clip), the same clips' streams behind two piece-size bytes, the small built-in
+for the targets of tests/fuzz: .wlc files of every built-in model (images from testdata, with
+and without a detail layer; a synthesised clip), the same clips' streams behind two piece-size bytes, the small built-in
 models, .npy arrays, and WAV/FLAC/OGG files."""
 import os
 import shutil
@@ -21,6 +21,8 @@ sh = lambda *a: subprocess.run([walloc, *a], check=True, stdout=subprocess.DEVNU
 for name, model in (("garden-rgb8.png", "rgb"), ("garden-rgba8.png", "rgb-linear"), ("storm-gray8-odd.png", "gray")):
     sh("encode", "-q", "-f", "--keep", "3", "-m", model, os.path.join(images, name),
        "-o", os.path.join(out, "decode", model + ".wlc"))
+    sh("encode", "-q", "-f", "--keep", "2", "--step", "300", "-m", model, os.path.join(images, name),
+       "-o", os.path.join(out, "decode", model + "-detail.wlc"))  # version 3: a detail layer
 t = np.arange(3000) / 8000.0
 for channels, model in ((2, "stereo"), (1, "mono")):
     clip = os.path.join(out, "clip%d.wav" % channels)

@@ -1,0 +1,209 @@
+/* target.c: rate control. One ladder of settings, ordered by rate and quality, serves every
+ * control (wl_quality_opts, wl_encode_target):
+ *   rung L = 1 .. half             the first L latent channels, no detail layer
+ *   rung L = half + s, s >= 1      half channels and a detail layer of step index s
+ * with half = max(1, K / 2): measured on photos never trained on (codec/models/README.md,
+ * "Rate control"), half of rgb's 12 channels with a detail layer beats 9 or 12 at every rate
+ * from 0.2 bpp up, and fewer channels alone are cheaper below that.
+ * A target (bytes, bits per pixel, PSNR) is found on the ladder by bracketing and then
+ * interpolating (log bytes and PSNR are close to linear in the step index), falling back to
+ * halving when an interpolation gains little; every rung tried is measured exactly: its bytes
+ * are those the encoder writes, its PSNR that of what the decoder returns. The latents and
+ * their reconstruction at `half` are made once; a rung of the detail layer then costs only
+ * its quantisation and either its entropy coding (rate) or its inverse transform (PSNR). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "codec/detail.h"
+#include "codec/search/search.h"
+#include "wavelet/wpt.h"
+
+static int half_of(const wl_model *m) { return m->d.K / 2 > 1 ? m->d.K / 2 : 1; }
+
+/* Rung L of the ladder whose detail layer goes on `keep` channels. */
+static wl_encode_opts rung_opts(int keep, int L) {
+  return (wl_encode_opts){.keep = L <= keep ? L : keep, .step = L <= keep ? 0 : L - keep};
+}
+
+int wl_quality_opts(const wl_model *m, int quality, wl_encode_opts *o) {
+  if (!m || !o || quality < 0 || quality > 100) return WL_FAIL_WHY(WL_ERR_ARG, "quality %d: 0 to 100", quality);
+  const int K = m->d.K, half = half_of(m);
+  memset(o, 0, sizeof *o);
+  if (m->d.dims == 1) { /* audio: channels only, 1 .. K */
+    o->keep = 1 + (K - 1) * quality / 100;
+    return 0;
+  }
+  /* Q 0..20: channels 1 .. half; 21..75: steps 144 .. 320 (about 33 to 38 dB on photos);
+   * 76..100: steps up to 608 (about 53 dB) */
+  if (quality <= 20) o->keep = 1 + ((half - 1) * quality + 10) / 20;
+  else {
+    o->keep = half;
+    o->step = quality <= 75 ? 144 + (quality - 21) * 176 / 54 : 320 + (quality - 75) * 288 / 25;
+  }
+  return 0;
+}
+
+/* What stays fixed while rungs are tried. */
+typedef struct {
+  const wl_model *m;
+  const wl_image *img;
+  wl_signal s;
+  wl_header h;   /* at the ladder's keep */
+  float *X;      /* the image's packets (D, P) */
+  float *Xh;     /* those of its reconstruction from keep channels (kept) */
+  float *x;      /* a reconstruction's packets, then its padded samples */
+  float *out;    /* its samples (C, H, W) */
+  int16_t *q;    /* latents at keep */
+  int16_t *v;    /* detail planes */
+  uint64_t base; /* bytes of the file at keep without a detail layer */
+  wl_work w;
+} ladder;
+
+static void ladder_free(ladder *l) {
+  free(l->Xh); free(l->x); free(l->out); free(l->q); free(l->v);
+  wl_work_free(&l->w);
+}
+
+static double psnr_of(const wl_image *a, const float *b) {
+  const size_t n = (size_t)a->channels * a->height * a->width;
+  const double peak = (double)((1 << a->depth) - 1);
+  double se = 0;
+  for (size_t i = 0; i < n; i++) se += ((double)a->planes[i] - b[i]) * ((double)a->planes[i] - b[i]);
+  return se > 0 ? 10 * log10(peak * peak * (double)n / se) : 200;
+}
+
+static int ladder_init(ladder *l, const wl_model *m, const wl_image *img, int keep) {
+  memset(l, 0, sizeof *l);
+  l->m = m;
+  l->img = img;
+  l->s = wl_image_signal(img);
+  const wl_encode_opts o = rung_opts(keep, keep);
+  WL_TRY(wl_header_init(m, &l->s, WL_MODALITY_IMAGE, &o, &l->h));
+  const long P = (long)l->h.lat_h * l->h.lat_w;
+  const size_t DP = (size_t)m->D * P, n = (size_t)img->channels * img->height * img->width;
+  l->q = malloc(sizeof(int16_t) * (size_t)l->h.keep * P);
+  l->v = malloc(sizeof(int16_t) * DP);
+  l->Xh = malloc(sizeof(float) * DP);
+  l->x = malloc(sizeof(float) * DP);
+  l->out = malloc(sizeof(float) * n);
+  if (!l->q || !l->v || !l->Xh || !l->x || !l->out) return WL_FAIL(WL_ERR_NOMEM);
+  uint8_t *enc;
+  size_t len;
+  WL_TRY(wl_encode(m, img, &o, &enc, &len));
+  free(enc);
+  l->base = len;
+  wl_work sw = {0};
+  float *Xh;
+  int e = wl_packets(&l->s, m->d.J, &l->w, &l->X);
+  if (!e) e = wl_latents_of(m, l->X, l->h.keep, P, l->q);
+  if (!e) e = wl_synthesis_packets(m, &l->h, l->q, &sw, &Xh);
+  if (!e) memcpy(l->Xh, Xh, sizeof(float) * DP);
+  wl_work_free(&sw);
+  return e;
+}
+
+/* Rung L's bytes (rate) or PSNR, exactly as the encoder and decoder would have them. */
+static int measure(ladder *l, int L, int rate, double *value) {
+  const wl_model *m = l->m;
+  const wl_encode_opts o = rung_opts(l->h.keep, L);
+  if (!o.step) { /* channels alone: encode (and decode) it */
+    uint8_t *enc;
+    size_t len;
+    wl_image dec;
+    WL_TRY(wl_encode(m, l->img, &o, &enc, &len));
+    int e = rate ? 0 : wl_decode(m, enc, len, &dec);
+    free(enc);
+    if (!e) *value = rate ? (double)len : psnr_of(l->img, dec.planes);
+    if (!e && !rate) wl_image_release(&dec);
+    return e;
+  }
+  wl_header h = l->h;
+  h.step = o.step;
+  wl_detail_quantise(&h, l->X, l->Xh, l->v);
+  if (rate) {
+    uint8_t *streams;
+    wl_detail d;
+    WL_TRY(wl_detail_pack(&h, l->v, &streams, &d));
+    *value = (double)(l->base + d.table_len + d.bytes);
+    free(streams);
+    wl_detail_free(&d);
+    return 0;
+  }
+  const int Hp = h.lat_h << h.J, Wp = h.lat_w << h.J;
+  memcpy(l->x, l->Xh, sizeof(float) * (size_t)m->D * h.lat_h * h.lat_w);
+  wl_detail_add(&h, l->v, l->x);
+  WL_TRY(wl_wpt2_inverse(l->x, h.channels, Hp, Wp, h.J, l->x));
+  wl_signal_unscale(l->x, Hp, Wp, &(wl_signal){2, h.channels, h.height, h.width, h.depth, NULL, 0}, l->out);
+  *value = psnr_of(l->img, l->out);
+  return 0;
+}
+
+/* The rung meeting the target: the highest whose bytes are at most `value` (rate), or the
+ * lowest whose PSNR is at least `value`. */
+static int search(ladder *l, int rate, double value, int *rung) {
+  const int top = l->h.keep + WL_MAX_STEP;
+  int lo = 0, hi = top + 1;         /* rungs known below / at or above the target; 0, top + 1: none */
+  double flo = 0, fhi = 0;          /* their measures: log bytes, or PSNR */
+  const double t = rate ? log(value) : value, slope = rate ? 0.009 : 0.05; /* per rung, at fine steps */
+  int L = l->h.keep + 320, width = top; /* the first guess: quality 75's step */
+  for (int tries = 0; hi - lo > 1; tries++) {
+    double f = 0;
+    WL_TRY(measure(l, L, rate, &f));
+    if (rate) f = log(f);
+    const int above = rate ? f > t : f >= t;
+    if (above) { hi = L; fhi = f; } else { lo = L; flo = f; }
+    if (hi - lo <= 1) break;
+    int next;
+    if (lo >= 1 && hi <= top) { /* bracketed: interpolate, or halve when the last step gained little */
+      next = lo + (int)lround((t - flo) / (fhi - flo) * (hi - lo));
+      if (!(fhi > flo) || 2 * (hi - lo) > width) next = (lo + hi) / 2;
+      width = hi - lo;
+    } else { /* extend from the last rung by the expected distance, doubled each time */
+      const int d = (int)ceil(fabs(t - f) / slope) + (1 << (tries < 10 ? tries : 10));
+      next = above ? L - d : L + d;
+    }
+    L = next < lo + 1 ? lo + 1 : next > hi - 1 ? hi - 1 : next;
+  }
+  *rung = rate ? lo : hi;
+  if (*rung < 1) return WL_FAIL_WHY(WL_ERR_LIMIT, "%.0f bytes is less than the smallest file, one channel", value);
+  if (*rung > top) return WL_FAIL_WHY(WL_ERR_LIMIT, "PSNR %.2f dB is out of reach (the finest step falls short)", value);
+  return 0;
+}
+
+/* The rung of the ladder on `keep` channels that meets the target, in *o (measured: *f). */
+static int on_ladder(const wl_model *m, const wl_image *img, int keep, int rate, double want, wl_encode_opts *o,
+                     double *f) {
+  ladder l;
+  int L = 0, e = ladder_init(&l, m, img, keep);
+  if (!e) e = search(&l, rate, want, &L);
+  if (!e) e = measure(&l, L, 1, f);
+  ladder_free(&l);
+  *o = rung_opts(keep, L);
+  return e;
+}
+
+int wl_encode_target(const wl_model *m, const wl_image *img, int target, double value, wl_encode_opts *chosen,
+                     uint8_t **out, size_t *outlen) {
+  *out = NULL;
+  *outlen = 0;
+  if (!m || !img || !chosen || (target != WL_TARGET_BYTES && target != WL_TARGET_BPP && target != WL_TARGET_PSNR) ||
+      !(value > 0 && value < 1e15))
+    return WL_FAIL_WHY(WL_ERR_ARG, "target %d of value %g", target, value);
+  WL_TRY(wl_image_check(img));
+  if (m->d.dims != 2) return WL_FAIL(WL_ERR_MISMATCH);
+  const int rate = target != WL_TARGET_PSNR;
+  const double want = target == WL_TARGET_BPP ? floor(value * img->width * img->height / 8) : value;
+  double bytes;
+  WL_TRY(on_ladder(m, img, half_of(m), rate, want, chosen, &bytes));
+  /* Among channels alone the rungs are far apart: a target met there is met more closely by a
+   * detail layer on fewer channels (rate: on the channels that fit; PSNR: on one channel less,
+   * kept when it makes the smaller file). */
+  const int k = chosen->keep - !rate;
+  if (!chosen->step && k >= 1 && k < half_of(m)) {
+    wl_encode_opts o;
+    double b;
+    WL_TRY(on_ladder(m, img, k, rate, want, &o, &b));
+    if (rate || b < bytes) *chosen = o;
+  }
+  return wl_encode(m, img, chosen, out, outlen);
+}

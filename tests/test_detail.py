@@ -1,0 +1,155 @@
+#!/usr/bin/python3
+"""The detail layer and rate control (codec/detail.c, codec/search/target.c), from outside:
+- an independent numpy/PyWavelets decode of a version 3 file (the reference decoder of
+  test_reference_decoder.py, then the packets again, + the orthonormal channel DCT of the
+  integer detail planes from `walloc latents --detail` times 2^(2 - s/64), the inverse packets)
+  agrees with `walloc decode`;
+- at fine steps the mean squared error is that of a uniform quantiser, step^2 / 12 (plus the
+  1/12 of the output's own rounding), and rate and PSNR rise with the step and with -Q;
+- --size never exceeds its bytes, --bpp lands within 3% below its rate, --psnr reaches its
+  dB by at most 0.25 dB more, as `walloc eval` measures them;
+- bad values and clashing controls are usage errors (exit 2, one line)."""
+import json
+import math
+import os
+import sys
+import tempfile
+
+import numpy as np
+import pywt
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "py"))
+import pngref  # noqa: E402
+from harness import IMAGES, finish, report, run, test  # noqa: E402
+from test_reference_decoder import MODELS, decoder_forward, decoder_input, inverse_packets, load_model  # noqa: E402
+
+TMPDIR = tempfile.TemporaryDirectory(prefix="walloc-detail-")
+T = lambda name: os.path.join(TMPDIR.name, name)  # noqa: E731
+GARDEN, STORM16, GRAY = (os.path.join(IMAGES, n) for n in ("garden-rgb8.png", "storm-rgb16.png", "storm-gray8-odd.png"))
+
+
+def forward_packets(x, J):
+    """(C, Hp, Wp) -> (C * 4^J, Hp / 2^J, Wp / 2^J): pywt.dwt2 node by node, natural order."""
+    out = []
+    for plane in x:
+        bands = [plane]
+        for _ in range(J):
+            bands = [b for band in bands for b in (lambda a: [a[0], *a[1]])(pywt.dwt2(band, "bior4.4", mode="periodization"))]
+        out += bands
+    return np.stack(out)
+
+
+def channel_dct(C):
+    return np.array([[math.sqrt((2.0 if k else 1.0) / C) * math.cos(math.pi * (c + 0.5) * k / C) for c in range(C)]
+                     for k in range(C)])
+
+
+def reference(model, lat, det, step, width, height, depth):
+    meta, t = load_model(model)
+    C, J = int(meta["channels"]), int(meta["J"])
+    x = inverse_packets(decoder_forward(meta, t, decoder_input(meta, t, np.load(lat))), C, J - ("fine_N" in meta))
+    X = forward_packets(x, J)
+    v = np.load(det).astype(np.float64)  # (4^J C, h, w): plane b C + k
+    B = 4 ** J
+    r = np.einsum("kc,bkhw->cbhw", channel_dct(C), v.reshape(B, C, *v.shape[1:])) * 2.0 ** (2 - step / 64)
+    x = inverse_packets(X + r.reshape(C * B, *v.shape[1:]), C, J)[:, :height, :width]
+    peak = 2 ** depth - 1
+    return np.clip(np.rint((x + 0.5) * peak), 0, peak)
+
+
+def check_reference(name, png, model, step):
+    wlc, out, lat, det = T("r.wlc"), T("r.png"), T("r.npy"), T("d.npy")
+    for args in (["encode", "-q", "-f", "-m", model, "--step", str(step), png, "-o", wlc],
+                 ["decode", "-q", "-f", "-m", model, wlc, "-o", out],
+                 ["latents", "-q", "-f", "-m", model, wlc, "-o", lat, "--detail", det]):
+        rc, _, err = run(*args)
+        assert rc == 0, err
+    got, depth = pngref.read(out)
+    C = 3 if got.shape[2] >= 3 else 1
+    ref = reference(model, lat, det, step, got.shape[1], got.shape[0], depth)
+    diff = np.abs(ref - np.moveaxis(got[..., :C], 2, 0).astype(np.float64))
+    ok = diff.max() <= 1 and np.mean(diff > 0) < (1e-3 if depth == 8 else 2e-2)  # float32 against float64
+    report("detail: numpy reference decode, " + name, ok,
+           "max diff %g, %.4f%% differ" % (diff.max(), 100 * np.mean(diff > 0)))
+
+
+def evaluate(png, *opts):
+    """(bytes, bpp, PSNR) of an encode with opts, as walloc eval reports them."""
+    rc, _, err = run("encode", "-q", "-f", *opts, png, "-o", T("e.wlc"))
+    assert rc == 0, "encode %s: %s" % (" ".join(opts), err)
+    rc, out, err = run("eval", "--json", png, T("e.wlc"))
+    assert rc == 0, err
+    d = json.loads(out)
+    return d["bytes"], d["bpp"], d["psnr"]
+
+
+def main():
+    rgb, gray = os.path.join(MODELS, "rgb.wlm"), os.path.join(MODELS, "gray.wlm")
+    check_reference("rgb model, 8-bit RGB, step 320", GARDEN, rgb, 320)
+    check_reference("rgb model, 16-bit RGB, step 576", STORM16, rgb, 576)
+    check_reference("gray model, odd size, step 448", GRAY, gray, 448)
+
+    @test("detail: at fine steps the squared error is step^2 / 12 (+ 1/12 for the rounding), within 40%")
+    def _():
+        for step in (576, 640):
+            _, _, p = evaluate(GARDEN, "--step", str(step))
+            mse, want = 255 ** 2 / 10 ** (p / 10), (2 ** (2 - step / 64) * 255) ** 2 / 12 + 1 / 12
+            assert 0.6 < mse / want < 1.4, "step %d: MSE %.3f, a uniform quantiser's %.3f" % (step, mse, want)
+
+    @test("detail: bytes and PSNR rise with the step, and with -Q from 0 to 100")
+    def _():
+        for flag, values in (("--step", (64, 192, 256, 320, 384, 448, 512)), ("-Q", range(0, 101, 10))):
+            pts = [evaluate(GARDEN, flag, str(v)) for v in values]
+            assert all(b[0] > a[0] and b[2] > a[2] for a, b in zip(pts, pts[1:])), \
+                "%s %s: %s" % (flag, list(values), [(n, round(p, 2)) for n, _, p in pts])
+
+    @test("detail: --size never exceeds its bytes and comes within 3% of them")
+    def _():
+        for n in (1500, 4000, 9000, 20000):
+            got, _, _ = evaluate(GARDEN, "--size", str(n))
+            assert 0.97 * n <= got <= n, "--size %d gave %d bytes" % (n, got)
+
+    @test("detail: --bpp lands within 3% below its rate (RGB 8-bit and 16-bit)")
+    def _():
+        for png in (GARDEN, STORM16):
+            for x in (0.25, 0.5, 1.0, 2.0):
+                _, bpp, _ = evaluate(png, "--bpp", str(x))
+                assert 0.97 * x <= bpp <= x, "%s --bpp %g gave %.4f" % (os.path.basename(png), x, bpp)
+
+    @test("detail: --psnr reaches its dB, with at most 0.25 dB to spare where no smaller file reaches it")
+    def _():
+        for png, targets, spare in ((GARDEN, (30, 35, 40), 0.25), (STORM16, (45,), 0.25), (GRAY, (42, 46), 99)):
+            for d in targets:  # the gray image is so smooth that 1 channel gives 40.7 dB, 2 give 43.0
+                _, _, p = evaluate(png, "--psnr", str(d))
+                assert d <= p <= d + spare, "%s --psnr %g gave %.3f dB" % (os.path.basename(png), d, p)
+
+    @test("detail: unreachable targets fail with one line and exit 1, leaving no output")
+    def _():
+        for flag, v, png in (("--size", "10", GARDEN), ("--psnr", "150", STORM16)):
+            rc, _, err = run("encode", "-f", flag, v, png, "-o", T("u.wlc"))
+            assert rc == 1 and err.count("\n") == 1 and not os.path.exists(T("u.wlc")), (flag, rc, err)
+
+    @test("detail: bad values and two rate controls at once are usage errors (exit 2, one line)")
+    def _():
+        for args in (["-Q", "101"], ["--quality", "-1"], ["--bpp", "-1"], ["--bpp", "0"], ["--size", "0"],
+                     ["--size", "1.5"], ["--psnr", "x"], ["--step", "897"], ["--bpp", "1", "--psnr", "30"],
+                     ["-Q", "50", "--keep", "3"], ["--size", "9000", "--step", "100"], ["-Q", "50", "--refine", "2"]):
+            rc, _, err = run("encode", "-f", *args, GARDEN, "-o", T("b.wlc"))
+            assert rc == 2 and err.count("\n") <= 2 and not os.path.exists(T("b.wlc")), (args, rc, err)
+
+    @test("detail: info shows the step; latents --detail of a file without one is refused")
+    def _():
+        rc, _, err = run("encode", "-q", "-f", "--step", "200", GARDEN, "-o", T("i.wlc"))
+        rc, out, err = run("info", "--json", T("i.wlc"))
+        assert rc == 0 and json.loads(out)["detail_step"] == 200 and json.loads(out)["version"] == 3, out
+        run("encode", "-q", "-f", GARDEN, "-o", T("p.wlc"))
+        rc, out, err = run("info", "--json", T("p.wlc"))
+        assert json.loads(out)["version"] == 1 and json.loads(out)["detail_step"] == 0, out
+        rc, _, err = run("latents", "-f", T("p.wlc"), "-o", T("p.npy"), "--detail", T("pd.npy"))
+        assert rc == 1 and "no detail layer" in err, (rc, err)
+
+    return finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
