@@ -60,6 +60,27 @@ def _():
         assert walloc.encode(pixels, model, keep=keep) == open(wlc, "rb").read(), (png, model, keep)
 
 
+@test("python: quality, a target and step give the program's bytes (-Q, --bpp, --step); read_detail its "
+      "detail planes (latents --detail)")
+def _():
+    png = os.path.join(IMAGES, "garden-rgb8.png")
+    pixels = np.moveaxis(pngref.read(png)[0], 2, 0).astype(np.uint8)
+    for flags, kw in ((["-Q", "60"], {"quality": 60}), (["--bpp", "0.7"], {"bpp": 0.7}),
+                      (["--keep", "4", "--step", "300"], {"keep": 4, "step": 300})):
+        assert run("encode", "-q", "-f", *flags, png, "-o", T("d.wlc"))[0] == 0
+        data = open(T("d.wlc"), "rb").read()
+        assert walloc.encode(pixels, "rgb", **kw) == data, flags
+    assert run("latents", "-q", "-f", T("d.wlc"), "-o", T("d.npy"), "--detail", T("dd.npy"))[0] == 0
+    v, step = walloc.read_detail(T("d.wlc"))
+    assert step == 300 and np.array_equal(v, np.load(T("dd.npy"))), (step, v.shape)
+    assert walloc.read_detail(cli_encode("garden-rgb8.png", "rgb", 0)) == (None, 0)
+    try:
+        walloc.encode(pixels, "rgb", quality=50, bpp=1)
+        assert False, "two rate controls were taken"
+    except ValueError:
+        pass
+
+
 @test("python: read_latents gives the program's latents (walloc latents) and the mask of channels sent")
 def _():
     for png, model, keep in CASES:

@@ -38,7 +38,8 @@ class _Info(ctypes.Structure):  # wl_info
                 ("height", _int), ("width", _int), ("depth", _int), ("has_alpha", _int), ("rate", _int),
                 ("frames", _long), ("chunk", _long), ("overlap", _long), ("chunks", _long), ("J", _int), ("K", _int),
                 ("keep", _int), ("bits", _int), ("lat_h", _int), ("lat_w", _int), ("alpha_len", ctypes.c_uint32),
-                ("header_len", _size), ("total_len", _size), ("reserved", _int * 8)]
+                ("header_len", _size), ("total_len", _size), ("step", _int), ("detail_planes", _int),
+                ("reserved", _int * 6)]
 
 
 class _Image(ctypes.Structure):  # wl_image
@@ -52,7 +53,7 @@ class _Desc(ctypes.Structure):  # wl_model_desc
 
 
 class _Opts(ctypes.Structure):  # wl_encode_opts
-    _fields_ = [("keep", _int), ("chunk", _long), ("refine", _int), ("reserved", _int * 8)]
+    _fields_ = [("keep", _int), ("chunk", _long), ("refine", _int), ("step", _int), ("reserved", _int * 7)]
 
 
 _sig = {"wl_strerror": (ctypes.c_char_p, [_int]), "wl_error_detail": (ctypes.c_char_p, [_int]),
@@ -66,6 +67,10 @@ _sig = {"wl_strerror": (ctypes.c_char_p, [_int]), "wl_error_detail": (ctypes.c_c
         "wl_dequantise": (_int, [ctypes.c_void_p, _i16p, _int, _long, _f32p]),
         "wl_encode": (_int, [ctypes.c_void_p, ctypes.POINTER(_Image), ctypes.POINTER(_Opts),
                              ctypes.POINTER(_u8p), ctypes.POINTER(_size)]),
+        "wl_quality_opts": (_int, [ctypes.c_void_p, _int, ctypes.POINTER(_Opts)]),
+        "wl_encode_target": (_int, [ctypes.c_void_p, ctypes.POINTER(_Image), _int, ctypes.c_double,
+                                    ctypes.POINTER(_Opts), ctypes.POINTER(_u8p), ctypes.POINTER(_size)]),
+        "wl_detail_planes": (_int, [_u8p, _size, ctypes.POINTER(_i16p), ctypes.POINTER(_Info)]),
         "wl_decode": (_int, [ctypes.c_void_p, _u8p, _size, ctypes.POINTER(_Image)]),
         "wl_image_release": (None, [ctypes.POINTER(_Image)])}
 for _name, (_res, _args) in _sig.items():
@@ -174,9 +179,32 @@ def dequantise(q, model):
     return y
 
 
-def encode(image, model, keep=0, refine=0):
-    """bytes of a .wlc of image: uint8 or uint16 (C, H, W), or (H, W) for one channel."""
+_TARGETS = {"size": 1, "bpp": 2, "psnr": 3}  # WL_TARGET_*
+
+
+def read_detail(data):
+    """The detail layer's integer planes of a .wlc (path or bytes), int16 (C 4^J, h, w), plane
+    b C + k the k-th channel-DCT coefficient of packet band b, and its step index s (the step is
+    2^(2 - s/64)); (None, 0) for a file without one (man walloc, RATE CONTROL)."""
+    data, ptr = _bytes(data)
+    v, info = _i16p(), _Info()
+    _check(_lib.wl_detail_planes(ptr, len(data), ctypes.byref(v), ctypes.byref(info)))
+    if not v:
+        return None, 0
+    shape = (info.channels << (2 * info.J), info.lat_h, info.lat_w)
+    out = np.ctypeslib.as_array(v, (int(np.prod(shape)),)).reshape(shape).copy()
+    _libc.free(v)
+    return out, info.step
+
+
+def encode(image, model, keep=0, refine=0, quality=None, step=0, size=None, bpp=None, psnr=None):
+    """bytes of a .wlc of image: uint8 or uint16 (C, H, W), or (H, W) for one channel. Rate:
+    keep and step, or quality (0..100), or one target: size (bytes), bpp, psnr (dB); see
+    man walloc, RATE CONTROL."""
     m = model if isinstance(model, Model) else Model(model)
+    targets = {k: v for k, v in (("size", size), ("bpp", bpp), ("psnr", psnr)) if v is not None}
+    if len(targets) + (quality is not None) + bool(keep or step) > 1:
+        raise ValueError("give one rate control: keep/step, quality, size, bpp or psnr")
     a = np.asarray(image)
     if a.ndim == 2:
         a = a[None]
@@ -184,9 +212,15 @@ def encode(image, model, keep=0, refine=0):
         raise ValueError("image: uint8 or uint16, shape (C, H, W) or (H, W); got %s %s" % (a.dtype, a.shape))
     planes = np.ascontiguousarray(a, np.float32)
     img = _Image(a.shape[0], a.shape[1], a.shape[2], 8 * a.itemsize, planes.ctypes.data_as(_f32p), None)
-    out, n = _u8p(), _size()
-    _check(_lib.wl_encode(m._h, ctypes.byref(img), ctypes.byref(_Opts(keep, 0, refine)), ctypes.byref(out),
-                          ctypes.byref(n)))
+    out, n, opts = _u8p(), _size(), _Opts(keep, 0, refine, step)
+    if quality is not None:
+        _check(_lib.wl_quality_opts(m._h, int(quality), ctypes.byref(opts)))
+    if targets:
+        (kind, value), = targets.items()
+        _check(_lib.wl_encode_target(m._h, ctypes.byref(img), _TARGETS[kind], float(value), ctypes.byref(opts),
+                                     ctypes.byref(out), ctypes.byref(n)))
+    else:
+        _check(_lib.wl_encode(m._h, ctypes.byref(img), ctypes.byref(opts), ctypes.byref(out), ctypes.byref(n)))
     data = ctypes.string_at(out, n.value)
     _libc.free(out)
     return data
