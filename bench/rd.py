@@ -8,7 +8,9 @@ BD-rate (Bjontegaard 2001, cubic fit of log-rate against PSNR, integrated over t
 both curves cover within the stated bpp window) is computed per image and averaged; negative
 means walloc needs fewer bits than the peer for the same PSNR.
 
-  bench/rd.py [FOLDER] [--limit N] [--walloc "ARGS"] (extra encode arguments, e.g. "-m gray")"""
+  bench/rd.py [FOLDER] [--limit N] [--walloc "ARGS"] (extra encode arguments, e.g. "-m gray")
+  bench/rd.py --grid [FOLDER] [--limit N]: mean bpp and PSNR of --keep K --step S over a grid,
+  the measurement behind the ladder's choice of K/2 channels under the detail layer."""
 import argparse
 import os
 import shutil
@@ -73,16 +75,37 @@ def bd_rate(ref, test, lo, hi):
     return 100.0 * (np.exp(diff) - 1)
 
 
+def grid(images):
+    keeps, steps = (3, 6, 9, 12), (0, 160, 224, 288, 352, 416)
+    print("## --keep K --step S on %d images: mean bpp / PSNR (dB)\n" % len(images))
+    print("| K | " + " | ".join("S %d" % st for st in steps) + " |\n|---" * (len(steps) + 1) + "|")
+    for k in keeps:
+        cells = []
+        for st in steps:
+            pts = []
+            for i, src in enumerate(images):
+                out = os.path.join(tmp, "g%d" % i)
+                enc = [WALLOC, "encode", "-q", "-f", "-T1", "--keep", str(k), "--step", str(st), src, "-o", out + ".wlc"]
+                pts.append(point(enc, [WALLOC, "decode", "-q", "-f", out + ".wlc", "-o", out + ".png"], out + ".wlc",
+                                 src, out))
+            cells.append("%.3f / %.2f" % (np.mean([p[0] for p in pts]), np.mean([p[1] for p in pts])))
+        print("| %d | %s |" % (k, " | ".join(cells)))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("folder", nargs="?", default="corpus/val2")
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--walloc", default="")
+    ap.add_argument("--grid", action="store_true")
     args = ap.parse_args()
     images = split_images(args.folder)[: args.limit or None]
     if not images:
         print("bench: no images in %s (run scripts/corpus.sh)" % args.folder, file=sys.stderr)
         return 1
+    if args.grid:
+        grid(images)
+        return 0
     peers = [p for p in PEERS if shutil.which(p)]
     curves = {name: [] for name in ["walloc"] + peers}
     for i, src in enumerate(images):

@@ -99,7 +99,7 @@ int wl_detail_pack(const wl_header *h, const int16_t *v, uint8_t **streams, wl_d
   uint8_t *at = *streams = err.err ? NULL : malloc(d->bytes ? d->bytes : 1);
   if (!err.err && !at) wl_first_note(&err, 0, WL_FAIL(WL_ERR_NOMEM));
   for (int i = 0; i < d->n && at; i++) {
-    memcpy(at, part[i], d->len[i]);
+    if (part[i]) memcpy(at, part[i], d->len[i]); /* none for an empty plane */
     at += d->len[i];
   }
   for (int i = 0; part && i < D; i++) free(part[i]);
