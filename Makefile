@@ -141,7 +141,7 @@ FUZZ_LIB = $(B)/fuzz/libwalloc-fuzz.a
 FUZZ_MAX = decode:65536 stream:65536 model:1300000 npy:4096 sound:65536 png:131072
 $(B)/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -c $< -o $@
+	$(FUZZ_CC) -MMD -MP -c $< -o $@
 $(B)/fuzz/obj/builtin.o: codec/models/builtin.S $(MODELS)
 	@mkdir -p $(dir $@)
 	clang -c $< -o $@

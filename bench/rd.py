@@ -12,6 +12,7 @@ means walloc needs fewer bits than the peer for the same PSNR.
   bench/rd.py --grid [FOLDER] [--limit N]: mean bpp and PSNR of --keep K --step S over a grid,
   the measurement behind the ladder's choice of K/2 channels under the detail layer."""
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -21,7 +22,7 @@ from PIL import Image
 
 from common import WALLOC, TOP, tmp, sh, psnr, rgb, split_images
 
-WALLOC_Q = (4, 8, 12, 16, 20, 28, 36, 44, 52, 60, 68, 76, 84, 92)
+WALLOC_Q = (4, 8, 12, 16, 20, 28, 36, 44, 52, 60, 68, 76, 80, 84, 88, 92)
 PEERS = {
     "cwebp": ((10, 25, 40, 55, 70, 80, 90, 95, 98),
               lambda q, src, out: (["cwebp", "-quiet", "-q", str(q), src, "-o", out + ".webp"],
@@ -38,8 +39,8 @@ PEERS = {
 def point(enc, dec, coded, src, out):
     sh(*enc)
     sh(*dec)
-    a = rgb(src)
-    return 8.0 * os.path.getsize(coded) / (a.shape[0] * a.shape[1]), psnr(a, rgb(out + ".png"))
+    a = rgb(src)  # PSNR capped at 99 dB: a lossless file (opj_compress -r 10 makes some) is not infinitely good
+    return 8.0 * os.path.getsize(coded) / (a.shape[0] * a.shape[1]), min(99.0, psnr(a, rgb(out + ".png")))
 
 
 def walloc_curve(src, out, extra):
@@ -98,6 +99,8 @@ def main():
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--walloc", default="")
     ap.add_argument("--grid", action="store_true")
+    ap.add_argument("--save", help="write every image's points to this JSON file")
+    ap.add_argument("--load", help="tables from a --save file instead of coding")
     args = ap.parse_args()
     images = split_images(args.folder)[: args.limit or None]
     if not images:
@@ -106,13 +109,20 @@ def main():
     if args.grid:
         grid(images)
         return 0
-    peers = [p for p in PEERS if shutil.which(p)]
-    curves = {name: [] for name in ["walloc"] + peers}
-    for i, src in enumerate(images):
-        out = os.path.join(tmp, "rd%d" % i)
-        curves["walloc"].append(walloc_curve(src, out, args.walloc.split()))
-        for p in peers:
-            curves[p].append(peer_curve(p, src, out))
+    if args.load:
+        curves = json.load(open(args.load))
+        peers = [p for p in curves if p != "walloc"]
+        images = curves["walloc"]
+    else:
+        peers = [p for p in PEERS if shutil.which(p)]
+        curves = {name: [] for name in ["walloc"] + peers}
+        for i, src in enumerate(images):
+            out = os.path.join(tmp, "rd%d" % i)
+            curves["walloc"].append(walloc_curve(src, out, args.walloc.split()))
+            for p in peers:
+                curves[p].append(peer_curve(p, src, out))
+    if args.save:
+        json.dump(curves, open(args.save, "w"))
     print("## Rate-distortion on %d images of %s (RGB PSNR, 8-bit peak; walloc -T1 %s)\n"
           % (len(images), os.path.relpath(os.path.join(TOP, args.folder), TOP), args.walloc))
     print("| codec | setting | mean bpp | mean PSNR (dB) |\n|---|---|---|---|")

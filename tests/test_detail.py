@@ -137,6 +137,19 @@ def main():
             rc, _, err = run("encode", "-f", *args, GARDEN, "-o", T("b.wlc"))
             assert rc == 2 and err.count("\n") <= 2 and not os.path.exists(T("b.wlc")), (args, rc, err)
 
+    @test("detail: -Q on audio sends 1 + (K - 1) Q / 100 channels; --step and targets are refused for audio")
+    def _():
+        import soundfile as sf
+        t = np.arange(8192) / 8000.0
+        sf.write(T("a.wav"), (0.3 * np.sin(2 * np.pi * 440 * t) * 32767).astype(np.int16), 8000, subtype="PCM_16")
+        for q in (0, 50, 100):
+            rc, _, err = run("encode", "-q", "-f", "-Q", str(q), T("a.wav"), "-o", T("a.wlc"))
+            info = json.loads(run("info", "--json", T("a.wlc"))[1])
+            assert rc == 0 and info["keep"] == 1 + (info["K"] - 1) * q // 100, (q, err, info["keep"], info["K"])
+        for args in (["--step", "100"], ["--psnr", "30"]):
+            rc, _, err = run("encode", "-f", *args, T("a.wav"), "-o", T("b.wlc"))
+            assert rc == 1 and "images only" in err and not os.path.exists(T("b.wlc")), (args, rc, err)
+
     @test("detail: info shows the step; latents --detail of a file without one is refused")
     def _():
         rc, _, err = run("encode", "-q", "-f", "--step", "200", GARDEN, "-o", T("i.wlc"))
