@@ -23,10 +23,19 @@ typedef struct {
   int threads; /* -T; 0: the default (all cores; image encode: see commands.c) */
   const char *val, *checkpoint, *resume;
   const char *detail; /* latents --detail: where the detail planes go */
+  const char *outdir; /* -O: outputs under it, mirroring the inputs' tree */
+  int recurse, skip_existing, jobs, shard_i, shard_n; /* -r, --skip-existing, -j, --shard I/N */
+  const char *rel;    /* batch.c: the current input's path under the directory it was found in */
+  int skipped;        /* set by a command that skipped its input (--skip-existing) */
+  char *last_out;     /* the output path the current input was given (output_path) */
   char **inputs;
   int ninputs;
   char *command; /* the command line, recorded by train */
 } cli_opts;
+
+/* batch.c: runs one() on every input (directories walked with -r for files of the extensions
+ * exts, NULL-terminated), with -O, --shard, -j, progress and totals; the exit status. */
+int batch_run(cli_opts *o, int (*one)(cli_opts *, const char *), const char *const *exts);
 
 /* Prints "walloc: FILE: message" on stderr and returns 1 (the exit status for bad input). */
 int cli_fail(const char *file, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

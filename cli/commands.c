@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "cli/cli.h"
 #include "cli/io.h"
@@ -18,10 +19,37 @@
 #include "cli/sound.h"
 
 /* The output path for `in`: -o, stdout (-c or stdin input), or `in` with extension `ext`. */
-static char *output_path(const cli_opts *o, const char *in, const char *ext) {
-  if (o->out) return strdup(o->out);
-  if (o->to_stdout || !strcmp(in, "-")) return strdup("-");
-  return io_replace_ext(in, ext);
+/* Makes the folders above path, as mkdir -p; 0 or -1 (errno set). */
+static int make_parents(char *path) {
+  for (char *s = strchr(path + 1, '/'); s; s = strchr(s + 1, '/')) {
+    *s = 0;
+    const int bad = mkdir(path, 0777) && errno != EEXIST;
+    *s = '/';
+    if (bad) return -1;
+  }
+  return 0;
+}
+
+/* The output path of input in with extension ext (-o, -c, -O DIR: DIR/its path under the
+ * directory it was found in), its folders made; remembered in o->last_out for the totals. */
+static char *output_path(cli_opts *o, const char *in, const char *ext) {
+  char *out = NULL, *rel;
+  if (o->out) out = strdup(o->out);
+  else if (o->to_stdout || !strcmp(in, "-")) out = strdup("-");
+  else if (!o->outdir) out = io_replace_ext(in, ext);
+  else if ((rel = io_replace_ext(o->rel ? o->rel : in, ext))) {
+    if ((out = malloc(strlen(o->outdir) + strlen(rel) + 2))) sprintf(out, "%s/%s", o->outdir, rel);
+    if (out && make_parents(out)) cli_fail(out, "cannot make its folder: %s", strerror(errno));
+    free(rel);
+  }
+  free(o->last_out);
+  o->last_out = out ? strdup(out) : NULL;
+  return out;
+}
+
+/* --skip-existing: the output is there already (checked before any coding). */
+static int skip(cli_opts *o, const char *out) {
+  return o->skipped = o->skip_existing && out && strcmp(out, "-") && !access(out, F_OK);
 }
 
 /* Opens an input and looks at its first bytes; prints the error itself. */
@@ -230,6 +258,10 @@ static int encode_audio(cli_opts *o, const char *in, io_input *f) {
 
 static int encode_one(cli_opts *o, const char *in) {
   io_input f;
+  char *out = output_path(o, in, ".wlc");
+  const int skipped = skip(o, out);
+  free(out);
+  if (skipped) return 0;
   if (open_input(in, &f)) return 1;
   int rc = snd_is_audio(f.head, f.nhead) ? encode_audio(o, in, &f) : encode_image(o, in, &f);
   io_close(&f);
@@ -342,7 +374,8 @@ static int decode_one(cli_opts *o, const char *in) {
   /* NULL: stdout, or a FIFO or device named without an extension (/dev/null): the default format */
   const char *ext = out && strcmp(out, "-") && (*io_ext(out) || !io_is_stream(out)) ? io_ext(out) : NULL;
   if (!rc && !out) rc = cli_fail(in, "out of memory");
-  if (!rc && audio) rc = decode_audio(o, in, &f, m, out, ext);
+  if (!rc && skip(o, out)) { /* nothing decoded */ }
+  else if (!rc && audio) rc = decode_audio(o, in, &f, m, out, ext);
   else if (!rc && io_read_rest(&f, &buf, &len)) rc = cli_fail(in, "cannot read: %s", strerror(errno));
   else if (!rc && (e = wl_info_read(buf, len, &h))) rc = cli_fail(in, "%s", cli_error(e));
   else if (!rc) rc = decode_image(o, in, buf, len, m, &h, out, ext);
@@ -352,18 +385,12 @@ static int decode_one(cli_opts *o, const char *in) {
   return rc;
 }
 
-static int each_input(cli_opts *o, int (*one)(cli_opts *, const char *)) {
-  int rc = 0;
-  if ((o->out || o->to_stdout) && o->ninputs > 1) { /* files one after another on stdout decode as none */
-    fprintf(stderr, "walloc: %s takes one input file\nTry 'walloc --help'.\n", o->out ? "-o" : "-c");
-    return 2;
-  }
-  for (int i = 0; i < o->ninputs; i++) rc |= one(o, o->inputs[i]);
-  return rc;
-}
+static const char *const signal_exts[] = {".png", ".npy", ".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".au",
+                                          ".caf", ".w64", ".rf64", NULL};
+static const char *const wlc_exts[] = {".wlc", NULL};
 
-int cmd_encode(cli_opts *o) { return each_input(o, encode_one); }
-int cmd_decode(cli_opts *o) { return each_input(o, decode_one); }
+int cmd_encode(cli_opts *o) { return batch_run(o, encode_one, signal_exts); }
+int cmd_decode(cli_opts *o) { return batch_run(o, decode_one, wlc_exts); }
 
 /* The name of the built-in model with this id, or "" */
 /* Samples per latent sent and the raw PCM size of a header's signal, and its bits per pixel or kbps. */
@@ -492,7 +519,7 @@ static int info_one(cli_opts *o, const char *in) {
   return e ? cli_fail(in, "%s", cli_error(e)) : 0;
 }
 
-int cmd_info(cli_opts *o) { return each_input(o, info_one); }
+int cmd_info(cli_opts *o) { return batch_run(o, info_one, wlc_exts); }
 
 /* latents --detail: the detail planes of the .wlc in buf, to o->detail. */
 static int detail_one(cli_opts *o, const char *in, const uint8_t *buf, size_t len) {
@@ -516,7 +543,7 @@ static int latents_one(cli_opts *o, const char *in) {
   int16_t *q = NULL;
   wl_info h;
   wl_model *m;
-  if (!o->out && !o->to_stdout && strcmp(in, "-")) return cli_fail(in, "latents needs -o OUT.npy or -c");
+  if (!o->out && !o->to_stdout && !o->outdir && strcmp(in, "-")) return cli_fail(in, "latents needs -o OUT.npy, -O DIR or -c");
   if (cli_open_wlc(o, in, &buf, &len, &h, &m)) return 1;
   char *out = output_path(o, in, ".npy");
   int e = wl_latents(m, buf, len, &q, &h), rc = e ? cli_fail(in, "%s", cli_error(e)) : 0;
@@ -529,4 +556,4 @@ static int latents_one(cli_opts *o, const char *in) {
   return rc;
 }
 
-int cmd_latents(cli_opts *o) { return each_input(o, latents_one); }
+int cmd_latents(cli_opts *o) { return batch_run(o, latents_one, wlc_exts); }

@@ -39,6 +39,15 @@ static const char usage[] =
   "  -c          write to stdout; only with one input\n"
   "  -f          overwrite existing outputs; allow binary output to a terminal\n"
   "  -q, -v      quieter (no warnings), more verbose (a summary line per file)\n"
+  "  -r          walk directories given as inputs (encode: .png .npy and audio files;\n"
+  "              decode, info, latents: .wlc), in sorted order\n"
+  "  -O DIR      outputs under DIR, mirroring the tree below each directory given\n"
+  "  --skip-existing\n"
+  "              leave inputs whose output exists (checked before any coding)\n"
+  "  -j N        code N files at once, in N processes (one thread each unless -T)\n"
+  "  --shard I/N work on files I, I+N, I+2N ... of the sorted list (I = 1..N)\n"
+  "              With several files: a progress line on a terminal; a totals line at the\n"
+  "              end with -v or when stderr is not a terminal\n"
   "  -T N        use N threads (default: all cores, but one to encode an image under one\n"
   "              megapixel)\n"
   "  -m MODEL    built-in model (rgb, rgb-linear, gray; audio stereo, mono, and their 20x\n"
@@ -193,6 +202,14 @@ static int parse(int argc, char **argv, cli_opts *o) {
     else if (!strcmp(a, "--val")) { o->val = v; bad = !v; }
     else if (!strcmp(a, "--checkpoint")) { o->checkpoint = v; bad = !v; }
     else if (!strcmp(a, "--detail")) { o->detail = v; bad = !v; }
+    else if (!strcmp(a, "-O")) { o->outdir = v; bad = !v || !*v; }
+    else if (!strcmp(a, "-j")) bad = number(v, 1, 1024, &o->jobs);
+    else if (!strcmp(a, "--shard")) {
+      char *end;
+      o->shard_i = v ? (int)strtol(v, &end, 10) : 0;
+      o->shard_n = v && *end == '/' ? (int)strtol(end + 1, &end, 10) : 0;
+      bad = !v || *end || o->shard_n < 1 || o->shard_n > 1 << 20 || o->shard_i < 1 || o->shard_i > o->shard_n;
+    }
     else if (!strcmp(a, "--resume")) { o->resume = v; bad = !v; }
     else {
       takes = 0;
@@ -201,6 +218,8 @@ static int parse(int argc, char **argv, cli_opts *o) {
       else if (!strcmp(a, "-q")) o->verbosity = 0;
       else if (!strcmp(a, "-v")) o->verbosity = 2;
       else if (!strcmp(a, "--json")) o->json = 1;
+      else if (!strcmp(a, "-r")) o->recurse = 1;
+      else if (!strcmp(a, "--skip-existing")) o->skip_existing = 1;
       else if (!strcmp(a, "--linear")) o->linear = 1;
       else if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(usage, stdout); exit(0); }
       else if (a[0] == '-' && a[1]) return usage_error("unknown option '%s'", a);

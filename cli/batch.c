@@ -1,0 +1,187 @@
+/* batch.c: the files a command works on and how they are run: directories walked with -r
+ * (sorted, so every run and every --shard I/N sees one order), outputs under -O DIR mirroring
+ * the tree, --skip-existing, -j N worker processes, a progress line on a terminal and a totals
+ * line at the end. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <omp.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "cli/cli.h"
+#include "cli/io.h"
+
+typedef struct {
+  char **in, **rel; /* path, and its path under the directory it was found in (-O) */
+  int n, cap;
+} list;
+
+static int add(list *l, const char *in, const char *rel) {
+  if (l->n == l->cap) {
+    const int cap = l->cap ? 2 * l->cap : 64;
+    char **a = realloc(l->in, sizeof(char *) * cap), **b = a ? realloc(l->rel, sizeof(char *) * cap) : NULL;
+    if (a) l->in = a;
+    if (!a || !b) return -1;
+    l->rel = b;
+    l->cap = cap;
+  }
+  l->in[l->n] = strdup(in);
+  l->rel[l->n] = strdup(rel);
+  return l->in[l->n] && l->rel[l->n++] ? 0 : -1;
+}
+
+static int wanted(const char *name, const char *const *exts) {
+  for (; *exts; exts++)
+    if (!strcmp(io_ext(name), *exts)) return 1;
+  return 0;
+}
+
+static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* The files under dir with one of exts, recursively, sorted; rel: their paths under root. */
+static int walk(list *l, const char *dir, size_t root, const char *const *exts) {
+  DIR *d = opendir(dir);
+  if (!d) return cli_fail(dir, "cannot read: %s", strerror(errno));
+  list here = {0};
+  int rc = 0;
+  for (struct dirent *e; !rc && (e = readdir(d));) {
+    if (e->d_name[0] == '.') continue; /* ., .., hidden files and temporary outputs */
+    char *p;
+    if (asprintf(&p, "%s/%s", dir, e->d_name) < 0) { rc = cli_fail(dir, "out of memory"); break; }
+    if (add(&here, p, p)) rc = cli_fail(dir, "out of memory");
+    free(p);
+  }
+  closedir(d);
+  qsort(here.in, (size_t)here.n, sizeof(char *), by_name);
+  for (int i = 0; !rc && i < here.n; i++) {
+    struct stat st;
+    if (stat(here.in[i], &st)) continue; /* a dangling link */
+    if (S_ISDIR(st.st_mode)) rc = walk(l, here.in[i], root, exts);
+    else if (wanted(here.in[i], exts) && add(l, here.in[i], here.in[i] + root)) rc = cli_fail(dir, "out of memory");
+  }
+  for (int i = 0; i < here.n; i++) { free(here.in[i]); free(here.rel[i]); }
+  free(here.in); free(here.rel);
+  return rc;
+}
+
+/* Per file: 0 done, 1 failed, 2 skipped; and the bytes read and written. */
+typedef struct { int status; long long in, out; } outcome;
+
+static long long size_of(const char *path) {
+  struct stat st;
+  return path && strcmp(path, "-") && !stat(path, &st) && S_ISREG(st.st_mode) ? (long long)st.st_size : 0;
+}
+
+static outcome run_one(cli_opts *o, int (*one)(cli_opts *, const char *), const list *l, int i) {
+  o->rel = l->rel[i];
+  o->skipped = 0;
+  free(o->last_out);
+  o->last_out = NULL;
+  const int rc = one(o, l->in[i]);
+  return (outcome){rc ? 1 : o->skipped ? 2 : 0, size_of(l->in[i]), rc || o->skipped ? 0 : size_of(o->last_out)};
+}
+
+typedef struct { int done, ok, failed, skipped; long long in, out; double t0; } totals;
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+static void count(totals *t, outcome r, int n, int progress) {
+  t->done++;
+  t->ok += r.status == 0;
+  t->failed += r.status == 1;
+  t->skipped += r.status == 2;
+  t->in += r.in;
+  t->out += r.out;
+  if (!progress) return;
+  const double dt = now() - t->t0, eta = t->done < n ? dt / t->done * (n - t->done) : 0;
+  fprintf(stderr, "\rwalloc: %d/%d files, %.1f MB in, %.1f MB out, %.1f files/s, ETA %.0f s \033[K", t->done, n,
+          t->in / 1e6, t->out / 1e6, t->done / (dt > 0 ? dt : 1e-9), eta);
+  if (t->done == n) fputc('\n', stderr);
+}
+
+/* -j N: worker w of N takes files w, w + N, ...; each sends its outcomes up a pipe. */
+static int run_parallel(cli_opts *o, int (*one)(cli_opts *, const char *), const list *l, totals *t, int progress) {
+  int fd[2];
+  const int N = o->jobs < l->n ? o->jobs : l->n;
+  if (pipe(fd)) return cli_fail("walloc", "cannot start workers: %s", strerror(errno));
+  fflush(NULL);
+  for (int w = 0; w < N; w++) {
+    const pid_t pid = fork();
+    if (pid < 0) return cli_fail("walloc", "cannot start workers: %s", strerror(errno));
+    if (pid) continue;
+    close(fd[0]);
+    if (!o->threads) o->threads = 1; /* N files at once take the cores */
+    omp_set_num_threads(o->threads);
+    for (int i = w; i < l->n; i += N) {
+      const outcome r = run_one(o, one, l, i);
+      if (write(fd[1], &r, sizeof r) != (ssize_t)sizeof r) _exit(1);
+    }
+    fflush(NULL);
+    _exit(0);
+  }
+  close(fd[1]);
+  outcome r;
+  int got = 0, rc = 0;
+  for (; read(fd[0], &r, sizeof r) == (ssize_t)sizeof r; got++) count(t, r, l->n, progress);
+  close(fd[0]);
+  for (int status; wait(&status) > 0;) rc |= !WIFEXITED(status) || WEXITSTATUS(status);
+  if (got < l->n) {
+    t->failed += l->n - got;
+    rc = cli_fail("walloc", "%d file(s) not done: a worker stopped", l->n - got);
+  }
+  return rc;
+}
+
+int batch_run(cli_opts *o, int (*one)(cli_opts *, const char *), const char *const *exts) {
+  list l = {0};
+  int rc = 0;
+  for (int i = 0; !rc && i < o->ninputs; i++) {
+    const char *in = o->inputs[i];
+    struct stat st;
+    if (strcmp(in, "-") && !stat(in, &st) && S_ISDIR(st.st_mode)) {
+      if (!o->recurse) { rc = cli_fail(in, "is a directory (-r: the files in it, recursively)"); break; }
+      size_t root = strlen(in);
+      while (root > 1 && in[root - 1] == '/') root--;
+      rc = walk(&l, in, root + 1, exts);
+    } else {
+      const char *base = strrchr(in, '/');
+      if (add(&l, in, base ? base + 1 : in)) rc = cli_fail(in, "out of memory");
+    }
+  }
+  int kept = 0; /* --shard I/N: files I-1, I-1+N, ... of the sorted whole */
+  for (int i = 0; i < l.n; i++) {
+    if (o->shard_n && i % o->shard_n != o->shard_i - 1) { free(l.in[i]); free(l.rel[i]); continue; }
+    l.in[kept] = l.in[i];
+    l.rel[kept++] = l.rel[i];
+  }
+  l.n = kept;
+  if (!rc && (o->out || o->to_stdout) && l.n > 1) { /* files one after another on stdout decode as none */
+    fprintf(stderr, "walloc: %s takes one input file\nTry 'walloc --help'.\n", o->out ? "-o" : "-c");
+    rc = 2;
+  }
+  totals t = {.t0 = now()};
+  const int batch = l.n > 1 || o->recurse, progress = batch && o->verbosity > 0 && isatty(2);
+  if (!rc && o->jobs > 1 && l.n > 1) rc = run_parallel(o, one, &l, &t, progress);
+  else
+    for (int i = 0; !rc && i < l.n; i++) {
+      const outcome r = run_one(o, one, &l, i);
+      count(&t, r, l.n, progress);
+    }
+  if (rc != 2 && batch && o->verbosity > 0 && (o->verbosity > 1 || !isatty(2)))
+    fprintf(stderr, "walloc: %d file(s): %d done, %d failed, %d skipped; %lld bytes in, %lld out (%.2f:1), %.1f s\n",
+            t.done, t.ok, t.failed, t.skipped, t.in, t.out, t.out ? (double)t.in / t.out : 0.0, now() - t.t0);
+  for (int i = 0; i < l.n; i++) { free(l.in[i]); free(l.rel[i]); }
+  free(l.in); free(l.rel);
+  free(o->last_out);
+  o->last_out = NULL;
+  return rc ? rc : t.failed ? 1 : 0;
+}

@@ -1,0 +1,101 @@
+#!/usr/bin/python3
+"""Whole datasets from the CLI (cli/batch.c): -r walks directories in sorted order and takes
+only the files a command reads, -O DIR mirrors the tree, --skip-existing leaves done files
+alone without coding them, -j N gives the same bytes as one process, --shard I/N splits the
+sorted list into disjoint shares, one bad file fails alone (named, exit 1, every good output
+written), and a totals line ends a batch whose stderr is not a terminal."""
+import os
+import shutil
+import sys
+import tempfile
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "py"))
+from harness import IMAGES, finish, run, test  # noqa: E402
+
+TMPDIR = tempfile.TemporaryDirectory(prefix="walloc-batch-")
+T = lambda *p: os.path.join(TMPDIR.name, *p)  # noqa: E731
+
+
+def tree(root):
+    """Every file under root, as paths relative to it, sorted."""
+    return sorted(os.path.relpath(os.path.join(d, f), root) for d, _, fs in os.walk(root) for f in fs)
+
+
+def main():
+    src = T("in")
+    os.makedirs(T("in", "a", "b"))
+    for name in ("garden-rgb8.png", "storm-gray8-odd.png", "storm-rgb16.png"):
+        shutil.copy(os.path.join(IMAGES, name), T("in", "a", name))
+    shutil.copy(os.path.join(IMAGES, "garden-rgba8.png"), T("in", "a", "b", "g.png"))
+    open(T("in", "a", "b", "notes.txt"), "w").write("not an image\n")
+    rng = np.random.default_rng(7)
+    os.makedirs(T("arrays"))
+    for i in range(500):
+        np.save(T("arrays", "x%03d.npy" % i), rng.integers(0, 256, (1, 16, 16), dtype=np.uint8))
+
+    @test("batch: -r -O mirrors the tree, takes only images, and each output is the single-file encode's bytes")
+    def _():
+        rc, _, err = run("encode", "-r", "-O", T("out"), src)
+        assert rc == 0, err
+        want = ["a/b/g.wlc", "a/garden-rgb8.wlc", "a/storm-gray8-odd.wlc", "a/storm-rgb16.wlc"]
+        assert tree(T("out")) == want, tree(T("out"))
+        for rel in want:
+            png = T("in", rel[:-4] + ".png")
+            assert run("encode", "-q", "-f", png, "-o", T("one.wlc"))[0] == 0
+            assert open(T("one.wlc"), "rb").read() == open(T("out", rel), "rb").read(), rel
+        assert "4 file(s): 4 done, 0 failed, 0 skipped" in err, err
+
+    @test("batch: -j 2 writes the same bytes as one process (decode of the tree above)")
+    def _():
+        for j, out in (("1", "d1"), ("2", "d2")):
+            rc, _, err = run("decode", "-q", "-r", "-j", j, "-O", T(out), T("out"))
+            assert rc == 0, err
+        assert tree(T("d1")) == tree(T("d2")) == ["a/b/g.png", "a/garden-rgb8.png", "a/storm-gray8-odd.png",
+                                                  "a/storm-rgb16.png"], tree(T("d2"))
+        for rel in tree(T("d1")):
+            assert open(T("d1", rel), "rb").read() == open(T("d2", rel), "rb").read(), rel
+
+    @test("batch: 500 arrays with -j 2, then a rerun with --skip-existing that codes nothing")
+    def _():
+        rc, _, err = run("encode", "-m", "gray", "-r", "-j", "2", "-O", T("aout"), T("arrays"))
+        assert rc == 0 and len(tree(T("aout"))) == 500 and "500 done" in err, err
+        stamp = {f: os.stat(T("aout", f)).st_mtime_ns for f in tree(T("aout"))}
+        rc, _, err = run("encode", "-m", "gray", "-r", "-j", "2", "-O", T("aout"), "--skip-existing", T("arrays"))
+        assert rc == 0 and "0 done, 0 failed, 500 skipped" in err, err
+        assert stamp == {f: os.stat(T("aout", f)).st_mtime_ns for f in tree(T("aout"))}, "an output was rewritten"
+
+    @test("batch: --shard I/N splits the sorted list into disjoint shares that cover it")
+    def _():
+        got = []
+        for i in (1, 2, 3):
+            rc, _, err = run("encode", "-q", "-m", "gray", "-r", "--shard", "%d/3" % i, "-O", T("s%d" % i), T("arrays"))
+            assert rc == 0, err
+            got.append(tree(T("s%d" % i)))
+        names = ["x%03d.wlc" % k for k in range(500)]
+        assert [sorted(g) for g in got] == [names[i::3] for i in range(3)], [len(g) for g in got]
+
+    @test("batch: one bad file fails alone: named, exit 1, every good output written")
+    def _():
+        os.makedirs(T("mixed"))
+        for name in ("garden-rgb8.png", "storm-rgb16.png"):
+            shutil.copy(os.path.join(IMAGES, name), T("mixed", name))
+        open(T("mixed", "broken.png"), "wb").write(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)
+        rc, _, err = run("encode", "-r", "-j", "2", "-O", T("mout"), T("mixed"))
+        assert rc == 1 and "broken.png" in err and "1 failed" in err, (rc, err)
+        assert tree(T("mout")) == ["garden-rgb8.wlc", "storm-rgb16.wlc"], tree(T("mout"))
+
+    @test("batch: a directory without -r, and bad -j/--shard values, are refused")
+    def _():
+        rc, _, err = run("encode", "-O", T("x"), src)
+        assert rc == 1 and "is a directory" in err, (rc, err)
+        for args in (["-j", "0"], ["--shard", "0/2"], ["--shard", "3/2"], ["--shard", "1"], ["-O", ""]):
+            rc, _, err = run("encode", *args, T("in", "a", "garden-rgb8.png"))
+            assert rc == 2, (args, rc, err)
+
+    return finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
