@@ -132,15 +132,19 @@ def main():
             label = {"walloc": "-Q %s", "cwebp": "-q %s", "cjxl": "-d %s", "opj_compress": "-r %s"}[name] % p
             print("| %s | %s | %.3f | %.2f |" % (name, label, np.mean([im[j][0] for im in c]),
                                                  np.mean([im[j][1] for im in c])))
-    print("\n| BD-rate of walloc against | 0.1-1.0 bpp | 1.0-2.0 bpp | images counted |\n|---|---|---|---|")
+    mean = {name: [tuple(np.mean([im[j] for im in c], axis=0)) for j in range(len(c[0]))] for name, c in curves.items()}
+    fmt = lambda x: "n/a" if x is None else "%+.1f%%" % x  # noqa: E731
+    print("\nBD-rate of walloc against each peer (negative: walloc needs fewer bits for the same PSNR), "
+          "the mean of the images' own (those whose curves overlap in the window), and of the mean curves:\n")
+    print("| peer | 0.1-1.0 bpp: per image | images | mean curves | 1.0-2.0 bpp: per image | images | mean curves |")
+    print("|---|---|---|---|---|---|---|")
     for p in peers:
         cols = []
         for lo, hi in ((0.1, 1.0), (1.0, 2.0)):
             v = [bd_rate(curves[p][i], curves["walloc"][i], lo, hi) for i in range(len(images))]
             v = [x for x in v if x is not None]
-            cols.append(("%+.1f%%" % np.mean(v)) if v else "n/a")
-            cols.append(len(v))
-        print("| %s | %s | %s | %d, %d |" % (p, cols[0], cols[2], cols[1], cols[3]))
+            cols += [fmt(np.mean(v) if v else None), str(len(v)), fmt(bd_rate(mean[p], mean["walloc"], lo, hi))]
+        print("| %s | %s |" % (p, " | ".join(cols)))
     return 0
 
 

@@ -8,8 +8,8 @@
  * is close to orthonormal and M is orthonormal, so the mean squared error of the pixels is about
  * that of the coefficients, Delta^2 / 12 at fine steps; where a coefficient rounds to zero the
  * decoder network's estimate stands. Each plane (band b, DCT index k) is coded by entropy/ with
- * the plane (b, k - 1) as its context, so the C planes of a band decode in order and the bands
- * in parallel. Integers only between the encoder's rounding and the decoder's planes: a file
+ * a neighbouring plane as its context (context() below), so that groups of four sibling bands
+ * decode in parallel. Integers only between the encoder's rounding and the decoder's planes: a file
  * decodes to the same planes everywhere. */
 #include <math.h>
 #include <stdlib.h>
@@ -38,6 +38,16 @@ static void channel_dct(int C, double M[WL_MAX_CHANNELS][WL_MAX_CHANNELS]) {
 }
 
 static int planes_of(const wl_header *h) { return h->channels << (2 * h->J); }
+
+/* The plane that codes plane i = b C + k as its context (entropy/: magnitudes and signs of the
+ * co-located values): (b, k - 1), the previous DCT coefficient of the band; for k = 0 the first
+ * coefficient of the band before it among its siblings (the four children of one band, 4c ..
+ * 4c + 3), which have alike activity; none for the first sibling. Groups of siblings decode in
+ * parallel. (Against the previous coefficient alone: 0.5 to 1.9% fewer bytes on textured
+ * photos, step indices 224 to 352.) */
+static const int16_t *context(const int16_t *v, int C, long P, int i) {
+  return i % C ? v + (long)(i - 1) * P : (i / C) % 4 ? v + (long)(i - C) * P : NULL;
+}
 
 void wl_detail_quantise(const wl_header *h, const float *X, const float *Xh, int16_t *v) {
   const int C = h->channels, B = 1 << (2 * h->J);
@@ -80,7 +90,7 @@ int wl_detail_pack(const wl_header *h, const int16_t *v, uint8_t **streams, wl_d
     const int bits = 34 - __builtin_clz((unsigned)most); /* the magnitude's bits and a sign: 2 .. 16 */
     size_t len = 0;
     int mode = 0, e = (part[i] = malloc(bound)) ? 0 : WL_FAIL(WL_ERR_NOMEM);
-    if (!e) e = wle_encode_best(q, i % C ? q - P : NULL, h->lat_h, h->lat_w, bits, NULL, part[i], bound, &len, &mode);
+    if (!e) e = wle_encode_best(q, context(v, C, P, i), h->lat_h, h->lat_w, bits, NULL, part[i], bound, &len, &mode);
     wl_first_note(&err, i, e < 0 ? e : len > UINT32_MAX ? WL_FAIL(WL_ERR_LIMIT) : 0);
     d->mode[i] = (uint8_t)(mode | (bits - 2) << 2);
     d->len[i] = (uint32_t)len;
@@ -173,11 +183,10 @@ int wl_detail_decode(const wl_header *h, const wl_detail *d, const uint8_t *p, i
   memset(v, 0, sizeof(int16_t) * (size_t)d->D * P);
   wl_first err = WL_FIRST;
 #pragma omp parallel for schedule(dynamic)
-  for (int b = 0; b < B; b++)
-    for (int k = 0, e = 0; k < C && !e; k++) {
-      const int i = b * C + k;
+  for (int g = 0; g < B / 4; g++) /* a group of four sibling bands, in order (context) */
+    for (int i = 4 * g * C, e = 0; i < 4 * (g + 1) * C && !e; i++) {
       if (i >= d->n || d->mode[i] == WL_DETAIL_EMPTY) continue;
-      e = wle_decode(d->mode[i] & 3, p + at[i], d->len[i], k ? v + (long)(i - 1) * P : NULL, h->lat_h, h->lat_w,
+      e = wle_decode(d->mode[i] & 3, p + at[i], d->len[i], context(v, C, P, i), h->lat_h, h->lat_w,
                      (d->mode[i] >> 2) + 2, NULL, v + (long)i * P);
       wl_first_note(&err, i, e);
     }
