@@ -6,6 +6,8 @@
 #                   opus and flac (bench/audio.py), then -T1 against -T2, idle and beside two
 #                   busy processes (bench/threads.py); not part of check
 #   make man        regenerate man/walloc.1 from man/walloc.1.md (needs pandoc)
+#   make install    PREFIX (/usr/local) and DESTDIR: the program, both libraries, the headers,
+#                   walloc.pc, the man page and the Python package; make uninstall removes them
 
 CC      ?= cc
 OPT     ?= -O2 -g
@@ -122,7 +124,33 @@ man/walloc.1: man/walloc.1.md
 clean:
 	rm -rf $(B) $(P)libwalloc.a $(P)libwalloc.so $(P)walloc
 
-.PHONY: all demo check bench man clean fuzz
+# The Python package goes where Debian's python3 looks: /usr/lib/python3/dist-packages for
+# PREFIX /usr, PREFIX/lib/python3.X/dist-packages otherwise (on the path for /usr/local; other
+# prefixes need PYTHONPATH). It finds the library it was installed with (walloc/_library.py).
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+PYDIR  ?= $(if $(filter /usr,$(PREFIX)),/usr/lib/python3/dist-packages,$(PREFIX)/lib/$(shell /usr/bin/python3 -c 'import sys; print("python%d.%d" % sys.version_info[:2])')/dist-packages)
+VERSION := $(shell sed -n 's/^\#define WL_VERSION_STRING "\(.*\)"/\1/p' include/walloc.h)
+INSTALLED = $(PREFIX)/bin/walloc $(LIBDIR)/libwalloc.a $(LIBDIR)/libwalloc.so.$(SOVERSION) $(LIBDIR)/libwalloc.so \
+            $(PREFIX)/include/walloc.h $(PREFIX)/include/walloc_train.h $(LIBDIR)/pkgconfig/walloc.pc \
+            $(PREFIX)/share/man/man1/walloc.1 $(PYDIR)/walloc
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(PREFIX)/include \
+	  $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PYDIR)/walloc
+	install -m 755 $(P)walloc $(DESTDIR)$(PREFIX)/bin/walloc
+	install -m 644 $(P)libwalloc.a $(DESTDIR)$(LIBDIR)/libwalloc.a
+	install -m 755 $(P)libwalloc.so $(DESTDIR)$(LIBDIR)/libwalloc.so.$(SOVERSION)
+	ln -sf libwalloc.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libwalloc.so
+	install -m 644 include/walloc.h include/walloc_train.h $(DESTDIR)$(PREFIX)/include/
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@VERSION@|$(VERSION)|; s|@BLASDIR@|$(BLASDIR)|' \
+	  walloc.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/walloc.pc
+	install -m 644 man/walloc.1 $(DESTDIR)$(PREFIX)/share/man/man1/walloc.1
+	install -m 644 python/walloc/__init__.py $(DESTDIR)$(PYDIR)/walloc/__init__.py
+	echo 'LIBRARY = "$(LIBDIR)/libwalloc.so.$(SOVERSION)"' > $(DESTDIR)$(PYDIR)/walloc/_library.py
+uninstall:
+	rm -rf $(addprefix $(DESTDIR),$(INSTALLED))
+
+.PHONY: all demo check bench man clean fuzz install uninstall
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
 
 # make fuzz: FUZZ_SECONDS (600) of libFuzzer on each target of tests/fuzz (clang, ASan + UBSan,

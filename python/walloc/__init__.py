@@ -8,7 +8,8 @@
     image = walloc.decode(data)                 # the built-in model the file names, or model=
 
 Errors raise walloc.Error with the library's message. The library is found through
-$WALLOC_LIBRARY, then the build beside this package (../../libwalloc.so), then the system's.
+$WALLOC_LIBRARY, then the one make install put beside it, then the build beside this package
+(../../libwalloc.so), then the system's.
 Idle OpenMP threads sleep (OMP_WAIT_POLICY=passive) unless the environment says otherwise."""
 import ctypes
 import ctypes.util
@@ -21,7 +22,11 @@ os.environ.setdefault("OMP_WAIT_POLICY", "passive")  # read by libgomp when the 
 
 def _load():
     here = os.path.dirname(os.path.abspath(__file__))
-    for path in (os.environ.get("WALLOC_LIBRARY"), os.path.join(here, "..", "..", "libwalloc.so"),
+    try:
+        from walloc._library import LIBRARY  # written by make install
+    except ImportError:
+        LIBRARY = None
+    for path in (os.environ.get("WALLOC_LIBRARY"), LIBRARY, os.path.join(here, "..", "..", "libwalloc.so"),
                  ctypes.util.find_library("walloc")):
         if path and (os.path.exists(path) or not os.path.isabs(path)):
             return ctypes.CDLL(path)
