@@ -38,7 +38,7 @@ def median_times(cmds):
 
 def psnr(a, b):
     mse = np.mean((np.asarray(a, float) - np.asarray(b, float)) ** 2)
-    return 10 * np.log10(255.0 ** 2 / mse)
+    return 10 * np.log10(255.0 ** 2 / mse) if mse > 0 else float("inf")
 
 
 def rgb(path):

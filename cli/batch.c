@@ -1,7 +1,8 @@
 /* batch.c: the files a command works on and how they are run: directories walked with -r
  * (sorted, so every run and every --shard I/N sees one order), outputs under -O DIR mirroring
- * the tree, --skip-existing, -j N worker processes, a progress line on a terminal and a totals
- * line at the end. */
+ * the tree, --skip-existing, -j N worker processes, --manifest (a JSON line per file, and a
+ * rerun that leaves what it records as done), a progress line on a terminal and a totals line
+ * at the end. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <omp.h>
@@ -69,8 +70,14 @@ static int walk(list *l, const char *dir, size_t root, const char *const *exts) 
   return rc;
 }
 
-/* Per file: 0 done, 1 failed, 2 skipped; and the bytes read and written. */
-typedef struct { int status; long long in, out; } outcome;
+/* Per file (index i of the list): 0 done, 1 failed, 2 skipped; the bytes read and written, the
+ * model, the output path. Sent whole up a pipe by -j workers: under PIPE_BUF, so never split. */
+typedef struct {
+  int i, status;
+  long long in, out;
+  uint64_t model;
+  char path[3968];
+} outcome;
 
 static long long size_of(const char *path) {
   struct stat st;
@@ -80,13 +87,60 @@ static long long size_of(const char *path) {
 static outcome run_one(cli_opts *o, int (*one)(cli_opts *, const char *), const list *l, int i) {
   o->rel = l->rel[i];
   o->skipped = 0;
+  o->last_model = 0;
   free(o->last_out);
   o->last_out = NULL;
   const int rc = one(o, l->in[i]);
-  return (outcome){rc ? 1 : o->skipped ? 2 : 0, size_of(l->in[i]), rc || o->skipped ? 0 : size_of(o->last_out)};
+  outcome r = {i, rc ? 1 : o->skipped ? 2 : 0, size_of(l->in[i]), rc || o->skipped ? 0 : size_of(o->last_out),
+               o->last_model, ""};
+  snprintf(r.path, sizeof r.path, "%s", o->last_out ? o->last_out : "");
+  return r;
 }
 
-typedef struct { int done, ok, failed, skipped; long long in, out; double t0; } totals;
+typedef struct { int done, ok, failed, skipped; long long in, out; double t0; FILE *manifest; } totals;
+
+/* s as a JSON string. */
+static void json_string(FILE *f, const char *s) {
+  fputc('"', f);
+  for (; *s; s++)
+    fprintf(f, (*s == '"' || *s == '\\') ? "\\%c" : (unsigned char)*s < 0x20 ? "\\u%04x" : "%c", *s);
+  fputc('"', f);
+}
+
+/* The JSON string after `"key": ` in line, as json_string wrote it, into out (size n); 0 or -1. */
+static int json_field(const char *line, const char *key, char *out, size_t n) {
+  char pat[32];
+  snprintf(pat, sizeof pat, "\"%s\": \"", key);
+  const char *p = strstr(line, pat);
+  if (!p) return -1;
+  size_t k = 0;
+  for (p += strlen(pat); *p && *p != '"' && k + 1 < n; p++) {
+    unsigned u;
+    if (*p == '\\' && p[1] == 'u' && sscanf(p + 2, "%4x", &u) == 1) { out[k++] = (char)u; p += 5; }
+    else out[k++] = *p == '\\' && p[1] ? *++p : *p;
+  }
+  out[k] = 0;
+  return *p == '"' ? 0 : -1;
+}
+
+/* --manifest resume: marks (done[i] = 1) the inputs the manifest records as coded whose output
+ * is still there. */
+static int manifest_done(const cli_opts *o, const list *l, char *done) {
+  FILE *f = fopen(o->manifest, "r");
+  if (!f) return errno == ENOENT ? 0 : cli_fail(o->manifest, "cannot read: %s", strerror(errno));
+  char *line = NULL, in[4096], out[4096], status[16];
+  size_t cap = 0;
+  while (getline(&line, &cap, f) > 0) {
+    if (json_field(line, "input", in, sizeof in) || json_field(line, "output", out, sizeof out) ||
+        json_field(line, "status", status, sizeof status) || strcmp(status, "done") || access(out, F_OK))
+      continue;
+    for (int i = 0; i < l->n; i++)
+      if (!strcmp(l->in[i], in)) done[i] = 1;
+  }
+  free(line);
+  fclose(f);
+  return 0;
+}
 
 static double now(void) {
   struct timespec ts;
@@ -94,7 +148,19 @@ static double now(void) {
   return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
-static void count(totals *t, outcome r, int n, int progress) {
+static void count(totals *t, const list *l, const outcome *rp, int progress) {
+  const outcome r = *rp;
+  const int n = l->n;
+  if (t->manifest) {
+    static const char *const status[] = {"done", "failed", "skipped"};
+    fprintf(t->manifest, "{\"input\": ");
+    json_string(t->manifest, l->in[r.i]);
+    fprintf(t->manifest, ", \"output\": ");
+    json_string(t->manifest, r.path);
+    fprintf(t->manifest, ", \"status\": \"%s\", \"in_bytes\": %lld, \"out_bytes\": %lld, \"model_id\": \"%016llx\"}\n",
+            status[r.status], r.in, r.out, (unsigned long long)r.model);
+    fflush(t->manifest);
+  }
   t->done++;
   t->ok += r.status == 0;
   t->failed += r.status == 1;
@@ -131,7 +197,7 @@ static int run_parallel(cli_opts *o, int (*one)(cli_opts *, const char *), const
   close(fd[1]);
   outcome r;
   int got = 0, rc = 0;
-  for (; read(fd[0], &r, sizeof r) == (ssize_t)sizeof r; got++) count(t, r, l->n, progress);
+  for (; read(fd[0], &r, sizeof r) == (ssize_t)sizeof r; got++) count(t, l, &r, progress);
   close(fd[0]);
   for (int status; wait(&status) > 0;) rc |= !WIFEXITED(status) || WEXITSTATUS(status);
   if (got < l->n) {
@@ -164,21 +230,36 @@ int batch_run(cli_opts *o, int (*one)(cli_opts *, const char *), const char *con
     l.rel[kept++] = l.rel[i];
   }
   l.n = kept;
+  char *done = calloc((size_t)l.n + 1, 1);
+  if (!rc && !done) rc = cli_fail("walloc", "out of memory");
+  if (!rc && o->manifest) rc = manifest_done(o, &l, done);
+  kept = 0; /* inputs a manifest records as done are counted as skipped and left */
+  int resumed = 0;
+  for (int i = 0; i < l.n; i++) {
+    if (done[i]) { free(l.in[i]); free(l.rel[i]); resumed++; continue; }
+    l.in[kept] = l.in[i];
+    l.rel[kept++] = l.rel[i];
+  }
+  l.n = kept;
+  free(done);
   if (!rc && (o->out || o->to_stdout) && l.n > 1) { /* files one after another on stdout decode as none */
     fprintf(stderr, "walloc: %s takes one input file\nTry 'walloc --help'.\n", o->out ? "-o" : "-c");
     rc = 2;
   }
-  totals t = {.t0 = now()};
-  const int batch = l.n > 1 || o->recurse, progress = batch && o->verbosity > 0 && isatty(2);
+  totals t = {.t0 = now(), .skipped = resumed};
+  if (!rc && o->manifest && !(t.manifest = fopen(o->manifest, "a")))
+    rc = cli_fail(o->manifest, "cannot write: %s", strerror(errno));
+  const int batch = l.n + resumed > 1 || o->recurse, progress = batch && o->verbosity > 0 && isatty(2);
   if (!rc && o->jobs > 1 && l.n > 1) rc = run_parallel(o, one, &l, &t, progress);
   else
     for (int i = 0; !rc && i < l.n; i++) {
       const outcome r = run_one(o, one, &l, i);
-      count(&t, r, l.n, progress);
+      count(&t, &l, &r, progress);
     }
   if (rc != 2 && batch && o->verbosity > 0 && (o->verbosity > 1 || !isatty(2)))
     fprintf(stderr, "walloc: %d file(s): %d done, %d failed, %d skipped; %lld bytes in, %lld out (%.2f:1), %.1f s\n",
-            t.done, t.ok, t.failed, t.skipped, t.in, t.out, t.out ? (double)t.in / t.out : 0.0, now() - t.t0);
+            t.done + resumed, t.ok, t.failed, t.skipped, t.in, t.out, t.out ? (double)t.in / t.out : 0.0, now() - t.t0);
+  if (t.manifest && fclose(t.manifest)) rc = cli_fail(o->manifest, "cannot write: %s", strerror(errno));
   for (int i = 0; i < l.n; i++) { free(l.in[i]); free(l.rel[i]); }
   free(l.in); free(l.rel);
   free(o->last_out);

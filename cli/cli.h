@@ -28,6 +28,8 @@ typedef struct {
   const char *rel;    /* batch.c: the current input's path under the directory it was found in */
   int skipped;        /* set by a command that skipped its input (--skip-existing) */
   char *last_out;     /* the output path the current input was given (output_path) */
+  uint64_t last_model; /* the model id it was coded with (0: none) */
+  const char *manifest; /* --manifest: one JSON line per file appended, and read to resume */
   char **inputs;
   int ninputs;
   char *command; /* the command line, recorded by train */
@@ -62,7 +64,7 @@ int cli_read_signal(const char *in, cli_signal *s);
 void cli_signal_release(cli_signal *s);
 /* Reads a .wlc, validates its header and loads its model (-m, or the built-in one whose id
  * the header names); prints the error itself. On success *buf is the file (caller frees). */
-int cli_open_wlc(const cli_opts *o, const char *in, uint8_t **buf, size_t *len, wl_info *h, wl_model **m);
+int cli_open_wlc(cli_opts *o, const char *in, uint8_t **buf, size_t *len, wl_info *h, wl_model **m);
 
 int cmd_encode(cli_opts *o);
 int cmd_decode(cli_opts *o);

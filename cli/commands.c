@@ -126,7 +126,7 @@ static const char *builtin_for(int C, int audio) {
 
 /* The model for a signal of C channels (audio or an image): -m, or the built-in one for its kind;
  * prints errors. */
-static int encode_model(const cli_opts *o, const char *in, int C, int audio, wl_model **m, wl_model_desc *d) {
+static int encode_model(cli_opts *o, const char *in, int C, int audio, wl_model **m, wl_model_desc *d) {
   const char *spec = o->model ? o->model : builtin_for(C, audio);
   *m = NULL;
   if (!spec)
@@ -134,6 +134,7 @@ static int encode_model(const cli_opts *o, const char *in, int C, int audio, wl_
                     "use -m)", C, audio ? "audio" : "image", C);
   if (cli_load_model(spec, m)) return 1;
   wl_model_describe(*m, d);
+  o->last_model = d->id;
   if ((d->dims == 1) != audio)
     return cli_fail(in, audio ? "model '%s' is an image model; audio needs a 1-D model (walloc train on audio "
                                    "files)" : "model '%s' is an audio (1-D) model, not an image model", d->name);
@@ -278,7 +279,8 @@ static const char *builtin_name(uint64_t id) {
   return d.name;
 }
 
-static int wlc_model(const cli_opts *o, const char *in, const wl_info *h, wl_model **m) {
+static int wlc_model(cli_opts *o, const char *in, const wl_info *h, wl_model **m) {
+  o->last_model = h->model_id;
   int e;
   wl_model_desc d;
   *m = NULL;
@@ -293,7 +295,7 @@ static int wlc_model(const cli_opts *o, const char *in, const wl_info *h, wl_mod
                               : cli_fail(in, "built-in model: %s", cli_error(e));
 }
 
-int cli_open_wlc(const cli_opts *o, const char *in, uint8_t **buf, size_t *len, wl_info *h, wl_model **m) {
+int cli_open_wlc(cli_opts *o, const char *in, uint8_t **buf, size_t *len, wl_info *h, wl_model **m) {
   *m = NULL;
   if (read_wlc(in, buf, len)) return 1;
   int e = wl_info_read(*buf, *len, h);

@@ -46,6 +46,9 @@ static const char usage[] =
   "              leave inputs whose output exists (checked before any coding)\n"
   "  -j N        code N files at once, in N processes (one thread each unless -T)\n"
   "  --shard I/N work on files I, I+N, I+2N ... of the sorted list (I = 1..N)\n"
+  "  --manifest FILE.jsonl\n"
+  "              append a JSON line per file (input, output, status, bytes, model id); a\n"
+  "              rerun leaves the inputs it records as done whose output is still there\n"
   "              With several files: a progress line on a terminal; a totals line at the\n"
   "              end with -v or when stderr is not a terminal\n"
   "  -T N        use N threads (default: all cores, but one to encode an image under one\n"
@@ -203,6 +206,7 @@ static int parse(int argc, char **argv, cli_opts *o) {
     else if (!strcmp(a, "--checkpoint")) { o->checkpoint = v; bad = !v; }
     else if (!strcmp(a, "--detail")) { o->detail = v; bad = !v; }
     else if (!strcmp(a, "-O")) { o->outdir = v; bad = !v || !*v; }
+    else if (!strcmp(a, "--manifest")) { o->manifest = v; bad = !v || !*v; }
     else if (!strcmp(a, "-j")) bad = number(v, 1, 1024, &o->jobs);
     else if (!strcmp(a, "--shard")) {
       char *end;

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Whole datasets from the CLI (cli/batch.c): -r walks directories in sorted order and takes
 only the files a command reads, -O DIR mirrors the tree, --skip-existing leaves done files
-alone without coding them, -j N gives the same bytes as one process, --shard I/N splits the
+alone without coding them, --manifest records each file and resumes, -j N gives the same bytes as one process, --shard I/N splits the
 sorted list into disjoint shares, one bad file fails alone (named, exit 1, every good output
 written), and a totals line ends a batch whose stderr is not a terminal."""
 import os
@@ -85,6 +85,20 @@ def main():
         rc, _, err = run("encode", "-r", "-j", "2", "-O", T("mout"), T("mixed"))
         assert rc == 1 and "broken.png" in err and "1 failed" in err, (rc, err)
         assert tree(T("mout")) == ["garden-rgb8.wlc", "storm-rgb16.wlc"], tree(T("mout"))
+
+    @test("batch: --manifest records a JSON line per file; a rerun codes only what it lacks")
+    def _():
+        import json
+        rc, _, err = run("encode", "-r", "-j", "2", "-O", T("man"), "--manifest", T("m.jsonl"), src)
+        lines = [json.loads(x) for x in open(T("m.jsonl"))]
+        assert rc == 0 and sorted(x["output"] for x in lines) == [T("man", f) for f in tree(T("man"))], lines
+        assert all(x["status"] == "done" and x["out_bytes"] == os.path.getsize(x["output"]) and
+                   x["in_bytes"] == os.path.getsize(x["input"]) and len(x["model_id"]) == 16 for x in lines), lines
+        os.remove(T("man", "a", "storm-rgb16.wlc"))
+        rc, _, err = run("encode", "-r", "-O", T("man"), "--manifest", T("m.jsonl"), src)
+        again = [json.loads(x) for x in open(T("m.jsonl"))][len(lines):]
+        assert rc == 0 and [x["input"] for x in again] == [T("in", "a", "storm-rgb16.png")], again
+        assert "4 file(s): 1 done, 0 failed, 3 skipped" in err, err
 
     @test("batch: a directory without -r, and bad -j/--shard values, are refused")
     def _():
