@@ -70,6 +70,10 @@ int cmd_encode(cli_opts *o);
 int cmd_decode(cli_opts *o);
 int cmd_info(cli_opts *o);
 int cmd_latents(cli_opts *o);
+int cmd_show(cli_opts *o);
+/* The output path of input in with extension ext (-o, -c, -O DIR: DIR/its path under the
+ * directory it was found in), its folders made; remembered in o->last_out (malloc'd). */
+char *cli_output_path(cli_opts *o, const char *in, const char *ext);
 int cmd_train(cli_opts *o);
 int cmd_eval(cli_opts *o);
 

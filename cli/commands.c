@@ -30,9 +30,7 @@ static int make_parents(char *path) {
   return 0;
 }
 
-/* The output path of input in with extension ext (-o, -c, -O DIR: DIR/its path under the
- * directory it was found in), its folders made; remembered in o->last_out for the totals. */
-static char *output_path(cli_opts *o, const char *in, const char *ext) {
+char *cli_output_path(cli_opts *o, const char *in, const char *ext) {
   char *out = NULL, *rel;
   if (o->out) out = strdup(o->out);
   else if (o->to_stdout || !strcmp(in, "-")) out = strdup("-");
@@ -195,7 +193,7 @@ static int encode_image(cli_opts *o, const char *in, io_input *f) {
     else if (o->verbosity > 1 && (o->target || o->quality >= 0))
       fprintf(stderr, "walloc: %s: %d channel(s), detail step %d\n", in, eo.keep, eo.step);
   }
-  char *out = rc ? NULL : output_path(o, in, ".wlc");
+  char *out = rc ? NULL : cli_output_path(o, in, ".wlc");
   if (!rc) rc = out ? cli_write(o, out, enc, enclen) : cli_fail(in, "out of memory");
   if (!rc && o->verbosity > 1) image_summary(in, out, &s.img, enclen);
   free(out); free(enc);
@@ -233,7 +231,7 @@ static int encode_audio(cli_opts *o, const char *in, io_input *f) {
   if (snd_open(f, &r, &fmt, why)) return cli_fail(in, "%s", why);
   char *out = NULL;
   int rc = audio_encoder(o, in, &fmt, &m, &e), err = 0, opened = 0;
-  if (!rc && !(out = output_path(o, in, ".wlc"))) rc = cli_fail(in, "out of memory");
+  if (!rc && !(out = cli_output_path(o, in, ".wlc"))) rc = cli_fail(in, "out of memory");
   if (!rc) opened = !(rc = cli_out_open(o, out, &w));
   for (int more = 1; !rc && more;) {
     if (snd_read(r, &b, why)) { rc = cli_fail(in, "%s", why); break; }
@@ -259,7 +257,7 @@ static int encode_audio(cli_opts *o, const char *in, io_input *f) {
 
 static int encode_one(cli_opts *o, const char *in) {
   io_input f;
-  char *out = output_path(o, in, ".wlc");
+  char *out = cli_output_path(o, in, ".wlc");
   const int skipped = skip(o, out);
   free(out);
   if (skipped) return 0;
@@ -372,7 +370,7 @@ static int decode_one(cli_opts *o, const char *in) {
   if (open_input(in, &f)) return 1;
   int e = wl_info_peek(f.head, f.nhead, &h), rc = e ? cli_fail(in, "%s", cli_error(e)) : wlc_model(o, in, &h, &m);
   const int audio = h.modality == WL_MODALITY_AUDIO;
-  char *out = rc ? NULL : output_path(o, in, audio ? ".wav" : png_holds(h.channels) ? ".png" : ".npy");
+  char *out = rc ? NULL : cli_output_path(o, in, audio ? ".wav" : png_holds(h.channels) ? ".png" : ".npy");
   /* NULL: stdout, or a FIFO or device named without an extension (/dev/null): the default format */
   const char *ext = out && strcmp(out, "-") && (*io_ext(out) || !io_is_stream(out)) ? io_ext(out) : NULL;
   if (!rc && !out) rc = cli_fail(in, "out of memory");
@@ -547,7 +545,7 @@ static int latents_one(cli_opts *o, const char *in) {
   wl_model *m;
   if (!o->out && !o->to_stdout && !o->outdir && strcmp(in, "-")) return cli_fail(in, "latents needs -o OUT.npy, -O DIR or -c");
   if (cli_open_wlc(o, in, &buf, &len, &h, &m)) return 1;
-  char *out = output_path(o, in, ".npy");
+  char *out = cli_output_path(o, in, ".npy");
   int e = wl_latents(m, buf, len, &q, &h), rc = e ? cli_fail(in, "%s", cli_error(e)) : 0;
   const int shape[3] = {h.keep, h.lat_h, h.lat_w};
   if (!rc && (!out || npy_encode(q, shape, h.bits, &npy, &npylen))) rc = cli_fail(in, "out of memory");

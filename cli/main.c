@@ -26,6 +26,9 @@ static const char usage[] =
   "  latents IN.wlc -o OUT.npy\n"
   "                        write the integer latents as a NumPy array, shape (k, h, w);\n"
   "                        --detail D.npy: also the detail layer's planes, (C*4^J, h, w) int16\n"
+  "  show IN.wlc          the latents as a picture (default output: IN.latents.png): a grid\n"
+  "                        of the channels sent (white 0, red +, blue -), and where a detail\n"
+  "                        layer spends its bits; audio: channels by time (man walloc)\n"
   "  eval ORIG FILE.wlc    decode FILE.wlc and print bpp (audio: kbps), ratio, reduction and\n"
   "                        PSNR; audio: SNR, PSNR (WaLLoC's: mean removed, peak scaled to 0.5),\n"
   "                        SI-SDR (mean over channels) and log-spectral distance (man walloc)\n"
@@ -251,7 +254,7 @@ __attribute__((constructor(101))) static void passive_wait(void) { setenv("OMP_W
 int main(int argc, char **argv) {
   static const struct { const char *name; int (*run)(cli_opts *); } cmds[] = {
     {"encode", cmd_encode}, {"decode", cmd_decode}, {"info", cmd_info},
-    {"latents", cmd_latents}, {"train", cmd_train}, {"eval", cmd_eval}};
+    {"latents", cmd_latents}, {"train", cmd_train}, {"eval", cmd_eval}, {"show", cmd_show}};
   if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
     fputs(usage, argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;
