@@ -4,7 +4,8 @@
 #   make check      install missing packages, build, run every test ("N passed, M failed")
 #   make bench      benchmarks against cwebp/cjpeg, then of the neural models, then audio against
 #                   opus and flac (bench/audio.py), then -T1 against -T2, idle and beside two
-#                   busy processes (bench/threads.py); not part of check
+#                   busy processes (bench/threads.py), then rate-distortion and BD-rate against
+#                   cwebp, cjxl and opj_compress (bench/rd.py); not part of check
 #   make man        regenerate man/walloc.1 from man/walloc.1.md (needs pandoc)
 #   make install    PREFIX (/usr/local) and DESTDIR: the program, both libraries, the headers,
 #                   walloc.pc, the man page and the Python package; make uninstall removes them
@@ -116,6 +117,9 @@ bench: deps-bench
 	@/usr/bin/python3 bench/neural.py
 	@bench/audio.sh
 	@/usr/bin/python3 bench/threads.py
+	@/usr/bin/python3 bench/rd.py corpus/val2
+	@/usr/bin/python3 bench/rd.py corpus/val3/rgb
+	@/usr/bin/python3 bench/rd.py corpus/val3/gray --walloc "-m gray"
 
 man: man/walloc.1
 man/walloc.1: man/walloc.1.md
