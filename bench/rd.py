@@ -9,7 +9,7 @@ both curves cover within the stated bpp window) is computed per image and averag
 means walloc needs fewer bits than the peer for the same PSNR.
 
   bench/rd.py [FOLDER] [--limit N] [--walloc "ARGS"] (extra encode arguments, e.g. "-m gray")
-  bench/rd.py --grid [FOLDER] [--limit N]: mean bpp and PSNR of --keep K --step S over a grid,
+  bench/rd.py --grid [FOLDER] [--limit N] [--every N]: mean bpp and PSNR of --keep K --step S over a grid,
   the measurement behind the ladder's choice of K/2 channels under the detail layer."""
 import argparse
 import json
@@ -97,12 +97,13 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("folder", nargs="?", default="corpus/val2")
     ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--every", type=int, default=1, help="every N-th image of the sorted folder")
     ap.add_argument("--walloc", default="")
     ap.add_argument("--grid", action="store_true")
     ap.add_argument("--save", help="write every image's points to this JSON file")
     ap.add_argument("--load", help="tables from a --save file instead of coding")
     args = ap.parse_args()
-    images = split_images(args.folder)[: args.limit or None]
+    images = split_images(args.folder)[::args.every][: args.limit or None]
     if not images:
         print("bench: no images in %s (run scripts/corpus.sh)" % args.folder, file=sys.stderr)
         return 1

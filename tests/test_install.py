@@ -41,6 +41,13 @@ int main(void) {
 """
 
 
+def asan(lib):
+    """The AddressSanitizer runtime a sanitizer build of lib needs loaded first, or None."""
+    deps = subprocess.run(["ldd", lib], capture_output=True, text=True).stdout
+    return next((line.split("=>")[1].split()[0] for line in deps.splitlines() if "libasan" in line and "=>" in line),
+                None)
+
+
 def make(*args):
     r = subprocess.run(["make", "-s", "--no-print-directory", "-C", TOP, *args], capture_output=True, text=True)
     assert r.returncode == 0, "make %s: %s" % (" ".join(args), r.stderr[-2000:])
@@ -73,10 +80,13 @@ def main():
         flags = subprocess.run(["pkg-config", "--cflags", "--libs", "walloc"], env=env, capture_output=True,
                                text=True, check=True).stdout.split()
         open(T("prog.c"), "w").write(PROGRAM)
-        subprocess.run([os.environ.get("CC", "cc"), "-std=c11", T("prog.c"), "-o", T("prog"), *flags], check=True)
-        r = subprocess.run([T("prog")], env=dict(env, LD_LIBRARY_PATH=T("p", "lib")), capture_output=True, text=True)
+        san = ["-fsanitize=address,undefined"] if asan(T("p", "lib", "libwalloc.so.0")) else []  # make check SAN=...
+        subprocess.run([os.environ.get("CC", "cc"), "-std=c11", *san, T("prog.c"), "-o", T("prog"), *flags], check=True)
+        r = subprocess.run([T("prog")], env=dict(env, LD_LIBRARY_PATH=T("p", "lib"), ASAN_OPTIONS="detect_leaks=0"),
+                           capture_output=True, text=True)
+        assert r.returncode == 0 and len(r.stdout.split()) == 3, (r.returncode, r.stdout, r.stderr[-1500:])
         version, nbytes, mse = r.stdout.split()
-        assert r.returncode == 0 and int(nbytes) > 0 and float(mse) < 20, (r.returncode, r.stdout, r.stderr)
+        assert int(nbytes) > 0 and float(mse) < 20, r.stdout
         r = subprocess.run([T("p", "bin", "walloc"), "--version"], capture_output=True, text=True)
         assert r.returncode == 0 and version in r.stdout, (version, r.stdout)
 
@@ -84,6 +94,9 @@ def main():
     def _():
         env = {k: v for k, v in os.environ.items() if k != "WALLOC_LIBRARY"}
         env["PYTHONPATH"] = T("p", "lib", PY, "dist-packages")
+        runtime = asan(T("p", "lib", "libwalloc.so.0"))
+        if runtime:  # a sanitizer build: its runtime first; Python itself leaks
+            env.update(LD_PRELOAD=runtime, ASAN_OPTIONS="detect_leaks=0")
         r = subprocess.run(["/usr/bin/python3", "-c", "import walloc, ctypes; print(walloc.__file__); "
                             "print(walloc._lib._name); print(walloc.Model('rgb').K)"], env=env, cwd=T(),
                            capture_output=True, text=True)
