@@ -79,7 +79,7 @@ def bd_rate(ref, test, lo, hi):
 def grid(images):
     keeps, steps = (3, 6, 9, 12), (0, 160, 224, 288, 352, 416)
     print("## --keep K --step S on %d images: mean bpp / PSNR (dB)\n" % len(images))
-    print("| K | " + " | ".join("S %d" % st for st in steps) + " |\n|---" * (len(steps) + 1) + "|")
+    print("| K | " + " | ".join("S %d" % st for st in steps) + " |\n" + "|---" * (len(steps) + 1) + "|")
     for k in keeps:
         cells = []
         for st in steps:
