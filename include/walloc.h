@@ -177,7 +177,7 @@ WL_API int wl_encode_inplace(const wl_model *model, wl_image *img, const wl_enco
  * the first 1 .. K/2 latent channels alone, then K/2 channels with a detail layer of step index
  * 1 .. WL_MAX_STEP. wl_quality_opts sets keep and step (other fields zero) for quality 0..100
  * on that ladder: 0..20 add channels, 21..75 refine the detail step from 144 to 320 (photos:
- * about 33 to 38 dB), 76..100 to 608 (about 53 dB); for audio models, keep alone. */
+ * about 30 to 37 dB), 76..100 to 608 (about 53 dB); for audio models, keep alone. */
 WL_API int wl_quality_opts(const wl_model *model, int quality, wl_encode_opts *opts);
 /* Encodes an image at the rung that meets a target: WL_TARGET_BYTES (the largest file of at most
  * `value` bytes), WL_TARGET_BPP (at most `value` bits per pixel: bytes = floor(value W H / 8)),

@@ -33,7 +33,7 @@ int wl_quality_opts(const wl_model *m, int quality, wl_encode_opts *o) {
     o->keep = 1 + (K - 1) * quality / 100;
     return 0;
   }
-  /* Q 0..20: channels 1 .. half; 21..75: steps 144 .. 320 (about 33 to 38 dB on photos);
+  /* Q 0..20: channels 1 .. half; 21..75: steps 144 .. 320 (about 30 to 37 dB on photos);
    * 76..100: steps up to 608 (about 53 dB) */
   if (quality <= 20) o->keep = 1 + ((half - 1) * quality + 10) / 20;
   else {
