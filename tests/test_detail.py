@@ -137,6 +137,21 @@ def main():
             rc, _, err = run("encode", "-f", *args, GARDEN, "-o", T("b.wlc"))
             assert rc == 2 and err.count("\n") <= 2 and not os.path.exists(T("b.wlc")), (args, rc, err)
 
+    @test("detail: 16-bit samples at the ends of the range come back at the ends (no wrap), at -Q 100 and "
+          "the finest step")
+    def _():
+        rng = np.random.default_rng(1)
+        a = (rng.random((3, 64, 80)) * 65535).astype(np.uint16)  # noise: the hardest content
+        a[:, :20] = 65535
+        a[:, 40:50] = 0
+        np.save(T("sat.npy"), a)
+        for flags, err_most in ((["-Q", "100"], 1024), (["--step", "896"], 64)):
+            assert run("encode", "-q", "-f", "-m", "rgb", *flags, T("sat.npy"), "-o", T("sat.wlc"))[0] == 0
+            assert run("decode", "-q", "-f", T("sat.wlc"), "-o", T("satd.npy"))[0] == 0
+            b = np.load(T("satd.npy")).astype(int)
+            assert b[:, :20].min() >= 65535 - err_most and b[:, 40:50].max() <= err_most and \
+                np.abs(b - a).max() <= err_most, (flags, b[:, :20].min(), b[:, 40:50].max(), np.abs(b - a).max())
+
     @test("detail: -Q on audio sends 1 + (K - 1) Q / 100 channels; --step and targets are refused for audio")
     def _():
         import soundfile as sf
