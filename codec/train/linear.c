@@ -126,6 +126,32 @@ int wl_linear_fit(wl_model *m, const wl_signal *s, int n, float gain, int stride
   return e;
 }
 
+/* More than this share of the first channel's training latents at the ends of the B-bit range
+ * means a gain too high for the signals: the companding's flat tails then hold the strongest
+ * channel, which decodes as noise (a 16-bit model trained at --gain 1000 decoded saturated
+ * areas as mid-grey). */
+#define SATURATED 0.01
+
+int wl_check_gain(const wl_model *m, const wl_signal *s, int n, float gain) {
+  const int top = (1 << (m->d.bits - 1)) - 1;
+  long ends = 0, total = 0;
+  wl_work w = {0};
+  int e = 0;
+  for (int i = 0; i < n && !e; i++) {
+    const long P = wl_latent_count(&s[i], m->d.J);
+    int16_t *q = malloc(sizeof(int16_t) * (size_t)P);
+    e = q ? wl_analyse(m, &s[i], 1, q, &w) : WL_FAIL(WL_ERR_NOMEM);
+    for (long j = 0; !e && j < P; j++) ends += q[j] == top || q[j] == -top;
+    total += P;
+    free(q);
+  }
+  wl_work_free(&w);
+  if (!e && ends > SATURATED * total)
+    e = WL_FAIL_WHY(WL_ERR_ARG, "gain %g puts %.1f%% of the first channel's training latents at the ends of the %d-bit "
+                    "range, where they decode as noise: lower the gain", gain, 100.0 * ends / total, m->d.bits);
+  return e;
+}
+
 int wl_check_shape(const wl_signal *s, int n, int channels, int J, int K, int bits, int dims) {
   const int maxJ = dims == 1 ? WL_MAX_J1 : WL_MAX_J;
   WL_NEED(channels >= 1 && channels <= WL_MAX_CHANNELS, "channels %d: 1 to %d", channels, WL_MAX_CHANNELS);
@@ -155,6 +181,7 @@ static int train_linear(const wl_signal *s, int n, int dims, const wl_linear_par
   const float gain = p->gain > 0 ? p->gain : wl_default_gain(dims);
   int e = wl_model_alloc(m);
   if (!e) e = wl_linear_fit(m, s, n, gain, p->stride > 0 ? p->stride : 1, NULL);
+  if (!e) e = wl_check_gain(m, s, n, gain);
   if (!e) e = wl_model_tables(m, s, n);
   if (!e) {
     char g[32], count[32];

@@ -199,6 +199,7 @@ static int trainer_new(wl_trainer **tp, wl_signal *sig, int n, int dims, const w
   const float gain = p->gain > 0 ? p->gain : wl_default_gain(dims);
   if (!(t->kerr = malloc(sizeof(double) * ((size_t)p->K + 1)))) e = WL_FAIL(WL_ERR_NOMEM);
   if (!e) e = wl_linear_fit(m, sig, n, gain, PCA_STRIDE, t->kerr);
+  if (!e) e = wl_check_gain(m, sig, n, gain);
   for (int k = 0; !e && k <= p->K; k++) /* plus rounding: a unit step in y is 1 / gain in X */
     t->kerr[k] = fmax(t->kerr[k] + k / (12.0 * gain * gain * m->D), 1e-12);
   if (!e) e = flat_tables(m);

@@ -78,6 +78,9 @@ float wl_default_gain(int dims);
  * static entropy tables from the latents of the signals s (of m's dims). */
 int wl_linear_fit(wl_model *m, const wl_signal *s, int n, float gain, int stride, double *residual);
 int wl_model_tables(wl_model *m, const wl_signal *s, int n);
+/* WL_ERR_ARG when the gain sends more than 1% of the first channel's latents of the signals to
+ * the ends of the B-bit range (linear.c). */
+int wl_check_gain(const wl_model *m, const wl_signal *s, int n, float gain);
 
 /* train.c, for tests: the trainer's model, and the loss and gradient of the current step's
  * batch without an update (grad: m->nparams floats; rate.log_scale's entries are d bpp/d log
