@@ -26,7 +26,7 @@ static const char usage[] =
   "  latents IN.wlc -o OUT.npy\n"
   "                        write the integer latents as a NumPy array, shape (k, h, w);\n"
   "                        --detail D.npy: also the detail layer's planes, (C*4^J, h, w) int16\n"
-  "  show IN.wlc...       the latents as a picture (default output: IN.latents.png): a grid\n"
+  "  show IN.wlc...        the latents as a picture (default output: IN.latents.png): a grid\n"
   "                        of the channels sent (white 0, red +, blue -), and where a detail\n"
   "                        layer spends its bits; audio: channels by time (man walloc)\n"
   "  eval ORIG FILE.wlc    decode FILE.wlc and print bpp (audio: kbps), ratio, reduction and\n"
