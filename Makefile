@@ -117,9 +117,9 @@ bench: deps-bench
 	@/usr/bin/python3 bench/neural.py
 	@bench/audio.sh
 	@/usr/bin/python3 bench/threads.py
-	@/usr/bin/python3 bench/rd.py corpus/val2
-	@/usr/bin/python3 bench/rd.py corpus/val3/rgb
-	@/usr/bin/python3 bench/rd.py corpus/val3/gray --walloc "-m gray"
+	@/usr/bin/python3 bench/rd.py corpus/val2 --plot bench/figures/rd-val2.svg
+	@/usr/bin/python3 bench/rd.py corpus/val3/rgb --plot bench/figures/rd-val3-rgb.svg
+	@/usr/bin/python3 bench/rd.py corpus/val3/gray --walloc "-m gray" --plot bench/figures/rd-val3-gray.svg
 
 man: man/walloc.1
 man/walloc.1: man/walloc.1.md

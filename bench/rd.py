@@ -9,6 +9,7 @@ both curves cover within the stated bpp window) is computed per image and averag
 means walloc needs fewer bits than the peer for the same PSNR.
 
   bench/rd.py [FOLDER] [--limit N] [--walloc "ARGS"] (extra encode arguments, e.g. "-m gray")
+  --plot FILE.svg writes the mean curves as a figure (python3-matplotlib).
   bench/rd.py --grid [FOLDER] [--limit N] [--every N]: mean bpp and PSNR of --keep K --step S over a grid,
   the measurement behind the ladder's choice of K/2 channels under the detail layer."""
 import argparse
@@ -93,6 +94,28 @@ def grid(images):
         print("| %d | %s |" % (k, " | ".join(cells)))
 
 
+def plot(mean, title, path):
+    """The mean curves, bpp (log) against PSNR, one line per codec, as SVG."""
+    import matplotlib
+    matplotlib.use("svg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    for name, pts in mean.items():
+        pts = sorted(p for p in pts if p[1] < 99)
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-" if name == "walloc" else ".--", label=name,
+                linewidth=2 if name == "walloc" else 1)
+    ax.set_xscale("log")
+    ax.set_xlim(0.05, 4)
+    ax.set_xlabel("bits per pixel")
+    ax.set_ylabel("PSNR (dB, RGB, 8-bit peak)")
+    ax.set_title("mean rate-distortion: " + title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, metadata={"Date": None})
+    plt.close(fig)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("folder", nargs="?", default="corpus/val2")
@@ -102,6 +125,7 @@ def main():
     ap.add_argument("--grid", action="store_true")
     ap.add_argument("--save", help="write every image's points to this JSON file")
     ap.add_argument("--load", help="tables from a --save file instead of coding")
+    ap.add_argument("--plot", help="write the mean curves as an SVG figure (python3-matplotlib)")
     args = ap.parse_args()
     images = split_images(args.folder)[::args.every][: args.limit or None]
     if not images:
@@ -134,6 +158,8 @@ def main():
             print("| %s | %s | %.3f | %.2f |" % (name, label, np.mean([im[j][0] for im in c]),
                                                  np.mean([im[j][1] for im in c])))
     mean = {name: [tuple(np.mean([im[j] for im in c], axis=0)) for j in range(len(c[0]))] for name, c in curves.items()}
+    if args.plot:
+        plot(mean, "%s, %d images" % (args.folder, len(images)), args.plot)
     fmt = lambda x: "n/a" if x is None else "%+.1f%%" % x  # noqa: E731
     print("\nBD-rate of walloc against each peer (negative: walloc needs fewer bits for the same PSNR), "
           "the mean of the images' own (those whose curves overlap in the window), and of the mean curves:\n")
