@@ -81,6 +81,27 @@ def _():
         pass
 
 
+@test("python: LatentDataset of a directory gives each file's dequantised latents and mask, in sorted order; "
+      "items of one size stack into a batch")
+def _():
+    os.makedirs(T("ds/sub"))
+    names = ["ds/b.wlc", "ds/a.wlc", "ds/sub/c.wlc"]
+    for name, keep in zip(names, (3, 12, 6)):
+        assert run("encode", "-q", "-f", "--keep", str(keep), os.path.join(IMAGES, "garden-rgb8.png"), "-o", T(name))[0] == 0
+    open(T("ds/notes.txt"), "w").write("not a .wlc")
+    ds = walloc.LatentDataset(T("ds"))
+    assert len(ds) == 3 and ds.paths == [T("ds/a.wlc"), T("ds/b.wlc"), T("ds/sub/c.wlc")], ds.paths
+    m = walloc.Model("rgb")
+    for i, path in enumerate(ds.paths):
+        y, mask = ds[i]
+        q, want = walloc.read_latents(path)
+        assert y.dtype == np.float32 and np.array_equal(mask, want) and np.array_equal(y, walloc.dequantise(q[want], m))
+    batch = np.stack([ds[i][0] for i in range(len(ds))])
+    assert batch.shape == (3, 12, 32, 32), batch.shape
+    q, mask = walloc.LatentDataset([T("ds/b.wlc")], model="rgb", dequantised=False)[0]
+    assert q.dtype == np.int16 and mask.sum() == 3 and not q[3:].any()
+
+
 @test("python: read_latents gives the program's latents (walloc latents) and the mask of channels sent")
 def _():
     for png, model, keep in CASES:

@@ -6,6 +6,7 @@
     y = walloc.dequantise(q[mask], m)           # float32 (K, h, w): the decoder's input
     data = walloc.encode(image, m, keep=6)      # image: uint8/uint16 (C, H, W) or (H, W)
     image = walloc.decode(data)                 # the built-in model the file names, or model=
+    ds = walloc.LatentDataset("dir/")           # ds[i] = (y, mask) of every .wlc below, sorted
 
 Errors raise walloc.Error with the library's message. The library is found through
 $WALLOC_LIBRARY, then the one make install put beside it, then the build beside this package
@@ -244,3 +245,36 @@ def decode(data, model=None):
     out = np.concatenate(planes).astype(np.uint16 if img.depth == 16 else np.uint8)
     _lib.wl_image_release(ctypes.byref(img))
     return out
+
+
+class LatentDataset:
+    """The latents of many .wlc files, one item per file: (y, mask) with y float32 (K, h, w) from
+    dequantise (the decoder's input: channels not sent at the model's fill values) or, with
+    dequantised=False, int16 (K, h, w) with zeros there; mask (K,) bool, the channels sent.
+    paths: .wlc paths, or a directory whose *.wlc files (recursively) are taken in sorted order.
+    It has __len__ and __getitem__, so torch.utils.data.DataLoader takes it as it is; the default
+    collate stacks items, which needs one latent shape per batch: group files by image size (or
+    crop, e.g. y[:, :h0, :w0]) before batching images of different sizes. Models are loaded once
+    per id (model=None: the built-in one each file names)."""
+
+    def __init__(self, paths, model=None, dequantised=True):
+        if isinstance(paths, (str, os.PathLike)) and os.path.isdir(paths):
+            paths = sorted(os.path.join(d, f) for d, _, fs in os.walk(paths) for f in fs if f.endswith(".wlc"))
+        self.paths = [os.fspath(p) for p in paths]
+        self.dequantised = dequantised
+        self._model = model if model is None or isinstance(model, Model) else Model(model)
+        self._models = {}
+
+    def __len__(self):
+        return len(self.paths)
+
+    def __getitem__(self, i):
+        data = open(self.paths[i], "rb").read()
+        m = self._model
+        if m is None:
+            mid = _peek(data).model_id
+            if mid not in self._models:
+                self._models[mid] = Model.of_file(data)
+            m = self._models[mid]
+        q, mask = read_latents(data, m)
+        return (dequantise(q[mask], m) if self.dequantised else q), mask
