@@ -183,7 +183,7 @@ WL_API int wl_quality_opts(const wl_model *model, int quality, wl_encode_opts *o
  * `value` bytes), WL_TARGET_BPP (at most `value` bits per pixel: bytes = floor(value W H / 8)),
  * WL_TARGET_PSNR (the smallest file whose decoded PSNR, over every colour channel with peak
  * 2^depth - 1, is at least `value` dB). *chosen receives the rung's options. Every rung tried is
- * measured exactly, so the target holds for this library's encoder and decoder. WL_ERR_LIMIT
+ * measured exactly, so the target holds for this library's encoder and decoder. WL_ERR_ARG
  * when no rung meets it (a size below the one-channel file, a PSNR past the finest step). */
 enum { WL_TARGET_BYTES = 1, WL_TARGET_BPP = 2, WL_TARGET_PSNR = 3 };
 WL_API int wl_encode_target(const wl_model *model, const wl_image *img, int target, double value,

@@ -165,8 +165,11 @@ static int search(ladder *l, int rate, double value, int *rung) {
     L = next < lo + 1 ? lo + 1 : next > hi - 1 ? hi - 1 : next;
   }
   *rung = rate ? lo : hi;
-  if (*rung < 1) return WL_FAIL_WHY(WL_ERR_LIMIT, "%.0f bytes is less than the smallest file, one channel", value);
-  if (*rung > top) return WL_FAIL_WHY(WL_ERR_LIMIT, "PSNR %.2f dB is out of reach (the finest step falls short)", value);
+  if (*rung < 1) /* then hi = 1 */
+    return WL_FAIL_WHY(WL_ERR_ARG, "a target of %.0f bytes is below the smallest file (%.0f bytes: one channel)", value,
+                       exp(fhi));
+  if (*rung > top) /* then lo = top */
+    return WL_FAIL_WHY(WL_ERR_ARG, "PSNR %.2f dB is out of reach (the finest step gives %.2f dB)", value, flo);
   return 0;
 }
 
