@@ -207,7 +207,15 @@ static int run_parallel(cli_opts *o, int (*one)(cli_opts *, const char *), const
   return rc;
 }
 
-int batch_run(cli_opts *o, int (*one)(cli_opts *, const char *), const char *const *exts) {
+static void list_free(list *l) {
+  for (int i = 0; i < l->n; i++) { free(l->in[i]); free(l->rel[i]); }
+  free(l->in);
+  free(l->rel);
+  memset(l, 0, sizeof *l);
+}
+
+/* The inputs: directories walked with -r, then --shard's share; prints errors. */
+static int collect(cli_opts *o, const char *const *exts, list *out) {
   list l = {0};
   int rc = 0;
   for (int i = 0; !rc && i < o->ninputs; i++) {
@@ -230,13 +238,34 @@ int batch_run(cli_opts *o, int (*one)(cli_opts *, const char *), const char *con
     l.rel[kept++] = l.rel[i];
   }
   l.n = kept;
+  *out = l;
+  return rc;
+}
+
+int batch_files(cli_opts *o, const char *const *exts, char ***files, int *n) {
+  list l;
+  const int rc = collect(o, exts, &l);
+  *files = l.in;
+  *n = l.n;
+  for (int i = 0; i < l.n; i++) free(l.rel[i]);
+  free(l.rel);
+  if (rc) {
+    for (int i = 0; i < l.n; i++) free(l.in[i]);
+    free(l.in);
+    *files = NULL;
+    *n = 0;
+  }
+  return rc;
+}
+
+int batch_run(cli_opts *o, int (*one)(cli_opts *, const char *), const char *const *exts) {
+  list l;
+  int rc = collect(o, exts, &l), kept = 0, resumed = 0;
   char *done = calloc((size_t)l.n + 1, 1);
   if (!rc && !done) rc = cli_fail("walloc", "out of memory");
   if (!rc && o->manifest) rc = manifest_done(o, &l, done);
-  kept = 0; /* inputs a manifest records as done are counted as skipped and left */
-  int resumed = 0;
-  for (int i = 0; i < l.n; i++) {
-    if (done[i]) { free(l.in[i]); free(l.rel[i]); resumed++; continue; }
+  for (int i = 0; i < l.n; i++) { /* inputs a manifest records as done are counted as skipped and left */
+    if (done && done[i]) { free(l.in[i]); free(l.rel[i]); resumed++; continue; }
     l.in[kept] = l.in[i];
     l.rel[kept++] = l.rel[i];
   }
@@ -260,8 +289,7 @@ int batch_run(cli_opts *o, int (*one)(cli_opts *, const char *), const char *con
     fprintf(stderr, "walloc: %d file(s): %d done, %d failed, %d skipped; %lld bytes in, %lld out (%.2f:1), %.1f s\n",
             t.done + resumed, t.ok, t.failed, t.skipped, t.in, t.out, t.out ? (double)t.in / t.out : 0.0, now() - t.t0);
   if (t.manifest && fclose(t.manifest)) rc = cli_fail(o->manifest, "cannot write: %s", strerror(errno));
-  for (int i = 0; i < l.n; i++) { free(l.in[i]); free(l.rel[i]); }
-  free(l.in); free(l.rel);
+  list_free(&l);
   free(o->last_out);
   o->last_out = NULL;
   return rc ? rc : t.failed ? 1 : 0;

@@ -38,6 +38,8 @@ typedef struct {
 /* batch.c: runs one() on every input (directories walked with -r for files of the extensions
  * exts, NULL-terminated), with -O, --shard, -j, progress and totals; the exit status. */
 int batch_run(cli_opts *o, int (*one)(cli_opts *, const char *), const char *const *exts);
+/* The inputs batch_run would take, as *n malloc'd paths (each and the array to free). */
+int batch_files(cli_opts *o, const char *const *exts, char ***files, int *n);
 
 /* Prints "walloc: FILE: message" on stderr and returns 1 (the exit status for bad input). */
 int cli_fail(const char *file, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

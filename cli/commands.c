@@ -529,8 +529,8 @@ static int detail_one(cli_opts *o, const char *in, const uint8_t *buf, size_t le
   size_t npylen = 0;
   int e = wl_detail_planes(buf, len, &v, &h), rc = e ? cli_fail(in, "%s", cli_error(e)) : 0;
   if (!rc && !v) rc = cli_fail(in, "has no detail layer (encode with -Q above 20, --step or a target)");
-  const int shape[3] = {h.channels << (2 * h.J), h.lat_h, h.lat_w};
-  if (!rc && npy_encode(v, shape, 16, &npy, &npylen)) rc = cli_fail(in, "out of memory");
+  const long shape[3] = {h.channels << (2 * h.J), h.lat_h, h.lat_w};
+  if (!rc && npy_encode(v, shape, 3, 16, &npy, &npylen)) rc = cli_fail(in, "out of memory");
   if (!rc) rc = cli_write(o, o->detail, npy, npylen);
   free(v);
   free(npy);
@@ -547,8 +547,8 @@ static int latents_one(cli_opts *o, const char *in) {
   if (cli_open_wlc(o, in, &buf, &len, &h, &m)) return 1;
   char *out = cli_output_path(o, in, ".npy");
   int e = wl_latents(m, buf, len, &q, &h), rc = e ? cli_fail(in, "%s", cli_error(e)) : 0;
-  const int shape[3] = {h.keep, h.lat_h, h.lat_w};
-  if (!rc && (!out || npy_encode(q, shape, h.bits, &npy, &npylen))) rc = cli_fail(in, "out of memory");
+  const long shape[3] = {h.keep, h.lat_h, h.lat_w};
+  if (!rc && (!out || npy_encode(q, shape, 3, h.bits, &npy, &npylen))) rc = cli_fail(in, "out of memory");
   if (!rc) rc = cli_write(o, out, npy, npylen);
   if (!rc && o->detail) rc = detail_one(o, in, buf, len);
   free(out); free(npy); free(q); free(buf);
@@ -556,4 +556,64 @@ static int latents_one(cli_opts *o, const char *in) {
   return rc;
 }
 
-int cmd_latents(cli_opts *o) { return batch_run(o, latents_one, wlc_exts); }
+/* latents -o OUT.npy of several files: one (N, K, h, w) array, channels not sent at 0, and
+ * OUT.mask.npy, (N, K) bool: the channels each file sent. One model and latent shape only. */
+static int stack_latents(cli_opts *o, char **files, int n) {
+  int16_t *all = NULL;
+  uint8_t *mask = NULL, *npy = NULL;
+  size_t npylen = 0;
+  wl_info first = {0};
+  long P = 0;
+  int rc = 0;
+  for (int i = 0; i < n && !rc; i++) {
+    uint8_t *buf;
+    size_t len;
+    int16_t *q = NULL;
+    wl_info h;
+    wl_model *m;
+    if (cli_open_wlc(o, files[i], &buf, &len, &h, &m)) { rc = 1; break; }
+    int e = wl_latents(m, buf, len, &q, &h);
+    if (e) rc = cli_fail(files[i], "%s", cli_error(e));
+    else if (!i) {
+      first = h;
+      P = (long)h.lat_h * h.lat_w;
+      all = calloc((size_t)n * h.K * P, sizeof *all);
+      mask = calloc((size_t)n * h.K, 1);
+      if (!all || !mask) rc = cli_fail(files[i], "out of memory");
+    } else if (h.K != first.K || h.lat_h != first.lat_h || h.lat_w != first.lat_w || h.bits != first.bits ||
+               h.model_id != first.model_id)
+      rc = cli_fail(files[i], "latents (%d, %d, %d) of model %016" PRIx64 " differ from %s's (%d, %d, %d) of %016" PRIx64
+                    ": one array holds one model and size (one .npy per file: -O DIR)", h.K, h.lat_h, h.lat_w,
+                    h.model_id, files[0], first.K, first.lat_h, first.lat_w, first.model_id);
+    for (int c = 0; !rc && c < h.keep; c++) {
+      memcpy(all + ((size_t)i * h.K + c) * P, q + (size_t)c * P, sizeof *q * (size_t)P);
+      mask[(size_t)i * h.K + c] = 1;
+    }
+    free(q);
+    free(buf);
+    wl_model_free(m);
+  }
+  const long shape[4] = {n, first.K, first.lat_h, first.lat_w}, mshape[2] = {n, first.K};
+  char *mpath = rc ? NULL : io_replace_ext(o->out, ".mask.npy");
+  if (!rc && (!mpath || npy_encode(all, shape, 4, first.bits, &npy, &npylen))) rc = cli_fail(o->out, "out of memory");
+  if (!rc) rc = cli_write(o, o->out, npy, npylen);
+  free(npy);
+  npy = NULL;
+  if (!rc && npy_encode_bool(mask, mshape, &npy, &npylen)) rc = cli_fail(mpath, "out of memory");
+  if (!rc) rc = cli_write(o, mpath, npy, npylen);
+  if (!rc && o->verbosity > 1) fprintf(stderr, "walloc: %d files -> %s (%d, %d, %d, %d) and %s\n", n, o->out, n, first.K,
+                                       first.lat_h, first.lat_w, mpath);
+  free(npy); free(mpath); free(all); free(mask);
+  return rc;
+}
+
+int cmd_latents(cli_opts *o) {
+  if (!o->out || !strcmp(o->out, "-") || o->to_stdout) return batch_run(o, latents_one, wlc_exts);
+  char **files;
+  int n;
+  if (batch_files(o, wlc_exts, &files, &n)) return 1;
+  const int rc = n > 1 ? stack_latents(o, files, n) : batch_run(o, latents_one, wlc_exts);
+  for (int i = 0; i < n; i++) free(files[i]);
+  free(files);
+  return rc;
+}

@@ -147,12 +147,15 @@ int npy_decode(const uint8_t *buf, size_t len, wl_image *img, char *why) {
 
 /* ---- writing ---------------------------------------------------------------------------- */
 
-/* Allocates a version 1.0 file with the header for descr and shape (C, H, W) and room for
- * `data` bytes after it; *start is where the data goes. */
-static uint8_t *npy_start(const char *descr, const int shape[3], size_t data, uint8_t **start, size_t *total) {
-  char dict[128];
-  const int n = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (%d, %d, %d), }",
-                         descr, shape[0], shape[1], shape[2]);
+/* Allocates a version 1.0 file with the header for descr and shape (ndim 1 .. 4 sizes) and room
+ * for `data` bytes after it; *start is where the data goes. */
+static uint8_t *npy_start(const char *descr, const long *shape, int ndim, size_t data, uint8_t **start,
+                          size_t *total) {
+  char dict[192], dims[96] = "";
+  for (int i = 0; i < ndim; i++)
+    snprintf(dims + strlen(dims), sizeof dims - strlen(dims), "%ld,%s", shape[i], i + 1 < ndim ? " " : "");
+  if (ndim > 1) dims[strlen(dims) - 1] = 0; /* (n,) for one dimension, (a, b) for more */
+  const int n = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (%s), }", descr, dims);
   const size_t hlen = ((10 + (size_t)n + 1 + 63) / 64) * 64 - 10; /* dict + padding + '\n' */
   uint8_t *o = malloc(10 + hlen + data);
   if (!o) return NULL;
@@ -173,20 +176,30 @@ static inline void put(uint8_t *d, size_t i, int bytes, unsigned v) {
   if (bytes == 2) d[i * 2 + 1] = (uint8_t)(v >> 8);
 }
 
-int npy_encode(const int16_t *q, const int shape[3], int bits, uint8_t **out, size_t *outlen) {
+int npy_encode(const int16_t *q, const long *shape, int ndim, int bits, uint8_t **out, size_t *outlen) {
   const int bytes = bits <= 8 ? 1 : 2;
-  const size_t count = (size_t)shape[0] * shape[1] * shape[2];
+  size_t count = 1;
+  for (int i = 0; i < ndim; i++) count *= (size_t)shape[i];
   uint8_t *d;
-  if (!(*out = npy_start(bytes == 1 ? "|i1" : "<i2", shape, count * bytes, &d, outlen))) return -1;
+  if (!(*out = npy_start(bytes == 1 ? "|i1" : "<i2", shape, ndim, count * bytes, &d, outlen))) return -1;
   for (size_t i = 0; i < count; i++) put(d, i, bytes, (uint16_t)q[i]);
   return 0;
 }
 
+int npy_encode_bool(const uint8_t *b, const long shape[2], uint8_t **out, size_t *outlen) {
+  const size_t count = (size_t)shape[0] * shape[1];
+  uint8_t *d;
+  if (!(*out = npy_start("|b1", shape, 2, count, &d, outlen))) return -1;
+  for (size_t i = 0; i < count; i++) d[i] = b[i] != 0;
+  return 0;
+}
+
 int npy_encode_image(const wl_image *img, uint8_t **out, size_t *outlen) {
-  const int bytes = img->depth / 8, shape[3] = {img->channels + (img->alpha != NULL), img->height, img->width};
+  const int bytes = img->depth / 8;
+  const long shape[3] = {img->channels + (img->alpha != NULL), img->height, img->width};
   const size_t plane = (size_t)img->height * img->width, colour = (size_t)img->channels * plane;
   uint8_t *d;
-  if (!(*out = npy_start(bytes == 1 ? "|u1" : "<u2", shape, (colour + (img->alpha ? plane : 0)) * bytes, &d, outlen)))
+  if (!(*out = npy_start(bytes == 1 ? "|u1" : "<u2", shape, 3, (colour + (img->alpha ? plane : 0)) * bytes, &d, outlen)))
     return -1;
   for (size_t i = 0; i < colour; i++) put(d, i, bytes, (unsigned)img->planes[i]);
   if (img->alpha)

@@ -18,6 +18,8 @@ int npy_decode(const uint8_t *buf, size_t len, wl_image *img, char *why);
 /* Serialises img's planes (alpha, when present, as one more plane last, as in RGBA) as uint8
  * (depth 8) or little-endian uint16, shape (C, H, W). Returns 0 or -1 (out of memory). */
 int npy_encode_image(const wl_image *img, uint8_t **out, size_t *outlen);
-/* Serialises q (shape[0], shape[1], shape[2]) as int8 (bits <= 8) or little-endian int16. */
-int npy_encode(const int16_t *q, const int shape[3], int bits, uint8_t **out, size_t *outlen);
+/* Serialises q of the ndim (1..4) sizes in shape as int8 (bits <= 8) or little-endian int16. */
+int npy_encode(const int16_t *q, const long *shape, int ndim, int bits, uint8_t **out, size_t *outlen);
+/* Serialises b (shape[0], shape[1]) as bool. */
+int npy_encode_bool(const uint8_t *b, const long shape[2], uint8_t **out, size_t *outlen);
 #endif

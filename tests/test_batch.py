@@ -100,6 +100,24 @@ def main():
         assert rc == 0 and [x["input"] for x in again] == [T("in", "a", "storm-rgb16.png")], again
         assert "4 file(s): 1 done, 0 failed, 3 skipped" in err, err
 
+    @test("batch: latents of many files -o OUT.npy stack into (N, K, h, w) with OUT.mask.npy; mixed sizes refused")
+    def _():
+        os.makedirs(T("st"))
+        for i, keep in enumerate((3, 12, 6)):
+            assert run("encode", "-q", "-f", "--keep", str(keep), T("in", "a", "garden-rgb8.png"), "-o",
+                       T("st", "g%d.wlc" % i))[0] == 0
+        rc, _, err = run("latents", "-r", "-o", T("all.npy"), T("st"))
+        a, m = np.load(T("all.npy")), np.load(T("all.mask.npy"))
+        assert rc == 0 and a.shape == (3, 12, 32, 32) and m.dtype == bool and m.sum(1).tolist() == [3, 12, 6], \
+            (rc, err, a.shape, m.sum(1))
+        for i in range(3):
+            assert run("latents", "-q", "-f", T("st", "g%d.wlc" % i), "-o", T("one.npy"))[0] == 0
+            one = np.load(T("one.npy"))
+            assert np.array_equal(a[i, :len(one)], one) and not a[i, len(one):].any(), i
+        assert run("encode", "-q", "-f", T("in", "a", "storm-rgb16.png"), "-o", T("st", "h.wlc"))[0] == 0
+        rc, _, err = run("latents", "-f", "-r", "-o", T("bad.npy"), T("st"))
+        assert rc == 1 and "h.wlc" in err and "one model and size" in err and not os.path.exists(T("bad.npy")), (rc, err)
+
     @test("batch: a directory without -r, and bad -j/--shard values, are refused")
     def _():
         rc, _, err = run("encode", "-O", T("x"), src)
