@@ -9,7 +9,9 @@
  *   detail: an image with a detail layer gets a second panel below the grid, lat_w x lat_h: the
  *           sum of |v| over the layer's planes at each position, divided by its largest, from
  *           white (0) to black (1): where the layer spends its bits.
- *   Every pixel is repeated z x z times, z = min(8, max(1, 512 / the grid's width)). */
+ *   Every pixel is repeated z x z times, z = min(8, max(1, 512 / the grid's width)).
+ * show --diff ORIG FILE.wlc: the decoded image's error map instead (diff_picture), default
+ * FILE.diff.png. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +72,33 @@ static int picture(const int16_t *q, int keep, int h, int w, int audio, const in
   return 0;
 }
 
+/* show --diff ORIG: the error map of the decoded image against ORIG, one pixel each: grey
+ * 255 (1 - e / 16) clamped at 0, e the mean absolute error over the colour channels in 8-bit
+ * grey levels (16-bit samples divided by 257): white where exact, black from 16 levels up. */
+static int diff_picture(cli_opts *o, const char *in, const wl_model *m, const uint8_t *buf, size_t len, wl_image *p) {
+  cli_signal s;
+  wl_image dec;
+  if (cli_read_signal(o->diff, &s)) return 1;
+  int e = s.audio ? 0 : wl_decode(m, buf, len, &dec), rc = 0;
+  if (s.audio) rc = cli_fail(o->diff, "--diff compares images; this is audio");
+  else if (e) rc = cli_fail(in, "%s", cli_error(e));
+  else if (dec.channels != s.img.channels || dec.width != s.img.width || dec.height != s.img.height ||
+           dec.depth != s.img.depth)
+    rc = cli_fail(o->diff, "%dx%d, %d channel(s), %d-bit: not the shape of %s (%dx%d, %d, %d-bit)", s.img.width,
+                  s.img.height, s.img.channels, s.img.depth, in, dec.width, dec.height, dec.channels, dec.depth);
+  else if (wl_image_alloc(p, 3, dec.height, dec.width, 8, 0)) rc = cli_fail(in, "out of memory");
+  const size_t n = rc ? 0 : (size_t)dec.width * dec.height, scale = dec.depth == 16 ? 257 : 1;
+  for (size_t i = 0; i < n; i++) {
+    double err = 0;
+    for (int c = 0; c < dec.channels; c++) err += fabs(dec.planes[c * n + i] - s.img.planes[c * n + i]);
+    const float g = (float)lround(fmax(0, 255 * (1 - err / dec.channels / scale / 16)));
+    for (int c = 0; c < 3; c++) p->planes[c * n + i] = g;
+  }
+  if (!s.audio && !e) wl_image_release(&dec);
+  cli_signal_release(&s);
+  return rc;
+}
+
 static int show_one(cli_opts *o, const char *in) {
   uint8_t *buf, *png = NULL;
   size_t len, pnglen = 0;
@@ -78,13 +107,14 @@ static int show_one(cli_opts *o, const char *in) {
   wl_model *m;
   wl_image p = {0};
   if (cli_open_wlc(o, in, &buf, &len, &h, &m)) return 1;
-  char *out = cli_output_path(o, in, ".latents.png");
-  int e = wl_latents(m, buf, len, &q, &h), rc = e ? cli_fail(in, "%s", cli_error(e)) : 0;
-  if (!rc && (e = wl_detail_planes(buf, len, &v, &hd))) rc = cli_fail(in, "%s", cli_error(e));
-  const int audio = h.modality == WL_MODALITY_AUDIO;
-  if (!rc && (!out || picture(q, h.keep, h.lat_h, h.lat_w, audio, v, h.channels << (2 * h.J), &p) ||
-              png_encode(&p, &png, &pnglen)))
+  char *out = cli_output_path(o, in, o->diff ? ".diff.png" : ".latents.png");
+  int e = 0, rc = out ? 0 : cli_fail(in, "out of memory");
+  if (!rc && o->diff) rc = diff_picture(o, in, m, buf, len, &p);
+  else if (!rc && (e = wl_latents(m, buf, len, &q, &h))) rc = cli_fail(in, "%s", cli_error(e));
+  else if (!rc && (e = wl_detail_planes(buf, len, &v, &hd))) rc = cli_fail(in, "%s", cli_error(e));
+  else if (!rc && picture(q, h.keep, h.lat_h, h.lat_w, h.modality == WL_MODALITY_AUDIO, v, h.channels << (2 * h.J), &p))
     rc = cli_fail(in, "out of memory");
+  if (!rc && png_encode(&p, &png, &pnglen)) rc = cli_fail(in, "out of memory");
   if (!rc) rc = cli_write(o, out, png, pnglen);
   wl_image_release(&p);
   free(out); free(png); free(q); free(v); free(buf);

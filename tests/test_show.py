@@ -2,7 +2,7 @@
 """walloc show (cli/show.c): the picture's size and its pixels, computed here from the integers
 that `walloc latents` (and --detail) give: each channel a tile coloured by q / max |q| (white 0,
 red +, blue -), the detail panel by the sum of |v| over the planes (white 0 to black at the
-largest), audio channels as rows over time."""
+largest), audio channels as rows over time; --diff's error map from the decoded samples."""
 import os
 import sys
 import tempfile
@@ -12,6 +12,7 @@ import soundfile as sf
 from PIL import Image
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "py"))
+import pngref  # noqa: E402
 from harness import IMAGES, finish, run, test  # noqa: E402
 
 TMPDIR = tempfile.TemporaryDirectory(prefix="walloc-show-")
@@ -68,6 +69,22 @@ def main():
         assert pic.shape == (k * z, n * z, 3), (pic.shape, q.shape)
         for c in range(k):
             assert (pic[c * z, 5 * z] == colour(q[c, 0, 5] / max(1, np.abs(q[c]).max()))).all(), c
+
+    @test("show --diff: the error map of the decode, 255 (1 - mean |error| / 16) per pixel; another shape refused")
+    def _():
+        for png, scale in ((GARDEN, 1), (os.path.join(IMAGES, "storm-rgb16.png"), 257)):
+            for args in (("encode", "-q", "-f", "--keep", "4", png, "-o", T("d.wlc")),
+                         ("decode", "-q", "-f", T("d.wlc"), "-o", T("d.npy")), ("show", "-q", "-f", "--diff", png, T("d.wlc"))):
+                rc, _, err = run(*args)
+                assert rc == 0, err
+            pic = np.asarray(Image.open(T("d.diff.png")).convert("RGB")).astype(float)
+            dec = np.load(T("d.npy")).astype(float)
+            orig = np.moveaxis(pngref.read(png)[0].astype(float), 2, 0)[:3]
+            want = np.rint(np.maximum(0, 255 * (1 - np.abs(dec[:3] - orig).mean(0) / scale / 16)))
+            assert pic.shape[:2] == dec.shape[1:] and np.abs(pic[..., 0] - want).max() <= 1 and \
+                (pic[..., 0] == pic[..., 2]).all(), (png, np.abs(pic[..., 0] - want).max())
+        rc, _, err = run("show", "-f", "--diff", os.path.join(IMAGES, "storm-gray8-odd.png"), T("d.wlc"), "-o", T("x.png"))
+        assert rc == 1 and "not the shape" in err and not os.path.exists(T("x.png")), (rc, err)
 
     @test("show: an input that is not a .wlc fails with one line and exit 1, and no output")
     def _():
