@@ -4,7 +4,7 @@
 set -eu
 
 pkgs_build="build-essential pkg-config libpng-dev libdeflate-dev libzstd-dev libfftw3-dev libsndfile1-dev libopenblas-openmp-dev"
-pkgs_check="python3 python3-numpy python3-pywt python3-pil python3-soundfile zstd"
+pkgs_check="python3 python3-numpy python3-pywt python3-pil python3-soundfile python3-distributed zstd"
 # Photo sources of scripts/corpus.py (about 0.9 GB to download, 1.3 GB installed; see codec/models/README.md).
 pkgs_corpus="lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 mate-backgrounds enlightenment-data lxqt-themes palapeli-data opencv-doc stellarium-data plasma-workspace-wallpapers python3-skimage libjpeg-turbo-progs python3-pil"
 # Music and speech of scripts/audio_corpus.sh (about 190 MB to download, 200 MB installed).

@@ -5,29 +5,15 @@ latents, dequantise the documented inverse companding (computed here with the st
 library's normal quantile), and errors raise walloc.Error with the library's message."""
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-os.environ.setdefault("WALLOC_LIBRARY", os.path.join(os.path.dirname(os.environ.get("WALLOC", os.path.join(TOP, "walloc"))),
-                                                     "libwalloc.so"))
-# A clang build's libwalloc.so runs clang's libomp beside the libgomp of the shared OpenMP
-# OpenBLAS, whose threads then split GEMMs inside the library's parallel regions: its floats
-# depend on the thread count (README, "The library"). Compared with the program, it runs on one,
-# set before numpy, whose OpenBLAS may start libgomp first.
-DEPS = subprocess.run(["ldd", os.environ["WALLOC_LIBRARY"]], capture_output=True, text=True).stdout
-if "libomp" in DEPS:
-    os.environ["OMP_NUM_THREADS"] = "1"
-# An AddressSanitizer build of the library needs its runtime loaded first: run again with it.
-ASAN = [line.split("=>")[1].split()[0] for line in DEPS.splitlines() if "libasan" in line and "=>" in line]
-if ASAN and "LD_PRELOAD" not in os.environ:
-    os.execve(sys.executable, [sys.executable] + sys.argv,
-              dict(os.environ, LD_PRELOAD=ASAN[0], ASAN_OPTIONS="detect_leaks=0"))  # Python itself leaks
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "py"))
+import libenv  # noqa: E402,F401  (before numpy: the library under test and what its build needs)
 
 import numpy as np  # noqa: E402
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "py"))
 from harness import finish, test, run, IMAGES  # noqa: E402
 import pngref  # noqa: E402
 

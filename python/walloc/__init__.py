@@ -278,3 +278,25 @@ class LatentDataset:
             m = self._models[mid]
         q, mask = read_latents(data, m)
         return (dequantise(q[mask], m) if self.dequantised else q), mask
+
+
+def compress_file(src, dst, model=None, **rate):
+    """Encodes the .npy array at src (uint8/uint16, (C, H, W) or (H, W)) into the .wlc dst,
+    written under a temporary name in dst's folder and renamed when complete, so dst is never
+    half-written (a worker killed mid-write leaves only a hidden .*.tmp-* file). model: a Model,
+    a built-in name or a .wlm path (None: the built-in one for the channel count, as the CLI
+    chooses); rate: encode's keep, step, quality, size, bpp or psnr. Returns a manifest record
+    as the CLI's --manifest writes it: input, output, status, in_bytes, out_bytes, model_id."""
+    a = np.load(src)
+    channels = 1 if a.ndim == 2 else a.shape[0]
+    m = model if isinstance(model, Model) else Model(model or {1: "gray", 3: "rgb"}.get(channels))
+    data = encode(a, m, **rate)
+    folder, name = os.path.split(os.path.abspath(dst))
+    tmp = os.path.join(folder, ".%s.tmp-%d" % (name, os.getpid()))
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, dst)
+    return {"input": os.fspath(src), "output": os.fspath(dst), "status": "done", "in_bytes": os.path.getsize(src),
+            "out_bytes": len(data), "model_id": "%016x" % m.id}

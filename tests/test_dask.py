@@ -1,0 +1,73 @@
+#!/usr/bin/python3
+"""walloc on Dask (python/walloc/dask.py, Debian's python3-distributed): a directory of 200 arrays
+compressed by a LocalCluster of 2 worker processes through the Python package, one worker killed
+(SIGKILL) mid-run: every output is written, none half-written, no temporary file is left, the
+manifest has every file, and the bytes are those of `walloc encode -r -O`."""
+import json
+import os
+import signal
+import sys
+import tempfile
+import threading
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "py"))
+import libenv  # noqa: E402,F401  (before numpy: the library under test and what its build needs)
+sys.path.insert(0, os.path.join(TOP, "python"))
+import numpy as np  # noqa: E402
+from distributed import Client, LocalCluster  # noqa: E402
+
+import walloc.dask  # noqa: E402
+from harness import finish, run, test  # noqa: E402
+
+TMPDIR = tempfile.TemporaryDirectory(prefix="walloc-dask-")
+T = lambda *p: os.path.join(TMPDIR.name, *p)  # noqa: E731
+
+
+def tree(root):
+    return sorted(os.path.relpath(os.path.join(d, f), root) for d, _, fs in os.walk(root) for f in fs)
+
+
+def main():
+    rng = np.random.default_rng(5)
+    for i in range(200):
+        sub = T("src", "part%d" % (i % 3))
+        os.makedirs(sub, exist_ok=True)
+        x = np.cumsum(np.cumsum(rng.normal(0, 1, (96, 96)), 0), 1)
+        np.save(os.path.join(sub, "a%03d.npy" % i), ((x - x.min()) / (x.max() - x.min()) * 255).astype(np.uint8))
+
+    @test("dask: 200 arrays on 2 worker processes, one killed mid-run: all written, the CLI's bytes, a full manifest")
+    def _():
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+                Client(cluster) as client:
+            pids = list(client.run(os.getpid).values())
+            killed = []
+
+            def kill_when_started():  # one worker dies once the first outputs have appeared
+                deadline = time.time() + 60
+                while time.time() < deadline and len([f for f in tree(T("out")) if f.endswith(".wlc")]) < 20:
+                    time.sleep(0.005)
+                os.kill(pids[0], signal.SIGKILL)
+                killed.append(len(tree(T("out"))))
+            t = threading.Thread(target=kill_when_started)
+            t.start()
+            records = walloc.dask.compress_dir(client, T("src"), T("out"), model="gray", manifest=T("m.jsonl"))
+            t.join()
+        assert killed and killed[0] < 200, "the worker was killed after the run (%s outputs)" % killed
+        rc, _, err = run("encode", "-q", "-r", "-O", T("cli"), T("src"))
+        assert rc == 0, err
+        names = tree(T("cli"))
+        assert len(names) == 200 and tree(T("out")) == names, \
+            (len(tree(T("out"))), [f for f in tree(T("out")) if f not in names][:3])
+        for f in names:
+            assert open(T("out", f), "rb").read() == open(T("cli", f), "rb").read(), f
+        lines = [json.loads(x) for x in open(T("m.jsonl"))]
+        assert len(lines) == 200 and all(r["status"] == "done" for r in lines) and lines == records
+        assert sorted(os.path.relpath(r["output"], T("out")) for r in lines) == names
+
+    return finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
