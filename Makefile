@@ -8,7 +8,8 @@
 #                   cwebp, cjxl and opj_compress (bench/rd.py); not part of check
 #   make man        regenerate man/walloc.1 from man/walloc.1.md (needs pandoc)
 #   make install    PREFIX (/usr/local) and DESTDIR: the program, both libraries, the headers,
-#                   walloc.pc, the man page and the Python package; make uninstall removes them
+#                   walloc.pc, the man page, bash completion and the Python package; make
+#                   uninstall removes them
 
 CC      ?= cc
 OPT     ?= -O2 -g
@@ -137,10 +138,10 @@ PYDIR  ?= $(if $(filter /usr,$(PREFIX)),/usr/lib/python3/dist-packages,$(PREFIX)
 VERSION := $(shell sed -n 's/^\#define WL_VERSION_STRING "\(.*\)"/\1/p' include/walloc.h)
 INSTALLED = $(PREFIX)/bin/walloc $(LIBDIR)/libwalloc.a $(LIBDIR)/libwalloc.so.$(SOVERSION) $(LIBDIR)/libwalloc.so \
             $(PREFIX)/include/walloc.h $(PREFIX)/include/walloc_train.h $(LIBDIR)/pkgconfig/walloc.pc \
-            $(PREFIX)/share/man/man1/walloc.1 $(PYDIR)/walloc
+            $(PREFIX)/share/man/man1/walloc.1 $(PREFIX)/share/bash-completion/completions/walloc $(PYDIR)/walloc
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(PREFIX)/include \
-	  $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PYDIR)/walloc
+	  $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PYDIR)/walloc
 	install -m 755 $(P)walloc $(DESTDIR)$(PREFIX)/bin/walloc
 	install -m 644 $(P)libwalloc.a $(DESTDIR)$(LIBDIR)/libwalloc.a
 	install -m 755 $(P)libwalloc.so $(DESTDIR)$(LIBDIR)/libwalloc.so.$(SOVERSION)
@@ -149,7 +150,8 @@ install: all
 	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@VERSION@|$(VERSION)|; s|@BLASDIR@|$(BLASDIR)|' \
 	  walloc.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/walloc.pc
 	install -m 644 man/walloc.1 $(DESTDIR)$(PREFIX)/share/man/man1/walloc.1
-	install -m 644 python/walloc/__init__.py $(DESTDIR)$(PYDIR)/walloc/__init__.py
+	install -m 644 cli/completion/walloc.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/walloc
+	install -m 644 python/walloc/__init__.py python/walloc/dask.py $(DESTDIR)$(PYDIR)/walloc/
 	echo 'LIBRARY = "$(LIBDIR)/libwalloc.so.$(SOVERSION)"' > $(DESTDIR)$(PYDIR)/walloc/_library.py
 uninstall:
 	rm -rf $(addprefix $(DESTDIR),$(INSTALLED))

@@ -67,7 +67,8 @@ def main():
         want = {"opt/walloc/" + f for f in (
             "bin/walloc", "include/walloc.h", "include/walloc_train.h", "lib/libwalloc.a", "lib/libwalloc.so.0",
             "lib/libwalloc.so", "lib/pkgconfig/walloc.pc", "share/man/man1/walloc.1",
-            "lib/%s/dist-packages/walloc/__init__.py" % PY, "lib/%s/dist-packages/walloc/_library.py" % PY)}
+            "share/bash-completion/completions/walloc", "lib/%s/dist-packages/walloc/__init__.py" % PY,
+            "lib/%s/dist-packages/walloc/dask.py" % PY, "lib/%s/dist-packages/walloc/_library.py" % PY)}
         assert want <= got, "missing: %s" % (want - got)
         assert os.readlink(T("stage", "opt/walloc/lib/libwalloc.so")) == "libwalloc.so.0"
         make("uninstall", "DESTDIR=" + T("stage"), "PREFIX=/opt/walloc")
@@ -105,6 +106,18 @@ def main():
             and lines[2] == "12", (r.stdout, r.stderr)
         make("uninstall", "PREFIX=" + T("p"))
         assert not files(T("p")), files(T("p"))
+
+    @test("install: the bash completion offers the commands, the options and the files each command reads")
+    def _():
+        os.makedirs(T("c"))
+        for f in ("a.png", "b.wlc", "c.txt"):
+            open(T("c", f), "w").close()
+        script = ("source %s; cd %s; complete_at() { COMP_WORDS=(\"$@\"); COMP_CWORD=$(($# - 1)); _walloc; "
+                  "echo \"${COMPREPLY[*]}\"; }; complete_at walloc s; complete_at walloc encode --sk; "
+                  "complete_at walloc encode ''; complete_at walloc decode ''" % (os.path.join(TOP, "cli", "completion",
+                                                                                      "walloc.bash"), T("c")))
+        got = subprocess.run(["bash", "-c", script], capture_output=True, text=True).stdout.splitlines()
+        assert got == ["show", "--skip-existing", "a.png", "b.wlc"], got
 
     return finish()
 

@@ -26,10 +26,10 @@ CASES = [("garden-rgb8.png", "rgb", 0), ("garden-rgb8.png", "rgb-linear", 5), ("
          ("storm-rgb16.png", "rgb", 0)]
 
 
-def cli_encode(png, model, keep):
-    wlc = T("%s-%s-%d.wlc" % (png, model, keep))
+def cli_encode(src, model, keep):
+    wlc = T("%s-%s-%d.wlc" % (os.path.basename(src), model, keep))
     rc, _, err = run("encode", "-q", "-f", "-m", model, *(["--keep", str(keep)] if keep else []),
-                     os.path.join(IMAGES, png), "-o", wlc)
+                     os.path.join(IMAGES, src), "-o", wlc)
     assert rc == 0, err
     return wlc
 
@@ -88,9 +88,16 @@ def _():
     assert q.dtype == np.int16 and mask.sum() == 3 and not q[3:].any()
 
 
-@test("python: read_latents gives the program's latents (walloc latents) and the mask of channels sent")
+@test("python: read_latents gives the program's latents (walloc latents) and the mask of channels sent, for "
+      "every built-in model")
 def _():
-    for png, model, keep in CASES:
+    import soundfile as sf
+    t = np.arange(20000) / 8000.0
+    tone = 0.3 * np.stack([np.sin(2 * np.pi * 440 * t), np.sin(2 * np.pi * 700 * t)], 1)
+    sf.write(T("s.wav"), (tone * 32767).astype(np.int16), 8000, subtype="PCM_16")
+    sf.write(T("m.wav"), (tone[:, 0] * 32767).astype(np.int16), 8000, subtype="PCM_16")
+    audio = [(T("s.wav"), "stereo", 0), (T("s.wav"), "stereo-20x", 0), (T("m.wav"), "mono", 5)]
+    for png, model, keep in CASES + audio:
         wlc = cli_encode(png, model, keep)
         assert run("latents", "-q", "-f", wlc, "-o", T("q.npy"))[0] == 0
         q, mask = walloc.read_latents(open(wlc, "rb").read())
