@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include "cli/io.h"
 
@@ -127,6 +128,30 @@ static void watch(const char *tmp) {
   is_pending = 1;
 }
 
+/* Creates the file tmp, its name ending in XXXXXX, which this replaces: like mkstemp, but the
+ * name is watched before the file exists, so that a signal at any moment finds it (with mkstemp
+ * first, SIGINT between the two left the file behind). */
+static int create_temp(char *tmp) {
+  static const char digits[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  static unsigned long counter;
+  char *x = tmp + strlen(tmp) - 6;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  for (int tries = 0; tries < 100; tries++) {
+    unsigned long v = (unsigned long)ts.tv_nsec ^ ((unsigned long)getpid() << 20) ^ (++counter * 2654435761u);
+    for (int i = 0; i < 6; i++, v /= 62) x[i] = digits[v % 62];
+    watch(tmp);
+    const int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL, 0600);
+    if (fd >= 0 || errno != EEXIST) {
+      if (fd < 0) watch(NULL);
+      return fd;
+    }
+  }
+  watch(NULL);
+  errno = EEXIST;
+  return -1;
+}
+
 int io_is_stream(const char *path) {
   struct stat st;
   return stat(path, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode) || S_ISSOCK(st.st_mode));
@@ -157,14 +182,13 @@ int io_out_open(io_output *w, const char *path, int force) {
   if (!force && lstat(path, &st) == 0) { errno = EEXIST; return -1; }
   w->tmp = temp_name(path);
   w->path = strdup(path);
-  if (!w->tmp || !w->path || (w->fd = mkstemp(w->tmp)) < 0) {
+  if (!w->tmp || !w->path || (w->fd = create_temp(w->tmp)) < 0) {
     int saved = w->tmp && w->path ? errno : ENOMEM;
     free(w->tmp); free(w->path);
     w->tmp = w->path = NULL;
     errno = saved;
     return -1;
   }
-  watch(w->tmp);
   return 0;
 }
 
