@@ -24,6 +24,7 @@ typedef struct {
   const char *val, *checkpoint, *resume;
   const char *detail; /* latents --detail: where the detail planes go */
   const char *diff;   /* show --diff: the original to compare with */
+  const char *spectrogram; /* show --spectrogram: the original audio */
   const char *outdir; /* -O: outputs under it, mirroring the inputs' tree */
   int recurse, skip_existing, jobs, shard_i, shard_n; /* -r, --skip-existing, -j, --shard I/N */
   const char *rel;    /* batch.c: the current input's path under the directory it was found in */

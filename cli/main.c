@@ -31,7 +31,9 @@ static const char usage[] =
   "  show IN.wlc...        the latents as a picture (default output: IN.latents.png): a grid\n"
   "                        of the channels sent (white 0, red +, blue -), and where a detail\n"
   "                        layer spends its bits; audio: channels by time (man walloc);\n"
-  "                        --diff ORIG: the decoded image's error map (IN.diff.png)\n"
+  "                        --diff ORIG: the decoded image's error map (IN.diff.png);\n"
+  "                        --spectrogram ORIG: audio spectrograms, original, decoded and\n"
+  "                        their difference (IN.spectrogram.png)\n"
   "  eval ORIG FILE.wlc    decode FILE.wlc and print bpp (audio: kbps), ratio, reduction and\n"
   "                        PSNR; audio: SNR, PSNR (WaLLoC's: mean removed, peak scaled to 0.5),\n"
   "                        SI-SDR (mean over channels) and log-spectral distance (man walloc)\n"
@@ -212,6 +214,7 @@ static int parse(int argc, char **argv, cli_opts *o) {
     else if (!strcmp(a, "--checkpoint")) { o->checkpoint = v; bad = !v; }
     else if (!strcmp(a, "--detail")) { o->detail = v; bad = !v; }
     else if (!strcmp(a, "--diff")) { o->diff = v; bad = !v; }
+    else if (!strcmp(a, "--spectrogram")) { o->spectrogram = v; bad = !v; }
     else if (!strcmp(a, "-O")) { o->outdir = v; bad = !v || !*v; }
     else if (!strcmp(a, "--manifest")) { o->manifest = v; bad = !v || !*v; }
     else if (!strcmp(a, "-j")) bad = number(v, 1, 1024, &o->jobs);

@@ -11,7 +11,9 @@
  *           white (0) to black (1): where the layer spends its bits.
  *   Every pixel is repeated z x z times, z = min(8, max(1, 512 / the grid's width)).
  * show --diff ORIG FILE.wlc: the decoded image's error map instead (diff_picture), default
- * FILE.diff.png. */
+ * FILE.diff.png; show --spectrogram ORIG FILE.wlc: audio spectrograms (spectrogram_picture),
+ * default FILE.spectrogram.png. */
+#include <fftw3.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +101,91 @@ static int diff_picture(cli_opts *o, const char *in, const wl_model *m, const ui
   return rc;
 }
 
+/* show --spectrogram ORIG: log power spectrograms of ORIG and of the decoded audio, both mixed
+ * to mono, and their difference, stacked top to bottom with 2-pixel grey gaps. STFT of SPEC_N
+ * samples (periodic Hann), hop SPEC_N / 2; rows are the bins 0 .. SPEC_N/2 - 1, the highest at
+ * the top; a column is the mean power of the frames it covers (at most SPEC_W columns). The two
+ * spectrograms are grey, 255 (dB - top + 80) / 80 clamped to 0..255, top the original's
+ * largest dB; the difference is |dB_orig - dB_decoded| from white (0) to red (20 dB or more).
+ * An 8-pixel margin on the left marks each kHz (4 pixels) and each 5 kHz (8). */
+#define SPEC_N 512
+#define SPEC_W 1024
+#define SPEC_MARGIN 8
+
+/* dB (W columns, SPEC_N/2 rows, row-major by column) of the mono mix of a. */
+static int spectrum(const wl_audio *a, int W, long F, double *dB) {
+  const long n = a->frames;
+  float *in = fftwf_malloc(sizeof(float) * SPEC_N), w[SPEC_N];
+  fftwf_complex *out = fftwf_malloc(sizeof(fftwf_complex) * (SPEC_N / 2 + 1));
+  fftwf_plan plan = in && out ? fftwf_plan_dft_r2c_1d(SPEC_N, in, out, FFTW_ESTIMATE) : NULL;
+  if (!plan) { fftwf_free(in); fftwf_free(out); return -1; }
+  for (int t = 0; t < SPEC_N; t++) w[t] = (float)(0.5 - 0.5 * cos(2 * M_PI * t / SPEC_N));
+  const double scale = ldexp(1, 1 - a->depth) / a->channels;
+  for (int j = 0; j < W; j++) {
+    double P[SPEC_N / 2] = {0};
+    const long f0 = F * j / W, f1 = F * (j + 1) / W > f0 ? F * (j + 1) / W : f0 + 1;
+    for (long f = f0; f < f1; f++) {
+      for (long t = 0; t < SPEC_N; t++) {
+        const long i = f * (SPEC_N / 2) + t;
+        double v = 0;
+        for (int c = 0; i < n && c < a->channels; c++) v += a->samples[c * n + i];
+        in[t] = (float)(w[t] * v * scale);
+      }
+      fftwf_execute(plan);
+      for (int k = 0; k < SPEC_N / 2; k++) P[k] += ((double)out[k][0] * out[k][0] + (double)out[k][1] * out[k][1]) / (f1 - f0);
+    }
+    for (int k = 0; k < SPEC_N / 2; k++) dB[(size_t)j * (SPEC_N / 2) + k] = 10 * log10(P[k] + 1e-20);
+  }
+  fftwf_destroy_plan(plan);
+  fftwf_free(in);
+  fftwf_free(out);
+  return 0;
+}
+
+static int spectrogram_picture(cli_opts *o, const char *in, const wl_model *m, const uint8_t *buf, size_t len,
+                               wl_image *p) {
+  cli_signal s;
+  wl_audio dec = {0};
+  if (cli_read_signal(o->spectrogram, &s)) return 1;
+  int e = s.audio ? wl_decode_audio(m, buf, len, &dec) : 0, rc = 0;
+  if (!s.audio) rc = cli_fail(o->spectrogram, "--spectrogram compares audio; this is an image");
+  else if (e) rc = cli_fail(in, "%s", e == WL_ERR_MISMATCH ? "not audio: --spectrogram needs an audio .wlc" : cli_error(e));
+  else if (dec.channels != s.snd.channels || dec.frames != s.snd.frames)
+    rc = cli_fail(o->spectrogram, "%d channel(s), %ld frames: not the shape of %s (%d, %ld)", s.snd.channels,
+                  s.snd.frames, in, dec.channels, dec.frames);
+  const long F = rc ? 1 : 1 + (dec.frames > SPEC_N ? (dec.frames - SPEC_N + SPEC_N / 2 - 1) / (SPEC_N / 2) : 0);
+  const int W = F < SPEC_W ? (int)F : SPEC_W, R = SPEC_N / 2, H = 3 * R + 4;
+  double *a = rc ? NULL : malloc(sizeof(double) * (size_t)W * R * 2), *b = a ? a + (size_t)W * R : NULL;
+  if (!rc && (!a || spectrum(&s.snd, W, F, a) || spectrum(&dec, W, F, b) ||
+              wl_image_alloc(p, 3, H, SPEC_MARGIN + W, 8, 0)))
+    rc = cli_fail(in, "out of memory");
+  const size_t plane = rc ? 0 : (size_t)H * (SPEC_MARGIN + W);
+  double top = -1e300;
+  for (size_t i = 0; !rc && i < (size_t)W * R; i++) top = fmax(top, a[i]);
+  for (size_t i = 0; i < plane; i++) /* white margin, grey gaps */
+    for (int c = 0; c < 3; c++) p->planes[c * plane + i] = (i % (SPEC_MARGIN + W)) < SPEC_MARGIN ? 255 : GAP;
+  for (int j = 0; !rc && j < W; j++)
+    for (int k = 0; k < R; k++) {
+      const double x = a[(size_t)j * R + k], y = b[(size_t)j * R + k], d = fmin(fabs(x - y) / 20, 1);
+      const float gx = (float)lround(fmin(fmax((x - top + 80) / 80, 0), 1) * 255);
+      const float gy = (float)lround(fmin(fmax((y - top + 80) / 80, 0), 1) * 255), gd = (float)lround(255 * (1 - d));
+      const float rgb[3][3] = {{gx, gx, gx}, {gy, gy, gy}, {255, gd, gd}};
+      for (int panel = 0; panel < 3; panel++)
+        for (int c = 0; c < 3; c++)
+          p->planes[c * plane + (size_t)(panel * (R + 2) + R - 1 - k) * (SPEC_MARGIN + W) + SPEC_MARGIN + j] = rgb[panel][c];
+    }
+  for (int khz = 1; !rc && khz * 1000.0 < s.snd.rate / 2.0; khz++) { /* ticks: row of bin khz * 1000 N / rate */
+    const int k = (int)lround(khz * 1000.0 * SPEC_N / s.snd.rate);
+    for (int panel = 0; k < R && panel < 3; panel++)
+      for (int x = SPEC_MARGIN - (khz % 5 ? 4 : 8); x < SPEC_MARGIN; x++)
+        for (int c = 0; c < 3; c++) p->planes[c * plane + (size_t)(panel * (R + 2) + R - 1 - k) * (SPEC_MARGIN + W) + x] = 0;
+  }
+  free(a);
+  wl_audio_release(&dec);
+  cli_signal_release(&s);
+  return rc;
+}
+
 static int show_one(cli_opts *o, const char *in) {
   uint8_t *buf, *png = NULL;
   size_t len, pnglen = 0;
@@ -107,9 +194,11 @@ static int show_one(cli_opts *o, const char *in) {
   wl_model *m;
   wl_image p = {0};
   if (cli_open_wlc(o, in, &buf, &len, &h, &m)) return 1;
-  char *out = cli_output_path(o, in, o->diff ? ".diff.png" : ".latents.png");
+  char *out = cli_output_path(o, in, o->diff ? ".diff.png" : o->spectrogram ? ".spectrogram.png" : ".latents.png");
   int e = 0, rc = out ? 0 : cli_fail(in, "out of memory");
-  if (!rc && o->diff) rc = diff_picture(o, in, m, buf, len, &p);
+  if (!rc && o->diff && o->spectrogram) rc = cli_fail(in, "--diff or --spectrogram, not both");
+  else if (!rc && o->diff) rc = diff_picture(o, in, m, buf, len, &p);
+  else if (!rc && o->spectrogram) rc = spectrogram_picture(o, in, m, buf, len, &p);
   else if (!rc && (e = wl_latents(m, buf, len, &q, &h))) rc = cli_fail(in, "%s", cli_error(e));
   else if (!rc && (e = wl_detail_planes(buf, len, &v, &hd))) rc = cli_fail(in, "%s", cli_error(e));
   else if (!rc && picture(q, h.keep, h.lat_h, h.lat_w, h.modality == WL_MODALITY_AUDIO, v, h.channels << (2 * h.J), &p))

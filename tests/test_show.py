@@ -86,6 +86,31 @@ def main():
         rc, _, err = run("show", "-f", "--diff", os.path.join(IMAGES, "storm-gray8-odd.png"), T("d.wlc"), "-o", T("x.png"))
         assert rc == 1 and "not the shape" in err and not os.path.exists(T("x.png")), (rc, err)
 
+    @test("show --spectrogram: three panels of 256 bins over time, a tone's row brightest, kHz ticks; "
+          "an image or another length refused")
+    def _():
+        rate, n = 16000, 16000 * 3
+        t = np.arange(n) / rate
+        sf.write(T("tone.wav"), (0.3 * np.sin(2 * np.pi * 1500 * t) * 32767).astype(np.int16), rate, subtype="PCM_16")
+        for args in (("encode", "-q", "-f", T("tone.wav"), "-o", T("tone.wlc")),
+                     ("show", "-q", "-f", "--spectrogram", T("tone.wav"), T("tone.wlc"))):
+            rc, _, err = run(*args)
+            assert rc == 0, err
+        pic = np.asarray(Image.open(T("tone.spectrogram.png")).convert("RGB")).astype(int)
+        frames = 1 + (n - 512 + 255) // 256
+        assert pic.shape == (3 * 256 + 4, 8 + frames, 3), pic.shape
+        bin_ = round(1500 * 512 / rate)  # 48
+        assert pic[:256, 8:, 0].mean(1).argmax() == 255 - bin_, pic[:256, 8:, 0].mean(1).argmax()
+        assert (pic[255 - 32, :8, 0] == [255, 255, 255, 255, 0, 0, 0, 0]).all()  # 1 kHz: a short tick
+        assert (pic[255 - 160, :8, 0] == 0).all()  # 5 kHz: a long one
+        sf.write(T("short.wav"), (0.3 * np.sin(2 * np.pi * 1500 * t[:n // 2]) * 32767).astype(np.int16), rate,
+                 subtype="PCM_16")
+        assert run("encode", "-q", "-f", GARDEN, "-o", T("img.wlc"))[0] == 0
+        for orig, wlc, why in ((T("short.wav"), T("tone.wlc"), "not the shape"), (GARDEN, T("tone.wlc"), "image"),
+                               (T("tone.wav"), T("img.wlc"), "audio .wlc")):
+            rc, _, err = run("show", "-f", "--spectrogram", orig, wlc, "-o", T("bad.png"))
+            assert rc == 1 and why in err and not os.path.exists(T("bad.png")), (orig, wlc, rc, err)
+
     @test("show: an input that is not a .wlc fails with one line and exit 1, and no output")
     def _():
         rc, _, err = run("show", "-f", GARDEN, "-o", T("bad.png"))
