@@ -149,25 +149,24 @@ static double now(void) {
   return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
-static void count(totals *t, const list *l, const outcome *rp, int progress) {
-  const outcome r = *rp;
+static void count(totals *t, const list *l, const outcome *r, int progress) {
   const int n = l->n;
   if (t->manifest) {
     static const char *const status[] = {"done", "failed", "skipped"};
     fprintf(t->manifest, "{\"input\": ");
-    json_string(t->manifest, l->in[r.i]);
+    json_string(t->manifest, l->in[r->i]);
     fprintf(t->manifest, ", \"output\": ");
-    json_string(t->manifest, r.path);
+    json_string(t->manifest, r->path);
     fprintf(t->manifest, ", \"status\": \"%s\", \"in_bytes\": %lld, \"out_bytes\": %lld, \"model_id\": \"%016llx\"}\n",
-            status[r.status], r.in, r.out, (unsigned long long)r.model);
+            status[r->status], r->in, r->out, (unsigned long long)r->model);
     fflush(t->manifest);
   }
   t->done++;
-  t->ok += r.status == 0;
-  t->failed += r.status == 1;
-  t->skipped += r.status == 2;
-  t->in += r.in;
-  t->out += r.out;
+  t->ok += r->status == 0;
+  t->failed += r->status == 1;
+  t->skipped += r->status == 2;
+  t->in += r->in;
+  t->out += r->out;
   if (!progress) return;
   const double dt = now() - t->t0, eta = t->done < n ? dt / t->done * (n - t->done) : 0;
   fprintf(stderr, "\rwalloc: %d/%d files, %.1f MB in, %.1f MB out, %.1f files/s, ETA %.0f s \033[K", t->done, n,
@@ -214,6 +213,17 @@ static int run_parallel(cli_opts *o, int (*one)(cli_opts *, const char *), const
   return rc;
 }
 
+/* Drops the entries i with gone[i] set, keeping the order. */
+static void drop(list *l, const char *gone) {
+  int kept = 0;
+  for (int i = 0; i < l->n; i++) {
+    if (gone[i]) { free(l->in[i]); free(l->rel[i]); continue; }
+    l->in[kept] = l->in[i];
+    l->rel[kept++] = l->rel[i];
+  }
+  l->n = kept;
+}
+
 static void list_free(list *l) {
   for (int i = 0; i < l->n; i++) { free(l->in[i]); free(l->rel[i]); }
   free(l->in);
@@ -238,13 +248,11 @@ static int collect(cli_opts *o, const char *const *exts, list *out) {
       if (add(&l, in, base ? base + 1 : in)) rc = cli_fail(in, "out of memory");
     }
   }
-  int kept = 0; /* --shard I/N: files I-1, I-1+N, ... of the sorted whole */
-  for (int i = 0; i < l.n; i++) {
-    if (o->shard_n && i % o->shard_n != o->shard_i - 1) { free(l.in[i]); free(l.rel[i]); continue; }
-    l.in[kept] = l.in[i];
-    l.rel[kept++] = l.rel[i];
-  }
-  l.n = kept;
+  char *other = o->shard_n && l.n ? malloc((size_t)l.n) : NULL; /* --shard I/N: files I-1, I-1+N, ... kept */
+  if (o->shard_n && l.n && !other) rc = cli_fail("walloc", "out of memory");
+  for (int i = 0; other && i < l.n; i++) other[i] = i % o->shard_n != o->shard_i - 1;
+  if (other) drop(&l, other);
+  free(other);
   *out = l;
   return rc;
 }
@@ -267,16 +275,12 @@ int batch_files(cli_opts *o, const char *const *exts, char ***files, int *n) {
 
 int batch_run(cli_opts *o, int (*one)(cli_opts *, const char *), const char *const *exts) {
   list l;
-  int rc = collect(o, exts, &l), kept = 0, resumed = 0;
+  int rc = collect(o, exts, &l), resumed = 0;
   char *done = calloc((size_t)l.n + 1, 1);
   if (!rc && !done) rc = cli_fail("walloc", "out of memory");
   if (!rc && o->manifest) rc = manifest_done(o, &l, done);
-  for (int i = 0; i < l.n; i++) { /* inputs a manifest records as done are counted as skipped and left */
-    if (done && done[i]) { free(l.in[i]); free(l.rel[i]); resumed++; continue; }
-    l.in[kept] = l.in[i];
-    l.rel[kept++] = l.rel[i];
-  }
-  l.n = kept;
+  for (int i = 0; done && i < l.n; i++) resumed += done[i]; /* counted as skipped and left */
+  if (done) drop(&l, done);
   free(done);
   if (!rc && (o->out || o->to_stdout) && l.n > 1) { /* files one after another on stdout decode as none */
     fprintf(stderr, "walloc: %s takes one input file\nTry 'walloc --help'.\n", o->out ? "-o" : "-c");

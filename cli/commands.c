@@ -175,7 +175,7 @@ static void image_threads(const cli_opts *o, const wl_image *img) {
   omp_set_num_threads((long)img->width * img->height < SMALL_IMAGE && !network ? 1 : all);
 }
 
-static int encode_image(cli_opts *o, const char *in, io_input *f) {
+static int encode_image(cli_opts *o, const char *in, io_input *f, const char *out) {
   uint8_t *enc = NULL;
   size_t enclen = 0;
   cli_signal s = {0};
@@ -193,10 +193,9 @@ static int encode_image(cli_opts *o, const char *in, io_input *f) {
     else if (o->verbosity > 1 && (o->target || o->quality >= 0))
       fprintf(stderr, "walloc: %s: %d channel(s), detail step %d\n", in, eo.keep, eo.step);
   }
-  char *out = rc ? NULL : cli_output_path(o, in, ".wlc");
-  if (!rc) rc = out ? cli_write(o, out, enc, enclen) : cli_fail(in, "out of memory");
+  if (!rc) rc = cli_write(o, out, enc, enclen);
   if (!rc && o->verbosity > 1) image_summary(in, out, &s.img, enclen);
-  free(out); free(enc);
+  free(enc);
   cli_signal_release(&s);
   wl_model_free(m);
   return rc;
@@ -219,7 +218,7 @@ static int audio_encoder(cli_opts *o, const char *in, const wl_audio *fmt, wl_mo
 }
 
 /* Streams audio: blocks from the reader into the encoder, its records to the output. */
-static int encode_audio(cli_opts *o, const char *in, io_input *f) {
+static int encode_audio(cli_opts *o, const char *in, io_input *f, const char *out) {
   snd_reader *r;
   wl_model *m = NULL;
   wl_audio_encoder *e = NULL;
@@ -229,9 +228,7 @@ static int encode_audio(cli_opts *o, const char *in, io_input *f) {
   const uint8_t *bytes;
   size_t n, total = 0;
   if (snd_open(f, &r, &fmt, why)) return cli_fail(in, "%s", why);
-  char *out = NULL;
   int rc = audio_encoder(o, in, &fmt, &m, &e), err = 0, opened = 0;
-  if (!rc && !(out = cli_output_path(o, in, ".wlc"))) rc = cli_fail(in, "out of memory");
   if (!rc) opened = !(rc = cli_out_open(o, out, &w));
   for (int more = 1; !rc && more;) {
     if (snd_read(r, &b, why)) { rc = cli_fail(in, "%s", why); break; }
@@ -251,19 +248,19 @@ static int encode_audio(cli_opts *o, const char *in, io_input *f) {
   snd_close(r);
   wl_audio_encoder_free(e);
   wl_model_free(m);
-  free(out);
   return rc;
 }
 
+/* The output path is known before anything is read: --skip-existing costs no coding. */
 static int encode_one(cli_opts *o, const char *in) {
   io_input f;
   char *out = cli_output_path(o, in, ".wlc");
-  const int skipped = skip(o, out);
+  int rc = out ? 0 : cli_fail(in, "out of memory");
+  if (!rc && !skip(o, out) && !(rc = open_input(in, &f))) {
+    rc = snd_is_audio(f.head, f.nhead) ? encode_audio(o, in, &f, out) : encode_image(o, in, &f, out);
+    io_close(&f);
+  }
   free(out);
-  if (skipped) return 0;
-  if (open_input(in, &f)) return 1;
-  int rc = snd_is_audio(f.head, f.nhead) ? encode_audio(o, in, &f) : encode_image(o, in, &f);
-  io_close(&f);
   return rc;
 }
 

@@ -13,8 +13,7 @@
 
 #define ALPHA_LEVEL 19 /* alpha planes are small and mostly flat: spend time for size */
 
-/* zstd-compresses the alpha plane as u8 or u16 little-endian samples. */
-static int pack_alpha(const wl_image *img, uint8_t **out, size_t *len) {
+int wl_pack_alpha(const wl_image *img, uint8_t **out, size_t *len) {
   const size_t n = (size_t)img->height * img->width, bps = img->depth / 8;
   uint8_t *raw = malloc(n * bps), *z = malloc(ZSTD_compressBound(n * bps));
   int e = raw && z ? 0 : WL_FAIL(WL_ERR_NOMEM);
@@ -73,7 +72,7 @@ static int encode_image(const wl_model *m, const wl_image *img, float *inplace, 
   if (!e && h.step) e = code_detail(m, &h, q, X, &dstreams, &d);
   wl_work_free(&w);
   if (!e) e = wl_code_channels(m, q, &h, streams, bound);
-  if (!e && img->alpha) e = pack_alpha(img, &alpha, &alpha_len);
+  if (!e && img->alpha) e = wl_pack_alpha(img, &alpha, &alpha_len);
   if (!e) {
     h.alpha_len = (uint32_t)alpha_len;
     const size_t head = wl_header_size(h.keep) + d.table_len;

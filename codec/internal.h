@@ -179,6 +179,8 @@ int wl_header_init(const wl_model *m, const wl_signal *s, int modality, const wl
 /* Codes each of h->keep latent planes q (keep, lat_h, lat_w) with its cheapest entropy mode,
  * channels in parallel, into buf + c * bound; sets h->entropy and h->stream_len. */
 int wl_code_channels(const wl_model *m, const int16_t *q, wl_header *h, uint8_t *buf, size_t bound);
+/* encode.c: an image's alpha plane zstd-compressed as u8 or u16 little-endian samples (malloc'd). */
+int wl_pack_alpha(const wl_image *img, uint8_t **out, size_t *len);
 /* synthesis.c: WL_ERR_MISMATCH when h was made with another model, WL_ERR_CORRUPT when its
  * shapes differ. */
 int wl_header_check_model(const wl_model *m, const wl_header *h);

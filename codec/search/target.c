@@ -14,8 +14,10 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "codec/container.h"
 #include "codec/detail.h"
 #include "codec/search/search.h"
+#include "entropy/entropy.h"
 #include "wavelet/wpt.h"
 
 static int half_of(const wl_model *m) { return m->d.K / 2 > 1 ? m->d.K / 2 : 1; }
@@ -50,18 +52,19 @@ typedef struct {
   wl_signal s;
   wl_header h;   /* at the ladder's keep */
   float *X;      /* the image's packets (D, P) */
-  float *Xh;     /* those of its reconstruction from keep channels (kept) */
+  float *Xh;     /* those of its reconstruction from keep channels (in sw) */
   float *x;      /* a reconstruction's packets, then its padded samples */
   float *out;    /* its samples (C, H, W) */
   int16_t *q;    /* latents at keep */
   int16_t *v;    /* detail planes */
   uint64_t base; /* bytes of the file at keep without a detail layer */
-  wl_work w;
+  wl_work w, sw; /* the image's packets; the reconstruction's */
 } ladder;
 
 static void ladder_free(ladder *l) {
-  free(l->Xh); free(l->x); free(l->out); free(l->q); free(l->v);
+  free(l->x); free(l->out); free(l->q); free(l->v);
   wl_work_free(&l->w);
+  wl_work_free(&l->sw);
 }
 
 static double psnr_of(const wl_image *a, const float *b) {
@@ -83,22 +86,22 @@ static int ladder_init(ladder *l, const wl_model *m, const wl_image *img, int ke
   const size_t DP = (size_t)m->D * P, n = (size_t)img->channels * img->height * img->width;
   l->q = malloc(sizeof(int16_t) * (size_t)l->h.keep * P);
   l->v = malloc(sizeof(int16_t) * DP);
-  l->Xh = malloc(sizeof(float) * DP);
   l->x = malloc(sizeof(float) * DP);
   l->out = malloc(sizeof(float) * n);
-  if (!l->q || !l->v || !l->Xh || !l->x || !l->out) return WL_FAIL(WL_ERR_NOMEM);
-  uint8_t *enc;
-  size_t len;
-  WL_TRY(wl_encode(m, img, &o, &enc, &len));
-  free(enc);
-  l->base = len;
-  wl_work sw = {0};
-  float *Xh;
-  int e = wl_packets(&l->s, m->d.J, &l->w, &l->X);
+  if (!l->q || !l->v || !l->x || !l->out) return WL_FAIL(WL_ERR_NOMEM);
+  /* the file at keep without a detail layer: header, alpha, streams and CRC, as wl_encode writes it */
+  const size_t bound = wle_bound((size_t)P, l->h.bits);
+  uint8_t *streams = malloc(bound * (size_t)l->h.keep), *alpha = NULL;
+  size_t alpha_len = 0;
+  int e = streams ? wl_packets(&l->s, m->d.J, &l->w, &l->X) : WL_FAIL(WL_ERR_NOMEM);
   if (!e) e = wl_latents_of(m, l->X, l->h.keep, P, l->q);
-  if (!e) e = wl_synthesis_packets(m, &l->h, l->q, &sw, &Xh);
-  if (!e) memcpy(l->Xh, Xh, sizeof(float) * DP);
-  wl_work_free(&sw);
+  if (!e) e = wl_code_channels(m, l->q, &l->h, streams, bound);
+  if (!e && img->alpha) e = wl_pack_alpha(img, &alpha, &alpha_len);
+  l->base = wl_header_size(l->h.keep) + alpha_len + 4;
+  for (int c = 0; !e && c < l->h.keep; c++) l->base += l->h.stream_len[c];
+  free(streams);
+  free(alpha);
+  if (!e) e = wl_synthesis_packets(m, &l->h, l->q, &l->sw, &l->Xh);
   return e;
 }
 
