@@ -67,6 +67,18 @@ void wl_detail_quantise(const wl_header *h, const float *X, const float *Xh, int
       }
 }
 
+/* A plane's table entry: its mode byte and, unless the plane is empty, its bytes n as a LEB128
+ * varint; written at p unless p is NULL. Returns its size. */
+static size_t table_entry(uint8_t *p, uint8_t mode, uint32_t n) {
+  size_t k = 1;
+  if (p) p[0] = mode;
+  for (; mode != WL_DETAIL_EMPTY; n >>= 7, k++) {
+    if (p) p[k] = (uint8_t)((n & 127) | (n >= 128 ? 128 : 0));
+    if (n < 128) return k + 1;
+  }
+  return k;
+}
+
 int wl_detail_pack(const wl_header *h, const int16_t *v, uint8_t **streams, wl_detail *d) {
   const int C = h->channels, D = planes_of(h);
   const long P = (long)h->lat_h * h->lat_w;
@@ -99,11 +111,7 @@ int wl_detail_pack(const wl_header *h, const int16_t *v, uint8_t **streams, wl_d
   while (d->n > 0 && d->mode[d->n - 1] == WL_DETAIL_EMPTY) d->n--;
   d->table_len = 6;
   for (int i = 0; i < d->n; i++) {
-    d->table_len += 1;
-    for (uint32_t n = d->len[i]; d->mode[i] != WL_DETAIL_EMPTY; n >>= 7) {
-      d->table_len++;
-      if (n < 128) break;
-    }
+    d->table_len += table_entry(NULL, d->mode[i], d->len[i]);
     d->bytes += d->len[i];
   }
   uint8_t *at = *streams = err.err ? NULL : malloc(d->bytes ? d->bytes : 1);
@@ -126,13 +134,7 @@ void wl_detail_table_write(const wl_header *h, const wl_detail *d, uint8_t *p) {
   wl_put16(p, (uint32_t)h->step);
   wl_put32(p + 2, (uint32_t)d->n);
   p += 6;
-  for (int i = 0; i < d->n; i++) {
-    *p++ = d->mode[i];
-    for (uint32_t n = d->len[i]; d->mode[i] != WL_DETAIL_EMPTY;) {
-      *p++ = (uint8_t)((n & 127) | (n >= 128 ? 128 : 0));
-      if ((n >>= 7) == 0) break;
-    }
-  }
+  for (int i = 0; i < d->n; i++) p += table_entry(p, d->mode[i], d->len[i]);
 }
 
 int wl_detail_table_read(const wl_header *h, const uint8_t *p, size_t len, wl_detail *d) {
