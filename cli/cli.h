@@ -10,6 +10,7 @@ typedef struct {
   const char *out;   /* -o */
   const char *model; /* -m: built-in name or .wlm file */
   int to_stdout, force, verbosity, keep, refine, step, json;
+  int nofill;         /* --no-fill: audio without a band envelope */
   int quality;        /* -Q: 0..100, -1 unset */
   int target;         /* --size, --bpp, --psnr: WL_TARGET_*, 0 unset */
   double target_value;

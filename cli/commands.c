@@ -146,6 +146,7 @@ static int encode_model(cli_opts *o, const char *in, int C, int audio, wl_model 
   if (o->keep > d->K) return cli_fail(in, "--keep %d is more than the model's %d channels", o->keep, d->K);
   if (o->refine && audio) return cli_fail(in, "--refine applies to images only");
   if (o->step && audio) return cli_fail(in, "--step applies to images only");
+  if (o->nofill && !audio) return cli_fail(in, "--no-fill applies to audio only");
   if (o->target && audio) return cli_fail(in, "--size, --bpp and --psnr apply to images only (audio: -Q or --keep)");
   return 0;
 }
@@ -210,6 +211,7 @@ static int audio_encoder(cli_opts *o, const char *in, const wl_audio *fmt, wl_mo
   if (encode_model(o, in, fmt->channels, 1, m, &d)) return 1;
   if (o->quality >= 0) wl_quality_opts(*m, o->quality, &eo);
   eo.chunk = o->chunk;
+  eo.nofill = o->nofill;
   int err = wl_audio_encoder_new(e, *m, fmt->channels, fmt->rate, fmt->depth, &eo);
   if (err == WL_ERR_ARG && wl_audio_chunking(*m, o->chunk, &L, &O))
     return cli_fail(in, "--chunk %ld: must be a multiple of %d (2^J), at least %ld (the overlap) and at most %ld",
@@ -409,6 +411,15 @@ static uint64_t detail_bytes(const wlc_info *w, size_t len) {
   return w->h.step && len > used ? len - used : 0;
 }
 
+/* Bytes of an audio stream's band envelope: what the file header, the chunk records' heads and
+ * CRCs, the latents and the end record leave (container.c's layout). */
+static uint64_t envelope_bytes(const wlc_info *w, size_t len) {
+  const wl_info *h = &w->h;
+  uint64_t used = WL_HEADER_PEEK + WL_STREAM_TAIL + (uint64_t)h->chunks * (14 + 5 * ((uint64_t)h->keep + h->channels));
+  for (int c = 0; c < h->keep; c++) used += w->bytes[c];
+  return h->fill && len > used ? len - used : 0;
+}
+
 static void print_info(const char *in, const wlc_info *w, size_t len) {
   const wl_info *h = &w->h;
   const int audio = h->modality == WL_MODALITY_AUDIO;
@@ -425,6 +436,11 @@ static void print_info(const char *in, const wlc_info *w, size_t len) {
     printf("chunks:        %ld of %ld frames, overlap %ld\n", h->chunks, h->chunk, h->overlap);
     printf("size:          %zu bytes, %.2f kbps, ratio %.2f:1 (vs %d-bit PCM)\n", len, kbps(h, len), raw_bytes(h) / len,
            h->depth);
+    if (h->fill)
+      printf("envelope:      %" PRIu64 " bytes, %.2f kbps (band energies: noise fill)\n", envelope_bytes(w, len),
+             kbps(h, envelope_bytes(w, len)));
+    else
+      printf("envelope:      none (--no-fill)\n");
   } else {
     printf("image:         %dx%d, %d channel(s), %d-bit%s\n", h->width, h->height, h->channels, h->depth,
            h->has_alpha ? ", alpha" : "");
@@ -464,7 +480,8 @@ static void print_json(const char *in, const wlc_info *w, size_t len) {
   printf("\"J\": %d, \"K\": %d, \"keep\": %d, \"bits\": %d, \"latent_shape\": [%d, %d, %d], ", h->J, h->K, h->keep,
          h->bits, h->keep, h->lat_h, h->lat_w);
   if (audio)
-    printf("\"bytes\": %zu, \"kbps\": %.6f, \"ratio\": %.6f, \"streams\": [", len, kbps(h, len), raw_bytes(h) / len);
+    printf("\"bytes\": %zu, \"kbps\": %.6f, \"ratio\": %.6f, \"envelope_bytes\": %" PRIu64 ", \"streams\": [", len,
+           kbps(h, len), raw_bytes(h) / len, envelope_bytes(w, len));
   else
     printf("\"bytes\": %zu, \"bpp\": %.6f, \"alpha_bytes\": %u, \"detail_step\": %d, \"detail_planes\": %d, "
            "\"detail_bytes\": %" PRIu64 ", \"streams\": [", len, 8.0 * len / ((double)h->width * h->height), h->alpha_len,

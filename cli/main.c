@@ -79,6 +79,9 @@ static const char usage[] =
   "              latents that the model's decoder turns into a better image per bit (30: rgb\n"
   "              encodes about 470x slower, 7.5 s for 768x512 on two cores; see man walloc)\n"
   "  --chunk N   encode audio in chunks of N frames (a multiple of 2^J; 2^23 / channels)\n"
+  "  --no-fill   encode audio without its band envelope (about 1 kbps for stereo at 44.1\n"
+  "              kHz): the decoder then neither fills bands the latents leave nearly empty\n"
+  "              with noise of their energy nor tames bands that come out too loud\n"
   "  --json      info, eval: print JSON\n"
   "  -h, --help  this text;  -V, --version  the version\n"
   "\n"
@@ -235,6 +238,7 @@ static int parse(int argc, char **argv, cli_opts *o) {
       else if (!strcmp(a, "-r")) o->recurse = 1;
       else if (!strcmp(a, "--skip-existing")) o->skip_existing = 1;
       else if (!strcmp(a, "--linear")) o->linear = 1;
+      else if (!strcmp(a, "--no-fill")) o->nofill = 1;
       else if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(usage, stdout); exit(0); }
       else if (a[0] == '-' && a[1]) return usage_error("unknown option '%s'", a);
       else o->inputs[o->ninputs++] = stdin_name(argv[i]) ? "-" : argv[i];

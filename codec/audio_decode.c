@@ -8,6 +8,8 @@
 #include "codec/internal.h"
 #include "wavelet/alloc.h"
 #include "codec/container.h"
+#include "codec/envelope.h"
+#include "entropy/entropy.h"
 
 /* ---- decoder --------------------------------------------------------------------------- */
 
@@ -22,13 +24,17 @@ struct wl_audio_decoder {
   int16_t *q;       /* (keep, frames / 2^J) */
   size_t frames;    /* of the largest chunk so far, padded: span and q hold so many */
   wl_work work;     /* wl_synthesise's buffers, sized for the largest chunk so far and kept */
+  wl_env env;       /* with a band envelope: its analysis, */
+  int16_t *v;       /* (C, frames, bands) a chunk's values, */
+  size_t vcap;      /* of so many values */
   int failed;       /* the error of a failed push: every later call returns it */
 };
 
 void wl_audio_decoder_free(wl_audio_decoder *d) {
   if (!d) return;
-  free(d->rec); free(d->span); free(d->tail); free(d->q);
+  free(d->rec); free(d->span); free(d->tail); free(d->q); free(d->v);
   wl_work_free(&d->work);
+  wl_env_free(&d->env);
   free(d);
 }
 
@@ -95,6 +101,7 @@ static int start(wl_audio_decoder *d, const uint8_t *p) {
   WL_TRY(wl_header_peek(p, WL_AUDIO_HDR, &h));
   if (h.modality != WL_MODALITY_AUDIO) return WL_FAIL(WL_ERR_MISMATCH);
   WL_TRY(wl_header_check_model(d->m, &h));
+  if (h.fill) WL_TRY(wl_env_init(&d->env, h.rate));
   d->h = h;
   d->at.crc = wl_crc32(0, p, WL_AUDIO_HDR);
   return 0;
@@ -112,6 +119,30 @@ static int reserve(wl_audio_decoder *d, const wl_header *ch) {
   d->frames = d->span && d->q ? S : 0;
   if (!d->frames) return WL_FAIL(WL_ERR_NOMEM); /* the decoder fails: freed by its free */
   return wl_work_reserve_synthesis(&d->work, d->m, ch);
+}
+
+/* Restores the band envelope of chunk ch (index i) on its decoded span: the streams after its
+ * latents' at p. */
+static int restore_envelope(wl_audio_decoder *d, const wl_header *ch, uint32_t i, const uint8_t *p) {
+  const int C = d->h.channels;
+  const int64_t s = wl_chunk_start(&d->h, i);
+  int64_t f0;
+  long F;
+  wl_env_frames(d->env.N, s, ch->width, &f0, &F);
+  const size_t P = (size_t)F * (size_t)d->env.bands;
+  if (P * (size_t)C > d->vcap) {
+    free(d->v);
+    d->vcap = (d->v = malloc(sizeof(int16_t) * P * (size_t)C)) ? P * (size_t)C : 0;
+    if (!d->v) return WL_FAIL(WL_ERR_NOMEM);
+  }
+  for (int c = 0; c < ch->keep; c++) p += ch->stream_len[c];
+  for (int c = 0; c < C; p += ch->env_len[c++])
+    WL_TRY(wle_decode(ch->env_mode[c], p, ch->env_len[c], c ? d->v + (c - 1) * P : NULL, (int)F, d->env.bands,
+                      WL_ENV_BITS, NULL, d->v + c * P));
+  for (long k = 0; k < (long)P * C; k++)
+    if (d->v[k] < WL_ENV_MIN || d->v[k] > WL_ENV_MAX) return WL_FAIL(WL_ERR_CORRUPT);
+  const float top = ldexpf(1.0f, d->h.depth - 1);
+  return wl_env_apply(&d->env, d->v, d->span, C, s, ch->width, 1.0f / top, -top, top - 1);
 }
 
 /* Chunk i decoded into span (C, n): cross-fades its first O/2 .. 3 O/2 frames with the tail of
@@ -149,6 +180,7 @@ static int push(wl_audio_decoder *d, const uint8_t *buf, size_t len, size_t *use
       WL_TRY(reserve(d, &ch));
       WL_TRY(wl_decode_streams(d->m, &ch, rec + ch.header_len, d->q));
       WL_TRY(wl_synthesise(d->m, &ch, d->q, NULL, d->span, &d->work));
+      if (d->h.fill) WL_TRY(restore_envelope(d, &ch, d->at.index - 1, rec + ch.header_len));
       blend(d, d->at.index - 1, ch.width, d->at.last, out);
     }
   }

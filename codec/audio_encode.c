@@ -17,6 +17,7 @@
 #include "codec/internal.h"
 #include "wavelet/alloc.h"
 #include "codec/container.h"
+#include "codec/envelope.h"
 #include "entropy/entropy.h"
 
 /* Frames of room at each span end for a post-filter: half of one of up to 257 taps (more for
@@ -51,6 +52,10 @@ struct wl_audio_encoder {
   int16_t *q;        /* (keep, (L + 2 O) / 2^J) */
   uint8_t *streams;  /* keep x bound */
   size_t bound;
+  wl_env env;        /* with a band envelope: its analysis, */
+  int16_t *v;        /* (C, frames, bands) a chunk's values */
+  uint8_t *estreams; /* C x ebound */
+  size_t ebound;
   long have;
   uint32_t index;    /* the chunk being filled */
   int64_t total;     /* frames taken */
@@ -62,8 +67,9 @@ struct wl_audio_encoder {
 
 void wl_audio_encoder_free(wl_audio_encoder *e) {
   if (!e) return;
-  free(e->win); free(e->q); free(e->streams); free(e->out);
+  free(e->win); free(e->q); free(e->streams); free(e->out); free(e->v); free(e->estreams);
   wl_work_free(&e->work);
+  wl_env_free(&e->env);
   free(e);
 }
 
@@ -84,6 +90,7 @@ int wl_audio_encoder_new(wl_audio_encoder **ep, const wl_model *m, int channels,
   h.rate = rate;
   h.chunk = L;
   h.overlap = O;
+  h.fill = !(o && o->nofill);
   e->m = m;
   e->h = h;
   e->cap = L + 2 * O + 1;
@@ -93,7 +100,13 @@ int wl_audio_encoder_new(wl_audio_encoder **ep, const wl_model *m, int channels,
   e->q = malloc(sizeof(int16_t) * (size_t)h.keep * P);
   e->streams = malloc(e->bound * (size_t)h.keep);
   const wl_signal span = {1, channels, 1, (int)(e->cap - 1), depth, NULL, 0};
-  if (!e->win || !e->q || !e->streams || wl_work_reserve(&e->work, &span, h.J)) {
+  if (h.fill && !wl_env_init(&e->env, rate)) {
+    const size_t values = (size_t)((e->cap - 2) / (e->env.N / 2) + 3) * (size_t)e->env.bands;
+    e->ebound = wle_bound(values, WL_ENV_BITS);
+    e->v = malloc(sizeof(int16_t) * values * (size_t)channels);
+    e->estreams = malloc(e->ebound * (size_t)channels);
+  }
+  if (!e->win || !e->q || !e->streams || (h.fill && (!e->v || !e->estreams)) || wl_work_reserve(&e->work, &span, h.J)) {
     wl_audio_encoder_free(e);
     return WL_FAIL(WL_ERR_NOMEM);
   }
@@ -120,6 +133,27 @@ static void commit(wl_audio_encoder *e, size_t n) {
   e->outlen += n;
 }
 
+/* The band envelope of the span's n frames: each signal channel's plane (frames, bands) coded,
+ * with the channel before it as context. */
+static int code_envelope(wl_audio_encoder *e, long n) {
+  wl_header *h = &e->h;
+  const int64_t s = wl_chunk_start(h, e->index);
+  int64_t f0;
+  long F;
+  wl_env_frames(e->env.N, s, n, &f0, &F);
+  wl_env_measure(&e->env, e->win, e->cap, h->channels, s, n, ldexpf(1.0f, 1 - h->depth), e->v);
+  const long P = F * e->env.bands;
+  for (int c = 0; c < h->channels; c++) {
+    size_t len;
+    int mode;
+    WL_TRY(wle_encode_best(e->v + c * P, c ? e->v + (c - 1) * P : NULL, (int)F, e->env.bands, WL_ENV_BITS, NULL,
+                           e->estreams + c * e->ebound, e->ebound, &len, &mode));
+    h->env_mode[c] = (uint8_t)mode;
+    h->env_len[c] = (uint32_t)len;
+  }
+  return 0;
+}
+
 /* Codes the first n held frames as chunk `index` and writes its record. */
 static int code_chunk(wl_audio_encoder *e, long n, int last) {
   wl_header *h = &e->h;
@@ -128,12 +162,16 @@ static int code_chunk(wl_audio_encoder *e, long n, int last) {
   wl_latent_shape(&s, h->J, &h->lat_h, &h->lat_w);
   WL_TRY(wl_analyse(e->m, &s, h->keep, e->q, &e->work));
   WL_TRY(wl_code_channels(e->m, e->q, h, e->streams, e->bound));
-  size_t size = WL_CHUNK_FIXED + 5 * (size_t)h->keep + 4;
+  if (h->fill) WL_TRY(code_envelope(e, n));
+  size_t size = wl_chunk_table_size(h) + 4;
   for (int c = 0; c < h->keep; c++) size += h->stream_len[c];
+  for (int c = 0; h->fill && c < h->channels; c++) size += h->env_len[c];
   uint8_t *p = reserve(e, size);
   if (!p) return WL_FAIL(WL_ERR_NOMEM);
   uint8_t *s8 = p + wl_chunk_head_write(h, e->index, last, p);
   for (int c = 0; c < h->keep; s8 += h->stream_len[c++]) memcpy(s8, e->streams + c * e->bound, h->stream_len[c]);
+  for (int c = 0; h->fill && c < h->channels; s8 += h->env_len[c++])
+    memcpy(s8, e->estreams + c * e->ebound, h->env_len[c]);
   wl_put32(s8, wl_crc32(0, p, size - 4));
   commit(e, size);
   e->index++;

@@ -25,6 +25,11 @@
  *      (1, ceil(n / 2^J)), and a u32 CRC-32 of the record's bytes before it
  *   end record, 14 bytes:
  *   0  u8 'E'   1  u8 flags (0)   2  u64 frames T   10  u32 CRC-32 of every byte of the file before it
+ * Version 4 is version 2 with a band envelope (envelope.c; the default): each chunk record's
+ * keep entries are followed by C more, { u8 entropy mode (table, adaptive or predictive), u32
+ * bytes } per signal channel, and the latent streams by those C streams: channel c's envelope
+ * values, a plane of (frames touching the span, bands) of WL_ENV_BITS bits coded with channel
+ * c - 1's plane as context. Version 2 is written with wl_encode_opts.nofill.
  * Chunk i codes the signal's frames [s_i, s_i + n): s_0 = 0, s_i = i L - O; every chunk but the
  * last has n = L + O (i = 0) or L + 2 O, so neighbours share 2 O frames (audio_decode.c cross-fades
  * them); the last has 1 <= n <= L + O (i = 0) or 2 O < n <= L + 2 O, and T = s_i + n. L and O
@@ -36,6 +41,7 @@
 #include "codec/internal.h"
 #include "codec/container.h"
 #include "codec/detail.h"
+#include "codec/envelope.h"
 #include "entropy/entropy.h"
 
 /* Fuzzing builds (libFuzzer's FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION) take any checksum, so
@@ -64,7 +70,7 @@ static void write_table(const wl_header *h, uint8_t *p) {
 /* Bytes 0..35 of either layout; the modality's own fields at 16, 20, 27 and 32. */
 static void write_fixed(const wl_header *h, uint8_t *p, uint32_t a, uint32_t b, int flags, uint32_t c) {
   memcpy(p, magic, 4);
-  p[4] = (uint8_t)(h->modality == WL_MODALITY_AUDIO ? WL_FORMAT_VERSION_AUDIO
+  p[4] = (uint8_t)(h->modality == WL_MODALITY_AUDIO ? h->fill ? WL_FORMAT_VERSION_FILL : WL_FORMAT_VERSION_AUDIO
                    : h->step ? WL_FORMAT_VERSION_DETAIL : WL_FORMAT_VERSION);
   p[5] = (uint8_t)h->modality;
   p[6] = (uint8_t)h->J;
@@ -93,13 +99,22 @@ void wl_audio_header_write(const wl_header *h, uint8_t *p) {
 int64_t wl_chunk_start(const wl_header *f, uint32_t i) { return i ? (int64_t)i * f->chunk - f->overlap : 0; }
 long wl_chunk_span(const wl_header *f, uint32_t i) { return f->chunk + (i ? 2 : 1) * f->overlap; }
 
+size_t wl_chunk_table_size(const wl_header *f) {
+  return WL_CHUNK_FIXED + 5 * ((size_t)f->keep + (f->fill ? (size_t)f->channels : 0));
+}
+
 size_t wl_chunk_head_write(const wl_header *ch, uint32_t index, int last, uint8_t *p) {
   p[0] = WL_TAG_CHUNK;
   p[1] = (uint8_t)(last ? 1 : 0);
   wl_put32(p + 2, index);
   wl_put32(p + 6, (uint32_t)ch->width);
   write_table(ch, p + WL_CHUNK_FIXED);
-  return WL_CHUNK_FIXED + 5 * (size_t)ch->keep;
+  for (int c = 0; ch->fill && c < ch->channels; c++) {
+    uint8_t *e = p + WL_CHUNK_FIXED + 5 * (ch->keep + c);
+    e[0] = ch->env_mode[c];
+    wl_put32(e + 1, ch->env_len[c]);
+  }
+  return wl_chunk_table_size(ch);
 }
 
 /* The fields every .wlc starts with (bytes 0..35), checked; audio also its header CRC. */
@@ -109,11 +124,11 @@ int wl_header_peek(const uint8_t *p, size_t len, wl_header *h) {
   if (len < 6) return WL_FAIL(WL_ERR_TRUNCATED);
   h->version = p[4];
   h->modality = p[5];
-  if (h->version != WL_FORMAT_VERSION && h->version != WL_FORMAT_VERSION_AUDIO && h->version != WL_FORMAT_VERSION_DETAIL)
-    return WL_FAIL(WL_ERR_VERSION);
+  if (h->version < WL_FORMAT_VERSION || h->version > WL_FORMAT_VERSION_FILL) return WL_FAIL(WL_ERR_VERSION);
   if (h->modality != WL_MODALITY_IMAGE && h->modality != WL_MODALITY_AUDIO) return WL_FAIL(WL_ERR_CORRUPT);
   const int audio = h->modality == WL_MODALITY_AUDIO;
-  if (audio != (h->version == WL_FORMAT_VERSION_AUDIO)) return WL_FAIL(WL_ERR_VERSION);
+  h->fill = h->version == WL_FORMAT_VERSION_FILL;
+  if (audio != (h->version == WL_FORMAT_VERSION_AUDIO || h->fill)) return WL_FAIL(WL_ERR_VERSION);
   if (len < (audio ? WL_AUDIO_HDR : WL_HDR_FIXED)) return WL_FAIL(WL_ERR_TRUNCATED);
   h->J = p[6];
   h->bits = p[7];
@@ -159,8 +174,15 @@ static size_t stream_bound(const wl_header *f, long n) {
   return wle_bound((size_t)((n + (1L << f->J) - 1) >> f->J), f->bits);
 }
 
+/* The same for a channel's band envelope. */
+static size_t envelope_bound(const wl_header *f, long n) {
+  int N, start[WL_ENV_BANDS_MAX + 1];
+  const int bands = wl_env_layout(f->rate, &N, start);
+  return wle_bound((size_t)((n - 1) / (N / 2) + 3) * (size_t)bands, WL_ENV_BITS);
+}
+
 int wl_record_size(const wl_header *f, const wl_stream_pos *at, const uint8_t *p, size_t len, size_t *need) {
-  const size_t table = WL_CHUNK_FIXED + 5 * (size_t)f->keep;
+  const size_t table = wl_chunk_table_size(f);
   *need = 1;
   if (len < 1) return 0;
   if (at->done || p[0] != (at->last ? WL_TAG_END : WL_TAG_CHUNK)) return WL_FAIL(WL_ERR_CORRUPT);
@@ -171,6 +193,12 @@ int wl_record_size(const wl_header *f, const wl_stream_pos *at, const uint8_t *p
   for (int c = 0; c < f->keep; c++) {
     const uint32_t n = wl_get32(p + WL_CHUNK_FIXED + 5 * c + 1);
     if (n > bound) return WL_FAIL(WL_ERR_CORRUPT);
+    *need += n;
+  }
+  const size_t env = f->fill ? envelope_bound(f, wl_chunk_span(f, at->index)) : 0;
+  for (int c = 0; f->fill && c < f->channels; c++) {
+    const uint32_t n = wl_get32(p + WL_CHUNK_FIXED + 5 * (f->keep + c) + 1);
+    if (n > env) return WL_FAIL(WL_ERR_CORRUPT);
     *need += n;
   }
   return 0;
@@ -208,7 +236,15 @@ int wl_record_read(const wl_header *f, wl_stream_pos *at, const uint8_t *p, size
     ch->stream_len[c] = wl_get32(p + WL_CHUNK_FIXED + 5 * c + 1);
     if (ch->entropy[c] >= WL_ENTROPY_MODES || ch->stream_len[c] > bound) return WL_FAIL(WL_ERR_CORRUPT);
   }
-  ch->header_len = WL_CHUNK_FIXED + 5 * (size_t)f->keep;
+  const size_t env = f->fill ? envelope_bound(f, n) : 0;
+  for (int c = 0; f->fill && c < f->channels; c++) {
+    const uint8_t *e = p + WL_CHUNK_FIXED + 5 * (f->keep + c);
+    ch->env_mode[c] = e[0];
+    ch->env_len[c] = wl_get32(e + 1);
+    /* no static table for envelopes */
+    if (e[0] == WL_ENTROPY_STATIC || e[0] >= WL_ENTROPY_MODES || ch->env_len[c] > env) return WL_FAIL(WL_ERR_CORRUPT);
+  }
+  ch->header_len = wl_chunk_table_size(f);
   ch->total_len = size;
   at->crc = wl_crc32(at->crc, p, size);
   at->index = i + 1;
@@ -242,6 +278,7 @@ static int read_stream(const uint8_t *p, size_t len, wl_header *h) {
       uses[c][ch.entropy[c]]++;
       bytes[c] += ch.stream_len[c];
     }
+    for (int c = 0; chunk && h->fill && c < h->channels; c++) h->fill_bytes += ch.env_len[c];
     pos += need;
   }
   if (pos != len) return WL_FAIL(WL_ERR_CORRUPT);
@@ -295,7 +332,7 @@ const char *wl_entropy_name(int mode) {
 void wl_info_of(const wl_header *h, wl_info *i) {
   *i = (wl_info){h->version, h->modality, h->model_id, h->channels, h->height, h->width, h->depth, h->has_alpha,
                  h->rate, h->frames, h->chunk, h->overlap, h->chunks, h->J, h->K, h->keep, h->bits, h->lat_h,
-                 h->lat_w, h->alpha_len, h->header_len, h->total_len, h->step, h->detail_planes, {0}};
+                 h->lat_w, h->alpha_len, h->header_len, h->total_len, h->step, h->detail_planes, h->fill, {0}};
 }
 
 /* *info from the header that read (wl_header_read or wl_header_peek) takes from buf. */

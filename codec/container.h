@@ -26,9 +26,13 @@ void wl_audio_header_write(const wl_header *h, uint8_t *p);
 int64_t wl_chunk_start(const wl_header *file, uint32_t i);
 /* Frames of chunk i's span unless it is the last: L + O for chunk 0, L + 2 O after it. */
 long wl_chunk_span(const wl_header *file, uint32_t i);
-/* Writes the head of a chunk record, the WL_CHUNK_FIXED + 5 keep bytes that it returns, from
- * ch: the file's fields with width = frames of the span, and the entropy and stream_len of each
- * kept channel. The streams and the record's CRC-32 follow. */
+/* The bytes of a chunk record's head: WL_CHUNK_FIXED, 5 per kept channel and, with a band
+ * envelope, 5 per signal channel. */
+size_t wl_chunk_table_size(const wl_header *file);
+/* Writes the head of a chunk record, the wl_chunk_table_size bytes that it returns, from ch: the
+ * file's fields with width = frames of the span, the entropy and stream_len of each kept channel
+ * and, with a band envelope, env_mode and env_len of each signal channel. The latent streams, the
+ * envelope streams and the record's CRC-32 follow. */
 size_t wl_chunk_head_write(const wl_header *ch, uint32_t index, int last, uint8_t *p);
 
 /* Where a reader of the records after the file header stands. */

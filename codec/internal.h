@@ -63,6 +63,10 @@ typedef struct {
   int step;                        /* images: the detail layer's step index, 0 for none (detail.h) */
   int detail_planes;               /* its planes sent */
   uint64_t detail_bytes;           /* its streams' bytes, after the latents' */
+  int fill;                        /* audio: a band envelope (envelope.h) follows each chunk's latents */
+  uint8_t env_mode[WL_MAX_CHANNELS];  /* per signal channel: its envelope plane's entropy mode */
+  uint32_t env_len[WL_MAX_CHANNELS];  /* and stream bytes, of a chunk */
+  uint64_t fill_bytes;             /* audio: every chunk's envelope bytes (wl_header_read) */
   size_t header_len, total_len;    /* total_len includes the CRC32 trailer */
 } wl_header;
 /* The public view of h. */

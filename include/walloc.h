@@ -36,6 +36,7 @@ extern "C" {
 #define WL_FORMAT_VERSION 1       /* .wlc version of images (one block), written and read */
 #define WL_FORMAT_VERSION_AUDIO 2 /* .wlc version of audio (a stream of chunk records) */
 #define WL_FORMAT_VERSION_DETAIL 3 /* .wlc version of images with a detail layer (wl_encode_opts.step) */
+#define WL_FORMAT_VERSION_FILL 4  /* .wlc version of audio with a band envelope (the default) */
 
 /* Limits checked on every input and every header field before allocation. */
 #define WL_MAX_DIM (1 << 16)       /* width and height: 1 .. 65536 */
@@ -160,7 +161,10 @@ typedef struct {
                   latents leave out, sent with a uniform step of 2^(2 - step/64) (signal units,
                   the samples' full range being 1), so each 64 more halve the error; the
                   encoder decodes its latents to find it. Audio refuses it (WL_ERR_ARG) */
-  int reserved[7]; /* zero (WL_ERR_ARG otherwise): room for later fields, so that a program
+  int nofill;  /* audio: 1 sends no band envelope, so the decoder neither fills the bands the
+                  latents leave nearly empty with noise of their coded energy nor tames bands
+                  that come out too loud (format version 2 instead of 4). Images ignore it */
+  int reserved[6]; /* zero (WL_ERR_ARG otherwise): room for later fields, so that a program
                       built with this header keeps working with later libraries */
 } wl_encode_opts;
 
@@ -272,7 +276,8 @@ typedef struct {
   size_t header_len, total_len;    /* total_len includes the CRC32 trailer */
   int step;                        /* images: the detail layer's step index, 0 for none */
   int detail_planes;               /* its planes up to the last one sent */
-  int reserved[6];                 /* zero: room for later fields */
+  int fill;                        /* audio: 1 when the stream has a band envelope (version 4) */
+  int reserved[5];                 /* zero: room for later fields */
 } wl_info;
 
 /* Reads and validates the header and CRC32 of a .wlc byte string; of audio, every record

@@ -68,11 +68,12 @@ MONO = music(2 * 16000 + 5, 16000, 1, 2)[:, :1]
 def operating_points(base, x, rate, K, keep20):
     """`base` and `base-20x` on clip x: its shape back, K channels of which K or keep20 sent,
     info's reduction counting the channels sent (J 8: 256 bands a channel), and the fidelity
-    and size falling from K channels to keep20."""
+    and size falling from K channels to keep20 (the latents alone: --no-fill, as the band
+    envelope's noise trades SNR for spectrum)."""
     src = save(base + ".wav", x, rate)
     got = {}
     for name, keep in ((base, K), (base + "-20x", keep20)):
-        wlc, y, info = code(src, name)
+        wlc, y, info = code(src, name, ("--no-fill",))
         assert y.shape == x.shape, "%s: shape %s" % (name, y.shape)
         assert info["keep"] == keep and info["K"] == K, "%s: keep %s of %s" % (name, info["keep"], info["K"])
         rc, text, _ = run("info", wlc)

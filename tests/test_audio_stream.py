@@ -280,8 +280,9 @@ HEAD = 40
 
 
 def record_end(b, at):
-    """Where the chunk record starting at `at` of a stereo K 64 stream ends."""
-    return at + 10 + 5 * 64 + sum(struct.unpack_from("<I", b, at + 10 + 5 * c + 1)[0] for c in range(64)) + 4
+    """Where the chunk record starting at `at` of a stereo K 64 stream with a band envelope ends:
+    64 latent entries, then 2 envelope entries."""
+    return at + 10 + 5 * 66 + sum(struct.unpack_from("<I", b, at + 10 + 5 * c + 1)[0] for c in range(66)) + 4
 
 
 def bad(name, b):

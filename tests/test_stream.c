@@ -75,7 +75,7 @@ static void test_pieces(const wl_model *m) {
   T_EXPECT(len[0] == len[1] && !memcmp(whole[0], whole[1], len[0]), "bytes differ between 1 and 2 threads");
   wl_header h;
   T_EXPECT(wl_header_read(whole[0], len[0], &h) == 0 && h.chunks == 12 && h.chunk == 2048 && h.overlap == 768 &&
-           h.frames == 23456 && h.lat_w == 733 && h.version == WL_FORMAT_VERSION_AUDIO, "header: %ld chunks", h.chunks);
+           h.frames == 23456 && h.lat_w == 733 && h.version == WL_FORMAT_VERSION_FILL && h.fill, "header: %ld chunks", h.chunks);
   const long pieces[] = {1, 7, 333, 2048, 5000};
   for (size_t i = 0; i < sizeof pieces / sizeof *pieces; i++) {
     uint8_t *b = encode_pieces(m, &a, 2048, pieces[i], &n);
@@ -122,7 +122,7 @@ static void test_interior(const wl_model *m) {
   for (size_t i = 0; i < sizeof lengths / sizeof *lengths; i++) {
     const long T = lengths[i];
     wl_audio a = clip(T), one, many;
-    wl_encode_opts o1 = {.chunk = 1L << 20}, o2 = {.chunk = L};
+    wl_encode_opts o1 = {.chunk = 1L << 20, .nofill = 1}, o2 = {.chunk = L, .nofill = 1};
     uint8_t *b1, *b2;
     size_t n1, n2;
     int16_t *q1, *q2;
@@ -177,14 +177,18 @@ static void test_corrupt(const wl_model *m, const wl_model *rgb) {
   const size_t r0 = WL_AUDIO_HDR; /* the first chunk record */
   wl_header h;
   T_EXPECT(wl_header_read(b, len, &h) == 0, "header");
-  size_t size0 = WL_CHUNK_FIXED + 5 * (size_t)h.keep + 4;
-  for (int k = 0; k < h.keep; k++) size0 += wl_get32(b + r0 + WL_CHUNK_FIXED + 5 * k + 1);
+  size_t size0 = wl_chunk_table_size(&h) + 4;
+  const size_t env0 = r0 + WL_CHUNK_FIXED + 5 * (size_t)h.keep; /* the first envelope entry */
+  for (int k = 0; k < h.keep + h.channels; k++) size0 += wl_get32(b + r0 + WL_CHUNK_FIXED + 5 * k + 1);
   T_EXPECT(decode_patched(m, b, len, r0, 'X', r0, r0 + size0) == WL_ERR_CORRUPT, "tag");
   T_EXPECT(decode_patched(m, b, len, r0 + 1, 1, r0, r0 + size0) == WL_ERR_CORRUPT, "last flag on chunk 0");
   T_EXPECT(decode_patched(m, b, len, r0 + 2, 1, r0, r0 + size0) == WL_ERR_CORRUPT, "index");
   T_EXPECT(decode_patched(m, b, len, r0 + 6, 7, r0, r0 + size0) == WL_ERR_CORRUPT, "span frames");
   T_EXPECT(decode_patched(m, b, len, r0 + WL_CHUNK_FIXED, 9, r0, r0 + size0) == WL_ERR_CORRUPT, "entropy mode");
   T_EXPECT(decode_patched(m, b, len, r0 + WL_CHUNK_FIXED + 4, 0x7f, r0, r0 + size0) == WL_ERR_CORRUPT, "stream length");
+  T_EXPECT(decode_patched(m, b, len, env0, WL_ENTROPY_STATIC, r0, r0 + size0) == WL_ERR_CORRUPT, "envelope mode static");
+  T_EXPECT(decode_patched(m, b, len, env0, 9, r0, r0 + size0) == WL_ERR_CORRUPT, "envelope mode 9");
+  T_EXPECT(decode_patched(m, b, len, env0 + 4, 0x7f, r0, r0 + size0) == WL_ERR_CORRUPT, "envelope length");
   T_EXPECT(decode_patched(m, b, len, len - 12, 0x55, 0, 0) == WL_ERR_CORRUPT, "end frame count");
   T_EXPECT(decode_patched(m, b, len, 32, 0x41, 0, 0) == WL_ERR_CORRUPT, "overlap not a multiple of 2^J");
   c = malloc(len + 1);

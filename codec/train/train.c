@@ -525,9 +525,10 @@ int wl_trainer_step(wl_trainer *t, double *psnr, double *bpp) {
 }
 
 /* Encodes the image img (alpha ignored) or the clip a with the current weights and decodes it:
- * the mean squared error on the [-1/2, 1/2] scale of the samples, and the .wlc size. */
+ * the mean squared error on the [-1/2, 1/2] scale of the samples, and the .wlc size. Audio
+ * without its band envelope: what the weights make of the latents alone. */
 static int round_trip(wl_trainer *t, const wl_image *img, const wl_audio *a, int keep, double *mse, size_t *len) {
-  const wl_encode_opts o = {.keep = keep};
+  const wl_encode_opts o = {.keep = keep, .nofill = 1};
   wl_image plain = img ? *img : (wl_image){0}, oi = {0};
   wl_audio oa = {0};
   uint8_t *buf;

@@ -45,7 +45,7 @@ class _Info(ctypes.Structure):  # wl_info
                 ("frames", _long), ("chunk", _long), ("overlap", _long), ("chunks", _long), ("J", _int), ("K", _int),
                 ("keep", _int), ("bits", _int), ("lat_h", _int), ("lat_w", _int), ("alpha_len", ctypes.c_uint32),
                 ("header_len", _size), ("total_len", _size), ("step", _int), ("detail_planes", _int),
-                ("reserved", _int * 6)]
+                ("fill", _int), ("reserved", _int * 5)]
 
 
 class _Image(ctypes.Structure):  # wl_image
@@ -59,7 +59,7 @@ class _Desc(ctypes.Structure):  # wl_model_desc
 
 
 class _Opts(ctypes.Structure):  # wl_encode_opts
-    _fields_ = [("keep", _int), ("chunk", _long), ("refine", _int), ("step", _int), ("reserved", _int * 7)]
+    _fields_ = [("keep", _int), ("chunk", _long), ("refine", _int), ("step", _int), ("nofill", _int), ("reserved", _int * 6)]
 
 
 _sig = {"wl_strerror": (ctypes.c_char_p, [_int]), "wl_error_detail": (ctypes.c_char_p, [_int]),
