@@ -147,7 +147,9 @@ static int encode_model(cli_opts *o, const char *in, int C, int audio, wl_model 
   if (o->refine && audio) return cli_fail(in, "--refine applies to images only");
   if (o->step && audio) return cli_fail(in, "--step applies to images only");
   if (o->nofill && !audio) return cli_fail(in, "--no-fill applies to audio only");
-  if (o->target && audio) return cli_fail(in, "--size, --bpp and --psnr apply to images only (audio: -Q or --keep)");
+  if (audio && (o->target == WL_TARGET_BPP || o->target == WL_TARGET_PSNR))
+    return cli_fail(in, "--bpp and --psnr apply to images only (audio: --kbps, --size, -Q or --keep)");
+  if (!audio && o->target == WL_TARGET_KBPS) return cli_fail(in, "--kbps applies to audio only (images: --bpp)");
   return 0;
 }
 
@@ -210,6 +212,7 @@ static int audio_encoder(cli_opts *o, const char *in, const wl_audio *fmt, wl_mo
   *e = NULL;
   if (encode_model(o, in, fmt->channels, 1, m, &d)) return 1;
   if (o->quality >= 0) wl_quality_opts(*m, o->quality, &eo);
+  if (o->target) eo.keep = d.K; /* every channel, cut to the target after */
   eo.chunk = o->chunk;
   eo.nofill = o->nofill;
   int err = wl_audio_encoder_new(e, *m, fmt->channels, fmt->rate, fmt->depth, &eo);
@@ -219,7 +222,38 @@ static int audio_encoder(cli_opts *o, const char *in, const wl_audio *fmt, wl_mo
   return err ? cli_fail(in, "%s", cli_error(err)) : 0;
 }
 
-/* Streams audio: blocks from the reader into the encoder, its records to the output. */
+/* A stream held in memory. */
+typedef struct { uint8_t *p; size_t n, cap; } held;
+static int hold(held *h, const uint8_t *b, size_t n) {
+  if (h->n + n > h->cap) {
+    size_t cap = h->cap ? h->cap : 1 << 16;
+    while (cap < h->n + n) cap *= 2;
+    uint8_t *p = realloc(h->p, cap);
+    if (!p) return -1;
+    h->p = p;
+    h->cap = cap;
+  }
+  memcpy(h->p + h->n, b, n);
+  h->n += n;
+  return 0;
+}
+
+/* Audio with --kbps or --size: the stream coded with every channel (in h), cut to the most
+ * channels that meet the target, written to out; *total its bytes. */
+static int write_cut(cli_opts *o, const char *in, const char *out, const held *h, size_t *total) {
+  int keep;
+  uint8_t *b = NULL;
+  int e = wl_audio_target_keep(h->p, h->n, o->target, o->target_value, &keep);
+  if (!e) e = wl_audio_truncate(h->p, h->n, keep, &b, total);
+  if (e) return cli_fail(in, "%s", cli_error(e));
+  if (o->verbosity > 1) fprintf(stderr, "walloc: %s: %d channel(s)\n", in, keep);
+  const int rc = cli_write(o, out, b, *total);
+  free(b);
+  return rc;
+}
+
+/* Streams audio: blocks from the reader into the encoder, its records to the output (with a
+ * target: into memory, then cut). */
 static int encode_audio(cli_opts *o, const char *in, io_input *f, const char *out) {
   snd_reader *r;
   wl_model *m = NULL;
@@ -230,17 +264,21 @@ static int encode_audio(cli_opts *o, const char *in, io_input *f, const char *ou
   const uint8_t *bytes;
   size_t n, total = 0;
   if (snd_open(f, &r, &fmt, why)) return cli_fail(in, "%s", why);
+  held mem = {0};
   int rc = audio_encoder(o, in, &fmt, &m, &e), err = 0, opened = 0;
-  if (!rc) opened = !(rc = cli_out_open(o, out, &w));
+  if (!rc && !o->target) opened = !(rc = cli_out_open(o, out, &w));
   for (int more = 1; !rc && more;) {
     if (snd_read(r, &b, why)) { rc = cli_fail(in, "%s", why); break; }
     fmt.frames += b.frames;
     more = b.frames > 0;
     err = more ? wl_audio_encoder_push(e, &b, &bytes, &n) : wl_audio_encoder_finish(e, &bytes, &n);
     if (err) rc = cli_fail(in, "%s", cli_error(err));
+    else if (n && o->target) rc = hold(&mem, bytes, n) ? cli_fail(in, "out of memory") : 0;
     else if (n && io_out_write(&w, bytes, n)) rc = cli_fail(out, "cannot write: %s", strerror(errno));
     total += n;
   }
+  if (!rc && o->target) rc = write_cut(o, in, out, &mem, &total);
+  free(mem.p);
   if (opened && !rc && io_out_commit(&w)) rc = cli_fail(out, "cannot write: %s", strerror(errno));
   else if (opened && rc) io_out_abort(&w);
   if (!rc && o->verbosity > 1 && snd_declared(r) >= 0)

@@ -73,6 +73,10 @@ static const char usage[] =
   "  --size N, --bpp X, --psnr D\n"
   "              encode images: the largest file of at most N bytes or X bits per pixel, or\n"
   "              the smallest whose PSNR is at least D dB (found on the same ladder)\n"
+  "  --kbps X, --size N\n"
+  "              encode audio: the most latent channels whose file is at most X kbps or N\n"
+  "              bytes (coded once with every channel, then cut: the input is not read\n"
+  "              twice, the whole stream is held in memory)\n"
   "  --keep K    encode: send only the first K latent channels (decoder fills the rest)\n"
   "  --step S    encode images: a detail layer of step index S (1..896; step 2^(2 - S/64))\n"
   "  --refine N  encode images: N iterations (0..1000; 0: off) of rate-distortion search for\n"
@@ -172,12 +176,13 @@ static int parse(int argc, char **argv, cli_opts *o) {
     else if (!strcmp(a, "--refine")) bad = number(v, 0, WL_MAX_REFINE, &o->refine);
     else if (!strcmp(a, "--step")) bad = number(v, 0, WL_MAX_STEP, &o->step);
     else if (!strcmp(a, "-Q") || !strcmp(a, "--quality")) bad = number(v, 0, 100, &o->quality);
-    else if (!strcmp(a, "--size") || !strcmp(a, "--bpp") || !strcmp(a, "--psnr")) {
+    else if (!strcmp(a, "--size") || !strcmp(a, "--bpp") || !strcmp(a, "--psnr") || !strcmp(a, "--kbps")) {
       char *end;
-      const double x = v ? strtod(v, &end) : 0, most = a[2] == 's' ? 1e15 : a[2] == 'b' ? 64 : 200;
+      const double x = v ? strtod(v, &end) : 0, most = a[2] == 's' ? 1e15 : a[2] == 'b' ? 64 : a[2] == 'k' ? 1e5 : 200;
       bad = !v || !*v || *end || !(x > 0 && x <= most) || (a[2] == 's' && x != (double)(long long)x);
-      if (o->target) return usage_error("give one of --size, --bpp and --psnr ('%s' is a second)", a);
-      o->target = a[2] == 's' ? WL_TARGET_BYTES : a[2] == 'b' ? WL_TARGET_BPP : WL_TARGET_PSNR;
+      if (o->target) return usage_error("give one of --size, --bpp, --psnr and --kbps ('%s' is a second)", a);
+      o->target = a[2] == 's' ? WL_TARGET_BYTES : a[2] == 'b' ? WL_TARGET_BPP : a[2] == 'k' ? WL_TARGET_KBPS
+                                                                                          : WL_TARGET_PSNR;
       o->target_value = x;
     }
     else if (!strcmp(a, "--chunk")) { bad = number(v, 1, (int)WL_MAX_CHUNK, &chunk); o->chunk = chunk; }
@@ -250,7 +255,7 @@ static int parse(int argc, char **argv, cli_opts *o) {
   if (!o->ninputs) return usage_error("%s: no input files", argv[1]);
   const int given = (o->quality >= 0) + (o->target != 0) + (o->keep || o->step), tuned = o->quality >= 0 || o->target;
   if (given > 1 || (tuned && o->refine))
-    return usage_error("%s", "give one rate control: -Q, --size, --bpp, --psnr, or --keep/--step (without --refine)");
+    return usage_error("%s", "give one rate control: -Q, --size, --bpp, --psnr, --kbps, or --keep/--step (without --refine)");
   return 0;
 }
 

@@ -189,7 +189,7 @@ WL_API int wl_quality_opts(const wl_model *model, int quality, wl_encode_opts *o
  * 2^depth - 1, is at least `value` dB). *chosen receives the rung's options. Every rung tried is
  * measured exactly, so the target holds for this library's encoder and decoder. WL_ERR_ARG
  * when no rung meets it (a size below the one-channel file, a PSNR past the finest step). */
-enum { WL_TARGET_BYTES = 1, WL_TARGET_BPP = 2, WL_TARGET_PSNR = 3 };
+enum { WL_TARGET_BYTES = 1, WL_TARGET_BPP = 2, WL_TARGET_PSNR = 3, WL_TARGET_KBPS = 4 };
 WL_API int wl_encode_target(const wl_model *model, const wl_image *img, int target, double value,
                             wl_encode_opts *chosen, uint8_t **out, size_t *outlen);
 
@@ -238,6 +238,16 @@ WL_API int wl_audio_encoder_push(wl_audio_encoder *enc, const wl_audio *a, const
  * encoder only accepts wl_audio_encoder_free. */
 WL_API int wl_audio_encoder_finish(wl_audio_encoder *enc, const uint8_t **out, size_t *outlen);
 WL_API void wl_audio_encoder_free(wl_audio_encoder *enc);
+
+/* Audio rate control (codec/search/audio_target.c): an audio stream cut to its first `keep`
+ * latent channels (1 .. the stream's keep), in a malloc'd *out: byte for byte the stream that
+ * encoding with that keep writes, as each channel's code depends only on the channels before it.
+ * Encode once with every channel, then cut to any rate. */
+WL_API int wl_audio_truncate(const uint8_t *buf, size_t len, int keep, uint8_t **out, size_t *outlen);
+/* The largest keep whose cut stream is at most `value` bytes (WL_TARGET_BYTES) or kbps
+ * (WL_TARGET_KBPS, over the stream's duration). WL_ERR_ARG when even one channel is larger,
+ * or for another target. */
+WL_API int wl_audio_target_keep(const uint8_t *buf, size_t len, int target, double value, int *keep);
 
 typedef struct wl_audio_decoder wl_audio_decoder;
 /* A decoder of one audio stream made with `model` (kept by pointer). */

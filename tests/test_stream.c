@@ -240,12 +240,49 @@ static void test_corrupt(const wl_model *m, const wl_model *rgb) {
   t_end();
 }
 
+static void test_truncate(const wl_model *m, const wl_model *rgb) {
+  t_begin("stream: cut to k channels (wl_audio_truncate) = encoded with keep k, with and without an envelope; target keep");
+  wl_audio a = clip(9000);
+  for (int nofill = 0; nofill < 2; nofill++) {
+    wl_encode_opts o = {.chunk = 2048, .nofill = nofill};
+    uint8_t *all, *cut, *direct, *img;
+    size_t n, ncut, ndirect, nimg;
+    T_EXPECT(wl_encode_audio(m, &a, &o, &all, &n) == 0, "encode");
+    int same = 0, sizes_ok = 1, keep;
+    for (int k = 1; k <= 32; k++) {
+      o.keep = k;
+      T_EXPECT(wl_encode_audio(m, &a, &o, &direct, &ndirect) == 0 && wl_audio_truncate(all, n, k, &cut, &ncut) == 0, "k %d", k);
+      same += ncut == ndirect && !memcmp(cut, direct, ncut);
+      /* the largest k of at most this many bytes is k itself; one byte less, k - 1 */
+      sizes_ok &= wl_audio_target_keep(all, n, WL_TARGET_BYTES, (double)ndirect, &keep) == 0 && keep == k;
+      if (k > 1) sizes_ok &= wl_audio_target_keep(all, n, WL_TARGET_BYTES, (double)ndirect - 1, &keep) == 0 && keep == k - 1;
+      else sizes_ok &= wl_audio_target_keep(all, n, WL_TARGET_BYTES, (double)ndirect - 1, &keep) == WL_ERR_ARG && !keep;
+      free(cut);
+      free(direct);
+    }
+    T_EXPECT(same == 32 && sizes_ok, "nofill %d: %d of 32 cuts equal the direct encodes; sizes %s", nofill, same,
+             sizes_ok ? "ok" : "wrong");
+    T_EXPECT(wl_audio_truncate(all, n, 0, &cut, &ncut) == WL_ERR_ARG && wl_audio_truncate(all, n, 33, &cut, &ncut) == WL_ERR_ARG &&
+             !cut, "keep out of range");
+    all[WL_AUDIO_HDR + 200] ^= 1; /* inside chunk 0's streams */
+    T_EXPECT(wl_audio_truncate(all, n, 3, &cut, &ncut) == WL_ERR_CRC, "a corrupt stream");
+    T_EXPECT(wl_audio_target_keep(all, n, WL_TARGET_PSNR, 30, &keep) < 0, "a PSNR target");
+    free(all);
+    T_EXPECT(wl_encode(rgb, &(wl_image){3, 8, 8, 8, (float[192]){0}, NULL}, NULL, &img, &nimg) == 0 &&
+             wl_audio_truncate(img, nimg, 1, &cut, &ncut) == WL_ERR_ARG, "an image file");
+    free(img);
+  }
+  wl_audio_release(&a);
+  t_end();
+}
+
 int main(void) {
   wl_model *m = train(), *rgb = NULL;
   if (!m || wl_model_builtin(&rgb, "rgb")) { printf("testing stream model ... FAILED\n"); return t_summary() | 1; }
   test_pieces(m);
   test_interior(m);
   test_corrupt(m, rgb);
+  test_truncate(m, rgb);
   wl_model_free(m);
   wl_model_free(rgb);
   return t_summary();
