@@ -184,7 +184,7 @@ def opus_point(wav, x, rate, target, out):
     y = sf.read(out + ".opus.wav", dtype="int16", always_2d=True)[0]
     xf, yf = x.astype(float), y.astype(float)
     lag, wide = best_lag(xf, yf, ALIGN), best_lag(xf, yf, 4096)
-    m = audioref.all_metrics(x, shifted(y, lag, len(x)), 16)
+    m = audioref.all_metrics(x, shifted(y, lag, len(x)), 16, rate)
     snr0 = audioref.snr(x, shifted(y, 0, len(x)))
     return dict(m, kbps=kbps(out + ".opus", x, rate), head_kbps=kbps(out + ".opus", x, rate, ogg_header_bytes(
         out + ".opus")), lag=lag, wide_lag=wide, snr_lag0=snr0, frames=len(y)), t
@@ -222,7 +222,7 @@ def bench_file(model, keep, channels, linear, ref, name, notes):
         notes.append("%s: skipped for every codec: %s" % (stem, e))
         return None
     y = sf.read(out + ".wav", dtype="int16", always_2d=True)[0]
-    check = max(abs(w[k] - v) for k, v in audioref.all_metrics(x, y, 16).items())
+    check = max(abs(w[k] - v) for k, v in audioref.all_metrics(x, y, 16, rate).items() if v == v)  # NaN: no such band
     ms = x.size / 1e6
     row = {"file": stem, "walloc": dict(w, enc=ms / we, dec=ms / wd), "opus": dict(o, enc=ms / oe, dec=ms / od),
            "flac_kbps": kbps(out + ".flac", x, rate), "eval_vs_numpy": check, "speedup": oe / we}

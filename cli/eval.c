@@ -58,15 +58,16 @@ static int eval_audio(const cli_opts *o, const wl_audio *a, const wl_audio *b, c
   const field f[] = {{"channels", a->channels}, {"rate", a->rate}, {"depth", a->depth}, {"frames", (double)a->frames},
                      {"bytes", (double)len}, {"kbps", 8.0 * len / sec / 1000}, {"ratio", n * a->depth / 8 / len},
                      {"reduction", n / ((double)h->keep * h->lat_w)}, {"snr", q.snr}, {"psnr", q.psnr},
-                     {"si_sdr", q.sisdr}, {"lsd", q.lsd}};
+                     {"si_sdr", q.sisdr}, {"lsd", q.lsd}, {"mel", q.mel}, {"keep_0_4k", q.keep[0]},
+                     {"keep_4_8k", q.keep[1]}, {"keep_8_16k", q.keep[2]}};
   if (o->json) {
     print_json(f, sizeof f / sizeof f[0]);
     return 0;
   }
   printf("%s: %d ch %d Hz %d-bit, %ld frames, %zu bytes, %.2f kbps, ratio %.1f:1, reduction %.1fx, SNR %.2f dB, "
-         "PSNR %.2f dB, SI-SDR %.2f dB, LSD %.3f dB\n",
+         "PSNR %.2f dB, SI-SDR %.2f dB, LSD %.3f dB, mel %.3f dB, energy kept %.3f %.3f %.3f (0-4, 4-8, 8-16 kHz)\n",
          o->inputs[0], a->channels, a->rate, a->depth, a->frames, len, f[5].v, f[6].v, f[7].v, q.snr, q.psnr,
-         q.sisdr, q.lsd);
+         q.sisdr, q.lsd, q.mel, q.keep[0], q.keep[1], q.keep[2]);
   return 0;
 }
 

@@ -10,6 +10,8 @@ typedef struct {
   double psnr;  /* dB, WaLLoC's: mean removed, original peak scaled to 0.5 */
   double sisdr; /* dB, scale-invariant SDR, mean over channels (NAN when every channel is silent) */
   double lsd;   /* dB, log-spectral distance, mean over 2048-sample frames and channels */
+  double mel;   /* dB, the same over 40 mel bands instead of FFT bins */
+  double keep[3]; /* decoded over original energy in 0-4, 4-8, 8-16 kHz (NAN: none in the original) */
 } cli_audio_quality;
 
 /* Measures y (decoded) against x (original): same channels and frames, samples of x->depth

@@ -78,6 +78,18 @@ def _():
     assert audioref.lsd(x, x, 16) == 0 and abs(audioref.lsd(x, 2 * x, 16) - 20 * np.log10(2)) < 1e-6, \
         audioref.lsd(x, 2 * x, 16)
     assert np.isnan(audioref.si_sdr(np.ones((100, 1)), x[:100, :1])), "silent channel not left out"
+    # mel distance: 0 for a perfect copy, 20 log10(2) for twice the amplitude (every band scales alike)
+    assert audioref.mel_distance(x, x, 16, 44100) == 0, "mel distance of a copy"
+    assert abs(audioref.mel_distance(x, 2 * x, 16, 44100) - 20 * np.log10(2)) < 1e-6, "mel distance, gain 2"
+    # each triangle peaks at 1 on its centre's bin neighbourhood and the interior weights sum to about 1
+    W = audioref.mel_weights(44100)
+    assert W.shape == (40, 1025) and W.max() <= 1 and abs(W[:, 100:900].sum(0) - 1).max() < 1e-9, "mel weights"
+    # energy kept: a tone at 6 kHz, halved in amplitude, keeps 1/4 in 4-8 kHz; 8-16 kHz of 16 kHz audio is NaN
+    t = np.arange(44100)[:, None] / 44100.0
+    tone = np.round(8000 * np.sin(2 * np.pi * 6000 * t))
+    kept = audioref.energy_kept(tone, tone / 2, 16, 44100)
+    assert abs(kept[1] - 0.25) < 1e-9, kept
+    assert np.isnan(audioref.energy_kept(x[:16000], x[:16000], 16, 16000)[2]), "8-16 kHz at 16 kHz"
 
 
 STEREO = train("st", 2, 44100, 6, 96)
@@ -95,16 +107,17 @@ def check(name, x, rate, depth, model, keep=None):
     rc, _, err = run("decode", "-f", "-m", model, wlc, "-o", out)
     assert rc == 0, err
     y = read(out, depth)
-    want = audioref.all_metrics(x, y, depth)
+    want = audioref.all_metrics(x, y, depth, rate)
     rc, o, err = run("eval", "--json", "-m", model, src, wlc)
     assert rc == 0, err
     got = json.loads(o)
     assert (got["channels"], got["frames"], got["rate"], got["depth"]) == (x.shape[1], x.shape[0], rate, depth), got
-    bad = {k: (got[k], v) for k, v in want.items() if not abs(got[k] - v) < TOL}
+    bad = {k: (got[k], v) for k, v in want.items() if not (abs(got[k] - v) < TOL or (got[k] is None and np.isnan(v)))}
     assert not bad, "%s: walloc vs numpy: %s" % (name, bad)
     rc, o, err = run("eval", "-m", model, src, wlc)
-    text = "SNR %.2f dB, PSNR %.2f dB, SI-SDR %.2f dB, LSD %.3f dB" % tuple(got[k] for k in ("snr", "psnr", "si_sdr",
-                                                                                            "lsd"))
+    text = "SNR %.2f dB, PSNR %.2f dB, SI-SDR %.2f dB, LSD %.3f dB, mel %.3f dB, energy kept %.3f %.3f %.3f (0-4, 4-8, " \
+        "8-16 kHz)" % tuple(float("nan") if got[k] is None else got[k] for k in (
+            "snr", "psnr", "si_sdr", "lsd", "mel", "keep_0_4k", "keep_4_8k", "keep_8_16k"))
     assert rc == 0 and o.decode().rstrip().endswith(text) and re.search(r"%.2f kbps" % got["kbps"], o.decode()), \
         o.decode() + err
     return got
