@@ -5,16 +5,18 @@ held-out music (corpus/audio/music/val, 44.1 kHz stereo) and speech (corpus/audi
 
 The reference of every file is its Vorbis decoded once to a 16-bit WAV (libsndfile, as walloc
 reads OGG); every codec encodes that WAV and is measured against it.
-1. walloc, per model of BENCH_AUDIO_MODELS ("MODEL[:KEEP],...", MODEL a .wlm file or a built-in
-   name; default: the built-in stereo-20x, stereo, mono-20x and mono), on the corpus of the
-   model's channel count: the .wlc's kbps, and SNR, WaLLoC PSNR, SI-SDR and LSD from
-   `walloc eval --json` (man walloc, AUDIO MEASURES).
+1. walloc, per model of BENCH_AUDIO_MODELS ("MODEL[:KEEP][@OPUS],...", MODEL a .wlm file or a
+   built-in name; default: the built-in stereo-20x, stereo, stereo@16, mono-20x, mono, mono@12),
+   on the corpus of the model's channel count: the .wlc's kbps, and SNR, WaLLoC PSNR, SI-SDR,
+   LSD, mel distance and the 4-8 and 8-16 kHz energy kept from `walloc eval --json` (man walloc,
+   AUDIO MEASURES). MODEL@OPUS: opus first at --bitrate OPUS, then walloc --kbps at the kbps
+   opus reached on that file (same rate, opus's choice of it).
 2. opusenc --bitrate R, R = walloc's kbps for that file (VBR, the default), then opusdec --rate
    RATE --no-dither (16-bit, rounded like walloc's output). opusdec drops the pre-skip, which
    leaves the output aligned at CELT rates (lag 0 on music); at SILK rates (a few kbps) the
    waveform lags by a few samples, so the lag of the cross-correlation peak within +-ALIGN
    samples is applied (favouring opus; a wider search is reported, never applied: on speech at
-   5 kbps it finds spurious peaks hundreds of samples away). Then the same four measures in
+   5 kbps it finds spurious peaks hundreds of samples away). Then the same measures in
    numpy (tests/py/audioref.py, which shares nothing with the C; walloc's own output is measured
    by it too, as a check of eval).
 3. flac -8 kbps: the lossless rate.
@@ -52,7 +54,7 @@ THREADS = int(os.environ.get("BENCH_AUDIO_THREADS", "2"))
 LIMIT = int(os.environ.get("BENCH_AUDIO_LIMIT", "0"))
 CORPORA = [c for c in (("music", 2), ("speech", 1))
            if c[0] in os.environ.get("BENCH_AUDIO_SETS", "music,speech").split(",")]
-MEASURES = ("snr", "psnr", "si_sdr", "lsd")
+MEASURES = ("snr", "psnr", "si_sdr", "lsd", "mel", "keep_4_8k", "keep_8_16k")
 ALIGN = 64  # samples: the largest lag applied to opus's output (its pre-skip is already removed)
 
 
@@ -100,17 +102,19 @@ def builtin_channels(name):
 
 
 def models():
-    """[(model, keep or None, channels)] from BENCH_AUDIO_MODELS, and notes on those skipped."""
+    """[(model, keep or None, channels, opus kbps or None)] from BENCH_AUDIO_MODELS, and notes on
+    those skipped."""
     env = os.environ.get("BENCH_AUDIO_MODELS", "")
     out, notes = [], []
-    for spec in [s for s in env.split(",") if s] or ["stereo-20x", "stereo", "mono-20x", "mono"]:
+    for spec in [s for s in env.split(",") if s] or ["stereo-20x", "stereo", "stereo@16", "mono-20x", "mono", "mono@12"]:
+        spec, at = (spec.rsplit("@", 1) + [None])[:2] if "@" in spec else (spec, None)
         model, keep = (spec.rsplit(":", 1) + [None])[:2] if ":" in spec else (spec, None)
         meta = model_meta(model)
         channels = int(meta["channels"]) if meta else builtin_channels(model)
         if channels is None or (meta and meta.get("dims") != "1"):
             notes.append("%s: not an audio model (no such file or built-in model)" % model)
         else:
-            out.append((model, int(keep) if keep else None, channels))
+            out.append((model, int(keep) if keep else None, channels, float(at) if at else None))
     return out, notes
 
 
@@ -140,11 +144,12 @@ def ogg_header_bytes(path):
     return pos
 
 
-def walloc_point(model, keep, wav, out, timing=True):
-    """walloc on one file (decoded to OUT.wav): its eval --json, and the encode and decode times
-    (medians when timing, else of one run)."""
+def walloc_point(model, keep, wav, out, timing=True, target=None):
+    """walloc on one file (decoded to OUT.wav), with --keep keep or --kbps target: its eval --json,
+    and the encode and decode times (medians when timing, else of one run)."""
     args = ["-q", "-f", "-T%d" % THREADS, "-m", model]
-    enc = [WALLOC, "encode", *args, *(["--keep", str(keep)] if keep else []), wav, "-o", out + ".wlc"]
+    rate = ["--keep", str(keep)] if keep else ["--kbps", "%.4f" % target] if target else []
+    enc = [WALLOC, "encode", *args, *rate, wav, "-o", out + ".wlc"]
     dec = [WALLOC, "decode", *args, out + ".wlc", "-o", out + ".wav"]
     t = (median_time(*enc), median_time(*dec)) if timing else (run(*enc), run(*dec))
     p = subprocess.run([WALLOC, "eval", "--json", "-m", model, wav, out + ".wlc"], capture_output=True)
@@ -205,17 +210,23 @@ def interpolate(curve, at):
     r = [p["kbps"] for p in curve]
     if not r or not min(r) <= at <= max(r):
         return None
-    return dict({k: float(np.interp(at, r, [p[k] for p in curve])) for k in MEASURES}, kbps=at)
+    return dict({k: float(np.interp(at, r, [p[k] for p in curve])) for k in MEASURES
+                 if all(p.get(k) is not None for p in curve)}, kbps=at)
 
 
-def bench_file(model, keep, channels, linear, ref, name, notes):
+def bench_file(model, keep, at, channels, linear, ref, name, notes):
     """Every measure of one file for one walloc setting; None (with a note) when a codec fails:
-    the file is then left out for all of them."""
+    the file is then left out for all of them. at: opus first, at `--bitrate at`, then walloc with
+    --kbps at the kbps opus reached; else opus at walloc's kbps."""
     stem, wav, x, rate = ref
-    out = os.path.join(tmp, "%s-%s-%s-%s" % (name, stem, os.path.basename(model), keep))
+    out = os.path.join(tmp, "%s-%s-%s-%s-%s" % (name, stem, os.path.basename(model), keep, at))
     try:
-        w, (we, wd) = walloc_point(model, keep, wav, out)
-        o, (oe, od) = opus_point(wav, x, rate, w["kbps"], out)
+        if at:
+            o, (oe, od) = opus_point(wav, x, rate, at, out)
+            w, (we, wd) = walloc_point(model, None, wav, out, target=o["kbps"])
+        else:
+            w, (we, wd) = walloc_point(model, keep, wav, out)
+            o, (oe, od) = opus_point(wav, x, rate, w["kbps"], out)
         run("flac", "-8", "-s", "-f", wav, "-o", out + ".flac")
         curve = linear_curve(linear, wav, out) if linear else None
     except Failed as e:
@@ -235,22 +246,25 @@ def bench_file(model, keep, channels, linear, ref, name, notes):
 
 def cells(m, keys=("kbps",) + MEASURES + ("enc", "dec")):
     fmt = {"kbps": "%.2f", "lsd": "%.2f", "enc": "%.1f", "dec": "%.1f"}
-    return ["-" if m is None or m.get(k) is None else fmt.get(k, "%.2f") % m[k] for k in keys]
+    return ["-" if m is None or m.get(k) is None or m[k] != m[k] else fmt.get(k, "%.2f") % m[k] for k in keys]
 
 
 def mean_of(rows, codec):
+    """Means over rows of codec's measures (a band the originals lack, None or NaN, left out)."""
     ms = [r[codec] for r in rows if r.get(codec)]
     keys = [k for k in ("kbps",) + MEASURES + ("enc", "dec") if ms and k in ms[0]]
-    return {k: float(np.mean([m[k] for m in ms])) for k in keys} if len(ms) == len(rows) else None
+    vals = {k: [m[k] for m in ms if m.get(k) is not None and m[k] == m[k]] for k in keys}
+    return {k: float(np.mean(v)) if v else None for k, v in vals.items()} if len(ms) == len(rows) else None
 
 
 def table(groups, label):
     """A markdown table: per group (a file, or a language), walloc, opus and linear rows."""
-    print("| %s | codec | kbps | SNR | PSNR | SI-SDR | LSD | enc Ms/s | dec Ms/s | flac -8 kbps |" % label)
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| %s | codec | kbps | SNR | PSNR | SI-SDR | LSD | mel | 4-8 kHz kept | 8-16 kHz kept | enc Ms/s | "
+          "dec Ms/s | flac -8 kbps |" % label)
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, rows in groups:
         flac = "%.1f" % np.mean([r["flac_kbps"] for r in rows])
-        for codec, tag in (("walloc", "walloc"), ("opus", "opus (same kbps)"), ("linear", "linear (interp.)")):
+        for codec, tag in (("walloc", "walloc"), ("opus", "opus"), ("linear", "linear (interp.)")):
             if codec == "linear" and "linear" not in rows[0]:
                 continue
             print("| %s | %s | %s | %s |" % (name, tag, " | ".join(cells(mean_of(rows, codec))),
@@ -260,10 +274,10 @@ def table(groups, label):
 
 def summary(rows):
     w, o = mean_of(rows, "walloc"), mean_of(rows, "opus")
-    print("\nmeans over %d files: walloc - opus: SNR %+.2f dB, PSNR %+.2f dB, SI-SDR %+.2f dB, LSD %+.2f dB; "
-          "opus at %.0f%% of walloc's kbps (VBR), of which its Ogg headers %.2f kbps"
+    print("\nmeans over %d files: walloc - opus: SNR %+.2f dB, PSNR %+.2f dB, SI-SDR %+.2f dB, LSD %+.2f dB, "
+          "mel %+.2f dB; opus at %.0f%% of walloc's kbps (VBR), of which its Ogg headers %.2f kbps"
           % (len(rows), w["snr"] - o["snr"], w["psnr"] - o["psnr"], w["si_sdr"] - o["si_sdr"], w["lsd"] - o["lsd"],
-             100 * o["kbps"] / w["kbps"], np.mean([r["opus"]["head_kbps"] for r in rows])))
+             w["mel"] - o["mel"], 100 * o["kbps"] / w["kbps"], np.mean([r["opus"]["head_kbps"] for r in rows])))
     print("speed of walloc -T%d over opus's: encode %.1fx (median of the per-file ratios %.1fx), decode %.1fx; "
           "flac -8 kbps over walloc's: %.1fx" % (THREADS, w["enc"] / o["enc"], statistics.median(r["speedup"] for r in rows), w["dec"] / o["dec"],
                      np.mean([r["flac_kbps"] for r in rows]) / w["kbps"]))
@@ -292,11 +306,12 @@ def bench_corpus(name, channels, specs, linear):
     lin = next((m for m in linear if int(model_meta(m)["channels"]) == channels), None)
     if not [s for s in specs if s[2] == channels]:
         print("\nno %d-channel model in BENCH_AUDIO_MODELS" % channels)
-    for model, keep, _ in [s for s in specs if s[2] == channels]:
+    for model, keep, _, at in [s for s in specs if s[2] == channels]:
         notes = []
-        rows = [r for r in (bench_file(model, keep, channels, lin, ref, name, notes) for ref in refs) if r]
-        print("\n### walloc -m %s%s%s\n" % (model, " --keep %d" % keep if keep else "",
-                                           ", linear: %s" % lin if lin else ""))
+        rows = [r for r in (bench_file(model, keep, at, channels, lin, ref, name, notes) for ref in refs) if r]
+        print("\n### walloc -m %s%s%s%s\n" % (model, " --keep %d" % keep if keep else "",
+                                             " --kbps at opus --bitrate %g's kbps" % at if at else
+                                             ", opus at walloc's kbps", ", linear: %s" % lin if lin else ""))
         for n in notes:
             print("- " + n)
         if not rows:
@@ -306,7 +321,7 @@ def bench_corpus(name, channels, specs, linear):
             for r in rows:
                 by.setdefault(r["file"].split("_")[0], []).append(r)
             table(sorted(by.items()) + [("**mean**", rows)], "language")
-            path = os.path.join(tmp, "audio-speech-%s-%s.json" % (os.path.basename(model), keep))
+            path = os.path.join(tmp, "audio-speech-%s-%s-%s.json" % (os.path.basename(model), keep, at))
             json.dump(rows, open(path, "w"), indent=1)
             print("\nper file: %s" % path)
         else:
