@@ -145,11 +145,11 @@ static int encode_model(cli_opts *o, const char *in, int C, int audio, wl_model 
   }
   if (o->keep > d->K) return cli_fail(in, "--keep %d is more than the model's %d channels", o->keep, d->K);
   if (o->refine && audio) return cli_fail(in, "--refine applies to images only");
-  if (o->step && audio) return cli_fail(in, "--step applies to images only");
   if (o->nofill && !audio) return cli_fail(in, "--no-fill applies to audio only");
   if (audio && (o->target == WL_TARGET_BPP || o->target == WL_TARGET_PSNR))
-    return cli_fail(in, "--bpp and --psnr apply to images only (audio: --kbps, --size, -Q or --keep)");
-  if (!audio && o->target == WL_TARGET_KBPS) return cli_fail(in, "--kbps applies to audio only (images: --bpp)");
+    return cli_fail(in, "--bpp and --psnr apply to images only (audio: --kbps, --size, --snr, -Q or --keep)");
+  if (!audio && (o->target == WL_TARGET_KBPS || o->target == WL_TARGET_SNR))
+    return cli_fail(in, "--kbps and --snr apply to audio only (images: --bpp, --psnr)");
   return 0;
 }
 
@@ -208,11 +208,10 @@ static int encode_image(cli_opts *o, const char *in, io_input *f, const char *ou
 static int audio_encoder(cli_opts *o, const char *in, const wl_audio *fmt, wl_model **m, wl_audio_encoder **e) {
   wl_model_desc d;
   long L, O;
-  wl_encode_opts eo = {.keep = o->keep};
+  wl_encode_opts eo = {.keep = o->keep, .step = o->step};
   *e = NULL;
   if (encode_model(o, in, fmt->channels, 1, m, &d)) return 1;
   if (o->quality >= 0) wl_quality_opts(*m, o->quality, &eo);
-  if (o->target) eo.keep = d.K; /* every channel, cut to the target after */
   eo.chunk = o->chunk;
   eo.nofill = o->nofill;
   int err = wl_audio_encoder_new(e, *m, fmt->channels, fmt->rate, fmt->depth, &eo);
@@ -222,38 +221,27 @@ static int audio_encoder(cli_opts *o, const char *in, const wl_audio *fmt, wl_mo
   return err ? cli_fail(in, "%s", cli_error(err)) : 0;
 }
 
-/* A stream held in memory. */
-typedef struct { uint8_t *p; size_t n, cap; } held;
-static int hold(held *h, const uint8_t *b, size_t n) {
-  if (h->n + n > h->cap) {
-    size_t cap = h->cap ? h->cap : 1 << 16;
-    while (cap < h->n + n) cap *= 2;
-    uint8_t *p = realloc(h->p, cap);
-    if (!p) return -1;
-    h->p = p;
-    h->cap = cap;
-  }
-  memcpy(h->p + h->n, b, n);
-  h->n += n;
-  return 0;
-}
-
-/* Audio with --kbps or --size: the stream coded with every channel (in h), cut to the most
- * channels that meet the target, written to out; *total its bytes. */
-static int write_cut(cli_opts *o, const char *in, const char *out, const held *h, size_t *total) {
-  int keep;
+/* Audio with --kbps, --size or --snr: the whole clip read into memory, coded at the rung of the
+ * ladder that meets the target (wl_encode_audio_target), written to out; *total its bytes. */
+static int encode_audio_target(cli_opts *o, const char *in, snd_reader *r, wl_model *m, const char *out, size_t *total,
+                               long *frames) {
+  wl_audio a;
+  char why[SND_WHY];
   uint8_t *b = NULL;
-  int e = wl_audio_target_keep(h->p, h->n, o->target, o->target_value, &keep);
-  if (!e) e = wl_audio_truncate(h->p, h->n, keep, &b, total);
+  wl_encode_opts eo = {.chunk = o->chunk, .nofill = o->nofill}, chosen;
+  if (snd_read_all(r, &a, why)) return cli_fail(in, "%s", why);
+  *frames = a.frames;
+  const int e = wl_encode_audio_target(m, &a, o->target, o->target_value, &eo, &chosen, &b, total);
+  wl_audio_release(&a);
   if (e) return cli_fail(in, "%s", cli_error(e));
-  if (o->verbosity > 1) fprintf(stderr, "walloc: %s: %d channel(s)\n", in, keep);
+  if (o->verbosity > 1) fprintf(stderr, "walloc: %s: %d channel(s), detail step %d\n", in, chosen.keep, chosen.step);
   const int rc = cli_write(o, out, b, *total);
   free(b);
   return rc;
 }
 
-/* Streams audio: blocks from the reader into the encoder, its records to the output (with a
- * target: into memory, then cut). */
+/* Streams audio: blocks from the reader into the encoder, its records to the output (a target:
+ * encode_audio_target). */
 static int encode_audio(cli_opts *o, const char *in, io_input *f, const char *out) {
   snd_reader *r;
   wl_model *m = NULL;
@@ -264,21 +252,19 @@ static int encode_audio(cli_opts *o, const char *in, io_input *f, const char *ou
   const uint8_t *bytes;
   size_t n, total = 0;
   if (snd_open(f, &r, &fmt, why)) return cli_fail(in, "%s", why);
-  held mem = {0};
   int rc = audio_encoder(o, in, &fmt, &m, &e), err = 0, opened = 0;
-  if (!rc && !o->target) opened = !(rc = cli_out_open(o, out, &w));
+  if (!rc && o->target) rc = encode_audio_target(o, in, r, m, out, &total, &fmt.frames) ? 1 : -1; /* -1: done */
+  if (!rc) opened = !(rc = cli_out_open(o, out, &w));
   for (int more = 1; !rc && more;) {
     if (snd_read(r, &b, why)) { rc = cli_fail(in, "%s", why); break; }
     fmt.frames += b.frames;
     more = b.frames > 0;
     err = more ? wl_audio_encoder_push(e, &b, &bytes, &n) : wl_audio_encoder_finish(e, &bytes, &n);
     if (err) rc = cli_fail(in, "%s", cli_error(err));
-    else if (n && o->target) rc = hold(&mem, bytes, n) ? cli_fail(in, "out of memory") : 0;
     else if (n && io_out_write(&w, bytes, n)) rc = cli_fail(out, "cannot write: %s", strerror(errno));
     total += n;
   }
-  if (!rc && o->target) rc = write_cut(o, in, out, &mem, &total);
-  free(mem.p);
+  if (rc < 0) rc = 0; /* coded by encode_audio_target */
   if (opened && !rc && io_out_commit(&w)) rc = cli_fail(out, "cannot write: %s", strerror(errno));
   else if (opened && rc) io_out_abort(&w);
   if (!rc && o->verbosity > 1 && snd_declared(r) >= 0)
@@ -449,15 +435,6 @@ static uint64_t detail_bytes(const wlc_info *w, size_t len) {
   return w->h.step && len > used ? len - used : 0;
 }
 
-/* Bytes of an audio stream's band envelope: what the file header, the chunk records' heads and
- * CRCs, the latents and the end record leave (container.c's layout). */
-static uint64_t envelope_bytes(const wlc_info *w, size_t len) {
-  const wl_info *h = &w->h;
-  uint64_t used = WL_HEADER_PEEK + WL_STREAM_TAIL + (uint64_t)h->chunks * (14 + 5 * ((uint64_t)h->keep + h->channels));
-  for (int c = 0; c < h->keep; c++) used += w->bytes[c];
-  return h->fill && len > used ? len - used : 0;
-}
-
 static void print_info(const char *in, const wlc_info *w, size_t len) {
   const wl_info *h = &w->h;
   const int audio = h->modality == WL_MODALITY_AUDIO;
@@ -475,10 +452,13 @@ static void print_info(const char *in, const wlc_info *w, size_t len) {
     printf("size:          %zu bytes, %.2f kbps, ratio %.2f:1 (vs %d-bit PCM)\n", len, kbps(h, len), raw_bytes(h) / len,
            h->depth);
     if (h->fill)
-      printf("envelope:      %" PRIu64 " bytes, %.2f kbps (band energies: noise fill)\n", envelope_bytes(w, len),
-             kbps(h, envelope_bytes(w, len)));
+      printf("envelope:      %" PRIu64 " bytes, %.2f kbps (band energies: noise fill)\n", h->fill_bytes,
+             kbps(h, h->fill_bytes));
     else
       printf("envelope:      none (--no-fill)\n");
+    if (h->step)
+      printf("detail:        step %d (2^%g), %" PRIu64 " bytes, %.2f kbps\n", h->step, 2 - h->step / 64.0,
+             h->detail_bytes, kbps(h, h->detail_bytes));
   } else {
     printf("image:         %dx%d, %d channel(s), %d-bit%s\n", h->width, h->height, h->channels, h->depth,
            h->has_alpha ? ", alpha" : "");
@@ -518,8 +498,9 @@ static void print_json(const char *in, const wlc_info *w, size_t len) {
   printf("\"J\": %d, \"K\": %d, \"keep\": %d, \"bits\": %d, \"latent_shape\": [%d, %d, %d], ", h->J, h->K, h->keep,
          h->bits, h->keep, h->lat_h, h->lat_w);
   if (audio)
-    printf("\"bytes\": %zu, \"kbps\": %.6f, \"ratio\": %.6f, \"envelope_bytes\": %" PRIu64 ", \"streams\": [", len,
-           kbps(h, len), raw_bytes(h) / len, envelope_bytes(w, len));
+    printf("\"bytes\": %zu, \"kbps\": %.6f, \"ratio\": %.6f, \"envelope_bytes\": %" PRIu64 ", \"detail_step\": %d, "
+           "\"detail_bytes\": %" PRIu64 ", \"streams\": [", len, kbps(h, len), raw_bytes(h) / len, h->fill_bytes, h->step,
+           h->detail_bytes);
   else
     printf("\"bytes\": %zu, \"bpp\": %.6f, \"alpha_bytes\": %u, \"detail_step\": %d, \"detail_planes\": %d, "
            "\"detail_bytes\": %" PRIu64 ", \"streams\": [", len, 8.0 * len / ((double)h->width * h->height), h->alpha_len,

@@ -69,16 +69,18 @@ static const char usage[] =
   "              encode: 0..100 on the rate-control ladder (man walloc): 0..20 send 1 to K/2\n"
   "              latent channels, 21..100 add a detail layer, ever finer (75: about 37 dB on\n"
   "              photos; 100: about 53 dB). Without -Q, --keep or a target all K\n"
-  "              channels are sent with no detail layer (fast, about 0.25 bpp on photos)\n"
+  "              channels are sent with no detail layer (fast, about 0.25 bpp on photos).\n"
+  "              Audio: 0..60 send 1 to K channels, 61..100 add a detail layer (16 kHz\n"
+  "              speech: about 3 to 15 kbps)\n"
   "  --size N, --bpp X, --psnr D\n"
   "              encode images: the largest file of at most N bytes or X bits per pixel, or\n"
   "              the smallest whose PSNR is at least D dB (found on the same ladder)\n"
-  "  --kbps X, --size N\n"
-  "              encode audio: the most latent channels whose file is at most X kbps or N\n"
-  "              bytes (coded once with every channel, then cut: the input is not read\n"
-  "              twice, the whole stream is held in memory)\n"
+  "  --kbps X, --size N, --snr D\n"
+  "              encode audio: the largest file of at most X kbps or N bytes, or the smallest\n"
+  "              whose SNR is at least D dB, on the audio ladder (channels, then a detail\n"
+  "              layer; man walloc); the clip is held in memory\n"
   "  --keep K    encode: send only the first K latent channels (decoder fills the rest)\n"
-  "  --step S    encode images: a detail layer of step index S (1..896; step 2^(2 - S/64))\n"
+  "  --step S    encode: a detail layer of step index S (1..896; step 2^(2 - S/64))\n"
   "  --refine N  encode images: N iterations (0..1000; 0: off) of rate-distortion search for\n"
   "              latents that the model's decoder turns into a better image per bit (30: rgb\n"
   "              encodes about 470x slower, 7.5 s for 768x512 on two cores; see man walloc)\n"
@@ -176,13 +178,16 @@ static int parse(int argc, char **argv, cli_opts *o) {
     else if (!strcmp(a, "--refine")) bad = number(v, 0, WL_MAX_REFINE, &o->refine);
     else if (!strcmp(a, "--step")) bad = number(v, 0, WL_MAX_STEP, &o->step);
     else if (!strcmp(a, "-Q") || !strcmp(a, "--quality")) bad = number(v, 0, 100, &o->quality);
-    else if (!strcmp(a, "--size") || !strcmp(a, "--bpp") || !strcmp(a, "--psnr") || !strcmp(a, "--kbps")) {
+    else if (!strcmp(a, "--size") || !strcmp(a, "--bpp") || !strcmp(a, "--psnr") || !strcmp(a, "--kbps") ||
+             !strcmp(a, "--snr")) {
       char *end;
-      const double x = v ? strtod(v, &end) : 0, most = a[2] == 's' ? 1e15 : a[2] == 'b' ? 64 : a[2] == 'k' ? 1e5 : 200;
-      bad = !v || !*v || *end || !(x > 0 && x <= most) || (a[2] == 's' && x != (double)(long long)x);
-      if (o->target) return usage_error("give one of --size, --bpp, --psnr and --kbps ('%s' is a second)", a);
-      o->target = a[2] == 's' ? WL_TARGET_BYTES : a[2] == 'b' ? WL_TARGET_BPP : a[2] == 'k' ? WL_TARGET_KBPS
-                                                                                          : WL_TARGET_PSNR;
+      const int t = a[2] == 'b' ? WL_TARGET_BPP : a[2] == 'p' ? WL_TARGET_PSNR : a[2] == 'k' ? WL_TARGET_KBPS
+                    : a[3] == 'i' ? WL_TARGET_BYTES : WL_TARGET_SNR;
+      const double x = v ? strtod(v, &end) : 0,
+                   most = t == WL_TARGET_BYTES ? 1e15 : t == WL_TARGET_BPP ? 64 : t == WL_TARGET_KBPS ? 1e5 : 200;
+      bad = !v || !*v || *end || !(x > 0 && x <= most) || (t == WL_TARGET_BYTES && x != (double)(long long)x);
+      if (o->target) return usage_error("give one of --size, --bpp, --psnr, --kbps and --snr ('%s' is a second)", a);
+      o->target = t;
       o->target_value = x;
     }
     else if (!strcmp(a, "--chunk")) { bad = number(v, 1, (int)WL_MAX_CHUNK, &chunk); o->chunk = chunk; }
@@ -255,7 +260,7 @@ static int parse(int argc, char **argv, cli_opts *o) {
   if (!o->ninputs) return usage_error("%s: no input files", argv[1]);
   const int given = (o->quality >= 0) + (o->target != 0) + (o->keep || o->step), tuned = o->quality >= 0 || o->target;
   if (given > 1 || (tuned && o->refine))
-    return usage_error("%s", "give one rate control: -Q, --size, --bpp, --psnr, --kbps, or --keep/--step (without --refine)");
+    return usage_error("%s", "give one rate control: -Q, --size, --bpp, --psnr, --kbps, --snr, or --keep/--step (without --refine)");
   return 0;
 }
 

@@ -8,6 +8,7 @@
 #include "codec/internal.h"
 #include "wavelet/alloc.h"
 #include "codec/container.h"
+#include "codec/detail.h"
 #include "codec/envelope.h"
 #include "entropy/entropy.h"
 
@@ -22,6 +23,7 @@ struct wl_audio_decoder {
   float *span;      /* (C, frames): a decoded chunk, then the frames given out */
   float *tail;      /* (C, O): the last chunk's frames of the coming cross-fade */
   int16_t *q;       /* (keep, frames / 2^J) */
+  int16_t *dv;      /* with a detail layer: its planes (C 2^J, frames / 2^J) */
   size_t frames;    /* of the largest chunk so far, padded: span and q hold so many */
   wl_work work;     /* wl_synthesise's buffers, sized for the largest chunk so far and kept */
   wl_env env;       /* with a band envelope: its analysis, */
@@ -32,7 +34,7 @@ struct wl_audio_decoder {
 
 void wl_audio_decoder_free(wl_audio_decoder *d) {
   if (!d) return;
-  free(d->rec); free(d->span); free(d->tail); free(d->q); free(d->v);
+  free(d->rec); free(d->span); free(d->tail); free(d->q); free(d->v); free(d->dv);
   wl_work_free(&d->work);
   wl_env_free(&d->env);
   free(d);
@@ -114,11 +116,25 @@ static int reserve(wl_audio_decoder *d, const wl_header *ch) {
   if (S <= d->frames) return 0;
   free(d->span);
   free(d->q);
+  free(d->dv);
   d->span = wl_alloc_large(sizeof(float) * C * S);
   d->q = malloc(sizeof(int16_t) * (size_t)d->h.keep * (S >> ch->J));
-  d->frames = d->span && d->q ? S : 0;
+  d->dv = d->h.has_detail ? malloc(sizeof(int16_t) * (size_t)d->m->D * (S >> ch->J)) : NULL;
+  d->frames = d->span && d->q && (d->dv || !d->h.has_detail) ? S : 0;
   if (!d->frames) return WL_FAIL(WL_ERR_NOMEM); /* the decoder fails: freed by its free */
   return wl_work_reserve_synthesis(&d->work, d->m, ch);
+}
+
+/* The detail layer's planes v of chunk ch, whose streams start at p (its latents' first): the
+ * table must account for the chunk's detail bytes exactly. */
+static int decode_detail(const wl_header *ch, const uint8_t *p, int16_t *v) {
+  wl_detail dt;
+  for (int c = 0; c < ch->keep; c++) p += ch->stream_len[c];
+  WL_TRY(wl_detail_table_read(ch, p, ch->detail_bytes, &dt));
+  int e = dt.table_len + dt.bytes == ch->detail_bytes ? wl_detail_decode(ch, &dt, p + dt.table_len, v)
+                                                      : WL_FAIL(WL_ERR_CORRUPT);
+  wl_detail_free(&dt);
+  return e;
 }
 
 /* Restores the band envelope of chunk ch (index i) on its decoded span: the streams after its
@@ -136,6 +152,7 @@ static int restore_envelope(wl_audio_decoder *d, const wl_header *ch, uint32_t i
     if (!d->v) return WL_FAIL(WL_ERR_NOMEM);
   }
   for (int c = 0; c < ch->keep; c++) p += ch->stream_len[c];
+  p += ch->detail_bytes;
   for (int c = 0; c < C; p += ch->env_len[c++])
     WL_TRY(wle_decode(ch->env_mode[c], p, ch->env_len[c], c ? d->v + (c - 1) * P : NULL, (int)F, d->env.bands,
                       WL_ENV_BITS, NULL, d->v + c * P));
@@ -179,7 +196,8 @@ static int push(wl_audio_decoder *d, const uint8_t *buf, size_t len, size_t *use
     if (chunk) {
       WL_TRY(reserve(d, &ch));
       WL_TRY(wl_decode_streams(d->m, &ch, rec + ch.header_len, d->q));
-      WL_TRY(wl_synthesise(d->m, &ch, d->q, NULL, d->span, &d->work));
+      if (ch.step) WL_TRY(decode_detail(&ch, rec + ch.header_len, d->dv));
+      WL_TRY(wl_synthesise(d->m, &ch, d->q, ch.step ? d->dv : NULL, d->span, &d->work));
       if (d->h.fill) WL_TRY(restore_envelope(d, &ch, d->at.index - 1, rec + ch.header_len));
       blend(d, d->at.index - 1, ch.width, d->at.last, out);
     }

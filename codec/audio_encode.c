@@ -17,6 +17,7 @@
 #include "codec/internal.h"
 #include "wavelet/alloc.h"
 #include "codec/container.h"
+#include "codec/detail.h"
 #include "codec/envelope.h"
 #include "entropy/entropy.h"
 
@@ -52,6 +53,8 @@ struct wl_audio_encoder {
   int16_t *q;        /* (keep, (L + 2 O) / 2^J) */
   uint8_t *streams;  /* keep x bound */
   size_t bound;
+  wl_work syn;       /* with a detail layer: the decoder's buffers, */
+  int16_t *dv;       /* (C 2^J, (L + 2 O) / 2^J) its planes */
   wl_env env;        /* with a band envelope: its analysis, */
   int16_t *v;        /* (C, frames, bands) a chunk's values */
   uint8_t *estreams; /* C x ebound */
@@ -67,8 +70,9 @@ struct wl_audio_encoder {
 
 void wl_audio_encoder_free(wl_audio_encoder *e) {
   if (!e) return;
-  free(e->win); free(e->q); free(e->streams); free(e->out); free(e->v); free(e->estreams);
+  free(e->win); free(e->q); free(e->streams); free(e->out); free(e->v); free(e->estreams); free(e->dv);
   wl_work_free(&e->work);
+  wl_work_free(&e->syn);
   wl_env_free(&e->env);
   free(e);
 }
@@ -83,7 +87,8 @@ int wl_audio_encoder_new(wl_audio_encoder **ep, const wl_model *m, int channels,
   wl_header h;
   long L, O;
   WL_TRY(wl_header_init(m, &s, WL_MODALITY_AUDIO, o, &h));
-  if (o && o->step) return WL_FAIL_WHY(WL_ERR_ARG, "a detail layer (step %d) is for images only", o->step);
+  if (o && (o->step < 0 || o->step > WL_MAX_STEP))
+    return WL_FAIL_WHY(WL_ERR_ARG, "step %d: 0 (none) or 1 to %d", o->step, WL_MAX_STEP);
   WL_TRY(wl_audio_chunking(m, o ? o->chunk : 0, &L, &O));
   wl_audio_encoder *e = calloc(1, sizeof *e);
   if (!e) return WL_FAIL(WL_ERR_NOMEM);
@@ -91,6 +96,8 @@ int wl_audio_encoder_new(wl_audio_encoder **ep, const wl_model *m, int channels,
   h.chunk = L;
   h.overlap = O;
   h.fill = !(o && o->nofill);
+  h.has_detail = o && o->step;
+  h.step = o ? o->step : 0;
   e->m = m;
   e->h = h;
   e->cap = L + 2 * O + 1;
@@ -106,7 +113,9 @@ int wl_audio_encoder_new(wl_audio_encoder **ep, const wl_model *m, int channels,
     e->v = malloc(sizeof(int16_t) * values * (size_t)channels);
     e->estreams = malloc(e->ebound * (size_t)channels);
   }
-  if (!e->win || !e->q || !e->streams || (h.fill && (!e->v || !e->estreams)) || wl_work_reserve(&e->work, &span, h.J)) {
+  if (h.has_detail) e->dv = malloc(sizeof(int16_t) * (size_t)m->D * P);
+  if (!e->win || !e->q || !e->streams || (h.fill && (!e->v || !e->estreams)) || (h.has_detail && !e->dv) ||
+      wl_work_reserve(&e->work, &span, h.J)) {
     wl_audio_encoder_free(e);
     return WL_FAIL(WL_ERR_NOMEM);
   }
@@ -154,6 +163,19 @@ static int code_envelope(wl_audio_encoder *e, long n) {
   return 0;
 }
 
+/* The detail layer of the chunk just analysed (its packets in e->work.x, latents in e->q):
+ * against the packets of the decoder's reconstruction; its streams (malloc'd) and table, and
+ * h->detail_bytes. */
+static int code_detail(wl_audio_encoder *e, uint8_t **streams, wl_detail *d) {
+  wl_header *h = &e->h;
+  float *Xh;
+  WL_TRY(wl_synthesis_packets(e->m, h, e->q, &e->syn, &Xh));
+  wl_detail_quantise(h, e->work.x, Xh, e->dv);
+  WL_TRY(wl_detail_pack(h, e->dv, streams, d));
+  h->detail_bytes = d->table_len + d->bytes;
+  return 0;
+}
+
 /* Codes the first n held frames as chunk `index` and writes its record. */
 static int code_chunk(wl_audio_encoder *e, long n, int last) {
   wl_header *h = &e->h;
@@ -162,14 +184,29 @@ static int code_chunk(wl_audio_encoder *e, long n, int last) {
   wl_latent_shape(&s, h->J, &h->lat_h, &h->lat_w);
   WL_TRY(wl_analyse(e->m, &s, h->keep, e->q, &e->work));
   WL_TRY(wl_code_channels(e->m, e->q, h, e->streams, e->bound));
-  if (h->fill) WL_TRY(code_envelope(e, n));
-  size_t size = wl_chunk_table_size(h) + 4;
+  uint8_t *dstreams = NULL;
+  wl_detail d = {0};
+  int err = h->has_detail ? code_detail(e, &dstreams, &d) : 0;
+  if (!err && h->fill) err = code_envelope(e, n);
+  size_t size = wl_chunk_table_size(h) + h->detail_bytes + 4;
   for (int c = 0; c < h->keep; c++) size += h->stream_len[c];
   for (int c = 0; h->fill && c < h->channels; c++) size += h->env_len[c];
-  uint8_t *p = reserve(e, size);
-  if (!p) return WL_FAIL(WL_ERR_NOMEM);
+  uint8_t *p = err ? NULL : reserve(e, size);
+  if (!err && !p) err = WL_FAIL(WL_ERR_NOMEM);
+  if (err) {
+    free(dstreams);
+    wl_detail_free(&d);
+    return err;
+  }
   uint8_t *s8 = p + wl_chunk_head_write(h, e->index, last, p);
   for (int c = 0; c < h->keep; s8 += h->stream_len[c++]) memcpy(s8, e->streams + c * e->bound, h->stream_len[c]);
+  if (h->has_detail) {
+    wl_detail_table_write(h, &d, s8);
+    memcpy(s8 + d.table_len, dstreams, d.bytes);
+    s8 += h->detail_bytes;
+    free(dstreams);
+    wl_detail_free(&d);
+  }
   for (int c = 0; h->fill && c < h->channels; s8 += h->env_len[c++])
     memcpy(s8, e->estreams + c * e->ebound, h->env_len[c]);
   wl_put32(s8, wl_crc32(0, p, size - 4));

@@ -70,7 +70,7 @@ static void write_table(const wl_header *h, uint8_t *p) {
 /* Bytes 0..35 of either layout; the modality's own fields at 16, 20, 27 and 32. */
 static void write_fixed(const wl_header *h, uint8_t *p, uint32_t a, uint32_t b, int flags, uint32_t c) {
   memcpy(p, magic, 4);
-  p[4] = (uint8_t)(h->modality == WL_MODALITY_AUDIO ? h->fill ? WL_FORMAT_VERSION_FILL : WL_FORMAT_VERSION_AUDIO
+  p[4] = (uint8_t)(h->modality == WL_MODALITY_AUDIO ? h->fill || h->has_detail ? WL_FORMAT_VERSION_FILL : WL_FORMAT_VERSION_AUDIO
                    : h->step ? WL_FORMAT_VERSION_DETAIL : WL_FORMAT_VERSION);
   p[5] = (uint8_t)h->modality;
   p[6] = (uint8_t)h->J;
@@ -92,15 +92,19 @@ void wl_header_write(const wl_header *h, uint8_t *p) {
 }
 
 void wl_audio_header_write(const wl_header *h, uint8_t *p) {
-  write_fixed(h, p, (uint32_t)h->rate, (uint32_t)h->chunk, 0, (uint32_t)h->overlap);
+  write_fixed(h, p, (uint32_t)h->rate, (uint32_t)h->chunk, (h->fill ? 1 : 0) | (h->has_detail ? 2 : 0), (uint32_t)h->overlap);
   wl_put32(p + 36, wl_crc32(0, p, 36));
 }
 
 int64_t wl_chunk_start(const wl_header *f, uint32_t i) { return i ? (int64_t)i * f->chunk - f->overlap : 0; }
 long wl_chunk_span(const wl_header *f, uint32_t i) { return f->chunk + (i ? 2 : 1) * f->overlap; }
 
+/* Bytes of a chunk head before its keep entries: the fixed part and, with detail layers, the
+ * step and the layer's bytes. */
+static size_t chunk_fixed(const wl_header *f) { return WL_CHUNK_FIXED + (f->has_detail ? 6 : 0); }
+
 size_t wl_chunk_table_size(const wl_header *f) {
-  return WL_CHUNK_FIXED + 5 * ((size_t)f->keep + (f->fill ? (size_t)f->channels : 0));
+  return chunk_fixed(f) + 5 * ((size_t)f->keep + (f->fill ? (size_t)f->channels : 0));
 }
 
 size_t wl_chunk_head_write(const wl_header *ch, uint32_t index, int last, uint8_t *p) {
@@ -108,9 +112,13 @@ size_t wl_chunk_head_write(const wl_header *ch, uint32_t index, int last, uint8_
   p[1] = (uint8_t)(last ? 1 : 0);
   wl_put32(p + 2, index);
   wl_put32(p + 6, (uint32_t)ch->width);
-  write_table(ch, p + WL_CHUNK_FIXED);
+  if (ch->has_detail) {
+    wl_put16(p + WL_CHUNK_FIXED, (uint32_t)ch->step);
+    wl_put32(p + WL_CHUNK_FIXED + 2, (uint32_t)ch->detail_bytes);
+  }
+  write_table(ch, p + chunk_fixed(ch));
   for (int c = 0; ch->fill && c < ch->channels; c++) {
-    uint8_t *e = p + WL_CHUNK_FIXED + 5 * (ch->keep + c);
+    uint8_t *e = p + chunk_fixed(ch) + 5 * (ch->keep + c);
     e[0] = ch->env_mode[c];
     wl_put32(e + 1, ch->env_len[c]);
   }
@@ -127,8 +135,8 @@ int wl_header_peek(const uint8_t *p, size_t len, wl_header *h) {
   if (h->version < WL_FORMAT_VERSION || h->version > WL_FORMAT_VERSION_FILL) return WL_FAIL(WL_ERR_VERSION);
   if (h->modality != WL_MODALITY_IMAGE && h->modality != WL_MODALITY_AUDIO) return WL_FAIL(WL_ERR_CORRUPT);
   const int audio = h->modality == WL_MODALITY_AUDIO;
-  h->fill = h->version == WL_FORMAT_VERSION_FILL;
-  if (audio != (h->version == WL_FORMAT_VERSION_AUDIO || h->fill)) return WL_FAIL(WL_ERR_VERSION);
+  if (audio != (h->version == WL_FORMAT_VERSION_AUDIO || h->version == WL_FORMAT_VERSION_FILL))
+    return WL_FAIL(WL_ERR_VERSION);
   if (len < (audio ? WL_AUDIO_HDR : WL_HDR_FIXED)) return WL_FAIL(WL_ERR_TRUNCATED);
   h->J = p[6];
   h->bits = p[7];
@@ -136,13 +144,15 @@ int wl_header_peek(const uint8_t *p, size_t len, wl_header *h) {
   const uint32_t A = wl_get32(p + 16), B = wl_get32(p + 20), X = wl_get32(p + 32);
   h->channels = (int)wl_get16(p + 24);
   h->depth = p[26];
-  h->has_alpha = p[27] & 1;
+  h->has_alpha = !audio && (p[27] & 1);
+  h->fill = audio && (p[27] & 1);
+  h->has_detail = audio && (p[27] & 2);
   h->K = (int)wl_get16(p + 28);
   h->keep = (int)wl_get16(p + 30);
   const int depth_ok = audio ? h->depth == 8 || h->depth == 16 || h->depth == 24 || h->depth == 32
                              : h->depth == 8 || h->depth == 16;
   if (h->J < 1 || h->J > (audio ? WL_MAX_J1 : WL_MAX_J) || h->bits < 2 || h->bits > 16 || !depth_ok ||
-      (p[27] & ~(audio ? 0 : 1)) || h->channels < 1 || h->K < 1 || h->K > WL_MAX_K || h->keep < 1 || h->keep > h->K)
+      (p[27] & ~(audio ? (h->version == WL_FORMAT_VERSION_FILL ? 3 : 0) : 1)) || h->channels < 1 || h->K < 1 || h->K > WL_MAX_K || h->keep < 1 || h->keep > h->K)
     return WL_FAIL(WL_ERR_CORRUPT);
   if (h->channels > WL_MAX_CHANNELS) return WL_FAIL(WL_ERR_LIMIT);
   h->lat_h = 1;
@@ -181,26 +191,53 @@ static size_t envelope_bound(const wl_header *f, long n) {
   return wle_bound((size_t)((n - 1) / (N / 2) + 3) * (size_t)bands, WL_ENV_BITS);
 }
 
+/* Bytes a chunk's detail layer may take over a span of n frames: its table (6 bytes, then at
+ * most a mode byte and a 5-byte length per plane) and a 16-bit plane's bound per plane. */
+static uint64_t detail_bound(const wl_header *f, long n) {
+  const uint64_t D = (uint64_t)f->channels << f->J;
+  return 6 + 6 * D + D * wle_bound((size_t)((n + (1L << f->J) - 1) >> f->J), 16);
+}
+
+/* The entries of the chunk head at p (its wl_chunk_table_size bytes) for a span of n frames:
+ * checked against their bounds, *body the bytes of the streams that follow; into ch when given. */
+static int head_entries(const wl_header *f, const uint8_t *p, long n, wl_header *ch, uint64_t *body) {
+  const size_t bound = stream_bound(f, n), env = f->fill ? envelope_bound(f, n) : 0, at = chunk_fixed(f);
+  *body = 0;
+  if (f->has_detail) {
+    const uint32_t step = wl_get16(p + WL_CHUNK_FIXED), bytes = wl_get32(p + WL_CHUNK_FIXED + 2);
+    if (step > WL_MAX_STEP || (step ? bytes < 6 || bytes > detail_bound(f, n) : bytes != 0)) return WL_FAIL(WL_ERR_CORRUPT);
+    *body += bytes;
+    if (ch) ch->step = (int)step, ch->detail_bytes = bytes;
+  }
+  for (int c = 0; c < f->keep; c++) {
+    const uint8_t mode = p[at + 5 * c];
+    const uint32_t len = wl_get32(p + at + 5 * c + 1);
+    if (len > bound || (ch && mode >= WL_ENTROPY_MODES)) return WL_FAIL(WL_ERR_CORRUPT);
+    *body += len;
+    if (ch) ch->entropy[c] = mode, ch->stream_len[c] = len;
+  }
+  for (int c = 0; f->fill && c < f->channels; c++) {
+    const uint8_t mode = p[at + 5 * (f->keep + c)];
+    const uint32_t len = wl_get32(p + at + 5 * (f->keep + c) + 1);
+    /* no static table for envelopes */
+    if (len > env || (ch && (mode == WL_ENTROPY_STATIC || mode >= WL_ENTROPY_MODES))) return WL_FAIL(WL_ERR_CORRUPT);
+    *body += len;
+    if (ch) ch->env_mode[c] = mode, ch->env_len[c] = len;
+  }
+  return 0;
+}
+
 int wl_record_size(const wl_header *f, const wl_stream_pos *at, const uint8_t *p, size_t len, size_t *need) {
   const size_t table = wl_chunk_table_size(f);
+  uint64_t body;
   *need = 1;
   if (len < 1) return 0;
   if (at->done || p[0] != (at->last ? WL_TAG_END : WL_TAG_CHUNK)) return WL_FAIL(WL_ERR_CORRUPT);
   *need = at->last ? WL_END_LEN : table;
   if (at->last || len < table) return 0;
-  const size_t bound = stream_bound(f, wl_chunk_span(f, at->index));
-  *need += 4;
-  for (int c = 0; c < f->keep; c++) {
-    const uint32_t n = wl_get32(p + WL_CHUNK_FIXED + 5 * c + 1);
-    if (n > bound) return WL_FAIL(WL_ERR_CORRUPT);
-    *need += n;
-  }
-  const size_t env = f->fill ? envelope_bound(f, wl_chunk_span(f, at->index)) : 0;
-  for (int c = 0; f->fill && c < f->channels; c++) {
-    const uint32_t n = wl_get32(p + WL_CHUNK_FIXED + 5 * (f->keep + c) + 1);
-    if (n > env) return WL_FAIL(WL_ERR_CORRUPT);
-    *need += n;
-  }
+  WL_TRY(head_entries(f, p, wl_chunk_span(f, at->index), NULL, &body));
+  if (body > SIZE_MAX - table - 4) return WL_FAIL(WL_ERR_LIMIT);
+  *need = table + (size_t)body + 4;
   return 0;
 }
 
@@ -230,20 +267,8 @@ int wl_record_read(const wl_header *f, wl_stream_pos *at, const uint8_t *p, size
   *ch = *f;
   ch->width = (int)n;
   ch->lat_w = (int)((n + (1L << f->J) - 1) >> f->J);
-  const size_t bound = stream_bound(f, n);
-  for (int c = 0; c < f->keep; c++) {
-    ch->entropy[c] = p[WL_CHUNK_FIXED + 5 * c];
-    ch->stream_len[c] = wl_get32(p + WL_CHUNK_FIXED + 5 * c + 1);
-    if (ch->entropy[c] >= WL_ENTROPY_MODES || ch->stream_len[c] > bound) return WL_FAIL(WL_ERR_CORRUPT);
-  }
-  const size_t env = f->fill ? envelope_bound(f, n) : 0;
-  for (int c = 0; f->fill && c < f->channels; c++) {
-    const uint8_t *e = p + WL_CHUNK_FIXED + 5 * (f->keep + c);
-    ch->env_mode[c] = e[0];
-    ch->env_len[c] = wl_get32(e + 1);
-    /* no static table for envelopes */
-    if (e[0] == WL_ENTROPY_STATIC || e[0] >= WL_ENTROPY_MODES || ch->env_len[c] > env) return WL_FAIL(WL_ERR_CORRUPT);
-  }
+  uint64_t body;
+  WL_TRY(head_entries(f, p, n, ch, &body));
   ch->header_len = wl_chunk_table_size(f);
   ch->total_len = size;
   at->crc = wl_crc32(at->crc, p, size);
@@ -279,6 +304,8 @@ static int read_stream(const uint8_t *p, size_t len, wl_header *h) {
       bytes[c] += ch.stream_len[c];
     }
     for (int c = 0; chunk && h->fill && c < h->channels; c++) h->fill_bytes += ch.env_len[c];
+    if (chunk && ch.step > h->step) h->step = ch.step; /* info: the finest step of any chunk */
+    if (chunk) h->audio_detail_bytes += ch.detail_bytes;
     pos += need;
   }
   if (pos != len) return WL_FAIL(WL_ERR_CORRUPT);
@@ -332,7 +359,8 @@ const char *wl_entropy_name(int mode) {
 void wl_info_of(const wl_header *h, wl_info *i) {
   *i = (wl_info){h->version, h->modality, h->model_id, h->channels, h->height, h->width, h->depth, h->has_alpha,
                  h->rate, h->frames, h->chunk, h->overlap, h->chunks, h->J, h->K, h->keep, h->bits, h->lat_h,
-                 h->lat_w, h->alpha_len, h->header_len, h->total_len, h->step, h->detail_planes, h->fill, {0}};
+                 h->lat_w, h->alpha_len, h->header_len, h->total_len, h->step, h->detail_planes, h->fill, 0,
+                 h->modality == WL_MODALITY_AUDIO ? h->audio_detail_bytes : 0, h->fill_bytes};
 }
 
 /* *info from the header that read (wl_header_read or wl_header_peek) takes from buf. */

@@ -1,4 +1,5 @@
-/* detail.c: the detail layer, which takes an image past what its latents can carry. The
+/* detail.c: the detail layer, which takes an image (or an audio chunk: 1-D packets, bands of
+ * 2^J, siblings in pairs) past what its latents can carry. The
  * encoder decodes its own latents, takes the J-level packets Xh of that reconstruction and of
  * the image (X), and sends R = X - Xh with a uniform step Delta = 2^(2 - s/64), the file's choice:
  *   r = M (R_b at each position)   an orthonormal DCT-II across the C channels of each band b
@@ -37,20 +38,23 @@ static void channel_dct(int C, double M[WL_MAX_CHANNELS][WL_MAX_CHANNELS]) {
       M[k][c] = sqrt((k ? 2.0 : 1.0) / C) * cos(M_PI * (c + 0.5) * k / C);
 }
 
-static int planes_of(const wl_header *h) { return h->channels << (2 * h->J); }
+/* Packet bands per channel (4^J in 2-D, 2^J for audio), and the children of one band (4, 2). */
+static int bands_of(const wl_header *h) { return 1 << (h->modality == WL_MODALITY_AUDIO ? h->J : 2 * h->J); }
+static int siblings(const wl_header *h) { return h->modality == WL_MODALITY_AUDIO ? 2 : 4; }
+static int planes_of(const wl_header *h) { return h->channels * bands_of(h); }
 
 /* The plane that codes plane i = b C + k as its context (entropy/: magnitudes and signs of the
  * co-located values): (b, k - 1), the previous DCT coefficient of the band; for k = 0 the first
- * coefficient of the band before it among its siblings (the four children of one band, 4c ..
- * 4c + 3), which have alike activity; none for the first sibling. Groups of siblings decode in
- * parallel. (Against the previous coefficient alone: 0.5 to 1.9% fewer bytes on textured
- * photos, step indices 224 to 352.) */
-static const int16_t *context(const int16_t *v, int C, long P, int i) {
-  return i % C ? v + (long)(i - 1) * P : (i / C) % 4 ? v + (long)(i - C) * P : NULL;
+ * coefficient of the band before it among its siblings (the S = 4 children of one band in 2-D,
+ * S c .. S c + S - 1; 2 for audio), which have alike activity; none for the first sibling.
+ * Groups of siblings decode in parallel. (Against the previous coefficient alone: 0.5 to 1.9%
+ * fewer bytes on textured photos, step indices 224 to 352.) */
+static const int16_t *context(const int16_t *v, int C, int S, long P, int i) {
+  return i % C ? v + (long)(i - 1) * P : (i / C) % S ? v + (long)(i - C) * P : NULL;
 }
 
 void wl_detail_quantise(const wl_header *h, const float *X, const float *Xh, int16_t *v) {
-  const int C = h->channels, B = 1 << (2 * h->J);
+  const int C = h->channels, B = bands_of(h);
   const long P = (long)h->lat_h * h->lat_w;
   const double inv = 1.0 / wl_detail_step(h->step);
   double M[WL_MAX_CHANNELS][WL_MAX_CHANNELS];
@@ -102,7 +106,8 @@ int wl_detail_pack(const wl_header *h, const int16_t *v, uint8_t **streams, wl_d
     const int bits = 34 - __builtin_clz((unsigned)most); /* the magnitude's bits and a sign: 2 .. 16 */
     size_t len = 0;
     int mode = 0, e = (part[i] = malloc(bound)) ? 0 : WL_FAIL(WL_ERR_NOMEM);
-    if (!e) e = wle_encode_best(q, context(v, C, P, i), h->lat_h, h->lat_w, bits, NULL, part[i], bound, &len, &mode);
+    if (!e) e = wle_encode_best(q, context(v, C, siblings(h), P, i), h->lat_h, h->lat_w, bits, NULL, part[i], bound, &len,
+                                &mode);
     wl_first_note(&err, i, e < 0 ? e : len > UINT32_MAX ? WL_FAIL(WL_ERR_LIMIT) : 0);
     d->mode[i] = (uint8_t)(mode | (bits - 2) << 2);
     d->len[i] = (uint32_t)len;
@@ -176,7 +181,7 @@ int wl_detail_table_read(const wl_header *h, const uint8_t *p, size_t len, wl_de
 }
 
 int wl_detail_decode(const wl_header *h, const wl_detail *d, const uint8_t *p, int16_t *v) {
-  const int C = h->channels, B = 1 << (2 * h->J);
+  const int C = h->channels, B = bands_of(h), S = siblings(h);
   const long P = (long)h->lat_h * h->lat_w;
   size_t *at = malloc(sizeof(size_t) * ((size_t)d->n + 1));
   if (!at) return WL_FAIL(WL_ERR_NOMEM);
@@ -185,10 +190,10 @@ int wl_detail_decode(const wl_header *h, const wl_detail *d, const uint8_t *p, i
   memset(v, 0, sizeof(int16_t) * (size_t)d->D * P);
   wl_first err = WL_FIRST;
 #pragma omp parallel for schedule(dynamic)
-  for (int g = 0; g < B / 4; g++) /* a group of four sibling bands, in order (context) */
-    for (int i = 4 * g * C, e = 0; i < 4 * (g + 1) * C && !e; i++) {
+  for (int g = 0; g < B / S; g++) /* a group of sibling bands, in order (context) */
+    for (int i = S * g * C, e = 0; i < S * (g + 1) * C && !e; i++) {
       if (i >= d->n || d->mode[i] == WL_DETAIL_EMPTY) continue;
-      e = wle_decode(d->mode[i] & 3, p + at[i], d->len[i], context(v, C, P, i), h->lat_h, h->lat_w,
+      e = wle_decode(d->mode[i] & 3, p + at[i], d->len[i], context(v, C, S, P, i), h->lat_h, h->lat_w,
                      (d->mode[i] >> 2) + 2, NULL, v + (long)i * P);
       wl_first_note(&err, i, e);
     }
@@ -197,7 +202,7 @@ int wl_detail_decode(const wl_header *h, const wl_detail *d, const uint8_t *p, i
 }
 
 void wl_detail_add(const wl_header *h, const int16_t *v, float *Xh) {
-  const int C = h->channels, B = 1 << (2 * h->J);
+  const int C = h->channels, B = bands_of(h);
   const long P = (long)h->lat_h * h->lat_w;
   const double step = wl_detail_step(h->step);
   double M[WL_MAX_CHANNELS][WL_MAX_CHANNELS];

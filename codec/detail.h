@@ -7,8 +7,8 @@
 /* The step of index s (1 .. WL_MAX_STEP): 2^(2 - s/64) in the signal's [-0.5, 0.5] units. */
 double wl_detail_step(int s);
 
-/* The coded planes of a detail layer: D = C * 4^J of them, plane i = b * C + k holding the
- * k-th channel-DCT coefficient of packet band b, each (lat_h, lat_w). */
+/* The coded planes of a detail layer: D = C * 4^J of them (audio: C * 2^J), plane i = b * C + k
+ * holding the k-th channel-DCT coefficient of packet band b, each (lat_h, lat_w). */
 typedef struct {
   int D, n;          /* planes, and planes sent (the rest are zero) */
   uint8_t *mode;     /* (n) entropy mode | (bits - 2) << 2, the plane's values being of `bits`

@@ -60,13 +60,16 @@ typedef struct {
   uint8_t entropy[WL_MAX_K];       /* per kept channel: WL_ENTROPY_* (audio: the most chunks') */
   uint32_t stream_len[WL_MAX_K];   /* per kept channel: bytes (audio: of every chunk) */
   uint32_t alpha_len;              /* bytes of the zstd alpha plane, 0 when absent */
-  int step;                        /* images: the detail layer's step index, 0 for none (detail.h) */
+  int step;                        /* the detail layer's step index, 0 for none (detail.h); audio: of a chunk */
   int detail_planes;               /* its planes sent */
-  uint64_t detail_bytes;           /* its streams' bytes, after the latents' */
+  uint64_t detail_bytes;           /* its streams' bytes, after the latents' (audio: of a chunk, its
+                                      table included) */
   int fill;                        /* audio: a band envelope (envelope.h) follows each chunk's latents */
+  int has_detail;                  /* audio: each chunk has a step (0: none) and a detail layer */
   uint8_t env_mode[WL_MAX_CHANNELS];  /* per signal channel: its envelope plane's entropy mode */
   uint32_t env_len[WL_MAX_CHANNELS];  /* and stream bytes, of a chunk */
   uint64_t fill_bytes;             /* audio: every chunk's envelope bytes (wl_header_read) */
+  uint64_t audio_detail_bytes;     /* audio: every chunk's detail bytes (wl_header_read) */
   size_t header_len, total_len;    /* total_len includes the CRC32 trailer */
 } wl_header;
 /* The public view of h. */

@@ -1,8 +1,8 @@
 /* synthesis.c: the decoding half of the pipeline, shared by images and audio chunks:
  * streams -> q -> tabulated inverse companding (+ fill for channels not sent) -> decoder
  * network X (decoder.c) -> inverse packets -> post-filter (1-D models that have one,
- * postfilter.c) -> [images with a detail layer (detail.c): packets again, + the detail,
- * inverse packets] -> crop, rescale, clamp, round. */
+ * postfilter.c) -> [with a detail layer (detail.c): packets again, + the detail, inverse
+ * packets (audio: no second post-filter)] -> crop, rescale, clamp, round. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +62,8 @@ static int reconstruct(const wl_model *m, const wl_header *h, const int16_t *q, 
 int wl_synthesis_packets(const wl_model *m, const wl_header *h, const int16_t *q, wl_work *w, float **Xh) {
   WL_TRY(reconstruct(m, h, q, w));
   *Xh = w->x;
+  if (h->modality == WL_MODALITY_AUDIO)
+    return wl_wpt1_forward_with(w->x, h->channels, h->lat_w << h->J, h->J, w->x, w->scratch, w->scap);
   return wl_wpt2_forward(w->x, h->channels, h->lat_h << h->J, h->lat_w << h->J, h->J, w->x);
 }
 
@@ -74,7 +76,8 @@ int wl_synthesise(const wl_model *m, const wl_header *h, const int16_t *q, const
   int e = detail ? wl_synthesis_packets(m, h, q, wk, &X) : reconstruct(m, h, q, wk);
   if (!e && detail) {
     wl_detail_add(h, detail, X);
-    e = wl_wpt2_inverse(X, h->channels, Hp, Wp, h->J, X);
+    e = shape.dims == 1 ? wl_wpt1_inverse_with(X, h->channels, Wp, h->J, X, wk->scratch, wk->scap)
+                        : wl_wpt2_inverse(X, h->channels, Hp, Wp, h->J, X);
   }
   if (!e) wl_signal_unscale(wk->x, Hp, Wp, &shape, out);
   wl_work_free(&own);

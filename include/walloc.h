@@ -181,7 +181,9 @@ WL_API int wl_encode_inplace(const wl_model *model, wl_image *img, const wl_enco
  * the first 1 .. K/2 latent channels alone, then K/2 channels with a detail layer of step index
  * 1 .. WL_MAX_STEP. wl_quality_opts sets keep and step (other fields zero) for quality 0..100
  * on that ladder: 0..20 add channels, 21..75 refine the detail step from 144 to 320 (photos:
- * about 30 to 37 dB), 76..100 to 608 (about 53 dB); for audio models, keep alone. */
+ * about 30 to 37 dB), 76..100 to 608 (about 53 dB). Audio models: 0..60 send 1 .. K channels,
+ * 61..100 all K and a detail layer of step 405 .. 600 (16 kHz speech: about 3 to 15 kbps;
+ * 44.1 kHz stereo music: 40 to 100 kbps). */
 WL_API int wl_quality_opts(const wl_model *model, int quality, wl_encode_opts *opts);
 /* Encodes an image at the rung that meets a target: WL_TARGET_BYTES (the largest file of at most
  * `value` bytes), WL_TARGET_BPP (at most `value` bits per pixel: bytes = floor(value W H / 8)),
@@ -189,7 +191,7 @@ WL_API int wl_quality_opts(const wl_model *model, int quality, wl_encode_opts *o
  * 2^depth - 1, is at least `value` dB). *chosen receives the rung's options. Every rung tried is
  * measured exactly, so the target holds for this library's encoder and decoder. WL_ERR_ARG
  * when no rung meets it (a size below the one-channel file, a PSNR past the finest step). */
-enum { WL_TARGET_BYTES = 1, WL_TARGET_BPP = 2, WL_TARGET_PSNR = 3, WL_TARGET_KBPS = 4 };
+enum { WL_TARGET_BYTES = 1, WL_TARGET_BPP = 2, WL_TARGET_PSNR = 3, WL_TARGET_KBPS = 4, WL_TARGET_SNR = 5 };
 WL_API int wl_encode_target(const wl_model *model, const wl_image *img, int target, double value,
                             wl_encode_opts *chosen, uint8_t **out, size_t *outlen);
 
@@ -248,6 +250,15 @@ WL_API int wl_audio_truncate(const uint8_t *buf, size_t len, int keep, uint8_t *
  * (WL_TARGET_KBPS, over the stream's duration). WL_ERR_ARG when even one channel is larger,
  * or for another target. */
 WL_API int wl_audio_target_keep(const uint8_t *buf, size_t len, int target, double value, int *keep);
+/* Encodes a clip at the rung of the audio ladder (1 .. K channels, then K and a detail layer of
+ * step 1 .. WL_MAX_STEP) that meets a target: the largest file of at most `value` bytes
+ * (WL_TARGET_BYTES) or kbps (WL_TARGET_KBPS), or the smallest whose decoded SNR (every channel,
+ * as walloc eval reports it) is at least `value` dB (WL_TARGET_SNR). Channels come from one
+ * encode, cut; steps and SNR are searched by halving, each rung tried encoded (and for SNR
+ * decoded) in full. opts: chunk and nofill (keep and step must be 0); *chosen: the rung's
+ * options. WL_ERR_ARG when no rung meets the target. */
+WL_API int wl_encode_audio_target(const wl_model *model, const wl_audio *a, int target, double value,
+                                  const wl_encode_opts *opts, wl_encode_opts *chosen, uint8_t **out, size_t *outlen);
 
 typedef struct wl_audio_decoder wl_audio_decoder;
 /* A decoder of one audio stream made with `model` (kept by pointer). */
@@ -284,10 +295,13 @@ typedef struct {
   int lat_h, lat_w;                /* latent plane size: padded size / 2^J (audio: 1, T/2^J) */
   uint32_t alpha_len;              /* bytes of the zstd alpha plane, 0 when absent */
   size_t header_len, total_len;    /* total_len includes the CRC32 trailer */
-  int step;                        /* images: the detail layer's step index, 0 for none */
+  int step;                        /* the detail layer's step index, 0 for none (audio: the finest
+                                      of any chunk) */
   int detail_planes;               /* its planes up to the last one sent */
   int fill;                        /* audio: 1 when the stream has a band envelope (version 4) */
-  int reserved[5];                 /* zero: room for later fields */
+  int reserved;                    /* zero: room for a later field */
+  uint64_t detail_bytes;           /* audio: every chunk's detail layer (tables and streams) */
+  uint64_t fill_bytes;             /* audio: every chunk's band envelope */                 /* zero: room for later fields */
 } wl_info;
 
 /* Reads and validates the header and CRC32 of a .wlc byte string; of audio, every record

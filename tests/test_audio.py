@@ -351,7 +351,7 @@ for _label, _off, _fmt, _val in [("sample rate 0", 16, "<I", 0), ("sample rate o
                                  ("chunk length 0", 20, "<I", 0), ("chunk length over 2^24", 20, "<I", 1 << 25),
                                  ("chunk length not a multiple of 2^J", 20, "<I", (1 << 21) + 1),
                                  ("chunk length under the overlap", 20, "<I", 1024), ("depth 12", 26, "<B", 12),
-                                 ("flags", 27, "<B", 1), ("overlap 7", 32, "<I", 7), ("overlap 0", 32, "<I", 0),
+                                 ("flags: an unknown bit", 27, "<B", 4), ("overlap 7", 32, "<I", 7), ("overlap 0", 32, "<I", 0),
                                  ("J 11", 6, "<B", 11), ("J 5 (model has 6)", 6, "<B", 5), ("modality 3", 5, "<B", 3),
                                  ("modality image", 5, "<B", 1), ("version 1 (one-block audio)", 4, "<B", 1),
                                  ("channels 17", 24, "<H", 17), ("channels 6", 24, "<H", 6)]:

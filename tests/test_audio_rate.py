@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """Audio rate control through the CLI: --kbps X and --size N write the most channels whose file
-fits (one more channel would not), byte for byte the --keep encode of that many; a target below
-one channel fails in one line with no output; -Q is monotone in size; --bpp and --psnr are
-refused for audio and --kbps for images."""
+fits (one more channel would not), byte for byte the --keep encode of that many, and past every
+channel the largest detail step that fits; --snr D the smallest rung whose SNR (numpy) reaches D;
+the detail layer raises SNR with the step; a target below one channel fails in one line with no
+output; -Q is monotone in size; --bpp and --psnr are refused for audio, --kbps and --snr for
+images."""
 import json
 import os
 import sys
@@ -55,6 +57,44 @@ def _():
                                                                                        keep + 1)
 
 
+def decoded_snr(wlc):
+    """SNR in dB of wlc decoded, against the clip (numpy)."""
+    out = wlc + ".wav"
+    rc, _, err = run("decode", "-q", "-f", wlc, "-o", out)
+    assert rc == 0, err
+    x, y = sf.read(SRC, dtype="int16")[0].astype(float), sf.read(out, dtype="int16")[0].astype(float)
+    return 10 * np.log10((x * x).sum() / ((x - y) ** 2).sum())
+
+
+@test("audio rate: the detail layer raises SNR with the step; past every channel --kbps picks the largest step that fits")
+def _():
+    _, K = encode("all", "--keep", "108")
+    snrs = [decoded_snr(T("s%d.wlc" % st)) for st in (0, 520, 620)
+            if encode("s%d" % st, "--step", str(st)) or True]
+    assert snrs[0] + 3 < snrs[1] < snrs[2] - 3, "SNR at steps 0, 520, 620: %s" % snrs
+    big = len(open(T("s620.wlc"), "rb").read())
+    kbps = big * 8 / SECONDS / 1000 * 0.8  # between the step-0 file and the step-620 one
+    data, keep = encode("t", "--kbps", "%.3f" % kbps)
+    rc, js, _ = run("info", "--json", T("t.wlc"))
+    step = json.loads(js)["detail_step"]
+    assert keep == 108 and 0 < step < 620 and len(data) <= kbps * 1000 / 8 * SECONDS, (keep, step, len(data))
+    same, _ = encode("direct", "--step", str(step))
+    more, _ = encode("more", "--step", str(step + 1))
+    assert data == same and len(more) > kbps * 1000 / 8 * SECONDS, "step %d: not the largest that fits" % step
+
+
+@test("audio rate: --snr D writes a rung whose decoded SNR reaches D, the rung below it does not")
+def _():
+    for want in (8.0, 24.0):
+        _, keep = encode("snr", "--snr", str(want))
+        step = json.loads(run("info", "--json", T("snr.wlc"))[1])["detail_step"]
+        got = decoded_snr(T("snr.wlc"))
+        below = ["--keep", str(keep - 1)] if not step else ["--step", str(step - 1)] if step > 1 else ["--keep", "108"]
+        encode("below", *below)
+        assert got >= want > decoded_snr(T("below.wlc")), "--snr %g: %.2f dB at keep %d step %d; below: %.2f" % (
+            want, got, keep, step, decoded_snr(T("below.wlc")))
+
+
 @test("audio rate: a target below one channel is one line, exit 1, no output")
 def _():
     fails_cleanly(["encode", "-m", "stereo", "--kbps", "0.05", SRC], T("low.wlc"), has=("below the one-channel",))
@@ -72,7 +112,7 @@ def _():
 def _():
     fails_cleanly(["encode", "-m", "stereo", "--psnr", "30", SRC], T("p.wlc"), has=("apply to images only",))
     fails_cleanly(["encode", "--kbps", "8", os.path.join(IMAGES, "garden-rgb8.png")], T("i.wlc"),
-                  has=("--kbps applies to audio only",))
+                  has=("--kbps and --snr apply to audio only",))
 
 
 sys.exit(finish())

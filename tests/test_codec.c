@@ -337,7 +337,7 @@ static void test_audio_api(wl_model *rgb) {
   free(buf);
   wl_image_release(&img);
   struct { size_t off; uint8_t val; int err; } bad[] = {
-    {6, 11, WL_ERR_CORRUPT}, {26, 12, WL_ERR_CORRUPT}, {27, 1, WL_ERR_CORRUPT}, {32, 1, WL_ERR_CORRUPT},
+    {6, 11, WL_ERR_CORRUPT}, {26, 12, WL_ERR_CORRUPT}, {27, 4, WL_ERR_CORRUPT}, {32, 1, WL_ERR_CORRUPT},
     {23, 0x40, WL_ERR_LIMIT}, {25, 1, WL_ERR_LIMIT}};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     uint8_t *b = malloc(elen[0]);

@@ -152,16 +152,18 @@ def main():
             assert b[:, :20].min() >= 65535 - err_most and b[:, 40:50].max() <= err_most and \
                 np.abs(b - a).max() <= err_most, (flags, b[:, :20].min(), b[:, 40:50].max(), np.abs(b - a).max())
 
-    @test("detail: -Q on audio sends 1 + (K - 1) Q / 100 channels; --step and targets are refused for audio")
+    @test("detail: -Q on audio sends 1 + (K - 1) Q / 60 channels up to 60, then all and step 400 + 5 (Q - 60); "
+          "--psnr and --bpp are refused for audio")
     def _():
         import soundfile as sf
         t = np.arange(8192) / 8000.0
         sf.write(T("a.wav"), (0.3 * np.sin(2 * np.pi * 440 * t) * 32767).astype(np.int16), 8000, subtype="PCM_16")
-        for q in (0, 50, 100):
+        for q in (0, 30, 60, 61, 100):
             rc, _, err = run("encode", "-q", "-f", "-Q", str(q), T("a.wav"), "-o", T("a.wlc"))
             info = json.loads(run("info", "--json", T("a.wlc"))[1])
-            assert rc == 0 and info["keep"] == 1 + (info["K"] - 1) * q // 100, (q, err, info["keep"], info["K"])
-        for args in (["--step", "100"], ["--psnr", "30"]):
+            keep, step = (1 + (info["K"] - 1) * q // 60, 0) if q <= 60 else (info["K"], 400 + 5 * (q - 60))
+            assert rc == 0 and (info["keep"], info["detail_step"]) == (keep, step), (q, err, info)
+        for args in (["--bpp", "1"], ["--psnr", "30"]):
             rc, _, err = run("encode", "-f", *args, T("a.wav"), "-o", T("b.wlc"))
             assert rc == 1 and "images only" in err and not os.path.exists(T("b.wlc")), (args, rc, err)
 

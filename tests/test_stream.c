@@ -276,6 +276,69 @@ static void test_truncate(const wl_model *m, const wl_model *rgb) {
   t_end();
 }
 
+/* Decodes b pushing `step` bytes at a time; 0 when every frame equals ref's. */
+static long decode_pieces(const wl_model *m, const uint8_t *b, size_t len, size_t step, const wl_audio *ref) {
+  wl_audio_decoder *d;
+  wl_audio v;
+  long got = 0, bad = 0;
+  if (wl_audio_decoder_new(&d, m)) return -1;
+  for (size_t off = 0, used; off < len; off += used) {
+    if (wl_audio_decoder_push(d, b + off, len - off < step ? len - off : step, &used, &v)) { bad = -1; break; }
+    for (int c = 0; c < ref->channels; c++)
+      for (long t = 0; t < v.frames; t++) bad += v.samples[c * v.frames + t] != ref->samples[c * ref->frames + got + t];
+    got += v.frames;
+  }
+  if (bad >= 0 && (got != ref->frames || wl_audio_decoder_finish(d))) bad = -1;
+  wl_audio_decoder_free(d);
+  return bad;
+}
+
+static void test_detail(const wl_model *m) {
+  t_begin("stream: a detail layer: same bytes on 1 and 2 threads, decodes in pieces, raises SNR; a cut drops it");
+  wl_audio a = clip(9000), plain, fine;
+  uint8_t *b[2], *p, *cut, *direct;
+  size_t n[2], np, ncut, ndirect;
+  for (int t = 0; t < 2; t++) {
+    omp_set_num_threads(t + 1);
+    wl_encode_opts o = {.chunk = 2048, .step = 700};
+    T_EXPECT(wl_encode_audio(m, &a, &o, &b[t], &n[t]) == 0, "encode");
+  }
+  omp_set_num_threads(2);
+  T_EXPECT(n[0] == n[1] && !memcmp(b[0], b[1], n[0]), "bytes differ between 1 and 2 threads");
+  wl_encode_opts o = {.chunk = 2048};
+  wl_header h;
+  T_EXPECT(wl_encode_audio(m, &a, &o, &p, &np) == 0 && wl_header_read(b[0], n[0], &h) == 0 && h.has_detail &&
+           h.step == 700 && n[0] > np, "header: detail %d step %d, %zu vs %zu bytes", h.has_detail, h.step, n[0], np);
+  T_EXPECT(wl_decode_audio(m, p, np, &plain) == 0 && wl_decode_audio(m, b[0], n[0], &fine) == 0, "decode");
+  double e0 = 0, e1 = 0;
+  for (long i = 0; i < 2 * a.frames; i++) {
+    e0 += (a.samples[i] - plain.samples[i]) * (double)(a.samples[i] - plain.samples[i]);
+    e1 += (a.samples[i] - fine.samples[i]) * (double)(a.samples[i] - fine.samples[i]);
+  }
+  T_EXPECT(e1 < e0 / 4, "squared error %g with the detail layer, %g without", e1, e0);
+  T_EXPECT(decode_pieces(m, b[0], n[0], 1, &fine) == 0 && decode_pieces(m, b[0], n[0], 777, &fine) == 0,
+           "pieces decode differently");
+  o.keep = 20;
+  T_EXPECT(wl_audio_truncate(b[0], n[0], 20, &cut, &ncut) == 0 && wl_encode_audio(m, &a, &o, &direct, &ndirect) == 0,
+           "cut and direct encode");
+  wl_header hc;
+  T_EXPECT(wl_header_read(cut, ncut, &hc) == 0 && hc.has_detail && hc.step == 0 && ncut == ndirect + 6 * hc.chunks,
+           "a cut to 20 channels: no step left, the direct encode's size and 6 bytes a chunk (%zu, %zu)", ncut, ndirect);
+  wl_audio y, yd;
+  T_EXPECT(wl_decode_audio(m, cut, ncut, &y) == 0 && wl_decode_audio(m, direct, ndirect, &yd) == 0 &&
+           !memcmp(y.samples, yd.samples, sizeof(float) * 2 * (size_t)a.frames), "the cut decodes as the direct encode");
+  wl_audio_release(&y);
+  wl_audio_release(&yd);
+  free(cut);
+  T_EXPECT(wl_audio_truncate(b[0], n[0], 32, &cut, &ncut) == 0 && ncut == n[0] && !memcmp(cut, b[0], ncut),
+           "a cut to every channel is the stream");
+  free(cut); free(direct); free(p); free(b[0]); free(b[1]);
+  wl_audio_release(&plain);
+  wl_audio_release(&fine);
+  wl_audio_release(&a);
+  t_end();
+}
+
 int main(void) {
   wl_model *m = train(), *rgb = NULL;
   if (!m || wl_model_builtin(&rgb, "rgb")) { printf("testing stream model ... FAILED\n"); return t_summary() | 1; }
@@ -283,6 +346,7 @@ int main(void) {
   test_interior(m);
   test_corrupt(m, rgb);
   test_truncate(m, rgb);
+  test_detail(m);
   wl_model_free(m);
   wl_model_free(rgb);
   return t_summary();

@@ -1,20 +1,23 @@
-/* audio_target.c: audio rate control by cutting the code (walloc.h, wl_audio_truncate). Latent
- * channel c's stream in a chunk depends on channels 0 .. c only (its context is channel c - 1),
- * and the band envelope on none of them, so a stream coded with every channel, cut to its first
- * k, is byte for byte the stream an encoder sending k channels writes: one encode at keep K
- * gives the exact size of every k, and the file at any of them, without coding again. */
+/* audio_target.c: audio rate control (walloc.h). The ladder: rung r = 1 .. K sends the first r
+ * latent channels; rung K + s adds a detail layer of step s (1 .. WL_MAX_STEP). Latent channel
+ * c's stream in a chunk depends on channels 0 .. c only (its context is channel c - 1), and the
+ * band envelope on none of them, so a stream coded with every channel, cut to its first k, is
+ * byte for byte the stream an encoder sending k channels writes (wl_audio_truncate): one
+ * encode at keep K gives the exact size of every k, and the file at any of them. Steps, and
+ * SNR anywhere on the ladder, are searched by halving, each rung tried encoded in full. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "codec/container.h"
 
 /* Walks buf's chunk records (buf already validated) and, with out, writes the stream cut to keep
- * channels there; *len: its bytes (out NULL: only counted). bytes (when given, keep_all
+ * channels there (a detail layer, made against all of the stream's channels, is dropped from a
+ * cut to fewer); *outlen: its bytes (out NULL: only counted). bytes (when given, keep_all
  * entries): the size of the stream cut to each k = 1 .. keep_all. */
 static int cut(const uint8_t *buf, size_t len, const wl_header *h, int keep, uint8_t *out, size_t *outlen,
                uint64_t *bytes) {
   wl_stream_pos at = {.crc = wl_crc32(0, buf, WL_AUDIO_HDR)};
   wl_header f = *h, ch;
-  f.keep = keep;
   size_t pos = WL_AUDIO_HDR, o = WL_AUDIO_HDR, need;
   for (int k = 0; bytes && k < h->keep; k++) bytes[k] = WL_AUDIO_HDR + WL_END_LEN;
   if (out) {
@@ -31,20 +34,22 @@ static int cut(const uint8_t *buf, size_t len, const wl_header *h, int keep, uin
     for (int k = 0; bytes && k < h->keep; k++) {
       f.keep = k + 1;
       lat += ch.stream_len[k];
-      bytes[k] += wl_chunk_table_size(&f) + lat + env + 4;
+      bytes[k] += wl_chunk_table_size(&f) + lat + (k + 1 == h->keep ? ch.detail_bytes : 0) + env + 4;
     }
-    f.keep = keep;
-    ch.keep = keep;
+    const uint64_t had = ch.detail_bytes, detail = keep == h->keep ? had : 0;
+    f.keep = ch.keep = keep;
+    if (!detail) ch.step = 0, ch.detail_bytes = 0;
     const size_t head = wl_chunk_table_size(&f);
-    size_t body = env;
+    size_t body = env + detail;
     for (int c = 0; c < keep; c++) body += ch.stream_len[c];
     if (out) {
       wl_chunk_head_write(&ch, at.index - 1, at.last, out + o);
       size_t q = o + head;
       for (int c = 0; c < keep; q += ch.stream_len[c], s += ch.stream_len[c], c++) memcpy(out + q, s, ch.stream_len[c]);
       for (int c = keep; c < h->keep; c++) s += ch.stream_len[c];
-      memcpy(out + q, s, env);
-      wl_put32(out + q + env, wl_crc32(0, out + o, head + body));
+      memcpy(out + q, s, detail);
+      memcpy(out + q + detail, s + had, env);
+      wl_put32(out + q + detail + env, wl_crc32(0, out + o, head + body));
     }
     o += head + body + 4;
     pos += need;
@@ -99,4 +104,96 @@ int wl_audio_target_keep(const uint8_t *buf, size_t len, int target, double valu
                           8.0 * (double)bytes[0] / ((double)h.frames / h.rate) / 1000);
   free(bytes);
   return e;
+}
+
+/* The stream at rung r of the ladder (opts: chunk and nofill), in *out; full: the K-channel
+ * stream without a detail layer, to cut rungs r <= K from. */
+static int rung(const wl_model *m, const wl_audio *a, const wl_encode_opts *base, const uint8_t *full, size_t nfull,
+                int r, uint8_t **out, size_t *len) {
+  const int K = m->d.K;
+  if (r <= K) return wl_audio_truncate(full, nfull, r, out, len);
+  wl_encode_opts o = *base;
+  o.keep = K;
+  o.step = r - K;
+  return wl_encode_audio(m, a, &o, out, len);
+}
+
+/* SNR in dB of stream buf decoded, against a (as walloc eval computes it). */
+static int snr_of(const wl_model *m, const wl_audio *a, const uint8_t *buf, size_t len, double *snr) {
+  wl_audio y;
+  WL_TRY(wl_decode_audio(m, buf, len, &y));
+  double sx = 0, se = 0;
+  for (long i = 0; i < (long)a->channels * a->frames; i++) {
+    const double d = (double)a->samples[i] - y.samples[i];
+    sx += (double)a->samples[i] * a->samples[i];
+    se += d * d;
+  }
+  wl_audio_release(&y);
+  *snr = se > 0 ? 10 * log10(sx / se) : INFINITY;
+  return 0;
+}
+
+/* Whether rung r's stream (len bytes; decoded when the target is SNR) meets the target. */
+static int meets(const wl_model *m, const wl_audio *a, int target, double value, const uint8_t *buf, size_t len,
+                 int *ok) {
+  if (target != WL_TARGET_SNR) {
+    const double most = target == WL_TARGET_BYTES ? value : value * 1000 / 8 * ((double)a->frames / a->rate);
+    *ok = (double)len <= most;
+    return 0;
+  }
+  double snr;
+  WL_TRY(snr_of(m, a, buf, len, &snr));
+  *ok = snr >= value;
+  return 0;
+}
+
+int wl_encode_audio_target(const wl_model *m, const wl_audio *a, int target, double value, const wl_encode_opts *opts,
+                           wl_encode_opts *chosen, uint8_t **out, size_t *outlen) {
+  const int K = m->d.K, top = K + WL_MAX_STEP, sized = target != WL_TARGET_SNR;
+  wl_encode_opts base = opts ? *opts : (wl_encode_opts){0};
+  *out = NULL;
+  *outlen = 0;
+  if ((target != WL_TARGET_BYTES && target != WL_TARGET_KBPS && target != WL_TARGET_SNR) || !(value > 0) ||
+      base.keep || base.step)
+    return WL_FAIL_WHY(WL_ERR_ARG, "an audio target is bytes, kbps or SNR, above 0, without keep or step");
+  WL_TRY(wl_audio_check(a));
+  uint8_t *full, *best = NULL, *b;
+  size_t nfull, nbest = 0, n;
+  base.keep = K;
+  WL_TRY(wl_encode_audio(m, a, &base, &full, &nfull));
+  base.keep = 0;
+  /* lo meets the target (sized: the largest that does; SNR: the smallest), hi does not */
+  int lo = top + 1, hi = 0, ok, e = 0, keep; /* SNR: the sentinels, top + 1 meets and 0 fails */
+  if (sized) { /* channels exactly from the cut sizes; then steps, if every channel fits */
+    e = wl_audio_target_keep(full, nfull, target, value, &keep);
+    lo = keep, hi = keep < K ? keep + 1 : top + 1;
+  }
+  /* halving between a rung that fails and one that meets */
+  while (!e && (sized ? hi - lo > 1 : lo - hi > 1)) {
+    const int r = (lo + hi) / 2;
+    e = rung(m, a, &base, full, nfull, r, &b, &n);
+    if (!e) e = meets(m, a, target, value, b, n, &ok);
+    if (e) break;
+    if (ok) {
+      free(best);
+      best = b, nbest = n;
+      lo = r;
+    } else {
+      free(b);
+      hi = r;
+    }
+  }
+  if (!e && (sized ? lo < 1 : lo > top)) e = WL_FAIL_WHY(WL_ERR_ARG, "no setting meets the target (%g)", value);
+  if (!e && !best) e = rung(m, a, &base, full, nfull, lo, &best, &nbest);
+  free(full);
+  if (e) {
+    free(best);
+    return e;
+  }
+  *chosen = base;
+  chosen->keep = lo <= K ? lo : K;
+  chosen->step = lo <= K ? 0 : lo - K;
+  *out = best;
+  *outlen = nbest;
+  return 0;
 }

@@ -31,8 +31,9 @@ int wl_quality_opts(const wl_model *m, int quality, wl_encode_opts *o) {
   if (!m || !o || quality < 0 || quality > 100) return WL_FAIL_WHY(WL_ERR_ARG, "quality %d: 0 to 100", quality);
   const int K = m->d.K, half = half_of(m);
   memset(o, 0, sizeof *o);
-  if (m->d.dims == 1) { /* audio: channels only, 1 .. K */
-    o->keep = 1 + (K - 1) * quality / 100;
+  if (m->d.dims == 1) { /* audio: Q 0..60 channels 1 .. K; 61..100 all K and steps 405 .. 600 */
+    o->keep = quality <= 60 ? 1 + (K - 1) * quality / 60 : K;
+    o->step = quality <= 60 ? 0 : 400 + 5 * (quality - 60);
     return 0;
   }
   /* Q 0..20: channels 1 .. half; 21..75: steps 144 .. 320 (about 30 to 37 dB on photos);

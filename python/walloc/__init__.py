@@ -45,7 +45,8 @@ class _Info(ctypes.Structure):  # wl_info
                 ("frames", _long), ("chunk", _long), ("overlap", _long), ("chunks", _long), ("J", _int), ("K", _int),
                 ("keep", _int), ("bits", _int), ("lat_h", _int), ("lat_w", _int), ("alpha_len", ctypes.c_uint32),
                 ("header_len", _size), ("total_len", _size), ("step", _int), ("detail_planes", _int),
-                ("fill", _int), ("reserved", _int * 5)]
+                ("fill", _int), ("reserved", _int), ("detail_bytes", ctypes.c_uint64),
+                ("fill_bytes", ctypes.c_uint64)]
 
 
 class _Image(ctypes.Structure):  # wl_image
