@@ -25,11 +25,15 @@
  *      (1, ceil(n / 2^J)), and a u32 CRC-32 of the record's bytes before it
  *   end record, 14 bytes:
  *   0  u8 'E'   1  u8 flags (0)   2  u64 frames T   10  u32 CRC-32 of every byte of the file before it
- * Version 4 is version 2 with a band envelope (envelope.c; the default): each chunk record's
- * keep entries are followed by C more, { u8 entropy mode (table, adaptive or predictive), u32
- * bytes } per signal channel, and the latent streams by those C streams: channel c's envelope
- * values, a plane of (frames touching the span, bands) of WL_ENV_BITS bits coded with channel
- * c - 1's plane as context. Version 2 is written with wl_encode_opts.nofill.
+ * Version 4 is version 2 with flags (byte 27): bit 0, a band envelope (envelope.c; the
+ * default); bit 1, detail layers (detail.c). With detail layers each chunk record's head has,
+ * after its n, a u16 step (0: none in this chunk, 1 .. WL_MAX_STEP) and a u32 count of the
+ * layer's bytes (its table as in version 3, then its streams; 0 with step 0), and the layer
+ * follows the latent streams. With an envelope the keep entries are followed by C more, { u8
+ * entropy mode (table, adaptive or predictive), u32 bytes } per signal channel, and their C
+ * streams come last: channel c's envelope values, a plane of (frames touching the span, bands)
+ * of WL_ENV_BITS bits coded with channel c - 1's plane as context. Version 2 is written when
+ * neither is there (wl_encode_opts.nofill, no step).
  * Chunk i codes the signal's frames [s_i, s_i + n): s_0 = 0, s_i = i L - O; every chunk but the
  * last has n = L + O (i = 0) or L + 2 O, so neighbours share 2 O frames (audio_decode.c cross-fades
  * them); the last has 1 <= n <= L + O (i = 0) or 2 O < n <= L + 2 O, and T = s_i + n. L and O

@@ -29,8 +29,13 @@ for channels, model in ((2, "stereo"), (1, "mono")):
     sf.write(clip, 0.3 * np.stack([np.sin(2 * np.pi * (300 + 200 * c) * t) for c in range(channels)], 1), 8000,
              subtype="PCM_16")
     wlc = os.path.join(out, "decode", model + ".wlc")
-    sh("encode", "-q", "-f", "--chunk", "8192", "-m", model, clip, "-o", wlc)
+    sh("encode", "-q", "-f", "--chunk", "8192", "-m", model, clip, "-o", wlc)  # version 4: a band envelope
     open(os.path.join(out, "stream", model), "wb").write(bytes([7, 3]) + open(wlc, "rb").read())
+    detail = os.path.join(out, "decode", model + "-detail.wlc")  # version 4: an envelope and a detail layer
+    sh("encode", "-q", "-f", "--chunk", "8192", "--step", "500", "-m", model, clip, "-o", detail)
+    open(os.path.join(out, "stream", model + "-detail"), "wb").write(bytes([7, 3]) + open(detail, "rb").read())
+    sh("encode", "-q", "-f", "--chunk", "8192", "--no-fill", "-m", model, clip, "-o",
+       os.path.join(out, "decode", model + "-v2.wlc"))  # version 2
     for fmt, sub in (("wav", "PCM_16"), ("flac", "PCM_16"), ("ogg", "VORBIS")):
         sf.write(os.path.join(out, "sound", "clip%d.%s" % (channels, fmt)), sf.read(clip)[0], 8000, subtype=sub)
     os.remove(clip)
