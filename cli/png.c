@@ -7,6 +7,7 @@
  * Writing is done here too: chunks around one libdeflate stream (see png_encode). */
 #include <libdeflate.h>
 #include <png.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cli/png.h"
@@ -17,7 +18,14 @@ static void on_error(png_structp png, png_const_charp msg) {
   *(const char **)png_get_error_ptr(png) = msg && strstr(msg, "CRC") ? "corrupt PNG (CRC error)" : "truncated or corrupt PNG";
   png_longjmp(png, 1);
 }
-static void on_warning(png_structp png, png_const_charp msg) { (void)png; (void)msg; }
+/* Warnings pass, but for data past the end of the compressed image, which the PNG specification
+ * does not allow (libpng reads on): refused like the one-pass read refuses it. */
+static void on_warning(png_structp png, png_const_charp msg) {
+  if (msg && strstr(msg, "Extra compressed data")) {
+    *(const char **)png_get_error_ptr(png) = "corrupt PNG (data after the end of the compressed image)";
+    png_longjmp(png, 1);
+  }
+}
 
 static void mem_read(png_structp png, png_bytep data, size_t n) {
   membuf *m = png_get_io_ptr(png);
@@ -138,8 +146,10 @@ static int decode_plain(const uint8_t *buf, size_t len, wl_image *img) {
   struct libdeflate_decompressor *dd = libdeflate_alloc_decompressor();
   int rc = raw && zero && dd ? 0 : -1;
   size_t got = 0;
-  if (!rc && (libdeflate_zlib_decompress(dd, zin, zlen, raw, rawlen, &got) != LIBDEFLATE_SUCCESS || got != rawlen))
-    rc = 1;
+  size_t used = 0;
+  if (!rc && (libdeflate_zlib_decompress_ex(dd, zin, zlen, raw, rawlen, &used, &got) != LIBDEFLATE_SUCCESS ||
+              got != rawlen || used != zlen))
+    rc = 1; /* libpng tells what is wrong (extra data after the stream: refused there too) */
   if (!rc) rc = wl_image_alloc(img, n >= 3 ? 3 : 1, (int)H, (int)W, depth, n == 2 || n == 4) ? -1 : 0;
   for (size_t r = 0; !rc && r < H; r++) {
     uint8_t *row = raw + r * (rowbytes + 1) + 1;
@@ -201,7 +211,31 @@ static int decode_libpng(const uint8_t *buf, size_t len, wl_image *img, const ch
   return 0;
 }
 
+/* An unknown critical chunk (type letter 1 upper case: not IHDR, PLTE, IDAT or IEND) anywhere
+ * before IEND: the PNG specification says a decoder must not go on, as the image may mean
+ * something else (libpng reads past one after the image data). Returns its type, or NULL. */
+static const char *unknown_critical(const uint8_t *buf, size_t len, char type[5]) {
+  for (size_t pos = 8; len - pos >= 12 && len >= pos; pos += 12 + (size_t)be32(buf + pos)) {
+    const uint8_t *t = buf + pos + 4;
+    if (!memcmp(t, "IEND", 4) || be32(buf + pos) > len - pos - 12) return NULL;
+    if (!(t[0] & 32) && memcmp(t, "IHDR", 4) && memcmp(t, "PLTE", 4) && memcmp(t, "IDAT", 4)) {
+      for (int k = 0; k < 4; k++) type[k] = t[k] >= 32 && t[k] < 127 ? (char)t[k] : '?';
+      type[4] = 0;
+      return type;
+    }
+  }
+  return NULL;
+}
+
 int png_decode(const uint8_t *buf, size_t len, wl_image *img, const char **why) {
+  static _Thread_local char reason[64];
+  char type[5];
+  if (len >= 8 && unknown_critical(buf, len, type)) {
+    snprintf(reason, sizeof reason, "unknown critical PNG chunk '%s'", type);
+    *why = reason;
+    memset(img, 0, sizeof *img);
+    return -1;
+  }
   const int plain = decode_plain(buf, len, img);
   *why = "out of memory";
   return plain > 0 ? decode_libpng(buf, len, img, why) : plain;

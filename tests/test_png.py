@@ -9,13 +9,14 @@ import struct
 import subprocess
 import sys
 import tempfile
+import zlib
 
 import numpy as np
 from PIL import Image
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "py"))
 import pngref  # noqa: E402
-from harness import TOOLS, finish, test, run  # noqa: E402
+from harness import TOOLS, fails_cleanly, finish, test, run  # noqa: E402
 
 TMP = tempfile.mkdtemp(prefix="walloc-png-")
 T = lambda *name: os.path.join(TMP, *name)  # noqa: E731
@@ -99,6 +100,31 @@ def _():
     assert got[pal] == got[trns] == got[inter] == "libpng", got
     for f in (pal, trns, inter):
         assert run("encode", "-c", f)[0] == 0, f
+
+
+@test("the PNG specification's refusals: an unknown critical chunk (before or after IDAT) and data after the "
+      "compressed image, in a file the one-pass read takes and in an interlaced one libpng reads; file and pipe alike")
+def _():
+    a = photo(19, 27, 3, 8, 4)
+    for interlace in (False, True):
+        good = T("good%d.png" % interlace)
+        pngref.write(good, a, interlace=interlace)
+        b = open(good, "rb").read()
+        iend = b.rindex(b"IEND") - 4
+        idat = b.index(b"IDAT") - 4
+        crit = lambda t, d: struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))  # noqa: E731
+        cases = {"after.png": b[:iend] + crit(b"ZZZZ", b"x") + b[iend:],
+                 "before.png": b[:idat] + crit(b"QQQQ", b"") + b[idat:]}
+        n = struct.unpack(">I", b[idat:idat + 4])[0]
+        data = b[idat + 8:idat + 8 + n] + b"\0\0junk"
+        cases["extra.png"] = b[:idat] + crit(b"IDAT", data) + b[idat + 12 + n:]
+        for name, body in cases.items():
+            path = T("%d-%s" % (interlace, name))
+            open(path, "wb").write(body)
+            say = "data after the end" if name == "extra.png" else "unknown critical PNG chunk"
+            fails_cleanly(["encode", path], T("x.wlc"), has=(say,))
+            fails_cleanly(["encode", "-"], T("x.wlc"), stdin=body, has=(say,))
+        assert run("encode", "-c", good)[0] == 0, "the good file"
 
 
 @test("corrupted PNGs (300 single-byte changes) never make the two readers disagree")
