@@ -19,7 +19,7 @@ import numpy as np
 import soundfile as sf
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "py"))
-from harness import fails_cleanly, finish, test, run, WALLOC  # noqa: E402
+from harness import fails_cleanly, finish, peak_rss_kb, test, run, SANITIZED, WALLOC  # noqa: E402
 
 TMPDIR = tempfile.TemporaryDirectory(prefix="walloc-stream-")  # removed at exit
 TMP = TMPDIR.name
@@ -237,18 +237,6 @@ def _():
     open(T("t.wlc"), "wb").write(enc[0])
     dec = [ok(["decode", "-T%d" % t, "-m", MODEL, "-c", T("t.wlc")])[0] for t in (1, 2)]
     assert dec[0] == dec[1], "decoded samples differ"
-
-
-def peak_rss_kb(*args):
-    """Peak resident memory of walloc ARGS, measured in a child of its own."""
-    code = "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]).returncode; " \
-           "print(r, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
-    rc, kb = subprocess.run([sys.executable, "-c", code, WALLOC, *args], capture_output=True, text=True).stdout.split()
-    assert rc == "0", args
-    return int(kb)
-
-
-SANITIZED = b"__asan_init" in open(WALLOC, "rb").read()  # ASan's quarantine keeps what is freed
 
 
 @test("stream: memory is flat in the length: 8 minutes code in the memory of 1 (8 kHz stereo, --chunk 16384)")

@@ -14,10 +14,9 @@ import numpy as np
 import soundfile as sf
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "py"))
-from harness import finish, test, run, garden_scratch, WALLOC  # noqa: E402
+from harness import finish, peak_rss_kb, test, run, garden_scratch, SANITIZED, WALLOC  # noqa: E402
 
 TMPDIR, T, RGB, WLC = garden_scratch("walloc-inputs-")
-SANITIZED = b"__asan_init" in open(WALLOC, "rb").read()  # ASan reserves terabytes of address space
 COMMANDS = {"info": ["info", "{}"], "decode": ["decode", "{}", "-o", T("x.png")], "latents": ["latents", "{}", "-o", T("x.npy")],
             "eval (the original)": ["eval", "{}", WLC], "eval (the .wlc)": ["eval", RGB, "{}"],
             "encode": ["encode", "{}", "-o", T("x.wlc")], "train": ["train", "-o", T("x.wlm"), "{}"]}
@@ -82,6 +81,27 @@ def _():
     assert rc == 0 and rc2 == 0 and from_file == from_pipe, (rc, err, rc2, err2)
     rc, out, err = run("info", "--json", "-", stdin=from_file)
     assert rc == 0 and b'"frames": 48000' in out, out
+
+
+@test("inputs: an image costs at most 72 bytes of memory per pixel to encode or decode (man walloc, LIMITS): "
+      "2048x2048 RGB, rgb with a detail layer (-Q 75)")
+def _():
+    if SANITIZED:
+        print("  (not measured: an AddressSanitizer build holds freed memory in its quarantine)")
+        return
+    from PIL import Image
+    side = 2048
+    ramp = np.linspace(0, 200, side)
+    a = (np.random.default_rng(3).random((side, side, 3)) * 40 + ramp[None, :, None]).astype(np.uint8)
+    src, wlc = T("big.png"), T("big.wlc")
+    Image.fromarray(a).save(src)
+    base = peak_rss_kb("info", "--json", os.path.join(os.path.dirname(__file__), "..", "testdata", "wlc",
+                                                       "garden-rgb8-v1.wlc"))  # the program and its models
+    enc = peak_rss_kb("encode", "-q", "-f", "-Q", "75", src, "-o", wlc)
+    dec = peak_rss_kb("decode", "-q", "-f", wlc, "-o", T("out.png"))
+    per = [(kb - base) * 1024 / side ** 2 for kb in (enc, dec)]
+    print("  bytes per pixel: encode %.1f, decode %.1f" % tuple(per))
+    assert max(per) <= 72, "bytes per pixel over the program's own %d KB: encode %.1f, decode %.1f" % (base, *per)
 
 
 sys.exit(finish())

@@ -245,7 +245,7 @@ static void test_truncate(const wl_model *m, const wl_model *rgb) {
   wl_audio a = clip(9000);
   for (int nofill = 0; nofill < 2; nofill++) {
     wl_encode_opts o = {.chunk = 2048, .nofill = nofill};
-    uint8_t *all, *cut, *direct, *img;
+    uint8_t *all = NULL, *cut = NULL, *direct = NULL, *img = NULL;
     size_t n, ncut, ndirect, nimg;
     T_EXPECT(wl_encode_audio(m, &a, &o, &all, &n) == 0, "encode");
     int same = 0, sizes_ok = 1, keep;
@@ -296,7 +296,7 @@ static long decode_pieces(const wl_model *m, const uint8_t *b, size_t len, size_
 static void test_detail(const wl_model *m) {
   t_begin("stream: a detail layer: same bytes on 1 and 2 threads, decodes in pieces, raises SNR; a cut drops it");
   wl_audio a = clip(9000), plain, fine;
-  uint8_t *b[2], *p, *cut, *direct;
+  uint8_t *b[2] = {NULL, NULL}, *p = NULL, *cut = NULL, *direct = NULL;
   size_t n[2], np, ncut, ndirect;
   for (int t = 0; t < 2; t++) {
     omp_set_num_threads(t + 1);

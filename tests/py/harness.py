@@ -53,6 +53,18 @@ def run(*args, stdin=None):
     return p.returncode, p.stdout, p.stderr.decode()
 
 
+def peak_rss_kb(*args):
+    """Peak resident memory in KB of walloc ARGS, measured in a child of its own."""
+    code = "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode; " \
+           "print(r, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    rc, kb = subprocess.run([sys.executable, "-c", code, WALLOC, *args], capture_output=True, text=True).stdout.split()
+    assert rc == "0", args
+    return int(kb)
+
+
+SANITIZED = b"__asan_init" in open(WALLOC, "rb").read() if os.path.exists(WALLOC) else False  # ASan: other memory
+
+
 def garden_scratch(prefix):
     """A temporary directory (removed at exit), a function naming files in it, the garden-rgb8.png
     fixture and its .wlc there (encoded with the default model): the start of the I/O tests."""
