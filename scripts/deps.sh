@@ -13,7 +13,7 @@ pkgs_audio="wesnoth-1.16-music klettres-data python3-soundfile"
 pkgs_clang="clang libomp-dev"
 # make fuzz: libFuzzer and the sanitizers' runtimes, and what tests/fuzz/seeds.py uses.
 pkgs_fuzz="clang libomp-dev libclang-rt-14-dev python3-numpy python3-soundfile"
-pkgs_bench="webp libjpeg-turbo-progs libjxl-tools libopenjp2-tools hyperfine zstd python3-torch opus-tools flac dataset-fashion-mnist"
+pkgs_bench="webp libjpeg-turbo-progs libjxl-tools libopenjp2-tools hyperfine zstd python3-torch opus-tools flac dataset-fashion-mnist python3-scipy python3-matplotlib"
 
 want=""
 for set in "${@:-build}"; do
