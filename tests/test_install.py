@@ -5,12 +5,13 @@ image through the installed library, the installed program, the installed Python
 finding the installed library by itself, and uninstall leaving nothing behind. Run from make
 check, the make it calls inherits the build's settings (B=, CC=) through MAKEFLAGS."""
 import os
+import re
 import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "py"))
-from harness import TOP, finish, test  # noqa: E402
+from harness import TOP, finish, run, test  # noqa: E402
 
 TMPDIR = tempfile.TemporaryDirectory(prefix="walloc-install-")
 T = lambda *p: os.path.join(TMPDIR.name, *p)  # noqa: E731
@@ -118,6 +119,11 @@ def main():
                                                                                       "walloc.bash"), T("c")))
         got = subprocess.run(["bash", "-c", script], capture_output=True, text=True).stdout.splitlines()
         assert got == ["show", "--skip-existing", "a.png", "b.wlc"], got
+        # every coding option that --help names (the train options have their own list) is offered
+        helptext = run("--help")[1].decode().split("Train options")[0]
+        offered = set(re.findall(r"--[a-z][a-z-]*", open(os.path.join(TOP, "cli", "completion", "walloc.bash")).read()))
+        missing = sorted({o.rstrip(",") for o in re.findall(r"(?<![\w-])--[a-z][a-z-]*,?", helptext)} - set(offered))
+        assert not missing, "not completed: %s" % missing
 
     return finish()
 
