@@ -3,7 +3,8 @@
 
 For every PNG of a folder (default corpus/val2, photos never trained on), walloc at each rung
 of its --quality ladder and the peers at their own quality sweeps (cwebp -q, single-threaded;
-cjxl -d and opj_compress -r when installed), each file decoded and compared in RGB at 8 bits.
+cjpeg -quality -optimize, cjxl -d and opj_compress -r when installed), each file decoded and
+compared in RGB at 8 bits.
 BD-rate (Bjontegaard 2001, cubic fit of log-rate against PSNR, integrated over the PSNR range
 both curves cover within the stated bpp window) is computed per image and averaged; negative
 means walloc needs fewer bits than the peer for the same PSNR.
@@ -31,6 +32,10 @@ PEERS = {
     "cjxl": ((8.0, 4.0, 2.5, 1.6, 1.0, 0.6, 0.35, 0.2),
              lambda d, src, out: (["cjxl", "--quiet", "-e", "7", "-d", str(d), "--num_threads=0", src, out + ".jxl"],
                                   ["djxl", "--quiet", "--num_threads=0", out + ".jxl", out + ".png"], out + ".jxl")),
+    # cjpeg reads PPM (peer_curve writes it); djpeg writes PPM, which PIL reads whatever the name
+    "cjpeg": ((10, 25, 40, 55, 70, 80, 90, 95, 98),
+              lambda q, src, out: (["cjpeg", "-quality", str(q), "-optimize", "-outfile", out + ".jpg", out + ".ppm"],
+                                   ["djpeg", "-outfile", out + ".png", out + ".jpg"], out + ".jpg")),
     "opj_compress": ((200, 100, 60, 40, 25, 15, 10, 6),
                      lambda r, src, out: (["opj_compress", "-i", src, "-o", out + ".jp2", "-r", str(r)],
                                           ["opj_decompress", "-i", out + ".jp2", "-o", out + ".png"], out + ".jp2")),
@@ -54,6 +59,8 @@ def walloc_curve(src, out, extra):
 
 def peer_curve(name, src, out):
     params, make = PEERS[name]
+    if name == "cjpeg":
+        Image.open(src).convert("RGB").save(out + ".ppm")
     return [point(*make(p, src, out), src, out) for p in params]
 
 
@@ -154,7 +161,8 @@ def main():
     for name, c in curves.items():
         params = WALLOC_Q if name == "walloc" else PEERS[name][0]
         for j, p in enumerate(params):
-            label = {"walloc": "-Q %s", "cwebp": "-q %s", "cjxl": "-d %s", "opj_compress": "-r %s"}[name] % p
+            label = {"walloc": "-Q %s", "cwebp": "-q %s", "cjpeg": "-quality %s", "cjxl": "-d %s",
+                     "opj_compress": "-r %s"}[name] % p
             print("| %s | %s | %.3f | %.2f |" % (name, label, np.mean([im[j][0] for im in c]),
                                                  np.mean([im[j][1] for im in c])))
     mean = {name: [tuple(np.mean([im[j] for im in c], axis=0)) for j in range(len(c[0]))] for name, c in curves.items()}

@@ -181,9 +181,9 @@ WL_API int wl_encode_inplace(const wl_model *model, wl_image *img, const wl_enco
  * the first 1 .. K/2 latent channels alone, then K/2 channels with a detail layer of step index
  * 1 .. WL_MAX_STEP. wl_quality_opts sets keep and step (other fields zero) for quality 0..100
  * on that ladder: 0..20 add channels, 21..75 refine the detail step from 144 to 320 (photos:
- * about 30 to 37 dB), 76..100 to 608 (about 53 dB). Audio models: 0..60 send 1 .. K channels,
- * 61..100 all K and a detail layer of step 405 .. 600 (16 kHz speech: about 3 to 15 kbps;
- * 44.1 kHz stereo music: 40 to 100 kbps). */
+ * about 30 to 37 dB), 76..100 to 608 (about 53 dB). Audio models: 0..20 send 1 .. K/8
+ * channels, 21..100 K/8 and a detail layer of step 206 .. 680 (16 kHz speech with `mono`: about
+ * 1 to 20 kbps; 44.1 kHz stereo music with `stereo`: 11 to 150 kbps). */
 WL_API int wl_quality_opts(const wl_model *model, int quality, wl_encode_opts *opts);
 /* Encodes an image at the rung that meets a target: WL_TARGET_BYTES (the largest file of at most
  * `value` bytes), WL_TARGET_BPP (at most `value` bits per pixel: bytes = floor(value W H / 8)),
@@ -250,8 +250,8 @@ WL_API int wl_audio_truncate(const uint8_t *buf, size_t len, int keep, uint8_t *
  * (WL_TARGET_KBPS, over the stream's duration). WL_ERR_ARG when even one channel is larger,
  * or for another target. */
 WL_API int wl_audio_target_keep(const uint8_t *buf, size_t len, int target, double value, int *keep);
-/* Encodes a clip at the rung of the audio ladder (1 .. K channels, then K and a detail layer of
- * step 1 .. WL_MAX_STEP) that meets a target: the largest file of at most `value` bytes
+/* Encodes a clip at the rung of the audio ladder (1 .. K/8 channels, then K/8 and a detail
+ * layer of step 1 .. WL_MAX_STEP) that meets a target: the largest file of at most `value` bytes
  * (WL_TARGET_BYTES) or kbps (WL_TARGET_KBPS), or the smallest whose decoded SNR (every channel,
  * as walloc eval reports it) is at least `value` dB (WL_TARGET_SNR). Channels come from one
  * encode, cut; steps and SNR are searched by halving, each rung tried encoded (and for SNR

@@ -152,16 +152,17 @@ def main():
             assert b[:, :20].min() >= 65535 - err_most and b[:, 40:50].max() <= err_most and \
                 np.abs(b - a).max() <= err_most, (flags, b[:, :20].min(), b[:, 40:50].max(), np.abs(b - a).max())
 
-    @test("detail: -Q on audio sends 1 + (K - 1) Q / 60 channels up to 60, then all and step 400 + 5 (Q - 60); "
+    @test("detail: -Q on audio sends 1 + (K/8 - 1) Q / 20 channels up to 20, then K/8 and step 200 + 6 (Q - 20); "
           "--psnr and --bpp are refused for audio")
     def _():
         import soundfile as sf
         t = np.arange(8192) / 8000.0
         sf.write(T("a.wav"), (0.3 * np.sin(2 * np.pi * 440 * t) * 32767).astype(np.int16), 8000, subtype="PCM_16")
-        for q in (0, 30, 60, 61, 100):
+        for q in (0, 10, 20, 21, 100):
             rc, _, err = run("encode", "-q", "-f", "-Q", str(q), T("a.wav"), "-o", T("a.wlc"))
             info = json.loads(run("info", "--json", T("a.wlc"))[1])
-            keep, step = (1 + (info["K"] - 1) * q // 60, 0) if q <= 60 else (info["K"], 400 + 5 * (q - 60))
+            base = info["K"] // 8
+            keep, step = (1 + (base - 1) * q // 20, 0) if q <= 20 else (base, 200 + 6 * (q - 20))
             assert rc == 0 and (info["keep"], info["detail_step"]) == (keep, step), (q, err, info)
         for args in (["--bpp", "1"], ["--psnr", "30"]):
             rc, _, err = run("encode", "-f", *args, T("a.wav"), "-o", T("b.wlc"))

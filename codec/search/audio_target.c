@@ -1,14 +1,16 @@
-/* audio_target.c: audio rate control (walloc.h). The ladder: rung r = 1 .. K sends the first r
- * latent channels; rung K + s adds a detail layer of step s (1 .. WL_MAX_STEP). Latent channel
- * c's stream in a chunk depends on channels 0 .. c only (its context is channel c - 1), and the
- * band envelope on none of them, so a stream coded with every channel, cut to its first k, is
- * byte for byte the stream an encoder sending k channels writes (wl_audio_truncate): one
- * encode at keep K gives the exact size of every k, and the file at any of them. Steps, and
- * SNR anywhere on the ladder, are searched by halving, each rung tried encoded in full. */
+/* audio_target.c: audio rate control (walloc.h). The ladder: rung r = 1 .. B sends the first r
+ * latent channels (B = wl_audio_ladder_base, K/8); rung B + s adds a detail layer of step s
+ * (1 .. WL_MAX_STEP). Latent channel c's stream in a chunk depends on channels 0 .. c only (its
+ * context is channel c - 1), and the band envelope on none of them, so a stream coded with more
+ * channels, cut to its first k, is byte for byte the stream an encoder sending k channels writes
+ * (wl_audio_truncate): one encode at keep B gives the exact size of every k <= B, and the file
+ * at any of them. Steps, and SNR anywhere on the ladder, are searched by halving, each rung
+ * tried encoded in full. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "codec/container.h"
+#include "codec/search/search.h"
 
 /* Walks buf's chunk records (buf already validated) and, with out, writes the stream cut to keep
  * channels there (a detail layer, made against all of the stream's channels, is dropped from a
@@ -106,15 +108,15 @@ int wl_audio_target_keep(const uint8_t *buf, size_t len, int target, double valu
   return e;
 }
 
-/* The stream at rung r of the ladder (opts: chunk and nofill), in *out; full: the K-channel
- * stream without a detail layer, to cut rungs r <= K from. */
+/* The stream at rung r of the ladder (opts: chunk and nofill), in *out; full: the B-channel
+ * stream without a detail layer, to cut rungs r <= B from. */
 static int rung(const wl_model *m, const wl_audio *a, const wl_encode_opts *base, const uint8_t *full, size_t nfull,
                 int r, uint8_t **out, size_t *len) {
-  const int K = m->d.K;
-  if (r <= K) return wl_audio_truncate(full, nfull, r, out, len);
+  const int B = wl_audio_ladder_base(m);
+  if (r <= B) return wl_audio_truncate(full, nfull, r, out, len);
   wl_encode_opts o = *base;
-  o.keep = K;
-  o.step = r - K;
+  o.keep = B;
+  o.step = r - B;
   return wl_encode_audio(m, a, &o, out, len);
 }
 
@@ -149,7 +151,7 @@ static int meets(const wl_model *m, const wl_audio *a, int target, double value,
 
 int wl_encode_audio_target(const wl_model *m, const wl_audio *a, int target, double value, const wl_encode_opts *opts,
                            wl_encode_opts *chosen, uint8_t **out, size_t *outlen) {
-  const int K = m->d.K, top = K + WL_MAX_STEP, sized = target != WL_TARGET_SNR;
+  const int B = wl_audio_ladder_base(m), top = B + WL_MAX_STEP, sized = target != WL_TARGET_SNR;
   wl_encode_opts base = opts ? *opts : (wl_encode_opts){0};
   *out = NULL;
   *outlen = 0;
@@ -159,14 +161,14 @@ int wl_encode_audio_target(const wl_model *m, const wl_audio *a, int target, dou
   WL_TRY(wl_audio_check(a));
   uint8_t *full, *best = NULL, *b;
   size_t nfull, nbest = 0, n;
-  base.keep = K;
+  base.keep = B;
   WL_TRY(wl_encode_audio(m, a, &base, &full, &nfull));
   base.keep = 0;
   /* lo meets the target (sized: the largest that does; SNR: the smallest), hi does not */
   int lo = top + 1, hi = 0, ok, e = 0, keep; /* SNR: the sentinels, top + 1 meets and 0 fails */
   if (sized) { /* channels exactly from the cut sizes; then steps, if every channel fits */
     e = wl_audio_target_keep(full, nfull, target, value, &keep);
-    lo = keep, hi = keep < K ? keep + 1 : top + 1;
+    lo = keep, hi = keep < B ? keep + 1 : top + 1;
   }
   /* halving between a rung that fails and one that meets */
   while (!e && (sized ? hi - lo > 1 : lo - hi > 1)) {
@@ -191,8 +193,8 @@ int wl_encode_audio_target(const wl_model *m, const wl_audio *a, int target, dou
     return e;
   }
   *chosen = base;
-  chosen->keep = lo <= K ? lo : K;
-  chosen->step = lo <= K ? 0 : lo - K;
+  chosen->keep = lo <= B ? lo : B;
+  chosen->step = lo <= B ? 0 : lo - B;
   *out = best;
   *outlen = nbest;
   return 0;
