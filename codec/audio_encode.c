@@ -173,7 +173,7 @@ static int code_detail(wl_audio_encoder *e, uint8_t **streams, wl_detail *d) {
   wl_detail_quantise(h, e->work.x, Xh, e->dv);
   WL_TRY(wl_detail_pack(h, e->dv, streams, d));
   h->detail_bytes = d->table_len + d->bytes;
-  return 0;
+  return h->detail_bytes > UINT32_MAX ? WL_FAIL(WL_ERR_LIMIT) : 0; /* a u32 in the record (caller frees) */
 }
 
 /* Codes the first n held frames as chunk `index` and writes its record. */
