@@ -554,25 +554,24 @@ static int info_one(cli_opts *o, const char *in) {
 
 int cmd_info(cli_opts *o) { return batch_run(o, info_one, wlc_exts); }
 
-/* latents --detail: the detail planes of the .wlc in buf, to o->detail. */
-static int detail_one(cli_opts *o, const char *in, const uint8_t *buf, size_t len) {
+/* latents --detail: the detail planes of the .wlc in buf as a .npy in *npy (checked before
+ * anything is written). */
+static int detail_npy(const char *in, const uint8_t *buf, size_t len, uint8_t **npy, size_t *npylen) {
   int16_t *v;
   wl_info h;
-  uint8_t *npy = NULL;
-  size_t npylen = 0;
   int e = wl_detail_planes(buf, len, &v, &h), rc = e ? cli_fail(in, "%s", cli_error(e)) : 0;
-  if (!rc && !v) rc = cli_fail(in, "has no detail layer (encode with -Q above 20, --step or a target)");
+  if (!rc && !v && h.modality == WL_MODALITY_AUDIO)
+    rc = cli_fail(in, "--detail writes an image's detail layer; an audio file's are per chunk");
+  else if (!rc && !v) rc = cli_fail(in, "has no detail layer (encode with -Q above 20, --step or a target)");
   const long shape[3] = {h.channels << (2 * h.J), h.lat_h, h.lat_w};
-  if (!rc && npy_encode(v, shape, 3, 16, &npy, &npylen)) rc = cli_fail(in, "out of memory");
-  if (!rc) rc = cli_write(o, o->detail, npy, npylen);
+  if (!rc && npy_encode(v, shape, 3, 16, npy, npylen)) rc = cli_fail(in, "out of memory");
   free(v);
-  free(npy);
   return rc;
 }
 
 static int latents_one(cli_opts *o, const char *in) {
-  uint8_t *buf, *npy = NULL;
-  size_t len, npylen = 0;
+  uint8_t *buf, *npy = NULL, *dnpy = NULL;
+  size_t len, npylen = 0, dlen = 0;
   int16_t *q = NULL;
   wl_info h;
   wl_model *m;
@@ -582,9 +581,10 @@ static int latents_one(cli_opts *o, const char *in) {
   int e = wl_latents(m, buf, len, &q, &h), rc = e ? cli_fail(in, "%s", cli_error(e)) : 0;
   const long shape[3] = {h.keep, h.lat_h, h.lat_w};
   if (!rc && (!out || npy_encode(q, shape, 3, h.bits, &npy, &npylen))) rc = cli_fail(in, "out of memory");
+  if (!rc && o->detail) rc = detail_npy(in, buf, len, &dnpy, &dlen);
   if (!rc) rc = cli_write(o, out, npy, npylen);
-  if (!rc && o->detail) rc = detail_one(o, in, buf, len);
-  free(out); free(npy); free(q); free(buf);
+  if (!rc && o->detail) rc = cli_write(o, o->detail, dnpy, dlen);
+  free(out); free(npy); free(dnpy); free(q); free(buf);
   wl_model_free(m);
   return rc;
 }

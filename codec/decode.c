@@ -50,7 +50,7 @@ int wl_detail_planes(const uint8_t *buf, size_t len, int16_t **v, wl_info *info)
   memset(info, 0, sizeof *info);
   WL_TRY(wl_header_read(buf, len, &h));
   wl_info_of(&h, info);
-  return h.step ? detail_planes(&h, buf, v) : 0;
+  return h.step && h.modality == WL_MODALITY_IMAGE ? detail_planes(&h, buf, v) : 0; /* audio's are per chunk */
 }
 
 int wl_decode(const wl_model *m, const uint8_t *buf, size_t len, wl_image *img) {

@@ -328,7 +328,8 @@ WL_API int wl_latents(const wl_model *model, const uint8_t *buf, size_t len, int
 /* The integer planes of an image's detail layer (no model needed): *v malloc'd, shape
  * (C 4^J, lat_h, lat_w), plane b C + k the k-th coefficient of an orthonormal DCT-II across the
  * C colour channels of packet band b (wl_wpt2_forward's band order), in units of the step
- * 2^(2 - info.step / 64). *v is NULL (and info->step 0) for a file without one. */
+ * 2^(2 - info.step / 64). *v is NULL (and info->step 0) for a file without one; NULL for audio,
+ * whose detail layers are per chunk (info->step: the finest). */
 WL_API int wl_detail_planes(const uint8_t *buf, size_t len, int16_t **v, wl_info *info);
 /* The latents in the encoder's output space, as the decoder network takes them: y (K, n) from
  * the first `keep` channels of q (keep, n) (wl_latents' layout, n = lat_h lat_w), each integer

@@ -97,6 +97,15 @@ def _():
             want, got, keep, step, decoded_snr(T("below.wlc")))
 
 
+@test("audio rate: a file with a detail layer shows, gives its latents, and refuses latents --detail in one line")
+def _():
+    encode("d", "--step", "500")
+    for args, out in ((["show", T("d.wlc")], T("d.png")), (["latents", T("d.wlc")], T("d.npy"))):
+        rc, _, err = run(*args, "-f", "-o", out)
+        assert rc == 0 and os.path.getsize(out) > 0, (args, err)
+    fails_cleanly(["latents", T("d.wlc"), "--detail", T("dd.npy")], T("l.npy"), has=("per chunk",))
+
+
 @test("audio rate: a target below one channel is one line, exit 1, no output")
 def _():
     fails_cleanly(["encode", "-m", "stereo", "--kbps", "0.05", SRC], T("low.wlc"), has=("below the one-channel",))
