@@ -240,33 +240,43 @@ static int encode_audio_target(cli_opts *o, const char *in, snd_reader *r, wl_mo
   return rc;
 }
 
-/* Streams audio: blocks from the reader into the encoder, its records to the output (a target:
- * encode_audio_target). */
+/* Streams audio: blocks from the reader into the encoder, its records to out; *total their
+ * bytes, fmt->frames the frames read. */
+static int stream_audio(cli_opts *o, const char *in, snd_reader *r, wl_audio_encoder *e, const char *out,
+                        wl_audio *fmt, size_t *total) {
+  wl_audio b = {0};
+  io_output w;
+  char why[SND_WHY];
+  const uint8_t *bytes;
+  size_t n;
+  int rc = cli_out_open(o, out, &w);
+  if (rc) return rc;
+  for (int more = 1; !rc && more;) {
+    if (snd_read(r, &b, why)) { rc = cli_fail(in, "%s", why); break; }
+    fmt->frames += b.frames;
+    more = b.frames > 0;
+    const int err = more ? wl_audio_encoder_push(e, &b, &bytes, &n) : wl_audio_encoder_finish(e, &bytes, &n);
+    if (err) rc = cli_fail(in, "%s", cli_error(err));
+    else if (n && io_out_write(&w, bytes, n)) rc = cli_fail(out, "cannot write: %s", strerror(errno));
+    *total += n;
+  }
+  if (!rc && io_out_commit(&w)) rc = cli_fail(out, "cannot write: %s", strerror(errno));
+  else if (rc) io_out_abort(&w);
+  return rc;
+}
+
+/* Audio: streamed, or with a target read whole (encode_audio_target). */
 static int encode_audio(cli_opts *o, const char *in, io_input *f, const char *out) {
   snd_reader *r;
   wl_model *m = NULL;
   wl_audio_encoder *e = NULL;
-  wl_audio fmt, b = {0};
-  io_output w;
+  wl_audio fmt;
   char why[SND_WHY];
-  const uint8_t *bytes;
-  size_t n, total = 0;
+  size_t total = 0;
   if (snd_open(f, &r, &fmt, why)) return cli_fail(in, "%s", why);
-  int rc = audio_encoder(o, in, &fmt, &m, &e), err = 0, opened = 0;
-  if (!rc && o->target) rc = encode_audio_target(o, in, r, m, out, &total, &fmt.frames) ? 1 : -1; /* -1: done */
-  if (!rc) opened = !(rc = cli_out_open(o, out, &w));
-  for (int more = 1; !rc && more;) {
-    if (snd_read(r, &b, why)) { rc = cli_fail(in, "%s", why); break; }
-    fmt.frames += b.frames;
-    more = b.frames > 0;
-    err = more ? wl_audio_encoder_push(e, &b, &bytes, &n) : wl_audio_encoder_finish(e, &bytes, &n);
-    if (err) rc = cli_fail(in, "%s", cli_error(err));
-    else if (n && io_out_write(&w, bytes, n)) rc = cli_fail(out, "cannot write: %s", strerror(errno));
-    total += n;
-  }
-  if (rc < 0) rc = 0; /* coded by encode_audio_target */
-  if (opened && !rc && io_out_commit(&w)) rc = cli_fail(out, "cannot write: %s", strerror(errno));
-  else if (opened && rc) io_out_abort(&w);
+  int rc = audio_encoder(o, in, &fmt, &m, &e);
+  if (!rc) rc = o->target ? encode_audio_target(o, in, r, m, out, &total, &fmt.frames)
+                          : stream_audio(o, in, r, e, out, &fmt, &total);
   if (!rc && o->verbosity > 1 && snd_declared(r) >= 0)
     fprintf(stderr, "walloc: %s: its header says %lld frames, %ld decode (a Vorbis/Opus length is an estimate)\n",
             in, snd_declared(r), fmt.frames);
