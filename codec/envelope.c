@@ -26,12 +26,9 @@
  * 0.72, LSD 0.17 dB lower, SNR 0.4 dB lower. The choice of bands, N, the 3 dB step and the thresholds: codec/models/README.md,
  * "Band envelope". */
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include "codec/envelope.h"
-
-static pthread_mutex_t planner = PTHREAD_MUTEX_INITIALIZER; /* FFTW's planner is not thread-safe */
 
 static const int edges[WL_ENV_BANDS_MAX] = {0, 500, 1000, 1500, 2000, 2500, 3000, 3500, 4000, 5000, 6000, 7000, 8000, 9000, 10000, 11000, 12000, 13000, 14000, 15000, 16000, 17000, 18000, 20000};
 
@@ -62,10 +59,10 @@ int wl_env_init(wl_env *e, int rate) {
   e->spectrum = fftwf_malloc(sizeof(fftwf_complex) * (size_t)(half + 1));
   if (e->window && e->frame && e->spectrum) {
     for (int j = 0; j < e->N; j++) e->window[j] = (float)sin(M_PI * (j + 0.5) / e->N);
-    pthread_mutex_lock(&planner);
+    wl_fftw_planner(1);
     e->r2c = fftwf_plan_dft_r2c_1d(e->N, e->frame, e->spectrum, FFTW_ESTIMATE);
     e->c2r = fftwf_plan_dft_c2r_1d(e->N, e->spectrum, e->frame, FFTW_ESTIMATE);
-    pthread_mutex_unlock(&planner);
+    wl_fftw_planner(0);
   }
   if (e->r2c && e->c2r) return 0;
   wl_env_free(e);
@@ -73,10 +70,10 @@ int wl_env_init(wl_env *e, int rate) {
 }
 
 void wl_env_free(wl_env *e) {
-  pthread_mutex_lock(&planner);
+  wl_fftw_planner(1);
   if (e->r2c) fftwf_destroy_plan(e->r2c);
   if (e->c2r) fftwf_destroy_plan(e->c2r);
-  pthread_mutex_unlock(&planner);
+  wl_fftw_planner(0);
   free(e->window);
   fftwf_free(e->frame);
   fftwf_free(e->spectrum);

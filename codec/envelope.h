@@ -4,8 +4,7 @@
 #ifndef WL_CODEC_ENVELOPE_H
 #define WL_CODEC_ENVELOPE_H
 #include "codec/internal.h"
-#define FFTW_NO_Complex
-#include <fftw3.h>
+#include "codec/postfilter.h" /* FFTW, and its one planner lock */
 
 #define WL_ENV_BANDS_MAX 24 /* bands of the widest layout (envelope.c's edges) */
 #define WL_ENV_BITS 8       /* the values' bits in their entropy-coded planes */

@@ -11,16 +11,21 @@
 
 static pthread_mutex_t planner = PTHREAD_MUTEX_INITIALIZER; /* FFTW's planner is not thread-safe */
 
+void wl_fftw_planner(int lock) {
+  if (lock) pthread_mutex_lock(&planner);
+  else pthread_mutex_unlock(&planner);
+}
+
 int wl_fir_plan_init(wl_fir_plan *p, long n) {
   float *r = fftwf_malloc(sizeof(float) * (size_t)n);
   fftwf_complex *c = fftwf_malloc(sizeof(fftwf_complex) * (size_t)(n / 2 + 1));
   p->n = n;
   p->r2c = p->c2r = NULL;
   if (r && c && n > 0 && n <= 1L << 30) {
-    pthread_mutex_lock(&planner);
+    wl_fftw_planner(1);
     p->r2c = fftwf_plan_dft_r2c_1d((int)n, r, c, FFTW_ESTIMATE | FFTW_UNALIGNED);
     p->c2r = fftwf_plan_dft_c2r_1d((int)n, c, r, FFTW_ESTIMATE | FFTW_UNALIGNED);
-    pthread_mutex_unlock(&planner);
+    wl_fftw_planner(0);
   }
   fftwf_free(r);
   fftwf_free(c);
@@ -30,10 +35,10 @@ int wl_fir_plan_init(wl_fir_plan *p, long n) {
 }
 
 void wl_fir_plan_free(wl_fir_plan *p) {
-  pthread_mutex_lock(&planner);
+  wl_fftw_planner(1);
   if (p->r2c) fftwf_destroy_plan(p->r2c);
   if (p->c2r) fftwf_destroy_plan(p->c2r);
-  pthread_mutex_unlock(&planner);
+  wl_fftw_planner(0);
   p->r2c = p->c2r = NULL;
 }
 

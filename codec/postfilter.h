@@ -14,7 +14,10 @@ typedef struct {
   fftwf_plan r2c, c2r;     /* FFTW_ESTIMATE plans: deterministic, executed with new arrays */
 } wl_fir_plan;
 
-/* Creates the plans of length n (thread-safe: the planner runs under a lock). */
+/* FFTW's planner (creating and destroying plans) is not thread-safe: every plan the library
+ * makes or frees is under this one lock (1: take it, 0: release it). */
+void wl_fftw_planner(int lock);
+/* Creates the plans of length n (thread-safe: the planner runs under the lock). */
 int wl_fir_plan_init(wl_fir_plan *p, long n);
 void wl_fir_plan_free(wl_fir_plan *p);
 /* Complex bins of a block (n / 2 + 1). */
