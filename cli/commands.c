@@ -274,9 +274,14 @@ static int encode_audio(cli_opts *o, const char *in, io_input *f, const char *ou
   char why[SND_WHY];
   size_t total = 0;
   if (snd_open(f, &r, &fmt, why)) return cli_fail(in, "%s", why);
-  int rc = audio_encoder(o, in, &fmt, &m, &e);
-  if (!rc) rc = o->target ? encode_audio_target(o, in, r, m, out, &total, &fmt.frames)
-                          : stream_audio(o, in, r, e, out, &fmt, &total);
+  int rc = audio_encoder(o, in, &fmt, &m, &e); /* with a target, only to check the options */
+  if (!rc && o->target) {
+    wl_audio_encoder_free(e); /* its chunk buffers are not needed beside the whole clip */
+    e = NULL;
+    rc = encode_audio_target(o, in, r, m, out, &total, &fmt.frames);
+  } else if (!rc) {
+    rc = stream_audio(o, in, r, e, out, &fmt, &total);
+  }
   if (!rc && o->verbosity > 1 && snd_declared(r) >= 0)
     fprintf(stderr, "walloc: %s: its header says %lld frames, %ld decode (a Vorbis/Opus length is an estimate)\n",
             in, snd_declared(r), fmt.frames);

@@ -16,6 +16,7 @@ import soundfile as sf
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "py"))
 from harness import IMAGES, fails_cleanly, finish, test, run  # noqa: E402
+import audioref  # noqa: E402
 
 TMPDIR = tempfile.TemporaryDirectory(prefix="walloc-audio-rate-")  # removed at exit
 T = lambda *name: os.path.join(TMPDIR.name, *name)  # noqa: E731
@@ -73,8 +74,7 @@ def decoded_snr(wlc):
     out = wlc + ".wav"
     rc, _, err = run("decode", "-q", "-f", wlc, "-o", out)
     assert rc == 0, err
-    x, y = sf.read(SRC, dtype="int16")[0].astype(float), sf.read(out, dtype="int16")[0].astype(float)
-    return 10 * np.log10((x * x).sum() / ((x - y) ** 2).sum())
+    return audioref.snr(sf.read(SRC, dtype="int16")[0], sf.read(out, dtype="int16")[0])
 
 
 @test("audio rate: the detail layer raises SNR with the step")
