@@ -94,7 +94,7 @@ $(P)libwalloc.so: $(LIB_OBJ)
 $(P)walloc: $(CLI_OBJ) $(P)libwalloc.a
 	$(CC) $(filter-out $(OMP),$(LDFLAGS)) -o $@ $(CLI_OBJ) $(P)libwalloc.a $(CLI_LIBS)
 
-$(B)/tests/tools/png_paths: TEST_LIBS += -ldeflate
+$(B)/tests/tools/png_paths: TEST_LIBS += -ldeflate -lz
 $(B)/tests/tools/png_paths: cli/png.c tests/tools/image_equal.h # it includes png.c, to reach both readers
 # the library without built-in models, as BUILTIN=0 builds it (see the tool)
 $(B)/tests/tools/no_builtin: tests/tools/no_builtin.c codec/builtin.c $(P)libwalloc.a
@@ -184,7 +184,7 @@ $(B)/fuzz/obj/codec/builtin.o: $(B)/codec/models/ids.h
 $(FUZZ_LIB): $(LIB_SRC:%.c=$(B)/fuzz/obj/%.o) $(B)/fuzz/obj/builtin.o
 	rm -f $@ && ar rcs $@ $^
 $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB) $(B)/fuzz/obj/cli/npy.o $(B)/fuzz/obj/cli/sound.o $(B)/fuzz/obj/cli/io.o
-	$(FUZZ_CC) -fsanitize=fuzzer $< $(filter %.o,$^) $(FUZZ_LIB) -o $@ $(LDLIBS) -lsndfile -ldeflate
+	$(FUZZ_CC) -fsanitize=fuzzer $< $(filter %.o,$^) $(FUZZ_LIB) -o $@ $(LDLIBS) -lsndfile -ldeflate -lz
 fuzz: deps-fuzz all $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)
 	@rm -rf $(B)/fuzz/seeds && /usr/bin/python3 tests/fuzz/seeds.py $(abspath $(P)walloc) $(B)/fuzz/seeds
 	@for t in $(FUZZ_TARGETS); do \

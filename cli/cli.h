@@ -55,6 +55,8 @@ int cli_load_model(const char *spec, wl_model **m);
 int cli_write(const cli_opts *o, const char *path, const uint8_t *buf, size_t len);
 /* Opens an output to write in pieces (io_out_*), with cli_write's checks and messages. */
 struct io_output;
+/* "stdout" for "-", else path: the name an output's errors give. */
+const char *cli_out_name(const char *path);
 int cli_out_open(const cli_opts *o, const char *path, struct io_output *w);
 
 /* An input signal: an image (PNG, .npy) or audio (WAV, FLAC, OGG ... through libsndfile). */

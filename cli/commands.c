@@ -343,23 +343,55 @@ int cli_open_wlc(cli_opts *o, const char *in, uint8_t **buf, size_t *len, wl_inf
 /* PNG holds gray or RGB (alpha aside); other channel counts go to .npy. */
 static int png_holds(int channels) { return channels == 1 || channels == 3; }
 
-/* Decodes an image .wlc to PNG or .npy at out (ext: its extension, NULL for stdout). */
+/* A PNG on an output, written as wl_decode_rows hands out stripes. */
+typedef struct {
+  io_output *w;
+  png_writer *pw;
+  int werr; /* errno of a failed write, 0 for none */
+} png_out;
+
+static int png_out_write(void *user, const void *data, size_t n) {
+  png_out *p = user;
+  if (io_out_write(p->w, data, n)) return p->werr = errno ? errno : EIO, -1;
+  return 0;
+}
+
+static int png_out_rows(void *user, const wl_image *rows, int y0) {
+  (void)y0;
+  return png_writer_rows(((png_out *)user)->pw, rows) ? 1 : 0;
+}
+
+/* Decodes an image .wlc to PNG (a stripe at a time: memory bounded by the width) or .npy at out
+ * (ext: its extension, NULL for stdout). */
 static int decode_image(cli_opts *o, const char *in, const uint8_t *buf, size_t len, const wl_model *m,
                         const wl_info *h, const char *out, const char *ext) {
-  uint8_t *enc = NULL;
-  size_t enclen = 0;
-  wl_image img = {0};
   const int npy = ext ? !strcmp(ext, ".npy") : !png_holds(h->channels);
-  int rc = ext && strcmp(ext, ".png") && !npy ? cli_fail(out, "unsupported output format (use .png or .npy)")
-           : !npy && !png_holds(h->channels)
-             ? cli_fail(out, "PNG holds 1 or 3 channels, the image has %d (write .npy)", h->channels) : 0;
-  int e = rc ? 0 : wl_decode(m, buf, len, &img);
-  if (e) rc = cli_fail(in, "%s", cli_error(e));
-  if (!rc && (npy ? npy_encode_image : png_encode)(&img, &enc, &enclen))
-    rc = cli_fail(out, "cannot encode %s: out of memory", npy ? ".npy" : "PNG");
-  if (!rc) rc = cli_write(o, out, enc, enclen);
-  free(enc);
-  wl_image_release(&img);
+  if (ext && strcmp(ext, ".png") && !npy) return cli_fail(out, "unsupported output format (use .png or .npy)");
+  if (!npy && !png_holds(h->channels))
+    return cli_fail(out, "PNG holds 1 or 3 channels, the image has %d (write .npy)", h->channels);
+  if (npy) {
+    uint8_t *enc = NULL;
+    size_t enclen = 0;
+    wl_image img = {0};
+    int e = wl_decode(m, buf, len, &img), rc = e ? cli_fail(in, "%s", cli_error(e)) : 0;
+    if (!rc && npy_encode_image(&img, &enc, &enclen)) rc = cli_fail(out, "cannot encode .npy: out of memory");
+    if (!rc) rc = cli_write(o, out, enc, enclen);
+    free(enc);
+    wl_image_release(&img);
+    return rc;
+  }
+  io_output w;
+  png_out p = {&w, NULL, 0};
+  if (cli_out_open(o, out, &w)) return 1;
+  int rc = png_writer_new(&p.pw, h->channels, h->height, h->width, h->depth, h->has_alpha, png_out_write, &p), e = 0;
+  if (!rc) e = wl_decode_rows(m, buf, len, 0, png_out_rows, &p);
+  if (!rc && !e) rc = png_writer_end(p.pw);
+  if (e < 0) rc = cli_fail(in, "%s", cli_error(e));
+  else if ((rc || e) && p.werr) rc = cli_fail(cli_out_name(out), "cannot write: %s", strerror(p.werr));
+  else if (rc || e) rc = cli_fail(out, "cannot encode PNG: out of memory");
+  png_writer_free(p.pw);
+  if (rc) io_out_abort(&w);
+  else if (io_out_commit(&w)) rc = cli_fail(cli_out_name(out), "cannot write: %s", strerror(errno));
   return rc;
 }
 

@@ -45,14 +45,14 @@ int cli_load_model(const char *spec, wl_model **m) {
 }
 
 /* An output's name in messages: "stdout" for "-". */
-static const char *out_name(const char *path) { return strcmp(path, "-") ? path : "stdout"; }
+const char *cli_out_name(const char *path) { return strcmp(path, "-") ? path : "stdout"; }
 
 int cli_out_open(const cli_opts *o, const char *path, io_output *w) {
   if (!strcmp(path, "-") && !o->force && isatty(STDOUT_FILENO))
     return cli_fail("stdout", "refusing to write binary data to a terminal (use -f or -o)");
   if (io_out_open(w, path, o->force))
     return errno == EEXIST ? cli_fail(path, "already exists (use -f to overwrite)")
-                           : cli_fail(out_name(path), "cannot write: %s", strerror(errno));
+                           : cli_fail(cli_out_name(path), "cannot write: %s", strerror(errno));
   return 0;
 }
 
@@ -61,7 +61,7 @@ int cli_write(const cli_opts *o, const char *path, const uint8_t *buf, size_t le
   if (cli_out_open(o, path, &w)) return 1;
   if (io_out_write(&w, buf, len)) {
     io_out_abort(&w);
-    return cli_fail(out_name(path), "cannot write: %s", strerror(errno));
+    return cli_fail(cli_out_name(path), "cannot write: %s", strerror(errno));
   }
-  return io_out_commit(&w) ? cli_fail(out_name(path), "cannot write: %s", strerror(errno)) : 0;
+  return io_out_commit(&w) ? cli_fail(cli_out_name(path), "cannot write: %s", strerror(errno)) : 0;
 }

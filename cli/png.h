@@ -1,4 +1,5 @@
-/* png.h: PNG <-> wl_image in memory (so stdin/stdout work): libdeflate, libpng for unusual files. */
+/* png.h: PNG <-> wl_image in memory (so stdin/stdout work): libdeflate, libpng for unusual files;
+ * and PNG written a stripe at a time (zlib). */
 #ifndef WL_CLI_PNG_H
 #define WL_CLI_PNG_H
 #include <stddef.h>
@@ -12,4 +13,17 @@ int png_is_png(const uint8_t *buf, size_t len);
 int png_decode(const uint8_t *buf, size_t len, wl_image *img, const char **why);
 /* Encodes img as PNG into a malloc'd buffer. Returns 0 or -1. */
 int png_encode(const wl_image *img, uint8_t **out, size_t *outlen);
+
+/* A PNG written a stripe of rows at a time: png_writer_new writes the signature and header (of
+ * channels 1 or 3, plus alpha, 8 or 16 bits) to sink, png_writer_rows takes the next rows (an
+ * image of their height; alpha used when the writer has it), png_writer_end writes the rest after
+ * the last row. Each returns 0, or -1 when out of memory, when sink fails (nonzero: errno says
+ * why), or for more or fewer rows than the height. */
+typedef int (*png_sink)(void *user, const void *data, size_t n);
+typedef struct png_writer png_writer;
+int png_writer_new(png_writer **pw, int channels, int height, int width, int depth, int alpha, png_sink sink,
+                   void *user);
+int png_writer_rows(png_writer *pw, const wl_image *rows);
+int png_writer_end(png_writer *pw);
+void png_writer_free(png_writer *pw);
 #endif

@@ -7,6 +7,7 @@
 #include "codec/internal.h"
 #include "codec/container.h"
 #include "codec/detail.h"
+#include "codec/stripes.h"
 
 /* Reads an image's header, checks it belongs to `m`, and decodes the keep latent planes into *q. */
 int wl_image_latents(const wl_model *m, const uint8_t *buf, size_t len, wl_header *h, int16_t **q) {
@@ -18,17 +19,6 @@ int wl_image_latents(const wl_model *m, const uint8_t *buf, size_t len, wl_heade
   if (!lat) return WL_FAIL(WL_ERR_NOMEM);
   int e = wl_decode_streams(m, h, buf + h->header_len + h->alpha_len, lat);
   if (e) free(lat); else *q = lat;
-  return e;
-}
-
-static int unpack_alpha(const wl_header *h, const uint8_t *z, float *alpha) {
-  const size_t n = (size_t)h->height * h->width, bps = (size_t)h->depth / 8;
-  uint8_t *raw = malloc(n * bps);
-  if (!raw) return WL_FAIL(WL_ERR_NOMEM);
-  size_t got = ZSTD_decompress(raw, n * bps, z, h->alpha_len);
-  int e = ZSTD_isError(got) || got != n * bps ? WL_FAIL(WL_ERR_CORRUPT) : 0;
-  for (size_t i = 0; !e && i < n; i++) alpha[i] = bps == 2 ? (float)(raw[2 * i] | raw[2 * i + 1] << 8) : raw[i];
-  free(raw);
   return e;
 }
 
@@ -53,17 +43,78 @@ int wl_detail_planes(const uint8_t *buf, size_t len, int16_t **v, wl_info *info)
   return h.step && h.modality == WL_MODALITY_IMAGE ? detail_planes(&h, buf, v) : 0; /* audio's are per chunk */
 }
 
-int wl_decode(const wl_model *m, const uint8_t *buf, size_t len, wl_image *img) {
+/* The stripes of wl_decode_rows: the colour planes from stripes.c, the alpha plane's rows
+ * from its zstd stream as they come. */
+typedef struct {
+  const wl_header *h;
+  wl_image rows;
+  ZSTD_DStream *z;
+  ZSTD_inBuffer in;
+  uint8_t *raw;
+  wl_rows_fn put;
+  void *user;
+} rows_ctx;
+
+static int put_rows(void *user, const float *planes, int y0, int n) {
+  rows_ctx *c = user;
+  c->rows.planes = (float *)planes;
+  c->rows.height = n;
+  if (c->z) {
+    const size_t bps = (size_t)c->h->depth / 8, want = (size_t)n * c->h->width * bps;
+    ZSTD_outBuffer out = {c->raw, want, 0};
+    size_t r = 1;
+    while (out.pos < want && r) /* r: 0 once the frame is whole */
+      if (ZSTD_isError(r = ZSTD_decompressStream(c->z, &out, &c->in)) || (r && c->in.pos == c->in.size && out.pos < want))
+        return WL_FAIL(WL_ERR_CORRUPT);
+    const int last = y0 + n == c->h->height;
+    if (out.pos < want || (last && (r || c->in.pos != c->in.size))) return WL_FAIL(WL_ERR_CORRUPT); /* the plane is the frame */
+    for (size_t i = 0; i < want / bps; i++)
+      c->rows.alpha[i] = bps == 2 ? (float)(c->raw[2 * i] | c->raw[2 * i + 1] << 8) : c->raw[i];
+  }
+  return c->put(c->user, &c->rows, y0);
+}
+
+int wl_decode_rows(const wl_model *m, const uint8_t *buf, size_t len, int stripe, wl_rows_fn put, void *user) {
   wl_header h;
   int16_t *q, *v = NULL;
-  memset(img, 0, sizeof *img);
+  if (!m || !buf || !put) return WL_FAIL(WL_ERR_ARG);
   WL_TRY(wl_image_latents(m, buf, len, &h, &q));
+  rows_ctx c = {&h, {h.channels, 0, h.width, h.depth, NULL, NULL}, NULL, {buf + h.header_len, h.alpha_len, 0},
+                NULL, put, user};
+  const int B = stripe > 0 ? stripe : 0, most = wl_stripe_rows(&h, B);
   int e = h.step ? detail_planes(&h, buf, &v) : 0;
-  if (!e) e = wl_image_alloc(img, h.channels, h.height, h.width, h.depth, h.has_alpha);
-  if (!e) e = wl_synthesise(m, &h, q, v, img->planes, NULL);
+  if (!e && h.has_alpha) {
+    c.z = ZSTD_createDStream();
+    c.raw = malloc((size_t)most * h.width * (h.depth / 8));
+    c.rows.alpha = malloc(sizeof(float) * (size_t)most * h.width);
+    e = c.z && c.raw && c.rows.alpha ? 0 : WL_FAIL(WL_ERR_NOMEM);
+  }
+  if (!e) e = wl_stripes_run(m, &h, q, v, B, put_rows, &c);
+  ZSTD_freeDStream(c.z);
+  free(c.raw);
+  free(c.rows.alpha);
   free(q);
   free(v);
-  if (!e && h.has_alpha) e = unpack_alpha(&h, buf + h.header_len, img->alpha);
+  return e;
+}
+
+/* wl_decode: each stripe copied into the whole image. */
+static int put_image(void *user, const wl_image *rows, int y0) {
+  wl_image *img = user;
+  const size_t W = (size_t)img->width, n = (size_t)rows->height * W;
+  for (int c = 0; c < img->channels; c++)
+    memcpy(img->planes + ((size_t)c * img->height + y0) * W, rows->planes + c * n, sizeof(float) * n);
+  if (img->alpha) memcpy(img->alpha + (size_t)y0 * W, rows->alpha, sizeof(float) * n);
+  return 0;
+}
+
+int wl_decode(const wl_model *m, const uint8_t *buf, size_t len, wl_image *img) {
+  wl_info info;
+  memset(img, 0, sizeof *img);
+  WL_TRY(wl_info_read(buf, len, &info));
+  if (info.modality != WL_MODALITY_IMAGE) return WL_FAIL(WL_ERR_MISMATCH);
+  WL_TRY(wl_image_alloc(img, info.channels, info.height, info.width, info.depth, info.has_alpha));
+  int e = wl_decode_rows(m, buf, len, 0, put_image, img);
   if (e) wl_image_release(img);
   return e;
 }

@@ -37,12 +37,12 @@ long wl_tap_run(wl_grid g, long p, long left, int dy, int dx, long *lo, long *hi
 
 /* col (Ci*kh*kw, n) = the taps of x (Ci, P) at positions p0 .. p0+n-1: row (ci*kh + a)*kw + c
  * is channel ci shifted by (a - kh/2, c - kw/2), zero where the tap leaves the image. */
-void wl_im2col(float *col, const float *x, int Ci, int kh, int kw, wl_grid g, long p0, long n) {
-  long P = wl_grid_size(g);
+/* wl_im2col with x's channels xcs floats apart. */
+static void im2col(float *col, const float *x, long xcs, int Ci, int kh, int kw, wl_grid g, long p0, long n) {
 #pragma omp parallel for schedule(static)
   for (int r = 0; r < Ci * kh * kw; r++) {
     int dy = r / kw % kh - kh / 2, dx = r % kw - kw / 2;
-    const float *xs = x + (long)(r / (kh * kw)) * P + p0;
+    const float *xs = x + (long)(r / (kh * kw)) * xcs + p0;
     long off = (long)dy * g.w + dx;
     float *c = col + (long)r * n;
     for (long t = 0, lo, hi, run; t < n; t += run) {
@@ -54,44 +54,91 @@ void wl_im2col(float *col, const float *x, int Ci, int kh, int kw, wl_grid g, lo
   }
 }
 
-/* y (Co, P) = W (Co, K) col (K, P) + beta y, K = Ci*kh*kw, in blocks of WL_CONV_BLOCK
- * positions across threads; each thread builds its block's im2col in its own part of scratch.
- * A 1x1 kernel's im2col matrix is x itself, read in place. */
-static void conv_blocks(float *y, const float *x, const float *W, float beta, int Ci, int Co, int kh, int kw,
-                        wl_grid g, float *scratch) {
-  const long P = wl_grid_size(g), K = (long)Ci * kh * kw, nblk = (P + WL_CONV_BLOCK - 1) / WL_CONV_BLOCK;
+void wl_im2col(float *col, const float *x, int Ci, int kh, int kw, wl_grid g, long p0, long n) {
+  im2col(col, x, wl_grid_size(g), Ci, kh, kw, g, p0, n);
+}
+
+/* y (Co, n) = W (Co, K) col (K, .) + beta y at the n positions p0 .. p0+n-1 of grid g, K =
+ * Ci*kh*kw, y's channels ycs floats apart, from x holding the grid's positions [xoff, xoff +
+ * xlen) (whole rows; channel c at x + c * xcs). The SGEMMs are the blocks of WL_CONV_BLOCK
+ * positions from 0 of the whole grid, across threads: OpenBLAS's Haswell SGEMM gives a column
+ * other bits in a call of another width or at another place in it (measured on 0.3.21), so a
+ * part of the grid computes whole blocks and keeps its share of the first and last (through
+ * `per` floats of scratch a thread: the block's im2col, K * min(P, WL_CONV_BLOCK), then for parts
+ * Co * WL_CONV_BLOCK). A 1x1 kernel's im2col matrix is x itself, read in place. */
+typedef struct { const float *x; long off, len, cs; } conv_src;
+static void conv_blocks(float *y, long ycs, conv_src x, const float *W, float beta, int Ci, int Co, int kh, int kw,
+                        wl_grid g, long p0, long n, float *scratch, long per) {
+  const long P = wl_grid_size(g), K = (long)Ci * kh * kw, t0 = p0 / WL_CONV_BLOCK;
+  const long nblk = (p0 + n + WL_CONV_BLOCK - 1) / WL_CONV_BLOCK - t0;
+  const wl_grid gx = x.len == P ? g : (wl_grid){1, (int)(x.len / g.w), g.w};
 #pragma omp parallel if (nblk > 1)
   {
     WL_ONE_THREAD(); /* OpenBLAS threads by this task's thread count, even in a team of one */
 #pragma omp for schedule(dynamic)
-    for (long t = 0; t < nblk; t++) {
-      const long p0 = t * WL_CONV_BLOCK, n = minl(P - p0, WL_CONV_BLOCK);
-      const float *col = x + p0;
-      long ld = P;
+    for (long t = t0; t < t0 + nblk; t++) {
+      const long q = t * WL_CONV_BLOCK, m = minl(P - q, WL_CONV_BLOCK), lo = q > p0 ? q : p0;
+      const long hi = minl(q + m, p0 + n), whole = lo == q && hi == q + m;
+      const float *col = x.x + (q - x.off);
+      float *own = scratch + (long)WL_TID() * per, *c = whole ? y + (q - p0) : own + K * WL_CONV_BLOCK;
+      long ld = x.cs;
       if (kh * kw > 1) {
-        float *own = scratch + (long)WL_TID() * K * minl(P, WL_CONV_BLOCK);
-        wl_im2col(own, x, Ci, kh, kw, g, p0, n);
-        col = own, ld = n;
+        im2col(own, x.x, x.cs, Ci, kh, kw, gx, q - x.off, m);
+        col = own, ld = m;
       }
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Co, (int)n, (int)K, 1.0f, W, (int)K, col, (int)ld,
-                  beta, y + p0, (int)P);
+      if (!whole) {
+        memset(c, 0, sizeof(float) * (size_t)Co * m);
+        if (beta != 0)
+          for (int o = 0; o < Co; o++) memcpy(c + o * m + (lo - q), y + o * ycs + (lo - p0), sizeof(float) * (hi - lo));
+      }
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Co, (int)m, (int)K, 1.0f, W, (int)K, col, (int)ld,
+                  beta, c, (int)(whole ? ycs : m));
+      if (!whole)
+        for (int o = 0; o < Co; o++) memcpy(y + o * ycs + (lo - p0), c + o * m + (lo - q), sizeof(float) * (hi - lo));
     }
   }
+}
+
+static void fill_bias(float *y, long ycs, const float *b, int Co, long n) {
+#pragma omp parallel for schedule(static)
+  for (int o = 0; o < Co; o++)
+    for (long p = 0; p < n; p++) y[o * ycs + p] = b[o];
 }
 
 void wl_conv_forward(float *y, const float *x, const float *W, const float *b, int Ci, int Co, int kh,
                      int kw, wl_grid g, float *scratch) {
   const long P = wl_grid_size(g);
-  if (b) {
-#pragma omp parallel for schedule(static)
-    for (int o = 0; o < Co; o++)
-      for (long p = 0; p < P; p++) y[o * P + p] = b[o];
-  }
-  conv_blocks(y, x, W, b ? 1.0f : 0.0f, Ci, Co, kh, kw, g, scratch);
+  if (b) fill_bias(y, P, b, Co, P);
+  conv_blocks(y, P, (conv_src){x, 0, P, P}, W, b ? 1.0f : 0.0f, Ci, Co, kh, kw, g, 0, P, scratch,
+              (long)Ci * kh * kw * minl(P, WL_CONV_BLOCK));
 }
 
 void wl_matmul_add(float *y, const float *W, const float *x, int Co, int Ci, long P) {
-  conv_blocks(y, x, W, 1.0f, Ci, Co, 1, 1, (wl_grid){1, 1, (int)P}, NULL);
+  conv_blocks(y, P, (conv_src){x, 0, P, P}, W, 1.0f, Ci, Co, 1, 1, (wl_grid){1, 1, (int)P}, 0, P, NULL, 0);
+}
+
+void wl_conv_window_rows(wl_grid g, long p0, long n, int kh, int *r0, int *r1) {
+  const long P = wl_grid_size(g), q0 = p0 / WL_CONV_BLOCK * WL_CONV_BLOCK;
+  const long q1 = minl(P, (p0 + n + WL_CONV_BLOCK - 1) / WL_CONV_BLOCK * WL_CONV_BLOCK);
+  *r0 = (int)clampl(q0 / g.w - kh / 2, 0, g.h);
+  *r1 = (int)clampl((q1 - 1) / g.w + 1 + kh / 2, 0, g.h);
+}
+
+long wl_conv_window_scratch(int Ci, int Co, int kh, int kw) {
+  return WL_NTHREADS() * ((long)Ci * kh * kw + Co) * WL_CONV_BLOCK;
+}
+
+void wl_conv_window(const wl_window *y, const wl_window *x, const float *W, const float *b, int Ci, int Co, int kh,
+                    int kw, wl_grid g, long n, float *scratch) {
+  if (b) fill_bias(y->x, y->cs, b, Co, n);
+  conv_blocks(y->x, y->cs, (conv_src){x->x, (long)x->r0 * g.w, (long)x->rows * g.w, x->cs}, W, b ? 1.0f : 0.0f, Ci,
+              Co, kh, kw, g, (long)y->r0 * g.w, n, scratch, ((long)Ci * kh * kw + Co) * WL_CONV_BLOCK);
+}
+
+void wl_matmul_add_window(const wl_window *y, const float *W, const wl_window *x, int Co, int Ci, wl_grid g, long n,
+                          float *scratch) {
+  conv_blocks(y->x, y->cs, (conv_src){x->x, (long)x->r0 * g.w, (long)x->rows * g.w, x->cs}, W, 1.0f, Ci, Co, 1, 1, g,
+              (long)y->r0 * g.w, n, scratch, ((long)Ci + Co) * WL_CONV_BLOCK);
 }
 
 void wl_silu_forward(float *y, const float *x, long n) {

@@ -28,6 +28,21 @@ void wl_conv_forward(float *y, const float *x, const float *W, const float *b, i
 /* y (Co, P) += W (Co, Ci) x (Ci, P), blocked as wl_conv_forward. */
 void wl_matmul_add(float *y, const float *W, const float *x, int Co, int Ci, long P);
 
+/* Rows of one image's grid (B = 1) in a buffer: rows [r0, r0 + rows) at x, channel c's at
+ * x + c * cs. */
+typedef struct { float *x; int r0, rows; long cs; } wl_window;
+/* Both for n positions of one image's grid g alone, from row y->r0 on (y->rows unused): y
+ * (Co, n) = conv(x) + b, or y += W x. Each output has the bits wl_conv_forward (wl_matmul_add)
+ * gives it over the whole grid, as the same SGEMM column (image stripes, stripes.c). x must hold
+ * the rows of wl_conv_window_rows for a kh-row kernel (1 for wl_matmul_add_window), and scratch
+ * wl_conv_window_scratch floats. */
+void wl_conv_window(const wl_window *y, const wl_window *x, const float *W, const float *b, int Ci, int Co, int kh,
+                    int kw, wl_grid g, long n, float *scratch);
+void wl_matmul_add_window(const wl_window *y, const float *W, const wl_window *x, int Co, int Ci, wl_grid g, long n,
+                          float *scratch);
+void wl_conv_window_rows(wl_grid g, long p0, long n, int kh, int *r0, int *r1);
+long wl_conv_window_scratch(int Ci, int Co, int kh, int kw);
+
 /* y (K, P) = W (K, D) x (D, P) + b (K): a 1x1 convolution. */
 static inline void wl_affine(const float *W, const float *b, const float *x, int K, int D, long P, float *y) {
   wl_conv_forward(y, x, W, b, D, K, 1, 1, (wl_grid){1, 1, (int)P}, NULL);

@@ -197,6 +197,17 @@ WL_API int wl_encode_target(const wl_model *model, const wl_image *img, int targ
 
 /* Decodes a .wlc byte string into `img` (planes allocated; release with wl_image_release). */
 WL_API int wl_decode(const wl_model *model, const uint8_t *buf, size_t len, wl_image *img);
+/* The same image a stripe of rows at a time, top to bottom, for memory bounded by the width
+ * rather than the area: put(user, rows, y0) receives rows y0 .. y0 + rows->height - 1 as an
+ * image of that height (planes [channels][height][width], alpha when the image has one; both
+ * the decoder's, valid during the call). A nonzero return from put stops the decode and is
+ * returned. `stripe` sets the latent rows per stripe (2^J image rows each; 0: chosen from the
+ * width, about 8192 latent positions); the samples do not depend on it, nor on the thread
+ * count: they are those of wl_decode. Memory: the latents (and a detail layer's planes), and
+ * about 2 stripes of every layer of the decoder. */
+typedef int (*wl_rows_fn)(void *user, const wl_image *rows, int y0);
+WL_API int wl_decode_rows(const wl_model *model, const uint8_t *buf, size_t len, int stripe, wl_rows_fn put,
+                          void *user);
 
 /* The same for a whole clip in memory, with a 1-D model (dims 1): one pipeline, 1-D packets,
  * through the audio stream coder below (the clip is cut into chunks). wl_decode of an audio

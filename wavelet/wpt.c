@@ -489,6 +489,10 @@ int wl_wpt2_inverse(const float *X, int C, int H, int W, int J, float *x) {
   return wpt(X, C, H, W, J, 2, -1, 0, x, NULL, 0);
 }
 
+int wl_wpt2_inverse_with(const float *X, int C, int H, int W, int J, float *x, float *scratch, size_t len) {
+  return wpt(X, C, H, W, J, 2, -1, 0, x, scratch, len);
+}
+
 int wl_wpt1_forward_adjoint(const float *X, int C, int T, int J, float *x) {
   return wpt(X, C, 1, T, J, 1, -1, 1, x, NULL, 0);
 }

@@ -1,0 +1,396 @@
+/* stripes.c: an image's synthesis in stripes of rows (wl_decode_rows), its memory bounded by the
+ * width rather than the area, and its output bit for bit that of the whole image.
+ *
+ * Every tensor of the decoder (decoder.c) is a stage: the dequantised latents, each residual
+ * block's SiLU and two convolutions, the network's output packets, the fine stage's, the image,
+ * and with a detail layer the image's packets plus the detail and the image again. A stage
+ * computes any band of its rows [a, b) from bands of its inputs: a 3x3 convolution from its
+ * input's rows [a-1, b+1) (zero beyond the image, as the whole network pads), widened to the
+ * SGEMM blocks of 512 positions the whole image's convolution runs (wl_conv_window); an inverse
+ * packet transform of L levels from its input's rows [a/2^L - M, b/2^L + M), taken periodically;
+ * a forward one likewise. Each output is the same operations on the same values as the whole
+ * image's (the lifting is elementwise; a band of the periodic transform differs from the whole
+ * only within M rows of its ends, which are dropped; the convolutions run the same SGEMM
+ * columns), so the stripes give the whole image's bits whatever their height (tested).
+ *
+ * A stage keeps a window of its rows, from the lowest row a reader may still ask for up to the
+ * last it computed; a reader's request beyond it computes just the rows asked for, and the
+ * window slides (or grows) to hold them. So each layer runs a few rows ahead of the next: the
+ * margins of its readers, not whole stripes. The rows beyond an end that the periodic transforms
+ * read are the other end's: the last rows, read first, are computed once on their own
+ * (exact_view), and the first rows are kept for the end (head). */
+#include <stdlib.h>
+#include <math.h>
+#include <string.h>
+#include "codec/internal.h"
+#include "codec/decoder.h"
+#include "codec/detail.h"
+#include "codec/stripes.h"
+#include "wavelet/alloc.h"
+#include "wavelet/wpt.h"
+
+#define MAX_STAGES 48
+#define MAX_READERS 2
+
+typedef struct stage stage;
+typedef struct pipe pipe;
+/* rows [a, b) of the stage into out: channel c at out + c * cs */
+typedef int compute_fn(stage *s, int a, int b, float *out, long cs);
+
+struct stage {
+  compute_fn *compute;
+  pipe *p;
+  int C, H, w;      /* channels, rows, row length */
+  stage *in, *in2;  /* inputs: the one read with a margin; a second term, or the residual added */
+  const float *W, *W2, *bias;
+  int kh, kw, L;    /* a convolution's kernel; a transform's levels */
+  int silu, silu2;  /* a sum's terms through SiLU (a convolution's input always is) */
+  float *buf;       /* the window: rows [base, hi), channel c's at buf + c * cap * w */
+  int cap, base, hi;
+  int nrd;          /* readers, and the lowest row each may still ask for */
+  const stage *rdr[MAX_READERS];
+  int rd[MAX_READERS];
+  float *head;      /* rows [0, nhead) kept for readers that wrap around the end */
+  int nhead;
+  float *exact;     /* rows [ea, eb) computed for a read beyond the other end */
+  int ea, eb;
+  float *tmp, *tmp2; /* a transform's gathered input and its scratch */
+  size_t ecap, tcap, tcap2;
+};
+
+struct pipe {
+  const wl_model *m;
+  const wl_header *h;
+  const int16_t *q, *v;
+  float *scratch;
+  size_t scap;
+  int exact;        /* within a read beyond an end: rows are computed outside the windows */
+  stage st[MAX_STAGES];
+  int n;
+};
+
+static int grow(float **buf, size_t *cap, size_t n) {
+  if (*cap >= n) return 0;
+  free(*buf);
+  *cap = 0;
+  if (!(*buf = wl_alloc_large(sizeof(float) * n))) return WL_FAIL(WL_ERR_NOMEM);
+  *cap = n;
+  return 0;
+}
+
+static int mini(int a, int b) { return a < b ? a : b; }
+static int maxi(int a, int b) { return a > b ? a : b; }
+
+/* The rows of the periodic transform's band ends that differ from the whole's: 2, 3, then 4
+ * rows of the coarser grid for 1, 2, 3+ levels (each level's four lifting steps reach two
+ * samples of its own grid). */
+static int margin(int L) { return L == 1 ? 2 : L == 2 ? 3 : 4; }
+
+static void copy_rows(float *dst, long dcs, const float *src, long scs, int C, long n) {
+  for (int c = 0; c < C; c++) memcpy(dst + c * dcs, src + c * scs, sizeof(float) * n);
+}
+
+/* Makes the window hold rows [keep, b) with keep = the lowest row a reader may still ask for:
+ * slides the rows it keeps to the start, or moves them to a larger buffer. */
+static int room(stage *s, int b) {
+  int keep = s->hi;
+  for (int i = 0; i < s->nrd; i++) keep = mini(keep, s->rd[i]);
+  keep = maxi(keep, s->base);
+  const long w = s->w, kept = (long)(s->hi - keep) * w;
+  if (b - s->base <= s->cap) return 0;
+  if (b - keep <= s->cap) {
+    for (int c = 0; c < s->C; c++)
+      memmove(s->buf + c * s->cap * w, s->buf + c * s->cap * w + (long)(keep - s->base) * w, sizeof(float) * kept);
+  } else {
+    const int cap = maxi(b - keep, s->cap + s->cap / 2);
+    float *buf = wl_alloc_large(sizeof(float) * (size_t)s->C * cap * w);
+    if (!buf) return WL_FAIL(WL_ERR_NOMEM);
+    if (s->buf) copy_rows(buf, cap * w, s->buf + (long)(keep - s->base) * w, s->cap * w, s->C, kept);
+    free(s->buf);
+    s->buf = buf, s->cap = cap;
+  }
+  s->base = keep;
+  return 0;
+}
+
+/* Computes rows [hi, b) into the window (keeping the first nhead rows aside). */
+static int extend(stage *s, int b) {
+  const int a = s->hi;
+  WL_TRY(room(s, b));
+  WL_TRY(s->compute(s, a, b, s->buf + (long)(a - s->base) * s->w, (long)s->cap * s->w));
+  s->hi = b;
+  if (a < s->nhead)
+    for (int c = 0; c < s->C; c++)
+      memcpy(s->head + ((long)c * s->nhead + a) * s->w, s->buf + ((long)c * s->cap + a - s->base) * s->w,
+             sizeof(float) * (mini(b, s->nhead) - a) * s->w);
+  return 0;
+}
+
+/* Rows [a, b) of s outside its window, for a read beyond an end: from the head, or computed on
+ * their own (their inputs' rows likewise, unless in the inputs' windows). */
+static int exact_view(stage *s, int a, int b, wl_window *v) {
+  const long w = s->w;
+  if (b <= mini(s->hi, s->nhead)) {
+    *v = (wl_window){s->head + (long)a * w, a, b - a, (long)s->nhead * w};
+    return 0;
+  }
+  if (a < s->ea || b > s->eb) {
+    s->ea = s->eb = 0;
+    WL_TRY(grow(&s->exact, &s->ecap, (size_t)s->C * (b - a) * w));
+    WL_TRY(s->compute(s, a, b, s->exact, (long)(b - a) * w));
+    s->ea = a, s->eb = b;
+  }
+  *v = (wl_window){s->exact + (long)(a - s->ea) * w, a, b - a, (long)(s->eb - s->ea) * w};
+  return 0;
+}
+
+/* Rows [a, b) of s for its reader r (0 <= a < b <= H): in *v, valid until r reads again. A
+ * reader asks for rows in order: below a, s may drop them. */
+static int view(stage *s, const stage *r, int a, int b, wl_window *v) {
+  if (s->p->exact) {
+    if (a < s->base || b > s->hi) return exact_view(s, a, b, v);
+  } else {
+    for (int i = 0; i < s->nrd; i++)
+      if (s->rdr[i] == r) s->rd[i] = a;
+    if (a < s->base) return WL_FAIL(WL_ERR_ARG); /* a reader went back: a bug */
+    if (b > s->hi) WL_TRY(extend(s, b));
+  }
+  *v = (wl_window){s->buf + (long)(a - s->base) * s->w, a, b - a, (long)s->cap * s->w};
+  return 0;
+}
+
+/* Rows [a, b) of the periodic extension of s (any a < b) copied into dst (channel stride cs):
+ * the rows within the ends first (they extend the window, and hold the first rows), then those
+ * beyond, which are the other end's. */
+static int gather(stage *s, const stage *r, int a, int b, float *dst, long cs) {
+  for (int wrap = 0; wrap < 2; wrap++)
+    for (int i = a, run; i < b; i += run) {
+      const int i0 = ((i % s->H) + s->H) % s->H;
+      wl_window v;
+      run = mini(b - i, s->H - i0);
+      if ((i != i0) != wrap) continue;
+      s->p->exact += wrap;
+      const int e = view(s, r, i0, i0 + run, &v);
+      s->p->exact -= wrap;
+      WL_TRY(e);
+      copy_rows(dst + (long)(i - a) * s->w, cs, v.x, v.cs, s->C, (long)run * s->w);
+      for (int k = 0; k < s->p->n && !s->p->exact; k++) { /* a read beyond the ends done: its rows go */
+        stage *t = &s->p->st[k];
+        free(t->exact);
+        t->exact = NULL, t->ecap = 0, t->ea = t->eb = 0;
+      }
+    }
+  return 0;
+}
+
+/* The dequantised latents: as wl_dequantise, channels not sent at the model's fill. */
+static int latents(stage *s, int a, int b, float *out, long cs) {
+  const wl_model *m = s->p->m;
+  const wl_header *h = s->p->h;
+  const long n = (long)(b - a) * s->w, P = (long)h->lat_h * h->lat_w;
+  const int half = 1 << (m->d.bits - 1), keep = h->keep;
+#pragma omp parallel for schedule(static)
+  for (int c = 0; c < s->C; c++)
+    for (long i = 0; i < n; i++) {
+      const int v = c < keep ? s->p->q[c * P + (long)a * s->w + i] : 0;
+      out[c * cs + i] = c < keep ? m->dequant[(v < 1 - half ? 1 - half : v > half - 1 ? half - 1 : v) + half] : m->fill[c];
+    }
+  return 0;
+}
+
+/* SiLU of v's rows (of stage in) into *buf, v then pointing there. */
+static int silu_into(float **buf, size_t *cap, const stage *in, wl_window *v) {
+  const long n = (long)v->rows * in->w;
+  const float *x = v->x;
+  const long xcs = v->cs;
+  WL_TRY(grow(buf, cap, (size_t)in->C * n));
+  float *y = *buf;
+#pragma omp parallel for schedule(static)
+  for (int c = 0; c < in->C; c++)
+    for (long i = 0; i < n; i++) y[c * n + i] = x[c * xcs + i] / (1.0f + expf(-x[c * xcs + i])); /* wl_silu_forward */
+  v->x = y, v->cs = n;
+  return 0;
+}
+
+/* A 1x1 term's input rows, for rows [a, b) of s. */
+static int term(stage *s, stage *in, int a, int b, wl_window *v) {
+  int r0, r1;
+  wl_conv_window_rows((wl_grid){1, in->H, in->w}, (long)a * s->w, (long)(b - a) * s->w, 1, &r0, &r1);
+  return view(in, s, r0, r1, v);
+}
+
+/* out = (in2's rows, or the bias) + W in [+ W2 in2 when in2 is a second term, bias set]. The
+ * inputs that read further (and may move the others' windows) first. */
+static int sum(stage *s, int a, int b, float *out, long cs) {
+  const long n = (long)(b - a) * s->w;
+  const wl_grid g = {1, s->H, s->w};
+  const wl_window y = {out, a, b - a, cs};
+  const int two = s->bias && s->in2;
+  wl_window x, x2, r;
+  WL_TRY(two ? term(s, s->in2, a, b, &x2) : 0);
+  WL_TRY(two && s->silu2 ? silu_into(&s->tmp2, &s->tcap2, s->in2, &x2) : 0);
+  WL_TRY(term(s, s->in, a, b, &x));
+  WL_TRY(s->silu ? silu_into(&s->tmp, &s->tcap, s->in, &x) : 0);
+  if (s->bias) {
+#pragma omp parallel for schedule(static)
+    for (int o = 0; o < s->C; o++)
+      for (long i = 0; i < n; i++) out[o * cs + i] = s->bias[o];
+  } else {
+    WL_TRY(view(s->in2, s, a, b, &r));
+    copy_rows(out, cs, r.x, r.cs, s->C, n);
+  }
+  WL_TRY(grow(&s->p->scratch, &s->p->scap, (size_t)wl_conv_window_scratch(s->in->C, s->C, 1, 1)));
+  wl_matmul_add_window(&y, s->W, &x, s->C, s->in->C, g, n, s->p->scratch);
+  if (two) {
+    WL_TRY(grow(&s->p->scratch, &s->p->scap, (size_t)wl_conv_window_scratch(s->in2->C, s->C, 1, 1)));
+    wl_matmul_add_window(&y, s->W2, &x2, s->C, s->in2->C, g, n, s->p->scratch);
+  }
+  return 0;
+}
+
+/* out = bias + conv(in) [+ in2: a residual block's output] */
+static int conv(stage *s, int a, int b, float *out, long cs) {
+  const wl_grid g = {1, s->H, s->w};
+  const long n = (long)(b - a) * s->w;
+  const wl_window y = {out, a, b - a, cs};
+  int r0, r1;
+  wl_window x, r;
+  wl_conv_window_rows(g, (long)a * s->w, n, s->kh, &r0, &r1);
+  WL_TRY(view(s->in, s, r0, r1, &x));
+  WL_TRY(silu_into(&s->tmp, &s->tcap, s->in, &x));
+  if (s->in2) WL_TRY(view(s->in2, s, a, b, &r));
+  WL_TRY(grow(&s->p->scratch, &s->p->scap, (size_t)wl_conv_window_scratch(s->in->C, s->C, s->kh, s->kw)));
+  wl_conv_window(&y, &x, s->W, s->bias, s->in->C, s->C, s->kh, s->kw, g, n, s->p->scratch);
+  for (int c = 0; s->in2 && c < s->C; c++) wl_add_forward(out + c * cs, r.x + c * r.cs, out + c * cs, n);
+  return 0;
+}
+
+/* The inverse packet transform of L levels: rows [a, b) from the input's [a/2^L - M, b/2^L + M). */
+static int inverse(stage *s, int a, int b, float *out, long cs) {
+  stage *in = s->in;
+  const int M = margin(s->L), ia = (a >> s->L) - M, ib = ((b + (1 << s->L) - 1) >> s->L) + M, n = ib - ia;
+  const long nin = (long)n * in->w, rows = (long)(b - a) * s->w, skip = (long)(a - (ia << s->L)) * s->w;
+  WL_TRY(grow(&s->tmp, &s->tcap, (size_t)in->C * nin));
+  WL_TRY(gather(in, s, ia, ib, s->tmp, nin));
+  WL_TRY(grow(&s->tmp2, &s->tcap2, wl_wpt_scratch_floats(s->C, n << s->L, s->w)));
+  WL_TRY(wl_wpt2_inverse_with(s->tmp, s->C, n << s->L, s->w, s->L, s->tmp, s->tmp2, s->tcap2));
+  copy_rows(out, cs, s->tmp + skip, nin << (2 * s->L), s->C, rows);
+  return 0;
+}
+
+/* The forward packet transform of the reconstruction plus the detail layer: rows [a, b) of the
+ * packets (D, lat_h, lat_w) from the image's rows [(a - M) 2^J, (b + M) 2^J). */
+static int forward(stage *s, int a, int b, float *out, long cs) {
+  stage *in = s->in;
+  const int J = s->L, M = margin(J), ia = a - M, ib = b + M, n = ib - ia;
+  const long nin = ((long)n << J) * in->w, rows = (long)(b - a) * s->w;
+  WL_TRY(grow(&s->tmp, &s->tcap, (size_t)in->C * nin));
+  WL_TRY(gather(in, s, ia << J, ib << J, s->tmp, nin));
+  WL_TRY(wl_wpt2_forward(s->tmp, in->C, n << J, in->w, J, s->tmp));
+  WL_TRY(grow(&s->tmp2, &s->tcap2, (size_t)s->C * rows));
+  copy_rows(s->tmp2, rows, s->tmp + (long)M * s->w, (long)n * s->w, s->C, rows);
+  wl_detail_add_part(s->p->h, s->p->v, (long)a * s->w, rows, s->tmp2);
+  copy_rows(out, cs, s->tmp2, rows, s->C, rows);
+  return 0;
+}
+
+static stage *add(pipe *p, compute_fn *f, int C, int H, int w, stage *in) {
+  stage *s = &p->st[p->n++];
+  *s = (stage){.compute = f, .p = p, .C = C, .H = H, .w = w, .in = in};
+  return s;
+}
+
+static stage *dense(pipe *p, int C, stage *in, const float *W, const float *bias) {
+  stage *s = add(p, sum, C, in->H, in->w, in);
+  s->W = W, s->bias = bias;
+  return s;
+}
+
+/* A residual net's blocks from h_0: h_{r+1} = h_r + conv2(silu(conv1(silu(h_r)))). */
+static stage *blocks(pipe *p, stage *h, int R, const float *w, const float *b, int kh, int kw) {
+  const long N = h->C, per = N * N * kh * kw;
+  for (int r = 0; r < R; r++) {
+    stage *c1 = add(p, conv, (int)N, h->H, h->w, h);
+    c1->W = w + 2 * r * per, c1->bias = b + 2 * r * N, c1->kh = kh, c1->kw = kw;
+    stage *c2 = add(p, conv, (int)N, h->H, h->w, c1);
+    c2->W = c1->W + per, c2->bias = c1->bias + N, c2->kh = kh, c2->kw = kw, c2->in2 = h;
+    h = c2;
+  }
+  return h;
+}
+
+static stage *transform(pipe *p, compute_fn *f, int C, int L, stage *in) {
+  const int up = f == inverse;
+  stage *s = add(p, f, C, up ? in->H << L : in->H >> L, up ? in->w << L : in->w >> L, in);
+  s->L = L;
+  in->nhead = up ? margin(L) : margin(L) << L; /* the input rows [0, nhead) read again at the end */
+  return s;
+}
+
+static stage *build(pipe *p) {
+  const wl_model *m = p->m;
+  const wl_header *h = p->h;
+  stage *y = add(p, latents, m->d.K, h->lat_h, h->lat_w, NULL), *top = dense(p, m->D, y, m->dec_w, m->dec_b);
+  if (m->N) {
+    top->in2 = blocks(p, dense(p, m->N, y, m->res_in_w, m->res_in_b), m->R, m->res_w, m->res_b, m->kh, m->kw);
+    top->W2 = m->res_out_w, top->silu2 = 1;
+  }
+  if (m->Nf) {
+    stage *z = transform(p, inverse, m->D / 4, 1, top);
+    stage *g = blocks(p, dense(p, m->Nf, z, m->fine_in_w, m->fine_in_b), m->Rf, m->fine_w, m->fine_b, 3, 3);
+    top = dense(p, m->D / 4, g, m->fine_out_w, NULL);
+    top->in2 = z, top->silu = 1;
+  }
+  stage *img = transform(p, inverse, h->channels, wl_decoder_levels(m), top);
+  if (p->v) img = transform(p, inverse, h->channels, h->J, transform(p, forward, m->D, h->J, img));
+  for (int i = 0; i < p->n; i++) {
+    stage *s = &p->st[i];
+    for (int t = 0; t < 2; t++) {
+      stage *in = t ? s->in2 : s->in;
+      if (in) in->rdr[in->nrd++] = s;
+    }
+  }
+  return img;
+}
+
+static void release(pipe *p) {
+  for (int i = 0; i < p->n; i++) {
+    free(p->st[i].buf);
+    free(p->st[i].head);
+    free(p->st[i].exact);
+    free(p->st[i].tmp);
+    free(p->st[i].tmp2);
+  }
+  free(p->scratch);
+}
+
+int wl_stripe_rows(const wl_header *h, int B) {
+  return mini(B > 0 ? B : (8192 + h->lat_w - 1) / h->lat_w, h->lat_h) << h->J;
+}
+
+int wl_stripes_run(const wl_model *m, const wl_header *h, const int16_t *q, const int16_t *v, int B,
+                   wl_stripe_fn put, void *user) {
+  pipe p = {.m = m, .h = h, .q = q, .v = v};
+  stage *img = build(&p);
+  const int rows = wl_stripe_rows(h, B);
+  const wl_signal shape = {2, h->channels, 0, h->width, h->depth, NULL, 0};
+  float *x = malloc(sizeof(float) * (size_t)img->C * rows * img->w);
+  float *planes = malloc(sizeof(float) * (size_t)img->C * rows * h->width);
+  int e = x && planes ? 0 : WL_FAIL(WL_ERR_NOMEM);
+  for (int i = 0; !e && i < p.n; i++)
+    if (p.st[i].nhead && !(p.st[i].head = malloc(sizeof(float) * (size_t)p.st[i].C * p.st[i].nhead * p.st[i].w)))
+      e = WL_FAIL(WL_ERR_NOMEM);
+  for (int a = 0; !e && a < h->height; a += rows) {
+    wl_signal s = shape;
+    const int b = mini(img->H, a + rows);
+    s.height = mini(h->height, b) - a;
+    if (!(e = img->compute(img, a, b, x, (long)(b - a) * img->w))) {
+      wl_signal_unscale(x, b - a, img->w, &s, planes);
+      e = put(user, planes, a, s.height);
+    }
+  }
+  release(&p);
+  free(x);
+  free(planes);
+  return e;
+}

@@ -1,0 +1,147 @@
+/* test_stripes.c: decoding in stripes (wl_decode_rows, codec/stripes.c) against the whole-image
+ * synthesis (wl_synthesise, which decodes the whole image at once, as every version before the
+ * stripes did): identical samples for every built-in image model, odd sizes, 8 and 16 bits,
+ * alpha, the detail layer, stripes of 1 .. many latent rows and 1, 2 and 3 threads; stripes
+ * handed out in order and covering the image; a nonzero return from the callback stops. */
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include "codec/internal.h"
+#include "tests/check.h"
+#include "tests/tools/image_equal.h"
+
+static uint32_t rng = 4242;
+static float frand(void) { rng = rng * 1664525u + 1013904223u; return (float)(rng >> 8) / 16777216.0f; }
+
+static wl_image test_image(int C, int H, int W, int depth, int alpha) {
+  wl_image img;
+  const float top = depth == 16 ? 65535.0f : 255.0f;
+  T_EXPECT(wl_image_alloc(&img, C, H, W, depth, alpha) == 0, "wl_image_alloc");
+  for (int c = 0; c < C + (alpha != 0); c++)
+    for (int r = 0; r < H; r++)
+      for (int j = 0; j < W; j++) {
+        float v = top * (0.5f + 0.35f * sinf(0.09f * r + c) * cosf(0.05f * j + 0.3f * c) + 0.1f * (frand() - 0.5f));
+        (c < C ? img.planes + (size_t)c * H * W : img.alpha)[(size_t)r * W + j] = floorf(v);
+      }
+  return img;
+}
+
+/* The stripes gathered into a whole image, checked to come in order and to cover it. */
+typedef struct {
+  wl_image img;
+  int next, stripes, stop_at;
+} gathered;
+
+static int gather(void *user, const wl_image *rows, int y0) {
+  gathered *g = user;
+  const size_t W = (size_t)g->img.width, n = (size_t)rows->height * W;
+  if (g->stripes++ == g->stop_at) return 7;
+  T_EXPECT(y0 == g->next && rows->height > 0 && y0 + rows->height <= g->img.height && rows->width == g->img.width &&
+               rows->channels == g->img.channels && !rows->alpha == !g->img.alpha,
+           "stripe at %d of %d rows, expected at %d", y0, rows->height, g->next);
+  if (y0 != g->next || y0 + rows->height > g->img.height) return 1;
+  for (int c = 0; c < g->img.channels; c++)
+    memcpy(g->img.planes + ((size_t)c * g->img.height + y0) * W, rows->planes + c * n, sizeof(float) * n);
+  if (rows->alpha) memcpy(g->img.alpha + (size_t)y0 * W, rows->alpha, sizeof(float) * n);
+  g->next = y0 + rows->height;
+  return 0;
+}
+
+/* The whole-image synthesis of a .wlc (and its alpha, lossless: the original's). */
+static wl_image whole(const wl_model *m, const uint8_t *buf, size_t len, const wl_image *src) {
+  wl_header h;
+  int16_t *q = NULL, *v = NULL;
+  wl_info info;
+  wl_image ref;
+  T_EXPECT(wl_image_latents(m, buf, len, &h, &q) == 0, "latents");
+  T_EXPECT(wl_detail_planes(buf, len, &v, &info) == 0, "detail planes");
+  T_EXPECT(wl_image_alloc(&ref, h.channels, h.height, h.width, h.depth, h.has_alpha) == 0, "alloc");
+  T_EXPECT(wl_synthesise(m, &h, q, v, ref.planes, NULL) == 0, "whole synthesis");
+  if (ref.alpha) memcpy(ref.alpha, src->alpha, sizeof(float) * (size_t)h.height * h.width);
+  free(q);
+  free(v);
+  return ref;
+}
+
+static void check_model(const char *name) {
+  static const struct { int H, W, depth, alpha, step; } cases[] = {
+      {37, 53, 8, 0, 0}, {203, 97, 8, 1, 0}, {70, 301, 16, 0, 0}, {131, 88, 8, 0, 300}, {64, 1100, 8, 1, 200}};
+  static const int stripes[] = {1, 2, 3, 7, 0, 1 << 20};
+  wl_model *m;
+  T_EXPECT(wl_model_builtin(&m, name) == 0, "built-in %s", name);
+  if (!m) return;
+  wl_model_desc desc;
+  wl_model_describe(m, &desc);
+  const wl_model_desc *d = &desc;
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    wl_image img = test_image(d->channels, cases[k].H, cases[k].W, cases[k].depth, cases[k].alpha);
+    wl_encode_opts o = {.keep = cases[k].step ? d->K / 2 : 0, .step = cases[k].step};
+    uint8_t *buf;
+    size_t len;
+    T_EXPECT(wl_encode(m, &img, &o, &buf, &len) == 0, "%s: encode case %zu", name, k);
+    wl_image ref = whole(m, buf, len, &img);
+    for (size_t s = 0; s < sizeof stripes / sizeof stripes[0]; s++)
+      for (int t = 1; t <= 3; t++) {
+        gathered g = {.stop_at = -1};
+        g.img = ref;
+        T_EXPECT(wl_image_alloc(&g.img, ref.channels, ref.height, ref.width, ref.depth, ref.alpha != NULL) == 0, "alloc");
+        omp_set_num_threads(t);
+        T_EXPECT(wl_decode_rows(m, buf, len, stripes[s], gather, &g) == 0, "%s: decode", name);
+        T_EXPECT(g.next == ref.height && images_equal(&g.img, &ref),
+                 "%s: %dx%d %d-bit%s step %d: stripes of %d latent rows on %d threads differ from the whole image",
+                 name, cases[k].H, cases[k].W, cases[k].depth, cases[k].alpha ? " alpha" : "", cases[k].step,
+                 stripes[s], t);
+        wl_image_release(&g.img);
+      }
+    wl_image all;
+    T_EXPECT(wl_decode(m, buf, len, &all) == 0 && images_equal(&all, &ref), "%s: wl_decode differs", name);
+    wl_image_release(&all);
+    wl_image_release(&ref);
+    wl_image_release(&img);
+    free(buf);
+  }
+  wl_model_free(m);
+}
+
+static void test_models(void) {
+  t_begin("stripes of any height on 1, 2, 3 threads give the whole image's samples: every built-in image model, "
+          "odd sizes, 8/16 bits, alpha, detail layer");
+  const int all = omp_get_max_threads();
+  for (int i = 0; wl_model_builtin_name(i); i++) {
+    wl_model *m;
+    if (wl_model_builtin(&m, wl_model_builtin_name(i))) continue;
+    wl_model_desc d;
+    wl_model_describe(m, &d);
+    const int image = d.dims == 2;
+    wl_model_free(m);
+    if (image) check_model(wl_model_builtin_name(i));
+  }
+  omp_set_num_threads(all);
+  t_end();
+}
+
+static void test_stop(void) {
+  t_begin("a nonzero return from the stripe callback stops the decode and is returned");
+  wl_model *m;
+  T_EXPECT(wl_model_builtin(&m, "gray") == 0, "gray");
+  wl_image img = test_image(1, 300, 40, 8, 0);
+  uint8_t *buf;
+  size_t len;
+  T_EXPECT(wl_encode(m, &img, NULL, &buf, &len) == 0, "encode");
+  gathered g = {.stop_at = 2};
+  T_EXPECT(wl_image_alloc(&g.img, 1, 300, 40, 8, 0) == 0, "alloc");
+  T_EXPECT(wl_decode_rows(m, buf, len, 2, gather, &g) == 7 && g.stripes == 3, "not stopped: %d stripes", g.stripes);
+  T_EXPECT(wl_decode_rows(m, buf, len - 1, 2, gather, &g) < 0, "a truncated file decoded");
+  wl_image_release(&g.img);
+  wl_image_release(&img);
+  free(buf);
+  wl_model_free(m);
+  t_end();
+}
+
+int main(void) {
+  test_models();
+  test_stop();
+  return t_summary();
+}
