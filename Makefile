@@ -119,6 +119,7 @@ bench: deps-bench
 	@bench/audio.sh
 	@/usr/bin/python3 bench/audio_rd.py --plot bench/figures/rd-audio.svg
 	@/usr/bin/python3 bench/threads.py
+	@/usr/bin/python3 bench/big.py
 	@/usr/bin/python3 bench/rd.py corpus/val2 --plot bench/figures/rd-val2.svg
 	@/usr/bin/python3 bench/rd.py corpus/val3/rgb --plot bench/figures/rd-val3-rgb.svg
 	@/usr/bin/python3 bench/rd.py corpus/val3/gray --walloc "-m gray" --plot bench/figures/rd-val3-gray.svg

@@ -8,12 +8,6 @@
 #include "codec/internal.h"
 #include "codec/layers.h"
 
-/* Positions per block of the forward pass. A block is one single-threaded SGEMM (with its
- * im2col) on one thread: the blocks are fixed by P alone, so every output takes the same
- * kernel path whatever the thread count. (OpenBLAS's own threading gives other bits for
- * another thread count: its Haswell SGEMM does, measured on 0.3.21.) 576 x 512 floats of
- * im2col (64 channels, 3x3) are 1.2 MB, about a core's share of L2 and L3. */
-#define WL_CONV_BLOCK 512L
 
 static long minl(long a, long b) { return a < b ? a : b; }
 
@@ -128,17 +122,17 @@ long wl_conv_window_scratch(int Ci, int Co, int kh, int kw) {
   return WL_NTHREADS() * ((long)Ci * kh * kw + Co) * WL_CONV_BLOCK;
 }
 
-void wl_conv_window(const wl_window *y, const wl_window *x, const float *W, const float *b, int Ci, int Co, int kh,
-                    int kw, wl_grid g, long n, float *scratch) {
-  if (b) fill_bias(y->x, y->cs, b, Co, n);
-  conv_blocks(y->x, y->cs, (conv_src){x->x, (long)x->r0 * g.w, (long)x->rows * g.w, x->cs}, W, b ? 1.0f : 0.0f, Ci,
-              Co, kh, kw, g, (long)y->r0 * g.w, n, scratch, ((long)Ci * kh * kw + Co) * WL_CONV_BLOCK);
+void wl_conv_window(float *y, long ycs, long p0, long n, const wl_window *x, const float *W, const float *b, int Ci,
+                    int Co, int kh, int kw, wl_grid g, float *scratch) {
+  if (b) fill_bias(y, ycs, b, Co, n);
+  conv_blocks(y, ycs, (conv_src){x->x, (long)x->r0 * g.w, (long)x->rows * g.w, x->cs}, W, b ? 1.0f : 0.0f, Ci, Co, kh,
+              kw, g, p0, n, scratch, ((long)Ci * kh * kw + Co) * WL_CONV_BLOCK);
 }
 
-void wl_matmul_add_window(const wl_window *y, const float *W, const wl_window *x, int Co, int Ci, wl_grid g, long n,
-                          float *scratch) {
-  conv_blocks(y->x, y->cs, (conv_src){x->x, (long)x->r0 * g.w, (long)x->rows * g.w, x->cs}, W, 1.0f, Ci, Co, 1, 1, g,
-              (long)y->r0 * g.w, n, scratch, ((long)Ci + Co) * WL_CONV_BLOCK);
+void wl_matmul_add_window(float *y, long ycs, long p0, long n, const wl_window *x, const float *W, int Co, int Ci,
+                          wl_grid g, float *scratch) {
+  conv_blocks(y, ycs, (conv_src){x->x, (long)x->r0 * g.w, (long)x->rows * g.w, x->cs}, W, 1.0f, Ci, Co, 1, 1, g, p0,
+              n, scratch, ((long)Ci + Co) * WL_CONV_BLOCK);
 }
 
 void wl_silu_forward(float *y, const float *x, long n) {

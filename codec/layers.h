@@ -28,18 +28,25 @@ void wl_conv_forward(float *y, const float *x, const float *W, const float *b, i
 /* y (Co, P) += W (Co, Ci) x (Ci, P), blocked as wl_conv_forward. */
 void wl_matmul_add(float *y, const float *W, const float *x, int Co, int Ci, long P);
 
+/* Positions per block of the forward pass. A block is one single-threaded SGEMM (with its
+ * im2col) on one thread: the blocks are fixed by P alone, so every output takes the same
+ * kernel path whatever the thread count. (OpenBLAS's own threading gives other bits for
+ * another thread count: its Haswell SGEMM does, measured on 0.3.21.) 576 x 512 floats of
+ * im2col (64 channels, 3x3) are 1.2 MB, about a core's share of L2 and L3. */
+#define WL_CONV_BLOCK 512L
 /* Rows of one image's grid (B = 1) in a buffer: rows [r0, r0 + rows) at x, channel c's at
  * x + c * cs. */
 typedef struct { float *x; int r0, rows; long cs; } wl_window;
-/* Both for n positions of one image's grid g alone, from row y->r0 on (y->rows unused): y
- * (Co, n) = conv(x) + b, or y += W x. Each output has the bits wl_conv_forward (wl_matmul_add)
- * gives it over the whole grid, as the same SGEMM column (image stripes, stripes.c). x must hold
- * the rows of wl_conv_window_rows for a kh-row kernel (1 for wl_matmul_add_window), and scratch
- * wl_conv_window_scratch floats. */
-void wl_conv_window(const wl_window *y, const wl_window *x, const float *W, const float *b, int Ci, int Co, int kh,
-                    int kw, wl_grid g, long n, float *scratch);
-void wl_matmul_add_window(const wl_window *y, const float *W, const wl_window *x, int Co, int Ci, wl_grid g, long n,
-                          float *scratch);
+/* Both for the n positions p0 .. p0+n-1 of one image's grid g alone, y (Co, n) with channel c at
+ * y + c * ycs: y = conv(x) + b, or y += W x. Each output has the bits wl_conv_forward
+ * (wl_matmul_add) gives it over the whole grid, as the same SGEMM column (image stripes,
+ * stripes.c); p0 and p0 + n on multiples of WL_CONV_BLOCK (or P) compute no column twice. x must
+ * hold the rows of wl_conv_window_rows for a kh-row kernel (1 for wl_matmul_add_window), and
+ * scratch wl_conv_window_scratch floats. */
+void wl_conv_window(float *y, long ycs, long p0, long n, const wl_window *x, const float *W, const float *b, int Ci,
+                    int Co, int kh, int kw, wl_grid g, float *scratch);
+void wl_matmul_add_window(float *y, long ycs, long p0, long n, const wl_window *x, const float *W, int Co, int Ci,
+                          wl_grid g, float *scratch);
 void wl_conv_window_rows(wl_grid g, long p0, long n, int kh, int *r0, int *r1);
 long wl_conv_window_scratch(int Ci, int Co, int kh, int kw);
 

@@ -13,12 +13,14 @@
  * only within M rows of its ends, which are dropped; the convolutions run the same SGEMM
  * columns), so the stripes give the whole image's bits whatever their height (tested).
  *
- * A stage keeps a window of its rows, from the lowest row a reader may still ask for up to the
- * last it computed; a reader's request beyond it computes just the rows asked for, and the
- * window slides (or grows) to hold them. So each layer runs a few rows ahead of the next: the
- * margins of its readers, not whole stripes. The rows beyond an end that the periodic transforms
- * read are the other end's: the last rows, read first, are computed once on their own
- * (exact_view), and the first rows are kept for the end (head). */
+ * A stage keeps a window of its samples, from the first row a reader may still ask for up to the
+ * last position it computed; a reader's request beyond it computes what it asks for, and the
+ * window slides (or grows) to hold it. The network's layers compute whole SGEMM blocks, CHUNK
+ * of them at least (so that each column is computed once, and the threads share a call), the
+ * transforms whole rows, TRANSFORM_ROWS at least; so each layer runs a few rows ahead of the
+ * next, not whole stripes. The rows beyond an end that the periodic transforms read are the
+ * other end's: the last rows, read first, are computed once on their own (exact_view), and the
+ * first rows are kept for the end (head). */
 #include <stdlib.h>
 #include <math.h>
 #include <string.h>
@@ -31,11 +33,19 @@
 
 #define MAX_STAGES 48
 #define MAX_READERS 2
+#define CHUNK (16 * WL_CONV_BLOCK) /* a layer's positions per computation, at least */
+#define TRANSFORM_POSITIONS 8192L  /* a transform's, in whole rows */
+/* Images of at most this many latent positions (4 Mpixel at J = 3) are synthesised whole
+ * (wl_synthesise), which is faster there and holds a few of the network's tensors: stripes of an
+ * image start by computing its last rows on their own (the periodic transforms read them for the
+ * first rows), and each layer down adds its kernel's row and up to a block of 512 positions to
+ * what it needs: about 30% of a 4-Mpixel image's work, 9% of a 24-Mpixel one's. */
+#define WHOLE 65536L
 
 typedef struct stage stage;
 typedef struct pipe pipe;
-/* rows [a, b) of the stage into out: channel c at out + c * cs */
-typedef int compute_fn(stage *s, int a, int b, float *out, long cs);
+/* positions [pa, pb) of the stage into out: channel c at out + c * cs (a transform: whole rows) */
+typedef int compute_fn(stage *s, long pa, long pb, float *out, long cs);
 
 struct stage {
   compute_fn *compute;
@@ -45,15 +55,16 @@ struct stage {
   const float *W, *W2, *bias;
   int kh, kw, L;    /* a convolution's kernel; a transform's levels */
   int silu, silu2;  /* a sum's terms through SiLU (a convolution's input always is) */
-  float *buf;       /* the window: rows [base, hi), channel c's at buf + c * cap * w */
-  int cap, base, hi;
+  float *buf;       /* the window: positions [base, hi) (base on a row), channel c's at buf + c * cap */
+  long cap, base, hi;
+  int rows;         /* computes whole rows (a transform) */
   int nrd;          /* readers, and the lowest row each may still ask for */
   const stage *rdr[MAX_READERS];
   int rd[MAX_READERS];
   float *head;      /* rows [0, nhead) kept for readers that wrap around the end */
   int nhead;
-  float *exact;     /* rows [ea, eb) computed for a read beyond the other end */
-  int ea, eb;
+  float *exact;     /* positions [ea, eb) computed for a read beyond the other end */
+  long ea, eb;
   float *tmp, *tmp2; /* a transform's gathered input and its scratch */
   size_t ecap, tcap, tcap2;
 };
@@ -62,8 +73,8 @@ struct pipe {
   const wl_model *m;
   const wl_header *h;
   const int16_t *q, *v;
-  float *scratch;
-  size_t scap;
+  float *scratch, *act; /* the convolutions' scratch; a SiLU'd input (silu_into) */
+  size_t scap, acap;
   int exact;        /* within a read beyond an end: rows are computed outside the windows */
   stage st[MAX_STAGES];
   int n;
@@ -79,7 +90,6 @@ static int grow(float **buf, size_t *cap, size_t n) {
 }
 
 static int mini(int a, int b) { return a < b ? a : b; }
-static int maxi(int a, int b) { return a > b ? a : b; }
 
 /* The rows of the periodic transform's band ends that differ from the whole's: 2, 3, then 4
  * rows of the coarser grid for 1, 2, 3+ levels (each level's four lifting steps reach two
@@ -90,22 +100,25 @@ static void copy_rows(float *dst, long dcs, const float *src, long scs, int C, l
   for (int c = 0; c < C; c++) memcpy(dst + c * dcs, src + c * scs, sizeof(float) * n);
 }
 
-/* Makes the window hold rows [keep, b) with keep = the lowest row a reader may still ask for:
- * slides the rows it keeps to the start, or moves them to a larger buffer. */
-static int room(stage *s, int b) {
-  int keep = s->hi;
-  for (int i = 0; i < s->nrd; i++) keep = mini(keep, s->rd[i]);
-  keep = maxi(keep, s->base);
-  const long w = s->w, kept = (long)(s->hi - keep) * w;
-  if (b - s->base <= s->cap) return 0;
-  if (b - keep <= s->cap) {
-    for (int c = 0; c < s->C; c++)
-      memmove(s->buf + c * s->cap * w, s->buf + c * s->cap * w + (long)(keep - s->base) * w, sizeof(float) * kept);
+static long minl(long a, long b) { return a < b ? a : b; }
+static long maxl(long a, long b) { return a > b ? a : b; }
+static long roundup(long a, long m) { return (a + m - 1) / m * m; }
+
+/* Makes the window hold positions [keep, end) with keep = the first row a reader may still ask
+ * for: slides what it keeps to the start, or moves it to a larger buffer. */
+static int room(stage *s, long end) {
+  long keep = s->hi / s->w * s->w;
+  for (int i = 0; i < s->nrd; i++) keep = minl(keep, (long)s->rd[i] * s->w);
+  keep = maxl(keep, s->base);
+  const long kept = s->hi - keep;
+  if (end - s->base <= s->cap) return 0;
+  if (end - keep <= s->cap) {
+    for (int c = 0; c < s->C; c++) memmove(s->buf + c * s->cap, s->buf + c * s->cap + (keep - s->base), sizeof(float) * kept);
   } else {
-    const int cap = maxi(b - keep, s->cap + s->cap / 2);
-    float *buf = wl_alloc_large(sizeof(float) * (size_t)s->C * cap * w);
+    const long cap = maxl(end - keep, s->cap + s->cap / 2);
+    float *buf = wl_alloc_large(sizeof(float) * (size_t)s->C * cap);
     if (!buf) return WL_FAIL(WL_ERR_NOMEM);
-    if (s->buf) copy_rows(buf, cap * w, s->buf + (long)(keep - s->base) * w, s->cap * w, s->C, kept);
+    if (s->buf) copy_rows(buf, cap, s->buf + (keep - s->base), s->cap, s->C, kept);
     free(s->buf);
     s->buf = buf, s->cap = cap;
   }
@@ -113,34 +126,42 @@ static int room(stage *s, int b) {
   return 0;
 }
 
-/* Computes rows [hi, b) into the window (keeping the first nhead rows aside). */
-static int extend(stage *s, int b) {
-  const int a = s->hi;
+static int prepare(stage *s, long pa, long pb);
+
+/* Computes up to position end at least, into the window (keeping the first nhead rows aside). */
+static int extend(stage *s, long end) {
+  const long P = (long)s->H * s->w, a = s->hi;
+  const long b = s->rows ? minl(P, roundup(maxl(end, a + TRANSFORM_POSITIONS), s->w))
+                         : minl(P, roundup(maxl(end, a + CHUNK), WL_CONV_BLOCK));
+  const long head = (long)s->nhead * s->w;
+  WL_TRY(prepare(s, a, b)); /* the inputs first, so that a layer's window is made after them */
   WL_TRY(room(s, b));
-  WL_TRY(s->compute(s, a, b, s->buf + (long)(a - s->base) * s->w, (long)s->cap * s->w));
+  WL_TRY(s->compute(s, a, b, s->buf + (a - s->base), s->cap));
   s->hi = b;
-  if (a < s->nhead)
-    for (int c = 0; c < s->C; c++)
-      memcpy(s->head + ((long)c * s->nhead + a) * s->w, s->buf + ((long)c * s->cap + a - s->base) * s->w,
-             sizeof(float) * (mini(b, s->nhead) - a) * s->w);
+  if (a < head && b >= head) { /* the first rows: the window starts at 0 until the periodic reader has read them */
+    if (s->base) return WL_FAIL(WL_ERR_ARG);
+    copy_rows(s->head, head, s->buf, s->cap, s->C, head);
+  }
   return 0;
 }
 
 /* Rows [a, b) of s outside its window, for a read beyond an end: from the head, or computed on
- * their own (their inputs' rows likewise, unless in the inputs' windows). */
+ * their own (whole blocks; their inputs' rows likewise, unless in the inputs' windows). */
 static int exact_view(stage *s, int a, int b, wl_window *v) {
-  const long w = s->w;
-  if (b <= mini(s->hi, s->nhead)) {
+  const long w = s->w, P = (long)s->H * w;
+  if (b <= s->nhead && s->hi >= (long)s->nhead * w) {
     *v = (wl_window){s->head + (long)a * w, a, b - a, (long)s->nhead * w};
     return 0;
   }
-  if (a < s->ea || b > s->eb) {
+  const long ea = s->rows ? a * w : (long)a * w / WL_CONV_BLOCK * WL_CONV_BLOCK;
+  const long eb = s->rows ? b * w : minl(P, roundup((long)b * w, WL_CONV_BLOCK));
+  if (ea < s->ea || eb > s->eb) {
     s->ea = s->eb = 0;
-    WL_TRY(grow(&s->exact, &s->ecap, (size_t)s->C * (b - a) * w));
-    WL_TRY(s->compute(s, a, b, s->exact, (long)(b - a) * w));
-    s->ea = a, s->eb = b;
+    WL_TRY(grow(&s->exact, &s->ecap, (size_t)s->C * (eb - ea)));
+    WL_TRY(s->compute(s, ea, eb, s->exact, eb - ea));
+    s->ea = ea, s->eb = eb;
   }
-  *v = (wl_window){s->exact + (long)(a - s->ea) * w, a, b - a, (long)(s->eb - s->ea) * w};
+  *v = (wl_window){s->exact + ((long)a * w - s->ea), a, b - a, s->eb - s->ea};
   return 0;
 }
 
@@ -148,14 +169,14 @@ static int exact_view(stage *s, int a, int b, wl_window *v) {
  * reader asks for rows in order: below a, s may drop them. */
 static int view(stage *s, const stage *r, int a, int b, wl_window *v) {
   if (s->p->exact) {
-    if (a < s->base || b > s->hi) return exact_view(s, a, b, v);
+    if ((long)a * s->w < s->base || (long)b * s->w > s->hi) return exact_view(s, a, b, v);
   } else {
     for (int i = 0; i < s->nrd; i++)
       if (s->rdr[i] == r) s->rd[i] = a;
-    if (a < s->base) return WL_FAIL(WL_ERR_ARG); /* a reader went back: a bug */
-    if (b > s->hi) WL_TRY(extend(s, b));
+    if ((long)a * s->w < s->base) return WL_FAIL(WL_ERR_ARG); /* a reader went back: a bug */
+    if ((long)b * s->w > s->hi) WL_TRY(extend(s, (long)b * s->w));
   }
-  *v = (wl_window){s->buf + (long)(a - s->base) * s->w, a, b - a, (long)s->cap * s->w};
+  *v = (wl_window){s->buf + ((long)a * s->w - s->base), a, b - a, s->cap};
   return 0;
 }
 
@@ -184,21 +205,22 @@ static int gather(stage *s, const stage *r, int a, int b, float *dst, long cs) {
 }
 
 /* The dequantised latents: as wl_dequantise, channels not sent at the model's fill. */
-static int latents(stage *s, int a, int b, float *out, long cs) {
+static int latents(stage *s, long pa, long pb, float *out, long cs) {
   const wl_model *m = s->p->m;
   const wl_header *h = s->p->h;
-  const long n = (long)(b - a) * s->w, P = (long)h->lat_h * h->lat_w;
+  const long P = (long)h->lat_h * h->lat_w;
   const int half = 1 << (m->d.bits - 1), keep = h->keep;
 #pragma omp parallel for schedule(static)
   for (int c = 0; c < s->C; c++)
-    for (long i = 0; i < n; i++) {
-      const int v = c < keep ? s->p->q[c * P + (long)a * s->w + i] : 0;
+    for (long i = 0; i < pb - pa; i++) {
+      const int v = c < keep ? s->p->q[c * P + pa + i] : 0;
       out[c * cs + i] = c < keep ? m->dequant[(v < 1 - half ? 1 - half : v > half - 1 ? half - 1 : v) + half] : m->fill[c];
     }
   return 0;
 }
 
-/* SiLU of v's rows (of stage in) into *buf, v then pointing there. */
+/* SiLU of v's rows (of stage in) into *buf, v then pointing there (a stage reads one input
+ * through SiLU, after reading those that may compute: p->act is shared). */
 static int silu_into(float **buf, size_t *cap, const stage *in, wl_window *v) {
   const long n = (long)v->rows * in->w;
   const float *x = v->x;
@@ -212,63 +234,67 @@ static int silu_into(float **buf, size_t *cap, const stage *in, wl_window *v) {
   return 0;
 }
 
-/* A 1x1 term's input rows, for rows [a, b) of s. */
-static int term(stage *s, stage *in, int a, int b, wl_window *v) {
+/* The rows of in that positions [pa, pb) of s read through a kernel of kh rows, in *v (through
+ * SiLU into buf when act). */
+static int input(stage *s, stage *in, long pa, long pb, int kh, int act, float **buf, size_t *cap, wl_window *v) {
   int r0, r1;
-  wl_conv_window_rows((wl_grid){1, in->H, in->w}, (long)a * s->w, (long)(b - a) * s->w, 1, &r0, &r1);
-  return view(in, s, r0, r1, v);
+  wl_conv_window_rows((wl_grid){1, in->H, in->w}, pa, pb - pa, kh, &r0, &r1);
+  WL_TRY(view(in, s, r0, r1, v));
+  return act ? silu_into(buf, cap, in, v) : 0;
 }
 
-/* out = (in2's rows, or the bias) + W in [+ W2 in2 when in2 is a second term, bias set]. The
+/* out += the rows of in (s's size) at positions [pa, pb), or out = them (set) */
+static int add_rows(stage *s, stage *in, long pa, long pb, float *out, long cs, int set) {
+  wl_window r;
+  const long n = pb - pa;
+  WL_TRY(view(in, s, (int)(pa / s->w), (int)((pb + s->w - 1) / s->w), &r));
+  const float *x = r.x + (pa - (long)r.r0 * s->w);
+  for (int c = 0; c < s->C; c++) {
+    if (set) memcpy(out + c * cs, x + c * r.cs, sizeof(float) * n);
+    else wl_add_forward(out + c * cs, x + c * r.cs, out + c * cs, n);
+  }
+  return 0;
+}
+
+/* out = (in2's samples, or the bias) + W in [+ W2 in2 when in2 is a second term, bias set]. The
  * inputs that read further (and may move the others' windows) first. */
-static int sum(stage *s, int a, int b, float *out, long cs) {
-  const long n = (long)(b - a) * s->w;
+static int sum(stage *s, long pa, long pb, float *out, long cs) {
   const wl_grid g = {1, s->H, s->w};
-  const wl_window y = {out, a, b - a, cs};
   const int two = s->bias && s->in2;
-  wl_window x, x2, r;
-  WL_TRY(two ? term(s, s->in2, a, b, &x2) : 0);
-  WL_TRY(two && s->silu2 ? silu_into(&s->tmp2, &s->tcap2, s->in2, &x2) : 0);
-  WL_TRY(term(s, s->in, a, b, &x));
-  WL_TRY(s->silu ? silu_into(&s->tmp, &s->tcap, s->in, &x) : 0);
+  wl_window x, x2;
+  WL_TRY(two ? input(s, s->in2, pa, pb, 1, s->silu2, &s->p->act, &s->p->acap, &x2) : 0);
+  WL_TRY(input(s, s->in, pa, pb, 1, s->silu, &s->p->act, &s->p->acap, &x));
   if (s->bias) {
 #pragma omp parallel for schedule(static)
     for (int o = 0; o < s->C; o++)
-      for (long i = 0; i < n; i++) out[o * cs + i] = s->bias[o];
+      for (long i = 0; i < pb - pa; i++) out[o * cs + i] = s->bias[o];
   } else {
-    WL_TRY(view(s->in2, s, a, b, &r));
-    copy_rows(out, cs, r.x, r.cs, s->C, n);
+    WL_TRY(add_rows(s, s->in2, pa, pb, out, cs, 1));
   }
   WL_TRY(grow(&s->p->scratch, &s->p->scap, (size_t)wl_conv_window_scratch(s->in->C, s->C, 1, 1)));
-  wl_matmul_add_window(&y, s->W, &x, s->C, s->in->C, g, n, s->p->scratch);
+  wl_matmul_add_window(out, cs, pa, pb - pa, &x, s->W, s->C, s->in->C, g, s->p->scratch);
   if (two) {
     WL_TRY(grow(&s->p->scratch, &s->p->scap, (size_t)wl_conv_window_scratch(s->in2->C, s->C, 1, 1)));
-    wl_matmul_add_window(&y, s->W2, &x2, s->C, s->in2->C, g, n, s->p->scratch);
+    wl_matmul_add_window(out, cs, pa, pb - pa, &x2, s->W2, s->C, s->in2->C, g, s->p->scratch);
   }
   return 0;
 }
 
-/* out = bias + conv(in) [+ in2: a residual block's output] */
-static int conv(stage *s, int a, int b, float *out, long cs) {
+/* out = bias + conv(silu(in)) [+ in2: a residual block's output] */
+static int conv(stage *s, long pa, long pb, float *out, long cs) {
   const wl_grid g = {1, s->H, s->w};
-  const long n = (long)(b - a) * s->w;
-  const wl_window y = {out, a, b - a, cs};
-  int r0, r1;
-  wl_window x, r;
-  wl_conv_window_rows(g, (long)a * s->w, n, s->kh, &r0, &r1);
-  WL_TRY(view(s->in, s, r0, r1, &x));
-  WL_TRY(silu_into(&s->tmp, &s->tcap, s->in, &x));
-  if (s->in2) WL_TRY(view(s->in2, s, a, b, &r));
+  wl_window x;
+  WL_TRY(input(s, s->in, pa, pb, s->kh, 1, &s->p->act, &s->p->acap, &x));
   WL_TRY(grow(&s->p->scratch, &s->p->scap, (size_t)wl_conv_window_scratch(s->in->C, s->C, s->kh, s->kw)));
-  wl_conv_window(&y, &x, s->W, s->bias, s->in->C, s->C, s->kh, s->kw, g, n, s->p->scratch);
-  for (int c = 0; s->in2 && c < s->C; c++) wl_add_forward(out + c * cs, r.x + c * r.cs, out + c * cs, n);
-  return 0;
+  wl_conv_window(out, cs, pa, pb - pa, &x, s->W, s->bias, s->in->C, s->C, s->kh, s->kw, g, s->p->scratch);
+  return s->in2 ? add_rows(s, s->in2, pa, pb, out, cs, 0) : 0;
 }
 
 /* The inverse packet transform of L levels: rows [a, b) from the input's [a/2^L - M, b/2^L + M). */
-static int inverse(stage *s, int a, int b, float *out, long cs) {
+static int inverse(stage *s, long pa, long pb, float *out, long cs) {
   stage *in = s->in;
-  const int M = margin(s->L), ia = (a >> s->L) - M, ib = ((b + (1 << s->L) - 1) >> s->L) + M, n = ib - ia;
+  const int a = (int)(pa / s->w), b = (int)(pb / s->w), M = margin(s->L);
+  const int ia = (a >> s->L) - M, ib = ((b + (1 << s->L) - 1) >> s->L) + M, n = ib - ia;
   const long nin = (long)n * in->w, rows = (long)(b - a) * s->w, skip = (long)(a - (ia << s->L)) * s->w;
   WL_TRY(grow(&s->tmp, &s->tcap, (size_t)in->C * nin));
   WL_TRY(gather(in, s, ia, ib, s->tmp, nin));
@@ -280,17 +306,41 @@ static int inverse(stage *s, int a, int b, float *out, long cs) {
 
 /* The forward packet transform of the reconstruction plus the detail layer: rows [a, b) of the
  * packets (D, lat_h, lat_w) from the image's rows [(a - M) 2^J, (b + M) 2^J). */
-static int forward(stage *s, int a, int b, float *out, long cs) {
+static int forward(stage *s, long pa, long pb, float *out, long cs) {
   stage *in = s->in;
-  const int J = s->L, M = margin(J), ia = a - M, ib = b + M, n = ib - ia;
+  const int a = (int)(pa / s->w), b = (int)(pb / s->w), J = s->L, M = margin(J), ia = a - M, ib = b + M, n = ib - ia;
   const long nin = ((long)n << J) * in->w, rows = (long)(b - a) * s->w;
   WL_TRY(grow(&s->tmp, &s->tcap, (size_t)in->C * nin));
   WL_TRY(gather(in, s, ia << J, ib << J, s->tmp, nin));
   WL_TRY(wl_wpt2_forward(s->tmp, in->C, n << J, in->w, J, s->tmp));
   WL_TRY(grow(&s->tmp2, &s->tcap2, (size_t)s->C * rows));
   copy_rows(s->tmp2, rows, s->tmp + (long)M * s->w, (long)n * s->w, s->C, rows);
-  wl_detail_add_part(s->p->h, s->p->v, (long)a * s->w, rows, s->tmp2);
+  wl_detail_add_part(s->p->h, s->p->v, pa, rows, s->tmp2);
   copy_rows(out, cs, s->tmp2, rows, s->C, rows);
+  return 0;
+}
+
+/* Computes the inputs of positions [pa, pb) of s (their views as the compute reads them, in
+ * its order), so that s's window is made after theirs. */
+static int prepare(stage *s, long pa, long pb) {
+  wl_window v;
+  if (s->compute == sum || s->compute == conv) {
+    const int two = s->compute == sum && s->bias && s->in2;
+    int r0, r1;
+    if (two) {
+      wl_conv_window_rows((wl_grid){1, s->H, s->w}, pa, pb - pa, 1, &r0, &r1);
+      WL_TRY(view(s->in2, s, r0, r1, &v));
+    }
+    wl_conv_window_rows((wl_grid){1, s->H, s->w}, pa, pb - pa, s->compute == conv ? s->kh : 1, &r0, &r1);
+    WL_TRY(view(s->in, s, r0, r1, &v));
+    return s->in2 && !two ? view(s->in2, s, (int)(pa / s->w), (int)((pb + s->w - 1) / s->w), &v) : 0;
+  }
+  if (s->compute == inverse || s->compute == forward) {
+    const int a = (int)(pa / s->w), b = (int)(pb / s->w), L = s->L, M = margin(L);
+    const int ia = s->compute == inverse ? (a >> L) - M : (a - M) << L;
+    const int ib = s->compute == inverse ? ((b + (1 << L) - 1) >> L) + M : (b + M) << L;
+    return view(s->in, s, ia < 0 ? 0 : ia, ib > s->in->H ? s->in->H : ib, &v);
+  }
   return 0;
 }
 
@@ -322,7 +372,7 @@ static stage *blocks(pipe *p, stage *h, int R, const float *w, const float *b, i
 static stage *transform(pipe *p, compute_fn *f, int C, int L, stage *in) {
   const int up = f == inverse;
   stage *s = add(p, f, C, up ? in->H << L : in->H >> L, up ? in->w << L : in->w >> L, in);
-  s->L = L;
+  s->L = L, s->rows = 1;
   in->nhead = up ? margin(L) : margin(L) << L; /* the input rows [0, nhead) read again at the end */
   return s;
 }
@@ -362,14 +412,26 @@ static void release(pipe *p) {
     free(p->st[i].tmp2);
   }
   free(p->scratch);
+  free(p->act);
 }
 
+static int whole(const wl_header *h) { return (long)h->lat_h * h->lat_w <= WHOLE; }
+
 int wl_stripe_rows(const wl_header *h, int B) {
-  return mini(B > 0 ? B : (8192 + h->lat_w - 1) / h->lat_w, h->lat_h) << h->J;
+  const int auto_rows = (4096 + h->lat_w - 1) / h->lat_w; /* about 4096 latent positions, 4 to 16 rows */
+  if (B < 1) B = whole(h) ? h->lat_h : auto_rows < 4 ? 4 : auto_rows > 16 ? 16 : auto_rows;
+  return mini(B, h->lat_h) << h->J;
 }
 
 int wl_stripes_run(const wl_model *m, const wl_header *h, const int16_t *q, const int16_t *v, int B,
                    wl_stripe_fn put, void *user) {
+  if (B < 1 && whole(h)) {
+    float *planes = wl_alloc_large(sizeof(float) * (size_t)h->channels * h->height * h->width);
+    int e = planes ? wl_synthesise(m, h, q, v, planes, NULL) : WL_FAIL(WL_ERR_NOMEM);
+    if (!e) e = put(user, planes, 0, h->height);
+    free(planes);
+    return e;
+  }
   pipe p = {.m = m, .h = h, .q = q, .v = v};
   stage *img = build(&p);
   const int rows = wl_stripe_rows(h, B);
@@ -384,7 +446,7 @@ int wl_stripes_run(const wl_model *m, const wl_header *h, const int16_t *q, cons
     wl_signal s = shape;
     const int b = mini(img->H, a + rows);
     s.height = mini(h->height, b) - a;
-    if (!(e = img->compute(img, a, b, x, (long)(b - a) * img->w))) {
+    if (!(e = img->compute(img, (long)a * img->w, (long)b * img->w, x, (long)(b - a) * img->w))) {
       wl_signal_unscale(x, b - a, img->w, &s, planes);
       e = put(user, planes, a, s.height);
     }

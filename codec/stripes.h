@@ -6,8 +6,8 @@
 /* Receives rows [y0, y0 + n) of the image, planes (C, n, width), final samples; nonzero stops. */
 typedef int (*wl_stripe_fn)(void *user, const float *planes, int y0, int n);
 /* Synthesises the image of header h from its latents q (keep, lat_h, lat_w) and detail planes v
- * (NULL: none), B latent rows (B << J image rows) at a time (B < 1: about 8192 latent positions),
- * handing each stripe to put in order. */
+ * (NULL: none), B latent rows (B << J image rows) at a time, handing each stripe to put in
+ * order; B < 1: images up to 4 Mpixel whole, larger ones about 4096 latent positions at a time. */
 int wl_stripes_run(const wl_model *m, const wl_header *h, const int16_t *q, const int16_t *v, int B,
                    wl_stripe_fn put, void *user);
 /* The image rows of its stripes (the last may be shorter). */

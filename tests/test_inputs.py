@@ -104,4 +104,26 @@ def _():
     assert max(per) <= 72, "bytes per pixel over the program's own %d KB: encode %.1f, decode %.1f" % (base, *per)
 
 
+
+@test("inputs: decoding an image of over 4 Mpixel takes memory by its width, not its height (stripes): "
+      "1024 x 18432 gray needs at most 1.5 bytes per pixel more than 1024 x 4608 (the latents and the entropy "
+      "decoder's work on one plane; decoding whole took about 50)")
+def _():
+    if SANITIZED:
+        print("  (not measured: an AddressSanitizer build holds freed memory in its quarantine)")
+        return
+    kb = []
+    for h in (4608, 18432):
+        rows = np.arange(h, dtype=np.float32)[:, None]
+        a = (100 + 60 * np.sin(rows / 37.0) * np.cos(np.arange(1024)[None, :] / 23.0)).astype(np.uint8)
+        src, wlc = T("tall%d.npy" % h), T("tall%d.wlc" % h)
+        np.save(src, a)
+        rc, _, err = run("encode", "-q", "-f", "-m", "gray", src, "-o", wlc)
+        assert rc == 0, err
+        kb.append(peak_rss_kb("decode", "-q", "-f", wlc, "-o", T("tall.png")))
+    grew = (kb[1] - kb[0]) * 1024 / (1024 * (18432 - 4608))
+    print("  peak RSS %d and %d KB: %.3f byte per added pixel" % (kb[0], kb[1], grew))
+    assert grew <= 1.5, "decode memory grows %.2f bytes per pixel of height" % grew
+
+
 sys.exit(finish())

@@ -1,0 +1,58 @@
+"""make bench: big images. A 24-Mpixel (6000x4000) photo, made by Lanczos-resizing the largest
+photo of the validation split (not trained on), coded with the built-in rgb model: median wall
+time (RUNS rounds, taking turns) and peak RSS of walloc encode and decode at -T1 and -T2, beside
+cwebp and dwebp (to PNG) on the same photo. Decoding runs in stripes above 4 Mpixel (memory by
+the width); encoding is still whole."""
+import os
+import resource
+import statistics
+import subprocess
+import time
+
+from PIL import Image
+
+from common import WALLOC, RUNS, tmp, split_images
+
+
+def photo():
+    path = os.path.join(tmp, "big6000x4000.png")
+    if not os.path.exists(path):
+        src = max(split_images("corpus/val"), key=lambda p: Image.open(p).size[0] * Image.open(p).size[1])
+        Image.open(src).convert("RGB").resize((6000, 4000), Image.LANCZOS).save(path, compress_level=1)
+    return path
+
+
+def run(cmd):
+    """Wall seconds and the peak RSS (KB) of one run of cmd, in a child of its own."""
+    code = "import resource, subprocess, sys, time; t = time.perf_counter(); " \
+           "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); " \
+           "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    out = subprocess.run(["/usr/bin/python3", "-c", code, *cmd], check=True, capture_output=True, text=True).stdout
+    t, kb = out.split()
+    return float(t), int(kb)
+
+
+def main():
+    src, wlc, webp = photo(), os.path.join(tmp, "big.wlc"), os.path.join(tmp, "big.webp")
+    rows = [("walloc encode -T1", [WALLOC, "encode", "-q", "-f", "-T1", src, "-o", wlc]),
+            ("walloc encode -T2", [WALLOC, "encode", "-q", "-f", "-T2", src, "-o", wlc]),
+            ("cwebp -q 75", ["cwebp", "-quiet", "-q", "75", src, "-o", webp]),
+            ("walloc decode -T1", [WALLOC, "decode", "-q", "-f", "-T1", wlc, "-o", os.path.join(tmp, "big.out.png")]),
+            ("walloc decode -T2", [WALLOC, "decode", "-q", "-f", "-T2", wlc, "-o", os.path.join(tmp, "big.out.png")]),
+            ("dwebp (to PNG)", ["dwebp", "-quiet", webp, "-o", os.path.join(tmp, "big.webp.png")])]
+    subprocess.run(rows[0][1], check=True)
+    subprocess.run(rows[2][1], check=True)
+    got = {name: [] for name, _ in rows}
+    for _ in range(max(3, RUNS // 5)):
+        for name, cmd in rows:
+            got[name].append(run(cmd))
+    print("\nBig image: 6000x4000 RGB, %d runs (median), peak RSS" % len(got[rows[0][0]]))
+    print("%-20s %9s %10s" % ("", "time (s)", "peak (MB)"))
+    for name, _ in rows:
+        t = statistics.median(r[0] for r in got[name])
+        print("%-20s %9.2f %10.0f" % (name, t, max(r[1] for r in got[name]) / 1024))
+    print("sizes: walloc %d bytes, WebP %d bytes" % (os.path.getsize(wlc), os.path.getsize(webp)))
+
+
+if __name__ == "__main__":
+    main()
