@@ -295,7 +295,7 @@ static int inverse(stage *s, long pa, long pb, float *out, long cs) {
   stage *in = s->in;
   const int a = (int)(pa / s->w), b = (int)(pb / s->w), M = margin(s->L);
   const int ia = (a >> s->L) - M, ib = ((b + (1 << s->L) - 1) >> s->L) + M, n = ib - ia;
-  const long nin = (long)n * in->w, rows = (long)(b - a) * s->w, skip = (long)(a - (ia << s->L)) * s->w;
+  const long nin = (long)n * in->w, rows = (long)(b - a) * s->w, skip = (long)(a - ia * (1 << s->L)) * s->w;
   WL_TRY(grow(&s->tmp, &s->tcap, (size_t)in->C * nin));
   WL_TRY(gather(in, s, ia, ib, s->tmp, nin));
   WL_TRY(grow(&s->tmp2, &s->tcap2, wl_wpt_scratch_floats(s->C, n << s->L, s->w)));
@@ -311,7 +311,7 @@ static int forward(stage *s, long pa, long pb, float *out, long cs) {
   const int a = (int)(pa / s->w), b = (int)(pb / s->w), J = s->L, M = margin(J), ia = a - M, ib = b + M, n = ib - ia;
   const long nin = ((long)n << J) * in->w, rows = (long)(b - a) * s->w;
   WL_TRY(grow(&s->tmp, &s->tcap, (size_t)in->C * nin));
-  WL_TRY(gather(in, s, ia << J, ib << J, s->tmp, nin));
+  WL_TRY(gather(in, s, ia * (1 << J), ib * (1 << J), s->tmp, nin));
   WL_TRY(wl_wpt2_forward(s->tmp, in->C, n << J, in->w, J, s->tmp));
   WL_TRY(grow(&s->tmp2, &s->tcap2, (size_t)s->C * rows));
   copy_rows(s->tmp2, rows, s->tmp + (long)M * s->w, (long)n * s->w, s->C, rows);
@@ -337,8 +337,8 @@ static int prepare(stage *s, long pa, long pb) {
   }
   if (s->compute == inverse || s->compute == forward) {
     const int a = (int)(pa / s->w), b = (int)(pb / s->w), L = s->L, M = margin(L);
-    const int ia = s->compute == inverse ? (a >> L) - M : (a - M) << L;
-    const int ib = s->compute == inverse ? ((b + (1 << L) - 1) >> L) + M : (b + M) << L;
+    const int ia = s->compute == inverse ? (a >> L) - M : (a - M) * (1 << L);
+    const int ib = s->compute == inverse ? ((b + (1 << L) - 1) >> L) + M : (b + M) * (1 << L);
     return view(s->in, s, ia < 0 ? 0 : ia, ib > s->in->H ? s->in->H : ib, &v);
   }
   return 0;
