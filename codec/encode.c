@@ -7,6 +7,7 @@
 #include <zstd.h>
 #include "codec/internal.h"
 #include "codec/container.h"
+#include "codec/stripes.h"
 #include "codec/detail.h"
 #include "codec/search/search.h"
 #include "entropy/entropy.h"
@@ -49,8 +50,10 @@ static int code_detail(const wl_model *m, const wl_header *h, const int16_t *q, 
 }
 
 /* Encodes image img into a .wlc (its alpha plane packed when present). */
+typedef struct { wl_rows_in get; void *user; long chunk; } rows_src;
+
 static int encode_image(const wl_model *m, const wl_image *img, float *inplace, const wl_encode_opts *o,
-                        uint8_t **out, size_t *outlen) {
+                        const rows_src *src, uint8_t **out, size_t *outlen) {
   const wl_signal sig = wl_image_signal(img), *s = &sig;
   wl_header h;
   WL_TRY(wl_header_init(m, s, WL_MODALITY_IMAGE, o, &h));
@@ -67,8 +70,9 @@ static int encode_image(const wl_model *m, const wl_image *img, float *inplace, 
   wl_work w = {.inplace = refine ? NULL : inplace};
   float *X = NULL;
   if (!e && h.step) e = wl_packets(s, h.J, &w, &X); /* kept for the detail layer */
-  if (!e) e = refine > 0 ? wl_refine(m, s, h.keep, refine, q) : X ? wl_latents_of(m, X, h.keep, P, q)
-                                                                  : wl_analyse(m, s, h.keep, q, &w);
+  if (!e) e = src ? wl_analyse_rows(m, &h, s, src->get, src->user, src->chunk, q)
+             : refine > 0 ? wl_refine(m, s, h.keep, refine, q) : X ? wl_latents_of(m, X, h.keep, P, q)
+                          : wl_analyse(m, s, h.keep, q, &w);
   if (!e && h.step) e = code_detail(m, &h, q, X, &dstreams, &d);
   wl_work_free(&w);
   if (!e) e = wl_code_channels(m, q, &h, streams, bound);
@@ -111,7 +115,7 @@ static int encode(const wl_model *m, const wl_image *img, float *inplace, const 
     return WL_FAIL_WHY(WL_ERR_ARG, "refine %d: 0 to %d", o->refine, WL_MAX_REFINE);
   if (o && (o->step < 0 || o->step > WL_MAX_STEP))
     return WL_FAIL_WHY(WL_ERR_ARG, "step %d: 0 to %d", o->step, WL_MAX_STEP);
-  return encode_image(m, img, inplace, o, out, outlen);
+  return encode_image(m, img, inplace, o, NULL, out, outlen);
 }
 
 int wl_encode(const wl_model *m, const wl_image *img, const wl_encode_opts *o, uint8_t **out, size_t *outlen) {
@@ -120,4 +124,21 @@ int wl_encode(const wl_model *m, const wl_image *img, const wl_encode_opts *o, u
 
 int wl_encode_inplace(const wl_model *m, wl_image *img, const wl_encode_opts *o, uint8_t **out, size_t *outlen) {
   return encode(m, img, img ? img->planes : NULL, o, out, outlen);
+}
+
+int wl_encode_rows_chunked(const wl_model *m, const wl_image *shape, const wl_encode_opts *o, wl_rows_in get,
+                           void *user, long chunk, uint8_t **out, size_t *outlen) {
+  const rows_src src = {get, user, chunk};
+  *out = NULL;
+  *outlen = 0;
+  if (!m || !get) return WL_FAIL(WL_ERR_ARG);
+  WL_TRY(wl_image_shape_check(shape));
+  if (shape->alpha || (o && (o->step || o->refine)))
+    return WL_FAIL_WHY(WL_ERR_ARG, "an image read by rows is coded without alpha, detail layer or refinement");
+  return encode_image(m, shape, NULL, o, &src, out, outlen);
+}
+
+int wl_encode_rows(const wl_model *m, const wl_image *shape, const wl_encode_opts *o, wl_rows_in get, void *user,
+                   uint8_t **out, size_t *outlen) {
+  return wl_encode_rows_chunked(m, shape, o, get, user, 0, out, outlen);
 }

@@ -129,6 +129,7 @@ typedef struct {
   long cstride;
 } wl_signal;
 int wl_image_check(const wl_image *img);
+int wl_image_shape_check(const wl_image *img); /* the same, but for the planes */
 int wl_audio_check(const wl_audio *a);
 wl_signal wl_image_signal(const wl_image *img);
 wl_signal wl_audio_signal(const wl_audio *a);
@@ -178,6 +179,10 @@ int wl_work_reserve(wl_work *w, const wl_signal *s, int J);
  * buffers of its own). */
 int wl_packets(const wl_signal *s, int J, wl_work *w, float **X);
 int wl_analyse(const wl_model *m, const wl_signal *s, int keep, int16_t *q, wl_work *w);
+/* analysis_rows.c: wl_analyse of an image read a block of rows at a time from get (shape s,
+ * planes unused; header h), in stripes of `chunk` latent positions (0: 8192). */
+int wl_analyse_rows(const wl_model *m, const wl_header *h, const wl_signal *s, wl_rows_in get, void *user, long chunk,
+                    int16_t *q);
 /* The second half of wl_analyse: q (keep, P) from packets X (D, P). */
 int wl_latents_of(const wl_model *m, const float *X, int keep, long P, int16_t *q);
 /* A header for coding s with m: the shared fields, lat_h and lat_w (WL_ERR_MISMATCH when the

@@ -44,6 +44,10 @@ void wl_audio_release(wl_audio *a) {
 
 int wl_image_check(const wl_image *img) {
   if (!img || !img->planes) return WL_FAIL(WL_ERR_ARG);
+  return wl_image_shape_check(img);
+}
+
+int wl_image_shape_check(const wl_image *img) {
   if (img->channels < 1 || img->channels > WL_MAX_CHANNELS || (img->depth != 8 && img->depth != 16))
     return WL_FAIL_WHY(WL_ERR_ARG, "%d channels (1 to %d), %d-bit (8 or 16)", img->channels, WL_MAX_CHANNELS, img->depth);
   if (img->height < 1 || img->width < 1 || img->height > WL_MAX_DIM || img->width > WL_MAX_DIM ||

@@ -91,10 +91,7 @@ static int grow(float **buf, size_t *cap, size_t n) {
 
 static int mini(int a, int b) { return a < b ? a : b; }
 
-/* The rows of the periodic transform's band ends that differ from the whole's: 2, 3, then 4
- * rows of the coarser grid for 1, 2, 3+ levels (each level's four lifting steps reach two
- * samples of its own grid). */
-static int margin(int L) { return L == 1 ? 2 : L == 2 ? 3 : 4; }
+static int margin(int L) { return wl_stripe_margin(L); }
 
 static void copy_rows(float *dst, long dcs, const float *src, long scs, int C, long n) {
   for (int c = 0; c < C; c++) memcpy(dst + c * dcs, src + c * scs, sizeof(float) * n);

@@ -177,6 +177,15 @@ WL_API int wl_encode(const wl_model *model, const wl_image *img, const wl_encode
 WL_API int wl_encode_inplace(const wl_model *model, wl_image *img, const wl_encode_opts *opts, uint8_t **out,
                              size_t *outlen);
 
+/* The same, the image read a block of rows at a time, top to bottom, for memory bounded by the
+ * width rather than the area: get(user, y0, n, planes) fills planes [channels][n][width] with
+ * rows y0 .. y0+n-1 (a nonzero return stops the encode and is returned). `shape` gives the
+ * channels, height, width and depth (its planes are not read). No alpha plane, detail layer or
+ * refinement (WL_ERR_ARG): those code the image whole. The bytes are those of wl_encode. */
+typedef int (*wl_rows_in)(void *user, int y0, int n, float *planes);
+WL_API int wl_encode_rows(const wl_model *model, const wl_image *shape, const wl_encode_opts *opts, wl_rows_in get,
+                          void *user, uint8_t **out, size_t *outlen);
+
 /* Rate control (codec/search/target.c). One ladder orders every setting by rate and quality:
  * the first 1 .. K/2 latent channels alone, then K/2 channels with a detail layer of step index
  * 1 .. WL_MAX_STEP. wl_quality_opts sets keep and step (other fields zero) for quality 0..100

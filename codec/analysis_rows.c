@@ -1,0 +1,131 @@
+/* analysis_rows.c: an image's latents from its rows read once, top to bottom (wl_encode_rows),
+ * in stripes of latent positions, with memory bounded by the width: the scaled, padded rows
+ * that the stripes still need (and the first rows, which the last stripe's periodic transform
+ * reads again) instead of the whole image's floats.
+ *
+ * Stripe k is the latent positions [k CH, (k+1) CH) (whole SGEMM blocks of the projection),
+ * latent rows [ra, rb); its packets come from the forward transform of the image's rows
+ * [(ra - M) 2^J, (rb + M) 2^J), taken periodically, of which the band ends (M rows, see
+ * stripes.h) are dropped. Stripe 0 reads the last rows (before row 0, periodically), so it is
+ * made last, when they have been read. Each latent is the same operations on the same values as
+ * wl_analyse's (tested: the same bytes as wl_encode). */
+#include <stdlib.h>
+#include <string.h>
+#include "codec/internal.h"
+#include "codec/layers.h"
+#include "codec/stripes.h"
+#include "wavelet/alloc.h"
+#include "wavelet/wpt.h"
+
+typedef struct {
+  const wl_model *m;
+  const wl_header *h;
+  wl_rows_in get;
+  void *user;
+  int C, H, W, Hp, Wp, J, M;
+  float scale, offset;
+  float *win;       /* scaled, padded rows [wb, wh), channel c's at win + c * cap * Wp */
+  int wb, wh, cap;
+  float *head;      /* rows [0, nhead) */
+  int nhead;
+  float *in;        /* a block of source rows (C, n, W) */
+  int inrows;
+} reader;
+
+static int mini(int a, int b) { return a < b ? a : b; }
+
+/* Reads padded rows up to `end` into the window (rows below keep may go), keeping the first
+ * nhead rows aside too. */
+static int read_to(reader *r, int end, int keep) {
+  const long Wp = r->Wp;
+  end = mini(end, r->Hp);
+  if (end <= r->wh) return 0;
+  keep = keep < r->wb ? r->wb : keep > r->wh ? r->wh : keep;
+  if (end - keep > r->cap) { /* a larger window */
+    const int cap = end - keep + (end - keep) / 2;
+    float *win = wl_alloc_large(sizeof(float) * (size_t)r->C * cap * Wp);
+    if (!win) return WL_FAIL(WL_ERR_NOMEM);
+    for (int c = 0; c < r->C && r->win; c++)
+      memcpy(win + c * cap * Wp, r->win + (c * (long)r->cap + keep - r->wb) * Wp, sizeof(float) * (r->wh - keep) * Wp);
+    free(r->win);
+    r->win = win, r->cap = cap, r->wb = keep;
+  } else if (end - r->wb > r->cap) { /* slide */
+    for (int c = 0; c < r->C; c++)
+      memmove(r->win + c * r->cap * Wp, r->win + (c * (long)r->cap + keep - r->wb) * Wp, sizeof(float) * (r->wh - keep) * Wp);
+    r->wb = keep;
+  }
+  while (r->wh < end) {
+    const int y = r->wh;
+    float *row0 = r->win + (long)(y - r->wb) * Wp;
+    if (y < r->H) { /* source rows, a block at a time */
+      const int n = mini(mini(end - y, r->inrows), r->H - y);
+      WL_TRY(r->get(r->user, y, n, r->in));
+      for (int c = 0; c < r->C; c++)
+        for (int i = 0; i < n; i++) {
+          const float *src = r->in + ((long)c * n + i) * r->W;
+          float *dst = row0 + (c * (long)r->cap + i) * Wp;
+          for (int j = 0; j < r->W; j++) dst[j] = src[j] * r->scale + r->offset; /* as wl_signal_scale */
+          for (int j = r->W; j < r->Wp; j++) dst[j] = src[wl_mirror(j, r->W)] * r->scale + r->offset;
+        }
+      r->wh += n;
+    } else { /* padding: the reflection of a row read */
+      const long from = wl_mirror(y, r->H) - r->wb;
+      for (int c = 0; c < r->C; c++) memcpy(row0 + c * r->cap * Wp, r->win + (c * (long)r->cap + from) * Wp, sizeof(float) * Wp);
+      r->wh++;
+    }
+    for (int k = y; k < mini(r->wh, r->nhead); k++)
+      for (int c = 0; c < r->C; c++)
+        memcpy(r->head + ((long)c * r->nhead + k) * Wp, r->win + (c * (long)r->cap + k - r->wb) * Wp, sizeof(float) * Wp);
+  }
+  return 0;
+}
+
+/* Padded rows [a, b) taken periodically into seg (channel stride cs). */
+static int rows_of(reader *r, int a, int b, float *seg, long cs) {
+  for (int y = a; y < b; y++) {
+    const int i = ((y % r->Hp) + r->Hp) % r->Hp;
+    const float *src = i >= r->wb && i < r->wh ? r->win + (long)(i - r->wb) * r->Wp
+                       : i < r->nhead ? r->head + (long)i * r->Wp : NULL;
+    const long scs = i >= r->wb && i < r->wh ? (long)r->cap * r->Wp : (long)r->nhead * r->Wp;
+    if (!src) return WL_FAIL(WL_ERR_ARG); /* a row no longer held: a bug */
+    for (int c = 0; c < r->C; c++) memcpy(seg + c * cs + (long)(y - a) * r->Wp, src + c * scs, sizeof(float) * r->Wp);
+  }
+  return 0;
+}
+
+int wl_analyse_rows(const wl_model *m, const wl_header *h, const wl_signal *s, wl_rows_in get, void *user, long chunk,
+                    int16_t *q) {
+  const int J = h->J, w = h->lat_w, D = m->D, keep = h->keep;
+  const long P = (long)h->lat_h * w, most_ch = (P + WL_CONV_BLOCK - 1) / WL_CONV_BLOCK * WL_CONV_BLOCK;
+  const long want = chunk > 0 ? (chunk + WL_CONV_BLOCK - 1) / WL_CONV_BLOCK * WL_CONV_BLOCK : 8192;
+  const long CH = want < most_ch ? want : most_ch;
+  const long nk = (P + CH - 1) / CH;
+  reader r = {.m = m, .h = h, .get = get, .user = user, .C = h->channels, .H = h->height, .W = h->width,
+              .Hp = h->lat_h << J, .Wp = w << J, .J = J, .M = wl_stripe_margin(J),
+              .scale = wl_sample_scale(s), .offset = wl_sample_offset(s), .inrows = 64};
+  const int rb0 = (int)((mini(P, CH) - 1) / w + 1);
+  r.nhead = mini(r.Hp, (rb0 + r.M) << J);
+  const int most = (int)((CH + w - 1) / w + 1 + 2 * r.M) << J; /* a stripe's rows, at most */
+  float *seg = wl_alloc_large(sizeof(float) * (size_t)r.C * most * r.Wp), *y = malloc(sizeof(float) * keep * CH);
+  float *scratch = malloc(sizeof(float) * (size_t)wl_conv_window_scratch(D, keep, 1, 1));
+  r.head = malloc(sizeof(float) * (size_t)r.C * r.nhead * r.Wp);
+  r.in = malloc(sizeof(float) * (size_t)r.C * r.inrows * r.W);
+  int e = seg && y && scratch && r.head && r.in ? 0 : WL_FAIL(WL_ERR_NOMEM);
+  for (long t = 1; t <= nk && !e; t++) {
+    const long k = t % nk; /* stripes 1 .. nk-1, then 0 */
+    const long pa = k * CH, pb = pa + CH < P ? pa + CH : P;
+    const int ra = (int)(pa / w), rb = (int)((pb - 1) / w + 1), n = rb - ra + 2 * r.M;
+    if (k) e = read_to(&r, (rb + r.M) << J, (ra - r.M) * (1 << J));
+    else e = read_to(&r, r.Hp, r.Hp - (r.M << J)); /* stripe 0: the last rows, before row 0 */
+    if (!e) e = rows_of(&r, (ra - r.M) * (1 << J), (rb + r.M) * (1 << J), seg, (long)(n << J) * r.Wp);
+    if (!e) e = wl_wpt2_forward(seg, r.C, n << J, r.Wp, J, seg);
+    if (e) break;
+    const wl_window x = {seg + (long)r.M * w, ra, rb - ra, (long)n * w};
+    wl_conv_window(y, pb - pa, pa, pb - pa, &x, m->enc_w, m->enc_b, D, keep, 1, 1, (wl_grid){1, h->lat_h, w}, scratch);
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < keep; c++)
+      for (long i = 0; i < pb - pa; i++) q[c * P + pa + i] = wl_quantise(m->thresh, m->d.bits, y[c * (pb - pa) + i]);
+  }
+  free(seg); free(y); free(scratch); free(r.head); free(r.in); free(r.win);
+  return e;
+}
