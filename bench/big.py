@@ -1,8 +1,8 @@
 """make bench: big images. A 24-Mpixel (6000x4000) photo, made by Lanczos-resizing the largest
 photo of the validation split (not trained on), coded with the built-in rgb model: median wall
 time (RUNS rounds, taking turns) and peak RSS of walloc encode and decode at -T1 and -T2, beside
-cwebp and dwebp (to PNG) on the same photo. Decoding runs in stripes above 4 Mpixel (memory by
-the width); encoding is still whole."""
+cwebp and dwebp (to PNG) on the same photo. Above 4 Mpixel decoding runs in stripes and a plain
+encode of a PNG reads its rows a block at a time (memory by the width)."""
 import os
 import resource
 import statistics

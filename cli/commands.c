@@ -76,19 +76,29 @@ static int read_sniffed(const char *in, uint8_t **buf, size_t *len, int *model) 
 
 static int read_wlc(const char *in, uint8_t **buf, size_t *len) { return read_sniffed(in, buf, len, NULL); }
 
+/* The rest of an opened input that is a PNG (*png set) or .npy, read into *buf. */
+static int read_input(const char *in, io_input *f, uint8_t **buf, size_t *len, int *png) {
+  *buf = NULL;
+  *png = png_is_png(f->head, f->nhead);
+  if (!*png && !npy_is_npy(f->head, f->nhead)) /* told by its first bytes, before reading it all */
+    return cli_fail(in, "not a PNG, .npy or audio (WAV, FLAC, OGG) file");
+  return io_read_rest(f, buf, len) ? cli_fail(in, "cannot read: %s", strerror(errno)) : 0;
+}
+
+/* The image of a PNG or .npy input (read_input) into s->img. */
+static int decode_input(const char *in, const uint8_t *buf, size_t len, int png, cli_signal *s) {
+  const char *why;
+  char msg[NPY_WHY];
+  if (png) return png_decode(buf, len, &s->img, &why) ? cli_fail(in, "%s", why) : 0;
+  return npy_decode(buf, len, &s->img, msg) ? cli_fail(in, "%s", msg) : 0;
+}
+
 /* A PNG or .npy image from the rest of an opened input into s->img. */
 static int read_image(const char *in, io_input *f, cli_signal *s) {
   uint8_t *buf;
   size_t len;
-  const char *why;
-  char msg[NPY_WHY];
-  int rc;
-  const int png = png_is_png(f->head, f->nhead);
-  if (!png && !npy_is_npy(f->head, f->nhead)) /* told by its first bytes, before reading it all */
-    return cli_fail(in, "not a PNG, .npy or audio (WAV, FLAC, OGG) file");
-  if (io_read_rest(f, &buf, &len)) return cli_fail(in, "cannot read: %s", strerror(errno));
-  if (png) rc = png_decode(buf, len, &s->img, &why) ? cli_fail(in, "%s", why) : 0;
-  else rc = npy_decode(buf, len, &s->img, msg) ? cli_fail(in, "%s", msg) : 0;
+  int png, rc = read_input(in, f, &buf, &len, &png);
+  if (!rc) rc = decode_input(in, buf, len, png, s);
   free(buf);
   return rc;
 }
@@ -178,24 +188,43 @@ static void image_threads(const cli_opts *o, const wl_image *img) {
   omp_set_num_threads((long)img->width * img->height < SMALL_IMAGE && !network ? 1 : all);
 }
 
+/* A plain encode of a PNG over STREAM_PIXELS without alpha reads its rows a block at a time
+ * (wl_encode_rows) from the unfiltered file (png_decode_raw: 3 bytes per 8-bit RGB pixel) instead
+ * of the image's floats (12): the same bytes. */
+#define STREAM_PIXELS (1L << 22)
+static int png_rows(void *user, int y0, int n, float *planes) {
+  png_raw_rows(user, y0, n, planes);
+  return 0;
+}
+
 static int encode_image(cli_opts *o, const char *in, io_input *f, const char *out) {
-  uint8_t *enc = NULL;
-  size_t enclen = 0;
+  uint8_t *enc = NULL, *buf = NULL;
+  size_t enclen = 0, len = 0;
   cli_signal s = {0};
   wl_model *m = NULL;
   wl_model_desc d = {0};
-  int rc = read_image(in, f, &s);
+  png_raw raw = {0};
+  int png, e = 0, rc = read_input(in, f, &buf, &len, &png);
+  const int plain = o->quality < 0 && !o->target && !o->refine && !o->step;
+  const int rows = !rc && png && plain && !png_decode_raw(buf, len, &raw) && !raw.alpha &&
+                   (long)raw.width * raw.height > STREAM_PIXELS;
+  if (rows) s.img = (wl_image){raw.channels, raw.height, raw.width, raw.depth, NULL, NULL};
+  else if (!rc) rc = decode_input(in, buf, len, png, &s);
+  if (!rows) png_raw_free(&raw);
+  free(buf);
   if (!rc) rc = encode_model(o, in, s.img.channels, 0, &m, &d);
   if (!rc) {
     image_threads(o, &s.img);
     wl_encode_opts eo = {.keep = o->keep, .refine = o->refine, .step = o->step};
-    int e = o->quality >= 0 ? wl_quality_opts(m, o->quality, &eo) : 0;
-    if (!e && o->target) e = wl_encode_target(m, &s.img, o->target, o->target_value, &eo, &enc, &enclen);
+    e = o->quality >= 0 ? wl_quality_opts(m, o->quality, &eo) : 0;
+    if (!e && rows) e = wl_encode_rows(m, &s.img, &eo, png_rows, &raw, &enc, &enclen);
+    else if (!e && o->target) e = wl_encode_target(m, &s.img, o->target, o->target_value, &eo, &enc, &enclen);
     else if (!e) e = wl_encode_inplace(m, &s.img, &eo, &enc, &enclen); /* the planes are not needed after */
     if (e) rc = cli_fail(in, "%s", cli_error(e));
     else if (o->verbosity > 1 && (o->target || o->quality >= 0))
       fprintf(stderr, "walloc: %s: %d channel(s), detail step %d\n", in, eo.keep, eo.step);
   }
+  png_raw_free(&raw);
   if (!rc) rc = cli_write(o, out, enc, enclen);
   if (!rc && o->verbosity > 1) image_summary(in, out, &s.img, enclen);
   free(enc);

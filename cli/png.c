@@ -100,8 +100,9 @@ static int unfilter(uint8_t *restrict row, const uint8_t *restrict prev, size_t 
  * CRCs and letter types; the signature and IHDR come first, the IDATs are consecutive, IEND
  * ends the file; ancillary chunks but tRNS are skipped; files with tRNS or with any other
  * critical chunk (PLTE too) are left to libpng. */
-static int decode_plain(const uint8_t *buf, size_t len, wl_image *img) {
+static int plain_raw(const uint8_t *buf, size_t len, png_raw *out) {
   static const uint8_t nchan[7] = {1, 0, 3, 0, 2, 0, 4};
+  memset(out, 0, sizeof *out);
   if (len < 8 + 25 || png_sig_cmp(buf, 0, 8) || be32(buf + 8) != 13 || memcmp(buf + 12, "IHDR", 4) ||
       libdeflate_crc32(0, buf + 12, 17) != be32(buf + 29))
     return 1;
@@ -151,18 +152,41 @@ static int decode_plain(const uint8_t *buf, size_t len, wl_image *img) {
   if (!rc && (libdeflate_zlib_decompress_ex(dd, zin, zlen, raw, rawlen, &used, &got) != LIBDEFLATE_SUCCESS ||
               got != rawlen || used != zlen))
     rc = 1; /* libpng tells what is wrong (extra data after the stream: refused there too) */
-  if (!rc) rc = wl_image_alloc(img, n >= 3 ? 3 : 1, (int)H, (int)W, depth, n == 2 || n == 4) ? -1 : 0;
   for (size_t r = 0; !rc && r < H; r++) {
     uint8_t *row = raw + r * (rowbytes + 1) + 1;
-    if (unfilter(row, r ? row - rowbytes - 1 : zero, rowbytes, bpp, row[-1])) {
-      wl_image_release(img);
-      rc = 1;
-    } else {
-      deinterleave_row(row, r, (int)n, (int)bytes, img);
-    }
+    if (unfilter(row, r ? row - rowbytes - 1 : zero, rowbytes, bpp, row[-1])) rc = 1;
   }
   libdeflate_free_decompressor(dd);
-  free(zero); free(raw); free(z);
+  free(zero); free(z);
+  if (rc) free(raw);
+  else *out = (png_raw){raw, n >= 3 ? 3 : 1, (int)H, (int)W, depth, n == 2 || n == 4, rowbytes + 1};
+  return rc;
+}
+
+int png_decode_raw(const uint8_t *buf, size_t len, png_raw *r) { return plain_raw(buf, len, r); }
+
+void png_raw_free(png_raw *r) {
+  free(r->raw);
+  r->raw = NULL;
+}
+
+/* Rows y0 .. y0+n-1 of r as an image of that height (planes and alpha given). */
+static void raw_rows(const png_raw *r, int y0, int n, wl_image *img) {
+  const int k = r->channels + r->alpha, bytes = r->depth / 8;
+  for (int i = 0; i < n; i++) deinterleave_row(r->raw + (size_t)(y0 + i) * r->stride + 1, (size_t)i, k, bytes, img);
+}
+
+void png_raw_rows(const png_raw *r, int y0, int n, float *planes) {
+  wl_image img = {r->channels, n, r->width, r->depth, planes, NULL};
+  raw_rows(r, y0, n, &img);
+}
+
+static int decode_plain(const uint8_t *buf, size_t len, wl_image *img) {
+  png_raw r;
+  int rc = plain_raw(buf, len, &r);
+  if (!rc && wl_image_alloc(img, r.channels, r.height, r.width, r.depth, r.alpha)) rc = -1;
+  if (!rc) raw_rows(&r, 0, r.height, img);
+  png_raw_free(&r);
   return rc;
 }
 

@@ -11,6 +11,19 @@ int png_is_png(const uint8_t *buf, size_t len);
 /* Decodes a PNG: gray/RGB planes, 8 or 16 bits (1/2/4-bit and palette expand to 8), alpha
  * (or tRNS) into img->alpha. On failure returns -1 and points *why at a static message. */
 int png_decode(const uint8_t *buf, size_t len, wl_image *img, const char **why);
+/* The common PNG (what png_decode reads in one pass, without libpng) as its unfiltered rows,
+ * to be read a block of rows at a time: 0, 1 when it is not that kind (use png_decode, which
+ * says what is wrong), -1 when out of memory. png_raw_rows: rows y0 .. y0+n-1 into planes
+ * [channels][n][width] (alpha not read). */
+typedef struct {
+  uint8_t *raw;                 /* height rows of stride bytes: the filter byte, then the samples */
+  int channels, height, width, depth, alpha;
+  size_t stride;
+} png_raw;
+int png_decode_raw(const uint8_t *buf, size_t len, png_raw *r);
+void png_raw_rows(const png_raw *r, int y0, int n, float *planes);
+void png_raw_free(png_raw *r);
+
 /* Encodes img as PNG into a malloc'd buffer. Returns 0 or -1. */
 int png_encode(const wl_image *img, uint8_t **out, size_t *outlen);
 

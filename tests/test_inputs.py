@@ -126,4 +126,26 @@ def _():
     assert grew <= 1.5, "decode memory grows %.2f bytes per pixel of height" % grew
 
 
+
+@test("inputs: a PNG over 4 Mpixel encodes from its rows a block at a time (wl_encode_rows) to the bytes of the "
+      "same image encoded whole (from .npy), 8-bit RGB and 16-bit gray")
+def _():
+    from PIL import Image
+    rng = np.random.default_rng(5)
+    for mode, model, shape, dtype in (("RGB", "rgb", (2050, 2100, 3), np.uint8), ("I;16", "gray", (2049, 2051), np.uint16)):
+        top = 255 if dtype == np.uint8 else 65535
+        ramp = np.linspace(0, top * 0.6, shape[1])
+        a = np.clip(rng.random(shape) * top * 0.3 + (ramp[None, :, None] if len(shape) == 3 else ramp[None, :]), 0, top)
+        a = a.astype(dtype)
+        png, npy = T("rows.png"), T("rows.npy")
+        Image.fromarray(a if len(shape) == 3 else a.astype(np.uint16), mode).save(png, compress_level=1)
+        np.save(npy, np.moveaxis(a, 2, 0) if len(shape) == 3 else a)
+        outs = []
+        for src in (png, npy):
+            rc, _, err = run("encode", "-q", "-f", "-m", model, src, "-o", T("rows.wlc"))
+            assert rc == 0, err
+            outs.append(open(T("rows.wlc"), "rb").read())
+        assert outs[0] == outs[1], "%s: %d bytes by rows, %d whole" % (model, len(outs[0]), len(outs[1]))
+
+
 sys.exit(finish())
