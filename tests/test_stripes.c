@@ -195,9 +195,11 @@ static void test_encode_rows(void) {
     uint8_t *none;
     size_t n;
     T_EXPECT(d.dims != 2 || wl_encode_rows(m, &alpha, NULL, rows_of, &src, &none, &n) == WL_ERR_ARG, "alpha taken");
+    float *plane = alpha.alpha;
     alpha.alpha = NULL;
     T_EXPECT(d.dims != 2 || wl_encode_rows(m, &alpha, &detail, rows_of, &src, &none, &n) == WL_ERR_ARG, "detail taken");
-    free(alpha.planes);
+    alpha.alpha = plane;
+    wl_image_release(&alpha);
     wl_model_free(m);
   }
   t_end();
