@@ -74,7 +74,8 @@ static void conv_blocks(float *y, long ycs, conv_src x, const float *W, float be
       const long q = t * WL_CONV_BLOCK, m = minl(P - q, WL_CONV_BLOCK), lo = q > p0 ? q : p0;
       const long hi = minl(q + m, p0 + n), whole = lo == q && hi == q + m;
       const float *col = x.x + (q - x.off);
-      float *own = scratch + (long)WL_TID() * per, *c = whole ? y + (q - p0) : own + K * WL_CONV_BLOCK;
+      float *own = scratch ? scratch + (long)WL_TID() * per : NULL; /* NULL: 1x1 over whole blocks */
+      float *c = whole ? y + (q - p0) : own + K * WL_CONV_BLOCK;
       long ld = x.cs;
       if (kh * kw > 1) {
         im2col(own, x.x, x.cs, Ci, kh, kw, gx, q - x.off, m);
