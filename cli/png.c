@@ -269,8 +269,8 @@ int png_decode(const uint8_t *buf, size_t len, wl_image *img, const char **why) 
 /* Writing: rows Up-filtered (the first unfiltered) into one zlib stream, level 1 with the RLE
  * strategy, cut into IDATs of at most IDAT_MAX bytes as it comes. Decoded PNGs are
  * intermediates, so speed first: on a 4-Mpixel photo RLE took 70 ms against 81 ms for the
- * default strategy at level 1, and its file was 10% smaller; libdeflate (one call on the whole
- * image) is faster still but cannot take the image a stripe at a time. */
+ * default strategy at level 1, and its file was 10% smaller. An image given in one call goes
+ * through libdeflate instead (write_whole), which cannot take it a stripe at a time. */
 #define IDAT_MAX (1u << 18)
 struct png_writer {
   png_sink sink;
@@ -279,12 +279,13 @@ struct png_writer {
   size_t rowbytes;
   uint8_t *row, *prev, *z; /* a filtered row (filter byte first), the previous raw row, IDAT data */
   z_stream zs;
-  int zinit;
+  int zinit, whole; /* whole: the image came in one call (write_whole) */
 };
 
 static int put_chunk(png_writer *pw, const char *type, const uint8_t *data, uint32_t n) {
   uint8_t head[8], crc[4];
-  uint32_t c = (uint32_t)crc32(crc32(0, (const Bytef *)type, 4), data, n);
+  uint32_t c = (uint32_t)crc32(0, (const Bytef *)type, 4);
+  if (n) c = (uint32_t)crc32(c, data, n); /* crc32(c, NULL, 0) would be 0, not c */
   for (int i = 0; i < 4; i++) head[i] = (uint8_t)(n >> (24 - 8 * i)), crc[i] = (uint8_t)(c >> (24 - 8 * i));
   memcpy(head + 4, type, 4);
   return pw->sink(pw->user, head, 8) || (n && pw->sink(pw->user, data, n)) || pw->sink(pw->user, crc, 4) ? -1 : 0;
@@ -338,25 +339,54 @@ int png_writer_new(png_writer **out, int channels, int height, int width, int de
   return 0;
 }
 
-int png_writer_rows(png_writer *pw, const wl_image *rows) {
+/* Row r of rows into out (filter byte first), Up-filtered against prev (the first row of the
+ * image unfiltered), prev then holding it raw. */
+static void filter_row(png_writer *pw, const wl_image *rows, size_t r, int first, uint8_t *out) {
   const size_t W = (size_t)rows->width, H = (size_t)rows->height;
-  if ((int)H > pw->rows_left) return -1;
-  for (size_t r = 0; r < H; r++, pw->rows_left--) {
-    uint8_t *raw = pw->row + 1;
-    for (size_t j = 0; j < W; j++)
-      for (int k = 0; k < pw->n; k++) {
-        const unsigned v = (unsigned)(k < pw->C ? rows->planes[((size_t)k * H + r) * W + j] : rows->alpha[r * W + j]);
-        uint8_t *d = raw + (j * (size_t)pw->n + (size_t)k) * (size_t)pw->bytes;
-        if (pw->bytes == 2) d[0] = (uint8_t)(v >> 8), d[1] = (uint8_t)v;
-        else d[0] = (uint8_t)v;
-      }
-    const int first = pw->zs.total_in == 0;
-    pw->row[0] = first ? 0 : 2;
-    for (size_t i = 0; i < pw->rowbytes; i++) { /* Up: minus the raw row above, which prev keeps */
-      const uint8_t v = raw[i];
-      raw[i] = (uint8_t)(v - (first ? 0 : pw->prev[i]));
-      pw->prev[i] = v;
+  uint8_t *raw = out + 1;
+  for (size_t j = 0; j < W; j++)
+    for (int k = 0; k < pw->n; k++) {
+      const unsigned v = (unsigned)(k < pw->C ? rows->planes[((size_t)k * H + r) * W + j] : rows->alpha[r * W + j]);
+      uint8_t *d = raw + (j * (size_t)pw->n + (size_t)k) * (size_t)pw->bytes;
+      if (pw->bytes == 2) d[0] = (uint8_t)(v >> 8), d[1] = (uint8_t)v;
+      else d[0] = (uint8_t)v;
     }
+  out[0] = first ? 0 : 2;
+  for (size_t i = 0; i < pw->rowbytes; i++) { /* Up: minus the raw row above, which prev keeps */
+    const uint8_t v = raw[i];
+    raw[i] = (uint8_t)(v - (first ? 0 : pw->prev[i]));
+    pw->prev[i] = v;
+  }
+}
+
+/* The whole image in one call: one libdeflate stream at level 1, twice as fast as zlib's (a
+ * 4-Mpixel photo: 35 against 70 ms) and 3% smaller. */
+static int write_whole(png_writer *pw, const wl_image *rows) {
+  const size_t H = (size_t)rows->height, rawlen = H * (pw->rowbytes + 1);
+  struct libdeflate_compressor *c = libdeflate_alloc_compressor(1);
+  uint8_t *raw = malloc(rawlen), *z = NULL;
+  size_t zlen = 0;
+  int e = -1;
+  if (raw && c) {
+    for (size_t r = 0; r < H; r++) filter_row(pw, rows, r, r == 0, raw + r * (pw->rowbytes + 1));
+    const size_t bound = libdeflate_zlib_compress_bound(c, rawlen);
+    if ((z = malloc(bound))) zlen = libdeflate_zlib_compress(c, raw, rawlen, z, bound);
+    e = zlen ? 0 : -1;
+    for (size_t off = 0; !e && off < zlen; off += IDAT_MAX)
+      e = put_chunk(pw, "IDAT", z + off, (uint32_t)(zlen - off < IDAT_MAX ? zlen - off : IDAT_MAX));
+  }
+  libdeflate_free_compressor(c);
+  free(raw); free(z);
+  if (!e) pw->rows_left = 0, pw->whole = 1;
+  return e;
+}
+
+int png_writer_rows(png_writer *pw, const wl_image *rows) {
+  const size_t H = (size_t)rows->height;
+  if ((int)H > pw->rows_left) return -1;
+  if (!pw->zs.total_in && (int)H == pw->rows_left) return write_whole(pw, rows);
+  for (size_t r = 0; r < H; r++, pw->rows_left--) {
+    filter_row(pw, rows, r, pw->zs.total_in == 0, pw->row);
     pw->zs.next_in = pw->row, pw->zs.avail_in = (uInt)(pw->rowbytes + 1);
     if (deflate_out(pw, Z_NO_FLUSH)) return -1;
   }
@@ -364,7 +394,7 @@ int png_writer_rows(png_writer *pw, const wl_image *rows) {
 }
 
 int png_writer_end(png_writer *pw) {
-  if (pw->rows_left || deflate_out(pw, Z_FINISH)) return -1;
+  if (pw->rows_left || (!pw->whole && deflate_out(pw, Z_FINISH))) return -1;
   return put_chunk(pw, "IEND", NULL, 0);
 }
 

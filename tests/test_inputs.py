@@ -14,7 +14,7 @@ import numpy as np
 import soundfile as sf
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "py"))
-from harness import finish, peak_rss_kb, test, run, garden_scratch, SANITIZED, WALLOC  # noqa: E402
+from harness import finish, peak_rss_kb, png_crcs_ok, test, run, garden_scratch, SANITIZED, WALLOC  # noqa: E402
 
 TMPDIR, T, RGB, WLC = garden_scratch("walloc-inputs-")
 COMMANDS = {"info": ["info", "{}"], "decode": ["decode", "{}", "-o", T("x.png")], "latents": ["latents", "{}", "-o", T("x.npy")],
@@ -121,6 +121,12 @@ def _():
         rc, _, err = run("encode", "-q", "-f", "-m", "gray", src, "-o", wlc)
         assert rc == 0, err
         kb.append(peak_rss_kb("decode", "-q", "-f", wlc, "-o", T("tall.png")))
+        assert png_crcs_ok(T("tall.png")), "a chunk of the PNG written in stripes has a wrong CRC"
+        if h == 4608:  # the PNG written a stripe at a time holds the samples of the whole decode: both encode alike
+            assert run("decode", "-q", "-f", wlc, "-o", T("tall.npy"))[0] == 0
+            assert run("encode", "-q", "-f", "-m", "gray", T("tall.png"), "-o", T("a.wlc"))[0] == 0
+            assert run("encode", "-q", "-f", "-m", "gray", T("tall.npy"), "-o", T("b.wlc"))[0] == 0
+            assert open(T("a.wlc"), "rb").read() == open(T("b.wlc"), "rb").read(), "PNG by stripes differs"
     grew = (kb[1] - kb[0]) * 1024 / (1024 * (18432 - 4608))
     print("  peak RSS %d and %d KB: %.3f byte per added pixel" % (kb[0], kb[1], grew))
     assert grew <= 1.5, "decode memory grows %.2f bytes per pixel of height" % grew

@@ -16,7 +16,7 @@ from PIL import Image
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "py"))
 import pngref  # noqa: E402
-from harness import TOOLS, fails_cleanly, finish, test, run  # noqa: E402
+from harness import TOOLS, fails_cleanly, finish, png_crcs_ok, test, run  # noqa: E402
 
 TMP = tempfile.mkdtemp(prefix="walloc-png-")
 T = lambda *name: os.path.join(TMP, *name)  # noqa: E731
@@ -76,6 +76,23 @@ def _():
         assert np.array_equal(np.load(T("la.npy")), np.load(T("lr.npy"))), "%d channels: latents differ" % c
         assert run("decode", "-f", T("a.wlc"), "-o", T("a.npy"))[0] == 0
         assert np.array_equal(np.load(T("a.npy"))[-1], a[:, :, -1]), "%d channels, %d bits: alpha differs" % (c, depth)
+
+
+@test("the PNGs walloc writes: every chunk's CRC right, and an independent reader (pngref) gets the samples of "
+      "the .npy decode (gray, gray+alpha, RGB, RGBA; 8 and 16 bits)")
+def _():
+    for i, (c, depth) in enumerate(KINDS):
+        a = photo(41, 33 + i, c, depth, 10 + i)
+        src, wlc, png, npy = T("w.png"), T("w.wlc"), T("w-out.png"), T("w-out.npy")
+        pngref.write(src, a, depth)
+        assert run("encode", "-f", src, "-o", wlc)[0] == 0
+        assert run("decode", "-f", wlc, "-o", png)[0] == 0 and run("decode", "-f", wlc, "-o", npy)[0] == 0
+        assert png_crcs_ok(png), "%d channels, %d bits: a chunk's CRC is wrong" % (c, depth)
+        got, ref = pngref.read(png)[0], np.load(npy)
+        colour = got[:, :, : 3 if c >= 3 else 1].transpose(2, 0, 1)
+        assert np.array_equal(colour, ref.reshape(colour.shape)), "%d channels, %d bits: PNG samples differ" % (c, depth)
+        if c in (2, 4):
+            assert np.array_equal(got[:, :, -1], a[:, :, -1]), "%d channels: alpha differs" % c
 
 
 @test("PNGs the one-pass read leaves to libpng (palette, tRNS, interlaced, a chunk between IDATs, "

@@ -53,6 +53,20 @@ def run(*args, stdin=None):
     return p.returncode, p.stdout, p.stderr.decode()
 
 
+def png_crcs_ok(path):
+    """Whether every chunk of the PNG at path has the CRC its type and data give (zlib.crc32)."""
+    import struct
+    import zlib
+    d = open(path, "rb").read()
+    p = 8
+    while p < len(d):
+        n, = struct.unpack(">I", d[p:p + 4])
+        if zlib.crc32(d[p + 4:p + 8 + n]) & 0xffffffff != struct.unpack(">I", d[p + 8 + n:p + 12 + n])[0]:
+            return False
+        p += 12 + n
+    return p == len(d)
+
+
 def peak_rss_kb(*args):
     """Peak resident memory in KB of walloc ARGS, measured in a child of its own."""
     code = "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode; " \
