@@ -210,10 +210,12 @@ WL_API int wl_decode(const wl_model *model, const uint8_t *buf, size_t len, wl_i
  * rather than the area: put(user, rows, y0) receives rows y0 .. y0 + rows->height - 1 as an
  * image of that height (planes [channels][height][width], alpha when the image has one; both
  * the decoder's, valid during the call). A nonzero return from put stops the decode and is
- * returned. `stripe` sets the latent rows per stripe (2^J image rows each; 0: chosen from the
- * width, about 8192 latent positions); the samples do not depend on it, nor on the thread
- * count: they are those of wl_decode. Memory: the latents (and a detail layer's planes), and
- * about 2 stripes of every layer of the decoder. */
+ * returned. `stripe` sets the latent rows per stripe (2^J image rows each); 0 decodes an image
+ * of up to 4 Mpixel whole (one stripe: faster there) and a larger one in stripes of about 4096
+ * latent positions (4 to 16 rows). The samples depend on neither the stripes nor the thread
+ * count: they are those of wl_decode. Memory in stripes: the latents (and a detail layer's
+ * planes), and a window of each of the decoder's layers, a few rows and up to 16 blocks of 512
+ * latent positions ahead of the next (175 MB for a 6000x4000 RGB photo with rgb). */
 typedef int (*wl_rows_fn)(void *user, const wl_image *rows, int y0);
 WL_API int wl_decode_rows(const wl_model *model, const uint8_t *buf, size_t len, int stripe, wl_rows_fn put,
                           void *user);
