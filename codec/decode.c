@@ -74,7 +74,9 @@ static int put_rows(void *user, const float *planes, int y0, int n) {
   return c->put(c->user, &c->rows, y0);
 }
 
-int wl_decode_rows(const wl_model *m, const uint8_t *buf, size_t len, int stripe, wl_rows_fn put, void *user) {
+/* wl_decode_rows; whole: wl_decode's planes, which an image decoded whole is synthesised into. */
+static int decode_rows(const wl_model *m, const uint8_t *buf, size_t len, int stripe, float *whole, wl_rows_fn put,
+                       void *user) {
   wl_header h;
   int16_t *q, *v = NULL;
   if (!m || !buf || !put) return WL_FAIL(WL_ERR_ARG);
@@ -89,7 +91,7 @@ int wl_decode_rows(const wl_model *m, const uint8_t *buf, size_t len, int stripe
     c.rows.alpha = malloc(sizeof(float) * (size_t)most * h.width);
     e = c.z && c.raw && c.rows.alpha ? 0 : WL_FAIL(WL_ERR_NOMEM);
   }
-  if (!e) e = wl_stripes_run(m, &h, q, v, B, put_rows, &c);
+  if (!e) e = wl_stripes_run(m, &h, q, v, B, whole, put_rows, &c);
   ZSTD_freeDStream(c.z);
   free(c.raw);
   free(c.rows.alpha);
@@ -98,11 +100,15 @@ int wl_decode_rows(const wl_model *m, const uint8_t *buf, size_t len, int stripe
   return e;
 }
 
-/* wl_decode: each stripe copied into the whole image. */
+int wl_decode_rows(const wl_model *m, const uint8_t *buf, size_t len, int stripe, wl_rows_fn put, void *user) {
+  return decode_rows(m, buf, len, stripe, NULL, put, user);
+}
+
+/* wl_decode: each stripe copied into the whole image (an image decoded whole is there already). */
 static int put_image(void *user, const wl_image *rows, int y0) {
   wl_image *img = user;
   const size_t W = (size_t)img->width, n = (size_t)rows->height * W;
-  for (int c = 0; c < img->channels; c++)
+  for (int c = 0; c < img->channels && rows->planes != img->planes; c++)
     memcpy(img->planes + ((size_t)c * img->height + y0) * W, rows->planes + c * n, sizeof(float) * n);
   if (img->alpha) memcpy(img->alpha + (size_t)y0 * W, rows->alpha, sizeof(float) * n);
   return 0;
@@ -114,7 +120,7 @@ int wl_decode(const wl_model *m, const uint8_t *buf, size_t len, wl_image *img) 
   WL_TRY(wl_info_read(buf, len, &info));
   if (info.modality != WL_MODALITY_IMAGE) return WL_FAIL(WL_ERR_MISMATCH);
   WL_TRY(wl_image_alloc(img, info.channels, info.height, info.width, info.depth, info.has_alpha));
-  int e = wl_decode_rows(m, buf, len, 0, put_image, img);
+  int e = decode_rows(m, buf, len, 0, img->planes, put_image, img);
   if (e) wl_image_release(img);
   return e;
 }

@@ -201,7 +201,7 @@ int wl_detail_decode(const wl_header *h, const wl_detail *d, const uint8_t *p, i
   return err.err;
 }
 
-void wl_detail_add_part(const wl_header *h, const int16_t *v, long p0, long n, float *Xh) {
+void wl_detail_add_part(const wl_header *h, const int16_t *v, long p0, long n, float *Xh, long cs) {
   const int C = h->channels, B = bands_of(h);
   const long P = (long)h->lat_h * h->lat_w;
   const double step = wl_detail_step(h->step);
@@ -213,10 +213,11 @@ void wl_detail_add_part(const wl_header *h, const int16_t *v, long p0, long n, f
       for (int c = 0; c < C; c++) {
         double r = 0;
         for (int k = 0; k < C; k++) r += M[k][c] * v[((long)b * C + k) * P + p0 + p];
-        Xh[((long)c * B + b) * n + p] += (float)(r * step);
+        Xh[((long)c * B + b) * cs + p] += (float)(r * step);
       }
 }
 
 void wl_detail_add(const wl_header *h, const int16_t *v, float *Xh) {
-  wl_detail_add_part(h, v, 0, (long)h->lat_h * h->lat_w, Xh);
+  const long P = (long)h->lat_h * h->lat_w;
+  wl_detail_add_part(h, v, 0, P, Xh, P);
 }

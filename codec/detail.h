@@ -33,6 +33,6 @@ int wl_detail_table_read(const wl_header *h, const uint8_t *p, size_t len, wl_de
 int wl_detail_decode(const wl_header *h, const wl_detail *d, const uint8_t *p, int16_t *v);
 /* Xh (D, P) += the inverse channel-DCT of v times the step. */
 void wl_detail_add(const wl_header *h, const int16_t *v, float *Xh);
-/* The same for the n positions p0 .. p0+n-1 alone: Xh (D, n). */
-void wl_detail_add_part(const wl_header *h, const int16_t *v, long p0, long n, float *Xh);
+/* The same for the n positions p0 .. p0+n-1 alone: Xh (D, n), plane d at Xh + d * cs. */
+void wl_detail_add_part(const wl_header *h, const int16_t *v, long p0, long n, float *Xh, long cs);
 #endif

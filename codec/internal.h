@@ -109,6 +109,11 @@ struct wl_model {
 /* bottleneck.c: WaLLoC companding. u = 2L(Phi(y/s) - 1/2); q = round(u). */
 void wl_compand_params(int bits, double *L, double *s);
 double wl_compand_threshold(int q, double L, double s);
+/* y for a latent q of m, from its table: q clamped to the B-bit range. */
+static inline float wl_dequant_q(const wl_model *m, int q) {
+  const int half = 1 << (m->d.bits - 1);
+  return m->dequant[(q < 1 - half ? 1 - half : q > half - 1 ? half - 1 : q) + half];
+}
 /* q for y, from the model's thresholds (see bottleneck.c). */
 int16_t wl_quantise(const float *thresh, int bits, float y);
 double wl_dequantise_one(int q, double L, double s);
@@ -171,6 +176,9 @@ typedef struct {
   size_t xcap, scap, ycap, ncap; /* their sizes in floats */
 } wl_work;
 void wl_work_free(wl_work *w);
+/* Makes *buf (from wl_alloc_large) hold at least n floats, *cap of them, keeping none of its
+ * contents. */
+int wl_grow(float **buf, size_t *cap, size_t n);
 /* Sizes w for signals up to the shape of s (1-D: the transform's scratch too), so that a stream
  * whose first chunk is its shortest does not allocate (and fault in) its buffers twice. */
 int wl_work_reserve(wl_work *w, const wl_signal *s, int J);

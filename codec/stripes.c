@@ -65,7 +65,7 @@ struct stage {
   int nhead;
   float *exact;     /* positions [ea, eb) computed for a read beyond the other end */
   long ea, eb;
-  float *tmp, *tmp2; /* a transform's gathered input and its scratch */
+  float *tmp, *tmp2; /* a transform's gathered input, an inverse's scratch */
   size_t ecap, tcap, tcap2;
 };
 
@@ -80,18 +80,8 @@ struct pipe {
   int n;
 };
 
-static int grow(float **buf, size_t *cap, size_t n) {
-  if (*cap >= n) return 0;
-  free(*buf);
-  *cap = 0;
-  if (!(*buf = wl_alloc_large(sizeof(float) * n))) return WL_FAIL(WL_ERR_NOMEM);
-  *cap = n;
-  return 0;
-}
 
 static int mini(int a, int b) { return a < b ? a : b; }
-
-static int margin(int L) { return wl_stripe_margin(L); }
 
 static void copy_rows(float *dst, long dcs, const float *src, long scs, int C, long n) {
   for (int c = 0; c < C; c++) memcpy(dst + c * dcs, src + c * scs, sizeof(float) * n);
@@ -123,15 +113,12 @@ static int room(stage *s, long end) {
   return 0;
 }
 
-static int prepare(stage *s, long pa, long pb);
-
 /* Computes up to position end at least, into the window (keeping the first nhead rows aside). */
 static int extend(stage *s, long end) {
   const long P = (long)s->H * s->w, a = s->hi;
   const long b = s->rows ? minl(P, roundup(maxl(end, a + TRANSFORM_POSITIONS), s->w))
                          : minl(P, roundup(maxl(end, a + CHUNK), WL_CONV_BLOCK));
   const long head = (long)s->nhead * s->w;
-  WL_TRY(prepare(s, a, b)); /* the inputs first, so that a layer's window is made after them */
   WL_TRY(room(s, b));
   WL_TRY(s->compute(s, a, b, s->buf + (a - s->base), s->cap));
   s->hi = b;
@@ -154,7 +141,7 @@ static int exact_view(stage *s, int a, int b, wl_window *v) {
   const long eb = s->rows ? b * w : minl(P, roundup((long)b * w, WL_CONV_BLOCK));
   if (ea < s->ea || eb > s->eb) {
     s->ea = s->eb = 0;
-    WL_TRY(grow(&s->exact, &s->ecap, (size_t)s->C * (eb - ea)));
+    WL_TRY(wl_grow(&s->exact, &s->ecap, (size_t)s->C * (eb - ea)));
     WL_TRY(s->compute(s, ea, eb, s->exact, eb - ea));
     s->ea = ea, s->eb = eb;
   }
@@ -192,7 +179,7 @@ static int gather(stage *s, const stage *r, int a, int b, float *dst, long cs) {
       s->p->exact -= wrap;
       WL_TRY(e);
       copy_rows(dst + (long)(i - a) * s->w, cs, v.x, v.cs, s->C, (long)run * s->w);
-      for (int k = 0; k < s->p->n && !s->p->exact; k++) { /* a read beyond the ends done: its rows go */
+      for (int k = 0; k < s->p->n && wrap && !s->p->exact; k++) { /* a read beyond the ends done: its rows go */
         stage *t = &s->p->st[k];
         free(t->exact);
         t->exact = NULL, t->ecap = 0, t->ea = t->eb = 0;
@@ -206,13 +193,9 @@ static int latents(stage *s, long pa, long pb, float *out, long cs) {
   const wl_model *m = s->p->m;
   const wl_header *h = s->p->h;
   const long P = (long)h->lat_h * h->lat_w;
-  const int half = 1 << (m->d.bits - 1), keep = h->keep;
 #pragma omp parallel for schedule(static)
   for (int c = 0; c < s->C; c++)
-    for (long i = 0; i < pb - pa; i++) {
-      const int v = c < keep ? s->p->q[c * P + pa + i] : 0;
-      out[c * cs + i] = c < keep ? m->dequant[(v < 1 - half ? 1 - half : v > half - 1 ? half - 1 : v) + half] : m->fill[c];
-    }
+    for (long i = 0; i < pb - pa; i++) out[c * cs + i] = c < h->keep ? wl_dequant_q(m, s->p->q[c * P + pa + i]) : m->fill[c];
   return 0;
 }
 
@@ -222,7 +205,7 @@ static int silu_into(float **buf, size_t *cap, const stage *in, wl_window *v) {
   const long n = (long)v->rows * in->w;
   const float *x = v->x;
   const long xcs = v->cs;
-  WL_TRY(grow(buf, cap, (size_t)in->C * n));
+  WL_TRY(wl_grow(buf, cap, (size_t)in->C * n));
   float *y = *buf;
 #pragma omp parallel for schedule(static)
   for (int c = 0; c < in->C; c++)
@@ -268,10 +251,10 @@ static int sum(stage *s, long pa, long pb, float *out, long cs) {
   } else {
     WL_TRY(add_rows(s, s->in2, pa, pb, out, cs, 1));
   }
-  WL_TRY(grow(&s->p->scratch, &s->p->scap, (size_t)wl_conv_window_scratch(s->in->C, s->C, 1, 1)));
+  WL_TRY(wl_grow(&s->p->scratch, &s->p->scap, (size_t)wl_conv_window_scratch(s->in->C, s->C, 1, 1)));
   wl_matmul_add_window(out, cs, pa, pb - pa, &x, s->W, s->C, s->in->C, g, s->p->scratch);
   if (two) {
-    WL_TRY(grow(&s->p->scratch, &s->p->scap, (size_t)wl_conv_window_scratch(s->in2->C, s->C, 1, 1)));
+    WL_TRY(wl_grow(&s->p->scratch, &s->p->scap, (size_t)wl_conv_window_scratch(s->in2->C, s->C, 1, 1)));
     wl_matmul_add_window(out, cs, pa, pb - pa, &x2, s->W2, s->C, s->in2->C, g, s->p->scratch);
   }
   return 0;
@@ -282,7 +265,7 @@ static int conv(stage *s, long pa, long pb, float *out, long cs) {
   const wl_grid g = {1, s->H, s->w};
   wl_window x;
   WL_TRY(input(s, s->in, pa, pb, s->kh, 1, &s->p->act, &s->p->acap, &x));
-  WL_TRY(grow(&s->p->scratch, &s->p->scap, (size_t)wl_conv_window_scratch(s->in->C, s->C, s->kh, s->kw)));
+  WL_TRY(wl_grow(&s->p->scratch, &s->p->scap, (size_t)wl_conv_window_scratch(s->in->C, s->C, s->kh, s->kw)));
   wl_conv_window(out, cs, pa, pb - pa, &x, s->W, s->bias, s->in->C, s->C, s->kh, s->kw, g, s->p->scratch);
   return s->in2 ? add_rows(s, s->in2, pa, pb, out, cs, 0) : 0;
 }
@@ -290,12 +273,12 @@ static int conv(stage *s, long pa, long pb, float *out, long cs) {
 /* The inverse packet transform of L levels: rows [a, b) from the input's [a/2^L - M, b/2^L + M). */
 static int inverse(stage *s, long pa, long pb, float *out, long cs) {
   stage *in = s->in;
-  const int a = (int)(pa / s->w), b = (int)(pb / s->w), M = margin(s->L);
+  const int a = (int)(pa / s->w), b = (int)(pb / s->w), M = wl_stripe_margin(s->L);
   const int ia = (a >> s->L) - M, ib = ((b + (1 << s->L) - 1) >> s->L) + M, n = ib - ia;
   const long nin = (long)n * in->w, rows = (long)(b - a) * s->w, skip = (long)(a - ia * (1 << s->L)) * s->w;
-  WL_TRY(grow(&s->tmp, &s->tcap, (size_t)in->C * nin));
+  WL_TRY(wl_grow(&s->tmp, &s->tcap, (size_t)in->C * nin));
   WL_TRY(gather(in, s, ia, ib, s->tmp, nin));
-  WL_TRY(grow(&s->tmp2, &s->tcap2, wl_wpt_scratch_floats(s->C, n << s->L, s->w)));
+  WL_TRY(wl_grow(&s->tmp2, &s->tcap2, wl_wpt_scratch_floats(s->C, n << s->L, s->w)));
   WL_TRY(wl_wpt2_inverse_with(s->tmp, s->C, n << s->L, s->w, s->L, s->tmp, s->tmp2, s->tcap2));
   copy_rows(out, cs, s->tmp + skip, nin << (2 * s->L), s->C, rows);
   return 0;
@@ -305,39 +288,13 @@ static int inverse(stage *s, long pa, long pb, float *out, long cs) {
  * packets (D, lat_h, lat_w) from the image's rows [(a - M) 2^J, (b + M) 2^J). */
 static int forward(stage *s, long pa, long pb, float *out, long cs) {
   stage *in = s->in;
-  const int a = (int)(pa / s->w), b = (int)(pb / s->w), J = s->L, M = margin(J), ia = a - M, ib = b + M, n = ib - ia;
+  const int a = (int)(pa / s->w), b = (int)(pb / s->w), J = s->L, M = wl_stripe_margin(J), ia = a - M, ib = b + M, n = ib - ia;
   const long nin = ((long)n << J) * in->w, rows = (long)(b - a) * s->w;
-  WL_TRY(grow(&s->tmp, &s->tcap, (size_t)in->C * nin));
+  WL_TRY(wl_grow(&s->tmp, &s->tcap, (size_t)in->C * nin));
   WL_TRY(gather(in, s, ia * (1 << J), ib * (1 << J), s->tmp, nin));
   WL_TRY(wl_wpt2_forward(s->tmp, in->C, n << J, in->w, J, s->tmp));
-  WL_TRY(grow(&s->tmp2, &s->tcap2, (size_t)s->C * rows));
-  copy_rows(s->tmp2, rows, s->tmp + (long)M * s->w, (long)n * s->w, s->C, rows);
-  wl_detail_add_part(s->p->h, s->p->v, pa, rows, s->tmp2);
-  copy_rows(out, cs, s->tmp2, rows, s->C, rows);
-  return 0;
-}
-
-/* Computes the inputs of positions [pa, pb) of s (their views as the compute reads them, in
- * its order), so that s's window is made after theirs. */
-static int prepare(stage *s, long pa, long pb) {
-  wl_window v;
-  if (s->compute == sum || s->compute == conv) {
-    const int two = s->compute == sum && s->bias && s->in2;
-    int r0, r1;
-    if (two) {
-      wl_conv_window_rows((wl_grid){1, s->H, s->w}, pa, pb - pa, 1, &r0, &r1);
-      WL_TRY(view(s->in2, s, r0, r1, &v));
-    }
-    wl_conv_window_rows((wl_grid){1, s->H, s->w}, pa, pb - pa, s->compute == conv ? s->kh : 1, &r0, &r1);
-    WL_TRY(view(s->in, s, r0, r1, &v));
-    return s->in2 && !two ? view(s->in2, s, (int)(pa / s->w), (int)((pb + s->w - 1) / s->w), &v) : 0;
-  }
-  if (s->compute == inverse || s->compute == forward) {
-    const int a = (int)(pa / s->w), b = (int)(pb / s->w), L = s->L, M = margin(L);
-    const int ia = s->compute == inverse ? (a >> L) - M : (a - M) * (1 << L);
-    const int ib = s->compute == inverse ? ((b + (1 << L) - 1) >> L) + M : (b + M) * (1 << L);
-    return view(s->in, s, ia < 0 ? 0 : ia, ib > s->in->H ? s->in->H : ib, &v);
-  }
+  copy_rows(out, cs, s->tmp + (long)M * s->w, (long)n * s->w, s->C, rows);
+  wl_detail_add_part(s->p->h, s->p->v, pa, rows, out, cs);
   return 0;
 }
 
@@ -370,7 +327,7 @@ static stage *transform(pipe *p, compute_fn *f, int C, int L, stage *in) {
   const int up = f == inverse;
   stage *s = add(p, f, C, up ? in->H << L : in->H >> L, up ? in->w << L : in->w >> L, in);
   s->L = L, s->rows = 1;
-  in->nhead = up ? margin(L) : margin(L) << L; /* the input rows [0, nhead) read again at the end */
+  in->nhead = up ? wl_stripe_margin(L) : wl_stripe_margin(L) << L; /* the input rows [0, nhead) read again at the end */
   return s;
 }
 
@@ -420,13 +377,13 @@ int wl_stripe_rows(const wl_header *h, int B) {
   return mini(B, h->lat_h) << h->J;
 }
 
-int wl_stripes_run(const wl_model *m, const wl_header *h, const int16_t *q, const int16_t *v, int B,
+int wl_stripes_run(const wl_model *m, const wl_header *h, const int16_t *q, const int16_t *v, int B, float *out,
                    wl_stripe_fn put, void *user) {
   if (B < 1 && whole(h)) {
-    float *planes = wl_alloc_large(sizeof(float) * (size_t)h->channels * h->height * h->width);
+    float *planes = out ? out : wl_alloc_large(sizeof(float) * (size_t)h->channels * h->height * h->width);
     int e = planes ? wl_synthesise(m, h, q, v, planes, NULL) : WL_FAIL(WL_ERR_NOMEM);
     if (!e) e = put(user, planes, 0, h->height);
-    free(planes);
+    if (planes != out) free(planes);
     return e;
   }
   pipe p = {.m = m, .h = h, .q = q, .v = v};

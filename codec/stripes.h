@@ -12,8 +12,10 @@ static inline int wl_stripe_margin(int L) { return L == 1 ? 2 : L == 2 ? 3 : 4; 
 typedef int (*wl_stripe_fn)(void *user, const float *planes, int y0, int n);
 /* Synthesises the image of header h from its latents q (keep, lat_h, lat_w) and detail planes v
  * (NULL: none), B latent rows (B << J image rows) at a time, handing each stripe to put in
- * order; B < 1: images up to 4 Mpixel whole, larger ones about 4096 latent positions at a time. */
-int wl_stripes_run(const wl_model *m, const wl_header *h, const int16_t *q, const int16_t *v, int B,
+ * order; B < 1: images up to 4 Mpixel whole (into whole, when not NULL: planes (C, height,
+ * width) of the caller's, handed to put as they are), larger ones about 4096 latent positions at
+ * a time. */
+int wl_stripes_run(const wl_model *m, const wl_header *h, const int16_t *q, const int16_t *v, int B, float *whole,
                    wl_stripe_fn put, void *user);
 /* The image rows of its stripes (the last may be shorter). */
 int wl_stripe_rows(const wl_header *h, int B);

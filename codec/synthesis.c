@@ -38,7 +38,7 @@ int wl_dequantise(const wl_model *m, const int16_t *q, int keep, long n, float *
   for (long i = 0; i < (long)m->d.K * n; i++) {
     const int v = i < keep * n ? q[i] : 0;
     bad |= v < 1 - half || v > half - 1;
-    y[i] = i < keep * n ? m->dequant[(v < 1 - half ? 1 - half : v > half - 1 ? half - 1 : v) + half] : m->fill[i / n];
+    y[i] = i < keep * n ? wl_dequant_q(m, v) : m->fill[i / n];
   }
   return bad ? WL_FAIL_WHY(WL_ERR_ARG, "a latent outside the %d-bit range", m->d.bits) : 0;
 }
