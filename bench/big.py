@@ -1,8 +1,10 @@
 """make bench: big images. A 24-Mpixel (6000x4000) photo, made by Lanczos-resizing the largest
 photo of the validation split (not trained on), coded with the built-in rgb model: median wall
 time (RUNS rounds, taking turns) and peak RSS of walloc encode and decode at -T1 and -T2, beside
-cwebp and dwebp (to PNG) on the same photo. Above 4 Mpixel decoding runs in stripes and a plain
-encode of a PNG reads its rows a block at a time (memory by the width)."""
+cwebp and dwebp (to PNG) on the same photo; then a 100-Mpixel (12500x8000) one made the same way,
+over the 64 Mpixel an image may be held whole, one round at -T1. Above 4 Mpixel decoding runs in
+stripes and a plain encode of a PNG reads its rows a block at a time (memory by the width); above
+64 Mpixel the PNG is read a row at a time through libpng."""
 import os
 import resource
 import statistics
@@ -14,11 +16,11 @@ from PIL import Image
 from common import WALLOC, RUNS, tmp, split_images
 
 
-def photo():
-    path = os.path.join(tmp, "big6000x4000.png")
+def photo(w, h):
+    path = os.path.join(tmp, "big%dx%d.png" % (w, h))
     if not os.path.exists(path):
         src = max(split_images("corpus/val"), key=lambda p: Image.open(p).size[0] * Image.open(p).size[1])
-        Image.open(src).convert("RGB").resize((6000, 4000), Image.LANCZOS).save(path, compress_level=1)
+        Image.open(src).convert("RGB").resize((w, h), Image.LANCZOS).save(path, compress_level=1)
     return path
 
 
@@ -32,26 +34,30 @@ def run(cmd):
     return float(t), int(kb)
 
 
-def main():
-    src, wlc, webp = photo(), os.path.join(tmp, "big.wlc"), os.path.join(tmp, "big.webp")
-    rows = [("walloc encode -T1", [WALLOC, "encode", "-q", "-f", "-T1", src, "-o", wlc]),
-            ("walloc encode -T2", [WALLOC, "encode", "-q", "-f", "-T2", src, "-o", wlc]),
-            ("cwebp -q 75", ["cwebp", "-quiet", "-q", "75", src, "-o", webp]),
-            ("walloc decode -T1", [WALLOC, "decode", "-q", "-f", "-T1", wlc, "-o", os.path.join(tmp, "big.out.png")]),
-            ("walloc decode -T2", [WALLOC, "decode", "-q", "-f", "-T2", wlc, "-o", os.path.join(tmp, "big.out.png")]),
-            ("dwebp (to PNG)", ["dwebp", "-quiet", webp, "-o", os.path.join(tmp, "big.webp.png")])]
+def table(w, h, threads, rounds):
+    src, wlc, webp = photo(w, h), os.path.join(tmp, "big.wlc"), os.path.join(tmp, "big.webp")
+    rows = [("walloc encode -T%d" % t, [WALLOC, "encode", "-q", "-f", "-T%d" % t, src, "-o", wlc]) for t in threads]
+    rows += [("cwebp -q 75", ["cwebp", "-quiet", "-q", "75", src, "-o", webp])]
+    rows += [("walloc decode -T%d" % t, [WALLOC, "decode", "-q", "-f", "-T%d" % t, wlc, "-o", os.path.join(tmp, "big.out.png")])
+             for t in threads]
+    rows += [("dwebp (to PNG)", ["dwebp", "-quiet", webp, "-o", os.path.join(tmp, "big.webp.png")])]
     subprocess.run(rows[0][1], check=True)
-    subprocess.run(rows[2][1], check=True)
+    subprocess.run(rows[len(threads)][1], check=True)
     got = {name: [] for name, _ in rows}
-    for _ in range(max(3, RUNS // 5)):
+    for _ in range(rounds):
         for name, cmd in rows:
             got[name].append(run(cmd))
-    print("\nBig image: 6000x4000 RGB, %d runs (median), peak RSS" % len(got[rows[0][0]]))
+    print("\nBig image: %dx%d RGB, %d runs (median), peak RSS" % (w, h, rounds))
     print("%-20s %9s %10s" % ("", "time (s)", "peak (MB)"))
     for name, _ in rows:
         t = statistics.median(r[0] for r in got[name])
         print("%-20s %9.2f %10.0f" % (name, t, max(r[1] for r in got[name]) / 1024))
     print("sizes: walloc %d bytes, WebP %d bytes" % (os.path.getsize(wlc), os.path.getsize(webp)))
+
+
+def main():
+    table(6000, 4000, (1, 2), max(3, RUNS // 5))
+    table(12500, 8000, (1,), 1)
 
 
 if __name__ == "__main__":

@@ -76,12 +76,17 @@ static int read_sniffed(const char *in, uint8_t **buf, size_t *len, int *model) 
 
 static int read_wlc(const char *in, uint8_t **buf, size_t *len) { return read_sniffed(in, buf, len, NULL); }
 
+/* Whether an opened input is a PNG (*png set) or a .npy, told by its first bytes before it is
+ * read; prints the error. */
+static int image_kind(const char *in, const io_input *f, int *png) {
+  *png = png_is_png(f->head, f->nhead);
+  return *png || npy_is_npy(f->head, f->nhead) ? 0 : cli_fail(in, "not a PNG, .npy or audio (WAV, FLAC, OGG) file");
+}
+
 /* The rest of an opened input that is a PNG (*png set) or .npy, read into *buf. */
 static int read_input(const char *in, io_input *f, uint8_t **buf, size_t *len, int *png) {
   *buf = NULL;
-  *png = png_is_png(f->head, f->nhead);
-  if (!*png && !npy_is_npy(f->head, f->nhead)) /* told by its first bytes, before reading it all */
-    return cli_fail(in, "not a PNG, .npy or audio (WAV, FLAC, OGG) file");
+  if (image_kind(in, f, png)) return 1;
   return io_read_rest(f, buf, len) ? cli_fail(in, "cannot read: %s", strerror(errno)) : 0;
 }
 
@@ -188,13 +193,78 @@ static void image_threads(const cli_opts *o, const wl_image *img) {
   omp_set_num_threads((long)img->width * img->height < SMALL_IMAGE && !network ? 1 : all);
 }
 
-/* A plain encode of a PNG over STREAM_PIXELS without alpha reads its rows a block at a time
- * (wl_encode_rows) from the unfiltered file (png_decode_raw: 3 bytes per 8-bit RGB pixel) instead
- * of the image's floats (12): the same bytes. */
+/* A plain encode of a large image reads it a block of rows at a time (wl_encode_rows), for
+ * memory bounded by the width, the same bytes as a whole-image encode:
+ * - a PNG over STREAM_PIXELS, without alpha, from the file held in memory as its unfiltered rows
+ *   (png_decode_raw: 3 bytes per 8-bit RGB pixel instead of the image's 12 as floats), or, over
+ *   WL_MAX_PIXELS, from the input through libpng (png_reader);
+ * - a .npy over STREAM_PIXELS from a file (each channel's rows read at their place) or, with
+ *   one channel, from a pipe. */
 #define STREAM_PIXELS (1L << 22)
-static int png_rows(void *user, int y0, int n, float *planes) {
-  png_raw_rows(user, y0, n, planes);
+typedef struct {
+  png_reader *png;
+  npy_rows npy;
+  png_raw raw;
+  char why[NPY_WHY];
+} rows_in;
+
+static int rows_get(void *user, int y0, int n, float *planes) {
+  rows_in *r = user;
+  const char *why;
+  if (r->png && png_reader_rows(r->png, n, planes, &why)) return snprintf(r->why, sizeof r->why, "%s", why), 1;
+  if (r->npy.buf && npy_rows_read(&r->npy, y0, n, planes, r->why)) return 1;
+  if (r->raw.raw) png_raw_rows(&r->raw, y0, n, planes);
   return 0;
+}
+
+static long input_read(void *user, void *buf, size_t n) { return io_read(user, buf, n); }
+
+/* Width and height from the first bytes of a PNG (its IHDR) or .npy; 0 when they do not say. */
+static long head_pixels(const io_input *f, int png) {
+  npy_shape s;
+  char why[NPY_WHY];
+  if (png) return png_head_pixels(f->head, f->nhead);
+  return npy_header(f->head, f->nhead, &s, why) ? 0 : (long)s.H * s.W;
+}
+
+/* Opens the rows of an image input that a plain encode reads by rows (above), or leaves r empty
+ * (*rows 0); fills shape. Prints errors. */
+static int rows_open(int plain, const char *in, io_input *f, int png, rows_in *r, wl_image *shape, int *rows) {
+  const long px = head_pixels(f, png);
+  const char *why;
+  int alpha;
+  *rows = 0;
+  if (px > WL_MAX_PIXELS && !plain)
+    return cli_fail(in, "over 64 Mpixel: only a plain encode (no -Q, target, --step or --refine) takes it, by rows");
+  if (png && px > WL_MAX_PIXELS) {
+    if (png_reader_open(&r->png, input_read, f, shape, &alpha, &why)) return cli_fail(in, "%s", why);
+    if (alpha) return cli_fail(in, "has transparency: an image over 64 Mpixel is coded by rows, without alpha (remove it)");
+    return *rows = 1, 0;
+  }
+  if (!png && plain && px > STREAM_PIXELS) {
+    npy_shape s;
+    npy_header(f->head, f->nhead, &s, r->why);
+    if (f->size >= 0 || s.C == 1) {
+      if (npy_rows_open(&r->npy, f, r->why)) return cli_fail(in, "%s", r->why);
+      *shape = (wl_image){s.C, s.H, s.W, 8 * s.bytes, NULL, NULL};
+      return *rows = 1, 0;
+    }
+  }
+  return 0;
+}
+
+/* The end of an input read by rows: what follows the rows is checked. Prints errors. */
+static int rows_end(const char *in, rows_in *r) {
+  const char *why;
+  if (r->png && png_reader_end(r->png, &why)) return cli_fail(in, "%s", why);
+  if (r->npy.buf && npy_rows_end(&r->npy, r->why)) return cli_fail(in, "%s", r->why);
+  return 0;
+}
+
+static void rows_free(rows_in *r) {
+  png_reader_free(r->png);
+  npy_rows_free(&r->npy);
+  png_raw_free(&r->raw);
 }
 
 static int encode_image(cli_opts *o, const char *in, io_input *f, const char *out) {
@@ -203,28 +273,34 @@ static int encode_image(cli_opts *o, const char *in, io_input *f, const char *ou
   cli_signal s = {0};
   wl_model *m = NULL;
   wl_model_desc d = {0};
-  png_raw raw = {0};
-  int png, e = 0, rc = read_input(in, f, &buf, &len, &png);
+  rows_in r = {0};
   const int plain = o->quality < 0 && !o->target && !o->refine && !o->step;
-  const int rows = !rc && png && plain && !png_decode_raw(buf, len, &raw) && !raw.alpha &&
-                   (long)raw.width * raw.height > STREAM_PIXELS;
-  if (rows) s.img = (wl_image){raw.channels, raw.height, raw.width, raw.depth, NULL, NULL};
-  else if (!rc) rc = decode_input(in, buf, len, png, &s);
-  if (!rows) png_raw_free(&raw);
-  free(buf);
+  int png, rows = 0, e = 0, rc = image_kind(in, f, &png);
+  if (!rc) rc = rows_open(plain, in, f, png, &r, &s.img, &rows);
+  if (!rc && !rows) { /* the file in memory: a PNG's raw rows, or the image */
+    rc = io_read_rest(f, &buf, &len) ? cli_fail(in, "cannot read: %s", strerror(errno)) : 0;
+    rows = !rc && png && plain && !png_decode_raw(buf, len, &r.raw) && !r.raw.alpha &&
+           (long)r.raw.width * r.raw.height > STREAM_PIXELS;
+    if (rows) s.img = (wl_image){r.raw.channels, r.raw.height, r.raw.width, r.raw.depth, NULL, NULL};
+    else if (!rc) rc = decode_input(in, buf, len, png, &s);
+    if (!rows) png_raw_free(&r.raw);
+    free(buf);
+  }
   if (!rc) rc = encode_model(o, in, s.img.channels, 0, &m, &d);
   if (!rc) {
     image_threads(o, &s.img);
     wl_encode_opts eo = {.keep = o->keep, .refine = o->refine, .step = o->step};
     e = o->quality >= 0 ? wl_quality_opts(m, o->quality, &eo) : 0;
-    if (!e && rows) e = wl_encode_rows(m, &s.img, &eo, png_rows, &raw, &enc, &enclen);
+    if (!e && rows) e = wl_encode_rows(m, &s.img, &eo, rows_get, &r, &enc, &enclen);
     else if (!e && o->target) e = wl_encode_target(m, &s.img, o->target, o->target_value, &eo, &enc, &enclen);
     else if (!e) e = wl_encode_inplace(m, &s.img, &eo, &enc, &enclen); /* the planes are not needed after */
-    if (e) rc = cli_fail(in, "%s", cli_error(e));
-    else if (o->verbosity > 1 && (o->target || o->quality >= 0))
+    if (e > 0) rc = cli_fail(in, "%s", r.why);
+    else if (e) rc = cli_fail(in, "%s", cli_error(e));
+    else if (rows) rc = rows_end(in, &r);
+    if (!rc && o->verbosity > 1 && (o->target || o->quality >= 0))
       fprintf(stderr, "walloc: %s: %d channel(s), detail step %d\n", in, eo.keep, eo.step);
   }
-  png_raw_free(&raw);
+  rows_free(&r);
   if (!rc) rc = cli_write(o, out, enc, enclen);
   if (!rc && o->verbosity > 1) image_summary(in, out, &s.img, enclen);
   free(enc);
@@ -398,6 +474,9 @@ static int decode_image(cli_opts *o, const char *in, const uint8_t *buf, size_t 
   if (ext && strcmp(ext, ".png") && !npy) return cli_fail(out, "unsupported output format (use .png or .npy)");
   if (!npy && !png_holds(h->channels))
     return cli_fail(out, "PNG holds 1 or 3 channels, the image has %d (write .npy)", h->channels);
+  if (npy && (long)h->width * h->height > WL_MAX_PIXELS)
+    return cli_fail(in, "%dx%d is over 64 Mpixel: .npy output holds the image whole; decode to .png (written by rows)",
+                    h->width, h->height);
   if (npy) {
     uint8_t *enc = NULL;
     size_t enclen = 0;

@@ -56,6 +56,20 @@ ssize_t io_read(io_input *in, void *buf, size_t n) {
   return (ssize_t)n;
 }
 
+long io_read_full(io_input *in, void *buf, size_t n, int64_t at) {
+  size_t got = 0;
+  if (at >= 0 && in->size < 0) return errno = ESPIPE, -1;
+  while (got < n) {
+    ssize_t r;
+    if (at < 0) r = io_read(in, (uint8_t *)buf + got, n - got);
+    else while ((r = pread(in->fd, (uint8_t *)buf + got, n - got, in->start + at + (off_t)got)) < 0 && errno == EINTR) {}
+    if (r < 0) return -1;
+    if (r == 0) break;
+    got += (size_t)r;
+  }
+  return (long)got;
+}
+
 int io_read_rest(io_input *in, uint8_t **buf, size_t *len) {
   size_t cap = in->size > 0 ? (size_t)in->size + 1 : 1 << 16, n = 0;
   uint8_t *b = NULL;

@@ -1,6 +1,7 @@
 /* npy.c: the .npy format: magic "\x93NUMPY", version (1.0: u16 header length; 2.0: u32), a
  * Python dict literal {'descr': ..., 'fortran_order': ..., 'shape': (...)} padded with spaces
  * and a newline (to a multiple of 64 bytes when written), then the raw C-order data. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,10 +65,10 @@ typedef struct {
   char descr[16];
   int fortran, ndim;
   int64_t dims[3];
-} npy_header;
+} npy_dict;
 
 /* Parses the dict literal: exactly the keys descr, fortran_order and shape, in any order. */
-static const char *parse_dict(cursor *c, npy_header *h) {
+static const char *parse_dict(cursor *c, npy_dict *h) {
   int seen[3] = {0};
   if (!eat(c, "{")) return "bad .npy header: not a dict";
   while (!eat(c, "}")) { /* also ends "{..., }" */
@@ -90,7 +91,7 @@ static const char *parse_dict(cursor *c, npy_header *h) {
 }
 
 /* Checks the parsed header against what walloc takes; sets C, H, W and the sample size. */
-static int check_header(const npy_header *h, int64_t s[3], int *bytes, char *why) {
+static int check_header(const npy_dict *h, int64_t s[3], int *bytes, char *why) {
   const char *d = h->descr, *type = d[0] && strchr("|<>=", d[0]) ? d + 1 : d; /* byte order: moot for u1 */
   *bytes = !strcmp(type, "u1") ? 1 : !strcmp(d, "<u2") ? 2 : 0;
   if (!*bytes && !strcmp(d, ">u2"))
@@ -109,15 +110,12 @@ static int check_header(const npy_header *h, int64_t s[3], int *bytes, char *why
     else if (s[0] > WL_MAX_CHANNELS)
       snprintf(why, NPY_WHY, "%lld channels; at most %d", (long long)s[0], WL_MAX_CHANNELS);
     else if (s[1] > WL_MAX_DIM || s[2] > WL_MAX_DIM) snprintf(why, NPY_WHY, "width or height over 65536");
-    else if (s[1] * s[2] > WL_MAX_PIXELS)
-      snprintf(why, NPY_WHY, "%lldx%lld is over the limit of 64 Mpixel", (long long)s[2], (long long)s[1]);
     else return 0;
   }
   return -1;
 }
 
-int npy_decode(const uint8_t *buf, size_t len, wl_image *img, char *why) {
-  memset(img, 0, sizeof *img);
+int npy_header(const uint8_t *buf, size_t len, npy_shape *shape, char *why) {
   if (!npy_is_npy(buf, len)) return snprintf(why, NPY_WHY, "not a .npy file"), -1;
   if (len < 10) return snprintf(why, NPY_WHY, "truncated .npy header"), -1;
   if ((buf[6] != 1 && buf[6] != 2) || buf[7] != 0)
@@ -128,21 +126,82 @@ int npy_decode(const uint8_t *buf, size_t len, wl_image *img, char *why) {
                                   : (size_t)buf[8] | (size_t)buf[9] << 8 | (size_t)buf[10] << 16 | (size_t)buf[11] << 24;
   if (hlen > len - off) return snprintf(why, NPY_WHY, "truncated .npy header"), -1;
   cursor c = {(const char *)buf + off, (const char *)buf + off + hlen, NULL};
-  npy_header h = {{0}, 0, 0, {0}};
+  npy_dict h = {{0}, 0, 0, {0}};
   const char *bad = parse_dict(&c, &h);
   if (bad) return snprintf(why, NPY_WHY, "%s", bad), -1;
   int64_t s[3];
-  int bytes;
-  if (check_header(&h, s, &bytes, why)) return -1;
-  const size_t count = (size_t)(s[0] * s[1] * s[2]), data = len - off - hlen;
-  if (data != count * bytes)
-    return snprintf(why, NPY_WHY, "%s data: %zu bytes where shape and dtype need %zu",
-                    data < count * bytes ? "truncated" : "over-long", data, count * bytes), -1;
-  if (wl_image_alloc(img, (int)s[0], (int)s[1], (int)s[2], 8 * bytes, 0))
-    return snprintf(why, NPY_WHY, "out of memory"), -1;
-  const uint8_t *d = buf + off + hlen;
-  for (size_t i = 0; i < count; i++) img->planes[i] = bytes == 1 ? d[i] : (float)(d[2 * i] | d[2 * i + 1] << 8);
+  if (check_header(&h, s, &shape->bytes, why)) return -1;
+  shape->C = (int)s[0], shape->H = (int)s[1], shape->W = (int)s[2];
+  shape->data = off + hlen;
   return 0;
+}
+
+/* The data's size against the shape's: 0, or -1 with why. */
+static int data_size(const npy_shape *s, uint64_t data, char *why) {
+  const uint64_t need = (uint64_t)s->C * s->H * s->W * s->bytes;
+  if (data == need) return 0;
+  snprintf(why, NPY_WHY, "%s data: %llu bytes where shape and dtype need %llu", data < need ? "truncated" : "over-long",
+           (unsigned long long)data, (unsigned long long)need);
+  return -1;
+}
+
+/* n samples of `bytes` bytes (little-endian) as floats. */
+static void samples(const uint8_t *d, size_t n, int bytes, float *out) {
+  for (size_t i = 0; i < n; i++) out[i] = bytes == 1 ? d[i] : (float)(d[2 * i] | d[2 * i + 1] << 8);
+}
+
+int npy_decode(const uint8_t *buf, size_t len, wl_image *img, char *why) {
+  npy_shape s;
+  memset(img, 0, sizeof *img);
+  if (npy_header(buf, len, &s, why)) return -1;
+  if ((long)s.H * s.W > WL_MAX_PIXELS)
+    return snprintf(why, NPY_WHY, "%dx%d is over 64 Mpixel, the most held whole (a plain encode of a file reads it by rows)",
+                    s.W, s.H), -1;
+  if (data_size(&s, len - s.data, why)) return -1;
+  if (wl_image_alloc(img, s.C, s.H, s.W, 8 * s.bytes, 0)) return snprintf(why, NPY_WHY, "out of memory"), -1;
+  samples(buf + s.data, (size_t)s.C * s.H * s.W, s.bytes, img->planes);
+  return 0;
+}
+
+int npy_rows_open(npy_rows *r, io_input *in, char *why) {
+  memset(&r->s, 0, sizeof r->s);
+  r->in = in, r->next = 0, r->buf = NULL;
+  if (npy_header(in->head, in->nhead, &r->s, why)) return -1;
+  if (in->size >= 0 && data_size(&r->s, (uint64_t)in->size - r->s.data, why)) return -1;
+  if (in->size < 0 && r->s.C > 1) return snprintf(why, NPY_WHY, "channels are read by rows from a file, not a pipe"), -1;
+  if (!(r->buf = malloc((size_t)r->s.W * r->s.bytes))) return snprintf(why, NPY_WHY, "out of memory"), -1;
+  if (in->size < 0) { /* a pipe: the header is skipped */
+    uint8_t skip[IO_HEAD];
+    if (io_read_full(in, skip, r->s.data, -1) != (long)r->s.data) return snprintf(why, NPY_WHY, "cannot read"), -1;
+  }
+  return 0;
+}
+
+int npy_rows_read(npy_rows *r, int y0, int n, float *planes, char *why) {
+  const size_t W = (size_t)r->s.W, row = W * (size_t)r->s.bytes;
+  if (r->in->size < 0 && y0 != r->next) return snprintf(why, NPY_WHY, "rows of a pipe are read in order"), -1;
+  for (int c = 0; c < r->s.C; c++)
+    for (int i = 0; i < n; i++) {
+      const int64_t at = r->in->size < 0 ? -1 : (int64_t)r->s.data + (((int64_t)c * r->s.H + y0 + i) * (int64_t)W) * r->s.bytes;
+      const long got = io_read_full(r->in, r->buf, row, at);
+      if (got < 0) return snprintf(why, NPY_WHY, "cannot read: %s", strerror(errno)), -1;
+      if ((size_t)got < row) return snprintf(why, NPY_WHY, "truncated data"), -1;
+      samples(r->buf, W, r->s.bytes, planes + ((size_t)c * n + i) * W);
+    }
+  r->next = y0 + n;
+  return 0;
+}
+
+int npy_rows_end(npy_rows *r, char *why) {
+  uint8_t extra;
+  if (r->in->size < 0 && io_read_full(r->in, &extra, 1, -1) != 0)
+    return snprintf(why, NPY_WHY, "over-long data: bytes after the samples the shape gives"), -1;
+  return 0;
+}
+
+void npy_rows_free(npy_rows *r) {
+  free(r->buf);
+  r->buf = NULL;
 }
 
 /* ---- writing ---------------------------------------------------------------------------- */

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "walloc.h"
+#include "cli/io.h"
 
 #define NPY_WHY 160 /* size of the message buffer npy_decode fills */
 
@@ -15,6 +16,27 @@ int npy_is_npy(const uint8_t *buf, size_t len);
  * data, into img (no alpha). Every header field is checked before anything is allocated. On
  * failure returns -1 with a one-line message in why[NPY_WHY]. */
 int npy_decode(const uint8_t *buf, size_t len, wl_image *img, char *why);
+/* The header of a .npy in buf (at least the magic, version and dict): its shape and samples'
+ * bytes, and where the data start. 0, or -1 with why (no limit on the pixels). */
+typedef struct {
+  int C, H, W, bytes;
+  size_t data;
+} npy_shape;
+int npy_header(const uint8_t *buf, size_t len, npy_shape *s, char *why);
+/* A .npy read a block of rows at a time from an input whose header lies in its first bytes
+ * (in->head): from a regular file (data size checked at open, each channel's rows read at their
+ * place), or from a pipe, one channel only, in order (extra bytes found by npy_rows_end). Each
+ * returns 0, or -1 with a one-line message in why[NPY_WHY]. */
+typedef struct {
+  io_input *in;
+  npy_shape s;
+  int next;
+  uint8_t *buf;
+} npy_rows;
+int npy_rows_open(npy_rows *r, io_input *in, char *why);
+int npy_rows_read(npy_rows *r, int y0, int n, float *planes, char *why);
+int npy_rows_end(npy_rows *r, char *why);
+void npy_rows_free(npy_rows *r);
 /* Serialises img's planes (alpha, when present, as one more plane last, as in RGBA) as uint8
  * (depth 8) or little-endian uint16, shape (C, H, W). Returns 0 or -1 (out of memory). */
 int npy_encode_image(const wl_image *img, uint8_t **out, size_t *outlen);

@@ -37,10 +37,11 @@ static void mem_read(png_structp png, png_bytep data, size_t n) {
 
 int png_is_png(const uint8_t *buf, size_t len) { return len >= 8 && !png_sig_cmp(buf, 0, 8); }
 
-/* Converts interleaved row r (n channels, 8/16-bit big-endian) into planes + alpha. */
+/* Converts interleaved row r (n samples a pixel, 8/16-bit big-endian) into planes, and alpha
+ * when img has it (the n-th sample). */
 static void deinterleave_row(const png_byte *row, size_t r, int n, int bytes, wl_image *img) {
   const size_t H = (size_t)img->height, W = (size_t)img->width;
-  for (int c = 0; c < n; c++) {
+  for (int c = 0; c < img->channels + (img->alpha != NULL); c++) {
     float *dst = (c < img->channels ? img->planes + c * H * W : img->alpha) + r * W;
     const png_byte *s = row + (size_t)c * bytes;
     if (bytes == 1)
@@ -51,6 +52,9 @@ static void deinterleave_row(const png_byte *row, size_t r, int n, int bytes, wl
 }
 
 static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+long png_head_pixels(const uint8_t *buf, size_t len) {
+  return png_is_png(buf, len) && len >= 24 && !memcmp(buf + 12, "IHDR", 4) ? (long)be32(buf + 16) * be32(buf + 20) : 0;
+}
 static void put_be32(uint8_t *p, uint32_t v) {
   for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (24 - 8 * i));
 }
@@ -233,6 +237,110 @@ static int decode_libpng(const uint8_t *buf, size_t len, wl_image *img, const ch
   png_read_end(png, NULL);
   free(rows); free(pixels);
   png_destroy_read_struct(&png, &info, NULL);
+  return 0;
+}
+
+/* ---- a PNG read a block of rows at a time (png_reader), through libpng ---------------------- */
+
+struct png_reader {
+  png_structp png;
+  png_infop info;
+  png_source src;
+  void *user;
+  int channels, height, width, depth, n, bytes, next; /* n samples of `bytes` a pixel; next: the next row */
+  png_bytep row;
+  const char *why; /* libpng's error pointer */
+  char reason[64]; /* an unknown critical chunk's message */
+};
+
+static void source_read(png_structp png, png_bytep data, size_t n) {
+  png_reader *pr = png_get_io_ptr(png);
+  for (size_t got = 0; got < n;) {
+    const long r = pr->src(pr->user, data + got, n - got);
+    if (r <= 0) png_error(png, "truncated");
+    got += (size_t)r;
+  }
+}
+
+/* Chunks libpng does not know: ancillary ones pass (0), a critical one stops the read (the
+ * PNG specification: its image may mean something else). */
+static int unknown_chunk(png_structp png, png_unknown_chunkp c) {
+  png_reader *pr = png_get_user_chunk_ptr(png);
+  if (c->name[0] & 32) return 0;
+  char type[5];
+  for (int k = 0; k < 4; k++) type[k] = c->name[k] >= 32 && c->name[k] < 127 ? (char)c->name[k] : '?';
+  type[4] = 0;
+  snprintf(pr->reason, sizeof pr->reason, "unknown critical PNG chunk '%s'", type);
+  return -1;
+}
+
+/* The message of an error longjmp'd out of libpng. */
+static const char *reader_why(png_reader *pr) { return pr->reason[0] ? pr->reason : pr->why; }
+
+void png_reader_free(png_reader *pr) {
+  if (!pr) return;
+  png_destroy_read_struct(&pr->png, &pr->info, NULL);
+  free(pr->row);
+  free(pr);
+}
+
+int png_reader_open(png_reader **out, png_source src, void *user, wl_image *shape, int *alpha, const char **why) {
+  png_reader *pr = calloc(1, sizeof *pr);
+  *out = NULL;
+  *why = "out of memory";
+  if (!pr) return -1;
+  pr->src = src, pr->user = user, pr->why = "out of memory";
+  pr->png = png_create_read_struct(PNG_LIBPNG_VER_STRING, (png_voidp)&pr->why, on_error, on_warning);
+  pr->info = pr->png ? png_create_info_struct(pr->png) : NULL;
+  if (!pr->info) { png_reader_free(pr); return -1; }
+  if (setjmp(png_jmpbuf(pr->png))) {
+    *why = reader_why(pr);
+    png_reader_free(pr);
+    return -1;
+  }
+  png_set_read_fn(pr->png, pr, source_read);
+  png_set_read_user_chunk_fn(pr->png, pr, unknown_chunk);
+  png_set_user_limits(pr->png, WL_MAX_DIM, WL_MAX_DIM);
+  png_read_info(pr->png, pr->info);
+  const int type = png_get_color_type(pr->png, pr->info), depth = png_get_bit_depth(pr->png, pr->info);
+  if (type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(pr->png);
+  if (type == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(pr->png);
+  if (png_get_valid(pr->png, pr->info, PNG_INFO_tRNS)) png_set_tRNS_to_alpha(pr->png);
+  if (png_set_interlace_handling(pr->png) > 1) {
+    pr->why = "an interlaced PNG cannot be read a row at a time (save it without interlacing)";
+    png_longjmp(pr->png, 1);
+  }
+  png_read_update_info(pr->png, pr->info);
+  pr->n = png_get_channels(pr->png, pr->info);
+  pr->bytes = png_get_bit_depth(pr->png, pr->info) == 16 ? 2 : 1;
+  pr->channels = pr->n >= 3 ? 3 : 1;
+  pr->height = (int)png_get_image_height(pr->png, pr->info);
+  pr->width = (int)png_get_image_width(pr->png, pr->info);
+  pr->depth = 8 * pr->bytes;
+  if (!(pr->row = malloc(png_get_rowbytes(pr->png, pr->info)))) png_longjmp(pr->png, 1);
+  *shape = (wl_image){pr->channels, pr->height, pr->width, pr->depth, NULL, NULL};
+  *alpha = pr->n == 2 || pr->n == 4;
+  *out = pr;
+  return 0;
+}
+
+int png_reader_rows(png_reader *pr, int n, float *planes, const char **why) {
+  wl_image img = {pr->channels, n, pr->width, pr->depth, planes, NULL};
+  if (n > pr->height - pr->next) return *why = "more rows asked for than the PNG has", -1;
+  pr->why = "truncated or corrupt PNG";
+  if (setjmp(png_jmpbuf(pr->png))) return *why = reader_why(pr), -1;
+  for (int r = 0; r < n; r++, pr->next++) {
+    png_read_row(pr->png, pr->row, NULL);
+    deinterleave_row(pr->row, (size_t)r, pr->n, pr->bytes, &img);
+  }
+  return 0;
+}
+
+int png_reader_end(png_reader *pr, const char **why) {
+  pr->why = "truncated or corrupt PNG";
+  if (setjmp(png_jmpbuf(pr->png))) return *why = reader_why(pr), -1;
+  if (pr->next != pr->height) return *why = "not every row of the PNG was read", -1;
+  png_read_end(pr->png, pr->info); /* with NULL, libpng skips every chunk unread */
   return 0;
 }
 

@@ -8,6 +8,8 @@
 
 /* True when buf starts with the PNG signature. */
 int png_is_png(const uint8_t *buf, size_t len);
+/* Width x height as the IHDR in a PNG's first 24 bytes gives them (unchecked), or 0. */
+long png_head_pixels(const uint8_t *buf, size_t len);
 /* Decodes a PNG: gray/RGB planes, 8 or 16 bits (1/2/4-bit and palette expand to 8), alpha
  * (or tRNS) into img->alpha. On failure returns -1 and points *why at a static message. */
 int png_decode(const uint8_t *buf, size_t len, wl_image *img, const char **why);
@@ -23,6 +25,19 @@ typedef struct {
 int png_decode_raw(const uint8_t *buf, size_t len, png_raw *r);
 void png_raw_rows(const png_raw *r, int y0, int n, float *planes);
 void png_raw_free(png_raw *r);
+
+/* A PNG read a block of rows at a time through libpng, from src (as read(2): the count, 0 at
+ * the end, negative on error), for images too large to hold: png_reader_open reads up to the
+ * image data and gives the shape (planes NULL; *alpha: whether it has an alpha channel or tRNS,
+ * which png_reader_rows does not return); png_reader_rows reads the next n rows into planes
+ * [channels][n][width]; png_reader_end reads the chunks after the image. Each returns 0, or -1
+ * with *why set (interlaced files are refused: their rows come in seven passes). */
+typedef long (*png_source)(void *user, void *buf, size_t n);
+typedef struct png_reader png_reader;
+int png_reader_open(png_reader **pr, png_source src, void *user, wl_image *shape, int *alpha, const char **why);
+int png_reader_rows(png_reader *pr, int n, float *planes, const char **why);
+int png_reader_end(png_reader *pr, const char **why);
+void png_reader_free(png_reader *pr);
 
 /* Encodes img as PNG into a malloc'd buffer. Returns 0 or -1. */
 int png_encode(const wl_image *img, uint8_t **out, size_t *outlen);

@@ -59,7 +59,8 @@ static int read_to(reader *r, int end, int keep) {
     float *row0 = r->win + (long)(y - r->wb) * Wp;
     if (y < r->H) { /* source rows, a block at a time */
       const int n = mini(mini(end - y, r->inrows), r->H - y);
-      WL_TRY(r->get(r->user, y, n, r->in));
+      const int e = r->get(r->user, y, n, r->in);
+      if (e) return e; /* the caller's stop, or its error */
       for (int c = 0; c < r->C; c++)
         for (int i = 0; i < n; i++) {
           const float *src = r->in + ((long)c * n + i) * r->W;

@@ -163,7 +163,7 @@ int wl_header_peek(const uint8_t *p, size_t len, wl_header *h) {
   if (!audio) {
     h->alpha_len = X;
     if (h->has_alpha != (X > 0)) return WL_FAIL(WL_ERR_CORRUPT);
-    if (A < 1 || B < 1 || A > WL_MAX_DIM || B > WL_MAX_DIM || (uint64_t)A * B > WL_MAX_PIXELS) return WL_FAIL(WL_ERR_LIMIT);
+    if (A < 1 || B < 1 || A > WL_MAX_DIM || B > WL_MAX_DIM) return WL_FAIL(WL_ERR_LIMIT);
     h->height = (int)A;
     h->width = (int)B;
     h->lat_h = wl_pad_size(h->height, h->J) >> h->J;

@@ -81,10 +81,11 @@ static int decode_rows(const wl_model *m, const uint8_t *buf, size_t len, int st
   int16_t *q, *v = NULL;
   if (!m || !buf || !put) return WL_FAIL(WL_ERR_ARG);
   WL_TRY(wl_image_latents(m, buf, len, &h, &q));
+  int e = h.step ? wl_image_whole_check(h.height, h.width) : 0; /* a detail layer's planes are held whole */
   rows_ctx c = {&h, {h.channels, 0, h.width, h.depth, NULL, NULL}, NULL, {buf + h.header_len, h.alpha_len, 0},
                 NULL, put, user};
   const int B = stripe > 0 ? stripe : 0, most = wl_stripe_rows(&h, B);
-  int e = h.step ? detail_planes(&h, buf, &v) : 0;
+  if (!e && h.step) e = detail_planes(&h, buf, &v);
   if (!e && h.has_alpha) {
     c.z = ZSTD_createDStream();
     c.raw = malloc((size_t)most * h.width * (h.depth / 8));
@@ -119,6 +120,7 @@ int wl_decode(const wl_model *m, const uint8_t *buf, size_t len, wl_image *img) 
   memset(img, 0, sizeof *img);
   WL_TRY(wl_info_read(buf, len, &info));
   if (info.modality != WL_MODALITY_IMAGE) return WL_FAIL(WL_ERR_MISMATCH);
+  WL_TRY(wl_image_whole_check(info.height, info.width));
   WL_TRY(wl_image_alloc(img, info.channels, info.height, info.width, info.depth, info.has_alpha));
   int e = decode_rows(m, buf, len, 0, img->planes, put_image, img);
   if (e) wl_image_release(img);

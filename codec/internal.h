@@ -133,8 +133,9 @@ typedef struct {
   const float *planes; /* (C, H, W), channels cstride floats apart (0: H W, contiguous) */
   long cstride;
 } wl_signal;
-int wl_image_check(const wl_image *img);
-int wl_image_shape_check(const wl_image *img); /* the same, but for the planes */
+int wl_image_check(const wl_image *img);       /* an image held whole: planes, shape, WL_MAX_PIXELS */
+int wl_image_shape_check(const wl_image *img); /* channels, depth and WL_MAX_DIM (an image by rows) */
+int wl_image_whole_check(int height, int width); /* WL_ERR_LIMIT over WL_MAX_PIXELS, saying so */
 int wl_audio_check(const wl_audio *a);
 wl_signal wl_image_signal(const wl_image *img);
 wl_signal wl_audio_signal(const wl_audio *a);

@@ -44,14 +44,21 @@ void wl_audio_release(wl_audio *a) {
 
 int wl_image_check(const wl_image *img) {
   if (!img || !img->planes) return WL_FAIL(WL_ERR_ARG);
-  return wl_image_shape_check(img);
+  WL_TRY(wl_image_shape_check(img));
+  return wl_image_whole_check(img->height, img->width);
+}
+
+int wl_image_whole_check(int height, int width) {
+  if ((long)height * width > WL_MAX_PIXELS)
+    return WL_FAIL_WHY(WL_ERR_LIMIT, "%dx%d is over 64 Mpixel, the most held whole; by rows up to 65536x65536", width,
+                       height);
+  return 0;
 }
 
 int wl_image_shape_check(const wl_image *img) {
   if (img->channels < 1 || img->channels > WL_MAX_CHANNELS || (img->depth != 8 && img->depth != 16))
     return WL_FAIL_WHY(WL_ERR_ARG, "%d channels (1 to %d), %d-bit (8 or 16)", img->channels, WL_MAX_CHANNELS, img->depth);
-  if (img->height < 1 || img->width < 1 || img->height > WL_MAX_DIM || img->width > WL_MAX_DIM ||
-      (long)img->height * img->width > WL_MAX_PIXELS)
+  if (img->height < 1 || img->width < 1 || img->height > WL_MAX_DIM || img->width > WL_MAX_DIM)
     return WL_FAIL(WL_ERR_LIMIT);
   return 0;
 }

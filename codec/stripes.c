@@ -3,7 +3,7 @@
  *
  * Every tensor of the decoder (decoder.c) is a stage: the dequantised latents, each residual
  * block's SiLU and two convolutions, the network's output packets, the fine stage's, the image,
- * and with a detail layer the image's packets plus the detail and the image again. A stage
+ * and with a detail layer the image's packets plus the detail, and the image again. A stage
  * computes any band of its rows [a, b) from bands of its inputs: a 3x3 convolution from its
  * input's rows [a-1, b+1) (zero beyond the image, as the whole network pads), widened to the
  * SGEMM blocks of 512 positions the whole image's convolution runs (wl_conv_window); an inverse
@@ -13,14 +13,17 @@
  * only within M rows of its ends, which are dropped; the convolutions run the same SGEMM
  * columns), so the stripes give the whole image's bits whatever their height (tested).
  *
- * A stage keeps a window of its samples, from the first row a reader may still ask for up to the
- * last position it computed; a reader's request beyond it computes what it asks for, and the
- * window slides (or grows) to hold it. The network's layers compute whole SGEMM blocks, CHUNK
- * of them at least (so that each column is computed once, and the threads share a call), the
- * transforms whole rows, TRANSFORM_ROWS at least; so each layer runs a few rows ahead of the
- * next, not whole stripes. The rows beyond an end that the periodic transforms read are the
- * other end's: the last rows, read first, are computed once on their own (exact_view), and the
- * first rows are kept for the end (head). */
+ * Rows are numbered on a line that runs through the image again and again: row v is the image's
+ * row v mod H, in lap floor(v / H). A periodic transform's band then reads rows v .. v' of its
+ * input however they wrap: the image's first stripe reads the last rows of lap -1, computed
+ * first, and its last stripe the first rows of lap 1, computed again (a convolution never reads
+ * across laps: beyond the image it reads zeros). A stage keeps a window of its samples, from the
+ * lowest row a reader may still ask for up to the last position it computed, starting where its
+ * first reader first asks. It computes a piece at a time (a layer CHUNK positions at most, whole
+ * blocks; a transform TRANSFORM_POSITIONS of whole rows), and each piece reads its inputs' rows
+ * as it needs them, so that no window holds more than a few pieces and the rows its readers lag
+ * behind, however deep the network. */
+#include <limits.h>
 #include <stdlib.h>
 #include <math.h>
 #include <string.h>
@@ -33,19 +36,20 @@
 
 #define MAX_STAGES 48
 #define MAX_READERS 2
-#define CHUNK (16 * WL_CONV_BLOCK) /* a layer's positions per computation, at least */
+#define CHUNK (16 * WL_CONV_BLOCK) /* a layer's positions per computation, at most */
 #define TRANSFORM_POSITIONS 8192L  /* a transform's, in whole rows */
 /* Images of at most this many latent positions (4 Mpixel at J = 3) are synthesised whole
  * (wl_synthesise), which is faster there and holds a few of the network's tensors: stripes of an
- * image start by computing its last rows on their own (the periodic transforms read them for the
- * first rows), and each layer down adds its kernel's row and up to a block of 512 positions to
- * what it needs: about 30% of a 4-Mpixel image's work, 9% of a 24-Mpixel one's. */
+ * image compute its last rows twice (the periodic transforms read them for the first rows) and
+ * its first rows twice (for the last), and each layer down adds its kernel's row and up to a
+ * block of 512 positions to what it needs. */
 #define WHOLE 65536L
 
 typedef struct stage stage;
 typedef struct pipe pipe;
-/* positions [pa, pb) of the stage into out: channel c at out + c * cs (a transform: whole rows) */
-typedef int compute_fn(stage *s, long pa, long pb, float *out, long cs);
+/* positions [pa, pb) of lap `lap` of the stage into out: channel c at out + c * cs (a transform:
+ * whole rows) */
+typedef int compute_fn(stage *s, int lap, long pa, long pb, float *out, long cs);
 
 struct stage {
   compute_fn *compute;
@@ -55,18 +59,15 @@ struct stage {
   const float *W, *W2, *bias;
   int kh, kw, L;    /* a convolution's kernel; a transform's levels */
   int silu, silu2;  /* a sum's terms through SiLU (a convolution's input always is) */
-  float *buf;       /* the window: positions [base, hi) (base on a row), channel c's at buf + c * cap */
+  float *buf;       /* the window: positions [base, hi) of the line, channel c's at buf + c * cap */
   long cap, base, hi;
+  int started;      /* the window has begun (where its first reader first asked) */
   int rows;         /* computes whole rows (a transform) */
-  int nrd;          /* readers, and the lowest row each may still ask for */
+  int nrd;          /* readers, and the lowest row of the line each may still ask for */
   const stage *rdr[MAX_READERS];
   int rd[MAX_READERS];
-  float *head;      /* rows [0, nhead) kept for readers that wrap around the end */
-  int nhead;
-  float *exact;     /* positions [ea, eb) computed for a read beyond the other end */
-  long ea, eb;
   float *tmp, *tmp2; /* a transform's gathered input, an inverse's scratch */
-  size_t ecap, tcap, tcap2;
+  size_t tcap, tcap2;
 };
 
 struct pipe {
@@ -75,13 +76,9 @@ struct pipe {
   const int16_t *q, *v;
   float *scratch, *act; /* the convolutions' scratch; a SiLU'd input (silu_into) */
   size_t scap, acap;
-  int exact;        /* within a read beyond an end: rows are computed outside the windows */
   stage st[MAX_STAGES];
   int n;
 };
-
-
-static int mini(int a, int b) { return a < b ? a : b; }
 
 static void copy_rows(float *dst, long dcs, const float *src, long scs, int C, long n) {
   for (int c = 0; c < C; c++) memcpy(dst + c * dcs, src + c * scs, sizeof(float) * n);
@@ -90,11 +87,12 @@ static void copy_rows(float *dst, long dcs, const float *src, long scs, int C, l
 static long minl(long a, long b) { return a < b ? a : b; }
 static long maxl(long a, long b) { return a > b ? a : b; }
 static long roundup(long a, long m) { return (a + m - 1) / m * m; }
+static long floordiv(long a, long b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 
 /* Makes the window hold positions [keep, end) with keep = the first row a reader may still ask
  * for: slides what it keeps to the start, or moves it to a larger buffer. */
 static int room(stage *s, long end) {
-  long keep = s->hi / s->w * s->w;
+  long keep = floordiv(s->hi, s->w) * s->w;
   for (int i = 0; i < s->nrd; i++) keep = minl(keep, (long)s->rd[i] * s->w);
   keep = maxl(keep, s->base);
   const long kept = s->hi - keep;
@@ -102,7 +100,7 @@ static int room(stage *s, long end) {
   if (end - keep <= s->cap) {
     for (int c = 0; c < s->C; c++) memmove(s->buf + c * s->cap, s->buf + c * s->cap + (keep - s->base), sizeof(float) * kept);
   } else {
-    const long cap = maxl(end - keep, s->cap + s->cap / 2);
+    const long cap = end - keep;
     float *buf = wl_alloc_large(sizeof(float) * (size_t)s->C * cap);
     if (!buf) return WL_FAIL(WL_ERR_NOMEM);
     if (s->buf) copy_rows(buf, cap, s->buf + (keep - s->base), s->cap, s->C, kept);
@@ -113,83 +111,44 @@ static int room(stage *s, long end) {
   return 0;
 }
 
-/* Computes up to position end at least, into the window (keeping the first nhead rows aside). */
+/* Computes up to position end of the line at least, into the window, a piece at a time (within
+ * one lap): a layer's whole blocks, CHUNK positions at most; a transform's TRANSFORM_POSITIONS
+ * of whole rows exactly. */
 static int extend(stage *s, long end) {
-  const long P = (long)s->H * s->w, a = s->hi;
-  const long b = s->rows ? minl(P, roundup(maxl(end, a + TRANSFORM_POSITIONS), s->w))
-                         : minl(P, roundup(maxl(end, a + CHUNK), WL_CONV_BLOCK));
-  const long head = (long)s->nhead * s->w;
-  WL_TRY(room(s, b));
-  WL_TRY(s->compute(s, a, b, s->buf + (a - s->base), s->cap));
-  s->hi = b;
-  if (a < head && b >= head) { /* the first rows: the window starts at 0 until the periodic reader has read them */
-    if (s->base) return WL_FAIL(WL_ERR_ARG);
-    copy_rows(s->head, head, s->buf, s->cap, s->C, head);
+  const long P = (long)s->H * s->w;
+  while (s->hi < end) {
+    const int lap = (int)floordiv(s->hi, P);
+    const long o = (long)lap * P, pa = s->hi - o;
+    const long pb = s->rows ? minl(P, roundup(pa + TRANSFORM_POSITIONS, s->w))
+                            : minl(P, minl(roundup(end - o, WL_CONV_BLOCK), pa + CHUNK));
+    WL_TRY(room(s, o + pb));
+    WL_TRY(s->compute(s, lap, pa, pb, s->buf + (s->hi - s->base), s->cap));
+    s->hi = o + pb;
   }
   return 0;
 }
 
-/* Rows [a, b) of s outside its window, for a read beyond an end: from the head, or computed on
- * their own (whole blocks; their inputs' rows likewise, unless in the inputs' windows). */
-static int exact_view(stage *s, int a, int b, wl_window *v) {
-  const long w = s->w, P = (long)s->H * w;
-  if (b <= s->nhead && s->hi >= (long)s->nhead * w) {
-    *v = (wl_window){s->head + (long)a * w, a, b - a, (long)s->nhead * w};
-    return 0;
+/* Rows [a, b) of the line of s for its reader r: in *v (r0 the image's row), valid until r
+ * reads again. A reader asks for rows in order: below a, s may drop them. The first request
+ * starts the window (at the block that holds row a, for a layer). */
+static int view(stage *s, const stage *r, long a, long b, wl_window *v) {
+  const long P = (long)s->H * s->w;
+  if (!s->started) {
+    const long o = floordiv(a * s->w, P) * P;
+    s->base = s->hi = s->rows ? a * s->w : o + (a * s->w - o) / WL_CONV_BLOCK * WL_CONV_BLOCK;
+    s->started = 1;
   }
-  const long ea = s->rows ? a * w : (long)a * w / WL_CONV_BLOCK * WL_CONV_BLOCK;
-  const long eb = s->rows ? b * w : minl(P, roundup((long)b * w, WL_CONV_BLOCK));
-  if (ea < s->ea || eb > s->eb) {
-    s->ea = s->eb = 0;
-    WL_TRY(wl_grow(&s->exact, &s->ecap, (size_t)s->C * (eb - ea)));
-    WL_TRY(s->compute(s, ea, eb, s->exact, eb - ea));
-    s->ea = ea, s->eb = eb;
-  }
-  *v = (wl_window){s->exact + ((long)a * w - s->ea), a, b - a, s->eb - s->ea};
-  return 0;
-}
-
-/* Rows [a, b) of s for its reader r (0 <= a < b <= H): in *v, valid until r reads again. A
- * reader asks for rows in order: below a, s may drop them. */
-static int view(stage *s, const stage *r, int a, int b, wl_window *v) {
-  if (s->p->exact) {
-    if ((long)a * s->w < s->base || (long)b * s->w > s->hi) return exact_view(s, a, b, v);
-  } else {
-    for (int i = 0; i < s->nrd; i++)
-      if (s->rdr[i] == r) s->rd[i] = a;
-    if ((long)a * s->w < s->base) return WL_FAIL(WL_ERR_ARG); /* a reader went back: a bug */
-    if ((long)b * s->w > s->hi) WL_TRY(extend(s, (long)b * s->w));
-  }
-  *v = (wl_window){s->buf + ((long)a * s->w - s->base), a, b - a, s->cap};
-  return 0;
-}
-
-/* Rows [a, b) of the periodic extension of s (any a < b) copied into dst (channel stride cs):
- * the rows within the ends first (they extend the window, and hold the first rows), then those
- * beyond, which are the other end's. */
-static int gather(stage *s, const stage *r, int a, int b, float *dst, long cs) {
-  for (int wrap = 0; wrap < 2; wrap++)
-    for (int i = a, run; i < b; i += run) {
-      const int i0 = ((i % s->H) + s->H) % s->H;
-      wl_window v;
-      run = mini(b - i, s->H - i0);
-      if ((i != i0) != wrap) continue;
-      s->p->exact += wrap;
-      const int e = view(s, r, i0, i0 + run, &v);
-      s->p->exact -= wrap;
-      WL_TRY(e);
-      copy_rows(dst + (long)(i - a) * s->w, cs, v.x, v.cs, s->C, (long)run * s->w);
-      for (int k = 0; k < s->p->n && wrap && !s->p->exact; k++) { /* a read beyond the ends done: its rows go */
-        stage *t = &s->p->st[k];
-        free(t->exact);
-        t->exact = NULL, t->ecap = 0, t->ea = t->eb = 0;
-      }
-    }
+  for (int i = 0; i < s->nrd; i++)
+    if (s->rdr[i] == r) s->rd[i] = (int)a;
+  if (a * s->w < s->base) return WL_FAIL(WL_ERR_ARG); /* a reader went back: a bug */
+  WL_TRY(extend(s, b * s->w));
+  *v = (wl_window){s->buf + (a * s->w - s->base), (int)(a - floordiv(a, s->H) * s->H), (int)(b - a), s->cap};
   return 0;
 }
 
 /* The dequantised latents: as wl_dequantise, channels not sent at the model's fill. */
-static int latents(stage *s, long pa, long pb, float *out, long cs) {
+static int latents(stage *s, int lap, long pa, long pb, float *out, long cs) {
+  (void)lap;
   const wl_model *m = s->p->m;
   const wl_header *h = s->p->h;
   const long P = (long)h->lat_h * h->lat_w;
@@ -199,35 +158,39 @@ static int latents(stage *s, long pa, long pb, float *out, long cs) {
   return 0;
 }
 
-/* SiLU of v's rows (of stage in) into *buf, v then pointing there (a stage reads one input
- * through SiLU, after reading those that may compute: p->act is shared). */
-static int silu_into(float **buf, size_t *cap, const stage *in, wl_window *v) {
-  const long n = (long)v->rows * in->w;
+/* SiLU of positions [lo, hi) of v's rows (of stage in; the image's positions) into *buf, v then
+ * pointing there, the rest of its rows unset (a stage reads one input through SiLU, after reading
+ * those that may compute: p->act is shared). */
+static int silu_into(float **buf, size_t *cap, const stage *in, long lo, long hi, wl_window *v) {
+  const long n = (long)v->rows * in->w, o = (long)v->r0 * in->w;
   const float *x = v->x;
   const long xcs = v->cs;
+  lo = maxl(lo, o) - o, hi = minl(hi, o + n) - o;
   WL_TRY(wl_grow(buf, cap, (size_t)in->C * n));
   float *y = *buf;
 #pragma omp parallel for schedule(static)
   for (int c = 0; c < in->C; c++)
-    for (long i = 0; i < n; i++) y[c * n + i] = x[c * xcs + i] / (1.0f + expf(-x[c * xcs + i])); /* wl_silu_forward */
+    for (long i = lo; i < hi; i++) y[c * n + i] = x[c * xcs + i] / (1.0f + expf(-x[c * xcs + i])); /* wl_silu_forward */
   v->x = y, v->cs = n;
   return 0;
 }
 
-/* The rows of in that positions [pa, pb) of s read through a kernel of kh rows, in *v (through
- * SiLU into buf when act). */
-static int input(stage *s, stage *in, long pa, long pb, int kh, int act, float **buf, size_t *cap, wl_window *v) {
+/* The rows of in that positions [pa, pb) of lap `lap` of s read through a kernel of kh x kw, in
+ * *v (through SiLU into buf when act: only the positions the kernel reaches). */
+static int input(stage *s, stage *in, int lap, long pa, long pb, int kh, int kw, int act, float **buf, size_t *cap,
+                 wl_window *v) {
+  const long o = (long)lap * in->H, reach = (long)(kh / 2) * in->w + kw / 2;
   int r0, r1;
   wl_conv_window_rows((wl_grid){1, in->H, in->w}, pa, pb - pa, kh, &r0, &r1);
-  WL_TRY(view(in, s, r0, r1, v));
-  return act ? silu_into(buf, cap, in, v) : 0;
+  WL_TRY(view(in, s, o + r0, o + r1, v));
+  return act ? silu_into(buf, cap, in, pa - reach, pb + reach, v) : 0;
 }
 
-/* out += the rows of in (s's size) at positions [pa, pb), or out = them (set) */
-static int add_rows(stage *s, stage *in, long pa, long pb, float *out, long cs, int set) {
+/* out += the rows of in (s's size) at positions [pa, pb) of lap `lap`, or out = them (set) */
+static int add_rows(stage *s, stage *in, int lap, long pa, long pb, float *out, long cs, int set) {
   wl_window r;
-  const long n = pb - pa;
-  WL_TRY(view(in, s, (int)(pa / s->w), (int)((pb + s->w - 1) / s->w), &r));
+  const long n = pb - pa, o = (long)lap * s->H;
+  WL_TRY(view(in, s, o + pa / s->w, o + (pb + s->w - 1) / s->w, &r));
   const float *x = r.x + (pa - (long)r.r0 * s->w);
   for (int c = 0; c < s->C; c++) {
     if (set) memcpy(out + c * cs, x + c * r.cs, sizeof(float) * n);
@@ -238,18 +201,18 @@ static int add_rows(stage *s, stage *in, long pa, long pb, float *out, long cs, 
 
 /* out = (in2's samples, or the bias) + W in [+ W2 in2 when in2 is a second term, bias set]. The
  * inputs that read further (and may move the others' windows) first. */
-static int sum(stage *s, long pa, long pb, float *out, long cs) {
+static int sum(stage *s, int lap, long pa, long pb, float *out, long cs) {
   const wl_grid g = {1, s->H, s->w};
   const int two = s->bias && s->in2;
   wl_window x, x2;
-  WL_TRY(two ? input(s, s->in2, pa, pb, 1, s->silu2, &s->p->act, &s->p->acap, &x2) : 0);
-  WL_TRY(input(s, s->in, pa, pb, 1, s->silu, &s->p->act, &s->p->acap, &x));
+  WL_TRY(two ? input(s, s->in2, lap, pa, pb, 1, 1, s->silu2, &s->p->act, &s->p->acap, &x2) : 0);
+  WL_TRY(input(s, s->in, lap, pa, pb, 1, 1, s->silu, &s->p->act, &s->p->acap, &x));
   if (s->bias) {
 #pragma omp parallel for schedule(static)
     for (int o = 0; o < s->C; o++)
       for (long i = 0; i < pb - pa; i++) out[o * cs + i] = s->bias[o];
   } else {
-    WL_TRY(add_rows(s, s->in2, pa, pb, out, cs, 1));
+    WL_TRY(add_rows(s, s->in2, lap, pa, pb, out, cs, 1));
   }
   WL_TRY(wl_grow(&s->p->scratch, &s->p->scap, (size_t)wl_conv_window_scratch(s->in->C, s->C, 1, 1)));
   wl_matmul_add_window(out, cs, pa, pb - pa, &x, s->W, s->C, s->in->C, g, s->p->scratch);
@@ -261,23 +224,31 @@ static int sum(stage *s, long pa, long pb, float *out, long cs) {
 }
 
 /* out = bias + conv(silu(in)) [+ in2: a residual block's output] */
-static int conv(stage *s, long pa, long pb, float *out, long cs) {
+static int conv(stage *s, int lap, long pa, long pb, float *out, long cs) {
   const wl_grid g = {1, s->H, s->w};
   wl_window x;
-  WL_TRY(input(s, s->in, pa, pb, s->kh, 1, &s->p->act, &s->p->acap, &x));
+  WL_TRY(input(s, s->in, lap, pa, pb, s->kh, s->kw, 1, &s->p->act, &s->p->acap, &x));
   WL_TRY(wl_grow(&s->p->scratch, &s->p->scap, (size_t)wl_conv_window_scratch(s->in->C, s->C, s->kh, s->kw)));
   wl_conv_window(out, cs, pa, pb - pa, &x, s->W, s->bias, s->in->C, s->C, s->kh, s->kw, g, s->p->scratch);
-  return s->in2 ? add_rows(s, s->in2, pa, pb, out, cs, 0) : 0;
+  return s->in2 ? add_rows(s, s->in2, lap, pa, pb, out, cs, 0) : 0;
+}
+
+/* Rows [a, b) of the line of s (any a < b within reach) copied into dst (channel stride cs). */
+static int gather(stage *s, const stage *r, long a, long b, float *dst, long cs) {
+  wl_window v;
+  WL_TRY(view(s, r, a, b, &v));
+  copy_rows(dst, cs, v.x, v.cs, s->C, (b - a) * s->w);
+  return 0;
 }
 
 /* The inverse packet transform of L levels: rows [a, b) from the input's [a/2^L - M, b/2^L + M). */
-static int inverse(stage *s, long pa, long pb, float *out, long cs) {
+static int inverse(stage *s, int lap, long pa, long pb, float *out, long cs) {
   stage *in = s->in;
   const int a = (int)(pa / s->w), b = (int)(pb / s->w), M = wl_stripe_margin(s->L);
   const int ia = (a >> s->L) - M, ib = ((b + (1 << s->L) - 1) >> s->L) + M, n = ib - ia;
   const long nin = (long)n * in->w, rows = (long)(b - a) * s->w, skip = (long)(a - ia * (1 << s->L)) * s->w;
   WL_TRY(wl_grow(&s->tmp, &s->tcap, (size_t)in->C * nin));
-  WL_TRY(gather(in, s, ia, ib, s->tmp, nin));
+  WL_TRY(gather(in, s, (long)lap * in->H + ia, (long)lap * in->H + ib, s->tmp, nin));
   WL_TRY(wl_grow(&s->tmp2, &s->tcap2, wl_wpt_scratch_floats(s->C, n << s->L, s->w)));
   WL_TRY(wl_wpt2_inverse_with(s->tmp, s->C, n << s->L, s->w, s->L, s->tmp, s->tmp2, s->tcap2));
   copy_rows(out, cs, s->tmp + skip, nin << (2 * s->L), s->C, rows);
@@ -286,12 +257,12 @@ static int inverse(stage *s, long pa, long pb, float *out, long cs) {
 
 /* The forward packet transform of the reconstruction plus the detail layer: rows [a, b) of the
  * packets (D, lat_h, lat_w) from the image's rows [(a - M) 2^J, (b + M) 2^J). */
-static int forward(stage *s, long pa, long pb, float *out, long cs) {
+static int forward(stage *s, int lap, long pa, long pb, float *out, long cs) {
   stage *in = s->in;
   const int a = (int)(pa / s->w), b = (int)(pb / s->w), J = s->L, M = wl_stripe_margin(J), ia = a - M, ib = b + M, n = ib - ia;
   const long nin = ((long)n << J) * in->w, rows = (long)(b - a) * s->w;
   WL_TRY(wl_grow(&s->tmp, &s->tcap, (size_t)in->C * nin));
-  WL_TRY(gather(in, s, ia * (1 << J), ib * (1 << J), s->tmp, nin));
+  WL_TRY(gather(in, s, (long)lap * in->H + ia * (1 << J), (long)lap * in->H + ib * (1 << J), s->tmp, nin));
   WL_TRY(wl_wpt2_forward(s->tmp, in->C, n << J, in->w, J, s->tmp));
   copy_rows(out, cs, s->tmp + (long)M * s->w, (long)n * s->w, s->C, rows);
   wl_detail_add_part(s->p->h, s->p->v, pa, rows, out, cs);
@@ -327,7 +298,6 @@ static stage *transform(pipe *p, compute_fn *f, int C, int L, stage *in) {
   const int up = f == inverse;
   stage *s = add(p, f, C, up ? in->H << L : in->H >> L, up ? in->w << L : in->w >> L, in);
   s->L = L, s->rows = 1;
-  in->nhead = up ? wl_stripe_margin(L) : wl_stripe_margin(L) << L; /* the input rows [0, nhead) read again at the end */
   return s;
 }
 
@@ -351,7 +321,7 @@ static stage *build(pipe *p) {
     stage *s = &p->st[i];
     for (int t = 0; t < 2; t++) {
       stage *in = t ? s->in2 : s->in;
-      if (in) in->rdr[in->nrd++] = s;
+      if (in) in->rd[in->nrd] = INT_MIN, in->rdr[in->nrd++] = s; /* not read yet: keeps all */
     }
   }
   return img;
@@ -360,8 +330,6 @@ static stage *build(pipe *p) {
 static void release(pipe *p) {
   for (int i = 0; i < p->n; i++) {
     free(p->st[i].buf);
-    free(p->st[i].head);
-    free(p->st[i].exact);
     free(p->st[i].tmp);
     free(p->st[i].tmp2);
   }
@@ -374,7 +342,7 @@ static int whole(const wl_header *h) { return (long)h->lat_h * h->lat_w <= WHOLE
 int wl_stripe_rows(const wl_header *h, int B) {
   const int auto_rows = (4096 + h->lat_w - 1) / h->lat_w; /* about 4096 latent positions, 4 to 16 rows */
   if (B < 1) B = whole(h) ? h->lat_h : auto_rows < 4 ? 4 : auto_rows > 16 ? 16 : auto_rows;
-  return mini(B, h->lat_h) << h->J;
+  return (B < h->lat_h ? B : h->lat_h) << h->J;
 }
 
 int wl_stripes_run(const wl_model *m, const wl_header *h, const int16_t *q, const int16_t *v, int B, float *out,
@@ -393,14 +361,11 @@ int wl_stripes_run(const wl_model *m, const wl_header *h, const int16_t *q, cons
   float *x = malloc(sizeof(float) * (size_t)img->C * rows * img->w);
   float *planes = malloc(sizeof(float) * (size_t)img->C * rows * h->width);
   int e = x && planes ? 0 : WL_FAIL(WL_ERR_NOMEM);
-  for (int i = 0; !e && i < p.n; i++)
-    if (p.st[i].nhead && !(p.st[i].head = malloc(sizeof(float) * (size_t)p.st[i].C * p.st[i].nhead * p.st[i].w)))
-      e = WL_FAIL(WL_ERR_NOMEM);
   for (int a = 0; !e && a < h->height; a += rows) {
     wl_signal s = shape;
-    const int b = mini(img->H, a + rows);
-    s.height = mini(h->height, b) - a;
-    if (!(e = img->compute(img, (long)a * img->w, (long)b * img->w, x, (long)(b - a) * img->w))) {
+    const int b = img->H < a + rows ? img->H : a + rows;
+    s.height = (h->height < b ? h->height : b) - a;
+    if (!(e = img->compute(img, 0, (long)a * img->w, (long)b * img->w, x, (long)(b - a) * img->w))) {
       wl_signal_unscale(x, b - a, img->w, &s, planes);
       e = put(user, planes, a, s.height);
     }

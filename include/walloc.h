@@ -39,8 +39,10 @@ extern "C" {
 #define WL_FORMAT_VERSION_FILL 4  /* .wlc version of audio with a band envelope (the default) */
 
 /* Limits checked on every input and every header field before allocation. */
-#define WL_MAX_DIM (1 << 16)       /* width and height: 1 .. 65536 */
-#define WL_MAX_PIXELS (1 << 26)    /* width * height: at most 64 Mpixel */
+#define WL_MAX_DIM (1 << 16)       /* width and height: 1 .. 65536 (so at most 2^32 pixels: the
+                                      limit of a .wlc and of images coded by rows) */
+#define WL_MAX_PIXELS (1 << 26)    /* width * height of an image held whole (wl_image: wl_encode,
+                                      wl_decode, targets): at most 64 Mpixel */
 #define WL_MAX_REFINE 1000         /* wl_encode_opts.refine */
 #define WL_MAX_STEP 896            /* wl_encode_opts.step: the finest detail step, 2^-12 */
 #define WL_MAX_CHANNELS 16         /* signal channels a model may take */
@@ -178,7 +180,7 @@ WL_API int wl_encode_inplace(const wl_model *model, wl_image *img, const wl_enco
                              size_t *outlen);
 
 /* The same, the image read a block of rows at a time, top to bottom, for memory bounded by the
- * width rather than the area: get(user, y0, n, planes) fills planes [channels][n][width] with
+ * width rather than the area (up to 65536 x 65536 pixels: no WL_MAX_PIXELS here): get(user, y0, n, planes) fills planes [channels][n][width] with
  * rows y0 .. y0+n-1 (a nonzero return stops the encode and is returned). `shape` gives the
  * channels, height, width and depth (its planes are not read). No alpha plane, detail layer or
  * refinement (WL_ERR_ARG): those code the image whole. The bytes are those of wl_encode. */
@@ -204,7 +206,8 @@ enum { WL_TARGET_BYTES = 1, WL_TARGET_BPP = 2, WL_TARGET_PSNR = 3, WL_TARGET_KBP
 WL_API int wl_encode_target(const wl_model *model, const wl_image *img, int target, double value,
                             wl_encode_opts *chosen, uint8_t **out, size_t *outlen);
 
-/* Decodes a .wlc byte string into `img` (planes allocated; release with wl_image_release). */
+/* Decodes a .wlc byte string into `img` (planes allocated; release with wl_image_release); an
+ * image over WL_MAX_PIXELS is WL_ERR_LIMIT (decode it by rows). */
 WL_API int wl_decode(const wl_model *model, const uint8_t *buf, size_t len, wl_image *img);
 /* The same image a stripe of rows at a time, top to bottom, for memory bounded by the width
  * rather than the area: put(user, rows, y0) receives rows y0 .. y0 + rows->height - 1 as an
@@ -213,9 +216,11 @@ WL_API int wl_decode(const wl_model *model, const uint8_t *buf, size_t len, wl_i
  * returned. `stripe` sets the latent rows per stripe (2^J image rows each); 0 decodes an image
  * of up to 4 Mpixel whole (one stripe: faster there) and a larger one in stripes of about 4096
  * latent positions (4 to 16 rows). The samples depend on neither the stripes nor the thread
- * count: they are those of wl_decode. Memory in stripes: the latents (and a detail layer's
- * planes), and a window of each of the decoder's layers, a few rows and up to 16 blocks of 512
- * latent positions ahead of the next (175 MB for a 6000x4000 RGB photo with rgb). */
+ * count: they are those of wl_decode. Any image of the format (up to 65536 x 65536) decodes
+ * this way but one with a detail layer over WL_MAX_PIXELS (its planes are held whole:
+ * WL_ERR_LIMIT). Memory in stripes: the latents, and a window of each of the decoder's layers,
+ * the rows its readers lag behind plus a piece of at most 16 blocks of 512 latent positions (125
+ * MB peak for a 6000x4000 RGB photo with rgb, 222 MB for 12500x8000). */
 typedef int (*wl_rows_fn)(void *user, const wl_image *rows, int y0);
 WL_API int wl_decode_rows(const wl_model *model, const uint8_t *buf, size_t len, int stripe, wl_rows_fn put,
                           void *user);

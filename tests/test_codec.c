@@ -86,8 +86,13 @@ static void test_image_alloc(void) {
   t_end();
 }
 
+static int no_rows(void *user, const wl_image *rows, int y0) {
+  (void)user, (void)rows, (void)y0;
+  return 1;
+}
+
 static void test_container(wl_model *m) {
-  t_begin("header validation rejects each bad field, CRC catches every flipped byte");
+  t_begin("header validation rejects each bad field, CRC catches every flipped byte; over 64 Mpixel only by rows");
   wl_image img = test_image(3, 45, 67);
   uint8_t *buf;
   size_t len;
@@ -114,6 +119,16 @@ static void test_container(wl_model *m) {
     buf[i] ^= 0x04;
   }
   for (size_t n = 0; n < len; n += 13) T_EXPECT(wl_header_read(buf, n, &h) < 0, "prefix %zu accepted", n);
+  /* over 64 Mpixel (16384 x 8192): a valid header, too large to decode whole, decoded by rows as
+   * far as its streams (those of 45 x 67 here) */
+  wl_put32(buf + 16, 8192);
+  wl_put32(buf + 20, 16384);
+  wl_put32(buf + len - 4, wl_crc32(0, buf, len - 4));
+  wl_image big;
+  T_EXPECT(wl_header_read(buf, len, &h) == 0 && h.height == 8192 && h.width == 16384, "a header over 64 Mpixel");
+  T_EXPECT(wl_decode(m, buf, len, &big) == WL_ERR_LIMIT && !big.planes, "decoded whole over 64 Mpixel");
+  int e = wl_decode_rows(m, buf, len, 0, no_rows, NULL);
+  T_EXPECT(e < 0 && e != WL_ERR_LIMIT, "by rows: %d", e);
   free(buf);
   wl_image_release(&img);
   t_end();

@@ -9,6 +9,7 @@ import resource
 import struct
 import subprocess
 import sys
+import zlib
 
 import numpy as np
 import soundfile as sf
@@ -133,8 +134,9 @@ def _():
 
 
 
-@test("inputs: a PNG over 4 Mpixel encodes from its rows a block at a time (wl_encode_rows) to the bytes of the "
-      "same image encoded whole (from .npy), 8-bit RGB and 16-bit gray")
+@test("inputs: a PNG or .npy over 4 Mpixel encodes from its rows a block at a time (wl_encode_rows) to the bytes "
+      "of the same image encoded whole (RGB .npy from a pipe), 8-bit RGB and 16-bit gray; a .npy's rows are read "
+      "at their place in a file and in order from a pipe")
 def _():
     from PIL import Image
     rng = np.random.default_rng(5)
@@ -147,11 +149,43 @@ def _():
         Image.fromarray(a if len(shape) == 3 else a.astype(np.uint16), mode).save(png, compress_level=1)
         np.save(npy, np.moveaxis(a, 2, 0) if len(shape) == 3 else a)
         outs = []
-        for src in (png, npy):
-            rc, _, err = run("encode", "-q", "-f", "-m", model, src, "-o", T("rows.wlc"))
+        for src, stdin in ((png, None), (npy, None), ("-", open(npy, "rb").read())):
+            rc, _, err = run("encode", "-q", "-f", "-m", model, src, "-o", T("rows.wlc"), stdin=stdin)
             assert rc == 0, err
             outs.append(open(T("rows.wlc"), "rb").read())
-        assert outs[0] == outs[1], "%s: %d bytes by rows, %d whole" % (model, len(outs[0]), len(outs[1]))
+        assert outs[0] == outs[1] == outs[2], "%s: %s bytes" % (model, [len(o) for o in outs])
+
+
+def png_header(w, h, colour=2, interlace=0, data=b""):
+    def chunk(t, d): return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, colour, 0, 0, interlace)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + (chunk(b"IDAT", data) if data else b"") + chunk(b"IEND", b"")
+
+
+@test("inputs: images over 64 Mpixel (10000x10000) encode by rows only: a cut PNG or .npy says where it ends, "
+      "-Q or a target, alpha and interlacing are refused before the rows are read, in one line, with no output")
+def _():
+    rows = zlib.compress(bytes(3 * 10000 + 1) * 3)  # three rows of 10000 RGB pixels, then nothing
+    npy_head = b"{'descr': '|u1', 'fortran_order': False, 'shape': (10000, 10000), }"
+    npy_head = b"\x93NUMPY\x01\x00" + struct.pack("<H", 118) + npy_head.ljust(117) + b"\n"
+    cases = [("cut.png", png_header(10000, 10000, data=rows), [], "truncated or corrupt PNG"),
+             ("cutpipe.png", png_header(10000, 10000, data=rows), ["-"], "truncated or corrupt PNG"),
+             ("q.png", png_header(10000, 10000, data=rows), ["-Q", "50"], "only a plain encode"),
+             ("alpha.png", png_header(10000, 10000, colour=6, data=rows), [], "transparency"),
+             ("interlaced.png", png_header(10000, 10000, interlace=1, data=rows), [], "interlaced"),
+             ("cut.npy", npy_head + bytes(30000), [], "truncated data"),
+             ("cutpipe.npy", npy_head + bytes(30000), ["-"], "truncated data"),
+             ("psnr.npy", npy_head + bytes(30000), ["--psnr", "30"], "only a plain encode")]
+    for name, body, extra, say in cases:
+        src = T(name)
+        open(src, "wb").write(body)
+        pipe = extra[:1] == ["-"]
+        out = T(name + ".wlc")
+        args = ["encode", "-q"] + (extra[1:] if pipe else extra) + (["-", "-o", out] if pipe else [src, "-o", out])
+        p = subprocess.run([WALLOC] + args, input=body if pipe else None, capture_output=True, timeout=120)
+        err = p.stderr.decode().strip()
+        assert p.returncode == 1 and say in err and len(err.split("\n")) == 1, (name, p.returncode, err)
+        assert not os.path.exists(out), name
 
 
 sys.exit(finish())

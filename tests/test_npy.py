@@ -232,7 +232,8 @@ bad("shape not a tuple", npy("{'descr': '|u1', 'fortran_order': False, 'shape': 
 bad("negative dimension", npy("{'descr': '|u1', 'fortran_order': False, 'shape': (6, -8, 8)}"), "shape")
 bad("huge dimension", npy("{'descr': '|u1', 'fortran_order': False, 'shape': (1, 70000, 99999999999999999999)}"),
     "65536")
-bad("over the pixel limit", npy("{'descr': '<u2', 'fortran_order': False, 'shape': (60000, 60000)}"), "limit")
+bad("no data for 60000x60000", npy("{'descr': '<u2', 'fortran_order': False, 'shape': (60000, 60000)}"),
+    "truncated data: 0 bytes")
 bad("text after the dict", npy("{'descr': '|u1', 'fortran_order': False, 'shape': (6, 8, 8)} x", bytes(384)), "after")
 expect_failure("6 channels and no -m", ["encode", T("six.npy")], "six.npy", T("bad.wlc"), "no built-in image model")
 expect_failure("6 channels with -m rgb", ["encode", "-m", "rgb", T("six.npy")], "six.npy", T("bad.wlc"), "--channels 6")

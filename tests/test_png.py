@@ -119,7 +119,8 @@ def _():
 
 
 @test("the PNG specification's refusals: an unknown critical chunk (before or after IDAT) and data after the "
-      "compressed image, in a file the one-pass read takes and in an interlaced one libpng reads; file and pipe alike")
+      "compressed image, in a file the one-pass read takes and in an interlaced one libpng reads; file and pipe "
+      "alike; the read by rows refuses them too")
 def _():
     a = photo(19, 27, 3, 8, 4)
     for interlace in (False, True):
@@ -139,6 +140,7 @@ def _():
             open(path, "wb").write(body)
             say = "data after the end" if name == "extra.png" else "unknown critical PNG chunk"
             fails_cleanly(["encode", path], T("x.wlc"), has=(say,))
+            paths(path)  # the read by rows refuses it too
             fails_cleanly(["encode", "-"], T("x.wlc"), stdin=body, has=(say,))
         assert run("encode", "-c", good)[0] == 0, "the good file"
 

@@ -143,16 +143,18 @@ static void test_stop(void) {
   t_end();
 }
 
-/* Rows of an image handed out in order (checked). */
+/* Rows of an image handed out in order (checked); from row stop_at on (0: never), 5 is
+ * returned instead. */
 typedef struct {
   const wl_image *img;
-  int next;
+  int next, stop_at;
 } source;
 
 static int rows_of(void *user, int y0, int n, float *planes) {
   source *src = user;
   const wl_image *im = src->img;
   T_EXPECT(y0 == src->next && n > 0 && y0 + n <= im->height, "rows %d..%d asked after %d", y0, y0 + n, src->next);
+  if (src->stop_at && y0 + n > src->stop_at) return 5;
   for (int c = 0; c < im->channels; c++)
     memcpy(planes + (size_t)c * n * im->width, im->planes + ((size_t)c * im->height + y0) * im->width,
            sizeof(float) * (size_t)n * im->width);
@@ -179,7 +181,7 @@ static void test_encode_rows(void) {
       shape.planes = NULL;
       T_EXPECT(wl_encode(m, &img, &o, &ref, &rlen) == 0, "encode");
       for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
-        source src = {&img, 0};
+        source src = {&img, 0, 0};
         T_EXPECT(wl_encode_rows_chunked(m, &shape, &o, rows_of, &src, chunks[c], &got, &glen) == 0, "encode rows");
         T_EXPECT(src.next == img.height && glen == rlen && !memcmp(got, ref, rlen),
                  "%s: %dx%d %d-bit keep %d: stripes of %ld positions give other bytes", wl_model_builtin_name(i),
@@ -191,7 +193,7 @@ static void test_encode_rows(void) {
     }
     wl_image alpha = test_image(d.channels, 40, 40, 8, d.dims == 2);
     wl_encode_opts detail = {.step = 100};
-    source src = {&alpha, 0};
+    source src = {&alpha, 0, 0};
     uint8_t *none;
     size_t n;
     T_EXPECT(d.dims != 2 || wl_encode_rows(m, &alpha, NULL, rows_of, &src, &none, &n) == WL_ERR_ARG, "alpha taken");
@@ -205,8 +207,25 @@ static void test_encode_rows(void) {
   t_end();
 }
 
+static void test_encode_stop(void) {
+  t_begin("a nonzero return from the rows callback stops the encode and is returned, with no output");
+  wl_model *m;
+  T_EXPECT(wl_model_builtin(&m, "gray") == 0, "gray");
+  wl_image img = test_image(1, 300, 40, 8, 0), shape = img;
+  source src = {&img, 0, 100};
+  uint8_t *out = (uint8_t *)&src;
+  size_t len = 1;
+  shape.planes = NULL;
+  T_EXPECT(wl_encode_rows(m, &shape, NULL, rows_of, &src, &out, &len) == 5 && !out && !len, "not stopped");
+  T_EXPECT(src.next <= 100, "rows read after the stop: up to %d", src.next);
+  wl_image_release(&img);
+  wl_model_free(m);
+  t_end();
+}
+
 int main(void) {
   test_encode_rows();
+  test_encode_stop();
   test_models();
   test_stop();
   return t_summary();
