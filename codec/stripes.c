@@ -37,7 +37,7 @@
 #define MAX_STAGES 48
 #define MAX_READERS 2
 #define CHUNK (16 * WL_CONV_BLOCK) /* a layer's positions per computation, at most */
-#define TRANSFORM_POSITIONS 8192L  /* a transform's, in whole rows */
+#define TRANSFORM_POSITIONS 16384L /* a transform's, in whole rows */
 /* Images of at most this many latent positions (4 Mpixel at J = 3) are synthesised whole
  * (wl_synthesise), which is faster there and holds a few of the network's tensors: stripes of an
  * image compute its last rows twice (the periodic transforms read them for the first rows) and
