@@ -448,56 +448,88 @@ int cli_open_wlc(cli_opts *o, const char *in, uint8_t **buf, size_t *len, wl_inf
 /* PNG holds gray or RGB (alpha aside); other channel counts go to .npy. */
 static int png_holds(int channels) { return channels == 1 || channels == 3; }
 
-/* A PNG on an output, written as wl_decode_rows hands out stripes. */
+/* An image on an output as wl_decode_rows hands out stripes: a PNG written as they come, or a
+ * .npy whose planes' rows are written at their place in the file (in order with one plane). */
 typedef struct {
   io_output *w;
-  png_writer *pw;
+  png_writer *pw; /* NULL: .npy */
+  int planes, bytes, height, width;
+  size_t head, cap;
+  uint8_t *buf;
   int werr; /* errno of a failed write, 0 for none */
-} png_out;
+} image_out;
 
-static int png_out_write(void *user, const void *data, size_t n) {
-  png_out *p = user;
+static int out_write(void *user, const void *data, size_t n) {
+  image_out *p = user;
   if (io_out_write(p->w, data, n)) return p->werr = errno ? errno : EIO, -1;
   return 0;
 }
 
-static int png_out_rows(void *user, const wl_image *rows, int y0) {
-  (void)y0;
-  return png_writer_rows(((png_out *)user)->pw, rows) ? 1 : 0;
+static int npy_out_rows(image_out *p, const wl_image *rows, int y0) {
+  const size_t n = (size_t)rows->height * rows->width, bytes = n * (size_t)p->bytes;
+  if (bytes > p->cap) {
+    free(p->buf);
+    if (!(p->buf = malloc(p->cap = bytes))) return p->cap = 0, 1;
+  }
+  for (int k = 0; k < p->planes; k++) {
+    npy_put_samples(p->buf, k < rows->channels ? rows->planes + k * n : rows->alpha, n, p->bytes);
+    const int64_t at = (int64_t)p->head + ((int64_t)k * p->height + y0) * p->width * p->bytes;
+    if (p->planes == 1 ? io_out_write(p->w, p->buf, bytes) : io_out_write_at(p->w, p->buf, bytes, at))
+      return p->werr = errno ? errno : EIO, 1;
+  }
+  return 0;
 }
 
-/* Decodes an image .wlc to PNG (a stripe at a time: memory bounded by the width) or .npy at out
- * (ext: its extension, NULL for stdout). */
+static int out_rows(void *user, const wl_image *rows, int y0) {
+  image_out *p = user;
+  return p->pw ? png_writer_rows(p->pw, rows) ? 1 : 0 : npy_out_rows(p, rows, y0);
+}
+
+/* The whole image as a .npy on w (stdout or a stream, with several planes: written one after
+ * another, they need the whole image). Prints errors. */
+static int npy_whole(const char *in, const uint8_t *buf, size_t len, const wl_model *m, const wl_info *h,
+                     const char *out, image_out *p) {
+  uint8_t *enc = NULL;
+  size_t enclen = 0;
+  wl_image img = {0};
+  if ((long)h->width * h->height > WL_MAX_PIXELS)
+    return cli_fail(in, "%dx%d is over 64 Mpixel: a .npy of several planes on stdout or a pipe holds the image whole; "
+                    "decode to a file", h->width, h->height);
+  int e = wl_decode(m, buf, len, &img), rc = e ? cli_fail(in, "%s", cli_error(e)) : 0;
+  if (!rc && npy_encode_image(&img, &enc, &enclen)) rc = cli_fail(in, "cannot encode .npy: out of memory");
+  if (!rc && out_write(p, enc, enclen)) rc = cli_fail(cli_out_name(out), "cannot write: %s", strerror(p->werr));
+  free(enc);
+  wl_image_release(&img);
+  return rc;
+}
+
+/* Decodes an image .wlc to PNG or .npy at out (ext: its extension, NULL for stdout), a stripe
+ * at a time (memory bounded by the width), but for a .npy of several planes on stdout or a
+ * stream (npy_whole). */
 static int decode_image(cli_opts *o, const char *in, const uint8_t *buf, size_t len, const wl_model *m,
                         const wl_info *h, const char *out, const char *ext) {
-  const int npy = ext ? !strcmp(ext, ".npy") : !png_holds(h->channels);
+  const int npy = ext ? !strcmp(ext, ".npy") : !png_holds(h->channels), planes = h->channels + h->has_alpha;
   if (ext && strcmp(ext, ".png") && !npy) return cli_fail(out, "unsupported output format (use .png or .npy)");
   if (!npy && !png_holds(h->channels))
     return cli_fail(out, "PNG holds 1 or 3 channels, the image has %d (write .npy)", h->channels);
-  if (npy && (long)h->width * h->height > WL_MAX_PIXELS)
-    return cli_fail(in, "%dx%d is over 64 Mpixel: .npy output holds the image whole; decode to .png (written by rows)",
-                    h->width, h->height);
-  if (npy) {
-    uint8_t *enc = NULL;
-    size_t enclen = 0;
-    wl_image img = {0};
-    int e = wl_decode(m, buf, len, &img), rc = e ? cli_fail(in, "%s", cli_error(e)) : 0;
-    if (!rc && npy_encode_image(&img, &enc, &enclen)) rc = cli_fail(out, "cannot encode .npy: out of memory");
-    if (!rc) rc = cli_write(o, out, enc, enclen);
-    free(enc);
-    wl_image_release(&img);
-    return rc;
-  }
   io_output w;
-  png_out p = {&w, NULL, 0};
+  image_out p = {&w, NULL, planes, h->depth / 8, h->height, h->width, 0, 0, NULL, 0};
   if (cli_out_open(o, out, &w)) return 1;
-  int rc = png_writer_new(&p.pw, h->channels, h->height, h->width, h->depth, h->has_alpha, png_out_write, &p), e = 0;
-  if (!rc) e = wl_decode_rows(m, buf, len, 0, png_out_rows, &p);
-  if (!rc && !e) rc = png_writer_end(p.pw);
-  if (e < 0) rc = cli_fail(in, "%s", cli_error(e));
-  else if ((rc || e) && p.werr) rc = cli_fail(cli_out_name(out), "cannot write: %s", strerror(p.werr));
-  else if (rc || e) rc = cli_fail(out, "cannot encode PNG: out of memory");
+  int rc = 0, e = 0;
+  if (npy && planes > 1 && !w.tmp) {
+    rc = npy_whole(in, buf, len, m, h, out, &p);
+  } else {
+    uint8_t head[NPY_HEAD_MAX];
+    if (npy) rc = out_write(&p, head, p.head = npy_image_head(head, planes, h->height, h->width, h->depth));
+    else rc = png_writer_new(&p.pw, h->channels, h->height, h->width, h->depth, h->has_alpha, out_write, &p);
+    if (!rc) e = wl_decode_rows(m, buf, len, 0, out_rows, &p);
+    if (!rc && !e && p.pw) rc = png_writer_end(p.pw);
+    if (e < 0) rc = cli_fail(in, "%s", cli_error(e));
+    else if ((rc || e) && p.werr) rc = cli_fail(cli_out_name(out), "cannot write: %s", strerror(p.werr));
+    else if (rc || e) rc = cli_fail(out, "cannot encode %s: out of memory", npy ? ".npy" : "PNG");
+  }
   png_writer_free(p.pw);
+  free(p.buf);
   if (rc) io_out_abort(&w);
   else if (io_out_commit(&w)) rc = cli_fail(cli_out_name(out), "cannot write: %s", strerror(errno));
   return rc;

@@ -115,6 +115,19 @@ int io_out_write(io_output *w, const void *buf, size_t len) {
   return 0;
 }
 
+int io_out_write_at(io_output *w, const void *buf, size_t len, int64_t at) {
+  const uint8_t *p = buf;
+  if (!w->tmp) return errno = ESPIPE, -1;
+  while (len) {
+    ssize_t r = pwrite(w->fd, p, len, (off_t)at);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return -1;
+    p += r, at += r;
+    len -= (size_t)r;
+  }
+  return 0;
+}
+
 /* The temporary file being written, for the signal handler: it unlinks it and dies by the
  * signal again, so that SIGINT, SIGTERM or SIGHUP leave no partial output behind. */
 static char pending[PATH_MAX + 32];

@@ -43,6 +43,8 @@ typedef struct io_output {
 } io_output;
 int io_out_open(io_output *w, const char *path, int force);
 int io_out_write(io_output *w, const void *buf, size_t len);
+/* The same at byte `at` of a file being written to its temporary name (else -1, errno ESPIPE). */
+int io_out_write_at(io_output *w, const void *buf, size_t len, int64_t at);
 int io_out_commit(io_output *w);
 void io_out_abort(io_output *w);
 

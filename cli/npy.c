@@ -206,26 +206,33 @@ void npy_rows_free(npy_rows *r) {
 
 /* ---- writing ---------------------------------------------------------------------------- */
 
-/* Allocates a version 1.0 file with the header for descr and shape (ndim 1 .. 4 sizes) and room
- * for `data` bytes after it; *start is where the data goes. */
-static uint8_t *npy_start(const char *descr, const long *shape, int ndim, size_t data, uint8_t **start,
-                          size_t *total) {
+size_t npy_head(uint8_t *o, const char *descr, const long *shape, int ndim) {
   char dict[192], dims[96] = "";
   for (int i = 0; i < ndim; i++)
     snprintf(dims + strlen(dims), sizeof dims - strlen(dims), "%ld,%s", shape[i], i + 1 < ndim ? " " : "");
   if (ndim > 1) dims[strlen(dims) - 1] = 0; /* (n,) for one dimension, (a, b) for more */
   const int n = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (%s), }", descr, dims);
   const size_t hlen = ((10 + (size_t)n + 1 + 63) / 64) * 64 - 10; /* dict + padding + '\n' */
-  uint8_t *o = malloc(10 + hlen + data);
-  if (!o) return NULL;
   memcpy(o, "\x93NUMPY\x01\x00", 8);
   o[8] = (uint8_t)hlen;
   o[9] = (uint8_t)(hlen >> 8);
   memset(o + 10, ' ', hlen);
   memcpy(o + 10, dict, (size_t)n);
   o[10 + hlen - 1] = '\n';
-  *start = o + 10 + hlen;
-  *total = 10 + hlen + data;
+  return 10 + hlen;
+}
+
+/* Allocates a version 1.0 file with the header for descr and shape (ndim 1 .. 4 sizes) and room
+ * for `data` bytes after it; *start is where the data goes. */
+static uint8_t *npy_start(const char *descr, const long *shape, int ndim, size_t data, uint8_t **start,
+                          size_t *total) {
+  uint8_t head[NPY_HEAD_MAX];
+  const size_t n = npy_head(head, descr, shape, ndim);
+  uint8_t *o = malloc(n + data);
+  if (!o) return NULL;
+  memcpy(o, head, n);
+  *start = o + n;
+  *total = n + data;
   return o;
 }
 
@@ -233,6 +240,15 @@ static uint8_t *npy_start(const char *descr, const long *shape, int ndim, size_t
 static inline void put(uint8_t *d, size_t i, int bytes, unsigned v) {
   d[i * bytes] = (uint8_t)v;
   if (bytes == 2) d[i * 2 + 1] = (uint8_t)(v >> 8);
+}
+
+void npy_put_samples(uint8_t *d, const float *x, size_t n, int bytes) {
+  for (size_t i = 0; i < n; i++) put(d, i, bytes, (unsigned)x[i]);
+}
+
+size_t npy_image_head(uint8_t *head, int planes, int height, int width, int depth) {
+  const long shape[3] = {planes, height, width};
+  return npy_head(head, depth == 8 ? "|u1" : "<u2", shape, 3);
 }
 
 int npy_encode(const int16_t *q, const long *shape, int ndim, int bits, uint8_t **out, size_t *outlen) {
@@ -260,8 +276,7 @@ int npy_encode_image(const wl_image *img, uint8_t **out, size_t *outlen) {
   uint8_t *d;
   if (!(*out = npy_start(bytes == 1 ? "|u1" : "<u2", shape, 3, (colour + (img->alpha ? plane : 0)) * bytes, &d, outlen)))
     return -1;
-  for (size_t i = 0; i < colour; i++) put(d, i, bytes, (unsigned)img->planes[i]);
-  if (img->alpha)
-    for (size_t i = 0; i < plane; i++) put(d, colour + i, bytes, (unsigned)img->alpha[i]);
+  npy_put_samples(d, img->planes, colour, bytes);
+  if (img->alpha) npy_put_samples(d + colour * bytes, img->alpha, plane, bytes);
   return 0;
 }

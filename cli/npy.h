@@ -37,6 +37,13 @@ int npy_rows_open(npy_rows *r, io_input *in, char *why);
 int npy_rows_read(npy_rows *r, int y0, int n, float *planes, char *why);
 int npy_rows_end(npy_rows *r, char *why);
 void npy_rows_free(npy_rows *r);
+/* A version 1.0 header for descr and shape (ndim 1 .. 4 sizes) into head[NPY_HEAD_MAX]: its
+ * length (a multiple of 64); npy_image_head: that of an image's (planes, height, width) as
+ * uint8 (depth 8) or little-endian uint16; npy_put_samples: n samples as such. */
+#define NPY_HEAD_MAX 256
+size_t npy_head(uint8_t *head, const char *descr, const long *shape, int ndim);
+size_t npy_image_head(uint8_t *head, int planes, int height, int width, int depth);
+void npy_put_samples(uint8_t *d, const float *x, size_t n, int bytes);
 /* Serialises img's planes (alpha, when present, as one more plane last, as in RGBA) as uint8
  * (depth 8) or little-endian uint16, shape (C, H, W). Returns 0 or -1 (out of memory). */
 int npy_encode_image(const wl_image *img, uint8_t **out, size_t *outlen);

@@ -108,12 +108,12 @@ def _():
 
 @test("inputs: decoding an image of over 4 Mpixel takes memory by its width, not its height (stripes): "
       "1024 x 18432 gray needs at most 1.5 bytes per pixel more than 1024 x 4608 (the latents and the entropy "
-      "decoder's work on one plane; decoding whole took about 50)")
+      "decoder's work on one plane; decoding whole took about 50), to PNG and to .npy")
 def _():
     if SANITIZED:
         print("  (not measured: an AddressSanitizer build holds freed memory in its quarantine)")
         return
-    kb = []
+    kb, npy_kb = [], []
     for h in (4608, 18432):
         rows = np.arange(h, dtype=np.float32)[:, None]
         a = (100 + 60 * np.sin(rows / 37.0) * np.cos(np.arange(1024)[None, :] / 23.0)).astype(np.uint8)
@@ -122,21 +122,23 @@ def _():
         rc, _, err = run("encode", "-q", "-f", "-m", "gray", src, "-o", wlc)
         assert rc == 0, err
         kb.append(peak_rss_kb("decode", "-q", "-f", wlc, "-o", T("tall.png")))
+        npy_kb.append(peak_rss_kb("decode", "-q", "-f", wlc, "-o", T("tall-out.npy")))
         assert png_crcs_ok(T("tall.png")), "a chunk of the PNG written in stripes has a wrong CRC"
         if h == 4608:  # the PNG written a stripe at a time holds the samples of the whole decode: both encode alike
             assert run("decode", "-q", "-f", wlc, "-o", T("tall.npy"))[0] == 0
             assert run("encode", "-q", "-f", "-m", "gray", T("tall.png"), "-o", T("a.wlc"))[0] == 0
             assert run("encode", "-q", "-f", "-m", "gray", T("tall.npy"), "-o", T("b.wlc"))[0] == 0
             assert open(T("a.wlc"), "rb").read() == open(T("b.wlc"), "rb").read(), "PNG by stripes differs"
-    grew = (kb[1] - kb[0]) * 1024 / (1024 * (18432 - 4608))
-    print("  peak RSS %d and %d KB: %.3f byte per added pixel" % (kb[0], kb[1], grew))
-    assert grew <= 1.5, "decode memory grows %.2f bytes per pixel of height" % grew
+    for name, k in (("PNG", kb), (".npy", npy_kb)):
+        grew = (k[1] - k[0]) * 1024 / (1024 * (18432 - 4608))
+        print("  %s: peak RSS %d and %d KB: %.3f byte per added pixel" % (name, k[0], k[1], grew))
+        assert grew <= 1.5, "decode to %s: memory grows %.2f bytes per pixel of height" % (name, grew)
 
 
 
 @test("inputs: a PNG or .npy over 4 Mpixel encodes from its rows a block at a time (wl_encode_rows) to the bytes "
       "of the same image encoded whole (RGB .npy from a pipe), 8-bit RGB and 16-bit gray; a .npy's rows are read "
-      "at their place in a file and in order from a pipe")
+      "at their place in a file and in order from a pipe; decoded in stripes, the .npy holds the PNG's samples")
 def _():
     from PIL import Image
     rng = np.random.default_rng(5)
@@ -154,6 +156,12 @@ def _():
             assert rc == 0, err
             outs.append(open(T("rows.wlc"), "rb").read())
         assert outs[0] == outs[1] == outs[2], "%s: %s bytes" % (model, [len(o) for o in outs])
+        # decoded in stripes: the .npy's planes, written each at its place, hold the PNG's samples
+        assert run("decode", "-q", "-f", T("rows.wlc"), "-o", T("back.npy"))[0] == 0
+        assert run("decode", "-q", "-f", T("rows.wlc"), "-o", T("back.png"))[0] == 0
+        back = np.load(T("back.npy"))
+        png_back = np.asarray(Image.open(T("back.png")))
+        assert np.array_equal(back, np.moveaxis(png_back, 2, 0) if len(shape) == 3 else png_back[None]), model
 
 
 def png_header(w, h, colour=2, interlace=0, data=b""):
