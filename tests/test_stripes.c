@@ -69,7 +69,8 @@ static wl_image whole(const wl_model *m, const uint8_t *buf, size_t len, const w
 
 static void check_model(const char *name) {
   static const struct { int H, W, depth, alpha, step; } cases[] = {
-      {37, 53, 8, 0, 0}, {203, 97, 8, 1, 0}, {70, 301, 16, 0, 0}, {131, 88, 8, 0, 300}, {64, 1100, 8, 1, 200}};
+      {37, 53, 8, 0, 0}, {203, 97, 8, 1, 0}, {70, 301, 16, 0, 0}, {131, 88, 8, 0, 300}, {64, 1100, 8, 1, 200},
+      {5, 300, 8, 0, 0}, {17, 90, 8, 0, 150}}; /* one and three latent rows: bands that wrap several times */
   static const int stripes[] = {1, 2, 3, 7, 0, 1 << 20};
   wl_model *m;
   T_EXPECT(wl_model_builtin(&m, name) == 0, "built-in %s", name);
@@ -166,7 +167,7 @@ static void test_encode_rows(void) {
   t_begin("encoding from rows read once, top to bottom, in stripes of any width gives wl_encode's bytes: every "
           "built-in image model, odd sizes, 8/16 bits, keep; alpha and detail layer refused");
   static const struct { int H, W, depth, keep; } cases[] = {{37, 53, 8, 0}, {203, 97, 16, 0}, {70, 301, 8, 3},
-                                                            {520, 64, 8, 0}};
+                                                            {520, 64, 8, 0}, {5, 300, 8, 0}, {17, 90, 16, 0}};
   static const long chunks[] = {512, 1024, 1500, 0, 1L << 30};
   for (int i = 0; wl_model_builtin_name(i); i++) {
     wl_model *m;
