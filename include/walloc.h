@@ -220,7 +220,7 @@ WL_API int wl_decode(const wl_model *model, const uint8_t *buf, size_t len, wl_i
  * this way but one with a detail layer over WL_MAX_PIXELS (its planes are held whole:
  * WL_ERR_LIMIT). Memory in stripes: the latents, and a window of each of the decoder's layers,
  * the rows its readers lag behind plus a piece of at most 16 blocks of 512 latent positions (140
- * MB peak for a 6000x4000 RGB photo with rgb, 235 MB for 12500x8000). */
+ * MB peak for a 6000x4000 RGB photo with rgb, 216 MB for 12500x8000). */
 typedef int (*wl_rows_fn)(void *user, const wl_image *rows, int y0);
 WL_API int wl_decode_rows(const wl_model *model, const uint8_t *buf, size_t len, int stripe, wl_rows_fn put,
                           void *user);
