@@ -266,18 +266,13 @@ static int parse(int argc, char **argv, cli_opts *o) {
 
 /* OpenMP threads that wait for work spin by default (libgomp: 300000 rounds, some ms), taking
  * a core from whatever else runs: on a busy 2-core machine decode -T2 took 3-7x the CPU time
- * of -T1. Here they spin 10000 rounds (tens of microseconds) and then sleep, unless the user set
- * OMP_WAIT_POLICY or GOMP_SPINCOUNT: a decode in stripes runs thousands of short parallel steps
- * back to back, and sleeping at once after each (passive, no spin) cost a futex wake-up and a
- * context switch per step: 6000x4000 at -T2, 83000 context switches and 6.9 s against 1900 and
- * 5.3 s; beside two busy processes the short spin measured no worse than none (bench/threads.py).
- * libgomp reads both in its constructor; the program links libgomp statically (Makefile), so
- * that this constructor, of a higher priority, runs first. (In .preinit_array it would be too
- * early: libc's own start then resets the environment.) */
-__attribute__((constructor(101))) static void short_wait(void) {
-  if (!getenv("OMP_WAIT_POLICY") && !getenv("GOMP_SPINCOUNT")) setenv("GOMP_SPINCOUNT", "10000", 0);
-  setenv("OMP_WAIT_POLICY", "passive", 0);
-}
+ * of -T1. Here they sleep instead, unless the user set OMP_WAIT_POLICY (a short spin,
+ * GOMP_SPINCOUNT=10000, made a 6000x4000 decode at -T2 beside two busy processes take 12-14 s
+ * against 9-10 s at -T1; 5.0 against 5.4 s at -T2 idle). libgomp reads it in its
+ * constructor; the program links libgomp statically (Makefile), so that this constructor, of
+ * a higher priority, runs first. (In .preinit_array it would be too early: libc's own start
+ * then resets the environment.) */
+__attribute__((constructor(101))) static void passive_wait(void) { setenv("OMP_WAIT_POLICY", "passive", 0); }
 
 int main(int argc, char **argv) {
   static const struct { const char *name; int (*run)(cli_opts *); } cmds[] = {

@@ -192,9 +192,12 @@ static int add_rows(stage *s, stage *in, int lap, long pa, long pb, float *out, 
   const long n = pb - pa, o = (long)lap * s->H;
   WL_TRY(view(in, s, o + pa / s->w, o + (pb + s->w - 1) / s->w, &r));
   const float *x = r.x + (pa - (long)r.r0 * s->w);
+  const long xcs = r.cs;
+#pragma omp parallel for schedule(static) /* one parallel step for every channel */
   for (int c = 0; c < s->C; c++) {
-    if (set) memcpy(out + c * cs, x + c * r.cs, sizeof(float) * n);
-    else wl_add_forward(out + c * cs, x + c * r.cs, out + c * cs, n);
+    if (set) memcpy(out + c * cs, x + c * xcs, sizeof(float) * n);
+    else
+      for (long i = 0; i < n; i++) out[c * cs + i] += x[c * xcs + i]; /* wl_add_forward */
   }
   return 0;
 }
