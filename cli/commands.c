@@ -219,18 +219,13 @@ static int rows_get(void *user, int y0, int n, float *planes) {
 
 static long input_read(void *user, void *buf, size_t n) { return io_read(user, buf, n); }
 
-/* Width and height from the first bytes of a PNG (its IHDR) or .npy; 0 when they do not say. */
-static long head_pixels(const io_input *f, int png) {
-  npy_shape s;
-  char why[NPY_WHY];
-  if (png) return png_head_pixels(f->head, f->nhead);
-  return npy_header(f->head, f->nhead, &s, why) ? 0 : (long)s.H * s.W;
-}
-
 /* Opens the rows of an image input that a plain encode reads by rows (above), or leaves r empty
- * (*rows 0); fills shape. Prints errors. */
+ * (*rows 0); fills shape. The size comes from the first bytes (a PNG's IHDR, a .npy's header; 0
+ * when they do not say). Prints errors. */
 static int rows_open(int plain, const char *in, io_input *f, int png, rows_in *r, wl_image *shape, int *rows) {
-  const long px = head_pixels(f, png);
+  npy_shape s;
+  const long px = png ? png_head_pixels(f->head, f->nhead) : npy_header(f->head, f->nhead, &s, r->why) ? 0
+                                                                                                      : (long)s.H * s.W;
   const char *why;
   int alpha;
   *rows = 0;
@@ -241,14 +236,10 @@ static int rows_open(int plain, const char *in, io_input *f, int png, rows_in *r
     if (alpha) return cli_fail(in, "has transparency: an image over 64 Mpixel is coded by rows, without alpha (remove it)");
     return *rows = 1, 0;
   }
-  if (!png && plain && px > STREAM_PIXELS) {
-    npy_shape s;
-    npy_header(f->head, f->nhead, &s, r->why);
-    if (f->size >= 0 || s.C == 1) {
-      if (npy_rows_open(&r->npy, f, r->why)) return cli_fail(in, "%s", r->why);
-      *shape = (wl_image){s.C, s.H, s.W, 8 * s.bytes, NULL, NULL};
-      return *rows = 1, 0;
-    }
+  if (!png && plain && px > STREAM_PIXELS && (f->size >= 0 || s.C == 1)) {
+    if (npy_rows_open(&r->npy, f, &s, r->why)) return cli_fail(in, "%s", r->why);
+    *shape = (wl_image){s.C, s.H, s.W, 8 * s.bytes, NULL, NULL};
+    return *rows = 1, 0;
   }
   return 0;
 }

@@ -163,10 +163,8 @@ int npy_decode(const uint8_t *buf, size_t len, wl_image *img, char *why) {
   return 0;
 }
 
-int npy_rows_open(npy_rows *r, io_input *in, char *why) {
-  memset(&r->s, 0, sizeof r->s);
-  r->in = in, r->next = 0, r->buf = NULL;
-  if (npy_header(in->head, in->nhead, &r->s, why)) return -1;
+int npy_rows_open(npy_rows *r, io_input *in, const npy_shape *s, char *why) {
+  r->in = in, r->s = *s, r->next = 0, r->buf = NULL;
   if (in->size >= 0 && data_size(&r->s, (uint64_t)in->size - r->s.data, why)) return -1;
   if (in->size < 0 && r->s.C > 1) return snprintf(why, NPY_WHY, "channels are read by rows from a file, not a pipe"), -1;
   if (!(r->buf = malloc((size_t)r->s.W * r->s.bytes))) return snprintf(why, NPY_WHY, "out of memory"), -1;

@@ -24,7 +24,7 @@ typedef struct {
 } npy_shape;
 int npy_header(const uint8_t *buf, size_t len, npy_shape *s, char *why);
 /* A .npy read a block of rows at a time from an input whose header lies in its first bytes
- * (in->head): from a regular file (data size checked at open, each channel's rows read at their
+ * (in->head) and is s (npy_header): from a regular file (data size checked at open, each channel's rows read at their
  * place), or from a pipe, one channel only, in order (extra bytes found by npy_rows_end). Each
  * returns 0, or -1 with a one-line message in why[NPY_WHY]. */
 typedef struct {
@@ -33,7 +33,7 @@ typedef struct {
   int next;
   uint8_t *buf;
 } npy_rows;
-int npy_rows_open(npy_rows *r, io_input *in, char *why);
+int npy_rows_open(npy_rows *r, io_input *in, const npy_shape *s, char *why);
 int npy_rows_read(npy_rows *r, int y0, int n, float *planes, char *why);
 int npy_rows_end(npy_rows *r, char *why);
 void npy_rows_free(npy_rows *r);

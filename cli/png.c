@@ -194,6 +194,18 @@ static int decode_plain(const uint8_t *buf, size_t len, wl_image *img) {
   return rc;
 }
 
+/* libpng's transforms to 8 or 16-bit gray or RGB samples, with alpha from an alpha channel or
+ * tRNS, after png_read_info; returns the interlace passes. */
+static int expand(png_structp png, png_infop info) {
+  const int type = png_get_color_type(png, info), depth = png_get_bit_depth(png, info);
+  if (type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
+  if (type == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
+  if (png_get_valid(png, info, PNG_INFO_tRNS)) png_set_tRNS_to_alpha(png);
+  const int passes = png_set_interlace_handling(png);
+  png_read_update_info(png, info);
+  return passes;
+}
+
 /* Any PNG through libpng. */
 static int decode_libpng(const uint8_t *buf, size_t len, wl_image *img, const char **why) {
   membuf m = {buf, len, 0};
@@ -215,12 +227,7 @@ static int decode_libpng(const uint8_t *buf, size_t len, wl_image *img, const ch
   png_read_info(png, info);
   png_uint_32 W = png_get_image_width(png, info), H = png_get_image_height(png, info);
   if ((uint64_t)W * H > WL_MAX_PIXELS) { *why = "dimensions over the limit (64 Mpixel)"; png_longjmp(png, 1); }
-  int type = png_get_color_type(png, info), depth = png_get_bit_depth(png, info);
-  if (type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
-  if (type == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
-  if (png_get_valid(png, info, PNG_INFO_tRNS)) png_set_tRNS_to_alpha(png);
-  const int passes = png_set_interlace_handling(png);
-  png_read_update_info(png, info);
+  const int passes = expand(png, info);
   const int n = png_get_channels(png, info), bytes = png_get_bit_depth(png, info) == 16 ? 2 : 1;
   const size_t rowbytes = png_get_rowbytes(png, info), nrows = passes > 1 ? H : 1; /* interlaced: all rows */
   pixels = malloc(rowbytes * nrows);
@@ -240,6 +247,13 @@ static int decode_libpng(const uint8_t *buf, size_t len, wl_image *img, const ch
   return 0;
 }
 
+/* A chunk's type as a printable string. */
+static char *chunk_type(const uint8_t *t, char type[5]) {
+  for (int k = 0; k < 4; k++) type[k] = t[k] >= 32 && t[k] < 127 ? (char)t[k] : '?';
+  type[4] = 0;
+  return type;
+}
+
 /* ---- a PNG read a block of rows at a time (png_reader), through libpng ---------------------- */
 
 struct png_reader {
@@ -247,7 +261,8 @@ struct png_reader {
   png_infop info;
   png_source src;
   void *user;
-  int channels, height, width, depth, n, bytes, next; /* n samples of `bytes` a pixel; next: the next row */
+  wl_image shape;                /* planes NULL */
+  int n, bytes, next;            /* n samples of `bytes` a pixel; next: the next row */
   png_bytep row;
   const char *why; /* libpng's error pointer */
   char reason[64]; /* an unknown critical chunk's message */
@@ -268,9 +283,7 @@ static int unknown_chunk(png_structp png, png_unknown_chunkp c) {
   png_reader *pr = png_get_user_chunk_ptr(png);
   if (c->name[0] & 32) return 0;
   char type[5];
-  for (int k = 0; k < 4; k++) type[k] = c->name[k] >= 32 && c->name[k] < 127 ? (char)c->name[k] : '?';
-  type[4] = 0;
-  snprintf(pr->reason, sizeof pr->reason, "unknown critical PNG chunk '%s'", type);
+  snprintf(pr->reason, sizeof pr->reason, "unknown critical PNG chunk '%s'", chunk_type(c->name, type));
   return -1;
 }
 
@@ -302,31 +315,25 @@ int png_reader_open(png_reader **out, png_source src, void *user, wl_image *shap
   png_set_read_user_chunk_fn(pr->png, pr, unknown_chunk);
   png_set_user_limits(pr->png, WL_MAX_DIM, WL_MAX_DIM);
   png_read_info(pr->png, pr->info);
-  const int type = png_get_color_type(pr->png, pr->info), depth = png_get_bit_depth(pr->png, pr->info);
-  if (type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(pr->png);
-  if (type == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(pr->png);
-  if (png_get_valid(pr->png, pr->info, PNG_INFO_tRNS)) png_set_tRNS_to_alpha(pr->png);
-  if (png_set_interlace_handling(pr->png) > 1) {
+  if (expand(pr->png, pr->info) > 1) {
     pr->why = "an interlaced PNG cannot be read a row at a time (save it without interlacing)";
     png_longjmp(pr->png, 1);
   }
-  png_read_update_info(pr->png, pr->info);
   pr->n = png_get_channels(pr->png, pr->info);
   pr->bytes = png_get_bit_depth(pr->png, pr->info) == 16 ? 2 : 1;
-  pr->channels = pr->n >= 3 ? 3 : 1;
-  pr->height = (int)png_get_image_height(pr->png, pr->info);
-  pr->width = (int)png_get_image_width(pr->png, pr->info);
-  pr->depth = 8 * pr->bytes;
+  pr->shape = (wl_image){pr->n >= 3 ? 3 : 1, (int)png_get_image_height(pr->png, pr->info),
+                         (int)png_get_image_width(pr->png, pr->info), 8 * pr->bytes, NULL, NULL};
   if (!(pr->row = malloc(png_get_rowbytes(pr->png, pr->info)))) png_longjmp(pr->png, 1);
-  *shape = (wl_image){pr->channels, pr->height, pr->width, pr->depth, NULL, NULL};
+  *shape = pr->shape;
   *alpha = pr->n == 2 || pr->n == 4;
   *out = pr;
   return 0;
 }
 
 int png_reader_rows(png_reader *pr, int n, float *planes, const char **why) {
-  wl_image img = {pr->channels, n, pr->width, pr->depth, planes, NULL};
-  if (n > pr->height - pr->next) return *why = "more rows asked for than the PNG has", -1;
+  wl_image img = pr->shape;
+  img.height = n, img.planes = planes;
+  if (n > pr->shape.height - pr->next) return *why = "more rows asked for than the PNG has", -1;
   pr->why = "truncated or corrupt PNG";
   if (setjmp(png_jmpbuf(pr->png))) return *why = reader_why(pr), -1;
   for (int r = 0; r < n; r++, pr->next++) {
@@ -339,7 +346,7 @@ int png_reader_rows(png_reader *pr, int n, float *planes, const char **why) {
 int png_reader_end(png_reader *pr, const char **why) {
   pr->why = "truncated or corrupt PNG";
   if (setjmp(png_jmpbuf(pr->png))) return *why = reader_why(pr), -1;
-  if (pr->next != pr->height) return *why = "not every row of the PNG was read", -1;
+  if (pr->next != pr->shape.height) return *why = "not every row of the PNG was read", -1;
   png_read_end(pr->png, pr->info); /* with NULL, libpng skips every chunk unread */
   return 0;
 }
@@ -352,9 +359,7 @@ static const char *unknown_critical(const uint8_t *buf, size_t len, char type[5]
     const uint8_t *t = buf + pos + 4;
     if (!memcmp(t, "IEND", 4) || be32(buf + pos) > len - pos - 12) return NULL;
     if (!(t[0] & 32) && memcmp(t, "IHDR", 4) && memcmp(t, "PLTE", 4) && memcmp(t, "IDAT", 4)) {
-      for (int k = 0; k < 4; k++) type[k] = t[k] >= 32 && t[k] < 127 ? (char)t[k] : '?';
-      type[4] = 0;
-      return type;
+      return chunk_type(t, type);
     }
   }
   return NULL;

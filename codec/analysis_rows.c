@@ -108,10 +108,9 @@ int wl_analyse_rows(const wl_model *m, const wl_header *h, const wl_signal *s, w
   r.nhead = mini(r.Hp, (rb0 + r.M) << J);
   const int most = (int)((CH + w - 1) / w + 1 + 2 * r.M) << J; /* a stripe's rows, at most */
   float *seg = wl_alloc_large(sizeof(float) * (size_t)r.C * most * r.Wp), *y = malloc(sizeof(float) * keep * CH);
-  float *scratch = malloc(sizeof(float) * (size_t)wl_conv_window_scratch(D, keep, 1, 1));
   r.head = malloc(sizeof(float) * (size_t)r.C * r.nhead * r.Wp);
   r.in = malloc(sizeof(float) * (size_t)r.C * r.inrows * r.W);
-  int e = seg && y && scratch && r.head && r.in ? 0 : WL_FAIL(WL_ERR_NOMEM);
+  int e = seg && y && r.head && r.in ? 0 : WL_FAIL(WL_ERR_NOMEM);
   for (long t = 1; t <= nk && !e; t++) {
     const long k = t % nk; /* stripes 1 .. nk-1, then 0 */
     const long pa = k * CH, pb = pa + CH < P ? pa + CH : P;
@@ -122,11 +121,11 @@ int wl_analyse_rows(const wl_model *m, const wl_header *h, const wl_signal *s, w
     if (!e) e = wl_wpt2_forward(seg, r.C, n << J, r.Wp, J, seg);
     if (e) break;
     const wl_window x = {seg + (long)r.M * w, ra, rb - ra, (long)n * w};
-    wl_conv_window(y, pb - pa, pa, pb - pa, &x, m->enc_w, m->enc_b, D, keep, 1, 1, (wl_grid){1, h->lat_h, w}, scratch);
+    wl_conv_window(y, pb - pa, pa, pb - pa, &x, m->enc_w, m->enc_b, D, keep, 1, 1, (wl_grid){1, h->lat_h, w}, NULL); /* 1x1: no scratch */
 #pragma omp parallel for schedule(static)
     for (int c = 0; c < keep; c++)
       for (long i = 0; i < pb - pa; i++) q[c * P + pa + i] = wl_quantise(m->thresh, m->d.bits, y[c * (pb - pa) + i]);
   }
-  free(seg); free(y); free(scratch); free(r.head); free(r.in); free(r.win);
+  free(seg); free(y); free(r.head); free(r.in); free(r.win);
   return e;
 }

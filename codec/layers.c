@@ -52,14 +52,14 @@ void wl_im2col(float *col, const float *x, int Ci, int kh, int kw, wl_grid g, lo
   im2col(col, x, wl_grid_size(g), Ci, kh, kw, g, p0, n);
 }
 
-/* y (Co, n) = W (Co, K) col (K, .) + beta y at the n positions p0 .. p0+n-1 of grid g, K =
- * Ci*kh*kw, y's channels ycs floats apart, from x holding the grid's positions [xoff, xoff +
- * xlen) (whole rows; channel c at x + c * xcs). The SGEMMs are the blocks of WL_CONV_BLOCK
- * positions from 0 of the whole grid, across threads: OpenBLAS's Haswell SGEMM gives a column
- * other bits in a call of another width or at another place in it (measured on 0.3.21), so a
- * part of the grid computes whole blocks and keeps its share of the first and last (through
- * `per` floats of scratch a thread: the block's im2col, K * min(P, WL_CONV_BLOCK), then for parts
- * Co * WL_CONV_BLOCK). A 1x1 kernel's im2col matrix is x itself, read in place. */
+/* y (Co, n) = W (Co, K) col (K, .) + beta y at the n positions p0 .. p0+n-1 of grid g (p0 and
+ * p0 + n on multiples of WL_CONV_BLOCK, or P), K = Ci*kh*kw, y's channels ycs floats apart, from
+ * x holding the grid's positions [off, off + len) (whole rows; channel c at x + c * cs). The
+ * SGEMMs are the blocks of WL_CONV_BLOCK positions from 0 of the whole grid, across threads:
+ * OpenBLAS's Haswell SGEMM gives a column other bits in a call of another width or at another
+ * place in it (measured on 0.3.21), so a part of the grid computes exactly the whole grid's
+ * blocks. Each thread builds its block's im2col in its `per` floats of scratch; a 1x1 kernel's
+ * im2col matrix is x itself, read in place (no scratch). */
 typedef struct { const float *x; long off, len, cs; } conv_src;
 static void conv_blocks(float *y, long ycs, conv_src x, const float *W, float beta, int Ci, int Co, int kh, int kw,
                         wl_grid g, long p0, long n, float *scratch, long per) {
@@ -71,25 +71,16 @@ static void conv_blocks(float *y, long ycs, conv_src x, const float *W, float be
     WL_ONE_THREAD(); /* OpenBLAS threads by this task's thread count, even in a team of one */
 #pragma omp for schedule(dynamic)
     for (long t = t0; t < t0 + nblk; t++) {
-      const long q = t * WL_CONV_BLOCK, m = minl(P - q, WL_CONV_BLOCK), lo = q > p0 ? q : p0;
-      const long hi = minl(q + m, p0 + n), whole = lo == q && hi == q + m;
+      const long q = t * WL_CONV_BLOCK, m = minl(P - q, WL_CONV_BLOCK);
       const float *col = x.x + (q - x.off);
-      float *own = scratch ? scratch + (long)WL_TID() * per : NULL; /* NULL: 1x1 over whole blocks */
-      float *c = whole ? y + (q - p0) : own + K * WL_CONV_BLOCK;
       long ld = x.cs;
       if (kh * kw > 1) {
+        float *own = scratch + (long)WL_TID() * per;
         im2col(own, x.x, x.cs, Ci, kh, kw, gx, q - x.off, m);
         col = own, ld = m;
       }
-      if (!whole) {
-        memset(c, 0, sizeof(float) * (size_t)Co * m);
-        if (beta != 0)
-          for (int o = 0; o < Co; o++) memcpy(c + o * m + (lo - q), y + o * ycs + (lo - p0), sizeof(float) * (hi - lo));
-      }
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Co, (int)m, (int)K, 1.0f, W, (int)K, col, (int)ld,
-                  beta, c, (int)(whole ? ycs : m));
-      if (!whole)
-        for (int o = 0; o < Co; o++) memcpy(y + o * ycs + (lo - p0), c + o * m + (lo - q), sizeof(float) * (hi - lo));
+                  beta, y + (q - p0), (int)ycs);
     }
   }
 }
@@ -119,21 +110,21 @@ void wl_conv_window_rows(wl_grid g, long p0, long n, int kh, int *r0, int *r1) {
   *r1 = (int)clampl((q1 - 1) / g.w + 1 + kh / 2, 0, g.h);
 }
 
-long wl_conv_window_scratch(int Ci, int Co, int kh, int kw) {
-  return WL_NTHREADS() * ((long)Ci * kh * kw + Co) * WL_CONV_BLOCK;
+long wl_conv_window_scratch(int Ci, int kh, int kw) {
+  return kh * kw == 1 ? 0 : WL_NTHREADS() * (long)Ci * kh * kw * WL_CONV_BLOCK;
 }
 
 void wl_conv_window(float *y, long ycs, long p0, long n, const wl_window *x, const float *W, const float *b, int Ci,
                     int Co, int kh, int kw, wl_grid g, float *scratch) {
   if (b) fill_bias(y, ycs, b, Co, n);
   conv_blocks(y, ycs, (conv_src){x->x, (long)x->r0 * g.w, (long)x->rows * g.w, x->cs}, W, b ? 1.0f : 0.0f, Ci, Co, kh,
-              kw, g, p0, n, scratch, ((long)Ci * kh * kw + Co) * WL_CONV_BLOCK);
+              kw, g, p0, n, scratch, (long)Ci * kh * kw * WL_CONV_BLOCK);
 }
 
 void wl_matmul_add_window(float *y, long ycs, long p0, long n, const wl_window *x, const float *W, int Co, int Ci,
-                          wl_grid g, float *scratch) {
+                          wl_grid g) {
   conv_blocks(y, ycs, (conv_src){x->x, (long)x->r0 * g.w, (long)x->rows * g.w, x->cs}, W, 1.0f, Ci, Co, 1, 1, g, p0,
-              n, scratch, ((long)Ci + Co) * WL_CONV_BLOCK);
+              n, NULL, 0);
 }
 
 void wl_silu_forward(float *y, const float *x, long n) {

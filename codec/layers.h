@@ -37,18 +37,18 @@ void wl_matmul_add(float *y, const float *W, const float *x, int Co, int Ci, lon
 /* Rows of one image's grid (B = 1) in a buffer: rows [r0, r0 + rows) at x, channel c's at
  * x + c * cs. */
 typedef struct { float *x; int r0, rows; long cs; } wl_window;
-/* Both for the n positions p0 .. p0+n-1 of one image's grid g alone, y (Co, n) with channel c at
- * y + c * ycs: y = conv(x) + b, or y += W x. Each output has the bits wl_conv_forward
- * (wl_matmul_add) gives it over the whole grid, as the same SGEMM column (image stripes,
- * stripes.c); p0 and p0 + n on multiples of WL_CONV_BLOCK (or P) compute no column twice. x must
- * hold the rows of wl_conv_window_rows for a kh-row kernel (1 for wl_matmul_add_window), and
- * scratch wl_conv_window_scratch floats. */
+/* Both for the n positions p0 .. p0+n-1 of one image's grid g alone (p0 and p0 + n multiples of
+ * WL_CONV_BLOCK, or P: whole blocks), y (Co, n) with channel c at y + c * ycs: y = conv(x) + b,
+ * or y += W x. Each output has the bits wl_conv_forward (wl_matmul_add) gives it over the whole
+ * grid, as the same SGEMM column (image stripes, stripes.c). x must hold the rows of
+ * wl_conv_window_rows for a kh-row kernel (1 for wl_matmul_add_window), and scratch
+ * wl_conv_window_scratch floats (none for a 1x1 kernel). */
 void wl_conv_window(float *y, long ycs, long p0, long n, const wl_window *x, const float *W, const float *b, int Ci,
                     int Co, int kh, int kw, wl_grid g, float *scratch);
 void wl_matmul_add_window(float *y, long ycs, long p0, long n, const wl_window *x, const float *W, int Co, int Ci,
-                          wl_grid g, float *scratch);
+                          wl_grid g);
 void wl_conv_window_rows(wl_grid g, long p0, long n, int kh, int *r0, int *r1);
-long wl_conv_window_scratch(int Ci, int Co, int kh, int kw);
+long wl_conv_window_scratch(int Ci, int kh, int kw);
 
 /* y (K, P) = W (K, D) x (D, P) + b (K): a 1x1 convolution. */
 static inline void wl_affine(const float *W, const float *b, const float *x, int K, int D, long P, float *y) {

@@ -217,12 +217,8 @@ static int sum(stage *s, int lap, long pa, long pb, float *out, long cs) {
   } else {
     WL_TRY(add_rows(s, s->in2, lap, pa, pb, out, cs, 1));
   }
-  WL_TRY(wl_grow(&s->p->scratch, &s->p->scap, (size_t)wl_conv_window_scratch(s->in->C, s->C, 1, 1)));
-  wl_matmul_add_window(out, cs, pa, pb - pa, &x, s->W, s->C, s->in->C, g, s->p->scratch);
-  if (two) {
-    WL_TRY(wl_grow(&s->p->scratch, &s->p->scap, (size_t)wl_conv_window_scratch(s->in2->C, s->C, 1, 1)));
-    wl_matmul_add_window(out, cs, pa, pb - pa, &x2, s->W2, s->C, s->in2->C, g, s->p->scratch);
-  }
+  wl_matmul_add_window(out, cs, pa, pb - pa, &x, s->W, s->C, s->in->C, g);
+  if (two) wl_matmul_add_window(out, cs, pa, pb - pa, &x2, s->W2, s->C, s->in2->C, g);
   return 0;
 }
 
@@ -231,7 +227,7 @@ static int conv(stage *s, int lap, long pa, long pb, float *out, long cs) {
   const wl_grid g = {1, s->H, s->w};
   wl_window x;
   WL_TRY(input(s, s->in, lap, pa, pb, s->kh, s->kw, 1, &s->p->act, &s->p->acap, &x));
-  WL_TRY(wl_grow(&s->p->scratch, &s->p->scap, (size_t)wl_conv_window_scratch(s->in->C, s->C, s->kh, s->kw)));
+  WL_TRY(wl_grow(&s->p->scratch, &s->p->scap, (size_t)wl_conv_window_scratch(s->in->C, s->kh, s->kw)));
   wl_conv_window(out, cs, pa, pb - pa, &x, s->W, s->bias, s->in->C, s->C, s->kh, s->kw, g, s->p->scratch);
   return s->in2 ? add_rows(s, s->in2, lap, pa, pb, out, cs, 0) : 0;
 }
