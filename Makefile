@@ -26,7 +26,7 @@ CFLAGS  += -std=c11 $(OPT) $(SAN) $(WARN) -fPIC $(OMP) -ffp-contract=off -fvisib
 # its own spinning pool at load time, which halves -T2 speed on two cores.
 CPPFLAGS += -Iinclude -I. -I$(B) -I/usr/include/$(MULTIARCH)/openblas-openmp
 BLASDIR ?= /usr/lib/$(MULTIARCH)/openblas-openmp
-LDLIBS  = -lpng -lzstd -lfftw3f -L$(BLASDIR) -lopenblas -lm
+LDLIBS  = -lpng -lz -lzstd -lfftw3f -L$(BLASDIR) -lopenblas -lm
 # The test programs find the OpenMP OpenBLAS by a run path; the shared library has none (its
 # libopenblas.so.0 is the system's choice, update-alternatives --config libopenblas.so.0-$(MULTIARCH)).
 # With clang they link OpenBLAS statically, so that its OpenMP calls reach clang's libomp and
@@ -35,7 +35,7 @@ LDLIBS  = -lpng -lzstd -lfftw3f -L$(BLASDIR) -lopenblas -lm
 ifeq ($(CLANG),)
 TEST_LIBS = $(LDLIBS) -Wl,-rpath,$(BLASDIR)
 else
-TEST_LIBS = -lpng -lzstd -lfftw3f -L$(BLASDIR) -Wl,-Bstatic -lopenblas -Wl,-Bdynamic -lgfortran -lm
+TEST_LIBS = -lpng -lz -lzstd -lfftw3f -L$(BLASDIR) -Wl,-Bstatic -lopenblas -Wl,-Bdynamic -lgfortran -lm
 endif
 LDFLAGS += $(OMP) $(SAN)
 SOVERSION = 0

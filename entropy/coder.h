@@ -9,6 +9,10 @@
 
 #include "entropy/rans.h"
 
+/* The per-event functions are always inlined: a mode's scan then runs with dec known (context.c
+ * makes a copy per direction), the coder's state in registers. */
+#define IO_INLINE RANS_INLINE
+
 /* Every event is coded at 15-bit precision, the same scale as the static tables: one scale lets an
  * event be stored as start | freq << 16 in 32 bits (freq <= 2^15), and 2^15 is the largest scale
  * with rANS rounding below log2(257/256) bits per event (rans.h). */
@@ -34,13 +38,13 @@ int wle_io_finish_enc(wle_io *io, uint8_t *dst, size_t cap, size_t *len);
 int wle_io_finish_dec(const wle_io *io);
 
 /* Codes the event [start, start + freq) of IO_ONE; decoding is done by the caller's slot lookup. */
-static inline void io_event(wle_io *io, uint32_t start, uint32_t freq) {
+IO_INLINE void io_event(wle_io *io, uint32_t start, uint32_t freq) {
   if (io->dec) rans_dec_advance(&io->d, start, freq, IO_SCALE);
   else io->ev[io->n++] = start | freq << 16;
 }
 
 /* k <= 15 raw bits: the uniform event [v 2^(15-k), (v+1) 2^(15-k)). Returns v (decoded or given). */
-static inline uint32_t io_bits(wle_io *io, uint32_t v, unsigned k) {
+IO_INLINE uint32_t io_bits(wle_io *io, uint32_t v, unsigned k) {
   unsigned sh = IO_SCALE - k;
   if (io->dec) v = rans_dec_get(&io->d, IO_SCALE) >> sh;
   io_event(io, v << sh, 1u << sh);
@@ -69,7 +73,7 @@ static inline void io_bit_init(io_bit_model *m, size_t count) {
 }
 
 /* Codes one binary decision; returns the bit (decoded or given). */
-static inline int io_bit(wle_io *io, io_bit_model *m, int bit) {
+IO_INLINE int io_bit(wle_io *io, io_bit_model *m, int bit) {
   uint32_t p0 = ((uint32_t)m->fast + m->slow) >> 2; /* mean of two 16-bit estimates, in 15 bits */
   p0 = p0 < IO_PMIN ? IO_PMIN : p0 > IO_ONE - IO_PMIN ? IO_ONE - IO_PMIN : p0;
   if (io->dec) bit = rans_dec_get(&io->d, IO_SCALE) >= p0;
@@ -92,8 +96,8 @@ static inline int io_bit(wle_io *io, io_bit_model *m, int bit) {
  * its leading one: the top two with models man[k][node] (node 1, then 2 + first bit), the rest raw.
  * At most kmax + 3 events. Returns u (decoded or given). */
 #define IO_MAN_NODES 4
-static inline uint32_t io_uint(wle_io *io, io_bit_model *cls, io_bit_model (*man)[IO_MAN_NODES],
-                               unsigned kmax, uint32_t u) {
+IO_INLINE uint32_t io_uint(wle_io *io, io_bit_model *cls, io_bit_model (*man)[IO_MAN_NODES], unsigned kmax,
+                           uint32_t u) {
   unsigned k = 0, want = 0;
   if (!io->dec)
     for (uint32_t t = u; t; t >>= 1) want++;

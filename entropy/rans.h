@@ -20,6 +20,9 @@
  * least 256 freq, which bounds the rounding loss x' / (x 2^s / freq) <= 1 + freq / x by 257/256. */
 #define RANS_L (1u << 23)
 
+/* The decoder's per-event steps are always inlined (see coder.h, IO_INLINE). */
+#define RANS_INLINE static inline __attribute__((always_inline))
+
 /* Encodes [start, start + freq) of 1 << scale_bits (freq >= 1, scale_bits <= 15), writing
  * renormalisation bytes backwards at *pp but never below lo. Returns 0, or -1 when out of room. */
 static inline int rans_enc_put(uint32_t *x, uint8_t **pp, const uint8_t *lo, uint32_t start,
@@ -62,14 +65,14 @@ static inline int rans_dec_init(rans_dec *d, const uint8_t *src, size_t len) {
 }
 
 /* The slot in [0, 1 << scale_bits) that names the next event. */
-static inline uint32_t rans_dec_get(const rans_dec *d, unsigned scale_bits) {
+RANS_INLINE uint32_t rans_dec_get(const rans_dec *d, unsigned scale_bits) {
   return d->x & ((1u << scale_bits) - 1);
 }
 
 /* Consumes the event [start, start + freq) that contains the current slot, then refills to >= L.
  * x' = freq (x >> s) + slot - start >= L >> s >= 256, so at most two bytes are read; past the end
  * zeros are shifted in and short_read is set, keeping the decoder memory-safe on any input. */
-static inline void rans_dec_advance(rans_dec *d, uint32_t start, uint32_t freq, unsigned scale_bits) {
+RANS_INLINE void rans_dec_advance(rans_dec *d, uint32_t start, uint32_t freq, unsigned scale_bits) {
   uint32_t x = freq * (d->x >> scale_bits) + (d->x & ((1u << scale_bits) - 1)) - start;
   while (x < RANS_L) {
     if (d->p < d->end) x = x << 8 | *d->p++;
