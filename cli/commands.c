@@ -195,12 +195,15 @@ static void image_threads(const cli_opts *o, const wl_image *img) {
 
 /* A plain encode of a large image reads it a block of rows at a time (wl_encode_rows), for
  * memory bounded by the width, the same bytes as a whole-image encode:
- * - a PNG over STREAM_PIXELS, without alpha, from the file held in memory as its unfiltered rows
- *   (png_decode_raw: 3 bytes per 8-bit RGB pixel instead of the image's 12 as floats), or, over
- *   WL_MAX_PIXELS, from the input through libpng (png_reader);
+ * - a PNG over STREAM_PIXELS from the file held in memory as its unfiltered rows (png_decode_raw:
+ *   3 bytes per 8-bit RGB pixel instead of the image's 12 as floats), or, over WL_MAX_PIXELS,
+ *   from the input through libpng (png_reader); its alpha rows come after the planes;
  * - a .npy over STREAM_PIXELS from a file (each channel's rows read at their place) or, with
  *   one channel, from a pipe. */
 #define STREAM_PIXELS (1L << 22)
+/* What the shape of an image read by rows with alpha points its alpha at: wl_encode_rows reads
+ * only whether it is NULL. */
+static float rows_alpha;
 typedef struct {
   png_reader *png;
   npy_rows npy;
@@ -233,7 +236,7 @@ static int rows_open(int plain, const char *in, io_input *f, int png, rows_in *r
     return cli_fail(in, "over 64 Mpixel: only a plain encode (no -Q, target, --step or --refine) takes it, by rows");
   if (png && px > WL_MAX_PIXELS) {
     if (png_reader_open(&r->png, input_read, f, shape, &alpha, &why)) return cli_fail(in, "%s", why);
-    if (alpha) return cli_fail(in, "has transparency: an image over 64 Mpixel is coded by rows, without alpha (remove it)");
+    shape->alpha = alpha ? &rows_alpha : NULL;
     return *rows = 1, 0;
   }
   if (!png && plain && px > STREAM_PIXELS && (f->size >= 0 || s.C == 1)) {
@@ -270,9 +273,9 @@ static int encode_image(cli_opts *o, const char *in, io_input *f, const char *ou
   if (!rc) rc = rows_open(plain, in, f, png, &r, &s.img, &rows);
   if (!rc && !rows) { /* the file in memory: a PNG's raw rows, or the image */
     rc = io_read_rest(f, &buf, &len) ? cli_fail(in, "cannot read: %s", strerror(errno)) : 0;
-    rows = !rc && png && plain && !png_decode_raw(buf, len, &r.raw) && !r.raw.alpha &&
-           (long)r.raw.width * r.raw.height > STREAM_PIXELS;
-    if (rows) s.img = (wl_image){r.raw.channels, r.raw.height, r.raw.width, r.raw.depth, NULL, NULL};
+    rows = !rc && png && plain && !png_decode_raw(buf, len, &r.raw) && (long)r.raw.width * r.raw.height > STREAM_PIXELS;
+    if (rows)
+      s.img = (wl_image){r.raw.channels, r.raw.height, r.raw.width, r.raw.depth, NULL, r.raw.alpha ? &rows_alpha : NULL};
     else if (!rc) rc = decode_input(in, buf, len, png, &s);
     if (!rows) png_raw_free(&r.raw);
     free(buf);
@@ -295,6 +298,7 @@ static int encode_image(cli_opts *o, const char *in, io_input *f, const char *ou
   if (!rc) rc = cli_write(o, out, enc, enclen);
   if (!rc && o->verbosity > 1) image_summary(in, out, &s.img, enclen);
   free(enc);
+  if (rows) s.img.alpha = NULL; /* rows_alpha */
   cli_signal_release(&s);
   wl_model_free(m);
   return rc;

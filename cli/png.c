@@ -181,7 +181,8 @@ static void raw_rows(const png_raw *r, int y0, int n, wl_image *img) {
 }
 
 void png_raw_rows(const png_raw *r, int y0, int n, float *planes) {
-  wl_image img = {r->channels, n, r->width, r->depth, planes, NULL};
+  wl_image img = {r->channels, n, r->width, r->depth, planes,
+                  r->alpha ? planes + (size_t)r->channels * n * r->width : NULL};
   raw_rows(r, y0, n, &img);
 }
 
@@ -333,6 +334,7 @@ int png_reader_open(png_reader **out, png_source src, void *user, wl_image *shap
 int png_reader_rows(png_reader *pr, int n, float *planes, const char **why) {
   wl_image img = pr->shape;
   img.height = n, img.planes = planes;
+  img.alpha = pr->n == 2 || pr->n == 4 ? planes + (size_t)img.channels * n * img.width : NULL;
   if (n > pr->shape.height - pr->next) return *why = "more rows asked for than the PNG has", -1;
   pr->why = "truncated or corrupt PNG";
   if (setjmp(png_jmpbuf(pr->png))) return *why = reader_why(pr), -1;

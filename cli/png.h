@@ -16,7 +16,7 @@ int png_decode(const uint8_t *buf, size_t len, wl_image *img, const char **why);
 /* The common PNG (what png_decode reads in one pass, without libpng) as its unfiltered rows,
  * to be read a block of rows at a time: 0, 1 when it is not that kind (use png_decode, which
  * says what is wrong), -1 when out of memory. png_raw_rows: rows y0 .. y0+n-1 into planes
- * [channels][n][width] (alpha not read). */
+ * [channels][n][width], then their alpha [n][width] when the PNG has it. */
 typedef struct {
   uint8_t *raw;                 /* height rows of stride bytes: the filter byte, then the samples */
   int channels, height, width, depth, alpha;
@@ -28,9 +28,9 @@ void png_raw_free(png_raw *r);
 
 /* A PNG read a block of rows at a time through libpng, from src (as read(2): the count, 0 at
  * the end, negative on error), for images too large to hold: png_reader_open reads up to the
- * image data and gives the shape (planes NULL; *alpha: whether it has an alpha channel or tRNS,
- * which png_reader_rows does not return); png_reader_rows reads the next n rows into planes
- * [channels][n][width]; png_reader_end reads the chunks after the image. Each returns 0, or -1
+ * image data and gives the shape (planes and alpha NULL; *alpha: whether it has an alpha channel
+ * or tRNS); png_reader_rows reads the next n rows into planes [channels][n][width], then their
+ * alpha [n][width] when it has one; png_reader_end reads the chunks after the image. Each returns 0, or -1
  * with *why set (interlaced files are refused: their rows come in seven passes). */
 typedef long (*png_source)(void *user, void *buf, size_t n);
 typedef struct png_reader png_reader;

@@ -28,8 +28,9 @@ typedef struct {
   int wb, wh, cap;
   float *head;      /* rows [0, nhead) */
   int nhead;
-  float *in;        /* a block of source rows (C, n, W) */
+  float *in;        /* a block of source rows (C, n, W), then their alpha (n, W) with one */
   int inrows;
+  wl_alpha *alpha;  /* the alpha plane's coder, or NULL */
 } reader;
 
 static int mini(int a, int b) { return a < b ? a : b; }
@@ -61,6 +62,7 @@ static int read_to(reader *r, int end, int keep) {
       const int n = mini(mini(end - y, r->inrows), r->H - y);
       const int e = r->get(r->user, y, n, r->in);
       if (e) return e; /* the caller's stop, or its error */
+      if (r->alpha) WL_TRY(wl_alpha_put(r->alpha, r->in + (long)r->C * n * r->W, (size_t)n * r->W));
       for (int c = 0; c < r->C; c++)
         for (int i = 0; i < n; i++) {
           const float *src = r->in + ((long)c * n + i) * r->W;
@@ -95,7 +97,7 @@ static int rows_of(reader *r, int a, int b, float *seg, long cs) {
 }
 
 int wl_analyse_rows(const wl_model *m, const wl_header *h, const wl_signal *s, wl_rows_in get, void *user, long chunk,
-                    int16_t *q) {
+                    wl_alpha *alpha, int16_t *q) {
   const int J = h->J, w = h->lat_w, D = m->D, keep = h->keep;
   const long P = (long)h->lat_h * w, most_ch = (P + WL_CONV_BLOCK - 1) / WL_CONV_BLOCK * WL_CONV_BLOCK;
   const long want = chunk > 0 ? (chunk + WL_CONV_BLOCK - 1) / WL_CONV_BLOCK * WL_CONV_BLOCK : 8192;
@@ -103,13 +105,13 @@ int wl_analyse_rows(const wl_model *m, const wl_header *h, const wl_signal *s, w
   const long nk = (P + CH - 1) / CH;
   reader r = {.m = m, .h = h, .get = get, .user = user, .C = h->channels, .H = h->height, .W = h->width,
               .Hp = h->lat_h << J, .Wp = w << J, .J = J, .M = wl_stripe_margin(J),
-              .scale = wl_sample_scale(s), .offset = wl_sample_offset(s), .inrows = 64};
+              .scale = wl_sample_scale(s), .offset = wl_sample_offset(s), .inrows = 64, .alpha = alpha};
   const int rb0 = (int)((mini(P, CH) - 1) / w + 1);
   r.nhead = mini(r.Hp, (rb0 + r.M) << J);
   const int most = (int)((CH + w - 1) / w + 1 + 2 * r.M) << J; /* a stripe's rows, at most */
   float *seg = wl_alloc_large(sizeof(float) * (size_t)r.C * most * r.Wp), *y = malloc(sizeof(float) * keep * CH);
   r.head = malloc(sizeof(float) * (size_t)r.C * r.nhead * r.Wp);
-  r.in = malloc(sizeof(float) * (size_t)r.C * r.inrows * r.W);
+  r.in = malloc(sizeof(float) * (size_t)(r.C + (alpha != NULL)) * r.inrows * r.W);
   int e = seg && y && r.head && r.in ? 0 : WL_FAIL(WL_ERR_NOMEM);
   for (long t = 1; t <= nk && !e; t++) {
     const long k = t % nk; /* stripes 1 .. nk-1, then 0 */

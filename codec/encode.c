@@ -1,36 +1,15 @@
 /* encode.c: wl_encode, an image into a .wlc: its latents (analysis.c, or refined by
  * search/refine.c), their streams, the detail layer when asked for (detail.c), the alpha plane
- * packed by zstd, the container. */
+ * (alpha.c), the container. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zstd.h>
 #include "codec/internal.h"
 #include "codec/container.h"
 #include "codec/stripes.h"
 #include "codec/detail.h"
 #include "codec/search/search.h"
 #include "entropy/entropy.h"
-
-#define ALPHA_LEVEL 19 /* alpha planes are small and mostly flat: spend time for size */
-
-int wl_pack_alpha(const wl_image *img, uint8_t **out, size_t *len) {
-  const size_t n = (size_t)img->height * img->width, bps = img->depth / 8;
-  uint8_t *raw = malloc(n * bps), *z = malloc(ZSTD_compressBound(n * bps));
-  int e = raw && z ? 0 : WL_FAIL(WL_ERR_NOMEM);
-  if (!e) {
-    for (size_t i = 0; i < n; i++) {
-      unsigned v = (unsigned)img->alpha[i];
-      raw[i * bps] = (uint8_t)v;
-      if (bps == 2) raw[i * bps + 1] = (uint8_t)(v >> 8);
-    }
-    *len = ZSTD_compress(z, ZSTD_compressBound(n * bps), raw, n * bps, ALPHA_LEVEL);
-    if (ZSTD_isError(*len) || *len > UINT32_MAX) e = WL_FAIL(WL_ERR_NOMEM);
-  }
-  free(raw);
-  if (e) free(z); else *out = z;
-  return e;
-}
 
 /* The detail layer of latents q: the image's packets X against those of q's reconstruction. */
 static int code_detail(const wl_model *m, const wl_header *h, const int16_t *q, const float *X, uint8_t **streams,
@@ -70,13 +49,16 @@ static int encode_image(const wl_model *m, const wl_image *img, float *inplace, 
   wl_work w = {.inplace = refine ? NULL : inplace};
   float *X = NULL;
   if (!e && h.step) e = wl_packets(s, h.J, &w, &X); /* kept for the detail layer */
-  if (!e) e = src ? wl_analyse_rows(m, &h, s, src->get, src->user, src->chunk, q)
+  wl_alpha rows_alpha = {0};
+  if (!e && src && img->alpha) e = wl_alpha_begin(&rows_alpha, (size_t)img->height * img->width, img->depth);
+  if (!e) e = src ? wl_analyse_rows(m, &h, s, src->get, src->user, src->chunk, img->alpha ? &rows_alpha : NULL, q)
              : refine > 0 ? wl_refine(m, s, h.keep, refine, q) : X ? wl_latents_of(m, X, h.keep, P, q)
                           : wl_analyse(m, s, h.keep, q, &w);
   if (!e && h.step) e = code_detail(m, &h, q, X, &dstreams, &d);
   wl_work_free(&w);
   if (!e) e = wl_code_channels(m, q, &h, streams, bound);
-  if (!e && img->alpha) e = wl_pack_alpha(img, &alpha, &alpha_len);
+  if (!e && img->alpha) e = src ? wl_alpha_end(&rows_alpha, &alpha, &alpha_len) : wl_pack_alpha(img, &alpha, &alpha_len);
+  wl_alpha_free(&rows_alpha);
   if (!e) {
     h.alpha_len = (uint32_t)alpha_len;
     const size_t head = wl_header_size(h.keep) + d.table_len;
@@ -133,8 +115,8 @@ int wl_encode_rows_chunked(const wl_model *m, const wl_image *shape, const wl_en
   *outlen = 0;
   if (!m || !get) return WL_FAIL(WL_ERR_ARG);
   WL_TRY(wl_image_shape_check(shape));
-  if (shape->alpha || (o && (o->step || o->refine)))
-    return WL_FAIL_WHY(WL_ERR_ARG, "an image read by rows is coded without alpha, detail layer or refinement");
+  if (o && (o->step || o->refine))
+    return WL_FAIL_WHY(WL_ERR_ARG, "an image read by rows is coded without detail layer or refinement");
   return encode_image(m, shape, NULL, o, &src, out, outlen);
 }
 

@@ -188,10 +188,25 @@ int wl_work_reserve(wl_work *w, const wl_signal *s, int J);
  * buffers of its own). */
 int wl_packets(const wl_signal *s, int J, wl_work *w, float **X);
 int wl_analyse(const wl_model *m, const wl_signal *s, int keep, int16_t *q, wl_work *w);
+/* encode.c: an image's alpha plane zstd-compressed as u8 or u16 little-endian samples (malloc'd),
+ * whole (wl_pack_alpha) or as its rows come (begin, put in order, end: wl_alpha_end frees a;
+ * wl_alpha_free on an error): the same bytes either way, whatever the rows' sizes. */
+typedef struct {
+  void *z; /* ZSTD_CCtx */
+  uint8_t *stage, *out;
+  size_t staged, len, cap;
+  int bps;
+} wl_alpha;
+int wl_alpha_begin(wl_alpha *a, size_t n, int depth);
+int wl_alpha_put(wl_alpha *a, const float *alpha, size_t n);
+int wl_alpha_end(wl_alpha *a, uint8_t **out, size_t *len);
+void wl_alpha_free(wl_alpha *a);
+int wl_pack_alpha(const wl_image *img, uint8_t **out, size_t *len);
 /* analysis_rows.c: wl_analyse of an image read a block of rows at a time from get (shape s,
- * planes unused; header h), in stripes of `chunk` latent positions (0: 8192). */
+ * planes unused; header h), in stripes of `chunk` latent positions (0: 8192); with alpha, get
+ * gives each block's alpha rows after its planes, and they go to alpha in order. */
 int wl_analyse_rows(const wl_model *m, const wl_header *h, const wl_signal *s, wl_rows_in get, void *user, long chunk,
-                    int16_t *q);
+                    wl_alpha *alpha, int16_t *q);
 /* The second half of wl_analyse: q (keep, P) from packets X (D, P). */
 int wl_latents_of(const wl_model *m, const float *X, int keep, long P, int16_t *q);
 /* A header for coding s with m: the shared fields, lat_h and lat_w (WL_ERR_MISMATCH when the
@@ -200,8 +215,6 @@ int wl_header_init(const wl_model *m, const wl_signal *s, int modality, const wl
 /* Codes each of h->keep latent planes q (keep, lat_h, lat_w) with its cheapest entropy mode,
  * channels in parallel, into buf + c * bound; sets h->entropy and h->stream_len. */
 int wl_code_channels(const wl_model *m, const int16_t *q, wl_header *h, uint8_t *buf, size_t bound);
-/* encode.c: an image's alpha plane zstd-compressed as u8 or u16 little-endian samples (malloc'd). */
-int wl_pack_alpha(const wl_image *img, uint8_t **out, size_t *len);
 /* synthesis.c: WL_ERR_MISMATCH when h was made with another model, WL_ERR_CORRUPT when its
  * shapes differ. */
 int wl_header_check_model(const wl_model *m, const wl_header *h);

@@ -6,7 +6,7 @@
  * through libpng to anything else: other dimensions, depth, channels, alpha or samples; or when
  * the reader by rows (png_reader, 3 rows at a time) disagrees with png_decode: accepts what it
  * refuses or the reverse (interlaced files aside: it refuses them all), or gives other colour
- * samples or alpha flag. */
+ * or alpha samples. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,14 +42,16 @@ static int rows_agree(const uint8_t *buf, size_t len, int ok, const wl_image *im
   const char *why;
   int alpha, e = png_reader_open(&pr, mem_source, &m, &shape, &alpha, &why);
   if (e) return ok != 0 || strstr(why, "interlaced") != NULL;
-  float *rows = malloc(sizeof(float) * (size_t)shape.channels * 3 * shape.width);
+  float *rows = malloc(sizeof(float) * (size_t)(shape.channels + alpha) * 3 * shape.width);
   int same = ok == 0 && rows && shape.channels == img->channels && shape.height == img->height &&
              shape.width == img->width && shape.depth == img->depth && alpha == (img->alpha != NULL);
   for (int y = 0; !e && y < shape.height; y += 3) {
     const int n = shape.height - y < 3 ? shape.height - y : 3;
     e = png_reader_rows(pr, n, rows, &why);
-    for (int c = 0; !e && same && c < shape.channels; c++)
-      same = !memcmp(rows + (size_t)c * n * shape.width, img->planes + ((size_t)c * img->height + y) * img->width,
+    for (int c = 0; !e && same && c < shape.channels + alpha; c++) /* the planes, then alpha */
+      same = !memcmp(rows + (size_t)c * n * shape.width,
+                     (c < img->channels ? img->planes + (size_t)c * img->height * img->width : img->alpha) +
+                         (size_t)y * img->width,
                      sizeof(float) * (size_t)n * shape.width);
   }
   if (!e) e = png_reader_end(pr, &why);
