@@ -196,11 +196,14 @@ static void image_threads(const cli_opts *o, const wl_image *img) {
 /* A plain encode of a large image reads it a block of rows at a time (wl_encode_rows), for
  * memory bounded by the width, the same bytes as a whole-image encode:
  * - a PNG over STREAM_PIXELS from the file held in memory as its unfiltered rows (png_decode_raw:
- *   3 bytes per 8-bit RGB pixel instead of the image's 12 as floats), or, over WL_MAX_PIXELS,
- *   from the input through libpng (png_reader); its alpha rows come after the planes;
+ *   3 bytes per 8-bit RGB pixel instead of the image's 12 as floats, a little faster) when they
+ *   take at most RAW_RATIO times the file (a photo); else (a flat image, a pipe, over
+ *   WL_MAX_PIXELS) from the input through libpng (png_reader), memory by the width; its alpha
+ *   rows come after the planes;
  * - a .npy over STREAM_PIXELS from a file (each channel's rows read at their place) or, with
  *   one channel, from a pipe. */
 #define STREAM_PIXELS (1L << 22)
+#define RAW_RATIO 8
 /* What the shape of an image read by rows with alpha points its alpha at: wl_encode_rows reads
  * only whether it is NULL. */
 static float rows_alpha;
@@ -234,7 +237,8 @@ static int rows_open(int plain, const char *in, io_input *f, int png, rows_in *r
   *rows = 0;
   if (px > WL_MAX_PIXELS && !plain)
     return cli_fail(in, "over 64 Mpixel: only a plain encode (no -Q, target, --step or --refine) takes it, by rows");
-  if (png && px > WL_MAX_PIXELS) {
+  const long raw = png ? png_head_rows_bytes(f->head, f->nhead) : 0; /* 0: interlaced, held whole */
+  if (png && (px > WL_MAX_PIXELS || (plain && px > STREAM_PIXELS && raw && (f->size < 0 || raw > RAW_RATIO * f->size)))) {
     if (png_reader_open(&r->png, input_read, f, shape, &alpha, &why)) return cli_fail(in, "%s", why);
     shape->alpha = alpha ? &rows_alpha : NULL;
     return *rows = 1, 0;

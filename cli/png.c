@@ -55,6 +55,11 @@ static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t
 long png_head_pixels(const uint8_t *buf, size_t len) {
   return png_is_png(buf, len) && len >= 24 && !memcmp(buf + 12, "IHDR", 4) ? (long)be32(buf + 16) * be32(buf + 20) : 0;
 }
+long png_head_rows_bytes(const uint8_t *buf, size_t len) {
+  static const uint8_t samples[7] = {1, 0, 3, 1, 2, 0, 4};
+  if (!png_head_pixels(buf, len) || len < 29 || buf[25] > 6 || !samples[buf[25]] || buf[28]) return 0;
+  return (long)be32(buf + 20) * (1 + ((long)be32(buf + 16) * samples[buf[25]] * buf[24] + 7) / 8);
+}
 static void put_be32(uint8_t *p, uint32_t v) {
   for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (24 - 8 * i));
 }

@@ -10,6 +10,9 @@
 int png_is_png(const uint8_t *buf, size_t len);
 /* Width x height as the IHDR in a PNG's first 24 bytes gives them (unchecked), or 0. */
 long png_head_pixels(const uint8_t *buf, size_t len);
+/* The bytes of its unfiltered rows (height x (1 + the row's samples)) as the IHDR in a PNG's
+ * first 29 bytes gives them (unchecked), or 0 (interlaced, an unknown colour type). */
+long png_head_rows_bytes(const uint8_t *buf, size_t len);
 /* Decodes a PNG: gray/RGB planes, 8 or 16 bits (1/2/4-bit and palette expand to 8), alpha
  * (or tRNS) into img->alpha. On failure returns -1 and points *why at a static message. */
 int png_decode(const uint8_t *buf, size_t len, wl_image *img, const char **why);
