@@ -83,7 +83,6 @@ IO_INLINE int64_t blend(const int32_t sp[NSUB], const uint16_t *err, const uint3
  * row whose first position's errors are at err. */
 static void row_errors(uint32_t *top, const uint16_t *err, ptrdiff_t ws, int w) {
   const uint16_t *n = err - ws * NSUB, *nn = err - 2 * ws * NSUB;
-#pragma omp simd
   for (ptrdiff_t j = 0; j < (ptrdiff_t)w * NSUB; j++)
     top[j] = 2u * n[j] + n[j - NSUB] + n[j + NSUB] + nn[j];
 }
