@@ -176,7 +176,7 @@ uninstall:
 # reports a stack-buffer-overflow of its own in sigaltstack (google/sanitizers#1399).
 FUZZ_SECONDS ?= 600
 FUZZ_SMOKE ?=
-FUZZ_SMOKE_RUNS = decode:15000 stream:5000 model:6000 npy:200000 sound:40 png:25000
+FUZZ_SMOKE_RUNS = decode:15000 stream:5000 model:6000 npy:200000 sound:800 png:25000
 FUZZ_LIMIT = $(if $(FUZZ_SMOKE),-runs=$$(echo "$(FUZZ_SMOKE_RUNS)" | tr ' ' '\n' | sed -n "s/^$$t://p") -seed=1,$(if \
              $(filter 0,$(FUZZ_SECONDS)),-runs=0,-max_total_time=$(FUZZ_SECONDS)))
 FUZZ_CORPUS = $(B)/fuzz/$(if $(FUZZ_SMOKE),smoke,corpus)
