@@ -202,7 +202,7 @@ static void image_threads(const cli_opts *o, const wl_image *img) {
  *   rows come after the planes;
  * - a .npy over STREAM_PIXELS from a file (each channel's rows read at their place) or, with
  *   one channel, from a pipe. */
-#define STREAM_PIXELS (1L << 22)
+#define STREAM_PIXELS (1L << 21)
 #define RAW_RATIO 8
 /* What the shape of an image read by rows with alpha points its alpha at: wl_encode_rows reads
  * only whether it is NULL. */

@@ -4,6 +4,7 @@ that /dev/zero, random bytes or a huge text file is no .wlc, PNG, .npy, audio fi
 paths, and says so in one line (exit status 1) without reading on: under a 512 MB address-space
 limit, and having taken at most a few hundred KB from an endless pipe. A file and a pipe of the
 same bytes read alike."""
+import io
 import os
 import resource
 import struct
@@ -212,6 +213,27 @@ def _():
     grew = (kb[1] - kb[0]) * 1024 / (4096 * 4096)
     print("  peak RSS %d and %d KB: %.2f byte per added pixel" % (kb[0], kb[1], grew))
     assert grew <= 1.5, grew
+
+
+@test("inputs: a flat 2048 x 2048 RGB PNG of 17 KB (over 2 Mpixel) encodes by rows: at most 12 bytes per pixel over "
+      "the program's own memory (held whole, 17), to the bytes of the same image encoded whole")
+def _():
+    flat = bytes([0] + [90, 120, 200] * 2048)  # filter None: every pixel (90, 120, 200)
+    open(T("flat2k.png"), "wb").write(png_header(2048, 2048, data=zlib.compress(flat * 2048, 9)))
+    # the same image through the whole-image path: a .npy from a pipe (several planes) is held whole
+    npy = io.BytesIO()
+    np.save(npy, np.broadcast_to(np.array([90, 120, 200], np.uint8)[:, None, None], (3, 2048, 2048)))
+    assert run("encode", "-q", "-f", "-", "-o", T("whole.wlc"), stdin=npy.getvalue())[0] == 0
+    assert run("encode", "-q", "-f", T("flat2k.png"), "-o", T("rows.wlc"))[0] == 0
+    assert open(T("whole.wlc"), "rb").read() == open(T("rows.wlc"), "rb").read()
+    if SANITIZED:
+        print("  (memory not measured: an AddressSanitizer build holds freed memory in its quarantine)")
+        return
+    base = peak_rss_kb("info", "--json", os.path.join(os.path.dirname(__file__), "..", "testdata", "wlc",
+                                                       "garden-rgb8-v1.wlc"))  # the program and its models
+    per = (peak_rss_kb("encode", "-q", "-f", T("flat2k.png"), "-o", T("rows.wlc")) - base) * 1024 / 2048 ** 2
+    print("  %.1f bytes per pixel over the program's %d KB" % (per, base))
+    assert per <= 12, per
 
 
 @test("inputs: images over 64 Mpixel (10000x10000) encode by rows only: a cut PNG (with alpha too) or .npy says "
