@@ -95,8 +95,8 @@ $(P)libwalloc.so: $(LIB_OBJ)
 $(P)walloc: $(CLI_OBJ) $(P)libwalloc.a
 	$(CC) $(filter-out $(OMP),$(LDFLAGS)) -o $@ $(CLI_OBJ) $(P)libwalloc.a $(CLI_LIBS)
 
-$(B)/tests/tools/png_paths: TEST_LIBS += -ldeflate -lz
-$(B)/tests/tools/png_paths: cli/png.c tests/tools/image_equal.h # it includes png.c, to reach both readers
+$(B)/tests/tools/png_paths: TEST_LIBS += $(B)/cli/io.o -ldeflate -lz
+$(B)/tests/tools/png_paths: cli/png.c $(B)/cli/io.o tests/tools/image_equal.h # it includes png.c, to reach both readers
 # the library without built-in models, as BUILTIN=0 builds it (see the tool)
 $(B)/tests/tools/no_builtin: tests/tools/no_builtin.c codec/builtin.c $(P)libwalloc.a
 	@mkdir -p $(dir $@)

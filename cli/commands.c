@@ -277,7 +277,7 @@ static int encode_image(cli_opts *o, const char *in, io_input *f, const char *ou
   if (!rc) rc = rows_open(plain, in, f, png, &r, &s.img, &rows);
   if (!rc && !rows) { /* the file in memory: a PNG's raw rows, or the image */
     rc = io_read_rest(f, &buf, &len) ? cli_fail(in, "cannot read: %s", strerror(errno)) : 0;
-    rows = !rc && png && plain && !png_decode_raw(buf, len, &r.raw) && (long)r.raw.width * r.raw.height > STREAM_PIXELS;
+    rows = !rc && png && plain && png_head_pixels(buf, len) > STREAM_PIXELS && !png_decode_raw(buf, len, &r.raw);
     if (rows)
       s.img = (wl_image){r.raw.channels, r.raw.height, r.raw.width, r.raw.depth, NULL, r.raw.alpha ? &rows_alpha : NULL};
     else if (!rc) rc = decode_input(in, buf, len, png, &s);

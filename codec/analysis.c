@@ -8,6 +8,7 @@
 #include "codec/internal.h"
 #include "codec/layers.h"
 #include "entropy/entropy.h"
+#include "wavelet/alloc.h"
 #include "wavelet/wpt.h"
 
 int wl_packets(const wl_signal *s, int J, wl_work *w, float **X) {
@@ -31,7 +32,7 @@ int wl_packets(const wl_signal *s, int J, wl_work *w, float **X) {
 }
 
 int wl_latents_of(const wl_model *m, const float *X, int keep, long P, int16_t *q) {
-  float *y = malloc(sizeof(float) * (size_t)keep * P);
+  float *y = wl_alloc_large(sizeof(float) * (size_t)keep * P);
   if (!y) return WL_FAIL(WL_ERR_NOMEM);
   wl_affine(m->enc_w, m->enc_b, X, keep, m->D, P, y);
 #pragma omp parallel for schedule(static)

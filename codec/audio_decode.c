@@ -118,7 +118,7 @@ static int reserve(wl_audio_decoder *d, const wl_header *ch) {
   free(d->q);
   free(d->dv);
   d->span = wl_alloc_large(sizeof(float) * C * S);
-  d->q = malloc(sizeof(int16_t) * (size_t)d->h.keep * (S >> ch->J));
+  d->q = wl_alloc_large(sizeof(int16_t) * (size_t)d->h.keep * (S >> ch->J));
   d->dv = d->h.has_detail ? malloc(sizeof(int16_t) * (size_t)d->m->D * (S >> ch->J)) : NULL;
   d->frames = d->span && d->q && (d->dv || !d->h.has_detail) ? S : 0;
   if (!d->frames) return WL_FAIL(WL_ERR_NOMEM); /* the decoder fails: freed by its free */

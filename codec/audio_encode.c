@@ -104,8 +104,8 @@ int wl_audio_encoder_new(wl_audio_encoder **ep, const wl_model *m, int channels,
   const size_t P = (size_t)(L + 2 * O) >> h.J;
   e->bound = wle_bound(P, h.bits);
   e->win = wl_alloc_large(sizeof(float) * (size_t)channels * e->cap);
-  e->q = malloc(sizeof(int16_t) * (size_t)h.keep * P);
-  e->streams = malloc(e->bound * (size_t)h.keep);
+  e->q = wl_alloc_large(sizeof(int16_t) * (size_t)h.keep * P);
+  e->streams = wl_alloc_large(e->bound * (size_t)h.keep);
   const wl_signal span = {1, channels, 1, (int)(e->cap - 1), depth, NULL, 0};
   if (h.fill && !wl_env_init(&e->env, rate)) {
     const size_t values = (size_t)((e->cap - 2) / (e->env.N / 2) + 3) * (size_t)e->env.bands;
