@@ -1,16 +1,41 @@
 /* audio_decode.c: the decoder of an audio stream (chunking and cross-fades: audio_encode.c's
- * opening comment; byte layout: container.c). It holds one decoded span and the frames it shares
- * with the next chunk, synthesised by synthesis.c. wl_decode_audio decodes a whole clip in
- * memory, wl_audio_latents gives its integer latents. */
+ * opening comment; byte layout: container.c). It holds a chunk's latents and the frames it
+ * shares with the next chunk, and synthesises the chunk in segments (below), or whole with a
+ * detail layer (synthesis.c). wl_decode_audio decodes a whole clip in memory, wl_audio_latents
+ * gives its integer latents.
+ *
+ * Segments. A chunk without a detail layer gives its final frames SEGMENT latent positions
+ * (2^19 frames at J = 8) at a time, so that the decoder holds the chunk's latents and buffers
+ * of a segment's size, not the span's signal several times over (169 MB for a stereo chunk of
+ * the default 2^22 frames, decoded whole). Each stage computes its part from the part of its
+ * input it reads, by the same operations on the same values as synthesis.c on the whole span,
+ * so the frames are the same bits (tested against the whole):
+ *   - the decoder network on the positions [A, B), A and B on its SGEMM blocks of WL_CONV_BLOCK
+ *     (or the span's ends), runs the whole span's SGEMMs on those blocks (layers.c): it is exact
+ *     on [A + h, B - h) and up to a span end, h = 2 R (each 1x3 convolution reaches one more
+ *     position; beyond the span it reads zeros, as the whole does);
+ *   - the inverse packet transform, periodic over the span, on the positions [a - MARGIN,
+ *     b + MARGIN) gathered periodically, is exact on the frames [a 2^J, b 2^J): a level's
+ *     lifting reaches two samples of its own grid, under one position of the coarsest in all;
+ *   - the post-filter runs the whole span's blocks (wl_fir_apply_part);
+ *   - the band envelope, frame by frame in the same order (wl_env_apply_part), from the samples
+ *     each frame covers. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "codec/internal.h"
 #include "wavelet/alloc.h"
 #include "codec/container.h"
+#include "codec/decoder.h"
 #include "codec/detail.h"
 #include "codec/envelope.h"
+#include "codec/layers.h"
+#include "codec/postfilter.h"
 #include "entropy/entropy.h"
+#include "wavelet/wpt.h"
+
+#define SEGMENT 2048L /* latent positions of final frames a segment gives */
+#define MARGIN 4L     /* latent positions the inverse transform reads past a segment's ends */
 
 /* ---- decoder --------------------------------------------------------------------------- */
 
@@ -20,7 +45,8 @@ struct wl_audio_decoder {
   wl_stream_pos at;
   uint8_t *rec;     /* a record arriving in pieces: have of its bytes */
   size_t have, cap;
-  float *span;      /* (C, frames): a decoded chunk, then the frames given out */
+  float *span;      /* (C, frames): a chunk decoded whole, then the frames given out */
+  size_t spancap;
   float *tail;      /* (C, O): the last chunk's frames of the coming cross-fade */
   int16_t *q;       /* (keep, frames / 2^J) */
   int16_t *dv;      /* with a detail layer: its planes (C 2^J, frames / 2^J) */
@@ -29,12 +55,21 @@ struct wl_audio_decoder {
   wl_env env;       /* with a band envelope: its analysis, */
   int16_t *v;       /* (C, frames, bands) a chunk's values, */
   size_t vcap;      /* of so many values */
+  /* a chunk given out in segments: its header and index, its final frames [next, end) still to
+   * come (none: next == end), and the buffers of a segment */
+  wl_header cur;
+  uint32_t index;
+  int last;
+  long next, end, segment; /* segment: latent positions per segment (SEGMENT; tests fewer) */
+  float *y, *net, *Xn, *Xs, *scr; /* each stage's output in a buffer that earlier ones are done with */
+  size_t ycap, ncap, xncap, xscap, scrcap;
   int failed;       /* the error of a failed push: every later call returns it */
 };
 
 void wl_audio_decoder_free(wl_audio_decoder *d) {
   if (!d) return;
   free(d->rec); free(d->span); free(d->tail); free(d->q); free(d->v); free(d->dv);
+  free(d->y); free(d->net); free(d->Xn); free(d->Xs); free(d->scr);
   wl_work_free(&d->work);
   wl_env_free(&d->env);
   free(d);
@@ -45,11 +80,16 @@ int wl_audio_decoder_new(wl_audio_decoder **dp, const wl_model *m) {
   if (m->d.dims != 1) return WL_FAIL(WL_ERR_MISMATCH);
   if (!(*dp = calloc(1, sizeof **dp))) return WL_FAIL(WL_ERR_NOMEM);
   (*dp)->m = m;
+  (*dp)->segment = SEGMENT;
   return 0;
 }
 
+void wl_audio_decoder_segment(wl_audio_decoder *d, long positions) { d->segment = positions; }
+
 int wl_audio_decoder_finish(const wl_audio_decoder *d) {
-  return d->failed ? d->failed : d->at.done ? 0 : WL_FAIL(WL_ERR_TRUNCATED);
+  if (d->failed) return d->failed;
+  if (d->next < d->end) return WL_FAIL_WHY(WL_ERR_ARG, "frames not given out yet: push until none come");
+  return d->at.done ? 0 : WL_FAIL(WL_ERR_TRUNCATED);
 }
 
 /* The bytes of the record at p (n of them at hand), or more than n while they do not tell. */
@@ -109,19 +149,21 @@ static int start(wl_audio_decoder *d, const uint8_t *p) {
   return 0;
 }
 
-/* Buffers for chunk ch (its span's frames, padded to whole latents), and the cross-fade tail. */
-static int reserve(wl_audio_decoder *d, const wl_header *ch) {
+/* Buffers for chunk ch: its latents and detail planes (its span's frames, padded to whole
+ * latents), the cross-fade tail, and to decode it whole the span's signal and synthesis work. */
+static int reserve(wl_audio_decoder *d, const wl_header *ch, int whole) {
   const size_t C = (size_t)d->h.channels, S = (size_t)ch->lat_w << ch->J;
   if (!d->tail && !(d->tail = wl_alloc_large(sizeof(float) * C * (size_t)d->h.overlap))) return WL_FAIL(WL_ERR_NOMEM);
-  if (S <= d->frames) return 0;
-  free(d->span);
-  free(d->q);
-  free(d->dv);
-  d->span = wl_alloc_large(sizeof(float) * C * S);
-  d->q = wl_alloc_large(sizeof(int16_t) * (size_t)d->h.keep * (S >> ch->J));
-  d->dv = d->h.has_detail ? malloc(sizeof(int16_t) * (size_t)d->m->D * (S >> ch->J)) : NULL;
-  d->frames = d->span && d->q && (d->dv || !d->h.has_detail) ? S : 0;
-  if (!d->frames) return WL_FAIL(WL_ERR_NOMEM); /* the decoder fails: freed by its free */
+  if (S > d->frames) {
+    free(d->q);
+    free(d->dv);
+    d->q = wl_alloc_large(sizeof(int16_t) * (size_t)d->h.keep * (S >> ch->J));
+    d->dv = d->h.has_detail ? malloc(sizeof(int16_t) * (size_t)d->m->D * (S >> ch->J)) : NULL;
+    d->frames = d->q && (d->dv || !d->h.has_detail) ? S : 0;
+    if (!d->frames) return WL_FAIL(WL_ERR_NOMEM); /* the decoder fails: freed by its free */
+  }
+  if (!whole) return 0;
+  WL_TRY(wl_grow(&d->span, &d->spancap, C * S));
   return wl_work_reserve_synthesis(&d->work, d->m, ch);
 }
 
@@ -137,9 +179,8 @@ static int decode_detail(const wl_header *ch, const uint8_t *p, int16_t *v) {
   return e;
 }
 
-/* Restores the band envelope of chunk ch (index i) on its decoded span: the streams after its
- * latents' at p. */
-static int restore_envelope(wl_audio_decoder *d, const wl_header *ch, uint32_t i, const uint8_t *p) {
+/* The band envelope of chunk ch (index i) into d->v: the streams after its latents' at p. */
+static int decode_envelope(wl_audio_decoder *d, const wl_header *ch, uint32_t i, const uint8_t *p) {
   const int C = d->h.channels;
   const int64_t s = wl_chunk_start(&d->h, i);
   int64_t f0;
@@ -158,48 +199,150 @@ static int restore_envelope(wl_audio_decoder *d, const wl_header *ch, uint32_t i
                       WL_ENV_BITS, NULL, d->v + c * P));
   for (long k = 0; k < (long)P * C; k++)
     if (d->v[k] < WL_ENV_MIN || d->v[k] > WL_ENV_MAX) return WL_FAIL(WL_ERR_CORRUPT);
-  const float top = ldexpf(1.0f, d->h.depth - 1);
-  return wl_env_apply(&d->env, d->v, d->span, C, s, ch->width, 1.0f / top, -top, top - 1);
+  return 0;
 }
 
-/* Chunk i decoded into span (C, n): cross-fades its first O/2 .. 3 O/2 frames with the tail of
- * chunk i - 1, keeps the frames it shares with chunk i + 1 in the tail, and packs the frames
- * that are final into span as (C, out->frames). */
-static void blend(wl_audio_decoder *d, uint32_t i, long n, int last, wl_audio *out) {
+/* Frames [t0, t1) of chunk i (n frames), final but for the cross-fade, in x (C, t1 - t0):
+ * cross-fades those of its frames O/2 .. 3 O/2 with the tail of chunk i - 1, keeps those it
+ * shares with chunk i + 1 in the tail, and packs those that are final into x as
+ * (C, out->frames). */
+static void blend(wl_audio_decoder *d, uint32_t i, long n, int last, long t0, long t1, float *x, wl_audio *out) {
   const int C = d->h.channels;
-  const long O = d->h.overlap, a = i ? O / 2 : 0, z = last ? n : wl_chunk_start(&d->h, i + 1) + O / 2 - wl_chunk_start(&d->h, i);
-  for (long k = 0; i && k < O; k++) {
+  const long O = d->h.overlap, a = i ? O / 2 : 0, m = t1 - t0;
+  const long z = last ? n : wl_chunk_start(&d->h, i + 1) + O / 2 - wl_chunk_start(&d->h, i);
+  for (long t = t0 > a ? t0 : a; i && t < t1 && t < a + O; t++) {
+    const long k = t - a;
     const float w = (float)(0.5 - 0.5 * cos(M_PI * (k + 0.5) / O));
     for (int c = 0; c < C; c++) {
-      float *x = d->span + c * n + a + k;
-      *x = rintf(d->tail[c * O + k] * (1 - w) + *x * w);
+      float *v = x + c * m + (t - t0);
+      *v = rintf(d->tail[c * O + k] * (1 - w) + *v * w);
     }
   }
+  const long k0 = t0 > z ? t0 : z, k1 = t1 < z + O ? t1 : z + O, o0 = t0 > a ? t0 : a, o1 = t1 < z ? t1 : z;
+  const long f = o1 > o0 ? o1 - o0 : 0;
   for (int c = 0; c < C; c++) {
-    if (!last) memcpy(d->tail + c * O, d->span + c * n + z, sizeof(float) * (size_t)O);
-    memmove(d->span + c * (z - a), d->span + c * n + a, sizeof(float) * (size_t)(z - a));
+    if (!last && k1 > k0) memcpy(d->tail + c * O + (k0 - z), x + c * m + (k0 - t0), sizeof(float) * (size_t)(k1 - k0));
+    memmove(x + c * f, x + c * m + (o0 - t0), sizeof(float) * (size_t)f);
   }
-  out->samples = d->span;
-  out->frames = z - a;
+  out->samples = x;
+  out->frames = f;
+}
+
+/* ---- a chunk in segments (opening comment) --------------------------------------------- */
+
+static long floor_div(long a, long b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+/* The network's output X (D rows ds floats apart) of the span's positions [r0, r1), run on the
+ * blocks around them. */
+static int net_columns(wl_audio_decoder *d, long r0, long r1, float *dst, long ds) {
+  const wl_model *m = d->m;
+  const long P = d->cur.lat_w, h = m->N ? 2L * m->R : 0, up = (r1 + h + WL_CONV_BLOCK - 1) / WL_CONV_BLOCK * WL_CONV_BLOCK;
+  const long A = (r0 > h ? r0 - h : 0) / WL_CONV_BLOCK * WL_CONV_BLOCK, n = (up < P ? up : P) - A;
+  WL_TRY(wl_grow(&d->y, &d->ycap, (size_t)m->d.K * (size_t)n));
+  WL_TRY(wl_grow(&d->net, &d->ncap, wl_decoder_work_floats(m, 1, (int)n)));
+  WL_TRY(wl_grow(&d->Xn, &d->xncap, (size_t)m->D * (size_t)n));
+  wl_dequantise_part(m, d->q, P, d->cur.keep, A, n, d->y);
+  WL_TRY(wl_decoder_forward(m, d->y, 1, (int)n, d->Xn, d->net));
+  for (int k = 0; k < m->D; k++) memcpy(dst + k * ds, d->Xn + k * n + (r0 - A), sizeof(float) * (size_t)(r1 - r0));
+  return 0;
+}
+
+/* The final samples of frames [t0, t1) of the chunk in hand, but for the cross-fade: *fin
+ * (C, t1 - t0). From the frames they read back: the envelope's, the post-filter's blocks, the
+ * inverse transform's positions, gathered periodically from the network's output. */
+static int segment(wl_audio_decoder *d, long t0, long t1, float **fin) {
+  const wl_model *m = d->m;
+  const int C = d->h.channels, J = d->cur.J, F = m->F, fill = d->h.fill;
+  const long P = d->cur.lat_w, n = d->cur.width, Wp = P << J, EN = fill ? d->env.N : 0;
+  const long e0 = t0 - EN > 0 ? t0 - EN : 0, e1 = t1 + EN < n ? t1 + EN : n;
+  long N, B = 1;
+  if (F) wl_fir_blocks(F, &N, &B);
+  const long g0 = e0 / B * B, up = (e1 + B - 1) / B * B, g1 = up < Wp ? up : Wp, c = F / 2;
+  /* each block reads B + 2c samples, past Wp too (read periodically) */
+  const long L0 = floor_div(g0 - c, 1L << J) - MARGIN, L1 = floor_div(up + c - 1, 1L << J) + 1 + MARGIN;
+  const long Ps = L1 - L0, T = Ps << J;
+  WL_TRY(wl_grow(&d->Xs, &d->xscap, (size_t)m->D * (size_t)Ps));
+  for (long j = L0; j < L1;) {
+    const long p = (j % P + P) % P, run = L1 - j < P - p ? L1 - j : P - p;
+    WL_TRY(net_columns(d, p, p + run, d->Xs + (j - L0), Ps));
+    j += run;
+  }
+  WL_TRY(wl_grow(&d->scr, &d->scrcap, wl_wpt_scratch_floats(C, 1, (int)T)));
+  if (wl_wpt1_inverse_with(d->Xs, C, (int)T, J, d->Xs, d->scr, d->scrcap)) return WL_FAIL(WL_ERR_NOMEM);
+  /* each stage writes a buffer that the stages before are done with: the post-filter Xn, the
+   * unscaling scr, the envelope the other of Xs and Xn */
+  float **buf = &d->Xn;
+  size_t *cap = &d->xncap;
+  long x0 = L0 << J, xs = T;
+  if (F) {
+    WL_TRY(wl_grow(&d->Xn, &d->xncap, (size_t)C * (size_t)(g1 - g0)));
+    WL_TRY(wl_fir_apply_part(m->post, F, d->Xs, T, x0, T, C, g0, g1, d->Xn, g1 - g0));
+    buf = &d->Xs, cap = &d->xscap, x0 = g0, xs = g1 - g0;
+  }
+  const float *sig = F ? d->Xn : d->Xs;
+  WL_TRY(wl_grow(&d->scr, &d->scrcap, (size_t)C * (size_t)(e1 - e0)));
+  const wl_signal shape = {1, C, 1, (int)(e1 - e0), d->h.depth, NULL, 0};
+  wl_signal_unscale(sig + (e0 - x0), 1, (int)xs, &shape, d->scr);
+  *fin = d->scr;
+  if (!fill) return 0;
+  const float top = ldexpf(1.0f, d->h.depth - 1);
+  WL_TRY(wl_grow(buf, cap, (size_t)C * (size_t)(t1 - t0)));
+  WL_TRY(wl_env_apply_part(&d->env, d->v, d->scr, e1 - e0, e0, 0, C, wl_chunk_start(&d->h, d->index), n, t0, t1,
+                           1.0f / top, -top, top - 1, *buf, t1 - t0));
+  *fin = *buf;
+  return 0;
+}
+
+/* The next final frames of the chunk in hand into *out (none once it is all given out). The
+ * segments end half a block past the network's blocks, so that the blocks around one add half a
+ * block at either end (a segment's frames read about 60 positions beyond it). */
+static int give(wl_audio_decoder *d, wl_audio *out) {
+  const long S = d->segment << d->cur.J, off = (WL_CONV_BLOCK / 2) << d->cur.J;
+  while (d->next < d->end && !out->frames) {
+    const long t0 = d->next, b = (floor_div(t0 - off, S) + 1) * S + off, t1 = b < d->end ? b : d->end;
+    float *x = NULL;
+    WL_TRY(segment(d, t0, t1, &x));
+    d->next = t1;
+    blend(d, d->index, d->cur.width, d->last, t0, t1, x, out);
+  }
+  return 0;
 }
 
 /* One push (see wl_audio_decoder_push); any error leaves d failed. */
 static int push(wl_audio_decoder *d, const uint8_t *buf, size_t len, size_t *used, wl_audio *out) {
-  const uint8_t *rec;
-  size_t size;
+  const uint8_t *rec = NULL;
+  size_t size = 0;
   wl_header ch;
-  WL_TRY(gather(d, buf, len, used, &rec, &size));
-  if (rec && !d->h.version) WL_TRY(start(d, rec));
-  else if (rec) {
+  if (d->next < d->end) WL_TRY(give(d, out)); /* a chunk's segments first, nothing read */
+  else WL_TRY(gather(d, buf, len, used, &rec, &size));
+  if (d->next < d->end || out->frames) { /* given */
+  } else if (rec && !d->h.version) {
+    WL_TRY(start(d, rec));
+  } else if (rec) {
     const int chunk = !d->at.last;
     WL_TRY(wl_record_read(&d->h, &d->at, rec, size, &ch));
     if (chunk) {
-      WL_TRY(reserve(d, &ch));
+      const uint32_t i = d->at.index - 1;
+      const int C = d->h.channels, whole = ch.step || ch.lat_w < 8 * MARGIN || !d->segment;
+      WL_TRY(reserve(d, &ch, whole));
       WL_TRY(wl_decode_streams(d->m, &ch, rec + ch.header_len, d->q));
-      if (ch.step) WL_TRY(decode_detail(&ch, rec + ch.header_len, d->dv));
-      WL_TRY(wl_synthesise(d->m, &ch, d->q, ch.step ? d->dv : NULL, d->span, &d->work));
-      if (d->h.fill) WL_TRY(restore_envelope(d, &ch, d->at.index - 1, rec + ch.header_len));
-      blend(d, d->at.index - 1, ch.width, d->at.last, out);
+      if (d->h.fill) WL_TRY(decode_envelope(d, &ch, i, rec + ch.header_len));
+      if (whole) {
+        const float top = ldexpf(1.0f, d->h.depth - 1);
+        if (ch.step) WL_TRY(decode_detail(&ch, rec + ch.header_len, d->dv));
+        WL_TRY(wl_synthesise(d->m, &ch, d->q, ch.step ? d->dv : NULL, d->span, &d->work));
+        if (d->h.fill)
+          WL_TRY(wl_env_apply(&d->env, d->v, d->span, C, wl_chunk_start(&d->h, i), ch.width, 1.0f / top, -top, top - 1));
+        blend(d, i, ch.width, d->at.last, 0, ch.width, d->span, out);
+      } else {
+        const long O = d->h.overlap;
+        d->cur = ch;
+        d->index = i;
+        d->last = d->at.last;
+        d->next = i ? O / 2 : 0;
+        d->end = d->last ? ch.width : wl_chunk_start(&d->h, i + 1) + O / 2 - wl_chunk_start(&d->h, i) + O;
+        WL_TRY(give(d, out));
+      }
     }
   }
   out->channels = d->h.channels;

@@ -105,7 +105,7 @@ int wl_audio_encoder_new(wl_audio_encoder **ep, const wl_model *m, int channels,
   e->bound = wle_bound(P, h.bits);
   e->win = wl_alloc_large(sizeof(float) * (size_t)channels * e->cap);
   e->q = wl_alloc_large(sizeof(int16_t) * (size_t)h.keep * P);
-  e->streams = wl_alloc_large(e->bound * (size_t)h.keep);
+  e->streams = malloc(e->bound * (size_t)h.keep); /* sparse: each channel uses the start of its bound */
   const wl_signal span = {1, channels, 1, (int)(e->cap - 1), depth, NULL, 0};
   if (h.fill && !wl_env_init(&e->env, rate)) {
     const size_t values = (size_t)((e->cap - 2) / (e->env.N / 2) + 3) * (size_t)e->env.bands;

@@ -89,12 +89,13 @@ void wl_env_frames(int N, int64_t s, long n, int64_t *first, long *count) {
   *count = (long)(floor_div(s + n - 1, H) - *first + 1);
 }
 
-/* The windowed frame f of channel x (n samples from s) in e->frame, and its spectrum. */
-static void analyse(wl_env *e, const float *x, int64_t s, long n, int64_t f, float unit) {
+/* The windowed frame f of a channel of n samples from s, of which x holds those from x0, in
+ * e->frame, and its spectrum. */
+static void analyse(wl_env *e, const float *x, long x0, int64_t s, long n, int64_t f, float unit) {
   const int64_t at = f * (e->N / 2) - s;
   for (int j = 0; j < e->N; j++) {
     const int64_t t = at + j;
-    e->frame[j] = t >= 0 && t < n ? x[t] * unit * e->window[j] : 0.0f;
+    e->frame[j] = t >= 0 && t < n ? x[t - x0] * unit * e->window[j] : 0.0f;
   }
   fftwf_execute(e->r2c);
 }
@@ -113,7 +114,7 @@ void wl_env_measure(wl_env *e, const float *x, long cstride, int C, int64_t s, l
   wl_env_frames(e->N, s, n, &f0, &F);
   for (int c = 0; c < C; c++)
     for (long f = 0; f < F; f++) {
-      analyse(e, x + c * cstride, s, n, f0 + f, unit);
+      analyse(e, x + c * cstride, 0, s, n, f0 + f, unit);
       for (int b = 0; b < e->bands; b++) {
         const double P = power(e, b);
         const double d = P > 0 ? floor(10 * log10(P) / 3 + 0.5) : WL_ENV_MIN;
@@ -150,25 +151,35 @@ static void restore(wl_env *e, int b, int v, int64_t f, int c) {
   }
 }
 
-int wl_env_apply(wl_env *e, const int16_t *v, float *x, int C, int64_t s, long n, float unit, float lo, float hi) {
+int wl_env_apply_part(wl_env *e, const int16_t *v, const float *x, long xs, long x0, int c0, int C, int64_t s,
+                      long n, long t0, long t1, float unit, float lo, float hi, float *out, long os) {
   int64_t f0;
   long F;
   wl_env_frames(e->N, s, n, &f0, &F);
+  const float g = 1.0f / ((float)e->N * unit);
+  for (int c = c0; c < c0 + C; c++) {
+    float *oc = out + (c - c0) * os;
+    memset(oc, 0, sizeof(float) * (size_t)(t1 - t0));
+    for (long f = 0; f < F; f++) {
+      const int64_t at = (f0 + f) * (e->N / 2) - s;
+      if (at >= t1 || at + e->N <= t0) continue;
+      analyse(e, x + c * xs, x0, s, n, f0 + f, unit);
+      for (int b = 0; b < e->bands; b++) restore(e, b, v[(c * F + f) * e->bands + b], f0 + f, c);
+      fftwf_execute(e->c2r);
+      for (int j = 0; j < e->N; j++)
+        if (at + j >= t0 && at + j < t1) oc[at + j - t0] += e->frame[j] * e->window[j] * g;
+    }
+    for (long t = 0; t < t1 - t0; t++) oc[t] = !(oc[t] >= lo) ? lo : oc[t] > hi ? hi : rintf(oc[t]);
+  }
+  return 0;
+}
+
+int wl_env_apply(wl_env *e, const int16_t *v, float *x, int C, int64_t s, long n, float unit, float lo, float hi) {
   float *out = wl_alloc_large(sizeof(float) * (size_t)n);
   if (!out) return WL_FAIL(WL_ERR_NOMEM);
   for (int c = 0; c < C; c++) {
-    float *xc = x + c * n;
-    memset(out, 0, sizeof(float) * (size_t)n);
-    for (long f = 0; f < F; f++) {
-      analyse(e, xc, s, n, f0 + f, unit);
-      for (int b = 0; b < e->bands; b++) restore(e, b, v[(c * F + f) * e->bands + b], f0 + f, c);
-      fftwf_execute(e->c2r);
-      const int64_t at = (f0 + f) * (e->N / 2) - s;
-      const float g = 1.0f / ((float)e->N * unit);
-      for (int j = 0; j < e->N; j++)
-        if (at + j >= 0 && at + j < n) out[at + j] += e->frame[j] * e->window[j] * g;
-    }
-    for (long t = 0; t < n; t++) xc[t] = !(out[t] >= lo) ? lo : out[t] > hi ? hi : rintf(out[t]);
+    wl_env_apply_part(e, v, x, n, 0, c, 1, s, n, 0, n, unit, lo, hi, out, n);
+    memcpy(x + c * n, out, sizeof(float) * (size_t)n);
   }
   free(out);
   return 0;

@@ -39,4 +39,9 @@ void wl_env_measure(wl_env *e, const float *x, long cstride, int C, int64_t s, l
  * rounds and clamps it to lo .. hi. Noise is seeded by frame, channel and bin: a frame comes out
  * the same in every chunk that holds it, whatever the thread count. */
 int wl_env_apply(wl_env *e, const int16_t *v, float *x, int C, int64_t s, long n, float unit, float lo, float hi);
+/* Samples [t0, t1) of channels c0 .. c0 + C - 1 of the same, the same bits, into out (os
+ * apart): x (channels xs apart, channel 0 first) holds the decoded span's samples from x0, every
+ * one in [0, n) of each frame that touches [t0, t1) (up to N before t0 and after t1). */
+int wl_env_apply_part(wl_env *e, const int16_t *v, const float *x, long xs, long x0, int c0, int C, int64_t s,
+                      long n, long t0, long t1, float unit, float lo, float hi, float *out, long os);
 #endif

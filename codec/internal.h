@@ -220,6 +220,12 @@ int wl_code_channels(const wl_model *m, const int16_t *q, wl_header *h, uint8_t 
 int wl_header_check_model(const wl_model *m, const wl_header *h);
 /* Decodes the keep streams that start at p (lengths and modes in h) into q (keep, lat_h, lat_w). */
 int wl_decode_streams(const wl_model *m, const wl_header *h, const uint8_t *p, int16_t *q);
+/* A decoder's segments of latent positions (audio_decode.c: SEGMENT; tests: fewer, or 0 to
+ * decode every chunk whole, the reference). */
+void wl_audio_decoder_segment(wl_audio_decoder *d, long positions);
+/* y (K, n): the dequantised latents of positions [p0, p0 + n) of q (keep, P), the fill beyond
+ * keep (wl_dequantise's values for them). */
+void wl_dequantise_part(const wl_model *m, const int16_t *q, long P, int keep, long p0, long n, float *y);
 /* Synthesis of one block: latents q (keep, lat_h, lat_w) and, for an image with a detail layer,
  * its planes (detail.h; NULL: none) -> planes out (C, height, width) of h's shape (an image, or
  * one chunk of an audio stream: height 1, width its frames). w NULL: buffers of its own;

@@ -67,11 +67,31 @@ static void gather(float *u, const float *x, long n, long a, long m) {
   }
 }
 
-int wl_fir_apply(const float *h, int F, float *x, int C, long n, float *out) {
-  const int c = F / 2;
-  long N = 8192;
-  while (N < 4L * F) N *= 2;
-  const long B = N - 2L * c; /* outputs per block: the block's 2c edge samples see its wrap */
+void wl_fir_blocks(int F, long *N, long *B) {
+  long n = 8192;
+  while (n < 4L * F) n *= 2;
+  *N = n;
+  *B = n - 2L * (F / 2); /* outputs per block: the block's 2c edge samples see its wrap */
+}
+
+/* Outputs [g0, g1) of one channel into y (y[0]: output g0), blocks of B from g0, each from the
+ * samples [b0 - c, b0 - c + N) of x, which holds samples [x0, x0 + len) (len the period: all of
+ * them, read periodically). G: the taps' spectrum; V, T: bins of scratch; u: N floats. */
+static void fir_channel(const wl_fir_plan *p, long B, int c, const fftwf_complex *G, fftwf_complex *V,
+                        fftwf_complex *T, float *u, const float *x, long len, long x0, long g0, long g1, float *y) {
+  for (long b0 = g0; b0 < g1; b0 += B) {
+    gather(u, x, len, b0 - c - x0, p->n);
+    wl_fir_forward(p, G, u, u, V, T);
+    memcpy(y + (b0 - g0), u + c, sizeof(float) * (size_t)(g1 - b0 < B ? g1 - b0 : B));
+  }
+}
+
+/* C channels of x (xs apart, samples [x0, x0 + len)) filtered into outputs [g0, g1) of out (os
+ * apart), or with `back` in place through out (NULL: a buffer per channel) and copied back. */
+static int fir_run(const float *h, int F, float *x, long xs, long x0, long len, int C, long g0, long g1, float *out,
+                   long os, int back) {
+  long N, B;
+  wl_fir_blocks(F, &N, &B);
   wl_fir_plan p;
   WL_TRY(wl_fir_plan_init(&p, N));
   const long bins = wl_fir_bins(&p);
@@ -79,16 +99,12 @@ int wl_fir_apply(const float *h, int F, float *x, int C, long n, float *out) {
 #pragma omp parallel for schedule(static)
   for (int ch = 0; ch < C; ch++) {
     fftwf_complex *G = fftwf_malloc(sizeof(fftwf_complex) * (size_t)bins * 3);
-    float *u = fftwf_malloc(sizeof(float) * (size_t)N), *y = out ? out + ch * n : malloc(sizeof(float) * (size_t)n);
-    float *xc = x + ch * n;
+    float *u = fftwf_malloc(sizeof(float) * (size_t)N), *y = out ? out + ch * os : malloc(sizeof(float) * (size_t)len);
+    float *xc = x + ch * xs;
     if (G && u && y) {
       wl_fir_spectrum(&p, h + (long)ch * F, F, u, G);
-      for (long b0 = 0; b0 < n; b0 += B) {
-        gather(u, xc, n, b0 - c, N);
-        wl_fir_forward(&p, G, u, u, G + bins, G + 2 * bins);
-        memcpy(y + b0, u + c, sizeof(float) * (size_t)(n - b0 < B ? n - b0 : B));
-      }
-      memcpy(xc, y, sizeof(float) * (size_t)n);
+      fir_channel(&p, B, F / 2, G, G + bins, G + 2 * bins, u, xc, len, x0, g0, g1, y);
+      if (back) memcpy(xc, y, sizeof(float) * (size_t)len);
     } else {
       wl_first_note(&err, ch, WL_FAIL(WL_ERR_NOMEM));
     }
@@ -98,4 +114,13 @@ int wl_fir_apply(const float *h, int F, float *x, int C, long n, float *out) {
   }
   wl_fir_plan_free(&p);
   return err.err;
+}
+
+int wl_fir_apply(const float *h, int F, float *x, int C, long n, float *out) {
+  return fir_run(h, F, x, n, 0, n, C, 0, n, out, n, 1);
+}
+
+int wl_fir_apply_part(const float *h, int F, const float *x, long xs, long x0, long len, int C, long g0, long g1,
+                      float *out, long os) {
+  return fir_run(h, F, (float *)x, xs, x0, len, C, g0, g1, out, os, 0);
 }

@@ -33,6 +33,15 @@ void wl_fir_forward(const wl_fir_plan *p, const fftwf_complex *G, const float *x
  * out: C n floats of scratch (a decoder's kept buffer, so that each chunk does not fault in
  * fresh pages), or NULL for buffers of its own. */
 int wl_fir_apply(const float *h, int F, float *x, int C, long n, float *out);
+/* The FFT length *N of wl_fir_apply's blocks for F taps, and the outputs *B of each: block k
+ * gives outputs [k B, k B + B) from the samples [k B - F/2, k B + B + F/2). */
+void wl_fir_blocks(int F, long *N, long *B);
+/* Outputs [g0, g1) of wl_fir_apply over a signal of period n, the same bits (g0 a multiple of B,
+ * g1 one too or n): x (C channels xs apart) holds its samples [x0, x0 + len), unwrapped (below 0
+ * and from n on: those mod n), which must cover what the blocks read: [g0 - F/2, g1' + F/2),
+ * g1' the multiple of B from g1 up; into out (channels os apart). */
+int wl_fir_apply_part(const float *h, int F, const float *x, long xs, long x0, long len, int C, long g0, long g1,
+                      float *out, long os);
 
 /* The circular offset of tap t. */
 static inline long wl_fir_tap(int t, int F, long n) {

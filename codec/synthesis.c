@@ -30,16 +30,20 @@ int wl_decode_streams(const wl_model *m, const wl_header *h, const uint8_t *p, i
   return e;
 }
 
+void wl_dequantise_part(const wl_model *m, const int16_t *q, long P, int keep, long p0, long n, float *y) {
+#pragma omp parallel for schedule(static)
+  for (long i = 0; i < (long)m->d.K * n; i++) {
+    const long k = i / n;
+    y[i] = k < keep ? wl_dequant_q(m, q[k * P + p0 + i % n]) : m->fill[k];
+  }
+}
+
 int wl_dequantise(const wl_model *m, const int16_t *q, int keep, long n, float *y) {
   if (!m || (!q && keep) || !y || keep < 0 || keep > m->d.K || n < 1) return WL_FAIL(WL_ERR_ARG);
   const int half = 1 << (m->d.bits - 1);
   int bad = 0;
-#pragma omp parallel for schedule(static) reduction(| : bad)
-  for (long i = 0; i < (long)m->d.K * n; i++) {
-    const int v = i < keep * n ? q[i] : 0;
-    bad |= v < 1 - half || v > half - 1;
-    y[i] = i < keep * n ? wl_dequant_q(m, v) : m->fill[i / n];
-  }
+  for (long i = 0; i < keep * n; i++) bad |= q[i] < 1 - half || q[i] > half - 1;
+  wl_dequantise_part(m, q, n, keep, 0, n, y); /* clamped to the range */
   return bad ? WL_FAIL_WHY(WL_ERR_ARG, "a latent outside the %d-bit range", m->d.bits) : 0;
 }
 

@@ -295,7 +295,10 @@ WL_API int wl_audio_decoder_new(wl_audio_decoder **dec, const wl_model *model);
 /* Reads up to len bytes of the stream, in any pieces: *used of them are consumed (all of them,
  * unless a record completes first: call again with the rest). When a chunk record completes it
  * is decoded, and *out describes the frames that became final (channels, rate and depth of the
- * stream; frames 0 when none; samples [channels][frames] valid until the next call). Errors:
+ * stream; frames 0 when none; samples [channels][frames] valid until the next call). A chunk's
+ * frames come a segment (2^19 frames at J = 8) at a time: while more are to come, a call
+ * consumes nothing (*used 0) and gives the next, so a caller that pushes until its bytes are
+ * used gets them all (the end record follows the last chunk). Errors:
  * those of wl_info_read, WL_ERR_MISMATCH for another model, WL_ERR_CORRUPT for bytes after
  * the end record, WL_ERR_NOMEM. After an error the decoder has failed: every later push and
  * finish returns the same error (nothing more is read); only wl_audio_decoder_free remains. */

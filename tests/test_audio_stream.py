@@ -259,6 +259,20 @@ def _():
     assert max(grew) < 6000, "peak RSS (KB) of 1 and 8 minutes, encode and decode: %s" % rss
 
 
+@test("stream: a chunk of the default 2^22 frames (stereo) decodes in segments: at most 64 MB peak on 1 and 2 "
+      "threads (the chunk whole took 169 MB), the samples of a whole-chunk decode (test_stream.c)")
+def _():
+    if SANITIZED:
+        print("  (not measured: an AddressSanitizer build holds freed memory in its quarantine)")
+        return
+    x = np.concatenate([music(60 * 44100, 44100, 3)] * 2)  # 2 minutes: a whole chunk and a part
+    src = save(T("two.wav"), x, rate=44100)
+    assert run("encode", "-f", "-m", "stereo", src, "-o", T("two.wlc"))[0] == 0
+    kb = [peak_rss_kb("decode", "-T%d" % t, "-f", T("two.wlc"), "-o", T("two.out.wav")) for t in (1, 2)]
+    print("  peak RSS: %d KB on 1 thread, %d on 2" % tuple(kb))
+    assert max(kb) <= 64 * 1024, kb
+
+
 def expect_failure(label, args, stdin=None, say=None, out=None):
     test("stream bad input: " + label)(lambda: fails_cleanly(args, out or T("bad-out.wav"), stdin, (say,)))
 

@@ -339,6 +339,71 @@ static void test_detail(const wl_model *m) {
   t_end();
 }
 
+/* Decodes b with segments of `seg` latent positions (0: every chunk whole) into x (C, T), pushing
+ * it `step` bytes at a time; the frames given out, or -1 on an error. */
+static long decode_segments(const wl_model *m, const uint8_t *b, size_t len, long seg, size_t step, float *x, int C,
+                            long T) {
+  wl_audio_decoder *d;
+  wl_audio v;
+  long got = 0;
+  if (wl_audio_decoder_new(&d, m)) return -1;
+  wl_audio_decoder_segment(d, seg);
+  int e = 0;
+  for (size_t off = 0, used; !e && off < len; off += used) {
+    e = wl_audio_decoder_push(d, b + off, len - off < step ? len - off : step, &used, &v);
+    for (int c = 0; !e && c < C && got + v.frames <= T; c++)
+      memcpy(x + c * T + got, v.samples + c * v.frames, sizeof(float) * (size_t)v.frames);
+    got += v.frames;
+  }
+  if (!e) e = wl_audio_decoder_finish(d);
+  wl_audio_decoder_free(d);
+  return e ? -1 : got;
+}
+
+static void test_segments(void) {
+  t_begin("stream: chunks decoded in segments of any length give the bits of chunks decoded whole: built-in stereo "
+          "and mono (network, post-filter), with and without an envelope, 16 and 24 bits, 1 and 2 threads");
+  const char *names[] = {"stereo", "mono"};
+  for (int k = 0; k < 2; k++) {
+    wl_model *m = NULL;
+    T_EXPECT(wl_model_builtin(&m, names[k]) == 0, "model %s", names[k]);
+    if (!m) continue;
+    const int C = m->d.channels;
+    const long T = 80000;
+    for (int nofill = 0; nofill < 2; nofill++) {
+      const int depth = nofill ? 24 : 16;
+      wl_audio a = {C, T, k ? 16000 : 44100, depth, malloc(sizeof(float) * (size_t)C * (size_t)T)};
+      const double top = ldexp(1.0, depth - 1);
+      for (int c = 0; c < C; c++)
+        for (long t = 0; t < T; t++)
+          a.samples[c * T + t] = (float)floor(top * (0.2 * sin(0.013 * t + c) + 0.1 * sin(0.4 * t) + 0.02 * (frand() - 0.5)));
+      const wl_encode_opts o = {.chunk = 32768, .nofill = nofill};
+      uint8_t *b = NULL;
+      size_t len = 0;
+      T_EXPECT(wl_encode_audio(m, &a, &o, &b, &len) == 0, "encode");
+      float *ref = malloc(sizeof(float) * (size_t)C * (size_t)T), *x = malloc(sizeof(float) * (size_t)C * (size_t)T);
+      omp_set_num_threads(1);
+      T_EXPECT(decode_segments(m, b, len, 0, len, ref, C, T) == T, "decode whole");
+      const long segs[] = {37, 100, 2048};
+      for (int threads = 1; threads <= 2; threads++) {
+        omp_set_num_threads(threads);
+        for (size_t i = 0; i < sizeof segs / sizeof *segs; i++) {
+          memset(x, 0, sizeof(float) * (size_t)C * (size_t)T);
+          const long got = decode_segments(m, b, len, segs[i], i ? len : 1000, x, C, T);
+          T_EXPECT(got == T && !memcmp(x, ref, sizeof(float) * (size_t)C * (size_t)T),
+                   "%s, %d-bit, segments of %ld, %d thread(s): %ld frames, other bits", names[k], depth, segs[i],
+                   threads, got);
+        }
+      }
+      free(ref); free(x); free(b);
+      wl_audio_release(&a);
+    }
+    wl_model_free(m);
+  }
+  omp_set_num_threads(2);
+  t_end();
+}
+
 int main(void) {
   wl_model *m = train(), *rgb = NULL;
   if (!m || wl_model_builtin(&rgb, "rgb")) { printf("testing stream model ... FAILED\n"); return t_summary() | 1; }
@@ -347,6 +412,7 @@ int main(void) {
   test_corrupt(m, rgb);
   test_truncate(m, rgb);
   test_detail(m);
+  test_segments();
   wl_model_free(m);
   wl_model_free(rgb);
   return t_summary();
