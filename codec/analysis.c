@@ -31,13 +31,13 @@ int wl_packets(const wl_signal *s, int J, wl_work *w, float **X) {
   return 0;
 }
 
-int wl_latents_of(const wl_model *m, const float *X, int keep, long P, int16_t *q) {
-  float *y = wl_alloc_large(sizeof(float) * (size_t)keep * P);
-  if (!y) return WL_FAIL(WL_ERR_NOMEM);
-  wl_affine(m->enc_w, m->enc_b, X, keep, m->D, P, y);
+int wl_latents_of(const wl_model *m, const float *X, int keep, long P, int16_t *q, wl_work *w) {
+  wl_work own = {0}, *wk = w ? w : &own;
+  WL_TRY(wl_grow(&wk->y, &wk->ycap, (size_t)keep * (size_t)P));
+  wl_affine(m->enc_w, m->enc_b, X, keep, m->D, P, wk->y);
 #pragma omp parallel for schedule(static)
-  for (long i = 0; i < keep * P; i++) q[i] = wl_quantise(m->thresh, m->d.bits, y[i]);
-  free(y);
+  for (long i = 0; i < keep * P; i++) q[i] = wl_quantise(m->thresh, m->d.bits, wk->y[i]);
+  wl_work_free(&own);
   return 0;
 }
 
@@ -45,7 +45,7 @@ int wl_analyse(const wl_model *m, const wl_signal *s, int keep, int16_t *q, wl_w
   wl_work own = {0};
   float *X;
   int e = wl_packets(s, m->d.J, w ? w : &own, &X);
-  if (!e) e = wl_latents_of(m, X, keep, wl_latent_count(s, m->d.J), q);
+  if (!e) e = wl_latents_of(m, X, keep, wl_latent_count(s, m->d.J), q, w ? w : &own);
   wl_work_free(&own);
   return e;
 }

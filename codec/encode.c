@@ -52,7 +52,7 @@ static int encode_image(const wl_model *m, const wl_image *img, float *inplace, 
   wl_alpha rows_alpha = {0};
   if (!e && src && img->alpha) e = wl_alpha_begin(&rows_alpha, (size_t)img->height * img->width, img->depth);
   if (!e) e = src ? wl_analyse_rows(m, &h, s, src->get, src->user, src->chunk, img->alpha ? &rows_alpha : NULL, q)
-             : refine > 0 ? wl_refine(m, s, h.keep, refine, q) : X ? wl_latents_of(m, X, h.keep, P, q)
+             : refine > 0 ? wl_refine(m, s, h.keep, refine, q) : X ? wl_latents_of(m, X, h.keep, P, q, NULL)
                           : wl_analyse(m, s, h.keep, q, &w);
   if (!e && h.step) e = code_detail(m, &h, q, X, &dstreams, &d);
   wl_work_free(&w);

@@ -173,7 +173,8 @@ typedef struct {
   float *x, *scratch; /* the padded, scaled signal and then its packets; the transform's scratch */
   float *inplace;     /* not NULL: the signal's planes, writable, to transform instead of x when
                          no padding is needed (images, wl_encode_inplace); not freed here */
-  float *y, *net;     /* synthesis: the dequantised latents, the decoder network's activations */
+  float *y, *net;     /* the encoder's outputs (analysis) or the dequantised latents (synthesis);
+                         the decoder network's activations */
   size_t xcap, scap, ycap, ncap; /* their sizes in floats */
 } wl_work;
 void wl_work_free(wl_work *w);
@@ -207,8 +208,9 @@ int wl_pack_alpha(const wl_image *img, uint8_t **out, size_t *len);
  * gives each block's alpha rows after its planes, and they go to alpha in order. */
 int wl_analyse_rows(const wl_model *m, const wl_header *h, const wl_signal *s, wl_rows_in get, void *user, long chunk,
                     wl_alpha *alpha, int16_t *q);
-/* The second half of wl_analyse: q (keep, P) from packets X (D, P). */
-int wl_latents_of(const wl_model *m, const float *X, int keep, long P, int16_t *q);
+/* The second half of wl_analyse: q (keep, P) from packets X (D, P); w (or NULL) keeps the
+ * encoder's outputs. */
+int wl_latents_of(const wl_model *m, const float *X, int keep, long P, int16_t *q, wl_work *w);
 /* A header for coding s with m: the shared fields, lat_h and lat_w (WL_ERR_MISMATCH when the
  * model takes other signals, WL_ERR_ARG for a bad keep or nonzero reserved options). */
 int wl_header_init(const wl_model *m, const wl_signal *s, int modality, const wl_encode_opts *o, wl_header *h);

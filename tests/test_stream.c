@@ -351,7 +351,7 @@ static long decode_segments(const wl_model *m, const uint8_t *b, size_t len, lon
   int e = 0;
   for (size_t off = 0, used; !e && off < len; off += used) {
     e = wl_audio_decoder_push(d, b + off, len - off < step ? len - off : step, &used, &v);
-    for (int c = 0; !e && c < C && got + v.frames <= T; c++)
+    for (int c = 0; !e && v.frames && c < C && got + v.frames <= T; c++)
       memcpy(x + c * T + got, v.samples + c * v.frames, sizeof(float) * (size_t)v.frames);
     got += v.frames;
   }

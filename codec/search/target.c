@@ -102,7 +102,7 @@ static int ladder_init(ladder *l, const wl_model *m, const wl_image *img, int ke
   uint8_t *streams = malloc(bound * (size_t)l->h.keep), *alpha = NULL;
   size_t alpha_len = 0;
   int e = streams ? wl_packets(&l->s, m->d.J, &l->w, &l->X) : WL_FAIL(WL_ERR_NOMEM);
-  if (!e) e = wl_latents_of(m, l->X, l->h.keep, P, l->q);
+  if (!e) e = wl_latents_of(m, l->X, l->h.keep, P, l->q, NULL);
   if (!e) e = wl_code_channels(m, l->q, &l->h, streams, bound);
   if (!e && img->alpha) e = wl_pack_alpha(img, &alpha, &alpha_len);
   l->base = wl_header_size(l->h.keep) + alpha_len + 4;
