@@ -15,8 +15,9 @@
  *     on [A + h, B - h) and up to a span end, h = 2 R (each 1x3 convolution reaches one more
  *     position; beyond the span it reads zeros, as the whole does);
  *   - the inverse packet transform, periodic over the span, on the positions [a - MARGIN,
- *     b + MARGIN) gathered periodically, is exact on the frames [a 2^J, b 2^J): a level's
- *     lifting reaches two samples of its own grid, under one position of the coarsest in all;
+ *     b + MARGIN) gathered periodically, is exact on the frames [a 2^J, b 2^J): each level's
+ *     lifting reaches a few samples of its own grid, under MARGIN = 4 positions of the coarsest
+ *     in all (3 gave other bits in the tests);
  *   - the post-filter runs the whole span's blocks (wl_fir_apply_part);
  *   - the band envelope, frame by frame in the same order (wl_env_apply_part), from the samples
  *     each frame covers. */
