@@ -274,7 +274,7 @@ static int segment(wl_audio_decoder *d, long t0, long t1, float **fin) {
    * unscaling scr, the envelope the other of Xs and Xn */
   float **buf = &d->Xn;
   size_t *cap = &d->xncap;
-  long x0 = L0 << J, xs = T;
+  long x0 = L0 * (1L << J), xs = T; /* L0 may be negative */
   if (F) {
     WL_TRY(wl_grow(&d->Xn, &d->xncap, (size_t)C * (size_t)(g1 - g0)));
     WL_TRY(wl_fir_apply_part(m->post, F, d->Xs, T, x0, T, C, g0, g1, d->Xn, g1 - g0));
