@@ -309,42 +309,45 @@ static int give(wl_audio_decoder *d, wl_audio *out) {
   return 0;
 }
 
+/* A chunk or end record: a chunk is decoded, and its first final frames go to *out. */
+static int record(wl_audio_decoder *d, const uint8_t *rec, size_t size, wl_audio *out) {
+  wl_header ch;
+  const int chunk = !d->at.last;
+  WL_TRY(wl_record_read(&d->h, &d->at, rec, size, &ch));
+  if (!chunk) return 0;
+  const uint32_t i = d->at.index - 1;
+  const int C = d->h.channels, whole = ch.step || ch.lat_w < 8 * MARGIN || !d->segment;
+  WL_TRY(reserve(d, &ch, whole));
+  WL_TRY(wl_decode_streams(d->m, &ch, rec + ch.header_len, d->q));
+  if (d->h.fill) WL_TRY(decode_envelope(d, &ch, i, rec + ch.header_len));
+  if (whole) {
+    const float top = ldexpf(1.0f, d->h.depth - 1);
+    if (ch.step) WL_TRY(decode_detail(&ch, rec + ch.header_len, d->dv));
+    WL_TRY(wl_synthesise(d->m, &ch, d->q, ch.step ? d->dv : NULL, d->span, &d->work));
+    if (d->h.fill)
+      WL_TRY(wl_env_apply(&d->env, d->v, d->span, C, wl_chunk_start(&d->h, i), ch.width, 1.0f / top, -top, top - 1));
+    blend(d, i, ch.width, d->at.last, 0, ch.width, d->span, out);
+    return 0;
+  }
+  const long O = d->h.overlap;
+  d->cur = ch;
+  d->index = i;
+  d->last = d->at.last;
+  d->next = i ? O / 2 : 0;
+  d->end = d->last ? ch.width : wl_chunk_start(&d->h, i + 1) + O / 2 - wl_chunk_start(&d->h, i) + O;
+  return give(d, out);
+}
+
 /* One push (see wl_audio_decoder_push); any error leaves d failed. */
 static int push(wl_audio_decoder *d, const uint8_t *buf, size_t len, size_t *used, wl_audio *out) {
   const uint8_t *rec = NULL;
   size_t size = 0;
-  wl_header ch;
-  if (d->next < d->end) WL_TRY(give(d, out)); /* a chunk's segments first, nothing read */
-  else WL_TRY(gather(d, buf, len, used, &rec, &size));
-  if (d->next < d->end || out->frames) { /* given */
-  } else if (rec && !d->h.version) {
-    WL_TRY(start(d, rec));
-  } else if (rec) {
-    const int chunk = !d->at.last;
-    WL_TRY(wl_record_read(&d->h, &d->at, rec, size, &ch));
-    if (chunk) {
-      const uint32_t i = d->at.index - 1;
-      const int C = d->h.channels, whole = ch.step || ch.lat_w < 8 * MARGIN || !d->segment;
-      WL_TRY(reserve(d, &ch, whole));
-      WL_TRY(wl_decode_streams(d->m, &ch, rec + ch.header_len, d->q));
-      if (d->h.fill) WL_TRY(decode_envelope(d, &ch, i, rec + ch.header_len));
-      if (whole) {
-        const float top = ldexpf(1.0f, d->h.depth - 1);
-        if (ch.step) WL_TRY(decode_detail(&ch, rec + ch.header_len, d->dv));
-        WL_TRY(wl_synthesise(d->m, &ch, d->q, ch.step ? d->dv : NULL, d->span, &d->work));
-        if (d->h.fill)
-          WL_TRY(wl_env_apply(&d->env, d->v, d->span, C, wl_chunk_start(&d->h, i), ch.width, 1.0f / top, -top, top - 1));
-        blend(d, i, ch.width, d->at.last, 0, ch.width, d->span, out);
-      } else {
-        const long O = d->h.overlap;
-        d->cur = ch;
-        d->index = i;
-        d->last = d->at.last;
-        d->next = i ? O / 2 : 0;
-        d->end = d->last ? ch.width : wl_chunk_start(&d->h, i + 1) + O / 2 - wl_chunk_start(&d->h, i) + O;
-        WL_TRY(give(d, out));
-      }
-    }
+  if (d->next < d->end) {
+    WL_TRY(give(d, out)); /* a chunk's segments first: nothing is read */
+  } else {
+    WL_TRY(gather(d, buf, len, used, &rec, &size));
+    if (rec && !d->h.version) WL_TRY(start(d, rec));
+    else if (rec) WL_TRY(record(d, rec, size, out));
   }
   out->channels = d->h.channels;
   out->rate = d->h.rate;
