@@ -8,7 +8,6 @@
 #include "codec/internal.h"
 #include "codec/layers.h"
 #include "entropy/entropy.h"
-#include "wavelet/alloc.h"
 #include "wavelet/wpt.h"
 
 int wl_packets(const wl_signal *s, int J, wl_work *w, float **X) {
