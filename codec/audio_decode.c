@@ -231,8 +231,6 @@ static void blend(wl_audio_decoder *d, uint32_t i, long n, int last, long t0, lo
 
 /* ---- a chunk in segments (opening comment) --------------------------------------------- */
 
-static long floor_div(long a, long b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
-
 /* The network's output X (D rows ds floats apart) of the span's positions [r0, r1), run on the
  * blocks around them. */
 static int net_columns(wl_audio_decoder *d, long r0, long r1, float *dst, long ds) {
@@ -260,7 +258,7 @@ static int segment(wl_audio_decoder *d, long t0, long t1, float **fin) {
   if (F) wl_fir_blocks(F, &N, &B);
   const long g0 = e0 / B * B, up = (e1 + B - 1) / B * B, g1 = up < Wp ? up : Wp, c = F / 2;
   /* each block reads B + 2c samples, past Wp too (read periodically) */
-  const long L0 = floor_div(g0 - c, 1L << J) - MARGIN, L1 = floor_div(up + c - 1, 1L << J) + 1 + MARGIN;
+  const long L0 = wl_floor_div(g0 - c, 1L << J) - MARGIN, L1 = wl_floor_div(up + c - 1, 1L << J) + 1 + MARGIN;
   const long Ps = L1 - L0, T = Ps << J;
   WL_TRY(wl_grow(&d->Xs, &d->xscap, (size_t)m->D * (size_t)Ps));
   for (long j = L0; j < L1;) {
@@ -300,7 +298,7 @@ static int segment(wl_audio_decoder *d, long t0, long t1, float **fin) {
 static int give(wl_audio_decoder *d, wl_audio *out) {
   const long S = d->segment << d->cur.J, off = (WL_CONV_BLOCK / 2) << d->cur.J;
   while (d->next < d->end && !out->frames) {
-    const long t0 = d->next, b = (floor_div(t0 - off, S) + 1) * S + off, t1 = b < d->end ? b : d->end;
+    const long t0 = d->next, b = (wl_floor_div(t0 - off, S) + 1) * S + off, t1 = b < d->end ? b : d->end;
     float *x = NULL;
     WL_TRY(segment(d, t0, t1, &x));
     d->next = t1;

@@ -81,12 +81,11 @@ void wl_env_free(wl_env *e) {
   memset(e, 0, sizeof *e);
 }
 
-static int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 
 void wl_env_frames(int N, int64_t s, long n, int64_t *first, long *count) {
   const int64_t H = N / 2;
-  *first = floor_div(s, H) - 1;
-  *count = (long)(floor_div(s + n - 1, H) - *first + 1);
+  *first = wl_floor_div(s, H) - 1;
+  *count = (long)(wl_floor_div(s + n - 1, H) - *first + 1);
 }
 
 /* The windowed frame f of a channel of n samples from s, of which x holds those from x0, in

@@ -143,6 +143,8 @@ wl_signal wl_audio_signal(const wl_audio *a);
 int wl_image_signals(const wl_image *imgs, int n, wl_signal **s);
 int wl_audio_signals(const wl_audio *clips, int n, wl_signal **s);
 int wl_pad_size(int n, int J);
+/* floor(a / b) for b > 0, a of either sign. */
+static inline int64_t wl_floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 /* Index i of the symmetric-periodic extension of 0..n-1 (period 2n, x[-1] = x[0]). */
 static inline long wl_mirror(long i, long n) {
   i %= 2 * n;

@@ -32,10 +32,8 @@ int wl_decode_streams(const wl_model *m, const wl_header *h, const uint8_t *p, i
 
 void wl_dequantise_part(const wl_model *m, const int16_t *q, long P, int keep, long p0, long n, float *y) {
 #pragma omp parallel for schedule(static)
-  for (long i = 0; i < (long)m->d.K * n; i++) {
-    const long k = i / n;
-    y[i] = k < keep ? wl_dequant_q(m, q[k * P + p0 + i % n]) : m->fill[k];
-  }
+  for (int k = 0; k < m->d.K; k++)
+    for (long j = 0; j < n; j++) y[k * n + j] = k < keep ? wl_dequant_q(m, q[k * P + p0 + j]) : m->fill[k];
 }
 
 int wl_dequantise(const wl_model *m, const int16_t *q, int keep, long n, float *y) {
