@@ -16,23 +16,20 @@
 #include "codec/layers.h"
 #include "wavelet/wpt.h"
 
-/* X (Co, P) += out_w silu(h_R), h_0 = in_w x (Ci, P) + in_b. */
+/* X (Co, P) += out_w silu(h_R), h_0 = in_w x (Ci, P) + in_b. Each convolution computes the SiLU
+ * of its output too (wl_conv_act), and the second of a block adds the block's input. */
 static void resnet_run(const wl_resnet *n, const float *x, wl_grid g, float *X, const wl_resnet_acts *a, float *scratch) {
-  const int N = n->N;
+  const int N = n->N, R = n->R;
   const size_t taps = (size_t)n->kh * n->kw;
-  const long P = wl_grid_size(g), NP = (long)N * P, st = a->stride;
-  wl_affine(n->in_w, n->in_b, x, N, n->Ci, P, a->h);
-  for (int r = 0; r < n->R; r++) {
+  const long P = wl_grid_size(g), st = a->stride;
+  wl_conv_act(a->h, R ? a->a1 : a->sR, NULL, x, n->in_w, n->in_b, n->Ci, N, 1, 1, (wl_grid){1, 1, (int)P}, NULL);
+  for (int r = 0; r < R; r++) {
     const float *W1 = n->w + (size_t)2 * r * N * N * taps, *W2 = W1 + (size_t)N * N * taps;
     const float *b1 = n->b + (size_t)2 * r * N, *b2 = b1 + N;
     float *h = a->h + r * st, *a1 = a->a1 + r * st, *c1 = a->c1 + r * st, *a2 = a->a2 + r * st;
-    wl_silu_forward(a1, h, NP);
-    wl_conv_forward(c1, a1, W1, b1, N, N, n->kh, n->kw, g, scratch);
-    wl_silu_forward(a2, c1, NP);
-    wl_conv_forward(a->c2, a2, W2, b2, N, N, n->kh, n->kw, g, scratch);
-    wl_add_forward(h + st, h, a->c2, NP);
+    wl_conv_act(c1, a2, NULL, a1, W1, b1, N, N, n->kh, n->kw, g, scratch);
+    wl_conv_act(h + st, r + 1 < R ? a1 + st : a->sR, h, a2, W2, b2, N, N, n->kh, n->kw, g, scratch);
   }
-  wl_silu_forward(a->sR, a->h + n->R * st, NP);
   wl_matmul_add(X, n->out_w, a->sR, n->Co, N, P);
 }
 

@@ -3,10 +3,11 @@
  * only training uses are in train/layers.c. tests/test_layers.c checks the convolution
  * against a direct loop. */
 #include <cblas.h>
-#include <math.h>
+#include <stdint.h>
 #include <string.h>
 #include "codec/internal.h"
 #include "codec/layers.h"
+#include "wavelet/wpt.h"
 
 
 static long minl(long a, long b) { return a < b ? a : b; }
@@ -52,17 +53,81 @@ void wl_im2col(float *col, const float *x, int Ci, int kh, int kw, wl_grid g, lo
   im2col(col, x, wl_grid_size(g), Ci, kh, kw, g, p0, n);
 }
 
+/* GCC if-converts the clamps in silu1 (and so vectorises the loops that call it; it
+ * has the same option, so that they may inline it) only when comparisons may not
+ * trap; this changes no value. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define NO_TRAPS __attribute__((optimize("no-trapping-math")))
+#else
+#define NO_TRAPS
+#endif
+
+/* SiLU x / (1 + e^-x) with e^t computed here, so that the loops vectorise (the C library's expf
+ * is a call per value, and a copy of its own per CPU): t clamped to [-87, 88], t = n ln 2 + r
+ * with n = rint(t / ln 2) (Cody-Waite: ln 2 in two parts), e^r by Cephes' degree-6 polynomial
+ * (|r| <= ln 2 / 2, relative error under 2e-7), 2^n put in the exponent bits. Elementwise and,
+ * under -ffp-contract=off, unfused: the AVX2 clones give the default ones' bits. */
+NO_TRAPS static inline float silu1(float x) {
+  float t = -x > -87.0f ? -x : -87.0f;
+  t = t < 88.0f ? t : 88.0f;
+  const float k = (t * 1.44269504f + 12582912.0f) - 12582912.0f; /* rint: |t / ln 2| < 2^22 */
+  const float r = (t - k * 0.693359375f) + k * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * (r * r) + r + 1.0f;
+  union { uint32_t u; float f; } two = {.u = (uint32_t)((int32_t)k + 127) << 23};
+  return x / (1.0f + p * two.f);
+}
+
+WL_CLONES NO_TRAPS static void silu_span(float *restrict y, const float *restrict x, long n) {
+#pragma omp simd
+  for (long i = 0; i < n; i++) y[i] = silu1(x[i]);
+}
+
+/* A convolution's output row of m positions from its product acc: v = acc + b, v = res + v with a
+ * residual, y = v and, with act, act = silu(v). acc is act's row (with act) or y's; y may be res
+ * or act (then act's value is the last one stored). */
+WL_CLONES NO_TRAPS static void finish_row(float *y, float *act, const float *acc, const float *res, float b, long m) {
+  if (res) {
+#pragma omp simd
+    for (long j = 0; j < m; j++) {
+      const float v = res[j] + (acc[j] + b);
+      y[j] = v;
+      act[j] = silu1(v);
+    }
+  } else if (act) {
+#pragma omp simd
+    for (long j = 0; j < m; j++) {
+      const float v = acc[j] + b;
+      y[j] = v;
+      act[j] = silu1(v);
+    }
+  } else {
+#pragma omp simd
+    for (long j = 0; j < m; j++) y[j] = acc[j] + b;
+  }
+}
+
+/* What a convolution adds to its product: bias b (NULL: none, and nothing else), and optionally
+ * a residual res and an activation act, both laid out as y. */
+typedef struct { const float *b, *res; float *act; } epilogue;
+
 /* y (Co, n) = W (Co, K) col (K, .) + beta y at the n positions p0 .. p0+n-1 of grid g (p0 and
  * p0 + n on multiples of WL_CONV_BLOCK, or P), K = Ci*kh*kw, y's channels ycs floats apart, from
- * x holding the grid's positions [off, off + len) (whole rows; channel c at x + c * cs). The
+ * x holding the grid's positions [off, off + len) (whole rows; channel c at x + c * cs); then the
+ * epilogue e, block by block while the block is in cache. The
  * SGEMMs are the blocks of WL_CONV_BLOCK positions from 0 of the whole grid, across threads:
  * OpenBLAS's Haswell SGEMM gives a column other bits in a call of another width or at another
  * place in it (measured on 0.3.21), so a part of the grid computes exactly the whole grid's
  * blocks. Each thread builds its block's im2col in its `per` floats of scratch; a 1x1 kernel's
  * im2col matrix is x itself, read in place (no scratch). */
 typedef struct { const float *x; long off, len, cs; } conv_src;
-static void conv_blocks(float *y, long ycs, conv_src x, const float *W, float beta, int Ci, int Co, int kh, int kw,
-                        wl_grid g, long p0, long n, float *scratch, long per) {
+static void conv_blocks(float *y, long ycs, conv_src x, const float *W, epilogue e, float beta, int Ci, int Co,
+                        int kh, int kw, wl_grid g, long p0, long n, float *scratch, long per) {
   const long P = wl_grid_size(g), K = (long)Ci * kh * kw, t0 = p0 / WL_CONV_BLOCK;
   const long nblk = (p0 + n + WL_CONV_BLOCK - 1) / WL_CONV_BLOCK - t0;
   const wl_grid gx = x.len == P ? g : (wl_grid){1, (int)(x.len / g.w), g.w};
@@ -71,7 +136,7 @@ static void conv_blocks(float *y, long ycs, conv_src x, const float *W, float be
     WL_ONE_THREAD(); /* OpenBLAS threads by this task's thread count, even in a team of one */
 #pragma omp for schedule(dynamic)
     for (long t = t0; t < t0 + nblk; t++) {
-      const long q = t * WL_CONV_BLOCK, m = minl(P - q, WL_CONV_BLOCK);
+      const long q = t * WL_CONV_BLOCK, m = minl(P - q, WL_CONV_BLOCK), at = q - p0;
       const float *col = x.x + (q - x.off);
       long ld = x.cs;
       if (kh * kw > 1) {
@@ -79,28 +144,31 @@ static void conv_blocks(float *y, long ycs, conv_src x, const float *W, float be
         im2col(own, x.x, x.cs, Ci, kh, kw, gx, q - x.off, m);
         col = own, ld = m;
       }
+      float *acc = (e.act ? e.act : y) + at;
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Co, (int)m, (int)K, 1.0f, W, (int)K, col, (int)ld,
-                  beta, y + (q - p0), (int)ycs);
+                  beta, acc, (int)ycs);
+      for (int o = 0; e.b && o < Co; o++)
+        finish_row(y + at + o * ycs, e.act ? acc + o * ycs : NULL, acc + o * ycs, e.res ? e.res + at + o * ycs : NULL,
+                   e.b[o], m);
     }
   }
 }
 
-static void fill_bias(float *y, long ycs, const float *b, int Co, long n) {
-#pragma omp parallel for schedule(static)
-  for (int o = 0; o < Co; o++)
-    for (long p = 0; p < n; p++) y[o * ycs + p] = b[o];
-}
-
 void wl_conv_forward(float *y, const float *x, const float *W, const float *b, int Ci, int Co, int kh,
                      int kw, wl_grid g, float *scratch) {
+  wl_conv_act(y, NULL, NULL, x, W, b, Ci, Co, kh, kw, g, scratch);
+}
+
+void wl_conv_act(float *y, float *act, const float *res, const float *x, const float *W, const float *b, int Ci,
+                 int Co, int kh, int kw, wl_grid g, float *scratch) {
   const long P = wl_grid_size(g);
-  if (b) fill_bias(y, P, b, Co, P);
-  conv_blocks(y, P, (conv_src){x, 0, P, P}, W, b ? 1.0f : 0.0f, Ci, Co, kh, kw, g, 0, P, scratch,
+  conv_blocks(y, P, (conv_src){x, 0, P, P}, W, (epilogue){b, res, act}, 0.0f, Ci, Co, kh, kw, g, 0, P, scratch,
               (long)Ci * kh * kw * minl(P, WL_CONV_BLOCK));
 }
 
 void wl_matmul_add(float *y, const float *W, const float *x, int Co, int Ci, long P) {
-  conv_blocks(y, P, (conv_src){x, 0, P, P}, W, 1.0f, Ci, Co, 1, 1, (wl_grid){1, 1, (int)P}, 0, P, NULL, 0);
+  conv_blocks(y, P, (conv_src){x, 0, P, P}, W, (epilogue){0}, 1.0f, Ci, Co, 1, 1, (wl_grid){1, 1, (int)P}, 0, P,
+              NULL, 0);
 }
 
 void wl_conv_window_rows(wl_grid g, long p0, long n, int kh, int *r0, int *r1) {
@@ -116,23 +184,14 @@ long wl_conv_window_scratch(int Ci, int kh, int kw) {
 
 void wl_conv_window(float *y, long ycs, long p0, long n, const wl_window *x, const float *W, const float *b, int Ci,
                     int Co, int kh, int kw, wl_grid g, float *scratch) {
-  if (b) fill_bias(y, ycs, b, Co, n);
-  conv_blocks(y, ycs, (conv_src){x->x, (long)x->r0 * g.w, (long)x->rows * g.w, x->cs}, W, b ? 1.0f : 0.0f, Ci, Co, kh,
+  conv_blocks(y, ycs, (conv_src){x->x, (long)x->r0 * g.w, (long)x->rows * g.w, x->cs}, W, (epilogue){b, NULL, NULL}, 0.0f, Ci, Co, kh,
               kw, g, p0, n, scratch, (long)Ci * kh * kw * WL_CONV_BLOCK);
 }
 
 void wl_matmul_add_window(float *y, long ycs, long p0, long n, const wl_window *x, const float *W, int Co, int Ci,
                           wl_grid g) {
-  conv_blocks(y, ycs, (conv_src){x->x, (long)x->r0 * g.w, (long)x->rows * g.w, x->cs}, W, 1.0f, Ci, Co, 1, 1, g, p0,
+  conv_blocks(y, ycs, (conv_src){x->x, (long)x->r0 * g.w, (long)x->rows * g.w, x->cs}, W, (epilogue){0}, 1.0f, Ci, Co, 1, 1, g, p0,
               n, NULL, 0);
 }
 
-void wl_silu_forward(float *y, const float *x, long n) {
-#pragma omp parallel for schedule(static)
-  for (long i = 0; i < n; i++) y[i] = x[i] / (1.0f + expf(-x[i]));
-}
-
-void wl_add_forward(float *y, const float *a, const float *b, long n) {
-#pragma omp parallel for schedule(static)
-  for (long i = 0; i < n; i++) y[i] = a[i] + b[i];
-}
+void wl_silu_span(float *y, const float *x, long n) { silu_span(y, x, n); }

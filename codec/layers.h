@@ -50,16 +50,19 @@ void wl_matmul_add_window(float *y, long ycs, long p0, long n, const wl_window *
 void wl_conv_window_rows(wl_grid g, long p0, long n, int kh, int *r0, int *r1);
 long wl_conv_window_scratch(int Ci, int kh, int kw);
 
+/* wl_conv_forward's y, plus res (NULL: none; may be y) when given, and act = silu(y) (may be y:
+ * then it holds silu(y) only): a residual block's convolution and the activation that follows it,
+ * made block by block while the block is in cache. Needs the bias b; y, res and act are (Co, P). */
+void wl_conv_act(float *y, float *act, const float *res, const float *x, const float *W, const float *b, int Ci,
+                 int Co, int kh, int kw, wl_grid g, float *scratch);
+
 /* y (K, P) = W (K, D) x (D, P) + b (K): a 1x1 convolution. */
 static inline void wl_affine(const float *W, const float *b, const float *x, int K, int D, long P, float *y) {
   wl_conv_forward(y, x, W, b, D, K, 1, 1, (wl_grid){1, 1, (int)P}, NULL);
 }
 
-/* SiLU: y = x * sigmoid(x) over n values. */
-void wl_silu_forward(float *y, const float *x, long n);
-
-/* Residual add: y = a + b. */
-void wl_add_forward(float *y, const float *a, const float *b, long n);
+/* SiLU: y = x * sigmoid(x) over n values, on the calling thread (wl_conv_act's). */
+void wl_silu_span(float *y, const float *x, long n);
 
 /* Positions per im2col chunk of a backward pass: bounds the scratch to Ci*kh*kw * 4096 floats
  * (9 MiB for 64 channels at 3x3) while each SGEMM still gets thousands of columns. A chunk is

@@ -25,7 +25,6 @@
  * behind, however deep the network. */
 #include <limits.h>
 #include <stdlib.h>
-#include <math.h>
 #include <string.h>
 #include "codec/internal.h"
 #include "codec/decoder.h"
@@ -170,7 +169,7 @@ static int silu_into(float **buf, size_t *cap, const stage *in, long lo, long hi
   float *y = *buf;
 #pragma omp parallel for schedule(static)
   for (int c = 0; c < in->C; c++)
-    for (long i = lo; i < hi; i++) y[c * n + i] = x[c * xcs + i] / (1.0f + expf(-x[c * xcs + i])); /* wl_silu_forward */
+    wl_silu_span(y + c * n + lo, x + c * xcs + lo, hi - lo);
   v->x = y, v->cs = n;
   return 0;
 }

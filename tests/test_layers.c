@@ -126,6 +126,52 @@ static void test_conv_reference(void) {
   t_end();
 }
 
+/* wl_conv_act against its parts done one after another: the convolution, the residual add
+ * and wl_silu_span, bit for bit, with separate buffers and in place (y = res, act = y). */
+static void test_conv_act(void) {
+  t_begin("conv + residual + SiLU in one pass (wl_conv_act) equals the three apart, bit for bit, also in place");
+  for (int k = 0; k < NSHAPES; k++) {
+    conv_case c = conv_new(4, 4, shapes[k].kh, shapes[k].kw, shapes[k].g);
+    const long n = c.Co * wl_grid_size(c.g);
+    float *res = rand_tensor(n, -3, 3), *y = malloc(sizeof(float) * n), *act = malloc(sizeof(float) * n);
+    float *ry = malloc(sizeof(float) * n), *ract = malloc(sizeof(float) * n), *ny = malloc(sizeof(float) * n);
+    wl_conv_forward(ry, c.x, c.W, c.b, c.Ci, c.Co, c.kh, c.kw, c.g, c.scratch);
+    for (long i = 0; i < n; i++) ny[i] = ry[i], ry[i] = res[i] + ry[i];
+    wl_silu_span(ract, ry, n);
+    wl_conv_act(y, act, res, c.x, c.W, c.b, c.Ci, c.Co, c.kh, c.kw, c.g, c.scratch);
+    T_EXPECT(!memcmp(y, ry, sizeof(float) * n) && !memcmp(act, ract, sizeof(float) * n), "apart, shape %d", k);
+    memcpy(y, res, sizeof(float) * n);
+    wl_conv_act(y, act, y, c.x, c.W, c.b, c.Ci, c.Co, c.kh, c.kw, c.g, c.scratch);
+    T_EXPECT(!memcmp(y, ry, sizeof(float) * n) && !memcmp(act, ract, sizeof(float) * n), "y = res, shape %d", k);
+    wl_silu_span(ract, ny, n);
+    wl_conv_act(y, y, NULL, c.x, c.W, c.b, c.Ci, c.Co, c.kh, c.kw, c.g, c.scratch);
+    T_EXPECT(!memcmp(y, ract, sizeof(float) * n), "act = y, no residual, shape %d", k);
+    free(res); free(y); free(act); free(ry); free(ract); free(ny); conv_free(&c);
+  }
+  t_end();
+}
+
+/* The SiLU's own exponential against x / (1 + exp(-x)) in double. */
+static void test_silu_accuracy(void) {
+  t_begin("SiLU within 3e-7 (relative) of x / (1 + exp(-x)) over [-100, 100]; 0 at -inf side, x at +inf side");
+  const long n = 400001;
+  float *x = malloc(sizeof(float) * n), *y = malloc(sizeof(float) * n);
+  for (long i = 0; i < n; i++) x[i] = -100.0f + 200.0f * (float)i / (float)(n - 1);
+  wl_silu_span(y, x, n);
+  double worst = 0;
+  for (long i = 0; i < n; i++) {
+    const double r = x[i] / (1.0 + exp(-(double)x[i]));
+    if (fabs(r) > 1e-30) worst = fmax(worst, fabs(y[i] - r) / fabs(r));
+  }
+  T_EXPECT(worst < 3e-7, "relative error %g", worst);
+  float big[4] = {1e30f, 88.5f, -88.5f, -1e30f}, out[4];
+  wl_silu_span(out, big, 4);
+  T_EXPECT(out[0] == 1e30f && out[1] == 88.5f && fabs(out[2]) < 1e-36 && fabs(out[3]) < 1e-7,
+           "ends: %g %g %g %g", out[0], out[1], out[2], out[3]);
+  free(x); free(y);
+  t_end();
+}
+
 static void test_conv_gradients(void) {
   t_begin("conv backward dx, dW, db match central differences (3x3, 1x3, 1x1, chunked)");
   for (int k = 0; k < NSHAPES; k++) {
@@ -178,8 +224,11 @@ static void test_conv_accumulates(void) {
 
 /* Elementwise layers: inputs x (and x2 for add), n values, bits for companding. */
 typedef struct { float *x, *x2; long n; int bits; } elt;
-static void silu_fwd(void *ctx, float *y) { elt *e = ctx; wl_silu_forward(y, e->x, e->n); }
-static void add_fwd(void *ctx, float *y) { elt *e = ctx; wl_add_forward(y, e->x, e->x2, e->n); }
+static void silu_fwd(void *ctx, float *y) { elt *e = ctx; wl_silu_span(y, e->x, e->n); }
+static void add_fwd(void *ctx, float *y) {
+  elt *e = ctx;
+  for (long i = 0; i < e->n; i++) y[i] = e->x[i] + e->x2[i];
+}
 static void compand_fwd(void *ctx, float *y) { elt *e = ctx; wl_compand_forward(y, e->x, e->n, e->bits); }
 static void uncompand_fwd(void *ctx, float *y) { elt *e = ctx; wl_uncompand_forward(y, e->x, e->n, e->bits); }
 
@@ -360,5 +409,7 @@ int main(void) {
   test_compand_round_trip();
   test_noise();
   test_postfilter();
+  test_conv_act();
+  test_silu_accuracy();
   return t_summary();
 }

@@ -7,13 +7,7 @@
 #include <string.h>
 #include "wavelet/wpt.h"
 #include "wavelet/alloc.h"
-/* The kernels are compiled for AVX2 too and picked at run time (an ifunc): the operations are
- * elementwise, and -ffp-contract=off keeps them unfused, so every build gives the same bits. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define CLONES
-#endif
+/* The kernels are compiled for AVX2 too and picked at run time (WL_CLONES, wpt.h). */
 #define INLINE inline __attribute__((always_inline))
 #ifdef _OPENMP
 #include <omp.h>
@@ -212,7 +206,7 @@ static INLINE void dwt_inv_row(const float *restrict a, const float *restrict b,
 /* One periodized bior4.4 split along the row axis: x [2n][w] -> cA a [n][w], cD b [n][w],
  * rows xs and as floats apart (adj = 1: the transpose of dwt_inv's map instead); map: see
  * copy_rows. */
-static CLONES void dwt_fwd(const float *x, size_t xs, float *a, float *b, size_t as, size_t n,
+static WL_CLONES void dwt_fwd(const float *x, size_t xs, float *a, float *b, size_t as, size_t n,
                            size_t w, int adj, const float *map) {
   if (w == 1 && xs == 1 && as == 1 && !adj && !map && n > BLOCK) return dwt_fwd_row(x, a, b, n);
   split(x, xs, a, b, as, n, w, map);
@@ -221,7 +215,7 @@ static CLONES void dwt_fwd(const float *x, size_t xs, float *a, float *b, size_t
 
 /* Its inverse, through work s, d [n][w] (contiguous): a, b -> x (adj = 1: the transpose of
  * dwt_fwd's map; split and merge are permutations, each the other's transpose). */
-static CLONES void dwt_inv(const float *a, const float *b, size_t as, float *s, float *d, float *x,
+static WL_CLONES void dwt_inv(const float *a, const float *b, size_t as, float *s, float *d, float *x,
                     size_t xs, size_t n, size_t w, int adj) {
   if (w == 1 && xs == 1 && as == 1 && !adj && n > BLOCK) return dwt_inv_row(a, b, s, d, x, n);
   copy_rows(s, w, a, as, n, w, NULL);

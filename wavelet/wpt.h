@@ -9,6 +9,14 @@
  * passes them on unchanged (codec/error.c checks that they agree). */
 enum { WPT_ERR_NOMEM = -1, WPT_ERR_ARG = -2 };
 
+/* A kernel compiled for AVX2 too and picked at run time (an ifunc). For elementwise operations
+ * under -ffp-contract=off (no fused multiply-adds) each clone gives the same bits. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define WL_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define WL_CLONES
+#endif
+
 /* One split, on a sequence x of even length 2n, indices mod 2n, with pywt's bior4.4 filters:
  *   cA[i] = sum_k dec_lo[k] x[2i+5-k],  cD[i] = sum_k dec_hi[k] x[2i+5-k],  k = 0..9, i < n,
  * which is pywt.dwt(x, 'bior4.4', mode='periodization') (cA centred on x[2i], cD on x[2i+1]).
