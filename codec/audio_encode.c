@@ -163,14 +163,15 @@ static int code_envelope(wl_audio_encoder *e, long n) {
   return 0;
 }
 
-/* The detail layer of the chunk just analysed (its packets in e->work.x, latents in e->q):
+/* The detail layer of the chunk just analysed (its packets in e->work.x, made its residual, latents in e->q):
  * against the packets of the decoder's reconstruction; its streams (malloc'd) and table, and
  * h->detail_bytes. */
 static int code_detail(wl_audio_encoder *e, uint8_t **streams, wl_detail *d) {
   wl_header *h = &e->h;
   float *Xh;
   WL_TRY(wl_synthesis_packets(e->m, h, e->q, &e->syn, &Xh));
-  wl_detail_quantise(h, e->work.x, Xh, e->dv);
+  wl_detail_residual(h, e->work.x, Xh);
+  wl_detail_quantise(h, e->work.x, e->dv);
   WL_TRY(wl_detail_pack(h, e->dv, streams, d));
   h->detail_bytes = d->table_len + d->bytes;
   return h->detail_bytes > UINT32_MAX ? WL_FAIL(WL_ERR_LIMIT) : 0; /* a u32 in the record (caller frees) */

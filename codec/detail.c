@@ -4,7 +4,7 @@
  * the image (X), and sends R = X - Xh with a uniform step Delta = 2^(2 - s/64), the file's choice:
  *   r = M (R_b at each position)   an orthonormal DCT-II across the C channels of each band b
  *                                  (for RGB: (R+G+B)/sqrt 3, (R-B)/sqrt 2, (R-2G+B)/sqrt 6)
- *   v = sign(r) floor(|r| / Delta + 1/2 - DEADZONE), clamped to 16 bits
+ *   v = sign(r) floor(|r| / Delta + 1/2 - DEADZONE), clamped to 16 bits (r rounded to float)
  * and the decoder adds M^T (v Delta) to its packets before their inverse. The packet transform
  * is close to orthonormal and M is orthonormal, so the mean squared error of the pixels is about
  * that of the coefficients, Delta^2 / 12 at fine steps; where a coefficient rounds to zero the
@@ -17,6 +17,7 @@
 #include <string.h>
 #include "codec/detail.h"
 #include "entropy/entropy.h"
+#include "wavelet/wpt.h"
 
 /* Rounding toward zero by this much more than to nearest: a coefficient just over half a step
  * costs more bits than the error it saves (measured in codec/models/README.md). */
@@ -53,22 +54,40 @@ static const int16_t *context(const int16_t *v, int C, int S, long P, int i) {
   return i % C ? v + (long)(i - 1) * P : (i / C) % S ? v + (long)(i - C) * P : NULL;
 }
 
-void wl_detail_quantise(const wl_header *h, const float *X, const float *Xh, int16_t *v) {
+void wl_detail_residual(const wl_header *h, float *X, const float *Xh) {
   const int C = h->channels, B = bands_of(h);
   const long P = (long)h->lat_h * h->lat_w;
-  const double inv = 1.0 / wl_detail_step(h->step);
   double M[WL_MAX_CHANNELS][WL_MAX_CHANNELS];
   channel_dct(C, M);
 #pragma omp parallel for schedule(static)
   for (int b = 0; b < B; b++)
-    for (long p = 0; p < P; p++)
+    for (long p = 0; p < P; p++) {
+      double R[WL_MAX_CHANNELS];
+      for (int c = 0; c < C; c++) R[c] = (double)X[((long)c * B + b) * P + p] - Xh[((long)c * B + b) * P + p];
       for (int k = 0; k < C; k++) {
         double r = 0;
-        for (int c = 0; c < C; c++) r += M[k][c] * ((double)X[((long)c * B + b) * P + p] - Xh[((long)c * B + b) * P + p]);
-        double a = floor(fabs(r) * inv + 0.5 - DEADZONE);
-        a = a < 0 ? 0 : a > VMAX ? VMAX : a;
-        v[((long)b * C + k) * P + p] = (int16_t)(r < 0 ? -a : a);
+        for (int c = 0; c < C; c++) r += M[k][c] * R[c];
+        X[((long)k * B + b) * P + p] = (float)r;
       }
+    }
+}
+
+/* One plane of wl_detail_quantise: n values of r at 1 / step inv. floor is the truncation of a
+ * positive value, which vectorises. */
+WL_CLONES static void quantise_plane(const float *r, long n, double inv, int16_t *v) {
+  for (long p = 0; p < n; p++) {
+    const double x = fabs((double)r[p]) * inv + 0.5 - DEADZONE;
+    const int a = x >= VMAX ? VMAX : x > 0 ? (int)x : 0;
+    v[p] = (int16_t)(r[p] < 0 ? -a : a);
+  }
+}
+
+void wl_detail_quantise(const wl_header *h, const float *r, int16_t *v) {
+  const int C = h->channels, B = bands_of(h);
+  const long P = (long)h->lat_h * h->lat_w;
+  const double inv = 1.0 / wl_detail_step(h->step);
+#pragma omp parallel for schedule(static)
+  for (int i = 0; i < B * C; i++) quantise_plane(r + ((long)(i % C) * B + i / C) * P, P, inv, v + (long)i * P);
 }
 
 /* A plane's table entry: its mode byte and, unless the plane is empty, its bytes n as a LEB128

@@ -20,9 +20,11 @@ typedef struct {
 #define WL_DETAIL_EMPTY 0xff
 void wl_detail_free(wl_detail *d);
 
-/* Encoder: v (D, P) = the quantised channel-DCT of X - Xh (original and decoded packets, both
- * (D, P)) at h->step; then v's streams (malloc'd, in order) and table in *d. */
-void wl_detail_quantise(const wl_header *h, const float *X, const float *Xh, int16_t *v);
+/* Encoder: X (D, P) becomes r, the channel-DCT of X - Xh (original and decoded packets), in place:
+ * coefficient k of band b in X's plane k B + b (B bands a channel). Then, at any h->step, v (D, P)
+ * = r quantised, plane b C + k; then v's streams (malloc'd, in order) and table in *d. */
+void wl_detail_residual(const wl_header *h, float *X, const float *Xh);
+void wl_detail_quantise(const wl_header *h, const float *r, int16_t *v);
 int wl_detail_pack(const wl_header *h, const int16_t *v, uint8_t **streams, wl_detail *d);
 /* The table: u16 step, u32 n, then per plane a mode byte and, unless empty, its bytes as a
  * LEB128 varint. Write into p[0 .. d->table_len). Read: from p[0 .. len), checked against h

@@ -11,8 +11,9 @@
 #include "codec/search/search.h"
 #include "entropy/entropy.h"
 
-/* The detail layer of latents q: the image's packets X against those of q's reconstruction. */
-static int code_detail(const wl_model *m, const wl_header *h, const int16_t *q, const float *X, uint8_t **streams,
+/* The detail layer of latents q: the image's packets X (made the residual) against those of q's
+ * reconstruction. */
+static int code_detail(const wl_model *m, const wl_header *h, const int16_t *q, float *X, uint8_t **streams,
                        wl_detail *d) {
   const size_t n = (size_t)(h->channels << (2 * h->J)) * h->lat_h * h->lat_w;
   wl_work sw = {0};
@@ -20,12 +21,36 @@ static int code_detail(const wl_model *m, const wl_header *h, const int16_t *q, 
   int16_t *v = malloc(sizeof(int16_t) * n);
   int e = v ? wl_synthesis_packets(m, h, q, &sw, &Xh) : WL_FAIL(WL_ERR_NOMEM);
   if (!e) {
-    wl_detail_quantise(h, X, Xh, v);
+    wl_detail_residual(h, X, Xh);
+    wl_detail_quantise(h, X, v);
     e = wl_detail_pack(h, v, streams, d);
   }
   wl_work_free(&sw);
   free(v);
   return e;
+}
+
+int wl_image_file(wl_header *h, const uint8_t *streams, size_t bound, const uint8_t *alpha, size_t alpha_len,
+                  const wl_detail *d, const uint8_t *dstreams, uint8_t **out, size_t *outlen) {
+  h->alpha_len = (uint32_t)alpha_len;
+  const size_t head = wl_header_size(h->keep) + d->table_len;
+  size_t total = head + alpha_len + d->bytes + 4;
+  for (int c = 0; c < h->keep; c++) total += h->stream_len[c];
+  uint8_t *o8 = malloc(total), *p = o8 + head;
+  if (!o8) return WL_FAIL(WL_ERR_NOMEM);
+  wl_header_write(h, o8);
+  if (h->step) wl_detail_table_write(h, d, o8 + wl_header_size(h->keep));
+  if (alpha_len) memcpy(p, alpha, alpha_len);
+  p += alpha_len;
+  for (int c = 0; c < h->keep; c++) {
+    memcpy(p, streams + c * bound, h->stream_len[c]);
+    p += h->stream_len[c];
+  }
+  if (d->bytes) memcpy(p, dstreams, d->bytes);
+  wl_put32(p + d->bytes, wl_crc32(0, o8, total - 4));
+  *out = o8;
+  *outlen = total;
+  return 0;
 }
 
 /* Encodes image img into a .wlc (its alpha plane packed when present). */
@@ -41,7 +66,7 @@ static int encode_image(const wl_model *m, const wl_image *img, float *inplace, 
   const long P = (long)h.lat_h * h.lat_w;
   const size_t bound = wle_bound((size_t)P, h.bits);
   int16_t *q = malloc(sizeof(int16_t) * (size_t)h.keep * P);
-  uint8_t *streams = malloc(bound * (size_t)h.keep), *alpha = NULL, *o8 = NULL, *dstreams = NULL;
+  uint8_t *streams = malloc(bound * (size_t)h.keep), *alpha = NULL, *dstreams = NULL;
   size_t alpha_len = 0;
   wl_detail d = {0};
   int e = q && streams ? 0 : WL_FAIL(WL_ERR_NOMEM);
@@ -59,29 +84,7 @@ static int encode_image(const wl_model *m, const wl_image *img, float *inplace, 
   if (!e) e = wl_code_channels(m, q, &h, streams, bound);
   if (!e && img->alpha) e = src ? wl_alpha_end(&rows_alpha, &alpha, &alpha_len) : wl_pack_alpha(img, &alpha, &alpha_len);
   wl_alpha_free(&rows_alpha);
-  if (!e) {
-    h.alpha_len = (uint32_t)alpha_len;
-    const size_t head = wl_header_size(h.keep) + d.table_len;
-    size_t total = head + alpha_len + d.bytes + 4;
-    for (int c = 0; c < h.keep; c++) total += h.stream_len[c];
-    o8 = malloc(total);
-    if (!o8) e = WL_FAIL(WL_ERR_NOMEM);
-    else {
-      uint8_t *p = o8 + head;
-      wl_header_write(&h, o8);
-      if (h.step) wl_detail_table_write(&h, &d, o8 + wl_header_size(h.keep));
-      if (alpha_len) memcpy(p, alpha, alpha_len);
-      p += alpha_len;
-      for (int c = 0; c < h.keep; c++) {
-        memcpy(p, streams + c * bound, h.stream_len[c]);
-        p += h.stream_len[c];
-      }
-      if (d.bytes) memcpy(p, dstreams, d.bytes);
-      wl_put32(p + d.bytes, wl_crc32(0, o8, total - 4));
-      *out = o8;
-      *outlen = total;
-    }
-  }
+  if (!e) e = wl_image_file(&h, streams, bound, alpha, alpha_len, &d, dstreams, out, outlen);
   wl_detail_free(&d);
   free(q); free(streams); free(alpha); free(dstreams);
   return e;

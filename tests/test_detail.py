@@ -123,6 +123,19 @@ def main():
                 _, _, p = evaluate(png, "--psnr", str(d))
                 assert d <= p <= d + spare, "%s --psnr %g gave %.3f dB" % (os.path.basename(png), d, p)
 
+    @test("detail: a target's file is the file of the settings it reports (-v -v): --keep and --step give the same bytes")
+    def _():
+        for png, flag, v in ((GARDEN, "--size", "9000"), (GARDEN, "--psnr", "35"), (GARDEN, "--bpp", "0.1"),
+                             (STORM16, "--bpp", "1")):
+            rc, _, err = run("encode", "-f", "-v", "-v", flag, v, png, "-o", T("t.wlc"))
+            assert rc == 0, err
+            line = [x for x in err.splitlines() if "detail step" in x][0].split(": ")[-1].split()
+            keep, step = line[0], line[-1]
+            rc, _, err = run("encode", "-q", "-f", "--keep", keep, "--step", step, png, "-o", T("s.wlc"))
+            assert rc == 0, err
+            with open(T("t.wlc"), "rb") as a, open(T("s.wlc"), "rb") as b:
+                assert a.read() == b.read(), "%s %s: not the file of --keep %s --step %s" % (flag, v, keep, step)
+
     @test("detail: unreachable targets fail with one line and exit 1, leaving no output")
     def _():
         for flag, v, png in (("--size", "10", GARDEN), ("--psnr", "150", STORM16)):

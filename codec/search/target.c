@@ -8,9 +8,10 @@
  * A target (bytes, bits per pixel, PSNR) is found on the ladder by bracketing and then
  * interpolating (log bytes and PSNR are close to linear in the step index), falling back to
  * halving when an interpolation gains little; every rung tried is measured exactly: its bytes
- * are those the encoder writes, its PSNR that of what the decoder returns. The latents and
- * their reconstruction at `half` are made once; a rung of the detail layer then costs only
- * its quantisation and either its entropy coding (rate) or its inverse transform (PSNR). */
+ * are those the encoder writes, its PSNR that of what the decoder returns. The latents, their
+ * streams, their reconstruction at `half` and the residual's channel-DCT are made once; a rung
+ * of the detail layer then costs only its quantisation and either its entropy coding (rate) or
+ * its inverse transform (PSNR), and the file is written from them (as wl_encode would). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,18 +60,20 @@ typedef struct {
   const wl_image *img;
   wl_signal s;
   wl_header h;   /* at the ladder's keep */
-  float *X;      /* the image's packets (D, P) */
+  float *X;      /* the image's packets (D, P), then the residual's channel-DCT r */
   float *Xh;     /* those of its reconstruction from keep channels (kept) */
   float *x;      /* a reconstruction's packets, then its padded samples */
   float *out;    /* its samples (C, H, W) */
   int16_t *q;    /* latents at keep */
   int16_t *v;    /* detail planes */
+  uint8_t *streams, *alpha; /* the latents' streams (each at most bound bytes), the alpha plane */
+  size_t bound, alpha_len;
   uint64_t base; /* bytes of the file at keep without a detail layer */
   wl_work w;
 } ladder;
 
 static void ladder_free(ladder *l) {
-  free(l->Xh); free(l->x); free(l->out); free(l->q); free(l->v);
+  free(l->Xh); free(l->x); free(l->out); free(l->q); free(l->v); free(l->streams); free(l->alpha);
   wl_work_free(&l->w);
 }
 
@@ -98,17 +101,14 @@ static int ladder_init(ladder *l, const wl_model *m, const wl_image *img, int ke
   l->out = malloc(sizeof(float) * n);
   if (!l->q || !l->v || !l->Xh || !l->x || !l->out) return WL_FAIL(WL_ERR_NOMEM);
   /* the file at keep without a detail layer: header, alpha, streams and CRC, as wl_encode writes it */
-  const size_t bound = wle_bound((size_t)P, l->h.bits);
-  uint8_t *streams = malloc(bound * (size_t)l->h.keep), *alpha = NULL;
-  size_t alpha_len = 0;
-  int e = streams ? wl_packets(&l->s, m->d.J, &l->w, &l->X) : WL_FAIL(WL_ERR_NOMEM);
+  l->bound = wle_bound((size_t)P, l->h.bits);
+  l->streams = malloc(l->bound * (size_t)l->h.keep);
+  int e = l->streams ? wl_packets(&l->s, m->d.J, &l->w, &l->X) : WL_FAIL(WL_ERR_NOMEM);
   if (!e) e = wl_latents_of(m, l->X, l->h.keep, P, l->q, NULL);
-  if (!e) e = wl_code_channels(m, l->q, &l->h, streams, bound);
-  if (!e && img->alpha) e = wl_pack_alpha(img, &alpha, &alpha_len);
-  l->base = wl_header_size(l->h.keep) + alpha_len + 4;
+  if (!e) e = wl_code_channels(m, l->q, &l->h, l->streams, l->bound);
+  if (!e && img->alpha) e = wl_pack_alpha(img, &l->alpha, &l->alpha_len);
+  l->base = wl_header_size(l->h.keep) + l->alpha_len + 4;
   for (int c = 0; !e && c < l->h.keep; c++) l->base += l->h.stream_len[c];
-  free(streams);
-  free(alpha);
   /* the reconstruction's packets copied out, its work (the decoder's activations) freed before
    * the search: held instead, it slowed --bpp by 10% (fresh pages for every plane's stream) */
   wl_work sw = {0};
@@ -116,6 +116,7 @@ static int ladder_init(ladder *l, const wl_model *m, const wl_image *img, int ke
   if (!e) e = wl_synthesis_packets(m, &l->h, l->q, &sw, &Xh);
   if (!e) memcpy(l->Xh, Xh, sizeof(float) * DP);
   wl_work_free(&sw);
+  if (!e) wl_detail_residual(&l->h, l->X, l->Xh);
   return e;
 }
 
@@ -136,7 +137,7 @@ static int measure(ladder *l, int L, int rate, double *value) {
   }
   wl_header h = l->h;
   h.step = o.step;
-  wl_detail_quantise(&h, l->X, l->Xh, l->v);
+  wl_detail_quantise(&h, l->X, l->v);
   if (rate) {
     uint8_t *streams;
     wl_detail d;
@@ -162,23 +163,36 @@ static int search(ladder *l, int rate, double value, int *rung) {
   int lo = 0, hi = top + 1;         /* rungs known below / at or above the target; 0, top + 1: none */
   double flo = 0, fhi = 0;          /* their measures: log bytes, or PSNR */
   const double t = rate ? log(value) : value, slope = rate ? 0.009 : 0.05; /* per rung, at fine steps */
-  int L = l->h.keep + 320, width = top; /* the first guess: quality 75's step */
+  int L = l->h.keep + 320, pL = 0, side = 0, width = 0, slow = 0; /* the first guess: quality 75's step */
+  double pf = 0, glo = 0, ghi = 0; /* the rung before; the ends' distances from the target */
   for (int tries = 0; hi - lo > 1; tries++) {
     double f = 0;
     WL_TRY(measure(l, L, rate, &f));
     if (rate) f = log(f);
     const int above = rate ? f > t : f >= t;
-    if (above) { hi = L; fhi = f; } else { lo = L; flo = f; }
+    if (above) { hi = L; fhi = f; ghi = f - t; } else { lo = L; flo = f; glo = f - t; }
+    if (side == (above ? 1 : -1)) { /* Illinois: the end kept twice counts half, so the ends alternate */
+      if (above) glo /= 2; else ghi /= 2;
+    }
+    side = above ? 1 : -1;
     if (hi - lo <= 1) break;
     int next;
-    if (lo >= 1 && hi <= top) { /* bracketed: interpolate, or halve when the last step gained little */
-      next = lo + (int)lround((t - flo) / (fhi - flo) * (hi - lo));
-      if (!(fhi > flo) || 2 * (hi - lo) > width) next = (lo + hi) / 2;
+    if (lo >= 1 && hi <= top) {
+      /* bracketed: the rung beside the interpolated crossing on the answer's side (rate: the
+       * highest below, PSNR: the lowest above), so that the next rung often closes the bracket;
+       * halving when two rungs running did not halve the bracket */
+      const double at = lo + (0 - glo) / (ghi - glo) * (hi - lo);
+      slow = width && 2 * (hi - lo) > width ? slow + 1 : 0;
       width = hi - lo;
-    } else { /* extend from the last rung by the expected distance, doubled each time */
-      const int d = (int)ceil(fabs(t - f) / slope) + (1 << (tries < 10 ? tries : 10));
+      next = ghi > glo && slow < 2 ? (rate ? (int)floor(at) : (int)ceil(at)) : (lo + hi) / 2;
+      if (slow == 2) slow = 0;
+    } else { /* extend by the distance that the slope of the last two rungs (else a typical one)
+              * predicts, half again more, and more each time */
+      const double s = pL && f != pf ? fabs(f - pf) / abs(L - pL) : slope;
+      const int d = (int)ceil(1.5 * fabs(t - f) / s) + (1 << (tries < 10 ? tries : 10));
       next = above ? L - d : L + d;
     }
+    pL = L, pf = f;
     L = next < lo + 1 ? lo + 1 : next > hi - 1 ? hi - 1 : next;
   }
   *rung = rate ? lo : hi;
@@ -190,13 +204,30 @@ static int search(ladder *l, int rate, double value, int *rung) {
   return 0;
 }
 
-/* The rung of the ladder on `keep` channels that meets the target, in *o (measured: *f). */
+/* The file of rung L: channels alone encoded afresh; a detail layer from the ladder's parts. */
+static int rung_file(ladder *l, int L, uint8_t **out, size_t *outlen) {
+  const wl_encode_opts o = rung_opts(l->h.keep, L);
+  if (!o.step) return wl_encode(l->m, l->img, &o, out, outlen);
+  wl_header h = l->h;
+  uint8_t *dstreams;
+  wl_detail d;
+  h.step = o.step;
+  wl_detail_quantise(&h, l->X, l->v);
+  WL_TRY(wl_detail_pack(&h, l->v, &dstreams, &d));
+  int e = wl_image_file(&h, l->streams, l->bound, l->alpha, l->alpha_len, &d, dstreams, out, outlen);
+  free(dstreams);
+  wl_detail_free(&d);
+  return e;
+}
+
+/* The rung of the ladder on `keep` channels that meets the target: its settings in *o, its file
+ * in *out (*outlen bytes). */
 static int on_ladder(const wl_model *m, const wl_image *img, int keep, int rate, double want, wl_encode_opts *o,
-                     double *f) {
+                     uint8_t **out, size_t *outlen) {
   ladder l;
   int L = 0, e = ladder_init(&l, m, img, keep);
   if (!e) e = search(&l, rate, want, &L);
-  if (!e) e = measure(&l, L, 1, f);
+  if (!e) e = rung_file(&l, L, out, outlen);
   ladder_free(&l);
   *o = rung_opts(keep, L);
   return e;
@@ -213,17 +244,27 @@ int wl_encode_target(const wl_model *m, const wl_image *img, int target, double 
   if (m->d.dims != 2) return WL_FAIL(WL_ERR_MISMATCH);
   const int rate = target != WL_TARGET_PSNR;
   const double want = target == WL_TARGET_BPP ? floor(value * img->width * img->height / 8) : value;
-  double bytes;
-  WL_TRY(on_ladder(m, img, half_of(m), rate, want, chosen, &bytes));
+  WL_TRY(on_ladder(m, img, half_of(m), rate, want, chosen, out, outlen));
   /* Among channels alone the rungs are far apart: a target met there is met more closely by a
    * detail layer on fewer channels (rate: on the channels that fit; PSNR: on one channel less,
    * kept when it makes the smaller file). */
   const int k = chosen->keep - !rate;
   if (!chosen->step && k >= 1 && k < half_of(m)) {
     wl_encode_opts o;
-    double b;
-    WL_TRY(on_ladder(m, img, k, rate, want, &o, &b));
-    if (rate || b < bytes) *chosen = o;
+    uint8_t *other;
+    size_t len;
+    int e = on_ladder(m, img, k, rate, want, &o, &other, &len);
+    if (!e && (rate || len < *outlen)) {
+      free(*out);
+      *out = other, *outlen = len, *chosen = o;
+    } else {
+      free(other);
+    }
+    if (e) {
+      free(*out);
+      *out = NULL, *outlen = 0;
+    }
+    return e;
   }
-  return wl_encode(m, img, chosen, out, outlen);
+  return 0;
 }
