@@ -5,7 +5,8 @@
 #   make bench      benchmarks against cwebp/cjpeg, then of the neural models, then audio against
 #                   opus and flac (bench/audio.py), then -T1 against -T2, idle and beside two
 #                   busy processes (bench/threads.py), the Python latent read (bench/latents.py),
-#                   big images (bench/big.py), then rate-distortion and BD-rate against
+#                   big images (bench/big.py), an 8-band 16-bit sensor model through -Q
+#                   (bench/sensor.py), then rate-distortion and BD-rate against
 #                   cwebp, cjxl and opj_compress (bench/rd.py); not part of check
 #   make man        regenerate man/walloc.1 from man/walloc.1.md (needs pandoc)
 #   make install    PREFIX (/usr/local) and DESTDIR: the program, both libraries, the headers,
@@ -122,6 +123,7 @@ bench: deps-bench
 	@/usr/bin/python3 bench/threads.py
 	@/usr/bin/python3 bench/latents.py
 	@/usr/bin/python3 bench/big.py
+	@/usr/bin/python3 bench/sensor.py
 	@/usr/bin/python3 bench/rd.py corpus/val2 --plot bench/figures/rd-val2.svg
 	@/usr/bin/python3 bench/rd.py corpus/val3/rgb --plot bench/figures/rd-val3-rgb.svg
 	@/usr/bin/python3 bench/rd.py corpus/val3/gray --walloc "-m gray" --plot bench/figures/rd-val3-gray.svg

@@ -288,7 +288,7 @@ static int encode_image(cli_opts *o, const char *in, io_input *f, const char *ou
   if (!rc) {
     image_threads(o, &s.img);
     wl_encode_opts eo = {.keep = o->keep, .refine = o->refine, .step = o->step};
-    e = o->quality >= 0 ? wl_quality_opts(m, o->quality, &eo) : 0;
+    e = o->quality >= 0 ? wl_quality_opts_depth(m, s.img.depth, o->quality, &eo) : 0;
     if (!e && rows) e = wl_encode_rows(m, &s.img, &eo, rows_get, &r, &enc, &enclen);
     else if (!e && o->target) e = wl_encode_target(m, &s.img, o->target, o->target_value, &eo, &enc, &enclen);
     else if (!e) e = wl_encode_inplace(m, &s.img, &eo, &enc, &enclen); /* the planes are not needed after */

@@ -192,11 +192,14 @@ WL_API int wl_encode_rows(const wl_model *model, const wl_image *shape, const wl
 
 /* Rate control (codec/search/target.c). One ladder orders every setting by rate and quality:
  * the first 1 .. K/2 latent channels alone, then K/2 channels with a detail layer of step index
- * 1 .. WL_MAX_STEP. wl_quality_opts sets keep and step (other fields zero) for quality 0..100
- * on that ladder: 0..20 add channels, 21..75 refine the detail step from 144 to 320 (photos:
- * about 30 to 37 dB), 76..100 to 608 (about 53 dB). Audio models: 0..20 send 1 .. K/8
- * channels, 21..100 K/8 and a detail layer of step 206 .. 680 (16 kHz speech with `mono`: about
- * 1 to 20 kbps; 44.1 kHz stereo music with `stereo`: 11 to 150 kbps). */
+ * 1 .. WL_MAX_STEP. wl_quality_opts_depth sets keep and step (other fields zero) for quality
+ * 0..100 on that ladder, for images of `depth` bits (8 or 16): 0..20 add channels, 21..75
+ * refine the detail step from 144 to 320 (photos: about 30 to 37 dB), 76..100 to 608 (about
+ * 53 dB) at 8 bits, to 864 (about 77 dB: near-lossless) at 16. Audio models (any depth): 0..20
+ * send 1 .. K/8 channels, 21..100 K/8 and a detail layer of step 206 .. 680 (16 kHz speech with
+ * `mono`: about 1 to 20 kbps; 44.1 kHz stereo music with `stereo`: 11 to 150 kbps).
+ * wl_quality_opts is wl_quality_opts_depth at 8 bits. */
+WL_API int wl_quality_opts_depth(const wl_model *model, int depth, int quality, wl_encode_opts *opts);
 WL_API int wl_quality_opts(const wl_model *model, int quality, wl_encode_opts *opts);
 /* Encodes an image at the rung that meets a target: WL_TARGET_BYTES (the largest file of at most
  * `value` bytes), WL_TARGET_BPP (at most `value` bits per pixel: bytes = floor(value W H / 8)),

@@ -103,6 +103,13 @@ def main():
             assert all(b[0] > a[0] and b[2] > a[2] for a, b in zip(pts, pts[1:])), \
                 "%s %s: %s" % (flag, list(values), [(n, round(p, 2)) for n, _, p in pts])
 
+    @test("detail: 16-bit images climb further with -Q (to step 864 at 100): bytes and PSNR rise over 75, 90, "
+          "100, and -Q 100 is near-lossless (over 70 dB)")
+    def _():
+        pts = [evaluate(STORM16, "-Q", str(q)) for q in (75, 90, 100)]
+        assert all(b[0] > a[0] and b[2] > a[2] for a, b in zip(pts, pts[1:])) and pts[-1][2] > 70, \
+            [(n, round(p, 2)) for n, _, p in pts]
+
     @test("detail: --size never exceeds its bytes and comes within 3% of them")
     def _():
         for n in (1500, 4000, 9000, 20000):

@@ -1,5 +1,5 @@
 /* target.c: rate control. One ladder of settings, ordered by rate and quality, serves every
- * control (wl_quality_opts, wl_encode_target):
+ * control (wl_quality_opts_depth, wl_encode_target):
  *   rung L = 1 .. half             the first L latent channels, no detail layer
  *   rung L = half + s, s >= 1      half channels and a detail layer of step index s
  * with half = max(1, K / 2): measured on photos never trained on (codec/models/README.md,
@@ -34,8 +34,9 @@ static wl_encode_opts rung_opts(int keep, int L) {
   return (wl_encode_opts){.keep = L <= keep ? L : keep, .step = L <= keep ? 0 : L - keep};
 }
 
-int wl_quality_opts(const wl_model *m, int quality, wl_encode_opts *o) {
+int wl_quality_opts_depth(const wl_model *m, int depth, int quality, wl_encode_opts *o) {
   if (!m || !o || quality < 0 || quality > 100) return WL_FAIL_WHY(WL_ERR_ARG, "quality %d: 0 to 100", quality);
+  if (depth != 8 && depth != 16) return WL_FAIL_WHY(WL_ERR_ARG, "depth %d: 8 or 16", depth);
   const int half = half_of(m);
   memset(o, 0, sizeof *o);
   if (m->d.dims == 1) { /* audio: Q 0..20 channels 1 .. B = K/8; 21..100 B and steps 206 .. 680 */
@@ -45,14 +46,18 @@ int wl_quality_opts(const wl_model *m, int quality, wl_encode_opts *o) {
     return 0;
   }
   /* Q 0..20: channels 1 .. half; 21..75: steps 144 .. 320 (about 30 to 37 dB on photos);
-   * 76..100: steps up to 608 (about 53 dB) */
+   * 76..100: steps up to 608 (about 53 dB, where 8-bit samples' own rounding begins to
+   * dominate), and for 16-bit samples up to 864 (each 64 steps about 6 dB more) */
+  const int top = depth == 16 ? 864 : 608;
   if (quality <= 20) o->keep = 1 + ((half - 1) * quality + 10) / 20;
   else {
     o->keep = half;
-    o->step = quality <= 75 ? 144 + (quality - 21) * 176 / 54 : 320 + (quality - 75) * 288 / 25;
+    o->step = quality <= 75 ? 144 + (quality - 21) * 176 / 54 : 320 + (quality - 75) * (top - 320) / 25;
   }
   return 0;
 }
+
+int wl_quality_opts(const wl_model *m, int quality, wl_encode_opts *o) { return wl_quality_opts_depth(m, 8, quality, o); }
 
 /* What stays fixed while rungs are tried. */
 typedef struct {

@@ -74,7 +74,7 @@ _sig = {"wl_strerror": (ctypes.c_char_p, [_int]), "wl_error_detail": (ctypes.c_c
         "wl_dequantise": (_int, [ctypes.c_void_p, _i16p, _int, _long, _f32p]),
         "wl_encode": (_int, [ctypes.c_void_p, ctypes.POINTER(_Image), ctypes.POINTER(_Opts),
                              ctypes.POINTER(_u8p), ctypes.POINTER(_size)]),
-        "wl_quality_opts": (_int, [ctypes.c_void_p, _int, ctypes.POINTER(_Opts)]),
+        "wl_quality_opts_depth": (_int, [ctypes.c_void_p, _int, _int, ctypes.POINTER(_Opts)]),
         "wl_encode_target": (_int, [ctypes.c_void_p, ctypes.POINTER(_Image), _int, ctypes.c_double,
                                     ctypes.POINTER(_Opts), ctypes.POINTER(_u8p), ctypes.POINTER(_size)]),
         "wl_detail_planes": (_int, [_u8p, _size, ctypes.POINTER(_i16p), ctypes.POINTER(_Info)]),
@@ -221,7 +221,7 @@ def encode(image, model, keep=0, refine=0, quality=None, step=0, size=None, bpp=
     img = _Image(a.shape[0], a.shape[1], a.shape[2], 8 * a.itemsize, planes.ctypes.data_as(_f32p), None)
     out, n, opts = _u8p(), _size(), _Opts(keep, 0, refine, step)
     if quality is not None:
-        _check(_lib.wl_quality_opts(m._h, int(quality), ctypes.byref(opts)))
+        _check(_lib.wl_quality_opts_depth(m._h, 8 * a.itemsize, int(quality), ctypes.byref(opts)))
     if targets:
         (kind, value), = targets.items()
         _check(_lib.wl_encode_target(m._h, ctypes.byref(img), _TARGETS[kind], float(value), ctypes.byref(opts),
