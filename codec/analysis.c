@@ -35,7 +35,7 @@ int wl_latents_of(const wl_model *m, const float *X, int keep, long P, int16_t *
   WL_TRY(wl_grow(&wk->y, &wk->ycap, (size_t)keep * (size_t)P));
   wl_affine(m->enc_w, m->enc_b, X, keep, m->D, P, wk->y);
 #pragma omp parallel for schedule(static)
-  for (long i = 0; i < keep * P; i++) q[i] = wl_quantise(m->thresh, m->d.bits, wk->y[i]);
+  for (long i = 0; i < keep * P; i++) q[i] = wl_quantise(m, wk->y[i]);
   wl_work_free(&own);
   return 0;
 }

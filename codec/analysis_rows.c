@@ -126,7 +126,7 @@ int wl_analyse_rows(const wl_model *m, const wl_header *h, const wl_signal *s, w
     wl_conv_window(y, pb - pa, pa, pb - pa, &x, m->enc_w, m->enc_b, D, keep, 1, 1, (wl_grid){1, h->lat_h, w}, NULL); /* 1x1: no scratch */
 #pragma omp parallel for schedule(static)
     for (int c = 0; c < keep; c++)
-      for (long i = 0; i < pb - pa; i++) q[c * P + pa + i] = wl_quantise(m->thresh, m->d.bits, y[c * (pb - pa) + i]);
+      for (long i = 0; i < pb - pa; i++) q[c * P + pa + i] = wl_quantise(m, y[c * (pb - pa) + i]);
   }
   free(seg); free(y); free(r.head); free(r.in); free(r.win);
   return e;

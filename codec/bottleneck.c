@@ -3,6 +3,7 @@
  * so |q| <= 2^(B-1) - 1, found by binary search in tabulated thresholds (so the integers
  * do not depend on the C library's erf). Inverse: y = s Phi^-1(clamp(q/(2L) + 1/2, 1e-4, 1 - 1e-4)). */
 #include <math.h>
+#include <stdlib.h>
 #include "codec/internal.h"
 
 #define INV_SQRT_2PI 0.39894228040143267794 /* the standard normal pdf phi(z) = e^(-z^2/2) / sqrt(2 pi) */
@@ -42,13 +43,50 @@ double wl_probit(double p) {
 /* y at which u = 2L(Phi(y/s) - 1/2) crosses q + 1/2: the boundary between q and q + 1. */
 double wl_compand_threshold(int q, double L, double s) { return s * wl_probit(((q + 0.5) / L + 1.0) / 2.0); }
 
-int16_t wl_quantise(const float *thresh, int bits, float y) {
-  /* q = -(2^(B-1) - 1) + #{thresholds <= y}; thresh has 2^B - 2 ascending entries, padded
-   * to 2^B with +inf so the branchless search below always takes B steps. */
+/* q = -(2^(B-1) - 1) + #{thresholds <= y}; thresh has 2^B - 2 ascending entries, padded to 2^B
+ * with +inf. Without a table, a branchless binary search of B steps. With one, y's cell of a
+ * uniform grid holds the count of the thresholds below it (less a margin for the rounding of
+ * the cell's index) and at most two lie between: two comparisons, the same q. A NaN takes cell 0
+ * and no threshold, as in the search; +inf the last q. */
+int16_t wl_quantise(const wl_model *m, float y) {
+  const int bits = m->d.bits, half = 1 << (bits - 1);
+  const float *thresh = m->thresh;
   int lo = 0;
-  for (int step = 1 << (bits - 1); step; step >>= 1)
-    if (thresh[lo + step - 1] <= y) lo += step;
-  return (int16_t)(lo - ((1 << (bits - 1)) - 1));
+  if (m->cell) {
+    float f = (y - m->cy0) * m->cinv;
+    f = f > 0 ? f : 0;
+    f = f < (float)(m->cells - 1) ? f : (float)(m->cells - 1);
+    lo = m->cell[(int)f];
+    lo += (thresh[lo] <= y) + (thresh[lo + 1] <= y);
+  } else {
+    for (int step = half; step; step >>= 1)
+      if (thresh[lo + step - 1] <= y) lo += step;
+  }
+  lo = lo < 2 * half - 2 ? lo : 2 * half - 2; /* +inf passes the padding too */
+  return (int16_t)(lo - (half - 1));
+}
+
+/* Cells a quarter of the closest thresholds' gap wide (the gap is smallest at 0, about 0.68
+ * for every B), from a cell below the first threshold to one above the last; a cell counts the
+ * thresholds below its start less a quarter cell, which the float rounding of (y - cy0) cinv
+ * never reaches for |y| within the grid. */
+int wl_quantise_cells(wl_model *m) {
+  const int n = (1 << m->d.bits) - 2;
+  m->cell = NULL;
+  if (m->d.bits > WL_CELL_BITS) return 0;
+  double gap = INFINITY;
+  for (int i = 1; i < n; i++) gap = fmin(gap, (double)m->thresh[i] - m->thresh[i - 1]);
+  const double w = gap / 4, y0 = m->thresh[0] - 2 * w;
+  const long cells = (long)ceil((m->thresh[n - 1] + 2 * w - y0) / w) + 1;
+  if (!(gap > 0) || cells > 65536L * 16) return 0; /* thresholds too close: the search */
+  uint16_t *cell = malloc(sizeof(uint16_t) * (size_t)cells);
+  if (!cell) return WL_FAIL(WL_ERR_NOMEM);
+  for (long c = 0, i = 0; c < cells; c++) {
+    while (i < n && m->thresh[i] < y0 + (c - 0.25) * w) i++;
+    cell[c] = (uint16_t)i;
+  }
+  m->cell = cell, m->cy0 = (float)y0, m->cinv = (float)(1 / w), m->cells = (int)cells;
+  return 0;
 }
 
 double wl_dequantise_one(int q, double L, double s) {

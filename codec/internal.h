@@ -104,6 +104,10 @@ struct wl_model {
   uint16_t *freq; /* (K, 2^B) static rANS tables, each summing to 1 << WLE_TABLE_BITS */
   float *dequant; /* (2^B) y for each integer q + 2^(B-1): the inverse companding, tabulated */
   float *thresh;  /* (2^B) quantiser decision thresholds, ascending, +inf padded */
+  uint16_t *cell; /* B <= WL_CELL_BITS: per cell of width 1 / cinv from y = cy0, the thresholds
+                     below it (wl_quantise_cells); else NULL */
+  float cy0, cinv;
+  int cells;
 };
 
 /* bottleneck.c: WaLLoC companding. u = 2L(Phi(y/s) - 1/2); q = round(u). */
@@ -114,8 +118,10 @@ static inline float wl_dequant_q(const wl_model *m, int q) {
   const int half = 1 << (m->d.bits - 1);
   return m->dequant[(q < 1 - half ? 1 - half : q > half - 1 ? half - 1 : q) + half];
 }
-/* q for y, from the model's thresholds (see bottleneck.c). */
-int16_t wl_quantise(const float *thresh, int bits, float y);
+/* q for y, from the model's thresholds (see bottleneck.c). wl_quantise_cells makes m->cell. */
+int16_t wl_quantise(const wl_model *m, float y);
+int wl_quantise_cells(wl_model *m);
+#define WL_CELL_BITS 12
 double wl_dequantise_one(int q, double L, double s);
 double wl_probit(double p); /* Phi^-1(p), p in (0, 1), to about double precision */
 

@@ -30,7 +30,7 @@
 
 void wl_model_free(wl_model *m) {
   if (!m) return;
-  free(m->params); free(m->freq); free(m->dequant); free(m->thresh);
+  free(m->params); free(m->freq); free(m->dequant); free(m->thresh); free(m->cell);
   free(m);
 }
 
@@ -112,7 +112,7 @@ int wl_model_alloc(wl_model *m) {
     m->dequant[i] = (float)wl_dequantise_one((int)i - (int)(S / 2), L, s);
     m->thresh[i] = i < S - 2 ? (float)wl_compand_threshold(qmin + (int)i, L, s) : INFINITY;
   }
-  return 0;
+  return wl_quantise_cells(m);
 }
 
 static int meta_int(const wl_st_file *f, const char *key, int lo, int hi, int *v) {

@@ -24,7 +24,7 @@ static void test_quantiser(wl_model *m) {
   for (int i = 0; i < 200000; i++) {
     float y = (frand() - 0.5f) * 600.0f;
     long ref = lrint(L * erf((double)y / (s * M_SQRT2)));
-    int q = wl_quantise(m->thresh, 8, y);
+    int q = wl_quantise(m, y);
     double u = L * erf((double)y / (s * M_SQRT2));
     if (q != ref && fabs(fabs(u - floor(u)) - 0.5) > 1e-4) mismatches++;
     T_EXPECT(q >= -127 && q <= 127, "q = %d out of range", q);
@@ -32,7 +32,42 @@ static void test_quantiser(wl_model *m) {
   T_EXPECT(mismatches == 0, "%d values quantised differently from the formula", mismatches);
   for (int q = -120; q <= 120; q++) {
     float y = m->dequant[q + 128];
-    T_EXPECT(wl_quantise(m->thresh, 8, y) == q, "dequant(%d) = %g requantises to %d", q, y, wl_quantise(m->thresh, 8, y));
+    T_EXPECT(wl_quantise(m, y) == q, "dequant(%d) = %g requantises to %d", q, y, wl_quantise(m, y));
+  }
+  t_end();
+}
+
+/* The quantiser's cell table against its binary search: at every threshold, a float either
+ * side of it, random values over and beyond the range, infinities and NaN; 8 and 10 bits. */
+static void test_quantiser_cells(wl_model *m) {
+  t_begin("quantiser: the cell table gives the binary search's q at and beside every threshold (8 and 10 bits)");
+  for (int bits = 8; bits <= 10; bits += 2) {
+    wl_model t = *m;
+    t.d.bits = bits;
+    const int S = 1 << bits, half = S / 2;
+    double L, s;
+    wl_compand_params(bits, &L, &s);
+    t.thresh = malloc(sizeof(float) * S);
+    for (int i = 0; i < S; i++) t.thresh[i] = i < S - 2 ? (float)wl_compand_threshold(1 - half + i, L, s) : INFINITY;
+    T_EXPECT(!wl_quantise_cells(&t) && t.cell, "%d bits: no table", bits);
+    wl_model b = t;
+    b.cell = NULL;
+    int bad = 0;
+    for (int i = 0; i < S - 2; i++) {
+      const float y[3] = {nextafterf(t.thresh[i], -INFINITY), t.thresh[i], nextafterf(t.thresh[i], INFINITY)};
+      for (int k = 0; k < 3; k++) bad += wl_quantise(&t, y[k]) != wl_quantise(&b, y[k]);
+    }
+    uint32_t r = 7; /* its own sequence: the tests after it draw theirs from frand's */
+    for (int i = 0; i < 300000; i++) {
+      r = r * 1664525u + 1013904223u;
+      const float y = ((float)(r >> 8) / 16777216.0f - 0.5f) * 4.0f * t.thresh[S - 3];
+      bad += wl_quantise(&t, y) != wl_quantise(&b, y);
+    }
+    const float odd[4] = {INFINITY, -INFINITY, NAN, 1e30f};
+    for (int k = 0; k < 4; k++) bad += wl_quantise(&t, odd[k]) != wl_quantise(&b, odd[k]);
+    T_EXPECT(bad == 0, "%d bits: %d values differ", bits, bad);
+    free(t.thresh);
+    free(t.cell);
   }
   t_end();
 }
@@ -417,6 +452,7 @@ int main(void) {
   wl_model *m;
   if (wl_model_builtin(&m, "rgb")) { printf("testing builtin model ... FAILED\n"); return t_summary() | 1; }
   test_quantiser(m);
+  test_quantiser_cells(m);
   test_sample_range();
   test_affine();
   test_image_alloc();

@@ -168,7 +168,7 @@ static int refine_window(window *b, double npix, int iters, uint64_t seed) {
     int16_t *cand = b->cand;
 #pragma omp parallel for schedule(static)
     for (long i = 0; i < kp; i++) {
-      cand[i] = wl_quantise(m->thresh, m->d.bits, b->y[i]);
+      cand[i] = wl_quantise(m, b->y[i]);
       b->z[i] = m->dequant[cand[i] + half];
     }
     size_t len;

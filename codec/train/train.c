@@ -385,7 +385,7 @@ static int forward_backward(wl_trainer *t, double *psnr_out, double *dist_out, d
   } else { /* what the decoder will see: rounded, then the tabulated inverse companding */
     const int half = 1 << (m->d.bits - 1);
 #pragma omp parallel for schedule(static)
-    for (long i = 0; i < (long)K * P; i++) t->z[i] = m->dequant[wl_quantise(m->thresh, m->d.bits, t->y[i]) + half];
+    for (long i = 0; i < (long)K * P; i++) t->z[i] = m->dequant[wl_quantise(m, t->y[i]) + half];
   }
   for (int k = 0; k < K; k++)
     for (int b = 0; b < B; b++)
