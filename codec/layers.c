@@ -113,7 +113,7 @@ WL_CLONES NO_TRAPS static void finish_row(float *y, float *act, const float *acc
 }
 
 /* What a convolution adds to its product: bias b (NULL: none, and nothing else), and optionally
- * a residual res and an activation act, both laid out as y. */
+ * an activation act and, only with act, a residual res, both laid out as y. */
 typedef struct { const float *b, *res; float *act; } epilogue;
 
 /* y (Co, n) = W (Co, K) col (K, .) + beta y at the n positions p0 .. p0+n-1 of grid g (p0 and
@@ -154,16 +154,21 @@ static void conv_blocks(float *y, long ycs, conv_src x, const float *W, epilogue
   }
 }
 
+static void conv_whole(float *y, const float *x, const float *W, epilogue e, int Ci, int Co, int kh, int kw, wl_grid g,
+                       float *scratch) {
+  const long P = wl_grid_size(g);
+  conv_blocks(y, P, (conv_src){x, 0, P, P}, W, e, 0.0f, Ci, Co, kh, kw, g, 0, P, scratch,
+              (long)Ci * kh * kw * minl(P, WL_CONV_BLOCK));
+}
+
 void wl_conv_forward(float *y, const float *x, const float *W, const float *b, int Ci, int Co, int kh,
                      int kw, wl_grid g, float *scratch) {
-  wl_conv_act(y, NULL, NULL, x, W, b, Ci, Co, kh, kw, g, scratch);
+  conv_whole(y, x, W, (epilogue){b, NULL, NULL}, Ci, Co, kh, kw, g, scratch);
 }
 
 void wl_conv_act(float *y, float *act, const float *res, const float *x, const float *W, const float *b, int Ci,
                  int Co, int kh, int kw, wl_grid g, float *scratch) {
-  const long P = wl_grid_size(g);
-  conv_blocks(y, P, (conv_src){x, 0, P, P}, W, (epilogue){b, res, act}, 0.0f, Ci, Co, kh, kw, g, 0, P, scratch,
-              (long)Ci * kh * kw * minl(P, WL_CONV_BLOCK));
+  conv_whole(y, x, W, (epilogue){b, res, act}, Ci, Co, kh, kw, g, scratch);
 }
 
 void wl_matmul_add(float *y, const float *W, const float *x, int Co, int Ci, long P) {

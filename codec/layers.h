@@ -50,7 +50,7 @@ void wl_matmul_add_window(float *y, long ycs, long p0, long n, const wl_window *
 void wl_conv_window_rows(wl_grid g, long p0, long n, int kh, int *r0, int *r1);
 long wl_conv_window_scratch(int Ci, int kh, int kw);
 
-/* wl_conv_forward's y, plus res (NULL: none; may be y) when given, and act = silu(y) (may be y:
+/* wl_conv_forward's y plus res (NULL: none; may be y), and act = silu(y) (not NULL; may be y:
  * then it holds silu(y) only): a residual block's convolution and the activation that follows it,
  * made block by block while the block is in cache. Needs the bias b; y, res and act are (Co, P). */
 void wl_conv_act(float *y, float *act, const float *res, const float *x, const float *W, const float *b, int Ci,
