@@ -36,8 +36,9 @@ int wl_image_file(wl_header *h, const uint8_t *streams, size_t bound, const uint
   const size_t head = wl_header_size(h->keep) + d->table_len;
   size_t total = head + alpha_len + d->bytes + 4;
   for (int c = 0; c < h->keep; c++) total += h->stream_len[c];
-  uint8_t *o8 = malloc(total), *p = o8 + head;
+  uint8_t *o8 = malloc(total);
   if (!o8) return WL_FAIL(WL_ERR_NOMEM);
+  uint8_t *p = o8 + head;
   wl_header_write(h, o8);
   if (h->step) wl_detail_table_write(h, d, o8 + wl_header_size(h->keep));
   if (alpha_len) memcpy(p, alpha, alpha_len);
