@@ -76,6 +76,27 @@ def _():
     assert psnr(a, b, 16) > 25, "PSNR %.2f dB" % psnr(a, b, 16)
 
 
+@test("npy: a custom 5-channel uint16 model takes every rate control: -Q 0 < 50 < 90 < 100 in bytes and PSNR "
+      "(100 near-lossless, over 70 dB), --bpp within its budget, --psnr 60 reached")
+def _():
+    a = smooth(5, 37, 53, np.uint16, 9)
+    src, wlc, out = T("rc.npy"), T("rc.wlc"), T("rc.out.npy")
+    np.save(src, a)
+
+    def point(*flags):
+        rc, _, err = run("encode", "-q", "-f", "-m", M5, *flags, src, "-o", wlc)
+        assert rc == 0, "%s: %s" % (flags, err)
+        rc, _, err = run("decode", "-q", "-f", "-m", M5, wlc, "-o", out)
+        assert rc == 0, err
+        return os.path.getsize(wlc), psnr(a, np.load(out), 16)
+    pts = [point("-Q", str(q)) for q in (0, 50, 90, 100)]
+    assert all(b[0] > a_[0] and b[1] > a_[1] for a_, b in zip(pts, pts[1:])) and pts[-1][1] > 70, pts
+    size, _ = point("--bpp", "4")
+    assert size <= 4 * 37 * 53 / 8, "--bpp 4: %d bytes" % size
+    _, p = point("--psnr", "60")
+    assert p >= 60, "--psnr 60: %.2f dB" % p
+
+
 @test("npy: decode defaults to IN.npy for 6 channels; -c and '-' write the same npy bytes")
 def _():
     a = smooth(6, 37, 53, np.uint8, 9)
