@@ -1,7 +1,10 @@
 """make bench: -T1 against -T2 on an idle machine and with two busy processes beside walloc
 (started and stopped here): median wall and CPU time (user + system) of encode and decode of
 the 768x512 speed crop and of a 10-minute stereo clip. The issue's bar: under load, -T2 takes
-at most 1.1x the wall time and 1.2x the CPU time of -T1."""
+at most 1.1x the wall time and 1.2x the CPU time of -T1. Then a batch: 16 photos of corpus/val2
+encoded (and their files decoded) with the defaults, a worker per core, against -j 1 -T 1, idle
+(the issue's bar: 1.7x faster)."""
+import glob
 import os
 import resource
 import statistics
@@ -11,8 +14,9 @@ import time
 
 import numpy as np
 import soundfile as sf
+from PIL import Image
 
-from common import WALLOC, RUNS, tmp, split_images, crop768x512
+from common import TOP, WALLOC, RUNS, tmp, split_images, crop768x512
 
 
 def clip(path, minutes=10, rate=44100):
@@ -71,7 +75,20 @@ def main():
         finally:
             for p in others:
                 p.kill()
+    batch(runs)
 
+
+def batch(runs):
+    """The 16-photo batch, default against -j 1 -T 1."""
+    photos = sorted(glob.glob(os.path.join(TOP, "corpus/val2/*.png")))[:16]
+    out = os.path.join(tmp, "batch")
+    print("\nBatch of %d photos (%.1f Mpixel in all), idle: median wall / CPU seconds of %d runs"
+          % (len(photos), sum(np.prod(Image.open(p).size) for p in photos) / 1e6, runs))
+    wlcs = [os.path.join(out, os.path.basename(p)[:-4] + ".wlc") for p in photos]
+    for name, args in (("encode", ["encode", "-q", "-f", "-O", out] + photos),
+                       ("decode", ["decode", "-q", "-f", "-O", out + "-decoded"] + wlcs)):
+        (wd, cd), (w1, c1) = medians([[WALLOC] + args, [WALLOC, args[0], "-j", "1", "-T", "1"] + args[1:]], runs)
+        print("  %s: default %.3f/%.3f, -j 1 -T 1 %.3f/%.3f: %.2fx" % (name, wd, cd, w1, c1, w1 / wd))
 
 if __name__ == "__main__":
     main()

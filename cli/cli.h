@@ -39,8 +39,9 @@ typedef struct {
 } cli_opts;
 
 /* batch.c: runs one() on every input (directories walked with -r for files of the extensions
- * exts, NULL-terminated), with -O, --shard, -j, progress and totals; the exit status. */
-int batch_run(cli_opts *o, int (*one)(cli_opts *, const char *), const char *const *exts);
+ * exts, NULL-terminated), with -O, --shard, -j, progress and totals; the exit status. to_files:
+ * one() writes only files, so that without -j and -T several inputs go a core each. */
+int batch_run(cli_opts *o, int (*one)(cli_opts *, const char *), const char *const *exts, int to_files);
 /* The inputs batch_run would take, as *n malloc'd paths (each and the array to free). */
 int batch_files(cli_opts *o, const char *const *exts, char ***files, int *n);
 

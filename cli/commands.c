@@ -598,8 +598,8 @@ static const char *const signal_exts[] = {".png", ".npy", ".wav", ".flac", ".ogg
                                           ".caf", ".w64", ".rf64", NULL};
 static const char *const wlc_exts[] = {".wlc", NULL};
 
-int cmd_encode(cli_opts *o) { return batch_run(o, encode_one, signal_exts); }
-int cmd_decode(cli_opts *o) { return batch_run(o, decode_one, wlc_exts); }
+int cmd_encode(cli_opts *o) { return batch_run(o, encode_one, signal_exts, 1); }
+int cmd_decode(cli_opts *o) { return batch_run(o, decode_one, wlc_exts, 1); }
 
 /* The name of the built-in model with this id, or "" */
 /* Samples per latent sent and the raw PCM size of a header's signal, and its bits per pixel or kbps. */
@@ -738,7 +738,7 @@ static int info_one(cli_opts *o, const char *in) {
   return e ? cli_fail(in, "%s", cli_error(e)) : 0;
 }
 
-int cmd_info(cli_opts *o) { return batch_run(o, info_one, wlc_exts); }
+int cmd_info(cli_opts *o) { return batch_run(o, info_one, wlc_exts, 0); }
 
 /* latents --detail: the detail planes of the .wlc in buf as a .npy in *npy (checked before
  * anything is written). */
@@ -827,11 +827,11 @@ static int stack_latents(cli_opts *o, char **files, int n) {
 }
 
 int cmd_latents(cli_opts *o) {
-  if (!o->out || !strcmp(o->out, "-") || o->to_stdout) return batch_run(o, latents_one, wlc_exts);
+  if (!o->out || !strcmp(o->out, "-") || o->to_stdout) return batch_run(o, latents_one, wlc_exts, !o->out && !o->to_stdout);
   char **files;
   int n;
   if (batch_files(o, wlc_exts, &files, &n)) return 1;
-  const int rc = n > 1 ? stack_latents(o, files, n) : batch_run(o, latents_one, wlc_exts);
+  const int rc = n > 1 ? stack_latents(o, files, n) : batch_run(o, latents_one, wlc_exts, 1);
   for (int i = 0; i < n; i++) free(files[i]);
   free(files);
   return rc;

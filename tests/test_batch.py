@@ -47,15 +47,16 @@ def main():
             assert open(T("one.wlc"), "rb").read() == open(T("out", rel), "rb").read(), rel
         assert "4 file(s): 4 done, 0 failed, 0 skipped" in err, err
 
-    @test("batch: -j 2 writes the same bytes as one process (decode of the tree above)")
+    @test("batch: -j 2, and the default (a worker per core), write the same bytes as one process (decode of the "
+          "tree above)")
     def _():
-        for j, out in (("1", "d1"), ("2", "d2")):
-            rc, _, err = run("decode", "-q", "-r", "-j", j, "-O", T(out), T("out"))
+        for j, out in ((["-j", "1"], "d1"), (["-j", "2"], "d2"), ([], "d0")):
+            rc, _, err = run("decode", "-q", "-r", *j, "-O", T(out), T("out"))
             assert rc == 0, err
-        assert tree(T("d1")) == tree(T("d2")) == ["a/b/g.png", "a/garden-rgb8.png", "a/storm-gray8-odd.png",
-                                                  "a/storm-rgb16.png"], tree(T("d2"))
+        assert tree(T("d1")) == tree(T("d2")) == tree(T("d0")) == ["a/b/g.png", "a/garden-rgb8.png",
+                                                                  "a/storm-gray8-odd.png", "a/storm-rgb16.png"], tree(T("d2"))
         for rel in tree(T("d1")):
-            assert open(T("d1", rel), "rb").read() == open(T("d2", rel), "rb").read(), rel
+            assert open(T("d1", rel), "rb").read() == open(T("d2", rel), "rb").read() == open(T("d0", rel), "rb").read(), rel
 
     @test("batch: 500 arrays with -j 2, then a rerun with --skip-existing that codes nothing")
     def _():
