@@ -130,10 +130,13 @@ def main():
                 _, _, p = evaluate(png, "--psnr", str(d))
                 assert d <= p <= d + spare, "%s --psnr %g gave %.3f dB" % (os.path.basename(png), d, p)
 
-    @test("detail: a target's file is the file of the settings it reports (-v -v): --keep and --step give the same bytes")
+    @test("detail: a target's file is the file of the settings it reports (-v -v): --keep and --step give the same "
+          "bytes, with alpha too, on a detail layer or channels alone")
     def _():
+        rgba = os.path.join(IMAGES, "garden-rgba8.png")
         for png, flag, v in ((GARDEN, "--size", "9000"), (GARDEN, "--psnr", "35"), (GARDEN, "--bpp", "0.1"),
-                             (STORM16, "--bpp", "1")):
+                             (STORM16, "--bpp", "1"), (rgba, "--bpp", "3"), (rgba, "--psnr", "25"), (GARDEN, "--psnr", "28"),
+                             (GARDEN, "--size", "2500")):
             rc, _, err = run("encode", "-f", "-v", "-v", flag, v, png, "-o", T("t.wlc"))
             assert rc == 0, err
             line = [x for x in err.splitlines() if "detail step" in x][0].split(": ")[-1].split()

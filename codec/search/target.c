@@ -74,12 +74,14 @@ typedef struct {
   uint8_t *streams, *alpha; /* the latents' streams (each at most bound bytes), the alpha plane */
   size_t bound, alpha_len;
   uint64_t base; /* bytes of the file at keep without a detail layer */
-  wl_work w;
+  wl_work w;     /* the analysis' (X lives there) */
+  wl_work cw;    /* the decoder's, for rungs of fewer channels */
 } ladder;
 
 static void ladder_free(ladder *l) {
   free(l->Xh); free(l->x); free(l->out); free(l->q); free(l->v); free(l->streams); free(l->alpha);
   wl_work_free(&l->w);
+  wl_work_free(&l->cw);
 }
 
 static double psnr_of(const wl_image *a, const float *b) {
@@ -97,6 +99,7 @@ static int ladder_init(ladder *l, const wl_model *m, const wl_image *img, int ke
   l->s = wl_image_signal(img);
   const wl_encode_opts o = rung_opts(keep, keep);
   WL_TRY(wl_header_init(m, &l->s, WL_MODALITY_IMAGE, &o, &l->h));
+  l->h.has_alpha = img->alpha != NULL;
   const long P = (long)l->h.lat_h * l->h.lat_w;
   const size_t DP = (size_t)m->D * P, n = (size_t)img->channels * img->height * img->width;
   l->q = malloc(sizeof(int16_t) * (size_t)l->h.keep * P);
@@ -128,33 +131,35 @@ static int ladder_init(ladder *l, const wl_model *m, const wl_image *img, int ke
 /* Rung L's bytes (rate) or PSNR, exactly as the encoder and decoder would have them. */
 static int measure(ladder *l, int L, int rate, double *value) {
   const wl_model *m = l->m;
-  const wl_encode_opts o = rung_opts(l->h.keep, L);
-  if (!o.step) { /* channels alone: encode (and decode) it */
-    uint8_t *enc;
-    size_t len;
-    wl_image dec;
-    WL_TRY(wl_encode(m, l->img, &o, &enc, &len));
-    int e = rate ? 0 : wl_decode(m, enc, len, &dec);
-    free(enc);
-    if (!e) *value = rate ? (double)len : psnr_of(l->img, dec.planes);
-    if (!e && !rate) wl_image_release(&dec);
-    return e;
-  }
+  const size_t DP = (size_t)m->D * l->h.lat_h * l->h.lat_w;
   wl_header h = l->h;
-  h.step = o.step;
-  wl_detail_quantise(&h, l->X, l->v);
-  if (rate) {
-    uint8_t *streams;
-    wl_detail d;
-    WL_TRY(wl_detail_pack(&h, l->v, &streams, &d));
-    *value = (double)(l->base + d.table_len + d.bytes);
-    free(streams);
-    wl_detail_free(&d);
-    return 0;
+  h.step = rung_opts(l->h.keep, L).step;
+  if (!h.step) { /* channels alone: the first L streams (a channel's code depends only on those
+                  * before it), or the decoder on the first L latents */
+    h.keep = L;
+    if (rate) {
+      *value = (double)(wl_header_size(L) + l->alpha_len + 4);
+      for (int c = 0; c < L; c++) *value += h.stream_len[c];
+      return 0;
+    }
+    float *Xh;
+    WL_TRY(wl_synthesis_packets(m, &h, l->q, &l->cw, &Xh));
+    memcpy(l->x, Xh, sizeof(float) * DP);
+  } else {
+    wl_detail_quantise(&h, l->X, l->v);
+    if (rate) {
+      uint8_t *streams;
+      wl_detail d;
+      WL_TRY(wl_detail_pack(&h, l->v, &streams, &d));
+      *value = (double)(l->base + d.table_len + d.bytes);
+      free(streams);
+      wl_detail_free(&d);
+      return 0;
+    }
+    memcpy(l->x, l->Xh, sizeof(float) * DP);
+    wl_detail_add(&h, l->v, l->x);
   }
   const int Hp = h.lat_h << h.J, Wp = h.lat_w << h.J;
-  memcpy(l->x, l->Xh, sizeof(float) * (size_t)m->D * h.lat_h * h.lat_w);
-  wl_detail_add(&h, l->v, l->x);
   WL_TRY(wl_wpt2_inverse(l->x, h.channels, Hp, Wp, h.J, l->x));
   wl_signal_unscale(l->x, Hp, Wp, &(wl_signal){2, h.channels, h.height, h.width, h.depth, NULL, 0}, l->out);
   *value = psnr_of(l->img, l->out);
@@ -209,14 +214,15 @@ static int search(ladder *l, int rate, double value, int *rung) {
   return 0;
 }
 
-/* The file of rung L: channels alone encoded afresh; a detail layer from the ladder's parts. */
+/* The file of rung L, from the ladder's parts. */
 static int rung_file(ladder *l, int L, uint8_t **out, size_t *outlen) {
   const wl_encode_opts o = rung_opts(l->h.keep, L);
-  if (!o.step) return wl_encode(l->m, l->img, &o, out, outlen);
   wl_header h = l->h;
   uint8_t *dstreams;
-  wl_detail d;
+  wl_detail d = {0};
+  h.keep = o.keep;
   h.step = o.step;
+  if (!o.step) return wl_image_file(&h, l->streams, l->bound, l->alpha, l->alpha_len, &d, NULL, out, outlen);
   wl_detail_quantise(&h, l->X, l->v);
   WL_TRY(wl_detail_pack(&h, l->v, &dstreams, &d));
   int e = wl_image_file(&h, l->streams, l->bound, l->alpha, l->alpha_len, &d, dstreams, out, outlen);
@@ -251,25 +257,27 @@ int wl_encode_target(const wl_model *m, const wl_image *img, int target, double 
   const double want = target == WL_TARGET_BPP ? floor(value * img->width * img->height / 8) : value;
   WL_TRY(on_ladder(m, img, half_of(m), rate, want, chosen, out, outlen));
   /* Among channels alone the rungs are far apart: a target met there is met more closely by a
-   * detail layer on fewer channels (rate: on the channels that fit; PSNR: on one channel less,
-   * kept when it makes the smaller file). */
-  const int k = chosen->keep - !rate;
-  if (!chosen->step && k >= 1 && k < half_of(m)) {
+   * detail layer on fewer channels. Rate: on the channels that fit. PSNR: on each smaller count,
+   * the smallest file kept (the sizes do not fall in order: one channel and a coarse step can
+   * beat two channels and a finer one, and both beat three alone). */
+  if (chosen->step) return 0;
+  for (int k = chosen->keep - !rate; k >= (rate ? chosen->keep : 1) && k >= 1 && k < half_of(m); k--) {
     wl_encode_opts o;
     uint8_t *other;
     size_t len;
-    int e = on_ladder(m, img, k, rate, want, &o, &other, &len);
-    if (!e && (rate || len < *outlen)) {
+    const int e = on_ladder(m, img, k, rate, want, &o, &other, &len);
+    if (e == WL_ERR_ARG) continue; /* out of reach on k channels */
+    if (e) {
+      free(*out);
+      *out = NULL, *outlen = 0;
+      return e;
+    }
+    if (rate || len < *outlen) {
       free(*out);
       *out = other, *outlen = len, *chosen = o;
     } else {
       free(other);
     }
-    if (e) {
-      free(*out);
-      *out = NULL, *outlen = 0;
-    }
-    return e;
   }
   return 0;
 }
