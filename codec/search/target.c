@@ -76,6 +76,8 @@ typedef struct {
   uint64_t base; /* bytes of the file at keep without a detail layer */
   wl_work w;     /* the analysis' (X lives there) */
   wl_work cw;    /* the decoder's, for rungs of fewer channels */
+  double *alone; /* PSNR of the first L channels alone at [L], 0 until measured: the same on
+                    every ladder of one image (the latents' first channels are), so shared */
 } ladder;
 
 static void ladder_free(ladder *l) {
@@ -92,8 +94,9 @@ static double psnr_of(const wl_image *a, const float *b) {
   return se > 0 ? 10 * log10(peak * peak * (double)n / se) : 200;
 }
 
-static int ladder_init(ladder *l, const wl_model *m, const wl_image *img, int keep) {
+static int ladder_init(ladder *l, const wl_model *m, const wl_image *img, int keep, double *alone) {
   memset(l, 0, sizeof *l);
+  l->alone = alone;
   l->m = m;
   l->img = img;
   l->s = wl_image_signal(img);
@@ -142,6 +145,10 @@ static int measure(ladder *l, int L, int rate, double *value) {
       for (int c = 0; c < L; c++) *value += h.stream_len[c];
       return 0;
     }
+    if (l->alone[L] > 0) {
+      *value = l->alone[L];
+      return 0;
+    }
     float *Xh;
     WL_TRY(wl_synthesis_packets(m, &h, l->q, &l->cw, &Xh));
     memcpy(l->x, Xh, sizeof(float) * DP);
@@ -163,6 +170,7 @@ static int measure(ladder *l, int L, int rate, double *value) {
   WL_TRY(wl_wpt2_inverse(l->x, h.channels, Hp, Wp, h.J, l->x));
   wl_signal_unscale(l->x, Hp, Wp, &(wl_signal){2, h.channels, h.height, h.width, h.depth, NULL, 0}, l->out);
   *value = psnr_of(l->img, l->out);
+  if (!h.step) l->alone[L] = *value;
   return 0;
 }
 
@@ -233,10 +241,10 @@ static int rung_file(ladder *l, int L, uint8_t **out, size_t *outlen) {
 
 /* The rung of the ladder on `keep` channels that meets the target: its settings in *o, its file
  * in *out (*outlen bytes). */
-static int on_ladder(const wl_model *m, const wl_image *img, int keep, int rate, double want, wl_encode_opts *o,
-                     uint8_t **out, size_t *outlen) {
+static int on_ladder(const wl_model *m, const wl_image *img, int keep, int rate, double want, double *alone,
+                     wl_encode_opts *o, uint8_t **out, size_t *outlen) {
   ladder l;
-  int L = 0, e = ladder_init(&l, m, img, keep);
+  int L = 0, e = ladder_init(&l, m, img, keep, alone);
   if (!e) e = search(&l, rate, want, &L);
   if (!e) e = rung_file(&l, L, out, outlen);
   ladder_free(&l);
@@ -255,7 +263,8 @@ int wl_encode_target(const wl_model *m, const wl_image *img, int target, double 
   if (m->d.dims != 2) return WL_FAIL(WL_ERR_MISMATCH);
   const int rate = target != WL_TARGET_PSNR;
   const double want = target == WL_TARGET_BPP ? floor(value * img->width * img->height / 8) : value;
-  WL_TRY(on_ladder(m, img, half_of(m), rate, want, chosen, out, outlen));
+  double alone[WL_MAX_K + 1] = {0};
+  WL_TRY(on_ladder(m, img, half_of(m), rate, want, alone, chosen, out, outlen));
   /* Among channels alone the rungs are far apart: a target met there is met more closely by a
    * detail layer on fewer channels. Rate: on the channels that fit. PSNR: on each smaller count,
    * the smallest file kept (the sizes do not fall in order: one channel and a coarse step can
@@ -265,7 +274,7 @@ int wl_encode_target(const wl_model *m, const wl_image *img, int target, double 
     wl_encode_opts o;
     uint8_t *other;
     size_t len;
-    const int e = on_ladder(m, img, k, rate, want, &o, &other, &len);
+    const int e = on_ladder(m, img, k, rate, want, alone, &o, &other, &len);
     if (e == WL_ERR_ARG) continue; /* out of reach on k channels */
     if (e) {
       free(*out);
