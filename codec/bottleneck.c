@@ -1,7 +1,7 @@
 /* bottleneck.c: WaLLoC companding quantiser (DESIGN.md, "Autoencoder").
  * u = 2L (Phi(y/s) - 1/2) with L = 2^(B-1) - 1/2 - 1e-3 and s = (2^(B-1) - 1)/1.85, q = round(u),
- * so |q| <= 2^(B-1) - 1, found by binary search in tabulated thresholds (so the integers
- * do not depend on the C library's erf). Inverse: y = s Phi^-1(clamp(q/(2L) + 1/2, 1e-4, 1 - 1e-4)). */
+ * so |q| <= 2^(B-1) - 1, found among tabulated thresholds (so the integers do not depend on
+ * the C library's erf): by a cell table, or a binary search. Inverse: y = s Phi^-1(clamp(q/(2L) + 1/2, 1e-4, 1 - 1e-4)). */
 #include <math.h>
 #include <stdlib.h>
 #include "codec/internal.h"
@@ -41,7 +41,14 @@ double wl_probit(double p) {
 }
 
 /* y at which u = 2L(Phi(y/s) - 1/2) crosses q + 1/2: the boundary between q and q + 1. */
-double wl_compand_threshold(int q, double L, double s) { return s * wl_probit(((q + 0.5) / L + 1.0) / 2.0); }
+static double compand_threshold(int q, double L, double s) { return s * wl_probit(((q + 0.5) / L + 1.0) / 2.0); }
+
+void wl_compand_thresholds(int bits, float *thresh) {
+  const int S = 1 << bits;
+  double L, s;
+  wl_compand_params(bits, &L, &s);
+  for (int i = 0; i < S; i++) thresh[i] = i < S - 2 ? (float)compand_threshold(1 - S / 2 + i, L, s) : INFINITY;
+}
 
 /* q = -(2^(B-1) - 1) + #{thresholds <= y}; thresh has 2^B - 2 ascending entries, padded to 2^B
  * with +inf. Without a table, a branchless binary search of B steps. With one, y's cell of a
@@ -77,8 +84,8 @@ int wl_quantise_cells(wl_model *m) {
   double gap = INFINITY;
   for (int i = 1; i < n; i++) gap = fmin(gap, (double)m->thresh[i] - m->thresh[i - 1]);
   const double w = gap / 4, y0 = m->thresh[0] - 2 * w;
+  if (!(gap > 0) || (m->thresh[n - 1] - y0) / w > 65536.0 * 16) return 0; /* thresholds too close: the search */
   const long cells = (long)ceil((m->thresh[n - 1] + 2 * w - y0) / w) + 1;
-  if (!(gap > 0) || cells > 65536L * 16) return 0; /* thresholds too close: the search */
   uint16_t *cell = malloc(sizeof(uint16_t) * (size_t)cells);
   if (!cell) return WL_FAIL(WL_ERR_NOMEM);
   for (long c = 0, i = 0; c < cells; c++) {

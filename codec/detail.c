@@ -17,7 +17,6 @@
 #include <string.h>
 #include "codec/detail.h"
 #include "entropy/entropy.h"
-#include "wavelet/wpt.h"
 
 /* Rounding toward zero by this much more than to nearest: a coefficient just over half a step
  * costs more bits than the error it saves (measured in codec/models/README.md). */
@@ -72,9 +71,9 @@ void wl_detail_residual(const wl_header *h, float *X, const float *Xh) {
     }
 }
 
-/* One plane of wl_detail_quantise: n values of r at 1 / step inv. floor is the truncation of a
- * positive value, which vectorises. */
-WL_CLONES static void quantise_plane(const float *r, long n, double inv, int16_t *v) {
+/* One plane of wl_detail_quantise: n values of r at 1 / step inv (floor: the truncation of a
+ * positive value). */
+static void quantise_plane(const float *r, long n, double inv, int16_t *v) {
   for (long p = 0; p < n; p++) {
     const double x = fabs((double)r[p]) * inv + 0.5 - DEADZONE;
     const int a = x >= VMAX ? VMAX : x > 0 ? (int)x : 0;

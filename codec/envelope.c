@@ -81,7 +81,6 @@ void wl_env_free(wl_env *e) {
   memset(e, 0, sizeof *e);
 }
 
-
 void wl_env_frames(int N, int64_t s, long n, int64_t *first, long *count) {
   const int64_t H = N / 2;
   *first = wl_floor_div(s, H) - 1;

@@ -112,7 +112,8 @@ struct wl_model {
 
 /* bottleneck.c: WaLLoC companding. u = 2L(Phi(y/s) - 1/2); q = round(u). */
 void wl_compand_params(int bits, double *L, double *s);
-double wl_compand_threshold(int q, double L, double s);
+/* The 2^B - 2 thresholds of B-bit companding, ascending, then 2 of +inf: thresh (2^B). */
+void wl_compand_thresholds(int bits, float *thresh);
 /* y for a latent q of m, from its table: q clamped to the B-bit range. */
 static inline float wl_dequant_q(const wl_model *m, int q) {
   const int half = 1 << (m->d.bits - 1);

@@ -106,12 +106,9 @@ int wl_model_alloc(wl_model *m) {
   }
   snprintf(m->d.kind, sizeof m->d.kind, "%s", m->N ? "neural" : "linear");
   double L, s;
-  const int qmin = 1 - (int)(S / 2); /* |q| <= 2^(B-1) - 1 */
   wl_compand_params(m->d.bits, &L, &s);
-  for (size_t i = 0; i < S; i++) {
-    m->dequant[i] = (float)wl_dequantise_one((int)i - (int)(S / 2), L, s);
-    m->thresh[i] = i < S - 2 ? (float)wl_compand_threshold(qmin + (int)i, L, s) : INFINITY;
-  }
+  for (size_t i = 0; i < S; i++) m->dequant[i] = (float)wl_dequantise_one((int)i - (int)(S / 2), L, s);
+  wl_compand_thresholds(m->d.bits, m->thresh);
   return wl_quantise_cells(m);
 }
 

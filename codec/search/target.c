@@ -73,7 +73,6 @@ typedef struct {
   int16_t *v;    /* detail planes */
   uint8_t *streams, *alpha; /* the latents' streams (each at most bound bytes), the alpha plane */
   size_t bound, alpha_len;
-  uint64_t base; /* bytes of the file at keep without a detail layer */
   wl_work w;     /* the analysis' (X lives there) */
   wl_work cw;    /* the decoder's, for rungs of fewer channels */
   double *alone; /* PSNR of the first L channels alone at [L], 0 until measured: the same on
@@ -111,15 +110,12 @@ static int ladder_init(ladder *l, const wl_model *m, const wl_image *img, int ke
   l->x = malloc(sizeof(float) * DP);
   l->out = malloc(sizeof(float) * n);
   if (!l->q || !l->v || !l->Xh || !l->x || !l->out) return WL_FAIL(WL_ERR_NOMEM);
-  /* the file at keep without a detail layer: header, alpha, streams and CRC, as wl_encode writes it */
   l->bound = wle_bound((size_t)P, l->h.bits);
   l->streams = malloc(l->bound * (size_t)l->h.keep);
   int e = l->streams ? wl_packets(&l->s, m->d.J, &l->w, &l->X) : WL_FAIL(WL_ERR_NOMEM);
   if (!e) e = wl_latents_of(m, l->X, l->h.keep, P, l->q, NULL);
   if (!e) e = wl_code_channels(m, l->q, &l->h, l->streams, l->bound);
   if (!e && img->alpha) e = wl_pack_alpha(img, &l->alpha, &l->alpha_len);
-  l->base = wl_header_size(l->h.keep) + l->alpha_len + 4;
-  for (int c = 0; !e && c < l->h.keep; c++) l->base += l->h.stream_len[c];
   /* the reconstruction's packets copied out, its work (the decoder's activations) freed before
    * the search: held instead, it slowed --bpp by 10% (fresh pages for every plane's stream) */
   wl_work sw = {0};
@@ -131,18 +127,24 @@ static int ladder_init(ladder *l, const wl_model *m, const wl_image *img, int ke
   return e;
 }
 
+/* Bytes of the file of the first L channels without a detail layer: header, alpha, their
+ * streams (a channel's code depends only on those before it) and CRC, as wl_encode writes it. */
+static double plain_bytes(const ladder *l, int L) {
+  double n = (double)(wl_header_size(L) + l->alpha_len + 4);
+  for (int c = 0; c < L; c++) n += l->h.stream_len[c];
+  return n;
+}
+
 /* Rung L's bytes (rate) or PSNR, exactly as the encoder and decoder would have them. */
 static int measure(ladder *l, int L, int rate, double *value) {
   const wl_model *m = l->m;
   const size_t DP = (size_t)m->D * l->h.lat_h * l->h.lat_w;
   wl_header h = l->h;
   h.step = rung_opts(l->h.keep, L).step;
-  if (!h.step) { /* channels alone: the first L streams (a channel's code depends only on those
-                  * before it), or the decoder on the first L latents */
+  if (!h.step) { /* channels alone: the first L streams, or the decoder on the first L latents */
     h.keep = L;
     if (rate) {
-      *value = (double)(wl_header_size(L) + l->alpha_len + 4);
-      for (int c = 0; c < L; c++) *value += h.stream_len[c];
+      *value = plain_bytes(l, L);
       return 0;
     }
     if (l->alone[L] > 0) {
@@ -158,7 +160,7 @@ static int measure(ladder *l, int L, int rate, double *value) {
       uint8_t *streams;
       wl_detail d;
       WL_TRY(wl_detail_pack(&h, l->v, &streams, &d));
-      *value = (double)(l->base + d.table_len + d.bytes);
+      *value = plain_bytes(l, l->h.keep) + (double)(d.table_len + d.bytes);
       free(streams);
       wl_detail_free(&d);
       return 0;
@@ -199,7 +201,7 @@ static int search(ladder *l, int rate, double value, int *rung) {
       /* bracketed: the rung beside the interpolated crossing on the answer's side (rate: the
        * highest below, PSNR: the lowest above), so that the next rung often closes the bracket;
        * halving when two rungs running did not halve the bracket */
-      const double at = lo + (0 - glo) / (ghi - glo) * (hi - lo);
+      const double at = lo - glo / (ghi - glo) * (hi - lo);
       slow = width && 2 * (hi - lo) > width ? slow + 1 : 0;
       width = hi - lo;
       next = ghi > glo && slow < 2 ? (rate ? (int)floor(at) : (int)ceil(at)) : (lo + hi) / 2;
@@ -270,7 +272,8 @@ int wl_encode_target(const wl_model *m, const wl_image *img, int target, double 
    * the smallest file kept (the sizes do not fall in order: one channel and a coarse step can
    * beat two channels and a finer one, and both beat three alone). */
   if (chosen->step) return 0;
-  for (int k = chosen->keep - !rate; k >= (rate ? chosen->keep : 1) && k >= 1 && k < half_of(m); k--) {
+  const int most = chosen->keep - !rate, least = rate ? most : 1; /* before *chosen changes */
+  for (int k = most; k >= least && k >= 1 && k < half_of(m); k--) {
     wl_encode_opts o;
     uint8_t *other;
     size_t len;
