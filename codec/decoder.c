@@ -85,12 +85,12 @@ static size_t layout(const wl_model *m, wl_grid g, int keep, float *buf, wl_deco
   const wl_grid f = wl_finer(g);
   const long P = wl_grid_size(g), Pf = wl_grid_size(f);
   size_t n = resnet_layout(m->N, m->R, P, keep, buf, a ? &a->res : NULL);
-  long conv = wl_conv_scratch(m->N, m->kh, m->kw, g);
+  long conv = wl_conv_scratch(m->N, m->N, m->kh, m->kw, g);
   if (m->Nf) {
     /* without keep the fine stage reuses the residual path's buffers, which it follows */
     const size_t at = keep ? n : 0, nf = resnet_layout(m->Nf, m->Rf, Pf, keep, buf ? buf + at : NULL, a ? &a->fine : NULL);
     n = at + nf > n ? at + nf : n;
-    const long cf = wl_conv_scratch(m->Nf, 3, 3, f);
+    const long cf = wl_conv_scratch(m->Nf, m->Nf, 3, 3, f);
     conv = cf > conv ? cf : conv;
     if (a) a->fin = keep ? buf + n : NULL; /* the fine stage's input, for the backward pass */
     n += keep ? (size_t)m->D * (size_t)P : 0;

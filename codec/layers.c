@@ -1,9 +1,9 @@
 /* layers.c: forward passes of the decoder's layers (layers.h): convolution as im2col + OpenBLAS
- * SGEMM over column blocks, SiLU, residual add. Their backward passes and the layers that
- * only training uses are in train/layers.c. tests/test_layers.c checks the convolution
+ * SGEMM over column blocks (a 3x3 kernel by Winograd's algorithm, winograd.c), then its bias,
+ * residual and SiLU (activation.c). Their backward passes and the layers that only training
+ * uses are in train/layers.c. tests/test_layers.c checks the convolution
  * against a direct loop. */
 #include <cblas.h>
-#include <stdint.h>
 #include <string.h>
 #include "codec/internal.h"
 #include "codec/layers.h"
@@ -12,9 +12,13 @@
 
 static long minl(long a, long b) { return a < b ? a : b; }
 
-long wl_conv_scratch(int Ci, int kh, int kw, wl_grid g) {
-  long P = wl_grid_size(g), fwd = WL_NTHREADS() * minl(P, WL_CONV_BLOCK);
-  return kh * kw == 1 ? 0 : (long)Ci * kh * kw * (fwd > minl(P, WL_CONV_CHUNK) ? fwd : minl(P, WL_CONV_CHUNK));
+static int winograd(int kh, int kw) { return kh == 3 && kw == 3; }
+
+long wl_conv_scratch(int Ci, int Co, int kh, int kw, wl_grid g) {
+  const long P = wl_grid_size(g), fwd = WL_NTHREADS() * minl(P, WL_CONV_BLOCK);
+  const long im2col = (long)Ci * kh * kw * (fwd > minl(P, WL_CONV_CHUNK) ? fwd : minl(P, WL_CONV_CHUNK));
+  const long wino = winograd(kh, kw) ? wl_wino_scratch(Ci, Co) : 0;
+  return kh * kw == 1 ? 0 : im2col > wino ? im2col : wino;
 }
 
 static long clampl(long v, long lo, long hi) { return v < lo ? lo : v > hi ? hi : v; }
@@ -53,65 +57,6 @@ void wl_im2col(float *col, const float *x, int Ci, int kh, int kw, wl_grid g, lo
   im2col(col, x, wl_grid_size(g), Ci, kh, kw, g, p0, n);
 }
 
-/* GCC if-converts the clamps in silu1 (and so vectorises the loops that call it; it
- * has the same option, so that they may inline it) only when comparisons may not
- * trap; this changes no value. */
-#if defined(__GNUC__) && !defined(__clang__)
-#define NO_TRAPS __attribute__((optimize("no-trapping-math")))
-#else
-#define NO_TRAPS
-#endif
-
-/* SiLU x / (1 + e^-x) with e^t computed here, so that the loops vectorise (the C library's expf
- * is a call per value, and a copy of its own per CPU): t clamped to [-87, 88], t = n ln 2 + r
- * with n = rint(t / ln 2) (Cody-Waite: ln 2 in two parts), e^r by Cephes' degree-6 polynomial
- * (|r| <= ln 2 / 2, relative error under 2e-7), 2^n put in the exponent bits. Elementwise and,
- * under -ffp-contract=off, unfused: the AVX2 clones give the default ones' bits. */
-NO_TRAPS static inline float silu1(float x) {
-  float t = -x > -87.0f ? -x : -87.0f;
-  t = t < 88.0f ? t : 88.0f;
-  const float k = (t * 1.44269504f + 12582912.0f) - 12582912.0f; /* rint: |t / ln 2| < 2^22 */
-  const float r = (t - k * 0.693359375f) + k * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * (r * r) + r + 1.0f;
-  union { uint32_t u; float f; } two = {.u = (uint32_t)((int32_t)k + 127) << 23};
-  return x / (1.0f + p * two.f);
-}
-
-WL_CLONES NO_TRAPS static void silu_span(float *restrict y, const float *restrict x, long n) {
-#pragma omp simd
-  for (long i = 0; i < n; i++) y[i] = silu1(x[i]);
-}
-
-/* A convolution's output row of m positions from its product acc: v = acc + b, v = res + v with a
- * residual, y = v and, with act, act = silu(v). acc is act's row (with act) or y's; y may be res
- * or act (then act's value is the last one stored). */
-WL_CLONES NO_TRAPS static void finish_row(float *y, float *act, const float *acc, const float *res, float b, long m) {
-  if (res) {
-#pragma omp simd
-    for (long j = 0; j < m; j++) {
-      const float v = res[j] + (acc[j] + b);
-      y[j] = v;
-      act[j] = silu1(v);
-    }
-  } else if (act) {
-#pragma omp simd
-    for (long j = 0; j < m; j++) {
-      const float v = acc[j] + b;
-      y[j] = v;
-      act[j] = silu1(v);
-    }
-  } else {
-#pragma omp simd
-    for (long j = 0; j < m; j++) y[j] = acc[j] + b;
-  }
-}
-
 /* What a convolution adds to its product: bias b (NULL: none, and nothing else), and optionally
  * an activation act and, only with act, a residual res, both laid out as y. */
 typedef struct { const float *b, *res; float *act; } epilogue;
@@ -148,8 +93,8 @@ static void conv_blocks(float *y, long ycs, conv_src x, const float *W, epilogue
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Co, (int)m, (int)K, 1.0f, W, (int)K, col, (int)ld,
                   beta, acc, (int)ycs);
       for (int o = 0; e.b && o < Co; o++)
-        finish_row(y + at + o * ycs, e.act ? acc + o * ycs : NULL, acc + o * ycs, e.res ? e.res + at + o * ycs : NULL,
-                   e.b[o], m);
+        wl_conv_finish(y + at + o * ycs, e.act ? acc + o * ycs : NULL, acc + o * ycs, e.res ? e.res + at + o * ycs : NULL,
+                       e.b[o], 0, m);
     }
   }
 }
@@ -157,6 +102,10 @@ static void conv_blocks(float *y, long ycs, conv_src x, const float *W, epilogue
 static void conv_whole(float *y, const float *x, const float *W, epilogue e, int Ci, int Co, int kh, int kw, wl_grid g,
                        float *scratch) {
   const long P = wl_grid_size(g);
+  if (winograd(kh, kw)) {
+    wl_wino_conv(y, P, 0, P, &(wl_wino_src){x, P, 0}, W, e.b, e.res, e.act, Ci, Co, g, scratch);
+    return;
+  }
   conv_blocks(y, P, (conv_src){x, 0, P, P}, W, e, 0.0f, Ci, Co, kh, kw, g, 0, P, scratch,
               (long)Ci * kh * kw * minl(P, WL_CONV_BLOCK));
 }
@@ -177,18 +126,28 @@ void wl_matmul_add(float *y, const float *W, const float *x, int Co, int Ci, lon
 }
 
 void wl_conv_window_rows(wl_grid g, long p0, long n, int kh, int *r0, int *r1) {
+  if (kh == 3) { /* Winograd's tiles: rows 2i, 2i+1 from rows 2i-1 .. 2i+2 */
+    *r0 = (int)clampl(p0 / g.w / 2 * 2 - 1, 0, g.h);
+    *r1 = (int)clampl((p0 + n - 1) / g.w / 2 * 2 + 3, 0, g.h);
+    return;
+  }
   const long P = wl_grid_size(g), q0 = p0 / WL_CONV_BLOCK * WL_CONV_BLOCK;
   const long q1 = minl(P, (p0 + n + WL_CONV_BLOCK - 1) / WL_CONV_BLOCK * WL_CONV_BLOCK);
   *r0 = (int)clampl(q0 / g.w - kh / 2, 0, g.h);
   *r1 = (int)clampl((q1 - 1) / g.w + 1 + kh / 2, 0, g.h);
 }
 
-long wl_conv_window_scratch(int Ci, int kh, int kw) {
+long wl_conv_window_scratch(int Ci, int Co, int kh, int kw) {
+  if (winograd(kh, kw)) return wl_wino_scratch(Ci, Co);
   return kh * kw == 1 ? 0 : WL_NTHREADS() * (long)Ci * kh * kw * WL_CONV_BLOCK;
 }
 
 void wl_conv_window(float *y, long ycs, long p0, long n, const wl_window *x, const float *W, const float *b, int Ci,
                     int Co, int kh, int kw, wl_grid g, float *scratch) {
+  if (winograd(kh, kw)) {
+    wl_wino_conv(y, ycs, p0, n, &(wl_wino_src){x->x, x->cs, x->r0}, W, b, NULL, NULL, Ci, Co, g, scratch);
+    return;
+  }
   conv_blocks(y, ycs, (conv_src){x->x, (long)x->r0 * g.w, (long)x->rows * g.w, x->cs}, W, (epilogue){b, NULL, NULL}, 0.0f, Ci, Co, kh,
               kw, g, p0, n, scratch, (long)Ci * kh * kw * WL_CONV_BLOCK);
 }
@@ -199,4 +158,3 @@ void wl_matmul_add_window(float *y, long ycs, long p0, long n, const wl_window *
               n, NULL, 0);
 }
 
-void wl_silu_span(float *y, const float *x, long n) { silu_span(y, x, n); }

@@ -18,11 +18,12 @@ static inline long wl_grid_size(wl_grid g) { return (long)g.B * g.h * g.w; }
 /* Convolution with a kh x kw kernel (kh, kw odd: 1x1, 3x3, or 1x3 for 1-D), stride 1,
  * 'same' zero padding at each image's border (no mixing between the B images).
  *   y (Co, P) = conv(x (Ci, P), W (Co, Ci, kh, kw)) + b (Co)      [b may be NULL]
- * Implemented as im2col + SGEMM, in column blocks so scratch stays bounded; each block is one
- * thread's, so the result does not depend on the thread count (tested). scratch must hold
- * wl_conv_scratch(Ci, kh, kw, g) floats, sized for the thread count of the call (0 for 1x1:
- * may be NULL). */
-long wl_conv_scratch(int Ci, int kh, int kw, wl_grid g);
+ * A 3x3 kernel runs Winograd's F(2x2, 3x3) (winograd.c); the others im2col + SGEMM, in column
+ * blocks so scratch stays bounded; each block is one thread's. Either way the result does not
+ * depend on the thread count (tested). scratch must hold wl_conv_scratch(Ci, Co, kh, kw, g)
+ * floats, sized for the thread count of the call (0 for 1x1: may be NULL); it holds
+ * wl_im2col's block too, for a backward pass. */
+long wl_conv_scratch(int Ci, int Co, int kh, int kw, wl_grid g);
 void wl_conv_forward(float *y, const float *x, const float *W, const float *b, int Ci, int Co, int kh,
                      int kw, wl_grid g, float *scratch);
 /* y (Co, P) += W (Co, Ci) x (Ci, P), blocked as wl_conv_forward. */
@@ -40,15 +41,33 @@ typedef struct { float *x; int r0, rows; long cs; } wl_window;
 /* Both for the n positions p0 .. p0+n-1 of one image's grid g alone (p0 and p0 + n multiples of
  * WL_CONV_BLOCK, or P: whole blocks), y (Co, n) with channel c at y + c * ycs: y = conv(x) + b,
  * or y += W x. Each output has the bits wl_conv_forward (wl_matmul_add) gives it over the whole
- * grid, as the same SGEMM column (image stripes, stripes.c). x must hold the rows of
- * wl_conv_window_rows for a kh-row kernel (1 for wl_matmul_add_window), and scratch
+ * grid, as the same SGEMM column or Winograd tile (image stripes, stripes.c). x must hold the
+ * rows of wl_conv_window_rows for a kh-row kernel (1 for wl_matmul_add_window), and scratch
  * wl_conv_window_scratch floats (none for a 1x1 kernel). */
 void wl_conv_window(float *y, long ycs, long p0, long n, const wl_window *x, const float *W, const float *b, int Ci,
                     int Co, int kh, int kw, wl_grid g, float *scratch);
 void wl_matmul_add_window(float *y, long ycs, long p0, long n, const wl_window *x, const float *W, int Co, int Ci,
                           wl_grid g);
 void wl_conv_window_rows(wl_grid g, long p0, long n, int kh, int *r0, int *r1);
-long wl_conv_window_scratch(int Ci, int kh, int kw);
+long wl_conv_window_scratch(int Ci, int Co, int kh, int kw);
+
+/* A 3x3 convolution by Winograd's F(2x2, 3x3) (winograd.c) at positions p0 .. p0+n-1 of grid g
+ * (any range; B images), y (Co, n) with channel c at y + c * ycs, then its epilogue as
+ * wl_conv_finish's (b NULL: y = conv(x) alone). x holds the rows of the B images' line from row
+ * r0 on, channel c at x + c * cs: the rows the tiles of rows p0 / w .. (p0 + n - 1) / w read
+ * (wl_conv_window_rows). res and act (may be NULL) are laid out as y. Each output has the same
+ * bits whatever the range, the thread count, or the CPU. scratch: wl_wino_scratch floats. */
+typedef struct { const float *x; long cs, r0; } wl_wino_src;
+void wl_wino_conv(float *y, long ycs, long p0, long n, const wl_wino_src *x, const float *W, const float *b,
+                  const float *res, float *act, int Ci, int Co, wl_grid g, float *scratch);
+long wl_wino_scratch(int Ci, int Co);
+/* Its product C (M, N) = A (M, K) B (K, N), rows packed: each element fmaf over k in order from
+ * 0, by an AVX2 kernel where the CPU has one unless portable (then a plain loop: the same bits). */
+void wl_wino_gemm(float *C, const float *A, const float *B, int M, int K, long N, int portable);
+/* A convolution's m outputs from its products acc (activation.c): raw: y = acc (not aliased);
+ * else v = acc + b, with res v = res + v; y = v and, with act, act = silu(v). y may be res or
+ * act (act then holds silu(v)); acc may be y's or act's row. */
+void wl_conv_finish(float *y, float *act, const float *acc, const float *res, float b, int raw, long m);
 
 /* wl_conv_forward's y plus res (NULL: none; may be y), and act = silu(y) (not NULL; may be y:
  * then it holds silu(y) only): a residual block's convolution and the activation that follows it,

@@ -175,14 +175,16 @@ static int silu_into(float **buf, size_t *cap, const stage *in, long lo, long hi
 }
 
 /* The rows of in that positions [pa, pb) of lap `lap` of s read through a kernel of kh x kw, in
- * *v (through SiLU into buf when act: only the positions the kernel reaches). */
+ * *v (through SiLU into buf when act: only the positions the kernel reaches; a 3x3 kernel's
+ * Winograd tiles reach the whole rows). */
 static int input(stage *s, stage *in, int lap, long pa, long pb, int kh, int kw, int act, float **buf, size_t *cap,
                  wl_window *v) {
   const long o = (long)lap * in->H, reach = (long)(kh / 2) * in->w + kw / 2;
   int r0, r1;
   wl_conv_window_rows((wl_grid){1, in->H, in->w}, pa, pb - pa, kh, &r0, &r1);
   WL_TRY(view(in, s, o + r0, o + r1, v));
-  return act ? silu_into(buf, cap, in, pa - reach, pb + reach, v) : 0;
+  const long lo = kh == 3 ? (long)r0 * in->w : pa - reach, hi = kh == 3 ? (long)r1 * in->w : pb + reach;
+  return act ? silu_into(buf, cap, in, lo, hi, v) : 0;
 }
 
 /* out += the rows of in (s's size) at positions [pa, pb) of lap `lap`, or out = them (set) */
@@ -226,7 +228,7 @@ static int conv(stage *s, int lap, long pa, long pb, float *out, long cs) {
   const wl_grid g = {1, s->H, s->w};
   wl_window x;
   WL_TRY(input(s, s->in, lap, pa, pb, s->kh, s->kw, 1, &s->p->act, &s->p->acap, &x));
-  WL_TRY(wl_grow(&s->p->scratch, &s->p->scap, (size_t)wl_conv_window_scratch(s->in->C, s->kh, s->kw)));
+  WL_TRY(wl_grow(&s->p->scratch, &s->p->scap, (size_t)wl_conv_window_scratch(s->in->C, s->C, s->kh, s->kw)));
   wl_conv_window(out, cs, pa, pb - pa, &x, s->W, s->bias, s->in->C, s->C, s->kh, s->kw, g, s->p->scratch);
   return s->in2 ? add_rows(s, s->in2, lap, pa, pb, out, cs, 0) : 0;
 }

@@ -33,7 +33,7 @@ static void col2im(float *x, const float *col, int Ci, int kh, int kw, wl_grid g
 void wl_conv_backward(float *dx, float *dW, float *db, const float *dy, const float *x, const float *W,
                       int Ci, int Co, int kh, int kw, wl_grid g, float *scratch) {
   long P = wl_grid_size(g), K = (long)Ci * kh * kw, chunk = kh * kw == 1 ? P : WL_CONV_CHUNK;
-  float *dcol = scratch ? scratch + wl_conv_scratch(Ci, kh, kw, g) : NULL;
+  float *dcol = scratch ? scratch + wl_conv_scratch(Ci, Co, kh, kw, g) : NULL;
   if (db) {
 #pragma omp parallel for schedule(static)
     for (int o = 0; o < Co; o++) {
