@@ -1,5 +1,6 @@
 /* activation.c: SiLU and the epilogue of a convolution (bias, residual, SiLU), shared by the
  * im2col path (layers.c) and Winograd's (winograd.c). */
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 #include "codec/layers.h"
@@ -14,16 +15,17 @@
 #define NO_TRAPS
 #endif
 
-/* SiLU x / (1 + e^-x) with e^t computed here, so that the loops vectorise (the C library's expf
- * is a call per value, and a copy of its own per CPU): t clamped to [-87, 88], t = n ln 2 + r
- * with n = rint(t / ln 2) (Cody-Waite: ln 2 in two parts), e^r by Cephes' degree-6 polynomial
- * (|r| <= ln 2 / 2, relative error under 2e-7), 2^n put in the exponent bits. Elementwise and,
- * under -ffp-contract=off, unfused: the AVX2 clones give the default ones' bits. */
+/* SiLU x sigma(x) with e = e^-|x| computed here, so that the loops vectorise (the C library's
+ * expf is a call per value, and a copy of its own per CPU): sigma(|x|) = 1 / (1 + e), sigma(x) =
+ * e sigma(|x|) for x < 0. u = -|x| clamped to -87 (e flushed to 0 below, where SiLU is under
+ * 2e-36), u = n ln 2 + r with n = rint(u / ln 2) (Cody-Waite: ln 2 in two parts), e^r by
+ * Cephes' degree-6 polynomial (|r| <= ln 2 / 2, relative error under 2e-7), 2^n put in the
+ * exponent bits. One division and no branch: elementwise and, under -ffp-contract=off,
+ * unfused, so the AVX2 clones give the default ones' bits. */
 NO_TRAPS static inline float silu1(float x) {
-  float t = -x > -87.0f ? -x : -87.0f;
-  t = t < 88.0f ? t : 88.0f;
-  const float k = (t * 1.44269504f + 12582912.0f) - 12582912.0f; /* rint: |t / ln 2| < 2^22 */
-  const float r = (t - k * 0.693359375f) + k * 2.12194440e-4f;
+  const float a = fabsf(x), u = a < 87.0f ? -a : -87.0f;
+  const float k = (u * 1.44269504f + 12582912.0f) - 12582912.0f; /* rint: |u / ln 2| < 2^22 */
+  const float r = (u - k * 0.693359375f) + k * 2.12194440e-4f;
   float p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
   p = p * r + 8.3334519073e-3f;
@@ -32,7 +34,8 @@ NO_TRAPS static inline float silu1(float x) {
   p = p * r + 5.0000001201e-1f;
   p = p * (r * r) + r + 1.0f;
   union { uint32_t u; float f; } two = {.u = (uint32_t)((int32_t)k + 127) << 23};
-  return x / (1.0f + p * two.f);
+  const float e = a < 87.0f ? p * two.f : 0.0f, s = 1.0f / (1.0f + e);
+  return x * (x < 0.0f ? e * s : s);
 }
 
 WL_CLONES NO_TRAPS static void silu_span(float *restrict y, const float *restrict x, long n) {
