@@ -16,8 +16,18 @@
 #include "codec/layers.h"
 #include "wavelet/wpt.h"
 
+/* A block's convolution and its epilogue (wl_conv_act): decoding (exact 0) runs a 3x3 one by
+ * Winograd's algorithm, as the image stripes do; training, which differentiates it, by im2col. */
+static void conv(float *y, float *act, const float *res, const float *x, const float *W, const float *b, int N,
+                 int kh, int kw, wl_grid g, float *scratch, int exact) {
+  const long P = wl_grid_size(g);
+  if (!exact && kh == 3 && kw == 3) wl_wino_conv(y, P, 0, P, &(wl_wino_src){x, P, 0}, W, b, res, act, N, N, g, scratch);
+  else wl_conv_act(y, act, res, x, W, b, N, N, kh, kw, g, scratch);
+}
+
 /* X (Co, P) += out_w silu(h_R), h_0 = in_w x (Ci, P) + in_b. Each convolution computes the SiLU
- * of its output too (wl_conv_act), and the second of a block adds the block's input. */
+ * of its output too, and the second of a block adds the block's input. Activations kept for the
+ * backward pass (a->stride) mean training: the exact convolutions. */
 static void resnet_run(const wl_resnet *n, const float *x, wl_grid g, float *X, const wl_resnet_acts *a, float *scratch) {
   const int N = n->N, R = n->R;
   const size_t taps = (size_t)n->kh * n->kw;
@@ -27,8 +37,8 @@ static void resnet_run(const wl_resnet *n, const float *x, wl_grid g, float *X, 
     const float *W1 = n->w + (size_t)2 * r * N * N * taps, *W2 = W1 + (size_t)N * N * taps;
     const float *b1 = n->b + (size_t)2 * r * N, *b2 = b1 + N;
     float *h = a->h + r * st, *a1 = a->a1 + r * st, *c1 = a->c1 + r * st, *a2 = a->a2 + r * st;
-    wl_conv_act(c1, a2, NULL, a1, W1, b1, N, N, n->kh, n->kw, g, scratch);
-    wl_conv_act(h + st, r + 1 < R ? a1 + st : a->sR, h, a2, W2, b2, N, N, n->kh, n->kw, g, scratch);
+    conv(c1, a2, NULL, a1, W1, b1, N, n->kh, n->kw, g, scratch, st != 0);
+    conv(h + st, r + 1 < R ? a1 + st : a->sR, h, a2, W2, b2, N, n->kh, n->kw, g, scratch, st != 0);
   }
   wl_matmul_add(X, n->out_w, a->sR, n->Co, N, P);
 }

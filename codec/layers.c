@@ -1,6 +1,6 @@
 /* layers.c: forward passes of the decoder's layers (layers.h): convolution as im2col + OpenBLAS
- * SGEMM over column blocks (a 3x3 kernel by Winograd's algorithm, winograd.c), then its bias,
- * residual and SiLU (activation.c). Their backward passes and the layers that only training
+ * SGEMM over column blocks (a 3x3 kernel in image stripes by Winograd's algorithm, winograd.c),
+ * then its bias, residual and SiLU (activation.c). Their backward passes and the layers that only training
  * uses are in train/layers.c. tests/test_layers.c checks the convolution
  * against a direct loop. */
 #include <cblas.h>
@@ -102,10 +102,6 @@ static void conv_blocks(float *y, long ycs, conv_src x, const float *W, epilogue
 static void conv_whole(float *y, const float *x, const float *W, epilogue e, int Ci, int Co, int kh, int kw, wl_grid g,
                        float *scratch) {
   const long P = wl_grid_size(g);
-  if (winograd(kh, kw)) {
-    wl_wino_conv(y, P, 0, P, &(wl_wino_src){x, P, 0}, W, e.b, e.res, e.act, Ci, Co, g, scratch);
-    return;
-  }
   conv_blocks(y, P, (conv_src){x, 0, P, P}, W, e, 0.0f, Ci, Co, kh, kw, g, 0, P, scratch,
               (long)Ci * kh * kw * minl(P, WL_CONV_BLOCK));
 }
@@ -126,9 +122,9 @@ void wl_matmul_add(float *y, const float *W, const float *x, int Co, int Ci, lon
 }
 
 void wl_conv_window_rows(wl_grid g, long p0, long n, int kh, int *r0, int *r1) {
-  if (kh == 3) { /* Winograd's tiles: rows 2i, 2i+1 from rows 2i-1 .. 2i+2 */
-    *r0 = (int)clampl(p0 / g.w / 2 * 2 - 1, 0, g.h);
-    *r1 = (int)clampl((p0 + n - 1) / g.w / 2 * 2 + 3, 0, g.h);
+  if (kh == 3) { /* Winograd's tiles: rows 4i .. 4i+3 from rows 4i-1 .. 4i+4 */
+    *r0 = (int)clampl(p0 / g.w / 4 * 4 - 1, 0, g.h);
+    *r1 = (int)clampl((p0 + n - 1) / g.w / 4 * 4 + 5, 0, g.h);
     return;
   }
   const long P = wl_grid_size(g), q0 = p0 / WL_CONV_BLOCK * WL_CONV_BLOCK;

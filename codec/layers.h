@@ -18,11 +18,11 @@ static inline long wl_grid_size(wl_grid g) { return (long)g.B * g.h * g.w; }
 /* Convolution with a kh x kw kernel (kh, kw odd: 1x1, 3x3, or 1x3 for 1-D), stride 1,
  * 'same' zero padding at each image's border (no mixing between the B images).
  *   y (Co, P) = conv(x (Ci, P), W (Co, Ci, kh, kw)) + b (Co)      [b may be NULL]
- * A 3x3 kernel runs Winograd's F(2x2, 3x3) (winograd.c); the others im2col + SGEMM, in column
- * blocks so scratch stays bounded; each block is one thread's. Either way the result does not
- * depend on the thread count (tested). scratch must hold wl_conv_scratch(Ci, Co, kh, kw, g)
- * floats, sized for the thread count of the call (0 for 1x1: may be NULL); it holds
- * wl_im2col's block too, for a backward pass. */
+ * Implemented as im2col + SGEMM, in column blocks so scratch stays bounded; each block is one
+ * thread's, so the result does not depend on the thread count (tested). These are the exact
+ * convolutions that training differentiates; decoding runs a 3x3 kernel by Winograd's algorithm
+ * (wl_wino_conv). scratch must hold wl_conv_scratch(Ci, Co, kh, kw, g) floats, sized for the
+ * thread count of the call (0 for 1x1: may be NULL): enough for either. */
 long wl_conv_scratch(int Ci, int Co, int kh, int kw, wl_grid g);
 void wl_conv_forward(float *y, const float *x, const float *W, const float *b, int Ci, int Co, int kh,
                      int kw, wl_grid g, float *scratch);
@@ -41,7 +41,8 @@ typedef struct { float *x; int r0, rows; long cs; } wl_window;
 /* Both for the n positions p0 .. p0+n-1 of one image's grid g alone (p0 and p0 + n multiples of
  * WL_CONV_BLOCK, or P: whole blocks), y (Co, n) with channel c at y + c * ycs: y = conv(x) + b,
  * or y += W x. Each output has the bits wl_conv_forward (wl_matmul_add) gives it over the whole
- * grid, as the same SGEMM column or Winograd tile (image stripes, stripes.c). x must hold the
+ * grid (a 3x3 kernel: that wl_wino_conv gives it), as the same SGEMM column or Winograd tile
+ * (image stripes, stripes.c). x must hold the
  * rows of wl_conv_window_rows for a kh-row kernel (1 for wl_matmul_add_window), and scratch
  * wl_conv_window_scratch floats (none for a 1x1 kernel). */
 void wl_conv_window(float *y, long ycs, long p0, long n, const wl_window *x, const float *W, const float *b, int Ci,
@@ -51,9 +52,10 @@ void wl_matmul_add_window(float *y, long ycs, long p0, long n, const wl_window *
 void wl_conv_window_rows(wl_grid g, long p0, long n, int kh, int *r0, int *r1);
 long wl_conv_window_scratch(int Ci, int Co, int kh, int kw);
 
-/* A 3x3 convolution by Winograd's F(2x2, 3x3) (winograd.c) at positions p0 .. p0+n-1 of grid g
+/* A 3x3 convolution by Winograd's F(4x4, 3x3) (winograd.c) at positions p0 .. p0+n-1 of grid g
  * (any range; B images), y (Co, n) with channel c at y + c * ycs, then its epilogue as
- * wl_conv_finish's (b NULL: y = conv(x) alone). x holds the rows of the B images' line from row
+ * wl_conv_finish's (b NULL: y = conv(x) alone). It rounds differently from wl_conv_forward
+ * (relative differences around 1e-5): decoding's convolution, not training's. x holds the rows of the B images' line from row
  * r0 on, channel c at x + c * cs: the rows the tiles of rows p0 / w .. (p0 + n - 1) / w read
  * (wl_conv_window_rows). res and act (may be NULL) are laid out as y. Each output has the same
  * bits whatever the range, the thread count, or the CPU. scratch: wl_wino_scratch floats. */
