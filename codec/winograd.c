@@ -149,19 +149,25 @@ void wl_wino_gemm(float *C, const float *A, const float *B, int M, int K, long N
 WL_CLONES static void tile_in(float *restrict V, long vs, const wl_wino_src *x, int ci, wl_grid g, int b, int i,
                               long j0, long T, float *restrict d, float *restrict z) {
   const long n = T + 1, w = 4 * n, c0 = 4 * j0 - 1, lo = c0 < 0 ? -c0 : 0, hi = minl(w, g.w - c0);
+  const float *rows[6]; /* the image's row where it holds all w columns, else a copy padded with zeros */
   for (int r = 0; r < 6; r++) {
     const int row = 4 * i - 1 + r;
     float *dr = d + r * w;
+    rows[r] = dr;
     if (row < 0 || row >= g.h) {
       memset(dr, 0, sizeof(float) * w);
       continue;
     }
     const float *s = x->x + ci * x->cs + ((long)b * g.h + row - x->r0) * g.w + c0;
+    if (!lo && hi == w) {
+      rows[r] = s;
+      continue;
+    }
     memset(dr, 0, sizeof(float) * lo);
     memcpy(dr + lo, s + lo, sizeof(float) * (hi - lo));
     memset(dr + hi, 0, sizeof(float) * (w - hi));
   }
-  const float *d0 = d, *d1 = d0 + w, *d2 = d1 + w, *d3 = d2 + w, *d4 = d3 + w, *d5 = d4 + w;
+  const float *d0 = rows[0], *d1 = rows[1], *d2 = rows[2], *d3 = rows[3], *d4 = rows[4], *d5 = rows[5];
 #pragma omp simd
   for (long c = 0; c < w; c++) {
     BT(d0[c], d1[c], d2[c], d3[c], d4[c], d5[c]);
@@ -241,7 +247,7 @@ static void finish(float *y, long ycs, long p0, long n, const float *b, const fl
 void wl_wino_conv(float *y, long ycs, long p0, long n, const wl_wino_src *x, const float *W, const float *b,
                   const float *res, float *act, int Ci, int Co, wl_grid g, float *scratch) {
   const long th = (g.h + TS - 1) / TS, tw = (g.w + TS - 1) / TS, nseg = (tw + TILES - 1) / TILES;
-  const long seg = ((tw + nseg - 1) / nseg + 7) / 8 * 8; /* a unit's tiles in a row: whole vectors but the last */
+  const long seg = ((tw + nseg - 1) / nseg + 23) / 24 * 24; /* a unit's tiles in a row: the product's 24 columns */
   const long k = nseg > 1 || tw > TILES / 2 ? 1 : TILES / tw; /* a unit's tile rows */
   const long r0 = p0 / g.w, r1 = (p0 + n - 1) / g.w;         /* rows over the B images */
   const long t0 = r0 / g.h * th + r0 % g.h / TS, t1 = r1 / g.h * th + r1 % g.h / TS + 1;
