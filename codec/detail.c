@@ -106,29 +106,37 @@ int wl_detail_pack(const wl_header *h, const int16_t *v, uint8_t **streams, wl_d
   const long P = (long)h->lat_h * h->lat_w;
   memset(d, 0, sizeof *d);
   d->D = D;
-  /* each plane into a buffer of its own, cut to size: the bound of all D at once would be
-   * many times the image */
+  /* each plane into its thread's buffer of the bound, then into one of its own cut to size: the
+   * bound of all D at once would be many times the image */
   const size_t bound = wle_bound((size_t)P, 16);
   uint8_t **part = calloc((size_t)D, sizeof *part);
   d->mode = malloc((size_t)D);
   d->len = calloc((size_t)D, sizeof *d->len);
   wl_first err = WL_FIRST;
   if (!part || !d->mode || !d->len) wl_first_note(&err, 0, WL_FAIL(WL_ERR_NOMEM));
-#pragma omp parallel for schedule(dynamic)
-  for (int i = 0; i < (err.err ? 0 : D); i++) {
-    const int16_t *q = v + (long)i * P;
-    int most = 0;
-    for (long p = 0; p < P; p++) most |= q[p] < 0 ? -q[p] : q[p];
-    d->mode[i] = WL_DETAIL_EMPTY;
-    if (!most) continue;
-    const int bits = 34 - __builtin_clz((unsigned)most); /* the magnitude's bits and a sign: 2 .. 16 */
-    size_t len = 0;
-    int mode = 0, e = (part[i] = malloc(bound)) ? 0 : WL_FAIL(WL_ERR_NOMEM);
-    if (!e) e = wle_encode_best(q, context(v, C, siblings(h), P, i), h->lat_h, h->lat_w, bits, NULL, part[i], bound, &len,
-                                &mode);
-    wl_first_note(&err, i, e < 0 ? e : len > UINT32_MAX ? WL_FAIL(WL_ERR_LIMIT) : 0);
-    d->mode[i] = (uint8_t)(mode | (bits - 2) << 2);
-    d->len[i] = (uint32_t)len;
+  const int ok = !err.err;
+#pragma omp parallel if (ok)
+  {
+    uint8_t *buf = ok ? malloc(bound) : NULL;
+    if (ok && !buf) wl_first_note(&err, 0, WL_FAIL(WL_ERR_NOMEM));
+#pragma omp for schedule(dynamic)
+    for (int i = 0; i < (ok ? D : 0); i++) {
+      const int16_t *q = v + (long)i * P;
+      int most = 0;
+      for (long p = 0; p < P; p++) most |= q[p] < 0 ? -q[p] : q[p];
+      d->mode[i] = WL_DETAIL_EMPTY;
+      if (!most || !buf) continue;
+      const int bits = 34 - __builtin_clz((unsigned)most); /* the magnitude's bits and a sign: 2 .. 16 */
+      size_t len = 0;
+      int mode = 0, e = wle_encode_best(q, context(v, C, siblings(h), P, i), h->lat_h, h->lat_w, bits, NULL, buf, bound,
+                                        &len, &mode);
+      if (!e && !(part[i] = malloc(len ? len : 1))) e = WL_FAIL(WL_ERR_NOMEM);
+      if (!e) memcpy(part[i], buf, len);
+      wl_first_note(&err, i, e < 0 ? e : len > UINT32_MAX ? WL_FAIL(WL_ERR_LIMIT) : 0);
+      d->mode[i] = (uint8_t)(mode | (bits - 2) << 2);
+      d->len[i] = (uint32_t)len;
+    }
+    free(buf);
   }
   d->n = err.err ? 0 : D;
   while (d->n > 0 && d->mode[d->n - 1] == WL_DETAIL_EMPTY) d->n--;
