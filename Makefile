@@ -6,7 +6,8 @@
 #                   opus and flac (bench/audio.py), then -T1 against -T2, idle and beside two
 #                   busy processes (bench/threads.py), the Python latent read (bench/latents.py),
 #                   big images (bench/big.py), an 8-band 16-bit sensor model through -Q
-#                   (bench/sensor.py), then rate-distortion and BD-rate against
+#                   (bench/sensor.py), the image targets on corpus/val2 (bench/targets.py),
+#                   then rate-distortion and BD-rate against
 #                   cwebp, cjxl and opj_compress (bench/rd.py); not part of check
 #   make man        regenerate man/walloc.1 from man/walloc.1.md (needs pandoc)
 #   make install    PREFIX (/usr/local) and DESTDIR: the program, both libraries, the headers,
@@ -124,6 +125,7 @@ bench: deps-bench
 	@/usr/bin/python3 bench/latents.py
 	@/usr/bin/python3 bench/big.py
 	@/usr/bin/python3 bench/sensor.py
+	@/usr/bin/python3 bench/targets.py corpus/val2
 	@/usr/bin/python3 bench/rd.py corpus/val2 --plot bench/figures/rd-val2.svg
 	@/usr/bin/python3 bench/rd.py corpus/val3/rgb --plot bench/figures/rd-val3-rgb.svg
 	@/usr/bin/python3 bench/rd.py corpus/val3/gray --walloc "-m gray" --plot bench/figures/rd-val3-gray.svg

@@ -1,0 +1,90 @@
+#!/usr/bin/python3
+"""make bench: the image targets of issue 17 on the photos of corpus/val2 (no model was trained
+on them), with the built-in rgb model and threads by default.
+
+For every photo: a plain encode (the default settings), --bpp 0.1 0.25 0.5 1.0, --psnr 30 35 40
+and --size at 0.4 bits a pixel, each timed as a whole process, RUNS rounds (default 3) that run
+every command once in a shuffled order, the median kept. Printed per target: how many files
+land where the issue asks (--bpp within 3% of X, --psnr at least D and within 0.25 dB of it,
+--size not over N), the worst miss, and the target's time over the plain encode's of the same
+photo (median and largest over the photos). TARGETS_EVERY=N takes every Nth photo.
+
+    bench/targets.py [FOLDER]      (default corpus/val2)"""
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+
+from common import TOP, WALLOC, psnr, rgb, split_images, tmp
+
+RUNS = int(os.environ.get("RUNS", "3"))
+TARGETS = [("--bpp", x) for x in ("0.1", "0.25", "0.5", "1.0")] + [("--psnr", d) for d in ("30", "35", "40")]
+SIZE_BPP = 0.4
+
+
+def timed(cmds):
+    """The median whole-process time of each command over RUNS shuffled rounds."""
+    ts = {c: [] for c in cmds}
+    for _ in range(RUNS):
+        for c in random.sample(cmds, len(cmds)):
+            t = time.perf_counter()
+            subprocess.run(c, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            ts[c].append(time.perf_counter() - t)
+    return {c: statistics.median(t) for c, t in ts.items()}
+
+
+def measure(src):
+    """{target: (time over plain, bpp, PSNR, bytes)} for one photo, and the size limit used."""
+    a = rgb(src)
+    pixels = a.shape[0] * a.shape[1]
+    size = int(SIZE_BPP * pixels / 8)
+    flags = [(), ("--size", str(size))] + [(f, v) for f, v in TARGETS]
+    out = {fl: os.path.join(tmp, "t%d.wlc" % i) for i, fl in enumerate(flags)}
+    cmds = {fl: (WALLOC, "encode", "-q", "-f", *fl, src, "-o", out[fl]) for fl in flags}
+    t = timed(list(cmds.values()))
+    res = {}
+    for fl in flags[1:]:
+        png = out[fl][:-4] + ".png"
+        subprocess.run((WALLOC, "decode", "-q", "-f", out[fl], "-o", png), check=True)
+        n = os.path.getsize(out[fl])
+        res[fl] = (t[cmds[fl]] / t[cmds[()]], 8.0 * n / pixels, psnr(a, rgb(png)), n)
+    return res, size
+
+
+def main():
+    folder = sys.argv[1] if len(sys.argv) > 1 else "corpus/val2"
+    images = split_images(folder)[:: int(os.environ.get("TARGETS_EVERY", "1"))]
+    if not images:
+        sys.exit("bench/targets.py: no PNGs in %s (scripts/corpus.sh makes them)" % os.path.join(TOP, folder))
+    rows = {}
+    for src in images:
+        res, size = measure(src)
+        for fl, (ratio, bpp, q, n) in res.items():
+            if fl[0] == "--bpp":
+                miss = abs(bpp / float(fl[1]) - 1)
+                ok = miss <= 0.03
+                shown = "%+.1f%%" % (100 * (bpp / float(fl[1]) - 1))
+            elif fl[0] == "--psnr":
+                miss = q - float(fl[1])
+                ok = 0 <= miss <= 0.25
+                shown = "%+.2f dB" % miss
+            else:
+                miss = n / size - 1
+                ok = n <= size
+                shown = "%+.1f%%" % (100 * miss)
+            rows.setdefault(fl, []).append((ratio, ok, abs(miss), shown, os.path.basename(src)))
+    print("## Targets on %d photos of %s (rgb, threads by default, medians of %d)\n" % (len(images), folder, RUNS))
+    print("| target | where the issue asks | worst | time / plain encode: median | largest |")
+    print("|---|---|---|---|---|")
+    for fl, r in rows.items():
+        worst = max(r, key=lambda x: x[2])
+        name = "--size (%.1f bpp)" % SIZE_BPP if fl[0] == "--size" else " ".join(fl)
+        print("| %s | %d / %d | %s (%s) | %.2f | %.2f (%s) |" % (
+            name, sum(x[1] for x in r), len(r), worst[3], worst[4], statistics.median(x[0] for x in r),
+            max(x[0] for x in r), max(r)[4]))
+
+
+if __name__ == "__main__":
+    main()
