@@ -60,6 +60,8 @@ long wl_conv_window_scratch(int Ci, int Co, int kh, int kw);
  * (wl_conv_window_rows). res and act (may be NULL) are laid out as y. Each output has the same
  * bits whatever the range, the thread count, or the CPU. scratch: wl_wino_scratch floats. */
 typedef struct { const float *x; long cs, r0; } wl_wino_src;
+#define WL_WINO_ROWS 4 /* a tile's rows (and columns) of outputs: a band of whole tiles computes no
+                          row twice */
 void wl_wino_conv(float *y, long ycs, long p0, long n, const wl_wino_src *x, const float *W, const float *b,
                   const float *res, float *act, int Ci, int Co, wl_grid g, float *scratch);
 long wl_wino_scratch(int Ci, int Co);

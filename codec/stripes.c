@@ -62,6 +62,8 @@ struct stage {
   long cap, base, hi;
   int started;      /* the window has begun (where its first reader first asked) */
   int rows;         /* computes whole rows (a transform) */
+  long unit;        /* a layer's pieces start and end on multiples of it: its SGEMM blocks, or a
+                       3x3 convolution's rows of Winograd tiles (no tile computed twice) */
   int nrd;          /* readers, and the lowest row of the line each may still ask for */
   const stage *rdr[MAX_READERS];
   int rd[MAX_READERS];
@@ -119,7 +121,7 @@ static int extend(stage *s, long end) {
     const int lap = (int)floordiv(s->hi, P);
     const long o = (long)lap * P, pa = s->hi - o;
     const long pb = s->rows ? minl(P, roundup(pa + TRANSFORM_POSITIONS, s->w))
-                            : minl(P, minl(roundup(end - o, WL_CONV_BLOCK), pa + CHUNK));
+                            : minl(P, minl(roundup(end - o, s->unit), pa + roundup(CHUNK, s->unit)));
     WL_TRY(room(s, o + pb));
     WL_TRY(s->compute(s, lap, pa, pb, s->buf + (s->hi - s->base), s->cap));
     s->hi = o + pb;
@@ -134,7 +136,7 @@ static int view(stage *s, const stage *r, long a, long b, wl_window *v) {
   const long P = (long)s->H * s->w;
   if (!s->started) {
     const long o = floordiv(a * s->w, P) * P;
-    s->base = s->hi = s->rows ? a * s->w : o + (a * s->w - o) / WL_CONV_BLOCK * WL_CONV_BLOCK;
+    s->base = s->hi = s->rows ? a * s->w : o + (a * s->w - o) / s->unit * s->unit;
     s->started = 1;
   }
   for (int i = 0; i < s->nrd; i++)
@@ -271,7 +273,7 @@ static int forward(stage *s, int lap, long pa, long pb, float *out, long cs) {
 
 static stage *add(pipe *p, compute_fn *f, int C, int H, int w, stage *in) {
   stage *s = &p->st[p->n++];
-  *s = (stage){.compute = f, .p = p, .C = C, .H = H, .w = w, .in = in};
+  *s = (stage){.compute = f, .p = p, .C = C, .H = H, .w = w, .in = in, .unit = WL_CONV_BLOCK};
   return s;
 }
 
@@ -289,6 +291,7 @@ static stage *blocks(pipe *p, stage *h, int R, const float *w, const float *b, i
     c1->W = w + 2 * r * per, c1->bias = b + 2 * r * N, c1->kh = kh, c1->kw = kw;
     stage *c2 = add(p, conv, (int)N, h->H, h->w, c1);
     c2->W = c1->W + per, c2->bias = c1->bias + N, c2->kh = kh, c2->kw = kw, c2->in2 = h;
+    if (kh == 3) c1->unit = c2->unit = (long)WL_WINO_ROWS * h->w;
     h = c2;
   }
   return h;

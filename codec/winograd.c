@@ -20,7 +20,7 @@
 
 #define TILES 48L /* tiles per unit of work, at most: its V and M stay in L2 */
 #define NX 36      /* products per channel pair: the 6x6 transformed tile */
-#define TS 4       /* a tile's rows and columns of outputs */
+#define TS WL_WINO_ROWS /* a tile's rows and columns of outputs */
 
 static long minl(long a, long b) { return a < b ? a : b; }
 
