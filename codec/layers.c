@@ -1,6 +1,6 @@
 /* layers.c: forward passes of the decoder's layers (layers.h): convolution as im2col + OpenBLAS
- * SGEMM over column blocks (a 3x3 kernel in image stripes by Winograd's algorithm, winograd.c),
- * then its bias, residual and SiLU (activation.c). Their backward passes and the layers that only training
+ * SGEMM over column blocks, then its bias, residual and SiLU (activation.c); decoding's 3x3
+ * convolutions are Winograd's (winograd.c). Their backward passes and the layers that only training
  * uses are in train/layers.c. tests/test_layers.c checks the convolution
  * against a direct loop. */
 #include <cblas.h>
@@ -133,17 +133,12 @@ void wl_conv_window_rows(wl_grid g, long p0, long n, int kh, int *r0, int *r1) {
   *r1 = (int)clampl((q1 - 1) / g.w + 1 + kh / 2, 0, g.h);
 }
 
-long wl_conv_window_scratch(int Ci, int Co, int kh, int kw) {
-  if (winograd(kh, kw)) return wl_wino_scratch(Ci, Co);
+long wl_conv_window_scratch(int Ci, int kh, int kw) {
   return kh * kw == 1 ? 0 : WL_NTHREADS() * (long)Ci * kh * kw * WL_CONV_BLOCK;
 }
 
 void wl_conv_window(float *y, long ycs, long p0, long n, const wl_window *x, const float *W, const float *b, int Ci,
                     int Co, int kh, int kw, wl_grid g, float *scratch) {
-  if (winograd(kh, kw)) {
-    wl_wino_conv(y, ycs, p0, n, &(wl_wino_src){x->x, x->cs, x->r0}, W, b, NULL, NULL, Ci, Co, g, scratch);
-    return;
-  }
   conv_blocks(y, ycs, (conv_src){x->x, (long)x->r0 * g.w, (long)x->rows * g.w, x->cs}, W, (epilogue){b, NULL, NULL}, 0.0f, Ci, Co, kh,
               kw, g, p0, n, scratch, (long)Ci * kh * kw * WL_CONV_BLOCK);
 }

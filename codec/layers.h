@@ -41,16 +41,16 @@ typedef struct { float *x; int r0, rows; long cs; } wl_window;
 /* Both for the n positions p0 .. p0+n-1 of one image's grid g alone (p0 and p0 + n multiples of
  * WL_CONV_BLOCK, or P: whole blocks), y (Co, n) with channel c at y + c * ycs: y = conv(x) + b,
  * or y += W x. Each output has the bits wl_conv_forward (wl_matmul_add) gives it over the whole
- * grid (a 3x3 kernel: that wl_wino_conv gives it), as the same SGEMM column or Winograd tile
- * (image stripes, stripes.c). x must hold the
- * rows of wl_conv_window_rows for a kh-row kernel (1 for wl_matmul_add_window), and scratch
- * wl_conv_window_scratch floats (none for a 1x1 kernel). */
+ * grid, as the same SGEMM column (image stripes, stripes.c). x must hold the rows of
+ * wl_conv_window_rows for a kh-row kernel (1 for wl_matmul_add_window), and scratch
+ * wl_conv_window_scratch floats (none for a 1x1 kernel). Image stripes run a 3x3 kernel by
+ * wl_wino_conv instead, on the rows wl_conv_window_rows names for it (kh 3). */
 void wl_conv_window(float *y, long ycs, long p0, long n, const wl_window *x, const float *W, const float *b, int Ci,
                     int Co, int kh, int kw, wl_grid g, float *scratch);
 void wl_matmul_add_window(float *y, long ycs, long p0, long n, const wl_window *x, const float *W, int Co, int Ci,
                           wl_grid g);
 void wl_conv_window_rows(wl_grid g, long p0, long n, int kh, int *r0, int *r1);
-long wl_conv_window_scratch(int Ci, int Co, int kh, int kw);
+long wl_conv_window_scratch(int Ci, int kh, int kw);
 
 /* A 3x3 convolution by Winograd's F(4x4, 3x3) (winograd.c) at positions p0 .. p0+n-1 of grid g
  * (any range; B images), y (Co, n) with channel c at y + c * ycs, then its epilogue as
@@ -62,9 +62,13 @@ long wl_conv_window_scratch(int Ci, int Co, int kh, int kw);
 typedef struct { const float *x; long cs, r0; } wl_wino_src;
 #define WL_WINO_ROWS 4 /* a tile's rows (and columns) of outputs: a band of whole tiles computes no
                           row twice */
-void wl_wino_conv(float *y, long ycs, long p0, long n, const wl_wino_src *x, const float *W, const float *b,
-                  const float *res, float *act, int Ci, int Co, wl_grid g, float *scratch);
+void wl_wino_conv(float *y, long ycs, long p0, long n, const wl_wino_src *x, const float *W, const float *U,
+                  const float *b, const float *res, float *act, int Ci, int Co, wl_grid g, float *scratch);
 long wl_wino_scratch(int Ci, int Co);
+/* U (WL_WINO_XI, Co, Ci): W's kernels transformed, made once for a convolution computed in many
+ * bands (given to wl_wino_conv as U, W then unused; without it each call makes it). */
+#define WL_WINO_XI 36 /* products per channel pair: the 6x6 transformed tile */
+void wl_wino_weights(float *U, const float *W, int Ci, int Co);
 /* Its product C (M, N) = A (M, K) B (K, N), rows packed: each element fmaf over k in order from
  * 0, by an AVX2 kernel where the CPU has one unless portable (then a plain loop: the same bits). */
 void wl_wino_gemm(float *C, const float *A, const float *B, int M, int K, long N, int portable);

@@ -56,6 +56,7 @@ struct stage {
   int C, H, w;      /* channels, rows, row length */
   stage *in, *in2;  /* inputs: the one read with a margin; a second term, or the residual added */
   const float *W, *W2, *bias;
+  float *U;         /* a 3x3 convolution's kernels for Winograd's algorithm, made once */
   int kh, kw, L;    /* a convolution's kernel; a transform's levels */
   int silu, silu2;  /* a sum's terms through SiLU (a convolution's input always is) */
   float *buf;       /* the window: positions [base, hi) of the line, channel c's at buf + c * cap */
@@ -228,10 +229,19 @@ static int sum(stage *s, int lap, long pa, long pb, float *out, long cs) {
 /* out = bias + conv(silu(in)) [+ in2: a residual block's output] */
 static int conv(stage *s, int lap, long pa, long pb, float *out, long cs) {
   const wl_grid g = {1, s->H, s->w};
+  const int Ci = s->in->C, wino = s->kh == 3;
   wl_window x;
   WL_TRY(input(s, s->in, lap, pa, pb, s->kh, s->kw, 1, &s->p->act, &s->p->acap, &x));
-  WL_TRY(wl_grow(&s->p->scratch, &s->p->scap, (size_t)wl_conv_window_scratch(s->in->C, s->C, s->kh, s->kw)));
-  wl_conv_window(out, cs, pa, pb - pa, &x, s->W, s->bias, s->in->C, s->C, s->kh, s->kw, g, s->p->scratch);
+  WL_TRY(wl_grow(&s->p->scratch, &s->p->scap,
+                 (size_t)(wino ? wl_wino_scratch(Ci, s->C) : wl_conv_window_scratch(Ci, s->kh, s->kw))));
+  if (wino && !s->U) {
+    if (!(s->U = malloc(sizeof(float) * WL_WINO_XI * (size_t)s->C * (size_t)Ci))) return WL_FAIL(WL_ERR_NOMEM);
+    wl_wino_weights(s->U, s->W, Ci, s->C);
+  }
+  if (wino)
+    wl_wino_conv(out, cs, pa, pb - pa, &(wl_wino_src){x.x, x.cs, x.r0}, NULL, s->U, s->bias, NULL, NULL, Ci, s->C, g,
+                 s->p->scratch);
+  else wl_conv_window(out, cs, pa, pb - pa, &x, s->W, s->bias, Ci, s->C, s->kh, s->kw, g, s->p->scratch);
   return s->in2 ? add_rows(s, s->in2, lap, pa, pb, out, cs, 0) : 0;
 }
 
@@ -333,6 +343,7 @@ static stage *build(pipe *p) {
 static void release(pipe *p) {
   for (int i = 0; i < p->n; i++) {
     free(p->st[i].buf);
+    free(p->st[i].U);
     free(p->st[i].tmp);
     free(p->st[i].tmp2);
   }

@@ -19,7 +19,7 @@
 #endif
 
 #define TILES 48L /* tiles per unit of work, at most: its V and M stay in L2 */
-#define NX 36      /* products per channel pair: the 6x6 transformed tile */
+#define NX WL_WINO_XI
 #define TS WL_WINO_ROWS /* a tile's rows and columns of outputs */
 
 static long minl(long a, long b) { return a < b ? a : b; }
@@ -244,18 +244,23 @@ static void finish(float *y, long ycs, long p0, long n, const float *b, const fl
   }
 }
 
-void wl_wino_conv(float *y, long ycs, long p0, long n, const wl_wino_src *x, const float *W, const float *b,
-                  const float *res, float *act, int Ci, int Co, wl_grid g, float *scratch) {
+void wl_wino_weights(float *U, const float *W, int Ci, int Co) {
+#pragma omp parallel
+  weights(U, W, Ci, Co);
+}
+
+void wl_wino_conv(float *y, long ycs, long p0, long n, const wl_wino_src *x, const float *W, const float *Uw,
+                  const float *b, const float *res, float *act, int Ci, int Co, wl_grid g, float *scratch) {
   const long th = (g.h + TS - 1) / TS, tw = (g.w + TS - 1) / TS, nseg = (tw + TILES - 1) / TILES;
   const long seg = ((tw + nseg - 1) / nseg + 23) / 24 * 24; /* a unit's tiles in a row: the product's 24 columns */
   const long k = nseg > 1 || tw > TILES / 2 ? 1 : TILES / tw; /* a unit's tile rows */
   const long r0 = p0 / g.w, r1 = (p0 + n - 1) / g.w;         /* rows over the B images */
   const long t0 = r0 / g.h * th + r0 % g.h / TS, t1 = r1 / g.h * th + r1 % g.h / TS + 1;
   const long units = (t1 - t0 + k - 1) / k * nseg, per = unit_floats(Ci, Co);
-  float *U = scratch;
+  float *U = Uw ? (float *)Uw : scratch;
 #pragma omp parallel if (units > 1)
   {
-    weights(U, W, Ci, Co);
+    if (!Uw) weights(U, W, Ci, Co);
     float *V = scratch + (long)NX * Co * Ci + WL_TID() * per, *M = V + NX * Ci * TILES, *ph = M + NX * Co * TILES;
     float *z = ph + 24 * (TILES + 1), *out = z + 24 * (TILES + 1);
 #pragma omp for schedule(dynamic)

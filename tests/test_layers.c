@@ -144,22 +144,25 @@ static void test_winograd(void) {
     float *whole = malloc(sizeof(float) * 5 * P), *part = malloc(sizeof(float) * 5 * P);
     double *ref = malloc(sizeof(double) * 5 * P), worst = 0;
     omp_set_num_threads(1);
-    wl_wino_conv(whole, P, 0, P, &x, c.W, c.b, NULL, NULL, c.Ci, c.Co, g, c.scratch);
+    wl_wino_conv(whole, P, 0, P, &x, c.W, NULL, c.b, NULL, NULL, c.Ci, c.Co, g, c.scratch);
     conv_ref(ref, &c, 1);
     for (long i = 0; i < 5 * P; i++) worst = fmax(worst, fabs(whole[i] - ref[i]) / fmax(1, fabs(ref[i])));
     T_EXPECT(worst < 3e-5, "%d x %dx%d: error %g", g.B, g.h, g.w, worst);
-    for (int t = 1; t <= 3; t++) {
+    float *U = malloc(sizeof(float) * WL_WINO_XI * c.Ci * c.Co);
+    wl_wino_weights(U, c.W, c.Ci, c.Co);
+    for (int t = 1; t <= 3; t++) { /* on 2 threads from kernels transformed once, as stripes do */
       omp_set_num_threads(t);
       float *scratch = malloc(sizeof(float) * wl_wino_scratch(c.Ci, c.Co));
       const long step = P / 3 + 5;
       memset(part, 0, sizeof(float) * 5 * P);
       for (long p0 = 0; p0 < P; p0 += step)
-        wl_wino_conv(part + p0, P, p0, p0 + step < P ? step : P - p0, &x, c.W, c.b, NULL, NULL, c.Ci, c.Co, g, scratch);
+        wl_wino_conv(part + p0, P, p0, p0 + step < P ? step : P - p0, &x, c.W, t == 2 ? U : NULL, c.b, NULL, NULL, c.Ci,
+                     c.Co, g, scratch);
       T_EXPECT(!memcmp(whole, part, sizeof(float) * 5 * P), "%d x %dx%d on %d threads: bands differ", g.B, g.h, g.w,
                t);
       free(scratch);
     }
-    free(whole); free(part); free(ref); conv_free(&c);
+    free(whole); free(part); free(ref); free(U); conv_free(&c);
   }
   omp_set_num_threads(all);
   float *A = rand_tensor(7 * 37, -1, 1), *B = rand_tensor(37 * 61, -1, 1);
