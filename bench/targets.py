@@ -74,7 +74,8 @@ def main():
                 miss = n / size - 1
                 ok = n <= size
                 shown = "%+.1f%%" % (100 * miss)
-            rows.setdefault(fl, []).append((ratio, ok, abs(miss), shown, os.path.basename(src)))
+            key = ("--size",) if fl[0] == "--size" else fl  # its N is the photo's own
+            rows.setdefault(key, []).append((ratio, ok, abs(miss), shown, os.path.basename(src)))
     print("## Targets on %d photos of %s (rgb, threads by default, medians of %d)\n" % (len(images), folder, RUNS))
     print("| target | where the issue asks | worst | time / plain encode: median | largest |")
     print("|---|---|---|---|---|")
