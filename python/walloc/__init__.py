@@ -132,11 +132,14 @@ class Model:
 
     @classmethod
     def of_file(cls, data):
-        """The built-in model that a .wlc (path or bytes) names."""
+        """The built-in model that a .wlc (path or bytes) names: loaded once per process (a
+        built-in model never changes), so that reading many files does not parse it for each."""
         info = _peek(data)
-        h = ctypes.c_void_p()
-        _check(_lib.wl_model_builtin_by_id(ctypes.byref(h), info.model_id), "model %016x" % info.model_id)
-        return cls(_handle=h)
+        if info.model_id not in _BUILTIN:
+            h = ctypes.c_void_p()
+            _check(_lib.wl_model_builtin_by_id(ctypes.byref(h), info.model_id), "model %016x" % info.model_id)
+            _BUILTIN[info.model_id] = cls(_handle=h)
+        return _BUILTIN[info.model_id]
 
     def __del__(self):
         if getattr(self, "_h", None):
@@ -144,6 +147,9 @@ class Model:
 
     def __repr__(self):
         return "walloc.Model(%r: %s, %d channels, J %d, K %d)" % (self.name, self.kind, self.channels, self.J, self.K)
+
+
+_BUILTIN = {}  # model id -> Model: the built-in models that files have named
 
 
 def _peek(data):
