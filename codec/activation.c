@@ -44,8 +44,8 @@ WL_CLONES NO_TRAPS static void silu_span(float *restrict y, const float *restric
 }
 
 /* A convolution's output row of m positions from its product acc: v = acc + b, v = res + v with a
- * residual, y = v and, with act, act = silu(v). acc is act's row (with act) or y's; y may be res
- * or act (then act's value is the last one stored). */
+ * residual, y = v and, with act, act = silu(v). acc is act's row (with act), y's, or apart; y may
+ * be res or act (then act's value is the last one stored). */
 WL_CLONES NO_TRAPS static void finish_row(float *y, float *act, const float *acc, const float *res, float b, long m) {
   if (res) {
 #pragma omp simd

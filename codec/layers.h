@@ -55,10 +55,11 @@ long wl_conv_window_scratch(int Ci, int kh, int kw);
 /* A 3x3 convolution by Winograd's F(4x4, 3x3) (winograd.c) at positions p0 .. p0+n-1 of grid g
  * (any range; B images), y (Co, n) with channel c at y + c * ycs, then its epilogue as
  * wl_conv_finish's (b NULL: y = conv(x) alone). It rounds differently from wl_conv_forward
- * (relative differences around 1e-5): decoding's convolution, not training's. x holds the rows of the B images' line from row
- * r0 on, channel c at x + c * cs: the rows the tiles of rows p0 / w .. (p0 + n - 1) / w read
- * (wl_conv_window_rows). res and act (may be NULL) are laid out as y. Each output has the same
- * bits whatever the range, the thread count, or the CPU. scratch: wl_wino_scratch floats. */
+ * (relative differences around 1e-5): decoding's convolution, not training's. x holds the rows
+ * of the B images' line from row r0 on, channel c at x + c * cs: the rows the tiles of rows
+ * p0 / w .. (p0 + n - 1) / w read (wl_conv_window_rows). res and act (may be NULL) are laid out
+ * as y. Each output has the same bits whatever the range, the thread count, or the CPU.
+ * scratch: wl_wino_scratch floats. */
 typedef struct { const float *x; long cs, r0; } wl_wino_src;
 #define WL_WINO_ROWS 4 /* a tile's rows (and columns) of outputs: a band of whole tiles computes no
                           row twice */

@@ -4,14 +4,16 @@
  * Every tensor of the decoder (decoder.c) is a stage: the dequantised latents, each residual
  * block's SiLU and two convolutions, the network's output packets, the fine stage's, the image,
  * and with a detail layer the image's packets plus the detail, and the image again. A stage
- * computes any band of its rows [a, b) from bands of its inputs: a 3x3 convolution from its
- * input's rows [a-1, b+1) (zero beyond the image, as the whole network pads), widened to the
- * SGEMM blocks of 512 positions the whole image's convolution runs (wl_conv_window); an inverse
- * packet transform of L levels from its input's rows [a/2^L - M, b/2^L + M), taken periodically;
- * a forward one likewise. Each output is the same operations on the same values as the whole
+ * computes any band of its rows [a, b) from bands of its inputs: a 3x3 convolution, by
+ * Winograd's algorithm (wl_wino_conv) as the whole image's, from its input's rows [a-1, b+1)
+ * (zero beyond the image, as the whole network pads), a and b on rows of its 4-row tiles; a
+ * 1x1 one widened to the SGEMM blocks of 512 positions the whole image's runs (wl_conv_window);
+ * an inverse packet transform of L levels from its input's rows [a/2^L - M, b/2^L + M), taken
+ * periodically; a forward one likewise. Each output is the same operations on the same values as the whole
  * image's (the lifting is elementwise; a band of the periodic transform differs from the whole
  * only within M rows of its ends, which are dropped; the convolutions run the same SGEMM
- * columns), so the stripes give the whole image's bits whatever their height (tested).
+ * columns, and Winograd's tiles have the same bits in any band), so the stripes give the whole
+ * image's bits whatever their height (tested).
  *
  * Rows are numbered on a line that runs through the image again and again: row v is the image's
  * row v mod H, in lap floor(v / H). A periodic transform's band then reads rows v .. v' of its
@@ -19,8 +21,8 @@
  * first, and its last stripe the first rows of lap 1, computed again (a convolution never reads
  * across laps: beyond the image it reads zeros). A stage keeps a window of its samples, from the
  * lowest row a reader may still ask for up to the last position it computed, starting where its
- * first reader first asks. It computes a piece at a time (a layer CHUNK positions at most, whole
- * blocks; a transform TRANSFORM_POSITIONS of whole rows), and each piece reads its inputs' rows
+ * first reader first asks. It computes a piece at a time (a layer about CHUNK positions, whole
+ * blocks or tile rows; a transform TRANSFORM_POSITIONS of whole rows), and each piece reads its inputs' rows
  * as it needs them, so that no window holds more than a few pieces and the rows its readers lag
  * behind, however deep the network. */
 #include <limits.h>

@@ -24,8 +24,8 @@
 
 static long minl(long a, long b) { return a < b ? a : b; }
 
-/* Floats of one thread's unit: V (NX, Ci, TILES), M (NX, Co, TILES), the 24 deinterleaved input
- * rows and their 24 row combinations (TILES + 1 each), the 4 output rows (4 TILES each). */
+/* Floats of one thread's unit: V (NX, Ci, TILES), M (NX, Co, TILES), the 6 padded input rows and
+ * their 6 row combinations (4 (TILES + 1) each), the 4 output rows (4 TILES each). */
 static long unit_floats(int Ci, int Co) { return NX * (Ci + Co) * TILES + 48 * (TILES + 1) + 16 * TILES; }
 
 long wl_wino_scratch(int Ci, int Co) { return (long)NX * Co * Ci + WL_NTHREADS() * unit_floats(Ci, Co); }
@@ -252,24 +252,24 @@ void wl_wino_weights(float *U, const float *W, int Ci, int Co) {
 void wl_wino_conv(float *y, long ycs, long p0, long n, const wl_wino_src *x, const float *W, const float *Uw,
                   const float *b, const float *res, float *act, int Ci, int Co, wl_grid g, float *scratch) {
   const long th = (g.h + TS - 1) / TS, tw = (g.w + TS - 1) / TS, nseg = (tw + TILES - 1) / TILES;
-  const long seg = ((tw + nseg - 1) / nseg + 23) / 24 * 24; /* a unit's tiles in a row: the product's 24 columns */
+  const long seg = ((tw + nseg - 1) / nseg + 23) / 24 * 24; /* a unit's tiles in a row: whole 24-column blocks */
   const long k = nseg > 1 || tw > TILES / 2 ? 1 : TILES / tw; /* a unit's tile rows */
   const long r0 = p0 / g.w, r1 = (p0 + n - 1) / g.w;         /* rows over the B images */
   const long t0 = r0 / g.h * th + r0 % g.h / TS, t1 = r1 / g.h * th + r1 % g.h / TS + 1;
   const long units = (t1 - t0 + k - 1) / k * nseg, per = unit_floats(Ci, Co);
-  float *U = Uw ? (float *)Uw : scratch;
+  const float *U = Uw ? Uw : scratch;
 #pragma omp parallel if (units > 1)
   {
-    if (!Uw) weights(U, W, Ci, Co);
-    float *V = scratch + (long)NX * Co * Ci + WL_TID() * per, *M = V + NX * Ci * TILES, *ph = M + NX * Co * TILES;
-    float *z = ph + 24 * (TILES + 1), *out = z + 24 * (TILES + 1);
+    if (!Uw) weights(scratch, W, Ci, Co);
+    float *V = scratch + (long)NX * Co * Ci + WL_TID() * per, *M = V + NX * Ci * TILES, *d = M + NX * Co * TILES;
+    float *z = d + 24 * (TILES + 1), *out = z + 24 * (TILES + 1);
 #pragma omp for schedule(dynamic)
     for (long u = 0; u < units; u++) {
       const long tr = t0 + u / nseg * k, rows = minl(k, t1 - tr), j0 = u % nseg * seg, Tr = minl(seg, tw - j0);
       const long T = rows * Tr, ow = TS * Tr;
       for (long l = 0; l < rows; l++)
         for (int ci = 0; ci < Ci; ci++)
-          tile_in(V + ci * T + l * Tr, Ci * T, x, ci, g, (int)((tr + l) / th), (int)((tr + l) % th), j0, Tr, ph, z);
+          tile_in(V + ci * T + l * Tr, Ci * T, x, ci, g, (int)((tr + l) / th), (int)((tr + l) % th), j0, Tr, d, z);
       for (int xi = 0; xi < NX; xi++)
         wl_wino_gemm(M + xi * Co * T, U + (long)xi * Co * Ci, V + xi * Ci * T, Co, Ci, T, 0);
       for (int co = 0; co < Co; co++) {
