@@ -43,11 +43,12 @@ static void resnet_run(const wl_resnet *n, const float *x, wl_grid g, float *X, 
   wl_matmul_add(X, n->out_w, a->sR, n->Co, N, P);
 }
 
-int wl_one_level(float *X, float *Z, int D, wl_grid g, int adjoint, float *tmp) {
+int wl_one_level(float *X, float *Z, int D, wl_grid g, int adjoint, float *tmp, float *spare, size_t nspare) {
   const int C = D / 4, H = 2 * g.h, W = 2 * g.w;
   const long ss = (long)g.h * g.w, P = ss * g.B;
   int e = 0;
-  if (g.B == 1) e = adjoint ? wl_wpt2_inverse_adjoint(Z, C, H, W, 1, X) : wl_wpt2_inverse(X, C, H, W, 1, Z);
+  if (g.B == 1)
+    e = adjoint ? wl_wpt2_inverse_adjoint(Z, C, H, W, 1, X) : wl_wpt2_inverse_with(X, C, H, W, 1, Z, spare, nspare);
   for (int b = 0; b < g.B && g.B > 1 && !e; b++) {
     if (adjoint) wl_copy_rows(tmp, 4 * ss, Z + 4 * b * ss, 4 * P, C, 4 * ss);
     else wl_copy_rows(tmp, ss, X + b * ss, P, D, ss);
@@ -68,7 +69,7 @@ int wl_decoder_run(const wl_model *m, const float *y, wl_grid g, float *X, const
   /* the stage's input Z: kept in a->fin for the backward pass, else X itself (decoding: the net
    * reads its input before it adds its output) */
   float *Z = a->fin ? a->fin : X;
-  WL_TRY(wl_one_level(X, Z, m->D, g, 0, a->tmp));
+  WL_TRY(wl_one_level(X, Z, m->D, g, 0, a->tmp, a->spare, a->nspare));
   if (Z != X) memcpy(X, Z, sizeof(float) * (size_t)DP);
   resnet_run(&fine, Z, wl_finer(g), X, &a->fine, a->scratch);
   return 0;
@@ -100,6 +101,7 @@ static size_t layout(const wl_model *m, wl_grid g, int keep, float *buf, wl_deco
     /* without keep the fine stage reuses the residual path's buffers, which it follows */
     const size_t at = keep ? n : 0, nf = resnet_layout(m->Nf, m->Rf, Pf, keep, buf ? buf + at : NULL, a ? &a->fine : NULL);
     n = at + nf > n ? at + nf : n;
+    if (a && !keep) a->spare = buf, a->nspare = n;
     const long cf = wl_conv_scratch(m->Nf, m->Nf, 3, 3, f);
     conv = cf > conv ? cf : conv;
     if (a) a->fin = keep ? buf + n : NULL; /* the fine stage's input, for the backward pass */

@@ -29,6 +29,9 @@ typedef struct {
                      pass (NULL without keep: the stage then runs in place) */
   float *tmp;     /* fine stage, batches (B > 1): one example's packets (D, h*w) */
   float *scratch; /* convolution scratch: for the forward pass, or twice that for the backward */
+  float *spare;   /* without keep: the residual path's activations, free once it has run (the
+                     one-level transform's scratch), nspare floats; else NULL */
+  size_t nspare;
 } wl_decoder_acts;
 /* The floats of the activations over grid g (keep: of every block, for wl_decoder_backward),
  * and their layout in buf. */
@@ -38,8 +41,9 @@ void wl_decoder_acts_layout(const wl_model *m, wl_grid g, int keep, float *buf, 
 int wl_decoder_run(const wl_model *m, const float *y, wl_grid g, float *X, const wl_decoder_acts *a);
 /* The one-level inverse packet transform of each example: X (D, P) on grid g -> Z (D/4, 4P) on
  * finer(g); adjoint: Z -> X (X overwritten). tmp: D*h*w floats when g.B > 1; else X and Z may
- * be one buffer. */
-int wl_one_level(float *X, float *Z, int D, wl_grid g, int adjoint, float *tmp);
+ * be one buffer, and the inverse takes `spare` (nspare floats) as its scratch where that is
+ * enough (wl_wpt_scratch_floats), else memory of its own. */
+int wl_one_level(float *X, float *Z, int D, wl_grid g, int adjoint, float *tmp, float *spare, size_t nspare);
 
 /* One residual net: Ci channels in, width N, R blocks of kh x kw convolutions, Co channels out. */
 typedef struct {

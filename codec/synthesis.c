@@ -58,7 +58,8 @@ static int reconstruct(const wl_model *m, const wl_header *h, const int16_t *q, 
     /* the signal is (C, Wp); the transform's scratch (at least C Wp floats) is free again */
     return m->F ? wl_fir_apply(m->post, m->F, X, C, Wp, wk->scratch) : 0;
   }
-  return wl_wpt2_inverse(X, C, Hp, Wp, wl_decoder_levels(m), X);
+  /* the network's activations are free again: the transform's scratch where they are enough */
+  return wl_wpt2_inverse_with(X, C, Hp, Wp, wl_decoder_levels(m), X, wk->net, wk->ncap);
 }
 
 int wl_synthesis_packets(const wl_model *m, const wl_header *h, const int16_t *q, wl_work *w, float **Xh) {
@@ -79,7 +80,7 @@ int wl_synthesise(const wl_model *m, const wl_header *h, const int16_t *q, const
   if (!e && detail) {
     wl_detail_add(h, detail, X);
     e = shape.dims == 1 ? wl_wpt1_inverse_with(X, h->channels, Wp, h->J, X, wk->scratch, wk->scap)
-                        : wl_wpt2_inverse(X, h->channels, Hp, Wp, h->J, X);
+                        : wl_wpt2_inverse_with(X, h->channels, Hp, Wp, h->J, X, wk->net, wk->ncap);
   }
   if (!e) wl_signal_unscale(wk->x, Hp, Wp, &shape, out);
   wl_work_free(&own);

@@ -50,7 +50,7 @@ int wl_decoder_backward(const wl_model *m, const float *y, wl_grid g, const floa
     float *dZ = tmp + DP;
     memcpy(dZ, dX, sizeof(float) * (size_t)DP);
     resnet_backward(&fine, a->fin, wl_finer(g), dX, &a->fine, dZ, grad, m->params, tmp + 2 * DP, a->scratch);
-    WL_TRY(wl_one_level(tmp, dZ, D, g, 1, a->tmp));
+    WL_TRY(wl_one_level(tmp, dZ, D, g, 1, a->tmp, NULL, 0));
     dX = tmp;
     tmp += 2 * DP;
   }
