@@ -227,7 +227,9 @@ int wl_detail_decode(const wl_header *h, const wl_detail *d, const uint8_t *p, i
   return err.err;
 }
 
-void wl_detail_add_part(const wl_header *h, const int16_t *v, long p0, long n, float *Xh, long cs) {
+/* Xh = from + the inverse channel-DCT of v times the step, at positions p0 .. p0+n-1 (planes cs
+ * apart; from may be Xh): each sum over k in order, a run of positions at a time. */
+static void add_part(const wl_header *h, const int16_t *v, long p0, long n, const float *from, float *Xh, long cs) {
   const int C = h->channels, B = bands_of(h);
   const long P = (long)h->lat_h * h->lat_w;
   const double step = wl_detail_step(h->step);
@@ -235,15 +237,23 @@ void wl_detail_add_part(const wl_header *h, const int16_t *v, long p0, long n, f
   channel_dct(C, M);
 #pragma omp parallel for schedule(static)
   for (int b = 0; b < B; b++)
-    for (long p = 0; p < n; p++)
+    for (long q = 0; q < n; q += 256)
       for (int c = 0; c < C; c++) {
-        double r = 0;
-        for (int k = 0; k < C; k++) r += M[k][c] * v[((long)b * C + k) * P + p0 + p];
-        Xh[((long)c * B + b) * cs + p] += (float)(r * step);
+        const long m = n - q < 256 ? n - q : 256, at = ((long)c * B + b) * cs + q;
+        double r[256] = {0};
+        for (int k = 0; k < C; k++) {
+          const int16_t *vk = v + ((long)b * C + k) * P + p0 + q;
+          for (long p = 0; p < m; p++) r[p] += M[k][c] * vk[p];
+        }
+        for (long p = 0; p < m; p++) Xh[at + p] = from[at + p] + (float)(r[p] * step);
       }
 }
 
-void wl_detail_add(const wl_header *h, const int16_t *v, float *Xh) {
+void wl_detail_add_part(const wl_header *h, const int16_t *v, long p0, long n, float *Xh, long cs) {
+  add_part(h, v, p0, n, Xh, Xh, cs);
+}
+
+void wl_detail_add(const wl_header *h, const int16_t *v, const float *from, float *Xh) {
   const long P = (long)h->lat_h * h->lat_w;
-  wl_detail_add_part(h, v, 0, P, Xh, P);
+  add_part(h, v, 0, P, from, Xh, P);
 }

@@ -33,8 +33,8 @@ void wl_detail_table_write(const wl_header *h, const wl_detail *d, uint8_t *p);
 int wl_detail_table_read(const wl_header *h, const uint8_t *p, size_t len, wl_detail *d);
 /* Decoder: the planes v (D, P) from the streams at p, described by d. */
 int wl_detail_decode(const wl_header *h, const wl_detail *d, const uint8_t *p, int16_t *v);
-/* Xh (D, P) += the inverse channel-DCT of v times the step. */
-void wl_detail_add(const wl_header *h, const int16_t *v, float *Xh);
-/* The same for the n positions p0 .. p0+n-1 alone: Xh (D, n), plane d at Xh + d * cs. */
+/* Xh (D, P) = from + the inverse channel-DCT of v times the step (from may be Xh). */
+void wl_detail_add(const wl_header *h, const int16_t *v, const float *from, float *Xh);
+/* Xh += the same for the n positions p0 .. p0+n-1 alone: Xh (D, n), plane d at Xh + d * cs. */
 void wl_detail_add_part(const wl_header *h, const int16_t *v, long p0, long n, float *Xh, long cs);
 #endif

@@ -78,7 +78,7 @@ int wl_synthesise(const wl_model *m, const wl_header *h, const int16_t *q, const
   float *X;
   int e = detail ? wl_synthesis_packets(m, h, q, wk, &X) : reconstruct(m, h, q, wk);
   if (!e && detail) {
-    wl_detail_add(h, detail, X);
+    wl_detail_add(h, detail, X, X);
     e = shape.dims == 1 ? wl_wpt1_inverse_with(X, h->channels, Wp, h->J, X, wk->scratch, wk->scap)
                         : wl_wpt2_inverse_with(X, h->channels, Hp, Wp, h->J, X, wk->net, wk->ncap);
   }

@@ -167,8 +167,7 @@ static int measure(ladder *l, int L, int rate, double *value) {
       wl_detail_free(&d);
       return 0;
     }
-    memcpy(l->x, l->Xh, sizeof(float) * DP);
-    wl_detail_add(&h, l->v, l->x);
+    wl_detail_add(&h, l->v, l->Xh, l->x);
   }
   const int Hp = h.lat_h << h.J, Wp = h.lat_w << h.J;
   WL_TRY(wl_wpt2_inverse(l->x, h.channels, Hp, Wp, h.J, l->x));
