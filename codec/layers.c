@@ -1,14 +1,12 @@
 /* layers.c: forward passes of the decoder's layers (layers.h): convolution as im2col + OpenBLAS
  * SGEMM over column blocks, then its bias, residual and SiLU (activation.c); decoding's 3x3
- * convolutions are Winograd's (winograd.c). Their backward passes and the layers that only training
- * uses are in train/layers.c. tests/test_layers.c checks the convolution
- * against a direct loop. */
+ * convolutions are Winograd's (winograd.c). Their backward passes and the layers that only
+ * training uses are in train/layers.c. tests/test_layers.c checks the convolution against a
+ * direct loop. */
 #include <cblas.h>
 #include <string.h>
 #include "codec/internal.h"
 #include "codec/layers.h"
-#include "wavelet/wpt.h"
-
 
 static long minl(long a, long b) { return a < b ? a : b; }
 
