@@ -21,7 +21,7 @@
 static void conv(float *y, float *act, const float *res, const float *x, const float *W, const float *b, int N,
                  int kh, int kw, wl_grid g, float *scratch, int exact) {
   const long P = wl_grid_size(g);
-  if (!exact && kh == 3 && kw == 3) wl_wino_conv(y, P, 0, P, &(wl_wino_src){x, P, 0}, W, NULL, b, res, act, N, N, g, scratch);
+  if (!exact && wl_wino_kernel(kh, kw)) wl_wino_conv(y, P, 0, P, &(wl_wino_src){x, P, 0}, W, NULL, b, res, act, N, N, g, scratch);
   else wl_conv_act(y, act, res, x, W, b, N, N, kh, kw, g, scratch);
 }
 

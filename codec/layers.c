@@ -10,12 +10,10 @@
 
 static long minl(long a, long b) { return a < b ? a : b; }
 
-static int winograd(int kh, int kw) { return kh == 3 && kw == 3; }
-
 long wl_conv_scratch(int Ci, int Co, int kh, int kw, wl_grid g) {
   const long P = wl_grid_size(g), fwd = WL_NTHREADS() * minl(P, WL_CONV_BLOCK);
   const long im2col = (long)Ci * kh * kw * (fwd > minl(P, WL_CONV_CHUNK) ? fwd : minl(P, WL_CONV_CHUNK));
-  const long wino = winograd(kh, kw) ? wl_wino_scratch(Ci, Co) : 0;
+  const long wino = wl_wino_kernel(kh, kw) ? wl_wino_scratch(Ci, Co) : 0;
   return kh * kw == 1 ? 0 : im2col > wino ? im2col : wino;
 }
 
@@ -121,8 +119,9 @@ void wl_matmul_add(float *y, const float *W, const float *x, int Co, int Ci, lon
 
 void wl_conv_window_rows(wl_grid g, long p0, long n, int kh, int *r0, int *r1) {
   if (kh == 3) { /* Winograd's tiles: rows 4i .. 4i+3 from rows 4i-1 .. 4i+4 */
-    *r0 = (int)clampl(p0 / g.w / 4 * 4 - 1, 0, g.h);
-    *r1 = (int)clampl((p0 + n - 1) / g.w / 4 * 4 + 5, 0, g.h);
+    const int T = WL_WINO_ROWS;
+    *r0 = (int)clampl(p0 / g.w / T * T - 1, 0, g.h);
+    *r1 = (int)clampl((p0 + n - 1) / g.w / T * T + T + 1, 0, g.h);
     return;
   }
   const long P = wl_grid_size(g), q0 = p0 / WL_CONV_BLOCK * WL_CONV_BLOCK;
@@ -146,4 +145,3 @@ void wl_matmul_add_window(float *y, long ycs, long p0, long n, const wl_window *
   conv_blocks(y, ycs, (conv_src){x->x, (long)x->r0 * g.w, (long)x->rows * g.w, x->cs}, W, (epilogue){0}, 1.0f, Ci, Co, 1, 1, g, p0,
               n, NULL, 0);
 }
-

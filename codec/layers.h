@@ -63,6 +63,8 @@ long wl_conv_window_scratch(int Ci, int kh, int kw);
 typedef struct { const float *x; long cs, r0; } wl_wino_src;
 #define WL_WINO_ROWS 4 /* a tile's rows (and columns) of outputs: a band of whole tiles computes no
                           row twice */
+/* The kernels decoding runs by Winograd's algorithm: 3x3. */
+static inline int wl_wino_kernel(int kh, int kw) { return kh == 3 && kw == 3; }
 void wl_wino_conv(float *y, long ycs, long p0, long n, const wl_wino_src *x, const float *W, const float *U,
                   const float *b, const float *res, float *act, int Ci, int Co, wl_grid g, float *scratch);
 long wl_wino_scratch(int Ci, int Co);

@@ -2,29 +2,29 @@
  * width rather than the area, and its output bit for bit that of the whole image.
  *
  * Every tensor of the decoder (decoder.c) is a stage: the dequantised latents, each residual
- * block's SiLU and two convolutions, the network's output packets, the fine stage's, the image,
- * and with a detail layer the image's packets plus the detail, and the image again. A stage
- * computes any band of its rows [a, b) from bands of its inputs: a 3x3 convolution, by
- * Winograd's algorithm (wl_wino_conv) as the whole image's, from its input's rows [a-1, b+1)
- * (zero beyond the image, as the whole network pads), a and b on rows of its 4-row tiles; a
- * 1x1 one widened to the SGEMM blocks of 512 positions the whole image's runs (wl_conv_window);
- * an inverse packet transform of L levels from its input's rows [a/2^L - M, b/2^L + M), taken
- * periodically; a forward one likewise. Each output is the same operations on the same values as the whole
- * image's (the lifting is elementwise; a band of the periodic transform differs from the whole
- * only within M rows of its ends, which are dropped; the convolutions run the same SGEMM
- * columns, and Winograd's tiles have the same bits in any band), so the stripes give the whole
- * image's bits whatever their height (tested).
+ * block's SiLU and two convolutions, the network's output packets, the fine stage's, the image, and
+ * with a detail layer the image's packets plus the detail, and the image again. A stage computes
+ * any band of its rows [a, b) from bands of its inputs: a 3x3 convolution, by Winograd's algorithm
+ * (wl_wino_conv) as the whole image's, from its input's rows [a-1, b+1) (zero beyond the image, as
+ * the whole network pads), a and b on rows of its 4-row tiles; a 1x1 one widened to the SGEMM
+ * blocks of 512 positions the whole image's runs (wl_conv_window); an inverse packet transform of L
+ * levels from its input's rows [a/2^L - M, b/2^L + M), taken periodically; a forward one likewise.
+ * Each output is the same operations on the same values as the whole image's (the lifting is
+ * elementwise; a band of the periodic transform differs from the whole only within M rows of its
+ * ends, which are dropped; the convolutions run the same SGEMM columns, and Winograd's tiles have
+ * the same bits in any band), so the stripes give the whole image's bits whatever their height
+ * (tested).
  *
- * Rows are numbered on a line that runs through the image again and again: row v is the image's
- * row v mod H, in lap floor(v / H). A periodic transform's band then reads rows v .. v' of its
- * input however they wrap: the image's first stripe reads the last rows of lap -1, computed
- * first, and its last stripe the first rows of lap 1, computed again (a convolution never reads
- * across laps: beyond the image it reads zeros). A stage keeps a window of its samples, from the
- * lowest row a reader may still ask for up to the last position it computed, starting where its
- * first reader first asks. It computes a piece at a time (a layer about CHUNK positions, whole
- * blocks or tile rows; a transform TRANSFORM_POSITIONS of whole rows), and each piece reads its inputs' rows
- * as it needs them, so that no window holds more than a few pieces and the rows its readers lag
- * behind, however deep the network. */
+ * Rows are numbered on a line that runs through the image again and again: row v is the image's row
+ * v mod H, in lap floor(v / H). A periodic transform's band then reads rows v .. v' of its input
+ * however they wrap: the image's first stripe reads the last rows of lap -1, computed first, and
+ * its last stripe the first rows of lap 1, computed again (a convolution never reads across laps:
+ * beyond the image it reads zeros). A stage keeps a window of its samples, from the lowest row a
+ * reader may still ask for up to the last position it computed, starting where its first reader
+ * first asks. It computes a piece at a time (a layer about CHUNK positions, whole blocks or tile
+ * rows; a transform TRANSFORM_POSITIONS of whole rows), and each piece reads its inputs' rows as it
+ * needs them, so that no window holds more than a few pieces and the rows its readers lag behind,
+ * however deep the network. */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -231,19 +231,21 @@ static int sum(stage *s, int lap, long pa, long pb, float *out, long cs) {
 /* out = bias + conv(silu(in)) [+ in2: a residual block's output] */
 static int conv(stage *s, int lap, long pa, long pb, float *out, long cs) {
   const wl_grid g = {1, s->H, s->w};
-  const int Ci = s->in->C, wino = s->kh == 3;
+  const int Ci = s->in->C;
   wl_window x;
   WL_TRY(input(s, s->in, lap, pa, pb, s->kh, s->kw, 1, &s->p->act, &s->p->acap, &x));
-  WL_TRY(wl_grow(&s->p->scratch, &s->p->scap,
-                 (size_t)(wino ? wl_wino_scratch(Ci, s->C) : wl_conv_window_scratch(Ci, s->kh, s->kw))));
-  if (wino && !s->U) {
-    if (!(s->U = malloc(sizeof(float) * WL_WINO_XI * (size_t)s->C * (size_t)Ci))) return WL_FAIL(WL_ERR_NOMEM);
-    wl_wino_weights(s->U, s->W, Ci, s->C);
-  }
-  if (wino)
+  if (!wl_wino_kernel(s->kh, s->kw)) {
+    WL_TRY(wl_grow(&s->p->scratch, &s->p->scap, (size_t)wl_conv_window_scratch(Ci, s->kh, s->kw)));
+    wl_conv_window(out, cs, pa, pb - pa, &x, s->W, s->bias, Ci, s->C, s->kh, s->kw, g, s->p->scratch);
+  } else {
+    WL_TRY(wl_grow(&s->p->scratch, &s->p->scap, (size_t)wl_wino_scratch(Ci, s->C)));
+    if (!s->U) { /* the kernels transformed once, for every piece */
+      if (!(s->U = malloc(sizeof(float) * WL_WINO_XI * (size_t)s->C * (size_t)Ci))) return WL_FAIL(WL_ERR_NOMEM);
+      wl_wino_weights(s->U, s->W, Ci, s->C);
+    }
     wl_wino_conv(out, cs, pa, pb - pa, &(wl_wino_src){x.x, x.cs, x.r0}, NULL, s->U, s->bias, NULL, NULL, Ci, s->C, g,
                  s->p->scratch);
-  else wl_conv_window(out, cs, pa, pb - pa, &x, s->W, s->bias, Ci, s->C, s->kh, s->kw, g, s->p->scratch);
+  }
   return s->in2 ? add_rows(s, s->in2, lap, pa, pb, out, cs, 0) : 0;
 }
 
@@ -303,7 +305,7 @@ static stage *blocks(pipe *p, stage *h, int R, const float *w, const float *b, i
     c1->W = w + 2 * r * per, c1->bias = b + 2 * r * N, c1->kh = kh, c1->kw = kw;
     stage *c2 = add(p, conv, (int)N, h->H, h->w, c1);
     c2->W = c1->W + per, c2->bias = c1->bias + N, c2->kh = kh, c2->kw = kw, c2->in2 = h;
-    if (kh == 3) c1->unit = c2->unit = (long)WL_WINO_ROWS * h->w;
+    if (wl_wino_kernel(kh, kw)) c1->unit = c2->unit = (long)WL_WINO_ROWS * h->w;
     h = c2;
   }
   return h;

@@ -139,41 +139,33 @@ static double plain_bytes(const ladder *l, int L) {
 
 /* Rung L's bytes (rate) or PSNR, exactly as the encoder and decoder would have them. */
 static int measure(ladder *l, int L, int rate, double *value) {
-  const wl_model *m = l->m;
-  const size_t DP = (size_t)m->D * l->h.lat_h * l->h.lat_w;
   wl_header h = l->h;
   h.step = rung_opts(l->h.keep, L).step;
   if (!h.step) { /* channels alone: the first L streams, or the decoder on the first L latents */
     h.keep = L;
-    if (rate) {
-      *value = plain_bytes(l, L);
-      return 0;
+    if (rate) *value = plain_bytes(l, L);
+    else if (l->alone[L] > 0) *value = l->alone[L];
+    else {
+      WL_TRY(wl_synthesise(l->m, &h, l->q, NULL, l->out, &l->cw));
+      *value = l->alone[L] = psnr_of(l->img, l->out);
     }
-    if (l->alone[L] > 0) {
-      *value = l->alone[L];
-      return 0;
-    }
-    float *Xh;
-    WL_TRY(wl_synthesis_packets(m, &h, l->q, &l->cw, &Xh));
-    memcpy(l->x, Xh, sizeof(float) * DP);
-  } else {
-    wl_detail_quantise(&h, l->X, l->v);
-    if (rate) {
-      uint8_t *streams;
-      wl_detail d;
-      WL_TRY(wl_detail_pack(&h, l->v, &streams, &d));
-      *value = plain_bytes(l, l->h.keep) + (double)(d.table_len + d.bytes);
-      free(streams);
-      wl_detail_free(&d);
-      return 0;
-    }
-    wl_detail_add(&h, l->v, l->Xh, l->x);
+    return 0;
+  }
+  wl_detail_quantise(&h, l->X, l->v);
+  if (rate) {
+    uint8_t *streams;
+    wl_detail d;
+    WL_TRY(wl_detail_pack(&h, l->v, &streams, &d));
+    *value = plain_bytes(l, l->h.keep) + (double)(d.table_len + d.bytes);
+    free(streams);
+    wl_detail_free(&d);
+    return 0;
   }
   const int Hp = h.lat_h << h.J, Wp = h.lat_w << h.J;
+  wl_detail_add(&h, l->v, l->Xh, l->x);
   WL_TRY(wl_wpt2_inverse(l->x, h.channels, Hp, Wp, h.J, l->x));
   wl_signal_unscale(l->x, Hp, Wp, &(wl_signal){2, h.channels, h.height, h.width, h.depth, NULL, 0}, l->out);
   *value = psnr_of(l->img, l->out);
-  if (!h.step) l->alone[L] = *value;
   return 0;
 }
 
