@@ -4,9 +4,15 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "entropy/coder.h"
 #include "entropy/entropy.h"
+/* WLE_CONTEXT_PORTABLE: only the portable scan (the test that compares the two builds one). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(WLE_CONTEXT_PORTABLE)
+#include <immintrin.h>
+#define HAVE_AVX2_SCAN 1
+#endif
 
 /* Activity buckets: 0..3 exact, then two per octave (4, 6, 8, 12, ...), the last one open from
  * 384 up. Fewer merge distinct scales; more split the ~10^4 symbols of a plane so thinly that
@@ -114,29 +120,56 @@ typedef struct {
   int16_t *P;   /* |previous channel|, 0 without one */
   int16_t *V;   /* values (S itself in WLE_ADAPTIVE) */
   uint16_t *E;  /* each sub-predictor's absolute error (eighths), NSUB per position */
-  uint32_t *T;  /* the current row's sums of errors above (row_errors) */
+  uint32_t *T;  /* the current row's sums from the rows above: errors (row_errors), activity (row_activity) */
 } planes;
 
-/* Returns the prediction of pixel o (0 in WLE_ADAPTIVE) and its activity bucket in *c; sp receives
- * the sub-predictions. WLE_ADAPTIVE's activity is a weighted sum of magnitudes, the nearest twice:
- * left, top (x2), top-left, top-right, left-left, top-top, and of the previous channel the co-located
- * value (x2) and its four neighbours. WLE_PREDICTIVE's is the blend's expected error (eighths) / 8. */
-IO_INLINE int predict(const planes *pl, int predictive, ptrdiff_t o, int x, int bits, int32_t sp[NSUB],
-                      unsigned *c) {
-  ptrdiff_t ws = pl->ws;
-  const int16_t *s = pl->S + o, *p = pl->P + o;
-  if (!predictive) {
-    *c = bucket(2u * (unsigned)(iabs(s[-1]) + iabs(s[-ws])) +
-                (unsigned)(iabs(s[-ws - 1]) + iabs(s[-ws + 1]) + iabs(s[-2]) + iabs(s[-2 * ws])) +
-                2u * (unsigned)p[0] + (unsigned)(p[-1] + p[1] + p[-ws] + p[ws]));
-    return 0;
-  }
-  uint32_t act;
-  subpredict(pl->V + o, ws, sp);
-  int64_t pred8 = blend(sp, pl->E + o * NSUB, pl->T + (size_t)x * NSUB, &act);
-  *c = bucket(act / 8);
+/* The blend's prediction pred8 (eighths) rounded half away from zero to a value of `bits` bits. */
+static inline int prediction(int64_t pred8, int bits) {
   int pred = (int)((pred8 + (pred8 < 0 ? -4 : 4)) / 8), half = 1 << (bits - 1);
   return pred < -half ? -half : pred >= half ? half - 1 : pred;
+}
+
+#ifdef HAVE_AVX2_SCAN
+/* row_activity's positions 8 at a time; returns how many it made (a multiple of 8). */
+__attribute__((target("avx2"))) static int row_activity_avx2(uint32_t *act_above, const int16_t *s, const int16_t *p,
+                                                             ptrdiff_t ws, int w) {
+#define AT(q, d) _mm256_cvtepi16_epi32(_mm_loadu_si128((const __m128i *)((q) + x + (d))))
+  int x = 0;
+  for (; x + 8 <= w; x += 8) {
+    __m256i n = _mm256_abs_epi32(AT(s, -ws)), c = AT(p, 0);
+    __m256i a = _mm256_add_epi32(_mm256_add_epi32(_mm256_add_epi32(n, n), _mm256_add_epi32(c, c)),
+                                 _mm256_add_epi32(_mm256_abs_epi32(AT(s, -ws - 1)), _mm256_abs_epi32(AT(s, -ws + 1))));
+    a = _mm256_add_epi32(a, _mm256_add_epi32(_mm256_abs_epi32(AT(s, -2 * ws)), _mm256_add_epi32(AT(p, -1), AT(p, 1))));
+    a = _mm256_add_epi32(a, _mm256_add_epi32(AT(p, -ws), AT(p, ws)));
+    _mm256_storeu_si256((__m256i *)(act_above + x), a);
+  }
+#undef AT
+  return x;
+}
+#endif
+
+/* WLE_ADAPTIVE's activity is a weighted sum of magnitudes, the nearest twice: left, top (x2),
+ * top-left, top-right, left-left, top-top, and of the previous channel the co-located value (x2)
+ * and its four neighbours. act_above[x] = its part that the rows above and the previous channel
+ * give, made once per row; the scan adds 2 |left| + |left-left|. */
+static void row_activity(uint32_t *act_above, const int16_t *s, const int16_t *p, ptrdiff_t ws, int w) {
+  int x = 0;
+#ifdef HAVE_AVX2_SCAN
+  if (__builtin_cpu_supports("avx2")) x = row_activity_avx2(act_above, s, p, ws, w);
+#endif
+  for (; x < w; x++)
+    act_above[x] = 2u * (unsigned)iabs(s[x - ws]) + (unsigned)(iabs(s[x - ws - 1]) + iabs(s[x - ws + 1]) + iabs(s[x - 2 * ws])) +
+                   2u * (unsigned)p[x] + (unsigned)(p[x - 1] + p[x + 1] + p[x - ws] + p[x + ws]);
+}
+
+/* WLE_PREDICTIVE: returns the prediction of pixel o and its activity bucket in *c, the blend's
+ * expected error (eighths) / 8; sp receives the sub-predictions. */
+IO_INLINE int predict(const planes *pl, ptrdiff_t o, int x, int bits, int32_t sp[NSUB], unsigned *c) {
+  uint32_t act;
+  subpredict(pl->V + o, pl->ws, sp);
+  int64_t pred8 = blend(sp, pl->E + o * NSUB, pl->T + (size_t)x * NSUB, &act);
+  *c = bucket(act / 8);
+  return prediction(pred8, bits);
 }
 
 /* The raster scan: codes every pixel of planes pl through io. Always inlined, so that
@@ -147,15 +180,21 @@ IO_INLINE int scan(wle_io *io, int predictive, planes pl, model *m, const int16_
   for (int y = 0; y < h && !rc; y++) {
     if (!io->dec && wle_io_reserve(io, (size_t)w * WLE_CONTEXT_EVENTS(bits))) rc = io->err;
     if (predictive) row_errors(pl.T, pl.E + y * pl.ws * NSUB, pl.ws, w);
+    else row_activity(pl.T, pl.S + y * pl.ws, pl.P + y * pl.ws, pl.ws, w);
+    int sW = 0, aWW = 0; /* the symbols to the left (padding at the row's start), in registers */
     for (int x = 0; x < w && !rc; x++) {
       size_t i = (size_t)y * (size_t)w + (size_t)x;
       ptrdiff_t o = y * pl.ws + x;
       int32_t sp[NSUB];
       unsigned c;
-      int pred = predict(&pl, predictive, o, x, bits, sp, &c);
-      unsigned sc = 9 * sgn3(pl.S[o - 1]) + 3 * sgn3(pl.S[o - pl.ws]) + sgn3(prev ? prev[i] : 0);
+      int pred = 0;
+      if (predictive) pred = predict(&pl, o, x, bits, sp, &c);
+      else c = bucket(pl.T[x] + 2u * (unsigned)iabs(sW) + (unsigned)aWW);
+      unsigned sc = 9 * sgn3(sW) + 3 * sgn3(pl.S[o - pl.ws]) + sgn3(prev ? prev[i] : 0);
       int sv = code_symbol(io, m, c, sc, bits, io->dec ? 0 : wrap(in[i] - pred, bits));
       rc = io->err;
+      aWW = iabs(sW);
+      sW = sv;
       pl.S[o] = (int16_t)sv;
       pl.V[o] = (int16_t)wrap(pred + sv, bits);
       if (out) out[i] = pl.V[o];
@@ -169,15 +208,111 @@ IO_INLINE int scan(wle_io *io, int predictive, planes pl, model *m, const int16_
   return rc;
 }
 
+#ifdef HAVE_AVX2_SCAN
+/* scan()'s WLE_PREDICTIVE planes with the NSUB sub-predictors in the lanes of one AVX2 vector: the
+ * same integers in the same sums, so the same predictions, buckets and stream, bit for bit (a
+ * test compares the two). The rows above are read as they are (no row_errors); W's and WW's
+ * errors stay in registers. Where every error nearby is 0, so are the values and sub-predictions
+ * they came from: the blend would give prediction 0 and bucket 0, and is skipped. That covers
+ * most positions of the sparse high channels. */
+__attribute__((target("avx2"))) IO_INLINE int scan_avx2(wle_io *io, planes pl, model *m, const int16_t *in,
+                                                        int16_t *out, const int16_t *prev, int h, int w,
+                                                        int bits) {
+  const ptrdiff_t ws = pl.ws;
+  /* sp = (NW, N) . c1 + (N, NE) . c2 + (NNE, _) . c3 (int16 pairs, _mm256_madd_epi16) + W cw */
+  const __m256i c1 = _mm256_setr_epi16(0, 0, 0, 8, -8, 8, 0, -8, 0, 8, 0, 4, 0, 0, 0, 0);
+  const __m256i c2 = _mm256_setr_epi16(0, 0, 0, 0, 0, 0, 0, 8, 0, 8, 0, 0, 0, 4, 0, 0);
+  const __m256i c3 = _mm256_setr_epi16(0, 0, 0, 0, 0, 0, 0, 0, -8, 0, 0, 0, 0, 0, 0, 0);
+  const __m256i cw = _mm256_setr_epi32(8, 0, 8, 8, 0, 4, 4, 0);
+  const __m256i emax = _mm256_set1_epi32(32767), wmax = _mm256_set1_epi32(WEIGHTS - 1);
+  /* sp + 2^20 >= 0 (|sp| < 2^20), so that unsigned 32 x 32 -> 64-bit products serve */
+  const __m256i bias = _mm256_set1_epi32(1 << 20), lo32 = _mm256_set1_epi64x(0xffffffff);
+  int rc = WLE_OK;
+  for (int y = 0; y < h && !rc; y++) {
+    if (!io->dec && wle_io_reserve(io, (size_t)w * WLE_CONTEXT_EVENTS(bits))) rc = io->err;
+    __m256i eW = _mm256_setzero_si256(), eWW = eW; /* the padding's errors */
+    int W = 0;
+    for (int x = 0; x < w && !rc; x++) {
+      size_t i = (size_t)y * (size_t)w + (size_t)x;
+      ptrdiff_t o = y * ws + x;
+      const int16_t *v = pl.V + o;
+      const uint16_t *n = pl.E + (o - ws) * NSUB;
+      int32_t nw_n, n_ne, nne;
+      memcpy(&nw_n, v - ws - 1, 4);
+      memcpy(&n_ne, v - ws, 4);
+      memcpy(&nne, v - 2 * ws + 1, 4);
+      __m256i sp = _mm256_add_epi32(_mm256_add_epi32(_mm256_madd_epi16(_mm256_set1_epi32(nw_n), c1),
+                                                     _mm256_madd_epi16(_mm256_set1_epi32(n_ne), c2)),
+                                    _mm256_madd_epi16(_mm256_set1_epi32(nne), c3));
+      sp = _mm256_add_epi32(sp, _mm256_mullo_epi32(_mm256_set1_epi32(W), cw));
+      __m256i en = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)n));
+      __m256i top = _mm256_add_epi32(
+          _mm256_add_epi32(_mm256_add_epi32(en, en), _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(n - NSUB)))),
+          _mm256_add_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(n + NSUB))),
+                           _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(n - ws * NSUB)))));
+      __m256i ek = _mm256_min_epu32(_mm256_add_epi32(top, _mm256_add_epi32(_mm256_add_epi32(eW, eW), eWW)), emax);
+      unsigned c = 0;
+      int pred = 0;
+      if (!_mm256_testz_si256(ek, ek)) {
+        __m256i wk;
+        if (_mm256_movemask_epi8(_mm256_cmpgt_epi32(ek, wmax))) {
+          uint32_t a[NSUB];
+          _mm256_storeu_si256((__m256i *)a, ek);
+          for (int k = 0; k < NSUB; k++) a[k] = a[k] < WEIGHTS ? wt[a[k]] : weight(a[k]);
+          wk = _mm256_loadu_si256((const __m256i *)a);
+        } else {
+          wk = _mm256_i32gather_epi32((const int *)wt, ek, 4);
+        }
+        __m256i wh = _mm256_srli_epi64(wk, 32), spb = _mm256_add_epi32(sp, bias);
+        __m256i ed = _mm256_add_epi64(_mm256_mul_epu32(wk, ek), _mm256_mul_epu32(wh, _mm256_srli_epi64(ek, 32)));
+        __m256i nm = _mm256_add_epi64(_mm256_mul_epu32(wk, spb), _mm256_mul_epu32(wh, _mm256_srli_epi64(spb, 32)));
+        __m256i dn = _mm256_add_epi64(_mm256_and_si256(wk, lo32), wh);
+        __m256i t = _mm256_add_epi64(_mm256_unpacklo_epi64(ed, dn), _mm256_unpackhi_epi64(ed, dn));
+        __m128i t2 = _mm_add_epi64(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1));
+        __m128i u2 = _mm_add_epi64(_mm256_castsi256_si128(nm), _mm256_extracti128_si256(nm, 1));
+        int64_t eden = _mm_cvtsi128_si64(t2), den = _mm_extract_epi64(t2, 1);
+        int64_t num = (int64_t)((uint64_t)_mm_cvtsi128_si64(u2) + (uint64_t)_mm_extract_epi64(u2, 1) -
+                                ((uint64_t)den << 20));
+        c = bucket((uint32_t)(eden / den) / 8);
+        pred = prediction((num + (num < 0 ? -den : den) / 2) / den, bits);
+      }
+      unsigned sc = 9 * sgn3(pl.S[o - 1]) + 3 * sgn3(pl.S[o - ws]) + sgn3(prev ? prev[i] : 0);
+      int sv = code_symbol(io, m, c, sc, bits, io->dec ? 0 : wrap(in[i] - pred, bits));
+      rc = io->err;
+      pl.S[o] = (int16_t)sv;
+      W = wrap(pred + sv, bits);
+      pl.V[o] = (int16_t)W;
+      if (out) out[i] = (int16_t)W;
+      __m256i d = _mm256_min_epu32(_mm256_abs_epi32(_mm256_sub_epi32(sp, _mm256_set1_epi32(8 * W))),
+                                   _mm256_set1_epi32(65535));
+      eWW = eW;
+      eW = d;
+      _mm_storeu_si128((__m128i *)(pl.E + o * NSUB),
+                       _mm_packus_epi32(_mm256_castsi256_si128(d), _mm256_extracti128_si256(d, 1)));
+    }
+  }
+  return rc;
+}
+/* One copy per direction, each with dec constant and the coder's state in registers. */
+__attribute__((target("avx2"))) static int scan_avx2_dec(wle_io *io, planes pl, model *m, int16_t *out,
+                                                         const int16_t *prev, int h, int w, int bits) {
+  return scan_avx2(io, pl, m, NULL, out, prev, h, w, bits);
+}
+__attribute__((target("avx2"))) static int scan_avx2_enc(wle_io *io, planes pl, model *m, const int16_t *in,
+                                                         const int16_t *prev, int h, int w, int bits) {
+  return scan_avx2(io, pl, m, in, NULL, prev, h, w, bits);
+}
+#endif
+
 int wle_code_context(wle_io *io, int predictive, const int16_t *in, int16_t *out,
                      const int16_t *prev, int h, int w, int bits) {
   ptrdiff_t ws = w + 2 * PAD;
   size_t np = (size_t)(h + 2 * PAD) * (size_t)ws, o0 = PAD * (size_t)ws + PAD;
   int16_t *buf = calloc((predictive ? 3 : 2) * np, sizeof *buf);
   uint16_t *err = predictive ? calloc(NSUB * np, sizeof *err) : NULL;
-  uint32_t *top = predictive ? malloc(NSUB * sizeof *top * (size_t)w) : NULL;
+  uint32_t *top = malloc((predictive ? NSUB : 1) * sizeof *top * (size_t)w);
   model *m = malloc(sizeof *m);
-  if (!buf || !m || (predictive && (!err || !top))) {
+  if (!buf || !m || !top || (predictive && !err)) {
     free(buf);
     free(err);
     free(top);
@@ -194,6 +329,13 @@ int wle_code_context(wle_io *io, int predictive, const int16_t *in, int16_t *out
       pl.P[y * pl.ws + x] = (int16_t)(pv < 0 ? -(pv + 1) : pv); /* |pv|, 2^15 - 1 for -2^15 */
     }
   int rc;
+#ifdef HAVE_AVX2_SCAN
+  if (predictive && __builtin_cpu_supports("avx2")) {
+    wle_io d = *io;
+    rc = d.dec ? scan_avx2_dec(&d, pl, m, out, prev, h, w, bits) : scan_avx2_enc(&d, pl, m, in, prev, h, w, bits);
+    *io = d;
+  } else
+#endif
   if (io->dec) { /* a copy whose dec the compiler knows, its state in registers */
     wle_io d = *io;
     d.dec = 1;

@@ -7,6 +7,12 @@
 
 #include "entropy/entropy.h"
 #include "tests/check.h"
+/* The context modes' portable scan, built here under another name, to hold the library's own (AVX2
+ * where the CPU has it) to its bits. */
+#define WLE_CONTEXT_PORTABLE 1
+#define wle_code_context portable_code_context
+#include "entropy/context.c"
+#undef wle_code_context
 
 static uint64_t rng = 0x9e3779b97f4a7c15u;
 static uint32_t rnd(void) { /* xorshift64* */
@@ -401,6 +407,51 @@ static void test_threads(void) {
   t_end();
 }
 
+/* The library's context modes (AVX2 on this CPU if it has it) and the portable scan write the same
+ * stream, and each decodes the other's, on every kind of plane: the 16-bit ones take the blend's
+ * errors past its weight table (2^11) and its caps (2^15, 2^16). */
+static void test_portable(void) {
+  t_begin("the context modes' AVX2 scan writes the portable scan's bytes");
+  static const int bitss[] = {2, 8, 12, 16};
+  static const int shapes[][2] = {{1, 1}, {1, 37}, {41, 1}, {17, 23}, {48, 64}};
+  int bad = 0, cases = 0;
+  for (int bi = 0; bi < 4; bi++)
+    for (int si = 0; si < 5; si++)
+      for (int kind = 0; kind < KINDS; kind++)
+        for (int mode = WLE_ADAPTIVE; mode <= WLE_PREDICTIVE; mode++) {
+          int bits = bitss[bi], h = shapes[si][0], w = shapes[si][1];
+          size_t n = (size_t)h * w, cap = wle_bound(n, bits), la = 0, lp = 0;
+          int16_t *q = malloc(n * sizeof *q), *prev = malloc(n * sizeof *prev), *d = malloc(n * sizeof *d);
+          uint8_t *a = malloc(cap), *p = malloc(cap);
+          fill(q, h, w, bits, kind);
+          fill(prev, h, w, bits, (kind + 3) % KINDS);
+          wle_io io;
+          wle_io_init_enc(&io);
+          int rc = wle_encode(mode, q, prev, h, w, bits, NULL, a, cap, &la);
+          if (!rc && (rc = portable_code_context(&io, mode == WLE_PREDICTIVE, q, NULL, prev, h, w, bits)))
+            free(io.ev);
+          rc = rc ? rc : wle_io_finish_enc(&io, p, cap, &lp);
+          int same = !rc && la == lp && !memcmp(a, p, la);
+          memset(d, 0x55, n * sizeof *d);
+          if (same && !wle_io_init_dec(&io, a, la) &&
+              !portable_code_context(&io, mode == WLE_PREDICTIVE, NULL, d, prev, h, w, bits))
+            same = !wle_io_finish_dec(&io) && !memcmp(d, q, n * sizeof *d);
+          memset(d, 0x55, n * sizeof *d);
+          same = same && !wle_decode(mode, p, lp, prev, h, w, bits, NULL, d) && !memcmp(d, q, n * sizeof *d);
+          bad += !same;
+          T_EXPECT(same || bad > 5, "mode %d, %d bits, %dx%d %s: the streams or their decodes differ", mode, bits,
+                   h, w, kind_name[kind]);
+          cases++;
+          free(q);
+          free(prev);
+          free(d);
+          free(a);
+          free(p);
+        }
+  T_EXPECT(!bad && cases == 4 * 5 * KINDS * 2, "%d of %d planes differ", bad, cases);
+  t_end();
+}
+
 int main(void) {
   test_table_build();
   test_roundtrip();
@@ -409,5 +460,6 @@ int main(void) {
   test_corrupt();
   test_best();
   test_threads();
+  test_portable();
   return t_summary();
 }
