@@ -89,6 +89,26 @@ void wl_detail_quantise(const wl_header *h, const float *r, int16_t *v) {
   for (int i = 0; i < B * C; i++) quantise_plane(r + ((long)(i % C) * B + i / C) * P, P, inv, v + (long)i * P);
 }
 
+double wl_detail_error(const wl_header *h, const float *r, int stride) {
+  const int C = h->channels, B = bands_of(h), n = B * C;
+  const long P = (long)h->lat_h * h->lat_w;
+  const double step = wl_detail_step(h->step), inv = 1.0 / step;
+  /* the planes in GROUPS runs, each summed in order, then the runs in order: the same sum on any
+   * number of threads */
+  enum { GROUPS = 64 };
+  double se[GROUPS] = {0}, sum = 0;
+#pragma omp parallel for schedule(static)
+  for (int g = 0; g < GROUPS; g++)
+    for (int i = (int)((long)n * g / GROUPS); i < (int)((long)n * (g + 1) / GROUPS); i++)
+      for (long p = 0; p < P; p += stride) {
+        const double x = fabs((double)r[i * P + p]), t = x * inv + 0.5 - DEADZONE; /* as quantise_plane */
+        const double d = x - (t >= VMAX ? VMAX : t > 0 ? (int)t : 0) * step;
+        se[g] += d * d;
+      }
+  for (int g = 0; g < GROUPS; g++) sum += se[g];
+  return sum * stride;
+}
+
 /* A plane's table entry: its mode byte and, unless the plane is empty, its bytes n as a LEB128
  * varint; written at p unless p is NULL. Returns its size. */
 static size_t table_entry(uint8_t *p, uint8_t mode, uint32_t n) {

@@ -7,8 +7,12 @@
  * from 0.2 bpp up, and fewer channels alone are cheaper below that.
  * A target (bytes, bits per pixel, PSNR) is found on the ladder by bracketing and then
  * interpolating (log bytes and PSNR are close to linear in the step index), falling back to
- * halving when an interpolation gains little; every rung tried is measured exactly: its bytes
- * are those the encoder writes, its PSNR that of what the decoder returns. The latents, their
+ * halving when an interpolation gains little. A rung's bytes are always those the encoder
+ * writes. The PSNR of channels alone is that of what the decoder returns; a detail layer's is
+ * predicted from the squared error of its coefficients (the packet transform and the channel-DCT
+ * are close to orthonormal), offset by what one exact measurement at a rung of the same ladder
+ * gave (the offset stays within 0.02 dB near a target), and the answer is then found exactly:
+ * the lowest rung whose decoded PSNR meets the target, the one below it failing. The latents, their
  * streams, their reconstruction at `half` and the residual's channel-DCT are made once; a rung
  * of the detail layer then costs only its quantisation and either its entropy coding (rate) or
  * its inverse transform (PSNR), and the file is written from them (as wl_encode would). */
@@ -60,6 +64,16 @@ int wl_quality_opts_depth(const wl_model *m, int depth, int quality, wl_encode_o
 
 int wl_quality_opts(const wl_model *m, int quality, wl_encode_opts *o) { return wl_quality_opts_depth(m, 8, quality, o); }
 
+/* What the ladders of one image share: the PSNR of the first L channels alone at [L], 0 until
+ * measured (the latents' first channels are the same on every ladder), and a detail rung's decoded
+ * PSNR less its coefficients' at the last one decoded, once calibrated (within 0.02 dB from one
+ * ladder to the next). */
+typedef struct {
+  double alone[WL_MAX_K + 1];
+  double offset;
+  int calibrated;
+} known;
+
 /* What stays fixed while rungs are tried. */
 typedef struct {
   const wl_model *m;
@@ -76,8 +90,9 @@ typedef struct {
   size_t bound, alpha_len;
   wl_work w;     /* the analysis' (X lives there) */
   wl_work cw;    /* the decoder's, for rungs of fewer channels */
-  double *alone; /* PSNR of the first L channels alone at [L], 0 until measured: the same on
-                    every ladder of one image (the latents' first channels are), so shared */
+  known *k;      /* what every ladder of the image shares */
+  int exact_L;   /* the last detail rung decoded (0: none), and its PSNR */
+  double exact_f;
 } ladder;
 
 static void ladder_free(ladder *l) {
@@ -86,17 +101,23 @@ static void ladder_free(ladder *l) {
   wl_work_free(&l->cw);
 }
 
-static double psnr_of(const wl_image *a, const float *b) {
+/* PSNR of a squared error se over image a's samples. */
+static double psnr_se(const wl_image *a, double se) {
   const size_t n = (size_t)a->channels * a->height * a->width;
   const double peak = (double)((1 << a->depth) - 1);
-  double se = 0;
-  for (size_t i = 0; i < n; i++) se += ((double)a->planes[i] - b[i]) * ((double)a->planes[i] - b[i]);
   return se > 0 ? 10 * log10(peak * peak * (double)n / se) : 200;
 }
 
-static int ladder_init(ladder *l, const wl_model *m, const wl_image *img, int keep, double *alone) {
+static double psnr_of(const wl_image *a, const float *b) {
+  const size_t n = (size_t)a->channels * a->height * a->width;
+  double se = 0;
+  for (size_t i = 0; i < n; i++) se += ((double)a->planes[i] - b[i]) * ((double)a->planes[i] - b[i]);
+  return psnr_se(a, se);
+}
+
+static int ladder_init(ladder *l, const wl_model *m, const wl_image *img, int keep, known *k) {
   memset(l, 0, sizeof *l);
-  l->alone = alone;
+  l->k = k;
   l->m = m;
   l->img = img;
   l->s = wl_image_signal(img);
@@ -137,18 +158,27 @@ static double plain_bytes(const ladder *l, int L) {
   return n;
 }
 
-/* Rung L's bytes (rate) or PSNR, exactly as the encoder and decoder would have them. */
-static int measure(ladder *l, int L, int rate, double *value) {
+/* A predicted PSNR reads every PREDICT_STRIDE-th coefficient of a plane: within 0.1 dB of all of
+ * them, and the offset, measured the same way, takes up most of that. */
+#define PREDICT_STRIDE 4
+
+/* Rung L's bytes (rate) or PSNR: bytes exactly as the encoder writes them; PSNR as the decoder's
+ * output has it, but a detail rung's predicted (see the top) unless `exact` or not yet calibrated. */
+static int measure(ladder *l, int L, int rate, int exact, double *value) {
   wl_header h = l->h;
   h.step = rung_opts(l->h.keep, L).step;
   if (!h.step) { /* channels alone: the first L streams, or the decoder on the first L latents */
     h.keep = L;
     if (rate) *value = plain_bytes(l, L);
-    else if (l->alone[L] > 0) *value = l->alone[L];
+    else if (l->k->alone[L] > 0) *value = l->k->alone[L];
     else {
       WL_TRY(wl_synthesise(l->m, &h, l->q, NULL, l->out, &l->cw));
-      *value = l->alone[L] = psnr_of(l->img, l->out);
+      *value = l->k->alone[L] = psnr_of(l->img, l->out);
     }
+    return 0;
+  }
+  if (!rate && l->k->calibrated && !exact && L != l->exact_L) { /* predicted */
+    *value = psnr_se(l->img, wl_detail_error(&h, l->X, PREDICT_STRIDE)) + l->k->offset;
     return 0;
   }
   wl_detail_quantise(&h, l->X, l->v);
@@ -161,11 +191,55 @@ static int measure(ladder *l, int L, int rate, double *value) {
     wl_detail_free(&d);
     return 0;
   }
+  if (L == l->exact_L) {
+    *value = l->exact_f;
+    return 0;
+  }
   const int Hp = h.lat_h << h.J, Wp = h.lat_w << h.J;
   wl_detail_add(&h, l->v, l->Xh, l->x);
   WL_TRY(wl_wpt2_inverse(l->x, h.channels, Hp, Wp, h.J, l->x));
   wl_signal_unscale(l->x, Hp, Wp, &(wl_signal){2, h.channels, h.height, h.width, h.depth, NULL, 0}, l->out);
   *value = psnr_of(l->img, l->out);
+  l->k->offset = *value - psnr_se(l->img, wl_detail_error(&h, l->X, PREDICT_STRIDE));
+  l->k->calibrated = 1;
+  l->exact_L = L;
+  l->exact_f = *value;
+  return 0;
+}
+
+/* PSNR: the search's answer hi (the lowest rung predicted to meet `value`, lo the highest
+ * predicted below it) made exact. Decodes a rung, recalibrates the prediction there, and halves
+ * on predictions between the highest rung predicted to fail and what is known exactly, until a
+ * rung that meets the target sits on one that fails, both decoded (rung `keep`, channels alone,
+ * is taken to fail unless known otherwise, as the search takes it). *hi receives that rung (top +
+ * 1: none meets; *ftop then holds the finest step's PSNR). */
+static int exact_bracket(ladder *l, double value, int lo, int *hi, double *ftop) {
+  const int keep = l->h.keep, top = keep + WL_MAX_STEP;
+  int elo = lo <= keep ? lo : -1, ehi = top + 1, cand = *hi <= top ? *hi : top; /* elo -1: unknown */
+  for (;;) {
+    double f;
+    WL_TRY(measure(l, cand, 0, 1, &f));
+    if (f >= value) ehi = cand;
+    else elo = cand, *ftop = f;
+    if (elo >= 0 && ehi - elo <= 1) break;
+    /* a: the highest rung predicted (or known) to fail below ehi, from the last one down */
+    const int floor = elo >= 0 ? elo : ehi > keep ? keep : 0;
+    int a = lo > floor && lo < ehi ? lo : floor, b = ehi;
+    while (a > floor) {
+      WL_TRY(measure(l, a, 0, 0, &f));
+      if (f < value) break;
+      a = a - 2 * (ehi - a) > floor ? a - 2 * (ehi - a) : floor;
+    }
+    while (b - a > 1) {
+      const int m = (a + b) / 2;
+      WL_TRY(measure(l, m, 0, 0, &f));
+      if (f >= value) b = m;
+      else a = m;
+    }
+    lo = a;
+    cand = b < ehi ? b : ehi - 1; /* nothing below ehi predicted to meet: decode the rung under it */
+  }
+  *hi = ehi;
   return 0;
 }
 
@@ -180,7 +254,7 @@ static int search(ladder *l, int rate, double value, int *rung) {
   double pf = 0, glo = 0, ghi = 0; /* the rung before; the ends' distances from the target */
   for (int tries = 0; hi - lo > 1; tries++) {
     double f = 0;
-    WL_TRY(measure(l, L, rate, &f));
+    WL_TRY(measure(l, L, rate, 0, &f));
     if (rate) f = log(f);
     const int above = rate ? f > t : f >= t;
     if (above) { hi = L; fhi = f; ghi = f - t; } else { lo = L; flo = f; glo = f - t; }
@@ -190,7 +264,9 @@ static int search(ladder *l, int rate, double value, int *rung) {
     side = above ? 1 : -1;
     if (hi - lo <= 1) break;
     int next;
-    if (lo >= 1 && hi <= top) {
+    if (!rate && hi <= l->h.keep) { /* among channels alone, each a decoder run: halving */
+      next = (lo + hi) / 2;
+    } else if (lo >= 1 && hi <= top) {
       /* bracketed: the rung beside the interpolated crossing on the answer's side (rate: the
        * highest below, PSNR: the lowest above), so that the next rung often closes the bracket;
        * halving when two rungs running did not halve the bracket */
@@ -208,6 +284,7 @@ static int search(ladder *l, int rate, double value, int *rung) {
     pL = L, pf = f;
     L = next < lo + 1 ? lo + 1 : next > hi - 1 ? hi - 1 : next;
   }
+  if (!rate && l->k->calibrated) WL_TRY(exact_bracket(l, value, lo, &hi, &flo));
   *rung = rate ? lo : hi;
   if (*rung < 1) /* then hi = 1 */
     return WL_FAIL_WHY(WL_ERR_ARG, "a target of %.0f bytes is below the smallest file (%.0f bytes: one channel)", value,
@@ -236,10 +313,10 @@ static int rung_file(ladder *l, int L, uint8_t **out, size_t *outlen) {
 
 /* The rung of the ladder on `keep` channels that meets the target: its settings in *o, its file
  * in *out (*outlen bytes). */
-static int on_ladder(const wl_model *m, const wl_image *img, int keep, int rate, double want, double *alone,
+static int on_ladder(const wl_model *m, const wl_image *img, int keep, int rate, double want, known *k,
                      wl_encode_opts *o, uint8_t **out, size_t *outlen) {
   ladder l;
-  int L = 0, e = ladder_init(&l, m, img, keep, alone);
+  int L = 0, e = ladder_init(&l, m, img, keep, k);
   if (!e) e = search(&l, rate, want, &L);
   if (!e) e = rung_file(&l, L, out, outlen);
   ladder_free(&l);
@@ -258,20 +335,20 @@ int wl_encode_target(const wl_model *m, const wl_image *img, int target, double 
   if (m->d.dims != 2) return WL_FAIL(WL_ERR_MISMATCH);
   const int rate = target != WL_TARGET_PSNR;
   const double want = target == WL_TARGET_BPP ? floor(value * img->width * img->height / 8) : value;
-  double alone[WL_MAX_K + 1] = {0};
-  WL_TRY(on_ladder(m, img, half_of(m), rate, want, alone, chosen, out, outlen));
+  known k = {0};
+  WL_TRY(on_ladder(m, img, half_of(m), rate, want, &k, chosen, out, outlen));
   /* Among channels alone the rungs are far apart: a target met there is met more closely by a
    * detail layer on fewer channels. Rate: on the channels that fit. PSNR: on each smaller count,
    * the smallest file kept (the sizes do not fall in order: one channel and a coarse step can
    * beat two channels and a finer one, and both beat three alone). */
   if (chosen->step) return 0;
   const int most = chosen->keep - !rate, least = rate ? most : 1; /* before *chosen changes */
-  for (int k = most; k >= least && k >= 1 && k < half_of(m); k--) {
+  for (int c = most; c >= least && c >= 1 && c < half_of(m); c--) {
     wl_encode_opts o;
     uint8_t *other;
     size_t len;
-    const int e = on_ladder(m, img, k, rate, want, alone, &o, &other, &len);
-    if (e == WL_ERR_ARG) continue; /* out of reach on k channels */
+    const int e = on_ladder(m, img, c, rate, want, &k, &o, &other, &len);
+    if (e == WL_ERR_ARG) continue; /* out of reach on c channels */
     if (e) {
       free(*out);
       *out = NULL, *outlen = 0;
