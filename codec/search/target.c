@@ -115,6 +115,16 @@ static double psnr_of(const wl_image *a, const float *b) {
   return psnr_se(a, se);
 }
 
+/* The decoder's packets Xh of the first h.keep latents (decoded in work w) and, in X, the residual's
+ * channel-DCT. */
+static int residual(ladder *l, wl_work *w) {
+  float *Xh;
+  WL_TRY(wl_synthesis_packets(l->m, &l->h, l->q, w, &Xh));
+  memcpy(l->Xh, Xh, sizeof(float) * (size_t)l->m->D * l->h.lat_h * l->h.lat_w);
+  wl_detail_residual(&l->h, l->X, l->Xh);
+  return 0;
+}
+
 static int ladder_init(ladder *l, const wl_model *m, const wl_image *img, int keep, known *k) {
   memset(l, 0, sizeof *l);
   l->k = k;
@@ -139,15 +149,23 @@ static int ladder_init(ladder *l, const wl_model *m, const wl_image *img, int ke
   if (!e) e = wl_latents_of(m, l->X, l->h.keep, P, l->q, NULL);
   if (!e) e = wl_code_channels(m, l->q, &l->h, l->streams, l->bound);
   if (!e && img->alpha) e = wl_pack_alpha(img, &l->alpha, &l->alpha_len);
-  /* the reconstruction's packets copied out, its work (the decoder's activations) freed before
-   * the search: held instead, it slowed --bpp by 10% (fresh pages for every plane's stream) */
+  /* the decoder's activations freed before the search: held instead, they slowed --bpp by 10%
+   * (fresh pages for every plane's stream) */
   wl_work sw = {0};
-  float *Xh;
-  if (!e) e = wl_synthesis_packets(m, &l->h, l->q, &sw, &Xh);
-  if (!e) memcpy(l->Xh, Xh, sizeof(float) * DP);
+  if (!e) e = residual(l, &sw);
   wl_work_free(&sw);
-  if (!e) wl_detail_residual(&l->h, l->X, l->Xh);
   return e;
+}
+
+/* The ladder on its first c channels, in place (c below its keep): their latents and streams are
+ * the first c it has (a channel's code depends on those before it only); the packets are made
+ * again, since the residual replaced them, and the decoder runs on the first c latents, in the
+ * work that channels alone use. */
+static int ladder_narrow(ladder *l, int c) {
+  l->h.keep = c;
+  l->exact_L = 0;
+  WL_TRY(wl_packets(&l->s, l->m->d.J, &l->w, &l->X));
+  return residual(l, &l->cw);
 }
 
 /* Bytes of the file of the first L channels without a detail layer: header, alpha, their
@@ -311,19 +329,6 @@ static int rung_file(ladder *l, int L, uint8_t **out, size_t *outlen) {
   return e;
 }
 
-/* The rung of the ladder on `keep` channels that meets the target: its settings in *o, its file
- * in *out (*outlen bytes). */
-static int on_ladder(const wl_model *m, const wl_image *img, int keep, int rate, double want, known *k,
-                     wl_encode_opts *o, uint8_t **out, size_t *outlen) {
-  ladder l;
-  int L = 0, e = ladder_init(&l, m, img, keep, k);
-  if (!e) e = search(&l, rate, want, &L);
-  if (!e) e = rung_file(&l, L, out, outlen);
-  ladder_free(&l);
-  *o = rung_opts(keep, L);
-  return e;
-}
-
 int wl_encode_target(const wl_model *m, const wl_image *img, int target, double value, wl_encode_opts *chosen,
                      uint8_t **out, size_t *outlen) {
   *out = NULL;
@@ -336,30 +341,37 @@ int wl_encode_target(const wl_model *m, const wl_image *img, int target, double 
   const int rate = target != WL_TARGET_PSNR;
   const double want = target == WL_TARGET_BPP ? floor(value * img->width * img->height / 8) : value;
   known k = {0};
-  WL_TRY(on_ladder(m, img, half_of(m), rate, want, &k, chosen, out, outlen));
+  ladder l;
+  int L = 0, e = ladder_init(&l, m, img, half_of(m), &k);
+  if (!e) e = search(&l, rate, want, &L);
+  if (!e) e = rung_file(&l, L, out, outlen);
+  if (!e) *chosen = rung_opts(half_of(m), L);
   /* Among channels alone the rungs are far apart: a target met there is met more closely by a
    * detail layer on fewer channels. Rate: on the channels that fit. PSNR: on each smaller count,
    * the smallest file kept (the sizes do not fall in order: one channel and a coarse step can
    * beat two channels and a finer one, and both beat three alone). */
-  if (chosen->step) return 0;
-  const int most = chosen->keep - !rate, least = rate ? most : 1; /* before *chosen changes */
-  for (int c = most; c >= least && c >= 1 && c < half_of(m); c--) {
-    wl_encode_opts o;
+  const int most = e || chosen->step ? 0 : chosen->keep - !rate, least = rate ? most : 1;
+  for (int c = most; !e && c >= least && c >= 1 && c < half_of(m); c--) {
     uint8_t *other;
     size_t len;
-    const int e = on_ladder(m, img, c, rate, want, &k, &o, &other, &len);
-    if (e == WL_ERR_ARG) continue; /* out of reach on c channels */
-    if (e) {
-      free(*out);
-      *out = NULL, *outlen = 0;
-      return e;
+    e = ladder_narrow(&l, c);
+    if (!e) e = search(&l, rate, want, &L);
+    if (e == WL_ERR_ARG) { /* out of reach on c channels */
+      e = 0;
+      continue;
     }
-    if (rate || len < *outlen) {
+    if (!e) e = rung_file(&l, L, &other, &len);
+    if (!e && (rate || len < *outlen)) {
       free(*out);
-      *out = other, *outlen = len, *chosen = o;
-    } else {
+      *out = other, *outlen = len, *chosen = rung_opts(c, L);
+    } else if (!e) {
       free(other);
     }
   }
-  return 0;
+  ladder_free(&l);
+  if (e) {
+    free(*out);
+    *out = NULL, *outlen = 0;
+  }
+  return e;
 }
