@@ -195,7 +195,11 @@ static int measure(ladder *l, int L, int rate, int exact, double *value) {
     }
     return 0;
   }
-  if (!rate && l->k->calibrated && !exact && L != l->exact_L) { /* predicted */
+  if (!rate && L == l->exact_L) {
+    *value = l->exact_f;
+    return 0;
+  }
+  if (!rate && l->k->calibrated && !exact) { /* predicted */
     *value = psnr_se(l->img, wl_detail_error(&h, l->X, PREDICT_STRIDE)) + l->k->offset;
     return 0;
   }
@@ -207,10 +211,6 @@ static int measure(ladder *l, int L, int rate, int exact, double *value) {
     *value = plain_bytes(l, l->h.keep) + (double)(d.table_len + d.bytes);
     free(streams);
     wl_detail_free(&d);
-    return 0;
-  }
-  if (L == l->exact_L) {
-    *value = l->exact_f;
     return 0;
   }
   const int Hp = h.lat_h << h.J, Wp = h.lat_w << h.J;
