@@ -89,24 +89,30 @@ void wl_detail_quantise(const wl_header *h, const float *r, int16_t *v) {
   for (int i = 0; i < B * C; i++) quantise_plane(r + ((long)(i % C) * B + i / C) * P, P, inv, v + (long)i * P);
 }
 
-double wl_detail_error(const wl_header *h, const float *r, int stride) {
+void wl_detail_estimate(const wl_header *h, const float *r, int stride, double *se, double *bits) {
   const int C = h->channels, B = bands_of(h), n = B * C;
   const long P = (long)h->lat_h * h->lat_w;
   const double step = wl_detail_step(h->step), inv = 1.0 / step;
-  /* the planes in GROUPS runs, each summed in order, then the runs in order: the same sum on any
-   * number of threads */
+  /* the planes in GROUPS runs, each summed in order, then the runs in order: the same sums on
+   * any number of threads */
   enum { GROUPS = 64 };
-  double se[GROUPS] = {0}, sum = 0;
+  double e[GROUPS] = {0}, c[GROUPS] = {0};
 #pragma omp parallel for schedule(static)
   for (int g = 0; g < GROUPS; g++)
-    for (int i = (int)((long)n * g / GROUPS); i < (int)((long)n * (g + 1) / GROUPS); i++)
-      for (long p = 0; p < P; p += stride) {
+    for (int i = (int)((long)n * g / GROUPS); i < (int)((long)n * (g + 1) / GROUPS); i++) {
+      long m = 0, zeros = 0, mag = 0;
+      for (long p = 0; p < P; p += stride, m++) {
         const double x = fabs((double)r[i * P + p]), t = x * inv + 0.5 - DEADZONE; /* as quantise_plane */
-        const double d = x - (t >= VMAX ? VMAX : t > 0 ? (int)t : 0) * step;
-        se[g] += d * d;
+        const int a = t >= VMAX ? VMAX : t > 0 ? (int)t : 0;
+        e[g] += (x - a * step) * (x - a * step);
+        if (a) mag += 2 * (32 - __builtin_clz((unsigned)a)); /* Exp-Golomb bits and a sign */
+        else zeros++;
       }
-  for (int g = 0; g < GROUPS; g++) sum += se[g];
-  return sum * stride;
+      c[g] += (double)mag + (zeros ? zeros * log2((double)m / zeros) : 0) +
+              (m > zeros ? (m - zeros) * log2((double)m / (m - zeros)) : 0);
+    }
+  *se = *bits = 0;
+  for (int g = 0; g < GROUPS; g++) *se += e[g] * stride, *bits += c[g] * stride;
 }
 
 /* A plane's table entry: its mode byte and, unless the plane is empty, its bytes n as a LEB128

@@ -26,9 +26,10 @@ void wl_detail_free(wl_detail *d);
 void wl_detail_residual(const wl_header *h, float *X, const float *Xh);
 void wl_detail_quantise(const wl_header *h, const float *r, int16_t *v);
 int wl_detail_pack(const wl_header *h, const int16_t *v, uint8_t **streams, wl_detail *d);
-/* About the squared error of r quantised at h->step, sum (r - v step)^2, from every stride-th
- * position of each plane (times stride): the same on any number of threads. */
-double wl_detail_error(const wl_header *h, const float *r, int stride);
+/* From every stride-th position of each plane (times stride), about what r quantised at h->step
+ * gives: *se its squared error, sum (r - v step)^2, and *bits a cost of its planes (a zero flag
+ * at each plane's own odds, Exp-Golomb magnitudes and signs), the same on any number of threads. */
+void wl_detail_estimate(const wl_header *h, const float *r, int stride, double *se, double *bits);
 /* The table: u16 step, u32 n, then per plane a mode byte and, unless empty, its bytes as a
  * LEB128 varint. Write into p[0 .. d->table_len). Read: from p[0 .. len), checked against h
  * (D, the bound of a stream); d->table_len and d->bytes filled. */

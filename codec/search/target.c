@@ -7,12 +7,14 @@
  * from 0.2 bpp up, and fewer channels alone are cheaper below that.
  * A target (bytes, bits per pixel, PSNR) is found on the ladder by bracketing and then
  * interpolating (log bytes and PSNR are close to linear in the step index), falling back to
- * halving when an interpolation gains little. A rung's bytes are always those the encoder
- * writes. The PSNR of channels alone is that of what the decoder returns; a detail layer's is
- * predicted from the squared error of its coefficients (the packet transform and the channel-DCT
- * are close to orthonormal), offset by what one exact measurement at a rung of the same ladder
- * gave (the offset stays within 0.02 dB near a target), and the answer is then found exactly:
- * the lowest rung whose decoded PSNR meets the target, the one below it failing. The latents, their
+ * halving when an interpolation gains little. Channels alone are measured exactly: their bytes
+ * as the encoder writes them, their PSNR that of what the decoder returns. A detail rung is
+ * predicted from an estimate over its coefficients (wl_detail_estimate): its PSNR from their
+ * squared error (the packet transform and the channel-DCT are close to orthonormal; the offset
+ * stays within 0.02 dB near a target), its bytes from a zero flag at each plane's odds and
+ * Exp-Golomb magnitudes, each offset by what the last exact measurement gave. The answer is then
+ * made exact: it and its neighbour on the other side of the target are measured as written and
+ * decoded (exact_bracket). The latents, their
  * streams, their reconstruction at `half` and the residual's channel-DCT are made once; a rung
  * of the detail layer then costs only its quantisation and either its entropy coding (rate) or
  * its inverse transform (PSNR), and the file is written from them (as wl_encode would). */
@@ -65,9 +67,10 @@ int wl_quality_opts_depth(const wl_model *m, int depth, int quality, wl_encode_o
 int wl_quality_opts(const wl_model *m, int quality, wl_encode_opts *o) { return wl_quality_opts_depth(m, 8, quality, o); }
 
 /* What the ladders of one image share: the PSNR of the first L channels alone at [L], 0 until
- * measured (the latents' first channels are the same on every ladder), and a detail rung's decoded
- * PSNR less its coefficients' at the last one decoded, once calibrated (within 0.02 dB from one
- * ladder to the next). */
+ * measured (the latents' first channels are the same on every ladder), and what turns a detail
+ * rung's estimate (wl_detail_estimate) into a prediction, once calibrated at the last rung
+ * measured exactly: its decoded PSNR less its coefficients' (within 0.02 dB from one ladder to
+ * the next), or the log of its detail layer's bytes less that of the estimated bytes. */
 typedef struct {
   double alone[WL_MAX_K + 1];
   double offset;
@@ -91,7 +94,7 @@ typedef struct {
   wl_work w;     /* the analysis' (X lives there) */
   wl_work cw;    /* the decoder's, for rungs of fewer channels */
   known *k;      /* what every ladder of the image shares */
-  int exact_L;   /* the last detail rung decoded (0: none), and its PSNR */
+  int exact_L;   /* the last detail rung measured exactly (0: none), and its measure */
   double exact_f;
 } ladder;
 
@@ -176,12 +179,14 @@ static double plain_bytes(const ladder *l, int L) {
   return n;
 }
 
-/* A predicted PSNR reads every PREDICT_STRIDE-th coefficient of a plane: within 0.1 dB of all of
- * them, and the offset, measured the same way, takes up most of that. */
-#define PREDICT_STRIDE 4
+/* A prediction reads every stride-th coefficient of a plane, and the offset, measured the same
+ * way, takes up most of what that misses: a PSNR from every 4th is within 0.1 dB of all of them
+ * (every 16th chose other rungs where PSNR is not monotone in the step: DarkestHour_s3 at 35 dB,
+ * 1364 -> 1577 bytes), bytes from every 16th land the same files as every 4th, sooner. */
+static int stride(int rate) { return rate ? 16 : 4; }
 
-/* Rung L's bytes (rate) or PSNR: bytes exactly as the encoder writes them; PSNR as the decoder's
- * output has it, but a detail rung's predicted (see the top) unless `exact` or not yet calibrated. */
+/* Rung L's bytes (rate) or PSNR: bytes as the encoder writes them, PSNR as the decoder's output
+ * has it; but a detail rung's predicted (see the top) unless `exact` or not yet calibrated. */
 static int measure(ladder *l, int L, int rate, int exact, double *value) {
   wl_header h = l->h;
   h.step = rung_opts(l->h.keep, L).step;
@@ -195,12 +200,14 @@ static int measure(ladder *l, int L, int rate, int exact, double *value) {
     }
     return 0;
   }
-  if (!rate && L == l->exact_L) {
+  if (L == l->exact_L) {
     *value = l->exact_f;
     return 0;
   }
-  if (!rate && l->k->calibrated && !exact) { /* predicted */
-    *value = psnr_se(l->img, wl_detail_error(&h, l->X, PREDICT_STRIDE)) + l->k->offset;
+  double se, bits, detail = 0;
+  if (l->k->calibrated && !exact) { /* predicted */
+    wl_detail_estimate(&h, l->X, stride(rate), &se, &bits);
+    *value = rate ? plain_bytes(l, l->h.keep) + exp(log(bits / 8 + 1) + l->k->offset) : psnr_se(l->img, se) + l->k->offset;
     return 0;
   }
   wl_detail_quantise(&h, l->X, l->v);
@@ -208,56 +215,71 @@ static int measure(ladder *l, int L, int rate, int exact, double *value) {
     uint8_t *streams;
     wl_detail d;
     WL_TRY(wl_detail_pack(&h, l->v, &streams, &d));
-    *value = plain_bytes(l, l->h.keep) + (double)(d.table_len + d.bytes);
+    detail = (double)(d.table_len + d.bytes);
+    *value = plain_bytes(l, l->h.keep) + detail;
     free(streams);
     wl_detail_free(&d);
-    return 0;
+  } else {
+    const int Hp = h.lat_h << h.J, Wp = h.lat_w << h.J;
+    wl_detail_add(&h, l->v, l->Xh, l->x);
+    WL_TRY(wl_wpt2_inverse(l->x, h.channels, Hp, Wp, h.J, l->x));
+    wl_signal_unscale(l->x, Hp, Wp, &(wl_signal){2, h.channels, h.height, h.width, h.depth, NULL, 0}, l->out);
+    *value = psnr_of(l->img, l->out);
   }
-  const int Hp = h.lat_h << h.J, Wp = h.lat_w << h.J;
-  wl_detail_add(&h, l->v, l->Xh, l->x);
-  WL_TRY(wl_wpt2_inverse(l->x, h.channels, Hp, Wp, h.J, l->x));
-  wl_signal_unscale(l->x, Hp, Wp, &(wl_signal){2, h.channels, h.height, h.width, h.depth, NULL, 0}, l->out);
-  *value = psnr_of(l->img, l->out);
-  l->k->offset = *value - psnr_se(l->img, wl_detail_error(&h, l->X, PREDICT_STRIDE));
+  wl_detail_estimate(&h, l->X, stride(rate), &se, &bits);
+  l->k->offset = rate ? log(detail + 1) - log(bits / 8 + 1) : *value - psnr_se(l->img, se);
   l->k->calibrated = 1;
   l->exact_L = L;
   l->exact_f = *value;
   return 0;
 }
 
-/* PSNR: the search's answer hi (the lowest rung predicted to meet `value`, lo the highest
- * predicted below it) made exact. Decodes a rung, recalibrates the prediction there, and halves
- * on predictions between the highest rung predicted to fail and what is known exactly, until a
- * rung that meets the target sits on one that fails, both decoded (rung `keep`, channels alone,
- * is taken to fail unless known otherwise, as the search takes it). *hi receives that rung (top +
- * 1: none meets; *ftop then holds the finest step's PSNR). */
-static int exact_bracket(ladder *l, double value, int lo, int *hi, double *ftop) {
+/* measure() in the search's terms: log bytes, or PSNR. */
+static int at(ladder *l, int L, int rate, int exact, double *f) {
+  WL_TRY(measure(l, L, rate, exact, f));
+  if (rate) *f = log(*f);
+  return 0;
+}
+
+/* The search's bracket lo < hi (lo below the target t, hi above it, in at()'s terms; found on
+ * predictions) made exact. Measures the rung on the answer's side exactly (rate: lo, PSNR: hi),
+ * recalibrates there, and halves on predictions within what is decided exactly, until the two
+ * rungs are neighbours, both measured exactly (channels alone always are; rung 0 counts as below
+ * and top + 1 as above, as the search counts them). flo, fhi: the ends' measures. */
+static int exact_bracket(ladder *l, int rate, double t, int *lo, int *hi, double *flo, double *fhi) {
   const int keep = l->h.keep, top = keep + WL_MAX_STEP;
-  int elo = lo <= keep ? lo : -1, ehi = top + 1, cand = *hi <= top ? *hi : top; /* elo -1: unknown */
-  for (;;) {
+  int elo = *lo <= keep ? *lo : 0, ehi = *hi <= keep || *hi > top ? *hi : top + 1, a = *lo, b = *hi;
+  while (ehi - elo > 1) {
+    const int cand = rate ? (a == elo ? a + 1 : a) : (b == ehi ? b - 1 : b);
     double f;
-    WL_TRY(measure(l, cand, 0, 1, &f));
-    if (f >= value) ehi = cand;
-    else elo = cand, *ftop = f;
-    if (elo >= 0 && ehi - elo <= 1) break;
-    /* a: the highest rung predicted (or known) to fail below ehi, from the last one down */
-    const int floor = elo >= 0 ? elo : ehi > keep ? keep : 0;
-    int a = lo > floor && lo < ehi ? lo : floor, b = ehi;
-    while (a > floor) {
-      WL_TRY(measure(l, a, 0, 0, &f));
-      if (f < value) break;
-      a = a - 2 * (ehi - a) > floor ? a - 2 * (ehi - a) : floor;
+    WL_TRY(at(l, cand, rate, 1, &f));
+    if (rate ? f > t : f >= t) ehi = cand, *fhi = f;
+    else elo = cand, *flo = f;
+    if (ehi - elo <= 1) break;
+    /* the predicted bracket within the exact one, widened until its ends are predicted on their
+     * sides, then halved */
+    a = a < ehi ? (a > elo ? a : elo) : (ehi - 1 > elo ? ehi - 1 : elo);
+    b = b > a && b < ehi ? b : a + 1;
+    while (a > elo) {
+      WL_TRY(at(l, a, rate, 0, &f));
+      if (!(rate ? f > t : f >= t)) break;
+      b = a;
+      a = a - 2 * (ehi - a) > elo ? a - 2 * (ehi - a) : elo;
+    }
+    while (b < ehi) {
+      WL_TRY(at(l, b, rate, 0, &f));
+      if (rate ? f > t : f >= t) break;
+      a = b;
+      b = b + 2 * (b - elo) < ehi ? b + 2 * (b - elo) : ehi;
     }
     while (b - a > 1) {
       const int m = (a + b) / 2;
-      WL_TRY(measure(l, m, 0, 0, &f));
-      if (f >= value) b = m;
+      WL_TRY(at(l, m, rate, 0, &f));
+      if (rate ? f > t : f >= t) b = m;
       else a = m;
     }
-    lo = a;
-    cand = b < ehi ? b : ehi - 1; /* nothing below ehi predicted to meet: decode the rung under it */
   }
-  *hi = ehi;
+  *lo = elo, *hi = ehi;
   return 0;
 }
 
@@ -272,8 +294,7 @@ static int search(ladder *l, int rate, double value, int *rung) {
   double pf = 0, glo = 0, ghi = 0; /* the rung before; the ends' distances from the target */
   for (int tries = 0; hi - lo > 1; tries++) {
     double f = 0;
-    WL_TRY(measure(l, L, rate, 0, &f));
-    if (rate) f = log(f);
+    WL_TRY(at(l, L, rate, 0, &f));
     const int above = rate ? f > t : f >= t;
     if (above) { hi = L; fhi = f; ghi = f - t; } else { lo = L; flo = f; glo = f - t; }
     if (side == (above ? 1 : -1)) { /* Illinois: the end kept twice counts half, so the ends alternate */
@@ -302,7 +323,7 @@ static int search(ladder *l, int rate, double value, int *rung) {
     pL = L, pf = f;
     L = next < lo + 1 ? lo + 1 : next > hi - 1 ? hi - 1 : next;
   }
-  if (!rate && l->k->calibrated) WL_TRY(exact_bracket(l, value, lo, &hi, &flo));
+  if (l->k->calibrated) WL_TRY(exact_bracket(l, rate, t, &lo, &hi, &flo, &fhi));
   *rung = rate ? lo : hi;
   if (*rung < 1) /* then hi = 1 */
     return WL_FAIL_WHY(WL_ERR_ARG, "a target of %.0f bytes is below the smallest file (%.0f bytes: one channel)", value,
