@@ -13,6 +13,19 @@
 #define wle_code_context portable_code_context
 #include "entropy/context.c"
 #undef wle_code_context
+/* And the mode guess's rows by AVX2 against its scalar positions, from a copy of entropy.c (which
+ * calls the library's wle_code_context, declared again: coder.h named it otherwise above). */
+int wle_code_context(wle_io *io, int predictive, const int16_t *in, int16_t *out, const int16_t *prev, int h,
+                     int w, int bits);
+#define wle_bound copy_bound
+#define wle_encode copy_encode
+#define wle_decode copy_decode
+#define wle_encode_best copy_encode_best
+#include "entropy/entropy.c"
+#undef wle_bound
+#undef wle_encode
+#undef wle_decode
+#undef wle_encode_best
 
 static uint64_t rng = 0x9e3779b97f4a7c15u;
 static uint32_t rnd(void) { /* xorshift64* */
@@ -452,6 +465,45 @@ static void test_portable(void) {
   t_end();
 }
 
+/* The sums that pick the likelier context mode: AVX2 rows (where the CPU has them) against every
+ * position scalar, on planes of every kind at 8 and 16 bits, the widths around a vector's 8, and
+ * one row longer than a run of the AVX2 sums. */
+static void test_guess(void) {
+  t_begin("the context-mode guess sums the same by AVX2 rows as position by position");
+  int bad = 0;
+#ifdef HAVE_AVX2_GUESS
+  static const int widths[] = {1, 2, 8, 9, 16, 17, 63};
+  for (int bits = 8; bits <= 16 && __builtin_cpu_supports("avx2"); bits += 8)
+    for (int wi = 0; wi < 7; wi++)
+      for (int kind = 0; kind < KINDS; kind++) {
+        const int h = 5, w = widths[wi];
+        int16_t q[5 * 63];
+        fill(q, h, w, bits, kind);
+        long a0 = 0, p0 = 0, a1 = 0, p1 = 0;
+        for (int r = 0; r < h; r++)
+          for (int c = 0; c < w; c++) guess_at(q, w, r, c, &a0, &p0);
+        for (int r = 0; r < h; r++) {
+          guess_at(q, w, r, 0, &a1, &p1);
+          for (int c = guess_row_avx2(q + r * w, w, r == 0, &a1, &p1); c < w; c++) guess_at(q, w, r, c, &a1, &p1);
+        }
+        bad += a0 != a1 || p0 != p1;
+      }
+  if (__builtin_cpu_supports("avx2")) { /* one row past the 2^20 vectors after which lanes are summed */
+    const int w = (8 << 20) + 17;
+    int16_t *q = malloc(sizeof *q * (size_t)w);
+    long a0 = 0, p0 = 0, a1 = 0, p1 = 0;
+    fill(q, 1, w, 16, UNIFORM);
+    for (int c = 0; c < w; c++) guess_at(q, w, 0, c, &a0, &p0);
+    guess_at(q, w, 0, 0, &a1, &p1);
+    for (int c = guess_row_avx2(q, w, 1, &a1, &p1); c < w; c++) guess_at(q, w, 0, c, &a1, &p1);
+    bad += a0 != a1 || p0 != p1;
+    free(q);
+  }
+#endif
+  T_EXPECT(!bad, "%d planes sum otherwise", bad);
+  t_end();
+}
+
 int main(void) {
   test_table_build();
   test_roundtrip();
@@ -461,5 +513,6 @@ int main(void) {
   test_best();
   test_threads();
   test_portable();
+  test_guess();
   return t_summary();
 }
