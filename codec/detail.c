@@ -71,12 +71,17 @@ void wl_detail_residual(const wl_header *h, float *X, const float *Xh) {
     }
 }
 
+/* The quantised magnitude of coefficient r at 1 / step inv, in [0, VMAX]. */
+static inline int magnitude(float r, double inv) {
+  const double x = fabs((double)r) * inv + 0.5 - DEADZONE;
+  return x >= VMAX ? VMAX : x > 0 ? (int)x : 0;
+}
+
 /* One plane of wl_detail_quantise: n values of r at 1 / step inv (floor: the truncation of a
  * positive value). */
 static void quantise_plane(const float *r, long n, double inv, int16_t *v) {
   for (long p = 0; p < n; p++) {
-    const double x = fabs((double)r[p]) * inv + 0.5 - DEADZONE;
-    const int a = x >= VMAX ? VMAX : x > 0 ? (int)x : 0;
+    const int a = magnitude(r[p], inv);
     v[p] = (int16_t)(r[p] < 0 ? -a : a);
   }
 }
@@ -102,9 +107,9 @@ void wl_detail_estimate(const wl_header *h, const float *r, int stride, double *
     for (int i = (int)((long)n * g / GROUPS); i < (int)((long)n * (g + 1) / GROUPS); i++) {
       long m = 0, zeros = 0, mag = 0;
       for (long p = 0; p < P; p += stride, m++) {
-        const double x = fabs((double)r[i * P + p]), t = x * inv + 0.5 - DEADZONE; /* as quantise_plane */
-        const int a = t >= VMAX ? VMAX : t > 0 ? (int)t : 0;
-        e[g] += (x - a * step) * (x - a * step);
+        const int a = magnitude(r[i * P + p], inv);
+        const double d = fabs((double)r[i * P + p]) - a * step;
+        e[g] += d * d;
         if (a) mag += 2 * (32 - __builtin_clz((unsigned)a)); /* Exp-Golomb bits and a sign */
         else zeros++;
       }

@@ -71,12 +71,13 @@ static pthread_once_t wt_once = PTHREAD_ONCE_INIT;
 static void wt_fill(void) {
   for (uint32_t e = 0; e < WEIGHTS; e++) wt[e] = weight(e);
 }
+static inline uint32_t weight_of(uint32_t ek) { return ek < WEIGHTS ? wt[ek] : weight(ek); }
 IO_INLINE int64_t blend(const int32_t sp[NSUB], const uint16_t *err, const uint32_t *top, uint32_t *act) {
   int64_t num = 0, den = 0, eden = 0;
   for (int k = 0; k < NSUB; k++) {
     uint32_t ek = top[k] + 2u * err[k - NSUB] + err[k - 2 * NSUB];
     ek = ek < 32767u ? ek : 32767u;
-    int64_t wk = ek < WEIGHTS ? wt[ek] : weight(ek);
+    int64_t wk = weight_of(ek);
     num += wk * sp[k];
     den += wk;
     eden += wk * ek;
@@ -258,7 +259,7 @@ __attribute__((target("avx2"))) IO_INLINE int scan_avx2(wle_io *io, planes pl, m
         if (_mm256_movemask_epi8(_mm256_cmpgt_epi32(ek, wmax))) {
           uint32_t a[NSUB];
           _mm256_storeu_si256((__m256i *)a, ek);
-          for (int k = 0; k < NSUB; k++) a[k] = a[k] < WEIGHTS ? wt[a[k]] : weight(a[k]);
+          for (int k = 0; k < NSUB; k++) a[k] = weight_of(a[k]);
           wk = _mm256_loadu_si256((const __m256i *)a);
         } else {
           wk = _mm256_i32gather_epi32((const int *)wt, ek, 4);

@@ -63,10 +63,6 @@ int wle_decode(int mode, const uint8_t *src, size_t len, const int16_t *prev, in
 
 static int bitlen(int v) { return v ? 32 - __builtin_clz((unsigned)(v < 0 ? -v : v)) : 0; }
 
-/* Which context mode to try: context modelling is most of the encoder's entropy time, so
- * only the likelier winner is coded. The stand-in for each mode's size is the summed bit
- * length of what it codes: the values (ADAPTIVE) or their residuals from the MED predictor
- * (PREDICTIVE). On the validation latents this costs 0.1% against coding both. */
 #ifdef HAVE_AVX2_GUESS
 /* bitlen of eight values below 2^24 in magnitude: a float's exponent is floor(log2 |v|) */
 __attribute__((target("avx2"))) static inline __m256i bitlen8(__m256i v) {
@@ -111,6 +107,10 @@ static inline void guess_at(const int16_t *q, int w, int r, int c, long *adaptiv
   *predictive += bitlen(*v - pred);
 }
 
+/* Which context mode to try: context modelling is most of the encoder's entropy time, so
+ * only the likelier winner is coded. The stand-in for each mode's size is the summed bit
+ * length of what it codes: the values (ADAPTIVE) or their residuals from the MED predictor
+ * (PREDICTIVE). On the validation latents this costs 0.1% against coding both. */
 static int likelier_context_mode(const int16_t *q, int h, int w) {
   long adaptive = 0, predictive = 0;
 #ifdef HAVE_AVX2_GUESS

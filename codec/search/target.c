@@ -234,6 +234,10 @@ static int measure(ladder *l, int L, int rate, int exact, double *value) {
   return 0;
 }
 
+/* Whether measure f (at()'s terms) is on the target t's upper side: more bytes than allowed
+ * (rate), or a PSNR that meets it. */
+static int above(int rate, double f, double t) { return rate ? f > t : f >= t; }
+
 /* measure() in the search's terms: log bytes, or PSNR. */
 static int at(ladder *l, int L, int rate, int exact, double *f) {
   WL_TRY(measure(l, L, rate, exact, f));
@@ -253,7 +257,7 @@ static int exact_bracket(ladder *l, int rate, double t, int *lo, int *hi, double
     const int cand = rate ? (a == elo ? a + 1 : a) : (b == ehi ? b - 1 : b);
     double f;
     WL_TRY(at(l, cand, rate, 1, &f));
-    if (rate ? f > t : f >= t) ehi = cand, *fhi = f;
+    if (above(rate, f, t)) ehi = cand, *fhi = f;
     else elo = cand, *flo = f;
     if (ehi - elo <= 1) break;
     /* the predicted bracket within the exact one, widened until its ends are predicted on their
@@ -262,20 +266,20 @@ static int exact_bracket(ladder *l, int rate, double t, int *lo, int *hi, double
     b = b > a && b < ehi ? b : a + 1;
     while (a > elo) {
       WL_TRY(at(l, a, rate, 0, &f));
-      if (!(rate ? f > t : f >= t)) break;
+      if (!above(rate, f, t)) break;
       b = a;
       a = a - 2 * (ehi - a) > elo ? a - 2 * (ehi - a) : elo;
     }
     while (b < ehi) {
       WL_TRY(at(l, b, rate, 0, &f));
-      if (rate ? f > t : f >= t) break;
+      if (above(rate, f, t)) break;
       a = b;
       b = b + 2 * (b - elo) < ehi ? b + 2 * (b - elo) : ehi;
     }
     while (b - a > 1) {
       const int m = (a + b) / 2;
       WL_TRY(at(l, m, rate, 0, &f));
-      if (rate ? f > t : f >= t) b = m;
+      if (above(rate, f, t)) b = m;
       else a = m;
     }
   }
@@ -295,12 +299,12 @@ static int search(ladder *l, int rate, double value, int *rung) {
   for (int tries = 0; hi - lo > 1; tries++) {
     double f = 0;
     WL_TRY(at(l, L, rate, 0, &f));
-    const int above = rate ? f > t : f >= t;
-    if (above) { hi = L; fhi = f; ghi = f - t; } else { lo = L; flo = f; glo = f - t; }
-    if (side == (above ? 1 : -1)) { /* Illinois: the end kept twice counts half, so the ends alternate */
-      if (above) glo /= 2; else ghi /= 2;
+    const int up = above(rate, f, t);
+    if (up) { hi = L; fhi = f; ghi = f - t; } else { lo = L; flo = f; glo = f - t; }
+    if (side == (up ? 1 : -1)) { /* Illinois: the end kept twice counts half, so the ends alternate */
+      if (up) glo /= 2; else ghi /= 2;
     }
-    side = above ? 1 : -1;
+    side = up ? 1 : -1;
     if (hi - lo <= 1) break;
     int next;
     if (!rate && hi <= l->h.keep) { /* among channels alone, each a decoder run: halving */
@@ -318,7 +322,7 @@ static int search(ladder *l, int rate, double value, int *rung) {
               * predicts, half again more, and more each time */
       const double s = pL && f != pf ? fabs(f - pf) / abs(L - pL) : slope;
       const int d = (int)ceil(1.5 * fabs(t - f) / s) + (1 << (tries < 10 ? tries : 10));
-      next = above ? L - d : L + d;
+      next = up ? L - d : L + d;
     }
     pL = L, pf = f;
     L = next < lo + 1 ? lo + 1 : next > hi - 1 ? hi - 1 : next;
