@@ -1,9 +1,8 @@
-/* layers.c: forward passes of the decoder's layers (layers.h): convolution as im2col + OpenBLAS
- * SGEMM over column blocks, then its bias, residual and SiLU (activation.c); decoding's 3x3
+/* layers.c: forward passes of the decoder's layers (layers.h): convolution as im2col + a matrix
+ * product (gemm.c) over column blocks, then its bias, residual and SiLU (activation.c); decoding's 3x3
  * convolutions are Winograd's (winograd.c). Their backward passes and the layers that only
  * training uses are in train/layers.c. tests/test_layers.c checks the convolution against a
  * direct loop. */
-#include <cblas.h>
 #include <string.h>
 #include "codec/internal.h"
 #include "codec/layers.h"
@@ -59,13 +58,11 @@ typedef struct { const float *b, *res; float *act; } epilogue;
 
 /* y (Co, n) = W (Co, K) col (K, .) + beta y at the n positions p0 .. p0+n-1 of grid g (p0 and
  * p0 + n on multiples of WL_CONV_BLOCK, or P), K = Ci*kh*kw, y's channels ycs floats apart, from
- * x holding the grid's positions [off, off + len) (whole rows; channel c at x + c * cs); then the
- * epilogue e, block by block while the block is in cache. The
- * SGEMMs are the blocks of WL_CONV_BLOCK positions from 0 of the whole grid, across threads:
- * OpenBLAS's Haswell SGEMM gives a column other bits in a call of another width or at another
- * place in it (measured on 0.3.21), so a part of the grid computes exactly the whole grid's
- * blocks. Each thread builds its block's im2col in its `per` floats of scratch; a 1x1 kernel's
- * im2col matrix is x itself, read in place (no scratch). */
+ * x holding the grid's positions [off, off + len) (whole rows; channel c at x + c * cs); beta 1
+ * adds to y; then the epilogue e, block by block while the block is in cache. The
+ * products are the blocks of WL_CONV_BLOCK positions from 0 of the whole grid, across threads;
+ * wl_gemm gives a column the same bits in any block. Each thread builds its block's im2col in its
+ * `per` floats of scratch; a 1x1 kernel's im2col matrix is x itself, read in place (no scratch). */
 typedef struct { const float *x; long off, len, cs; } conv_src;
 static void conv_blocks(float *y, long ycs, conv_src x, const float *W, epilogue e, float beta, int Ci, int Co,
                         int kh, int kw, wl_grid g, long p0, long n, float *scratch, long per) {
@@ -74,7 +71,7 @@ static void conv_blocks(float *y, long ycs, conv_src x, const float *W, epilogue
   const wl_grid gx = x.len == P ? g : (wl_grid){1, (int)(x.len / g.w), g.w};
 #pragma omp parallel if (nblk > 1)
   {
-    WL_ONE_THREAD(); /* OpenBLAS threads by this task's thread count, even in a team of one */
+    WL_ONE_THREAD(); /* im2col's own region runs on this thread, even in a team of one */
 #pragma omp for schedule(dynamic)
     for (long t = t0; t < t0 + nblk; t++) {
       const long q = t * WL_CONV_BLOCK, m = minl(P - q, WL_CONV_BLOCK), at = q - p0;
@@ -86,8 +83,7 @@ static void conv_blocks(float *y, long ycs, conv_src x, const float *W, epilogue
         col = own, ld = m;
       }
       float *acc = (e.act ? e.act : y) + at;
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Co, (int)m, (int)K, 1.0f, W, (int)K, col, (int)ld,
-                  beta, acc, (int)ycs);
+      wl_gemm(acc, ycs, W, col, ld, Co, (int)K, m, beta != 0.0f, WL_GEMM_AVX512);
       for (int o = 0; e.b && o < Co; o++)
         wl_conv_finish(y + at + o * ycs, e.act ? acc + o * ycs : NULL, acc + o * ycs, e.res ? e.res + at + o * ycs : NULL,
                        e.b[o], 0, m);

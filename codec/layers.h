@@ -4,9 +4,10 @@
  * Activations are channel-major: a tensor of C channels over a grid of B images of h x w
  * positions is float[C][P] with P = B*h*w, position p = (b*h + i)*w + j. 1-D signals are
  * grids with h = 1. Every *_backward ACCUMULATES (+=) into its gradient outputs (dx, dW, db);
- * callers zero them. A NULL gradient pointer means "not needed". GEMMs go through OpenBLAS
- * (cblas_sgemm); elementwise loops are OpenMP-parallel. Forward passes give the same bits for
- * every thread count; backward passes are deterministic for a fixed thread count. */
+ * callers zero them. A NULL gradient pointer means "not needed". Forward products are wl_gemm's
+ * (gemm.c), backward ones OpenBLAS's (cblas_sgemm); elementwise loops are OpenMP-parallel.
+ * Forward passes give the same bits for every thread count (and every CPU with FMA); backward
+ * passes are deterministic for a fixed thread count. */
 #ifndef WL_CODEC_LAYERS_H
 #define WL_CODEC_LAYERS_H
 #include <stdint.h>
@@ -18,7 +19,7 @@ static inline long wl_grid_size(wl_grid g) { return (long)g.B * g.h * g.w; }
 /* Convolution with a kh x kw kernel (kh, kw odd: 1x1, 3x3, or 1x3 for 1-D), stride 1,
  * 'same' zero padding at each image's border (no mixing between the B images).
  *   y (Co, P) = conv(x (Ci, P), W (Co, Ci, kh, kw)) + b (Co)      [b may be NULL]
- * Implemented as im2col + SGEMM, in column blocks so scratch stays bounded; each block is one
+ * Implemented as im2col + wl_gemm, in column blocks so scratch stays bounded; each block is one
  * thread's, so the result does not depend on the thread count (tested). These are the exact
  * convolutions that training differentiates; decoding runs a 3x3 kernel by Winograd's algorithm
  * (wl_wino_conv). scratch must hold wl_conv_scratch(Ci, Co, kh, kw, g) floats, sized for the
@@ -29,11 +30,10 @@ void wl_conv_forward(float *y, const float *x, const float *W, const float *b, i
 /* y (Co, P) += W (Co, Ci) x (Ci, P), blocked as wl_conv_forward. */
 void wl_matmul_add(float *y, const float *W, const float *x, int Co, int Ci, long P);
 
-/* Positions per block of the forward pass. A block is one single-threaded SGEMM (with its
- * im2col) on one thread: the blocks are fixed by P alone, so every output takes the same
- * kernel path whatever the thread count. (OpenBLAS's own threading gives other bits for
- * another thread count: its Haswell SGEMM does, measured on 0.3.21.) 576 x 512 floats of
- * im2col (64 channels, 3x3) are 1.2 MB, about a core's share of L2 and L3. */
+/* Positions per block of the forward pass. A block is one product (with its im2col) on one
+ * thread: the blocks are fixed by P alone. (wl_gemm gives a column the same bits in any block;
+ * the blocks date from OpenBLAS, whose SGEMM did not.) 576 x 512 floats of im2col (64 channels,
+ * 3x3) are 1.2 MB, about a core's share of L2 and L3. */
 #define WL_CONV_BLOCK 512L
 /* Rows of one image's grid (B = 1) in a buffer: rows [r0, r0 + rows) at x, channel c's at
  * x + c * cs. */
@@ -41,7 +41,7 @@ typedef struct { float *x; int r0, rows; long cs; } wl_window;
 /* Both for the n positions p0 .. p0+n-1 of one image's grid g alone (p0 and p0 + n multiples of
  * WL_CONV_BLOCK, or P: whole blocks), y (Co, n) with channel c at y + c * ycs: y = conv(x) + b,
  * or y += W x. Each output has the bits wl_conv_forward (wl_matmul_add) gives it over the whole
- * grid, as the same SGEMM column (image stripes, stripes.c). x must hold the rows of
+ * grid, as the same product column (image stripes, stripes.c). x must hold the rows of
  * wl_conv_window_rows for a kh-row kernel (1 for wl_matmul_add_window), and scratch
  * wl_conv_window_scratch floats (none for a 1x1 kernel). Image stripes run a 3x3 kernel by
  * wl_wino_conv instead, on the rows wl_conv_window_rows names for it (kh 3). */
@@ -72,9 +72,12 @@ long wl_wino_scratch(int Ci, int Co);
  * bands (given to wl_wino_conv as U, W then unused; without it each call makes it). */
 #define WL_WINO_XI 36 /* products per channel pair: the 6x6 transformed tile */
 void wl_wino_weights(float *U, const float *W, int Ci, int Co);
-/* Its product C (M, N) = A (M, K) B (K, N), rows packed: each element fmaf over k in order from
- * 0, by an AVX2 kernel where the CPU has one unless portable (then a plain loop: the same bits). */
-void wl_wino_gemm(float *C, const float *A, const float *B, int M, int K, long N, int portable);
+/* C (M, N) = A (M, K) B (K, N) (gemm.c), or C = A B + C with acc: rows of A packed, of B and C
+ * ldb and ldc floats apart. Each element is fmaf over k in order from 0 (acc: then plus C), by
+ * the widest kernel the CPU has, up to `widest` (every kernel gives the same bits). */
+enum { WL_GEMM_PLAIN, WL_GEMM_AVX2, WL_GEMM_AVX512 };
+void wl_gemm(float *C, long ldc, const float *A, const float *B, long ldb, int M, int K, long N, int acc,
+             int widest);
 /* A convolution's m outputs from its products acc (activation.c): raw: y = acc (not aliased);
  * else v = acc + b, with res v = res + v; y = v and, with act, act = silu(v). y may be res or
  * act (act then holds silu(v)); acc may be y's or act's row. */
@@ -95,7 +98,7 @@ static inline void wl_affine(const float *W, const float *b, const float *x, int
 void wl_silu_span(float *y, const float *x, long n);
 
 /* Positions per im2col chunk of a backward pass: bounds the scratch to Ci*kh*kw * 4096 floats
- * (9 MiB for 64 channels at 3x3) while each SGEMM still gets thousands of columns. A chunk is
+ * (9 MiB for 64 channels at 3x3) while each product still gets thousands of columns. A chunk is
  * any contiguous range of p: it may start or end in the middle of a row or an image. */
 #define WL_CONV_CHUNK 4096L
 /* col (Ci*kh*kw, n) = the taps of x (Ci, P) at positions p0 .. p0+n-1: row (ci*kh + a)*kw + c

@@ -13,10 +13,6 @@
 #include "codec/internal.h"
 #include "codec/layers.h"
 #include "wavelet/wpt.h"
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define HAVE_AVX2_KERNEL 1
-#endif
 
 #define TILES 48L /* tiles per unit of work, at most: its V and M stay in L2 */
 #define NX WL_WINO_XI
@@ -59,80 +55,6 @@ static void weights(float *U, const float *W, int Ci, int Co) {
       for (int xi = 0; xi < NX; xi++)
         for (int i = 0; i < m; i++) U[((long)xi * Co + o) * Ci + i0 + i] = u[i][xi];
     }
-}
-
-/* C (M, N) = A (M, K) B (K, N), all rows packed; element (i, j) is fmaf over k = 0 .. K-1 in order
- * from 0. */
-static void gemm_plain(float *C, const float *A, const float *B, int M, int K, long N) {
-  for (int i = 0; i < M; i++) {
-    float *c = C + i * N;
-    memset(c, 0, sizeof(float) * N);
-    for (int k = 0; k < K; k++)
-      for (long j = 0; j < N; j++) c[j] = fmaf(A[(long)i * K + k], B[k * N + j], c[j]);
-  }
-}
-
-#ifdef HAVE_AVX2_KERNEL
-/* gemm_plain's bits, 4 rows by 24 columns at a time (12 accumulators), 8 then a masked 1..7 at the
- * columns' end, one row at a time at the rows' end. */
-__attribute__((target("avx2,fma"))) static void gemm_avx2(float *C, const float *A, const float *B, int M, int K,
-                                                          long N) {
-  int i = 0;
-  for (; i + 4 <= M; i += 4) {
-    const float *a = A + (long)i * K;
-    long j = 0;
-    for (; j + 24 <= N; j += 24) {
-      __m256 c00 = _mm256_setzero_ps(), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00;
-      __m256 c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00;
-      for (int k = 0; k < K; k++) {
-        const float *b = B + k * N + j;
-        const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8), b2 = _mm256_loadu_ps(b + 16);
-#define ROW(r)                                                                                                \
-  do {                                                                                                        \
-    const __m256 s = _mm256_broadcast_ss(a + r * K + k);                                                      \
-    c##r##0 = _mm256_fmadd_ps(s, b0, c##r##0), c##r##1 = _mm256_fmadd_ps(s, b1, c##r##1);                     \
-    c##r##2 = _mm256_fmadd_ps(s, b2, c##r##2);                                                                \
-  } while (0)
-        ROW(0);
-        ROW(1);
-        ROW(2);
-        ROW(3);
-#undef ROW
-      }
-      float *c = C + i * N + j;
-      _mm256_storeu_ps(c, c00), _mm256_storeu_ps(c + 8, c01), _mm256_storeu_ps(c + 16, c02);
-      _mm256_storeu_ps(c + N, c10), _mm256_storeu_ps(c + N + 8, c11), _mm256_storeu_ps(c + N + 16, c12);
-      _mm256_storeu_ps(c + 2 * N, c20), _mm256_storeu_ps(c + 2 * N + 8, c21), _mm256_storeu_ps(c + 2 * N + 16, c22);
-      _mm256_storeu_ps(c + 3 * N, c30), _mm256_storeu_ps(c + 3 * N + 8, c31), _mm256_storeu_ps(c + 3 * N + 16, c32);
-    }
-    for (; j < N; j += 8) {
-      const int n = (int)minl(8, N - j);
-      const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-      __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
-      for (int k = 0; k < K; k++) {
-        const __m256 b = _mm256_maskload_ps(B + k * N + j, mask);
-        c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + k), b, c0);
-        c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + K + k), b, c1);
-        c2 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 2 * K + k), b, c2);
-        c3 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 3 * K + k), b, c3);
-      }
-      float *c = C + i * N + j;
-      _mm256_maskstore_ps(c, mask, c0), _mm256_maskstore_ps(c + N, mask, c1);
-      _mm256_maskstore_ps(c + 2 * N, mask, c2), _mm256_maskstore_ps(c + 3 * N, mask, c3);
-    }
-  }
-  if (i < M) gemm_plain(C + i * N, A + (long)i * K, B, M - i, K, N);
-}
-#endif
-
-void wl_wino_gemm(float *C, const float *A, const float *B, int M, int K, long N, int portable) {
-#ifdef HAVE_AVX2_KERNEL
-  if (!portable && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-    gemm_avx2(C, A, B, M, K, N);
-    return;
-  }
-#endif
-  gemm_plain(C, A, B, M, K, N);
 }
 
 /* B^T d for d = (d0 .. d5): B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0;
@@ -271,7 +193,7 @@ void wl_wino_conv(float *y, long ycs, long p0, long n, const wl_wino_src *x, con
         for (int ci = 0; ci < Ci; ci++)
           tile_in(V + ci * T + l * Tr, Ci * T, x, ci, g, (int)((tr + l) / th), (int)((tr + l) % th), j0, Tr, d, z);
       for (int xi = 0; xi < NX; xi++)
-        wl_wino_gemm(M + xi * Co * T, U + (long)xi * Co * Ci, V + xi * Ci * T, Co, Ci, T, 0);
+        wl_gemm(M + xi * Co * T, T, U + (long)xi * Co * Ci, V + xi * Ci * T, T, Co, Ci, T, 0, WL_GEMM_AVX512);
       for (int co = 0; co < Co; co++) {
         for (long l = 0; l < rows; l++) tile_out(out + TS * l * ow, ow, M + co * T + l * Tr, Co * T, Tr);
         finish(y, ycs, p0, n, b, res, act, co, out, ow, g, tr, rows, th, TS * j0, minl(ow, g.w - TS * j0));

@@ -4,10 +4,10 @@ images and of a synthesised clip, and of what it decodes to (.npy for images, WA
 against testdata/golden.txt. A change that alters encoded bytes or decoded samples fails here
 and must say why in its commit; `tests/test_golden.py --write` records new hashes. The .wlc
 files in testdata/wlc, one or more of each image format version, are decoded as they are: old
-files must keep decoding. Decoded samples are floats until the last rounding: the 3x3
-convolutions give the same bits on every CPU (winograd.c), but the 1x1 ones run OpenBLAS, whose
-kernels for another CPU or OPENBLAS_CORETYPE may round a sample the other way, so the file holds
-the hashes of this project's CI machine."""
+files must keep decoding. Decoded samples are floats until the last rounding: the network's
+products give the same bits on every CPU (gemm.c: no OpenBLAS on these paths), but audio's
+post-filter and band envelope run FFTW, whose codelets for another CPU may round a value the
+other way, so the audio hashes are those of this project's CI machine."""
 import hashlib
 import os
 import sys

@@ -129,11 +129,10 @@ static void test_conv_reference(void) {
 /* Winograd's 3x3 (wl_wino_conv): within 3e-5 of the direct loop; every band of positions, on
  * 1, 2 and 3 threads, gives each output the bits of the whole grid on one thread; a row wider
  * than a unit's tiles, Co not a multiple of the product's 4 rows, images of odd size in one
- * unit. And its product: the AVX2 kernel and the portable fmaf loop agree bit for bit at widths
- * around its 24 and 8 columns. */
+ * unit. */
 static void test_winograd(void) {
   t_begin("3x3 by Winograd: within 3e-5 of a direct loop; any band of positions on 1, 2, 3 threads has the whole "
-          "grid's bits; the AVX2 product equals the portable one bit for bit");
+          "grid's bits");
   static const wl_grid grids[] = {{3, 5, 7}, {1, 9, 401}, {2, 6, 30}};
   const int all = omp_get_max_threads();
   for (int k = 0; k < 3; k++) {
@@ -165,14 +164,53 @@ static void test_winograd(void) {
     free(whole); free(part); free(ref); free(U); conv_free(&c);
   }
   omp_set_num_threads(all);
-  float *A = rand_tensor(7 * 37, -1, 1), *B = rand_tensor(37 * 61, -1, 1);
-  float *C1 = malloc(sizeof(float) * 7 * 61), *C2 = malloc(sizeof(float) * 7 * 61);
-  for (long N = 1; N <= 61; N += 3) {
-    wl_wino_gemm(C1, A, B, 7, 37, N, 0);
-    wl_wino_gemm(C2, A, B, 7, 37, N, 1);
-    T_EXPECT(!memcmp(C1, C2, sizeof(float) * 7 * N), "product of width %ld differs", N);
-  }
-  free(A); free(B); free(C1); free(C2);
+  t_end();
+}
+
+/* wl_gemm, the encoder's and decoder's product: the AVX-512 and AVX2 kernels (those this CPU has)
+ * and the portable fmaf loop agree bit for bit, with and without accumulating into C, for row
+ * counts around the 8- and 4-row tiles and widths around the 48, 24, 16 and 8 columns, B and C in wider rows; within 1e-5 of a double-precision
+ * sum; accumulating adds C to the product as one float addition (a bias set first rounds as one
+ * added after, stripes.c); and a column has the same bits when its neighbours are not computed
+ * with it. */
+static void test_gemm(void) {
+  t_begin("product (wl_gemm): AVX-512 and AVX2 equal portable bit for bit, also accumulating (= product + C); "
+          "within 1e-5 of double sums; a column's bits do not depend on the columns beside it");
+  enum { K = 37, NMAX = 100, LDB = NMAX + 5, LDC = NMAX + 3, MMAX = 17 };
+  float *A = rand_tensor(MMAX * K, -1, 1), *B = rand_tensor(K * LDB, -1, 1), *C0 = rand_tensor(MMAX * LDC, -2, 2);
+  float *C1 = malloc(sizeof(float) * MMAX * LDC), *C2 = malloc(sizeof(float) * MMAX * LDC);
+  float *prod = malloc(sizeof(float) * MMAX * LDC);
+  for (int M = 1; M <= MMAX; M++)
+    for (long N = 1; N <= NMAX; N += 3)
+      for (int acc = 0; acc < 2; acc++) {
+        memcpy(C1, C0, sizeof(float) * MMAX * LDC);
+        wl_gemm(C1, LDC, A, B, LDB, M, K, N, acc, WL_GEMM_PLAIN);
+        for (int isa = WL_GEMM_AVX2; isa <= WL_GEMM_AVX512; isa++) {
+          memcpy(C2, C0, sizeof(float) * MMAX * LDC);
+          wl_gemm(C2, LDC, A, B, LDB, M, K, N, acc, isa);
+          T_EXPECT(!memcmp(C1, C2, sizeof(float) * MMAX * LDC), "%d x %ld, acc %d: kernel %d differs", M, N, acc, isa);
+        }
+        if (!acc) memcpy(prod, C1, sizeof(float) * MMAX * LDC);
+        double worst = 0;
+        int sums = 1;
+        for (int i = 0; i < M; i++)
+          for (long j = 0; j < N; j++) {
+            double r = acc ? C0[i * LDC + j] : 0;
+            for (int k = 0; k < K; k++) r += (double)A[i * K + k] * B[k * LDB + j];
+            worst = fmax(worst, fabs(C1[i * LDC + j] - r) / fmax(1, fabs(r)));
+            sums &= !acc || C1[i * LDC + j] == prod[i * LDC + j] + C0[i * LDC + j];
+          }
+        T_EXPECT(worst < 1e-5, "%d x %ld, acc %d: error %g", M, N, acc, worst);
+        T_EXPECT(sums, "%d x %ld: accumulating is not the product plus C", M, N);
+        if (N > 9) { /* columns 5 .. N-1 alone, as a stripe computes its part */
+          memcpy(C2, C0, sizeof(float) * MMAX * LDC);
+          wl_gemm(C2 + 5, LDC, A, B + 5, LDB, M, K, N - 5, acc, WL_GEMM_AVX512);
+          for (int i = 0; i < M; i++)
+            T_EXPECT(!memcmp(C1 + i * LDC + 5, C2 + i * LDC + 5, sizeof(float) * (N - 5)), "%d x %ld: a part differs",
+                     M, N);
+        }
+      }
+  free(A); free(B); free(C0); free(C1); free(C2); free(prod);
   t_end();
 }
 
@@ -462,5 +500,6 @@ int main(void) {
   test_conv_act();
   test_silu_accuracy();
   test_winograd();
+  test_gemm();
   return t_summary();
 }
