@@ -239,7 +239,8 @@ void wl_audio_decoder_segment(wl_audio_decoder *d, long positions);
 void wl_dequantise_part(const wl_model *m, const int16_t *q, long P, int keep, long p0, long n, float *y);
 /* Synthesis of one block: latents q (keep, lat_h, lat_w) and, for an image with a detail layer,
  * its planes (detail.h; NULL: none) -> planes out (C, height, width) of h's shape (an image, or
- * one chunk of an audio stream: height 1, width its frames). w NULL: buffers of its own;
+ * one chunk of an audio stream: height 1, width its frames); out NULL (w given): the planes in
+ * w->x instead, in place of the padded signal. w NULL: buffers of its own;
  * wl_work_reserve_synthesis (work.c) sizes w for chunks up to h's shape. */
 int wl_synthesise(const wl_model *m, const wl_header *h, const int16_t *q, const int16_t *detail, float *out,
                   wl_work *w);

@@ -150,18 +150,27 @@ void wl_signal_scale(const wl_signal *s, int Hp, int Wp, float *x) {
 }
 
 /* out (C, H, W) from x (C, Hp, Wp): crop, rescale, clamp and round. The clamp is written so that
- * a NaN (a model gone wrong) lands on lo rather than reaching a float-to-integer conversion. */
+ * a NaN (a model gone wrong) lands on lo rather than reaching a float-to-integer conversion.
+ * out may be x: each sample is then written at or before where it was read, so rows go in order
+ * (in parallel only where nothing is cropped and each sample stays where it is). */
+static inline float unscale_one(float x, sample_map f) {
+  const float v = (x - f.offset) * f.unscale;
+  return !(v >= f.lo) ? f.lo : v > f.hi ? f.hi : rintf(v);
+}
+
 void wl_signal_unscale(const float *x, int Hp, int Wp, const wl_signal *s, float *out) {
-  const int H = s->height, W = s->width;
+  const int H = s->height, W = s->width, same = out == x && H == Hp && W == Wp;
   const sample_map f = map_of(s);
+  if (same) {
 #pragma omp parallel for schedule(static)
+    for (long i = 0; i < (long)s->channels * H * W; i++) out[i] = unscale_one(out[i], f);
+    return;
+  }
+#pragma omp parallel for schedule(static) if (out != x)
   for (long cr = 0; cr < (long)s->channels * H; cr++) {
     long c = cr / H, r = cr % H;
     const float *src = x + (c * Hp + r) * (long)Wp;
     float *dst = out + cr * W;
-    for (int j = 0; j < W; j++) {
-      float v = (src[j] - f.offset) * f.unscale;
-      dst[j] = !(v >= f.lo) ? f.lo : v > f.hi ? f.hi : rintf(v);
-    }
+    for (int j = 0; j < W; j++) dst[j] = unscale_one(src[j], f);
   }
 }

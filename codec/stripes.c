@@ -365,11 +365,11 @@ int wl_stripe_rows(const wl_header *h, int B) {
 
 int wl_stripes_run(const wl_model *m, const wl_header *h, const int16_t *q, const int16_t *v, int B, float *out,
                    wl_stripe_fn put, void *user) {
-  if (B < 1 && whole(h)) {
-    float *planes = out ? out : wl_alloc_large(sizeof(float) * (size_t)h->channels * h->height * h->width);
-    int e = planes ? wl_synthesise(m, h, q, v, planes, NULL) : WL_FAIL(WL_ERR_NOMEM);
-    if (!e) e = put(user, planes, 0, h->height);
-    if (planes != out) free(planes);
+  if (B < 1 && whole(h)) { /* without out, the samples end in the synthesis's own buffer */
+    wl_work w = {0};
+    int e = wl_synthesise(m, h, q, v, out, &w);
+    if (!e) e = put(user, out ? out : w.x, 0, h->height);
+    wl_work_free(&w);
     return e;
   }
   pipe p = {.m = m, .h = h, .q = q, .v = v};

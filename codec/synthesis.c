@@ -82,7 +82,7 @@ int wl_synthesise(const wl_model *m, const wl_header *h, const int16_t *q, const
     e = shape.dims == 1 ? wl_wpt1_inverse_with(X, h->channels, Wp, h->J, X, wk->scratch, wk->scap)
                         : wl_wpt2_inverse_with(X, h->channels, Hp, Wp, h->J, X, wk->net, wk->ncap);
   }
-  if (!e) wl_signal_unscale(wk->x, Hp, Wp, &shape, out);
+  if (!e) wl_signal_unscale(wk->x, Hp, Wp, &shape, out ? out : wk->x);
   wl_work_free(&own);
   return e;
 }
