@@ -22,7 +22,9 @@ int wl_packets(const wl_signal *s, int J, wl_work *w, float **X) {
   WL_TRY(wl_work_reserve(w, s, J));
   wl_signal_scale(s, Hp, Wp, w->x);
   if (s->dims == 1) {
-    WL_TRY(wl_wpt1_forward_with(w->x, s->channels, Wp, J, w->x, w->scratch, w->scap));
+    const int spare = w->nspare >= (size_t)s->channels * Wp;
+    WL_TRY(wl_wpt1_forward_with(w->x, s->channels, Wp, J, w->x, spare ? w->spare : w->scratch,
+                                spare ? w->nspare : w->scap));
   } else {
     WL_TRY(wl_wpt2_forward(w->x, s->channels, Hp, Wp, J, w->x));
   }

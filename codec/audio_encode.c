@@ -48,7 +48,9 @@ struct wl_audio_encoder {
   const wl_model *m;
   wl_header h;       /* the file's fields; width, lat_w, entropy, stream_len: the chunk in hand */
   long cap;          /* L + 2 O + 1: a full span and the frame that tells it is not the last */
-  float *win;        /* (C, cap): the signal's frames [s_index, s_index + have) */
+  float *win;        /* (C, cap): the signal's frames [s_index, s_index + have); once a chunk's
+                        signal is read, its packet transform's scratch (work.spare) */
+  float *tail;       /* (C, 2 O + 1): the frames the next chunk shares, kept while win is scratch */
   wl_work work;      /* wl_analyse's buffers, kept from chunk to chunk */
   int16_t *q;        /* (keep, (L + 2 O) / 2^J) */
   uint8_t *streams;  /* keep x bound */
@@ -70,7 +72,7 @@ struct wl_audio_encoder {
 
 void wl_audio_encoder_free(wl_audio_encoder *e) {
   if (!e) return;
-  free(e->win); free(e->q); free(e->streams); free(e->out); free(e->v); free(e->estreams); free(e->dv);
+  free(e->win); free(e->tail); free(e->q); free(e->streams); free(e->out); free(e->v); free(e->estreams); free(e->dv);
   wl_work_free(&e->work);
   wl_work_free(&e->syn);
   wl_env_free(&e->env);
@@ -104,6 +106,8 @@ int wl_audio_encoder_new(wl_audio_encoder **ep, const wl_model *m, int channels,
   const size_t P = (size_t)(L + 2 * O) >> h.J;
   e->bound = wle_bound(P, h.bits);
   e->win = wl_alloc_large(sizeof(float) * (size_t)channels * e->cap);
+  e->tail = malloc(sizeof(float) * (size_t)channels * (size_t)(2 * O + 1));
+  e->work.spare = e->win, e->work.nspare = (size_t)channels * e->cap;
   e->q = wl_alloc_large(sizeof(int16_t) * (size_t)h.keep * P);
   e->streams = malloc(e->bound * (size_t)h.keep); /* sparse: each channel uses the start of its bound */
   const wl_signal span = {1, channels, 1, (int)(e->cap - 1), depth, NULL, 0};
@@ -114,7 +118,7 @@ int wl_audio_encoder_new(wl_audio_encoder **ep, const wl_model *m, int channels,
     e->estreams = malloc(e->ebound * (size_t)channels);
   }
   if (h.has_detail) e->dv = malloc(sizeof(int16_t) * (size_t)m->D * P);
-  if (!e->win || !e->q || !e->streams || (h.fill && (!e->v || !e->estreams)) || (h.has_detail && !e->dv) ||
+  if (!e->win || !e->tail || !e->q || !e->streams || (h.fill && (!e->v || !e->estreams)) || (h.has_detail && !e->dv) ||
       wl_work_reserve(&e->work, &span, h.J)) {
     wl_audio_encoder_free(e);
     return WL_FAIL(WL_ERR_NOMEM);
@@ -177,18 +181,18 @@ static int code_detail(wl_audio_encoder *e, uint8_t **streams, wl_detail *d) {
   return h->detail_bytes > UINT32_MAX ? WL_FAIL(WL_ERR_LIMIT) : 0; /* a u32 in the record (caller frees) */
 }
 
-/* Codes the first n held frames as chunk `index` and writes its record. */
+/* Codes the first n held frames as chunk `index` and writes its record; win is scratch after. */
 static int code_chunk(wl_audio_encoder *e, long n, int last) {
   wl_header *h = &e->h;
   const wl_signal s = {1, h->channels, 1, (int)n, h->depth, e->win, e->cap};
   h->width = (int)n;
   wl_latent_shape(&s, h->J, &h->lat_h, &h->lat_w);
+  if (h->fill) WL_TRY(code_envelope(e, n)); /* it reads win */
   WL_TRY(wl_analyse(e->m, &s, h->keep, e->q, &e->work));
   WL_TRY(wl_code_channels(e->m, e->q, h, e->streams, e->bound));
   uint8_t *dstreams = NULL;
   wl_detail d = {0};
   int err = h->has_detail ? code_detail(e, &dstreams, &d) : 0;
-  if (!err && h->fill) err = code_envelope(e, n);
   size_t size = wl_chunk_table_size(h) + h->detail_bytes + 4;
   for (int c = 0; c < h->keep; c++) size += h->stream_len[c];
   for (int c = 0; h->fill && c < h->channels; c++) size += h->env_len[c];
@@ -251,12 +255,15 @@ int wl_audio_encoder_push(wl_audio_encoder *e, const wl_audio *a, const uint8_t 
     t += k;
     if (e->total > WL_MAX_STREAM_FRAMES) err = WL_FAIL(WL_ERR_LIMIT);
     else if (e->have == want) {
-      /* a frame past the span: not the last chunk. The next span starts L (chunk 0: L - O) on. */
-      const long drop = wl_chunk_start(h, e->index + 1) - wl_chunk_start(h, e->index);
+      /* a frame past the span: not the last chunk. The next span starts L (chunk 0: L - O) on;
+       * the frames it shares (2 O + 1) wait in tail while the chunk is coded. */
+      const long drop = wl_chunk_start(h, e->index + 1) - wl_chunk_start(h, e->index), kept = e->have - drop;
+      for (int c = 0; c < h->channels; c++)
+        memcpy(e->tail + c * kept, e->win + c * e->cap + drop, sizeof(float) * (size_t)kept);
       err = code_chunk(e, want - 1, 0);
       for (int c = 0; c < h->channels; c++)
-        memmove(e->win + c * e->cap, e->win + c * e->cap + drop, sizeof(float) * (size_t)(e->have - drop));
-      e->have -= drop;
+        memcpy(e->win + c * e->cap, e->tail + c * kept, sizeof(float) * (size_t)kept);
+      e->have = kept;
     }
   }
   return end_call(e, err, out, outlen);
