@@ -24,7 +24,9 @@ reads OGG); every codec encodes that WAV and is measured against it.
    used): run at --keep K/32, K/16 ... K, its measures interpolated linearly in kbps to walloc's
    kbps per file: a linear (PCA) baseline at the same rate; "-" outside the measured range.
 Speeds are whole-process M samples/s (all channels), median of RUNS_AUDIO (3) runs; walloc at
--T BENCH_AUDIO_THREADS (2), opusenc/opusdec single-threaded (they have no thread option). Music
+-T BENCH_AUDIO_THREADS (2), opusenc/opusdec single-threaded (they have no thread option).
+5. Encode speed of a 10-minute file (the held-out music joined, cut at 10 minutes): walloc -T1
+   with its defaults against opusenc --bitrate 16, taking turns, median of RUNS_AUDIO runs. Music
 has a row per file; speech (200 short clips) a row per language, every file in
 $tmp/audio-speech.json. A file that walloc fails to encode is left out for every codec, with the
 reason. BENCH_AUDIO_LIMIT=N: only the first N files of each corpus (a quick run);
@@ -343,7 +345,29 @@ def main():
         return 0
     for name, channels in CORPORA:
         bench_corpus(name, channels, specs, linear)
+    ten_minutes()
     return 0
+
+
+def ten_minutes():
+    """Item 5: -T1 encode of 10 minutes of held-out music against opusenc, same run."""
+    tracks = sorted(glob.glob(os.path.join(TOP, "corpus/audio/music/val/*.ogg")))
+    if not tracks:
+        return
+    parts = [sf.read(t, dtype="float32") for t in tracks]
+    rate = parts[0][1]
+    x = np.concatenate([p for p, r in parts if r == rate])[:600 * rate]
+    wav = os.path.join(tmp, "ten-minutes-music.wav")
+    sf.write(wav, x, rate, subtype="PCM_16")
+    cmds = {"walloc -T1": [WALLOC, "encode", "-q", "-f", "-T1", wav, "-o", wav + ".wlc"],
+            "opusenc --bitrate 16": ["opusenc", "--quiet", "--bitrate", "16", wav, wav + ".opus"]}
+    got = {k: [] for k in cmds}
+    for _ in range(RUNS):
+        for k, cmd in cmds.items():
+            got[k].append(run(*cmd))
+    w, o = (statistics.median(got[k]) for k in cmds)
+    print("\n10-minute encode (%.1f min of held-out music, %d Hz): walloc -T1 %.2f s, opusenc --bitrate 16 %.2f s: "
+          "walloc %.1fx faster (median of %d runs)" % (len(x) / rate / 60, rate, w, o, o / w, RUNS))
 
 
 if __name__ == "__main__":
