@@ -32,8 +32,9 @@ static inline void wl_first_note(wl_first *f, long at, int err) {
 }
 
 /* Threads a parallel region may use, and the calling thread's number in it, for per-thread
- * scratch (1 and 0 without OpenMP). WL_ONE_THREAD() inside a region: regions (and OpenBLAS
- * calls, in training) started from this task run on its thread alone; the setting ends with the region. */
+ * scratch (1 and 0 without OpenMP). WL_ONE_THREAD() inside a region: regions (and training's
+ * OpenBLAS calls) started from this task run on its thread alone; the setting ends with the
+ * region. */
 #ifdef _OPENMP
 #include <omp.h>
 #define WL_NTHREADS() omp_get_max_threads()

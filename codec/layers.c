@@ -1,6 +1,6 @@
 /* layers.c: forward passes of the decoder's layers (layers.h): convolution as im2col + a matrix
- * product (gemm.c) over column blocks, then its bias, residual and SiLU (activation.c); decoding's 3x3
- * convolutions are Winograd's (winograd.c). Their backward passes and the layers that only
+ * product (gemm.c) over column blocks, then its bias, residual and SiLU (activation.c);
+ * decoding's 3x3 convolutions are Winograd's (winograd.c). Their backward passes and the layers that only
  * training uses are in train/layers.c. tests/test_layers.c checks the convolution against a
  * direct loop. */
 #include <string.h>
@@ -59,8 +59,8 @@ typedef struct { const float *b, *res; float *act; } epilogue;
 /* y (Co, n) = W (Co, K) col (K, .) + beta y at the n positions p0 .. p0+n-1 of grid g (p0 and
  * p0 + n on multiples of WL_CONV_BLOCK, or P), K = Ci*kh*kw, y's channels ycs floats apart, from
  * x holding the grid's positions [off, off + len) (whole rows; channel c at x + c * cs); beta 1
- * adds to y; then the epilogue e, block by block while the block is in cache. The
- * products are the blocks of WL_CONV_BLOCK positions from 0 of the whole grid, across threads;
+ * adds to y; then the epilogue e, block by block while the block is in cache. The products are
+ * the blocks of WL_CONV_BLOCK positions from 0 of the whole grid, across threads;
  * wl_gemm gives a column the same bits in any block. Each thread builds its block's im2col in its
  * `per` floats of scratch; a 1x1 kernel's im2col matrix is x itself, read in place (no scratch). */
 typedef struct { const float *x; long off, len, cs; } conv_src;

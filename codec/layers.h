@@ -6,7 +6,7 @@
  * grids with h = 1. Every *_backward ACCUMULATES (+=) into its gradient outputs (dx, dW, db);
  * callers zero them. A NULL gradient pointer means "not needed". Forward products are wl_gemm's
  * (gemm.c), backward ones OpenBLAS's (cblas_sgemm); elementwise loops are OpenMP-parallel.
- * Forward passes give the same bits for every thread count (and every CPU with FMA); backward
+ * Forward passes give the same bits for every thread count and CPU; backward
  * passes are deterministic for a fixed thread count. */
 #ifndef WL_CODEC_LAYERS_H
 #define WL_CODEC_LAYERS_H
