@@ -1,9 +1,18 @@
 /* coder.c: the event recorder and decoder plumbing behind entropy/coder.h, shared by the modes
  * (table.c, context.c). */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include "entropy/coder.h"
 #include "entropy/entropy.h"
+
+/* rans_rcp of every frequency, made once: the encoder's per-event division becomes a table read
+ * (off the state's dependency chain) and a multiplication. */
+static uint32_t rcp[IO_ONE + 1];
+static pthread_once_t rcp_once = PTHREAD_ONCE_INIT;
+static void rcp_init(void) {
+  for (uint32_t f = 1; f <= IO_ONE; f++) rcp[f] = rans_rcp(f);
+}
 
 int wle_io_reserve(wle_io *io, size_t more) {
   if (io->n + more <= io->cap) return 0;
@@ -31,8 +40,11 @@ int wle_io_finish_enc(wle_io *io, uint8_t *dst, size_t cap, size_t *len) {
   uint8_t *p = dst + cap;
   uint32_t x = RANS_L;
   int rc = WLE_OK;
-  for (size_t i = io->n; i-- > 0 && !rc;)
-    if (rans_enc_put(&x, &p, dst, io->ev[i] & 0xffff, io->ev[i] >> 16, IO_SCALE)) rc = WLE_ERR_OVERFLOW;
+  pthread_once(&rcp_once, rcp_init);
+  for (size_t i = io->n; i-- > 0 && !rc;) {
+    const uint32_t freq = io->ev[i] >> 16;
+    if (rans_enc_put(&x, &p, dst, io->ev[i] & 0xffff, freq, IO_SCALE, rcp[freq])) rc = WLE_ERR_OVERFLOW;
+  }
   if (!rc && rans_enc_flush(x, &p, dst)) rc = WLE_ERR_OVERFLOW;
   if (!rc) {
     *len = (size_t)(dst + cap - p);

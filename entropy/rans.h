@@ -23,10 +23,21 @@
 /* The decoder's per-event steps are always inlined (see coder.h, IO_INLINE). */
 #define RANS_INLINE static inline __attribute__((always_inline))
 
+/* Division by a frequency f (1 .. 2^15) as a multiplication (Granlund and Montgomery, "Division
+ * by invariant integers using multiplication", PLDI 1994, sec. 4): with l = ceil(log2 f) and
+ * m = floor(2^(31 + l) / f) + 1 (below 2^32), s / f = (s m) >> (31 + l) for every s < 2^31, since
+ * 2^(31 + l) < m f <= 2^(31 + l) + 2^l. The encoder's states before an event are below 2^31. */
+static inline unsigned rans_rcp_shift(uint32_t f) { return 31 + (f > 1 ? 32 - (unsigned)__builtin_clz(f - 1) : 0); }
+static inline uint32_t rans_rcp(uint32_t f) { return (uint32_t)(((uint64_t)1 << rans_rcp_shift(f)) / f + 1); }
+static inline uint32_t rans_div(uint32_t s, uint32_t f, uint32_t m) {
+  return (uint32_t)(((uint64_t)s * m) >> rans_rcp_shift(f));
+}
+
 /* Encodes [start, start + freq) of 1 << scale_bits (freq >= 1, scale_bits <= 15), writing
- * renormalisation bytes backwards at *pp but never below lo. Returns 0, or -1 when out of room. */
+ * renormalisation bytes backwards at *pp but never below lo; rcp = rans_rcp(freq). Returns 0, or
+ * -1 when out of room. */
 static inline int rans_enc_put(uint32_t *x, uint8_t **pp, const uint8_t *lo, uint32_t start,
-                               uint32_t freq, unsigned scale_bits) {
+                               uint32_t freq, unsigned scale_bits, uint32_t rcp) {
   /* Shift bytes out until x < x_max, so that the new state lands below 256 L again. */
   uint32_t s = *x, x_max = ((RANS_L >> scale_bits) << 8) * freq;
   while (s >= x_max) {
@@ -34,7 +45,8 @@ static inline int rans_enc_put(uint32_t *x, uint8_t **pp, const uint8_t *lo, uin
     *--*pp = (uint8_t)s;
     s >>= 8;
   }
-  *x = ((s / freq) << scale_bits) + (s % freq) + start;
+  /* (s / freq) 2^scale + s % freq + start, the quotient off a division's latency */
+  *x = s + start + rans_div(s, freq, rcp) * ((1u << scale_bits) - freq);
   return 0;
 }
 

@@ -504,7 +504,29 @@ static void test_guess(void) {
   t_end();
 }
 
+/* The encoder's division by a multiplication (rans.h) is exact: for every frequency of 15 bits, at
+ * the states where a quotient steps (k f - 1, k f) near 0, near the largest state before an event
+ * (2^16 f - 1, below 2^31) and at random ones. It fails with m one smaller (2^(31 + l) / f) or
+ * one larger. */
+static void test_division(void) {
+  t_begin("rANS encoder's division by reciprocal equals s / f for every 15-bit frequency");
+  long bad = 0;
+  for (uint32_t f = 1; f <= 1u << 15; f++) {
+    const uint32_t m = rans_rcp(f), top = (1u << 16) * f - 1; /* x_max - 1 (rans_enc_put) */
+    const uint32_t at[] = {0, 1, f - 1, f, f + 1, 2 * f - 1, 2 * f, top, top - f, top - f + 1, top / 2, rnd() % top,
+                           rnd() % top, rnd() % top};
+    for (size_t i = 0; i < sizeof at / sizeof at[0]; i++) bad += at[i] <= top && rans_div(at[i], f, m) != at[i] / f;
+  }
+  for (int i = 0; i < 1000000; i++) { /* any state below 2^31 */
+    const uint32_t f = 1 + rnd() % (1u << 15), v = rnd() >> 1;
+    bad += rans_div(v, f, rans_rcp(f)) != v / f;
+  }
+  T_EXPECT(!bad, "%ld quotients differ", bad);
+  t_end();
+}
+
 int main(void) {
+  test_division();
   test_table_build();
   test_roundtrip();
   test_compression();
