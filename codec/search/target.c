@@ -123,7 +123,7 @@ static double psnr_of(const wl_image *a, const float *b) {
 static int residual(ladder *l, wl_work *w) {
   float *Xh;
   WL_TRY(wl_synthesis_packets(l->m, &l->h, l->q, w, &Xh));
-  memcpy(l->Xh, Xh, sizeof(float) * (size_t)l->m->D * l->h.lat_h * l->h.lat_w);
+  if (Xh != l->Xh) memcpy(l->Xh, Xh, sizeof(float) * (size_t)l->m->D * l->h.lat_h * l->h.lat_w);
   wl_detail_residual(&l->h, l->X, l->Xh);
   return 0;
 }
@@ -154,8 +154,10 @@ static int ladder_init(ladder *l, const wl_model *m, const wl_image *img, int ke
   if (!e && img->alpha) e = wl_pack_alpha(img, &l->alpha, &l->alpha_len);
   /* the decoder's activations freed before the search: held instead, they slowed --bpp by 10%
    * (fresh pages for every plane's stream) */
-  wl_work sw = {0};
+  wl_work sw = {.x = l->Xh, .xcap = DP}; /* the reconstruction made in Xh itself, not in fresh memory
+                                            copied there (its C Hp Wp samples are DP floats: kept) */
   if (!e) e = residual(l, &sw);
+  sw.x = NULL;
   wl_work_free(&sw);
   return e;
 }
