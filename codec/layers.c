@@ -56,15 +56,15 @@ void wl_im2col(float *col, const float *x, int Ci, int kh, int kw, wl_grid g, lo
  * an activation act and, only with act, a residual res, both laid out as y. */
 typedef struct { const float *b, *res; float *act; } epilogue;
 
-/* y (Co, n) = W (Co, K) col (K, .) + beta y at the n positions p0 .. p0+n-1 of grid g (p0 and
+/* y (Co, n) = W (Co, K) col (K, .) [+ y with acc] at the n positions p0 .. p0+n-1 of grid g (p0 and
  * p0 + n on multiples of WL_CONV_BLOCK, or P), K = Ci*kh*kw, y's channels ycs floats apart, from
- * x holding the grid's positions [off, off + len) (whole rows; channel c at x + c * cs); beta 1
- * adds to y; then the epilogue e, block by block while the block is in cache. The products are
+ * x holding the grid's positions [off, off + len) (whole rows; channel c at x + c * cs); then
+ * the epilogue e, block by block while the block is in cache. The products are
  * the blocks of WL_CONV_BLOCK positions from 0 of the whole grid, across threads;
  * wl_gemm gives a column the same bits in any block. Each thread builds its block's im2col in its
  * `per` floats of scratch; a 1x1 kernel's im2col matrix is x itself, read in place (no scratch). */
 typedef struct { const float *x; long off, len, cs; } conv_src;
-static void conv_blocks(float *y, long ycs, conv_src x, const float *W, epilogue e, float beta, int Ci, int Co,
+static void conv_blocks(float *y, long ycs, conv_src x, const float *W, epilogue e, int acc, int Ci, int Co,
                         int kh, int kw, wl_grid g, long p0, long n, float *scratch, long per) {
   const long P = wl_grid_size(g), K = (long)Ci * kh * kw, t0 = p0 / WL_CONV_BLOCK;
   const long nblk = (p0 + n + WL_CONV_BLOCK - 1) / WL_CONV_BLOCK - t0;
@@ -82,10 +82,10 @@ static void conv_blocks(float *y, long ycs, conv_src x, const float *W, epilogue
         im2col(own, x.x, x.cs, Ci, kh, kw, gx, q - x.off, m);
         col = own, ld = m;
       }
-      float *acc = (e.act ? e.act : y) + at;
-      wl_gemm(acc, ycs, W, col, ld, Co, (int)K, m, beta != 0.0f, WL_GEMM_AVX512);
+      float *out = (e.act ? e.act : y) + at;
+      wl_gemm(out, ycs, W, col, ld, Co, (int)K, m, acc, WL_GEMM_AVX512);
       for (int o = 0; e.b && o < Co; o++)
-        wl_conv_finish(y + at + o * ycs, e.act ? acc + o * ycs : NULL, acc + o * ycs, e.res ? e.res + at + o * ycs : NULL,
+        wl_conv_finish(y + at + o * ycs, e.act ? out + o * ycs : NULL, out + o * ycs, e.res ? e.res + at + o * ycs : NULL,
                        e.b[o], 0, m);
     }
   }
@@ -94,7 +94,7 @@ static void conv_blocks(float *y, long ycs, conv_src x, const float *W, epilogue
 static void conv_whole(float *y, const float *x, const float *W, epilogue e, int Ci, int Co, int kh, int kw, wl_grid g,
                        float *scratch) {
   const long P = wl_grid_size(g);
-  conv_blocks(y, P, (conv_src){x, 0, P, P}, W, e, 0.0f, Ci, Co, kh, kw, g, 0, P, scratch,
+  conv_blocks(y, P, (conv_src){x, 0, P, P}, W, e, 0, Ci, Co, kh, kw, g, 0, P, scratch,
               (long)Ci * kh * kw * minl(P, WL_CONV_BLOCK));
 }
 
@@ -109,7 +109,7 @@ void wl_conv_act(float *y, float *act, const float *res, const float *x, const f
 }
 
 void wl_matmul_add(float *y, const float *W, const float *x, int Co, int Ci, long P) {
-  conv_blocks(y, P, (conv_src){x, 0, P, P}, W, (epilogue){0}, 1.0f, Ci, Co, 1, 1, (wl_grid){1, 1, (int)P}, 0, P,
+  conv_blocks(y, P, (conv_src){x, 0, P, P}, W, (epilogue){0}, 1, Ci, Co, 1, 1, (wl_grid){1, 1, (int)P}, 0, P,
               NULL, 0);
 }
 
@@ -132,12 +132,12 @@ long wl_conv_window_scratch(int Ci, int kh, int kw) {
 
 void wl_conv_window(float *y, long ycs, long p0, long n, const wl_window *x, const float *W, const float *b, int Ci,
                     int Co, int kh, int kw, wl_grid g, float *scratch) {
-  conv_blocks(y, ycs, (conv_src){x->x, (long)x->r0 * g.w, (long)x->rows * g.w, x->cs}, W, (epilogue){b, NULL, NULL}, 0.0f, Ci, Co, kh,
+  conv_blocks(y, ycs, (conv_src){x->x, (long)x->r0 * g.w, (long)x->rows * g.w, x->cs}, W, (epilogue){b, NULL, NULL}, 0, Ci, Co, kh,
               kw, g, p0, n, scratch, (long)Ci * kh * kw * WL_CONV_BLOCK);
 }
 
 void wl_matmul_add_window(float *y, long ycs, long p0, long n, const wl_window *x, const float *W, int Co, int Ci,
                           wl_grid g) {
-  conv_blocks(y, ycs, (conv_src){x->x, (long)x->r0 * g.w, (long)x->rows * g.w, x->cs}, W, (epilogue){0}, 1.0f, Ci, Co, 1, 1, g, p0,
+  conv_blocks(y, ycs, (conv_src){x->x, (long)x->r0 * g.w, (long)x->rows * g.w, x->cs}, W, (epilogue){0}, 1, Ci, Co, 1, 1, g, p0,
               n, NULL, 0);
 }
