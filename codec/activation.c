@@ -47,13 +47,16 @@ WL_CLONES NO_TRAPS static void silu_span(float *restrict y, const float *restric
  * residual, y = v and, with act, act = silu(v). acc is act's row (with act), y's, or apart; y may
  * be res or act (then act's value is the last one stored). */
 WL_CLONES NO_TRAPS static void finish_row(float *y, float *act, const float *acc, const float *res, float b, long m) {
-  if (res) {
+  if (res && act) {
 #pragma omp simd
     for (long j = 0; j < m; j++) {
       const float v = res[j] + (acc[j] + b);
       y[j] = v;
       act[j] = silu1(v);
     }
+  } else if (res) {
+#pragma omp simd
+    for (long j = 0; j < m; j++) y[j] = res[j] + (acc[j] + b);
   } else if (act) {
 #pragma omp simd
     for (long j = 0; j < m; j++) {

@@ -17,28 +17,33 @@
 #include "wavelet/wpt.h"
 
 /* A block's convolution and its epilogue (wl_conv_act): decoding (exact 0) runs a 3x3 one by
- * Winograd's algorithm, as the image stripes do; training, which differentiates it, by im2col. */
-static void conv(float *y, float *act, const float *res, const float *x, const float *W, const float *b, int N,
-                 int kh, int kw, wl_grid g, float *scratch, int exact) {
+ * Winograd's algorithm, as the image stripes do, reading x through SiLU when `silu`; training,
+ * which differentiates it, by im2col (x already through SiLU). */
+static void conv(float *y, float *act, const float *res, const float *x, int silu, const float *W, const float *b,
+                 int N, int kh, int kw, wl_grid g, float *scratch, int exact) {
   const long P = wl_grid_size(g);
-  if (!exact && wl_wino_kernel(kh, kw)) wl_wino_conv(y, P, 0, P, &(wl_wino_src){x, P, 0}, W, NULL, b, res, act, N, N, g, scratch);
+  if (!exact && wl_wino_kernel(kh, kw))
+    wl_wino_conv(y, P, 0, P, &(wl_wino_src){x, P, 0, silu}, W, NULL, b, res, act, N, N, g, scratch);
   else wl_conv_act(y, act, res, x, W, b, N, N, kh, kw, g, scratch);
 }
 
 /* X (Co, P) += out_w silu(h_R), h_0 = in_w x (Ci, P) + in_b. Each convolution computes the SiLU
  * of its output too, and the second of a block adds the block's input. Activations kept for the
- * backward pass (a->stride) mean training: the exact convolutions. */
+ * backward pass (a->stride) mean training: the exact convolutions. Decoding by Winograd's
+ * algorithm keeps no silu(h) (a->a1 NULL): the first convolution of a block reads h through
+ * SiLU, and the last block's second leaves silu(h_R) in h itself. */
 static void resnet_run(const wl_resnet *n, const float *x, wl_grid g, float *X, const wl_resnet_acts *a, float *scratch) {
-  const int N = n->N, R = n->R;
+  const int N = n->N, R = n->R, fused = !a->a1;
   const size_t taps = (size_t)n->kh * n->kw;
   const long P = wl_grid_size(g), st = a->stride;
   wl_conv_act(a->h, R ? a->a1 : a->sR, NULL, x, n->in_w, n->in_b, n->Ci, N, 1, 1, (wl_grid){1, 1, (int)P}, NULL);
   for (int r = 0; r < R; r++) {
     const float *W1 = n->w + (size_t)2 * r * N * N * taps, *W2 = W1 + (size_t)N * N * taps;
     const float *b1 = n->b + (size_t)2 * r * N, *b2 = b1 + N;
-    float *h = a->h + r * st, *a1 = a->a1 + r * st, *c1 = a->c1 + r * st, *a2 = a->a2 + r * st;
-    conv(c1, a2, NULL, a1, W1, b1, N, n->kh, n->kw, g, scratch, st != 0);
-    conv(h + st, r + 1 < R ? a1 + st : a->sR, h, a2, W2, b2, N, n->kh, n->kw, g, scratch, st != 0);
+    float *h = a->h + r * st, *c1 = a->c1 + r * st, *a2 = a->a2 + r * st;
+    float *next = r + 1 == R ? a->sR : fused ? NULL : a->a1 + (r + 1) * st;
+    conv(c1, a2, NULL, fused ? h : a->a1 + r * st, fused, W1, b1, N, n->kh, n->kw, g, scratch, st != 0);
+    conv(h + st, next, h, a2, 0, W2, b2, N, n->kh, n->kw, g, scratch, st != 0);
   }
   wl_matmul_add(X, n->out_w, a->sR, n->Co, N, P);
 }
@@ -75,11 +80,13 @@ int wl_decoder_run(const wl_model *m, const float *y, wl_grid g, float *X, const
   return 0;
 }
 
-/* Lays out one net's activations (width N over P positions, R blocks) at buf; returns the floats. */
-static size_t resnet_layout(int N, int R, long P, int keep, float *buf, wl_resnet_acts *a) {
+/* Lays out one net's activations (width N over P positions, R blocks) at buf; returns the floats.
+ * Without keep: 3 tensors, or 2 when the convolutions read h through SiLU (fused). */
+static size_t resnet_layout(int N, int R, long P, int keep, int fused, float *buf, wl_resnet_acts *a) {
   const long NP = (long)N * P, st = keep ? NP : 0;
   const long nh = keep ? R + 1 : 1, nb = keep ? R : 1;
-  if (a) {
+  if (a && fused) *a = (wl_resnet_acts){.h = buf, .c1 = buf + NP, .a2 = buf + NP, .sR = buf};
+  else if (a) {
     a->stride = st;
     a->h = buf;
     a->a1 = buf + nh * NP;
@@ -88,21 +95,27 @@ static size_t resnet_layout(int N, int R, long P, int keep, float *buf, wl_resne
     a->c2 = keep ? a->a2 + nb * NP : a->a1;
     a->sR = keep ? a->c2 + NP : a->a1;
   }
-  return (size_t)(keep ? (4 * R + 3) * NP : 3 * NP);
+  return (size_t)(keep ? (4 * R + 3) * NP : fused ? 2 * NP : 3 * NP);
+}
+
+/* Scratch of a convolution as conv() runs it: Winograd's when decoding a 3x3 kernel (exact 0),
+ * else wl_conv_scratch's, which holds either. */
+static long conv_scratch(int N, int kh, int kw, wl_grid g, int exact) {
+  return !exact && wl_wino_kernel(kh, kw) ? wl_wino_scratch(N, N) : wl_conv_scratch(N, N, kh, kw, g);
 }
 
 static size_t layout(const wl_model *m, wl_grid g, int keep, float *buf, wl_decoder_acts *a) {
   if (!m->N) return 0;
   const wl_grid f = wl_finer(g);
   const long P = wl_grid_size(g), Pf = wl_grid_size(f);
-  size_t n = resnet_layout(m->N, m->R, P, keep, buf, a ? &a->res : NULL);
-  long conv = wl_conv_scratch(m->N, m->N, m->kh, m->kw, g);
+  size_t n = resnet_layout(m->N, m->R, P, keep, !keep && wl_wino_kernel(m->kh, m->kw), buf, a ? &a->res : NULL);
+  long conv = conv_scratch(m->N, m->kh, m->kw, g, keep);
   if (m->Nf) {
     /* without keep the fine stage reuses the residual path's buffers, which it follows */
-    const size_t at = keep ? n : 0, nf = resnet_layout(m->Nf, m->Rf, Pf, keep, buf ? buf + at : NULL, a ? &a->fine : NULL);
+    const size_t at = keep ? n : 0, nf = resnet_layout(m->Nf, m->Rf, Pf, keep, !keep, buf ? buf + at : NULL, a ? &a->fine : NULL);
     n = at + nf > n ? at + nf : n;
     if (a && !keep) a->spare = buf, a->nspare = n;
-    const long cf = wl_conv_scratch(m->Nf, m->Nf, 3, 3, f);
+    const long cf = conv_scratch(m->Nf, 3, 3, f, keep);
     conv = cf > conv ? cf : conv;
     if (a) a->fin = keep ? buf + n : NULL; /* the fine stage's input, for the backward pass */
     n += keep ? (size_t)m->D * (size_t)P : 0;

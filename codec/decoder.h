@@ -17,8 +17,9 @@ size_t wl_decoder_work_floats(const wl_model *m, int h, int w);
 /* Activations of one residual net (the residual path, or the fine stage), each (N, P) for its
  * width N and grid: block r's input h, silu(h) a1, conv1 c1 and silu(c1) a2 at offset
  * r * stride (h: R + 1 blocks), conv2's output c2 and silu(h_R) sR once. stride 0 reuses one
- * buffer per tensor (a2 aliases c1; c2 and sR alias a1); stride N*P keeps every block for the
- * backward pass. */
+ * buffer per tensor (a2 aliases c1; c2 and sR alias a1), or with a1 NULL two (decoding by
+ * Winograd's algorithm, which reads h through SiLU: a2 aliases c1, sR aliases h, no c2);
+ * stride N*P keeps every block for the backward pass. */
 typedef struct {
   float *h, *a1, *c1, *a2, *c2, *sR;
   long stride;

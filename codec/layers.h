@@ -58,9 +58,10 @@ long wl_conv_window_scratch(int Ci, int kh, int kw);
  * (relative differences around 1e-5): decoding's convolution, not training's. x holds the rows
  * of the B images' line from row r0 on, channel c at x + c * cs: the rows the tiles of rows
  * p0 / w .. (p0 + n - 1) / w read (wl_conv_window_rows). res and act (may be NULL) are laid out
- * as y. Each output has the same bits whatever the range, the thread count, or the CPU.
+ * as y. silu: x is read through SiLU (each row as its tiles gather it: no SiLU'd copy of x in
+ * memory). Each output has the same bits whatever the range, the thread count, or the CPU.
  * scratch: wl_wino_scratch floats. */
-typedef struct { const float *x; long cs, r0; } wl_wino_src;
+typedef struct { const float *x; long cs, r0; int silu; } wl_wino_src;
 #define WL_WINO_ROWS 4 /* a tile's rows (and columns) of outputs: a band of whole tiles computes no
                           row twice */
 /* The kernels decoding runs by Winograd's algorithm: 3x3. */
@@ -83,7 +84,7 @@ void wl_gemm(float *C, long ldc, const float *A, const float *B, long ldb, int M
  * act (act then holds silu(v)); acc may be y's or act's row. */
 void wl_conv_finish(float *y, float *act, const float *acc, const float *res, float b, int raw, long m);
 
-/* wl_conv_forward's y plus res (NULL: none; may be y), and act = silu(y) (not NULL; may be y:
+/* wl_conv_forward's y plus res (NULL: none; may be y), and act = silu(y) (NULL: none; may be y:
  * then it holds silu(y) only): a residual block's convolution and the activation that follows it,
  * made block by block while the block is in cache. Needs the bias b; y, res and act are (Co, P). */
 void wl_conv_act(float *y, float *act, const float *res, const float *x, const float *W, const float *b, int Ci,

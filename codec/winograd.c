@@ -81,12 +81,13 @@ WL_CLONES static void tile_in(float *restrict V, long vs, const wl_wino_src *x, 
       continue;
     }
     const float *s = x->x + ci * x->cs + ((long)b * g.h + row - x->r0) * g.w + c0;
-    if (!lo && hi == w) {
+    if (!lo && hi == w && !x->silu) {
       rows[r] = s;
       continue;
     }
     memset(dr, 0, sizeof(float) * lo);
-    memcpy(dr + lo, s + lo, sizeof(float) * (hi - lo));
+    if (x->silu) wl_silu_span(dr + lo, s + lo, hi - lo); /* SiLU(0) = 0: the padding holds */
+    else memcpy(dr + lo, s + lo, sizeof(float) * (hi - lo));
     memset(dr + hi, 0, sizeof(float) * (w - hi));
   }
   const float *d0 = rows[0], *d1 = rows[1], *d2 = rows[2], *d3 = rows[3], *d4 = rows[4], *d5 = rows[5];

@@ -129,17 +129,18 @@ static void test_conv_reference(void) {
 /* Winograd's 3x3 (wl_wino_conv): within 3e-5 of the direct loop; every band of positions, on
  * 1, 2 and 3 threads, gives each output the bits of the whole grid on one thread; a row wider
  * than a unit's tiles, Co not a multiple of the product's 4 rows, images of odd size in one
- * unit. */
+ * unit. An input read through SiLU (as decoding's residual blocks read h) gives the bits of a
+ * SiLU'd copy's, and a residual added without an activation those of the sum made apart. */
 static void test_winograd(void) {
   t_begin("3x3 by Winograd: within 3e-5 of a direct loop; any band of positions on 1, 2, 3 threads has the whole "
-          "grid's bits");
+          "grid's bits; its input read through SiLU, and a residual without activation, as computed apart");
   static const wl_grid grids[] = {{3, 5, 7}, {1, 9, 401}, {2, 6, 30}};
   const int all = omp_get_max_threads();
   for (int k = 0; k < 3; k++) {
     const wl_grid g = grids[k];
     const long P = wl_grid_size(g);
     conv_case c = conv_new(6, 5, 3, 3, g);
-    const wl_wino_src x = {c.x, P, 0};
+    const wl_wino_src x = {c.x, P, 0, 0};
     float *whole = malloc(sizeof(float) * 5 * P), *part = malloc(sizeof(float) * 5 * P);
     double *ref = malloc(sizeof(double) * 5 * P), worst = 0;
     omp_set_num_threads(1);
@@ -161,6 +162,20 @@ static void test_winograd(void) {
                t);
       free(scratch);
     }
+    /* read through SiLU (x->silu), in bands and with a residual but no activation: the bits of
+     * the convolution of a SiLU'd copy, plus the residual */
+    float *sx = malloc(sizeof(float) * c.Ci * P), *res = rand_tensor(5 * P, -2, 2);
+    wl_silu_span(sx, c.x, c.Ci * P);
+    const wl_wino_src xs = {sx, P, 0, 0}, xf = {c.x, P, 0, 1};
+    wl_wino_conv(whole, P, 0, P, &xs, c.W, NULL, c.b, NULL, NULL, c.Ci, c.Co, g, c.scratch);
+    for (long i = 0; i < 5 * P; i++) whole[i] = res[i] + whole[i];
+    const long step = P / 3 + 5;
+    for (long p0 = 0; p0 < P; p0 += step)
+      wl_wino_conv(part + p0, P, p0, p0 + step < P ? step : P - p0, &xf, c.W, U, c.b, res + p0, NULL, c.Ci, c.Co, g,
+                   c.scratch);
+    T_EXPECT(!memcmp(whole, part, sizeof(float) * 5 * P), "%d x %dx%d: through SiLU, with a residual, differs", g.B,
+             g.h, g.w);
+    free(sx); free(res);
     free(whole); free(part); free(ref); free(U); conv_free(&c);
   }
   omp_set_num_threads(all);
