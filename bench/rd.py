@@ -12,11 +12,15 @@ means walloc needs fewer bits than the peer for the same PSNR.
   bench/rd.py [FOLDER] [--limit N] [--walloc "ARGS"] (extra encode arguments, e.g. "-m gray")
   --plot FILE.svg writes the mean curves as a figure (python3-matplotlib).
   bench/rd.py --grid [FOLDER] [--limit N] [--every N]: mean bpp and PSNR of --keep K --step S over a grid,
-  the measurement behind the ladder's choice of K/2 channels under the detail layer."""
+  the measurement behind the ladder's choice of K/2 channels under the detail layer.
+  bench/rd.py --ladders [FOLDER] [--walloc "ARGS"]: per image, BD-rate of -Q's ladder (K/4 channels
+  under steps up to 200, K/2 above) against K/2 channels under every step, both with 1 .. their
+  channels alone below, the measurement behind the switch (codec/search/target.c)."""
 import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 
 import numpy as np
@@ -101,6 +105,36 @@ def grid(images):
         print("| %d | %s |" % (k, " | ".join(cells)))
 
 
+LADDER_STEPS, SWITCH = (0, 1, 25, 49, 73, 97, 121, 145, 176, 200, 224, 248, 272, 296, 320), 200
+
+
+def ladders(images, extra):
+    fmt = lambda x: "%+.1f%%" % x  # noqa: E731
+    windows, res = ((0.05, 0.3), (0.1, 0.5), (0.3, 1.0), (0.05, 1.0)), {}
+    for i, src in enumerate(images):
+        out = os.path.join(tmp, "l%d" % i)
+        code = lambda k, st: point([WALLOC, "encode", "-q", "-f", "-T1", "--keep", str(k), "--step", str(st)] + extra +  # noqa: E731
+                                   [src, "-o", out + ".wlc"], [WALLOC, "decode", "-q", "-f", out + ".wlc", "-o", out + ".png"],
+                                   out + ".wlc", src, out)
+        if not i:
+            sh(WALLOC, "encode", "-q", "-f", *extra, src, "-o", out + ".wlc")
+            K = json.loads(subprocess.run([WALLOC, "info", "--json", out + ".wlc"], check=True, capture_output=True).stdout)["K"]
+            quarter, half = max(1, K // 4), max(1, K // 2)
+        alone = [code(k, 0) for k in range(1, half + 1)]
+        on = {k: {st: code(k, st) for st in LADDER_STEPS[1:]} for k in (quarter, half)}
+        base = alone + list(on[half].values())
+        new = alone[:quarter] + [p for st, p in on[quarter].items() if st <= SWITCH] + \
+            [p for st, p in on[half].items() if st > SWITCH]
+        for w in windows:
+            res.setdefault(w, []).append(bd_rate(base, new, *w))
+    print("## -Q's ladder (%d channels to step %d, then %d) against %d channels throughout, on %d images: "
+          "BD-rate per image (negative: fewer bits for the same PSNR)\n" % (quarter, SWITCH, half, half, len(images)))
+    print("| bpp window | mean | median | worst | images |\n|---|---|---|---|---|")
+    for w, xs in res.items():
+        xs = [x for x in xs if x is not None]
+        print("| %.2f-%.2f | %s | %s | %s | %d |" % (*w, fmt(np.mean(xs)), fmt(np.median(xs)), fmt(max(xs)), len(xs)))
+
+
 def plot(mean, title, path):
     """The mean curves, bpp (log) against PSNR, one line per codec, as SVG."""
     import matplotlib
@@ -130,6 +164,7 @@ def main():
     ap.add_argument("--every", type=int, default=1, help="every N-th image of the sorted folder")
     ap.add_argument("--walloc", default="")
     ap.add_argument("--grid", action="store_true")
+    ap.add_argument("--ladders", action="store_true")
     ap.add_argument("--save", help="write every image's points to this JSON file")
     ap.add_argument("--load", help="tables from a --save file instead of coding")
     ap.add_argument("--plot", help="write the mean curves as an SVG figure (python3-matplotlib)")
@@ -140,6 +175,9 @@ def main():
         return 1
     if args.grid:
         grid(images)
+        return 0
+    if args.ladders:
+        ladders(images, args.walloc.split())
         return 0
     if args.load:
         curves = json.load(open(args.load))

@@ -190,21 +190,24 @@ typedef int (*wl_rows_in)(void *user, int y0, int n, float *planes);
 WL_API int wl_encode_rows(const wl_model *model, const wl_image *shape, const wl_encode_opts *opts, wl_rows_in get,
                           void *user, uint8_t **out, size_t *outlen);
 
-/* Rate control (codec/search/target.c). One ladder orders every setting by rate and quality:
- * the first 1 .. K/2 latent channels alone, then K/2 channels with a detail layer of step index
- * 1 .. WL_MAX_STEP. wl_quality_opts_depth sets keep and step (other fields zero) for quality
- * 0..100 on that ladder, for images of `depth` bits (8 or 16): 0..20 add channels, 21..75
- * refine the detail step from 144 to 320 (photos: about 30 to 37 dB), 76..100 to 608 (about
- * 53 dB) at 8 bits, to 864 (about 77 dB: near-lossless) at 16. Audio models (any depth): 0..20
+/* Rate control (codec/search/target.c). A ladder orders the settings by rate and quality: the
+ * first 1 .. K/4 latent channels alone, then K/4 channels with a detail layer of step index 1 ..
+ * 200, then K/2 channels with steps 201 .. WL_MAX_STEP. wl_quality_opts_depth sets keep and
+ * step (other fields zero) for quality 0..100 on it, for images of `depth` bits (8 or 16):
+ * 0..10 add channels, 11..38 steps 64 .. 200 on K/4 channels (photos: about 0.12 to 0.23 bpp),
+ * 39..75 steps 202 .. 320 on K/2 (photos: about 31 to 37 dB), 76..100 to 608 (about 53 dB) at
+ * 8 bits, to 864 (about 77 dB: near-lossless) at 16. Audio models (any depth): 0..20
  * send 1 .. K/8 channels, 21..100 K/8 and a detail layer of step 206 .. 680 (16 kHz speech with
  * `mono`: about 1 to 20 kbps; 44.1 kHz stereo music with `stereo`: 11 to 150 kbps).
  * wl_quality_opts is wl_quality_opts_depth at 8 bits. */
 WL_API int wl_quality_opts_depth(const wl_model *model, int depth, int quality, wl_encode_opts *opts);
 WL_API int wl_quality_opts(const wl_model *model, int quality, wl_encode_opts *opts);
-/* Encodes an image at the rung that meets a target: WL_TARGET_BYTES (the largest file of at most
- * `value` bytes), WL_TARGET_BPP (at most `value` bits per pixel: bytes = floor(value W H / 8)),
- * WL_TARGET_PSNR (the smallest file whose decoded PSNR, over every colour channel with peak
- * 2^depth - 1, is at least `value` dB). *chosen receives the rung's options. Every rung tried is
+/* Encodes an image at a setting that meets a target: WL_TARGET_BYTES (a file of at most `value`
+ * bytes), WL_TARGET_BPP (at most `value` bits per pixel: bytes = floor(value W H / 8)),
+ * WL_TARGET_PSNR (a file whose decoded PSNR, over every colour channel with peak 2^depth - 1,
+ * is at least `value` dB): on each ladder searched (K/2 channels, and where its answer has no
+ * step finer than 200, K/4; see target.c) the largest such file, or the smallest, and of those
+ * the one of higher PSNR, or the smaller. *chosen receives the setting. Every rung tried is
  * measured exactly, so the target holds for this library's encoder and decoder. WL_ERR_ARG
  * when no rung meets it (a size below the one-channel file, a PSNR past the finest step). */
 enum { WL_TARGET_BYTES = 1, WL_TARGET_BPP = 2, WL_TARGET_PSNR = 3, WL_TARGET_KBPS = 4, WL_TARGET_SNR = 5 };

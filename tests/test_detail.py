@@ -118,6 +118,37 @@ def main():
         assert all(b[0] > a[0] and b[2] > a[2] for a, b in zip(pts, pts[1:])) and pts[-1][2] > 70, \
             [(n, round(p, 2)) for n, _, p in pts]
 
+    @test("detail: -Q on images sends 1 .. K/4 channels up to 10, K/4 and steps 64 .. 200 from 11 to 38, then K/2 "
+          "and steps from 202 (rgb: K 12; gray: K 4)")
+    def _():
+        for png, model in ((GARDEN, "rgb"), (GRAY, "gray")):
+            for q in (0, 5, 10, 11, 20, 38, 39, 75):
+                rc, _, err = run("encode", "-q", "-f", "-m", model, "-Q", str(q), png, "-o", T("q.wlc"))
+                info = json.loads(run("info", "--json", T("q.wlc"))[1])
+                lo, half = max(1, info["K"] // 4), max(1, info["K"] // 2)
+                want = (1 + ((lo - 1) * q + 5) // 10, 0) if q <= 10 else (lo, 64 + (q - 11) * 136 // 27) if q <= 38 \
+                    else (half, 144 + (q - 21) * 176 // 54)
+                assert rc == 0 and (info["keep"], info["detail_step"]) == want, (model, q, err, info)
+
+    @test("detail: a --size file is at least as good as the best within its bytes on the ladders of K/2 and K/4 "
+          "channels (each the largest step that fits, found here by bisection)")
+    def _():
+        def best_fit(png, keep, n):
+            """(PSNR, bytes) of the file of --keep keep with the largest step whose bytes are at most n (by
+            bisection: bytes rise with the step); None when keep channels alone exceed n."""
+            lo, hi = 0, 897
+            if evaluate(png, "--keep", str(keep))[0] > n:
+                return None
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                lo, hi = (mid, hi) if evaluate(png, "--keep", str(keep), "--step", str(mid))[0] <= n else (lo, mid)
+            b, _, p = evaluate(png, "--keep", str(keep), *(["--step", str(lo)] if lo else []))
+            return p, b
+        for png, n, counts in ((GARDEN, 1500, (3, 6)), (GARDEN, 1800, (3, 6)), (GRAY, 700, (1, 2))):
+            got_b, _, got_p = evaluate(png, "--size", str(n))
+            refs = [r for keep in counts if (r := best_fit(png, keep, n))]
+            assert got_b <= n and got_p >= max(p for p, _ in refs) - 0.05, (os.path.basename(png), n, got_b, got_p, refs)
+
     @test("detail: --size never exceeds its bytes and comes within 3% of them")
     def _():
         for n in (1500, 4000, 9000, 20000):

@@ -1,11 +1,18 @@
-/* target.c: rate control. One ladder of settings, ordered by rate and quality, serves every
- * control (wl_quality_opts_depth, wl_encode_target):
- *   rung L = 1 .. half             the first L latent channels, no detail layer
- *   rung L = half + s, s >= 1      half channels and a detail layer of step index s
- * with half = max(1, K / 2): measured on photos never trained on (codec/models/README.md,
- * "Rate control"), half of rgb's 12 channels with a detail layer beats 9 or 12 at every rate
- * from 0.2 bpp up, and fewer channels alone are cheaper below that.
- * A target (bytes, bits per pixel, PSNR) is found on the ladder by bracketing and then
+/* target.c: rate control. One ladder of settings, ordered by rate and quality, serves -Q
+ * (wl_quality_opts_depth):
+ *   rung L = 1 .. lo                      the first L latent channels, no detail layer
+ *   rung L = lo + s, s = 1 .. SWITCH       lo channels and a detail layer of step index s
+ *   rung L = lo + s, s > SWITCH            half channels and a detail layer of step index s
+ * with lo = max(1, K / 4) and half = max(1, K / 2): measured on photos never trained on
+ * (codec/models/README.md, "Rate control" and "Fewer channels under coarse steps"), half of
+ * rgb's 12 channels with a detail layer beats 9 or 12 at every rate from 0.2 bpp up, and under
+ * steps up to about 200 a detail layer on a quarter of them beats half and every channel count
+ * alone, photo by photo.
+ * A target (bytes, bits per pixel, PSNR; wl_encode_target) is searched on the ladder of half
+ * channels (1 .. half alone, then half and steps), and then, where its answer has no finer
+ * step than SWITCH, on the ladders of fewer channels (ladder_narrow), keeping the best file:
+ * the higher PSNR within the bytes, or the smaller file at the PSNR. On a ladder it is found by
+ * bracketing and then
  * interpolating (log bytes and PSNR are close to linear in the step index), falling back to
  * halving when an interpolation gains little. Channels alone are measured exactly: their bytes
  * as the encoder writes them, their PSNR that of what the decoder returns. A detail rung is
@@ -29,6 +36,9 @@
 #include "wavelet/wpt.h"
 
 static int half_of(const wl_model *m) { return m->d.K / 2 > 1 ? m->d.K / 2 : 1; }
+static int quarter_of(const wl_model *m) { return m->d.K / 4 > 1 ? m->d.K / 4 : 1; }
+/* The last step index that -Q's ladder puts on a quarter of the channels. */
+#define SWITCH 200
 
 /* Audio sends K/8 channels under its steps: on held-out music at the rate of opus at 16 kbps,
  * K/8 channels and a step decoded at 10.2 dB SNR where channels alone (about K/5) gave 6.7, for
@@ -52,11 +62,13 @@ int wl_quality_opts_depth(const wl_model *m, int depth, int quality, wl_encode_o
     o->step = quality <= 20 ? 0 : 200 + 6 * (quality - 20);
     return 0;
   }
-  /* Q 0..20: channels 1 .. half; 21..75: steps 144 .. 320 (about 30 to 37 dB on photos);
+  /* Q 0..10: channels 1 .. lo; 11..38: lo channels and steps 64 .. SWITCH (photos: about 0.12
+   * to 0.23 bpp); 39..75: half channels and steps 202 .. 320 (about 31 to 37 dB on photos);
    * 76..100: steps up to 608 (about 53 dB, where 8-bit samples' own rounding begins to
    * dominate), and for 16-bit samples up to 864 (each 64 steps about 6 dB more) */
-  const int top = depth == 16 ? 864 : 608;
-  if (quality <= 20) o->keep = 1 + ((half - 1) * quality + 10) / 20;
+  const int top = depth == 16 ? 864 : 608, lo = quarter_of(m);
+  if (quality <= 10) o->keep = 1 + ((lo - 1) * quality + 5) / 10;
+  else if (quality <= 38) o->keep = lo, o->step = 64 + (quality - 11) * (SWITCH - 64) / 27;
   else {
     o->keep = half;
     o->step = quality <= 75 ? 144 + (quality - 21) * 176 / 54 : 320 + (quality - 75) * (top - 320) / 25;
@@ -187,19 +199,38 @@ static double plain_bytes(const ladder *l, int L) {
  * 1364 -> 1577 bytes), bytes from every 16th land the same files as every 4th, sooner. */
 static int stride(int rate) { return rate ? 16 : 4; }
 
+/* The PSNR of rung L of the ladder as it stands, as the decoder's output has it: channels alone
+ * by the decoder on the first L latents (kept in alone[]), a detail rung by its quantised
+ * residual added to the ladder's reconstruction. */
+static int rung_psnr(ladder *l, int L, double *psnr) {
+  wl_header h = l->h;
+  h.step = rung_opts(l->h.keep, L).step;
+  if (!h.step) {
+    h.keep = L;
+    if (!(l->k->alone[L] > 0)) {
+      WL_TRY(wl_synthesise(l->m, &h, l->q, NULL, l->out, &l->cw));
+      l->k->alone[L] = psnr_of(l->img, l->out);
+    }
+    *psnr = l->k->alone[L];
+    return 0;
+  }
+  const int Hp = h.lat_h << h.J, Wp = h.lat_w << h.J;
+  wl_detail_quantise(&h, l->X, l->v);
+  wl_detail_add(&h, l->v, l->Xh, l->x);
+  WL_TRY(wl_wpt2_inverse(l->x, h.channels, Hp, Wp, h.J, l->x));
+  wl_signal_unscale(l->x, Hp, Wp, &(wl_signal){2, h.channels, h.height, h.width, h.depth, NULL, 0}, l->out);
+  *psnr = psnr_of(l->img, l->out);
+  return 0;
+}
+
 /* Rung L's bytes (rate) or PSNR: bytes as the encoder writes them, PSNR as the decoder's output
  * has it; but a detail rung's predicted (see the top) unless `exact` or not yet calibrated. */
 static int measure(ladder *l, int L, int rate, int exact, double *value) {
   wl_header h = l->h;
   h.step = rung_opts(l->h.keep, L).step;
   if (!h.step) { /* channels alone: the first L streams, or the decoder on the first L latents */
-    h.keep = L;
     if (rate) *value = plain_bytes(l, L);
-    else if (l->k->alone[L] > 0) *value = l->k->alone[L];
-    else {
-      WL_TRY(wl_synthesise(l->m, &h, l->q, NULL, l->out, &l->cw));
-      *value = l->k->alone[L] = psnr_of(l->img, l->out);
-    }
+    else WL_TRY(rung_psnr(l, L, value));
     return 0;
   }
   if (L == l->exact_L) {
@@ -212,21 +243,17 @@ static int measure(ladder *l, int L, int rate, int exact, double *value) {
     *value = rate ? plain_bytes(l, l->h.keep) + exp(log(bits / 8 + 1) + l->k->offset) : psnr_se(l->img, se) + l->k->offset;
     return 0;
   }
-  wl_detail_quantise(&h, l->X, l->v);
   if (rate) {
     uint8_t *streams;
     wl_detail d;
+    wl_detail_quantise(&h, l->X, l->v);
     WL_TRY(wl_detail_pack(&h, l->v, &streams, &d));
     detail = (double)(d.table_len + d.bytes);
     *value = plain_bytes(l, l->h.keep) + detail;
     free(streams);
     wl_detail_free(&d);
   } else {
-    const int Hp = h.lat_h << h.J, Wp = h.lat_w << h.J;
-    wl_detail_add(&h, l->v, l->Xh, l->x);
-    WL_TRY(wl_wpt2_inverse(l->x, h.channels, Hp, Wp, h.J, l->x));
-    wl_signal_unscale(l->x, Hp, Wp, &(wl_signal){2, h.channels, h.height, h.width, h.depth, NULL, 0}, l->out);
-    *value = psnr_of(l->img, l->out);
+    WL_TRY(rung_psnr(l, L, value));
   }
   wl_detail_estimate(&h, l->X, stride(rate), &se, &bits);
   l->k->offset = rate ? log(detail + 1) - log(bits / 8 + 1) : *value - psnr_se(l->img, se);
@@ -365,22 +392,28 @@ int wl_encode_target(const wl_model *m, const wl_image *img, int target, double 
     return WL_FAIL_WHY(WL_ERR_ARG, "target %d of value %g", target, value);
   WL_TRY(wl_image_check(img));
   if (m->d.dims != 2) return WL_FAIL(WL_ERR_MISMATCH);
-  const int rate = target != WL_TARGET_PSNR;
+  const int rate = target != WL_TARGET_PSNR, half = half_of(m), lo = quarter_of(m);
   const double want = target == WL_TARGET_BPP ? floor(value * img->width * img->height / 8) : value;
   known k = {0};
   ladder l;
-  int L = 0, e = ladder_init(&l, m, img, half_of(m), &k);
+  int L = 0, e = ladder_init(&l, m, img, half, &k);
+  double best = 0; /* rate: the PSNR of *out */
   if (!e) e = search(&l, rate, want, &L);
   if (!e) e = rung_file(&l, L, out, outlen);
-  if (!e) *chosen = rung_opts(half_of(m), L);
-  /* Among channels alone the rungs are far apart: a target met there is met more closely by a
-   * detail layer on fewer channels. Rate: on the channels that fit. PSNR: on each smaller count,
-   * the smallest file kept (the sizes do not fall in order: one channel and a coarse step can
-   * beat two channels and a finer one, and both beat three alone). */
-  const int most = e || chosen->step ? 0 : chosen->keep - !rate, least = rate ? most : 1;
-  for (int c = most; !e && c >= least && c >= 1 && c < half_of(m); c--) {
+  if (!e) *chosen = rung_opts(half, L);
+  /* Fewer channels: a quarter of them under a coarse step (see the top), and among channels
+   * alone, whose rungs are far apart, a detail layer on fewer channels meets a target more
+   * closely. Rate: on the channels that fit; PSNR: on each smaller count (the sizes do not fall
+   * in order: one channel and a coarse step can beat two channels and a finer one, and both
+   * beat three alone). Kept: within the bytes the higher PSNR, at the PSNR the smaller file. */
+  const wl_encode_opts first = *chosen;
+  const int coarse = !e && first.step <= SWITCH && lo < half && (first.step || first.keep >= lo); /* fewer alone: lo's files are larger */
+  if (coarse && rate) e = rung_psnr(&l, L, &best);
+  for (int c = half - 1; !e && c >= 1; c--) {
     uint8_t *other;
     size_t len;
+    double q = 0;
+    if (!(coarse && c == lo) && !(!first.step && (rate ? c == first.keep : c < first.keep))) continue;
     e = ladder_narrow(&l, c);
     if (!e) e = search(&l, rate, want, &L);
     if (e == WL_ERR_ARG) { /* out of reach on c channels */
@@ -388,10 +421,13 @@ int wl_encode_target(const wl_model *m, const wl_image *img, int target, double 
       continue;
     }
     if (!e) e = rung_file(&l, L, &other, &len);
-    if (!e && (rate || len < *outlen)) {
+    if (!e && rate && coarse) e = rung_psnr(&l, L, &q);
+    /* rate: the first count's channels alone and a detail layer beat them alone; another count
+     * by its PSNR */
+    if (!e && (rate ? c == first.keep || q > best : len < *outlen)) {
       free(*out);
-      *out = other, *outlen = len, *chosen = rung_opts(c, L);
-    } else if (!e) {
+      *out = other, *outlen = len, *chosen = rung_opts(c, L), best = q;
+    } else {
       free(other);
     }
   }
