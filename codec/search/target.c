@@ -199,21 +199,24 @@ static double plain_bytes(const ladder *l, int L) {
  * 1364 -> 1577 bytes), bytes from every 16th land the same files as every 4th, sooner. */
 static int stride(int rate) { return rate ? 16 : 4; }
 
-/* The PSNR of rung L of the ladder as it stands, as the decoder's output has it: channels alone
- * by the decoder on the first L latents (kept in alone[]), a detail rung by its quantised
- * residual added to the ladder's reconstruction. */
+/* The PSNR of the first c channels alone (c at most those the ladder has latents of), as the
+ * decoder's output has it, kept in alone[]; and of rung L of the ladder as it stands: a detail
+ * rung by its quantised residual added to the ladder's reconstruction. */
+static int alone_psnr(ladder *l, int c, double *psnr) {
+  wl_header h = l->h;
+  h.keep = c, h.step = 0;
+  if (!(l->k->alone[c] > 0)) {
+    WL_TRY(wl_synthesise(l->m, &h, l->q, NULL, l->out, &l->cw));
+    l->k->alone[c] = psnr_of(l->img, l->out);
+  }
+  *psnr = l->k->alone[c];
+  return 0;
+}
+
 static int rung_psnr(ladder *l, int L, double *psnr) {
   wl_header h = l->h;
   h.step = rung_opts(l->h.keep, L).step;
-  if (!h.step) {
-    h.keep = L;
-    if (!(l->k->alone[L] > 0)) {
-      WL_TRY(wl_synthesise(l->m, &h, l->q, NULL, l->out, &l->cw));
-      l->k->alone[L] = psnr_of(l->img, l->out);
-    }
-    *psnr = l->k->alone[L];
-    return 0;
-  }
+  if (!h.step) return alone_psnr(l, L, psnr);
   const int Hp = h.lat_h << h.J, Wp = h.lat_w << h.J;
   wl_detail_quantise(&h, l->X, l->v);
   wl_detail_add(&h, l->v, l->Xh, l->x);
@@ -397,7 +400,7 @@ int wl_encode_target(const wl_model *m, const wl_image *img, int target, double 
   known k = {0};
   ladder l;
   int L = 0, e = ladder_init(&l, m, img, half, &k);
-  double best = 0; /* rate: the PSNR of *out */
+  double best = -1; /* rate: the PSNR of *out, once needed (-1: not measured) */
   if (!e) e = search(&l, rate, want, &L);
   if (!e) e = rung_file(&l, L, out, outlen);
   if (!e) *chosen = rung_opts(half, L);
@@ -408,7 +411,7 @@ int wl_encode_target(const wl_model *m, const wl_image *img, int target, double 
    * beat three alone). Kept: within the bytes the higher PSNR, at the PSNR the smaller file. */
   const wl_encode_opts first = *chosen;
   const int coarse = !e && first.step <= SWITCH && lo < half && (first.step || first.keep >= lo); /* fewer alone: lo's files are larger */
-  if (coarse && rate) e = rung_psnr(&l, L, &best);
+  if (coarse && rate && first.step) e = rung_psnr(&l, L, &best); /* channels alone: measurable later */
   for (int c = half - 1; !e && c >= 1; c--) {
     uint8_t *other;
     size_t len;
@@ -422,6 +425,7 @@ int wl_encode_target(const wl_model *m, const wl_image *img, int target, double 
     }
     if (!e) e = rung_file(&l, L, &other, &len);
     if (!e && rate && coarse) e = rung_psnr(&l, L, &q);
+    if (!e && rate && c != first.keep && best < 0) e = alone_psnr(&l, first.keep, &best); /* still channels alone */
     /* rate: the first count's channels alone and a detail layer beat them alone; another count
      * by its PSNR */
     if (!e && (rate ? c == first.keep || q > best : len < *outlen)) {
