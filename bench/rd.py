@@ -113,13 +113,15 @@ def ladders(images, extra):
     windows, res = ((0.05, 0.3), (0.1, 0.5), (0.3, 1.0), (0.05, 1.0)), {}
     for i, src in enumerate(images):
         out = os.path.join(tmp, "l%d" % i)
-        code = lambda k, st: point([WALLOC, "encode", "-q", "-f", "-T1", "--keep", str(k), "--step", str(st)] + extra +  # noqa: E731
-                                   [src, "-o", out + ".wlc"], [WALLOC, "decode", "-q", "-f", out + ".wlc", "-o", out + ".png"],
-                                   out + ".wlc", src, out)
+
+        def code(k, st):
+            enc = [WALLOC, "encode", "-q", "-f", "-T1", "--keep", str(k), "--step", str(st)] + extra
+            dec = [WALLOC, "decode", "-q", "-f", out + ".wlc", "-o", out + ".png"]
+            return point(enc + [src, "-o", out + ".wlc"], dec, out + ".wlc", src, out)
         if not i:
             sh(WALLOC, "encode", "-q", "-f", *extra, src, "-o", out + ".wlc")
-            K = json.loads(subprocess.run([WALLOC, "info", "--json", out + ".wlc"], check=True, capture_output=True).stdout)["K"]
-            quarter, half = max(1, K // 4), max(1, K // 2)
+            info = subprocess.run([WALLOC, "info", "--json", out + ".wlc"], check=True, capture_output=True).stdout
+            quarter, half = max(1, json.loads(info)["K"] // 4), max(1, json.loads(info)["K"] // 2)
         alone = [code(k, 0) for k in range(1, half + 1)]
         on = {k: {st: code(k, st) for st in LADDER_STEPS[1:]} for k in (quarter, half)}
         base = alone + list(on[half].values())

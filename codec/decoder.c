@@ -112,7 +112,8 @@ static size_t layout(const wl_model *m, wl_grid g, int keep, float *buf, wl_deco
   long conv = conv_scratch(m->N, m->kh, m->kw, g, keep);
   if (m->Nf) {
     /* without keep the fine stage reuses the residual path's buffers, which it follows */
-    const size_t at = keep ? n : 0, nf = resnet_layout(m->Nf, m->Rf, Pf, keep, !keep, buf ? buf + at : NULL, a ? &a->fine : NULL);
+    const size_t at = keep ? n : 0;
+    const size_t nf = resnet_layout(m->Nf, m->Rf, Pf, keep, !keep, buf ? buf + at : NULL, a ? &a->fine : NULL);
     n = at + nf > n ? at + nf : n;
     if (a && !keep) a->spare = buf, a->nspare = n;
     const long cf = conv_scratch(m->Nf, 3, 3, f, keep);

@@ -147,7 +147,8 @@ def main():
         for png, n, counts in ((GARDEN, 1500, (3, 6)), (GARDEN, 1800, (3, 6)), (GRAY, 700, (1, 2))):
             got_b, _, got_p = evaluate(png, "--size", str(n))
             refs = [r for keep in counts if (r := best_fit(png, keep, n))]
-            assert got_b <= n and got_p >= max(p for p, _ in refs) - 0.05, (os.path.basename(png), n, got_b, got_p, refs)
+            assert got_b <= n and got_p >= max(p for p, _ in refs) - 0.05, \
+                (os.path.basename(png), n, got_b, got_p, refs)
 
     @test("detail: --size never exceeds its bytes and comes within 3% of them")
     def _():

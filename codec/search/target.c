@@ -410,10 +410,11 @@ int wl_encode_target(const wl_model *m, const wl_image *img, int target, double 
    * in order: one channel and a coarse step can beat two channels and a finer one, and both
    * beat three alone). Kept: within the bytes the higher PSNR, at the PSNR the smaller file. */
   const wl_encode_opts first = *chosen;
-  const int coarse = !e && first.step <= SWITCH && lo < half && (first.step || first.keep >= lo); /* fewer alone: lo's files are larger */
+  /* (fewer than lo channels alone: lo's files are all larger) */
+  const int coarse = !e && first.step <= SWITCH && lo < half && (first.step || first.keep >= lo);
   if (coarse && rate && first.step) e = rung_psnr(&l, L, &best); /* channels alone: measurable later */
   for (int c = half - 1; !e && c >= 1; c--) {
-    uint8_t *other;
+    uint8_t *other = NULL;
     size_t len;
     double q = 0;
     if (!(coarse && c == lo) && !(!first.step && (rate ? c == first.keep : c < first.keep))) continue;
