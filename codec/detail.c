@@ -4,7 +4,8 @@
  * the image (X), and sends R = X - Xh with a uniform step Delta = 2^(2 - s/64), the file's choice:
  *   r = M (R_b at each position)   an orthonormal DCT-II across the C channels of each band b
  *                                  (for RGB: (R+G+B)/sqrt 3, (R-B)/sqrt 2, (R-2G+B)/sqrt 6)
- *   v = sign(r) floor(|r| / Delta + 1/2 - DEADZONE), clamped to 16 bits (r rounded to float)
+ *   v = sign(r) floor(|r| / Delta + 1/2 - z), clamped to 16 bits (r rounded to float), with
+ *       the dead zone z (below) larger where the coefficient stands alone
  * and the decoder adds M^T (v Delta) to its packets before their inverse. The packet transform
  * is close to orthonormal and M is orthonormal, so the mean squared error of the pixels is about
  * that of the coefficients, Delta^2 / 12 at fine steps; where a coefficient rounds to zero the
@@ -19,8 +20,14 @@
 #include "entropy/entropy.h"
 
 /* Rounding toward zero by this much more than to nearest: a coefficient just over half a step
- * costs more bits than the error it saves (measured in codec/models/README.md). */
+ * costs more bits than the error it saves, and more where the context coder expects zeros. An
+ * image's coefficient is near others when one of its 8 neighbours in the plane is at least
+ * (1/2 + DEADZONE_NEAR) steps (would be sent near others), and alone otherwise; audio's 1-D
+ * planes keep one dead zone (measured in codec/models/README.md). Encoder-side only: the decoder
+ * reads integers. */
 #define DEADZONE 0.2
+#define DEADZONE_NEAR 0.15
+#define DEADZONE_ALONE 0.4
 #define VMAX 32767 /* 16-bit planes */
 
 double wl_detail_step(int s) { return exp2(2 - s / 64.0); }
@@ -71,18 +78,67 @@ void wl_detail_residual(const wl_header *h, float *X, const float *Xh) {
     }
 }
 
-/* The quantised magnitude of coefficient r at 1 / step inv, in [0, VMAX]. */
-static inline int magnitude(float r, double inv) {
-  const double x = fabs((double)r) * inv + 0.5 - DEADZONE;
+/* The quantised magnitude of coefficient r at 1 / step inv, in [0, VMAX], with dead zone z. */
+static inline int magnitude(float r, double inv, double z) {
+  const double x = fabs((double)r) * inv + 0.5 - z;
   return x >= VMAX ? VMAX : x > 0 ? (int)x : 0;
 }
 
-/* One plane of wl_detail_quantise: n values of r at 1 / step inv (floor: the truncation of a
- * positive value). */
-static void quantise_plane(const float *r, long n, double inv, int16_t *v) {
-  for (long p = 0; p < n; p++) {
-    const int a = magnitude(r[p], inv);
-    v[p] = (int16_t)(r[p] < 0 ? -a : a);
+/* The dead zone of position p (row i, column j) of a plane of h x w values r (each plane of an
+ * image: latent rows and columns; audio: one dead zone): DEADZONE_NEAR when a neighbour's |r| is
+ * at least big, DEADZONE_ALONE when none is. */
+static double dead_zone(const float *r, long p, int h, int w, float big, int image) {
+  if (!image) return DEADZONE;
+  const int i = (int)(p / w), j = (int)(p % w);
+  if (i > 0 && i + 1 < h && j > 0 && j + 1 < w) { /* inside: the largest of the 8 */
+    const float *u = r + p - w, *d = r + p + w;
+    const float m = fmaxf(fmaxf(fmaxf(fabsf(u[-1]), fabsf(u[0])), fmaxf(fabsf(u[1]), fabsf(r[p - 1]))),
+                          fmaxf(fmaxf(fabsf(r[p + 1]), fabsf(d[-1])), fmaxf(fabsf(d[0]), fabsf(d[1]))));
+    return m >= big ? DEADZONE_NEAR : DEADZONE_ALONE;
+  }
+  for (int a = i > 0 ? -1 : 0; a <= (i + 1 < h ? 1 : 0); a++)
+    for (int b = j > 0 ? -1 : 0; b <= (j + 1 < w ? 1 : 0); b++)
+      if ((a || b) && fabsf(r[p + (long)a * w + b]) >= big) return DEADZONE_NEAR;
+  return DEADZONE_ALONE;
+}
+
+/* |r| from which a coefficient is sent near others, at 1 / step inv. */
+static float big_of(double inv) { return (float)((0.5 + DEADZONE_NEAR) / inv); }
+
+/* Row i of a plane's horizontal sums of bigness: hb[j] = how many of columns j-1, j, j+1 of row
+ * i have |r| at least big (0 outside the plane). */
+static void row_sums(const float *r, int h, int w, int i, float big, uint8_t *hb) {
+  memset(hb, 0, (size_t)w);
+  if (i < 0 || i >= h) return;
+  const float *x = r + (long)i * w;
+  for (int j = 0; j < w; j++) { /* each big column counts in its own and both neighbours' sums */
+    const uint8_t f = fabsf(x[j]) >= big;
+    hb[j] += f;
+    if (j) hb[j - 1] += f;
+    if (j + 1 < w) hb[j + 1] += f;
+  }
+}
+
+/* One plane of wl_detail_quantise: h x w values of r at 1 / step inv (floor: the truncation of a
+ * positive value). An image's dead zones as dead_zone() gives them, from running sums of three
+ * rows (hb: 3 w bytes, or NULL: dead_zone() itself). */
+static void quantise_plane(const float *r, int h, int w, double inv, int image, uint8_t *hb, int16_t *v) {
+  const float big = big_of(inv);
+  for (int i = 0; i < h; i++) {
+    uint8_t *up = hb, *mid = hb ? hb + w : NULL, *down = hb ? hb + 2 * w : NULL;
+    if (hb && image) {
+      if (!i) row_sums(r, h, w, -1, big, up), row_sums(r, h, w, 0, big, mid);
+      else memmove(hb, hb + w, 2 * (size_t)w); /* rows i-1 and i were rows i and i+1 */
+      row_sums(r, h, w, i + 1, big, down);
+    }
+    for (int j = 0; j < w; j++) {
+      const long p = (long)i * w + j;
+      const double z = !image ? DEADZONE
+                       : hb ? (up[j] + mid[j] + down[j] - (fabsf(r[p]) >= big) ? DEADZONE_NEAR : DEADZONE_ALONE)
+                            : dead_zone(r, p, h, w, big, image);
+      const int a = magnitude(r[p], inv, z);
+      v[p] = (int16_t)(r[p] < 0 ? -a : a);
+    }
   }
 }
 
@@ -90,14 +146,23 @@ void wl_detail_quantise(const wl_header *h, const float *r, int16_t *v) {
   const int C = h->channels, B = bands_of(h);
   const long P = (long)h->lat_h * h->lat_w;
   const double inv = 1.0 / wl_detail_step(h->step);
-#pragma omp parallel for schedule(static)
-  for (int i = 0; i < B * C; i++) quantise_plane(r + ((long)(i % C) * B + i / C) * P, P, inv, v + (long)i * P);
+  const int image = h->modality == WL_MODALITY_IMAGE;
+#pragma omp parallel
+  {
+    uint8_t *hb = image ? malloc(3 * (size_t)h->lat_w) : NULL; /* without it, the same zones slower */
+#pragma omp for schedule(static)
+    for (int i = 0; i < B * C; i++)
+      quantise_plane(r + ((long)(i % C) * B + i / C) * P, h->lat_h, h->lat_w, inv, image, hb, v + (long)i * P);
+    free(hb);
+  }
 }
 
 void wl_detail_estimate(const wl_header *h, const float *r, int stride, double *se, double *bits) {
   const int C = h->channels, B = bands_of(h), n = B * C;
   const long P = (long)h->lat_h * h->lat_w;
   const double step = wl_detail_step(h->step), inv = 1.0 / step;
+  const float big = big_of(inv);
+  const int image = h->modality == WL_MODALITY_IMAGE;
   /* the planes in GROUPS runs, each summed in order, then the runs in order: the same sums on
    * any number of threads */
   enum { GROUPS = 64 };
@@ -107,7 +172,7 @@ void wl_detail_estimate(const wl_header *h, const float *r, int stride, double *
     for (int i = (int)((long)n * g / GROUPS); i < (int)((long)n * (g + 1) / GROUPS); i++) {
       long m = 0, zeros = 0, mag = 0;
       for (long p = 0; p < P; p += stride, m++) {
-        const int a = magnitude(r[i * P + p], inv);
+        const int a = magnitude(r[i * P + p], inv, dead_zone(r + i * P, p, h->lat_h, h->lat_w, big, image));
         const double d = fabs((double)r[i * P + p]) - a * step;
         e[g] += d * d;
         if (a) mag += 2 * (32 - __builtin_clz((unsigned)a)); /* Exp-Golomb bits and a sign */

