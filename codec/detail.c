@@ -120,10 +120,19 @@ static void row_sums(const float *r, int h, int w, int i, float big, uint8_t *hb
 }
 
 /* One plane of wl_detail_quantise: h x w values of r at 1 / step inv (floor: the truncation of a
- * positive value). An image's dead zones as dead_zone() gives them, from running sums of three
- * rows (hb: 3 w bytes, or NULL: dead_zone() itself). */
-static void quantise_plane(const float *r, int h, int w, double inv, int image, uint8_t *hb, int16_t *v) {
+ * positive value). An image's dead zones as dead_zone() gives them: from the neighbours' largest
+ * |r| (nb, wl_detail_neighbours), or from running sums of three rows (hb: 3 w bytes), or NULL
+ * both: dead_zone() itself. */
+static void quantise_plane(const float *r, const float *nb, int h, int w, double inv, int image, uint8_t *hb,
+                           int16_t *v) {
   const float big = big_of(inv);
+  if (nb && image) {
+    for (long p = 0; p < (long)h * w; p++) {
+      const int a = magnitude(r[p], inv, nb[p] >= big ? DEADZONE_NEAR : DEADZONE_ALONE);
+      v[p] = (int16_t)(r[p] < 0 ? -a : a);
+    }
+    return;
+  }
   for (int i = 0; i < h; i++) {
     uint8_t *up = hb, *mid = hb ? hb + w : NULL, *down = hb ? hb + 2 * w : NULL;
     if (hb && image) {
@@ -142,22 +151,56 @@ static void quantise_plane(const float *r, int h, int w, double inv, int image, 
   }
 }
 
-void wl_detail_quantise(const wl_header *h, const float *r, int16_t *v) {
+static inline float larger(float a, float b) { return a > b ? a : b; }
+
+/* nb[j] = the largest of nb[j] and |x| at columns j - 1, j (unless `self` is 0) and j + 1 of a row of
+ * W (0 outside it). */
+static void row_max(float *restrict nb, const float *restrict x, int W, int self) {
+  if (W == 1) {
+    nb[0] = larger(nb[0], self ? fabsf(x[0]) : 0.0f);
+    return;
+  }
+  nb[0] = larger(nb[0], larger(fabsf(x[1]), self ? fabsf(x[0]) : 0.0f));
+  nb[W - 1] = larger(nb[W - 1], larger(fabsf(x[W - 2]), self ? fabsf(x[W - 1]) : 0.0f));
+  const float s = self ? 1.0f : 0.0f; /* |x[j]| s: 0 when not self (|x| >= 0) */
+  for (int j = 1; j + 1 < W; j++)
+    nb[j] = larger(nb[j], larger(larger(fabsf(x[j - 1]), fabsf(x[j + 1])), fabsf(x[j]) * s));
+}
+
+/* Row i of nb: the largest |r| of the rows above and below (three columns each) and of the left
+ * and right neighbours. */
+static void neighbours_row(const float *r, int H, int W, int i, float *nb) {
+  memset(nb, 0, sizeof(float) * (size_t)W);
+  row_max(nb, r + (long)i * W, W, 0);
+  if (i > 0) row_max(nb, r + (long)(i - 1) * W, W, 1);
+  if (i + 1 < H) row_max(nb, r + (long)(i + 1) * W, W, 1);
+}
+
+void wl_detail_neighbours(const wl_header *h, const float *r, float *nb) {
+  const int H = h->lat_h, W = h->lat_w;
+  const long P = (long)H * W, n = (long)bands_of(h) * h->channels;
+#pragma omp parallel for schedule(static)
+  for (long k = 0; k < n * H; k++) neighbours_row(r + k / H * P, H, W, (int)(k % H), nb + k / H * P + k % H * W);
+}
+
+void wl_detail_quantise(const wl_header *h, const float *r, const float *nb, int16_t *v) {
   const int C = h->channels, B = bands_of(h);
   const long P = (long)h->lat_h * h->lat_w;
   const double inv = 1.0 / wl_detail_step(h->step);
   const int image = h->modality == WL_MODALITY_IMAGE;
 #pragma omp parallel
   {
-    uint8_t *hb = image ? malloc(3 * (size_t)h->lat_w) : NULL; /* without it, the same zones slower */
+    uint8_t *hb = image && !nb ? malloc(3 * (size_t)h->lat_w) : NULL; /* without it, the same zones slower */
 #pragma omp for schedule(static)
-    for (int i = 0; i < B * C; i++)
-      quantise_plane(r + ((long)(i % C) * B + i / C) * P, h->lat_h, h->lat_w, inv, image, hb, v + (long)i * P);
+    for (int i = 0; i < B * C; i++) {
+      const long at = ((long)(i % C) * B + i / C) * P;
+      quantise_plane(r + at, nb ? nb + at : NULL, h->lat_h, h->lat_w, inv, image, hb, v + (long)i * P);
+    }
     free(hb);
   }
 }
 
-void wl_detail_estimate(const wl_header *h, const float *r, int stride, double *se, double *bits) {
+void wl_detail_estimate(const wl_header *h, const float *r, const float *nb, int stride, double *se, double *bits) {
   const int C = h->channels, B = bands_of(h), n = B * C;
   const long P = (long)h->lat_h * h->lat_w;
   const double step = wl_detail_step(h->step), inv = 1.0 / step;
@@ -172,7 +215,9 @@ void wl_detail_estimate(const wl_header *h, const float *r, int stride, double *
     for (int i = (int)((long)n * g / GROUPS); i < (int)((long)n * (g + 1) / GROUPS); i++) {
       long m = 0, zeros = 0, mag = 0;
       for (long p = 0; p < P; p += stride, m++) {
-        const int a = magnitude(r[i * P + p], inv, dead_zone(r + i * P, p, h->lat_h, h->lat_w, big, image));
+        const double z = !nb || !image ? dead_zone(r + i * P, p, h->lat_h, h->lat_w, big, image)
+                                       : nb[i * P + p] >= big ? DEADZONE_NEAR : DEADZONE_ALONE;
+        const int a = magnitude(r[i * P + p], inv, z);
         const double d = fabs((double)r[i * P + p]) - a * step;
         e[g] += d * d;
         if (a) mag += 2 * (32 - __builtin_clz((unsigned)a)); /* Exp-Golomb bits and a sign */

@@ -96,6 +96,7 @@ typedef struct {
   wl_signal s;
   wl_header h;   /* at the ladder's keep */
   float *X;      /* the image's packets (D, P), then the residual's channel-DCT r */
+  float *nb;     /* r's neighbourhoods (wl_detail_neighbours) */
   float *Xh;     /* those of its reconstruction from keep channels (kept) */
   float *x;      /* a reconstruction's packets, then its padded samples */
   float *out;    /* its samples (C, H, W) */
@@ -111,7 +112,7 @@ typedef struct {
 } ladder;
 
 static void ladder_free(ladder *l) {
-  free(l->Xh); free(l->x); free(l->out); free(l->q); free(l->v); free(l->streams); free(l->alpha);
+  free(l->Xh); free(l->x); free(l->nb); free(l->out); free(l->q); free(l->v); free(l->streams); free(l->alpha);
   wl_work_free(&l->w);
   wl_work_free(&l->cw);
 }
@@ -137,6 +138,7 @@ static int residual(ladder *l, wl_work *w) {
   WL_TRY(wl_synthesis_packets(l->m, &l->h, l->q, w, &Xh));
   if (Xh != l->Xh) memcpy(l->Xh, Xh, sizeof(float) * (size_t)l->m->D * l->h.lat_h * l->h.lat_w);
   wl_detail_residual(&l->h, l->X, l->Xh);
+  wl_detail_neighbours(&l->h, l->X, l->nb);
   return 0;
 }
 
@@ -156,8 +158,9 @@ static int ladder_init(ladder *l, const wl_model *m, const wl_image *img, int ke
   l->v = wl_alloc_large(sizeof(int16_t) * DP);
   l->Xh = wl_alloc_large(sizeof(float) * DP);
   l->x = wl_alloc_large(sizeof(float) * DP);
+  l->nb = wl_alloc_large(sizeof(float) * DP);
   l->out = wl_alloc_large(sizeof(float) * n);
-  if (!l->q || !l->v || !l->Xh || !l->x || !l->out) return WL_FAIL(WL_ERR_NOMEM);
+  if (!l->q || !l->v || !l->Xh || !l->x || !l->nb || !l->out) return WL_FAIL(WL_ERR_NOMEM);
   l->bound = wle_bound((size_t)P, l->h.bits);
   l->streams = malloc(l->bound * (size_t)l->h.keep);
   int e = l->streams ? wl_packets(&l->s, m->d.J, &l->w, &l->X) : WL_FAIL(WL_ERR_NOMEM);
@@ -218,7 +221,7 @@ static int rung_psnr(ladder *l, int L, double *psnr) {
   h.step = rung_opts(l->h.keep, L).step;
   if (!h.step) return alone_psnr(l, L, psnr);
   const int Hp = h.lat_h << h.J, Wp = h.lat_w << h.J;
-  wl_detail_quantise(&h, l->X, l->v);
+  wl_detail_quantise(&h, l->X, l->nb, l->v);
   wl_detail_add(&h, l->v, l->Xh, l->x);
   WL_TRY(wl_wpt2_inverse(l->x, h.channels, Hp, Wp, h.J, l->x));
   wl_signal_unscale(l->x, Hp, Wp, &(wl_signal){2, h.channels, h.height, h.width, h.depth, NULL, 0}, l->out);
@@ -242,14 +245,14 @@ static int measure(ladder *l, int L, int rate, int exact, double *value) {
   }
   double se, bits, detail = 0;
   if (l->k->calibrated && !exact) { /* predicted */
-    wl_detail_estimate(&h, l->X, stride(rate), &se, &bits);
+    wl_detail_estimate(&h, l->X, l->nb, stride(rate), &se, &bits);
     *value = rate ? plain_bytes(l, l->h.keep) + exp(log(bits / 8 + 1) + l->k->offset) : psnr_se(l->img, se) + l->k->offset;
     return 0;
   }
   if (rate) {
     uint8_t *streams;
     wl_detail d;
-    wl_detail_quantise(&h, l->X, l->v);
+    wl_detail_quantise(&h, l->X, l->nb, l->v);
     WL_TRY(wl_detail_pack(&h, l->v, &streams, &d));
     detail = (double)(d.table_len + d.bytes);
     *value = plain_bytes(l, l->h.keep) + detail;
@@ -258,7 +261,7 @@ static int measure(ladder *l, int L, int rate, int exact, double *value) {
   } else {
     WL_TRY(rung_psnr(l, L, value));
   }
-  wl_detail_estimate(&h, l->X, stride(rate), &se, &bits);
+  wl_detail_estimate(&h, l->X, l->nb, stride(rate), &se, &bits);
   l->k->offset = rate ? log(detail + 1) - log(bits / 8 + 1) : *value - psnr_se(l->img, se);
   l->k->calibrated = 1;
   l->exact_L = L;
@@ -378,7 +381,7 @@ static int rung_file(ladder *l, int L, uint8_t **out, size_t *outlen) {
   h.keep = o.keep;
   h.step = o.step;
   if (!o.step) return wl_image_file(&h, l->streams, l->bound, l->alpha, l->alpha_len, &d, NULL, out, outlen);
-  wl_detail_quantise(&h, l->X, l->v);
+  wl_detail_quantise(&h, l->X, l->nb, l->v);
   WL_TRY(wl_detail_pack(&h, l->v, &dstreams, &d));
   int e = wl_image_file(&h, l->streams, l->bound, l->alpha, l->alpha_len, &d, dstreams, out, outlen);
   free(dstreams);
