@@ -175,7 +175,7 @@ static int code_detail(wl_audio_encoder *e, uint8_t **streams, wl_detail *d) {
   float *Xh;
   WL_TRY(wl_synthesis_packets(e->m, h, e->q, &e->syn, &Xh));
   wl_detail_residual(h, e->work.x, Xh);
-  wl_detail_quantise(h, e->work.x, NULL, e->dv);
+  WL_TRY(wl_detail_quantise(h, e->work.x, NULL, e->dv));
   WL_TRY(wl_detail_pack(h, e->dv, streams, d));
   h->detail_bytes = d->table_len + d->bytes;
   return h->detail_bytes > UINT32_MAX ? WL_FAIL(WL_ERR_LIMIT) : 0; /* a u32 in the record (caller frees) */

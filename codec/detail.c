@@ -84,72 +84,8 @@ static inline int magnitude(float r, double inv, double z) {
   return x >= VMAX ? VMAX : x > 0 ? (int)x : 0;
 }
 
-/* The dead zone of position p (row i, column j) of a plane of h x w values r (each plane of an
- * image: latent rows and columns; audio: one dead zone): DEADZONE_NEAR when a neighbour's |r| is
- * at least big, DEADZONE_ALONE when none is. */
-static double dead_zone(const float *r, long p, int h, int w, float big, int image) {
-  if (!image) return DEADZONE;
-  const int i = (int)(p / w), j = (int)(p % w);
-  if (i > 0 && i + 1 < h && j > 0 && j + 1 < w) { /* inside: the largest of the 8 */
-    const float *u = r + p - w, *d = r + p + w;
-    const float m = fmaxf(fmaxf(fmaxf(fabsf(u[-1]), fabsf(u[0])), fmaxf(fabsf(u[1]), fabsf(r[p - 1]))),
-                          fmaxf(fmaxf(fabsf(r[p + 1]), fabsf(d[-1])), fmaxf(fabsf(d[0]), fabsf(d[1]))));
-    return m >= big ? DEADZONE_NEAR : DEADZONE_ALONE;
-  }
-  for (int a = i > 0 ? -1 : 0; a <= (i + 1 < h ? 1 : 0); a++)
-    for (int b = j > 0 ? -1 : 0; b <= (j + 1 < w ? 1 : 0); b++)
-      if ((a || b) && fabsf(r[p + (long)a * w + b]) >= big) return DEADZONE_NEAR;
-  return DEADZONE_ALONE;
-}
-
 /* |r| from which a coefficient is sent near others, at 1 / step inv. */
 static float big_of(double inv) { return (float)((0.5 + DEADZONE_NEAR) / inv); }
-
-/* Row i of a plane's horizontal sums of bigness: hb[j] = how many of columns j-1, j, j+1 of row
- * i have |r| at least big (0 outside the plane). */
-static void row_sums(const float *r, int h, int w, int i, float big, uint8_t *hb) {
-  memset(hb, 0, (size_t)w);
-  if (i < 0 || i >= h) return;
-  const float *x = r + (long)i * w;
-  for (int j = 0; j < w; j++) { /* each big column counts in its own and both neighbours' sums */
-    const uint8_t f = fabsf(x[j]) >= big;
-    hb[j] += f;
-    if (j) hb[j - 1] += f;
-    if (j + 1 < w) hb[j + 1] += f;
-  }
-}
-
-/* One plane of wl_detail_quantise: h x w values of r at 1 / step inv (floor: the truncation of a
- * positive value). An image's dead zones as dead_zone() gives them: from the neighbours' largest
- * |r| (nb, wl_detail_neighbours), or from running sums of three rows (hb: 3 w bytes), or NULL
- * both: dead_zone() itself. */
-static void quantise_plane(const float *r, const float *nb, int h, int w, double inv, int image, uint8_t *hb,
-                           int16_t *v) {
-  const float big = big_of(inv);
-  if (nb && image) {
-    for (long p = 0; p < (long)h * w; p++) {
-      const int a = magnitude(r[p], inv, nb[p] >= big ? DEADZONE_NEAR : DEADZONE_ALONE);
-      v[p] = (int16_t)(r[p] < 0 ? -a : a);
-    }
-    return;
-  }
-  for (int i = 0; i < h; i++) {
-    uint8_t *up = hb, *mid = hb ? hb + w : NULL, *down = hb ? hb + 2 * w : NULL;
-    if (hb && image) {
-      if (!i) row_sums(r, h, w, -1, big, up), row_sums(r, h, w, 0, big, mid);
-      else memmove(hb, hb + w, 2 * (size_t)w); /* rows i-1 and i were rows i and i+1 */
-      row_sums(r, h, w, i + 1, big, down);
-    }
-    for (int j = 0; j < w; j++) {
-      const long p = (long)i * w + j;
-      const double z = !image ? DEADZONE
-                       : hb ? (up[j] + mid[j] + down[j] - (fabsf(r[p]) >= big) ? DEADZONE_NEAR : DEADZONE_ALONE)
-                            : dead_zone(r, p, h, w, big, image);
-      const int a = magnitude(r[p], inv, z);
-      v[p] = (int16_t)(r[p] < 0 ? -a : a);
-    }
-  }
-}
 
 static inline float larger(float a, float b) { return a > b ? a : b; }
 
@@ -176,6 +112,23 @@ static void neighbours_row(const float *r, int H, int W, int i, float *nb) {
   if (i + 1 < H) row_max(nb, r + (long)(i + 1) * W, W, 1);
 }
 
+/* One plane of wl_detail_quantise: h x w values of r at 1 / step inv (floor: the truncation of a
+ * positive value). An image's dead zone from its neighbourhood: nb (wl_detail_neighbours), or
+ * made a row at a time in row (w floats); audio's one. */
+static void quantise_plane(const float *r, const float *nb, int h, int w, double inv, int image, float *row,
+                           int16_t *v) {
+  const float big = big_of(inv);
+  for (int i = 0; i < h; i++) {
+    const float *n = nb ? nb + (long)i * w : row;
+    if (image && !nb) neighbours_row(r, h, w, i, row);
+    for (int j = 0; j < w; j++) {
+      const long p = (long)i * w + j;
+      const int a = magnitude(r[p], inv, !image ? DEADZONE : n[j] >= big ? DEADZONE_NEAR : DEADZONE_ALONE);
+      v[p] = (int16_t)(r[p] < 0 ? -a : a);
+    }
+  }
+}
+
 void wl_detail_neighbours(const wl_header *h, const float *r, float *nb) {
   const int H = h->lat_h, W = h->lat_w;
   const long P = (long)H * W, n = (long)bands_of(h) * h->channels;
@@ -183,21 +136,20 @@ void wl_detail_neighbours(const wl_header *h, const float *r, float *nb) {
   for (long k = 0; k < n * H; k++) neighbours_row(r + k / H * P, H, W, (int)(k % H), nb + k / H * P + k % H * W);
 }
 
-void wl_detail_quantise(const wl_header *h, const float *r, const float *nb, int16_t *v) {
-  const int C = h->channels, B = bands_of(h);
-  const long P = (long)h->lat_h * h->lat_w;
+int wl_detail_quantise(const wl_header *h, const float *r, const float *nb, int16_t *v) {
+  const int C = h->channels, B = bands_of(h), image = h->modality == WL_MODALITY_IMAGE, w = h->lat_w;
+  const long P = (long)h->lat_h * w;
   const double inv = 1.0 / wl_detail_step(h->step);
-  const int image = h->modality == WL_MODALITY_IMAGE;
-#pragma omp parallel
-  {
-    uint8_t *hb = image && !nb ? malloc(3 * (size_t)h->lat_w) : NULL; /* without it, the same zones slower */
-#pragma omp for schedule(static)
-    for (int i = 0; i < B * C; i++) {
-      const long at = ((long)(i % C) * B + i / C) * P;
-      quantise_plane(r + at, nb ? nb + at : NULL, h->lat_h, h->lat_w, inv, image, hb, v + (long)i * P);
-    }
-    free(hb);
+  float *rows = image && !nb ? malloc(sizeof(float) * (size_t)w * (size_t)WL_NTHREADS()) : NULL; /* one per thread */
+  if (image && !nb && !rows) return WL_FAIL(WL_ERR_NOMEM);
+#pragma omp parallel for schedule(static)
+  for (int i = 0; i < B * C; i++) {
+    const long at = ((long)(i % C) * B + i / C) * P;
+    quantise_plane(r + at, nb ? nb + at : NULL, h->lat_h, w, inv, image, rows ? rows + (long)WL_TID() * w : NULL,
+                   v + (long)i * P);
   }
+  free(rows);
+  return 0;
 }
 
 void wl_detail_estimate(const wl_header *h, const float *r, const float *nb, int stride, double *se, double *bits) {
@@ -215,8 +167,7 @@ void wl_detail_estimate(const wl_header *h, const float *r, const float *nb, int
     for (int i = (int)((long)n * g / GROUPS); i < (int)((long)n * (g + 1) / GROUPS); i++) {
       long m = 0, zeros = 0, mag = 0;
       for (long p = 0; p < P; p += stride, m++) {
-        const double z = !nb || !image ? dead_zone(r + i * P, p, h->lat_h, h->lat_w, big, image)
-                                       : nb[i * P + p] >= big ? DEADZONE_NEAR : DEADZONE_ALONE;
+        const double z = !image ? DEADZONE : nb[i * P + p] >= big ? DEADZONE_NEAR : DEADZONE_ALONE;
         const int a = magnitude(r[i * P + p], inv, z);
         const double d = fabs((double)r[i * P + p]) - a * step;
         e[g] += d * d;

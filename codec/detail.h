@@ -24,10 +24,11 @@ void wl_detail_free(wl_detail *d);
  * coefficient k of band b in X's plane k B + b (B bands a channel). Then, at any h->step, v (D, P)
  * = r quantised, plane b C + k; then v's streams (malloc'd, in order) and table in *d. */
 void wl_detail_residual(const wl_header *h, float *X, const float *Xh);
-void wl_detail_quantise(const wl_header *h, const float *r, const float *nb, int16_t *v);
+int wl_detail_quantise(const wl_header *h, const float *r, const float *nb, int16_t *v);
 /* nb (D, P): for each coefficient of an image's r, the largest |r| of its 8 neighbours in its
- * plane (0 with none), which decides its dead zone at any step: given to wl_detail_quantise and
- * wl_detail_estimate (or NULL: they find the same zones themselves, slower when called often). */
+ * plane (0 with none), which decides its dead zone at any step: given to wl_detail_quantise (or
+ * NULL: it finds the same a row at a time, for one quantisation) and to wl_detail_estimate (an
+ * image's is needed there; audio's NULL). */
 void wl_detail_neighbours(const wl_header *h, const float *r, float *nb);
 int wl_detail_pack(const wl_header *h, const int16_t *v, uint8_t **streams, wl_detail *d);
 /* From every stride-th position of each plane (times stride), about what r quantised at h->step

@@ -23,8 +23,8 @@ static int code_detail(const wl_model *m, const wl_header *h, const int16_t *q, 
   int e = v ? wl_synthesis_packets(m, h, q, &sw, &Xh) : WL_FAIL(WL_ERR_NOMEM);
   if (!e) {
     wl_detail_residual(h, X, Xh);
-    wl_detail_quantise(h, X, NULL, v);
-    e = wl_detail_pack(h, v, streams, d);
+    e = wl_detail_quantise(h, X, NULL, v);
+    if (!e) e = wl_detail_pack(h, v, streams, d);
   }
   wl_work_free(&sw);
   free(v);

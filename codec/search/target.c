@@ -221,7 +221,7 @@ static int rung_psnr(ladder *l, int L, double *psnr) {
   h.step = rung_opts(l->h.keep, L).step;
   if (!h.step) return alone_psnr(l, L, psnr);
   const int Hp = h.lat_h << h.J, Wp = h.lat_w << h.J;
-  wl_detail_quantise(&h, l->X, l->nb, l->v);
+  WL_TRY(wl_detail_quantise(&h, l->X, l->nb, l->v));
   wl_detail_add(&h, l->v, l->Xh, l->x);
   WL_TRY(wl_wpt2_inverse(l->x, h.channels, Hp, Wp, h.J, l->x));
   wl_signal_unscale(l->x, Hp, Wp, &(wl_signal){2, h.channels, h.height, h.width, h.depth, NULL, 0}, l->out);
@@ -252,7 +252,7 @@ static int measure(ladder *l, int L, int rate, int exact, double *value) {
   if (rate) {
     uint8_t *streams;
     wl_detail d;
-    wl_detail_quantise(&h, l->X, l->nb, l->v);
+    WL_TRY(wl_detail_quantise(&h, l->X, l->nb, l->v));
     WL_TRY(wl_detail_pack(&h, l->v, &streams, &d));
     detail = (double)(d.table_len + d.bytes);
     *value = plain_bytes(l, l->h.keep) + detail;
@@ -381,7 +381,7 @@ static int rung_file(ladder *l, int L, uint8_t **out, size_t *outlen) {
   h.keep = o.keep;
   h.step = o.step;
   if (!o.step) return wl_image_file(&h, l->streams, l->bound, l->alpha, l->alpha_len, &d, NULL, out, outlen);
-  wl_detail_quantise(&h, l->X, l->nb, l->v);
+  WL_TRY(wl_detail_quantise(&h, l->X, l->nb, l->v));
   WL_TRY(wl_detail_pack(&h, l->v, &dstreams, &d));
   int e = wl_image_file(&h, l->streams, l->bound, l->alpha, l->alpha_len, &d, dstreams, out, outlen);
   free(dstreams);
