@@ -22,7 +22,7 @@ int wl_packets(const wl_signal *s, int J, wl_work *w, float **X) {
   WL_TRY(wl_work_reserve(w, s, J));
   wl_signal_scale(s, Hp, Wp, w->x);
   if (s->dims == 1) {
-    const int spare = w->nspare >= (size_t)s->channels * Wp;
+    const int spare = w->nspare >= wl_wpt1_forward_scratch_floats(s->channels, Wp);
     WL_TRY(wl_wpt1_forward_with(w->x, s->channels, Wp, J, w->x, spare ? w->spare : w->scratch,
                                 spare ? w->nspare : w->scap));
   } else {

@@ -16,13 +16,17 @@
 #include "codec/layers.h"
 #include "wavelet/wpt.h"
 
+/* Whether conv() runs a kh x kw convolution by Winograd's algorithm: decoding (exact 0) a 3x3
+ * one. Its input may then be read through SiLU (the nets keep no silu(h): resnet_layout). */
+static int winograd(int kh, int kw, int exact) { return !exact && wl_wino_kernel(kh, kw); }
+
 /* A block's convolution and its epilogue (wl_conv_act): decoding (exact 0) runs a 3x3 one by
  * Winograd's algorithm, as the image stripes do, reading x through SiLU when `silu`; training,
  * which differentiates it, by im2col (x already through SiLU). */
 static void conv(float *y, float *act, const float *res, const float *x, int silu, const float *W, const float *b,
                  int N, int kh, int kw, wl_grid g, float *scratch, int exact) {
   const long P = wl_grid_size(g);
-  if (!exact && wl_wino_kernel(kh, kw))
+  if (winograd(kh, kw, exact))
     wl_wino_conv(y, P, 0, P, &(wl_wino_src){x, P, 0, silu}, W, NULL, b, res, act, N, N, g, scratch);
   else wl_conv_act(y, act, res, x, W, b, N, N, kh, kw, g, scratch);
 }
@@ -101,19 +105,19 @@ static size_t resnet_layout(int N, int R, long P, int keep, int fused, float *bu
 /* Scratch of a convolution as conv() runs it: Winograd's when decoding a 3x3 kernel (exact 0),
  * else wl_conv_scratch's, which holds either. */
 static long conv_scratch(int N, int kh, int kw, wl_grid g, int exact) {
-  return !exact && wl_wino_kernel(kh, kw) ? wl_wino_scratch(N, N) : wl_conv_scratch(N, N, kh, kw, g);
+  return winograd(kh, kw, exact) ? wl_wino_scratch(N, N) : wl_conv_scratch(N, N, kh, kw, g);
 }
 
 static size_t layout(const wl_model *m, wl_grid g, int keep, float *buf, wl_decoder_acts *a) {
   if (!m->N) return 0;
   const wl_grid f = wl_finer(g);
   const long P = wl_grid_size(g), Pf = wl_grid_size(f);
-  size_t n = resnet_layout(m->N, m->R, P, keep, !keep && wl_wino_kernel(m->kh, m->kw), buf, a ? &a->res : NULL);
+  size_t n = resnet_layout(m->N, m->R, P, keep, winograd(m->kh, m->kw, keep), buf, a ? &a->res : NULL);
   long conv = conv_scratch(m->N, m->kh, m->kw, g, keep);
   if (m->Nf) {
     /* without keep the fine stage reuses the residual path's buffers, which it follows */
     const size_t at = keep ? n : 0;
-    const size_t nf = resnet_layout(m->Nf, m->Rf, Pf, keep, !keep, buf ? buf + at : NULL, a ? &a->fine : NULL);
+    const size_t nf = resnet_layout(m->Nf, m->Rf, Pf, keep, winograd(3, 3, keep), buf ? buf + at : NULL, a ? &a->fine : NULL);
     n = at + nf > n ? at + nf : n;
     if (a && !keep) a->spare = buf, a->nspare = n;
     const long cf = conv_scratch(m->Nf, 3, 3, f, keep);

@@ -87,6 +87,11 @@ static inline int magnitude(float r, double inv, double z) {
 /* |r| from which a coefficient is sent near others, at 1 / step inv. */
 static float big_of(double inv) { return (float)((0.5 + DEADZONE_NEAR) / inv); }
 
+/* The dead zone of a coefficient whose neighbours' largest |r| is near (audio: one zone). */
+static double zone(int image, float near, float big) {
+  return !image ? DEADZONE : near >= big ? DEADZONE_NEAR : DEADZONE_ALONE;
+}
+
 static inline float larger(float a, float b) { return a > b ? a : b; }
 
 /* nb[j] = the largest of nb[j] and |x| at columns j - 1, j (unless `self` is 0) and j + 1 of a row of
@@ -123,7 +128,7 @@ static void quantise_plane(const float *r, const float *nb, int h, int w, double
     if (image && !nb) neighbours_row(r, h, w, i, row);
     for (int j = 0; j < w; j++) {
       const long p = (long)i * w + j;
-      const int a = magnitude(r[p], inv, !image ? DEADZONE : n[j] >= big ? DEADZONE_NEAR : DEADZONE_ALONE);
+      const int a = magnitude(r[p], inv, zone(image, image ? n[j] : 0, big));
       v[p] = (int16_t)(r[p] < 0 ? -a : a);
     }
   }
@@ -167,8 +172,7 @@ void wl_detail_estimate(const wl_header *h, const float *r, const float *nb, int
     for (int i = (int)((long)n * g / GROUPS); i < (int)((long)n * (g + 1) / GROUPS); i++) {
       long m = 0, zeros = 0, mag = 0;
       for (long p = 0; p < P; p += stride, m++) {
-        const double z = !image ? DEADZONE : nb[i * P + p] >= big ? DEADZONE_NEAR : DEADZONE_ALONE;
-        const int a = magnitude(r[i * P + p], inv, z);
+        const int a = magnitude(r[i * P + p], inv, zone(image, image ? nb[i * P + p] : 0, big));
         const double d = fabs((double)r[i * P + p]) - a * step;
         e[g] += d * d;
         if (a) mag += 2 * (32 - __builtin_clz((unsigned)a)); /* Exp-Golomb bits and a sign */

@@ -27,8 +27,8 @@ int wl_work_reserve(wl_work *w, const wl_signal *s, int J) {
   int Hp, Wp;
   wl_signal_padded(s, J, &Hp, &Wp);
   WL_TRY(wl_grow(&w->x, &w->xcap, (size_t)s->channels * Hp * Wp));
-  const size_t n = (size_t)s->channels * Wp; /* a 1-D forward transform's scratch (wpt.h) */
-  return s->dims == 1 && w->nspare < n ? wl_grow(&w->scratch, &w->scap, wl_wpt_scratch_floats(s->channels, 1, Wp)) : 0;
+  const int spare = w->nspare >= wl_wpt1_forward_scratch_floats(s->channels, Wp);
+  return s->dims == 1 && !spare ? wl_grow(&w->scratch, &w->scap, wl_wpt_scratch_floats(s->channels, 1, Wp)) : 0;
 }
 
 /* Sizes w for synthesising h's shape: latents and decoder activations, then the padded signal

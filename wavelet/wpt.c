@@ -339,8 +339,7 @@ static int wpt(const float *in, int C, int H, int W, int J, int dims, int dir, i
                float *out, float *scratch, size_t len) {
   size_t N = count(in, out, C, H, W, J, dims);
   if (!N) return WPT_ERR_ARG;
-  /* a 1-D forward transform's phases (rows_fwd) use no work beyond the signal-sized half */
-  const size_t need = dims == 1 && dir > 0 ? N : wl_wpt_scratch_floats(C, H, W);
+  const size_t need = dims == 1 && dir > 0 ? wl_wpt1_forward_scratch_floats(C, W) : wl_wpt_scratch_floats(C, H, W);
   float *tmp = len >= need ? scratch : wl_alloc_large(need * sizeof(float));
   if (!tmp) return WPT_ERR_NOMEM;
   const int P = dims * J;

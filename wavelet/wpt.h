@@ -58,8 +58,10 @@ int wl_wpt2_inverse(const float *X, int C, int H, int W, int J, float *x);
 /* For callers that transform many signals of one shape (the chunks of an audio stream): the
  * floats of scratch a transform of C x H x W (1-D: H = 1) needs with the current OpenMP thread
  * count, and the transforms with the caller's scratch[0..len) instead of their own (they
- * allocate one when len is too small). The 1-D forward transform needs only C x T of it. */
+ * allocate one when len is too small). The 1-D forward transform needs only
+ * wl_wpt1_forward_scratch_floats of it (its phases use no work beyond the signal-sized half). */
 size_t wl_wpt_scratch_floats(int C, int H, int W);
+static inline size_t wl_wpt1_forward_scratch_floats(int C, int T) { return (size_t)C * (size_t)T; }
 int wl_wpt1_forward_with(const float *x, int C, int T, int J, float *X, float *scratch, size_t len);
 int wl_wpt1_inverse_with(const float *X, int C, int T, int J, float *x, float *scratch, size_t len);
 int wl_wpt2_inverse_with(const float *X, int C, int H, int W, int J, float *x, float *scratch, size_t len);
