@@ -141,26 +141,82 @@ void wl_detail_neighbours(const wl_header *h, const float *r, float *nb) {
   for (long k = 0; k < n * H; k++) neighbours_row(r + k / H * P, H, W, (int)(k % H), nb + k / H * P + k % H * W);
 }
 
+/* The bits of a plane of m values, `zeros` of them zero, whose magnitudes' Exp-Golomb codes and
+ * signs take mag bits: a zero flag at the plane's own odds, then the magnitudes. */
+static double plane_bits(long m, long zeros, long mag) {
+  return (double)mag + (zeros ? zeros * log2((double)m / zeros) : 0) +
+         (m > zeros ? (m - zeros) * log2((double)m / (m - zeros)) : 0);
+}
+
+/* An image's plane is sent only where the squared error it removes is worth its bits at lambda
+ * = PLANE_LAMBDA step^2 per bit (what a bit buys at this step), counting PLANE_BITS for its
+ * stream's state and table entry and, for the last plane sent, a byte for each empty plane's
+ * entry before it. Without it a coarse step sent planes of a lone coefficient: one more step
+ * index could add 90 entries to the table and 4% to the file (FallenLeaf_s4, step 141), and PSNR
+ * fell and rose again from one step to the next on dark photos (codec/models/README.md, "Planes
+ * worth their bits"). Audio's planes are all sent (not measured there). */
+#define PLANE_LAMBDA 0.07
+#define PLANE_BITS 48.0
+static double plane_lambda(const wl_header *h, double step) {
+  return h->modality == WL_MODALITY_IMAGE ? PLANE_LAMBDA * step * step : 0;
+}
+
+/* Empties the planes of v not worth sending, from gain[i] (the squared error plane i's values
+ * remove) and cost[i] (its bits, -1 for an empty plane). */
+static void drop_planes(const wl_header *h, int16_t *v, const double *gain, double *cost, double lambda) {
+  const int D = planes_of(h);
+  const long P = (long)h->lat_h * h->lat_w;
+  int last = D - 1;
+  while (last >= 0 && cost[last] < 0) last--;
+  while (last >= 0) { /* the last plane sent also pays for the empty entries below it */
+    int below = last - 1;
+    while (below >= 0 && cost[below] < 0) below--;
+    if (gain[last] >= lambda * (cost[last] + 8.0 * (last - below - 1))) break;
+    cost[last] = -1;
+    memset(v + (long)last * P, 0, sizeof(int16_t) * (size_t)P);
+    last = below;
+  }
+  for (int i = 0; i < last; i++)
+    if (cost[i] >= 0 && gain[i] < lambda * cost[i]) memset(v + (long)i * P, 0, sizeof(int16_t) * (size_t)P);
+}
+
 int wl_detail_quantise(const wl_header *h, const float *r, const float *nb, int16_t *v) {
   const int C = h->channels, B = bands_of(h), image = h->modality == WL_MODALITY_IMAGE, w = h->lat_w;
   const long P = (long)h->lat_h * w;
-  const double inv = 1.0 / wl_detail_step(h->step);
+  const double step = wl_detail_step(h->step), inv = 1.0 / step, lambda = plane_lambda(h, step);
   float *rows = image && !nb ? malloc(sizeof(float) * (size_t)w * (size_t)WL_NTHREADS()) : NULL; /* one per thread */
-  if (image && !nb && !rows) return WL_FAIL(WL_ERR_NOMEM);
+  double *gain = malloc(sizeof(double) * 2 * (size_t)(B * C)), *cost = gain ? gain + B * C : NULL;
+  if ((image && !nb && !rows) || !gain) {
+    free(rows);
+    free(gain);
+    return WL_FAIL(WL_ERR_NOMEM);
+  }
 #pragma omp parallel for schedule(static)
   for (int i = 0; i < B * C; i++) {
     const long at = ((long)(i % C) * B + i / C) * P;
-    quantise_plane(r + at, nb ? nb + at : NULL, h->lat_h, w, inv, image, rows ? rows + (long)WL_TID() * w : NULL,
-                   v + (long)i * P);
+    int16_t *q = v + (long)i * P;
+    quantise_plane(r + at, nb ? nb + at : NULL, h->lat_h, w, inv, image, rows ? rows + (long)WL_TID() * w : NULL, q);
+    long zeros = 0, mag = 0;
+    double g = 0;
+    for (long p = 0; p < P; p++) {
+      const int a = q[p] < 0 ? -q[p] : q[p];
+      const double x = fabs((double)r[at + p]), d = x - a * step;
+      if (a) g += x * x - d * d, mag += 2 * (32 - __builtin_clz((unsigned)a)); /* Exp-Golomb bits and a sign */
+      else zeros++;
+    }
+    gain[i] = g;
+    cost[i] = zeros == P ? -1 : plane_bits(P, zeros, mag) + PLANE_BITS;
   }
+  if (lambda > 0) drop_planes(h, v, gain, cost, lambda);
   free(rows);
+  free(gain);
   return 0;
 }
 
 void wl_detail_estimate(const wl_header *h, const float *r, const float *nb, int stride, double *se, double *bits) {
   const int C = h->channels, B = bands_of(h), n = B * C;
   const long P = (long)h->lat_h * h->lat_w;
-  const double step = wl_detail_step(h->step), inv = 1.0 / step;
+  const double step = wl_detail_step(h->step), inv = 1.0 / step, lambda = plane_lambda(h, step);
   const float big = big_of(inv);
   const int image = h->modality == WL_MODALITY_IMAGE;
   /* the planes in GROUPS runs, each summed in order, then the runs in order: the same sums on
@@ -171,15 +227,21 @@ void wl_detail_estimate(const wl_header *h, const float *r, const float *nb, int
   for (int g = 0; g < GROUPS; g++)
     for (int i = (int)((long)n * g / GROUPS); i < (int)((long)n * (g + 1) / GROUPS); i++) {
       long m = 0, zeros = 0, mag = 0;
+      double sent = 0, none = 0; /* squared errors: as quantised, and the plane left empty */
       for (long p = 0; p < P; p += stride, m++) {
         const int a = magnitude(r[i * P + p], inv, zone(image, image ? nb[i * P + p] : 0, big));
-        const double d = fabs((double)r[i * P + p]) - a * step;
-        e[g] += d * d;
+        const double x = fabs((double)r[i * P + p]), d = x - a * step;
+        sent += d * d;
+        none += x * x;
         if (a) mag += 2 * (32 - __builtin_clz((unsigned)a)); /* Exp-Golomb bits and a sign */
         else zeros++;
       }
-      c[g] += (double)mag + (zeros ? zeros * log2((double)m / zeros) : 0) +
-              (m > zeros ? (m - zeros) * log2((double)m / (m - zeros)) : 0);
+      /* planes not worth their bits left empty, as wl_detail_quantise does (but for the table's
+       * entries) */
+      const double b = plane_bits(m, zeros, mag);
+      const int drop = zeros < m && (none - sent) * stride < lambda * (b * stride + PLANE_BITS);
+      e[g] += drop ? none : sent;
+      c[g] += drop ? 0 : b;
     }
   *se = *bits = 0;
   for (int g = 0; g < GROUPS; g++) *se += e[g] * stride, *bits += c[g] * stride;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "codec/container.h"
+#include "codec/detail.h"
 #include "codec/internal.h"
 #include "walloc_train.h"
 #include "codec/layers.h"
@@ -446,12 +447,50 @@ static void test_sample_range(void) {
   t_end();
 }
 
+/* The detail layer's planes worth their bits: at step 1 (index 128), lambda = 0.07 per bit. A
+ * plane of 64 values of 5 steps, a lone value of 6 steps (removes 36 of squared error for about 58
+ * bits: kept) and two planes of a lone 1.2 (removes 1.2^2 - 0.2^2 = 1.4, under what its 48 bits
+ * of stream and entry and its value's bits cost: emptied), one of them the last plane, which
+ * would also pay for the empty entries below it. The same values in audio planes are all sent. */
+static void test_detail_planes(void) {
+  t_begin("detail layer: an image's planes sent only where worth their bits");
+  wl_header h = {.modality = WL_MODALITY_IMAGE, .channels = 3, .J = 1, .lat_h = 16, .lat_w = 16, .step = 128};
+  enum { B = 4, D = 12, P = 256 };
+  static float r[D * P], nb[D * P];
+  static int16_t v[D * P];
+  /* r's plane k B + b is v's plane b C + k */
+#define R(i) (r + (long)((i) % 3 * B + (i) / 3) * P)
+  for (int p = 0; p < 64; p++) R(0)[p * 4] = 5.0f;
+  R(4)[100] = 6.0f;
+  R(5)[37] = 1.2f;
+  R(D - 1)[200] = -1.2f;
+#undef R
+  wl_detail_neighbours(&h, r, nb);
+  T_EXPECT(wl_detail_quantise(&h, r, nb, v) == 0, "quantise failed");
+  int sent[D] = {0};
+  for (int i = 0; i < D; i++)
+    for (int p = 0; p < P; p++) sent[i] += v[i * P + p] != 0;
+  T_EXPECT(sent[0] == 64 && sent[4] == 1 && v[4 * P + 100] == 6, "big planes: %d of 64 and %d of 1 (%d) values sent",
+           sent[0], sent[4], v[4 * P + 100]);
+  T_EXPECT(!sent[5] && !sent[D - 1], "lone 1.2 steps: %d and %d (last plane) values sent", sent[5], sent[D - 1]);
+  double se, bits;
+  wl_detail_estimate(&h, r, nb, 1, &se, &bits);
+  T_EXPECT(fabs(se - 2 * 1.44) < 1e-4, "estimate's squared error %g, want the lone 1.2s' 2.88 (planes left empty)", se);
+  h = (wl_header){.modality = WL_MODALITY_AUDIO, .channels = 3, .J = 2, .lat_h = 1, .lat_w = P, .step = 128};
+  T_EXPECT(wl_detail_quantise(&h, r, NULL, v) == 0, "audio quantise failed");
+  int audio_sent = 0;
+  for (int i = 0; i < D * P; i++) audio_sent += v[i] != 0;
+  T_EXPECT(audio_sent == 64 + 3, "audio: %d values sent, want all 67", audio_sent);
+  t_end();
+}
+
 int main(void) {
   wl_model *m;
   if (wl_model_builtin(&m, "rgb")) { printf("testing builtin model ... FAILED\n"); return t_summary() | 1; }
   test_quantiser(m);
   test_quantiser_cells(m);
   test_sample_range();
+  test_detail_planes();
   test_affine();
   test_image_alloc();
   test_container(m);
