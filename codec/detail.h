@@ -22,7 +22,8 @@ void wl_detail_free(wl_detail *d);
 
 /* Encoder: X (D, P) becomes r, the channel-DCT of X - Xh (original and decoded packets), in place:
  * coefficient k of band b in X's plane k B + b (B bands a channel). Then, at any h->step, v (D, P)
- * = r quantised, plane b C + k; then v's streams (malloc'd, in order) and table in *d. */
+ * = r quantised, plane b C + k, an image's planes not worth their bits left empty (detail.c);
+ * then v's streams (malloc'd, in order) and table in *d. */
 void wl_detail_residual(const wl_header *h, float *X, const float *Xh);
 int wl_detail_quantise(const wl_header *h, const float *r, const float *nb, int16_t *v);
 /* nb (D, P): for each coefficient of an image's r, the largest |r| of its 8 neighbours in its
@@ -33,7 +34,8 @@ void wl_detail_neighbours(const wl_header *h, const float *r, float *nb);
 int wl_detail_pack(const wl_header *h, const int16_t *v, uint8_t **streams, wl_detail *d);
 /* From every stride-th position of each plane (times stride), about what r quantised at h->step
  * gives: *se its squared error, sum (r - v step)^2, and *bits a cost of its planes (a zero flag
- * at each plane's own odds, Exp-Golomb magnitudes and signs), the same on any number of threads. */
+ * at each plane's own odds, Exp-Golomb magnitudes and signs), planes not worth their bits left
+ * empty as wl_detail_quantise leaves them, the same on any number of threads. */
 void wl_detail_estimate(const wl_header *h, const float *r, const float *nb, int stride, double *se, double *bits);
 /* The table: u16 step, u32 n, then per plane a mode byte and, unless empty, its bytes as a
  * LEB128 varint. Write into p[0 .. d->table_len). Read: from p[0 .. len), checked against h
