@@ -206,7 +206,7 @@ WL_API int wl_quality_opts(const wl_model *model, int quality, wl_encode_opts *o
  * bytes), WL_TARGET_BPP (at most `value` bits per pixel: bytes = floor(value W H / 8)),
  * WL_TARGET_PSNR (a file whose decoded PSNR, over every colour channel with peak 2^depth - 1,
  * is at least `value` dB): on each ladder searched (K/2 channels, and where its answer has no
- * step finer than 256, K/4; see target.c) the largest such file, or the smallest, and of those
+ * step finer than 200, K/4; see target.c) the largest such file, or the smallest, and of those
  * the one of higher PSNR, or the smaller. *chosen receives the setting. Every rung tried is
  * measured exactly, so the target holds for this library's encoder and decoder. WL_ERR_ARG
  * when no rung meets it (a size below the one-channel file, a PSNR past the finest step). */

@@ -10,7 +10,7 @@
  * alone, photo by photo.
  * A target (bytes, bits per pixel, PSNR; wl_encode_target) is searched on the ladder of half
  * channels (1 .. half alone, then half and steps), and then, where its answer has no finer
- * step than NARROW, on the ladders of fewer channels (ladder_narrow), keeping the best file:
+ * step than SWITCH, on the ladders of fewer channels (ladder_narrow), keeping the best file:
  * the higher PSNR within the bytes, or the smaller file at the PSNR. On a ladder it is found by
  * bracketing and then
  * interpolating (log bytes and PSNR are close to linear in the step index), falling back to
@@ -39,10 +39,6 @@ static int half_of(const wl_model *m) { return m->d.K / 2 > 1 ? m->d.K / 2 : 1; 
 static int quarter_of(const wl_model *m) { return m->d.K / 4 > 1 ? m->d.K / 4 : 1; }
 /* The last step index that -Q's ladder puts on a quarter of the channels. */
 #define SWITCH 200
-/* The last step index at which a target also tries the ladder of a quarter of the channels. Above
- * SWITCH: with planes sent only where worth their bits (detail.c), a quarter of the channels beat
- * half up to about step 270 on some photos (codec/models/README.md, "Planes worth their bits"). */
-#define NARROW 256
 
 /* Audio sends K/8 channels under its steps: on held-out music at the rate of opus at 16 kbps,
  * K/8 channels and a step decoded at 10.2 dB SNR where channels alone (about K/5) gave 6.7, for
@@ -418,7 +414,7 @@ int wl_encode_target(const wl_model *m, const wl_image *img, int target, double 
    * beat three alone). Kept: within the bytes the higher PSNR, at the PSNR the smaller file. */
   const wl_encode_opts first = *chosen;
   /* (fewer than lo channels alone: lo's files are all larger) */
-  const int coarse = !e && first.step <= NARROW && lo < half && (first.step || first.keep >= lo);
+  const int coarse = !e && first.step <= SWITCH && lo < half && (first.step || first.keep >= lo);
   if (coarse && rate && first.step) e = rung_psnr(&l, L, &best); /* channels alone: measurable later */
   for (int c = half - 1; !e && c >= 1; c--) {
     uint8_t *other = NULL;
