@@ -409,9 +409,11 @@ int wl_encode_target(const wl_model *m, const wl_image *img, int target, double 
   if (!e) *chosen = rung_opts(half, L);
   /* Fewer channels: a quarter of them under a coarse step (see the top), and among channels
    * alone, whose rungs are far apart, a detail layer on fewer channels meets a target more
-   * closely. Rate: on the channels that fit; PSNR: on each smaller count (the sizes do not fall
-   * in order: one channel and a coarse step can beat two channels and a finer one, and both
-   * beat three alone). Kept: within the bytes the higher PSNR, at the PSNR the smaller file. */
+   * closely. Rate: on the channels that fit; PSNR: on each smaller count from lo down (the sizes
+   * do not fall in order: one channel and a coarse step can beat two channels and a finer one,
+   * and both beat three alone; counts between lo and half never won: the same files on the 44
+   * val2 photos at 25, 30 and 35 dB without them, codec/models/README.md, session 24). Kept:
+   * within the bytes the higher PSNR, at the PSNR the smaller file. */
   const wl_encode_opts first = *chosen;
   /* (fewer than lo channels alone: lo's files are all larger) */
   const int coarse = !e && first.step <= SWITCH && lo < half && (first.step || first.keep >= lo);
@@ -420,7 +422,7 @@ int wl_encode_target(const wl_model *m, const wl_image *img, int target, double 
     uint8_t *other = NULL;
     size_t len;
     double q = 0;
-    if (!(coarse && c == lo) && !(!first.step && (rate ? c == first.keep : c < first.keep))) continue;
+    if (!(coarse && c == lo) && !(!first.step && (rate ? c == first.keep : c < first.keep && c <= lo))) continue;
     e = ladder_narrow(&l, c);
     if (!e) e = search(&l, rate, want, &L);
     if (e == WL_ERR_ARG) { /* out of reach on c channels */
