@@ -108,8 +108,10 @@ def main():
           "steps send none on this small image: each plane must be worth its bits)")
     def _():
         def point(flag, v):
+            """(bytes, PSNR, whether it sends more than the rung below: channels, or a detail plane)"""
             n, _, p = evaluate(GARDEN, flag, str(v))
-            return n, p, json.loads(run("info", "--json", T("e.wlc"))[1]).get("detail_planes", 1)
+            info = json.loads(run("info", "--json", T("e.wlc"))[1])
+            return n, p, info["detail_planes"] > 0 if info["detail_step"] else True
         for flag, values in (("--step", (64, 192, 256, 320, 384, 448, 512)), ("-Q", range(0, 101, 10))):
             pts = [point(flag, v) for v in values]
             # a file of no planes decodes the same latents (to float rounding: its packets go forth and back)
