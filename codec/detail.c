@@ -199,7 +199,7 @@ int wl_detail_quantise(const wl_header *h, const float *r, const float *nb, int1
     quantise_plane(r + at, nb ? nb + at : NULL, h->lat_h, w, inv, image, rows ? rows + (long)WL_TID() * w : NULL, q);
     long zeros = 0, mag = 0;
     double g = 0;
-    for (long p = 0; p < P; p++) {
+    for (long p = 0; p < P && lambda > 0; p++) {
       const int a = q[p] < 0 ? -q[p] : q[p];
       const double x = fabs((double)r[at + p]), d = x - a * step;
       if (a) g += x * x - d * d, mag += 2 * (32 - __builtin_clz((unsigned)a)); /* Exp-Golomb bits and a sign */
