@@ -98,8 +98,7 @@ typedef struct {
   float *X;      /* the image's packets (D, P), then the residual's channel-DCT r */
   float *nb;     /* r's neighbourhoods (wl_detail_neighbours) */
   float *Xh;     /* those of its reconstruction from keep channels (kept) */
-  float *x;      /* a reconstruction's packets, then its padded samples */
-  float *out;    /* its samples (C, H, W) */
+  float *x;      /* a reconstruction's packets, then its padded samples, then its samples (C, H, W) */
   int16_t *q;    /* latents at keep */
   int16_t *v;    /* detail planes */
   uint8_t *streams, *alpha; /* the latents' streams (each at most bound bytes), the alpha plane */
@@ -112,7 +111,7 @@ typedef struct {
 } ladder;
 
 static void ladder_free(ladder *l) {
-  free(l->Xh); free(l->x); free(l->nb); free(l->out); free(l->q); free(l->v); free(l->streams); free(l->alpha);
+  free(l->Xh); free(l->x); free(l->nb); free(l->q); free(l->v); free(l->streams); free(l->alpha);
   wl_work_free(&l->w);
   wl_work_free(&l->cw);
 }
@@ -152,15 +151,14 @@ static int ladder_init(ladder *l, const wl_model *m, const wl_image *img, int ke
   WL_TRY(wl_header_init(m, &l->s, WL_MODALITY_IMAGE, &o, &l->h));
   l->h.has_alpha = img->alpha != NULL;
   const long P = (long)l->h.lat_h * l->h.lat_w;
-  const size_t DP = (size_t)m->D * P, n = (size_t)img->channels * img->height * img->width;
+  const size_t DP = (size_t)m->D * P;
   /* written whole, so on huge pages where large (wavelet/alloc.h): a first touch is cheaper */
   l->q = wl_alloc_large(sizeof(int16_t) * (size_t)l->h.keep * P);
   l->v = wl_alloc_large(sizeof(int16_t) * DP);
   l->Xh = wl_alloc_large(sizeof(float) * DP);
   l->x = wl_alloc_large(sizeof(float) * DP);
   l->nb = wl_alloc_large(sizeof(float) * DP);
-  l->out = wl_alloc_large(sizeof(float) * n);
-  if (!l->q || !l->v || !l->Xh || !l->x || !l->nb || !l->out) return WL_FAIL(WL_ERR_NOMEM);
+  if (!l->q || !l->v || !l->Xh || !l->x || !l->nb) return WL_FAIL(WL_ERR_NOMEM);
   l->bound = wle_bound((size_t)P, l->h.bits);
   l->streams = malloc(l->bound * (size_t)l->h.keep);
   int e = l->streams ? wl_packets(&l->s, m->d.J, &l->w, &l->X) : WL_FAIL(WL_ERR_NOMEM);
@@ -209,8 +207,8 @@ static int alone_psnr(ladder *l, int c, double *psnr) {
   wl_header h = l->h;
   h.keep = c, h.step = 0;
   if (!(l->k->alone[c] > 0)) {
-    WL_TRY(wl_synthesise(l->m, &h, l->q, NULL, l->out, &l->cw));
-    l->k->alone[c] = psnr_of(l->img, l->out);
+    WL_TRY(wl_synthesise(l->m, &h, l->q, NULL, NULL, &l->cw)); /* the samples in its work's x */
+    l->k->alone[c] = psnr_of(l->img, l->cw.x);
   }
   *psnr = l->k->alone[c];
   return 0;
@@ -224,8 +222,8 @@ static int rung_psnr(ladder *l, int L, double *psnr) {
   WL_TRY(wl_detail_quantise(&h, l->X, l->nb, l->v));
   wl_detail_add(&h, l->v, l->Xh, l->x);
   WL_TRY(wl_wpt2_inverse(l->x, h.channels, Hp, Wp, h.J, l->x));
-  wl_signal_unscale(l->x, Hp, Wp, &(wl_signal){2, h.channels, h.height, h.width, h.depth, NULL, 0}, l->out);
-  *psnr = psnr_of(l->img, l->out);
+  wl_signal_unscale(l->x, Hp, Wp, &(wl_signal){2, h.channels, h.height, h.width, h.depth, NULL, 0}, l->x);
+  *psnr = psnr_of(l->img, l->x);
   return 0;
 }
 
