@@ -410,8 +410,8 @@ int wl_encode_target(const wl_model *m, const wl_image *img, int target, double 
    * closely. Rate: on the channels that fit; PSNR: on each smaller count from lo down (the sizes
    * do not fall in order: one channel and a coarse step can beat two channels and a finer one,
    * and both beat three alone; counts between lo and half never won: the same files on the 44
-   * val2 photos at 25, 30 and 35 dB without them, codec/models/README.md, session 24). Kept:
-   * within the bytes the higher PSNR, at the PSNR the smaller file. */
+   * val2 photos at 30 and 35 dB without them, and on every 2nd at 25; codec/models/README.md,
+   * session 24). Kept: within the bytes the higher PSNR, at the PSNR the smaller file. */
   const wl_encode_opts first = *chosen;
   /* (fewer than lo channels alone: lo's files are all larger) */
   const int coarse = !e && first.step <= SWITCH && lo < half && (first.step || first.keep >= lo);
