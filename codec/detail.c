@@ -163,23 +163,20 @@ static double plane_lambda(const wl_header *h, double step) {
   return h->modality == WL_MODALITY_IMAGE ? PLANE_LAMBDA * step * step : 0;
 }
 
-/* Empties the planes of v not worth sending, from gain[i] (the squared error plane i's values
- * remove) and cost[i] (its bits, -1 for an empty plane). */
-static void drop_planes(const wl_header *h, int16_t *v, const double *gain, double *cost, double lambda) {
-  const int D = planes_of(h);
-  const long P = (long)h->lat_h * h->lat_w;
+/* Which planes (in v's order) are not worth sending, from gain[i] (the squared error plane i's
+ * values remove) and cost[i] (its bits, -1 for an empty plane): their cost becomes -2. */
+static void choose_planes(int D, const double *gain, double *cost, double lambda) {
   int last = D - 1;
   while (last >= 0 && cost[last] < 0) last--;
   while (last >= 0) { /* the last plane sent also pays for the empty entries below it */
     int below = last - 1;
     while (below >= 0 && cost[below] < 0) below--;
     if (gain[last] >= lambda * (cost[last] + 8.0 * (last - below - 1))) break;
-    cost[last] = -1;
-    memset(v + (long)last * P, 0, sizeof(int16_t) * (size_t)P);
+    cost[last] = -2;
     last = below;
   }
   for (int i = 0; i < last; i++)
-    if (cost[i] >= 0 && gain[i] < lambda * cost[i]) memset(v + (long)i * P, 0, sizeof(int16_t) * (size_t)P);
+    if (cost[i] >= 0 && gain[i] < lambda * cost[i]) cost[i] = -2;
 }
 
 int wl_detail_quantise(const wl_header *h, const float *r, const float *nb, int16_t *v) {
@@ -209,7 +206,10 @@ int wl_detail_quantise(const wl_header *h, const float *r, const float *nb, int1
     gain[i] = g;
     cost[i] = zeros == P ? -1 : plane_bits(P, zeros, mag) + PLANE_BITS;
   }
-  if (lambda > 0) drop_planes(h, v, gain, cost, lambda);
+  if (lambda > 0) choose_planes(B * C, gain, cost, lambda);
+#pragma omp parallel for schedule(static) if (lambda > 0)
+  for (int i = 0; i < B * C; i++)
+    if (cost[i] == -2) memset(v + (long)i * P, 0, sizeof(int16_t) * (size_t)P);
   free(rows);
   free(gain);
   return 0;
@@ -221,32 +221,42 @@ void wl_detail_estimate(const wl_header *h, const float *r, const float *nb, int
   const double step = wl_detail_step(h->step), inv = 1.0 / step, lambda = plane_lambda(h, step);
   const float big = big_of(inv);
   const int image = h->modality == WL_MODALITY_IMAGE;
-  /* the planes in GROUPS runs, each summed in order, then the runs in order: the same sums on
-   * any number of threads */
-  enum { GROUPS = 64 };
-  double e[GROUPS] = {0}, c[GROUPS] = {0};
-#pragma omp parallel for schedule(static)
-  for (int g = 0; g < GROUPS; g++)
-    for (int i = (int)((long)n * g / GROUPS); i < (int)((long)n * (g + 1) / GROUPS); i++) {
-      long m = 0, zeros = 0, mag = 0;
-      double sent = 0, none = 0; /* squared errors: as quantised, and the plane left empty */
-      for (long p = 0; p < P; p += stride, m++) {
-        const int a = magnitude(r[i * P + p], inv, zone(image, image ? nb[i * P + p] : 0, big));
-        const double x = fabs((double)r[i * P + p]), d = x - a * step;
-        sent += d * d;
-        none += x * x;
-        if (a) mag += 2 * (32 - __builtin_clz((unsigned)a)); /* Exp-Golomb bits and a sign */
-        else zeros++;
-      }
-      /* planes not worth their bits left empty, as wl_detail_quantise does (but for the table's
-       * entries) */
-      const double b = plane_bits(m, zeros, mag);
-      const int drop = zeros < m && (none - sent) * stride < lambda * (b * stride + PLANE_BITS);
-      e[g] += drop ? none : sent;
-      c[g] += drop ? 0 : b;
-    }
+  /* per plane, in v's order (b C + k; r's plane i = k B + b): the squared error as quantised and
+   * left empty, and the bits; then the planes left empty as wl_detail_quantise leaves them, and
+   * the sums in order (the same on any number of threads) */
+  double *e = malloc(sizeof(double) * 4 * (size_t)n), *none = e + n, *b = e + 2 * n, *cost = e + 3 * n;
   *se = *bits = 0;
-  for (int g = 0; g < GROUPS; g++) *se += e[g] * stride, *bits += c[g] * stride;
+  if (!e) { /* no estimate: as if every plane were empty */
+    for (long i = 0; i < n * P; i += stride) *se += (double)r[i] * r[i] * stride;
+    return;
+  }
+#pragma omp parallel for schedule(static)
+  for (int i = 0; i < n; i++) {
+    const int j = i % B * C + i / B;
+    long m = 0, zeros = 0, mag = 0;
+    e[j] = none[j] = 0;
+    for (long p = 0; p < P; p += stride, m++) {
+      const int a = magnitude(r[i * P + p], inv, zone(image, image ? nb[i * P + p] : 0, big));
+      const double x = fabs((double)r[i * P + p]), d = x - a * step;
+      e[j] += d * d;
+      none[j] += x * x;
+      if (a) mag += 2 * (32 - __builtin_clz((unsigned)a)); /* Exp-Golomb bits and a sign */
+      else zeros++;
+    }
+    b[j] = plane_bits(m, zeros, mag);
+    cost[j] = zeros < m ? b[j] * stride + PLANE_BITS : -1;
+    e[j] *= stride, none[j] *= stride;
+  }
+  if (lambda > 0) {
+    for (int j = 0; j < n; j++) none[j] -= e[j]; /* the gain, for a moment */
+    choose_planes(n, none, cost, lambda);
+    for (int j = 0; j < n; j++) none[j] += e[j];
+  }
+  for (int j = 0; j < n; j++) {
+    *se += cost[j] == -2 ? none[j] : e[j];
+    *bits += cost[j] == -2 ? 0 : b[j] * stride;
+  }
+  free(e);
 }
 
 /* A plane's table entry: its mode byte and, unless the plane is empty, its bytes n as a LEB128
