@@ -6,7 +6,7 @@
  *                                  (for RGB: (R+G+B)/sqrt 3, (R-B)/sqrt 2, (R-2G+B)/sqrt 6)
  *   v = sign(r) floor(|r| / Delta + 1/2 - z), clamped to 16 bits (r rounded to float), with
  *       the dead zone z (below) larger where the coefficient stands alone, and an image's
- *       planes left empty where they are not worth their bits (drop_planes)
+ *       planes left empty where they are not worth their bits (choose_planes)
  * and the decoder adds M^T (v Delta) to its packets before their inverse. The packet transform
  * is close to orthonormal and M is orthonormal, so the mean squared error of the pixels is about
  * that of the coefficients, Delta^2 / 12 at fine steps; where a coefficient rounds to zero the
