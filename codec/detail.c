@@ -118,12 +118,25 @@ static void neighbours_row(const float *r, int H, int W, int i, float *nb) {
   if (i + 1 < H) row_max(nb, r + (long)(i + 1) * W, W, 1);
 }
 
-/* One plane of wl_detail_quantise: h x w values of r at 1 / step inv (floor: the truncation of a
- * positive value). An image's dead zone from its neighbourhood: nb (wl_detail_neighbours), or
- * made a row at a time in row (w floats); audio's one. */
-static void quantise_plane(const float *r, const float *nb, int h, int w, double inv, int image, float *row,
-                           int16_t *v) {
+/* The Exp-Golomb bits of magnitude a >= 1 and its sign. */
+static inline long value_bits(int a) { return 2 * (32 - __builtin_clz((unsigned)a)); }
+
+/* What a plane's values give, for choose_planes: the squared error they remove (against the
+ * plane left empty), the zeros among them, and their magnitudes' and signs' bits. */
+typedef struct {
+  double gain;
+  long zeros, mag;
+} plane_sums;
+
+/* One plane of wl_detail_quantise: h x w values of r at the step (floor: the truncation of a
+ * positive value), and their sums in *st unless it is NULL. An image's dead zone from its
+ * neighbourhood: nb (wl_detail_neighbours), or made a row at a time in row (w floats); audio's
+ * one. */
+static void quantise_plane(const float *r, const float *nb, int h, int w, double step, int image, float *row,
+                           int16_t *v, plane_sums *st) {
+  const double inv = 1.0 / step;
   const float big = big_of(inv);
+  plane_sums t = {0};
   for (int i = 0; i < h; i++) {
     const float *n = nb ? nb + (long)i * w : row;
     if (image && !nb) neighbours_row(r, h, w, i, row);
@@ -131,8 +144,13 @@ static void quantise_plane(const float *r, const float *nb, int h, int w, double
       const long p = (long)i * w + j;
       const int a = magnitude(r[p], inv, zone(image, image ? n[j] : 0, big));
       v[p] = (int16_t)(r[p] < 0 ? -a : a);
+      if (!st) continue;
+      const double x = fabs((double)r[p]), d = x - a * step;
+      if (a) t.gain += x * x - d * d, t.mag += value_bits(a);
+      else t.zeros++;
     }
   }
+  if (st) *st = t;
 }
 
 void wl_detail_neighbours(const wl_header *h, const float *r, float *nb) {
@@ -182,7 +200,7 @@ static void choose_planes(int D, const double *gain, double *cost, double lambda
 int wl_detail_quantise(const wl_header *h, const float *r, const float *nb, int16_t *v) {
   const int C = h->channels, B = bands_of(h), image = h->modality == WL_MODALITY_IMAGE, w = h->lat_w;
   const long P = (long)h->lat_h * w;
-  const double step = wl_detail_step(h->step), inv = 1.0 / step, lambda = plane_lambda(h, step);
+  const double step = wl_detail_step(h->step), lambda = plane_lambda(h, step);
   float *rows = image && !nb ? malloc(sizeof(float) * (size_t)w * (size_t)WL_NTHREADS()) : NULL; /* one per thread */
   double *gain = malloc(sizeof(double) * 2 * (size_t)(B * C)), *cost = gain ? gain + B * C : NULL;
   if ((image && !nb && !rows) || !gain) {
@@ -193,70 +211,59 @@ int wl_detail_quantise(const wl_header *h, const float *r, const float *nb, int1
 #pragma omp parallel for schedule(static)
   for (int i = 0; i < B * C; i++) {
     const long at = ((long)(i % C) * B + i / C) * P;
-    int16_t *q = v + (long)i * P;
-    quantise_plane(r + at, nb ? nb + at : NULL, h->lat_h, w, inv, image, rows ? rows + (long)WL_TID() * w : NULL, q);
-    long zeros = 0, mag = 0;
-    double g = 0;
-    for (long p = 0; p < P && lambda > 0; p++) {
-      const int a = q[p] < 0 ? -q[p] : q[p];
-      const double x = fabs((double)r[at + p]), d = x - a * step;
-      if (a) g += x * x - d * d, mag += 2 * (32 - __builtin_clz((unsigned)a)); /* Exp-Golomb bits and a sign */
-      else zeros++;
-    }
-    gain[i] = g;
-    cost[i] = zeros == P ? -1 : plane_bits(P, zeros, mag) + PLANE_BITS;
+    plane_sums t;
+    quantise_plane(r + at, nb ? nb + at : NULL, h->lat_h, w, step, image, rows ? rows + (long)WL_TID() * w : NULL,
+                   v + (long)i * P, lambda > 0 ? &t : NULL);
+    if (lambda > 0) gain[i] = t.gain, cost[i] = t.zeros == P ? -1 : plane_bits(P, t.zeros, t.mag) + PLANE_BITS;
   }
-  if (lambda > 0) choose_planes(B * C, gain, cost, lambda);
-#pragma omp parallel for schedule(static) if (lambda > 0)
-  for (int i = 0; i < B * C; i++)
-    if (cost[i] == -2) memset(v + (long)i * P, 0, sizeof(int16_t) * (size_t)P);
+  if (lambda > 0) {
+    choose_planes(B * C, gain, cost, lambda);
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < B * C; i++)
+      if (cost[i] == -2) memset(v + (long)i * P, 0, sizeof(int16_t) * (size_t)P);
+  }
   free(rows);
   free(gain);
   return 0;
 }
 
-void wl_detail_estimate(const wl_header *h, const float *r, const float *nb, int stride, double *se, double *bits) {
+int wl_detail_estimate(const wl_header *h, const float *r, const float *nb, int stride, double *se, double *bits) {
   const int C = h->channels, B = bands_of(h), n = B * C;
   const long P = (long)h->lat_h * h->lat_w;
   const double step = wl_detail_step(h->step), inv = 1.0 / step, lambda = plane_lambda(h, step);
   const float big = big_of(inv);
   const int image = h->modality == WL_MODALITY_IMAGE;
   /* per plane, in v's order (b C + k; r's plane i = k B + b): the squared error as quantised and
-   * left empty, and the bits; then the planes left empty as wl_detail_quantise leaves them, and
-   * the sums in order (the same on any number of threads) */
-  double *e = malloc(sizeof(double) * 4 * (size_t)n), *none = e + n, *b = e + 2 * n, *cost = e + 3 * n;
-  *se = *bits = 0;
-  if (!e) { /* no estimate: as if every plane were empty */
-    for (long i = 0; i < n * P; i += stride) *se += (double)r[i] * r[i] * stride;
-    return;
-  }
+   * left empty, the gain between them, the bits; then the planes left empty as
+   * wl_detail_quantise leaves them, and the sums in order (the same on any number of threads) */
+  double *e = malloc(sizeof(double) * 5 * (size_t)n), *none = e + n, *gain = e + 2 * n, *b = e + 3 * n,
+         *cost = e + 4 * n;
+  if (!e) return WL_FAIL(WL_ERR_NOMEM);
 #pragma omp parallel for schedule(static)
   for (int i = 0; i < n; i++) {
     const int j = i % B * C + i / B;
     long m = 0, zeros = 0, mag = 0;
-    e[j] = none[j] = 0;
+    double sent = 0, empty = 0;
     for (long p = 0; p < P; p += stride, m++) {
       const int a = magnitude(r[i * P + p], inv, zone(image, image ? nb[i * P + p] : 0, big));
       const double x = fabs((double)r[i * P + p]), d = x - a * step;
-      e[j] += d * d;
-      none[j] += x * x;
-      if (a) mag += 2 * (32 - __builtin_clz((unsigned)a)); /* Exp-Golomb bits and a sign */
+      sent += d * d;
+      empty += x * x;
+      if (a) mag += value_bits(a);
       else zeros++;
     }
+    e[j] = sent * stride, none[j] = empty * stride, gain[j] = (empty - sent) * stride;
     b[j] = plane_bits(m, zeros, mag);
     cost[j] = zeros < m ? b[j] * stride + PLANE_BITS : -1;
-    e[j] *= stride, none[j] *= stride;
   }
-  if (lambda > 0) {
-    for (int j = 0; j < n; j++) none[j] -= e[j]; /* the gain, for a moment */
-    choose_planes(n, none, cost, lambda);
-    for (int j = 0; j < n; j++) none[j] += e[j];
-  }
+  if (lambda > 0) choose_planes(n, gain, cost, lambda);
+  *se = *bits = 0;
   for (int j = 0; j < n; j++) {
     *se += cost[j] == -2 ? none[j] : e[j];
     *bits += cost[j] == -2 ? 0 : b[j] * stride;
   }
   free(e);
+  return 0;
 }
 
 /* A plane's table entry: its mode byte and, unless the plane is empty, its bytes n as a LEB128

@@ -35,8 +35,9 @@ int wl_detail_pack(const wl_header *h, const int16_t *v, uint8_t **streams, wl_d
 /* From every stride-th position of each plane (times stride), about what r quantised at h->step
  * gives: *se its squared error, sum (r - v step)^2, and *bits a cost of its planes (a zero flag
  * at each plane's own odds, Exp-Golomb magnitudes and signs), planes not worth their bits left
- * empty as wl_detail_quantise leaves them, the same on any number of threads. */
-void wl_detail_estimate(const wl_header *h, const float *r, const float *nb, int stride, double *se, double *bits);
+ * empty as wl_detail_quantise leaves them, the same on any number of threads. WL_ERR_NOMEM when
+ * its per-plane sums cannot be had. */
+int wl_detail_estimate(const wl_header *h, const float *r, const float *nb, int stride, double *se, double *bits);
 /* The table: u16 step, u32 n, then per plane a mode byte and, unless empty, its bytes as a
  * LEB128 varint. Write into p[0 .. d->table_len). Read: from p[0 .. len), checked against h
  * (D, the bound of a stream); d->table_len and d->bytes filled. */

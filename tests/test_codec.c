@@ -474,7 +474,7 @@ static void test_detail_planes(void) {
            sent[0], sent[4], v[4 * P + 100]);
   T_EXPECT(!sent[5] && !sent[D - 1], "lone 1.2 steps: %d and %d (last plane) values sent", sent[5], sent[D - 1]);
   double se, bits;
-  wl_detail_estimate(&h, r, nb, 1, &se, &bits);
+  T_EXPECT(wl_detail_estimate(&h, r, nb, 1, &se, &bits) == 0, "estimate failed");
   T_EXPECT(fabs(se - 2 * 1.44) < 1e-4, "estimate's squared error %g, want the lone 1.2s' 2.88 (planes left empty)", se);
   h = (wl_header){.modality = WL_MODALITY_AUDIO, .channels = 3, .J = 2, .lat_h = 1, .lat_w = P, .step = 128};
   T_EXPECT(wl_detail_quantise(&h, r, NULL, v) == 0, "audio quantise failed");

@@ -243,7 +243,7 @@ static int measure(ladder *l, int L, int rate, int exact, double *value) {
   }
   double se, bits, detail = 0;
   if (l->k->calibrated && !exact) { /* predicted */
-    wl_detail_estimate(&h, l->X, l->nb, stride(rate), &se, &bits);
+    WL_TRY(wl_detail_estimate(&h, l->X, l->nb, stride(rate), &se, &bits));
     *value = rate ? plain_bytes(l, l->h.keep) + exp(log(bits / 8 + 1) + l->k->offset) : psnr_se(l->img, se) + l->k->offset;
     return 0;
   }
@@ -259,7 +259,7 @@ static int measure(ladder *l, int L, int rate, int exact, double *value) {
   } else {
     WL_TRY(rung_psnr(l, L, value));
   }
-  wl_detail_estimate(&h, l->X, l->nb, stride(rate), &se, &bits);
+  WL_TRY(wl_detail_estimate(&h, l->X, l->nb, stride(rate), &se, &bits));
   l->k->offset = rate ? log(detail + 1) - log(bits / 8 + 1) : *value - psnr_se(l->img, se);
   l->k->calibrated = 1;
   l->exact_L = L;
