@@ -87,7 +87,18 @@ typedef struct {
   double alone[WL_MAX_K + 1];
   double offset;
   int calibrated;
+  float *packets[WL_MAX_K + 1]; /* the decoder's packets of the first c channels, where kept */
+  size_t kept;                  /* their bytes */
 } known;
+
+/* A run of the decoder on c channels alone, needed for their PSNR, keeps its packets (while
+ * they take at most KEEP_BYTES in all) for a ladder of c channels to start from: --psnr 30 had
+ * run the decoder twice on each of 1, 2 and 3 channels. */
+#define KEEP_BYTES ((size_t)128 << 20)
+
+static void known_free(known *k) {
+  for (int c = 0; c <= WL_MAX_K; c++) free(k->packets[c]);
+}
 
 /* What stays fixed while rungs are tried. */
 typedef struct {
@@ -130,18 +141,32 @@ static double psnr_of(const wl_image *a, const float *b) {
   return psnr_se(a, se);
 }
 
-/* The decoder's packets Xh of the first h.keep latents (decoded in work w) and, in X, the residual's
- * channel-DCT. */
-static int residual(ladder *l, wl_work *w) {
-  float *Xh;
-  WL_TRY(wl_synthesis_packets(l->m, &l->h, l->q, w, &Xh));
-  if (Xh != l->Xh) memcpy(l->Xh, Xh, sizeof(float) * (size_t)l->m->D * l->h.lat_h * l->h.lat_w);
+/* The decoder run on the first c latents in work w: its packets in *Xh (w's), as
+ * wl_synthesis_packets makes them, and, if `alone`, the PSNR of its samples (made in x) in
+ * alone[c]. */
+static int decoded(ladder *l, int c, int alone, wl_work *w, float **Xh) {
+  wl_header h = l->h;
+  h.keep = c, h.step = 0;
+  if (!alone) return wl_synthesis_packets(l->m, &h, l->q, w, Xh);
+  WL_TRY(wl_synthesise(l->m, &h, l->q, NULL, l->x, w)); /* its padded samples stay in w->x */
+  l->k->alone[c] = psnr_of(l->img, l->x);
+  *Xh = w->x;
+  return wl_wpt2_forward(w->x, h.channels, h.lat_h << h.J, h.lat_w << h.J, h.J, w->x);
+}
+
+/* The decoder's packets Xh of the first h.keep latents (decoded in work w, unless kept; with
+ * their PSNR alone if `alone`) and, in X, the residual's channel-DCT. */
+static int residual(ladder *l, int alone, wl_work *w) {
+  const size_t DP = (size_t)l->m->D * l->h.lat_h * l->h.lat_w;
+  float *Xh = l->k->packets[l->h.keep];
+  if (!Xh) WL_TRY(decoded(l, l->h.keep, alone, w, &Xh));
+  if (Xh != l->Xh) memcpy(l->Xh, Xh, sizeof(float) * DP);
   wl_detail_residual(&l->h, l->X, l->Xh);
   wl_detail_neighbours(&l->h, l->X, l->nb);
   return 0;
 }
 
-static int ladder_init(ladder *l, const wl_model *m, const wl_image *img, int keep, known *k) {
+static int ladder_init(ladder *l, const wl_model *m, const wl_image *img, int keep, int rate, known *k) {
   memset(l, 0, sizeof *l);
   l->k = k;
   l->m = m;
@@ -169,7 +194,7 @@ static int ladder_init(ladder *l, const wl_model *m, const wl_image *img, int ke
    * (fresh pages for every plane's stream) */
   wl_work sw = {.x = l->Xh, .xcap = DP}; /* the reconstruction made in Xh itself, not in fresh memory
                                             copied there (its C Hp Wp samples are DP floats: kept) */
-  if (!e) e = residual(l, &sw);
+  if (!e) e = residual(l, !rate, &sw); /* a rate target seldom needs it */
   sw.x = NULL;
   wl_work_free(&sw);
   return e;
@@ -183,7 +208,7 @@ static int ladder_narrow(ladder *l, int c) {
   l->h.keep = c;
   l->exact_L = 0;
   WL_TRY(wl_packets(&l->s, l->m->d.J, &l->w, &l->X));
-  return residual(l, &l->cw);
+  return residual(l, 1, &l->cw);
 }
 
 /* Bytes of the file of the first L channels without a detail layer: header, alpha, their
@@ -204,13 +229,19 @@ static int stride(int rate) { return rate ? 16 : 4; }
  * decoder's output has it, kept in alone[]; and of rung L of the ladder as it stands: a detail
  * rung by its quantised residual added to the ladder's reconstruction. */
 static int alone_psnr(ladder *l, int c, double *psnr) {
-  wl_header h = l->h;
-  h.keep = c, h.step = 0;
-  if (!(l->k->alone[c] > 0)) {
-    WL_TRY(wl_synthesise(l->m, &h, l->q, NULL, NULL, &l->cw)); /* the samples in its work's x */
-    l->k->alone[c] = psnr_of(l->img, l->cw.x);
+  known *k = l->k;
+  if (!(k->alone[c] > 0)) {
+    const size_t bytes = sizeof(float) * (size_t)l->m->D * l->h.lat_h * l->h.lat_w;
+    float *Xh;
+    WL_TRY(decoded(l, c, 1, &l->cw, &Xh));
+    /* kept for the counts that a ladder of fewer channels may start from (wl_encode_target) */
+    if (c <= quarter_of(l->m) && c < half_of(l->m) && k->kept + bytes <= KEEP_BYTES &&
+        (k->packets[c] = malloc(bytes))) {
+      memcpy(k->packets[c], Xh, bytes);
+      k->kept += bytes;
+    }
   }
-  *psnr = l->k->alone[c];
+  *psnr = k->alone[c];
   return 0;
 }
 
@@ -400,7 +431,7 @@ int wl_encode_target(const wl_model *m, const wl_image *img, int target, double 
   const double want = target == WL_TARGET_BPP ? floor(value * img->width * img->height / 8) : value;
   known k = {0};
   ladder l;
-  int L = 0, e = ladder_init(&l, m, img, half, &k);
+  int L = 0, e = ladder_init(&l, m, img, half, rate, &k);
   double best = -1; /* rate: the PSNR of *out, once needed (-1: not measured) */
   if (!e) e = search(&l, rate, want, &L);
   if (!e) e = rung_file(&l, L, out, outlen);
@@ -440,6 +471,7 @@ int wl_encode_target(const wl_model *m, const wl_image *img, int target, double 
     }
   }
   ladder_free(&l);
+  known_free(&k);
   if (e) {
     free(*out);
     *out = NULL, *outlen = 0;
