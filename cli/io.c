@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -69,29 +68,6 @@ long io_read_full(io_input *in, void *buf, size_t n, int64_t at) {
     got += (size_t)r;
   }
   return (long)got;
-}
-
-#define BIG_PAGE ((size_t)2 << 20)
-static size_t big_size(size_t n) { return n < BIG_PAGE / 8 ? 0 : (n + BIG_PAGE - 1) / BIG_PAGE * BIG_PAGE; }
-
-void *io_big_alloc(size_t n) {
-  const size_t size = big_size(n);
-  if (!size) return malloc(n ? n : 1);
-  uint8_t *p = mmap(NULL, size + BIG_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) return NULL;
-  const size_t head = (BIG_PAGE - (uintptr_t)p % BIG_PAGE) % BIG_PAGE; /* to the first 2 MiB boundary */
-  if (head) munmap(p, head);
-  munmap(p + head + size, BIG_PAGE - head);
-#ifdef MADV_HUGEPAGE
-  madvise(p + head, size, MADV_HUGEPAGE); /* advice only */
-#endif
-  return p + head;
-}
-
-void io_big_free(void *p, size_t n) {
-  if (!p) return;
-  if (big_size(n)) munmap(p, big_size(n));
-  else free(p);
 }
 
 int io_read_rest(io_input *in, uint8_t **buf, size_t *len) {

@@ -6,13 +6,6 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* A whole image's buffer (a PNG's rows, its zlib stream): from 256 KiB up, mapped on its own on
- * whole 2 MiB pages marked for transparent huge pages, so that first touch costs a fault per
- * 2 MiB rather than per 4 KiB (as the library's own: wavelet/alloc.h); smaller, malloc. NULL
- * when out of memory. io_big_free(p, n) releases it, n as asked. */
-void *io_big_alloc(size_t n);
-void io_big_free(void *p, size_t n);
-
 /* Reads all of `path` ("-" = stdin) into a malloc'd buffer. Returns 0, or -1 with errno set. */
 int io_read_all(const char *path, uint8_t **buf, size_t *len);
 

@@ -282,9 +282,9 @@ int main(int argc, char **argv) {
   static const struct { const char *name; int (*run)(cli_opts *); } cmds[] = {
     {"encode", cmd_encode}, {"decode", cmd_decode}, {"info", cmd_info},
     {"latents", cmd_latents}, {"train", cmd_train}, {"eval", cmd_eval}, {"show", cmd_show}};
-  /* Buffers of 2 MiB or more mapped on their own (wavelet/alloc.h: huge pages), smaller ones
-   * reused from a heap that keeps up to 64 MiB free: fixed rather than glibc's sliding threshold,
-   * under which a 1024 x 18432 decode took 18 MB more (its huge-page buffers carved from the heap) */
+  /* Buffers of 2 MiB or more mapped on their own and unmapped when freed, smaller ones reused
+   * from a heap that keeps up to 64 MiB free: fixed rather than glibc's sliding threshold, under
+   * which large buffers were carved from the heap (a 1024 x 18432 decode took 18 MB more) */
   mallopt(M_MMAP_THRESHOLD, 2 << 20);
   mallopt(M_TRIM_THRESHOLD, 64 << 20);
   if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {

@@ -145,7 +145,7 @@ static int plain_raw(const uint8_t *buf, size_t len, png_raw *out) {
   uint8_t *z = NULL;
   const uint8_t *zin = buf + idat + 8;
   if (nidat > 1) { /* the stream split over several IDATs: joined */
-    if (!(z = io_big_alloc(zlen))) return -1;
+    if (!(z = malloc(zlen))) return -1;
     for (size_t p = idat, o = 0; o < zlen; p += 12 + be32(buf + p)) {
       memcpy(z + o, buf + p + 8, be32(buf + p));
       o += be32(buf + p);
@@ -154,7 +154,7 @@ static int plain_raw(const uint8_t *buf, size_t len, png_raw *out) {
   }
   const size_t n = nchan[type], bytes = (size_t)depth / 8, bpp = n * bytes, rowbytes = W * bpp;
   const size_t rawlen = H * (rowbytes + 1);
-  uint8_t *raw = io_big_alloc(rawlen), *zero = calloc(rowbytes, 1);
+  uint8_t *raw = malloc(rawlen), *zero = calloc(rowbytes, 1);
   struct libdeflate_decompressor *dd = libdeflate_alloc_decompressor();
   int rc = raw && zero && dd ? 0 : -1;
   size_t got = 0;
@@ -168,8 +168,8 @@ static int plain_raw(const uint8_t *buf, size_t len, png_raw *out) {
   }
   libdeflate_free_decompressor(dd);
   free(zero);
-  io_big_free(z, zlen);
-  if (rc) io_big_free(raw, rawlen);
+  free(z);
+  if (rc) free(raw);
   else *out = (png_raw){raw, n >= 3 ? 3 : 1, (int)H, (int)W, depth, n == 2 || n == 4, rowbytes + 1};
   return rc;
 }
@@ -177,7 +177,7 @@ static int plain_raw(const uint8_t *buf, size_t len, png_raw *out) {
 int png_decode_raw(const uint8_t *buf, size_t len, png_raw *r) { return plain_raw(buf, len, r); }
 
 void png_raw_free(png_raw *r) {
-  io_big_free(r->raw, (size_t)r->height * r->stride);
+  free(r->raw);
   r->raw = NULL;
 }
 
@@ -486,20 +486,20 @@ static void filter_row(png_writer *pw, const wl_image *rows, size_t r, int first
 static int write_whole(png_writer *pw, const wl_image *rows) {
   const size_t H = (size_t)rows->height, rawlen = H * (pw->rowbytes + 1);
   struct libdeflate_compressor *c = libdeflate_alloc_compressor(1);
-  uint8_t *raw = io_big_alloc(rawlen), *z = NULL;
+  uint8_t *raw = malloc(rawlen), *z = NULL;
   size_t zlen = 0, bound = 0;
   int e = -1;
   if (raw && c) {
     for (size_t r = 0; r < H; r++) filter_row(pw, rows, r, r == 0, raw + r * (pw->rowbytes + 1));
     bound = libdeflate_zlib_compress_bound(c, rawlen);
-    if ((z = io_big_alloc(bound))) zlen = libdeflate_zlib_compress(c, raw, rawlen, z, bound);
+    if ((z = malloc(bound))) zlen = libdeflate_zlib_compress(c, raw, rawlen, z, bound);
     e = zlen ? 0 : -1;
     for (size_t off = 0; !e && off < zlen; off += IDAT_MAX)
       e = put_chunk(pw, "IDAT", z + off, (uint32_t)(zlen - off < IDAT_MAX ? zlen - off : IDAT_MAX));
   }
   libdeflate_free_compressor(c);
-  io_big_free(raw, rawlen);
-  io_big_free(z, bound);
+  free(raw);
+  free(z);
   if (!e) pw->rows_left = 0, pw->whole = 1;
   return e;
 }

@@ -25,7 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include "codec/internal.h"
-#include "wavelet/alloc.h"
 #include "codec/container.h"
 #include "codec/decoder.h"
 #include "codec/detail.h"
@@ -154,11 +153,11 @@ static int start(wl_audio_decoder *d, const uint8_t *p) {
  * latents), the cross-fade tail, and to decode it whole the span's signal and synthesis work. */
 static int reserve(wl_audio_decoder *d, const wl_header *ch, int whole) {
   const size_t C = (size_t)d->h.channels, S = (size_t)ch->lat_w << ch->J;
-  if (!d->tail && !(d->tail = wl_alloc_large(sizeof(float) * C * (size_t)d->h.overlap))) return WL_FAIL(WL_ERR_NOMEM);
+  if (!d->tail && !(d->tail = malloc(sizeof(float) * C * (size_t)d->h.overlap))) return WL_FAIL(WL_ERR_NOMEM);
   if (S > d->frames) {
     free(d->q);
     free(d->dv);
-    d->q = wl_alloc_large(sizeof(int16_t) * (size_t)d->h.keep * (S >> ch->J));
+    d->q = malloc(sizeof(int16_t) * (size_t)d->h.keep * (S >> ch->J));
     d->dv = d->h.has_detail ? malloc(sizeof(int16_t) * (size_t)d->m->D * (S >> ch->J)) : NULL;
     d->frames = d->q && (d->dv || !d->h.has_detail) ? S : 0;
     if (!d->frames) return WL_FAIL(WL_ERR_NOMEM); /* the decoder fails: freed by its free */
@@ -379,7 +378,7 @@ int wl_decode_audio(const wl_model *m, const uint8_t *buf, size_t len, wl_audio 
   const long T = h.frames;
   if (T > WL_MAX_FRAMES || T * h.channels > WL_MAX_SAMPLES) return WL_FAIL(WL_ERR_LIMIT);
   WL_TRY(wl_audio_decoder_new(&d, m));
-  float *x = wl_alloc_large(sizeof(float) * (size_t)h.channels * (size_t)T);
+  float *x = malloc(sizeof(float) * (size_t)h.channels * (size_t)T);
   int err = x ? 0 : WL_FAIL(WL_ERR_NOMEM);
   for (size_t off = 0, used; !err && off < len; off += used) {
     err = wl_audio_decoder_push(d, buf + off, len - off, &used, &v);

@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include "codec/internal.h"
-#include "wavelet/alloc.h"
 #include "codec/container.h"
 #include "codec/detail.h"
 #include "codec/envelope.h"
@@ -105,10 +104,10 @@ int wl_audio_encoder_new(wl_audio_encoder **ep, const wl_model *m, int channels,
   e->cap = L + 2 * O + 1;
   const size_t P = (size_t)(L + 2 * O) >> h.J;
   e->bound = wle_bound(P, h.bits);
-  e->win = wl_alloc_large(sizeof(float) * (size_t)channels * e->cap);
+  e->win = malloc(sizeof(float) * (size_t)channels * e->cap);
   e->tail = malloc(sizeof(float) * (size_t)channels * (size_t)(2 * O + 1));
   e->work.spare = e->win, e->work.nspare = (size_t)channels * e->cap;
-  e->q = wl_alloc_large(sizeof(int16_t) * (size_t)h.keep * P);
+  e->q = malloc(sizeof(int16_t) * (size_t)h.keep * P);
   e->streams = malloc(e->bound * (size_t)h.keep); /* sparse: each channel uses the start of its bound */
   const wl_signal span = {1, channels, 1, (int)(e->cap - 1), depth, NULL, 0};
   if (h.fill && !wl_env_init(&e->env, rate)) {

@@ -8,7 +8,6 @@
 #include "codec/container.h"
 #include "codec/detail.h"
 #include "codec/stripes.h"
-#include "wavelet/alloc.h"
 
 /* Reads an image's header, checks it belongs to `m`, and decodes the keep latent planes into *q. */
 int wl_image_latents(const wl_model *m, const uint8_t *buf, size_t len, wl_header *h, int16_t **q) {
@@ -23,13 +22,13 @@ int wl_image_latents(const wl_model *m, const uint8_t *buf, size_t len, wl_heade
   return e;
 }
 
-/* The detail layer's planes (wl_alloc_large: they are zeroed whole) of a file whose header h has one. */
+/* The detail layer's planes (zeroed whole by wl_detail_decode) of a file whose header h has one. */
 static int detail_planes(const wl_header *h, const uint8_t *buf, int16_t **v) {
   wl_detail d;
   size_t at = h->header_len + h->alpha_len;
   for (int c = 0; c < h->keep; c++) at += h->stream_len[c];
   WL_TRY(wl_detail_table_read(h, buf + wl_header_size(h->keep), h->header_len - wl_header_size(h->keep), &d));
-  *v = wl_alloc_large(sizeof(int16_t) * (size_t)d.D * h->lat_h * h->lat_w);
+  *v = malloc(sizeof(int16_t) * (size_t)d.D * h->lat_h * h->lat_w);
   int e = *v ? wl_detail_decode(h, &d, buf + at, *v) : WL_FAIL(WL_ERR_NOMEM);
   wl_detail_free(&d);
   return e;

@@ -10,7 +10,6 @@
 #include "codec/detail.h"
 #include "codec/search/search.h"
 #include "entropy/entropy.h"
-#include "wavelet/alloc.h"
 
 /* The detail layer of latents q: the image's packets X (made the residual) against those of q's
  * reconstruction. */
@@ -19,7 +18,7 @@ static int code_detail(const wl_model *m, const wl_header *h, const int16_t *q, 
   const size_t n = (size_t)(h->channels << (2 * h->J)) * h->lat_h * h->lat_w;
   wl_work sw = {0};
   float *Xh;
-  int16_t *v = wl_alloc_large(sizeof(int16_t) * n); /* written whole: huge pages where large */
+  int16_t *v = malloc(sizeof(int16_t) * n);
   int e = v ? wl_synthesis_packets(m, h, q, &sw, &Xh) : WL_FAIL(WL_ERR_NOMEM);
   if (!e) {
     wl_detail_residual(h, X, Xh);

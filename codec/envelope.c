@@ -29,7 +29,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include "codec/envelope.h"
-#include "wavelet/alloc.h"
 
 static const int edges[WL_ENV_BANDS_MAX] = {0, 500, 1000, 1500, 2000, 2500, 3000, 3500, 4000, 5000, 6000, 7000, 8000, 9000, 10000, 11000, 12000, 13000, 14000, 15000, 16000, 17000, 18000, 20000};
 
@@ -173,7 +172,7 @@ int wl_env_apply_part(wl_env *e, const int16_t *v, const float *x, long xs, long
 }
 
 int wl_env_apply(wl_env *e, const int16_t *v, float *x, int C, int64_t s, long n, float unit, float lo, float hi) {
-  float *out = wl_alloc_large(sizeof(float) * (size_t)n);
+  float *out = malloc(sizeof(float) * (size_t)n);
   if (!out) return WL_FAIL(WL_ERR_NOMEM);
   for (int c = 0; c < C; c++) {
     wl_env_apply_part(e, v, x, n, 0, c, 1, s, n, 0, n, unit, lo, hi, out, n);

@@ -191,7 +191,7 @@ typedef struct {
   size_t xcap, scap, ycap, ncap; /* their sizes in floats */
 } wl_work;
 void wl_work_free(wl_work *w);
-/* Makes *buf (from wl_alloc_large) hold at least n floats, *cap of them, keeping none of its
+/* Makes *buf (from malloc) hold at least n floats, *cap of them, keeping none of its
  * contents. */
 int wl_grow(float **buf, size_t *cap, size_t n);
 /* Sizes w for signals up to the shape of s (1-D: the transform's scratch too, unless w->spare

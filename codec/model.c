@@ -19,7 +19,6 @@
 #include "codec/internal.h"
 #include "codec/fnv.h"
 #include "codec/safetensors.h"
-#include "wavelet/alloc.h"
 #include "entropy/entropy.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -94,7 +93,7 @@ int wl_model_alloc(wl_model *m) {
   size_t total = 0;
   for (int i = 0; i < (int)(sizeof sizes / sizeof *sizes); i++) total += sizes[i];
   m->nparams = (long)total;
-  if ((m->params = wl_alloc_large(total * sizeof(float)))) memset(m->params, 0, total * sizeof(float));
+  if ((m->params = malloc(total * sizeof(float)))) memset(m->params, 0, total * sizeof(float));
   m->freq = calloc(K * S, sizeof(uint16_t));
   m->dequant = calloc(S, sizeof(float));
   m->thresh = calloc(S, sizeof(float));

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include "codec/internal.h"
-#include "wavelet/alloc.h"
 
 int wl_image_alloc(wl_image *img, int channels, int height, int width, int depth, int alpha) {
   memset(img, 0, sizeof *img);
@@ -20,8 +19,8 @@ int wl_image_alloc(wl_image *img, int channels, int height, int width, int depth
   img->height = height;
   img->width = width;
   img->depth = depth;
-  img->planes = wl_alloc_large(plane * (size_t)channels);
-  if (alpha) img->alpha = wl_alloc_large(plane);
+  img->planes = malloc(plane * (size_t)channels);
+  if (alpha) img->alpha = malloc(plane);
   if (!img->planes || (alpha && !img->alpha)) {
     wl_image_release(img);
     return WL_FAIL(WL_ERR_NOMEM);

@@ -32,7 +32,6 @@
 #include "codec/decoder.h"
 #include "codec/detail.h"
 #include "codec/stripes.h"
-#include "wavelet/alloc.h"
 #include "wavelet/wpt.h"
 
 #define MAX_STAGES 48
@@ -105,7 +104,7 @@ static int room(stage *s, long end) {
     for (int c = 0; c < s->C; c++) memmove(s->buf + c * s->cap, s->buf + c * s->cap + (keep - s->base), sizeof(float) * kept);
   } else {
     const long cap = (end - keep) * 3 / 2; /* room to slide into: fewer moves */
-    float *buf = wl_alloc_large(sizeof(float) * (size_t)s->C * cap);
+    float *buf = malloc(sizeof(float) * (size_t)s->C * cap);
     if (!buf) return WL_FAIL(WL_ERR_NOMEM);
     if (s->buf) copy_rows(buf, cap, s->buf + (keep - s->base), s->cap, s->C, kept);
     free(s->buf);

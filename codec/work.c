@@ -3,7 +3,6 @@
 #include <stdlib.h>
 #include "codec/internal.h"
 #include "codec/decoder.h"
-#include "wavelet/alloc.h"
 #include "wavelet/wpt.h"
 
 void wl_work_free(wl_work *w) {
@@ -18,7 +17,7 @@ int wl_grow(float **buf, size_t *cap, size_t n) {
   if (*cap >= n) return 0;
   free(*buf);
   *cap = 0;
-  if (!(*buf = wl_alloc_large(sizeof(float) * n))) return WL_FAIL(WL_ERR_NOMEM);
+  if (!(*buf = malloc(sizeof(float) * n))) return WL_FAIL(WL_ERR_NOMEM);
   *cap = n;
   return 0;
 }

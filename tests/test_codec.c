@@ -104,7 +104,7 @@ static wl_image test_image(int C, int H, int W) {
 }
 
 static void test_image_alloc(void) {
-  t_begin("wl_image_alloc: the shape, every sample writable (huge-page sizes too), bad sizes refused");
+  t_begin("wl_image_alloc: the shape, every sample writable (large planes too), bad sizes refused");
   wl_image img;
   T_EXPECT(wl_image_alloc(&img, 3, 512, 640, 16, 1) == 0, "3x512x640 with alpha");
   T_EXPECT(img.channels == 3 && img.height == 512 && img.width == 640 && img.depth == 16, "shape");

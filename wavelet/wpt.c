@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include "wavelet/wpt.h"
-#include "wavelet/alloc.h"
 /* The kernels are compiled for AVX2 too and picked at run time (WL_CLONES, wpt.h). */
 #define INLINE inline __attribute__((always_inline))
 #ifdef _OPENMP
@@ -340,7 +339,7 @@ static int wpt(const float *in, int C, int H, int W, int J, int dims, int dir, i
   size_t N = count(in, out, C, H, W, J, dims);
   if (!N) return WPT_ERR_ARG;
   const size_t need = dims == 1 && dir > 0 ? wl_wpt1_forward_scratch_floats(C, W) : wl_wpt_scratch_floats(C, H, W);
-  float *tmp = len >= need ? scratch : wl_alloc_large(need * sizeof(float));
+  float *tmp = len >= need ? scratch : malloc(need * sizeof(float));
   if (!tmp) return WPT_ERR_NOMEM;
   const int P = dims * J;
   float *buf[2], *work = tmp + N;
@@ -425,7 +424,7 @@ static int wpt2_fwd(const float *in, int C, int H, int W, int J, float *out, con
   int L0;
   size_t band;
   const size_t per = fwd2_thread_floats(H, W, J, &L0, &band);
-  float *work = wl_alloc_large((size_t)WL_NTHREADS() * per * sizeof(float));
+  float *work = malloc((size_t)WL_NTHREADS() * per * sizeof(float));
   if (!work) return WPT_ERR_NOMEM;
   const float *src = in;
   for (int l = 0; l < L0; l++) {

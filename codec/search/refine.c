@@ -22,7 +22,6 @@
 #include "codec/search/search.h"
 #include "codec/train/train.h"
 #include "entropy/entropy.h"
-#include "wavelet/alloc.h"
 #include "wavelet/wpt.h"
 
 #define TILE 96         /* latent positions per tile side: 768 pixels at J = 3 */
@@ -61,14 +60,14 @@ static int window_alloc(window *b, const wl_model *m, int keep, int h, int w) {
   b->P = (long)h * w;
   const size_t KP = (size_t)m->d.K * b->P, D = (size_t)m->D;
   b->bound = wle_bound((size_t)b->P, m->d.bits);
-  b->X = wl_alloc_large(sizeof(float) * D * (size_t)b->P);
-  b->Xh = wl_alloc_large(sizeof(float) * D * (size_t)b->P);
+  b->X = malloc(sizeof(float) * D * (size_t)b->P);
+  b->Xh = malloc(sizeof(float) * D * (size_t)b->P);
   b->y = malloc(sizeof(float) * KP); b->z = malloc(sizeof(float) * KP); b->u = malloc(sizeof(float) * KP);
   b->du = malloc(sizeof(float) * KP);
   b->dz = malloc(sizeof(float) * KP); b->mom = calloc(KP, sizeof(float)); b->var = calloc(KP, sizeof(float));
   const wl_grid g = {1, h, w};
-  b->net = wl_alloc_large(sizeof(float) * (wl_decoder_acts_floats(m, g, 1) + 1)); /* linear: 0 + 1 */
-  b->tmp = wl_alloc_large(sizeof(float) * (wl_decoder_backward_floats(m, g) + 1));
+  b->net = malloc(sizeof(float) * (wl_decoder_acts_floats(m, g, 1) + 1)); /* linear: 0 + 1 */
+  b->tmp = malloc(sizeof(float) * (wl_decoder_backward_floats(m, g) + 1));
   if (b->net) wl_decoder_acts_layout(m, g, 1, b->net, &b->acts);
   b->q = malloc(sizeof(int16_t) * KP);
   b->cand = malloc(sizeof(int16_t) * KP);

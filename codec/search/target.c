@@ -32,7 +32,6 @@
 #include "codec/detail.h"
 #include "codec/search/search.h"
 #include "entropy/entropy.h"
-#include "wavelet/alloc.h"
 #include "wavelet/wpt.h"
 
 static int half_of(const wl_model *m) { return m->d.K / 2 > 1 ? m->d.K / 2 : 1; }
@@ -177,12 +176,11 @@ static int ladder_init(ladder *l, const wl_model *m, const wl_image *img, int ke
   l->h.has_alpha = img->alpha != NULL;
   const long P = (long)l->h.lat_h * l->h.lat_w;
   const size_t DP = (size_t)m->D * P;
-  /* written whole, so on huge pages where large (wavelet/alloc.h): a first touch is cheaper */
-  l->q = wl_alloc_large(sizeof(int16_t) * (size_t)l->h.keep * P);
-  l->v = wl_alloc_large(sizeof(int16_t) * DP);
-  l->Xh = wl_alloc_large(sizeof(float) * DP);
-  l->x = wl_alloc_large(sizeof(float) * DP);
-  l->nb = wl_alloc_large(sizeof(float) * DP);
+  l->q = malloc(sizeof(int16_t) * (size_t)l->h.keep * P);
+  l->v = malloc(sizeof(int16_t) * DP);
+  l->Xh = malloc(sizeof(float) * DP);
+  l->x = malloc(sizeof(float) * DP);
+  l->nb = malloc(sizeof(float) * DP);
   if (!l->q || !l->v || !l->Xh || !l->x || !l->nb) return WL_FAIL(WL_ERR_NOMEM);
   l->bound = wle_bound((size_t)P, l->h.bits);
   l->streams = malloc(l->bound * (size_t)l->h.keep);
