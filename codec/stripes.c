@@ -231,9 +231,9 @@ static int sum(stage *s, int lap, long pa, long pb, float *out, long cs) {
 static int conv(stage *s, int lap, long pa, long pb, float *out, long cs) {
   const wl_grid g = {1, s->H, s->w};
   const int Ci = s->in->C;
-  const int wino = wl_wino_kernel(s->kh, s->kw); /* Winograd's tiles read x through SiLU themselves */
+  const int wino = wl_wino_kernel(s->kh, s->kw);
   wl_window x;
-  WL_TRY(input(s, s->in, lap, pa, pb, s->kh, s->kw, !wino, &s->p->act, &s->p->acap, &x));
+  WL_TRY(input(s, s->in, lap, pa, pb, s->kh, s->kw, 1, &s->p->act, &s->p->acap, &x));
   if (!wino) {
     WL_TRY(wl_grow(&s->p->scratch, &s->p->scap, (size_t)wl_conv_window_scratch(Ci, s->kh, s->kw)));
     wl_conv_window(out, cs, pa, pb - pa, &x, s->W, s->bias, Ci, s->C, s->kh, s->kw, g, s->p->scratch);
@@ -243,7 +243,7 @@ static int conv(stage *s, int lap, long pa, long pb, float *out, long cs) {
       if (!(s->U = malloc(sizeof(float) * WL_WINO_XI * (size_t)s->C * (size_t)Ci))) return WL_FAIL(WL_ERR_NOMEM);
       wl_wino_weights(s->U, s->W, Ci, s->C);
     }
-    wl_wino_conv(out, cs, pa, pb - pa, &(wl_wino_src){x.x, x.cs, x.r0, 1}, NULL, s->U, s->bias, NULL, NULL, Ci, s->C, g,
+    wl_wino_conv(out, cs, pa, pb - pa, &(wl_wino_src){x.x, x.cs, x.r0, 0}, NULL, s->U, s->bias, NULL, NULL, Ci, s->C, g,
                  s->p->scratch);
   }
   return s->in2 ? add_rows(s, s->in2, lap, pa, pb, out, cs, 0) : 0;
