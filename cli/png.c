@@ -464,15 +464,19 @@ int png_writer_new(png_writer **out, int channels, int height, int width, int de
 /* Row r of rows into out (filter byte first), Up-filtered against prev (the first row of the
  * image unfiltered), prev then holding it raw. */
 static void filter_row(png_writer *pw, const wl_image *rows, size_t r, int first, uint8_t *out) {
-  const size_t W = (size_t)rows->width, H = (size_t)rows->height;
+  const size_t W = (size_t)rows->width, H = (size_t)rows->height, n = (size_t)pw->n;
   uint8_t *raw = out + 1;
-  for (size_t j = 0; j < W; j++)
-    for (int k = 0; k < pw->n; k++) {
-      const unsigned v = (unsigned)(k < pw->C ? rows->planes[((size_t)k * H + r) * W + j] : rows->alpha[r * W + j]);
-      uint8_t *d = raw + (j * (size_t)pw->n + (size_t)k) * (size_t)pw->bytes;
-      if (pw->bytes == 2) d[0] = (uint8_t)(v >> 8), d[1] = (uint8_t)v;
-      else d[0] = (uint8_t)v;
-    }
+  for (int k = 0; k < pw->n; k++) { /* a plane at a time: the loops' bodies stay branch-free */
+    const float *p = k < pw->C ? rows->planes + ((size_t)k * H + r) * W : rows->alpha + r * W;
+    uint8_t *d = raw + (size_t)k * (size_t)pw->bytes;
+    if (pw->bytes == 2)
+      for (size_t j = 0; j < W; j++) {
+        const unsigned v = (unsigned)p[j];
+        d[2 * n * j] = (uint8_t)(v >> 8), d[2 * n * j + 1] = (uint8_t)v;
+      }
+    else
+      for (size_t j = 0; j < W; j++) d[n * j] = (uint8_t)(unsigned)p[j];
+  }
   out[0] = first ? 0 : 2;
   for (size_t i = 0; i < pw->rowbytes; i++) { /* Up: minus the raw row above, which prev keeps */
     const uint8_t v = raw[i];
