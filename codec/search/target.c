@@ -99,6 +99,19 @@ static void known_free(known *k) {
   for (int c = 0; c <= WL_MAX_K; c++) free(k->packets[c]);
 }
 
+/* A detail rung's layer as coded: its streams and table (L 0: none). */
+typedef struct {
+  int L;
+  uint8_t *streams;
+  wl_detail d;
+} packed;
+
+static void packed_free(packed *p) {
+  free(p->streams);
+  wl_detail_free(&p->d);
+  p->streams = NULL, p->L = 0;
+}
+
 /* What stays fixed while rungs are tried. */
 typedef struct {
   const wl_model *m;
@@ -118,9 +131,13 @@ typedef struct {
   known *k;      /* what every ladder of the image shares */
   int exact_L;   /* the last detail rung measured exactly (0: none), and its measure */
   double exact_f;
+  packed last, below; /* rate: the layer of exact_L, and of the highest rung found within the
+                         bytes (a rate target's answer, written as measured) */
 } ladder;
 
 static void ladder_free(ladder *l) {
+  packed_free(&l->last);
+  packed_free(&l->below);
   free(l->Xh); free(l->x); free(l->nb); free(l->q); free(l->v); free(l->streams); free(l->alpha);
   wl_work_free(&l->w);
   wl_work_free(&l->cw);
@@ -205,6 +222,8 @@ static int ladder_init(ladder *l, const wl_model *m, const wl_image *img, int ke
 static int ladder_narrow(ladder *l, int c) {
   l->h.keep = c;
   l->exact_L = 0;
+  packed_free(&l->last);
+  packed_free(&l->below);
   WL_TRY(wl_packets(&l->s, l->m->d.J, &l->w, &l->X));
   return residual(l, 1, &l->cw);
 }
@@ -277,14 +296,12 @@ static int measure(ladder *l, int L, int rate, int exact, double *value) {
     return 0;
   }
   if (rate) {
-    uint8_t *streams;
-    wl_detail d;
+    packed_free(&l->last);
     WL_TRY(wl_detail_quantise(&h, l->X, l->nb, l->v));
-    WL_TRY(wl_detail_pack(&h, l->v, &streams, &d));
-    detail = (double)(d.table_len + d.bytes);
+    WL_TRY(wl_detail_pack(&h, l->v, &l->last.streams, &l->last.d));
+    l->last.L = L;
+    detail = (double)(l->last.d.table_len + l->last.d.bytes);
     *value = plain_bytes(l, l->h.keep) + detail;
-    free(streams);
-    wl_detail_free(&d);
   } else {
     WL_TRY(rung_psnr(l, L, value));
   }
@@ -319,8 +336,16 @@ static int exact_bracket(ladder *l, int rate, double t, int *lo, int *hi, double
     const int cand = rate ? (a == elo ? a + 1 : a) : (b == ehi ? b - 1 : b);
     double f;
     WL_TRY(at(l, cand, rate, 1, &f));
-    if (above(rate, f, t)) ehi = cand, *fhi = f;
-    else elo = cand, *flo = f;
+    if (above(rate, f, t)) {
+      ehi = cand, *fhi = f;
+    } else {
+      elo = cand, *flo = f;
+      if (l->last.L == cand) { /* rate: the answer so far, kept for its file */
+        packed_free(&l->below);
+        l->below = l->last;
+        l->last = (packed){0};
+      }
+    }
     if (ehi - elo <= 1) break;
     /* the predicted bracket within the exact one, widened until its ends are predicted on their
      * sides, then halved */
@@ -403,16 +428,19 @@ static int search(ladder *l, int rate, double value, int *rung) {
 static int rung_file(ladder *l, int L, uint8_t **out, size_t *outlen) {
   const wl_encode_opts o = rung_opts(l->h.keep, L);
   wl_header h = l->h;
-  uint8_t *dstreams;
-  wl_detail d = {0};
+  packed p = {0};
   h.keep = o.keep;
   h.step = o.step;
-  if (!o.step) return wl_image_file(&h, l->streams, l->bound, l->alpha, l->alpha_len, &d, NULL, out, outlen);
-  WL_TRY(wl_detail_quantise(&h, l->X, l->nb, l->v));
-  WL_TRY(wl_detail_pack(&h, l->v, &dstreams, &d));
-  int e = wl_image_file(&h, l->streams, l->bound, l->alpha, l->alpha_len, &d, dstreams, out, outlen);
-  free(dstreams);
-  wl_detail_free(&d);
+  if (!o.step) return wl_image_file(&h, l->streams, l->bound, l->alpha, l->alpha_len, &p.d, NULL, out, outlen);
+  const int kept = l->below.L == L || l->last.L == L;
+  if (kept) {
+    p = l->below.L == L ? l->below : l->last;
+  } else {
+    WL_TRY(wl_detail_quantise(&h, l->X, l->nb, l->v));
+    WL_TRY(wl_detail_pack(&h, l->v, &p.streams, &p.d));
+  }
+  int e = wl_image_file(&h, l->streams, l->bound, l->alpha, l->alpha_len, &p.d, p.streams, out, outlen);
+  if (!kept) packed_free(&p);
   return e;
 }
 
