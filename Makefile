@@ -118,6 +118,7 @@ check: deps-check
 bench: deps-bench
 	@$(MAKE) -s --no-print-directory all
 	@bench/image.sh
+	@/usr/bin/python3 bench/pause.py
 	@/usr/bin/python3 bench/neural.py
 	@bench/audio.sh
 	@/usr/bin/python3 bench/audio_rd.py --plot bench/figures/rd-audio.svg
