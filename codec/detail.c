@@ -234,10 +234,10 @@ int wl_detail_estimate(const wl_header *h, const float *r, const float *nb, int 
   const float big = big_of(inv);
   const int image = h->modality == WL_MODALITY_IMAGE;
   /* per plane, in v's order (b C + k; r's plane i = k B + b): the squared error as quantised and
-   * left empty, the gain between them, the bits; then the planes left empty as
-   * wl_detail_quantise leaves them, and the sums in order (the same on any number of threads) */
-  double *e = malloc(sizeof(double) * 5 * (size_t)n), *none = e + n, *gain = e + 2 * n, *b = e + 3 * n,
-         *cost = e + 4 * n;
+   * left empty, the gain between them, the bits with the stream's own; then the planes left
+   * empty as wl_detail_quantise leaves them, and the sums in order (the same on any number of
+   * threads) */
+  double *e = malloc(sizeof(double) * 4 * (size_t)n), *none = e + n, *gain = e + 2 * n, *cost = e + 3 * n;
   if (!e) return WL_FAIL(WL_ERR_NOMEM);
 #pragma omp parallel for schedule(static)
   for (int i = 0; i < n; i++) {
@@ -253,14 +253,13 @@ int wl_detail_estimate(const wl_header *h, const float *r, const float *nb, int 
       else zeros++;
     }
     e[j] = sent * stride, none[j] = empty * stride, gain[j] = (empty - sent) * stride;
-    b[j] = plane_bits(m, zeros, mag);
-    cost[j] = zeros < m ? b[j] * stride + PLANE_BITS : -1;
+    cost[j] = zeros < m ? plane_bits(m, zeros, mag) * stride + PLANE_BITS : -1;
   }
   if (lambda > 0) choose_planes(n, gain, cost, lambda);
   *se = *bits = 0;
   for (int j = 0; j < n; j++) {
     *se += cost[j] == -2 ? none[j] : e[j];
-    *bits += cost[j] == -2 ? 0 : b[j] * stride;
+    *bits += cost[j] >= 0 ? cost[j] - PLANE_BITS : 0;
   }
   free(e);
   return 0;

@@ -20,7 +20,7 @@
  * squared error (the packet transform and the channel-DCT are close to orthonormal; the offset
  * stays within 0.02 dB near a target), its bytes from a zero flag at each plane's odds and
  * Exp-Golomb magnitudes, each offset by what the last exact measurement gave (before the first, by
- * a typical offset: offset()). The answer is then
+ * a typical offset: prediction_offset()). The answer is then
  * made exact: it and its neighbour on the other side of the target are measured as written and
  * decoded (exact_bracket). The latents, their
  * streams, their reconstruction at `half` and the residual's channel-DCT are made once; a rung
@@ -226,7 +226,7 @@ static int ladder_narrow(ladder *l, int c) {
   packed_free(&l->last);
   packed_free(&l->below);
   WL_TRY(wl_packets(&l->s, l->m->d.J, &l->w, &l->X));
-  return residual(l, 1, &l->cw);
+  return residual(l, 1, &l->cw); /* its PSNR alone: a rate target may compare with it (wl_encode_target) */
 }
 
 /* Bytes of the file of the first L channels without a detail layer: header, alpha, their
@@ -281,7 +281,7 @@ static int rung_psnr(ladder *l, int L, double *psnr) {
  * fewer bits than the estimate's zero flags and Exp-Golomb codes); PSNR, the estimate's squared
  * error being in units of the signal's range, that range in dB (calibrated, 0.05 to 0.5 dB
  * below it). Predicting from the start spares an exact measure at the search's first guess. */
-static double offset(const ladder *l, int rate) {
+static double prediction_offset(const ladder *l, int rate) {
   return l->k->calibrated ? l->k->offset : rate ? -0.3 : -20 * log10((double)((1 << l->img->depth) - 1));
 }
 
@@ -302,7 +302,8 @@ static int measure(ladder *l, int L, int rate, int exact, double *value) {
   double se, bits, detail = 0;
   if (!exact) { /* predicted */
     WL_TRY(wl_detail_estimate(&h, l->X, l->nb, stride(rate), &se, &bits));
-    *value = rate ? plain_bytes(l, l->h.keep) + exp(log(bits / 8 + 1) + offset(l, rate)) : psnr_se(l->img, se) + offset(l, rate);
+    const double o = prediction_offset(l, rate);
+    *value = rate ? plain_bytes(l, l->h.keep) + exp(log(bits / 8 + 1) + o) : psnr_se(l->img, se) + o;
     return 0;
   }
   if (rate) {
