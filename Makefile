@@ -97,8 +97,10 @@ $(P)libwalloc.so: $(LIB_OBJ)
 $(P)walloc: $(CLI_OBJ) $(P)libwalloc.a
 	$(CC) $(filter-out $(OMP),$(LDFLAGS)) -o $@ $(CLI_OBJ) $(P)libwalloc.a $(CLI_LIBS)
 
-$(B)/tests/tools/png_paths: TEST_LIBS += $(B)/cli/io.o -ldeflate -lz
-$(B)/tests/tools/png_paths: cli/png.c $(B)/cli/io.o tests/tools/image_equal.h # it includes png.c, to reach both readers
+$(B)/tests/test_deflate: TEST_LIBS += $(B)/cli/deflate.o
+$(B)/tests/test_deflate: $(B)/cli/deflate.o
+$(B)/tests/tools/png_paths: TEST_LIBS += $(B)/cli/io.o $(B)/cli/deflate.o -ldeflate -lz
+$(B)/tests/tools/png_paths: cli/png.c $(B)/cli/io.o $(B)/cli/deflate.o tests/tools/image_equal.h # it includes png.c, to reach both readers
 # the library without built-in models, as BUILTIN=0 builds it (see the tool)
 $(B)/tests/tools/no_builtin: tests/tools/no_builtin.c codec/builtin.c $(P)libwalloc.a
 	@mkdir -p $(dir $@)
@@ -200,7 +202,8 @@ $(B)/fuzz/obj/builtin.o: codec/models/builtin.S $(MODELS)
 $(B)/fuzz/obj/codec/builtin.o: $(B)/codec/models/ids.h
 $(FUZZ_LIB): $(LIB_SRC:%.c=$(B)/fuzz/obj/%.o) $(B)/fuzz/obj/builtin.o
 	rm -f $@ && ar rcs $@ $^
-$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB) $(B)/fuzz/obj/cli/npy.o $(B)/fuzz/obj/cli/sound.o $(B)/fuzz/obj/cli/io.o
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB) $(B)/fuzz/obj/cli/npy.o $(B)/fuzz/obj/cli/sound.o $(B)/fuzz/obj/cli/io.o \
+                 $(B)/fuzz/obj/cli/deflate.o
 	$(FUZZ_CC) -fsanitize=fuzzer $< $(filter %.o,$^) $(FUZZ_LIB) -o $@ $(LDLIBS) -lsndfile -ldeflate -lz
 fuzz: deps-fuzz all $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)
 	@rm -rf $(B)/fuzz/seeds && /usr/bin/python3 tests/fuzz/seeds.py $(abspath $(P)walloc) $(B)/fuzz/seeds
@@ -219,4 +222,4 @@ fuzz-smoke:
 fuzz-replay:
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=0
 .PHONY: fuzz-smoke fuzz-replay
-.SECONDARY: $(B)/fuzz/obj/cli/npy.o $(B)/fuzz/obj/cli/sound.o $(B)/fuzz/obj/cli/io.o
+.SECONDARY: $(B)/fuzz/obj/cli/npy.o $(B)/fuzz/obj/cli/sound.o $(B)/fuzz/obj/cli/io.o $(B)/fuzz/obj/cli/deflate.o

@@ -1,5 +1,5 @@
 /* png.h: PNG <-> wl_image in memory (so stdin/stdout work): libdeflate, libpng for unusual files;
- * and PNG written a stripe at a time (zlib). */
+ * and PNG written a stripe at a time (cli/deflate.c). */
 #ifndef WL_CLI_PNG_H
 #define WL_CLI_PNG_H
 #include <stddef.h>

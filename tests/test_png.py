@@ -79,19 +79,24 @@ def _():
 
 
 @test("the PNGs walloc writes: every chunk's CRC right, and an independent reader (pngref) gets the samples of "
-      "the .npy decode (gray, gray+alpha, RGB, RGBA; 8 and 16 bits)")
+      "the .npy decode (gray, gray+alpha, RGB, RGBA; 8 and 16 bits; over 512 KB of rows, written in pieces by 3 "
+      "threads and by one)")
 def _():
-    for i, (c, depth) in enumerate(KINDS):
-        a = photo(41, 33 + i, c, depth, 10 + i)
+    cases = [(c, depth, 41, 33 + i, ("-T1",)) for i, (c, depth) in enumerate(KINDS)]
+    cases += [(4, 16, 301, 499, ("-T1", "-T3")), (3, 8, 403, 701, ("-T1", "-T3"))]
+    for i, (c, depth, h, w, threads) in enumerate(cases):
+        a = photo(h, w, c, depth, 10 + i)
         src, wlc, png, npy = T("w.png"), T("w.wlc"), T("w-out.png"), T("w-out.npy")
         pngref.write(src, a, depth)
         assert run("encode", "-f", src, "-o", wlc)[0] == 0
-        assert run("decode", "-f", wlc, "-o", png)[0] == 0 and run("decode", "-f", wlc, "-o", npy)[0] == 0
-        assert png_crcs_ok(png), "%d channels, %d bits: a chunk's CRC is wrong" % (c, depth)
-        got, ref = pngref.read(png)[0], np.load(npy)  # the .npy: (C, H, W), alpha last when there is one
-        assert np.array_equal(got.transpose(2, 0, 1), ref), "%d channels, %d bits: PNG samples differ" % (c, depth)
-        if c in (2, 4):
-            assert np.array_equal(got[:, :, -1], a[:, :, -1]), "%d channels: alpha differs" % c
+        assert run("decode", "-f", wlc, "-o", npy)[0] == 0
+        for t in threads:
+            assert run("decode", t, "-f", wlc, "-o", png)[0] == 0
+            assert png_crcs_ok(png), "%d channels, %d bits, %s: a chunk's CRC is wrong" % (c, depth, t)
+            got, ref = pngref.read(png)[0], np.load(npy)  # the .npy: (C, H, W), alpha last when there is one
+            assert np.array_equal(got.transpose(2, 0, 1), ref), "%d channels, %d bits, %s: PNG samples differ" % (c, depth, t)
+            if c in (2, 4):
+                assert np.array_equal(got[:, :, -1], a[:, :, -1]), "%d channels: alpha differs" % c
 
 
 @test("PNGs the one-pass read leaves to libpng (palette, tRNS, interlaced, a chunk between IDATs, "
