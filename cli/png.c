@@ -7,6 +7,7 @@
  * Writing is done here too, a stripe of rows at a time (png_writer), its zlib stream made by
  * cli/deflate.c. */
 #include <libdeflate.h>
+#include <limits.h>
 #include <omp.h>
 #include <png.h>
 #include <stdio.h>
@@ -394,11 +395,12 @@ int png_decode(const uint8_t *buf, size_t len, wl_image *img, const char **why) 
 /* Writing: every row Paeth-filtered (the filter that leaves the fewest bits on photos: 3.8 MB
  * of order-0 entropy on a decoded 4-Mpixel photo, against 5.1 MB for Up) into deflate blocks of
  * about BLOCK_BYTES (cli/deflate.c), cut into IDATs of at most IDAT_MAX bytes as they come.
- * Rows given in one call, PIECE_BYTES or more for each thread, are split between the threads:
- * each piece a run of blocks ending on a whole byte, joined in order. */
+ * Rows given in one call that fill two PIECE_BYTES or more are cut into pieces of about that
+ * size, coded by the threads at once: each piece a run of blocks ending on a whole byte, joined
+ * in order. The pieces depend on the rows alone, so the file is the same on any thread count. */
 #define IDAT_MAX (1u << 18)
 #define BLOCK_BYTES (1u << 20)
-#define PIECE_BYTES (1u << 18)
+#define PIECE_BYTES (1u << 17)
 
 /* Where rows are filtered and coded: the raw row above the next (zero above the first), the row
  * being filtered, filtered rows waiting for a block (fill bytes of cap), and the stream. */
@@ -528,7 +530,8 @@ static int write_pieces(png_writer *pw, const wl_image *rows, int pieces) {
   const size_t H = (size_t)rows->height, rb = pw->rowbytes;
   lane *l = calloc((size_t)pieces, sizeof *l);
   int e = !l || lane_flush(&pw->main) || zl_align(&pw->main.z) || drain(pw, &pw->main.z, 1) ? -1 : 0;
-#pragma omp parallel for num_threads(pieces) schedule(static, 1)
+  const int threads = omp_get_max_threads() < pieces ? omp_get_max_threads() : pieces;
+#pragma omp parallel for num_threads(threads) schedule(static)
   for (int k = 0; k < pieces; k++) {
     if (e) continue;
     const size_t r0 = H * (size_t)k / (size_t)pieces, r1 = H * (size_t)(k + 1) / (size_t)pieces;
@@ -536,6 +539,10 @@ static int write_pieces(png_writer *pw, const wl_image *rows, int pieces) {
     if (!ek && r0) interleave(pw, rows, r0 - 1, l[k].prev);
     if (!ek && !r0) memcpy(l[k].prev, pw->main.prev, rb);
     ek = ek || lane_rows(pw, &l[k], rows, r0, r1) || lane_flush(&l[k]) || zl_align(&l[k].z);
+    if (k < pieces - 1) { /* the last keeps its row above: the next call's */
+      free(l[k].prev), free(l[k].cur), free(l[k].blk);
+      l[k].prev = l[k].cur = l[k].blk = NULL;
+    }
     if (ek) {
 #pragma omp atomic write
       e = -1;
@@ -557,10 +564,8 @@ int png_writer_rows(png_writer *pw, const wl_image *rows) {
   const size_t H = (size_t)rows->height, bytes = H * (pw->rowbytes + 1);
   if ((int)H > pw->rows_left) return -1;
   pw->rows_left -= (int)H;
-  int pieces = omp_get_max_threads();
-  if ((size_t)pieces > bytes / PIECE_BYTES) pieces = (int)(bytes / PIECE_BYTES);
-  if ((size_t)pieces > H) pieces = (int)H;
-  if (pieces > 1) return write_pieces(pw, rows, pieces);
+  const size_t pieces = bytes / PIECE_BYTES < H ? bytes / PIECE_BYTES : H;
+  if (pieces > 1) return write_pieces(pw, rows, pieces > INT_MAX ? INT_MAX : (int)pieces);
   return lane_rows(pw, &pw->main, rows, 0, H) || drain(pw, &pw->main.z, 0) ? -1 : 0;
 }
 

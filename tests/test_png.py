@@ -79,8 +79,8 @@ def _():
 
 
 @test("the PNGs walloc writes: every chunk's CRC right, and an independent reader (pngref) gets the samples of "
-      "the .npy decode (gray, gray+alpha, RGB, RGBA; 8 and 16 bits; over 512 KB of rows, written in pieces by 3 "
-      "threads and by one)")
+      "the .npy decode (gray, gray+alpha, RGB, RGBA; 8 and 16 bits; over 512 KB of rows, written in pieces: the "
+      "same bytes by 3 threads and by one)")
 def _():
     cases = [(c, depth, 41, 33 + i, ("-T1",)) for i, (c, depth) in enumerate(KINDS)]
     cases += [(4, 16, 301, 499, ("-T1", "-T3")), (3, 8, 403, 701, ("-T1", "-T3"))]
@@ -90,8 +90,11 @@ def _():
         pngref.write(src, a, depth)
         assert run("encode", "-f", src, "-o", wlc)[0] == 0
         assert run("decode", "-f", wlc, "-o", npy)[0] == 0
+        written = set()
         for t in threads:
             assert run("decode", t, "-f", wlc, "-o", png)[0] == 0
+            written.add(open(png, "rb").read())
+            assert len(written) == 1, "%d channels, %d bits: %s wrote other bytes than %s" % (c, depth, t, threads[0])
             assert png_crcs_ok(png), "%d channels, %d bits, %s: a chunk's CRC is wrong" % (c, depth, t)
             got, ref = pngref.read(png)[0], np.load(npy)  # the .npy: (C, H, W), alpha last when there is one
             assert np.array_equal(got.transpose(2, 0, 1), ref), "%d channels, %d bits, %s: PNG samples differ" % (c, depth, t)
