@@ -16,6 +16,7 @@ typedef struct {
   double target_value;
   int linear, J, K, bits, channels, stride; /* train (J, K, channels: 0 until set or defaulted) */
   float gain;
+  float zone;         /* --dead-zone: the detail layer's dead zone widened by this fraction of its step */
   const char *name;
   int N, R, fine_N, fine_R, crop, batch, warmup, val_every, steps, taps, loss, quant; /* train (neural); taps, loss -1: by input kind */
   float lr, weight_decay, lambda, jitter, full, time_s, ckpt_s; /* durations in seconds */

@@ -287,7 +287,7 @@ static int encode_image(cli_opts *o, const char *in, io_input *f, const char *ou
   if (!rc) rc = encode_model(o, in, s.img.channels, 0, &m, &d);
   if (!rc) {
     image_threads(o, &s.img);
-    wl_encode_opts eo = {.keep = o->keep, .refine = o->refine, .step = o->step};
+    wl_encode_opts eo = {.keep = o->keep, .refine = o->refine, .step = o->step, .zone = o->zone};
     e = o->quality >= 0 ? wl_quality_opts_depth(m, s.img.depth, o->quality, &eo) : 0;
     if (!e && rows) e = wl_encode_rows(m, &s.img, &eo, rows_get, &r, &enc, &enclen);
     else if (!e && o->target) e = wl_encode_target(m, &s.img, o->target, o->target_value, &eo, &enc, &enclen);
@@ -296,7 +296,7 @@ static int encode_image(cli_opts *o, const char *in, io_input *f, const char *ou
     else if (e) rc = cli_fail(in, "%s", cli_error(e));
     else if (rows) rc = rows_end(in, &r);
     if (!rc && o->verbosity > 1 && (o->target || o->quality >= 0))
-      fprintf(stderr, "walloc: %s: %d channel(s), detail step %d\n", in, eo.keep, eo.step);
+      fprintf(stderr, "walloc: %s: %d channel(s), detail step %d, dead zone %.9g\n", in, eo.keep, eo.step, eo.zone);
   }
   rows_free(&r);
   if (!rc) rc = cli_write(o, out, enc, enclen);

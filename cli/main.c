@@ -85,6 +85,10 @@ static const char usage[] =
   "              layer; man walloc); the clip is held in memory\n"
   "  --keep K    encode: send only the first K latent channels (decoder fills the rest)\n"
   "  --step S    encode: a detail layer of step index S (1..896; step 2^(2 - S/64))\n"
+  "  --dead-zone Z\n"
+  "              encode, with --step: round the detail layer toward zero by Z more (0..0.5\n"
+  "              of a step): fewer bytes and less PSNR, between step S and S - 1's; the\n"
+  "              targets choose it where a step alone falls short (-v -v shows it)\n"
   "  --refine N  encode images: N iterations (0..1000; 0: off) of rate-distortion search for\n"
   "              latents that the model's decoder turns into a better image per bit (30: rgb\n"
   "              encodes about 470x slower, 7.5 s for 768x512 on two cores; see man walloc)\n"
@@ -201,6 +205,7 @@ static int parse(int argc, char **argv, cli_opts *o) {
     else if (!strcmp(a, "--channels")) bad = number(v, 1, WL_MAX_CHANNELS, &o->channels);
     else if (!strcmp(a, "--stride")) bad = number(v, 1, 1 << 20, &o->stride);
     else if (!strcmp(a, "--gain")) bad = fnumber(v, 0, 1e6f, &o->gain) || !(o->gain > 0);
+    else if (!strcmp(a, "--dead-zone")) bad = fnumber(v, 0, WL_MAX_ZONE, &o->zone);
     else if (!strcmp(a, "-N")) bad = number(v, 1, 512, &o->N);
     else if (!strcmp(a, "-R")) bad = number(v, 0, 8, &o->R);
     else if (!strcmp(a, "--fine")) bad = number(v, 0, 512, &o->fine_N);
@@ -262,9 +267,12 @@ static int parse(int argc, char **argv, cli_opts *o) {
   }
   if (o->threads) omp_set_num_threads(o->threads);
   if (!o->ninputs) return usage_error("%s: no input files", argv[1]);
-  const int given = (o->quality >= 0) + (o->target != 0) + (o->keep || o->step), tuned = o->quality >= 0 || o->target;
+  const int given = (o->quality >= 0) + (o->target != 0) + (o->keep || o->step || o->zone > 0),
+            tuned = o->quality >= 0 || o->target;
   if (given > 1 || (tuned && o->refine))
-    return usage_error("%s", "give one rate control: -Q, --size, --bpp, --psnr, --kbps, --snr, or --keep/--step (without --refine)");
+    return usage_error("%s", "give one rate control: -Q, --size, --bpp, --psnr, --kbps, --snr, or --keep/--step/--dead-zone "
+                             "(without --refine)");
+  if (o->zone > 0 && !o->step) return usage_error("%s", "--dead-zone needs --step");
   return 0;
 }
 

@@ -88,9 +88,10 @@ static inline int magnitude(float r, double inv, double z) {
 /* |r| from which a coefficient is sent near others, at 1 / step inv. */
 static float big_of(double inv) { return (float)((0.5 + DEADZONE_NEAR) / inv); }
 
-/* The dead zone of a coefficient whose neighbours' largest |r| is near (audio: one zone). */
-static double zone(int image, float near, float big) {
-  return !image ? DEADZONE : near >= big ? DEADZONE_NEAR : DEADZONE_ALONE;
+/* The dead zone of a coefficient whose neighbours' largest |r| is near (audio: one zone),
+ * widened by extra (wl_header.zone). */
+static double zone(int image, float near, float big, double extra) {
+  return extra + (!image ? DEADZONE : near >= big ? DEADZONE_NEAR : DEADZONE_ALONE);
 }
 
 static inline float larger(float a, float b) { return a > b ? a : b; }
@@ -132,8 +133,8 @@ typedef struct {
  * positive value), and their sums in *st unless it is NULL. An image's dead zone from its
  * neighbourhood: nb (wl_detail_neighbours), or made a row at a time in row (w floats); audio's
  * one. */
-static void quantise_plane(const float *r, const float *nb, int h, int w, double step, int image, float *row,
-                           int16_t *v, plane_sums *st) {
+static void quantise_plane(const float *r, const float *nb, int h, int w, double step, double extra, int image,
+                           float *row, int16_t *v, plane_sums *st) {
   const double inv = 1.0 / step;
   const float big = big_of(inv);
   plane_sums t = {0};
@@ -142,7 +143,7 @@ static void quantise_plane(const float *r, const float *nb, int h, int w, double
     if (image && !nb) neighbours_row(r, h, w, i, row);
     for (int j = 0; j < w; j++) {
       const long p = (long)i * w + j;
-      const int a = magnitude(r[p], inv, zone(image, image ? n[j] : 0, big));
+      const int a = magnitude(r[p], inv, zone(image, image ? n[j] : 0, big, extra));
       v[p] = (int16_t)(r[p] < 0 ? -a : a);
       if (!st) continue;
       const double x = fabs((double)r[p]), d = x - a * step;
@@ -212,8 +213,8 @@ int wl_detail_quantise(const wl_header *h, const float *r, const float *nb, int1
   for (int i = 0; i < B * C; i++) {
     const long at = ((long)(i % C) * B + i / C) * P;
     plane_sums t;
-    quantise_plane(r + at, nb ? nb + at : NULL, h->lat_h, w, step, image, rows ? rows + (long)WL_TID() * w : NULL,
-                   v + (long)i * P, lambda > 0 ? &t : NULL);
+    quantise_plane(r + at, nb ? nb + at : NULL, h->lat_h, w, step, h->zone, image,
+                   rows ? rows + (long)WL_TID() * w : NULL, v + (long)i * P, lambda > 0 ? &t : NULL);
     if (lambda > 0) gain[i] = t.gain, cost[i] = t.zeros == P ? -1 : plane_bits(P, t.zeros, t.mag) + PLANE_BITS;
   }
   if (lambda > 0) {
@@ -245,7 +246,7 @@ int wl_detail_estimate(const wl_header *h, const float *r, const float *nb, int 
     long m = 0, zeros = 0, mag = 0;
     double sent = 0, empty = 0;
     for (long p = 0; p < P; p += stride, m++) {
-      const int a = magnitude(r[i * P + p], inv, zone(image, image ? nb[i * P + p] : 0, big));
+      const int a = magnitude(r[i * P + p], inv, zone(image, image ? nb[i * P + p] : 0, big, h->zone));
       const double x = fabs((double)r[i * P + p]), d = x - a * step;
       sent += d * d;
       empty += x * x;

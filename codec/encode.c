@@ -64,6 +64,7 @@ static int encode_image(const wl_model *m, const wl_image *img, float *inplace, 
   WL_TRY(wl_header_init(m, s, WL_MODALITY_IMAGE, o, &h));
   h.has_alpha = img->alpha != NULL;
   h.step = o ? o->step : 0;
+  h.zone = o ? o->zone : 0;
   const long P = (long)h.lat_h * h.lat_w;
   const size_t bound = wle_bound((size_t)P, h.bits);
   int16_t *q = malloc(sizeof(int16_t) * (size_t)h.keep * P);
@@ -101,6 +102,8 @@ static int encode(const wl_model *m, const wl_image *img, float *inplace, const 
     return WL_FAIL_WHY(WL_ERR_ARG, "refine %d: 0 to %d", o->refine, WL_MAX_REFINE);
   if (o && (o->step < 0 || o->step > WL_MAX_STEP))
     return WL_FAIL_WHY(WL_ERR_ARG, "step %d: 0 to %d", o->step, WL_MAX_STEP);
+  if (o && !(o->zone >= 0 && o->zone <= WL_MAX_ZONE && (o->zone == 0 || o->step)))
+    return WL_FAIL_WHY(WL_ERR_ARG, "dead zone %g: 0 to %g, with a step", o->zone, WL_MAX_ZONE);
   return encode_image(m, img, inplace, o, NULL, out, outlen);
 }
 

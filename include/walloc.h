@@ -45,6 +45,7 @@ extern "C" {
                                       wl_decode, targets): at most 64 Mpixel */
 #define WL_MAX_REFINE 1000         /* wl_encode_opts.refine */
 #define WL_MAX_STEP 896            /* wl_encode_opts.step: the finest detail step, 2^-12 */
+#define WL_MAX_ZONE 0.5f           /* wl_encode_opts.zone: at most half a step */
 #define WL_MAX_CHANNELS 16         /* signal channels a model may take */
 #define WL_MAX_J 6                 /* wavelet packet levels for images */
 #define WL_MAX_J1 10               /* wavelet packet levels for audio (1-D) */
@@ -166,7 +167,11 @@ typedef struct {
   int nofill;  /* audio: 1 sends no band envelope, so the decoder neither fills the bands the
                   latents leave nearly empty with noise of their coded energy nor tames bands
                   that come out too loud (format version 2 instead of 4). Images ignore it */
-  int reserved[6]; /* zero (WL_ERR_ARG otherwise): room for later fields, so that a program
+  float zone;  /* images with a detail layer: its dead zone widened by this fraction of the step
+                  (0 .. WL_MAX_ZONE), which moves the bytes and PSNR between those of the step
+                  and of the next coarser one; encoder side only. A rate or PSNR target may
+                  choose it (wl_encode_target). 0: none. Audio ignores it */
+  int reserved[5]; /* zero (WL_ERR_ARG otherwise): room for later fields, so that a program
                       built with this header keeps working with later libraries */
 } wl_encode_opts;
 

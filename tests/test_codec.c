@@ -227,7 +227,8 @@ static void test_model_parser(void) {
 
 static void test_threads(wl_model *m) {
   t_begin("encoded bytes and decoded samples identical on 1, 2 and 3 threads; --keep is a prefix; "
-          "encoding in the image's own planes (wl_encode_inplace) gives the same bytes; reserved options refused");
+          "encoding in the image's own planes (wl_encode_inplace) gives the same bytes; reserved options refused, and "
+          "a dead zone without a step or over half a step; a wider dead zone makes a smaller detail layer");
   /* 25 x 42 latent positions: several of the convolutions' column blocks, more in the fine stage */
   wl_image img = test_image(3, 197, 331), out[3];
   uint8_t *buf[3];
@@ -264,6 +265,15 @@ static void test_threads(wl_model *m) {
   wl_encode_opts later = {.reserved[3] = 1};
   uint8_t *none;
   T_EXPECT(wl_encode(m, &img, &later, &none, &n) == WL_ERR_ARG && !none, "reserved options accepted");
+  const wl_encode_opts bad[] = {{.zone = 0.1f}, {.step = 300, .zone = 0.51f}, {.step = 300, .zone = -0.1f}};
+  for (int i = 0; i < 3; i++)
+    T_EXPECT(wl_encode(m, &img, &bad[i], &none, &n) == WL_ERR_ARG && !none, "dead zone %d accepted", i);
+  uint8_t *z0 = NULL, *z1 = NULL;
+  size_t n0 = 0, n1 = 0;
+  const wl_encode_opts narrow = {.keep = 6, .step = 300}, wide = {.keep = 6, .step = 300, .zone = 0.125f};
+  T_EXPECT(wl_encode(m, &img, &narrow, &z0, &n0) == 0 && wl_encode(m, &img, &wide, &z1, &n1) == 0 && n1 < n0,
+           "dead zone 0.125: %zu bytes against %zu", n1, n0);
+  free(z0); free(z1);
   free(kept); free(eaten); free(before);
   wl_image_release(&pad);
   for (int t = 0; t < 3; t++) { free(buf[t]); wl_image_release(&out[t]); }

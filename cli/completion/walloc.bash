@@ -2,7 +2,7 @@
 _walloc() {
   local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
   local cmds="encode decode info latents show eval train"
-  local opts="-o -c -f -q -v -r -O -j -T -m -Q --quality --size --bpp --psnr --kbps --snr --no-fill --keep --step --refine --chunk
+  local opts="-o -c -f -q -v -r -O -j -T -m -Q --quality --size --bpp --psnr --kbps --snr --no-fill --keep --step --dead-zone --refine --chunk
     --json --skip-existing --shard --manifest --detail --diff --spectrogram -h --help -V --version"
   local train="-J -K --bits --channels --gain --name --linear --stride -N -R --crop --fine --fine-blocks --taps
     --loss --quant --batch --steps --warmup --lr --weight-decay --lambda --jitter --full --seed --time --val
@@ -15,7 +15,7 @@ _walloc() {
     -m) COMPREPLY=($(compgen -W "rgb rgb-linear gray stereo mono stereo-20x mono-20x" -- "$cur") $(compgen -f -X '!*.wlm' -- "$cur")); return ;;
     -O|--val|--checkpoint|--resume) COMPREPLY=($(compgen -d -- "$cur")); return ;;
     -o|--manifest|--detail|--diff) COMPREPLY=($(compgen -f -- "$cur")); return ;;
-    -j|-T|-Q|--quality|--size|--bpp|--psnr|--kbps|--snr|--keep|--step|--refine|--chunk|--shard) return ;;
+    -j|-T|-Q|--quality|--size|--bpp|--psnr|--kbps|--snr|--keep|--step|--dead-zone|--refine|--chunk|--shard) return ;;
   esac
   if [[ $cur == -* ]]; then
     COMPREPLY=($(compgen -W "$opts $([ "${COMP_WORDS[1]}" = train ] && echo "$train")" -- "$cur"))

@@ -22,7 +22,8 @@
  * Exp-Golomb magnitudes, each offset by what the last exact measurement gave (before the first, by
  * a typical offset: prediction_offset()). The answer is then
  * made exact: it and its neighbour on the other side of the target are measured as written and
- * decoded (exact_bracket). The latents, their
+ * decoded (exact_bracket); where the two are far apart, the finer one's dead zone is widened to
+ * land between them (fine()). The latents, their
  * streams, their reconstruction at `half` and the residual's channel-DCT are made once; a rung
  * of the detail layer then costs only its quantisation and either its entropy coding (rate) or
  * its inverse transform (PSNR), and the file is written from them (as wl_encode would). */
@@ -134,6 +135,8 @@ typedef struct {
   double exact_f;
   packed last, below; /* rate: the layer of exact_L, and of the highest rung found within the
                          bytes (a rate target's answer, written as measured) */
+  int fine_L;         /* the rung whose detail layer has a wider dead zone, fine_z (fine()); 0: none */
+  double fine_z;
 } ladder;
 
 static void ladder_free(ladder *l) {
@@ -222,7 +225,7 @@ static int ladder_init(ladder *l, const wl_model *m, const wl_image *img, int ke
  * work that channels alone use. */
 static int ladder_narrow(ladder *l, int c) {
   l->h.keep = c;
-  l->exact_L = 0;
+  l->exact_L = l->fine_L = 0;
   packed_free(&l->last);
   packed_free(&l->below);
   WL_TRY(wl_packets(&l->s, l->m->d.J, &l->w, &l->X));
@@ -263,9 +266,32 @@ static int alone_psnr(ladder *l, int c, double *psnr) {
   return 0;
 }
 
-static int rung_psnr(ladder *l, int L, double *psnr) {
+/* The header of rung L: the ladder's, with L's step and dead zone. */
+static wl_header rung_header(const ladder *l, int L) {
   wl_header h = l->h;
   h.step = rung_opts(l->h.keep, L).step;
+  h.zone = L == l->fine_L ? l->fine_z : 0;
+  return h;
+}
+
+/* The settings of rung L, its dead zone included. */
+static wl_encode_opts chosen_of(const ladder *l, int L) {
+  wl_encode_opts o = rung_opts(l->h.keep, L);
+  o.zone = L == l->fine_L ? (float)l->fine_z : 0;
+  return o;
+}
+
+/* Rung L's detail layer, quantised and coded, into *p. */
+static int pack_rung(ladder *l, int L, packed *p) {
+  const wl_header h = rung_header(l, L);
+  WL_TRY(wl_detail_quantise(&h, l->X, l->nb, l->v));
+  WL_TRY(wl_detail_pack(&h, l->v, &p->streams, &p->d));
+  p->L = L;
+  return 0;
+}
+
+static int rung_psnr(ladder *l, int L, double *psnr) {
+  const wl_header h = rung_header(l, L);
   if (!h.step) return alone_psnr(l, L, psnr);
   const int Hp = h.lat_h << h.J, Wp = h.lat_w << h.J;
   WL_TRY(wl_detail_quantise(&h, l->X, l->nb, l->v));
@@ -285,11 +311,19 @@ static double prediction_offset(const ladder *l, int rate) {
   return l->k->calibrated ? l->k->offset : rate ? -0.3 : -20 * log10((double)((1 << l->img->depth) - 1));
 }
 
+/* The predicted bytes (rate) or PSNR of the detail rung of header h (see the top). */
+static int predicted(ladder *l, const wl_header *h, int rate, double *value) {
+  double se, bits;
+  WL_TRY(wl_detail_estimate(h, l->X, l->nb, stride(rate), &se, &bits));
+  const double o = prediction_offset(l, rate);
+  *value = rate ? plain_bytes(l, l->h.keep) + exp(log(bits / 8 + 1) + o) : psnr_se(l->img, se) + o;
+  return 0;
+}
+
 /* Rung L's bytes (rate) or PSNR: bytes as the encoder writes them, PSNR as the decoder's output
  * has it; but a detail rung's predicted (see the top) unless `exact`. */
 static int measure(ladder *l, int L, int rate, int exact, double *value) {
-  wl_header h = l->h;
-  h.step = rung_opts(l->h.keep, L).step;
+  const wl_header h = rung_header(l, L);
   if (!h.step) { /* channels alone: the first L streams, or the decoder on the first L latents */
     if (rate) *value = plain_bytes(l, L);
     else WL_TRY(rung_psnr(l, L, value));
@@ -300,17 +334,10 @@ static int measure(ladder *l, int L, int rate, int exact, double *value) {
     return 0;
   }
   double se, bits, detail = 0;
-  if (!exact) { /* predicted */
-    WL_TRY(wl_detail_estimate(&h, l->X, l->nb, stride(rate), &se, &bits));
-    const double o = prediction_offset(l, rate);
-    *value = rate ? plain_bytes(l, l->h.keep) + exp(log(bits / 8 + 1) + o) : psnr_se(l->img, se) + o;
-    return 0;
-  }
+  if (!exact) return predicted(l, &h, rate, value);
   if (rate) {
     packed_free(&l->last);
-    WL_TRY(wl_detail_quantise(&h, l->X, l->nb, l->v));
-    WL_TRY(wl_detail_pack(&h, l->v, &l->last.streams, &l->last.d));
-    l->last.L = L;
+    WL_TRY(pack_rung(l, L, &l->last));
     detail = (double)(l->last.d.table_len + l->last.d.bytes);
     *value = plain_bytes(l, l->h.keep) + detail;
   } else {
@@ -385,6 +412,67 @@ static int exact_bracket(ladder *l, int rate, double t, int *lo, int *hi, double
   return 0;
 }
 
+/* Neighbouring rungs lo and hi, both measured exactly (flo, fhi in at()'s terms), can be far
+ * apart: a whole plane enters at one step, and a rate target's answer lo then falls short of the
+ * bytes, a PSNR target's answer hi passes the PSNR by far. Widening the dead zone of hi's detail
+ * layer by z in [0, FINE_ZONE] of its step moves its bytes and PSNR back toward lo's. Where lo
+ * falls FINE_SHORT (log bytes) short or hi passes by FINE_OVER dB, z is halved FINE_TRIES times on
+ * predictions (rate: the narrowest zone predicted within the bytes, PSNR: the widest at the
+ * PSNR), then measured exactly, and widened (rate) or narrowed (PSNR) by half once more if that
+ * misses. Rate: hi's layer at that zone is the answer (below) if its PSNR beats lo's; PSNR: if
+ * its file is smaller than hi's. */
+#define FINE_ZONE 0.0625 /* every zone tried is a short binary fraction: the same as a float (wl_encode_opts) */
+#define FINE_TRIES 5
+#define FINE_SHORT 0.01
+#define FINE_OVER 0.1
+static int fine(ladder *l, int rate, double t, int lo, int hi, double flo, double fhi, int *rung) {
+  const int keep = l->h.keep;
+  if (lo <= keep || hi > keep + WL_MAX_STEP || (rate ? flo > t - FINE_SHORT : fhi < t + FINE_OVER)) return 0;
+  double near = 0, far = FINE_ZONE, z = -1, f; /* z between near (hi's side of t) and far (lo's side) */
+  wl_header h = rung_header(l, hi);
+  for (int i = 0; i < FINE_TRIES; i++) {
+    h.zone = (near + far) / 2;
+    WL_TRY(predicted(l, &h, rate, &f));
+    if (rate ? log(f) <= t : f >= t) z = h.zone, *(rate ? &far : &near) = h.zone;
+    else *(rate ? &near : &far) = h.zone;
+  }
+  packed p = {0};
+  int e = 0, meets = 0;
+  for (int i = 0; i < 2 && z > 0 && !meets && !e; i++, z = rate ? 1.5 * z : z / 2) {
+    l->fine_L = hi, l->fine_z = z;
+    packed_free(&p);
+    e = rate ? pack_rung(l, hi, &p) : rung_psnr(l, hi, &f);
+    meets = !e && (rate ? plain_bytes(l, keep) + (double)(p.d.table_len + p.d.bytes) <= exp(t) : f >= t);
+  }
+  if (!e && meets && rate) { /* hi at its zone against lo, by PSNR */
+    double plo = 0, phi = 0;
+    l->fine_L = 0;
+    e = rung_psnr(l, lo, &plo);
+    l->fine_L = hi;
+    if (!e) e = rung_psnr(l, hi, &phi);
+    meets = phi > plo;
+  } else if (!e && meets) { /* hi at its zone against hi, by bytes: a wider zone can keep a plane
+                             * that it would leave empty (choose_planes) */
+    packed p0 = {0};
+    e = pack_rung(l, hi, &p);
+    l->fine_L = 0;
+    if (!e) e = pack_rung(l, hi, &p0);
+    meets = p.d.table_len + p.d.bytes < p0.d.table_len + p0.d.bytes;
+    packed_free(&l->last); /* the smaller, kept for the file (rung_file) */
+    if (meets) l->last = p, p = p0;
+    else l->last = p0;
+    l->fine_L = hi;
+  }
+  if (!e && meets) {
+    *rung = hi;
+    if (rate) packed_free(&l->below), l->below = p, p = (packed){0};
+  } else {
+    l->fine_L = 0;
+  }
+  packed_free(&p);
+  return e;
+}
+
 /* The rung meeting the target: the highest whose bytes are at most `value` (rate), or the
  * lowest whose PSNR is at least `value`. */
 static int search(ladder *l, int rate, double value, int *rung) {
@@ -427,6 +515,7 @@ static int search(ladder *l, int rate, double value, int *rung) {
   }
   WL_TRY(exact_bracket(l, rate, t, &lo, &hi, &flo, &fhi));
   *rung = rate ? lo : hi;
+  WL_TRY(fine(l, rate, t, lo, hi, flo, fhi, rung));
   if (*rung < 1) /* then hi = 1 */
     return WL_FAIL_WHY(WL_ERR_ARG, "a target of %.0f bytes is below the smallest file (%.0f bytes: one channel)", value,
                        exp(fhi));
@@ -444,12 +533,8 @@ static int rung_file(ladder *l, int L, uint8_t **out, size_t *outlen) {
   h.step = o.step;
   if (!o.step) return wl_image_file(&h, l->streams, l->bound, l->alpha, l->alpha_len, &p.d, NULL, out, outlen);
   const int kept = l->below.L == L || l->last.L == L;
-  if (kept) {
-    p = l->below.L == L ? l->below : l->last;
-  } else {
-    WL_TRY(wl_detail_quantise(&h, l->X, l->nb, l->v));
-    WL_TRY(wl_detail_pack(&h, l->v, &p.streams, &p.d));
-  }
+  if (kept) p = l->below.L == L ? l->below : l->last;
+  else WL_TRY(pack_rung(l, L, &p));
   int e = wl_image_file(&h, l->streams, l->bound, l->alpha, l->alpha_len, &p.d, p.streams, out, outlen);
   if (!kept) packed_free(&p);
   return e;
@@ -472,7 +557,7 @@ int wl_encode_target(const wl_model *m, const wl_image *img, int target, double 
   double best = -1; /* rate: the PSNR of *out, once needed (-1: not measured) */
   if (!e) e = search(&l, rate, want, &L);
   if (!e) e = rung_file(&l, L, out, outlen);
-  if (!e) *chosen = rung_opts(half, L);
+  if (!e) *chosen = chosen_of(&l, L);
   /* Fewer channels: a quarter of them under a coarse step (see the top), and among channels
    * alone, whose rungs are far apart, a detail layer on fewer channels meets a target more
    * closely. Rate: on the channels that fit; PSNR: on each smaller count from lo down (the sizes
@@ -502,7 +587,7 @@ int wl_encode_target(const wl_model *m, const wl_image *img, int target, double 
      * by its PSNR */
     if (!e && (rate ? c == first.keep || q > best : len < *outlen)) {
       free(*out);
-      *out = other, *outlen = len, *chosen = rung_opts(c, L), best = q;
+      *out = other, *outlen = len, *chosen = chosen_of(&l, L), best = q;
     } else {
       free(other);
     }

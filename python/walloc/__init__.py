@@ -60,7 +60,8 @@ class _Desc(ctypes.Structure):  # wl_model_desc
 
 
 class _Opts(ctypes.Structure):  # wl_encode_opts
-    _fields_ = [("keep", _int), ("chunk", _long), ("refine", _int), ("step", _int), ("nofill", _int), ("reserved", _int * 6)]
+    _fields_ = [("keep", _int), ("chunk", _long), ("refine", _int), ("step", _int), ("nofill", _int), ("zone", ctypes.c_float),
+                ("reserved", _int * 5)]
 
 
 _sig = {"wl_strerror": (ctypes.c_char_p, [_int]), "wl_error_detail": (ctypes.c_char_p, [_int]),
