@@ -201,6 +201,7 @@ int zl_block(zl_stream *z, const uint8_t *in, size_t n) {
 }
 
 int zl_align(zl_stream *z) {
+  if (!z->nacc) return 0; /* on a whole byte already (put() keeps fewer than 8 bits) */
   if (reserve(z, 16)) return -1;
   put(z, 0, 3); /* not final, stored */
   pad(z);

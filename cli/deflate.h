@@ -22,8 +22,8 @@ typedef struct {
 void zl_init(zl_stream *z, int head, int last);
 /* One non-final block of in[0 .. n), n >= 1. 0, or -1 when out of memory. */
 int zl_block(zl_stream *z, const uint8_t *in, size_t n);
-/* An empty stored block, so that the stream ends on a whole byte: a piece ends so before the
- * next is joined to it. 0 or -1. */
+/* An empty stored block, so that the stream ends on a whole byte (nothing where it does
+ * already): a piece ends so before the next is joined to it. 0 or -1. */
 int zl_align(zl_stream *z);
 /* An empty final block and the Adler-32 of the whole stream's input (given: pieces combine
  * theirs). 0 or -1. */
