@@ -134,7 +134,8 @@ typedef struct {
   int exact_L;   /* the last detail rung measured exactly (0: none), and its measure */
   double exact_f;
   packed last, below; /* rate: the layer of exact_L, and of the highest rung found within the
-                         bytes (a rate target's answer, written as measured) */
+                         bytes (a rate target's answer, written as measured); PSNR: last, the
+                         answer's layer where fine() coded it */
   int fine_L;         /* the rung whose detail layer has a wider dead zone, fine_z (fine()); 0: none */
   double fine_z;
 } ladder;
