@@ -439,14 +439,22 @@ static int drain(png_writer *pw, zl_stream *z, int all) {
   return 0;
 }
 
-static void lane_free(lane *l) {
+/* Its row buffers, once it takes no more rows. */
+static void lane_rows_free(lane *l) {
   free(l->prev), free(l->cur), free(l->blk);
+  l->prev = l->cur = l->blk = NULL;
+}
+
+static void lane_free(lane *l) {
+  lane_rows_free(l);
   zl_free(&l->z);
 }
 
-/* A lane with its row above zero. 0 or -1. */
-static int lane_new(lane *l, size_t rowbytes, int head, int last) {
-  l->cap = rowbytes + 1 > BLOCK_BYTES ? rowbytes + 1 : BLOCK_BYTES, l->fill = 0;
+/* A lane with its row above zero, for up to `most` bytes of filtered rows before a block (at
+ * most BLOCK_BYTES, at least a row). 0 or -1. */
+static int lane_new(lane *l, size_t rowbytes, size_t most, int head, int last) {
+  l->cap = most < BLOCK_BYTES ? most : BLOCK_BYTES, l->fill = 0;
+  l->cap = l->cap > rowbytes + 1 ? l->cap : rowbytes + 1;
   l->prev = calloc(rowbytes ? rowbytes : 1, 1), l->cur = malloc(rowbytes ? rowbytes : 1), l->blk = malloc(l->cap);
   zl_init(&l->z, head, last);
   return l->prev && l->cur && l->blk ? 0 : -1;
@@ -478,7 +486,7 @@ int png_writer_new(png_writer **out, int channels, int height, int width, int de
   put_be32(ihdr, (uint32_t)width);
   put_be32(ihdr + 4, (uint32_t)height);
   ihdr[8] = (uint8_t)depth, ihdr[9] = types[pw->n], ihdr[10] = ihdr[11] = ihdr[12] = 0;
-  if (lane_new(&pw->main, pw->rowbytes, 1, -1) || sink(user, sig, 8) || put_chunk(pw, "IHDR", ihdr, 13)) {
+  if (lane_new(&pw->main, pw->rowbytes, BLOCK_BYTES, 1, -1) || sink(user, sig, 8) || put_chunk(pw, "IHDR", ihdr, 13)) {
     png_writer_free(pw);
     return -1;
   }
@@ -524,6 +532,9 @@ static int lane_rows(const png_writer *pw, lane *l, const wl_image *rows, size_t
   return 0;
 }
 
+/* The first of H rows that piece k of n takes. */
+static size_t piece_row(size_t H, int k, int n) { return H * (size_t)k / (size_t)n; }
+
 /* The rows as pieces coded at once, after the main stream's bytes so far: each piece its own
  * lane, its raw row above taken from the main lane or the rows, its stream aligned. */
 static int write_pieces(png_writer *pw, const wl_image *rows, int pieces) {
@@ -534,22 +545,19 @@ static int write_pieces(png_writer *pw, const wl_image *rows, int pieces) {
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (int k = 0; k < pieces; k++) {
     if (e) continue;
-    const size_t r0 = H * (size_t)k / (size_t)pieces, r1 = H * (size_t)(k + 1) / (size_t)pieces;
-    int ek = lane_new(&l[k], rb, 0, k ? -1 : pw->main.z.last);
+    const size_t r0 = piece_row(H, k, pieces), r1 = piece_row(H, k + 1, pieces);
+    int ek = lane_new(&l[k], rb, (r1 - r0) * (rb + 1), 0, k ? -1 : pw->main.z.last);
     if (!ek && r0) interleave(pw, rows, r0 - 1, l[k].prev);
     if (!ek && !r0) memcpy(l[k].prev, pw->main.prev, rb);
     ek = ek || lane_rows(pw, &l[k], rows, r0, r1) || lane_flush(&l[k]) || zl_align(&l[k].z);
-    if (k < pieces - 1) { /* the last keeps its row above: the next call's */
-      free(l[k].prev), free(l[k].cur), free(l[k].blk);
-      l[k].prev = l[k].cur = l[k].blk = NULL;
-    }
+    if (k < pieces - 1) lane_rows_free(&l[k]); /* the last keeps its row above: the next call's */
     if (ek) {
 #pragma omp atomic write
       e = -1;
     }
   }
   for (int k = 0; !e && k < pieces; k++) {
-    const size_t len = (H * (size_t)(k + 1) / (size_t)pieces - H * (size_t)k / (size_t)pieces) * (rb + 1);
+    const size_t len = (piece_row(H, k + 1, pieces) - piece_row(H, k, pieces)) * (rb + 1);
     pw->main.z.adler = (uint32_t)adler32_combine(pw->main.z.adler, l[k].z.adler, (z_off_t)len);
     pw->main.z.last = l[k].z.last;
     e = drain(pw, &l[k].z, 1);

@@ -92,18 +92,27 @@ static int encode_image(const wl_model *m, const wl_image *img, float *inplace, 
   return e;
 }
 
+/* The image options of o (NULL: none): refine, step and dead zone in range, the zone with a
+ * step; an image read by rows (`whole` 0) takes none of them. */
+static int opts_check(const wl_encode_opts *o, int whole) {
+  if (!o) return 0;
+  if (!whole && (o->step || o->refine || o->zone != 0))
+    return WL_FAIL_WHY(WL_ERR_ARG, "an image read by rows is coded without detail layer or refinement");
+  if (o->refine < 0 || o->refine > WL_MAX_REFINE)
+    return WL_FAIL_WHY(WL_ERR_ARG, "refine %d: 0 to %d", o->refine, WL_MAX_REFINE);
+  if (o->step < 0 || o->step > WL_MAX_STEP) return WL_FAIL_WHY(WL_ERR_ARG, "step %d: 0 to %d", o->step, WL_MAX_STEP);
+  if (!(o->zone >= 0 && o->zone <= WL_MAX_ZONE && (o->zone == 0 || o->step)))
+    return WL_FAIL_WHY(WL_ERR_ARG, "dead zone %g: 0 to %g, with a step", o->zone, WL_MAX_ZONE);
+  return 0;
+}
+
 /* Checks img and o, then encode_image. */
 static int encode(const wl_model *m, const wl_image *img, float *inplace, const wl_encode_opts *o, uint8_t **out,
                   size_t *outlen) {
   *out = NULL;
   *outlen = 0;
   WL_TRY(wl_image_check(img));
-  if (o && (o->refine < 0 || o->refine > WL_MAX_REFINE))
-    return WL_FAIL_WHY(WL_ERR_ARG, "refine %d: 0 to %d", o->refine, WL_MAX_REFINE);
-  if (o && (o->step < 0 || o->step > WL_MAX_STEP))
-    return WL_FAIL_WHY(WL_ERR_ARG, "step %d: 0 to %d", o->step, WL_MAX_STEP);
-  if (o && !(o->zone >= 0 && o->zone <= WL_MAX_ZONE && (o->zone == 0 || o->step)))
-    return WL_FAIL_WHY(WL_ERR_ARG, "dead zone %g: 0 to %g, with a step", o->zone, WL_MAX_ZONE);
+  WL_TRY(opts_check(o, 1));
   return encode_image(m, img, inplace, o, NULL, out, outlen);
 }
 
@@ -122,8 +131,7 @@ int wl_encode_rows_chunked(const wl_model *m, const wl_image *shape, const wl_en
   *outlen = 0;
   if (!m || !get) return WL_FAIL(WL_ERR_ARG);
   WL_TRY(wl_image_shape_check(shape));
-  if (o && (o->step || o->refine))
-    return WL_FAIL_WHY(WL_ERR_ARG, "an image read by rows is coded without detail layer or refinement");
+  WL_TRY(opts_check(o, 0));
   return encode_image(m, shape, NULL, o, &src, out, outlen);
 }
 

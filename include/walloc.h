@@ -189,8 +189,8 @@ WL_API int wl_encode_inplace(const wl_model *model, wl_image *img, const wl_enco
  * rows y0 .. y0+n-1 (a nonzero return stops the encode and is returned). `shape` gives the
  * channels, height, width and depth, and whether the image has alpha (shape->alpha not NULL;
  * neither it nor the planes are read): then get fills [channels + 1][n][width], alpha last. No
- * detail layer or refinement (WL_ERR_ARG): those code the image whole. The bytes are those of
- * wl_encode. */
+ * detail layer, dead zone or refinement (WL_ERR_ARG): those code the image whole. The bytes are
+ * those of wl_encode. */
 typedef int (*wl_rows_in)(void *user, int y0, int n, float *planes);
 WL_API int wl_encode_rows(const wl_model *model, const wl_image *shape, const wl_encode_opts *opts, wl_rows_in get,
                           void *user, uint8_t **out, size_t *outlen);

@@ -108,6 +108,9 @@ typedef struct {
   wl_detail d;
 } packed;
 
+/* Its bytes in the file: table and streams. */
+static double layer_bytes(const packed *p) { return (double)(p->d.table_len + p->d.bytes); }
+
 static void packed_free(packed *p) {
   free(p->streams);
   wl_detail_free(&p->d);
@@ -339,7 +342,7 @@ static int measure(ladder *l, int L, int rate, int exact, double *value) {
   if (rate) {
     packed_free(&l->last);
     WL_TRY(pack_rung(l, L, &l->last));
-    detail = (double)(l->last.d.table_len + l->last.d.bytes);
+    detail = layer_bytes(&l->last);
     *value = plain_bytes(l, l->h.keep) + detail;
   } else {
     WL_TRY(rung_psnr(l, L, value));
@@ -443,7 +446,7 @@ static int fine(ladder *l, int rate, double t, int lo, int hi, double flo, doubl
     l->fine_L = hi, l->fine_z = z;
     packed_free(&p);
     e = rate ? pack_rung(l, hi, &p) : rung_psnr(l, hi, &f);
-    meets = !e && (rate ? plain_bytes(l, keep) + (double)(p.d.table_len + p.d.bytes) <= exp(t) : f >= t);
+    meets = !e && (rate ? plain_bytes(l, keep) + layer_bytes(&p) <= exp(t) : f >= t);
   }
   if (!e && meets && rate) { /* hi at its zone against lo, by PSNR */
     double plo = 0, phi = 0;
@@ -458,7 +461,7 @@ static int fine(ladder *l, int rate, double t, int lo, int hi, double flo, doubl
     e = pack_rung(l, hi, &p);
     l->fine_L = 0;
     if (!e) e = pack_rung(l, hi, &p0);
-    meets = p.d.table_len + p.d.bytes < p0.d.table_len + p0.d.bytes;
+    meets = layer_bytes(&p) < layer_bytes(&p0);
     packed_free(&l->last); /* the smaller, kept for the file (rung_file) */
     if (meets) l->last = p, p = p0;
     else l->last = p0;
