@@ -19,8 +19,8 @@
  * predicted from an estimate over its coefficients (wl_detail_estimate): its PSNR from their
  * squared error (the packet transform and the channel-DCT are close to orthonormal; the offset
  * stays within 0.02 dB near a target), its bytes from a zero flag at each plane's odds and
- * Exp-Golomb magnitudes, each offset by what the last exact measurement gave (before the first, by
- * a typical offset: prediction_offset()). The answer is then
+ * Exp-Golomb magnitudes, each offset by what the exact measurements gave, interpolated between
+ * the two nearest (before the first, by a typical offset: prediction_offset()). The answer is then
  * made exact: it and its neighbour on the other side of the target are measured as written and
  * decoded (exact_bracket); where the two are far apart, the finer one's dead zone is widened to
  * land between them (fine()). The latents, their
@@ -80,10 +80,11 @@ int wl_quality_opts_depth(const wl_model *m, int depth, int quality, wl_encode_o
 int wl_quality_opts(const wl_model *m, int quality, wl_encode_opts *o) { return wl_quality_opts_depth(m, 8, quality, o); }
 
 /* What the ladders of one image share: the PSNR of the first L channels alone at [L], 0 until
- * measured (the latents' first channels are the same on every ladder), and what turns a detail
- * rung's estimate (wl_detail_estimate) into a prediction, once calibrated at the last rung
- * measured exactly: its decoded PSNR less its coefficients' (within 0.02 dB from one ladder to
- * the next), or the log of its detail layer's bytes less that of the estimated bytes. */
+ * measured (the latents' first channels are the same on every ladder), and the offset that turns
+ * a detail rung's estimate (wl_detail_estimate) into a prediction on a ladder not yet measured,
+ * that of the last rung measured exactly: its decoded PSNR less its coefficients' (within 0.02 dB
+ * from one ladder to the next), or the log of its detail layer's bytes less that of the estimated
+ * bytes. */
 typedef struct {
   double alone[WL_MAX_K + 1];
   double offset;
@@ -117,6 +118,9 @@ static void packed_free(packed *p) {
   p->streams = NULL, p->L = 0;
 }
 
+/* Exact measures a ladder keeps for calibration (a search makes at most about 20). */
+#define CALS 32
+
 /* What stays fixed while rungs are tried. */
 typedef struct {
   const wl_model *m;
@@ -136,6 +140,9 @@ typedef struct {
   known *k;      /* what every ladder of the image shares */
   int exact_L;   /* the last detail rung measured exactly (0: none), and its measure */
   double exact_f;
+  int ncal;      /* the detail rungs measured exactly on this ladder, ascending: their offsets */
+  int cal_L[CALS];
+  double cal_o[CALS];
   packed last, below; /* rate: the layer of exact_L, and of the highest rung found within the
                          bytes (a rate target's answer, written as measured); PSNR: last, the
                          answer's layer where fine() coded it */
@@ -229,7 +236,7 @@ static int ladder_init(ladder *l, const wl_model *m, const wl_image *img, int ke
  * work that channels alone use. */
 static int ladder_narrow(ladder *l, int c) {
   l->h.keep = c;
-  l->exact_L = l->fine_L = 0;
+  l->exact_L = l->fine_L = l->ncal = 0;
   packed_free(&l->last);
   packed_free(&l->below);
   WL_TRY(wl_packets(&l->s, l->m->d.J, &l->w, &l->X));
@@ -306,20 +313,50 @@ static int rung_psnr(ladder *l, int L, double *psnr) {
   return 0;
 }
 
-/* The offset of a prediction before any calibration: rate, the log of the streams' bytes over
- * the estimate's, -0.18 to -0.54 once calibrated on six val2 photos (the adaptive contexts code
- * fewer bits than the estimate's zero flags and Exp-Golomb codes); PSNR, the estimate's squared
- * error being in units of the signal's range, that range in dB (calibrated, 0.05 to 0.5 dB
- * below it). Predicting from the start spares an exact measure at the search's first guess. */
-static double prediction_offset(const ladder *l, int rate) {
-  return l->k->calibrated ? l->k->offset : rate ? -0.3 : -20 * log10((double)((1 << l->img->depth) - 1));
+/* The offset of rung L's prediction. Between two rungs of the ladder measured exactly, the one
+ * interpolated linearly between theirs: the estimate's slope can be off by half (summer_1am_s2 at
+ * 35 dB), and one offset, calibrated at either end, then put the crossing near the other end,
+ * so that each exact measure moved the bracket by one rung (14 of them). Outside them, the
+ * nearest one's; before any on this ladder, the last on the image's ladders; before any at all, a
+ * typical offset: rate, the log of the streams' bytes over the estimate's, -0.18 to -0.54 once
+ * calibrated on six val2 photos (the adaptive contexts code fewer bits than the estimate's zero
+ * flags and Exp-Golomb codes); PSNR, the estimate's squared error being in units of the signal's
+ * range, that range in dB (calibrated, 0.05 to 0.5 dB below it). Predicting from the start
+ * spares an exact measure at the search's first guess. */
+static double prediction_offset(const ladder *l, int L, int rate) {
+  const int n = l->ncal;
+  const int *c = l->cal_L;
+  const double *o = l->cal_o;
+  if (!n) return l->k->calibrated ? l->k->offset : rate ? -0.3 : -20 * log10((double)((1 << l->img->depth) - 1));
+  if (L <= c[0]) return o[0];
+  if (L >= c[n - 1]) return o[n - 1];
+  int i = 1;
+  while (c[i] < L) i++;
+  return o[i - 1] + (o[i] - o[i - 1]) * (L - c[i - 1]) / (c[i] - c[i - 1]);
 }
 
-/* The predicted bytes (rate) or PSNR of the detail rung of header h (see the top). */
-static int predicted(ladder *l, const wl_header *h, int rate, double *value) {
+/* Keeps rung L's offset o, measured exactly, in the ladder's list (ascending in L). */
+static void calibrate(ladder *l, int L, double o) {
+  l->k->offset = o;
+  l->k->calibrated = 1;
+  int i = 0;
+  while (i < l->ncal && l->cal_L[i] < L) i++;
+  if (i < l->ncal && l->cal_L[i] == L) {
+    l->cal_o[i] = o;
+    return;
+  }
+  if (l->ncal == CALS) return;
+  memmove(l->cal_L + i + 1, l->cal_L + i, sizeof *l->cal_L * (size_t)(l->ncal - i));
+  memmove(l->cal_o + i + 1, l->cal_o + i, sizeof *l->cal_o * (size_t)(l->ncal - i));
+  l->cal_L[i] = L, l->cal_o[i] = o;
+  l->ncal++;
+}
+
+/* The predicted bytes (rate) or PSNR of detail rung L of header h (see the top). */
+static int predicted(ladder *l, const wl_header *h, int L, int rate, double *value) {
   double se, bits;
   WL_TRY(wl_detail_estimate(h, l->X, l->nb, stride(rate), &se, &bits));
-  const double o = prediction_offset(l, rate);
+  const double o = prediction_offset(l, L, rate);
   *value = rate ? plain_bytes(l, l->h.keep) + exp(log(bits / 8 + 1) + o) : psnr_se(l->img, se) + o;
   return 0;
 }
@@ -338,7 +375,7 @@ static int measure(ladder *l, int L, int rate, int exact, double *value) {
     return 0;
   }
   double se, bits, detail = 0;
-  if (!exact) return predicted(l, &h, rate, value);
+  if (!exact) return predicted(l, &h, L, rate, value);
   if (rate) {
     packed_free(&l->last);
     WL_TRY(pack_rung(l, L, &l->last));
@@ -348,8 +385,7 @@ static int measure(ladder *l, int L, int rate, int exact, double *value) {
     WL_TRY(rung_psnr(l, L, value));
   }
   WL_TRY(wl_detail_estimate(&h, l->X, l->nb, stride(rate), &se, &bits));
-  l->k->offset = rate ? log(detail + 1) - log(bits / 8 + 1) : *value - psnr_se(l->img, se);
-  l->k->calibrated = 1;
+  calibrate(l, L, rate ? log(detail + 1) - log(bits / 8 + 1) : *value - psnr_se(l->img, se));
   l->exact_L = L;
   l->exact_f = *value;
   return 0;
@@ -436,7 +472,7 @@ static int fine(ladder *l, int rate, double t, int lo, int hi, double flo, doubl
   wl_header h = rung_header(l, hi);
   for (int i = 0; i < FINE_TRIES; i++) {
     h.zone = (near + far) / 2;
-    WL_TRY(predicted(l, &h, rate, &f));
+    WL_TRY(predicted(l, &h, hi, rate, &f));
     if (rate ? log(f) <= t : f >= t) z = h.zone, *(rate ? &far : &near) = h.zone;
     else *(rate ? &near : &far) = h.zone;
   }
