@@ -531,9 +531,12 @@ static int search(ladder *l, int rate, double value, int *rung) {
       if (up) glo /= 2; else ghi /= 2;
     }
     side = up ? 1 : -1;
-    if (hi - lo <= 1) break;
+    if (hi - lo <= 1 || (!rate && hi <= l->h.keep && l->h.keep > quarter_of(l->m))) break;
     int next;
-    if (!rate && hi <= l->h.keep) { /* among channels alone, each a decoder run: halving */
+    if (!rate && lo < l->h.keep && hi > l->h.keep) { /* all channels alone: their PSNR is known
+                                                      * (ladder_init, ladder_narrow) */
+      next = l->h.keep;
+    } else if (!rate && hi <= l->h.keep) { /* among channels alone, each a decoder run: halving */
       next = (lo + hi) / 2;
     } else if (lo >= 1 && hi <= top) {
       /* bracketed: the rung beside the interpolated crossing on the answer's side (rate: the
@@ -552,6 +555,12 @@ static int search(ladder *l, int rate, double value, int *rung) {
     }
     pL = L, pf = f;
     L = next < lo + 1 ? lo + 1 : next > hi - 1 ? hi - 1 : next;
+  }
+  if (hi - lo > 1) { /* PSNR, met by channels alone on a ladder of more than a quarter of them: the
+                      * ladders of fewer channels find the smallest such count, if it is at most a
+                      * quarter, and beat a larger one with a detail layer (wl_encode_target) */
+    *rung = hi;
+    return 0;
   }
   WL_TRY(exact_bracket(l, rate, t, &lo, &hi, &flo, &fhi));
   *rung = rate ? lo : hi;
