@@ -189,6 +189,17 @@ def main():
                     _, _, q = evaluate(png, "--keep", keep, "--step", str(int(step) - 1))
                     assert q < d, "%s --psnr %g: step %d gives %.3f dB too" % (os.path.basename(png), d, int(step) - 1, q)
 
+    @test("detail: a --psnr that channels alone meet gives a file no larger than the smallest --keep k (k up to K/2) "
+          "that reaches it: the search tries counts above K/4 alone only as all K/2 of them")
+    def _():
+        for png, half, targets in ((GARDEN, 6, (30.6, 31, 32)), (GRAY, 2, (42, 43))):
+            alone = [evaluate(png, "--keep", str(k)) for k in range(1, half + 1)]
+            for d in targets:
+                best = min(n for n, _, p in alone if p >= d)
+                n, _, p = evaluate(png, "--psnr", str(d))
+                assert p >= d and n <= best, "%s --psnr %g: %d bytes at %.3f dB, channels alone %d" % (
+                    os.path.basename(png), d, n, p, best)
+
     @test("detail: a target's file is the file of the settings it reports (-v -v): --keep, --step and --dead-zone "
           "give the same bytes, with alpha too, on a detail layer (with a wider dead zone: storm16 at 540 bytes, where "
           "steps 396 and 397 make 521 and 544) or channels alone")
