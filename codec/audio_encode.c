@@ -172,7 +172,7 @@ static int code_envelope(wl_audio_encoder *e, long n) {
 static int code_detail(wl_audio_encoder *e, uint8_t **streams, wl_detail *d) {
   wl_header *h = &e->h;
   float *Xh;
-  WL_TRY(wl_synthesis_packets(e->m, h, e->q, &e->syn, &Xh));
+  WL_TRY(wl_synthesis_packets(e->m, h, e->q, &e->syn, &Xh, NULL));
   wl_detail_residual(h, e->work.x, Xh);
   WL_TRY(wl_detail_quantise(h, e->work.x, NULL, e->dv));
   WL_TRY(wl_detail_pack(h, e->dv, streams, d));

@@ -11,8 +11,10 @@
  *   entropy mode (table, adaptive or predictive) | (bits - 2) << 2 with its values' bits
  *   (2 .. 16), or 0xff: all zero, no stream; and, unless zero,
  *   its stream bytes as a LEB128 varint (1 .. the bound of a 16-bit plane, shortest spelling),
- * and the n planes' streams after the latents'. An encode without a detail layer writes
- * version 1.
+ * and the n planes' streams after the latents'. Version 5 has the layout of version 3; its
+ * detail layer refines the decoder network's packets split to level J, where version 3's refined
+ * the packets of the decoded samples (synthesis.c; both are read, version 5 is written). An
+ * encode without a detail layer writes version 1.
  *
  * Audio is a stream of records (version 2), written and read one at a time, so neither side
  * holds more than a chunk, and the length need not be known before the end:
@@ -75,7 +77,7 @@ static void write_table(const wl_header *h, uint8_t *p) {
 static void write_fixed(const wl_header *h, uint8_t *p, uint32_t a, uint32_t b, int flags, uint32_t c) {
   memcpy(p, magic, 4);
   p[4] = (uint8_t)(h->modality == WL_MODALITY_AUDIO ? h->fill || h->has_detail ? WL_FORMAT_VERSION_FILL : WL_FORMAT_VERSION_AUDIO
-                   : h->step ? WL_FORMAT_VERSION_DETAIL : WL_FORMAT_VERSION);
+                   : h->step ? WL_FORMAT_VERSION_SPLIT : WL_FORMAT_VERSION);
   p[5] = (uint8_t)h->modality;
   p[6] = (uint8_t)h->J;
   p[7] = (uint8_t)h->bits;
@@ -136,7 +138,7 @@ int wl_header_peek(const uint8_t *p, size_t len, wl_header *h) {
   if (len < 6) return WL_FAIL(WL_ERR_TRUNCATED);
   h->version = p[4];
   h->modality = p[5];
-  if (h->version < WL_FORMAT_VERSION || h->version > WL_FORMAT_VERSION_FILL) return WL_FAIL(WL_ERR_VERSION);
+  if (h->version < WL_FORMAT_VERSION || h->version > WL_FORMAT_VERSION_SPLIT) return WL_FAIL(WL_ERR_VERSION);
   if (h->modality != WL_MODALITY_IMAGE && h->modality != WL_MODALITY_AUDIO) return WL_FAIL(WL_ERR_CORRUPT);
   const int audio = h->modality == WL_MODALITY_AUDIO;
   if (audio != (h->version == WL_FORMAT_VERSION_AUDIO || h->version == WL_FORMAT_VERSION_FILL))
@@ -330,7 +332,7 @@ int wl_header_read(const uint8_t *p, size_t len, wl_header *h) {
   WL_TRY(wl_header_peek(p, len, h));
   if (h->modality == WL_MODALITY_AUDIO) return read_stream(p, len, h);
   if (len < h->header_len) return WL_FAIL(WL_ERR_TRUNCATED);
-  if (h->version == WL_FORMAT_VERSION_DETAIL) {
+  if (h->version == WL_FORMAT_VERSION_DETAIL || h->version == WL_FORMAT_VERSION_SPLIT) {
     wl_detail d;
     if (len < h->header_len + 2) return WL_FAIL(WL_ERR_TRUNCATED);
     h->step = (int)wl_get16(p + h->header_len);

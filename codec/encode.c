@@ -19,7 +19,7 @@ static int code_detail(const wl_model *m, const wl_header *h, const int16_t *q, 
   wl_work sw = {0};
   float *Xh;
   int16_t *v = malloc(sizeof(int16_t) * n);
-  int e = v ? wl_synthesis_packets(m, h, q, &sw, &Xh) : WL_FAIL(WL_ERR_NOMEM);
+  int e = v ? wl_synthesis_packets(m, h, q, &sw, &Xh, NULL) : WL_FAIL(WL_ERR_NOMEM);
   if (!e) {
     wl_detail_residual(h, X, Xh);
     e = wl_detail_quantise(h, X, NULL, v);

@@ -252,8 +252,13 @@ void wl_dequantise_part(const wl_model *m, const int16_t *q, long P, int keep, l
 int wl_synthesise(const wl_model *m, const wl_header *h, const int16_t *q, const int16_t *detail, float *out,
                   wl_work *w);
 /* An image's reconstruction from q alone, as J-level packets Xh (D, lat_h, lat_w) in w->x: what
- * the detail layer is added to. */
-int wl_synthesis_packets(const wl_model *m, const wl_header *h, const int16_t *q, wl_work *w, float **Xh);
+ * the detail layer is added to; and, unless `alone` is NULL (images only), in alone (D lat_h lat_w
+ * floats) the samples (C, height, width) that wl_synthesise makes of q alone. */
+int wl_synthesis_packets(const wl_model *m, const wl_header *h, const int16_t *q, wl_work *w, float **Xh,
+                         float *alone);
+/* Whether h's detail layer refines the decoder network's packets split to level J (images, but
+ * for version 3 files: the packets of the decoded samples; synthesis.c). */
+int wl_detail_split(const wl_header *h);
 int wl_work_reserve_synthesis(wl_work *w, const wl_model *m, const wl_header *h);
 /* decode.c: reads an image's header into h, checks that m made it, and decodes its keep latent
  * planes into *q (malloc'd). */

@@ -279,7 +279,7 @@ static int forward(stage *s, int lap, long pa, long pb, float *out, long cs) {
   const long nin = ((long)n << J) * in->w, rows = (long)(b - a) * s->w;
   WL_TRY(wl_grow(&s->tmp, &s->tcap, (size_t)in->C * nin));
   WL_TRY(gather(in, s, (long)lap * in->H + ia * (1 << J), (long)lap * in->H + ib * (1 << J), s->tmp, nin));
-  WL_TRY(wl_wpt2_forward(s->tmp, in->C, n << J, in->w, J, s->tmp));
+  if (J) WL_TRY(wl_wpt2_forward(s->tmp, in->C, n << J, in->w, J, s->tmp)); /* J 0: the packets as they are */
   copy_rows(out, cs, s->tmp + (long)M * s->w, (long)n * s->w, s->C, rows);
   wl_detail_add_part(s->p->h, s->p->v, pa, rows, out, cs);
   return 0;
@@ -332,8 +332,11 @@ static stage *build(pipe *p) {
     top = dense(p, m->D / 4, g, m->fine_out_w, NULL);
     top->in2 = z, top->silu = 1;
   }
-  stage *img = transform(p, inverse, h->channels, wl_decoder_levels(m), top);
-  if (p->v) img = transform(p, inverse, h->channels, h->J, transform(p, forward, m->D, h->J, img));
+  const int L = wl_decoder_levels(m);
+  stage *img;
+  if (!p->v) img = transform(p, inverse, h->channels, L, top);
+  else if (wl_detail_split(h)) img = transform(p, inverse, h->channels, h->J, transform(p, forward, m->D, h->J - L, top));
+  else img = transform(p, inverse, h->channels, h->J, transform(p, forward, m->D, h->J, transform(p, inverse, h->channels, L, top)));
   for (int i = 0; i < p->n; i++) {
     stage *s = &p->st[i];
     for (int t = 0; t < 2; t++) {

@@ -2,7 +2,10 @@
  * streams -> q -> tabulated inverse companding (+ fill for channels not sent) -> decoder
  * network X (decoder.c) -> inverse packets -> post-filter (1-D models that have one,
  * postfilter.c) -> [with a detail layer (detail.c): packets again, + the detail, inverse
- * packets (audio: no second post-filter)] -> crop, rescale, clamp, round. */
+ * packets (audio: no second post-filter)] -> crop, rescale, clamp, round. An image's packets
+ * for the detail layer are X itself, split from the decoder's wl_decoder_levels(m) to J
+ * (wl_detail_split), instead of the inverse transform's samples transformed again: half the
+ * transform work of a decode with a detail layer (version 3 files keep the old way). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,9 +48,14 @@ int wl_dequantise(const wl_model *m, const int16_t *q, int keep, long n, float *
   return bad ? WL_FAIL_WHY(WL_ERR_ARG, "a latent outside the %d-bit range", m->d.bits) : 0;
 }
 
+int wl_detail_split(const wl_header *h) {
+  return h->modality == WL_MODALITY_IMAGE && h->version != WL_FORMAT_VERSION_DETAIL;
+}
+
 /* The reconstruction before the detail layer: the signal x^ (C, Hp, Wp), scaled and padded, in
- * wk->x (sized here). */
-static int reconstruct(const wl_model *m, const wl_header *h, const int16_t *q, wl_work *wk) {
+ * wk->x (sized here); an image's packets of wl_decoder_levels(m) there instead, without
+ * `inverse`. */
+static int reconstruct(const wl_model *m, const wl_header *h, const int16_t *q, wl_work *wk, int inverse) {
   const int C = h->channels, Wp = h->lat_w << h->J, Hp = h->modality == WL_MODALITY_AUDIO ? 1 : h->lat_h << h->J;
   WL_TRY(wl_work_reserve_synthesis(wk, m, h));
   float *X = wk->x;
@@ -59,15 +67,24 @@ static int reconstruct(const wl_model *m, const wl_header *h, const int16_t *q, 
     return m->F ? wl_fir_apply(m->post, m->F, X, C, Wp, wk->scratch) : 0;
   }
   /* the network's activations are free again: the transform's scratch where they are enough */
-  return wl_wpt2_inverse_with(X, C, Hp, Wp, wl_decoder_levels(m), X, wk->net, wk->ncap);
+  return inverse ? wl_wpt2_inverse_with(X, C, Hp, Wp, wl_decoder_levels(m), X, wk->net, wk->ncap) : 0;
 }
 
-int wl_synthesis_packets(const wl_model *m, const wl_header *h, const int16_t *q, wl_work *w, float **Xh) {
-  WL_TRY(reconstruct(m, h, q, w));
+int wl_synthesis_packets(const wl_model *m, const wl_header *h, const int16_t *q, wl_work *w, float **Xh,
+                         float *alone) {
+  const int split = wl_detail_split(h), L = wl_decoder_levels(m), C = h->channels, J = h->J;
+  const int Hp = h->lat_h << J, Wp = h->lat_w << J;
+  WL_TRY(reconstruct(m, h, q, w, !split));
   *Xh = w->x;
-  if (h->modality == WL_MODALITY_AUDIO)
-    return wl_wpt1_forward_with(w->x, h->channels, h->lat_w << h->J, h->J, w->x, w->scratch, w->scap);
-  return wl_wpt2_forward(w->x, h->channels, h->lat_h << h->J, h->lat_w << h->J, h->J, w->x);
+  if (h->modality == WL_MODALITY_AUDIO) return wl_wpt1_forward_with(w->x, C, Wp, J, w->x, w->scratch, w->scap);
+  if (alone) { /* the samples of q alone, as wl_synthesise makes them, before the packets change */
+    memcpy(alone, w->x, sizeof(float) * (size_t)C * Hp * Wp);
+    if (split) WL_TRY(wl_wpt2_inverse_with(alone, C, Hp, Wp, L, alone, w->net, w->ncap));
+    wl_signal_unscale(alone, Hp, Wp, &(wl_signal){2, C, h->height, h->width, h->depth, NULL, 0}, alone);
+  }
+  if (split) /* the C 4^L bands of the decoder's packets, each split J - L levels more */
+    return L < J ? wl_wpt2_forward(w->x, C << 2 * L, Hp >> L, Wp >> L, J - L, w->x) : 0;
+  return wl_wpt2_forward(w->x, C, Hp, Wp, J, w->x);
 }
 
 int wl_synthesise(const wl_model *m, const wl_header *h, const int16_t *q, const int16_t *detail, float *out,
@@ -76,7 +93,7 @@ int wl_synthesise(const wl_model *m, const wl_header *h, const int16_t *q, const
   const int Hp = shape.dims == 2 ? h->lat_h << h->J : 1, Wp = h->lat_w << h->J;
   wl_work own = {0}, *wk = w ? w : &own;
   float *X;
-  int e = detail ? wl_synthesis_packets(m, h, q, wk, &X) : reconstruct(m, h, q, wk);
+  int e = detail ? wl_synthesis_packets(m, h, q, wk, &X, NULL) : reconstruct(m, h, q, wk, 1);
   if (!e && detail) {
     wl_detail_add(h, detail, X, X);
     e = shape.dims == 1 ? wl_wpt1_inverse_with(X, h->channels, Wp, h->J, X, wk->scratch, wk->scap)

@@ -37,6 +37,9 @@ extern "C" {
 #define WL_FORMAT_VERSION_AUDIO 2 /* .wlc version of audio (a stream of chunk records) */
 #define WL_FORMAT_VERSION_DETAIL 3 /* .wlc version of images with a detail layer (wl_encode_opts.step) */
 #define WL_FORMAT_VERSION_FILL 4  /* .wlc version of audio with a band envelope (the default) */
+#define WL_FORMAT_VERSION_SPLIT 5 /* .wlc version of images with a detail layer, written since 0.2: the
+                                     layer refines the decoder network's packets split to level J
+                                     (version 3, still read: the packets of its decoded samples) */
 
 /* Limits checked on every input and every header field before allocation. */
 #define WL_MAX_DIM (1 << 16)       /* width and height: 1 .. 65536 (so at most 2^32 pixels: the

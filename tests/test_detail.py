@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 """The detail layer and rate control (codec/detail.c, codec/search/target.c), from outside:
-- an independent numpy/PyWavelets decode of a version 3 file (the reference decoder of
-  test_reference_decoder.py, then the packets again, + the orthonormal channel DCT of the
-  integer detail planes from `walloc latents --detail` times 2^(2 - s/64), the inverse packets)
-  agrees with `walloc decode`;
+- an independent numpy/PyWavelets decode of a version 5 file (the network of the reference
+  decoder of test_reference_decoder.py, its packets split to level J, + the orthonormal channel
+  DCT of the integer detail planes from `walloc latents --detail` times 2^(2 - s/64), the inverse
+  packets) agrees with `walloc decode`;
 - at fine steps the mean squared error is that of a uniform quantiser, step^2 / 12 (plus the
   1/12 of the output's own rounding), and rate and PSNR rise with the step and with -Q;
 - --size never exceeds its bytes, --bpp lands within 3% below its rate, --psnr reaches its
@@ -47,8 +47,8 @@ def channel_dct(C):
 def reference(model, lat, det, step, width, height, depth):
     meta, t = load_model(model)
     C, J = int(meta["channels"]), int(meta["J"])
-    x = inverse_packets(decoder_forward(meta, t, decoder_input(meta, t, np.load(lat))), C, J - ("fine_N" in meta))
-    X = forward_packets(x, J)
+    Xd, L = decoder_forward(meta, t, decoder_input(meta, t, np.load(lat))), J - ("fine_N" in meta)
+    X = forward_packets(Xd, J - L) if J > L else Xd  # each band of level L split to level J
     v = np.load(det).astype(np.float64)  # (4^J C, h, w): plane b C + k
     B = 4 ** J
     r = np.einsum("kc,bkhw->cbhw", channel_dct(C), v.reshape(B, C, *v.shape[1:])) * 2.0 ** (2 - step / 64)
@@ -267,7 +267,7 @@ def main():
     def _():
         rc, _, err = run("encode", "-q", "-f", "--step", "200", GARDEN, "-o", T("i.wlc"))
         rc, out, err = run("info", "--json", T("i.wlc"))
-        assert rc == 0 and json.loads(out)["detail_step"] == 200 and json.loads(out)["version"] == 3, out
+        assert rc == 0 and json.loads(out)["detail_step"] == 200 and json.loads(out)["version"] == 5, out
         run("encode", "-q", "-f", GARDEN, "-o", T("p.wlc"))
         rc, out, err = run("info", "--json", T("p.wlc"))
         assert json.loads(out)["version"] == 1 and json.loads(out)["detail_step"] == 0, out

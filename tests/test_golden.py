@@ -88,7 +88,7 @@ def main():
     want = {l.split()[0]: l.split()[1:] for l in open(GOLDEN) if l.strip() and not l.startswith("#")}
     kept = {n: want.pop(n) for n in list(want) if n.startswith("file:")}
 
-    @test("golden: the committed .wlc files of each version (images 1: latents, 3: a detail layer; audio 2, "
+    @test("golden: the committed .wlc files of each version (images 1: latents, 3 and 5: a detail layer; audio 2, "
           "4: a band envelope) decode to the recorded samples")
     def _():
         bad = [n for n in files if kept.get(n) != files[n]]

@@ -178,11 +178,9 @@ static double psnr_of(const wl_image *a, const float *b) {
 static int decoded(ladder *l, int c, int alone, wl_work *w, float **Xh) {
   wl_header h = l->h;
   h.keep = c, h.step = 0;
-  if (!alone) return wl_synthesis_packets(l->m, &h, l->q, w, Xh);
-  WL_TRY(wl_synthesise(l->m, &h, l->q, NULL, l->x, w)); /* its padded samples stay in w->x */
-  l->k->alone[c] = psnr_of(l->img, l->x);
-  *Xh = w->x;
-  return wl_wpt2_forward(w->x, h.channels, h.lat_h << h.J, h.lat_w << h.J, h.J, w->x);
+  WL_TRY(wl_synthesis_packets(l->m, &h, l->q, w, Xh, alone ? l->x : NULL));
+  if (alone) l->k->alone[c] = psnr_of(l->img, l->x);
+  return 0;
 }
 
 /* The decoder's packets Xh of the first h.keep latents (decoded in work w, unless kept; with

@@ -22,7 +22,7 @@ for name, model in (("garden-rgb8.png", "rgb"), ("garden-rgba8.png", "rgb-linear
     sh("encode", "-q", "-f", "--keep", "3", "-m", model, os.path.join(images, name),
        "-o", os.path.join(out, "decode", model + ".wlc"))
     sh("encode", "-q", "-f", "--keep", "2", "--step", "300", "-m", model, os.path.join(images, name),
-       "-o", os.path.join(out, "decode", model + "-detail.wlc"))  # version 3: a detail layer
+       "-o", os.path.join(out, "decode", model + "-detail.wlc"))  # version 5: a detail layer
 t = np.arange(3000) / 8000.0
 for channels, model in ((2, "stereo"), (1, "mono")):
     clip = os.path.join(out, "clip%d.wav" % channels)
