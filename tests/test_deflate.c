@@ -49,7 +49,7 @@ static int pieces(const uint8_t *in, size_t n, int k, int reach) {
       if (!buf) e = 1;
       else all.buf = buf, all.cap = all.len + p.len + 64;
     }
-    if (!e) memcpy(all.buf + all.len, p.buf, p.len), all.len += p.len;
+    if (!e && p.len) memcpy(all.buf + all.len, p.buf, p.len), all.len += p.len; /* an empty piece has no buffer */
     zl_free(&p);
   }
   const int ok = !e && !zl_finish(&all, all.adler) && inflates_to(all.buf, all.len, in, n);
