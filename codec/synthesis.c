@@ -48,6 +48,11 @@ int wl_dequantise(const wl_model *m, const int16_t *q, int keep, long n, float *
   return bad ? WL_FAIL_WHY(WL_ERR_ARG, "a latent outside the %d-bit range", m->d.bits) : 0;
 }
 
+/* The shape of h's signal, as wl_signal_unscale crops it. */
+static wl_signal shape_of(const wl_header *h) {
+  return (wl_signal){h->modality == WL_MODALITY_AUDIO ? 1 : 2, h->channels, h->height, h->width, h->depth, NULL, 0};
+}
+
 int wl_detail_split(const wl_header *h) {
   return h->modality == WL_MODALITY_IMAGE && h->version != WL_FORMAT_VERSION_DETAIL;
 }
@@ -80,7 +85,8 @@ int wl_synthesis_packets(const wl_model *m, const wl_header *h, const int16_t *q
   if (alone) { /* the samples of q alone, as wl_synthesise makes them, before the packets change */
     memcpy(alone, w->x, sizeof(float) * (size_t)C * Hp * Wp);
     if (split) WL_TRY(wl_wpt2_inverse_with(alone, C, Hp, Wp, L, alone, w->net, w->ncap));
-    wl_signal_unscale(alone, Hp, Wp, &(wl_signal){2, C, h->height, h->width, h->depth, NULL, 0}, alone);
+    const wl_signal shape = shape_of(h);
+    wl_signal_unscale(alone, Hp, Wp, &shape, alone);
   }
   if (split) /* the C 4^L bands of the decoder's packets, each split J - L levels more */
     return L < J ? wl_wpt2_forward(w->x, C << 2 * L, Hp >> L, Wp >> L, J - L, w->x) : 0;
@@ -89,7 +95,7 @@ int wl_synthesis_packets(const wl_model *m, const wl_header *h, const int16_t *q
 
 int wl_synthesise(const wl_model *m, const wl_header *h, const int16_t *q, const int16_t *detail, float *out,
                   wl_work *w) {
-  const wl_signal shape = {h->modality == WL_MODALITY_AUDIO ? 1 : 2, h->channels, h->height, h->width, h->depth, NULL, 0};
+  const wl_signal shape = shape_of(h);
   const int Hp = shape.dims == 2 ? h->lat_h << h->J : 1, Wp = h->lat_w << h->J;
   wl_work own = {0}, *wk = w ? w : &own;
   float *X;

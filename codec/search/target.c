@@ -511,6 +511,14 @@ static int fine(ladder *l, int rate, double t, int lo, int hi, double flo, doubl
   return e;
 }
 
+/* Whether a PSNR target is met by channels alone (rung hi) on a ladder of more than a quarter of
+ * them: the search stops there, unsure of the count, since the ladders of fewer channels, searched
+ * next, find the smallest such count if it is at most a quarter, and beat a larger one with a
+ * detail layer (wl_encode_target). */
+static int alone_met(const ladder *l, int rate, int hi) {
+  return !rate && hi <= l->h.keep && l->h.keep > quarter_of(l->m);
+}
+
 /* The rung meeting the target: the highest whose bytes are at most `value` (rate), or the
  * lowest whose PSNR is at least `value`. */
 static int search(ladder *l, int rate, double value, int *rung) {
@@ -529,7 +537,7 @@ static int search(ladder *l, int rate, double value, int *rung) {
       if (up) glo /= 2; else ghi /= 2;
     }
     side = up ? 1 : -1;
-    if (hi - lo <= 1 || (!rate && hi <= l->h.keep && l->h.keep > quarter_of(l->m))) break;
+    if (hi - lo <= 1 || alone_met(l, rate, hi)) break;
     int next;
     if (!rate && lo < l->h.keep && hi > l->h.keep) { /* all channels alone: their PSNR is known
                                                       * (ladder_init, ladder_narrow) */
@@ -554,9 +562,7 @@ static int search(ladder *l, int rate, double value, int *rung) {
     pL = L, pf = f;
     L = next < lo + 1 ? lo + 1 : next > hi - 1 ? hi - 1 : next;
   }
-  if (hi - lo > 1) { /* PSNR, met by channels alone on a ladder of more than a quarter of them: the
-                      * ladders of fewer channels find the smallest such count, if it is at most a
-                      * quarter, and beat a larger one with a detail layer (wl_encode_target) */
+  if (hi - lo > 1 && alone_met(l, rate, hi)) {
     *rung = hi;
     return 0;
   }
