@@ -10,7 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/mman.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -53,8 +58,8 @@ static int walk(list *l, const char *dir, size_t root, const char *const *exts) 
   int rc = 0;
   for (struct dirent *e; !rc && (e = readdir(d));) {
     if (e->d_name[0] == '.') continue; /* ., .., hidden files and temporary outputs */
-    char *p;
-    if (asprintf(&p, "%s/%s", dir, e->d_name) < 0) { rc = cli_fail(dir, "out of memory"); break; }
+    char *p = io_join(dir, e->d_name);
+    if (!p) { rc = cli_fail(dir, "out of memory"); break; }
     if (add(&here, p, p)) rc = cli_fail(dir, "out of memory");
     free(p);
   }
@@ -92,8 +97,8 @@ static outcome run_one(cli_opts *o, int (*one)(cli_opts *, const char *), const 
   free(o->last_out);
   o->last_out = NULL;
   const int rc = one(o, l->in[i]);
-  outcome r = {i, rc ? 1 : o->skipped ? 2 : 0, size_of(l->in[i]), rc || o->skipped ? 0 : size_of(o->last_out),
-               o->last_model, ""};
+  const int status = rc ? 1 : o->skipped ? 2 : 0; /* bytes only of what was coded: the ratio is theirs */
+  outcome r = {i, status, status ? 0 : size_of(l->in[i]), status ? 0 : size_of(o->last_out), o->last_model, ""};
   snprintf(r.path, sizeof r.path, "%s", o->last_out ? o->last_out : "");
   return r;
 }
@@ -124,20 +129,44 @@ static int json_field(const char *line, const char *key, char *out, size_t n) {
   return *p == '"' ? 0 : -1;
 }
 
+/* path without repeated or trailing slashes and "." components, into out (apart from path, at
+ * least strlen(path) + 1 bytes): data//a/./x.png and ./data/a/x.png are data/a/x.png. */
+static void normal(const char *path, char *out) {
+  char *o = out;
+  for (const char *p = path; *p;) {
+    if (*p == '/') {
+      if (o == out || o[-1] != '/') *o++ = '/';
+      p++;
+    } else if (p[0] == '.' && (p[1] == '/' || !p[1]) && (p == path || p[-1] == '/')) {
+      p += p[1] ? 2 : 1;
+    } else {
+      *o++ = *p++;
+    }
+  }
+  while (o - out > 1 && o[-1] == '/') o--;
+  *o = 0;
+}
+
 /* --manifest resume: marks (done[i] = 1) the inputs the manifest records as coded whose output
- * is still there. */
+ * is still there, the paths compared as normal() spells them (data/ and data name one folder). */
 static int manifest_done(const cli_opts *o, const list *l, char *done) {
   FILE *f = fopen(o->manifest, "r");
   if (!f) return errno == ENOENT ? 0 : cli_fail(o->manifest, "cannot read: %s", strerror(errno));
-  char *line = NULL, in[4096], out[4096], status[16];
-  size_t cap = 0;
+  char *line = NULL, in[4096], out[4096], status[16], *mine = NULL, rec[4096];
+  size_t cap = 0, most = 0;
+  for (int i = 0; i < l->n; i++) most = strlen(l->in[i]) > most ? strlen(l->in[i]) : most;
+  if (!(mine = malloc(most + 1))) { fclose(f); return cli_fail(o->manifest, "out of memory"); }
   while (getline(&line, &cap, f) > 0) {
     if (json_field(line, "input", in, sizeof in) || json_field(line, "output", out, sizeof out) ||
         json_field(line, "status", status, sizeof status) || strcmp(status, "done") || access(out, F_OK))
       continue;
-    for (int i = 0; i < l->n; i++)
-      if (!strcmp(l->in[i], in)) done[i] = 1;
+    normal(in, rec);
+    for (int i = 0; i < l->n; i++) {
+      normal(l->in[i], mine);
+      if (!strcmp(mine, rec)) done[i] = 1;
+    }
   }
+  free(mine);
   free(line);
   fclose(f);
   return 0;
@@ -172,7 +201,11 @@ static void count(totals *t, const list *l, const outcome *r, int progress) {
   fprintf(stderr, "\rwalloc: %d/%d files, %.1f MB in, %.1f MB out, %.1f files/s, ETA %.0f s \033[K", t->done, n,
           t->in / 1e6, t->out / 1e6, t->done / (dt > 0 ? dt : 1e-9), eta);
   if (t->done == n) fputc('\n', stderr);
+  cli_progress_shown(t->done < n);
 }
+
+static volatile sig_atomic_t stop_sig;
+static void on_stop(int sig) { stop_sig = sig; }
 
 /* -j N: N workers take the next file from a shared counter as they become free (files differ
  * in size: dealt in turn, 16 photos of four sizes took 12% longer than one process); each sends
@@ -186,31 +219,94 @@ static int run_parallel(cli_opts *o, int (*one)(cli_opts *, const char *), const
   *next = 0;
   if (pipe(fd)) return cli_fail("walloc", "cannot start workers: %s", strerror(errno));
   fflush(NULL);
+  const pid_t parent = getpid();
+  pid_t pids[N];
   for (int w = 0; w < N; w++) {
-    const pid_t pid = fork();
+    const pid_t pid = pids[w] = fork();
     if (pid < 0) return cli_fail("walloc", "cannot start workers: %s", strerror(errno));
     if (pid) continue;
+#ifdef __linux__
+    /* a parent killed (SIGTERM to its pid alone) takes its workers along: each then removes its
+     * temporary file (io.c) instead of writing an output the manifest never records */
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) || getppid() != parent) _exit(1);
+#endif
+    cli_progress_shown(progress); /* the parent's line may stand there */
     close(fd[0]);
     if (!o->threads) o->threads = 1; /* N files at once take the cores */
     omp_set_num_threads(o->threads);
     for (int i; (i = __atomic_fetch_add(next, 1, __ATOMIC_RELAXED)) < l->n;) {
       const outcome r = run_one(o, one, l, i);
       if (write(fd[1], &r, sizeof r) != (ssize_t)sizeof r) _exit(1);
+      io_release(); /* the output is reported: a signal that came after its commit ends the worker now */
     }
     fflush(NULL);
     _exit(0);
   }
   close(fd[1]);
+  /* SIGINT, SIGTERM, SIGHUP: no more files are handed out, the workers are stopped (a file being
+   * coded leaves no output; one written is reported first), what they report is recorded, and
+   * the process ends by the signal */
+  struct sigaction stop = {.sa_handler = on_stop}, was[3];
+  static const int sigs[3] = {SIGINT, SIGTERM, SIGHUP};
+  for (int i = 0; i < 3; i++)
+    if (!sigaction(sigs[i], NULL, &was[i]) && was[i].sa_handler != SIG_IGN) sigaction(sigs[i], &stop, NULL);
   outcome r;
-  int got = 0, rc = 0;
-  for (; read(fd[0], &r, sizeof r) == (ssize_t)sizeof r; got++) count(t, l, &r, progress);
+  int got = 0, rc = 0, stopped = 0;
+  for (struct pollfd p = {fd[0], POLLIN, 0};;) {
+    if (stop_sig && !stopped) {
+      __atomic_store_n(next, l->n, __ATOMIC_RELAXED);
+      for (int w = 0; w < N; w++) kill(pids[w], SIGTERM);
+      stopped = 1;
+    }
+    if (poll(&p, 1, 100) <= 0) continue; /* a signal, or every 100 ms: stop_sig is looked at */
+    if (read(fd[0], &r, sizeof r) != (ssize_t)sizeof r) break;
+    count(t, l, &r, progress);
+    got++;
+  }
   close(fd[0]);
   for (int status; wait(&status) > 0;) rc |= !WIFEXITED(status) || WEXITSTATUS(status);
   munmap(next, sizeof *next);
+  if (stop_sig) {
+    if (t->manifest) fflush(t->manifest);
+    signal(stop_sig, SIG_DFL);
+    raise(stop_sig);
+  }
+  for (int i = 0; i < 3; i++) sigaction(sigs[i], &was[i], NULL);
   if (got < l->n) {
     t->failed += l->n - got;
     rc = cli_fail("walloc", "%d file(s) not done: a worker stopped", l->n - got);
   }
+  return rc;
+}
+
+typedef struct { char *stem; int i; } named;
+static int by_stem(const void *a, const void *b) { return strcmp(((const named *)a)->stem, ((const named *)b)->stem); }
+
+/* Two inputs whose outputs would have one name (a.png and a.npy side by side; two a.png given
+ * by name with -O): refused before any coding, as one would fail (or, with -f, replace the
+ * other); the exit status 2. Outputs are compared without their extensions, which decode picks
+ * by content. */
+static int clash(const cli_opts *o, const list *l) {
+  named *s = calloc((size_t)l->n, sizeof *s);
+  int rc = s ? 0 : cli_fail("walloc", "out of memory");
+  for (int i = 0; !rc && i < l->n; i++) {
+    char *out = o->outdir ? io_join(o->outdir, l->rel[i]) : strdup(l->in[i]), *stem = out ? io_replace_ext(out, "") : NULL;
+    s[i] = (named){stem ? malloc(strlen(stem) + 1) : NULL, i};
+    if (s[i].stem) normal(stem, s[i].stem);
+    else rc = cli_fail("walloc", "out of memory");
+    free(out);
+    free(stem);
+  }
+  if (!rc) qsort(s, (size_t)l->n, sizeof *s, by_stem);
+  for (int k = 1; !rc && k < l->n; k++)
+    if (!strcmp(s[k - 1].stem, s[k].stem)) {
+      const int a = s[k - 1].i < s[k].i ? s[k - 1].i : s[k].i, b = s[k - 1].i ^ s[k].i ^ a;
+      fprintf(stderr, "walloc: %s and %s: both would be written as %s.*\nTry 'walloc --help'.\n", l->in[a], l->in[b],
+              s[k].stem);
+      rc = 2;
+    }
+  for (int i = 0; s && i < l->n; i++) free(s[i].stem);
+  free(s);
   return rc;
 }
 
@@ -241,9 +337,12 @@ static int collect(cli_opts *o, const char *const *exts, list *out) {
     struct stat st;
     if (strcmp(in, "-") && !stat(in, &st) && S_ISDIR(st.st_mode)) {
       if (!o->recurse) { rc = cli_fail(in, "is a directory (-r: the files in it, recursively)"); break; }
-      size_t root = strlen(in);
-      while (root > 1 && in[root - 1] == '/') root--;
-      rc = walk(&l, in, root + 1, exts);
+      char *dir = strdup(in); /* without trailing slashes, so that paths below it have one */
+      if (!dir) { rc = cli_fail(in, "out of memory"); break; }
+      size_t root = strlen(dir);
+      while (root > 1 && dir[root - 1] == '/') dir[--root] = 0;
+      rc = walk(&l, dir, root + (dir[root - 1] != '/'), exts);
+      free(dir);
     } else {
       const char *base = strrchr(in, '/');
       if (add(&l, in, base ? base + 1 : in)) rc = cli_fail(in, "out of memory");
@@ -284,10 +383,13 @@ int batch_run(cli_opts *o, int (*one)(cli_opts *, const char *), const char *con
   if (done) drop(&l, done);
   free(done);
   if (!rc && (o->out || o->to_stdout) && l.n > 1) { /* files one after another on stdout decode as none */
-    fprintf(stderr, "walloc: %s takes one input file\nTry 'walloc --help'.\n", o->out ? "-o" : "-c");
+    fprintf(stderr, "walloc: %s takes one input file\nTry 'walloc --help'.\n",
+            o->to_stdout ? "-c" : strcmp(o->out, "-") ? "-o" : "-o - (stdout)");
     rc = 2;
   }
+  if (!rc && to_files && !o->out && !o->to_stdout) rc = clash(o, &l);
   totals t = {.t0 = now(), .skipped = resumed};
+  io_hold_commits(1); /* each output recorded (count) before a signal ends the run */
   if (!rc && o->manifest && !(t.manifest = fopen(o->manifest, "a")))
     rc = cli_fail(o->manifest, "cannot write: %s", strerror(errno));
   const int batch = l.n + resumed > 1 || o->recurse, progress = batch && o->verbosity > 0 && isatty(2);
@@ -300,6 +402,7 @@ int batch_run(cli_opts *o, int (*one)(cli_opts *, const char *), const char *con
     for (int i = 0; !rc && i < l.n; i++) {
       const outcome r = run_one(o, one, &l, i);
       count(&t, &l, &r, progress);
+      io_release();
     }
   if (rc != 2 && batch && o->verbosity > 0 && (o->verbosity > 1 || !isatty(2)))
     fprintf(stderr, "walloc: %d file(s): %d done, %d failed, %d skipped; %lld bytes in, %lld out (%.2f:1), %.1f s\n",

@@ -32,6 +32,7 @@ typedef struct {
   const char *rel;    /* batch.c: the current input's path under the directory it was found in */
   int skipped;        /* set by a command that skipped its input (--skip-existing) */
   char *last_out;     /* the output path the current input was given (output_path) */
+  const char *input;  /* that input: an output is never written over it (cli_out_open) */
   uint64_t last_model; /* the model id it was coded with (0: none) */
   const char *manifest; /* --manifest: one JSON line per file appended, and read to resume */
   char **inputs;
@@ -55,10 +56,20 @@ const char *cli_error(int e);
 int cli_load_model(const char *spec, wl_model **m);
 /* Writes an output, refusing binary data to a terminal without -f; prints the error itself. */
 int cli_write(const cli_opts *o, const char *path, const uint8_t *buf, size_t len);
+/* Two outputs that go together (an array and its mask, latents and their detail planes): the
+ * first is not written where the second may not be (it exists, without -f), and is removed where
+ * writing the second fails. */
+int cli_write_pair(const cli_opts *o, const char *path, const uint8_t *buf, size_t len, const char *path2,
+                   const uint8_t *buf2, size_t len2);
+/* A progress line is on the terminal (1) or not (0); cli_line_start clears it before another line. */
+void cli_progress_shown(int on);
+void cli_line_start(void);
 /* Opens an output to write in pieces (io_out_*), with cli_write's checks and messages. */
 struct io_output;
 /* "stdout" for "-", else path: the name an output's errors give. */
 const char *cli_out_name(const char *path);
+/* io_out_commit, its failure printed; 0 or 1. */
+int cli_commit(struct io_output *w, const char *path);
 int cli_out_open(const cli_opts *o, const char *path, struct io_output *w);
 
 /* An input signal: an image (PNG, .npy) or audio (WAV, FLAC, OGG ... through libsndfile). */

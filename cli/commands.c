@@ -36,12 +36,13 @@ char *cli_output_path(cli_opts *o, const char *in, const char *ext) {
   else if (o->to_stdout || !strcmp(in, "-")) out = strdup("-");
   else if (!o->outdir) out = io_replace_ext(in, ext);
   else if ((rel = io_replace_ext(o->rel ? o->rel : in, ext))) {
-    if ((out = malloc(strlen(o->outdir) + strlen(rel) + 2))) sprintf(out, "%s/%s", o->outdir, rel);
+    out = io_join(o->outdir, rel);
     if (out && make_parents(out)) cli_fail(out, "cannot make its folder: %s", strerror(errno));
     free(rel);
   }
   free(o->last_out);
   o->last_out = out ? strdup(out) : NULL;
+  o->input = in;
   return out;
 }
 
@@ -170,12 +171,14 @@ static int encode_model(cli_opts *o, const char *in, int C, int audio, wl_model 
 
 static void audio_summary(const char *in, const char *out, const wl_audio *a, size_t enclen) {
   const double sec = (double)a->frames / a->rate, raw = (double)a->frames * a->channels * a->depth / 8;
+  cli_line_start();
   fprintf(stderr, "%s -> %s: %d ch, %d Hz, %ld frames, %zu bytes, %.2f kbps, ratio %.1f:1\n", in, out, a->channels,
           a->rate, a->frames, enclen, 8.0 * enclen / sec / 1000, raw / enclen);
 }
 
 static void image_summary(const char *in, const char *out, const wl_image *img, size_t enclen) {
   double px = (double)img->width * img->height, raw = px * (img->channels + (img->alpha != NULL)) * img->depth / 8;
+  cli_line_start();
   fprintf(stderr, "%s -> %s: %dx%d, %zu bytes, %.4f bpp, ratio %.1f:1\n", in, out, img->width, img->height, enclen,
           8.0 * enclen / px, raw / enclen);
 }
@@ -295,8 +298,10 @@ static int encode_image(cli_opts *o, const char *in, io_input *f, const char *ou
     if (e > 0) rc = cli_fail(in, "%s", r.why);
     else if (e) rc = cli_fail(in, "%s", cli_error(e));
     else if (rows) rc = rows_end(in, &r);
-    if (!rc && o->verbosity > 1 && (o->target || o->quality >= 0))
+    if (!rc && o->verbosity > 1 && (o->target || o->quality >= 0)) {
+      cli_line_start();
       fprintf(stderr, "walloc: %s: %d channel(s), detail step %d, dead zone %.9g\n", in, eo.keep, eo.step, eo.zone);
+    }
   }
   rows_free(&r);
   if (!rc) rc = cli_write(o, out, enc, enclen);
@@ -338,7 +343,10 @@ static int encode_audio_target(cli_opts *o, const char *in, snd_reader *r, wl_mo
   const int e = wl_encode_audio_target(m, &a, o->target, o->target_value, &eo, &chosen, &b, total);
   wl_audio_release(&a);
   if (e) return cli_fail(in, "%s", cli_error(e));
-  if (o->verbosity > 1) fprintf(stderr, "walloc: %s: %d channel(s), detail step %d\n", in, chosen.keep, chosen.step);
+  if (o->verbosity > 1) {
+    cli_line_start();
+    fprintf(stderr, "walloc: %s: %d channel(s), detail step %d\n", in, chosen.keep, chosen.step);
+  }
   const int rc = cli_write(o, out, b, *total);
   free(b);
   return rc;
@@ -364,7 +372,7 @@ static int stream_audio(cli_opts *o, const char *in, snd_reader *r, wl_audio_enc
     else if (n && io_out_write(&w, bytes, n)) rc = cli_fail(out, "cannot write: %s", strerror(errno));
     *total += n;
   }
-  if (!rc && io_out_commit(&w)) rc = cli_fail(out, "cannot write: %s", strerror(errno));
+  if (!rc) rc = cli_commit(&w, out);
   else if (rc) io_out_abort(&w);
   return rc;
 }
@@ -530,7 +538,7 @@ static int decode_image(cli_opts *o, const char *in, const uint8_t *buf, size_t 
   png_writer_free(p.pw);
   free(p.buf);
   if (rc) io_out_abort(&w);
-  else if (io_out_commit(&w)) rc = cli_fail(cli_out_name(out), "cannot write: %s", strerror(errno));
+  else rc = cli_commit(&w, out);
   return rc;
 }
 
@@ -563,7 +571,7 @@ static int decode_audio(cli_opts *o, const char *in, io_input *f, const wl_model
   if (!rc && (e = wl_audio_decoder_finish(d))) rc = cli_fail(in, "%s", cli_error(e));
   if (!rc && snd_finish(sw, why)) rc = cli_fail(out, "%s", why);
   else if (rc) snd_abandon(sw);
-  if (opened && !rc && io_out_commit(&w)) rc = cli_fail(out, "cannot write: %s", strerror(errno));
+  if (opened && !rc) rc = cli_commit(&w, out);
   else if (opened && rc) io_out_abort(&w);
   wl_audio_decoder_free(d);
   free(buf);
@@ -748,7 +756,7 @@ static int detail_npy(const char *in, const uint8_t *buf, size_t len, uint8_t **
   int e = wl_detail_planes(buf, len, &v, &h), rc = e ? cli_fail(in, "%s", cli_error(e)) : 0;
   if (!rc && !v && h.modality == WL_MODALITY_AUDIO)
     rc = cli_fail(in, "--detail writes an image's detail layer; an audio file's are per chunk");
-  else if (!rc && !v) rc = cli_fail(in, "has no detail layer (encode with -Q above 20, --step or a target)");
+  else if (!rc && !v) rc = cli_fail(in, "has no detail layer (encode with --step, a target or -Q: images from 11, audio from 21)");
   const long shape[3] = {h.channels << (2 * h.J), h.lat_h, h.lat_w};
   if (!rc && npy_encode(v, shape, 3, 16, npy, npylen)) rc = cli_fail(in, "out of memory");
   free(v);
@@ -761,15 +769,13 @@ static int latents_one(cli_opts *o, const char *in) {
   int16_t *q = NULL;
   wl_info h;
   wl_model *m;
-  if (!o->out && !o->to_stdout && !o->outdir && strcmp(in, "-")) return cli_fail(in, "latents needs -o OUT.npy, -O DIR or -c");
   if (cli_open_wlc(o, in, &buf, &len, &h, &m)) return 1;
   char *out = cli_output_path(o, in, ".npy");
   int e = wl_latents(m, buf, len, &q, &h), rc = e ? cli_fail(in, "%s", cli_error(e)) : 0;
   const long shape[3] = {h.keep, h.lat_h, h.lat_w};
   if (!rc && (!out || npy_encode(q, shape, 3, h.bits, &npy, &npylen))) rc = cli_fail(in, "out of memory");
   if (!rc && o->detail) rc = detail_npy(in, buf, len, &dnpy, &dlen);
-  if (!rc) rc = cli_write(o, out, npy, npylen);
-  if (!rc && o->detail) rc = cli_write(o, o->detail, dnpy, dlen);
+  if (!rc) rc = o->detail ? cli_write_pair(o, out, npy, npylen, o->detail, dnpy, dlen) : cli_write(o, out, npy, npylen);
   free(out); free(npy); free(dnpy); free(q); free(buf);
   wl_model_free(m);
   return rc;
@@ -814,12 +820,12 @@ static int stack_latents(cli_opts *o, char **files, int n) {
   }
   const long shape[4] = {n, first.K, first.lat_h, first.lat_w}, mshape[2] = {n, first.K};
   char *mpath = rc ? NULL : io_replace_ext(o->out, ".mask.npy");
-  if (!rc && (!mpath || npy_encode(all, shape, 4, first.bits, &npy, &npylen))) rc = cli_fail(o->out, "out of memory");
-  if (!rc) rc = cli_write(o, o->out, npy, npylen);
-  free(npy);
-  npy = NULL;
-  if (!rc && npy_encode_bool(mask, mshape, &npy, &npylen)) rc = cli_fail(mpath, "out of memory");
-  if (!rc) rc = cli_write(o, mpath, npy, npylen);
+  uint8_t *mnpy = NULL;
+  size_t mlen = 0;
+  if (!rc && (!mpath || npy_encode(all, shape, 4, first.bits, &npy, &npylen) || npy_encode_bool(mask, mshape, &mnpy, &mlen)))
+    rc = cli_fail(o->out, "out of memory");
+  if (!rc) rc = cli_write_pair(o, o->out, npy, npylen, mpath, mnpy, mlen);
+  free(mnpy);
   if (!rc && o->verbosity > 1) fprintf(stderr, "walloc: %d files -> %s (%d, %d, %d, %d) and %s\n", n, o->out, n, first.K,
                                        first.lat_h, first.lat_w, mpath);
   free(npy); free(mpath); free(all); free(mask);
@@ -827,6 +833,11 @@ static int stack_latents(cli_opts *o, char **files, int n) {
 }
 
 int cmd_latents(cli_opts *o) {
+  for (int i = 0; !o->out && !o->to_stdout && !o->outdir && i < o->ninputs; i++)
+    if (strcmp(o->inputs[i], "-")) { /* only stdin's latents go to stdout by default */
+      fprintf(stderr, "walloc: latents needs -o OUT.npy, -O DIR or -c\nTry 'walloc --help'.\n");
+      return 2;
+    }
   if (!o->out || !strcmp(o->out, "-") || o->to_stdout) return batch_run(o, latents_one, wlc_exts, !o->out && !o->to_stdout);
   char **files;
   int n;

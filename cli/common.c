@@ -5,12 +5,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "cli/cli.h"
 #include "cli/io.h"
 
+/* Set while a progress line (batch.c) stands on the terminal without its newline: each other line
+ * first clears it, so that it does not end up at the end of the progress line. */
+static int progress_shown;
+
+void cli_progress_shown(int on) { progress_shown = on; }
+
+void cli_line_start(void) {
+  if (progress_shown) fputs("\r\033[K", stderr);
+}
+
 int cli_fail(const char *file, const char *fmt, ...) {
   va_list ap;
+  cli_line_start();
   fprintf(stderr, "walloc: %s: ", strcmp(file, "-") ? file : "(stdin)");
   va_start(ap, fmt);
   vfprintf(stderr, fmt, ap);
@@ -47,9 +59,17 @@ int cli_load_model(const char *spec, wl_model **m) {
 /* An output's name in messages: "stdout" for "-". */
 const char *cli_out_name(const char *path) { return strcmp(path, "-") ? path : "stdout"; }
 
+/* Whether paths a and b name one file (hard links and symbolic links included). */
+static int same_file(const char *a, const char *b) {
+  struct stat x, y;
+  return strcmp(a, "-") && strcmp(b, "-") && !stat(a, &x) && !stat(b, &y) && x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+}
+
 int cli_out_open(const cli_opts *o, const char *path, io_output *w) {
   if (!strcmp(path, "-") && !o->force && isatty(STDOUT_FILENO))
     return cli_fail("stdout", "refusing to write binary data to a terminal (use -f or -o)");
+  if (o->input && same_file(path, o->input)) /* -f would replace what was read */
+    return cli_fail(path, "is the input %s (give another output)", o->input);
   if (io_out_open(w, path, o->force))
     return errno == EEXIST ? cli_fail(path, "already exists (use -f to overwrite)")
                            : cli_fail(cli_out_name(path), "cannot write: %s", strerror(errno));
@@ -63,5 +83,20 @@ int cli_write(const cli_opts *o, const char *path, const uint8_t *buf, size_t le
     io_out_abort(&w);
     return cli_fail(cli_out_name(path), "cannot write: %s", strerror(errno));
   }
-  return io_out_commit(&w) ? cli_fail(cli_out_name(path), "cannot write: %s", strerror(errno)) : 0;
+  return cli_commit(&w, path);
+}
+
+int cli_commit(io_output *w, const char *path) {
+  if (!io_out_commit(w)) return 0;
+  return errno == EEXIST ? cli_fail(path, "already exists (written meanwhile; use -f to overwrite)")
+                         : cli_fail(cli_out_name(path), "cannot write: %s", strerror(errno));
+}
+
+int cli_write_pair(const cli_opts *o, const char *path, const uint8_t *buf, size_t len, const char *path2,
+                   const uint8_t *buf2, size_t len2) {
+  if (!o->force && strcmp(path2, "-") && !access(path2, F_OK)) return cli_fail(path2, "already exists (use -f to overwrite)");
+  if (cli_write(o, path, buf, len)) return 1;
+  if (!cli_write(o, path2, buf2, len2)) return 0;
+  if (strcmp(path, "-")) unlink(path);
+  return 1;
 }

@@ -28,7 +28,8 @@ static double squared_error(const float *a, const float *b, size_t n) {
 
 static int eval_image(const cli_opts *o, const wl_image *a, const wl_image *b, const wl_info *h, size_t len) {
   if (a->channels != b->channels || a->height != b->height || a->width != b->width || a->depth != b->depth)
-    return cli_fail(o->inputs[1], "shape differs from %s", o->inputs[0]);
+    return cli_fail(o->inputs[1], "holds %d channel(s) of %dx%d, %d-bit; %s %d of %dx%d, %d-bit", b->channels, b->width,
+                    b->height, b->depth, o->inputs[0], a->channels, a->width, a->height, a->depth);
   const size_t n = (size_t)a->channels * a->height * a->width;
   const double px = (double)a->width * a->height, peak = (double)((1 << a->depth) - 1);
   const double se = squared_error(a->planes, b->planes, n);
@@ -72,7 +73,10 @@ static int eval_audio(const cli_opts *o, const wl_audio *a, const wl_audio *b, c
 }
 
 int cmd_eval(cli_opts *o) {
-  if (o->ninputs != 2) return cli_fail("eval", "needs ORIG (PNG, .npy or audio) FILE.wlc");
+  if (o->ninputs != 2) {
+    fprintf(stderr, "walloc: eval needs ORIG (PNG, .npy or audio) and FILE.wlc\nTry 'walloc --help'.\n");
+    return 2;
+  }
   const char *orig = o->inputs[0], *wlc = o->inputs[1];
   uint8_t *buf = NULL;
   size_t len = 0;

@@ -1,5 +1,6 @@
 /* io.c: file and stdin/stdout I/O for the CLI, whole or in pieces; outputs appear atomically
  * or not at all. */
+#define _GNU_SOURCE /* renameat2 */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -132,11 +133,30 @@ int io_out_write_at(io_output *w, const void *buf, size_t len, int64_t at) {
  * signal again, so that SIGINT, SIGTERM or SIGHUP leave no partial output behind. */
 static char pending[PATH_MAX + 32];
 static volatile sig_atomic_t is_pending;
+/* io_hold_commits: from a commit until io_release, a signal waits (deferred), so that a batch
+ * records each output it has written before it dies (batch.c). A flag rather than a signal mask,
+ * which would hold only the thread that set it, not the OpenMP threads. */
+static int hold;
+static volatile sig_atomic_t holding, deferred;
 
 static void on_signal(int sig) {
+  if (holding) {
+    deferred = sig;
+    return;
+  }
   if (is_pending) unlink(pending);
   signal(sig, SIG_DFL);
   raise(sig);
+}
+
+void io_hold_commits(int on) { hold = on; }
+
+void io_release(void) {
+  holding = 0;
+  if (deferred) {
+    signal(deferred, SIG_DFL);
+    raise(deferred);
+  }
 }
 
 static void watch(const char *tmp) {
@@ -207,6 +227,7 @@ int io_out_open(io_output *w, const char *path, int force) {
     return 0;
   }
   if (!force && lstat(path, &st) == 0) { errno = EEXIST; return -1; }
+  w->force = force;
   w->tmp = temp_name(path);
   w->path = strdup(path);
   if (!w->tmp || !w->path || (w->fd = create_temp(w->tmp)) < 0) {
@@ -219,12 +240,25 @@ int io_out_open(io_output *w, const char *path, int force) {
   return 0;
 }
 
+/* rename(tmp, path) that fails (EEXIST) where path has appeared since io_out_open: another
+ * process, or another file of a batch, wrote it meanwhile. Where the file system has no
+ * RENAME_NOREPLACE, a hard link does the same (and where it has neither, rename). */
+static int rename_new(const char *tmp, const char *path) {
+#ifdef RENAME_NOREPLACE
+  if (!renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE)) return 0;
+  if (errno != EINVAL && errno != ENOSYS) return -1;
+#endif
+  if (!link(tmp, path)) return unlink(tmp), 0;
+  return errno == EPERM || errno == ENOSYS ? rename(tmp, path) : -1;
+}
+
 int io_out_commit(io_output *w) {
   if (w->stream) return close(w->fd);
   if (!w->path) return 0;
   int rc = fchmod(w->fd, 0644 & ~umask(umask(0)));
   if (close(w->fd) != 0) rc = -1;
-  if (rc == 0) rc = rename(w->tmp, w->path);
+  if (hold) holding = 1;
+  if (rc == 0) rc = w->force ? rename(w->tmp, w->path) : rename_new(w->tmp, w->path);
   int saved = errno;
   if (rc != 0) unlink(w->tmp);
   watch(NULL);
@@ -259,6 +293,14 @@ char *io_replace_ext(const char *path, const char *ext) {
     memcpy(out, path, stem);
     strcpy(out + stem, ext);
   }
+  return out;
+}
+
+char *io_join(const char *dir, const char *name) {
+  const size_t n = strlen(dir);
+  const int slash = n && dir[n - 1] == '/';
+  char *out = malloc(n + !slash + strlen(name) + 1);
+  if (out) sprintf(out, "%s%s%s", dir, slash ? "" : "/", name);
   return out;
 }
 

@@ -40,6 +40,7 @@ typedef struct io_output {
   int fd;
   char *tmp, *path; /* NULL for stdout and streams */
   int stream;       /* an existing FIFO or device, opened for writing */
+  int force;        /* may replace an existing path (else it must still be free at the commit) */
 } io_output;
 int io_out_open(io_output *w, const char *path, int force);
 int io_out_write(io_output *w, const void *buf, size_t len);
@@ -47,6 +48,10 @@ int io_out_write(io_output *w, const void *buf, size_t len);
 int io_out_write_at(io_output *w, const void *buf, size_t len, int64_t at);
 int io_out_commit(io_output *w);
 void io_out_abort(io_output *w);
+/* io_hold_commits(1): from each io_out_commit on, SIGINT, SIGTERM and SIGHUP are deferred until
+ * io_release(), which then ends the process by the signal (a batch records the output first). */
+void io_hold_commits(int on);
+void io_release(void);
 
 /* Writes buf to `path` ("-" = stdout) atomically: io_out_open, io_out_write, io_out_commit. */
 int io_write_atomic(const char *path, const uint8_t *buf, size_t len, int force);
@@ -55,6 +60,8 @@ int io_write_atomic(const char *path, const uint8_t *buf, size_t len, int force)
 int io_is_stream(const char *path);
 /* "x/y.png" -> "x/y" + ext (a malloc'd string); returns NULL on allocation failure. */
 char *io_replace_ext(const char *path, const char *ext);
+/* dir "/" name, one slash between them where dir ends with one (a malloc'd string, or NULL). */
+char *io_join(const char *dir, const char *name);
 /* Lower-case extension of path including the dot ("" when none), in a static buffer. */
 const char *io_ext(const char *path);
 #endif

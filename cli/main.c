@@ -300,7 +300,9 @@ int main(int argc, char **argv) {
     return argc < 2 ? 2 : 0;
   }
   if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
-    printf("walloc %s (format %d, audio %d)\n", WL_VERSION_STRING, WL_FORMAT_VERSION, WL_FORMAT_VERSION_AUDIO);
+    printf("walloc %s (writes image formats %d and %d, audio %d and %d; reads those and %d)\n", WL_VERSION_STRING,
+           WL_FORMAT_VERSION, WL_FORMAT_VERSION_SPLIT, WL_FORMAT_VERSION_AUDIO, WL_FORMAT_VERSION_FILL,
+           WL_FORMAT_VERSION_DETAIL);
     return 0;
   }
   for (size_t c = 0; c < sizeof cmds / sizeof cmds[0]; c++) {

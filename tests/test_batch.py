@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 """Whole datasets from the CLI (cli/batch.c): -r walks directories in sorted order and takes
 only the files a command reads, -O DIR mirrors the tree, --skip-existing leaves done files
-alone without coding them, --manifest records each file and resumes, -j N gives the same bytes as one process, --shard I/N splits the
-sorted list into disjoint shares, one bad file fails alone (named, exit 1, every good output
-written), and a totals line ends a batch whose stderr is not a terminal."""
+alone without coding them, --manifest records each file and resumes (however the folder is
+spelled, and after the batch was killed), -j N gives the same bytes as one process, --shard I/N
+splits the sorted list into disjoint shares, one bad file fails alone (named, exit 1, every good
+output written), two inputs bound for one output are refused, and a totals line ends a batch
+whose stderr is not a terminal."""
 import os
 import shutil
 import sys
@@ -100,6 +102,42 @@ def main():
         again = [json.loads(x) for x in open(T("m.jsonl"))][len(lines):]
         assert rc == 0 and [x["input"] for x in again] == [T("in", "a", "storm-rgb16.png")], again
         assert "4 file(s): 1 done, 0 failed, 3 skipped" in err, err
+        for spelled in (src + "/", src + "//", src + "/./", os.path.join(TMPDIR.name, ".", "in")):
+            rc, _, err = run("encode", "-r", "-O", T("man") + "/", "--manifest", T("m.jsonl"), spelled)
+            assert rc == 0 and "0 done, 0 failed, 4 skipped" in err, (spelled, rc, err)
+
+    @test("batch: a parent killed with SIGTERM takes its -j workers along; the manifest then holds every output "
+          "and a rerun resumes")
+    def _():
+        import json
+        import signal
+        import subprocess
+        import time
+        from harness import WALLOC
+        p = subprocess.Popen([WALLOC, "encode", "-q", "-m", "gray", "-r", "-j", "2", "-O", T("kout"), "--manifest",
+                              T("k.jsonl"), T("arrays")], stderr=subprocess.DEVNULL)
+        while not (os.path.exists(T("k.jsonl")) and os.path.getsize(T("k.jsonl"))) and p.poll() is None:
+            time.sleep(0.01)
+        p.send_signal(signal.SIGTERM)
+        assert p.wait() == -signal.SIGTERM
+        time.sleep(1)  # a worker left running would write on
+        done = sorted(json.loads(x)["output"] for x in open(T("k.jsonl")))
+        assert 0 < len(done) < 500 and done == [T("kout", f) for f in tree(T("kout"))], (len(done), len(tree(T("kout"))))
+        rc, _, err = run("encode", "-m", "gray", "-r", "-j", "2", "-O", T("kout"), "--manifest", T("k.jsonl"), T("arrays"))
+        assert rc == 0 and len(tree(T("kout"))) == 500, (rc, err)
+
+    @test("batch: two inputs that would write one output are refused before any coding (exit 2)")
+    def _():
+        os.makedirs(T("twin", "p"))
+        os.makedirs(T("twin", "q"))
+        for d in ("p", "q"):
+            shutil.copy(os.path.join(IMAGES, "garden-rgb8.png"), T("twin", d, "g.png"))
+        np.save(T("twin", "p", "g.npy"), np.zeros((3, 16, 16), np.uint8))
+        for args in (["-O", T("tout"), T("twin", "p", "g.png"), T("twin", "q", "g.png")],
+                     [T("twin", "p", "g.png"), T("twin", "p", "g.npy")], ["-r", T("twin", "p")]):
+            rc, _, err = run("encode", "-f", *args)
+            assert rc == 2 and "both would be written as" in err, (args, rc, err)
+        assert not os.path.exists(T("tout")) and sorted(os.listdir(T("twin", "p"))) == ["g.npy", "g.png"]
 
     @test("batch: latents of many files -o OUT.npy stack into (N, K, h, w) with OUT.mask.npy; mixed sizes refused")
     def _():
@@ -107,6 +145,10 @@ def main():
         for i, keep in enumerate((3, 12, 6)):
             assert run("encode", "-q", "-f", "--keep", str(keep), T("in", "a", "garden-rgb8.png"), "-o",
                        T("st", "g%d.wlc" % i))[0] == 0
+        open(T("all.mask.npy"), "w").write("in the way\n")
+        rc, _, err = run("latents", "-r", "-o", T("all.npy"), T("st"))
+        assert rc == 1 and "all.mask.npy: already exists" in err and not os.path.exists(T("all.npy")), (rc, err)
+        os.remove(T("all.mask.npy"))
         rc, _, err = run("latents", "-r", "-o", T("all.npy"), T("st"))
         a, m = np.load(T("all.npy")), np.load(T("all.mask.npy"))
         assert rc == 0 and a.shape == (3, 12, 32, 32) and m.dtype == bool and m.sum(1).tolist() == [3, 12, 6], \

@@ -2,7 +2,8 @@
 """Where outputs go (issue 21, "outputs that never surprise"): stdout write errors fail and name
 stdout; an existing FIFO or device is written to as a stream and stays what it is; -f replaces a
 symlink, not its target; any legal output name has a temporary name; SIGTERM, SIGINT and SIGHUP
-leave no temporary file; /dev/stdin is standard input."""
+leave no temporary file; /dev/stdin is standard input; a file that appears meanwhile is not
+replaced without -f; the output is never the input."""
 import os
 import signal
 import subprocess
@@ -100,6 +101,34 @@ def _():
     before = made()
     rc, out, err = run("encode", "/dev/stdin", stdin=data)
     assert rc == 0 and out == run("encode", "-", stdin=data)[1] and made() == before, err
+
+
+@test("outputs: a file that appears at the output path while walloc codes is not replaced without -f (exit 1, "
+      "no temporary file); the output may not be the input, even with -f")
+def _():
+    import io
+    race = T("race")
+    os.makedirs(race)
+    out, wav = os.path.join(race, "x.wlc"), io.BytesIO()
+    sf.write(wav, np.zeros((44100, 1), np.int16), 44100, format="WAV", subtype="PCM_16")
+    data = wav.getvalue()
+    p = subprocess.Popen([WALLOC, "encode", "-", "-o", out], stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=False)
+    p.stdin.write(data[:len(data) // 2])
+    p.stdin.flush()
+    while not leftovers(race):  # the audio encoder has opened its temporary file
+        time.sleep(0.01)
+    open(out, "w").write("someone else's\n")
+    p.stdin.write(data[len(data) // 2:])
+    p.stdin.close()
+    err = p.stderr.read().decode()
+    assert p.wait() == 1 and "already exists" in err, (p.returncode, err)
+    assert open(out).read() == "someone else's\n" and not leftovers(race), os.listdir(race)
+    os.link(RGB, os.path.join(race, "same.wlc"))
+    for args in (["encode", "-f", RGB, "-o", RGB], ["encode", "-f", RGB, "-o", os.path.join(race, "same.wlc")],
+                 ["latents", "-f", WLC, "-o", WLC]):
+        before = open(args[-1], "rb").read()
+        rc, _, err = run(*args)
+        assert rc == 1 and "is the input" in err and open(args[-1], "rb").read() == before, (args, rc, err)
 
 
 sys.exit(finish())
