@@ -162,6 +162,8 @@ static int encode_model(cli_opts *o, const char *in, int C, int audio, wl_model 
   if (o->keep > d->K) return cli_fail(in, "--keep %d is more than the model's %d channels", o->keep, d->K);
   if (o->refine && audio) return cli_fail(in, "--refine applies to images only");
   if (o->nofill && !audio) return cli_fail(in, "--no-fill applies to audio only");
+  if (o->zone > 0 && audio) return cli_fail(in, "--dead-zone applies to images only");
+  if (o->chunk && !audio) return cli_fail(in, "--chunk applies to audio only");
   if (audio && (o->target == WL_TARGET_BPP || o->target == WL_TARGET_PSNR))
     return cli_fail(in, "--bpp and --psnr apply to images only (audio: --kbps, --size, --snr, -Q or --keep)");
   if (!audio && (o->target == WL_TARGET_KBPS || o->target == WL_TARGET_SNR))

@@ -4,6 +4,7 @@
 #include <malloc.h>
 #include <omp.h>
 #include <stdarg.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,11 +173,39 @@ static char *join_args(int argc, char **argv) {
   return s;
 }
 
+/* The commands an option does something for (initials: Encode, Decode, Info, Latents, Train,
+ * eVal, Show); options not listed serve every command. Any other use is a usage error, not an
+ * option silently ignored. */
+static const struct { const char *opt, *cmds; } scope[] = {
+    {"-o", "EDLTS"}, {"-c", "EDLS"}, {"-f", "EDLTS"}, {"-O", "EDLS"}, {"--skip-existing", "EDLS"},
+    {"-j", "EDLS"}, {"--manifest", "EDLS"}, {"-r", "EDILS"}, {"--shard", "EDILS"}, {"-m", "EDLTVS"},
+    {"-Q", "E"}, {"--quality", "E"}, {"--size", "E"}, {"--bpp", "E"}, {"--psnr", "E"}, {"--kbps", "E"},
+    {"--snr", "E"}, {"--keep", "E"}, {"--step", "E"}, {"--dead-zone", "E"}, {"--refine", "E"},
+    {"--chunk", "E"}, {"--no-fill", "E"}, {"--json", "IV"}, {"--detail", "L"}, {"--diff", "S"},
+    {"--spectrogram", "S"}, {"-J", "T"}, {"-K", "T"}, {"--bits", "T"}, {"--channels", "T"},
+    {"--stride", "T"}, {"--gain", "T"}, {"--name", "T"}, {"-N", "T"}, {"-R", "T"}, {"--fine", "T"},
+    {"--fine-blocks", "T"}, {"--crop", "T"}, {"--loss", "T"}, {"--quant", "T"}, {"--taps", "T"},
+    {"--batch", "T"}, {"--steps", "T"}, {"--warmup", "T"}, {"--seed", "T"}, {"--val-every", "T"},
+    {"--lr", "T"}, {"--weight-decay", "T"}, {"--lambda", "T"}, {"--jitter", "T"}, {"--full", "T"},
+    {"--time", "T"}, {"--checkpoint-every", "T"}, {"--val", "T"}, {"--checkpoint", "T"},
+    {"--resume", "T"}, {"--linear", "T"}};
+
+static int applies(const char *cmd, const char *opt) {
+  const char initial = !strcmp(cmd, "eval") ? 'V' : (char)toupper((unsigned char)cmd[0]);
+  for (size_t i = 0; i < sizeof scope / sizeof scope[0]; i++)
+    if (!strcmp(scope[i].opt, opt)) return strchr(scope[i].cmds, initial) != NULL;
+  return 1;
+}
+
 static int parse(int argc, char **argv, cli_opts *o) {
   int chunk = 0;
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     int takes = 1, bad = 0;
+    if (a[0] == '-' && !applies(argv[1], a)) {
+      fprintf(stderr, "walloc: option '%s' does nothing for %s\nTry 'walloc --help'.\n", a, argv[1]);
+      return 2;
+    }
     if (!strcmp(a, "-o")) { o->out = v; bad = !v; }
     else if (!strcmp(a, "-m")) { o->model = v; bad = !v; }
     else if (!strcmp(a, "--name")) { o->name = v; bad = !v; }
@@ -267,6 +296,7 @@ static int parse(int argc, char **argv, cli_opts *o) {
   }
   if (o->threads) omp_set_num_threads(o->threads);
   if (!o->ninputs) return usage_error("%s: no input files", argv[1]);
+  if ((o->out != NULL) + o->to_stdout + (o->outdir != NULL) > 1) return usage_error("%s", "give one of -o, -c and -O");
   const int given = (o->quality >= 0) + (o->target != 0) + (o->keep || o->step || o->zone > 0),
             tuned = o->quality >= 0 || o->target;
   if (given > 1 || (tuned && o->refine))
