@@ -210,6 +210,26 @@ def _():
     assert rc == 0 and info["model"] == "rgb" and info["K"] == 12 and info["channels"] == 3 and info["J"] == 3, out
 
 
+@test("an option a command does nothing for is a usage error (exit 2, nothing written); an option for the other "
+      "kind of input fails for the file (exit 1); usage errors of eval and latents exit 2")
+def _():
+    import soundfile as sf
+    wlc, _ = roundtrip(RGB)
+    wav = T("tone.wav")
+    sf.write(wav, (np.sin(np.arange(4096) / 5) * 8000).astype(np.int16), 16000)
+    for args in (["info", "-o", T("o1"), wlc], ["decode", "-Q", "50", "-o", T("o2.png"), wlc],
+                 ["eval", "--keep", "3", RGB, wlc], ["encode", "--json", RGB, "-o", T("o3.wlc")],
+                 ["encode", RGB, "-o", T("o4.wlc"), "-O", T("o5")], ["latents", "--diff", RGB, wlc, "-o", T("o6.npy")],
+                 ["eval", RGB], ["latents", wlc]):
+        rc, _, err = run(*args)
+        assert rc == 2 and "Try 'walloc --help'" in err, (args, rc, err)
+    assert not [f for f in os.listdir(tmp) if f.startswith("o")], os.listdir(tmp)
+    for args, why in ((["encode", "--step", "100", "--dead-zone", "0.1", wav, "-o", T("z.wlc")], "images only"),
+                      (["encode", "--chunk", "16384", RGB, "-o", T("z.wlc")], "audio only")):
+        rc, _, err = run(*args)
+        assert rc == 1 and why in err and not os.path.exists(T("z.wlc")), (args, rc, err)
+
+
 expect_failure("unknown model name", ["encode", "-m", "nosuch", RGB], name="nosuch")
 expect_failure("gray image with the rgb model", ["encode", "-m", "rgb", os.path.join(IMAGES, "storm-gray8-odd.png")],
                name="storm-gray8-odd.png")
