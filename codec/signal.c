@@ -57,8 +57,9 @@ int wl_image_whole_check(int height, int width) {
 int wl_image_shape_check(const wl_image *img) {
   if (img->channels < 1 || img->channels > WL_MAX_CHANNELS || (img->depth != 8 && img->depth != 16))
     return WL_FAIL_WHY(WL_ERR_ARG, "%d channels (1 to %d), %d-bit (8 or 16)", img->channels, WL_MAX_CHANNELS, img->depth);
-  if (img->height < 1 || img->width < 1 || img->height > WL_MAX_DIM || img->width > WL_MAX_DIM)
-    return WL_FAIL(WL_ERR_LIMIT);
+  if (img->height < 1 || img->width < 1) return WL_FAIL_WHY(WL_ERR_ARG, "%dx%d: an empty image", img->width, img->height);
+  if (img->height > WL_MAX_DIM || img->width > WL_MAX_DIM)
+    return WL_FAIL_WHY(WL_ERR_LIMIT, "%dx%d: at most %d on a side", img->width, img->height, WL_MAX_DIM);
   return 0;
 }
 
