@@ -24,11 +24,13 @@ static void on_error(png_structp png, png_const_charp msg) {
   *(const char **)png_get_error_ptr(png) = msg && strstr(msg, "CRC") ? "corrupt PNG (CRC error)" : "truncated or corrupt PNG";
   png_longjmp(png, 1);
 }
-/* Warnings pass, but for data past the end of the compressed image, which the PNG specification
- * does not allow (libpng reads on): refused like the one-pass read refuses it. */
+/* Warnings pass, but for data past the end of the compressed image, or more image data than the
+ * image holds, which the PNG specification does not allow (libpng reads on): refused like the
+ * one-pass read refuses them. */
 static void on_warning(png_structp png, png_const_charp msg) {
-  if (msg && strstr(msg, "Extra compressed data")) {
-    *(const char **)png_get_error_ptr(png) = "corrupt PNG (data after the end of the compressed image)";
+  if (msg && (strstr(msg, "Extra compressed data") || strstr(msg, "Too much image data"))) {
+    *(const char **)png_get_error_ptr(png) = strstr(msg, "Too much") ? "corrupt PNG (more image data than its size holds)"
+                                                                       : "corrupt PNG (data after the end of the compressed image)";
     png_longjmp(png, 1);
   }
 }

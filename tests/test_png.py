@@ -126,8 +126,8 @@ def _():
         assert run("encode", "-c", f)[0] == 0, f
 
 
-@test("the PNG specification's refusals: an unknown critical chunk (before or after IDAT) and data after the "
-      "compressed image, in a file the one-pass read takes and in an interlaced one libpng reads; file and pipe "
+@test("the PNG specification's refusals: an unknown critical chunk (before or after IDAT), data after the "
+      "compressed image and more image data than the image holds, in a file the one-pass read takes and in an interlaced one libpng reads; file and pipe "
       "alike; the read by rows refuses them too")
 def _():
     a = photo(19, 27, 3, 8, 4)
@@ -143,10 +143,13 @@ def _():
         n = struct.unpack(">I", b[idat:idat + 4])[0]
         data = b[idat + 8:idat + 8 + n] + b"\0\0junk"
         cases["extra.png"] = b[:idat] + crit(b"IDAT", data) + b[idat + 12 + n:]
+        more = zlib.compress(zlib.decompress(b[idat + 8:idat + 8 + n]) + b"\0" * 61)  # a row past the image
+        cases["more.png"] = b[:idat] + crit(b"IDAT", more) + b[idat + 12 + n:]
         for name, body in cases.items():
             path = T("%d-%s" % (interlace, name))
             open(path, "wb").write(body)
-            say = "data after the end" if name == "extra.png" else "unknown critical PNG chunk"
+            say = {"extra.png": "data after the end", "more.png": "more image data than its size holds"}.get(
+                name, "unknown critical PNG chunk")
             fails_cleanly(["encode", path], T("x.wlc"), has=(say,))
             paths(path)  # the read by rows refuses it too
             fails_cleanly(["encode", "-"], T("x.wlc"), stdin=body, has=(say,))
