@@ -33,9 +33,10 @@ int cli_fail(const char *file, const char *fmt, ...) {
 
 const char *cli_error(int e) {
   static char msg[320];
-  const char *why = wl_error_detail(e), *debug = getenv("WALLOC_DEBUG");
-  snprintf(msg, sizeof msg, "%s%s%s%s%s%s", wl_strerror(e), *why ? ": " : "", why, debug && *debug ? " (at " : "",
-           debug && *debug ? wl_error_site(e) : "", debug && *debug ? ")" : "");
+  const char *why = wl_error_detail(e), *debug = getenv("WALLOC_DEBUG"), *site = wl_error_site(e);
+  const int at = debug && *debug && *site; /* none where the error came from another thread's work */
+  snprintf(msg, sizeof msg, "%s%s%s%s%s%s", wl_strerror(e), *why ? ": " : "", why, at ? " (at " : "", at ? site : "",
+           at ? ")" : "");
   return msg;
 }
 
