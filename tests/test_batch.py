@@ -126,6 +126,33 @@ def main():
         rc, _, err = run("encode", "-m", "gray", "-r", "-j", "2", "-O", T("kout"), "--manifest", T("k.jsonl"), T("arrays"))
         assert rc == 0 and len(tree(T("kout"))) == 500, (rc, err)
 
+    @test("batch: on a terminal, -v's lines and errors clear the progress line first, so none ends up after it")
+    def _():
+        import pty
+        import subprocess
+        from harness import WALLOC
+        shutil.copytree(T("mixed"), T("tty"))
+        for j in ("1", "2"):
+            primary, secondary = pty.openpty()
+            p = subprocess.Popen([WALLOC, "encode", "-v", "-r", "-j", j, "-O", T("ttyout" + j), T("tty")],
+                                 stderr=secondary, stdout=subprocess.DEVNULL)
+            os.close(secondary)
+            got = b""
+            while True:
+                try:
+                    chunk = os.read(primary, 4096)
+                except OSError:  # the other side closed
+                    break
+                if not chunk:
+                    break
+                got += chunk
+            os.close(primary)
+            assert p.wait() == 1, got
+            got = got.replace(b"\r\n", b"\n")  # the terminal's own line ends
+            seen = [line.split(b"\r")[-1] for line in got.split(b"\n")]  # what each terminal line shows
+            assert any(b"ETA" in s for s in got.split(b"\r")) and any(b"broken.png" in s for s in seen), got
+            assert not [s for s in seen if b"ETA" in s and (b"->" in s or b"broken" in s)], got
+
     @test("batch: two inputs that would write one output are refused before any coding (exit 2)")
     def _():
         os.makedirs(T("twin", "p"))
