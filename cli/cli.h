@@ -61,9 +61,10 @@ int cli_write(const cli_opts *o, const char *path, const uint8_t *buf, size_t le
  * writing the second fails. */
 int cli_write_pair(const cli_opts *o, const char *path, const uint8_t *buf, size_t len, const char *path2,
                    const uint8_t *buf2, size_t len2);
-/* A progress line is on the terminal (1) or not (0); cli_line_start clears it before another line. */
+/* A progress line is on the terminal (1) or not (0): cli_fail and cli_note clear it first. */
 void cli_progress_shown(int on);
-void cli_line_start(void);
+/* A line (fmt without its newline) on stderr, written at once. */
+void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Opens an output to write in pieces (io_out_*), with cli_write's checks and messages. */
 struct io_output;
 /* "stdout" for "-", else path: the name an output's errors give. */

@@ -173,15 +173,13 @@ static int encode_model(cli_opts *o, const char *in, int C, int audio, wl_model 
 
 static void audio_summary(const char *in, const char *out, const wl_audio *a, size_t enclen) {
   const double sec = (double)a->frames / a->rate, raw = (double)a->frames * a->channels * a->depth / 8;
-  cli_line_start();
-  fprintf(stderr, "%s -> %s: %d ch, %d Hz, %ld frames, %zu bytes, %.2f kbps, ratio %.1f:1\n", in, out, a->channels,
+  cli_note("%s -> %s: %d ch, %d Hz, %ld frames, %zu bytes, %.2f kbps, ratio %.1f:1", in, out, a->channels,
           a->rate, a->frames, enclen, 8.0 * enclen / sec / 1000, raw / enclen);
 }
 
 static void image_summary(const char *in, const char *out, const wl_image *img, size_t enclen) {
   double px = (double)img->width * img->height, raw = px * (img->channels + (img->alpha != NULL)) * img->depth / 8;
-  cli_line_start();
-  fprintf(stderr, "%s -> %s: %dx%d, %zu bytes, %.4f bpp, ratio %.1f:1\n", in, out, img->width, img->height, enclen,
+  cli_note("%s -> %s: %dx%d, %zu bytes, %.4f bpp, ratio %.1f:1", in, out, img->width, img->height, enclen,
           8.0 * enclen / px, raw / enclen);
 }
 
@@ -300,10 +298,8 @@ static int encode_image(cli_opts *o, const char *in, io_input *f, const char *ou
     if (e > 0) rc = cli_fail(in, "%s", r.why);
     else if (e) rc = cli_fail(in, "%s", cli_error(e));
     else if (rows) rc = rows_end(in, &r);
-    if (!rc && o->verbosity > 1 && (o->target || o->quality >= 0)) {
-      cli_line_start();
-      fprintf(stderr, "walloc: %s: %d channel(s), detail step %d, dead zone %.9g\n", in, eo.keep, eo.step, eo.zone);
-    }
+    if (!rc && o->verbosity > 1 && (o->target || o->quality >= 0))
+      cli_note("walloc: %s: %d channel(s), detail step %d, dead zone %.9g", in, eo.keep, eo.step, eo.zone);
   }
   rows_free(&r);
   if (!rc) rc = cli_write(o, out, enc, enclen);
@@ -345,10 +341,7 @@ static int encode_audio_target(cli_opts *o, const char *in, snd_reader *r, wl_mo
   const int e = wl_encode_audio_target(m, &a, o->target, o->target_value, &eo, &chosen, &b, total);
   wl_audio_release(&a);
   if (e) return cli_fail(in, "%s", cli_error(e));
-  if (o->verbosity > 1) {
-    cli_line_start();
-    fprintf(stderr, "walloc: %s: %d channel(s), detail step %d\n", in, chosen.keep, chosen.step);
-  }
+  if (o->verbosity > 1) cli_note("walloc: %s: %d channel(s), detail step %d", in, chosen.keep, chosen.step);
   const int rc = cli_write(o, out, b, *total);
   free(b);
   return rc;

@@ -1,6 +1,7 @@
 /* common.c: what the subcommands share: error lines, loading -m, and writing outputs (atomically,
  * through cli/io.c). */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,18 +17,31 @@ static int progress_shown;
 
 void cli_progress_shown(int on) { progress_shown = on; }
 
-void cli_line_start(void) {
-  if (progress_shown) fputs("\r\033[K", stderr);
+/* One line on stderr in one write (-j workers write beside the progress line's process),
+ * clearing the progress line first. */
+static void line(const char *head, const char *fmt, va_list ap) {
+  char s[2 * PATH_MAX + 512];
+  int n = snprintf(s, sizeof s, "%s%s", progress_shown ? "\r\033[K" : "", head);
+  n += vsnprintf(s + n, sizeof s - (size_t)n, fmt, ap);
+  if (n > (int)sizeof s - 2) n = (int)sizeof s - 2;
+  s[n] = '\n', s[n + 1] = 0;
+  fputs(s, stderr);
+}
+
+void cli_note(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  line("", fmt, ap);
+  va_end(ap);
 }
 
 int cli_fail(const char *file, const char *fmt, ...) {
+  char head[PATH_MAX + 16];
+  snprintf(head, sizeof head, "walloc: %s: ", strcmp(file, "-") ? file : "(stdin)");
   va_list ap;
-  cli_line_start();
-  fprintf(stderr, "walloc: %s: ", strcmp(file, "-") ? file : "(stdin)");
   va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
+  line(head, fmt, ap);
   va_end(ap);
-  fputc('\n', stderr);
   return 1;
 }
 
