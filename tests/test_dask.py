@@ -2,7 +2,8 @@
 """walloc on Dask (python/walloc/dask.py, Debian's python3-distributed): a directory of 200 arrays
 compressed by a LocalCluster of 2 worker processes through the Python package, one worker killed
 (SIGKILL) mid-run: every output is written, none half-written, no temporary file is left, the
-manifest has every file, and the bytes are those of `walloc encode -r -O`."""
+manifest has every file, and the bytes are those of `walloc encode -r -O`. A junk array among
+good ones fails alone, as in the CLI's batch, and a Model object travels to the workers."""
 import json
 import os
 import signal
@@ -65,6 +66,44 @@ def main():
         lines = [json.loads(x) for x in open(T("m.jsonl"))]
         assert len(lines) == 200 and all(r["status"] == "done" for r in lines) and lines == records
         assert sorted(os.path.relpath(r["output"], T("out")) for r in lines) == names
+
+    @test("dask: a junk .npy fails alone (recorded with its error, every good file written, temporary files "
+          "removed), files in the order of `walloc encode -r`, a walloc.Model sent to worker processes")
+    def _():
+        rng = np.random.default_rng(6)
+        for name in ("a/x.npy", "a-b.npy", "a.npy", ".hidden.npy"):
+            os.makedirs(os.path.dirname(T("mixed", name)), exist_ok=True)
+            np.save(T("mixed", name), rng.integers(0, 256, (32, 32), np.uint8))
+        open(T("mixed", "junk.npy"), "wb").write(b"not an array")
+        os.makedirs(T("mout"))
+        open(T("mout", ".old.wlc.tmp-1"), "wb").write(b"left by a killed worker")
+        with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+                Client(cluster) as client:
+            records = walloc.dask.compress_dir(client, T("mixed"), T("mout"), model=walloc.Model("gray"),
+                                               manifest=T("mixed.jsonl"))
+        rc, _, err = run("encode", "-q", "-r", "-j", "1", "-O", T("mcli"), "--manifest", T("cli.jsonl"), T("mixed"))
+        assert rc == 1 and "junk.npy" in err, (rc, err)
+        cli = [json.loads(x) for x in open(T("cli.jsonl"))]
+        assert [(r["input"], r["status"]) for r in records] == [(r["input"], r["status"]) for r in cli], records
+        bad, = [r for r in records if r["status"] == "failed"]
+        assert bad["input"] == T("mixed", "junk.npy") and bad["error"].startswith("ValueError: "), bad
+        assert [json.loads(x) for x in open(T("mixed.jsonl"))] == records
+        assert tree(T("mout")) == tree(T("mcli")) == ["a-b.wlc", "a.wlc", "a/x.wlc"], tree(T("mout"))
+        for f in tree(T("mcli")):
+            assert open(T("mout", f), "rb").read() == open(T("mcli", f), "rb").read(), f
+
+    @test("dask: compress_file without a model takes the CLI's built-in one for 1 or 3 channels and names the "
+          "array and model= otherwise")
+    def _():
+        np.save(T("two.npy"), np.zeros((2, 32, 32), np.uint8))
+        np.save(T("three.npy"), np.zeros((3, 32, 32), np.uint8))
+        assert walloc.compress_file(T("three.npy"), T("three.wlc"))["model_id"] == "%016x" % walloc.Model("rgb").id
+        try:
+            walloc.compress_file(T("two.npy"), T("two.wlc"))
+            assert False, "a 2-channel array was encoded"
+        except ValueError as e:
+            assert "two.npy" in str(e) and "model=" in str(e), str(e)
+        assert not os.path.exists(T("two.wlc")) and not [f for f in os.listdir(T()) if ".tmp-" in f]
 
     return finish()
 

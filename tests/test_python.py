@@ -4,9 +4,12 @@ independent reference: decode and encode give the program's samples and bytes, r
 latents, dequantise the documented inverse companding (computed here with the standard
 library's normal quantile), and errors raise walloc.Error with the library's message."""
 import os
+import pathlib
+import pickle
 import statistics
 import sys
 import tempfile
+import wave
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "py"))
@@ -127,12 +130,136 @@ def _():
     assert m.id == walloc.Model("gray").id and m.K == walloc.Model("gray").K
     for call, words in ((lambda: walloc.decode(b"not a walloc file at all, 40 bytes long...."), "bad magic"),
                         (lambda: walloc.Model("nosuch"), "no built-in model"),
-                        (lambda: walloc.encode(np.zeros((2, 16, 16), np.uint8), "rgb"), "different model")):
+                        (lambda: walloc.encode(np.zeros((2, 16, 16), np.uint8), "rgb"),
+                         "2 channel(s) but model rgb takes 3")):
         try:
             call()
             assert False, words
         except walloc.Error as e:
             assert words in str(e), str(e)
+
+
+
+def raises(call, kind, *words):
+    """Asserts that call() raises kind with every one of words in its message."""
+    try:
+        call()
+    except kind as e:
+        assert all(w in str(e) for w in words), (words, str(e))
+        return
+    assert False, "no %s (%s)" % (kind.__name__, words)
+
+
+def gray_wlc(name, seed, model="gray"):
+    """A .wlc at T(name) of a 32x32 random gray array (one latent plane distinct from another's)."""
+    os.makedirs(os.path.dirname(T(name)), exist_ok=True)
+    pixels = np.random.default_rng(seed).integers(0, 256, (32, 32), np.uint8)
+    open(T(name), "wb").write(walloc.encode(pixels, model))
+    return T(name)
+
+
+def own_model():
+    """A .wlm that is not built in (a linear gray model trained on one image in milliseconds), at T("own.wlm")."""
+    if not os.path.exists(T("own.wlm")):
+        rc, _, err = run("train", "-q", "--linear", "--channels", "1", "-J", "2", "-K", "4", "-o", T("own.wlm"),
+                         os.path.join(IMAGES, "storm-gray8-odd.png"))
+        assert rc == 0, err
+    return T("own.wlm")
+
+
+@test("python: a built-in name is the built-in model even beside a file or folder of that name (as the CLI's -m); "
+      "anything else is a path, str or pathlib.Path")
+def _():
+    os.makedirs(T("here/gray"))
+    open(T("here/rgb"), "w").write("not a model")
+    open(T("here/stereo"), "w").write("not a model")
+    before = os.getcwd()
+    os.chdir(T("here"))
+    try:
+        for name in ("gray", "rgb", "stereo"):
+            assert walloc.Model(name).name == name, name
+    finally:
+        os.chdir(before)
+    wlm = os.path.join(TOP, "codec", "models", "gray.wlm")
+    assert walloc.Model(pathlib.Path(wlm)).id == walloc.Model(wlm).id == walloc.Model("gray").id
+    raises(lambda: walloc.Model(T("here/rgb")), walloc.Error, "here/rgb", "invalid model file")
+    raises(lambda: walloc.Model(pathlib.Path(T("none.wlm"))), FileNotFoundError, "none.wlm")
+
+
+@test("python: LatentDataset of a directory lists the files of `walloc latents -r` in its order (rows of its "
+      "stacked array); one str or Path is one file; a missing one is named")
+def _():
+    tree = ["A/w.wlc", "a/x.wlc", "a/z/v.wlc", "a-b/y.wlc", "a.wlc", "a_c.wlc"]  # the CLI's walk: per folder, strcmp
+    for seed, name in enumerate(tree + [".hidden.wlc", "a/.tmp.wlc"]):
+        gray_wlc(os.path.join("order", name), seed)
+    ds = walloc.LatentDataset(T("order"), dequantised=False)
+    assert ds.paths == [T("order/" + f) for f in tree], ds.paths
+    rc, _, err = run("latents", "-q", "-f", "-r", "-o", T("order.npy"), T("order"))
+    assert rc == 0, err
+    rows, masks = np.load(T("order.npy")), np.load(T("order.mask.npy"))
+    assert len(rows) == len(ds), (rows.shape, len(ds))
+    for i in range(len(ds)):
+        q, mask = ds[i]
+        assert np.array_equal(q, rows[i]) and np.array_equal(mask, masks[i]), ds.paths[i]
+    for one in (T("order/a.wlc"), pathlib.Path(T("order/a.wlc"))):
+        ds = walloc.LatentDataset(one, dequantised=False)
+        assert ds.paths == [T("order/a.wlc")] and np.array_equal(ds[0][0], rows[4]), ds.paths
+    for missing in (T("order/nosuch.wlc"), pathlib.Path(T("ordr"))):
+        raises(lambda: walloc.LatentDataset(missing), FileNotFoundError, os.fspath(missing))
+
+
+@test("python: Models pickle (a built-in one by name, a file's by its bytes), and so does a LatentDataset that "
+      "has read files")
+def _():
+    wlm = own_model()
+    for m in (walloc.Model("rgb"), walloc.Model("stereo-20x"), walloc.Model(wlm)):
+        u = pickle.loads(pickle.dumps(m))
+        assert (u.id, u.keep, u.K, u.name) == (m.id, m.keep, m.K, m.name) and np.array_equal(u.fill, m.fill), m
+    for model in (None, wlm):
+        ds = walloc.LatentDataset([gray_wlc("pickle/%s.wlc" % bool(model), 1, model or "gray")], model=model)
+        y, mask = ds[0]
+        y2, mask2 = pickle.loads(pickle.dumps(ds))[0]
+        assert np.array_equal(y, y2) and np.array_equal(mask, mask2), model
+
+
+def mono_wav(path):
+    """A 16-bit mono WAV of 4000 frames of a 440 Hz tone at 8 kHz, written with the standard library."""
+    t = np.arange(4000) / 8000.0
+    with wave.open(path, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes((0.3 * 32767 * np.sin(2 * np.pi * 440 * t)).astype("<i2").tobytes())
+
+
+@test("python: errors name the file and both models (the CLI's words), a model not built in, the channel counts "
+      "(and the transpose of an (H, W, C) array), audio given to image functions, and an empty image")
+def _():
+    rgb_id, lin_id, gray_id = ("%016x" % walloc.Model(name).id for name in ("rgb", "rgb-linear", "gray"))
+    rgb = T("err/rgb.wlc")
+    os.makedirs(T("err"))
+    open(rgb, "wb").write(walloc.encode(np.zeros((3, 32, 32), np.uint8), "rgb"))
+    raises(lambda: walloc.read_latents(rgb, "rgb-linear"), walloc.Error, rgb, rgb_id + ", built-in rgb",
+           "not with model rgb-linear (%s)" % lin_id)
+    raises(lambda: walloc.decode(open(rgb, "rb").read(), walloc.Model("gray")), walloc.Error, rgb_id,
+           "built-in rgb", gray_id)
+    raises(lambda: walloc.LatentDataset([rgb], model="rgb-linear")[0], walloc.Error, rgb, rgb_id, lin_id)
+    own = gray_wlc("err/own.wlc", 3, walloc.Model(own_model()))
+    for call in (lambda: walloc.read_latents(own), lambda: walloc.decode(own), lambda: walloc.LatentDataset(own)[0]):
+        raises(call, walloc.Error, own, "not built in", "model=")
+    open(T("err/bad.wlc"), "wb").write(b"not a walloc file at all, 40 bytes long....")
+    raises(lambda: walloc.LatentDataset(T("err/bad.wlc"))[0], walloc.Error, T("err/bad.wlc"), "bad magic")
+    raises(lambda: walloc.encode(np.zeros((1, 32, 32), np.uint8), "rgb"), walloc.Error,
+           "image has 1 channel(s) but model rgb takes 3")
+    raises(lambda: walloc.encode(np.zeros((32, 32, 3), np.uint8), "rgb"), walloc.Error,
+           "32 channel(s) but model rgb takes 3", "transpose(2, 0, 1)")
+    mono_wav(T("err/tone.wav"))
+    rc, _, err = run("encode", "-q", "-f", T("err/tone.wav"), "-o", T("err/tone.wlc"))
+    assert rc == 0, err
+    raises(lambda: walloc.decode(T("err/tone.wlc")), walloc.Error, T("err/tone.wlc"), "audio")
+    raises(lambda: walloc.encode(np.zeros((1, 32, 32), np.uint8), "mono"), walloc.Error, "mono", "audio")
+    for shape in ((0, 0), (1, 0, 8)):
+        raises(lambda: walloc.encode(np.zeros(shape, np.uint8), "gray"), ValueError, "empty image")
 
 
 sys.exit(finish())

@@ -6,14 +6,16 @@
     y = walloc.dequantise(q[mask], m)           # float32 (K, h, w): the decoder's input
     data = walloc.encode(image, m, keep=6)      # image: uint8/uint16 (C, H, W) or (H, W)
     image = walloc.decode(data)                 # the built-in model the file names, or model=
-    ds = walloc.LatentDataset("dir/")           # ds[i] = (y, mask) of every .wlc below, sorted
+    ds = walloc.LatentDataset("dir/")           # ds[i] = (y, mask) of every .wlc below, as walloc -r takes them
 
-Errors raise walloc.Error with the library's message. The library is found through
-$WALLOC_LIBRARY, then the one make install put beside it, then the build beside this package
-(../../libwalloc.so), then the system's.
+Errors raise walloc.Error with the library's message, naming the file read. Models pickle (a
+built-in one as its name, a file's as its bytes), for DataLoader and Dask workers. The library
+is found through $WALLOC_LIBRARY, then the one make install put beside it, then the build beside
+this package (../../libwalloc.so), then the system's.
 Idle OpenMP threads sleep (OMP_WAIT_POLICY=passive) unless the environment says otherwise."""
 import ctypes
 import ctypes.util
+import errno
 import os
 
 import numpy as np
@@ -67,6 +69,7 @@ class _Opts(ctypes.Structure):  # wl_encode_opts
 _sig = {"wl_strerror": (ctypes.c_char_p, [_int]), "wl_error_detail": (ctypes.c_char_p, [_int]),
         "wl_model_load": (_int, [ctypes.POINTER(ctypes.c_void_p), ctypes.c_void_p, _size]),
         "wl_model_builtin": (_int, [ctypes.POINTER(ctypes.c_void_p), ctypes.c_char_p]),
+        "wl_model_builtin_name": (ctypes.c_char_p, [_int]),
         "wl_model_builtin_by_id": (_int, [ctypes.POINTER(ctypes.c_void_p), ctypes.c_uint64]),
         "wl_model_free": (None, [ctypes.c_void_p]),
         "wl_model_describe": (None, [ctypes.c_void_p, ctypes.POINTER(_Desc)]),
@@ -85,15 +88,19 @@ for _name, (_res, _args) in _sig.items():
     getattr(_lib, _name).restype, getattr(_lib, _name).argtypes = _res, _args
 _libc = ctypes.CDLL(None)
 _libc.free.argtypes = [ctypes.c_void_p]
+_ERR_MISMATCH, _ERR_UNKNOWN_MODEL = -10, -12  # WL_ERR_*
+_AUDIO = 2  # WL_MODALITY_AUDIO
 
 
 class Error(Exception):
-    """A walloc error: the library's message, and its WL_ERR_* code in .code."""
+    """A walloc error: the library's message (or, where the package finds the fault before the
+    library does, its own), after the file's name when there is one; its WL_ERR_* code in .code."""
 
-    def __init__(self, code, what=""):
-        msg = _lib.wl_strerror(code).decode()
-        detail = _lib.wl_error_detail(code).decode()
-        super().__init__("%s%s%s" % (what + ": " if what else "", msg, ": " + detail if detail else ""))
+    def __init__(self, code, what="", message=None):
+        if message is None:
+            detail = _lib.wl_error_detail(code).decode()
+            message = _lib.wl_strerror(code).decode() + (": " + detail if detail else "")
+        super().__init__(what + ": " + message if what else message)
         self.code = code
 
 
@@ -102,28 +109,60 @@ def _check(code, what=""):
         raise Error(code, what)
 
 
-def _bytes(data):
-    """bytes of a path or of bytes-like data, and a ctypes pointer to them."""
+def _source(data):
+    """A .wlc or .wlm given as a path or as bytes-like data: its bytes, a ctypes pointer to them,
+    and the name that errors give (the path; "" for data in memory)."""
+    name = ""
     if isinstance(data, (str, os.PathLike)):
-        data = open(data, "rb").read()
+        name = os.fspath(data)
+        with open(data, "rb") as f:
+            data = f.read()
     data = bytes(data)
-    return data, ctypes.cast(ctypes.c_char_p(data), _u8p)
+    return data, ctypes.cast(ctypes.c_char_p(data), _u8p), name
+
+
+def _builtin_names():
+    """The built-in models' names (none in a library made with BUILTIN=0)."""
+    names = []
+    while _lib.wl_model_builtin_name(len(names)):
+        names.append(_lib.wl_model_builtin_name(len(names)).decode())
+    return names
+
+
+def _builtin_name(model_id):
+    """The name of the built-in model with this id, or "" (the CLI's builtin_name)."""
+    h, d = ctypes.c_void_p(), _Desc()
+    if _lib.wl_model_builtin_by_id(ctypes.byref(h), model_id):
+        return ""
+    _lib.wl_model_describe(h, ctypes.byref(d))
+    _lib.wl_model_free(h)
+    return d.name.decode()
 
 
 class Model:
     """A walloc model: a built-in name ("rgb", "rgb-linear", "gray", "stereo", "mono", ...) or a
-    .wlm file. Attributes: name, kind, channels, J, K, bits, dims, id, keep, and fill: the K
-    float32 values the decoder takes for channels not sent."""
+    .wlm file (a str or os.PathLike path). A built-in name is taken before a file of that name,
+    as the CLI's -m takes it, so that a folder named "rgb" does not hide the model. Attributes:
+    name, kind, channels, J, K, bits, dims, id, keep, and fill: the K float32 values the decoder
+    takes for channels not sent. A Model pickles as its built-in name or its .wlm bytes (kept for
+    this), and is loaded again when unpickled."""
 
-    def __init__(self, spec=None, _handle=None):
-        self._h = ctypes.c_void_p()
-        if _handle is not None:
-            self._h = _handle
-        elif os.path.exists(str(spec)) or str(spec).endswith(".wlm"):
-            data, ptr = _bytes(spec)
-            _check(_lib.wl_model_load(ctypes.byref(self._h), ptr, len(data)), str(spec))
+    def __init__(self, spec):
+        if not isinstance(spec, (str, os.PathLike)):
+            raise TypeError("model: a built-in name or a .wlm path (str or os.PathLike), not %s" % type(spec).__name__)
+        builtin = isinstance(spec, str) and spec in _builtin_names()
+        if isinstance(spec, str) and not builtin and not os.path.exists(spec):
+            raise Error(_ERR_UNKNOWN_MODEL, spec, "no built-in model by that name (%s) and no such file"
+                        % ", ".join(_builtin_names()))
+        self._open(spec if builtin else _source(spec)[0], os.fspath(spec))
+
+    def _open(self, source, what):
+        """Loads source, a built-in name (str) or .wlm bytes, and reads its description."""
+        self._h, self._source = ctypes.c_void_p(), source
+        if isinstance(source, str):
+            _check(_lib.wl_model_builtin(ctypes.byref(self._h), source.encode()), what)
         else:
-            _check(_lib.wl_model_builtin(ctypes.byref(self._h), spec.encode()), str(spec))
+            _check(_lib.wl_model_load(ctypes.byref(self._h), source, len(source)), what)
         d = _Desc()
         _lib.wl_model_describe(self._h, ctypes.byref(d))
         self.name, self.kind = d.name.decode(), d.kind.decode()
@@ -131,16 +170,19 @@ class Model:
             d.channels, d.J, d.K, d.bits, d.dims, d.id, d.keep
         self.fill = dequantise(np.zeros((0, 1, 1), np.int16), self)[:, 0, 0].copy()
 
+    def __getstate__(self):
+        """What loads it again: the name it was loaded by ("stereo-20x", whose .name "stereo" would
+        lose its keep), or the .wlm bytes."""
+        return self._source
+
+    def __setstate__(self, source):
+        self._open(source, "pickled model")
+
     @classmethod
     def of_file(cls, data):
-        """The built-in model that a .wlc (path or bytes) names: loaded once per process (a
-        built-in model never changes), so that reading many files does not parse it for each."""
-        info = _peek(data)
-        if info.model_id not in _BUILTIN:
-            h = ctypes.c_void_p()
-            _check(_lib.wl_model_builtin_by_id(ctypes.byref(h), info.model_id), "model %016x" % info.model_id)
-            _BUILTIN[info.model_id] = cls(_handle=h)
-        return _BUILTIN[info.model_id]
+        """The built-in model that a .wlc (path or bytes) names."""
+        data, _, name = _source(data)
+        return _file_model(_peek(data, name), name)
 
     def __del__(self):
         if getattr(self, "_h", None):
@@ -153,33 +195,57 @@ class Model:
 _BUILTIN = {}  # model id -> Model: the built-in models that files have named
 
 
-def _peek(data):
-    data, ptr = _bytes(data)
+def _file_model(info, name):
+    """The built-in model a .wlc's header names: loaded once per process (a built-in model never
+    changes), so that reading many files does not parse it for each."""
+    if info.model_id not in _BUILTIN:
+        builtin = _builtin_name(info.model_id)
+        if not builtin:
+            raise Error(_ERR_MISMATCH, name, "made with model %016x, which is not built in: pass model= "
+                        "(a walloc.Model or the .wlm path)" % info.model_id)
+        _BUILTIN[info.model_id] = Model(builtin)
+    return _BUILTIN[info.model_id]
+
+
+def _peek(data, name=""):
     info = _Info()
-    _check(_lib.wl_info_peek(ptr, len(data), ctypes.byref(info)))
+    _check(_lib.wl_info_peek(ctypes.cast(ctypes.c_char_p(data), _u8p), len(data), ctypes.byref(info)), name)
     return info
 
 
-def _model(model, data):
-    if isinstance(model, Model):
-        return model
-    return Model(model) if model is not None else Model.of_file(data)
+def _model(model, info, name):
+    """The model to read a .wlc with: model (a Model, a built-in name or a .wlm path), which must
+    be the one the file was made with, or by default the built-in one the file names. A mismatch
+    names both models, so that the caller knows which to give (the CLI's words for -m)."""
+    if model is None:
+        return _file_model(info, name)
+    m = model if isinstance(model, Model) else Model(model)
+    if m.id != info.model_id:
+        builtin = _builtin_name(info.model_id)
+        raise Error(_ERR_MISMATCH, name, "made with model %016x%s, not with model %s (%016x)"
+                    % (info.model_id, ", built-in " + builtin if builtin else "", m.name, m.id))
+    return m
 
 
-def read_latents(data, model=None):
-    """The integer latents of a .wlc (path or bytes) as int16 (K, h, w), zero in the channels the
-    file did not send, and mask (K,) bool: the channels it sent (the first keep)."""
-    data, ptr = _bytes(data)
-    m = _model(model, data)
+def _read_latents(data, model):
+    """read_latents, and the model that read them."""
+    data, ptr, name = _source(data)
+    m = _model(model, _peek(data, name), name)
     q, info = _i16p(), _Info()
-    _check(_lib.wl_latents(m._h, ptr, len(data), ctypes.byref(q), ctypes.byref(info)))
+    _check(_lib.wl_latents(m._h, ptr, len(data), ctypes.byref(q), ctypes.byref(info)), name)
     n = info.keep * info.lat_h * info.lat_w
     out = np.zeros((info.K, info.lat_h, info.lat_w), np.int16)
     out[:info.keep] = np.ctypeslib.as_array(q, (n,)).reshape(info.keep, info.lat_h, info.lat_w)
     _libc.free(q)
     mask = np.zeros(info.K, bool)
     mask[:info.keep] = True
-    return out, mask
+    return out, mask, m
+
+
+def read_latents(data, model=None):
+    """The integer latents of a .wlc (path or bytes) as int16 (K, h, w), zero in the channels the
+    file did not send, and mask (K,) bool: the channels it sent (the first keep)."""
+    return _read_latents(data, model)[:2]
 
 
 def dequantise(q, model):
@@ -200,9 +266,9 @@ def read_detail(data):
     """The detail layer's integer planes of a .wlc (path or bytes), int16 (C 4^J, h, w), plane
     b C + k the k-th channel-DCT coefficient of packet band b, and its step index s (the step is
     2^(2 - s/64)); (None, 0) for a file without one (man walloc, RATE CONTROL)."""
-    data, ptr = _bytes(data)
+    data, ptr, name = _source(data)
     v, info = _i16p(), _Info()
-    _check(_lib.wl_detail_planes(ptr, len(data), ctypes.byref(v), ctypes.byref(info)))
+    _check(_lib.wl_detail_planes(ptr, len(data), ctypes.byref(v), ctypes.byref(info)), name)
     if not v:
         return None, 0
     shape = (info.channels << (2 * info.J), info.lat_h, info.lat_w)
@@ -224,6 +290,9 @@ def encode(image, model, keep=0, refine=0, quality=None, step=0, size=None, bpp=
         a = a[None]
     if a.ndim != 3 or a.dtype not in (np.uint8, np.uint16):
         raise ValueError("image: uint8 or uint16, shape (C, H, W) or (H, W); got %s %s" % (a.dtype, a.shape))
+    if not a.size:  # the library would call it over its limits
+        raise ValueError("empty image: shape %s (every size at least 1)" % (np.shape(image),))
+    _check_fits(a.shape, m)
     planes = np.ascontiguousarray(a, np.float32)
     img = _Image(a.shape[0], a.shape[1], a.shape[2], 8 * a.itemsize, planes.ctypes.data_as(_f32p), None)
     out, n, opts = _u8p(), _size(), _Opts(keep, 0, refine, step)
@@ -240,12 +309,27 @@ def encode(image, model, keep=0, refine=0, quality=None, step=0, size=None, bpp=
     return data
 
 
+def _check_fits(shape, m):
+    """Refuses an image of shape (C, H, W) that model m does not take, in the CLI's words, with
+    the transpose that an (H, W, C) array (PIL's and OpenCV's layout) needs."""
+    if m.dims == 1:
+        raise Error(_ERR_MISMATCH, "", "model %s is an audio (1-D) model, not an image model" % m.name)
+    if shape[0] != m.channels:
+        hint = "; walloc takes (C, H, W): array.transpose(2, 0, 1)" if shape[2] == m.channels else ""
+        raise Error(_ERR_MISMATCH, "", "image has %d channel(s) but model %s takes %d%s"
+                    % (shape[0], m.name, m.channels, hint))
+
+
 def decode(data, model=None):
     """The image of a .wlc (path or bytes): uint8 or uint16 (C, H, W), alpha last when present."""
-    data, ptr = _bytes(data)
-    m = _model(model, data)
+    data, ptr, name = _source(data)
+    info = _peek(data, name)
+    if info.modality == _AUDIO:
+        raise Error(_ERR_MISMATCH, name, "an audio file; decode takes images (walloc decode FILE -o OUT.wav "
+                    "decodes audio; read_latents reads its latents)")
+    m = _model(model, info, name)
     img = _Image()
-    _check(_lib.wl_decode(m._h, ptr, len(data), ctypes.byref(img)))
+    _check(_lib.wl_decode(m._h, ptr, len(data), ctypes.byref(img)), name)
     C, H, W = img.channels, img.height, img.width
     planes = [np.ctypeslib.as_array(img.planes, (C * H * W,)).reshape(C, H, W)]
     if img.alpha:
@@ -259,33 +343,50 @@ class LatentDataset:
     """The latents of many .wlc files, one item per file: (y, mask) with y float32 (K, h, w) from
     dequantise (the decoder's input: channels not sent at the model's fill values) or, with
     dequantised=False, int16 (K, h, w) with zeros there; mask (K,) bool, the channels sent.
-    paths: .wlc paths, or a directory whose *.wlc files (recursively) are taken in sorted order.
+    paths: a list of .wlc paths, or one path (str or os.PathLike): a .wlc file, or a directory
+    whose .wlc files are taken as `walloc latents -r` takes them, so that ds[i] is row i of its
+    stacked array (each folder's names in byte order, a subfolder's files at its name's place,
+    names starting with "." skipped).
     It has __len__ and __getitem__, so torch.utils.data.DataLoader takes it as it is; the default
     collate stacks items, which needs one latent shape per batch: group files by image size (or
     crop, e.g. y[:, :h0, :w0]) before batching images of different sizes. Models are loaded once
-    per id (model=None: the built-in one each file names)."""
+    per id (model=None: the built-in one each file names). It pickles, model included."""
 
     def __init__(self, paths, model=None, dequantised=True):
-        if isinstance(paths, (str, os.PathLike)) and os.path.isdir(paths):
-            paths = sorted(os.path.join(d, f) for d, _, fs in os.walk(paths) for f in fs if f.endswith(".wlc"))
+        if isinstance(paths, (str, os.PathLike)):
+            paths = _walk(paths, ".wlc") if os.path.isdir(paths) else [_existing(paths)]
         self.paths = [os.fspath(p) for p in paths]
         self.dequantised = dequantised
         self._model = model if model is None or isinstance(model, Model) else Model(model)
-        self._models = {}
 
     def __len__(self):
         return len(self.paths)
 
     def __getitem__(self, i):
-        data = open(self.paths[i], "rb").read()
-        m = self._model
-        if m is None:
-            mid = _peek(data).model_id
-            if mid not in self._models:
-                self._models[mid] = Model.of_file(data)
-            m = self._models[mid]
-        q, mask = read_latents(data, m)
+        q, mask, m = _read_latents(self.paths[i], self._model)
         return (dequantise(q[mask], m) if self.dequantised else q), mask
+
+
+def _existing(path):
+    """path, when there is something there; FileNotFoundError naming it otherwise."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), os.fspath(path))
+    return path
+
+
+def _walk(folder, ext):
+    """The files under folder whose names end in ext (any case), in the order of the CLI's -r
+    (cli/batch.c, walk): each folder's entries sorted by their bytes (strcmp), a subfolder's
+    files in its place among them, names starting with "." (hidden files, temporary outputs)
+    and dangling links skipped."""
+    out = []
+    for name in sorted((n for n in os.listdir(folder) if not n.startswith(".")), key=os.fsencode):
+        path = os.path.join(folder, name)
+        if os.path.isdir(path):
+            out += _walk(path, ext)
+        elif os.path.exists(path) and name.lower().endswith(ext):
+            out.append(path)
+    return out
 
 
 def compress_file(src, dst, model=None, **rate):
@@ -296,15 +397,28 @@ def compress_file(src, dst, model=None, **rate):
     chooses); rate: encode's keep, step, quality, size, bpp or psnr. Returns a manifest record
     as the CLI's --manifest writes it: input, output, status, in_bytes, out_bytes, model_id."""
     a = np.load(src)
-    channels = 1 if a.ndim == 2 else a.shape[0]
-    m = model if isinstance(model, Model) else Model(model or {1: "gray", 3: "rgb"}.get(channels))
+    m = model if isinstance(model, Model) else Model(model if model is not None else _builtin_for(a, src))
     data = encode(a, m, **rate)
     folder, name = os.path.split(os.path.abspath(dst))
     tmp = os.path.join(folder, ".%s.tmp-%d" % (name, os.getpid()))
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, dst)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, dst)
+    except BaseException:  # a failed write (a full disk) leaves no temporary file (the CLI's io_out_abort)
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
     return {"input": os.fspath(src), "output": os.fspath(dst), "status": "done", "in_bytes": os.path.getsize(src),
             "out_bytes": len(data), "model_id": "%016x" % m.id}
+
+
+def _builtin_for(a, src):
+    """The built-in model's name for array a (the CLI's without -m: gray for 1 channel, rgb for 3)."""
+    channels = 1 if a.ndim == 2 else a.shape[0] if a.ndim == 3 else 0
+    if channels not in (1, 3):
+        raise ValueError("%s: shape %s and no built-in image model for it (gray takes (H, W) or (1, H, W), rgb "
+                         "(3, H, W)): pass model=" % (os.fspath(src), a.shape))
+    return "gray" if channels == 1 else "rgb"
