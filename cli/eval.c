@@ -30,6 +30,9 @@ static int eval_image(const cli_opts *o, const wl_image *a, const wl_image *b, c
   if (a->channels != b->channels || a->height != b->height || a->width != b->width || a->depth != b->depth)
     return cli_fail(o->inputs[1], "holds %d channel(s) of %dx%d, %d-bit; %s %d of %dx%d, %d-bit", b->channels, b->width,
                     b->height, b->depth, o->inputs[0], a->channels, a->width, a->height, a->depth);
+  if ((a->alpha != NULL) != (b->alpha != NULL)) /* the bytes and ratio would be another image's */
+    return cli_fail(o->inputs[1], "%s alpha channel, and %s %s", b->alpha ? "holds an" : "holds no", o->inputs[0],
+                    a->alpha ? "has one" : "has none");
   const size_t n = (size_t)a->channels * a->height * a->width;
   const double px = (double)a->width * a->height, peak = (double)((1 << a->depth) - 1);
   const double se = squared_error(a->planes, b->planes, n);

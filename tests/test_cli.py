@@ -230,6 +230,17 @@ def _():
         assert rc == 1 and why in err and not os.path.exists(T("z.wlc")), (args, rc, err)
 
 
+@test("eval refuses an original that is not the file's image: other depth (both named) or alpha on one side only")
+def _():
+    from PIL import Image
+    wlc, _ = roundtrip(RGB)
+    Image.open(RGB).convert("RGBA").save(T("rgba.png"))
+    np.save(T("deep.npy"), (np.asarray(Image.open(RGB)).transpose(2, 0, 1).astype(np.uint16) * 257))
+    for orig, says in ((T("rgba.png"), "holds no alpha channel, and"), (T("deep.npy"), "8-bit; ")):
+        rc, out, err = run("eval", orig, wlc)
+        assert rc == 1 and says in err and "16-bit" * (orig.endswith(".npy")) in err and not out, (orig, rc, err)
+
+
 expect_failure("unknown model name", ["encode", "-m", "nosuch", RGB], name="nosuch")
 expect_failure("gray image with the rgb model", ["encode", "-m", "rgb", os.path.join(IMAGES, "storm-gray8-odd.png")],
                name="storm-gray8-odd.png")
