@@ -178,7 +178,7 @@ static char *join_args(int argc, char **argv) {
  * option silently ignored. */
 static const struct { const char *opt, *cmds; } scope[] = {
     {"-o", "EDLTS"}, {"-c", "EDLS"}, {"-f", "EDLTS"}, {"-O", "EDLS"}, {"--skip-existing", "EDLS"},
-    {"-j", "EDLS"}, {"--manifest", "EDLS"}, {"-r", "EDILS"}, {"--shard", "EDILS"}, {"-m", "EDLTVS"},
+    {"-j", "EDLS"}, {"--manifest", "EDLS"}, {"-r", "EDILS"}, {"--shard", "EDILS"}, {"-m", "EDLVS"},
     {"-Q", "E"}, {"--quality", "E"}, {"--size", "E"}, {"--bpp", "E"}, {"--psnr", "E"}, {"--kbps", "E"},
     {"--snr", "E"}, {"--keep", "E"}, {"--step", "E"}, {"--dead-zone", "E"}, {"--refine", "E"},
     {"--chunk", "E"}, {"--no-fill", "E"}, {"--json", "IV"}, {"--detail", "L"}, {"--diff", "S"},

@@ -48,7 +48,10 @@ static int resolve_shape(cli_opts *o, int audio) {
 }
 
 int cmd_train(cli_opts *o) {
-  if (!o->out) return cli_fail("train", "needs -o MODEL.wlm");
+  if (!o->out) { /* a usage error, as eval's and latents' */
+    fprintf(stderr, "walloc: train needs -o MODEL.wlm\nTry 'walloc --help'.\n");
+    return 2;
+  }
   train_set set;
   int rc = train_load_set((const char *const *)o->inputs, o->ninputs, &o->channels, -1, &set);
   if (rc) return rc;

@@ -220,7 +220,8 @@ def _():
     for args in (["info", "-o", T("o1"), wlc], ["decode", "-Q", "50", "-o", T("o2.png"), wlc],
                  ["eval", "--keep", "3", RGB, wlc], ["encode", "--json", RGB, "-o", T("o3.wlc")],
                  ["encode", RGB, "-o", T("o4.wlc"), "-O", T("o5")], ["latents", "--diff", RGB, wlc, "-o", T("o6.npy")],
-                 ["eval", RGB], ["latents", wlc]):
+                 ["eval", RGB], ["latents", wlc], ["train", "--linear", IMAGES], ["train", "-m", "rgb", "-o", T("o7.wlm"),
+                                                                            IMAGES]):
         rc, _, err = run(*args)
         assert rc == 2 and "Try 'walloc --help'" in err, (args, rc, err)
     assert not [f for f in os.listdir(tmp) if f.startswith("o")], os.listdir(tmp)
