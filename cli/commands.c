@@ -601,7 +601,26 @@ static const char *const signal_exts[] = {".png", ".npy", ".wav", ".flac", ".ogg
                                           ".caf", ".w64", ".rf64", NULL};
 static const char *const wlc_exts[] = {".wlc", NULL};
 
-int cmd_encode(cli_opts *o) { return batch_run(o, encode_one, signal_exts, 1); }
+/* Whether exts (NULL-terminated) holds e. */
+static int listed(const char *const *exts, const char *e) {
+  for (; *exts; exts++)
+    if (!strcmp(*exts, e)) return 1;
+  return 0;
+}
+
+int cli_out_named(const cli_opts *o, const char *command, const char *ext) {
+  static const char *const other[] = {".wlc", ".wlm", ".png", ".npy", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", NULL};
+  const char *e = o->out ? io_ext(o->out) : "";
+  if (!o->out || !strcmp(o->out, "-") || !strcmp(e, ext) || !(listed(other, e) || listed(signal_exts, e)))
+    return 0; /* also a name of the user's own (out.bin, out) */
+  fprintf(stderr, "walloc: -o %s: %s writes %s, not %s\nTry 'walloc --help'.\n", o->out, command, ext, e);
+  return 2;
+}
+
+int cmd_encode(cli_opts *o) {
+  const int rc = cli_out_named(o, "encode", ".wlc");
+  return rc ? rc : batch_run(o, encode_one, signal_exts, 1);
+}
 int cmd_decode(cli_opts *o) { return batch_run(o, decode_one, wlc_exts, 1); }
 
 /* The name of the built-in model with this id, or "" */
@@ -828,6 +847,7 @@ static int stack_latents(cli_opts *o, char **files, int n) {
 }
 
 int cmd_latents(cli_opts *o) {
+  if (cli_out_named(o, "latents", ".npy")) return 2;
   for (int i = 0; !o->out && !o->to_stdout && !o->outdir && i < o->ninputs; i++)
     if (strcmp(o->inputs[i], "-")) { /* only stdin's latents go to stdout by default */
       fprintf(stderr, "walloc: latents needs -o OUT.npy, -O DIR or -c\nTry 'walloc --help'.\n");

@@ -213,5 +213,5 @@ static int show_one(cli_opts *o, const char *in) {
 
 int cmd_show(cli_opts *o) {
   static const char *const wlc[] = {".wlc", NULL};
-  return batch_run(o, show_one, wlc, 1);
+  return cli_out_named(o, "show", ".png") ? 2 : batch_run(o, show_one, wlc, 1);
 }

@@ -210,8 +210,9 @@ def _():
     assert rc == 0 and info["model"] == "rgb" and info["K"] == 12 and info["channels"] == 3 and info["J"] == 3, out
 
 
-@test("an option a command does nothing for is a usage error (exit 2, nothing written); an option for the other "
-      "kind of input fails for the file (exit 1); usage errors of eval and latents exit 2")
+@test("an option a command does nothing for is a usage error (exit 2, nothing written), and so is -o naming "
+      "another format; an option for the other kind of input fails for the file (exit 1); usage errors of eval, "
+      "latents and train exit 2")
 def _():
     import soundfile as sf
     wlc, _ = roundtrip(RGB)
@@ -220,7 +221,8 @@ def _():
     for args in (["info", "-o", T("o1"), wlc], ["decode", "-Q", "50", "-o", T("o2.png"), wlc],
                  ["eval", "--keep", "3", RGB, wlc], ["encode", "--json", RGB, "-o", T("o3.wlc")],
                  ["encode", RGB, "-o", T("o4.wlc"), "-O", T("o5")], ["latents", "--diff", RGB, wlc, "-o", T("o6.npy")],
-                 ["eval", RGB], ["latents", wlc], ["train", "--linear", IMAGES], ["train", "-m", "rgb", "-o", T("o7.wlm"),
+                 ["eval", RGB], ["latents", wlc], ["train", "--linear", IMAGES], ["encode", RGB, "-o", T("o8.png")],
+                 ["latents", wlc, "-o", T("o9.png")], ["show", wlc, "-o", T("oa.npy")], ["train", "-m", "rgb", "-o", T("o7.wlm"),
                                                                             IMAGES]):
         rc, _, err = run(*args)
         assert rc == 2 and "Try 'walloc --help'" in err, (args, rc, err)
