@@ -113,4 +113,9 @@ void train_set_free(train_set *set);
 const char *train_default_name(int channels, int audio, char buf[16]);
 /* train_neural.c: the training loop of a neural model (2-D on images, 1-D on audio). */
 int train_neural(cli_opts *o, const train_set *set);
+/* SIGINT, SIGTERM and SIGHUP (unless ignored) stop training at the next step, which saves a
+ * checkpoint and the model, then ends by the signal; caught from before the inputs are read. */
+void train_catch_signals(void);
+/* The checkpoint's path: --checkpoint, or -o's with .ckpt added (malloc'd; NULL: no memory). */
+char *train_checkpoint_path(const cli_opts *o);
 #endif

@@ -682,12 +682,17 @@ static void print_info(const char *in, const wlc_info *w, size_t len) {
            h->detail_planes, h->channels << (2 * h->J), detail_bytes(w, len));
 }
 
+/* s as a JSON string on stdout. */
+static void print_json_string(const char *s) {
+  putchar('"');
+  for (; *s; s++) printf((*s == '"' || *s == '\\') ? "\\%c" : (unsigned char)*s < 0x20 ? "\\u%04x" : "%c", *s);
+  putchar('"');
+}
+
 /* {"file": "IN" with IN as a JSON string ("(stdin)" for "-"): the start of info --json. */
 static void print_file_json(const char *in) {
-  printf("{\"file\": \"");
-  for (const char *p = strcmp(in, "-") ? in : "(stdin)"; *p; p++)
-    printf((*p == '"' || *p == '\\') ? "\\%c" : (unsigned char)*p < 0x20 ? "\\u%04x" : "%c", *p);
-  printf("\"");
+  printf("{\"file\": ");
+  print_json_string(strcmp(in, "-") ? in : "(stdin)");
 }
 
 static void print_json(const char *in, const wlc_info *w, size_t len) {
@@ -728,8 +733,10 @@ static int info_model(cli_opts *o, const char *in, const uint8_t *buf, size_t le
   wl_model_free(m);
   if (o->json) {
     print_file_json(in);
-    printf(", \"model\": \"%s\", \"kind\": \"%s\", \"id\": \"%016" PRIx64 "\", \"channels\": %d, \"dims\": %d, "
-           "\"J\": %d, \"K\": %d, \"bits\": %d}\n", d.name, d.kind, d.id, d.channels, d.dims, d.J, d.K, d.bits);
+    printf(", \"model\": ");
+    print_json_string(d.name); /* a name given to train */
+    printf(", \"kind\": \"%s\", \"id\": \"%016" PRIx64 "\", \"channels\": %d, \"dims\": %d, \"J\": %d, \"K\": %d, "
+           "\"bits\": %d}\n", d.kind, d.id, d.channels, d.dims, d.J, d.K, d.bits);
   }
   else
     printf("file:          %s\nmodel:         %s (%s), id %016" PRIx64 "\nsignal:        %d channel(s), %s\n"

@@ -163,19 +163,28 @@ static int duration(const char *s, float *seconds) {
   return unit > 0 ? 0 : -1;
 }
 
+/* The command line as a shell would take it back: an argument with anything but letters, digits
+ * and -_./=:,+@% in single quotes (a ' in it as '\''). */
 static char *join_args(int argc, char **argv) {
   size_t n = 1;
-  for (int i = 0; i < argc; i++) n += strlen(argv[i]) + 1;
-  char *s = malloc(n);
+  for (int i = 0; i < argc; i++) n += 4 * strlen(argv[i]) + 3;
+  char *s = malloc(n), *p = s;
   if (!s) return NULL;
-  s[0] = 0;
-  for (int i = 0; i < argc; i++) strcat(strcat(s, i ? " " : ""), argv[i]);
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i];
+    const int plain = *a && strspn(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%") == strlen(a);
+    if (i) *p++ = ' ';
+    if (!plain) *p++ = '\'';
+    for (; *a; a++) p = *a == '\'' && !plain ? strcpy(p, "'\\''") + 4 : (*p = *a, p + 1);
+    if (!plain) *p++ = '\'';
+  }
+  *p = 0;
   return s;
 }
 
 /* The commands an option does something for (initials: Encode, Decode, Info, Latents, Train,
- * eVal, Show); options not listed serve every command. Any other use is a usage error, not an
- * option silently ignored. */
+ * eVal, Show; n: neural training only, p: linear (--linear, PCA) training only); options not
+ * listed serve every command. Any other use is a usage error, not an option silently ignored. */
 static const struct { const char *opt, *cmds; } scope[] = {
     {"-o", "EDLTS"}, {"-c", "EDLS"}, {"-f", "EDLTS"}, {"-O", "EDLS"}, {"--skip-existing", "EDLS"},
     {"-j", "EDLS"}, {"--manifest", "EDLS"}, {"-r", "EDILS"}, {"--shard", "EDILS"}, {"-m", "EDLVS"},
@@ -183,29 +192,38 @@ static const struct { const char *opt, *cmds; } scope[] = {
     {"--snr", "E"}, {"--keep", "E"}, {"--step", "E"}, {"--dead-zone", "E"}, {"--refine", "E"},
     {"--chunk", "E"}, {"--no-fill", "E"}, {"--json", "IV"}, {"--detail", "L"}, {"--diff", "S"},
     {"--spectrogram", "S"}, {"-J", "T"}, {"-K", "T"}, {"--bits", "T"}, {"--channels", "T"},
-    {"--stride", "T"}, {"--gain", "T"}, {"--name", "T"}, {"-N", "T"}, {"-R", "T"}, {"--fine", "T"},
-    {"--fine-blocks", "T"}, {"--crop", "T"}, {"--loss", "T"}, {"--quant", "T"}, {"--taps", "T"},
-    {"--batch", "T"}, {"--steps", "T"}, {"--warmup", "T"}, {"--seed", "T"}, {"--val-every", "T"},
-    {"--lr", "T"}, {"--weight-decay", "T"}, {"--lambda", "T"}, {"--jitter", "T"}, {"--full", "T"},
-    {"--time", "T"}, {"--checkpoint-every", "T"}, {"--val", "T"}, {"--checkpoint", "T"},
-    {"--resume", "T"}, {"--linear", "T"}};
+    {"--stride", "p"}, {"--gain", "T"}, {"--name", "T"}, {"-N", "n"}, {"-R", "n"}, {"--fine", "n"},
+    {"--fine-blocks", "n"}, {"--crop", "n"}, {"--loss", "n"}, {"--quant", "n"}, {"--taps", "n"},
+    {"--batch", "n"}, {"--steps", "n"}, {"--warmup", "n"}, {"--seed", "n"}, {"--val-every", "n"},
+    {"--lr", "n"}, {"--weight-decay", "n"}, {"--lambda", "n"}, {"--jitter", "n"}, {"--full", "n"},
+    {"--time", "n"}, {"--checkpoint-every", "n"}, {"--val", "n"}, {"--checkpoint", "n"},
+    {"--resume", "n"}, {"--linear", "T"}};
 
-static int applies(const char *cmd, const char *opt) {
+/* Whether opt does something for command cmd; for train, *kind receives 'n' or 'p' when it
+ * serves only one kind of training. */
+static int applies(const char *cmd, const char *opt, char *kind) {
   const char initial = !strcmp(cmd, "eval") ? 'V' : (char)toupper((unsigned char)cmd[0]);
   for (size_t i = 0; i < sizeof scope / sizeof scope[0]; i++)
-    if (!strcmp(scope[i].opt, opt)) return strchr(scope[i].cmds, initial) != NULL;
+    if (!strcmp(scope[i].opt, opt)) {
+      if (initial == 'T' && (scope[i].cmds[0] == 'n' || scope[i].cmds[0] == 'p')) *kind = scope[i].cmds[0];
+      return strchr(scope[i].cmds, initial) || (initial == 'T' && strchr("np", scope[i].cmds[0]));
+    }
   return 1;
 }
 
 static int parse(int argc, char **argv, cli_opts *o) {
   int chunk = 0;
+  const char *neural = NULL, *linear = NULL; /* train options of one kind, seen */
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     int takes = 1, bad = 0;
-    if (a[0] == '-' && !applies(argv[1], a)) {
+    char kind = 0;
+    if (a[0] == '-' && !applies(argv[1], a, &kind)) {
       fprintf(stderr, "walloc: option '%s' does nothing for %s\nTry 'walloc --help'.\n", a, argv[1]);
       return 2;
     }
+    if (kind == 'n' && !neural) neural = a;
+    if (kind == 'p' && !linear) linear = a;
     if (!strcmp(a, "-o")) { o->out = v; bad = !v; }
     else if (!strcmp(a, "-m")) { o->model = v; bad = !v; }
     else if (!strcmp(a, "--name")) { o->name = v; bad = !v; }
@@ -296,6 +314,10 @@ static int parse(int argc, char **argv, cli_opts *o) {
   }
   if (o->threads) omp_set_num_threads(o->threads);
   if (!o->ninputs) return usage_error("%s: no input files", argv[1]);
+  if (o->linear && neural) return usage_error("option '%s' does nothing for train --linear (a closed-form fit)", neural);
+  if (!o->linear && linear) return usage_error("option '%s' serves train --linear only", linear);
+  for (const char *c = o->name; c && *c; c++)
+    if ((unsigned char)*c < 0x20) return usage_error("%s", "--name: no control characters (a newline, a tab)");
   if ((o->out != NULL) + o->to_stdout + (o->outdir != NULL) > 1) return usage_error("%s", "give one of -o, -c and -O");
   const int given = (o->quality >= 0) + (o->target != 0) + (o->keep || o->step || o->zone > 0),
             tuned = o->quality >= 0 || o->target;

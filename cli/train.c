@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include "cli/cli.h"
 #include "cli/io.h"
 #include "cli/npy.h"
@@ -47,11 +48,51 @@ static int resolve_shape(cli_opts *o, int audio) {
   return 0;
 }
 
+char *train_checkpoint_path(const cli_opts *o) {
+  if (o->checkpoint) return strdup(o->checkpoint);
+  char *p = malloc(strlen(o->out) + 6);
+  if (p) sprintf(p, "%s.ckpt", o->out);
+  return p;
+}
+
+/* Whether path could be written: its folder exists and takes files; an existing file only with
+ * -f (or, for the checkpoint, when it is the one resumed); prints why not. Checked before the
+ * inputs are read and the model trained, which would be lost at the end. */
+static int writable(const cli_opts *o, const char *path, int resumed) {
+  char *dir = strdup(path), *slash = dir ? strrchr(dir, '/') : NULL;
+  if (!dir) return cli_fail(path, "out of memory");
+  if (slash) slash[slash == dir] = 0; /* "/x": the root */
+  const int ok = !access(slash ? dir : ".", W_OK | X_OK), why = errno;
+  free(dir);
+  if (!ok) return cli_fail(path, "its folder cannot take it: %s", strerror(why));
+  struct stat st;
+  if (!o->force && !resumed && !lstat(path, &st)) return cli_fail(path, "already exists (use -f to overwrite)");
+  return 0;
+}
+
+/* -o and, for neural training, its checkpoint. */
+static int outputs_ok(const cli_opts *o) {
+  if (!strcmp(o->out, "-")) {
+    if (!o->linear && !o->checkpoint) return cli_fail("-o -", "neural training needs --checkpoint FILE beside a model on stdout");
+    return o->linear ? 0 : writable(o, o->checkpoint, o->resume && !strcmp(o->resume, o->checkpoint));
+  }
+  if (writable(o, o->out, 0)) return 1;
+  if (o->linear) return 0;
+  char *ckpt = train_checkpoint_path(o);
+  struct stat a, b; /* resuming from the checkpoint that will be written again */
+  const int resumed = ckpt && o->resume && !stat(o->resume, &a) && !stat(ckpt, &b) && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+  const int rc = ckpt ? writable(o, ckpt, resumed) : cli_fail("train", "out of memory");
+  free(ckpt);
+  return rc;
+}
+
 int cmd_train(cli_opts *o) {
   if (!o->out) { /* a usage error, as eval's and latents' */
     fprintf(stderr, "walloc: train needs -o MODEL.wlm\nTry 'walloc --help'.\n");
     return 2;
   }
+  if (outputs_ok(o)) return 1;
+  if (!o->linear) train_catch_signals();
   train_set set;
   int rc = train_load_set((const char *const *)o->inputs, o->ninputs, &o->channels, -1, &set);
   if (rc) return rc;

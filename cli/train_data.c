@@ -34,6 +34,7 @@ static int cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, 
 
 static int is_input_name(const char *name) {
   static const char *ext[] = {".png", ".npy", ".wav", ".flac", ".ogg", ".oga"};
+  if (name[0] == '.') return 0; /* hidden files (a macOS ._x.png), as -r leaves them */
   for (size_t i = 0; i < sizeof ext / sizeof *ext; i++)
     if (!strcmp(io_ext(name), ext[i])) return 1;
   return 0;
@@ -41,6 +42,7 @@ static int is_input_name(const char *name) {
 
 static int collect(const char *arg, pathlist *l) {
   struct stat st;
+  if (!strcmp(arg, "-")) return cli_fail(arg, "train reads files, folders or lists of paths, not standard input");
   if (stat(arg, &st)) return cli_fail(arg, "%s", strerror(errno));
   if (S_ISDIR(st.st_mode)) {
     DIR *d = opendir(arg);

@@ -15,8 +15,16 @@
 
 #define NKEEP 4 /* validation at k = K/4, K/2, 3K/4, K */
 
-static volatile sig_atomic_t interrupted;
-static void on_signal(int sig) { (void)sig; interrupted = 1; }
+static volatile sig_atomic_t interrupted; /* the signal that stops the run */
+static void on_signal(int sig) { interrupted = sig; }
+
+void train_catch_signals(void) {
+  static const int sigs[3] = {SIGINT, SIGTERM, SIGHUP};
+  for (int i = 0; i < 3; i++) { /* one ignored from the start (nohup) stays ignored */
+    struct sigaction was;
+    if (sigaction(sigs[i], NULL, &was) == 0 && was.sa_handler != SIG_IGN) signal(sigs[i], on_signal);
+  }
+}
 
 static double now(void) {
   struct timespec ts;
@@ -63,7 +71,8 @@ static int resume(wl_trainer *t, const char *path) {
   if (io_read_all(path, &buf, &len)) return cli_fail(path, "cannot read checkpoint: %s", strerror(errno));
   int e = wl_trainer_resume(t, buf, len);
   free(buf);
-  return e ? cli_fail(path, "cannot resume: %s", cli_error(e)) : 0;
+  const char *why = e == WL_ERR_MISMATCH ? wl_error_detail(e) : ""; /* the setting that differs */
+  return e ? cli_fail(path, "cannot resume: %s", *why ? why : cli_error(e)) : 0;
 }
 
 /* Images: "train DB dB BPP bpp ... val DB@BPP ..."; audio: bits per frame in training, and
@@ -86,16 +95,14 @@ static void progress(FILE *f, const char *end, const cli_opts *o, int audio, lon
 }
 
 int train_neural(cli_opts *o, const train_set *set) {
-  if (!o->force && !access(o->out, F_OK)) return cli_fail(o->out, "already exists (use -f to overwrite)");
   const int audio = set->audio, n = set->n;
   train_set val = {0};
   int rc = 0;
   int ch = o->channels;
   if (o->val && (rc = train_load_set(&o->val, 1, &ch, audio, &val))) return rc;
   const int nval = val.n;
-  char *ckpt = NULL;
-  if (!o->checkpoint && (ckpt = malloc(strlen(o->out) + 6))) sprintf(ckpt, "%s.ckpt", o->out);
-  const char *ckpt_path = o->checkpoint ? o->checkpoint : ckpt;
+  char *ckpt = train_checkpoint_path(o);
+  const char *ckpt_path = ckpt;
   char name[16];
   wl_train_params p = {.name = o->name ? o->name : train_default_name(o->channels, audio, name), .command = o->command,
                        .channels = o->channels, .J = o->J, .K = o->K, .bits = o->bits, .N = o->N, .R = o->R,
@@ -107,15 +114,17 @@ int train_neural(cli_opts *o, const train_set *set) {
   int e = !ckpt_path ? WL_ERR_NOMEM : audio ? wl_trainer_new_audio(&t, set->clips, n, &p) : wl_trainer_new(&t, set->imgs, n, &p);
   if (e) rc = cli_fail("train", "%s", cli_error(e));
   if (!rc && o->resume) rc = resume(t, o->resume);
+  if (!rc && o->resume && wl_trainer_step_count(t) > o->steps)
+    rc = cli_fail(o->resume, "at step %ld, past --steps %d (the schedule's length: give at least that)",
+                  wl_trainer_step_count(t), o->steps);
   const int K = o->K, keep[NKEEP] = {K / 4 > 0 ? K / 4 : 1, K / 2 > 0 ? K / 2 : 1, 3 * K / 4 > 0 ? 3 * K / 4 : 1, K};
   const int tty = isatty(STDERR_FILENO) && o->verbosity > 0;
   double vpsnr[NKEEP] = {0}, vbpp[NKEEP] = {0}, db = 0, bpp = 0, sum_db = 0, sum_bpp = 0, rate = 0;
   const double start = now();
-  double last_ckpt = start, last_print = 0, window_t = start;
+  double last_ckpt = start, last_print = tty ? 0 : start - 50, window_t = start; /* a log: first at 10 s */
   long window_s = t ? wl_trainer_step_count(t) : 0, nsum = 0, step = window_s;
+  const long first = step;
   int have_val = 0;
-  signal(SIGINT, on_signal);
-  signal(SIGTERM, on_signal);
   if (!rc && o->verbosity > 1)
     fprintf(stderr, "train: %d %s, %d validation, starting at step %ld\n", n, audio ? "clips" : "images", nval, step);
   if (!rc && nval && !(rc = validate(t, &val, keep, vpsnr, vbpp) ? cli_fail(o->val, "validation failed") : 0) &&
@@ -134,8 +143,8 @@ int train_neural(cli_opts *o, const train_set *set) {
       have_val = 1;
       if (o->verbosity > 0) progress(stderr, "\n", o, audio, step, sum_db / nsum, sum_bpp / nsum, rate, vpsnr, vbpp, 1);
       sum_db = sum_bpp = 0; nsum = 0;
-    } else if (tty && tnow - last_print > 0.5) {
-      progress(stderr, "\r", o, audio, step, sum_db / nsum, sum_bpp / nsum, rate, vpsnr, vbpp, have_val);
+    } else if (o->verbosity > 0 && tnow - last_print > (tty ? 0.5 : 60)) { /* a log: a line a minute */
+      progress(stderr, tty ? "\r" : "\n", o, audio, step, sum_db / nsum, sum_bpp / nsum, rate, vpsnr, vbpp, have_val);
       last_print = tnow;
     }
     if (tnow - last_ckpt > o->ckpt_s) {
@@ -143,13 +152,18 @@ int train_neural(cli_opts *o, const train_set *set) {
       last_ckpt = tnow;
     }
   }
-  if (!rc) rc = save(o, t, 1, ckpt_path);
-  if (!rc) rc = save(o, t, 0, o->out);
+  const int trained = !(interrupted && step == first); /* stopped before a step: nothing new to save */
+  if (!rc && trained) rc = save(o, t, 1, ckpt_path);
+  if (!rc && trained) rc = save(o, t, 0, o->out);
   if (!rc && o->verbosity > 0)
-    fprintf(stderr, "train: %s at step %ld of %d (%.0f s)%s\n", o->out, step, o->steps, now() - start,
-            step < o->steps ? "; stopped early, continue with --resume" : "");
+    fprintf(stderr, "train: %s at step %ld of %d (%.0f s)%s\n", trained ? o->out : "nothing written", step, o->steps,
+            now() - start, step < o->steps ? "; stopped early, continue with --resume" : "");
   wl_trainer_free(t);
   train_set_free(&val);
   free(ckpt);
+  if (interrupted) { /* saved: now the signal's own end, so that a scheduler sees the run stopped */
+    signal(interrupted, SIG_DFL);
+    raise(interrupted);
+  }
   return rc;
 }

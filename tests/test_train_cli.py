@@ -3,6 +3,7 @@
 PSNR on the held-out right part at every k; checkpoints resume where they stopped; the model
 it writes encodes and decodes; bad settings are refused before any training."""
 import os
+import subprocess
 import re
 import sys
 import tempfile
@@ -11,7 +12,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "py"))
-from harness import finish, test, run, wlm_header, IMAGES  # noqa: E402
+from harness import finish, test, run, wlm_header, IMAGES, WALLOC  # noqa: E402
 
 GARDEN = os.path.join(IMAGES, "garden-rgb8.png")
 TMP = tempfile.mkdtemp(prefix="walloc-train-")
@@ -78,6 +79,22 @@ def _():
     assert rc == 2 and "--lr" in e, e
     rc, _, e = run("train", "-o", other, "--full", "1", LEFT)
     assert rc == 2 and "--full" in e, e
+
+
+@test("train: with stderr not a terminal, a progress line by 10 s (then one a minute); SIGHUP saves the "
+      "checkpoint and model, then ends by the signal; a resume with another --gain names it")
+def _():
+    import signal
+    p = subprocess.Popen([WALLOC, "train", "--steps", "1000000", "--crop", "32", "-o", os.path.join(TMP, "sig.wlm"), GARDEN],
+                         stderr=subprocess.PIPE, text=True)
+    first = p.stderr.readline()  # blocks until the first line: it must come from the loop, by 10 s
+    p.send_signal(signal.SIGHUP)
+    rest = p.stderr.read()
+    assert p.wait() == -signal.SIGHUP and first.startswith("step ") and "steps/s" in first, (first, rest)
+    assert "stopped early" in rest and os.path.getsize(os.path.join(TMP, "sig.wlm")) and os.path.getsize(os.path.join(TMP, "sig.wlm.ckpt")), rest
+    rc, _, err = run("train", "--steps", "1000000", "--gain", "8", "--crop", "32", "--resume", os.path.join(TMP, "sig.wlm.ckpt"), "-f",
+                     "-o", os.path.join(TMP, "sig.wlm"), GARDEN)
+    assert rc == 1 and "--gain 8 here, 4 in the checkpoint" in err, err
 
 
 @test("train: the settings are recorded in the model (--full, seed, learning rate, command)")

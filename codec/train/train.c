@@ -594,22 +594,36 @@ int wl_trainer_save(wl_trainer *t, int checkpoint, uint8_t **out, size_t *outlen
   return wl_model_serialize(m, &x, out, outlen);
 }
 
+/* The first shape in which checkpoint c and the model being trained m differ, named, as a
+ * WL_ERR_MISMATCH; 0 when none does. */
+static int shape_mismatch(const wl_model *c, const wl_model *m) {
+  const struct { const char *name; int have, want; } s[] = {
+      {"dimensions (image or audio)", c->d.dims, m->d.dims}, {"--channels", c->d.channels, m->d.channels},
+      {"-J", c->d.J, m->d.J}, {"-K", c->d.K, m->d.K}, {"--bits", c->d.bits, m->d.bits}, {"-N", c->N, m->N},
+      {"-R", c->R, m->R}, {"--taps", c->F, m->F}, {"--fine", c->Nf, m->Nf}, {"--fine-blocks", c->Rf, m->Rf}};
+  for (size_t i = 0; i < sizeof s / sizeof s[0]; i++)
+    if (s[i].have != s[i].want)
+      return WL_FAIL_WHY(WL_ERR_MISMATCH, "%s %d here, %d in the checkpoint", s[i].name, s[i].want, s[i].have);
+  return 0;
+}
+
 int wl_trainer_resume(wl_trainer *t, const uint8_t *buf, size_t len) {
-  char step[WL_META_MAX];
-  char *val[] = {step};
-  const char *key[] = {"train_step"}, *vname[] = {"adam.m", "adam.v"};
+  char step[WL_META_MAX], gain[WL_META_MAX];
+  char *val[] = {step, gain};
+  const char *key[] = {"train_step", "gain"}, *vname[] = {"adam.m", "adam.v"};
   float *vdata[] = {t->mom, t->var};
-  const wl_model_extra x = {.nmeta = 1, .key = key, .value = val, .nvec = 2, .vname = vname, .vdata = vdata};
+  const wl_model_extra x = {.nmeta = 2, .key = key, .value = val, .nvec = 2, .vname = vname, .vdata = vdata};
   const wl_model *m = t->m;
   wl_model *c;
   WL_TRY(wl_model_parse(&c, buf, len, NULL)); /* shapes first: the optimiser state is sized by them */
-  int e = c->d.dims != m->d.dims || c->d.channels != m->d.channels || c->d.J != m->d.J || c->d.K != m->d.K || c->d.bits != m->d.bits ||
-          c->N != m->N || c->R != m->R || c->F != m->F || c->Nf != m->Nf || c->Rf != m->Rf ? WL_FAIL(WL_ERR_MISMATCH) : 0;
+  int e = shape_mismatch(c, m);
   wl_model_free(c);
   if (e || (e = wl_model_parse(&c, buf, len, &x))) return e;
-  char *end;
+  char g[64], *end; /* the gain, as wl_trainer_save wrote it: it scaled the encoder the checkpoint holds */
+  snprintf(g, sizeof g, "%g", t->p.gain > 0 ? t->p.gain : wl_default_gain(t->dims));
   long s = strtol(step, &end, 10);
-  if (!*step || *end || s < 0) e = WL_FAIL(WL_ERR_MODEL);
+  if (strcmp(g, gain)) e = WL_FAIL_WHY(WL_ERR_MISMATCH, "--gain %s here, %s in the checkpoint", g, gain);
+  else if (!*step || *end || s < 0) e = WL_FAIL(WL_ERR_MODEL);
   else {
     memcpy(m->params, c->params, sizeof(float) * (size_t)m->nparams);
     t->step = s;
