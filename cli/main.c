@@ -135,10 +135,14 @@ static int stdin_name(const char *a) {
   return !strcmp(a, "/dev/stdin") || !strcmp(a, "/dev/fd/0") || !strcmp(a, "/proc/self/fd/0");
 }
 
+/* What the last option that failed to parse wants ("a whole number from 1 to 8"), for its error. */
+static char wanted[96];
+
 /* Parses a whole number in [lo, hi] into *v. */
 static int number(const char *s, int lo, int hi, int *v) {
   char *end;
   long x = s ? strtol(s, &end, 10) : 0;
+  snprintf(wanted, sizeof wanted, "a whole number from %d to %d", lo, hi);
   if (!s || !*s || *end || x < lo || x > hi) return -1;
   *v = (int)x;
   return 0;
@@ -148,6 +152,7 @@ static int number(const char *s, int lo, int hi, int *v) {
 static int fnumber(const char *s, float lo, float hi, float *v) {
   char *end;
   float x = s ? strtof(s, &end) : 0;
+  snprintf(wanted, sizeof wanted, "a number from %g to %g", lo, hi);
   if (!s || !*s || *end || !(x >= lo && x <= hi)) return -1;
   *v = x;
   return 0;
@@ -218,6 +223,7 @@ static int parse(int argc, char **argv, cli_opts *o) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     int takes = 1, bad = 0;
     char kind = 0;
+    strcpy(wanted, "a valid value");
     if (a[0] == '-' && !applies(argv[1], a, &kind)) {
       fprintf(stderr, "walloc: option '%s' does nothing for %s\nTry 'walloc --help'.\n", a, argv[1]);
       return 2;
@@ -241,6 +247,7 @@ static int parse(int argc, char **argv, cli_opts *o) {
       const double x = v ? strtod(v, &end) : 0,
                    most = t == WL_TARGET_BYTES ? 1e15 : t == WL_TARGET_BPP ? 64 : t == WL_TARGET_KBPS ? 1e5 : 200;
       bad = !v || !*v || *end || !(x > 0 && x <= most) || (t == WL_TARGET_BYTES && x != (double)(long long)x);
+      snprintf(wanted, sizeof wanted, "a %s above 0, at most %g", t == WL_TARGET_BYTES ? "whole number" : "number", most);
       if (o->target) return usage_error("give one of --size, --bpp, --psnr, --kbps and --snr ('%s' is a second)", a);
       o->target = t;
       o->target_value = x;
@@ -309,7 +316,10 @@ static int parse(int argc, char **argv, cli_opts *o) {
       else if (a[0] == '-' && a[1]) return usage_error("unknown option '%s'", a);
       else o->inputs[o->ninputs++] = stdin_name(argv[i]) ? "-" : argv[i];
     }
-    if (bad) return usage_error("option '%s' needs a valid value", a);
+    if (bad) {
+      fprintf(stderr, "walloc: option '%s' needs %s\nTry 'walloc --help'.\n", a, wanted);
+      return 2;
+    }
     i += takes;
   }
   if (o->threads) omp_set_num_threads(o->threads);

@@ -42,7 +42,10 @@ static int resolve_shape(cli_opts *o, int audio) {
   if (o->J > maxJ) return cli_fail("train", "-J is at most %d for %s", maxJ, audio ? "audio" : "images");
   if (o->fine_N && (audio || o->J < 2)) return cli_fail("train", "--fine needs images and -J 2 or more");
   const long bands = (long)o->channels << ((audio ? 1 : 2) * o->J);
-  if (!o->K) o->K = audio ? (int)(bands / 4 < WL_MAX_K ? bands / 4 : WL_MAX_K) : 12;
+  if (!o->K) { /* audio a quarter of the bands, images 12; never more than the bands, at least one */
+    const long k = audio ? bands / 4 : 12;
+    o->K = (int)(k > bands ? bands : k < 1 ? 1 : k > WL_MAX_K ? WL_MAX_K : k);
+  }
   if (o->K > bands)
     return cli_fail("train", "-K %d is more than the %ld wavelet bands (channels * %s^J)", o->K, bands, audio ? "2" : "4");
   return 0;
