@@ -100,7 +100,7 @@ static const char usage[] =
   "  --json      info, eval: print JSON\n"
   "  -h, --help  this text;  -V, --version  the version\n"
   "\n"
-  "Train options: -J LEVELS (3; audio 8, at most 10) -K CHANNELS (12; audio C*2^J/4)\n"
+  "Train options: -J LEVELS (3, at most 6; audio 8, at most 10) -K CHANNELS (12; audio C*2^J/4)\n"
   "  --bits B (8) --channels C (3: RGB, 1: gray, any 1..16 with .npy; audio: the first\n"
   "  file's count, 1 downmixes stereo)\n"
   "  --gain G (4; audio 32) --name NAME; --linear only: --stride S (1, covariance subsampling)\n"
