@@ -50,7 +50,9 @@ static int covariance(const wl_signal *s, int n, int J, int stride, double *mu, 
   }
   free(buf);
   wl_work_free(&w);
-  if (count < 2) return WL_FAIL(WL_ERR_NUMERIC);
+  if (count < 2)
+    return WL_FAIL_WHY(WL_ERR_NUMERIC, "too little training data: %ld latent position(s) of 2^J = %d samples (at least 2)",
+                       count, 1 << J);
   for (int a = 0; a < D; a++) mu[a] /= (double)count;
   for (int a = 0; a < D; a++)
     for (int b = a; b < D; b++)
