@@ -259,7 +259,9 @@ static int run_parallel(cli_opts *o, int (*one)(cli_opts *, const char *), const
       stopped = 1;
     }
     if (poll(&p, 1, 100) <= 0) continue; /* a signal, or every 100 ms: stop_sig is looked at */
-    if (read(fd[0], &r, sizeof r) != (ssize_t)sizeof r) break;
+    const ssize_t k = read(fd[0], &r, sizeof r);
+    if (k < 0 && errno == EINTR) continue;
+    if (k != (ssize_t)sizeof r) break; /* every worker has closed the pipe */
     count(t, l, &r, progress);
     got++;
   }
