@@ -6,9 +6,11 @@
  * Stripe k is the latent positions [k CH, (k+1) CH) (whole SGEMM blocks of the projection),
  * latent rows [ra, rb); its packets come from the forward transform of the image's rows
  * [(ra - M) 2^J, (rb + M) 2^J), taken periodically, of which the band ends (M rows, see
- * stripes.h) are dropped. Stripe 0 reads the last rows (before row 0, periodically), so it is
- * made last, when they have been read. Each latent is the same operations on the same values as
- * wl_analyse's (tested: the same bytes as wl_encode). */
+ * stripes.h) are dropped. The stripes that start within M latent rows of the top (stripe 0, and
+ * more where a stripe is only a few rows of a wide image) read the last rows too (before row 0,
+ * periodically), so they are made last, when those have been read, from the first rows kept
+ * aside. Each latent is the same operations on the same values as wl_analyse's (tested: the
+ * same bytes as wl_encode). */
 #include <stdlib.h>
 #include <string.h>
 #include "codec/internal.h"
@@ -105,19 +107,21 @@ int wl_analyse_rows(const wl_model *m, const wl_header *h, const wl_signal *s, w
   reader r = {.m = m, .h = h, .get = get, .user = user, .C = h->channels, .H = h->height, .W = h->width,
               .Hp = h->lat_h << J, .Wp = w << J, .J = J, .M = wl_stripe_margin(J),
               .scale = wl_sample_scale(s), .offset = wl_sample_offset(s), .inrows = 64, .alpha = alpha};
-  const int rb0 = (int)((mini(P, CH) - 1) / w + 1);
+  long early = 1; /* stripes 0 .. early-1 start within M rows of the top */
+  while (early < nk && early * CH / w < r.M) early++;
+  const int rb0 = (int)((mini(P, early * CH) - 1) / w + 1); /* the last of them ends at latent row rb0 */
   r.nhead = mini(r.Hp, (rb0 + r.M) << J);
   const int most = (int)((CH + w - 1) / w + 1 + 2 * r.M) << J; /* a stripe's rows, at most */
   float *seg = malloc(sizeof(float) * (size_t)r.C * most * r.Wp), *y = malloc(sizeof(float) * keep * CH);
   r.head = malloc(sizeof(float) * (size_t)r.C * r.nhead * r.Wp);
   r.in = malloc(sizeof(float) * (size_t)(r.C + (alpha != NULL)) * r.inrows * r.W);
   int e = seg && y && r.head && r.in ? 0 : WL_FAIL(WL_ERR_NOMEM);
-  for (long t = 1; t <= nk && !e; t++) {
-    const long k = t % nk; /* stripes 1 .. nk-1, then 0 */
+  for (long t = early; t < nk + early && !e; t++) {
+    const long k = t % nk; /* stripes early .. nk-1, then 0 .. early-1 */
     const long pa = k * CH, pb = pa + CH < P ? pa + CH : P;
     const int ra = (int)(pa / w), rb = (int)((pb - 1) / w + 1), n = rb - ra + 2 * r.M;
-    if (k) e = read_to(&r, (rb + r.M) << J, (ra - r.M) * (1 << J));
-    else e = read_to(&r, r.Hp, r.Hp - (r.M << J)); /* stripe 0: the last rows, before row 0 */
+    if (k >= early) e = read_to(&r, (rb + r.M) << J, (ra - r.M) * (1 << J));
+    else e = read_to(&r, r.Hp, r.Hp - (r.M << J)); /* the last rows, before row 0 */
     if (!e) e = rows_of(&r, (ra - r.M) * (1 << J), (rb + r.M) * (1 << J), seg, (long)(n << J) * r.Wp);
     if (!e) e = wl_wpt2_forward(seg, r.C, n << J, r.Wp, J, seg);
     if (e) break;

@@ -178,11 +178,13 @@ static int rows_of(void *user, int y0, int n, float *planes) {
 
 static void test_encode_rows(void) {
   t_begin("encoding from rows read once, top to bottom, in stripes of any width gives wl_encode's bytes: every "
-          "built-in image model, odd sizes, 8/16 bits, keep, alpha (its rows after the planes'); a detail layer "
-          "refused");
+          "built-in image model, odd sizes, wide images, 8/16 bits, keep, alpha (its rows after the planes'); a "
+          "detail layer refused");
   static const struct { int H, W, depth, keep, alpha; } cases[] = {
       {37, 53, 8, 0, 0}, {203, 97, 16, 0, 1}, {70, 301, 8, 3, 0}, {520, 64, 8, 0, 1}, {5, 300, 8, 0, 0},
-      {17, 90, 16, 0, 0}, {1100, 1000, 16, 0, 1}}; /* the last: an alpha plane over zstd's capped window */
+      {17, 90, 16, 0, 0}, {1100, 1000, 16, 0, 1}, /* an alpha plane over zstd's capped window */
+      {40, 5000, 8, 0, 1}, {130, 2200, 8, 0, 0}}; /* stripes of a few rows or less: several start within the
+                                                     margin of the top (wider than 16384 failed by rows) */
   static const long chunks[] = {512, 1024, 1500, 0, 1L << 30};
   for (int i = 0; wl_model_builtin_name(i); i++) {
     wl_model *m;
