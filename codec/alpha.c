@@ -44,8 +44,9 @@ int wl_alpha_begin(wl_alpha *a, size_t n, int depth) {
 }
 
 int wl_alpha_put(wl_alpha *a, const float *alpha, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    const unsigned v = (unsigned)alpha[i];
+  const float top = a->bps == 2 ? 65535.0f : 255.0f;
+  for (size_t i = 0; i < n; i++) { /* clamped (NaN to 0): a float outside the range has no integer of it */
+    const unsigned v = alpha[i] > 0 ? (unsigned)(alpha[i] < top ? alpha[i] : top) : 0;
     a->stage[a->staged++] = (uint8_t)v;
     if (a->bps == 2) a->stage[a->staged++] = (uint8_t)(v >> 8);
     if (a->staged == ALPHA_STAGE) WL_TRY(alpha_flush(a, ZSTD_e_continue));

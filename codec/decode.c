@@ -31,6 +31,10 @@ static int detail_planes(const wl_header *h, const uint8_t *buf, int16_t **v) {
   *v = malloc(sizeof(int16_t) * (size_t)d.D * h->lat_h * h->lat_w);
   int e = *v ? wl_detail_decode(h, &d, buf + at, *v) : WL_FAIL(WL_ERR_NOMEM);
   wl_detail_free(&d);
+  if (e) { /* no planes on an error, as wl_latents gives no latents */
+    free(*v);
+    *v = NULL;
+  }
   return e;
 }
 

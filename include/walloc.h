@@ -3,7 +3,9 @@
  * wavelet packet transform (2-D for images, 1-D for audio), a linear
  * encoder to K latent channels, companding + rounding to B-bit integers, and rANS coding
  * into a .wlc byte string. The library never prints or exits: every function that can fail
- * returns 0 or a negative WL_ERR_* code, named by wl_strerror().
+ * returns 0 or a negative WL_ERR_* code, named by wl_strerror(). Pointer arguments must not be
+ * NULL unless their comment says NULL is taken (a missing model or image may return WL_ERR_ARG,
+ * but a program cannot count on it). On an error, outputs a function allocates are left NULL.
  *
  * Threads: each call runs on omp_get_max_threads() OpenMP threads (omp_set_num_threads sets
  * it); encoded bytes and decoded samples are the same for every thread count. A model is
@@ -96,7 +98,8 @@ WL_API const char *wl_error_detail(int err);
 WL_API const char *wl_error_site(int err);
 
 /* A planar signal. Image samples are integers stored as float in [0, 2^depth - 1];
- * `planes` is [channels][height][width]. `alpha` is an optional extra plane kept losslessly. */
+ * `planes` is [channels][height][width]. `alpha` is an optional extra plane kept losslessly
+ * (its samples are integers in that range; others are clamped to it, NaN to 0, and truncated). */
 typedef struct {
   int channels, height, width;
   int depth;    /* bits per sample: 8 or 16 */
@@ -166,7 +169,8 @@ typedef struct {
   int step;    /* images: 0, or a detail layer of step index 1 .. WL_MAX_STEP: what the
                   latents leave out, sent with a uniform step of 2^(2 - step/64) (signal units,
                   the samples' full range being 1), so each 64 more halve the error; the
-                  encoder decodes its latents to find it. Audio refuses it (WL_ERR_ARG) */
+                  encoder decodes its latents to find it. Audio: a detail layer per chunk,
+                  the same way (wl_quality_opts and the audio targets choose steps too) */
   int nofill;  /* audio: 1 sends no band envelope, so the decoder neither fills the bands the
                   latents leave nearly empty with noise of their coded energy nor tames bands
                   that come out too loud (format version 2 instead of 4). Images ignore it */
@@ -347,7 +351,7 @@ typedef struct {
   int fill;                        /* audio: 1 when the stream has a band envelope (version 4) */
   int reserved;                    /* zero: room for a later field */
   uint64_t detail_bytes;           /* audio: every chunk's detail layer (tables and streams) */
-  uint64_t fill_bytes;             /* audio: every chunk's band envelope */                 /* zero: room for later fields */
+  uint64_t fill_bytes;             /* audio: every chunk's band envelope */
 } wl_info;
 
 /* Reads and validates the header and CRC32 of a .wlc byte string; of audio, every record

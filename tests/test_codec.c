@@ -494,6 +494,46 @@ static void test_detail_planes(void) {
   t_end();
 }
 
+/* Edges that outside tests found: a corrupt detail layer leaves no planes allocated; a --bpp
+ * that rounds to no byte is refused before the search; alpha outside its range is clamped. */
+static void test_api_edges(wl_model *m) {
+  t_begin("API edges: wl_detail_planes leaves *v NULL on a corrupt layer; a target under one byte is refused; "
+          "alpha samples clamp to the range (NaN to 0)");
+  wl_image img;
+  T_EXPECT(wl_image_alloc(&img, 3, 64, 64, 8, 1) == 0, "alloc");
+  for (long i = 0; i < 3L * 64 * 64; i++) img.planes[i] = (float)((i * 37) % 251);
+  const float alpha[4] = {NAN, -5, 300, 1e30f};
+  for (long i = 0; i < 64L * 64; i++) img.alpha[i] = i < 4 ? alpha[i] : (float)(i % 256);
+  wl_encode_opts o = {0};
+  uint8_t *b;
+  size_t n;
+  T_EXPECT(wl_quality_opts(m, 50, &o) == 0 && wl_encode(m, &img, &o, &b, &n) == 0, "encode");
+  wl_image y;
+  T_EXPECT(wl_decode(m, b, n, &y) == 0 && y.alpha, "decode");
+  T_EXPECT(y.alpha[0] == 0 && y.alpha[1] == 0 && y.alpha[2] == 255 && y.alpha[3] == 255 && y.alpha[9] == 9,
+           "alpha %g %g %g %g %g", y.alpha[0], y.alpha[1], y.alpha[2], y.alpha[3], y.alpha[9]);
+  wl_image_release(&y);
+  wl_info info;
+  int16_t *v = NULL;
+  int bad = 0;
+  for (size_t at = n / 2; at < n - 4 && !bad; at += 7) { /* somewhere in the detail layer's streams */
+    uint8_t *c = malloc(n);
+    memcpy(c, b, n);
+    c[at] ^= 0x55;
+    wl_put32(c + n - 4, wl_crc32(0, c, n - 4));
+    const int e = wl_detail_planes(c, n, &v, &info);
+    bad = e < 0;
+    T_EXPECT(!e || !v, "byte %zu: error %d with planes left", at, e);
+    free(v);
+    free(c);
+  }
+  T_EXPECT(bad, "no corruption of the second half was found");
+  free(b);
+  T_EXPECT(wl_encode_target(m, &img, WL_TARGET_BPP, 0.001, &o, &b, &n) == WL_ERR_ARG && !b, "0.001 bpp taken");
+  wl_image_release(&img);
+  t_end();
+}
+
 int main(void) {
   wl_model *m;
   if (wl_model_builtin(&m, "rgb")) { printf("testing builtin model ... FAILED\n"); return t_summary() | 1; }
@@ -509,6 +549,7 @@ int main(void) {
   test_threads(m);
   test_refine(m);
   test_audio_api(m);
+  test_api_edges(m);
   wl_model_free(m);
   return t_summary();
 }

@@ -604,6 +604,8 @@ int wl_encode_target(const wl_model *m, const wl_image *img, int target, double 
   if (m->d.dims != 2) return WL_FAIL(WL_ERR_MISMATCH);
   const int rate = target != WL_TARGET_PSNR, half = half_of(m), lo = quarter_of(m);
   const double want = target == WL_TARGET_BPP ? floor(value * img->width * img->height / 8) : value;
+  if (rate && want < 1) /* a search in log bytes starts from log(want) */
+    return WL_FAIL_WHY(WL_ERR_ARG, "a target of %.3g bytes is below one byte", want);
   known k = {0};
   ladder l;
   int L = 0, e = ladder_init(&l, m, img, half, rate, &k);
