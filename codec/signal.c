@@ -11,9 +11,10 @@
 
 int wl_image_alloc(wl_image *img, int channels, int height, int width, int depth, int alpha) {
   memset(img, 0, sizeof *img);
-  if (channels < 1 || height < 1 || width < 1 ||
-      (size_t)height * (size_t)width > SIZE_MAX / sizeof(float) / (size_t)(channels + 1))
-    return WL_FAIL(WL_ERR_ARG);
+  if (channels < 1 || channels > WL_MAX_CHANNELS || height < 1 || width < 1 || height > WL_MAX_DIM ||
+      width > WL_MAX_DIM || (depth != 8 && depth != 16))
+    return WL_FAIL_WHY(WL_ERR_ARG, "%d channel(s) (1 to %d), %dx%d (1 to %d a side), %d-bit (8 or 16)", channels,
+                       WL_MAX_CHANNELS, width, height, WL_MAX_DIM, depth);
   const size_t plane = sizeof(float) * (size_t)height * (size_t)width;
   img->channels = channels;
   img->height = height;

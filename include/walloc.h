@@ -108,8 +108,8 @@ typedef struct {
 } wl_image;
 
 /* Fills in the shape of `img` and allocates its planes, and an alpha plane when `alpha` is
- * non-zero (contents undefined), as wl_decode does. Returns 0, WL_ERR_ARG (a size not positive
- * or too large) or WL_ERR_NOMEM. */
+ * non-zero (contents undefined), as wl_decode does. Returns 0, WL_ERR_ARG (channels, a side or
+ * the depth out of the limits above: an image no function would take) or WL_ERR_NOMEM. */
 WL_API int wl_image_alloc(wl_image *img, int channels, int height, int width, int depth, int alpha);
 /* Frees the planes of an image from wl_image_alloc or wl_decode (not the struct itself). */
 WL_API void wl_image_release(wl_image *img);
