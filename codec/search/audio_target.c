@@ -22,8 +22,11 @@ static int cut(const uint8_t *buf, size_t len, const wl_header *h, int keep, uin
   wl_header f = *h, ch;
   size_t pos = WL_AUDIO_HDR, o = WL_AUDIO_HDR, need;
   for (int k = 0; bytes && k < h->keep; k++) bytes[k] = WL_AUDIO_HDR + WL_END_LEN;
-  if (out) {
+  f.has_detail = h->has_detail && keep == h->keep; /* a cut drops the layers: its chunk heads have no room for them */
+  if (out) { /* the header an encode at keep writes: the version and flags without detail layers */
     memcpy(out, buf, WL_AUDIO_HDR);
+    out[4] = (uint8_t)(f.fill || f.has_detail ? WL_FORMAT_VERSION_FILL : WL_FORMAT_VERSION_AUDIO);
+    out[27] = (uint8_t)((f.fill ? 1 : 0) | (f.has_detail ? 2 : 0));
     wl_put16(out + 30, (uint32_t)keep);
     wl_put32(out + 36, wl_crc32(0, out, 36));
   }
@@ -35,11 +38,13 @@ static int cut(const uint8_t *buf, size_t len, const wl_header *h, int keep, uin
     for (int c = 0; ch.fill && c < h->channels; c++) env += ch.env_len[c];
     for (int k = 0; bytes && k < h->keep; k++) {
       f.keep = k + 1;
+      f.has_detail = h->has_detail && k + 1 == h->keep;
       lat += ch.stream_len[k];
       bytes[k] += wl_chunk_table_size(&f) + lat + (k + 1 == h->keep ? ch.detail_bytes : 0) + env + 4;
     }
     const uint64_t had = ch.detail_bytes, detail = keep == h->keep ? had : 0;
     f.keep = ch.keep = keep;
+    f.has_detail = ch.has_detail = h->has_detail && keep == h->keep;
     if (!detail) ch.step = 0, ch.detail_bytes = 0;
     const size_t head = wl_chunk_table_size(&f);
     size_t body = env + detail;
