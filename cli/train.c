@@ -51,13 +51,6 @@ static int resolve_shape(cli_opts *o, int audio) {
   return 0;
 }
 
-char *train_checkpoint_path(const cli_opts *o) {
-  if (o->checkpoint) return strdup(o->checkpoint);
-  char *p = malloc(strlen(o->out) + 6);
-  if (p) sprintf(p, "%s.ckpt", o->out);
-  return p;
-}
-
 /* Whether path could be written: its folder exists and takes files; an existing file only with
  * -f (or, for the checkpoint, when it is the one resumed); prints why not. Checked before the
  * inputs are read and the model trained, which would be lost at the end. */

@@ -18,6 +18,13 @@
 static volatile sig_atomic_t interrupted; /* the signal that stops the run */
 static void on_signal(int sig) { interrupted = sig; }
 
+char *train_checkpoint_path(const cli_opts *o) {
+  if (o->checkpoint) return strdup(o->checkpoint);
+  char *p = malloc(strlen(o->out) + 6);
+  if (p) sprintf(p, "%s.ckpt", o->out);
+  return p;
+}
+
 void train_catch_signals(void) {
   static const int sigs[3] = {SIGINT, SIGTERM, SIGHUP};
   for (int i = 0; i < 3; i++) { /* one ignored from the start (nohup) stays ignored */

@@ -5,6 +5,7 @@ symlink, not its target; any legal output name has a temporary name; SIGTERM, SI
 leave no temporary file; /dev/stdin is standard input; a file that appears meanwhile is not
 replaced without -f; the output is never the input."""
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -124,8 +125,11 @@ def _():
     assert p.wait() == 1 and "already exists" in err, (p.returncode, err)
     assert open(out).read() == "someone else's\n" and not leftovers(race), os.listdir(race)
     os.link(RGB, os.path.join(race, "same.wlc"))
-    for args in (["encode", "-f", RGB, "-o", RGB], ["encode", "-f", RGB, "-o", os.path.join(race, "same.wlc")],
-                 ["latents", "-f", WLC, "-o", WLC]):
+    shutil.copy(RGB, os.path.join(race, "img.bin"))  # names of one's own: -o's extension names no other format
+    shutil.copy(WLC, os.path.join(race, "lat.bin"))
+    for args in (["encode", "-f", os.path.join(race, "img.bin"), "-o", os.path.join(race, "img.bin")],
+                 ["encode", "-f", RGB, "-o", os.path.join(race, "same.wlc")],
+                 ["latents", "-f", os.path.join(race, "lat.bin"), "-o", os.path.join(race, "lat.bin")]):
         before = open(args[-1], "rb").read()
         rc, _, err = run(*args)
         assert rc == 1 and "is the input" in err and open(args[-1], "rb").read() == before, (args, rc, err)
