@@ -115,10 +115,12 @@ def main():
             open(T("c", f), "w").close()
         script = ("source %s; cd %s; complete_at() { COMP_WORDS=(\"$@\"); COMP_CWORD=$(($# - 1)); _walloc; "
                   "echo \"${COMPREPLY[*]}\"; }; complete_at walloc s; complete_at walloc encode --sk; "
-                  "complete_at walloc encode ''; complete_at walloc decode ''" % (os.path.join(TOP, "cli", "completion",
-                                                                                      "walloc.bash"), T("c")))
+                  "complete_at walloc encode ''; complete_at walloc decode ''; complete_at walloc info --; "
+                  "complete_at walloc decode --q" % (os.path.join(TOP, "cli", "completion", "walloc.bash"), T("c")))
         got = subprocess.run(["bash", "-c", script], capture_output=True, text=True).stdout.splitlines()
-        assert got == ["show", "--skip-existing", "a.png", "b.wlc"], got
+        assert got[:4] == ["show", "--skip-existing", "a.png", "b.wlc"], got
+        # a command's own options only: info takes no -Q, decode no --quality
+        assert sorted(got[4].split()) == ["--help", "--json", "--shard"] and got[5] == "", got
         # every coding option that --help names (the train options have their own list) is offered
         helptext = run("--help")[1].decode().split("Train options")[0]
         offered = set(re.findall(r"--[a-z][a-z-]*", open(os.path.join(TOP, "cli", "completion", "walloc.bash")).read()))
