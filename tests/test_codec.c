@@ -505,8 +505,8 @@ static void test_api_edges(wl_model *m) {
   const float alpha[4] = {NAN, -5, 300, 1e30f};
   for (long i = 0; i < 64L * 64; i++) img.alpha[i] = i < 4 ? alpha[i] : (float)(i % 256);
   wl_encode_opts o = {0};
-  uint8_t *b;
-  size_t n;
+  uint8_t *b = NULL;
+  size_t n = 0;
   T_EXPECT(wl_quality_opts(m, 50, &o) == 0 && wl_encode(m, &img, &o, &b, &n) == 0, "encode");
   wl_image y;
   T_EXPECT(wl_decode(m, b, n, &y) == 0 && y.alpha, "decode");
