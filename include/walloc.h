@@ -3,9 +3,10 @@
  * wavelet packet transform (2-D for images, 1-D for audio), a linear
  * encoder to K latent channels, companding + rounding to B-bit integers, and rANS coding
  * into a .wlc byte string. The library never prints or exits: every function that can fail
- * returns 0 or a negative WL_ERR_* code, named by wl_strerror(). Pointer arguments must not be
- * NULL unless their comment says NULL is taken (a missing model or image may return WL_ERR_ARG,
- * but a program cannot count on it). On an error, outputs a function allocates are left NULL.
+ * returns 0 or a negative WL_ERR_* code, named by wl_strerror(). A NULL pointer argument that a
+ * function's comment does not say it takes is WL_ERR_ARG from a function that returns an error
+ * code (wl_model_describe and the free and release functions, which return none, must not get
+ * one but for the object freed). On an error, outputs a function allocates are left NULL.
  *
  * Threads: each call runs on omp_get_max_threads() OpenMP threads (omp_set_num_threads sets
  * it); encoded bytes and decoded samples are the same for every thread count. A model is

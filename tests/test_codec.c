@@ -534,6 +534,43 @@ static void test_api_edges(wl_model *m) {
   t_end();
 }
 
+/* A NULL where walloc.h wants a pointer is WL_ERR_ARG at the main entry points, not a crash. */
+static void test_null_arguments(wl_model *m) {
+  t_begin("API: NULL pointers given to the entry points return WL_ERR_ARG");
+  wl_image img;
+  T_EXPECT(wl_image_alloc(&img, 3, 16, 16, 8, 0) == 0, "alloc");
+  memset(img.planes, 0, sizeof(float) * 3 * 16 * 16);
+  uint8_t *b = NULL;
+  size_t n = 0, used;
+  T_EXPECT(wl_encode(m, &img, NULL, &b, &n) == 0, "encode");
+  wl_model *x;
+  wl_info info;
+  wl_image y;
+  wl_audio a = {0};
+  int16_t *q;
+  long frames;
+  wl_encode_opts o;
+  const uint8_t *bytes;
+  const int E = WL_ERR_ARG;
+  const int got[] = {
+      wl_image_alloc(NULL, 3, 16, 16, 8, 0), wl_model_load(NULL, b, n), wl_model_load(&x, NULL, 10),
+      wl_model_builtin(NULL, "rgb"), wl_model_builtin(&x, NULL), wl_model_builtin_by_id(NULL, 1),
+      wl_encode(NULL, &img, NULL, &b, &n), wl_encode(m, &img, NULL, NULL, &n), wl_encode(m, &img, NULL, &b, NULL),
+      wl_encode_target(m, &img, WL_TARGET_PSNR, 30, &o, NULL, &n), wl_decode(NULL, b, n, &y),
+      wl_decode(m, NULL, n, &y), wl_decode(m, b, n, NULL), wl_latents(m, b, n, NULL, &info),
+      wl_latents(m, b, n, &q, NULL), wl_detail_planes(b, n, NULL, &info), wl_info_read(b, n, NULL),
+      wl_info_peek(NULL, n, &info), wl_decode_audio(m, b, n, NULL), wl_encode_audio(m, NULL, NULL, &b, &n),
+      wl_audio_chunking(m, 0, NULL, &frames), wl_audio_encoder_new(NULL, m, 2, 44100, 16, NULL),
+      wl_audio_encoder_push(NULL, &a, &bytes, &used), wl_audio_encoder_finish(NULL, &bytes, &used),
+      wl_audio_decoder_new(NULL, m), wl_audio_decoder_push(NULL, b, n, &used, &a), wl_audio_decoder_finish(NULL),
+      wl_stream_frames(NULL, &frames), wl_audio_truncate(b, n, 1, NULL, &used), wl_audio_target_keep(b, n, 1, 1, NULL),
+      wl_encode_audio_target(m, &a, WL_TARGET_KBPS, 16, NULL, NULL, &b, &n)};
+  for (size_t i = 0; i < sizeof got / sizeof *got; i++) T_EXPECT(got[i] == E, "call %zu: %d", i, got[i]);
+  free(b);
+  wl_image_release(&img);
+  t_end();
+}
+
 int main(void) {
   wl_model *m;
   if (wl_model_builtin(&m, "rgb")) { printf("testing builtin model ... FAILED\n"); return t_summary() | 1; }
@@ -550,6 +587,7 @@ int main(void) {
   test_refine(m);
   test_audio_api(m);
   test_api_edges(m);
+  test_null_arguments(m);
   wl_model_free(m);
   return t_summary();
 }
