@@ -258,7 +258,10 @@ static int parse(int argc, char **argv, cli_opts *o) {
     else if (!strcmp(a, "--bits")) bad = number(v, 2, 12, &o->bits);
     else if (!strcmp(a, "--channels")) bad = number(v, 1, WL_MAX_CHANNELS, &o->channels);
     else if (!strcmp(a, "--stride")) bad = number(v, 1, 1 << 20, &o->stride);
-    else if (!strcmp(a, "--gain")) bad = fnumber(v, 0, 1e6f, &o->gain) || !(o->gain > 0);
+    else if (!strcmp(a, "--gain")) {
+      bad = fnumber(v, 0, 1e6f, &o->gain) || !(o->gain > 0);
+      strcpy(wanted, "a number above 0, at most 1e+06");
+    }
     else if (!strcmp(a, "--dead-zone")) bad = fnumber(v, 0, WL_MAX_ZONE, &o->zone);
     else if (!strcmp(a, "-N")) bad = number(v, 1, 512, &o->N);
     else if (!strcmp(a, "-R")) bad = number(v, 0, 8, &o->R);
@@ -279,7 +282,10 @@ static int parse(int argc, char **argv, cli_opts *o) {
     else if (!strcmp(a, "--warmup")) bad = number(v, 0, 1 << 30, &o->warmup);
     else if (!strcmp(a, "--seed")) bad = number(v, 0, 1 << 30, &o->seed);
     else if (!strcmp(a, "--val-every")) bad = number(v, 1, 1 << 30, &o->val_every);
-    else if (!strcmp(a, "--lr")) bad = fnumber(v, 0, 1, &o->lr) || !(o->lr > 0);
+    else if (!strcmp(a, "--lr")) {
+      bad = fnumber(v, 0, 1, &o->lr) || !(o->lr > 0);
+      strcpy(wanted, "a number above 0, at most 1");
+    }
     else if (!strcmp(a, "--weight-decay")) bad = fnumber(v, 0, 1, &o->weight_decay);
     else if (!strcmp(a, "--lambda")) bad = fnumber(v, 0, 1e3f, &o->lambda);
     else if (!strcmp(a, "--jitter")) bad = fnumber(v, 0, 0.45f, &o->jitter);

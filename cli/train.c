@@ -93,6 +93,12 @@ int cmd_train(cli_opts *o) {
   int rc = train_load_set((const char *const *)o->inputs, o->ninputs, &o->channels, -1, &set);
   if (rc) return rc;
   rc = resolve_shape(o, set.audio);
+  int small = 0; /* images under the crop: sample_crop repeats their edge pixels to fill it */
+  for (int i = 0; !rc && !o->linear && !set.audio && i < set.n; i++)
+    small += set.imgs[i].height < o->crop || set.imgs[i].width < o->crop;
+  if (small && o->verbosity > 0)
+    cli_note("walloc: train: %d of %d images are smaller than --crop %d on a side: their crops repeat the edge pixels",
+             small, set.n, o->crop);
   if (!rc) rc = o->linear ? train_linear(o, &set) : train_neural(o, &set);
   train_set_free(&set);
   return rc;

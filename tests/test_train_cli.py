@@ -78,7 +78,13 @@ def _():
     rc, _, e = run("train", "-o", other, "--lr", "-1", LEFT)
     assert rc == 2 and "--lr" in e, e
     rc, _, e = run("train", "-o", other, "--full", "1", LEFT)
-    assert rc == 2 and "--full" in e, e
+    assert rc == 2 and "--full" in e and "from 0 to 0.95" in e, e
+    rc, _, e = run("train", "-o", other, "--lr", "0", LEFT)
+    assert rc == 2 and "above 0, at most 1" in e, e
+    tiny = os.path.join(TMP, "tiny.png")
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tiny)
+    rc, _, e = run("train", "-f", "-o", other, "--steps", "2", "--crop", "32", tiny, LEFT)
+    assert rc == 0 and "1 of 2 images are smaller than --crop 32" in e, e
 
 
 @test("train: with stderr not a terminal, a progress line by 10 s (then one a minute); SIGHUP saves the "
