@@ -42,12 +42,6 @@ static int add(list *l, const char *in, const char *rel) {
   return l->in[l->n] && l->rel[l->n++] ? 0 : -1;
 }
 
-static int wanted(const char *name, const char *const *exts) {
-  for (; *exts; exts++)
-    if (!strcmp(io_ext(name), *exts)) return 1;
-  return 0;
-}
-
 static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* The files under dir with one of exts, recursively, sorted; rel: their paths under root. */
@@ -69,7 +63,7 @@ static int walk(list *l, const char *dir, size_t root, const char *const *exts) 
     struct stat st;
     if (stat(here.in[i], &st)) continue; /* a dangling link */
     if (S_ISDIR(st.st_mode)) rc = walk(l, here.in[i], root, exts);
-    else if (wanted(here.in[i], exts) && add(l, here.in[i], here.in[i] + root)) rc = cli_fail(dir, "out of memory");
+    else if (io_ext_in(here.in[i], exts) && add(l, here.in[i], here.in[i] + root)) rc = cli_fail(dir, "out of memory");
   }
   for (int i = 0; i < here.n; i++) { free(here.in[i]); free(here.rel[i]); }
   free(here.in); free(here.rel);
@@ -105,15 +99,7 @@ static outcome run_one(cli_opts *o, int (*one)(cli_opts *, const char *), const 
 
 typedef struct { int done, ok, failed, skipped; long long in, out; double t0; FILE *manifest; } totals;
 
-/* s as a JSON string. */
-static void json_string(FILE *f, const char *s) {
-  fputc('"', f);
-  for (; *s; s++)
-    fprintf(f, (*s == '"' || *s == '\\') ? "\\%c" : (unsigned char)*s < 0x20 ? "\\u%04x" : "%c", *s);
-  fputc('"', f);
-}
-
-/* The JSON string after `"key": ` in line, as json_string wrote it, into out (size n); 0 or -1. */
+/* The JSON string after `"key": ` in line, as cli_json_string wrote it, into out (size n); 0 or -1. */
 static int json_field(const char *line, const char *key, char *out, size_t n) {
   char pat[32];
   snprintf(pat, sizeof pat, "\"%s\": \"", key);
@@ -183,9 +169,9 @@ static void count(totals *t, const list *l, const outcome *r, int progress) {
   if (t->manifest) {
     static const char *const status[] = {"done", "failed", "skipped"};
     fprintf(t->manifest, "{\"input\": ");
-    json_string(t->manifest, l->in[r->i]);
+    cli_json_string(t->manifest, l->in[r->i]);
     fprintf(t->manifest, ", \"output\": ");
-    json_string(t->manifest, r->path);
+    cli_json_string(t->manifest, r->path);
     fprintf(t->manifest, ", \"status\": \"%s\", \"in_bytes\": %lld, \"out_bytes\": %lld, \"model_id\": \"%016llx\"}\n",
             status[r->status], r->in, r->out, (unsigned long long)r->model);
     fflush(t->manifest);
@@ -246,10 +232,8 @@ static int run_parallel(cli_opts *o, int (*one)(cli_opts *, const char *), const
   /* SIGINT, SIGTERM, SIGHUP: no more files are handed out, the workers are stopped (a file being
    * coded leaves no output; one written is reported first), what they report is recorded, and
    * the process ends by the signal */
-  struct sigaction stop = {.sa_handler = on_stop}, was[3];
-  static const int sigs[3] = {SIGINT, SIGTERM, SIGHUP};
-  for (int i = 0; i < 3; i++)
-    if (!sigaction(sigs[i], NULL, &was[i]) && was[i].sa_handler != SIG_IGN) sigaction(sigs[i], &stop, NULL);
+  struct sigaction was[3];
+  io_catch_signals(on_stop, was);
   outcome r;
   int got = 0, rc = 0, stopped = 0;
   for (struct pollfd p = {fd[0], POLLIN, 0};;) {
@@ -273,7 +257,7 @@ static int run_parallel(cli_opts *o, int (*one)(cli_opts *, const char *), const
     signal(stop_sig, SIG_DFL);
     raise(stop_sig);
   }
-  for (int i = 0; i < 3; i++) sigaction(sigs[i], &was[i], NULL);
+  io_restore_signals(was);
   if (got < l->n) {
     t->failed += l->n - got;
     rc = cli_fail("walloc", "%d file(s) not done: a worker stopped", l->n - got);
@@ -303,9 +287,7 @@ static int clash(const cli_opts *o, const list *l) {
   for (int k = 1; !rc && k < l->n; k++)
     if (!strcmp(s[k - 1].stem, s[k].stem)) {
       const int a = s[k - 1].i < s[k].i ? s[k - 1].i : s[k].i, b = s[k - 1].i ^ s[k].i ^ a;
-      fprintf(stderr, "walloc: %s and %s: both would be written as %s.*\nTry 'walloc --help'.\n", l->in[a], l->in[b],
-              s[k].stem);
-      rc = 2;
+      rc = cli_usage("%s and %s: both would be written as %s.*", l->in[a], l->in[b], s[k].stem);
     }
   for (int i = 0; s && i < l->n; i++) free(s[i].stem);
   free(s);
@@ -385,9 +367,7 @@ int batch_run(cli_opts *o, int (*one)(cli_opts *, const char *), const char *con
   if (done) drop(&l, done);
   free(done);
   if (!rc && (o->out || o->to_stdout) && l.n > 1) { /* files one after another on stdout decode as none */
-    fprintf(stderr, "walloc: %s takes one input file\nTry 'walloc --help'.\n",
-            o->to_stdout ? "-c" : strcmp(o->out, "-") ? "-o" : "-o - (stdout)");
-    rc = 2;
+    rc = cli_usage("%s takes one input file", o->to_stdout ? "-c" : strcmp(o->out, "-") ? "-o" : "-o - (stdout)");
   }
   if (!rc && to_files && !o->out && !o->to_stdout) rc = clash(o, &l);
   totals t = {.t0 = now(), .skipped = resumed};

@@ -49,6 +49,12 @@ int batch_files(cli_opts *o, const char *const *exts, char ***files, int *n);
 
 /* Prints "walloc: FILE: message" on stderr and returns 1 (the exit status for bad input). */
 int cli_fail(const char *file, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A usage error: "walloc: " and the message, then where help is; returns 2, the exit status. */
+int cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* s as a JSON string (quoted, escaped) on f. */
+void cli_json_string(FILE *f, const char *s);
+/* Whether paths a and b name one file (hard and symbolic links included; "-" names none). */
+int cli_same_file(const char *a, const char *b);
 /* A library error's message: wl_strerror's, then what the library adds (wl_error_detail), then,
  * when WALLOC_DEBUG is set, where it began in the library's sources. */
 const char *cli_error(int e);

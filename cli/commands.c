@@ -601,20 +601,12 @@ static const char *const signal_exts[] = {".png", ".npy", ".wav", ".flac", ".ogg
                                           ".caf", ".w64", ".rf64", NULL};
 static const char *const wlc_exts[] = {".wlc", NULL};
 
-/* Whether exts (NULL-terminated) holds e. */
-static int listed(const char *const *exts, const char *e) {
-  for (; *exts; exts++)
-    if (!strcmp(*exts, e)) return 1;
-  return 0;
-}
-
 int cli_out_named(const cli_opts *o, const char *command, const char *ext) {
   static const char *const other[] = {".wlc", ".wlm", ".png", ".npy", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", NULL};
-  const char *e = o->out ? io_ext(o->out) : "";
-  if (!o->out || !strcmp(o->out, "-") || !strcmp(e, ext) || !(listed(other, e) || listed(signal_exts, e)))
+  if (!o->out || !strcmp(o->out, "-") || !strcmp(io_ext(o->out), ext) ||
+      !(io_ext_in(o->out, other) || io_ext_in(o->out, signal_exts)))
     return 0; /* also a name of the user's own (out.bin, out) */
-  fprintf(stderr, "walloc: -o %s: %s writes %s, not %s\nTry 'walloc --help'.\n", o->out, command, ext, e);
-  return 2;
+  return cli_usage("-o %s: %s writes %s, not %s", o->out, command, ext, io_ext(o->out));
 }
 
 int cmd_encode(cli_opts *o) {
@@ -682,17 +674,10 @@ static void print_info(const char *in, const wlc_info *w, size_t len) {
            h->detail_planes, h->channels << (2 * h->J), detail_bytes(w, len));
 }
 
-/* s as a JSON string on stdout. */
-static void print_json_string(const char *s) {
-  putchar('"');
-  for (; *s; s++) printf((*s == '"' || *s == '\\') ? "\\%c" : (unsigned char)*s < 0x20 ? "\\u%04x" : "%c", *s);
-  putchar('"');
-}
-
 /* {"file": "IN" with IN as a JSON string ("(stdin)" for "-"): the start of info --json. */
 static void print_file_json(const char *in) {
   printf("{\"file\": ");
-  print_json_string(strcmp(in, "-") ? in : "(stdin)");
+  cli_json_string(stdout, strcmp(in, "-") ? in : "(stdin)");
 }
 
 static void print_json(const char *in, const wlc_info *w, size_t len) {
@@ -734,7 +719,7 @@ static int info_model(cli_opts *o, const char *in, const uint8_t *buf, size_t le
   if (o->json) {
     print_file_json(in);
     printf(", \"model\": ");
-    print_json_string(d.name); /* a name given to train */
+    cli_json_string(stdout, d.name); /* a name given to train */
     printf(", \"kind\": \"%s\", \"id\": \"%016" PRIx64 "\", \"channels\": %d, \"dims\": %d, \"J\": %d, \"K\": %d, "
            "\"bits\": %d}\n", d.kind, d.id, d.channels, d.dims, d.J, d.K, d.bits);
   }
@@ -856,10 +841,7 @@ static int stack_latents(cli_opts *o, char **files, int n) {
 int cmd_latents(cli_opts *o) {
   if (cli_out_named(o, "latents", ".npy")) return 2;
   for (int i = 0; !o->out && !o->to_stdout && !o->outdir && i < o->ninputs; i++)
-    if (strcmp(o->inputs[i], "-")) { /* only stdin's latents go to stdout by default */
-      fprintf(stderr, "walloc: latents needs -o OUT.npy, -O DIR or -c\nTry 'walloc --help'.\n");
-      return 2;
-    }
+    if (strcmp(o->inputs[i], "-")) return cli_usage("latents needs -o OUT.npy, -O DIR or -c"); /* stdin's go to stdout */
   if (!o->out || !strcmp(o->out, "-") || o->to_stdout) return batch_run(o, latents_one, wlc_exts, !o->out && !o->to_stdout);
   char **files;
   int n;

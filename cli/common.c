@@ -35,6 +35,21 @@ void cli_note(const char *fmt, ...) {
   va_end(ap);
 }
 
+int cli_usage(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  line("walloc: ", fmt, ap);
+  va_end(ap);
+  fputs("Try 'walloc --help'.\n", stderr);
+  return 2;
+}
+
+void cli_json_string(FILE *f, const char *s) {
+  fputc('"', f);
+  for (; *s; s++) fprintf(f, (*s == '"' || *s == '\\') ? "\\%c" : (unsigned char)*s < 0x20 ? "\\u%04x" : "%c", *s);
+  fputc('"', f);
+}
+
 int cli_fail(const char *file, const char *fmt, ...) {
   char head[PATH_MAX + 16];
   snprintf(head, sizeof head, "walloc: %s: ", strcmp(file, "-") ? file : "(stdin)");
@@ -74,8 +89,7 @@ int cli_load_model(const char *spec, wl_model **m) {
 /* An output's name in messages: "stdout" for "-". */
 const char *cli_out_name(const char *path) { return strcmp(path, "-") ? path : "stdout"; }
 
-/* Whether paths a and b name one file (hard links and symbolic links included). */
-static int same_file(const char *a, const char *b) {
+int cli_same_file(const char *a, const char *b) {
   struct stat x, y;
   return strcmp(a, "-") && strcmp(b, "-") && !stat(a, &x) && !stat(b, &y) && x.st_dev == y.st_dev && x.st_ino == y.st_ino;
 }
@@ -83,7 +97,7 @@ static int same_file(const char *a, const char *b) {
 int cli_out_open(const cli_opts *o, const char *path, io_output *w) {
   if (!strcmp(path, "-") && !o->force && isatty(STDOUT_FILENO))
     return cli_fail("stdout", "refusing to write binary data to a terminal (use -f or -o)");
-  if (o->input && same_file(path, o->input)) /* -f would replace what was read */
+  if (o->input && cli_same_file(path, o->input)) /* -f would replace what was read */
     return cli_fail(path, "is the input %s (give another output)", o->input);
   if (io_out_open(w, path, o->force))
     return errno == EEXIST ? cli_fail(path, "already exists (use -f to overwrite)")

@@ -76,10 +76,7 @@ static int eval_audio(const cli_opts *o, const wl_audio *a, const wl_audio *b, c
 }
 
 int cmd_eval(cli_opts *o) {
-  if (o->ninputs != 2) {
-    fprintf(stderr, "walloc: eval needs ORIG (PNG, .npy or audio) and FILE.wlc\nTry 'walloc --help'.\n");
-    return 2;
-  }
+  if (o->ninputs != 2) return cli_usage("eval needs ORIG (PNG, .npy or audio) and FILE.wlc");
   const char *orig = o->inputs[0], *wlc = o->inputs[1];
   uint8_t *buf = NULL;
   size_t len = 0;

@@ -159,16 +159,26 @@ void io_release(void) {
   }
 }
 
+static const int stops[3] = {SIGINT, SIGTERM, SIGHUP};
+
+void io_catch_signals(void (*fn)(int), struct sigaction *was) {
+  const struct sigaction on = {.sa_handler = fn, .sa_flags = SA_RESTART};
+  for (int i = 0; i < 3; i++) {
+    struct sigaction before;
+    if (sigaction(stops[i], NULL, &before)) continue;
+    if (was) was[i] = before;
+    if (before.sa_handler != SIG_IGN) sigaction(stops[i], &on, NULL); /* one ignored from the start (nohup) stays so */
+  }
+}
+
+void io_restore_signals(const struct sigaction *was) {
+  for (int i = 0; i < 3; i++) sigaction(stops[i], &was[i], NULL);
+}
+
 static void watch(const char *tmp) {
   static int installed;
-  if (!installed) { /* a signal the process was started to ignore (nohup) stays ignored */
-    const int sigs[3] = {SIGINT, SIGTERM, SIGHUP};
-    for (int i = 0; i < 3; i++) {
-      struct sigaction was;
-      if (sigaction(sigs[i], NULL, &was) == 0 && was.sa_handler != SIG_IGN) signal(sigs[i], on_signal);
-    }
-    installed = 1;
-  }
+  if (!installed) io_catch_signals(on_signal, NULL);
+  installed = 1;
   is_pending = 0;
   if (!tmp || strlen(tmp) >= sizeof pending) return;
   strcpy(pending, tmp);
@@ -298,10 +308,16 @@ char *io_replace_ext(const char *path, const char *ext) {
 
 char *io_join(const char *dir, const char *name) {
   const size_t n = strlen(dir);
-  const int slash = n && dir[n - 1] == '/';
+  const int slash = !n || dir[n - 1] == '/'; /* "" joins to name alone */
   char *out = malloc(n + !slash + strlen(name) + 1);
   if (out) sprintf(out, "%s%s%s", dir, slash ? "" : "/", name);
   return out;
+}
+
+int io_ext_in(const char *path, const char *const *exts) {
+  for (; *exts; exts++)
+    if (!strcmp(io_ext(path), *exts)) return 1;
+  return 0;
 }
 
 const char *io_ext(const char *path) {

@@ -2,6 +2,7 @@
  * output (temp file + rename, or stdout), whole or in pieces. */
 #ifndef WL_CLI_IO_H
 #define WL_CLI_IO_H
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -52,6 +53,11 @@ void io_out_abort(io_output *w);
  * io_release(), which then ends the process by the signal (a batch records the output first). */
 void io_hold_commits(int on);
 void io_release(void);
+/* fn handles SIGINT, SIGTERM and SIGHUP, the signals that stop walloc (calls restart), but one
+ * the process was started to ignore (nohup); was (3 entries, or NULL) receives what they had
+ * before, which io_restore_signals puts back. */
+void io_catch_signals(void (*fn)(int), struct sigaction *was);
+void io_restore_signals(const struct sigaction *was);
 
 /* Writes buf to `path` ("-" = stdout) atomically: io_out_open, io_out_write, io_out_commit. */
 int io_write_atomic(const char *path, const uint8_t *buf, size_t len, int force);
@@ -60,8 +66,11 @@ int io_write_atomic(const char *path, const uint8_t *buf, size_t len, int force)
 int io_is_stream(const char *path);
 /* "x/y.png" -> "x/y" + ext (a malloc'd string); returns NULL on allocation failure. */
 char *io_replace_ext(const char *path, const char *ext);
-/* dir "/" name, one slash between them where dir ends with one (a malloc'd string, or NULL). */
+/* dir "/" name, one slash between them where dir ends with one, name alone for dir "" (a
+ * malloc'd string, or NULL). */
 char *io_join(const char *dir, const char *name);
 /* Lower-case extension of path including the dot ("" when none), in a static buffer. */
 const char *io_ext(const char *path);
+/* Whether io_ext(path) is one of exts (NULL-terminated). */
+int io_ext_in(const char *path, const char *const *exts);
 #endif

@@ -123,13 +123,6 @@ static const char usage[] =
   "'-' as input reads stdin; with stdin and no -o, output goes to stdout.\n"
   "Exit status: 0 on success, 1 when an input or output fails, 2 on a usage error.\n";
 
-static int usage_error(const char *fmt, const char *arg) {
-  fprintf(stderr, "walloc: ");
-  fprintf(stderr, fmt, arg);
-  fprintf(stderr, "\nTry 'walloc --help'.\n");
-  return 2;
-}
-
 /* Names of standard input that the shell or the system give: read as "-" is (output to stdout). */
 static int stdin_name(const char *a) {
   return !strcmp(a, "/dev/stdin") || !strcmp(a, "/dev/fd/0") || !strcmp(a, "/proc/self/fd/0");
@@ -224,10 +217,7 @@ static int parse(int argc, char **argv, cli_opts *o) {
     int takes = 1, bad = 0;
     char kind = 0;
     strcpy(wanted, "a valid value");
-    if (a[0] == '-' && !applies(argv[1], a, &kind)) {
-      fprintf(stderr, "walloc: option '%s' does nothing for %s\nTry 'walloc --help'.\n", a, argv[1]);
-      return 2;
-    }
+    if (a[0] == '-' && !applies(argv[1], a, &kind)) return cli_usage("option '%s' does nothing for %s", a, argv[1]);
     if (kind == 'n' && !neural) neural = a;
     if (kind == 'p' && !linear) linear = a;
     if (!strcmp(a, "-o")) { o->out = v; bad = !v; }
@@ -248,7 +238,7 @@ static int parse(int argc, char **argv, cli_opts *o) {
                    most = t == WL_TARGET_BYTES ? 1e15 : t == WL_TARGET_BPP ? 64 : t == WL_TARGET_KBPS ? 1e5 : 200;
       bad = !v || !*v || *end || !(x > 0 && x <= most) || (t == WL_TARGET_BYTES && x != (double)(long long)x);
       snprintf(wanted, sizeof wanted, "a %s above 0, at most %g", t == WL_TARGET_BYTES ? "whole number" : "number", most);
-      if (o->target) return usage_error("give one of --size, --bpp, --psnr, --kbps and --snr ('%s' is a second)", a);
+      if (o->target) return cli_usage("give one of --size, --bpp, --psnr, --kbps and --snr ('%s' is a second)", a);
       o->target = t;
       o->target_value = x;
     }
@@ -319,28 +309,25 @@ static int parse(int argc, char **argv, cli_opts *o) {
       else if (!strcmp(a, "--linear")) o->linear = 1;
       else if (!strcmp(a, "--no-fill")) o->nofill = 1;
       else if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(usage, stdout); exit(0); }
-      else if (a[0] == '-' && a[1]) return usage_error("unknown option '%s'", a);
+      else if (a[0] == '-' && a[1]) return cli_usage("unknown option '%s'", a);
       else o->inputs[o->ninputs++] = stdin_name(argv[i]) ? "-" : argv[i];
     }
-    if (bad) {
-      fprintf(stderr, "walloc: option '%s' needs %s\nTry 'walloc --help'.\n", a, wanted);
-      return 2;
-    }
+    if (bad) return cli_usage("option '%s' needs %s", a, wanted);
     i += takes;
   }
   if (o->threads) omp_set_num_threads(o->threads);
-  if (!o->ninputs) return usage_error("%s: no input files", argv[1]);
-  if (o->linear && neural) return usage_error("option '%s' does nothing for train --linear (a closed-form fit)", neural);
-  if (!o->linear && linear) return usage_error("option '%s' serves train --linear only", linear);
+  if (!o->ninputs) return cli_usage("%s: no input files", argv[1]);
+  if (o->linear && neural) return cli_usage("option '%s' does nothing for train --linear (a closed-form fit)", neural);
+  if (!o->linear && linear) return cli_usage("option '%s' serves train --linear only", linear);
   for (const char *c = o->name; c && *c; c++)
-    if ((unsigned char)*c < 0x20) return usage_error("%s", "--name: no control characters (a newline, a tab)");
-  if ((o->out != NULL) + o->to_stdout + (o->outdir != NULL) > 1) return usage_error("%s", "give one of -o, -c and -O");
+    if ((unsigned char)*c < 0x20) return cli_usage("%s", "--name: no control characters (a newline, a tab)");
+  if ((o->out != NULL) + o->to_stdout + (o->outdir != NULL) > 1) return cli_usage("%s", "give one of -o, -c and -O");
   const int given = (o->quality >= 0) + (o->target != 0) + (o->keep || o->step || o->zone > 0),
             tuned = o->quality >= 0 || o->target;
   if (given > 1 || (tuned && o->refine))
-    return usage_error("%s", "give one rate control: -Q, --size, --bpp, --psnr, --kbps, --snr, or --keep/--step/--dead-zone "
+    return cli_usage("%s", "give one rate control: -Q, --size, --bpp, --psnr, --kbps, --snr, or --keep/--step/--dead-zone "
                              "(without --refine)");
-  if (o->zone > 0 && !o->step) return usage_error("%s", "--dead-zone needs --step");
+  if (o->zone > 0 && !o->step) return cli_usage("%s", "--dead-zone needs --step");
   return 0;
 }
 
@@ -388,5 +375,5 @@ int main(int argc, char **argv) {
     if (fflush(stdout) || ferror(stdout)) rc = cli_fail("stdout", "cannot write: %s", strerror(errno ? errno : EIO));
     return rc;
   }
-  return usage_error("unknown command '%s'", argv[1]);
+  return cli_usage("unknown command '%s'", argv[1]);
 }

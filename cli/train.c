@@ -75,18 +75,14 @@ static int outputs_ok(const cli_opts *o) {
   if (writable(o, o->out, 0)) return 1;
   if (o->linear) return 0;
   char *ckpt = train_checkpoint_path(o);
-  struct stat a, b; /* resuming from the checkpoint that will be written again */
-  const int resumed = ckpt && o->resume && !stat(o->resume, &a) && !stat(ckpt, &b) && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
-  const int rc = ckpt ? writable(o, ckpt, resumed) : cli_fail("train", "out of memory");
+  /* resuming from the checkpoint that will be written again */
+  const int rc = ckpt ? writable(o, ckpt, o->resume && cli_same_file(o->resume, ckpt)) : cli_fail("train", "out of memory");
   free(ckpt);
   return rc;
 }
 
 int cmd_train(cli_opts *o) {
-  if (!o->out) { /* a usage error, as eval's and latents' */
-    fprintf(stderr, "walloc: train needs -o MODEL.wlm\nTry 'walloc --help'.\n");
-    return 2;
-  }
+  if (!o->out) return cli_usage("train needs -o MODEL.wlm");
   if (outputs_ok(o)) return 1;
   if (!o->linear) train_catch_signals();
   train_set set;

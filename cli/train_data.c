@@ -22,10 +22,7 @@ static int push(pathlist *l, const char *dir, const char *name) {
     if (!np) return -1;
     l->path = np;
   }
-  size_t n = strlen(dir) + strlen(name) + 2;
-  if (!(l->path[l->n] = malloc(n))) return -1;
-  snprintf(l->path[l->n++], n, "%s%s%s", dir, *dir ? "/" : "", name);
-  return 0;
+  return (l->path[l->n] = io_join(dir, name)) ? (l->n++, 0) : -1;
 }
 
 #define MAX_LIST (64 << 20) /* bytes of a list file of paths */

@@ -25,13 +25,7 @@ char *train_checkpoint_path(const cli_opts *o) {
   return p;
 }
 
-void train_catch_signals(void) {
-  static const int sigs[3] = {SIGINT, SIGTERM, SIGHUP};
-  for (int i = 0; i < 3; i++) { /* one ignored from the start (nohup) stays ignored */
-    struct sigaction was;
-    if (sigaction(sigs[i], NULL, &was) == 0 && was.sa_handler != SIG_IGN) signal(sigs[i], on_signal);
-  }
-}
+void train_catch_signals(void) { io_catch_signals(on_signal, NULL); }
 
 static double now(void) {
   struct timespec ts;
@@ -109,7 +103,6 @@ int train_neural(cli_opts *o, const train_set *set) {
   if (o->val && (rc = train_load_set(&o->val, 1, &ch, audio, &val))) return rc;
   const int nval = val.n;
   char *ckpt = train_checkpoint_path(o);
-  const char *ckpt_path = ckpt;
   char name[16];
   wl_train_params p = {.name = o->name ? o->name : train_default_name(o->channels, audio, name), .command = o->command,
                        .channels = o->channels, .J = o->J, .K = o->K, .bits = o->bits, .N = o->N, .R = o->R,
@@ -118,7 +111,7 @@ int train_neural(cli_opts *o, const train_set *set) {
                        .weight_decay = o->weight_decay, .lambda = o->lambda, .jitter = o->jitter, .full = o->full, .gain = o->gain, .taps = o->taps, .loss = o->loss, .quant = o->quant,
                        .seed = (uint64_t)o->seed};
   wl_trainer *t = NULL;
-  int e = !ckpt_path ? WL_ERR_NOMEM : audio ? wl_trainer_new_audio(&t, set->clips, n, &p) : wl_trainer_new(&t, set->imgs, n, &p);
+  int e = !ckpt ? WL_ERR_NOMEM : audio ? wl_trainer_new_audio(&t, set->clips, n, &p) : wl_trainer_new(&t, set->imgs, n, &p);
   if (e) rc = cli_fail("train", "%s", cli_error(e));
   if (!rc && o->resume) rc = resume(t, o->resume);
   if (!rc && o->resume && wl_trainer_step_count(t) > o->steps)
@@ -155,12 +148,12 @@ int train_neural(cli_opts *o, const train_set *set) {
       last_print = tnow;
     }
     if (tnow - last_ckpt > o->ckpt_s) {
-      rc = save(o, t, 1, ckpt_path);
+      rc = save(o, t, 1, ckpt);
       last_ckpt = tnow;
     }
   }
   const int trained = !(interrupted && step == first); /* stopped before a step: nothing new to save */
-  if (!rc && trained) rc = save(o, t, 1, ckpt_path);
+  if (!rc && trained) rc = save(o, t, 1, ckpt);
   if (!rc && trained) rc = save(o, t, 0, o->out);
   if (!rc && o->verbosity > 0)
     fprintf(stderr, "train: %s at step %ld of %d (%.0f s)%s\n", trained ? o->out : "nothing written", step, o->steps,

@@ -76,7 +76,7 @@ void wl_audio_decoder_free(wl_audio_decoder *d) {
 }
 
 int wl_audio_decoder_new(wl_audio_decoder **dp, const wl_model *m) {
-  if (!dp || !m) return WL_FAIL_WHY(WL_ERR_ARG, "a NULL pointer argument");
+  if (!dp || !m) return WL_FAIL_NULL();
   *dp = NULL;
   if (m->d.dims != 1) return WL_FAIL(WL_ERR_MISMATCH);
   if (!(*dp = calloc(1, sizeof **dp))) return WL_FAIL(WL_ERR_NOMEM);
@@ -88,7 +88,7 @@ int wl_audio_decoder_new(wl_audio_decoder **dp, const wl_model *m) {
 void wl_audio_decoder_segment(wl_audio_decoder *d, long positions) { d->segment = positions; }
 
 int wl_audio_decoder_finish(const wl_audio_decoder *d) {
-  if (!d) return WL_FAIL_WHY(WL_ERR_ARG, "a NULL pointer argument");
+  if (!d) return WL_FAIL_NULL();
   if (d->failed) return d->failed;
   if (d->next < d->end) return WL_FAIL_WHY(WL_ERR_ARG, "frames not given out yet: push until none come");
   return d->at.done ? 0 : WL_FAIL(WL_ERR_TRUNCATED);
@@ -355,7 +355,7 @@ static int push(wl_audio_decoder *d, const uint8_t *buf, size_t len, size_t *use
 }
 
 int wl_audio_decoder_push(wl_audio_decoder *d, const uint8_t *buf, size_t len, size_t *used, wl_audio *out) {
-  if (!d || !used || !out || (!buf && len)) return WL_FAIL_WHY(WL_ERR_ARG, "a NULL pointer argument");
+  if (!d || !used || !out || (!buf && len)) return WL_FAIL_NULL();
   *used = 0;
   memset(out, 0, sizeof *out);
   if (!d->failed) d->failed = push(d, buf, len, used, out);
@@ -373,7 +373,7 @@ static int read_whole(const wl_model *m, const uint8_t *buf, size_t len, wl_head
 }
 
 int wl_decode_audio(const wl_model *m, const uint8_t *buf, size_t len, wl_audio *a) {
-  if (!m || !a) return WL_FAIL_WHY(WL_ERR_ARG, "a NULL pointer argument");
+  if (!m || !a) return WL_FAIL_NULL();
   wl_header h;
   wl_audio_decoder *d;
   wl_audio v;

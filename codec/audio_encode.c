@@ -28,7 +28,7 @@
  * a linear model measures 4.3 2^J at J 8), the residual path's 1x3 convolutions (2 latents a
  * block) and a post-filter. */
 int wl_audio_chunking(const wl_model *m, long chunk, long *L, long *O) {
-  if (!m || !L || !O) return WL_FAIL_WHY(WL_ERR_ARG, "a NULL pointer argument");
+  if (!m || !L || !O) return WL_FAIL_NULL();
   const long unit = 1L << m->d.J, room = m->F / 2 > FILTER_ROOM ? m->F / 2 : FILTER_ROOM;
   const long half = ((8 + 2 * m->R) * unit + room + unit - 1) / unit * unit;
   *O = 2 * half;
@@ -81,7 +81,7 @@ void wl_audio_encoder_free(wl_audio_encoder *e) {
 
 int wl_audio_encoder_new(wl_audio_encoder **ep, const wl_model *m, int channels, int rate, int depth,
                          const wl_encode_opts *o) {
-  if (!ep || !m) return WL_FAIL_WHY(WL_ERR_ARG, "a NULL pointer argument");
+  if (!ep || !m) return WL_FAIL_NULL();
   *ep = NULL;
   if (channels < 1 || channels > WL_MAX_CHANNELS || rate < 1 || (depth != 8 && depth != 16 && depth != 24 && depth != 32))
     return WL_FAIL_WHY(WL_ERR_ARG, "%d channels (1 to %d), %d Hz, %d-bit (8, 16, 24 or 32)", channels, WL_MAX_CHANNELS,
@@ -242,7 +242,7 @@ static int end_call(wl_audio_encoder *e, int err, const uint8_t **out, size_t *o
 }
 
 int wl_audio_encoder_push(wl_audio_encoder *e, const wl_audio *a, const uint8_t **out, size_t *outlen) {
-  if (!e || !out || !outlen) return WL_FAIL_WHY(WL_ERR_ARG, "a NULL pointer argument");
+  if (!e || !out || !outlen) return WL_FAIL_NULL();
   const wl_header *h = &e->h;
   if (!a || a->channels != h->channels || a->rate != h->rate || a->depth != h->depth || a->frames < 0 ||
       (a->frames && !a->samples))
@@ -272,7 +272,7 @@ int wl_audio_encoder_push(wl_audio_encoder *e, const wl_audio *a, const uint8_t 
 }
 
 int wl_audio_encoder_finish(wl_audio_encoder *e, const uint8_t **out, size_t *outlen) {
-  if (!e || !out || !outlen) return WL_FAIL_WHY(WL_ERR_ARG, "a NULL pointer argument");
+  if (!e || !out || !outlen) return WL_FAIL_NULL();
   int err = begin(e);
   if (!err && !e->total) err = WL_FAIL(WL_ERR_LIMIT);
   if (!err) err = code_chunk(e, e->have, 1);
@@ -292,7 +292,7 @@ int wl_audio_encoder_finish(wl_audio_encoder *e, const uint8_t **out, size_t *ou
 /* ---- a whole clip ---------------------------------------------------------------------- */
 
 int wl_encode_audio(const wl_model *m, const wl_audio *a, const wl_encode_opts *o, uint8_t **out, size_t *outlen) {
-  if (!m || !a || !out || !outlen) return WL_FAIL_WHY(WL_ERR_ARG, "a NULL pointer argument");
+  if (!m || !a || !out || !outlen) return WL_FAIL_NULL();
   wl_audio_encoder *e;
   const uint8_t *p[2];
   size_t n[2];

@@ -32,7 +32,7 @@ static const entry builtin[1];
 const char *wl_model_builtin_name(int i) { return i >= 0 && i < NBUILTIN ? builtin[i].name : NULL; }
 
 int wl_model_builtin(wl_model **model, const char *name) {
-  if (!model || !name) return WL_FAIL_WHY(WL_ERR_ARG, "a NULL pointer argument");
+  if (!model || !name) return WL_FAIL_NULL();
   for (int i = 0; i < NBUILTIN; i++)
     if (!strcmp(name, builtin[i].name)) {
       WL_TRY(wl_model_parse_known(model, builtin[i].begin, (size_t)(builtin[i].end - builtin[i].begin), NULL, builtin[i].id));
@@ -44,7 +44,7 @@ int wl_model_builtin(wl_model **model, const char *name) {
 }
 
 int wl_model_builtin_by_id(wl_model **model, uint64_t id) {
-  if (!model) return WL_FAIL_WHY(WL_ERR_ARG, "a NULL pointer argument");
+  if (!model) return WL_FAIL_NULL();
   *model = NULL;
   for (int i = 0; i < NBUILTIN; i++)
     if (builtin[i].id == id) return wl_model_parse_known(model, builtin[i].begin, (size_t)(builtin[i].end - builtin[i].begin), NULL, id);

@@ -133,7 +133,7 @@ size_t wl_chunk_head_write(const wl_header *ch, uint32_t index, int last, uint8_
 
 /* The fields every .wlc starts with (bytes 0..35), checked; audio also its header CRC. */
 int wl_header_peek(const uint8_t *p, size_t len, wl_header *h) {
-  if (!h || (!p && len)) return WL_FAIL_WHY(WL_ERR_ARG, "a NULL pointer argument");
+  if (!h || (!p && len)) return WL_FAIL_NULL();
   memset(h, 0, sizeof *h);
   if (memcmp(p, magic, len < 4 ? len : 4)) return WL_FAIL(WL_ERR_MAGIC);
   if (len < 6) return WL_FAIL(WL_ERR_TRUNCATED);
@@ -286,7 +286,7 @@ int wl_record_read(const wl_header *f, wl_stream_pos *at, const uint8_t *p, size
 }
 
 int wl_stream_frames(const uint8_t *p, long *frames) {
-  if (!p || !frames) return WL_FAIL_WHY(WL_ERR_ARG, "a NULL pointer argument");
+  if (!p || !frames) return WL_FAIL_NULL();
   const uint64_t T = wl_get64(p + 2);
   if (p[0] != WL_TAG_END || p[1] || T < 1 || T > WL_MAX_STREAM_FRAMES) return WL_FAIL(WL_ERR_CORRUPT);
   *frames = (long)T;
@@ -374,7 +374,7 @@ void wl_info_of(const wl_header *h, wl_info *i) {
 /* *info from the header that read (wl_header_read or wl_header_peek) takes from buf. */
 static int info_by(int (*read)(const uint8_t *, size_t, wl_header *), const uint8_t *buf, size_t len, wl_info *info) {
   wl_header h;
-  if (!info) return WL_FAIL_WHY(WL_ERR_ARG, "a NULL pointer argument");
+  if (!info) return WL_FAIL_NULL();
   memset(info, 0, sizeof *info);
   WL_TRY(read(buf, len, &h));
   wl_info_of(&h, info);
@@ -385,7 +385,7 @@ int wl_info_read(const uint8_t *buf, size_t len, wl_info *info) { return info_by
 int wl_info_peek(const uint8_t *buf, size_t len, wl_info *info) { return info_by(wl_header_peek, buf, len, info); }
 
 int wl_info_channels(const uint8_t *buf, size_t len, wl_info *info, int n, uint8_t *mode, uint64_t *bytes) {
-  if (!info || (n > 0 && (!mode || !bytes))) return WL_FAIL_WHY(WL_ERR_ARG, "a NULL pointer argument");
+  if (!info || (n > 0 && (!mode || !bytes))) return WL_FAIL_NULL();
   wl_header h;
   memset(info, 0, sizeof *info);
   WL_TRY(wl_header_read(buf, len, &h));

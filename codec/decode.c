@@ -39,7 +39,7 @@ static int detail_planes(const wl_header *h, const uint8_t *buf, int16_t **v) {
 }
 
 int wl_detail_planes(const uint8_t *buf, size_t len, int16_t **v, wl_info *info) {
-  if (!v || !info) return WL_FAIL_WHY(WL_ERR_ARG, "a NULL pointer argument");
+  if (!v || !info) return WL_FAIL_NULL();
   wl_header h;
   *v = NULL;
   memset(info, 0, sizeof *info);
@@ -121,7 +121,7 @@ static int put_image(void *user, const wl_image *rows, int y0) {
 }
 
 int wl_decode(const wl_model *m, const uint8_t *buf, size_t len, wl_image *img) {
-  if (!m || !img) return WL_FAIL_WHY(WL_ERR_ARG, "a NULL pointer argument");
+  if (!m || !img) return WL_FAIL_NULL();
   wl_info info;
   memset(img, 0, sizeof *img);
   WL_TRY(wl_info_read(buf, len, &info));

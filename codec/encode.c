@@ -109,7 +109,7 @@ static int opts_check(const wl_encode_opts *o, int whole) {
 /* Checks img and o, then encode_image. */
 static int encode(const wl_model *m, const wl_image *img, float *inplace, const wl_encode_opts *o, uint8_t **out,
                   size_t *outlen) {
-  if (!m || !out || !outlen) return WL_FAIL_WHY(WL_ERR_ARG, "a NULL pointer argument");
+  if (!m || !out || !outlen) return WL_FAIL_NULL();
   *out = NULL;
   *outlen = 0;
   WL_TRY(wl_image_check(img));
@@ -128,7 +128,7 @@ int wl_encode_inplace(const wl_model *m, wl_image *img, const wl_encode_opts *o,
 int wl_encode_rows_chunked(const wl_model *m, const wl_image *shape, const wl_encode_opts *o, wl_rows_in get,
                            void *user, long chunk, uint8_t **out, size_t *outlen) {
   const rows_src src = {get, user, chunk};
-  if (!shape || !out || !outlen) return WL_FAIL_WHY(WL_ERR_ARG, "a NULL pointer argument");
+  if (!shape || !out || !outlen) return WL_FAIL_NULL();
   *out = NULL;
   *outlen = 0;
   if (!m || !get) return WL_FAIL(WL_ERR_ARG);

@@ -13,6 +13,8 @@
 int wl_fail(int code, const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 #define WL_FAIL(code) wl_fail(code, __FILE__, __LINE__, NULL)
 #define WL_FAIL_WHY(code, ...) wl_fail(code, __FILE__, __LINE__, __VA_ARGS__)
+/* A NULL pointer argument where walloc.h wants one. */
+#define WL_FAIL_NULL() WL_FAIL_WHY(WL_ERR_ARG, "a NULL pointer argument")
 
 /* Return `e` from the enclosing function when negative (zstd's FORWARD_IF_ERROR). */
 #define WL_TRY(expr) do { int wl_e_ = (expr); if (wl_e_ < 0) return wl_e_; } while (0)

@@ -5,7 +5,7 @@
 #include "codec/container.h"
 
 int wl_latents(const wl_model *m, const uint8_t *buf, size_t len, int16_t **q, wl_info *info) {
-  if (!m || !q || !info) return WL_FAIL_WHY(WL_ERR_ARG, "a NULL pointer argument");
+  if (!m || !q || !info) return WL_FAIL_NULL();
   wl_header h;
   *q = NULL;
   memset(info, 0, sizeof *info);

@@ -190,7 +190,7 @@ static int model_parse(wl_model *m, const uint8_t *buf, size_t len, const wl_mod
 }
 
 int wl_model_parse_known(wl_model **model, const uint8_t *buf, size_t len, const wl_model_extra *x, uint64_t id) {
-  if (!model || (!buf && len)) return WL_FAIL_WHY(WL_ERR_ARG, "a NULL pointer argument");
+  if (!model || (!buf && len)) return WL_FAIL_NULL();
   wl_model *m = calloc(1, sizeof *m);
   *model = NULL;
   if (!m) return WL_FAIL(WL_ERR_NOMEM);

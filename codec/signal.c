@@ -10,7 +10,7 @@
 #include "codec/internal.h"
 
 int wl_image_alloc(wl_image *img, int channels, int height, int width, int depth, int alpha) {
-  if (!img) return WL_FAIL_WHY(WL_ERR_ARG, "a NULL pointer argument");
+  if (!img) return WL_FAIL_NULL();
   memset(img, 0, sizeof *img);
   if (channels < 1 || channels > WL_MAX_CHANNELS || height < 1 || width < 1 || height > WL_MAX_DIM ||
       width > WL_MAX_DIM || (depth != 8 && depth != 16))

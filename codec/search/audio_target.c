@@ -76,7 +76,7 @@ static int read_audio(const uint8_t *buf, size_t len, wl_header *h) {
 }
 
 int wl_audio_truncate(const uint8_t *buf, size_t len, int keep, uint8_t **out, size_t *outlen) {
-  if (!out || !outlen) return WL_FAIL_WHY(WL_ERR_ARG, "a NULL pointer argument");
+  if (!out || !outlen) return WL_FAIL_NULL();
   wl_header h;
   *out = NULL;
   *outlen = 0;
@@ -93,7 +93,7 @@ int wl_audio_truncate(const uint8_t *buf, size_t len, int keep, uint8_t **out, s
 }
 
 int wl_audio_target_keep(const uint8_t *buf, size_t len, int target, double value, int *keep) {
-  if (!keep) return WL_FAIL_WHY(WL_ERR_ARG, "a NULL pointer argument");
+  if (!keep) return WL_FAIL_NULL();
   wl_header h;
   size_t n;
   *keep = 0;
@@ -158,7 +158,7 @@ static int meets(const wl_model *m, const wl_audio *a, int target, double value,
 
 int wl_encode_audio_target(const wl_model *m, const wl_audio *a, int target, double value, const wl_encode_opts *opts,
                            wl_encode_opts *chosen, uint8_t **out, size_t *outlen) {
-  if (!m || !a || !chosen || !out || !outlen) return WL_FAIL_WHY(WL_ERR_ARG, "a NULL pointer argument");
+  if (!m || !a || !chosen || !out || !outlen) return WL_FAIL_NULL();
   const int B = wl_audio_ladder_base(m), top = B + WL_MAX_STEP, sized = target != WL_TARGET_SNR;
   wl_encode_opts base = opts ? *opts : (wl_encode_opts){0};
   *out = NULL;

@@ -595,7 +595,7 @@ static int rung_file(ladder *l, int L, uint8_t **out, size_t *outlen) {
 
 int wl_encode_target(const wl_model *m, const wl_image *img, int target, double value, wl_encode_opts *chosen,
                      uint8_t **out, size_t *outlen) {
-  if (!out || !outlen) return WL_FAIL_WHY(WL_ERR_ARG, "a NULL pointer argument");
+  if (!out || !outlen) return WL_FAIL_NULL();
   *out = NULL;
   *outlen = 0;
   if (!m || !img || !chosen || (target != WL_TARGET_BYTES && target != WL_TARGET_BPP && target != WL_TARGET_PSNR) ||
