@@ -1,7 +1,9 @@
 """Helpers shared by the benchmarks of make bench (image.py, neural.py): running and timing
 commands, PSNR, reading PNGs, the validation sets and the 768x512 speed crop."""
+import atexit
 import glob
 import os
+import shutil
 import statistics
 import subprocess
 import tempfile
@@ -13,7 +15,8 @@ from PIL import Image
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WALLOC = os.environ.get("WALLOC", os.path.join(TOP, "walloc"))  # another build: WALLOC=path
 RUNS = int(os.environ.get("RUNS", "15"))
-tmp = tempfile.mkdtemp()
+tmp = tempfile.mkdtemp(prefix="walloc-bench-")
+atexit.register(shutil.rmtree, tmp, True)  # the crops and outputs go with the run
 
 
 def sh(*cmd, stdout=None):

@@ -7,20 +7,19 @@ import os
 import struct
 import subprocess
 import sys
-import tempfile
 import zlib
 
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "py"))
 import pngref  # noqa: E402
-from harness import fails_cleanly, finish, test, run, psnr, with_crc, patched, IMAGES, WALLOC, TOP  # noqa: E402
+from harness import fails_cleanly, finish, scratch, test, run, psnr, with_crc, patched, IMAGES, WALLOC, TOP  # noqa: E402
 
 
 
 
 
-tmp = tempfile.mkdtemp()
+tmp = scratch("walloc-cli-")
 T = lambda name: os.path.join(tmp, name)  # noqa: E731
 
 

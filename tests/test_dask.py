@@ -22,15 +22,15 @@ from distributed import Client, LocalCluster  # noqa: E402
 import walloc.dask  # noqa: E402
 from harness import finish, run, test  # noqa: E402
 
-TMPDIR = tempfile.TemporaryDirectory(prefix="walloc-dask-")
-T = lambda *p: os.path.join(TMPDIR.name, *p)  # noqa: E731
-
-
 def tree(root):
     return sorted(os.path.relpath(os.path.join(d, f), root) for d, _, fs in os.walk(root) for f in fs)
 
 
 def main():
+    # made here, not at import: the worker processes import this file too (multiprocessing's
+    # spawn), and the one the test kills would leave its own directory behind
+    tmpdir = tempfile.TemporaryDirectory(prefix="walloc-dask-")
+    T = lambda *p: os.path.join(tmpdir.name, *p)  # noqa: E731
     rng = np.random.default_rng(5)
     for i in range(200):
         sub = T("src", "part%d" % (i % 3))

@@ -6,15 +6,14 @@ as the PNG of its pixels; decode picks .npy for channel counts PNG cannot hold; 
 import os
 import struct
 import sys
-import tempfile
 
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "py"))
 import pngref  # noqa: E402
-from harness import fails_cleanly, finish, test, run, psnr, IMAGES  # noqa: E402
+from harness import fails_cleanly, finish, scratch, test, run, psnr, IMAGES  # noqa: E402
 
-TMP = tempfile.mkdtemp(prefix="walloc-npy-")
+TMP = scratch("walloc-npy-")
 T = lambda *name: os.path.join(TMP, *name)  # noqa: E731
 
 

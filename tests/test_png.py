@@ -8,7 +8,6 @@ import os
 import struct
 import subprocess
 import sys
-import tempfile
 import zlib
 
 import numpy as np
@@ -16,9 +15,9 @@ from PIL import Image
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "py"))
 import pngref  # noqa: E402
-from harness import TOOLS, fails_cleanly, finish, png_crcs_ok, test, run  # noqa: E402
+from harness import TOOLS, fails_cleanly, scratch, finish, png_crcs_ok, test, run  # noqa: E402
 
-TMP = tempfile.mkdtemp(prefix="walloc-png-")
+TMP = scratch("walloc-png-")
 T = lambda *name: os.path.join(TMP, *name)  # noqa: E731
 PATHS = os.path.join(TOOLS, "png_paths")
 

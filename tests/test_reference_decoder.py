@@ -9,14 +9,13 @@ import math
 import os
 import subprocess
 import sys
-import tempfile
 
 import numpy as np
 import pywt
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "py"))
 import pngref  # noqa: E402
-from harness import IMAGES, TOP, WALLOC, finish, report  # noqa: E402
+from harness import IMAGES, TOP, scratch, WALLOC, finish, report  # noqa: E402
 
 
 def load_model(path):
@@ -118,7 +117,7 @@ def reference_decode(model_path, npy, width, height, depth):
 
 
 def check(name, png, model, *opts):
-    tmp = tempfile.mkdtemp()
+    tmp = scratch("walloc-reference-")
     wlc, out, npy = (os.path.join(tmp, f) for f in ("a.wlc", "a.png", "a.npy"))
     subprocess.run([WALLOC, "encode", "-m", model, *opts, png, "-o", wlc], check=True)
     subprocess.run([WALLOC, "decode", "-m", model, wlc, "-o", out], check=True)

@@ -6,16 +6,15 @@ import os
 import subprocess
 import re
 import sys
-import tempfile
 
 import numpy as np
 from PIL import Image
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "py"))
-from harness import finish, test, run, wlm_header, IMAGES, WALLOC  # noqa: E402
+from harness import finish, test, scratch, run, wlm_header, IMAGES, WALLOC  # noqa: E402
 
 GARDEN = os.path.join(IMAGES, "garden-rgb8.png")
-TMP = tempfile.mkdtemp(prefix="walloc-train-")
+TMP = scratch("walloc-train-")
 LEFT, RIGHT = os.path.join(TMP, "left.png"), os.path.join(TMP, "right.png")
 MODEL = os.path.join(TMP, "m.wlm")
 SMALL = ["-J", "2", "-K", "6", "-N", "16", "-R", "1", "--crop", "64", "--batch", "8", "--warmup", "10",

@@ -2,8 +2,10 @@
 "RESULT passed failed" line, which tests/run.sh sums into the make check total; and what the
 CLI tests share: running ./walloc (or $WALLOC, to test another build, whose test tools are under
 $WALLOC_BUILD), PSNR, .wlc patching, .wlm headers."""
+import atexit
 import json
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -77,6 +79,13 @@ def peak_rss_kb(*args):
 
 
 SANITIZED = b"__asan_init" in open(WALLOC, "rb").read() if os.path.exists(WALLOC) else False  # ASan: other memory
+
+
+def scratch(prefix):
+    """The path of a new temporary directory, removed with everything in it when the test exits."""
+    path = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, path, True)
+    return path
 
 
 def garden_scratch(prefix):
