@@ -1,8 +1,8 @@
 """make bench: reading latents for a learner (issue 19): 200 files of 768x512 (crops, overlapping,
 of the photos in corpus/val2, corpus/val3/rgb and corpus/val, none trained on), encoded with
-the built-in rgb model, read back
-through the Python package (walloc.read_latents) on one thread; median over rounds of the time
-per file, beside one `walloc latents` process per file."""
+the built-in rgb model, plain and with --fast-read, read back
+through the Python package (walloc.read_latents) on one thread from bytes in memory; median over
+rounds of the time per file, beside one `walloc latents` process per file."""
 import glob
 import os
 import statistics
@@ -40,25 +40,30 @@ def crops():
 
 def main():
     pngs = crops()
-    out = os.path.join(tmp, "latents")
-    subprocess.run([WALLOC, "encode", "-q", "-f", "-O", out] + pngs, check=True)
-    wlcs = sorted(glob.glob(os.path.join(out, "*.wlc")))
+    sets = {}
+    for name, flags in (("plain", []), ("--fast-read", ["--fast-read"])):
+        out = os.path.join(tmp, "latents" + "".join(flags))
+        subprocess.run([WALLOC, "encode", "-q", "-f", *flags, "-O", out] + pngs, check=True)
+        sets[name] = sorted(glob.glob(os.path.join(out, "*.wlc")))
     model = walloc.Model("rgb")
-    per = []
-    for _ in range(ROUNDS):
-        t0 = time.perf_counter()
-        for f in wlcs:
-            walloc.read_latents(f, model)
-        per.append((time.perf_counter() - t0) / len(wlcs))
+    data = {name: [open(f, "rb").read() for f in wlcs] for name, wlcs in sets.items()}
+    per = {name: [] for name in sets}
+    for _ in range(ROUNDS):  # the two sets in turn, so that a slow spell of the machine falls on both
+        for name, files in data.items():
+            t0 = time.perf_counter()
+            for b in files:
+                walloc.read_latents(b, model)
+            per[name].append((time.perf_counter() - t0) / len(files))
     t0 = time.perf_counter()
-    for f in wlcs[:40]:
+    for f in sets["plain"][:40]:
         subprocess.run([WALLOC, "latents", "-q", "-f", "-T1", f, "-o", os.path.join(tmp, "l.npy")], check=True)
     cli = (time.perf_counter() - t0) / 40
-    kb = statistics.mean(os.path.getsize(f) for f in wlcs) / 1024
-    print("\nLatents of %d files of 768x512 (rgb, mean %.1f KB), one thread (%s)" % (len(wlcs), kb, WALLOC))
-    print("  walloc.read_latents: %.2f ms per file (median of %d rounds; rounds %s)" %
-          (1e3 * statistics.median(per), ROUNDS, " ".join("%.2f" % (1e3 * t) for t in per)))
-    print("  walloc latents, one process per file: %.2f ms per file" % (1e3 * cli))
+    print("\nLatents of %d files of 768x512 (rgb), read from memory, one thread (%s)" % (len(pngs), WALLOC))
+    for name, files in data.items():
+        kb = statistics.mean(len(b) for b in files) / 1024
+        print("  %-12s walloc.read_latents: %.2f ms per file (median of %d rounds; rounds %s), mean %.2f KB" %
+              (name, 1e3 * statistics.median(per[name]), ROUNDS, " ".join("%.2f" % (1e3 * t) for t in per[name]), kb))
+    print("  walloc latents (plain), one process per file: %.2f ms per file" % (1e3 * cli))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ typedef struct {
   const char *model; /* -m: built-in name or .wlm file */
   int to_stdout, force, verbosity, keep, refine, step, json;
   int nofill;         /* --no-fill: audio without a band envelope */
+  int fastread;       /* --fast-read: latents coded for reading speed (wl_encode_opts.fastread) */
   int quality;        /* -Q: 0..100, -1 unset */
   int target;         /* --size, --bpp, --psnr: WL_TARGET_*, 0 unset */
   double target_value;
@@ -75,9 +76,10 @@ void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 struct io_output;
 /* "stdout" for "-", else path: the name an output's errors give. */
 const char *cli_out_name(const char *path);
-/* -o's extension against `ext`, what `command` writes: 2 (a usage error, printed) where it names
- * another format walloc knows (encode -o x.png), else 0 (names of the user's own pass). */
-int cli_out_named(const cli_opts *o, const char *command, const char *ext);
+/* -o's extension against `writes`, the extensions `command` writes (in words): 2 (a usage error,
+ * printed) where it names another format walloc knows (encode -o x.png), else 0 (names of the
+ * user's own pass). */
+int cli_out_named(const cli_opts *o, const char *command, const char *writes);
 /* io_out_commit, its failure printed; 0 or 1. */
 int cli_commit(struct io_output *w, const char *path);
 int cli_out_open(const cli_opts *o, const char *path, struct io_output *w);

@@ -292,6 +292,7 @@ static int encode_image(cli_opts *o, const char *in, io_input *f, const char *ou
     image_threads(o, &s.img);
     wl_encode_opts eo = {.keep = o->keep, .refine = o->refine, .step = o->step, .zone = o->zone};
     e = o->quality >= 0 ? wl_quality_opts_depth(m, s.img.depth, o->quality, &eo) : 0;
+    eo.fastread = o->fastread;
     if (!e && rows) e = wl_encode_rows(m, &s.img, &eo, rows_get, &r, &enc, &enclen);
     else if (!e && o->target) e = wl_encode_target(m, &s.img, o->target, o->target_value, &eo, &enc, &enclen);
     else if (!e) e = wl_encode_inplace(m, &s.img, &eo, &enc, &enclen); /* the planes are not needed after */
@@ -300,6 +301,10 @@ static int encode_image(cli_opts *o, const char *in, io_input *f, const char *ou
     else if (rows) rc = rows_end(in, &r);
     if (!rc && o->verbosity > 1 && (o->target || o->quality >= 0))
       cli_note("walloc: %s: %d channel(s), detail step %d, dead zone %.9g", in, eo.keep, eo.step, eo.zone);
+    wl_info got;
+    if (!rc && o->verbosity > 0 && eo.step && !o->target && !wl_info_read(enc, enclen, &got) && got.step < eo.step)
+      cli_note("walloc: %s: step %d is finer than this image's detail fits in 16 bits: coded at step %d", in, eo.step,
+               got.step);
   }
   rows_free(&r);
   if (!rc) rc = cli_write(o, out, enc, enclen);
@@ -319,6 +324,7 @@ static int audio_encoder(cli_opts *o, const char *in, const wl_audio *fmt, wl_mo
   *e = NULL;
   if (encode_model(o, in, fmt->channels, 1, m, &d)) return 1;
   if (o->quality >= 0) wl_quality_opts(*m, o->quality, &eo);
+  eo.fastread = o->fastread;
   eo.chunk = o->chunk;
   eo.nofill = o->nofill;
   int err = wl_audio_encoder_new(e, *m, fmt->channels, fmt->rate, fmt->depth, &eo);
@@ -335,7 +341,7 @@ static int encode_audio_target(cli_opts *o, const char *in, snd_reader *r, wl_mo
   wl_audio a;
   char why[SND_WHY];
   uint8_t *b = NULL;
-  wl_encode_opts eo = {.chunk = o->chunk, .nofill = o->nofill}, chosen;
+  wl_encode_opts eo = {.chunk = o->chunk, .nofill = o->nofill, .fastread = o->fastread}, chosen;
   if (snd_read_all(r, &a, why)) return cli_fail(in, "%s", why);
   *frames = a.frames;
   const int e = wl_encode_audio_target(m, &a, o->target, o->target_value, &eo, &chosen, &b, total);
@@ -364,7 +370,7 @@ static int stream_audio(cli_opts *o, const char *in, snd_reader *r, wl_audio_enc
     more = b.frames > 0;
     const int err = more ? wl_audio_encoder_push(e, &b, &bytes, &n) : wl_audio_encoder_finish(e, &bytes, &n);
     if (err) rc = cli_fail(in, "%s", cli_error(err));
-    else if (n && io_out_write(&w, bytes, n)) rc = cli_fail(out, "cannot write: %s", strerror(errno));
+    else if (n && io_out_write(&w, bytes, n)) rc = cli_fail(cli_out_name(out), "cannot write: %s", strerror(errno));
     *total += n;
   }
   if (!rc) rc = cli_commit(&w, out);
@@ -511,9 +517,9 @@ static int npy_whole(const char *in, const uint8_t *buf, size_t len, const wl_mo
 static int decode_image(cli_opts *o, const char *in, const uint8_t *buf, size_t len, const wl_model *m,
                         const wl_info *h, const char *out, const char *ext) {
   const int npy = ext ? !strcmp(ext, ".npy") : !png_holds(h->channels), planes = h->channels + h->has_alpha;
-  if (ext && strcmp(ext, ".png") && !npy) return cli_fail(out, "unsupported output format (use .png or .npy)");
+  if (ext && strcmp(ext, ".png") && !npy) return cli_fail(in, "an image decodes to .png or .npy, not %s", ext);
   if (!npy && !png_holds(h->channels))
-    return cli_fail(out, "PNG holds 1 or 3 channels, the image has %d (write .npy)", h->channels);
+    return cli_fail(cli_out_name(out), "PNG holds 1 or 3 channels, the image has %d (write .npy)", h->channels);
   io_output w;
   image_out p = {&w, NULL, planes, h->depth / 8, h->height, h->width, 0, 0, NULL, 0};
   if (cli_out_open(o, out, &w)) return 1;
@@ -528,7 +534,7 @@ static int decode_image(cli_opts *o, const char *in, const uint8_t *buf, size_t 
     if (!rc && !e && p.pw) rc = png_writer_end(p.pw);
     if (e < 0) rc = cli_fail(in, "%s", cli_error(e));
     else if ((rc || e) && p.werr) rc = cli_fail(cli_out_name(out), "cannot write: %s", strerror(p.werr));
-    else if (rc || e) rc = cli_fail(out, "cannot encode %s: out of memory", npy ? ".npy" : "PNG");
+    else if (rc || e) rc = cli_fail(cli_out_name(out), "cannot encode %s: out of memory", npy ? ".npy" : "PNG");
   }
   png_writer_free(p.pw);
   free(p.buf);
@@ -541,7 +547,7 @@ static int decode_image(cli_opts *o, const char *in, const uint8_t *buf, size_t 
  * from the input into the decoder, its final frames to the writer as they come. */
 static int decode_audio(cli_opts *o, const char *in, io_input *f, const wl_model *m, const char *out, const char *ext) {
   const int flac = ext && !strcmp(ext, ".flac");
-  if (ext && strcmp(ext, ".wav") && !flac) return cli_fail(out, "unsupported audio output format (use .wav or .flac)");
+  if (ext && strcmp(ext, ".wav") && !flac) return cli_fail(in, "audio decodes to .wav or .flac, not %s", ext);
   enum { READ = 1 << 16 };
   uint8_t tail[WL_STREAM_TAIL], *buf = malloc(READ);
   long frames = -1; /* a file's end record tells the length up front, for a WAV header on stdout */
@@ -559,18 +565,28 @@ static int decode_audio(cli_opts *o, const char *in, io_input *f, const wl_model
     if ((n = io_read(f, buf, READ)) < 0) rc = cli_fail(in, "cannot read: %s", strerror(errno));
     for (size_t off = 0, used; !rc && off < (size_t)n; off += used) {
       if ((e = wl_audio_decoder_push(d, buf + off, (size_t)n - off, &used, &v))) rc = cli_fail(in, "%s", cli_error(e));
-      else if (v.channels && !sw && snd_create(&w, &v, flac, frames, &sw, why)) rc = cli_fail(out, "%s", why);
-      else if (v.frames && snd_write(sw, &v, why)) rc = cli_fail(out, "%s", why);
+      else if (v.channels && !sw && snd_create(&w, &v, flac, frames, &sw, why)) rc = cli_fail(cli_out_name(out), "%s", why);
+      else if (v.frames && snd_write(sw, &v, why)) rc = cli_fail(cli_out_name(out), "%s", why);
     }
   }
   if (!rc && (e = wl_audio_decoder_finish(d))) rc = cli_fail(in, "%s", cli_error(e));
-  if (!rc && snd_finish(sw, why)) rc = cli_fail(out, "%s", why);
+  if (!rc && snd_finish(sw, why)) rc = cli_fail(cli_out_name(out), "%s", why);
   else if (rc) snd_abandon(sw);
   if (opened && !rc) rc = cli_commit(&w, out);
   else if (opened && rc) io_out_abort(&w);
   wl_audio_decoder_free(d);
   free(buf);
   return rc;
+}
+
+static const char *const signal_exts[] = {".png", ".npy", ".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".au",
+                                          ".caf", ".w64", ".rf64", NULL};
+static const char *const wlc_exts[] = {".wlc", NULL};
+
+/* Whether path's extension names a format (a name of the user's own, out.bin or out, does not). */
+static int names_format(const char *path) {
+  static const char *const other[] = {".wlc", ".wlm", ".png", ".npy", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", NULL};
+  return io_ext_in(path, other) || io_ext_in(path, signal_exts);
 }
 
 static int decode_one(cli_opts *o, const char *in) {
@@ -583,37 +599,40 @@ static int decode_one(cli_opts *o, const char *in) {
   int e = wl_info_peek(f.head, f.nhead, &h), rc = e ? cli_fail(in, "%s", cli_error(e)) : wlc_model(o, in, &h, &m);
   const int audio = h.modality == WL_MODALITY_AUDIO;
   char *out = rc ? NULL : cli_output_path(o, in, audio ? ".wav" : png_holds(h.channels) ? ".png" : ".npy");
-  /* NULL: stdout, or a FIFO or device named without an extension (/dev/null): the default format */
-  const char *ext = out && strcmp(out, "-") && (*io_ext(out) || !io_is_stream(out)) ? io_ext(out) : NULL;
+  /* NULL, the default format (stdout's): stdout, a FIFO or device named without an extension
+   * (/dev/null), a name of the user's own (out.bin, out) */
+  const char *ext = out && strcmp(out, "-") && names_format(out) ? io_ext(out) : NULL;
   if (!rc && !out) rc = cli_fail(in, "out of memory");
   if (!rc && skip(o, out)) { /* nothing decoded */ }
   else if (!rc && audio) rc = decode_audio(o, in, &f, m, out, ext);
   else if (!rc && io_read_rest(&f, &buf, &len)) rc = cli_fail(in, "cannot read: %s", strerror(errno));
   else if (!rc && (e = wl_info_read(buf, len, &h))) rc = cli_fail(in, "%s", cli_error(e));
   else if (!rc) rc = decode_image(o, in, buf, len, m, &h, out, ext);
+  if (!rc && o->verbosity > 1 && audio)
+    cli_note("%s -> %s: %d ch, %d Hz, %d-bit", in, cli_out_name(out), h.channels, h.rate, h.depth);
+  else if (!rc && o->verbosity > 1)
+    cli_note("%s -> %s: %dx%d, %d channel(s), %d-bit", in, cli_out_name(out), h.width, h.height,
+             h.channels + h.has_alpha, h.depth);
   io_close(&f);
   free(out); free(buf);
   wl_model_free(m);
   return rc;
 }
 
-static const char *const signal_exts[] = {".png", ".npy", ".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".au",
-                                          ".caf", ".w64", ".rf64", NULL};
-static const char *const wlc_exts[] = {".wlc", NULL};
-
-int cli_out_named(const cli_opts *o, const char *command, const char *ext) {
-  static const char *const other[] = {".wlc", ".wlm", ".png", ".npy", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", NULL};
-  if (!o->out || !strcmp(o->out, "-") || !strcmp(io_ext(o->out), ext) ||
-      !(io_ext_in(o->out, other) || io_ext_in(o->out, signal_exts)))
+int cli_out_named(const cli_opts *o, const char *command, const char *writes) {
+  const char *ext = o->out ? io_ext(o->out) : "";
+  if (!o->out || !strcmp(o->out, "-") || !names_format(o->out) || (*ext && strstr(writes, ext)))
     return 0; /* also a name of the user's own (out.bin, out) */
-  return cli_usage("-o %s: %s writes %s, not %s", o->out, command, ext, io_ext(o->out));
+  return cli_usage("-o %s: %s writes %s, not %s", o->out, command, writes, ext);
 }
 
 int cmd_encode(cli_opts *o) {
   const int rc = cli_out_named(o, "encode", ".wlc");
   return rc ? rc : batch_run(o, encode_one, signal_exts, 1);
 }
-int cmd_decode(cli_opts *o) { return batch_run(o, decode_one, wlc_exts, 1); }
+int cmd_decode(cli_opts *o) {
+  return cli_out_named(o, "decode", ".png, .npy (images), .wav or .flac (audio)") ? 2 : batch_run(o, decode_one, wlc_exts, 1);
+}
 
 /* The name of the built-in model with this id, or "" */
 /* Samples per latent sent and the raw PCM size of a header's signal, and its bits per pixel or kbps. */
@@ -782,6 +801,7 @@ static int latents_one(cli_opts *o, const char *in) {
   if (!rc && (!out || npy_encode(q, shape, 3, h.bits, &npy, &npylen))) rc = cli_fail(in, "out of memory");
   if (!rc && o->detail) rc = detail_npy(in, buf, len, &dnpy, &dlen);
   if (!rc) rc = o->detail ? cli_write_pair(o, out, npy, npylen, o->detail, dnpy, dlen) : cli_write(o, out, npy, npylen);
+  if (!rc && o->verbosity > 1) cli_note("%s -> %s: (%d, %d, %d)", in, cli_out_name(out), h.keep, h.lat_h, h.lat_w);
   free(out); free(npy); free(dnpy); free(q); free(buf);
   wl_model_free(m);
   return rc;

@@ -205,6 +205,7 @@ static int show_one(cli_opts *o, const char *in) {
     rc = cli_fail(in, "out of memory");
   if (!rc && png_encode(&p, &png, &pnglen)) rc = cli_fail(in, "out of memory");
   if (!rc) rc = cli_write(o, out, png, pnglen);
+  if (!rc && o->verbosity > 1) cli_note("%s -> %s: %dx%d", in, cli_out_name(out), p.width, p.height);
   wl_image_release(&p);
   free(out); free(png); free(q); free(v); free(buf);
   wl_model_free(m);

@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 #include <unistd.h>
 #include <sndfile.h>
@@ -81,8 +82,10 @@ static uint32_t le32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | 
 
 int snd_is_audio(const uint8_t *b, size_t len) {
   static const char *const tag[] = {"fLaC", "OggS", "FORM", ".snd", "caff", "ID3"};
+  static const uint8_t w64[16] = {'r', 'i', 'f', 'f', 0x2e, 0x91, 0xcf, 0x11, 0xa5, 0xd6, 0x28, 0xdb, 0x04, 0xc1, 0, 0};
   if (len >= 12 && (!memcmp(b, "RIFF", 4) || !memcmp(b, "RIFX", 4) || !memcmp(b, "RF64", 4)))
     return !memcmp(b + 8, "WAVE", 4);
+  if (len >= 16 && !memcmp(b, w64, 16)) return 1; /* Sony Wave64: the GUID of "riff" */
   for (size_t i = 0; i < sizeof tag / sizeof *tag; i++)
     if (len >= 4 && !memcmp(b, tag[i], strlen(tag[i]))) return 1;
   return 0;
@@ -347,15 +350,18 @@ int snd_create(io_output *w, const wl_audio *fmt, int flac, long long frames, sn
   const char *kind = flac ? "FLAC" : "WAV";
   snd_writer *sw = *swp = calloc(1, sizeof *sw);
   if (!sw) return fail(why, "out of memory");
-  int rc = sf_format_check(&info) ? 0
-           : fail(why, "%s cannot hold %d-bit samples%s", kind, fmt->depth, flac ? " (write .wav)" : "");
+  int rc = sf_format_check(&info)                  ? 0
+           : flac && fmt->depth > 24                ? fail(why, "FLAC holds at most 24-bit samples, not %d (write .wav)", fmt->depth)
+           : flac && fmt->channels > 8              ? fail(why, "FLAC holds at most 8 channels, not %d (write .wav)", fmt->channels)
+           : flac                                   ? fail(why, "FLAC cannot hold audio at %d Hz (write .wav)", fmt->rate)
+                                                    : fail(why, "WAV cannot hold this audio (%d-bit)", fmt->depth);
   if (!rc && !(sw->obuf = malloc(sizeof(double) * SND_BLOCK * (size_t)fmt->channels))) rc = fail(why, "out of memory");
   if (!rc) sw->f = w->path ? sf_open_fd(w->fd, SFM_WRITE, &info, SF_FALSE) : sf_open_virtual(&io, SFM_WRITE, &info, &sw->v);
   if (!rc && !sw->f) rc = fail(why, "cannot write %s: %s", kind, sf_strerror(NULL));
   if (!rc && !w->path) { /* stdout: send the header with its sizes now; nothing can be rewritten later */
     sw->v.out = w;
     if (wav_size(sw->v.wbuf, sw->v.len, frames, (fmt->depth / 8) * fmt->channels) || io_out_write(w, sw->v.wbuf, sw->v.len))
-      rc = fail(why, "cannot write the WAV header");
+      rc = fail(why, "cannot write the WAV header: %s", strerror(errno ? errno : EIO));
     sw->v.pos = sw->v.sent = (sf_count_t)sw->v.len;
   }
   if (rc) { snd_abandon(sw); *swp = NULL; return rc; }
@@ -373,7 +379,9 @@ int snd_write(snd_writer *sw, const wl_audio *b, char *why) {
     const long n = b->frames - t < SND_BLOCK ? b->frames - t : SND_BLOCK;
     for (long i = 0; i < n; i++)
       for (int c = 0; c < C; c++) sw->obuf[i * C + c] = fmin(fmax(rint(b->samples[c * b->frames + t + i]), sw->lo), sw->hi);
-    if (sf_writef_double(sw->f, sw->obuf, n) != n) return fail(why, "cannot write %s: %s", sw->flac ? "FLAC" : "WAV", sf_strerror(sw->f));
+    errno = 0;
+    if (sf_writef_double(sw->f, sw->obuf, n) != n) /* a write error of our own output's (errno), else libsndfile's */
+      return fail(why, "cannot write %s: %s", sw->flac ? "FLAC" : "WAV", errno ? strerror(errno) : sf_strerror(sw->f));
   }
   return 0;
 }

@@ -59,7 +59,7 @@ int wl_code_channels(const wl_model *m, const int16_t *q, wl_header *h, uint8_t 
     size_t len = 0;
     int mode = 0;
     int e = wle_encode_best(q + c * P, c ? q + (c - 1) * P : NULL, h->lat_h, h->lat_w, h->bits,
-                            m->freq + ((size_t)c << h->bits), buf + c * bound, bound, &len, &mode);
+                            m->freq + ((size_t)c << h->bits), h->fast, buf + c * bound, bound, &len, &mode);
     wl_first_note(&err, c, e < 0 ? e : len > UINT32_MAX ? WL_FAIL(WL_ERR_LIMIT) : 0);
     h->entropy[c] = (uint8_t)mode;
     h->stream_len[c] = (uint32_t)len;
@@ -82,6 +82,7 @@ int wl_header_init(const wl_model *m, const wl_signal *s, int modality, const wl
   h->J = m->d.J;
   h->K = m->d.K;
   h->keep = o && o->keep ? o->keep : m->d.keep;
+  h->fast = o && o->fastread;
   h->bits = m->d.bits;
   if (h->keep < 1 || h->keep > h->K) return WL_FAIL_WHY(WL_ERR_ARG, "keep %d: 1 to the model's K = %d", h->keep, h->K);
   wl_latent_shape(s, h->J, &h->lat_h, &h->lat_w);

@@ -160,7 +160,7 @@ static int code_envelope(wl_audio_encoder *e, long n) {
   for (int c = 0; c < h->channels; c++) {
     size_t len;
     int mode;
-    WL_TRY(wle_encode_best(e->v + c * P, c ? e->v + (c - 1) * P : NULL, (int)F, e->env.bands, WL_ENV_BITS, NULL,
+    WL_TRY(wle_encode_best(e->v + c * P, c ? e->v + (c - 1) * P : NULL, (int)F, e->env.bands, WL_ENV_BITS, NULL, 0,
                            e->estreams + c * e->ebound, e->ebound, &len, &mode));
     h->env_mode[c] = (uint8_t)mode;
     h->env_len[c] = (uint32_t)len;

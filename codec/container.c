@@ -360,7 +360,7 @@ int wl_header_read(const uint8_t *p, size_t len, wl_header *h) {
 }
 
 const char *wl_entropy_name(int mode) {
-  static const char *names[WL_ENTROPY_MODES] = {"static", "table", "adaptive", "predictive"};
+  static const char *names[WL_ENTROPY_MODES] = {"static", "table", "adaptive", "predictive", "buckets"};
   return mode >= 0 && mode < WL_ENTROPY_MODES ? names[mode] : "unknown";
 }
 

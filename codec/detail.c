@@ -228,6 +228,15 @@ int wl_detail_quantise(const wl_header *h, const float *r, const float *nb, int1
   return 0;
 }
 
+int wl_detail_finest(const wl_header *h, const float *r) {
+  const long n = (long)planes_of(h) * h->lat_h * h->lat_w;
+  float most = 0;
+  for (long i = 0; i < n; i++) most = larger(most, fabsf(r[i]));
+  int s = h->step;
+  while (s > 1 && magnitude(most, 1.0 / wl_detail_step(s), 0) >= VMAX) s--; /* a step is 1/64 octave */
+  return s;
+}
+
 int wl_detail_estimate(const wl_header *h, const float *r, const float *nb, int stride, double *se, double *bits) {
   const int C = h->channels, B = bands_of(h), n = B * C;
   const long P = (long)h->lat_h * h->lat_w;
@@ -303,9 +312,11 @@ int wl_detail_pack(const wl_header *h, const int16_t *v, uint8_t **streams, wl_d
       for (long p = 0; p < P; p++) most |= q[p] < 0 ? -q[p] : q[p];
       d->mode[i] = WL_DETAIL_EMPTY;
       if (!most || !buf) continue;
-      const int bits = 34 - __builtin_clz((unsigned)most); /* the magnitude's bits and a sign: 2 .. 16 */
+      /* the magnitude's bits, a sign and one more (so the residuals' wrap rarely bites), at most 16:
+       * |v| <= VMAX = 2^15 - 1 and its sign fit there */
+      const int bits = 34 - __builtin_clz((unsigned)most) < 16 ? 34 - __builtin_clz((unsigned)most) : 16;
       size_t len = 0;
-      int mode = 0, e = wle_encode_best(q, context(v, C, siblings(h), P, i), h->lat_h, h->lat_w, bits, NULL, buf, bound,
+      int mode = 0, e = wle_encode_best(q, context(v, C, siblings(h), P, i), h->lat_h, h->lat_w, bits, NULL, 0, buf, bound,
                                         &len, &mode);
       if (!e && !(part[i] = malloc(len ? len : 1))) e = WL_FAIL(WL_ERR_NOMEM);
       if (!e) memcpy(part[i], buf, len);

@@ -26,6 +26,10 @@ void wl_detail_free(wl_detail *d);
  * then v's streams (malloc'd, in order) and table in *d. */
 void wl_detail_residual(const wl_header *h, float *X, const float *Xh);
 int wl_detail_quantise(const wl_header *h, const float *r, const float *nb, int16_t *v);
+/* The finest step index (1 .. h->step) at which every coefficient of the residual r (h's planes,
+ * as wl_detail_quantise takes them) keeps its magnitude within the planes' 16 bits: a finer step
+ * would clip the largest (a full-scale checkerboard at step 896). */
+int wl_detail_finest(const wl_header *h, const float *r);
 /* nb (D, P): for each coefficient of an image's r, the largest |r| of its 8 neighbours in its
  * plane (0 with none), which decides its dead zone at any step: given to wl_detail_quantise (or
  * NULL: it finds the same a row at a time, for one quantisation) and to wl_detail_estimate (an

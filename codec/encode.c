@@ -12,8 +12,9 @@
 #include "entropy/entropy.h"
 
 /* The detail layer of latents q: the image's packets X (made the residual) against those of q's
- * reconstruction. */
-static int code_detail(const wl_model *m, const wl_header *h, const int16_t *q, float *X, uint8_t **streams,
+ * reconstruction, at h->step or, where the residual would not fit there, the finest step that
+ * it fits (written back to h->step). */
+static int code_detail(const wl_model *m, wl_header *h, const int16_t *q, float *X, uint8_t **streams,
                        wl_detail *d) {
   const size_t n = (size_t)(h->channels << (2 * h->J)) * h->lat_h * h->lat_w;
   wl_work sw = {0};
@@ -22,6 +23,7 @@ static int code_detail(const wl_model *m, const wl_header *h, const int16_t *q, 
   int e = v ? wl_synthesis_packets(m, h, q, &sw, &Xh, NULL) : WL_FAIL(WL_ERR_NOMEM);
   if (!e) {
     wl_detail_residual(h, X, Xh);
+    h->step = wl_detail_finest(h, X); /* the step asked, or the finest that this image's detail fits */
     e = wl_detail_quantise(h, X, NULL, v);
     if (!e) e = wl_detail_pack(h, v, streams, d);
   }

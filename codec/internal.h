@@ -64,6 +64,7 @@ typedef struct {
   uint32_t stream_len[WL_MAX_K];   /* per kept channel: bytes (audio: of every chunk) */
   uint32_t alpha_len;              /* bytes of the zstd alpha plane, 0 when absent */
   int step;                        /* the detail layer's step index, 0 for none (detail.h); audio: of a chunk */
+  int fast;                        /* encoder only: latents in WL_ENTROPY_BUCKETS (wl_encode_opts.fastread) */
   double zone;                     /* encoder only: a wider dead zone for the detail layer, by this
                                       fraction of its step (a rate target's finest knob; 0: none) */
   int detail_planes;               /* its planes sent */

@@ -125,4 +125,13 @@ int wle_code_table(wle_io *io, int mode, const int16_t *in, int16_t *out, size_t
                    const uint16_t *freq);
 int wle_code_context(wle_io *io, int predictive, const int16_t *in, int16_t *out,
                      const int16_t *prev, int h, int w, int bits);
+int wle_code_buckets(wle_io *io, const int16_t *in, int16_t *out, const int16_t *prev, int h, int w, int bits);
+
+/* Shared by the modes. WLE_TABLE's header: the used symbols of hist (2^bits counts when encoding;
+ * the reconstructed counts in both directions) and their range [*lo, *hi]. */
+int wle_code_header(wle_io *io, uint32_t *hist, int bits, size_t *lo, size_t *hi);
+/* WLE_ADAPTIVE's activity of a row from the rows above and the previous channel: act_above[x]
+ * for x < w, from the padded planes s (symbols) and p (|previous channel|) at the row's start,
+ * row stride ws (context.c). */
+void wle_row_activity(uint32_t *act_above, const int16_t *s, const int16_t *p, ptrdiff_t ws, int w);
 #endif

@@ -153,7 +153,7 @@ __attribute__((target("avx2"))) static int row_activity_avx2(uint32_t *act_above
  * top-left, top-right, left-left, top-top, and of the previous channel the co-located value (x2)
  * and its four neighbours. act_above[x] = its part that the rows above and the previous channel
  * give, made once per row; the scan adds 2 |left| + |left-left|. */
-static void row_activity(uint32_t *act_above, const int16_t *s, const int16_t *p, ptrdiff_t ws, int w) {
+void wle_row_activity(uint32_t *act_above, const int16_t *s, const int16_t *p, ptrdiff_t ws, int w) {
   int x = 0;
 #ifdef HAVE_AVX2_SCAN
   if (__builtin_cpu_supports("avx2")) x = row_activity_avx2(act_above, s, p, ws, w);
@@ -181,7 +181,7 @@ IO_INLINE int scan(wle_io *io, int predictive, planes pl, model *m, const int16_
   for (int y = 0; y < h && !rc; y++) {
     if (!io->dec && wle_io_reserve(io, (size_t)w * WLE_CONTEXT_EVENTS(bits))) rc = io->err;
     if (predictive) row_errors(pl.T, pl.E + y * pl.ws * NSUB, pl.ws, w);
-    else row_activity(pl.T, pl.S + y * pl.ws, pl.P + y * pl.ws, pl.ws, w);
+    else wle_row_activity(pl.T, pl.S + y * pl.ws, pl.P + y * pl.ws, pl.ws, w);
     int sW = 0, aWW = 0; /* the symbols to the left (padding at the row's start), in registers */
     for (int x = 0; x < w && !rc; x++) {
       size_t i = (size_t)y * (size_t)w + (size_t)x;

@@ -34,6 +34,7 @@ static int code(wle_io *io, int mode, const int16_t *in, int16_t *out, const int
                 int w, int bits, const uint16_t *freq) {
   if (mode == WLE_STATIC || mode == WLE_TABLE)
     return wle_code_table(io, mode, in, out, (size_t)h * (size_t)w, bits, freq);
+  if (mode == WLE_BUCKETS) return wle_code_buckets(io, in, out, prev, h, w, bits);
   return wle_code_context(io, mode == WLE_PREDICTIVE, in, out, prev, h, w, bits);
 }
 
@@ -155,13 +156,13 @@ static size_t order0_floor(const int16_t *q, size_t n, int bits) {
  * room in which it would win, and is skipped when its entropy floor does not fit there, which it
  * rarely does on latents (context modes win 321 of 324 planes of the validation photos). Modes
  * that cannot code the plane (WLE_ERR_ARG) are skipped. */
-int wle_encode_best(const int16_t *q, const int16_t *prev, int h, int w, int bits, const uint16_t *freq,
+int wle_encode_best(const int16_t *q, const int16_t *prev, int h, int w, int bits, const uint16_t *freq, int fast,
                     uint8_t *dst, size_t cap, size_t *len, int *mode) {
   if (!q || !dst || !len || !mode) return WLE_ERR_ARG;
   if (check(WLE_TABLE, h, w, bits, NULL)) return WLE_ERR_ARG;
   uint8_t *tmp = malloc(cap ? cap : 1);
   if (!tmp) return WLE_ERR_NOMEM;
-  const int order[3] = {likelier_context_mode(q, h, w), WLE_STATIC, WLE_TABLE};
+  const int order[3] = {fast ? WLE_BUCKETS : likelier_context_mode(q, h, w), WLE_STATIC, WLE_TABLE};
   const size_t floor0 = order0_floor(q, (size_t)h * (size_t)w, bits);
   size_t room = cap; /* the largest stream that would still be chosen */
   int rc = WLE_ERR_ARG;

@@ -18,7 +18,9 @@ enum {
   WLE_ADAPTIVE = 2,   /* adaptive binary models, contexts from neighbour and previous-channel magnitudes */
   WLE_PREDICTIVE = 3, /* like WLE_ADAPTIVE, on the residual of a blend of 8 spatial predictors weighted
                          by their recent local errors; contexts from the blend's expected error */
-  WLE_MODES = 4
+  WLE_BUCKETS = 4,    /* made for decoding speed: the values or their MED residuals, each with a static
+                         table (sent in the stream) picked by its activity bucket (buckets.c) */
+  WLE_MODES = 5
 };
 
 /* Static tables sum to 2^15: the finest scale that byte-wise rANS with a 32-bit state codes with
@@ -37,6 +39,9 @@ enum {
  * Integer-only, deterministic. WLE_ERR_ARG when no table exists (empty histogram without
  * floor_one, more than 2^15 symbols to keep). */
 int wle_table_build(const uint32_t *hist, int bits, int floor_one, uint16_t *freq);
+/* The same for ns (1 .. 2^16) counts, floor_one unset, to a table summing to 1 << scale_bits
+ * (1 .. WLE_TABLE_BITS). */
+int wle_table_scaled(const uint32_t *hist, size_t ns, int scale_bits, uint16_t *freq);
 
 /* Upper bound on the stream size of any mode for n symbols of `bits` bits. */
 size_t wle_bound(size_t n, int bits);
@@ -55,7 +60,7 @@ int wle_decode(int mode, const uint8_t *src, size_t len, const int16_t *prev, in
                const uint16_t *freq, int16_t *q);
 
 /* Encodes with every applicable mode and keeps the smallest; *mode receives the choice. freq may be
- * NULL (skip static). */
-int wle_encode_best(const int16_t *q, const int16_t *prev, int h, int w, int bits, const uint16_t *freq,
+ * NULL (skip static). fast: WLE_BUCKETS in place of the adaptive context modes, for decoding speed. */
+int wle_encode_best(const int16_t *q, const int16_t *prev, int h, int w, int bits, const uint16_t *freq, int fast,
                     uint8_t *dst, size_t cap, size_t *len, int *mode);
 #endif

@@ -14,9 +14,19 @@
  * cumulative shares, floor(C_i R / T) - floor(C_(i-1) R / T): each within one of its exact share
  * (so >= 1) and the sum exactly R. The weights are the counts, or all 1 for an empty histogram
  * (floor_one's uniform table). During the loops freq holds 0 (unused), 1 (pinned), 2 (free). */
+static int normalise(const uint32_t *hist, size_t ns, int floor_one, uint32_t total, uint16_t *freq);
+
 int wle_table_build(const uint32_t *hist, int bits, int floor_one, uint16_t *freq) {
   if (!hist || !freq || bits < 2 || bits > 16 || (floor_one && bits > WLE_TABLE_BITS - 1)) return WLE_ERR_ARG;
-  size_t ns = (size_t)1 << bits;
+  return normalise(hist, (size_t)1 << bits, floor_one, TOTAL, freq);
+}
+
+int wle_table_scaled(const uint32_t *hist, size_t ns, int scale_bits, uint16_t *freq) {
+  if (!hist || !freq || ns < 1 || ns > 1u << 16 || scale_bits < 1 || scale_bits > WLE_TABLE_BITS) return WLE_ERR_ARG;
+  return normalise(hist, ns, 0, 1u << scale_bits, freq);
+}
+
+static int normalise(const uint32_t *hist, size_t ns, int floor_one, uint32_t total, uint16_t *freq) {
   uint64_t t = 0; /* T: at most 2^16 counts < 2^32 */
   for (size_t i = 0; i < ns; i++) t += hist[i];
   uint32_t one = t == 0, used = 0, pinned = 0;
@@ -27,9 +37,9 @@ int wle_table_build(const uint32_t *hist, int bits, int floor_one, uint16_t *fre
     pinned += freq[i] == 1;
   }
   if (one) t = ns;
-  if (used > TOTAL) return WLE_ERR_ARG;
+  if (used > total) return WLE_ERR_ARG;
   for (int moved = 1; moved;) {
-    uint64_t r = TOTAL - pinned, t0 = t;
+    uint64_t r = total - pinned, t0 = t;
     moved = 0;
     for (size_t i = 0; i < ns; i++)
       if (freq[i] == 2 && (hist[i] + one) * r < t0) {
@@ -39,7 +49,7 @@ int wle_table_build(const uint32_t *hist, int bits, int floor_one, uint16_t *fre
         moved = 1;
       }
   }
-  uint64_t r = TOTAL - pinned, c = 0, prev = 0; /* c r <= T 2^15 < 2^63 */
+  uint64_t r = total - pinned, c = 0, prev = 0; /* c r <= T 2^15 < 2^63 */
   for (size_t i = 0; i < ns; i++)
     if (freq[i] == 2) {
       c += hist[i] + one;
@@ -82,7 +92,7 @@ static uint32_t unlogq(uint32_t c) {
  * log code (a zigzag delta from the previous one) and, up to hi, the gap to the next used symbol,
  * both with io_uint. hist (2^bits) holds the counts when encoding and receives the reconstructed
  * counts in both directions. At most 4 + used (WLE_HEADER_EVENTS) events. */
-static int code_header(wle_io *io, uint32_t *hist, int bits, size_t *lo, size_t *hi) {
+int wle_code_header(wle_io *io, uint32_t *hist, int bits, size_t *lo, size_t *hi) {
   size_t ns = (size_t)1 << bits;
   if (!io->dec) {
     size_t used = 0;
@@ -162,7 +172,7 @@ int wle_code_table(wle_io *io, int mode, const int16_t *in, int16_t *out, size_t
   int rc = hist && tab ? WLE_OK : WLE_ERR_NOMEM;
   if (!rc && !io->dec)
     for (size_t i = 0; i < n; i++) hist[in[i] + (1 << (bits - 1))]++;
-  if (!rc) rc = code_header(io, hist, bits, &lo, &hi);
+  if (!rc) rc = wle_code_header(io, hist, bits, &lo, &hi);
   if (!rc && lo == hi) { /* one symbol: nothing more to send */
     for (size_t i = 0; out && i < n; i++) out[i] = (int16_t)((int)lo - (1 << (bits - 1)));
   } else if (!rc) {

@@ -32,10 +32,10 @@ extern "C" {
 #endif
 
 #define WL_VERSION_MAJOR 0
-#define WL_VERSION_MINOR 2
+#define WL_VERSION_MINOR 3
 #define WL_VERSION_PATCH 0
 #define WL_VERSION_NUMBER (WL_VERSION_MAJOR * 10000 + WL_VERSION_MINOR * 100 + WL_VERSION_PATCH)
-#define WL_VERSION_STRING "0.2.0"
+#define WL_VERSION_STRING "0.3.0"
 #define WL_FORMAT_VERSION 1       /* .wlc version of images (one block), written and read */
 #define WL_FORMAT_VERSION_AUDIO 2 /* .wlc version of audio (a stream of chunk records) */
 #define WL_FORMAT_VERSION_DETAIL 3 /* .wlc version of images with a detail layer (wl_encode_opts.step) */
@@ -179,7 +179,11 @@ typedef struct {
                   (0 .. WL_MAX_ZONE), which moves the bytes and PSNR between those of the step
                   and of the next coarser one; encoder side only. A rate or PSNR target may
                   choose it (wl_encode_target). 0: none. Audio ignores it */
-  int reserved[5]; /* zero (WL_ERR_ARG otherwise): room for later fields, so that a program
+  int fastread; /* 1 codes the latents for reading speed (WL_ENTROPY_BUCKETS: a static table per
+                   activity bucket, sent in the stream, in place of adaptive context models):
+                   wl_latents and the entropy part of decoding take about half the time, for
+                   about 6% more latent bytes. Files so made need walloc 0.3 or later */
+  int reserved[4]; /* zero (WL_ERR_ARG otherwise): room for later fields, so that a program
                       built with this header keeps working with later libraries */
 } wl_encode_opts;
 
@@ -220,7 +224,8 @@ WL_API int wl_quality_opts(const wl_model *model, int quality, wl_encode_opts *o
  * WL_TARGET_PSNR (a file whose decoded PSNR, over every colour channel with peak 2^depth - 1,
  * is at least `value` dB): on each ladder searched (K/2 channels, and where its answer has no
  * step finer than 200, K/4; see target.c) the largest such file, or the smallest, and of those
- * the one of higher PSNR, or the smaller. *chosen receives the setting. Every rung tried is
+ * the one of higher PSNR, or the smaller. *chosen: its fastread is read (zero it otherwise),
+ * then it receives the setting. Every rung tried is
  * measured exactly, so the target holds for this library's encoder and decoder. WL_ERR_ARG
  * when no rung meets it (a size below the one-channel file, a PSNR past the finest step). */
 enum { WL_TARGET_BYTES = 1, WL_TARGET_BPP = 2, WL_TARGET_PSNR = 3, WL_TARGET_KBPS = 4, WL_TARGET_SNR = 5 };
@@ -334,7 +339,7 @@ WL_API int wl_stream_frames(const uint8_t *tail, long *frames);
 /* What a .wlc says of itself, read and validated without a model. */
 enum { WL_MODALITY_IMAGE = 1, WL_MODALITY_AUDIO = 2 };
 enum { WL_ENTROPY_STATIC = 0, WL_ENTROPY_TABLE = 1, WL_ENTROPY_ADAPTIVE = 2,
-       WL_ENTROPY_PREDICTIVE = 3, WL_ENTROPY_MODES = 4 };
+       WL_ENTROPY_PREDICTIVE = 3, WL_ENTROPY_BUCKETS = 4, WL_ENTROPY_MODES = 5 };
 typedef struct {
   int version, modality;
   uint64_t model_id;

@@ -163,6 +163,17 @@ def _():
     assert snr(ref, load(out, 16)) > SNR_FLOOR - 3, "SNR %.2f dB" % snr(ref, load(out, 16))
 
 
+@test("audio: Sony Wave64 (.w64, which -r takes) encodes like its WAV: the same .wlc")
+def _():
+    x = clip(20000, 44100, 2, 12)
+    sf.write(T("w.w64"), (x.astype(np.int64) << 16).astype(np.int32), 44100, format="W64", subtype="PCM_16")
+    save(T("w.wav"), x, 44100, 16)
+    for name in ("w.w64", "w.wav"):
+        rc, _, err = run("encode", "-q", "-f", T(name), "-o", T(name + ".wlc"))
+        assert rc == 0, (name, err)
+    assert open(T("w.w64.wlc"), "rb").read() == open(T("w.wav.wlc"), "rb").read()
+
+
 @test("audio: odd lengths (12345, 1 and 7 frames) come back to the sample")
 def _():
     for n in (12345, 1, 7, 64, 65):

@@ -274,6 +274,30 @@ def main():
         rc, _, err = run("latents", "-f", T("p.wlc"), "-o", T("p.npy"), "--detail", T("pd.npy"))
         assert rc == 1 and "no detail layer" in err, (rc, err)
 
+    @test("detail: a full-scale 16-bit checkerboard codes at every step: gray (planes of 16 bits) at --step 896 "
+          "and -Q 100; 8 channels (their channel DCT would clip at the finest steps) at the finest step it fits, "
+          "told, not clipped: --step 896, -Q 100 and --psnr 65 reach 65 dB")
+    def _():
+        y, x = np.mgrid[0:64, 0:64]
+        board = ((x + y) % 2 * 65535).astype(np.uint16)
+        np.save(T("chk1.npy"), board)
+        np.save(T("chk8.npy"), np.stack([board] * 8))
+        os.makedirs(T("train8"), exist_ok=True)
+        rng = np.random.default_rng(3)
+        for i in range(3):
+            np.save(os.path.join(T("train8"), "%d.npy" % i), (rng.random((8, 64, 64)) * 65535).astype(np.uint16))
+        rc, _, err = run("train", "-q", "-f", "--linear", "--channels", "8", "-K", "32", "-o", T("lin8.wlm"), T("train8"))
+        assert rc == 0, err
+        for name, model, args in (("chk1", [], ["--step", "896"]), ("chk1", [], ["-Q", "100"]),
+                                  ("chk8", ["-m", T("lin8.wlm")], ["--step", "896"]),
+                                  ("chk8", ["-m", T("lin8.wlm")], ["-Q", "100"]),
+                                  ("chk8", ["-m", T("lin8.wlm")], ["--psnr", "65"])):
+            rc, _, err = run("encode", "-f", *model, *args, T(name + ".npy"), "-o", T("chk.wlc"))
+            assert rc == 0, (name, args, err)
+            assert name == "chk1" or args[0] != "--step" or "coded at step" in err, err
+            rc, out, err = run("eval", "--json", *model, T(name + ".npy"), T("chk.wlc"))
+            assert rc == 0 and json.loads(out)["psnr"] >= 65, (name, args, out, err)
+
     return finish()
 
 

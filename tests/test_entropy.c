@@ -11,8 +11,10 @@
  * where the CPU has it) to its bits. */
 #define WLE_CONTEXT_PORTABLE 1
 #define wle_code_context portable_code_context
+#define wle_row_activity portable_row_activity
 #include "entropy/context.c"
 #undef wle_code_context
+#undef wle_row_activity
 /* And the mode guess's rows by AVX2 against its scalar positions, from a copy of entropy.c (which
  * calls the library's wle_code_context, declared again: coder.h named it otherwise above). */
 int wle_code_context(wle_io *io, int predictive, const int16_t *in, int16_t *out, const int16_t *prev, int h,
@@ -368,12 +370,12 @@ static void test_best(void) {
       static_table(q, n, bits, freq);
       const uint16_t *f = with_freq ? freq : NULL;
       size_t l0[2] = {0, 0}; /* STATIC, TABLE */
-      for (int m = f ? WLE_STATIC : WLE_TABLE; m < WLE_MODES; m++) {
+      for (int m = f ? WLE_STATIC : WLE_TABLE; m <= WLE_PREDICTIVE; m++) {
         size_t l = roundtrip(m, q, NULL, h, w, bits, f, kind_name[kinds[ki]]);
         smallest = l && l < smallest ? l : smallest;
         if (m <= WLE_TABLE) l0[m] = l;
       }
-      T_EXPECT(wle_encode_best(q, NULL, h, w, bits, f, buf, cap, &len, &mode) == WLE_OK, "encode_best");
+      T_EXPECT(wle_encode_best(q, NULL, h, w, bits, f, 0, buf, cap, &len, &mode) == WLE_OK, "encode_best");
       /* 0th-order modes are skipped by an entropy floor: never one that would have won, and on a
        * tie the earliest mode wins (STATIC, then TABLE, then the context mode). */
       int first0 = l0[0] == len && f ? WLE_STATIC : l0[1] == len ? WLE_TABLE : -1;
@@ -386,8 +388,15 @@ static void test_best(void) {
                "%s: best %zu (mode %d), smallest %zu", kind_name[kinds[ki]], len, mode, smallest);
       T_EXPECT(wle_decode(mode, buf, len, NULL, h, w, bits, f, d) == WLE_OK && !memcmp(d, q, n * sizeof *d),
                "best stream does not decode");
-      T_EXPECT(wle_encode_best(q, NULL, h, w, bits, f, buf, 3, &len, &mode) == WLE_ERR_OVERFLOW,
+      T_EXPECT(wle_encode_best(q, NULL, h, w, bits, f, 0, buf, 3, &len, &mode) == WLE_ERR_OVERFLOW,
                "3 bytes were enough");
+      /* fast: WLE_BUCKETS in place of the context modes, a 0th-order mode where smaller */
+      const size_t lb = roundtrip(WLE_BUCKETS, q, NULL, h, w, bits, f, kind_name[kinds[ki]]);
+      T_EXPECT(wle_encode_best(q, NULL, h, w, bits, f, 1, buf, cap, &len, &mode) == WLE_OK &&
+                   (mode == WLE_BUCKETS || mode <= WLE_TABLE) && len <= lb && len <= l0[1] && (!f || len <= l0[0]) &&
+                   wle_decode(mode, buf, len, NULL, h, w, bits, f, d) == WLE_OK && !memcmp(d, q, n * sizeof *d),
+               "%s, fast: best %zu (mode %d), buckets %zu, static %zu, table %zu", kind_name[kinds[ki]], len, mode, lb,
+               l0[0], l0[1]);
       free(q);
       free(d);
       free(buf);
@@ -407,10 +416,10 @@ static void test_threads(void) {
   int mser[K], mpar[K], bad = 0;
   for (int k = 0; k < K; k++) fill(q + k * n, h, w, bits, k % 2 ? TEXTURE : SMOOTH);
   for (int k = 0; k < K; k++)
-    wle_encode_best(q + k * n, k ? q + (k - 1) * n : NULL, h, w, bits, NULL, ser + k * cap, cap, &lser[k], &mser[k]);
+    wle_encode_best(q + k * n, k ? q + (k - 1) * n : NULL, h, w, bits, NULL, 0, ser + k * cap, cap, &lser[k], &mser[k]);
 #pragma omp parallel for schedule(dynamic, 1)
   for (int k = 0; k < K; k++)
-    wle_encode_best(q + k * n, k ? q + (k - 1) * n : NULL, h, w, bits, NULL, par + k * cap, cap, &lpar[k], &mpar[k]);
+    wle_encode_best(q + k * n, k ? q + (k - 1) * n : NULL, h, w, bits, NULL, 0, par + k * cap, cap, &lpar[k], &mpar[k]);
   for (int k = 0; k < K; k++)
     bad += lser[k] != lpar[k] || mser[k] != mpar[k] || memcmp(ser + k * cap, par + k * cap, lser[k]);
   T_EXPECT(!bad, "%d channels differ when encoded in parallel", bad);

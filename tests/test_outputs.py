@@ -25,12 +25,37 @@ def leftovers(folder):
     return [f for f in os.listdir(folder) if ".tmp-" in f or f.startswith(".wl-")]
 
 
-@test("outputs: a write error on stdout fails with exit status 1 and names stdout (info, eval, encode -c)")
+@test("outputs: a write error on stdout fails with exit status 1 and names stdout with the reason (info, eval, "
+      "encode -c and decode -c of images and audio)")
 def _():
-    for args in (["info", WLC], ["eval", RGB, WLC], ["encode", "-c", RGB]):
+    import numpy as np
+    import soundfile as sf
+    t = np.arange(44100) / 44100.0
+    sf.write(T("a.wav"), (np.stack([np.sin(2 * np.pi * 440 * t)] * 2, 1) * 8000).astype(np.int16), 44100,
+             subtype="PCM_16")
+    assert run("encode", "-q", "-f", T("a.wav"), "-o", T("a.wlc"))[0] == 0
+    for args in (["info", WLC], ["eval", RGB, WLC], ["encode", "-c", RGB], ["decode", "-c", WLC],
+                 ["encode", "-c", T("a.wav")], ["decode", "-c", T("a.wlc")]):
         with open("/dev/full", "wb") as full:
             p = subprocess.run([WALLOC] + args, stdout=full, stderr=subprocess.PIPE, text=True)
-        assert p.returncode == 1 and "stdout" in p.stderr and "(stdin)" not in p.stderr, (args, p.returncode, p.stderr)
+        assert p.returncode == 1 and "stdout" in p.stderr and "(stdin)" not in p.stderr and "space" in p.stderr, \
+            (args, p.returncode, p.stderr)
+
+
+@test("outputs: decode -o of a name of one's own (out.bin, out) writes the default format; an extension of "
+      "another format walloc knows is a usage error (exit 2), of the other modality's an error (exit 1); -v "
+      "prints a line per file for decode, latents and show")
+def _():
+    for name in ("own.bin", "own"):
+        rc, _, err = run("decode", "-f", WLC, "-o", T(name))
+        assert rc == 0 and open(T(name), "rb").read(8) == b"\x89PNG\r\n\x1a\n", (name, rc, err)
+    rc, _, err = run("decode", "-f", WLC, "-o", T("x.jpg"))
+    assert rc == 2 and not os.path.exists(T("x.jpg")), (rc, err)
+    rc, _, err = run("decode", "-f", WLC, "-o", T("x.wav"))
+    assert rc == 1 and err.count("\n") == 1 and ".wav" in err and not os.path.exists(T("x.wav")), (rc, err)
+    for cmd, out, has in (("decode", "v.png", "channel"), ("latents", "v.npy", "(12, "), ("show", "v.png", "x")):
+        rc, _, err = run(cmd, "-v", "-f", WLC, "-o", T(out))
+        assert rc == 0 and err.count("\n") == 1 and "->" in err and has in err, (cmd, rc, err)
 
 
 @test("outputs: a FIFO is written to as a stream (with or without -f) and stays a FIFO; -o /dev/null works")

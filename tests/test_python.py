@@ -110,6 +110,29 @@ def _():
         assert np.array_equal(q[mask], ref) and not q[~mask].any(), (png, model)
 
 
+@test("fast read (encode --fast-read, encode(fast_read=True)): the same latents and decoded samples as a plain "
+      "encode, entropy mode buckets, within 16% of its bytes (these small images pay the tables' headers: 8-15%); "
+      "the package gives the program's bytes")
+def _():
+    for png, model, keep in CASES:
+        plain, fast = cli_encode(png, model, keep), T("fast.wlc")
+        rc, _, err = run("encode", "-q", "-f", "--fast-read", "-m", model, *(["--keep", str(keep)] if keep else []),
+                         os.path.join(IMAGES, png), "-o", fast)
+        assert rc == 0, err
+        (qp, _), (qf, _) = walloc.read_latents(plain), walloc.read_latents(fast)
+        assert np.array_equal(qp, qf), (png, model)
+        assert np.array_equal(walloc.decode(open(plain, "rb").read()), walloc.decode(open(fast, "rb").read()))
+        rc, out, _ = run("info", fast)
+        assert rc == 0 and b"buckets" in out, out
+        assert os.path.getsize(fast) <= 1.16 * os.path.getsize(plain), (png, model, os.path.getsize(fast),
+                                                                         os.path.getsize(plain))
+        pixels, depth = pngref.read(os.path.join(IMAGES, png))
+        pixels = np.moveaxis(pixels, 2, 0).astype(np.uint16 if depth == 16 else np.uint8)
+        assert walloc.encode(pixels, model, keep=keep, fast_read=True) == open(fast, "rb").read(), (png, model)
+        assert walloc.encode(pixels, model, quality=80, fast_read=True) == \
+            run("encode", "-q", "-f", "--fast-read", "-Q", "80", "-m", model, os.path.join(IMAGES, png), "-o", "-")[1]
+
+
 @test("python: dequantise is s Phi^-1(clamp(q / 2L + 1/2)) of every latent sent, the model's fill elsewhere")
 def _():
     wlc = cli_encode("garden-rgb8.png", "rgb", 5)
@@ -235,6 +258,17 @@ def mono_wav(path):
 @test("python: errors name the file and both models (the CLI's words), a model not built in, the channel counts "
       "(and the transpose of an (H, W, C) array), audio given to image functions, and an empty image")
 def _():
+    for kind in ("size", "bpp", "psnr"):
+        try:
+            walloc.encode(np.zeros((3, 8, 8), np.uint8), "rgb", **{kind: 0})
+            assert False, kind
+        except ValueError as e:
+            assert kind in str(e) and "above 0" in str(e), str(e)
+    try:
+        walloc.dequantise(np.zeros((32, 4, 4), np.int16), "gray")
+        assert False, "32 channels for gray's K"
+    except ValueError as e:
+        assert "K = " in str(e) and "gray" in str(e), str(e)
     rgb_id, lin_id, gray_id = ("%016x" % walloc.Model(name).id for name in ("rgb", "rgb-linear", "gray"))
     rgb = T("err/rgb.wlc")
     os.makedirs(T("err"))

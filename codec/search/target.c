@@ -146,6 +146,7 @@ typedef struct {
   packed last, below; /* rate: the layer of exact_L, and of the highest rung found within the
                          bytes (a rate target's answer, written as measured); PSNR: last, the
                          answer's layer where fine() coded it */
+  int finest;         /* the finest step at which the residual fits the detail planes (the top) */
   int fine_L;         /* the rung whose detail layer has a wider dead zone, fine_z (fine()); 0: none */
   double fine_z;
 } ladder;
@@ -192,10 +193,13 @@ static int residual(ladder *l, int alone, wl_work *w) {
   if (Xh != l->Xh) memcpy(l->Xh, Xh, sizeof(float) * DP);
   wl_detail_residual(&l->h, l->X, l->Xh);
   wl_detail_neighbours(&l->h, l->X, l->nb);
+  wl_header h = l->h;
+  h.step = WL_MAX_STEP;
+  l->finest = wl_detail_finest(&h, l->X);
   return 0;
 }
 
-static int ladder_init(ladder *l, const wl_model *m, const wl_image *img, int keep, int rate, known *k) {
+static int ladder_init(ladder *l, const wl_model *m, const wl_image *img, int keep, int rate, int fast, known *k) {
   memset(l, 0, sizeof *l);
   l->k = k;
   l->m = m;
@@ -203,6 +207,7 @@ static int ladder_init(ladder *l, const wl_model *m, const wl_image *img, int ke
   l->s = wl_image_signal(img);
   const wl_encode_opts o = rung_opts(keep, keep);
   WL_TRY(wl_header_init(m, &l->s, WL_MODALITY_IMAGE, &o, &l->h));
+  l->h.fast = fast;
   l->h.has_alpha = img->alpha != NULL;
   const long P = (long)l->h.lat_h * l->h.lat_w;
   const size_t DP = (size_t)m->D * P;
@@ -287,6 +292,7 @@ static wl_header rung_header(const ladder *l, int L) {
 static wl_encode_opts chosen_of(const ladder *l, int L) {
   wl_encode_opts o = rung_opts(l->h.keep, L);
   o.zone = L == l->fine_L ? (float)l->fine_z : 0;
+  o.fastread = l->h.fast;
   return o;
 }
 
@@ -406,7 +412,7 @@ static int at(ladder *l, int L, int rate, int exact, double *f) {
  * rungs are neighbours, both measured exactly (channels alone always are; rung 0 counts as below
  * and top + 1 as above, as the search counts them). flo, fhi: the ends' measures. */
 static int exact_bracket(ladder *l, int rate, double t, int *lo, int *hi, double *flo, double *fhi) {
-  const int keep = l->h.keep, top = keep + WL_MAX_STEP;
+  const int keep = l->h.keep, top = keep + l->finest;
   int elo = *lo <= keep ? *lo : 0, ehi = *hi <= keep || *hi > top ? *hi : top + 1, a = *lo, b = *hi;
   while (ehi - elo > 1) {
     const int cand = rate ? (a == elo ? a + 1 : a) : (b == ehi ? b - 1 : b);
@@ -465,7 +471,7 @@ static int exact_bracket(ladder *l, int rate, double t, int *lo, int *hi, double
 #define FINE_OVER 0.1
 static int fine(ladder *l, int rate, double t, int lo, int hi, double flo, double fhi, int *rung) {
   const int keep = l->h.keep;
-  if (lo <= keep || hi > keep + WL_MAX_STEP || (rate ? flo > t - FINE_SHORT : fhi < t + FINE_OVER)) return 0;
+  if (lo <= keep || hi > keep + l->finest || (rate ? flo > t - FINE_SHORT : fhi < t + FINE_OVER)) return 0;
   double near = 0, far = FINE_ZONE, z = -1, f; /* z between near (hi's side of t) and far (lo's side) */
   wl_header h = rung_header(l, hi);
   for (int i = 0; i < FINE_TRIES; i++) {
@@ -522,7 +528,7 @@ static int alone_met(const ladder *l, int rate, int hi) {
 /* The rung meeting the target: the highest whose bytes are at most `value` (rate), or the
  * lowest whose PSNR is at least `value`. */
 static int search(ladder *l, int rate, double value, int *rung) {
-  const int top = l->h.keep + WL_MAX_STEP;
+  const int top = l->h.keep + l->finest;
   int lo = 0, hi = top + 1;         /* rungs known below / at or above the target; 0, top + 1: none */
   double flo = 0, fhi = 0;          /* their measures: log bytes, or PSNR */
   const double t = rate ? log(value) : value, slope = rate ? 0.009 : 0.05; /* per rung, at fine steps */
@@ -573,7 +579,8 @@ static int search(ladder *l, int rate, double value, int *rung) {
     return WL_FAIL_WHY(WL_ERR_ARG, "a target of %.0f bytes is below the smallest file (%.0f bytes: one channel)", value,
                        exp(fhi));
   if (*rung > top) /* then lo = top */
-    return WL_FAIL_WHY(WL_ERR_ARG, "PSNR %.2f dB is out of reach (the finest step gives %.2f dB)", value, flo);
+    return WL_FAIL_WHY(WL_ERR_ARG, "PSNR %.2f dB is out of reach (the finest step%s gives %.2f dB)", value,
+                       l->finest < WL_MAX_STEP ? " that this image's detail fits" : "", flo);
   return 0;
 }
 
@@ -609,7 +616,7 @@ int wl_encode_target(const wl_model *m, const wl_image *img, int target, double 
     return WL_FAIL_WHY(WL_ERR_ARG, "a target of %.3g bytes is below one byte", want);
   known k = {0};
   ladder l;
-  int L = 0, e = ladder_init(&l, m, img, half, rate, &k);
+  int L = 0, e = ladder_init(&l, m, img, half, rate, chosen->fastread, &k);
   double best = -1; /* rate: the PSNR of *out, once needed (-1: not measured) */
   if (!e) e = search(&l, rate, want, &L);
   if (!e) e = rung_file(&l, L, out, outlen);
