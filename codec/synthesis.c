@@ -25,12 +25,7 @@ int wl_header_check_model(const wl_model *m, const wl_header *h) {
 }
 
 int wl_decode_streams(const wl_model *m, const wl_header *h, const uint8_t *p, int16_t *q) {
-  const long P = (long)h->lat_h * h->lat_w;
-  int e = 0;
-  for (int c = 0; c < h->keep && !e; p += h->stream_len[c], c++)
-    e = wle_decode(h->entropy[c], p, h->stream_len[c], c ? q + (c - 1) * P : NULL, h->lat_h, h->lat_w, h->bits,
-                   m->freq + ((size_t)c << h->bits), q + c * P);
-  return e;
+  return wle_decode_planes(h->keep, h->entropy, p, h->stream_len, h->lat_h, h->lat_w, h->bits, m->freq, q);
 }
 
 void wl_dequantise_part(const wl_model *m, const int16_t *q, long P, int keep, long p0, long n, float *y) {

@@ -17,9 +17,12 @@
 #endif
 /* Zero rows and columns around the planes, as context.c's, so that neighbours need no tests. */
 #define PAD 2
-/* Tables sum to 2^scale, scale <= MAX_SCALE: the decoder's slot table of a bucket has 2^scale
- * entries to fill, which a plane of n values should repay; the encoder picks the scale. */
+/* Tables sum to 2^scale, scale <= MAX_SCALE (what a stream may say). The encoder's first try is
+ * FIRST_SCALE or fewer bits: a decoder fills 2^scale entries of 8 bytes per table, and two planes'
+ * tables of 2^9 decode from the first-level cache (on bench/latents.py 2^10 read 3% slower and
+ * 2^12 9%, for 0.1% fewer bytes). */
 #define MAX_SCALE 12
+#define FIRST_SCALE 9
 #define NO_TABLE 0xff /* table_of's mark of a bucket without one */
 /* Variants: the symbols are the MED residuals (else the values); the tables hold |symbol| and a
  * raw bit the sign (else the symbol). */
@@ -68,9 +71,8 @@ static void zero_border(int16_t *q, int h, ptrdiff_t ws) {
   }
 }
 
-/* Allocates the planes (their borders zero) and fills P from prev (WLE_ADAPTIVE's measure: v for
- * v >= 0, -v - 1 below; 0 without prev). Returns the buffer to free, or NULL. */
-static int16_t *planes_make(planes *pl, int residual, const int16_t *prev, int h, int w) {
+/* Allocates the planes, their borders zero. Returns the buffer to free, or NULL. */
+static int16_t *planes_alloc(planes *pl, int residual, int h, int w) {
   pl->ws = w + 2 * PAD;
   size_t np = (size_t)(h + 2 * PAD) * (size_t)pl->ws, o0 = PAD * (size_t)pl->ws + PAD;
   int16_t *buf = malloc(3 * np * sizeof *buf);
@@ -83,7 +85,13 @@ static int16_t *planes_make(planes *pl, int residual, const int16_t *prev, int h
   pl->P = buf + np + o0;
   pl->V = residual ? buf + 2 * np + o0 : pl->S;
   for (int i = 0; i < 3; i++) zero_border(buf + i * np + o0, h, pl->ws);
-  for (int y = 0; y < h; y++) {
+  return buf;
+}
+
+/* Rows y0 .. y1 - 1 of P from prev (w values a row; WLE_ADAPTIVE's measure: v for v >= 0,
+ * -v - 1 below), or 0 without prev. */
+static void prev_rows(planes *pl, const int16_t *prev, int y0, int y1, int w) {
+  for (int y = y0; y < y1; y++) {
     int16_t *p = pl->P + y * pl->ws;
     const int16_t *v = prev ? prev + (size_t)y * (size_t)w : NULL;
     if (v)
@@ -92,7 +100,6 @@ static int16_t *planes_make(planes *pl, int residual, const int16_t *prev, int h
     else
       memset(p, 0, sizeof *p * (size_t)w);
   }
-  return buf;
 }
 
 /* The symbols of `in` for a variant (residual: from MED) into pl->S, its values into pl->V. */
@@ -132,51 +139,36 @@ static inline entry entry_make(int s, uint32_t start, uint32_t freq, int sh) {
   return (uint16_t)s | (uint64_t)(start << sh) << 16 | (uint64_t)(freq << sh) << 32 | (uint64_t)iabs(s) << 48;
 }
 
-/* The raster scan: each position's bucket from the activity of the symbols around it and the
- * bucket's table k = table_of[bucket], then, in the encoder's first pass (hist), its symbol
- * counted there (2^bits counts per table); encoding, its event from the tables freq and their
- * starts cum; decoding, its symbol and event from the slot tables tab (2^scale entries per
- * table) and its value into out. A FOLDED variant's tables hold |symbol|, the sign following
- * as a raw bit. Always inlined: one copy each. */
-IO_INLINE int scan(wle_io *io, const planes *pl, int variant, int scale, uint32_t *hist, const uint16_t *freq,
-                   const uint16_t *cum, const entry *tab, const uint8_t *table_of, int16_t *out, int h, int w,
-                   int bits) {
-  const int residual = variant & RESIDUAL, folded = variant & FOLDED;
+/* The bucket of a position from the activity around it: the row's sums T (wle_row_activity) and
+ * the magnitudes of the two symbols to its left. */
+static inline unsigned bucket_at(const planes *pl, int x, unsigned aW, unsigned aWW) {
+  return bucket(pl->T[x] + 2 * aW + aWW);
+}
+
+/* The encoder's raster scan: each position's table k = table_of[its bucket], then, in the first
+ * pass (hist), its symbol counted there (2^bits counts per table); else its event from the
+ * tables freq and their starts cum (a FOLDED variant's |symbol|, then the sign as a raw bit). */
+static void scan(wle_io *io, const planes *pl, int variant, int scale, uint32_t *hist, const uint16_t *freq,
+                 const uint16_t *cum, const uint8_t *table_of, int h, int w, int bits) {
   const size_t ns = (size_t)1 << bits;
-  const int half = 1 << (bits - 1), sh = IO_SCALE - scale;
+  const int half = 1 << (bits - 1), sh = IO_SCALE - scale, folded = variant & FOLDED;
   for (int y = 0; y < h; y++) {
-    int16_t *S = pl->S + y * pl->ws, *V = pl->V + y * pl->ws;
+    const int16_t *S = pl->S + y * pl->ws;
     wle_row_activity(pl->T, S, pl->P + y * pl->ws, pl->ws, w);
     unsigned aW = 0, aWW = 0; /* |the symbols to the left| */
     for (int x = 0; x < w; x++) {
-      const unsigned k = table_of[bucket(pl->T[x] + 2 * aW + aWW)];
-      unsigned a; /* |s| */
-      int s;
+      const unsigned k = table_of[bucket_at(pl, x, aW, aWW)], a = (unsigned)iabs(S[x]);
       if (hist) {
-        s = S[x];
-        a = (unsigned)iabs(s);
-        hist[k * ns + (size_t)(s + half)]++;
-      } else if (io->dec) {
-        const entry e = tab[((size_t)k << scale) + (rans_dec_get(&io->d, IO_SCALE) >> sh)];
-        io_event(io, (uint32_t)(e >> 16 & 0xffff), (uint32_t)(e >> 32 & 0xffff));
-        s = (int16_t)(uint16_t)e;
-        a = (unsigned)(e >> 48);
-        if (folded && s && io_bits(io, 0, 1)) s = -s;
-        S[x] = (int16_t)s;
-        if (residual) V[x] = (int16_t)wrap(med(V + x, pl->ws) + s, bits);
-        out[(size_t)y * (size_t)w + (size_t)x] = V[x];
+        hist[k * ns + (size_t)(S[x] + half)]++;
       } else {
-        s = S[x];
-        a = (unsigned)iabs(s);
-        const size_t j = k * ns + (size_t)((folded ? (int)a : s) + half);
+        const size_t j = k * ns + (size_t)((folded ? (int)a : S[x]) + half);
         io_event(io, (uint32_t)cum[j] << sh, (uint32_t)freq[j] << sh);
-        if (folded && s) io_bits(io, s < 0, 1);
+        if (folded && S[x]) io_bits(io, S[x] < 0, 1);
       }
       aWW = aW;
       aW = a;
     }
   }
-  return WLE_OK;
 }
 
 /* e[0 .. n) = v (a decoder fills 2^scale entries per table). */
@@ -282,7 +274,7 @@ static int merge(uint32_t *hist, int bits, uint8_t *table_of) {
  * decoding repays the filling of finer slot tables. */
 static int first_scale(size_t n) {
   int b = 64 - __builtin_clzll((unsigned long long)n | 1) - 2; /* n / 2 slots, or fewer */
-  return b < 8 ? 8 : b > MAX_SCALE ? MAX_SCALE : b;
+  return b < 8 ? 8 : b > FIRST_SCALE ? FIRST_SCALE : b;
 }
 
 /* |s| counts from the counts of s (NB tables of 2^bits), into f; 0 when some s is -2^(bits-1),
@@ -310,12 +302,13 @@ static int encode(wle_io *io, const int16_t *in, const int16_t *prev, int h, int
   double best = 0;
   int folds[2] = {0, 0};
   for (int r = 0; r < 2 && !rc; r++) { /* the symbols and their counts; the FOLDED variants' from them */
-    if (!(buf[r] = planes_make(&pl[r], r, prev, h, w))) {
+    if (!(buf[r] = planes_alloc(&pl[r], r, h, w))) {
       rc = WLE_ERR_NOMEM;
       break;
     }
+    prev_rows(&pl[r], prev, 0, h, w);
     symbols(&pl[r], r, in, h, w, bits);
-    scan(io, &pl[r], r, 1, hist + r * tables, NULL, NULL, NULL, each, NULL, h, w, bits);
+    scan(io, &pl[r], r, 1, hist + r * tables, NULL, NULL, each, h, w, bits);
     folds[r] = fold(hist + r * tables, bits, hist + (r | FOLDED) * tables);
   }
   for (int v = 0; v < 4 && !rc; v++) {
@@ -342,9 +335,8 @@ static int encode(wle_io *io, const int16_t *in, const int16_t *prev, int h, int
           break;
         }
     for (size_t j = 0; j < tables; j++) cum[j] = (uint16_t)(j % ns ? cum[j - 1] + f[j - 1] : 0);
-    rc = wle_io_reserve(io, 2 * n) ? io->err
-                                   : scan(io, &pl[pick & RESIDUAL], pick, scale[pick], NULL, f, cum, NULL, table_of[pick],
-                                          NULL, h, w, bits);
+    if (wle_io_reserve(io, 2 * n)) rc = io->err;
+    else scan(io, &pl[pick & RESIDUAL], pick, scale[pick], NULL, f, cum, table_of[pick], h, w, bits);
   }
   for (int r = 0; r < 2; r++) planes_free(&pl[r], buf[r]);
   free(hist);
@@ -353,33 +345,137 @@ static int encode(wle_io *io, const int16_t *in, const int16_t *prev, int h, int
   return rc;
 }
 
-static int decode(wle_io *io, int16_t *out, const int16_t *prev, int h, int w, int bits) {
+/* A decoder of one plane: its coder, tables and planes, and where its scan stands. */
+typedef struct {
+  wle_io io;
+  planes pl;
+  int16_t *buf, *out;  /* the planes' memory; the decoded values */
+  const int16_t *prev; /* the previous channel's values (NULL: none), read a row ahead (made) */
+  entry *tab;
+  const entry *table[NB]; /* each bucket's table in tab */
+  uint8_t table_of[NB];
+  int variant, scale, h, w, bits, made;
+  int16_t *S, *V, *o; /* the current row of pl.S, pl.V and out */
+  unsigned aW, aWW;    /* |the symbols to the left| */
+} reader;
+
+/* Reads the tables of the stream on io (copied in) and makes the planes. */
+static int reader_open(reader *r, const wle_io *io, const int16_t *prev, int16_t *out, int h, int w, int bits) {
+  memset(r, 0, sizeof *r);
+  r->io = *io;
+  r->prev = prev;
+  r->out = out;
+  r->h = h;
+  r->w = w;
+  r->bits = bits;
   const size_t ns = (size_t)1 << bits;
   uint32_t *hist = calloc(NB * ns, sizeof *hist);
   uint16_t *freq = malloc(NB * ns * sizeof *freq);
-  entry *tab = NULL;
-  uint8_t table_of[NB];
-  planes pl = {0};
-  int16_t *buf = NULL;
-  int variant = 0, scale = 0, rc = hist && freq ? WLE_OK : WLE_ERR_NOMEM;
-  if (!rc) rc = code_tables(io, &variant, &scale, hist, freq, &tab, table_of, bits);
-  if (!rc && !(buf = planes_make(&pl, variant & RESIDUAL, prev, h, w))) rc = WLE_ERR_NOMEM;
-  if (!rc) { /* a copy whose dec the compiler knows, its state in registers */
-    wle_io d = *io;
-    d.dec = 1;
-    switch (variant) { /* a copy each */
-    case 0: rc = scan(&d, &pl, 0, scale, NULL, NULL, NULL, tab, table_of, out, h, w, bits); break;
-    case RESIDUAL: rc = scan(&d, &pl, RESIDUAL, scale, NULL, NULL, NULL, tab, table_of, out, h, w, bits); break;
-    case FOLDED: rc = scan(&d, &pl, FOLDED, scale, NULL, NULL, NULL, tab, table_of, out, h, w, bits); break;
-    default: rc = scan(&d, &pl, RESIDUAL | FOLDED, scale, NULL, NULL, NULL, tab, table_of, out, h, w, bits);
-    }
-    *io = d;
-  }
-  planes_free(&pl, buf);
+  int rc = hist && freq ? code_tables(&r->io, &r->variant, &r->scale, hist, freq, &r->tab, r->table_of, bits)
+                        : WLE_ERR_NOMEM;
   free(hist);
   free(freq);
-  free(tab);
+  if (!rc && !(r->buf = planes_alloc(&r->pl, r->variant & RESIDUAL, h, w))) rc = WLE_ERR_NOMEM;
+  for (int k = 0; k < NB && !rc; k++) r->table[k] = r->tab + ((size_t)r->table_of[k] << r->scale);
   return rc;
+}
+
+/* Frees r, its coder copied back to io; returns rc. */
+static int reader_close(reader *r, wle_io *io, int rc) {
+  planes_free(&r->pl, r->buf);
+  free(r->tab);
+  *io = r->io;
+  return rc;
+}
+
+/* Starts row y: the previous channel's rows that its activity reads (one below: a plane decoded
+ * beside this one has made them), the sums from the rows above. */
+static inline void reader_row(reader *r, int y) {
+  const int upto = y + 2 < r->h ? y + 2 : r->h;
+  prev_rows(&r->pl, r->prev, r->made, upto, r->w);
+  r->made = upto > r->made ? upto : r->made;
+  wle_row_activity(r->pl.T, r->pl.S + y * r->pl.ws, r->pl.P + y * r->pl.ws, r->pl.ws, r->w);
+  r->S = r->pl.S + y * r->pl.ws;
+  r->V = r->pl.V + y * r->pl.ws;
+  r->o = r->out + (size_t)y * (size_t)r->w;
+  r->aW = r->aWW = 0;
+}
+
+/* Decodes position x of the current row: a slot lookup in the table of its bucket and a rANS step (a FOLDED
+ * variant's sign a raw bit more), the value from the symbol (RESIDUAL: plus MED). */
+IO_INLINE void reader_at(reader *r, int variant, int x) {
+  int16_t *S = r->S, *V = r->V;
+  const int sh = IO_SCALE - r->scale;
+  const entry e = r->table[bucket_at(&r->pl, x, r->aW, r->aWW)][rans_dec_get(&r->io.d, IO_SCALE) >> sh];
+  io_event(&r->io, (uint32_t)(e >> 16 & 0xffff), (uint32_t)(e >> 32 & 0xffff));
+  int s = (int16_t)(uint16_t)e;
+  if (variant & FOLDED && s && io_bits(&r->io, 0, 1)) s = -s;
+  S[x] = (int16_t)s;
+  if (variant & RESIDUAL) V[x] = (int16_t)wrap(med(V + x, r->pl.ws) + s, r->bits);
+  r->o[x] = V[x];
+  r->aWW = r->aW;
+  r->aW = (unsigned)(e >> 48);
+}
+
+/* Rows y0 .. y1 - 1 of one plane; inlined, with the variant constant where it is. */
+IO_INLINE void reader_rows(reader *r, int variant, int y0, int y1) {
+  for (int y = y0; y < y1; y++) {
+    reader_row(r, y);
+    for (int x = 0; x < r->w; x++) reader_at(r, variant, x);
+  }
+}
+
+/* One copy per variant, the reader in registers (a local copy whose io.dec the compiler knows). */
+static void reader_scan(reader *r) {
+  reader c = *r;
+  c.io.dec = 1;
+  switch (c.variant) {
+  case 0: reader_rows(&c, 0, 0, c.h); break;
+  case RESIDUAL: reader_rows(&c, RESIDUAL, 0, c.h); break;
+  case FOLDED: reader_rows(&c, FOLDED, 0, c.h); break;
+  default: reader_rows(&c, RESIDUAL | FOLDED, 0, c.h);
+  }
+  *r = c;
+}
+
+/* Two planes of neighbouring channels, b's previous channel a's output: b runs LAG rows behind
+ * a, each of its rows interleaved position by position with one of a's, so that a has made
+ * every row of prev that b's activity reads (one below its own). Decoding a position is a chain
+ * of dependent steps (the slot, the table's entry, the state, the next bucket); two independent
+ * chains keep one core busier than one (7% less time on bench/latents.py). */
+#define LAG 2
+static void reader_pair(reader *ra, reader *rb) {
+  reader a = *ra, b = *rb;
+  a.io.dec = b.io.dec = 1;
+  const int h = a.h, lead = h < LAG ? h : LAG;
+  reader_rows(&a, a.variant, 0, lead);
+  for (int y = lead; y < h; y++) {
+    reader_row(&a, y);
+    reader_row(&b, y - LAG);
+    for (int x = 0; x < a.w; x++) {
+      reader_at(&a, a.variant, x);
+      reader_at(&b, b.variant, x);
+    }
+  }
+  reader_rows(&b, b.variant, h - lead, h);
+  *ra = a;
+  *rb = b;
+}
+
+static int decode(wle_io *io, int16_t *out, const int16_t *prev, int h, int w, int bits) {
+  reader r;
+  int rc = reader_open(&r, io, prev, out, h, w, bits);
+  if (!rc) reader_scan(&r);
+  return reader_close(&r, io, rc);
+}
+
+int wle_decode_buckets_pair(wle_io *a, wle_io *b, const int16_t *prev, int16_t *out, int h, int w, int bits) {
+  reader ra, rb;
+  int rc = reader_open(&ra, a, prev, out, h, w, bits);
+  int rb_rc = rc ? rc : reader_open(&rb, b, out, out + (size_t)h * (size_t)w, h, w, bits);
+  if (!rb_rc) reader_pair(&ra, &rb);
+  if (!rc) reader_close(&rb, b, rb_rc);
+  return reader_close(&ra, a, rc ? rc : rb_rc);
 }
 
 int wle_code_buckets(wle_io *io, const int16_t *in, int16_t *out, const int16_t *prev, int h, int w, int bits) {

@@ -126,6 +126,10 @@ int wle_code_table(wle_io *io, int mode, const int16_t *in, int16_t *out, size_t
 int wle_code_context(wle_io *io, int predictive, const int16_t *in, int16_t *out,
                      const int16_t *prev, int h, int w, int bits);
 int wle_code_buckets(wle_io *io, const int16_t *in, int16_t *out, const int16_t *prev, int h, int w, int bits);
+/* Decodes two WLE_BUCKETS planes of neighbouring channels at once, each from its own coder: a's
+ * into out (its previous channel prev, or NULL), b's into out + h w (its previous channel a's).
+ * The same values and errors as two wle_code_buckets calls (a's error first), faster. */
+int wle_decode_buckets_pair(wle_io *a, wle_io *b, const int16_t *prev, int16_t *out, int h, int w, int bits);
 
 /* Shared by the modes. WLE_TABLE's header: the used symbols of hist (2^bits counts when encoding;
  * the reconstructed counts in both directions) and their range [*lo, *hi]. */

@@ -62,6 +62,36 @@ int wle_decode(int mode, const uint8_t *src, size_t len, const int16_t *prev, in
   return rc ? rc : wle_io_finish_dec(&io);
 }
 
+/* Planes c and c + 1 of wle_decode_planes, both WLE_BUCKETS: a and b, la and lb bytes. */
+static int decode_pair(const uint8_t *a, size_t la, const uint8_t *b, size_t lb, const int16_t *prev, int h, int w,
+                       int bits, int16_t *q) {
+  int rc = check(WLE_BUCKETS, h, w, bits, NULL);
+  wle_io ia, ib;
+  if (rc || (rc = wle_io_init_dec(&ia, a, la)) || (rc = wle_io_init_dec(&ib, b, lb))) return rc;
+  rc = wle_decode_buckets_pair(&ia, &ib, prev, q, h, w, bits);
+  if (!rc) rc = wle_io_finish_dec(&ia);
+  return rc ? rc : wle_io_finish_dec(&ib);
+}
+
+int wle_decode_planes(int n, const uint8_t *mode, const uint8_t *src, const uint32_t *len, int h, int w, int bits,
+                      const uint16_t *freq, int16_t *q) {
+  if (n < 0 || (n && (!mode || !src || !len || !q))) return WLE_ERR_ARG;
+  const size_t P = (size_t)h * (size_t)w;
+  int rc = WLE_OK;
+  for (int c = 0; c < n && !rc;) {
+    const int16_t *prev = c ? q + (size_t)(c - 1) * P : NULL;
+    if (c + 1 < n && mode[c] == WLE_BUCKETS && mode[c + 1] == WLE_BUCKETS) {
+      rc = decode_pair(src, len[c], src + len[c], len[c + 1], prev, h, w, bits, q + c * P);
+      src += len[c] + len[c + 1];
+      c += 2;
+    } else {
+      rc = wle_decode(mode[c], src, len[c], prev, h, w, bits, freq ? freq + ((size_t)c << bits) : NULL, q + c * P);
+      src += len[c++];
+    }
+  }
+  return rc;
+}
+
 static int bitlen(int v) { return v ? 32 - __builtin_clz((unsigned)(v < 0 ? -v : v)) : 0; }
 
 #ifdef HAVE_AVX2_GUESS

@@ -59,6 +59,14 @@ int wle_encode(int mode, const int16_t *q, const int16_t *prev, int h, int w, in
 int wle_decode(int mode, const uint8_t *src, size_t len, const int16_t *prev, int h, int w, int bits,
                const uint16_t *freq, int16_t *q);
 
+/* Decodes the n planes [h][w] of consecutive channels into q (n h w), plane c's previous channel
+ * being plane c - 1 (none for plane 0): the streams lie one after another from src, len[c] bytes
+ * each, in modes mode[c]; freq holds the static tables, 2^bits entries per plane (NULL: none).
+ * The same values and errors as n calls of wle_decode (the first plane's error), faster where two
+ * WLE_BUCKETS planes follow each other: they decode at once. */
+int wle_decode_planes(int n, const uint8_t *mode, const uint8_t *src, const uint32_t *len, int h, int w, int bits,
+                      const uint16_t *freq, int16_t *q);
+
 /* Encodes with every applicable mode and keeps the smallest; *mode receives the choice. freq may be
  * NULL (skip static). fast: WLE_BUCKETS in place of the adaptive context modes, for decoding speed. */
 int wle_encode_best(const int16_t *q, const int16_t *prev, int h, int w, int bits, const uint16_t *freq, int fast,

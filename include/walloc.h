@@ -182,7 +182,7 @@ typedef struct {
   int fastread; /* 1 codes the latents for reading speed (WL_ENTROPY_BUCKETS: a static table per
                    activity bucket, sent in the stream, in place of adaptive context models):
                    wl_latents and the entropy part of decoding take about half the time, for
-                   about 6% more latent bytes. Files so made need walloc 0.3 or later */
+                   files about 6% larger. Files so made need walloc 0.3 or later */
   int reserved[4]; /* zero (WL_ERR_ARG otherwise): room for later fields, so that a program
                       built with this header keeps working with later libraries */
 } wl_encode_opts;

@@ -23,11 +23,13 @@ int wle_code_context(wle_io *io, int predictive, const int16_t *in, int16_t *out
 #define wle_encode copy_encode
 #define wle_decode copy_decode
 #define wle_encode_best copy_encode_best
+#define wle_decode_planes copy_decode_planes
 #include "entropy/entropy.c"
 #undef wle_bound
 #undef wle_encode
 #undef wle_decode
 #undef wle_encode_best
+#undef wle_decode_planes
 
 static uint64_t rng = 0x9e3779b97f4a7c15u;
 static uint32_t rnd(void) { /* xorshift64* */
@@ -404,6 +406,57 @@ static void test_best(void) {
   t_end();
 }
 
+/* wle_decode_planes against one wle_decode per plane: chains of 6 planes, each the previous
+ * one's context, in WLE_BUCKETS (decoded two at once) or mixed with other modes, of heights
+ * around the pair's lag of 2 rows; the same values, and the same error when a plane's stream
+ * is cut short or a byte of it flipped. */
+static void test_planes(void) {
+  t_begin("planes: a chain decoded with WLE_BUCKETS planes two at once gives each plane's own decode");
+  enum { N = 6 };
+  static const int hs[] = {1, 2, 3, 4, 17}, ws[] = {1, 5, 40};
+  int bad = 0, cases = 0;
+  for (int bits = 8; bits <= 12; bits += 4)
+    for (int hi = 0; hi < 5; hi++)
+      for (int wi = 0; wi < 3; wi++)
+        for (int mix = 0; mix < 2; mix++) {
+          const int h = hs[hi], w = ws[wi];
+          const size_t n = (size_t)h * w, cap = wle_bound(n, bits);
+          int16_t *q = malloc(N * n * sizeof *q), *a = malloc(N * n * sizeof *a), *b = malloc(N * n * sizeof *b);
+          uint8_t *src = malloc(N * cap), mode[N];
+          uint32_t len[N];
+          size_t at = 0;
+          for (int c = 0; c < N; c++) {
+            fill(q + c * n, h, w, bits, (c + hi + wi) % KINDS);
+            size_t l = 0;
+            mode[c] = (uint8_t)(mix && c % 3 == 2 ? WLE_ADAPTIVE : WLE_BUCKETS);
+            if (wle_encode(mode[c], q + c * n, c ? q + (c - 1) * n : NULL, h, w, bits, NULL, src + at, cap, &l))
+              mode[c] = WLE_TABLE, wle_encode(WLE_TABLE, q + c * n, NULL, h, w, bits, NULL, src + at, cap, &l);
+            len[c] = (uint32_t)l;
+            at += l;
+          }
+          for (int damage = 0; damage < 3; damage++) { /* none; plane 1's last byte flipped; plane 3 one byte short */
+            if (damage == 1) src[len[0] + len[1] - 1] ^= 0x5a;
+            uint32_t cut[N];
+            memcpy(cut, len, sizeof cut);
+            if (damage == 2) cut[3]--;
+            int ra = wle_decode_planes(N, mode, src, cut, h, w, bits, NULL, a), rb = WLE_OK;
+            const uint8_t *p = src;
+            for (int c = 0; c < N && !rb; p += cut[c], c++)
+              rb = wle_decode(mode[c], p, cut[c], c ? b + (c - 1) * n : NULL, h, w, bits, NULL, b + c * n);
+            const int same = ra == rb && (ra || (!memcmp(a, b, N * n * sizeof *a) && !memcmp(a, q, N * n * sizeof *a)));
+            bad += !same;
+            T_EXPECT(same || bad > 3, "%d bits, %dx%d, mix %d, damage %d: %d against %d", bits, h, w, mix, damage, ra, rb);
+            cases++;
+          }
+          free(q);
+          free(a);
+          free(b);
+          free(src);
+        }
+  T_EXPECT(!bad && cases == 2 * 5 * 3 * 2 * 3, "%d of %d chains differ", bad, cases);
+  t_end();
+}
+
 /* The codec encodes channels from several threads at once: results must not depend on that. */
 static void test_threads(void) {
   t_begin("threads");
@@ -542,6 +595,7 @@ int main(void) {
   test_errors();
   test_corrupt();
   test_best();
+  test_planes();
   test_threads();
   test_portable();
   test_guess();
