@@ -287,7 +287,9 @@ static int clash(const cli_opts *o, const list *l) {
   for (int k = 1; !rc && k < l->n; k++)
     if (!strcmp(s[k - 1].stem, s[k].stem)) {
       const int a = s[k - 1].i < s[k].i ? s[k - 1].i : s[k].i, b = s[k - 1].i ^ s[k].i ^ a;
-      rc = cli_usage("%s and %s: both would be written as %s.*", l->in[a], l->in[b], s[k].stem);
+      rc = !strcmp(l->in[a], "-") && !strcmp(l->in[b], "-")
+               ? cli_usage("%s", "standard input (-) given twice")
+               : cli_usage("%s and %s: both would be written as %s.*", l->in[a], l->in[b], s[k].stem);
     }
   for (int i = 0; s && i < l->n; i++) free(s[i].stem);
   free(s);

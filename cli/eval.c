@@ -4,6 +4,7 @@
  * depth, reduction, SNR, WaLLoC's PSNR, SI-SDR and log-spectral distance (cli/metrics.c). One
  * line of text, or with --json one JSON object of the same numbers. */
 #include <math.h>
+#include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include "cli/cli.h"
@@ -12,10 +13,12 @@
 typedef struct { const char *key; double v; } field;
 
 /* Prints the fields as one JSON object; a value that is not finite (the infinite SNR of a perfect
- * reconstruction, the NAN of an undefined measure) is null. */
+ * reconstruction, the NAN of an undefined measure) is null; "alpha" is true or false, as in
+ * info --json. */
 static void print_json(const field *f, size_t n) {
   for (size_t i = 0; i < n; i++)
-    printf(isfinite(f[i].v) ? "%s\"%s\": %.12g" : "%s\"%s\": null", i ? ", " : "{", f[i].key, f[i].v);
+    if (!strcmp(f[i].key, "alpha")) printf("%s\"%s\": %s", i ? ", " : "{", f[i].key, f[i].v ? "true" : "false");
+    else printf(isfinite(f[i].v) ? "%s\"%s\": %.12g" : "%s\"%s\": null", i ? ", " : "{", f[i].key, f[i].v);
   printf("}\n");
 }
 
@@ -77,6 +80,8 @@ static int eval_audio(const cli_opts *o, const wl_audio *a, const wl_audio *b, c
 
 int cmd_eval(cli_opts *o) {
   if (o->ninputs != 2) return cli_usage("eval needs ORIG (PNG, .npy or audio) and FILE.wlc");
+  if (!strcmp(o->inputs[0], "-") && !strcmp(o->inputs[1], "-"))
+    return cli_usage("%s", "standard input (-) given twice: eval reads ORIG or FILE.wlc from it, not both");
   const char *orig = o->inputs[0], *wlc = o->inputs[1];
   uint8_t *buf = NULL;
   size_t len = 0;

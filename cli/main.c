@@ -71,11 +71,11 @@ static const char usage[] =
   "  -Q, --quality Q\n"
   "              encode: 0..100 on the rate-control ladder (man walloc): 0..10 send 1 to K/4\n"
   "              latent channels, 11..100 add a detail layer, ever finer, on K/4 channels\n"
-  "              up to 38 and K/2 from 39 (75: about 37 dB on photos; 100: about 53 dB).\n"
+  "              up to 38 and K/2 from 39 (75: about 36.7 dB on photos; 100: about 55 dB).\n"
   "              Without -Q, --keep or a target all K channels are sent with no detail\n"
   "              layer (fast, about 0.25 bpp on photos).\n"
   "              Audio: 0..20 send 1 to K/8 channels, 21..100 add a detail layer (16 kHz\n"
-  "              speech: about 1 to 25 kbps; 44.1 kHz music: 11 to 150 kbps)\n"
+  "              speech: about 1 to 25 kbps; 44.1 kHz music: about 2 to 200 kbps)\n"
   "  --size N, --bpp X, --psnr D\n"
   "              encode images: the largest file of at most N bytes or X bits per pixel, or\n"
   "              the smallest whose PSNR is at least D dB (found on ladders of K/2 and\n"
@@ -88,7 +88,8 @@ static const char usage[] =
   "  --step S    encode: a detail layer of step index S (1..896; step 2^(2 - S/64))\n"
   "  --dead-zone Z\n"
   "              encode images, with --step: round the detail layer toward zero by Z more\n"
-  "              (0..0.5 of a step): fewer bytes and less PSNR, between step S and S - 1's;\n"
+  "              (0..0.5 of a step): fewer bytes and less PSNR (0.02 can already cost as\n"
+  "              much as one step coarser; man walloc);\n"
   "              the targets choose it where a step alone falls short (-v -v shows it)\n"
   "  --refine N  encode images: N iterations (0..1000; 0: off) of rate-distortion search for\n"
   "              latents that the model's decoder turns into a better image per bit (30: rgb\n"
@@ -330,7 +331,7 @@ static int parse(int argc, char **argv, cli_opts *o) {
             tuned = o->quality >= 0 || o->target;
   if (given > 1 || (tuned && o->refine))
     return cli_usage("%s", "give one rate control: -Q, --size, --bpp, --psnr, --kbps, --snr, or --keep/--step/--dead-zone "
-                             "(without --refine)");
+                             "(-Q and the targets not with --refine)");
   if (o->zone > 0 && !o->step) return cli_usage("%s", "--dead-zone needs --step");
   return 0;
 }

@@ -20,19 +20,36 @@
 
 typedef struct { const uint8_t *buf; size_t len, pos; } membuf;
 
+/* libpng's error in our words: its own where it names what is wrong (a chunk; for "Invalid IHDR
+ * data", the field that the warning before it named), kept in a buffer of the thread's. */
+static _Thread_local char ihdr_warning[96];
 static void on_error(png_structp png, png_const_charp msg) {
-  *(const char **)png_get_error_ptr(png) = msg && strstr(msg, "CRC") ? "corrupt PNG (CRC error)" : "truncated or corrupt PNG";
+  static _Thread_local char words[128];
+  const char **why = png_get_error_ptr(png);
+  if (msg && strstr(msg, "Invalid IHDR data") && ihdr_warning[0]) msg = ihdr_warning;
+  if (!msg || strstr(msg, "truncated") || strstr(msg, "Read Error") || strstr(msg, "Not enough image data"))
+    *why = "truncated or corrupt PNG";
+  else if (strstr(msg, "CRC"))
+    *why = "corrupt PNG (CRC error)";
+  else if (strstr(msg, "exceeds user limit"))
+    *why = "width or height over 65536";
+  else
+    *why = (snprintf(words, sizeof words, "corrupt PNG (%s)", msg), words);
   png_longjmp(png, 1);
 }
-/* Warnings pass, but for data past the end of the compressed image, or more image data than the
- * image holds, which the PNG specification does not allow (libpng reads on): refused like the
- * one-pass read refuses them. */
+/* Warnings pass, but for data past the end of the compressed image, more image data than the
+ * image holds, and a tRNS chunk it cannot have (more entries than the palette, or none), which
+ * the PNG specification does not allow (libpng reads on, and drops the tRNS: the transparency
+ * would be lost): refused like the one-pass read refuses them. */
 static void on_warning(png_structp png, png_const_charp msg) {
-  if (msg && (strstr(msg, "Extra compressed data") || strstr(msg, "Too much image data"))) {
-    *(const char **)png_get_error_ptr(png) = strstr(msg, "Too much") ? "corrupt PNG (more image data than its size holds)"
-                                                                       : "corrupt PNG (data after the end of the compressed image)";
-    png_longjmp(png, 1);
-  }
+  const char **why = png_get_error_ptr(png);
+  if (!msg) return;
+  if (strstr(msg, "IHDR")) snprintf(ihdr_warning, sizeof ihdr_warning, "%s", msg); /* the error follows */
+  if (strstr(msg, "Too much image data")) *why = "corrupt PNG (more image data than its size holds)";
+  else if (strstr(msg, "Extra compressed data")) *why = "corrupt PNG (data after the end of the compressed image)";
+  else if (strstr(msg, "tRNS")) *why = "corrupt PNG (a tRNS chunk that its colour type or palette cannot have)";
+  else return;
+  png_longjmp(png, 1);
 }
 
 static void mem_read(png_structp png, png_bytep data, size_t n) {
@@ -224,6 +241,7 @@ static int expand(png_structp png, png_infop info) {
 static int decode_libpng(const uint8_t *buf, size_t len, wl_image *img, const char **why) {
   membuf m = {buf, len, 0};
   png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, (png_voidp)why, on_error, on_warning);
+  ihdr_warning[0] = 0;
   png_infop info = png ? png_create_info_struct(png) : NULL;
   png_bytep *volatile rows = NULL;
   png_bytep volatile pixels = NULL;
@@ -318,6 +336,7 @@ int png_reader_open(png_reader **out, png_source src, void *user, wl_image *shap
   if (!pr) return -1;
   pr->src = src, pr->user = user, pr->why = "out of memory";
   pr->png = png_create_read_struct(PNG_LIBPNG_VER_STRING, (png_voidp)&pr->why, on_error, on_warning);
+  ihdr_warning[0] = 0;
   pr->info = pr->png ? png_create_info_struct(pr->png) : NULL;
   if (!pr->info) { png_reader_free(pr); return -1; }
   if (setjmp(png_jmpbuf(pr->png))) {

@@ -212,10 +212,10 @@ WL_API int wl_encode_rows(const wl_model *model, const wl_image *shape, const wl
  * 200, then K/2 channels with steps 201 .. WL_MAX_STEP. wl_quality_opts_depth sets keep and
  * step (other fields zero) for quality 0..100 on it, for images of `depth` bits (8 or 16):
  * 0..10 add channels, 11..38 steps 64 .. 200 on K/4 channels (photos: about 0.12 to 0.23 bpp),
- * 39..75 steps 202 .. 320 on K/2 (photos: about 31 to 37 dB), 76..100 to 608 (about 53 dB) at
+ * 39..75 steps 202 .. 320 on K/2 (photos: about 31 to 37 dB), 76..100 to 608 (about 55 dB) at
  * 8 bits, to 864 (about 77 dB: near-lossless) at 16. Audio models (any depth): 0..20
  * send 1 .. K/8 channels, 21..100 K/8 and a detail layer of step 206 .. 680 (16 kHz speech with
- * `mono`: about 1 to 20 kbps; 44.1 kHz stereo music with `stereo`: 11 to 150 kbps).
+ * `mono`: about 1 to 20 kbps; 44.1 kHz stereo music with `stereo`: about 2 to 200 kbps).
  * wl_quality_opts is wl_quality_opts_depth at 8 bits. */
 WL_API int wl_quality_opts_depth(const wl_model *model, int depth, int quality, wl_encode_opts *opts);
 WL_API int wl_quality_opts(const wl_model *model, int quality, wl_encode_opts *opts);

@@ -222,7 +222,8 @@ def _():
                  ["encode", RGB, "-o", T("o4.wlc"), "-O", T("o5")], ["latents", "--diff", RGB, wlc, "-o", T("o6.npy")],
                  ["eval", RGB], ["latents", wlc], ["train", "--linear", IMAGES], ["encode", RGB, "-o", T("o8.png")],
                  ["latents", wlc, "-o", T("o9.png")], ["show", wlc, "-o", T("oa.npy")], ["train", "-m", "rgb", "-o", T("o7.wlm"),
-                                                                            IMAGES]):
+                                                                            IMAGES],
+                 ["eval", "-", "-"], ["encode", "-", "-", "-O", T("oc")], ["decode", wlc, "-o", T("od.jpg")]):
         rc, _, err = run(*args)
         assert rc == 2 and "Try 'walloc --help'" in err, (args, rc, err)
     assert not [f for f in os.listdir(tmp) if f.startswith("o")], os.listdir(tmp)

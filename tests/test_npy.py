@@ -168,6 +168,23 @@ def _():
     assert b.shape[0] == 4 and np.array_equal(a, b), "%s %s" % (b.dtype, b.shape)
 
 
+@test("npy: an image under 4 latents a side at the default rate of a neural model is warned about (one line, "
+      "not with -q, -Q or a linear model), and -Q 90 brings a flat 8x8 back within 1% of the range")
+def _():
+    np.save(T("flat8.npy"), np.zeros((8, 8), np.uint16))
+    rc, _, err = run("encode", "-f", T("flat8.npy"), "-o", T("flat8.wlc"))
+    assert rc == 0 and err.count("\n") == 1 and "8x8 is under 32 pixels" in err, err
+    for args in (["-q"], ["-Q", "90"], ["-m", "rgb-linear"]):
+        src = T("flat8.npy") if args[0] != "-m" else T("flat8c.npy")
+        np.save(T("flat8c.npy"), np.zeros((3, 8, 8), np.uint16))
+        rc, _, err = run("encode", "-f", *args, src, "-o", T("flat8.wlc"))
+        assert rc == 0 and err == "", (args, err)
+    assert run("decode", "-f", T("flat8.wlc"), "-o", T("flat8.npy.out.npy"))[0] == 0
+    run("encode", "-q", "-f", "-Q", "90", T("flat8.npy"), "-o", T("flat8.wlc"))
+    assert run("decode", "-f", T("flat8.wlc"), "-o", T("flat8d.npy"))[0] == 0
+    assert np.abs(np.load(T("flat8d.npy")).astype(int)).max() < 0.01 * 65535
+
+
 @test("npy: a version 2.0 header is read")
 def _():
     a = smooth(6, 37, 53, np.uint8, 11)

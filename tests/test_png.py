@@ -4,6 +4,7 @@ PNG, reads the pixels an independent writer (tests/py/pngref.py) put there and a
 libpng sample for sample; the files it leaves to libpng still read; a corrupted file never
 makes the two disagree. tests/tools/png_paths reports which reader took a file and compares
 them."""
+import json
 import os
 import struct
 import subprocess
@@ -153,6 +154,33 @@ def _():
             paths(path)  # the read by rows refuses it too
             fails_cleanly(["encode", "-"], T("x.wlc"), stdin=body, has=(say,))
         assert run("encode", "-c", good)[0] == 0, "the good file"
+
+
+@test("an IHDR libpng refuses is named (a width over 65536, width 0, a colour type that does not exist), and a "
+      "palette PNG whose tRNS has more entries than its palette is refused, not read opaque; file and pipe alike")
+def _():
+    crit = lambda t, d: struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))  # noqa: E731
+    sig = b"\x89PNG\r\n\x1a\n"
+    ihdr = lambda w, h, depth, ctype: crit(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, ctype, 0, 0, 0))  # noqa: E731
+    idx = zlib.compress(b"".join(b"\0" + bytes(range(4)) for _ in range(3)))
+    cases = {"wide.png": (sig + ihdr(65537, 1, 8, 0) + crit(b"IDAT", zlib.compress(b"\0" + b"\x80" * 65537)) +
+                          crit(b"IEND", b""), "width or height over 65536"),
+             "zero.png": (sig + ihdr(0, 4, 8, 0) + crit(b"IDAT", idx) + crit(b"IEND", b""), "width is zero"),
+             "ctype.png": (sig + ihdr(4, 3, 8, 5) + crit(b"IDAT", idx) + crit(b"IEND", b""), "color type"),
+             "trns.png": (sig + ihdr(4, 3, 8, 3) + crit(b"PLTE", bytes(range(12))) + crit(b"tRNS", bytes(6)) +
+                          crit(b"IDAT", idx) + crit(b"IEND", b""), "tRNS")}
+    for name, (body, say) in cases.items():
+        open(T(name), "wb").write(body)
+        fails_cleanly(["encode", T(name)], T("x.wlc"), has=(say,))
+        fails_cleanly(["encode", "-"], T("x.wlc"), stdin=body, has=(say,))
+    ok = sig + ihdr(4, 3, 8, 3) + crit(b"PLTE", bytes(range(12))) + crit(b"tRNS", bytes(4)) + crit(b"IDAT", idx) + \
+        crit(b"IEND", b"")
+    open(T("trns-ok.png"), "wb").write(ok)
+    rc, out, err = run("encode", "-c", T("trns-ok.png"))
+    assert rc == 0 and json.loads(run("info", "--json", "-", stdin=out)[1])["alpha"] is True, err
+    open(T("trns-ok.wlc"), "wb").write(out)
+    rc, js, err = run("eval", "--json", T("trns-ok.png"), T("trns-ok.wlc"))
+    assert rc == 0 and json.loads(js)["alpha"] is True, (js, err)  # as info --json has it
 
 
 @test("corrupted PNGs (300 single-byte changes) never make the two readers disagree")

@@ -23,6 +23,8 @@ for name, model in (("garden-rgb8.png", "rgb"), ("garden-rgba8.png", "rgb-linear
        "-o", os.path.join(out, "decode", model + ".wlc"))
     sh("encode", "-q", "-f", "--keep", "2", "--step", "300", "-m", model, os.path.join(images, name),
        "-o", os.path.join(out, "decode", model + "-detail.wlc"))  # version 5: a detail layer
+    sh("encode", "-q", "-f", "--keep", "4", "--fast-read", "-m", model, os.path.join(images, name),
+       "-o", os.path.join(out, "decode", model + "-fast.wlc"))  # entropy mode 4 (bucket tables)
 t = np.arange(3000) / 8000.0
 for channels, model in ((2, "stereo"), (1, "mono")):
     clip = os.path.join(out, "clip%d.wav" % channels)
