@@ -608,14 +608,15 @@ static int decode_one(cli_opts *o, const char *in) {
    * (/dev/null), a name of the user's own (out.bin, out) */
   const char *ext = out && strcmp(out, "-") && names_format(out) ? io_ext(out) : NULL;
   if (!rc && !out) rc = cli_fail(in, "out of memory");
-  if (!rc && skip(o, out)) { /* nothing decoded */ }
+  const int skipped = !rc && skip(o, out);
+  if (skipped) { /* nothing decoded */ }
   else if (!rc && audio) rc = decode_audio(o, in, &f, m, out, ext);
   else if (!rc && io_read_rest(&f, &buf, &len)) rc = cli_fail(in, "cannot read: %s", strerror(errno));
   else if (!rc && (e = wl_info_read(buf, len, &h))) rc = cli_fail(in, "%s", cli_error(e));
   else if (!rc) rc = decode_image(o, in, buf, len, m, &h, out, ext);
-  if (!rc && o->verbosity > 1 && audio)
+  if (!rc && !skipped && o->verbosity > 1 && audio)
     cli_note("%s -> %s: %d ch, %d Hz, %d-bit", in, cli_out_name(out), h.channels, h.rate, h.depth);
-  else if (!rc && o->verbosity > 1)
+  else if (!rc && !skipped && o->verbosity > 1)
     cli_note("%s -> %s: %dx%d, %d channel(s), %d-bit", in, cli_out_name(out), h.width, h.height,
              h.channels + h.has_alpha, h.depth);
   io_close(&f);

@@ -314,7 +314,7 @@ int wl_detail_pack(const wl_header *h, const int16_t *v, uint8_t **streams, wl_d
       if (!most || !buf) continue;
       /* the magnitude's bits, a sign and one more (so the residuals' wrap rarely bites), at most 16:
        * |v| <= VMAX = 2^15 - 1 and its sign fit there */
-      const int bits = 34 - __builtin_clz((unsigned)most) < 16 ? 34 - __builtin_clz((unsigned)most) : 16;
+      const int need = 34 - __builtin_clz((unsigned)most), bits = need < 16 ? need : 16;
       size_t len = 0;
       int mode = 0, e = wle_encode_best(q, context(v, C, siblings(h), P, i), h->lat_h, h->lat_w, bits, NULL, 0, buf, bound,
                                         &len, &mode);

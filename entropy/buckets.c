@@ -12,9 +12,7 @@
 
 /* Buckets: the bit length of the activity, the last one from 2^(NB-2) up. Ten measured as well
  * as WLE_ADAPTIVE's eighteen on latents, each table costing its header. */
-#ifndef NB
 #define NB 10
-#endif
 /* Zero rows and columns around the planes, as context.c's, so that neighbours need no tests. */
 #define PAD 2
 /* Tables sum to 2^scale, scale <= MAX_SCALE (what a stream may say). The encoder's first try is
@@ -59,7 +57,6 @@ static void planes_free(planes *pl, int16_t *buf) {
   free(pl->T);
 }
 
-/* Allocates the planes (zeroed) and fills P from prev. Returns the buffer to free, or NULL. */
 /* Zeroes the PAD rows and columns around plane q (h rows of stride ws, q at its pixel (0, 0)):
  * the scans write every pixel inside. */
 static void zero_border(int16_t *q, int h, ptrdiff_t ws) {
@@ -112,8 +109,12 @@ static void symbols(planes *pl, int residual, const int16_t *in, int h, int w, i
     }
 }
 
+/* About the bits of a table's header (WLE_TABLE's): lo and hi, and 5 bits per used symbol
+ * (measured on latents). */
+static double header_bits(int bits, double used) { return 2 * bits + 1 + 5 * used; }
+
 /* The bits of the symbols counted in hist (NB tables of 2^bits) under tables of scale `scale`,
- * made into freq, plus table_bits' header estimate. -1 when a table has more than 2^scale
+ * made into freq, plus their headers'. -1 when a table has more than 2^scale
  * symbols. */
 static double cost(const uint32_t *hist, int bits, int scale, uint16_t *freq) {
   const size_t ns = (size_t)1 << bits;
@@ -126,7 +127,7 @@ static double cost(const uint32_t *hist, int bits, int scale, uint16_t *freq) {
     if (wle_table_scaled(ht, ns, scale, freq + t * ns)) return -1;
     for (size_t s = 0; s < ns; s++)
       if (ht[s]) total += ht[s] * (scale - log2(freq[t * ns + s]));
-    total += 2 * bits + 1 + 5.0 * (double)used;
+    total += header_bits(bits, (double)used);
   }
   return total;
 }
@@ -177,8 +178,9 @@ static void fill(entry *e, entry v, uint32_t n) {
   for (uint32_t j = 0; j < n; j++) e[j] = v;
 }
 
-/* Codes the tables: the variant (RESIDUAL, FOLDED), the scale, the runs of buckets that share a table (table_of,
- * given when encoding, numbered in order), then per table whether it is used and its header.
+/* Codes the tables: the variant (RESIDUAL, FOLDED), the scale, the runs of buckets that share a
+ * table (table_of, given when encoding, numbered in order), then per table whether it is used and
+ * its header.
  * hist (2^bits counts per table) is given when encoding; decoding reconstructs it, builds the
  * tables into freq and fills the slot tables *tab (malloc'd here, 2^scale entries per table).
  * Buckets of an unused table read the first used one. */
@@ -227,15 +229,15 @@ static int code_tables(wle_io *io, int *variant, int *scale, uint32_t *hist, uin
   return WLE_OK;
 }
 
-/* The bits of a table's counts h (2^bits) under their own frequencies, plus its header's: lo and
- * hi, and about 5 bits per used symbol (measured on latents). 0 for no counts. */
+/* The bits of a table's counts h (2^bits) under their own frequencies, plus its header's; 0 for
+ * no counts. */
 static double table_bits(const uint32_t *h, int bits) {
   const size_t ns = (size_t)1 << bits;
   double n = 0, e = 0, used = 0;
   for (size_t s = 0; s < ns; s++) n += h[s], used += h[s] != 0;
   for (size_t s = 0; s < ns && n; s++)
     if (h[s]) e -= h[s] * log2(h[s] / n);
-  return n ? e + 2 * bits + 1 + 5 * used : 0;
+  return n ? e + header_bits(bits, used) : 0;
 }
 
 /* Runs of neighbouring buckets share a table where that saves bits, each table's header costing

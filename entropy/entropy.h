@@ -1,5 +1,5 @@
 /* Lossless integer-only rANS coding of quantised latent planes: int16 values of `bits` bits
- * (2..16), one h x w plane per stream, in one of four modes. Bit-exact on every machine, no
+ * (2..16), one h x w plane per stream, in one of five modes. Bit-exact on every machine, no
  * globals (thread-safe), memory-safe on any input when decoding. */
 #ifndef WL_ENTROPY_ENTROPY_H
 #define WL_ENTROPY_ENTROPY_H
