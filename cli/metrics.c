@@ -115,9 +115,12 @@ static int spectral(const wl_audio *x, const wl_audio *y, cli_audio_quality *q) 
   free(in0);
   free(out0);
   if (plan) mel_weights(x->rate, weight);
-  double sum = 0, msum = 0, p0 = 0, p1 = 0, p2 = 0, q0 = 0, q1 = 0, q2 = 0;
-  int oom = !plan;
-#pragma omp parallel if (plan) reduction(+ : sum, msum, p0, p1, p2, q0, q1, q2)
+  /* each frame's 8 terms (LSD, mel distance, the 3 bands' P and Q), summed in frame order after:
+   * the same digits on any number of threads */
+  enum { TERMS = 8 };
+  double *term = plan ? malloc(sizeof(double) * TERMS * (size_t)total) : NULL;
+  int oom = !plan || !term;
+#pragma omp parallel if (term)
   {
     float *in = malloc(sizeof(float) * LSD_N);
     fftwf_complex *out = malloc(sizeof(fftwf_complex) * (LSD_N / 2 + 1));
@@ -128,22 +131,22 @@ static int spectral(const wl_audio *x, const wl_audio *y, cli_audio_quality *q) 
     }
 #pragma omp for schedule(static)
     for (long i = 0; i < total; i++) {
-      if (!plan || !in || !out || !P) continue;
+      if (!term || !in || !out || !P) continue;
       const long c = i / F, t0 = i % F * LSD_HOP;
-      double *Q = P + LSD_N / 2 + 1, *MP = Q + LSD_N / 2 + 1, *MQ = MP + MEL_BANDS;
+      double *Q = P + LSD_N / 2 + 1, *MP = Q + LSD_N / 2 + 1, *MQ = MP + MEL_BANDS, *t = term + TERMS * i;
       power(plan, w, x->samples + c * n, n, t0, scale, in, out, P);
       power(plan, w, y->samples + c * n, n, t0, scale, in, out, Q);
-      sum += log_distance(P, Q, LSD_N / 2 + 1);
+      t[0] = log_distance(P, Q, LSD_N / 2 + 1);
       for (int b = 0; b < MEL_BANDS; b++) {
         MP[b] = MQ[b] = 0;
         for (int k = 0; k <= LSD_N / 2; k++) MP[b] += weight[b][k] * P[k], MQ[b] += weight[b][k] * Q[k];
       }
-      msum += log_distance(MP, MQ, MEL_BANDS);
+      t[1] = log_distance(MP, MQ, MEL_BANDS);
+      for (int j = 2; j < TERMS; j++) t[j] = 0;
       for (int k = 0; k < LSD_N / 2; k++) { /* the Nyquist bin left out */
         const double f = (double)k * x->rate / LSD_N;
-        if (f < band_edges[1]) p0 += P[k], q0 += Q[k];
-        else if (f < band_edges[2]) p1 += P[k], q1 += Q[k];
-        else if (f < band_edges[3]) p2 += P[k], q2 += Q[k];
+        const int band = f < band_edges[1] ? 0 : f < band_edges[2] ? 1 : f < band_edges[3] ? 2 : -1;
+        if (band >= 0) t[2 + band] += P[k], t[5 + band] += Q[k];
       }
     }
     free(in);
@@ -152,6 +155,12 @@ static int spectral(const wl_audio *x, const wl_audio *y, cli_audio_quality *q) 
   }
   if (plan) fftwf_destroy_plan(plan);
   free(weight);
+  double sum = 0, msum = 0, p0 = 0, p1 = 0, p2 = 0, q0 = 0, q1 = 0, q2 = 0;
+  for (long i = 0; term && i < total; i++) {
+    const double *t = term + TERMS * i;
+    sum += t[0], msum += t[1], p0 += t[2], p1 += t[3], p2 += t[4], q0 += t[5], q1 += t[6], q2 += t[7];
+  }
+  free(term);
   q->lsd = sum / (double)total;
   q->mel = msum / (double)total;
   q->keep[0] = p0 > 0 ? q0 / p0 : NAN;

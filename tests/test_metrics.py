@@ -110,6 +110,8 @@ def check(name, x, rate, depth, model, keep=None):
     want = audioref.all_metrics(x, y, depth, rate)
     rc, o, err = run("eval", "--json", "-m", model, src, wlc)
     assert rc == 0, err
+    assert all(run("eval", "--json", "-T", t, "-m", model, src, wlc)[1] == o for t in ("1", "3")), \
+        "eval --json differs between thread counts"
     got = json.loads(o)
     assert (got["channels"], got["frames"], got["rate"], got["depth"]) == (x.shape[1], x.shape[0], rate, depth), got
     bad = {k: (got[k], v) for k, v in want.items() if not (abs(got[k] - v) < TOL or (got[k] is None and np.isnan(v)))}
