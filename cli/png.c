@@ -52,6 +52,12 @@ static void on_warning(png_structp png, png_const_charp msg) {
   png_longjmp(png, 1);
 }
 
+/* A libpng reader whose errors and warnings land in *why, in our words. */
+static png_structp reader_new(const char **why) {
+  ihdr_warning[0] = 0;
+  return png_create_read_struct(PNG_LIBPNG_VER_STRING, (png_voidp)why, on_error, on_warning);
+}
+
 static void mem_read(png_structp png, png_bytep data, size_t n) {
   membuf *m = png_get_io_ptr(png);
   if (n > m->len - m->pos) png_error(png, "truncated");
@@ -240,8 +246,7 @@ static int expand(png_structp png, png_infop info) {
 /* Any PNG through libpng. */
 static int decode_libpng(const uint8_t *buf, size_t len, wl_image *img, const char **why) {
   membuf m = {buf, len, 0};
-  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, (png_voidp)why, on_error, on_warning);
-  ihdr_warning[0] = 0;
+  png_structp png = reader_new(why);
   png_infop info = png ? png_create_info_struct(png) : NULL;
   png_bytep *volatile rows = NULL;
   png_bytep volatile pixels = NULL;
@@ -335,8 +340,7 @@ int png_reader_open(png_reader **out, png_source src, void *user, wl_image *shap
   *why = "out of memory";
   if (!pr) return -1;
   pr->src = src, pr->user = user, pr->why = "out of memory";
-  pr->png = png_create_read_struct(PNG_LIBPNG_VER_STRING, (png_voidp)&pr->why, on_error, on_warning);
-  ihdr_warning[0] = 0;
+  pr->png = reader_new(&pr->why);
   pr->info = pr->png ? png_create_info_struct(pr->png) : NULL;
   if (!pr->info) { png_reader_free(pr); return -1; }
   if (setjmp(png_jmpbuf(pr->png))) {

@@ -330,12 +330,8 @@ static int encode(wle_io *io, const int16_t *in, const int16_t *prev, int h, int
   if (!rc) { /* the tables again, from the counts as the header sent them */
     const uint32_t *hp = hist + pick * tables;
     uint16_t *f = freq + pick * tables;
-    for (int k = 0; k < NB; k++)
-      for (size_t s = 0; s < ns; s++)
-        if (hp[k * ns + s]) {
-          wle_table_scaled(hp + k * ns, ns, scale[pick], f + k * ns); /* fits: it did with the counts */
-          break;
-        }
+    for (int k = 0; k < NB; k++) /* each fits, as with the counts; an empty one is refused, never read */
+      wle_table_scaled(hp + k * ns, ns, scale[pick], f + k * ns);
     for (size_t j = 0; j < tables; j++) cum[j] = (uint16_t)(j % ns ? cum[j - 1] + f[j - 1] : 0);
     if (wle_io_reserve(io, 2 * n)) rc = io->err;
     else scan(io, &pl[pick & RESIDUAL], pick, scale[pick], NULL, f, cum, table_of[pick], h, w, bits);

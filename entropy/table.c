@@ -14,18 +14,6 @@
  * cumulative shares, floor(C_i R / T) - floor(C_(i-1) R / T): each within one of its exact share
  * (so >= 1) and the sum exactly R. The weights are the counts, or all 1 for an empty histogram
  * (floor_one's uniform table). During the loops freq holds 0 (unused), 1 (pinned), 2 (free). */
-static int normalise(const uint32_t *hist, size_t ns, int floor_one, uint32_t total, uint16_t *freq);
-
-int wle_table_build(const uint32_t *hist, int bits, int floor_one, uint16_t *freq) {
-  if (!hist || !freq || bits < 2 || bits > 16 || (floor_one && bits > WLE_TABLE_BITS - 1)) return WLE_ERR_ARG;
-  return normalise(hist, (size_t)1 << bits, floor_one, TOTAL, freq);
-}
-
-int wle_table_scaled(const uint32_t *hist, size_t ns, int scale_bits, uint16_t *freq) {
-  if (!hist || !freq || ns < 1 || ns > 1u << 16 || scale_bits < 1 || scale_bits > WLE_TABLE_BITS) return WLE_ERR_ARG;
-  return normalise(hist, ns, 0, 1u << scale_bits, freq);
-}
-
 static int normalise(const uint32_t *hist, size_t ns, int floor_one, uint32_t total, uint16_t *freq) {
   uint64_t t = 0; /* T: at most 2^16 counts < 2^32 */
   for (size_t i = 0; i < ns; i++) t += hist[i];
@@ -58,6 +46,16 @@ static int normalise(const uint32_t *hist, size_t ns, int floor_one, uint32_t to
       prev = cum;
     }
   return WLE_OK;
+}
+
+int wle_table_build(const uint32_t *hist, int bits, int floor_one, uint16_t *freq) {
+  if (!hist || !freq || bits < 2 || bits > 16 || (floor_one && bits > WLE_TABLE_BITS - 1)) return WLE_ERR_ARG;
+  return normalise(hist, (size_t)1 << bits, floor_one, TOTAL, freq);
+}
+
+int wle_table_scaled(const uint32_t *hist, size_t ns, int scale_bits, uint16_t *freq) {
+  if (!hist || !freq || ns < 1 || ns > 1u << 16 || scale_bits < 1 || scale_bits > WLE_TABLE_BITS) return WLE_ERR_ARG;
+  return normalise(hist, ns, 0, 1u << scale_bits, freq);
 }
 
 /* WLE_TABLE header. A count h >= 1 is sent as a tiny float, c = 1 + (e << LOGQ_F) + f with
