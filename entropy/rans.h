@@ -93,6 +93,19 @@ RANS_INLINE void rans_dec_advance(rans_dec *d, uint32_t start, uint32_t freq, un
   d->x = x;
 }
 
+/* Decodes an even bit, the event [b 2^(s-1), (b + 1) 2^(s-1)) of 2^s, as rans_dec_advance would:
+ * x' = 2^(s-1) (x >> s) + x mod 2^(s-1) >= L / 2, so one byte refills it. Returns b. */
+RANS_INLINE uint32_t rans_dec_bit(rans_dec *d, unsigned scale_bits) {
+  const uint32_t b = d->x >> (scale_bits - 1) & 1;
+  uint32_t x = (d->x >> scale_bits) << (scale_bits - 1) | (d->x & ((1u << (scale_bits - 1)) - 1));
+  if (x < RANS_L) {
+    if (d->p < d->end) x = x << 8 | *d->p++;
+    else { x <<= 8; d->short_read = 1; }
+  }
+  d->x = x;
+  return b;
+}
+
 /* A complete stream ends exactly at its last byte in the encoder's initial state L. */
 static inline int rans_dec_done(const rans_dec *d) {
   return d->x == RANS_L && d->p == d->end && !d->short_read;
