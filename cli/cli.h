@@ -106,6 +106,8 @@ int cmd_show(cli_opts *o);
 /* The output path of input in with extension ext (-o, -c, -O DIR: DIR/its path under the
  * directory it was found in), its folders made; remembered in o->last_out (malloc'd). */
 char *cli_output_path(cli_opts *o, const char *in, const char *ext);
+/* --skip-existing: whether out is there already (o->skipped), checked before any coding. */
+int cli_skip(cli_opts *o, const char *out);
 int cmd_train(cli_opts *o);
 int cmd_eval(cli_opts *o);
 

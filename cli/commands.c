@@ -46,8 +46,7 @@ char *cli_output_path(cli_opts *o, const char *in, const char *ext) {
   return out;
 }
 
-/* --skip-existing: the output is there already (checked before any coding). */
-static int skip(cli_opts *o, const char *out) {
+int cli_skip(cli_opts *o, const char *out) {
   return o->skipped = o->skip_existing && out && strcmp(out, "-") && !access(out, F_OK);
 }
 
@@ -415,7 +414,7 @@ static int encode_one(cli_opts *o, const char *in) {
   io_input f;
   char *out = cli_output_path(o, in, ".wlc");
   int rc = out ? 0 : cli_fail(in, "out of memory");
-  if (!rc && !skip(o, out) && !(rc = open_input(in, &f))) {
+  if (!rc && !cli_skip(o, out) && !(rc = open_input(in, &f))) {
     rc = snd_is_audio(f.head, f.nhead) ? encode_audio(o, in, &f, out) : encode_image(o, in, &f, out);
     io_close(&f);
   }
@@ -608,7 +607,7 @@ static int decode_one(cli_opts *o, const char *in) {
    * (/dev/null), a name of the user's own (out.bin, out) */
   const char *ext = out && strcmp(out, "-") && names_format(out) ? io_ext(out) : NULL;
   if (!rc && !out) rc = cli_fail(in, "out of memory");
-  const int skipped = !rc && skip(o, out);
+  const int skipped = !rc && cli_skip(o, out);
   if (skipped) { /* nothing decoded */ }
   else if (!rc && audio) rc = decode_audio(o, in, &f, m, out, ext);
   else if (!rc && io_read_rest(&f, &buf, &len)) rc = cli_fail(in, "cannot read: %s", strerror(errno));
@@ -800,8 +799,11 @@ static int latents_one(cli_opts *o, const char *in) {
   int16_t *q = NULL;
   wl_info h;
   wl_model *m;
-  if (cli_open_wlc(o, in, &buf, &len, &h, &m)) return 1;
   char *out = cli_output_path(o, in, ".npy");
+  if (cli_skip(o, out) || cli_open_wlc(o, in, &buf, &len, &h, &m)) {
+    free(out);
+    return !o->skipped;
+  }
   int e = wl_latents(m, buf, len, &q, &h), rc = e ? cli_fail(in, "%s", cli_error(e)) : 0;
   const long shape[3] = {h.keep, h.lat_h, h.lat_w};
   if (!rc && (!out || npy_encode(q, shape, 3, h.bits, &npy, &npylen))) rc = cli_fail(in, "out of memory");
@@ -868,11 +870,19 @@ int cmd_latents(cli_opts *o) {
   if (cli_out_named(o, "latents", ".npy")) return 2;
   for (int i = 0; !o->out && !o->to_stdout && !o->outdir && i < o->ninputs; i++)
     if (strcmp(o->inputs[i], "-")) return cli_usage("latents needs -o OUT.npy, -O DIR or -c"); /* stdin's go to stdout */
-  if (!o->out || !strcmp(o->out, "-") || o->to_stdout) return batch_run(o, latents_one, wlc_exts, !o->out && !o->to_stdout);
+  /* -o OUT.npy of several inputs or a folder's: one stacked array */
+  const int stack = o->out && strcmp(o->out, "-") && !o->to_stdout && (o->ninputs > 1 || o->recurse);
+  if (o->detail && (o->ninputs > 1 || o->recurse))
+    return cli_usage("--detail writes one file's detail layer: give one input");
+  if (o->detail && o->out && (!strcmp(o->detail, o->out) || cli_same_file(o->detail, o->out)))
+    return cli_usage("--detail %s: the same file as -o", o->detail);
+  if (stack && o->manifest) return cli_usage("--manifest records one output per input: not with -o %s stacking them", o->out);
+  if (!stack) return batch_run(o, latents_one, wlc_exts, !o->out && !o->to_stdout);
+  if (cli_skip(o, o->out)) return 0;
   char **files;
   int n;
   if (batch_files(o, wlc_exts, &files, &n)) return 1;
-  const int rc = n > 1 ? stack_latents(o, files, n) : batch_run(o, latents_one, wlc_exts, 1);
+  const int rc = n ? stack_latents(o, files, n) : cli_fail(o->inputs[0], "no .wlc file to stack into %s", o->out);
   for (int i = 0; i < n; i++) free(files[i]);
   free(files);
   return rc;

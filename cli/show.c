@@ -193,8 +193,11 @@ static int show_one(cli_opts *o, const char *in) {
   wl_info h, hd;
   wl_model *m;
   wl_image p = {0};
-  if (cli_open_wlc(o, in, &buf, &len, &h, &m)) return 1;
   char *out = cli_output_path(o, in, o->diff ? ".diff.png" : o->spectrogram ? ".spectrogram.png" : ".latents.png");
+  if (cli_skip(o, out) || cli_open_wlc(o, in, &buf, &len, &h, &m)) {
+    free(out);
+    return !o->skipped;
+  }
   int e = 0, rc = out ? 0 : cli_fail(in, "out of memory");
   if (!rc && o->diff && o->spectrogram) rc = cli_fail(in, "--diff or --spectrogram, not both");
   else if (!rc && o->diff) rc = diff_picture(o, in, m, buf, len, &p);

@@ -27,7 +27,7 @@ const char *wl_strerror(int err) {
   case WL_ERR_TRUNCATED: return "truncated data";
   case WL_ERR_CORRUPT: return "corrupt data";
   case WL_ERR_CRC: return "checksum mismatch (corrupt data)";
-  case WL_ERR_LIMIT: return "dimensions over the supported limits";
+  case WL_ERR_LIMIT: return "dimensions outside the supported limits";
   case WL_ERR_MODEL: return "invalid model file";
   case WL_ERR_MISMATCH: return "file was encoded with a different model";
   case WL_ERR_NUMERIC: return "numerical failure";

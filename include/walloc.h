@@ -76,7 +76,7 @@ enum {
   WL_ERR_TRUNCATED = -5, /* data ends early */
   WL_ERR_CORRUPT = -6,   /* a field or stream is invalid */
   WL_ERR_CRC = -7,       /* checksum mismatch */
-  WL_ERR_LIMIT = -8,     /* dimensions or counts over the documented limits */
+  WL_ERR_LIMIT = -8,     /* dimensions or counts outside the documented limits */
   WL_ERR_MODEL = -9,     /* model file is invalid */
   WL_ERR_MISMATCH = -10, /* file was made with a different model, or shapes differ */
   WL_ERR_NUMERIC = -11,  /* numerical failure (eigen-solver, empty training set) */

@@ -188,6 +188,34 @@ def main():
         rc, _, err = run("latents", "-f", "-r", "-o", T("bad.npy"), T("st"))
         assert rc == 1 and "h.wlc" in err and "one model and size" in err and not os.path.exists(T("bad.npy")), (rc, err)
 
+    @test("batch: latents -r of a folder of one file still stacks, (1, K, h, w) and a mask; of none fails")
+    def _():
+        os.makedirs(T("st1"))
+        shutil.copy(T("st", "g0.wlc"), T("st1", "g0.wlc"))
+        rc, _, err = run("latents", "-r", "-o", T("one1.npy"), T("st1"))
+        assert rc == 0 and np.load(T("one1.npy")).shape == (1, 12, 32, 32), (rc, err)
+        assert np.load(T("one1.mask.npy")).tolist() == [[True] * 3 + [False] * 9]
+        os.makedirs(T("st0"))
+        rc, _, err = run("latents", "-r", "-o", T("none.npy"), T("st0"))
+        assert rc == 1 and "no .wlc file" in err and not os.path.exists(T("none.npy")), (rc, err)
+
+    @test("batch: latents and show --skip-existing leave done outputs (a rerun exits 0); --detail of several inputs, "
+          "--detail on -o's file and a stacked --manifest are usage errors")
+    def _():
+        for cmd in ("latents", "show"):
+            assert run(cmd, "-q", "-r", "-O", T("sk", cmd), T("st"))[0] == 0
+            rc, _, err = run(cmd, "--skip-existing", "-r", "-O", T("sk", cmd), T("st"))
+            assert rc == 0 and "4 file(s): 0 done, 0 failed, 4 skipped" in err, (cmd, rc, err)
+        q60 = T("q60.wlc")
+        assert run("encode", "-q", "-Q", "60", T("in", "a", "garden-rgb8.png"), "-o", q60)[0] == 0
+        for args in (["--detail", T("d.npy"), "-r", "-O", T("dd"), T("st")],
+                     ["--detail", T("d.npy"), q60, q60, "-o", T("dd.npy")],
+                     ["--detail", T("same.npy"), q60, "-o", T("same.npy")],
+                     ["-r", "-o", T("sm.npy"), "--manifest", T("sm.jsonl"), T("st")]):
+            rc, _, err = run("latents", *args)
+            assert rc == 2 and not os.listdir(TMPDIR.name).count("same.npy"), (args, rc, err)
+            assert not any(os.path.exists(T(n)) for n in ("d.npy", "dd", "dd.npy", "sm.npy", "sm.jsonl")), args
+
     @test("batch: a directory without -r, and bad -j/--shard values, are refused")
     def _():
         rc, _, err = run("encode", "-O", T("x"), src)

@@ -256,7 +256,8 @@ def mono_wav(path):
 
 
 @test("python: errors name the file and both models (the CLI's words), a model not built in, the channel counts "
-      "(and the transpose of an (H, W, C) array), audio given to image functions, and an empty image")
+      "(and the transpose of an (H, W, C) array), audio given to image functions, an empty image and a quality "
+      "outside 0 .. 100 or not whole")
 def _():
     for kind in ("size", "bpp", "psnr"):
         try:
@@ -264,6 +265,8 @@ def _():
             assert False, kind
         except ValueError as e:
             assert kind in str(e) and "above 0" in str(e), str(e)
+    for q in (50.7, True, 101, -1):  # the CLI's -Q range: whole numbers 0 .. 100
+        raises(lambda: walloc.encode(np.zeros((3, 8, 8), np.uint8), "rgb", quality=q), ValueError, "whole number")
     try:
         walloc.dequantise(np.zeros((32, 4, 4), np.int16), "gray")
         assert False, "32 channels for gray's K"

@@ -16,6 +16,7 @@ Idle OpenMP threads sleep (OMP_WAIT_POLICY=passive) unless the environment says 
 import ctypes
 import ctypes.util
 import errno
+import numbers
 import os
 
 import numpy as np
@@ -296,13 +297,15 @@ def encode(image, model, keep=0, refine=0, quality=None, step=0, size=None, bpp=
         a = a[None]
     if a.ndim != 3 or a.dtype not in (np.uint8, np.uint16):
         raise ValueError("image: uint8 or uint16, shape (C, H, W) or (H, W); got %s %s" % (a.dtype, a.shape))
-    if not a.size:  # the library would call it over its limits
+    if not a.size:  # the library would call it outside its limits
         raise ValueError("empty image: shape %s (every size at least 1)" % (np.shape(image),))
     _check_fits(a.shape, m)
     planes = np.ascontiguousarray(a, np.float32)
     img = _Image(a.shape[0], a.shape[1], a.shape[2], 8 * a.itemsize, planes.ctypes.data_as(_f32p), None)
     out, n, opts = _u8p(), _size(), _Opts(keep, 0, refine, step)
     if quality is not None:
+        if isinstance(quality, bool) or not isinstance(quality, numbers.Integral) or not 0 <= quality <= 100:
+            raise ValueError("quality: a whole number from 0 to 100, got %r" % (quality,))
         _check(_lib.wl_quality_opts_depth(m._h, 8 * a.itemsize, int(quality), ctypes.byref(opts)))
     opts.fastread = int(bool(fast_read))
     if targets:
