@@ -231,13 +231,43 @@ static int decode_plain(const uint8_t *buf, size_t len, wl_image *img) {
   return rc;
 }
 
+/* Palette images: libpng gives each pixel's index (png_set_packing: a byte each), expanded here
+ * by pal_row to RGB, or RGBA with tRNS: libpng's own expansion reads an index past the palette
+ * as black without a word, where the PNG specification makes it an error. */
+typedef struct {
+  png_colorp plte;
+  png_bytep trans; /* NULL: no tRNS */
+  int nplte, ntrans;
+} pal;
+
+/* The palette of a palette image into *p; returns its samples a pixel (3, or 4 with tRNS), 0 for
+ * other colour types. */
+static int pal_get(png_structp png, png_infop info, pal *p) {
+  memset(p, 0, sizeof *p);
+  if (png_get_color_type(png, info) != PNG_COLOR_TYPE_PALETTE) return 0;
+  png_get_PLTE(png, info, &p->plte, &p->nplte);
+  if (png_get_valid(png, info, PNG_INFO_tRNS)) png_get_tRNS(png, info, &p->trans, &p->ntrans, NULL);
+  return p->trans ? 4 : 3;
+}
+
+/* Row `in` of W indices into `out`, n samples a pixel; an index past the palette is an error. */
+static void pal_row(png_structp png, const pal *p, const png_byte *in, png_byte *out, size_t W, int n) {
+  for (size_t j = 0; j < W; j++) {
+    const int i = in[j];
+    if (i >= p->nplte) png_error(png, "a palette index past the palette");
+    png_byte *o = out + j * (size_t)n;
+    o[0] = p->plte[i].red, o[1] = p->plte[i].green, o[2] = p->plte[i].blue;
+    if (n == 4) o[3] = i < p->ntrans ? p->trans[i] : 255;
+  }
+}
+
 /* libpng's transforms to 8 or 16-bit gray or RGB samples, with alpha from an alpha channel or
- * tRNS, after png_read_info; returns the interlace passes. */
+ * tRNS, or to palette indices (pal_row), after png_read_info; returns the interlace passes. */
 static int expand(png_structp png, png_infop info) {
   const int type = png_get_color_type(png, info), depth = png_get_bit_depth(png, info);
-  if (type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
+  if (type == PNG_COLOR_TYPE_PALETTE) png_set_packing(png);
   if (type == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
-  if (png_get_valid(png, info, PNG_INFO_tRNS)) png_set_tRNS_to_alpha(png);
+  if (type != PNG_COLOR_TYPE_PALETTE && png_get_valid(png, info, PNG_INFO_tRNS)) png_set_tRNS_to_alpha(png);
   const int passes = png_set_interlace_handling(png);
   png_read_update_info(png, info);
   return passes;
@@ -250,11 +280,12 @@ static int decode_libpng(const uint8_t *buf, size_t len, wl_image *img, const ch
   png_infop info = png ? png_create_info_struct(png) : NULL;
   png_bytep *volatile rows = NULL;
   png_bytep volatile pixels = NULL;
+  png_bytep volatile ex = NULL; /* a palette row expanded */
   memset(img, 0, sizeof *img);
   *why = "out of memory";
   if (!info) { png_destroy_read_struct(&png, NULL, NULL); return -1; }
   if (setjmp(png_jmpbuf(png))) {
-    free(rows); free(pixels);
+    free(rows); free(pixels); free(ex);
     wl_image_release(img);
     png_destroy_read_struct(&png, &info, NULL);
     return -1;
@@ -265,21 +296,27 @@ static int decode_libpng(const uint8_t *buf, size_t len, wl_image *img, const ch
   png_uint_32 W = png_get_image_width(png, info), H = png_get_image_height(png, info);
   if ((uint64_t)W * H > WL_MAX_PIXELS) { *why = "dimensions over the limit (64 Mpixel)"; png_longjmp(png, 1); }
   const int passes = expand(png, info);
-  const int n = png_get_channels(png, info), bytes = png_get_bit_depth(png, info) == 16 ? 2 : 1;
+  pal p;
+  const int pn = pal_get(png, info, &p), n = pn ? pn : png_get_channels(png, info);
+  const int bytes = png_get_bit_depth(png, info) == 16 ? 2 : 1;
   const size_t rowbytes = png_get_rowbytes(png, info), nrows = passes > 1 ? H : 1; /* interlaced: all rows */
   pixels = malloc(rowbytes * nrows);
   rows = malloc(sizeof(png_bytep) * nrows);
-  if (!pixels || !rows || wl_image_alloc(img, n >= 3 ? 3 : 1, (int)H, (int)W, 8 * bytes, n == 2 || n == 4))
+  if (pn) ex = malloc((size_t)W * 4);
+  if (!pixels || !rows || (pn && !ex) ||
+      wl_image_alloc(img, n >= 3 ? 3 : 1, (int)H, (int)W, 8 * bytes, n == 2 || n == 4))
     png_longjmp(png, 1);
   for (size_t r = 0; r < nrows; r++) rows[r] = pixels + r * rowbytes;
   *why = "truncated or corrupt PNG";
   if (passes > 1) png_read_image(png, rows);
   for (png_uint_32 r = 0; r < H; r++) {
     if (passes == 1) png_read_row(png, rows[0], NULL);
-    deinterleave_row(rows[passes > 1 ? r : 0], r, n, bytes, img);
+    const png_byte *row = rows[passes > 1 ? r : 0];
+    if (pn) pal_row(png, &p, row, ex, W, pn);
+    deinterleave_row(pn ? ex : row, r, n, bytes, img);
   }
   png_read_end(png, NULL);
-  free(rows); free(pixels);
+  free(rows); free(pixels); free(ex);
   png_destroy_read_struct(&png, &info, NULL);
   return 0;
 }
@@ -300,7 +337,9 @@ struct png_reader {
   void *user;
   wl_image shape;                /* planes NULL */
   int n, bytes, next;            /* n samples of `bytes` a pixel; next: the next row */
-  png_bytep row;
+  png_bytep row, ex;             /* ex: a palette row expanded (pal_row) */
+  pal p;
+  int pn;                        /* samples a pixel of a palette image, or 0 */
   const char *why; /* libpng's error pointer */
   char reason[64]; /* an unknown critical chunk's message */
 };
@@ -331,6 +370,7 @@ void png_reader_free(png_reader *pr) {
   if (!pr) return;
   png_destroy_read_struct(&pr->png, &pr->info, NULL);
   free(pr->row);
+  free(pr->ex);
   free(pr);
 }
 
@@ -356,11 +396,13 @@ int png_reader_open(png_reader **out, png_source src, void *user, wl_image *shap
     pr->why = "an interlaced PNG cannot be read a row at a time (save it without interlacing)";
     png_longjmp(pr->png, 1);
   }
-  pr->n = png_get_channels(pr->png, pr->info);
+  pr->pn = pal_get(pr->png, pr->info, &pr->p);
+  pr->n = pr->pn ? pr->pn : png_get_channels(pr->png, pr->info);
   pr->bytes = png_get_bit_depth(pr->png, pr->info) == 16 ? 2 : 1;
   pr->shape = (wl_image){pr->n >= 3 ? 3 : 1, (int)png_get_image_height(pr->png, pr->info),
                          (int)png_get_image_width(pr->png, pr->info), 8 * pr->bytes, NULL, NULL};
-  if (!(pr->row = malloc(png_get_rowbytes(pr->png, pr->info)))) png_longjmp(pr->png, 1);
+  if (!(pr->row = malloc(png_get_rowbytes(pr->png, pr->info))) || (pr->pn && !(pr->ex = malloc((size_t)pr->shape.width * 4))))
+    png_longjmp(pr->png, 1);
   *shape = pr->shape;
   *alpha = pr->n == 2 || pr->n == 4;
   *out = pr;
@@ -376,7 +418,8 @@ int png_reader_rows(png_reader *pr, int n, float *planes, const char **why) {
   if (setjmp(png_jmpbuf(pr->png))) return *why = reader_why(pr), -1;
   for (int r = 0; r < n; r++, pr->next++) {
     png_read_row(pr->png, pr->row, NULL);
-    deinterleave_row(pr->row, (size_t)r, pr->n, pr->bytes, &img);
+    if (pr->pn) pal_row(pr->png, &pr->p, pr->row, pr->ex, (size_t)img.width, pr->pn);
+    deinterleave_row(pr->pn ? pr->ex : pr->row, (size_t)r, pr->n, pr->bytes, &img);
   }
   return 0;
 }

@@ -126,6 +126,36 @@ def _():
         assert run("encode", "-c", f)[0] == 0, f
 
 
+@test("palette PNGs of 1, 2, 4 and 8 bits, with and without tRNS, read as their palette's RGB (encode equals the "
+      ".npy of PIL's RGB) and alpha (exact); an index past the palette is refused by both readers, file and pipe")
+def _():
+    a = photo(23, 31, 3, 8, 5).astype(np.uint8)
+    for bits, colours in ((1, 2), (2, 4), (4, 11), (8, 200)):
+        for trns in (False, True):
+            im = Image.fromarray(a, "RGB").quantize(colours)
+            png, npy = T("pal%d%d.png" % (bits, trns)), T("pal%d%d.npy" % (bits, trns))
+            im.save(png, bits=bits, **({"transparency": bytes(range(0, 250, 37))[:colours]} if trns else {}))
+            rgba = np.asarray(Image.open(png).convert("RGBA"))
+            np.save(npy, np.ascontiguousarray(rgba[:, :, :3].transpose(2, 0, 1)))
+            rc1, enc, err1 = run("encode", "-c", png)
+            rc2, ref, err2 = run("encode", "-c", npy)
+            assert rc1 == 0 and rc2 == 0 and paths(png)[png] == "libpng", err1 + err2
+            if not trns:
+                assert enc == ref, "%d bits: .wlc differs from the .npy's" % bits
+                continue
+            open(T("pal.wlc"), "wb").write(enc)
+            assert run("decode", "-f", T("pal.wlc"), "-o", T("pal.npy"))[0] == 0
+            assert np.array_equal(np.load(T("pal.npy"))[-1], rgba[:, :, 3]), "%d bits: alpha differs" % bits
+    crit = lambda t, d: struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))  # noqa: E731
+    idx = zlib.compress(b"".join(b"\0" + bytes([0, 1, 2, 3]) for _ in range(3)))  # 3 past a palette of 3
+    body = b"\x89PNG\r\n\x1a\n" + crit(b"IHDR", struct.pack(">IIBBBBB", 4, 3, 8, 3, 0, 0, 0)) + \
+        crit(b"PLTE", bytes(range(9))) + crit(b"IDAT", idx) + crit(b"IEND", b"")
+    open(T("index.png"), "wb").write(body)
+    fails_cleanly(["encode", T("index.png")], T("x.wlc"), has=("palette index past the palette",))
+    fails_cleanly(["encode", "-"], T("x.wlc"), stdin=body, has=("palette index past the palette",))
+    assert paths(T("index.png"))[T("index.png")] == "error"
+
+
 @test("the PNG specification's refusals: an unknown critical chunk (before or after IDAT), data after the "
       "compressed image and more image data than the image holds, in a file the one-pass read takes and in an interlaced one libpng reads; file and pipe "
       "alike; the read by rows refuses them too")
