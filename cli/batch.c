@@ -44,8 +44,20 @@ static int add(list *l, const char *in, const char *rel) {
 
 static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* The files under dir with one of exts, recursively, sorted; rel: their paths under root. */
-static int walk(list *l, const char *dir, size_t root, const char *const *exts) {
+/* A folder on the way down (walk), so that a link back up is not walked round and round. */
+typedef struct seen { dev_t dev; ino_t ino; const struct seen *up; } seen;
+
+/* The files under dir with one of exts, recursively, sorted; rel: their paths under root. A
+ * folder linked from below itself is left with a note. */
+static int walk(list *l, const char *dir, size_t root, const char *const *exts, const seen *up) {
+  struct stat ds;
+  if (stat(dir, &ds)) return cli_fail(dir, "cannot read: %s", strerror(errno));
+  for (const seen *a = up; a; a = a->up)
+    if (a->dev == ds.st_dev && a->ino == ds.st_ino) {
+      cli_note("walloc: %s: a link to a folder above it, not walked again", dir);
+      return 0;
+    }
+  const seen me = {ds.st_dev, ds.st_ino, up};
   DIR *d = opendir(dir);
   if (!d) return cli_fail(dir, "cannot read: %s", strerror(errno));
   list here = {0};
@@ -62,7 +74,7 @@ static int walk(list *l, const char *dir, size_t root, const char *const *exts) 
   for (int i = 0; !rc && i < here.n; i++) {
     struct stat st;
     if (stat(here.in[i], &st)) continue; /* a dangling link */
-    if (S_ISDIR(st.st_mode)) rc = walk(l, here.in[i], root, exts);
+    if (S_ISDIR(st.st_mode)) rc = walk(l, here.in[i], root, exts, &me);
     else if (io_ext_in(here.in[i], exts) && add(l, here.in[i], here.in[i] + root)) rc = cli_fail(dir, "out of memory");
   }
   for (int i = 0; i < here.n; i++) { free(here.in[i]); free(here.rel[i]); }
@@ -124,7 +136,7 @@ static void normal(const char *path, char *out) {
       if (o == out || o[-1] != '/') *o++ = '/';
       p++;
     } else if (p[0] == '.' && (p[1] == '/' || !p[1]) && (p == path || p[-1] == '/')) {
-      p += p[1] ? 2 : 1;
+      for (p++; *p == '/'; p++) {} /* with its slashes: .//data is data */
     } else {
       *o++ = *p++;
     }
@@ -133,29 +145,60 @@ static void normal(const char *path, char *out) {
   *o = 0;
 }
 
-/* --manifest resume: marks (done[i] = 1) the inputs the manifest records as coded whose output
- * is still there, the paths compared as normal() spells them (data/ and data name one folder). */
+/* path from the root (the working folder's joined to a relative one), as normal() spells it,
+ * without its extension where ext is 0 (malloc'd; NULL: no memory). */
+static char *key_of(const char *path, int ext) {
+  char cwd[PATH_MAX], *abs = NULL;
+  if (path && path[0] != '/' && getcwd(cwd, sizeof cwd)) abs = io_join(cwd, path);
+  else if (path) abs = strdup(path);
+  char *stem = abs && !ext ? io_replace_ext(abs, "") : abs, *s = stem ? malloc(strlen(stem) + 1) : NULL;
+  if (s) normal(stem, s);
+  if (stem != abs) free(stem);
+  free(abs);
+  return s;
+}
+static char *stem_of(const char *path) { return key_of(path, 0); }
+
+/* The stem of the output of input i (-O DIR: DIR/its path under its folder; -o; else beside
+ * it), without the extension, which decode picks by content (malloc'd; NULL: no memory). */
+static char *out_stem(const cli_opts *o, const list *l, int i) {
+  char *out = o->outdir ? io_join(o->outdir, l->rel[i]) : strdup(o->out ? o->out : l->in[i]), *s = stem_of(out);
+  free(out);
+  return s;
+}
+
+/* --manifest resume: marks (done[i] = 1) the inputs the manifest records as coded to the output
+ * this run would write (an earlier run's -O elsewhere does not count), still there; the paths
+ * compared from the root as normal() spells them (data/, ./data and $PWD/data name one folder). */
 static int manifest_done(const cli_opts *o, const list *l, char *done) {
   FILE *f = fopen(o->manifest, "r");
   if (!f) return errno == ENOENT ? 0 : cli_fail(o->manifest, "cannot read: %s", strerror(errno));
-  char *line = NULL, in[4096], out[4096], status[16], *mine = NULL, rec[4096];
-  size_t cap = 0, most = 0;
-  for (int i = 0; i < l->n; i++) most = strlen(l->in[i]) > most ? strlen(l->in[i]) : most;
-  if (!(mine = malloc(most + 1))) { fclose(f); return cli_fail(o->manifest, "out of memory"); }
-  while (getline(&line, &cap, f) > 0) {
+  char *line = NULL, in[4096], out[4096], status[16], **mine = calloc((size_t)l->n + 1, sizeof *mine);
+  size_t cap = 0;
+  int rc = mine ? 0 : cli_fail(o->manifest, "out of memory");
+  for (int i = 0; !rc && i < l->n; i++)
+    if (!(mine[i] = key_of(l->in[i], 1))) rc = cli_fail(o->manifest, "out of memory");
+  while (!rc && getline(&line, &cap, f) > 0) {
     if (json_field(line, "input", in, sizeof in) || json_field(line, "output", out, sizeof out) ||
         json_field(line, "status", status, sizeof status) || strcmp(status, "done") || access(out, F_OK))
       continue;
-    normal(in, rec);
-    for (int i = 0; i < l->n; i++) {
-      normal(l->in[i], mine);
-      if (!strcmp(mine, rec)) done[i] = 1;
+    char *rec = key_of(in, 1);
+    for (int i = 0; !rc && rec && i < l->n; i++) {
+      if (strcmp(mine[i], rec)) continue;
+      char *a = out_stem(o, l, i), *b = stem_of(out);
+      if (!a || !b) rc = cli_fail(o->manifest, "out of memory");
+      else if (!strcmp(a, b)) done[i] = 1;
+      free(a);
+      free(b);
     }
+    if (!rec) rc = cli_fail(o->manifest, "out of memory");
+    free(rec);
   }
+  for (int i = 0; mine && i < l->n; i++) free(mine[i]);
   free(mine);
   free(line);
   fclose(f);
-  return 0;
+  return rc;
 }
 
 static double now(void) {
@@ -275,14 +318,8 @@ static int by_stem(const void *a, const void *b) { return strcmp(((const named *
 static int clash(const cli_opts *o, const list *l) {
   named *s = calloc((size_t)l->n, sizeof *s);
   int rc = s ? 0 : cli_fail("walloc", "out of memory");
-  for (int i = 0; !rc && i < l->n; i++) {
-    char *out = o->outdir ? io_join(o->outdir, l->rel[i]) : strdup(l->in[i]), *stem = out ? io_replace_ext(out, "") : NULL;
-    s[i] = (named){stem ? malloc(strlen(stem) + 1) : NULL, i};
-    if (s[i].stem) normal(stem, s[i].stem);
-    else rc = cli_fail("walloc", "out of memory");
-    free(out);
-    free(stem);
-  }
+  for (int i = 0; !rc && i < l->n; i++)
+    if (!(s[i] = (named){out_stem(o, l, i), i}).stem) rc = cli_fail("walloc", "out of memory");
   if (!rc) qsort(s, (size_t)l->n, sizeof *s, by_stem);
   for (int k = 1; !rc && k < l->n; k++)
     if (!strcmp(s[k - 1].stem, s[k].stem)) {
@@ -327,7 +364,7 @@ static int collect(cli_opts *o, const char *const *exts, list *out) {
       if (!dir) { rc = cli_fail(in, "out of memory"); break; }
       size_t root = strlen(dir);
       while (root > 1 && dir[root - 1] == '/') dir[--root] = 0;
-      rc = walk(&l, dir, root + (dir[root - 1] != '/'), exts);
+      rc = walk(&l, dir, root + (dir[root - 1] != '/'), exts, NULL);
       free(dir);
     } else {
       const char *base = strrchr(in, '/');

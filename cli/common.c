@@ -44,9 +44,25 @@ int cli_usage(const char *fmt, ...) {
   return 2;
 }
 
+/* The bytes of the valid UTF-8 character at s (RFC 3629: no overlong forms, no surrogates, at
+ * most U+10FFFF), or 0. */
+static int utf8_length(const unsigned char *s) {
+  const int n = s[0] < 0x80 ? 1 : s[0] < 0xc2 ? 0 : s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : s[0] < 0xf5 ? 4 : 0;
+  const unsigned lo = s[0] == 0xe0 ? 0xa0 : s[0] == 0xf0 ? 0x90 : 0x80, hi = s[0] == 0xed ? 0x9f : s[0] == 0xf4 ? 0x8f : 0xbf;
+  for (int k = 1; k < n; k++)
+    if (s[k] < (k == 1 ? lo : 0x80) || s[k] > (k == 1 ? hi : 0xbf)) return 0;
+  return n;
+}
+
 void cli_json_string(FILE *f, const char *s) {
   fputc('"', f);
-  for (; *s; s++) fprintf(f, (*s == '"' || *s == '\\') ? "\\%c" : (unsigned char)*s < 0x20 ? "\\u%04x" : "%c", *s);
+  for (const unsigned char *p = (const unsigned char *)s; *p;) {
+    const int n = utf8_length(p);
+    if (!n) fprintf(f, "\\udc%02x", *p++); /* a byte of no character: Python's surrogateescape */
+    else if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p++);
+    else if (*p < 0x20) fprintf(f, "\\u%04x", *p++);
+    else for (int k = 0; k < n; k++) fputc(*p++, f);
+  }
   fputc('"', f);
 }
 

@@ -106,6 +106,31 @@ def main():
             rc, _, err = run("encode", "-r", "-O", T("man") + "/", "--manifest", T("m.jsonl"), spelled)
             assert rc == 0 and "0 done, 0 failed, 4 skipped" in err, (spelled, rc, err)
 
+    @test("batch: a --manifest rerun into another -O codes every file again; .//in names in; a name that is not "
+          "UTF-8 is escaped (valid JSON, Python's surrogateescape) and resumes; a link to a folder above is walked once")
+    def _():
+        import json
+        rc, _, err = run("encode", "-r", "-O", T("man2"), "--manifest", T("m.jsonl"), src)
+        assert rc == 0 and "4 file(s): 4 done" in err and len(tree(T("man2"))) == 4, (rc, err)
+        here = os.getcwd()
+        os.chdir(TMPDIR.name)
+        try:
+            rc, _, err = run("encode", "-r", "-O", T("man2"), "--manifest", T("m.jsonl"), ".//in")
+        finally:
+            os.chdir(here)
+        assert rc == 0 and "0 done, 0 failed, 4 skipped" in err, (rc, err)
+        odd = os.path.join(os.fsencode(T("odd")), b"d\xff\xe9.npy")
+        os.makedirs(T("odd", "a"))
+        with open(odd, "wb") as f:  # 64 x 64: no small-image note, which names the file
+            np.save(f, np.random.default_rng(1).integers(0, 256, (64, 64), dtype=np.uint8))
+        os.symlink("..", T("odd", "a", "up"))
+        for attempt in range(2):
+            rc, _, err = run("encode", "-m", "gray", "-r", "-O", T("oddout"), "--manifest", T("odd.jsonl"), T("odd"))
+            assert rc == 0 and ("1 done" if attempt == 0 else "1 skipped") in err, (attempt, rc, err)
+            assert "a link to a folder above it" in err, err
+        rec = [json.loads(x) for x in open(T("odd.jsonl"), "rb")]
+        assert len(rec) == 1 and os.fsencode(rec[0]["input"]) == odd and os.path.exists(os.fsencode(rec[0]["output"]))
+
     @test("batch: a parent killed with SIGTERM takes its -j workers along; the manifest then holds every output "
           "and a rerun resumes")
     def _():
