@@ -426,8 +426,14 @@ int batch_run(cli_opts *o, int (*one)(cli_opts *, const char *), const char *con
       io_release();
     }
   if (rc != 2 && batch && o->verbosity > 0 && (o->verbosity > 1 || !isatty(2)))
-    fprintf(stderr, "walloc: %d file(s): %d done, %d failed, %d skipped; %lld bytes in, %lld out (%.2f:1), %.1f s\n",
-            t.done + resumed, t.ok, t.failed, t.skipped, t.in, t.out, t.out ? (double)t.in / t.out : 0.0, now() - t.t0);
+  {
+    /* the larger to the smaller (encode: in to out; decode: out to in); none without bytes out
+     * (info, everything skipped or failed) */
+    char ratio[32] = "";
+    if (t.out && t.in) snprintf(ratio, sizeof ratio, " (%.2f:1)", t.in > t.out ? (double)t.in / t.out : (double)t.out / t.in);
+    fprintf(stderr, "walloc: %d file(s): %d done, %d failed, %d skipped; %lld bytes in, %lld out%s, %.1f s\n",
+            t.done + resumed, t.ok, t.failed, t.skipped, t.in, t.out, ratio, now() - t.t0);
+  }
   if (t.manifest && fclose(t.manifest)) rc = cli_fail(o->manifest, "cannot write: %s", strerror(errno));
   list_free(&l);
   free(o->last_out);

@@ -115,6 +115,9 @@ int cli_out_open(const cli_opts *o, const char *path, io_output *w) {
     return cli_fail("stdout", "refusing to write binary data to a terminal (use -f or -o)");
   if (o->input && cli_same_file(path, o->input)) /* -f would replace what was read */
     return cli_fail(path, "is the input %s (give another output)", o->input);
+  struct stat st;
+  if (strcmp(path, "-") && !stat(path, &st) && S_ISDIR(st.st_mode))
+    return cli_fail(path, "is a folder (name a file, or give -O %s for outputs in it)", path);
   if (io_out_open(w, path, o->force))
     return errno == EEXIST ? cli_fail(path, "already exists (use -f to overwrite)")
                            : cli_fail(cli_out_name(path), "cannot write: %s", strerror(errno));

@@ -239,7 +239,7 @@ static int parse(int argc, char **argv, cli_opts *o) {
       const int t = a[2] == 'b' ? WL_TARGET_BPP : a[2] == 'p' ? WL_TARGET_PSNR : a[2] == 'k' ? WL_TARGET_KBPS
                     : a[3] == 'i' ? WL_TARGET_BYTES : WL_TARGET_SNR;
       const double x = v ? strtod(v, &end) : 0,
-                   most = t == WL_TARGET_BYTES ? 1e15 : t == WL_TARGET_BPP ? 64 : t == WL_TARGET_KBPS ? 1e5 : 200;
+                   most = t == WL_TARGET_BYTES ? 1e15 : t == WL_TARGET_BPP ? 256 : t == WL_TARGET_KBPS ? 1e5 : 200;
       bad = !v || !*v || *end || !(x > 0 && x <= most) || (t == WL_TARGET_BYTES && x != (double)(long long)x);
       snprintf(wanted, sizeof wanted, "a %s above 0, at most %g", t == WL_TARGET_BYTES ? "whole number" : "number", most);
       if (o->target) return cli_usage("give one of --size, --bpp, --psnr, --kbps and --snr ('%s' is a second)", a);

@@ -93,7 +93,9 @@ static const char *parse_dict(cursor *c, npy_dict *h) {
 /* Checks the parsed header against what walloc takes; sets C, H, W and the sample size. */
 static int check_header(const npy_dict *h, int64_t s[3], int *bytes, char *why) {
   const char *d = h->descr, *type = d[0] && strchr("|<>=", d[0]) ? d + 1 : d; /* byte order: moot for u1 */
-  *bytes = !strcmp(type, "u1") ? 1 : !strcmp(d, "<u2") ? 2 : 0;
+  /* '=u2' and 'u2' are native order: little-endian here */
+  const int native_le = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && (!strcmp(d, "=u2") || !strcmp(d, "u2"));
+  *bytes = !strcmp(type, "u1") ? 1 : !strcmp(d, "<u2") || native_le ? 2 : 0;
   if (!*bytes && !strcmp(d, ">u2"))
     snprintf(why, NPY_WHY, "big-endian dtype '>u2' (save little-endian: a.astype('<u2'))");
   else if (!*bytes)
@@ -108,7 +110,8 @@ static int check_header(const npy_dict *h, int64_t s[3], int *bytes, char *why) 
     s[2] = h->dims[h->ndim - 1];
     if (!s[0] || !s[1] || !s[2]) snprintf(why, NPY_WHY, "empty array (a dimension is 0)");
     else if (s[0] > WL_MAX_CHANNELS)
-      snprintf(why, NPY_WHY, "%lld channels; at most %d", (long long)s[0], WL_MAX_CHANNELS);
+      snprintf(why, NPY_WHY, "%lld channels; at most %d%s", (long long)s[0], WL_MAX_CHANNELS,
+               s[2] <= WL_MAX_CHANNELS ? " (channels last? walloc takes (C, H, W): a.transpose(2, 0, 1))" : "");
     else if (s[1] > WL_MAX_DIM || s[2] > WL_MAX_DIM) snprintf(why, NPY_WHY, "width or height over 65536");
     else return 0;
   }

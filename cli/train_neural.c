@@ -71,8 +71,12 @@ static int resume(wl_trainer *t, const char *path) {
   size_t len;
   if (io_read_all(path, &buf, &len)) return cli_fail(path, "cannot read checkpoint: %s", strerror(errno));
   int e = wl_trainer_resume(t, buf, len);
-  free(buf);
   const char *why = e == WL_ERR_MISMATCH ? wl_error_detail(e) : ""; /* the setting that differs */
+  wl_model *m = NULL;
+  if (e && e != WL_ERR_MISMATCH && !wl_model_load(&m, buf, len)) /* a finished model, not its checkpoint */
+    why = "a model, not a checkpoint (training writes its checkpoint beside the model, as MODEL.wlm.ckpt)";
+  wl_model_free(m);
+  free(buf);
   return e ? cli_fail(path, "cannot resume: %s", *why ? why : cli_error(e)) : 0;
 }
 
@@ -138,6 +142,7 @@ int train_neural(cli_opts *o, const train_set *set) {
     sum_db += db; sum_bpp += bpp; nsum++;
     const double tnow = now();
     if (tnow - window_t > 2.0) { rate = (double)(step - window_s) / (tnow - window_t); window_t = tnow; window_s = step; }
+    else if (window_s == first && tnow > start) rate = (double)(step - first) / (tnow - start); /* the first 2 s */
     if (nval && (step % o->val_every == 0 || step == o->steps)) {
       if ((e = validate(t, &val, keep, vpsnr, vbpp))) { rc = cli_fail(o->val, "validation: %s", cli_error(e)); break; }
       have_val = 1;

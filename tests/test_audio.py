@@ -242,7 +242,7 @@ def _():
     rc, _, err = run("train", "--linear", "-o", T("mixed.wlm"), mixed)
     assert rc == 1 and "b.png" in err, err
     rc, _, err = run("train", "--crop", "1000", "-o", T("neural.wlm"), T("set2"))  # not a multiple of 2^8
-    assert rc == 1 and "crop" in err and not os.path.exists(T("neural.wlm")), err
+    assert rc == 2 and "crop" in err and not os.path.exists(T("neural.wlm")), err
     rc, _, err = run("train", "--val", os.path.join(TOP, "testdata", "images"), "-o", T("neural.wlm"), T("set2"))
     assert rc == 1 and "is an image" in err and not os.path.exists(T("neural.wlm")), err
     rc, _, err = run("train", "--linear", "-J", "11", "-o", T("j11.wlm"), T("set2"))

@@ -227,7 +227,7 @@ def _():
         rc, _, err = run(*args)
         assert rc == 2 and "Try 'walloc --help'" in err, (args, rc, err)
     assert not [f for f in os.listdir(tmp) if f.startswith("o")], os.listdir(tmp)
-    for args, says in ((["-Q", "101"], "a whole number from 0 to 100"), (["--bpp", "0"], "a number above 0, at most 64")):
+    for args, says in ((["-Q", "101"], "a whole number from 0 to 100"), (["--bpp", "0"], "a number above 0, at most 256")):
         rc, _, err = run("encode", *args, RGB, "-o", T("ob.wlc"))
         assert rc == 2 and says in err, (args, rc, err)
     for args, why in ((["encode", "--step", "100", "--dead-zone", "0.1", wav, "-o", T("z.wlc")], "images only"),

@@ -140,10 +140,20 @@ def _():
     same_as_png(png, np.ascontiguousarray(pngref.read(png)[0].transpose(2, 0, 1).astype(np.uint8)))
 
 
-@test("npy: (3, H, W) '<u2' and (H, W) uint8 equal the 16-bit RGB and gray PNGs")
+@test("npy: (3, H, W) '<u2' (and native '=u2') and (H, W) uint8 equal the 16-bit RGB and gray PNGs; a "
+      "channels-last array gets the transpose")
 def _():
     png = os.path.join(IMAGES, "storm-rgb16.png")
     same_as_png(png, np.ascontiguousarray(pngref.read(png)[0].transpose(2, 0, 1).astype("<u2")))
+    a = np.ascontiguousarray(pngref.read(png)[0].transpose(2, 0, 1).astype("<u2"))
+    with open(T("native.npy"), "wb") as f:  # np.save writes '<u2'; other writers say '=u2'
+        np.lib.format.write_array_header_1_0(f, {"descr": "=u2", "fortran_order": False, "shape": a.shape})
+        f.write(a.tobytes())
+    assert run("encode", "-c", T("native.npy"))[1] == run("encode", "-c", png)[1]
+    last = os.path.join(TMP, "last.npy")
+    np.save(last, np.zeros((40, 48, 3), np.uint8))
+    rc, _, err = run("encode", "-f", last, "-o", os.path.join(TMP, "last.wlc"))
+    assert rc == 1 and "a.transpose(2, 0, 1)" in err, err
     png = os.path.join(IMAGES, "storm-gray8-odd.png")
     same_as_png(png, pngref.read(png)[0][:, :, 0].astype(np.uint8))
 

@@ -160,4 +160,14 @@ def _():
         assert rc == 1 and "is the input" in err and open(args[-1], "rb").read() == before, (args, rc, err)
 
 
+@test("outputs: -o naming a folder says so (it said 'already exists (use -f ...)', and with -f 'Is a directory' "
+      "or 'Not a directory'), with and without -f and a trailing slash")
+def _():
+    os.makedirs(T("folder"))
+    for args in ([], ["-f"]):
+        for name in (T("folder"), T("folder") + "/"):
+            rc, _, err = run("encode", *args, RGB, "-o", name)
+            assert rc == 1 and "is a folder" in err and "-O" in err and os.listdir(T("folder")) == [], (args, name, err)
+
+
 sys.exit(finish())

@@ -70,10 +70,14 @@ def _():
     rc, _, e = run("train", "-o", MODEL, "--steps", "5", *SMALL, LEFT)
     assert rc == 1 and "already exists" in e, e
     other = os.path.join(TMP, "o.wlm")
-    rc, _, e = run("train", "-o", other, "--steps", "5", *SMALL, "--crop", "62", LEFT)
-    assert rc == 1 and "crop" in e and not os.path.exists(other), e
+    for bad, says in ((["--crop", "62"], "crop"), (["-J", "7"], "-J is at most 6"), (["-K", "300"], "wavelet bands"),
+                      (["--linear", "-J", "6"], "the PCA takes at most 4096")):  # usage errors: exit 2
+        rc, _, e = run("train", "-o", other, *(["--steps", "5"] if "--linear" not in bad else []), *bad, LEFT)
+        assert rc == 2 and says in e and not os.path.exists(other), (bad, e)
     rc, _, e = run("train", "-o", other, "--steps", "5", *SMALL, "-N", "8", "--resume", MODEL + ".ckpt", LEFT)
     assert rc == 1 and "cannot resume" in e and not os.path.exists(other), e
+    rc, _, e = run("train", "-o", other, "--steps", "5", *SMALL, "--resume", MODEL, LEFT)
+    assert rc == 1 and "a model, not a checkpoint" in e and not os.path.exists(other), e
     rc, _, e = run("train", "-o", other, "--lr", "-1", LEFT)
     assert rc == 2 and "--lr" in e, e
     rc, _, e = run("train", "-o", other, "--full", "1", LEFT)
