@@ -284,7 +284,7 @@ def encode(image, model, keep=0, refine=0, quality=None, step=0, size=None, bpp=
     """bytes of a .wlc of image: uint8 or uint16 (C, H, W), or (H, W) for one channel. Rate:
     keep and step, or quality (0..100), or one target: size (bytes), bpp, psnr (dB); see
     man walloc, RATE CONTROL. fast_read: latents coded for reading speed (walloc encode
-    --fast-read): read_latents about twice as fast, about 6% more latent bytes."""
+    --fast-read): read_latents 2.4 times as fast, about 6% more latent bytes."""
     m = model if isinstance(model, Model) else Model(model)
     targets = {k: v for k, v in (("size", size), ("bpp", bpp), ("psnr", psnr)) if v is not None}
     if len(targets) + (quality is not None) + bool(keep or step) > 1:
