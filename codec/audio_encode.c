@@ -68,6 +68,7 @@ struct wl_audio_encoder {
   size_t outlen, outcap;
   uint32_t crc;      /* of every byte given out */
   int state;         /* 0: nothing written yet, 1: coding, 2: finished, -1: failed */
+  int masks;         /* per-segment masks on chunks with a detail layer (wl_encode_opts.nomasks) */
 };
 
 void wl_audio_encoder_free(wl_audio_encoder *e) {
@@ -103,6 +104,7 @@ int wl_audio_encoder_new(wl_audio_encoder **ep, const wl_model *m, int channels,
   h.step = o ? o->step : 0;
   e->m = m;
   e->h = h;
+  e->masks = !(o && o->nomasks);
   e->cap = L + 2 * O + 1;
   const size_t P = (size_t)(L + 2 * O) >> h.J;
   e->bound = wle_bound(P, h.bits);
@@ -190,6 +192,7 @@ static int code_chunk(wl_audio_encoder *e, long n, int last) {
   wl_latent_shape(&s, h->J, &h->lat_h, &h->lat_w);
   if (h->fill) WL_TRY(code_envelope(e, n)); /* it reads win */
   WL_TRY(wl_analyse(e->m, &s, h->keep, e->q, &e->work));
+  if (h->has_detail && e->masks) WL_TRY(wl_mask_segments(e->m, e->q, h->keep, (long)h->lat_h * h->lat_w));
   WL_TRY(wl_code_channels(e->m, e->q, h, e->streams, e->bound));
   uint8_t *dstreams = NULL;
   wl_detail d = {0};

@@ -128,6 +128,9 @@ static inline float wl_dequant_q(const wl_model *m, int q) {
 /* q for y, from the model's thresholds (see bottleneck.c). wl_quantise_cells makes m->cell. */
 int16_t wl_quantise(const wl_model *m, float y);
 int wl_quantise_cells(wl_model *m);
+/* Per-segment channel masks of an audio chunk's latents q (keep, P), chosen by rate-distortion
+ * (segments.c): masked latents set to their channel's fill integer. 0 or WL_ERR_NOMEM. */
+int wl_mask_segments(const wl_model *m, int16_t *q, int keep, long P);
 #define WL_CELL_BITS 12
 double wl_dequantise_one(int q, double L, double s);
 double wl_probit(double p); /* Phi^-1(p), p in (0, 1), to about double precision */

@@ -183,7 +183,11 @@ typedef struct {
                    activity bucket, sent in the stream, in place of adaptive context models):
                    wl_latents and the entropy part of decoding take about half the time, for
                    files about 6% larger. Files so made need walloc 0.3 or later */
-  int reserved[4]; /* zero (WL_ERR_ARG otherwise): room for later fields, so that a program
+  int nomasks; /* audio: 1 sends every latent of the channels kept. 0 (the default): on chunks
+                  with a detail layer, each segment of 64 latent positions keeps the first
+                  channels that pay for their bits (D + lambda R), the rest at their fill's
+                  integer, left to the detail layer; the format is unchanged. Images ignore it */
+  int reserved[3]; /* zero (WL_ERR_ARG otherwise): room for later fields, so that a program
                       built with this header keeps working with later libraries */
 } wl_encode_opts;
 
