@@ -178,8 +178,9 @@ static int manifest_done(const cli_opts *o, const list *l, char *done) {
   int rc = mine ? 0 : cli_fail(o->manifest, "out of memory");
   for (int i = 0; !rc && i < l->n; i++)
     if (!(mine[i] = key_of(l->in[i], 1))) rc = cli_fail(o->manifest, "out of memory");
-  while (!rc && getline(&line, &cap, f) > 0) {
-    if (json_field(line, "input", in, sizeof in) || json_field(line, "output", out, sizeof out) ||
+  for (ssize_t n; !rc && (n = getline(&line, &cap, f)) > 0;) {
+    if (n < 2 || strcmp(line + n - 2, "}\n") || /* a line cut short (a full disk, a kill) records nothing */
+        json_field(line, "input", in, sizeof in) || json_field(line, "output", out, sizeof out) ||
         json_field(line, "status", status, sizeof status) || strcmp(status, "done") || access(out, F_OK))
       continue;
     char *rec = key_of(in, 1);
@@ -411,8 +412,10 @@ int batch_run(cli_opts *o, int (*one)(cli_opts *, const char *), const char *con
   if (!rc && to_files && !o->out && !o->to_stdout) rc = clash(o, &l);
   totals t = {.t0 = now(), .skipped = resumed};
   io_hold_commits(1); /* each output recorded (count) before a signal ends the run */
-  if (!rc && o->manifest && !(t.manifest = fopen(o->manifest, "a")))
+  if (!rc && o->manifest && !(t.manifest = fopen(o->manifest, "a+")))
     rc = cli_fail(o->manifest, "cannot write: %s", strerror(errno));
+  if (t.manifest && fseek(t.manifest, -1, SEEK_END) == 0 && fgetc(t.manifest) != '\n')
+    fputc('\n', t.manifest); /* after a line cut short, the next starts a line of its own */
   const int batch = l.n + resumed > 1 || o->recurse, progress = batch && o->verbosity > 0 && isatty(2);
   /* several files coded to files: as many at once as there are cores, each on one thread, unless
    * -j or -T says otherwise (one file's threads share their work less well: 11 photos of 1

@@ -130,6 +130,11 @@ def main():
             assert "a link to a folder above it" in err, err
         rec = [json.loads(x) for x in open(T("odd.jsonl"), "rb")]
         assert len(rec) == 1 and os.fsencode(rec[0]["input"]) == odd and os.path.exists(os.fsencode(rec[0]["output"]))
+        cut = open(T("odd.jsonl"), "rb").read()  # a line cut short (a full disk) records nothing
+        open(T("odd.jsonl"), "wb").write(cut[:cut.index(b'"in_bytes"')])
+        rc, _, err = run("encode", "-m", "gray", "-r", "-f", "-O", T("oddout"), "--manifest", T("odd.jsonl"), T("odd"))
+        lines = open(T("odd.jsonl"), "rb").read().split(b"\n")
+        assert rc == 0 and "1 done" in err and json.loads(lines[1])["status"] == "done", (rc, err, lines)
 
     @test("batch: a parent killed with SIGTERM takes its -j workers along; the manifest then holds every output "
           "and a rerun resumes")
