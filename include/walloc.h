@@ -301,7 +301,9 @@ WL_API void wl_audio_encoder_free(wl_audio_encoder *enc);
 /* Audio rate control (codec/search/audio_target.c): an audio stream cut to its first `keep`
  * latent channels (1 .. the stream's keep), in a malloc'd *out: byte for byte the stream that
  * encoding with that keep writes, as each channel's code depends only on the channels before it.
- * Encode once with every channel, then cut to any rate. */
+ * Encode once with every channel, then cut to any rate. A cut drops a detail layer: cut a stream
+ * with one only if it was encoded with nomasks, since its per-segment masks left to the layer
+ * what the latents do not carry (the cut decodes, with less). */
 WL_API int wl_audio_truncate(const uint8_t *buf, size_t len, int keep, uint8_t **out, size_t *outlen);
 /* The largest keep whose cut stream is at most `value` bytes (WL_TARGET_BYTES) or kbps
  * (WL_TARGET_KBPS, over the stream's duration). WL_ERR_ARG when even one channel is larger,

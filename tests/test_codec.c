@@ -262,7 +262,7 @@ static void test_threads(wl_model *m) {
            "in place");
   T_EXPECT(klen == elen && !memcmp(kept, eaten, klen), "in place changes the bytes");
   T_EXPECT(memcmp(before, pad.planes, plane), "in place left the planes untouched: it made a copy");
-  wl_encode_opts later = {.reserved[3] = 1};
+  wl_encode_opts later = {.reserved[2] = 1};
   uint8_t *none;
   T_EXPECT(wl_encode(m, &img, &later, &none, &n) == WL_ERR_ARG && !none, "reserved options accepted");
   const wl_encode_opts bad[] = {{.zone = 0.1f}, {.step = 300, .zone = 0.51f}, {.step = 300, .zone = -0.1f}};
