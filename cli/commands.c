@@ -161,7 +161,7 @@ static int encode_model(cli_opts *o, const char *in, int C, int audio, wl_model 
   if (o->keep > d->K) return cli_fail(in, "--keep %d is more than the model's %d channels", o->keep, d->K);
   if (o->refine && audio) return cli_fail(in, "--refine applies to images only");
   if (o->nofill && !audio) return cli_fail(in, "--no-fill applies to audio only");
-  if (o->nomasks && !audio) return cli_fail(in, "--no-masks applies to audio only");
+  if (o->masks && !audio) return cli_fail(in, "--masks applies to audio only");
   if (o->zone > 0 && audio) return cli_fail(in, "--dead-zone applies to images only");
   if (o->chunk && !audio) return cli_fail(in, "--chunk applies to audio only");
   if (audio && (o->target == WL_TARGET_BPP || o->target == WL_TARGET_PSNR))
@@ -332,7 +332,7 @@ static int audio_encoder(cli_opts *o, const char *in, const wl_audio *fmt, wl_mo
   eo.fastread = o->fastread;
   eo.chunk = o->chunk;
   eo.nofill = o->nofill;
-  eo.nomasks = o->nomasks;
+  eo.masks = o->masks;
   int err = wl_audio_encoder_new(e, *m, fmt->channels, fmt->rate, fmt->depth, &eo);
   if (err == WL_ERR_ARG && wl_audio_chunking(*m, o->chunk, &L, &O))
     return cli_fail(in, "--chunk %ld: must be a multiple of %d (2^J), at least %ld (the overlap) and at most %ld",
@@ -347,7 +347,7 @@ static int encode_audio_target(cli_opts *o, const char *in, snd_reader *r, wl_mo
   wl_audio a;
   char why[SND_WHY];
   uint8_t *b = NULL;
-  wl_encode_opts eo = {.chunk = o->chunk, .nofill = o->nofill, .nomasks = o->nomasks, .fastread = o->fastread}, chosen;
+  wl_encode_opts eo = {.chunk = o->chunk, .nofill = o->nofill, .masks = o->masks, .fastread = o->fastread}, chosen;
   if (snd_read_all(r, &a, why)) return cli_fail(in, "%s", why);
   *frames = a.frames;
   const int e = wl_encode_audio_target(m, &a, o->target, o->target_value, &eo, &chosen, &b, total);

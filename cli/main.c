@@ -98,8 +98,9 @@ static const char usage[] =
   "  --no-fill   encode audio without its band envelope (about 2 kbps for stereo music at\n"
   "              44.1 kHz): the decoder then neither fills bands the latents leave nearly empty\n"
   "              with noise of their energy nor tames bands that come out too loud\n"
-  "  --no-masks  encode audio sending every latent of the channels kept, without the masks\n"
-  "              per segment that leave what does not pay for its bits to the detail layer\n"
+  "  --masks     encode audio with a detail layer leaving to it, per segment, the latent\n"
+  "              channels that do not pay for their bits (a higher SNR for the bytes; -Q then\n"
+  "              is not monotone in size past K/8 channels)\n"
   "  --fast-read encode: latents coded for reading speed (walloc latents, the Python package,\n"
   "              decoding): static tables by context instead of adaptive models; read about\n"
   "              twice as fast, about 6% larger\n"
@@ -194,7 +195,7 @@ static const struct { const char *opt, *cmds; } scope[] = {
     {"-j", "EDLS"}, {"--manifest", "EDLS"}, {"-r", "EDILS"}, {"--shard", "EDILS"}, {"-m", "EDLVS"},
     {"-Q", "E"}, {"--quality", "E"}, {"--size", "E"}, {"--bpp", "E"}, {"--psnr", "E"}, {"--kbps", "E"},
     {"--snr", "E"}, {"--keep", "E"}, {"--step", "E"}, {"--dead-zone", "E"}, {"--refine", "E"},
-    {"--chunk", "E"}, {"--no-fill", "E"}, {"--no-masks", "E"}, {"--fast-read", "E"}, {"--json", "IV"}, {"--detail", "L"}, {"--diff", "S"},
+    {"--chunk", "E"}, {"--no-fill", "E"}, {"--masks", "E"}, {"--fast-read", "E"}, {"--json", "IV"}, {"--detail", "L"}, {"--diff", "S"},
     {"--spectrogram", "S"}, {"-J", "T"}, {"-K", "T"}, {"--bits", "T"}, {"--channels", "T"},
     {"--stride", "p"}, {"--gain", "T"}, {"--name", "T"}, {"-N", "n"}, {"-R", "n"}, {"--fine", "n"},
     {"--fine-blocks", "n"}, {"--crop", "n"}, {"--loss", "n"}, {"--quant", "n"}, {"--taps", "n"},
@@ -314,7 +315,7 @@ static int parse(int argc, char **argv, cli_opts *o) {
       else if (!strcmp(a, "--skip-existing")) o->skip_existing = 1;
       else if (!strcmp(a, "--linear")) o->linear = 1;
       else if (!strcmp(a, "--no-fill")) o->nofill = 1;
-      else if (!strcmp(a, "--no-masks")) o->nomasks = 1;
+      else if (!strcmp(a, "--masks")) o->masks = 1;
       else if (!strcmp(a, "--fast-read")) o->fastread = 1;
       else if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(usage, stdout); exit(0); }
       else if (a[0] == '-' && a[1]) return cli_usage("unknown option '%s'", a);

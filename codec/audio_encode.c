@@ -68,7 +68,7 @@ struct wl_audio_encoder {
   size_t outlen, outcap;
   uint32_t crc;      /* of every byte given out */
   int state;         /* 0: nothing written yet, 1: coding, 2: finished, -1: failed */
-  int masks;         /* per-segment masks on chunks with a detail layer (wl_encode_opts.nomasks) */
+  int masks;         /* per-segment masks on chunks with a detail layer (wl_encode_opts.masks) */
 };
 
 void wl_audio_encoder_free(wl_audio_encoder *e) {
@@ -104,7 +104,7 @@ int wl_audio_encoder_new(wl_audio_encoder **ep, const wl_model *m, int channels,
   h.step = o ? o->step : 0;
   e->m = m;
   e->h = h;
-  e->masks = !(o && o->nomasks);
+  e->masks = o && o->masks;
   e->cap = L + 2 * O + 1;
   const size_t P = (size_t)(L + 2 * O) >> h.J;
   e->bound = wle_bound(P, h.bits);

@@ -183,10 +183,12 @@ typedef struct {
                    activity bucket, sent in the stream, in place of adaptive context models):
                    wl_latents and the entropy part of decoding take about half the time, for
                    files about 6% larger. Files so made need walloc 0.3 or later */
-  int nomasks; /* audio: 1 sends every latent of the channels kept. 0 (the default): on chunks
-                  with a detail layer, each segment of 64 latent positions keeps the first
-                  channels that pay for their bits (D + lambda R), the rest at their fill's
-                  integer, left to the detail layer; the format is unchanged. Images ignore it */
+  int masks;   /* audio: 1 masks per segment on chunks with a detail layer: each segment of 64
+                  latent positions keeps the first channels that pay for their bits (D + lambda
+                  R), the rest at their fill's integer, left to the detail layer (the format is
+                  unchanged). A higher SNR for the bytes, but not the default: the first rungs
+                  with a detail layer can then take fewer bytes than the rung before them, so
+                  wl_quality_opts' ladder is not monotone in size there. Images ignore it */
   int reserved[3]; /* zero (WL_ERR_ARG otherwise): room for later fields, so that a program
                       built with this header keeps working with later libraries */
 } wl_encode_opts;
@@ -302,7 +304,7 @@ WL_API void wl_audio_encoder_free(wl_audio_encoder *enc);
  * latent channels (1 .. the stream's keep), in a malloc'd *out: byte for byte the stream that
  * encoding with that keep writes, as each channel's code depends only on the channels before it.
  * Encode once with every channel, then cut to any rate. A cut drops a detail layer: cut a stream
- * with one only if it was encoded with nomasks, since its per-segment masks left to the layer
+ * with one only if it was encoded without masks, since its per-segment masks left to the layer
  * what the latents do not carry (the cut decodes, with less). */
 WL_API int wl_audio_truncate(const uint8_t *buf, size_t len, int keep, uint8_t **out, size_t *outlen);
 /* The largest keep whose cut stream is at most `value` bytes (WL_TARGET_BYTES) or kbps

@@ -125,8 +125,8 @@ def _():
                   has=("--kbps and --snr apply to audio only",))
 
 
-@test("audio rate: per-segment masks (the default) on a loud chord then a quiet tone: at -Q 30, 40 and 60 no more "
-      "bytes than --no-masks, and an SNR (numpy) at least the --no-masks ladder's at those bytes (interpolated "
+@test("audio rate: --masks (per-segment masks) on a loud chord then a quiet tone: at -Q 30, 40 and 60 no more "
+      "bytes than without, and an SNR (numpy) at least the ladder's without masks at those bytes (interpolated "
       "between its -Q rungs); masked latents sit at one value through whole segments; -T1 and -T2 the same bytes")
 def _():
     t = np.arange(6 * RATE) / RATE
@@ -144,21 +144,21 @@ def _():
         assert run("decode", "-q", "-f", out, "-o", out + ".wav")[0] == 0
         return os.path.getsize(out), audioref.snr(ref, sf.read(out + ".wav", dtype="int16", always_2d=True)[0]), out
 
-    plain = [point(q, "--no-masks") for q in range(0, 101, 5)]
+    plain = [point(q) for q in range(0, 101, 5)]
     for q in (30, 40, 60):
-        size, snr, out = point(q)
+        size, snr, out = point(q, "--masks")
         assert size <= plain[q // 5][0], (q, size, plain[q // 5][0])
         ladder = np.interp(np.log(size), np.log([p[0] for p in plain]), [p[1] for p in plain])
-        assert snr >= ladder, "-Q %d: %d bytes at %.2f dB; --no-masks gives %.2f dB there" % (q, size, snr, ladder)
+        assert snr >= ladder, "-Q %d: %d bytes at %.2f dB; without masks %.2f dB there" % (q, size, snr, ladder)
         other = T("two-T1.wlc")
-        assert run("encode", "-q", "-f", "-m", "stereo", "-Q", str(q), "-T1", src, "-o", other)[0] == 0
+        assert run("encode", "-q", "-f", "-m", "stereo", "-Q", str(q), "--masks", "-T1", src, "-o", other)[0] == 0
         assert open(other, "rb").read() == open(out, "rb").read(), q
     runs = []
-    for name in ("two-30.wlc", "two-30--no-masks.wlc"):
+    for name in ("two-30--masks.wlc", "two-30.wlc"):
         assert run("latents", "-q", "-f", T(name), "-o", T("two.npy"))[0] == 0
         lat = np.load(T("two.npy")).reshape(13, -1)
         runs.append(sum(len(set(lat[c, s:s + 64])) == 1 for c in range(13) for s in range(0, lat.shape[1] - 64, 64)))
-    assert runs[0] > runs[1] + 10, "segments of one value at -Q 30: %d, with --no-masks %d" % tuple(runs)
+    assert runs[0] > runs[1] + 10, "segments of one value at -Q 30: %d with --masks, %d without" % tuple(runs)
 
 
 sys.exit(finish())

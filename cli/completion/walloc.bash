@@ -4,7 +4,7 @@ _walloc() {
   local cmds="encode decode info latents show eval train"
   # each command's own options, as walloc takes them (any other is a usage error: cli/main.c, scope)
   local any="-q -v -T -h --help" batch="-o -c -f -r -O -j --shard --manifest --skip-existing -m"
-  local encode="-Q --quality --size --bpp --psnr --kbps --snr --no-fill --no-masks --fast-read --keep --step --dead-zone --refine --chunk"
+  local encode="-Q --quality --size --bpp --psnr --kbps --snr --no-fill --masks --fast-read --keep --step --dead-zone --refine --chunk"
   local train="-o -f -J -K --bits --channels --gain --name --linear --stride -N -R --crop --fine --fine-blocks --taps
     --loss --quant --batch --steps --warmup --lr --weight-decay --lambda --jitter --full --seed --time --val
     --val-every --checkpoint --checkpoint-every --resume"

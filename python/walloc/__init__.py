@@ -64,7 +64,7 @@ class _Desc(ctypes.Structure):  # wl_model_desc
 
 class _Opts(ctypes.Structure):  # wl_encode_opts
     _fields_ = [("keep", _int), ("chunk", _long), ("refine", _int), ("step", _int), ("nofill", _int), ("zone", ctypes.c_float),
-                ("fastread", _int), ("nomasks", _int), ("reserved", _int * 3)]
+                ("fastread", _int), ("masks", _int), ("reserved", _int * 3)]
 
 
 _sig = {"wl_strerror": (ctypes.c_char_p, [_int]), "wl_error_detail": (ctypes.c_char_p, [_int]),
