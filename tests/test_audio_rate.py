@@ -69,6 +69,18 @@ def _():
             args, len(data), keep, step, len(more))
 
 
+@test("audio rate: a size between two channel counts is filled by detail steps on the fewer: within 2% under, "
+      "byte for byte --keep k --step s, one step more over")
+def _():
+    three, four = (len(encode("c%d" % k, "--keep", str(k))[0]) for k in (3, 4))
+    most = (three + four) // 2
+    data, _ = encode("gap", "--size", str(most))
+    keep, step = rung("gap")
+    assert keep == 3 and step > 0 and 0.98 * most <= len(data) <= most, (keep, step, len(data), three, most, four)
+    assert data == encode("gs", "--keep", "3", "--step", str(step))[0]
+    assert len(encode("gs1", "--keep", "3", "--step", str(step + 1))[0]) > most
+
+
 def decoded_snr(wlc):
     """SNR in dB of wlc decoded, against the clip (numpy)."""
     out = wlc + ".wav"
