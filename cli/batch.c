@@ -145,11 +145,11 @@ static void normal(const char *path, char *out) {
   *o = 0;
 }
 
-/* path from the root (the working folder's joined to a relative one), as normal() spells it,
- * without its extension where ext is 0 (malloc'd; NULL: no memory). */
-static char *key_of(const char *path, int ext) {
-  char cwd[PATH_MAX], *abs = NULL;
-  if (path && path[0] != '/' && getcwd(cwd, sizeof cwd)) abs = io_join(cwd, path);
+/* path from the root (cwd, the working folder, joined to a relative one; NULL: as it is), as
+ * normal() spells it, without its extension where ext is 0 (malloc'd; NULL: no memory). */
+static char *key_of(const char *cwd, const char *path, int ext) {
+  char *abs = NULL;
+  if (path && path[0] != '/' && cwd) abs = io_join(cwd, path);
   else if (path) abs = strdup(path);
   char *stem = abs && !ext ? io_replace_ext(abs, "") : abs, *s = stem ? malloc(strlen(stem) + 1) : NULL;
   if (s) normal(stem, s);
@@ -157,12 +157,12 @@ static char *key_of(const char *path, int ext) {
   free(abs);
   return s;
 }
-static char *stem_of(const char *path) { return key_of(path, 0); }
+static char *stem_of(const char *cwd, const char *path) { return key_of(cwd, path, 0); }
 
 /* The stem of the output of input i (-O DIR: DIR/its path under its folder; -o; else beside
  * it), without the extension, which decode picks by content (malloc'd; NULL: no memory). */
-static char *out_stem(const cli_opts *o, const list *l, int i) {
-  char *out = o->outdir ? io_join(o->outdir, l->rel[i]) : strdup(o->out ? o->out : l->in[i]), *s = stem_of(out);
+static char *out_stem(const char *cwd, const cli_opts *o, const list *l, int i) {
+  char *out = o->outdir ? io_join(o->outdir, l->rel[i]) : strdup(o->out ? o->out : l->in[i]), *s = stem_of(cwd, out);
   free(out);
   return s;
 }
@@ -173,20 +173,21 @@ static char *out_stem(const cli_opts *o, const list *l, int i) {
 static int manifest_done(const cli_opts *o, const list *l, char *done) {
   FILE *f = fopen(o->manifest, "r");
   if (!f) return errno == ENOENT ? 0 : cli_fail(o->manifest, "cannot read: %s", strerror(errno));
-  char *line = NULL, in[4096], out[4096], status[16], **mine = calloc((size_t)l->n + 1, sizeof *mine);
+  char *line = NULL, in[4096], out[4096], status[16], **mine = calloc((size_t)l->n + 1, sizeof *mine), here[PATH_MAX];
+  const char *cwd = getcwd(here, sizeof here);
   size_t cap = 0;
   int rc = mine ? 0 : cli_fail(o->manifest, "out of memory");
   for (int i = 0; !rc && i < l->n; i++)
-    if (!(mine[i] = key_of(l->in[i], 1))) rc = cli_fail(o->manifest, "out of memory");
+    if (!(mine[i] = key_of(cwd, l->in[i], 1))) rc = cli_fail(o->manifest, "out of memory");
   for (ssize_t n; !rc && (n = getline(&line, &cap, f)) > 0;) {
     if (n < 2 || strcmp(line + n - 2, "}\n") || /* a line cut short (a full disk, a kill) records nothing */
         json_field(line, "input", in, sizeof in) || json_field(line, "output", out, sizeof out) ||
         json_field(line, "status", status, sizeof status) || strcmp(status, "done") || access(out, F_OK))
       continue;
-    char *rec = key_of(in, 1);
+    char *rec = key_of(cwd, in, 1);
     for (int i = 0; !rc && rec && i < l->n; i++) {
       if (strcmp(mine[i], rec)) continue;
-      char *a = out_stem(o, l, i), *b = stem_of(out);
+      char *a = out_stem(cwd, o, l, i), *b = stem_of(cwd, out);
       if (!a || !b) rc = cli_fail(o->manifest, "out of memory");
       else if (!strcmp(a, b)) done[i] = 1;
       free(a);
@@ -318,9 +319,11 @@ static int by_stem(const void *a, const void *b) { return strcmp(((const named *
  * by content. */
 static int clash(const cli_opts *o, const list *l) {
   named *s = calloc((size_t)l->n, sizeof *s);
+  char here[PATH_MAX];
+  const char *cwd = getcwd(here, sizeof here);
   int rc = s ? 0 : cli_fail("walloc", "out of memory");
   for (int i = 0; !rc && i < l->n; i++)
-    if (!(s[i] = (named){out_stem(o, l, i), i}).stem) rc = cli_fail("walloc", "out of memory");
+    if (!(s[i] = (named){out_stem(cwd, o, l, i), i}).stem) rc = cli_fail("walloc", "out of memory");
   if (!rc) qsort(s, (size_t)l->n, sizeof *s, by_stem);
   for (int k = 1; !rc && k < l->n; k++)
     if (!strcmp(s[k - 1].stem, s[k].stem)) {

@@ -140,10 +140,11 @@ static inline entry entry_make(int s, uint32_t start, uint32_t freq, int sh) {
   return (uint16_t)s | (uint64_t)(start << sh) << 16 | (uint64_t)(freq << sh) << 32 | (uint64_t)iabs(s) << 48;
 }
 
-/* The bucket of a position from the activity around it: the row's sums T (wle_row_activity) and
- * the magnitudes of the two symbols to its left. */
+/* The activity around a position: the row's sums T (wle_row_activity) and the magnitudes of the
+ * two symbols to its left; its bucket. */
+static inline uint32_t activity(const planes *pl, int x, unsigned aW, unsigned aWW) { return pl->T[x] + 2 * aW + aWW; }
 static inline unsigned bucket_at(const planes *pl, int x, unsigned aW, unsigned aWW) {
-  return bucket(pl->T[x] + 2 * aW + aWW);
+  return bucket(activity(pl, x, aW, aWW));
 }
 
 /* The encoder's raster scan: each position's table k = table_of[its bucket], then, in the first
@@ -410,7 +411,7 @@ static inline void reader_row_end(reader *r, int y) {
 IO_INLINE void reader_at(reader *r, int variant, int x) {
   int16_t *S = r->S, *V = r->V;
   const int sh = IO_SCALE - r->scale;
-  const uint32_t a = r->pl.T[x] + 2 * r->aW + r->aWW;
+  const uint32_t a = activity(&r->pl, x, r->aW, r->aWW);
   const entry e = r->by_length[31 ^ __builtin_clz(2 * a + 1)][rans_dec_get(&r->io.d, IO_SCALE) >> sh];
   io_event(&r->io, (uint32_t)(e >> 16 & 0xffff), (uint32_t)(e >> 32 & 0xffff));
   int s = (int16_t)(uint16_t)e;

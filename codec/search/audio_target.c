@@ -71,6 +71,11 @@ static int cut(const uint8_t *buf, size_t len, const wl_header *h, int keep, uin
   return 0;
 }
 
+/* The bytes a sized target (WL_TARGET_BYTES or WL_TARGET_KBPS) allows a clip of that many seconds. */
+static double most_bytes(int target, double value, double seconds) {
+  return target == WL_TARGET_BYTES ? value : value * 1000 / 8 * seconds;
+}
+
 /* Reads and checks an audio stream's header and records. */
 static int read_audio(const uint8_t *buf, size_t len, wl_header *h) {
   WL_TRY(wl_header_read(buf, len, h));
@@ -105,7 +110,7 @@ int wl_audio_target_keep(const uint8_t *buf, size_t len, int target, double valu
   uint64_t *bytes = malloc(sizeof *bytes * (size_t)h.keep);
   if (!bytes) return WL_FAIL(WL_ERR_NOMEM);
   int e = cut(buf, len, &h, h.keep, NULL, &n, bytes);
-  const double most = target == WL_TARGET_BYTES ? value : value * 1000 / 8 * ((double)h.frames / h.rate);
+  const double most = most_bytes(target, value, (double)h.frames / h.rate);
   for (int k = 0; !e && k < h.keep; k++)
     if ((double)bytes[k] <= most) *keep = k + 1;
   if (!e && !*keep)
@@ -144,16 +149,11 @@ static int snr_of(const wl_model *m, const wl_audio *a, const uint8_t *buf, size
   return 0;
 }
 
-/* The bytes a sized target allows. */
-static double most_bytes(const wl_audio *a, int target, double value) {
-  return target == WL_TARGET_BYTES ? value : value * 1000 / 8 * ((double)a->frames / a->rate);
-}
-
 /* Whether rung r's stream (len bytes; decoded when the target is SNR) meets the target. */
 static int meets(const wl_model *m, const wl_audio *a, int target, double value, const uint8_t *buf, size_t len,
                  int *ok) {
   if (target != WL_TARGET_SNR) {
-    *ok = (double)len <= most_bytes(a, target, value);
+    *ok = (double)len <= most_bytes(target, value, (double)a->frames / a->rate);
     return 0;
   }
   double snr;
@@ -162,16 +162,10 @@ static int meets(const wl_model *m, const wl_audio *a, int target, double value,
   return 0;
 }
 
-/* keep channels with a detail layer of step s: *ok whether it meets the target, and if so it
- * replaces *best. */
-static int try_step(const wl_model *m, const wl_audio *a, const wl_encode_opts *base, int keep, int s, int target,
-                    double value, uint8_t **best, size_t *nbest, int *ok) {
-  wl_encode_opts o = *base;
-  uint8_t *b;
-  size_t n;
-  o.keep = keep;
-  o.step = s;
-  WL_TRY(wl_encode_audio(m, a, &o, &b, &n));
+/* A candidate stream b (n bytes): *ok whether it meets the target; if so it replaces *best,
+ * else it is freed. */
+static int keep_if_meets(const wl_model *m, const wl_audio *a, int target, double value, uint8_t *b, size_t n,
+                         uint8_t **best, size_t *nbest, int *ok) {
   const int e = meets(m, a, target, value, b, n, ok);
   if (!e && *ok) {
     free(*best);
@@ -180,6 +174,18 @@ static int try_step(const wl_model *m, const wl_audio *a, const wl_encode_opts *
     free(b);
   }
   return e;
+}
+
+/* keep channels with a detail layer of step s, kept in *best if it meets the target (*ok). */
+static int try_step(const wl_model *m, const wl_audio *a, const wl_encode_opts *base, int keep, int s, int target,
+                    double value, uint8_t **best, size_t *nbest, int *ok) {
+  wl_encode_opts o = *base;
+  uint8_t *b;
+  size_t n;
+  o.keep = keep;
+  o.step = s;
+  WL_TRY(wl_encode_audio(m, a, &o, &b, &n));
+  return keep_if_meets(m, a, target, value, b, n, best, nbest, ok);
 }
 
 int wl_encode_audio_target(const wl_model *m, const wl_audio *a, int target, double value, const wl_encode_opts *opts,
@@ -207,17 +213,10 @@ int wl_encode_audio_target(const wl_model *m, const wl_audio *a, int target, dou
   /* halving between a rung that fails and one that meets */
   while (!e && (sized ? hi - lo > 1 : lo - hi > 1)) {
     const int r = (lo + hi) / 2;
-    e = rung(m, a, &base, full, nfull, r, &b, &n);
-    if (!e) e = meets(m, a, target, value, b, n, &ok);
-    if (e) break;
-    if (ok) {
-      free(best);
-      best = b, nbest = n;
-      lo = r;
-    } else {
-      free(b);
-      hi = r;
-    }
+    if ((e = rung(m, a, &base, full, nfull, r, &b, &n)) ||
+        (e = keep_if_meets(m, a, target, value, b, n, &best, &nbest, &ok)))
+      break;
+    *(ok ? &lo : &hi) = r;
   }
   if (!e && (sized ? lo < 1 : lo > top)) e = WL_FAIL_WHY(WL_ERR_ARG, "no setting meets the target (%g)", value);
   if (!e && !best) e = rung(m, a, &base, full, nfull, lo, &best, &nbest);
@@ -227,7 +226,7 @@ int wl_encode_audio_target(const wl_model *m, const wl_audio *a, int target, dou
    * largest that fits found by halving (steps 0, the channels alone, to WL_MAX_STEP + 1), then
    * one step at a time while the next fits (a step more can take a few bytes fewer) */
   int step = 0;
-  if (!e && sized && lo < B && (double)nbest < (1 - GAP) * most_bytes(a, target, value)) {
+  if (!e && sized && lo < B && (double)nbest < (1 - GAP) * most_bytes(target, value, (double)a->frames / a->rate)) {
     for (int shi = WL_MAX_STEP + 1; !e && shi - step > 1;) {
       const int s = (step + shi) / 2;
       if (!(e = try_step(m, a, &base, lo, s, target, value, &best, &nbest, &ok))) *(ok ? &step : &shi) = s;
