@@ -258,12 +258,14 @@ int snd_read(snd_reader *r, wl_audio *b, char *why) {
       return fail(why, "truncated or corrupt audio: only %lld of %lld frames decode", r->got, r->declared);
     return 0;
   }
-  for (int c = 0; c < C; c++)
-    for (sf_count_t i = 0; i < n; i++) {
-      double v = r->ibuf[i * C + c];
-      if (!r->exact) v = fmin(fmax(rint(v * 32768.0), -32768.0), 32767.0);
-      r->block[c * n + i] = (float)v;
-    }
+  for (int c = 0; c < C; c++) {
+    const double *in = r->ibuf + c;
+    float *out = r->block + c * n;
+    if (r->exact) /* integers already: a loop the compiler vectorises */
+      for (sf_count_t i = 0; i < n; i++) out[i] = (float)in[i * C];
+    else
+      for (sf_count_t i = 0; i < n; i++) out[i] = (float)fmin(fmax(rint(in[i * C] * 32768.0), -32768.0), 32767.0);
+  }
   b->frames = (long)n;
   r->got += n;
   return 0;

@@ -108,10 +108,10 @@ int wl_audio_encoder_new(wl_audio_encoder **ep, const wl_model *m, int channels,
   e->cap = L + 2 * O + 1;
   const size_t P = (size_t)(L + 2 * O) >> h.J;
   e->bound = wle_bound(P, h.bits);
-  e->win = malloc(sizeof(float) * (size_t)channels * e->cap);
+  e->win = wl_malloc_big(sizeof(float) * (size_t)channels * e->cap);
   e->tail = malloc(sizeof(float) * (size_t)channels * (size_t)(2 * O + 1));
   e->work.spare = e->win, e->work.nspare = (size_t)channels * e->cap;
-  e->q = malloc(sizeof(int16_t) * (size_t)h.keep * P);
+  e->q = wl_malloc_big(sizeof(int16_t) * (size_t)h.keep * P);
   e->streams = malloc(e->bound * (size_t)h.keep); /* sparse: each channel uses the start of its bound */
   const wl_signal span = {1, channels, 1, (int)(e->cap - 1), depth, NULL, 0};
   if (h.fill && !wl_env_init(&e->env, rate)) {
@@ -120,7 +120,7 @@ int wl_audio_encoder_new(wl_audio_encoder **ep, const wl_model *m, int channels,
     e->v = malloc(sizeof(int16_t) * values * (size_t)channels);
     e->estreams = malloc(e->ebound * (size_t)channels);
   }
-  if (h.has_detail) e->dv = malloc(sizeof(int16_t) * (size_t)m->D * P);
+  if (h.has_detail) e->dv = wl_malloc_big(sizeof(int16_t) * (size_t)m->D * P);
   if (!e->win || !e->tail || !e->q || !e->streams || (h.fill && (!e->v || !e->estreams)) || (h.has_detail && !e->dv) ||
       wl_work_reserve(&e->work, &span, h.J)) {
     wl_audio_encoder_free(e);

@@ -90,9 +90,16 @@ void wl_env_frames(int N, int64_t s, long n, int64_t *first, long *count) {
  * e->frame, and its spectrum. */
 static void analyse(wl_env *e, const float *x, long x0, int64_t s, long n, int64_t f, float unit) {
   const int64_t at = f * (e->N / 2) - s;
-  for (int j = 0; j < e->N; j++) {
-    const int64_t t = at + j;
-    e->frame[j] = t >= 0 && t < n ? x[t - x0] * unit * e->window[j] : 0.0f;
+  if (at >= 0 && at + e->N <= n) { /* the whole frame inside: one vector loop */
+    const float *xf = x + (at - x0);
+    float *restrict fr = e->frame;
+#pragma omp simd
+    for (int j = 0; j < e->N; j++) fr[j] = xf[j] * unit * e->window[j];
+  } else {
+    for (int j = 0; j < e->N; j++) {
+      const int64_t t = at + j;
+      e->frame[j] = t >= 0 && t < n ? x[t - x0] * unit * e->window[j] : 0.0f;
+    }
   }
   fftwf_execute(e->r2c);
 }

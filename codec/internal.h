@@ -199,6 +199,8 @@ typedef struct {
   size_t xcap, scap, ycap, ncap; /* their sizes in floats */
 } wl_work;
 void wl_work_free(wl_work *w);
+/* malloc, asking the kernel for huge pages where the block spans any (signal-sized buffers). */
+void *wl_malloc_big(size_t bytes);
 /* Makes *buf (from malloc) hold at least n floats, *cap of them, keeping none of its
  * contents. */
 int wl_grow(float **buf, size_t *cap, size_t n);
