@@ -55,8 +55,8 @@ int wl_env_init(wl_env *e, int rate) {
   e->bands = wl_env_layout(rate, &e->N, e->start);
   const int half = e->N / 2;
   e->window = malloc(sizeof(float) * (size_t)e->N);
-  e->frame = fftwf_malloc(sizeof(float) * (size_t)e->N);
-  e->spectrum = fftwf_malloc(sizeof(fftwf_complex) * (size_t)(half + 1));
+  e->frame = fftwf_malloc(sizeof(float) * (size_t)e->N * WL_ENV_LANES);
+  e->spectrum = fftwf_malloc(sizeof(fftwf_complex) * (size_t)(half + 8) * WL_ENV_LANES);
   if (e->window && e->frame && e->spectrum) {
     for (int j = 0; j < e->N; j++) e->window[j] = (float)sin(M_PI * (j + 0.5) / e->N);
     wl_fftw_planner(1);
@@ -87,42 +87,69 @@ void wl_env_frames(int N, int64_t s, long n, int64_t *first, long *count) {
 }
 
 /* The windowed frame f of a channel of n samples from s, of which x holds those from x0, in
- * e->frame, and its spectrum. */
-static void analyse(wl_env *e, const float *x, long x0, int64_t s, long n, int64_t f, float unit) {
+ * frame (N floats). */
+static void window_frame(const wl_env *e, const float *x, long x0, int64_t s, long n, int64_t f, float unit,
+                         float *restrict frame) {
   const int64_t at = f * (e->N / 2) - s;
   if (at >= 0 && at + e->N <= n) { /* the whole frame inside: one vector loop */
     const float *xf = x + (at - x0);
-    float *restrict fr = e->frame;
 #pragma omp simd
-    for (int j = 0; j < e->N; j++) fr[j] = xf[j] * unit * e->window[j];
+    for (int j = 0; j < e->N; j++) frame[j] = xf[j] * unit * e->window[j];
   } else {
     for (int j = 0; j < e->N; j++) {
       const int64_t t = at + j;
-      e->frame[j] = t >= 0 && t < n ? x[t - x0] * unit * e->window[j] : 0.0f;
+      frame[j] = t >= 0 && t < n ? x[t - x0] * unit * e->window[j] : 0.0f;
     }
   }
+}
+
+/* The same in e->frame, and its spectrum in e->spectrum. */
+static void analyse(wl_env *e, const float *x, long x0, int64_t s, long n, int64_t f, float unit) {
+  window_frame(e, x, x0, s, n, f, unit, e->frame);
   fftwf_execute(e->r2c);
 }
 
-/* Band b's power P (opening comment) in the spectrum at hand. */
-static double power(const wl_env *e, int b) {
-  double sum = 0;
-  for (int k = e->start[b]; k < e->start[b + 1]; k++)
-    sum += (double)e->spectrum[k][0] * e->spectrum[k][0] + (double)e->spectrum[k][1] * e->spectrum[k][1];
+/* |X_k|^2 in double, as every band sum adds it. */
+static inline double bin_power(const fftwf_complex X) { return (double)X[0] * X[0] + (double)X[1] * X[1]; }
+
+/* Band b's power P (opening comment) from its bins' sum. */
+static double band_power(const wl_env *e, int b, double sum) {
   return 2 * sum / ((double)(e->start[b + 1] - e->start[b]) * e->N);
 }
 
+/* Band b's power P in the spectrum at hand. */
+static double power(const wl_env *e, int b) {
+  double sum = 0;
+  for (int k = e->start[b]; k < e->start[b + 1]; k++) sum += bin_power(e->spectrum[k]);
+  return band_power(e, b, sum);
+}
+
+/* v of a band of power P. */
+static int16_t band_value(double P) {
+  const double d = P > 0 ? floor(10 * log10(P) / 3 + 0.5) : WL_ENV_MIN;
+  return (int16_t)(d < WL_ENV_MIN ? WL_ENV_MIN : d > WL_ENV_MAX ? WL_ENV_MAX : d);
+}
+
+/* Frames are measured WL_ENV_LANES at a time (fewer at a channel's end), each through the one
+ * plan (fftwf_execute_dft_r2c on arrays aligned as the planned ones), each band's sum over its
+ * bins in the order power() adds them: the values of a frame at a time, bit for bit. */
 void wl_env_measure(wl_env *e, const float *x, long cstride, int C, int64_t s, long n, float unit, int16_t *v) {
   int64_t f0;
   long F;
+  const size_t stride = (size_t)e->N / 2 + 8;
   wl_env_frames(e->N, s, n, &f0, &F);
   for (int c = 0; c < C; c++)
-    for (long f = 0; f < F; f++) {
-      analyse(e, x + c * cstride, 0, s, n, f0 + f, unit);
+    for (long f = 0; f < F; f += WL_ENV_LANES) {
+      const int lanes = F - f < WL_ENV_LANES ? (int)(F - f) : WL_ENV_LANES;
+      for (int l = 0; l < lanes; l++) {
+        window_frame(e, x + c * cstride, 0, s, n, f0 + f + l, unit, e->frame + (size_t)l * e->N);
+        fftwf_execute_dft_r2c(e->r2c, e->frame + (size_t)l * e->N, e->spectrum + l * stride);
+      }
       for (int b = 0; b < e->bands; b++) {
-        const double P = power(e, b);
-        const double d = P > 0 ? floor(10 * log10(P) / 3 + 0.5) : WL_ENV_MIN;
-        v[(c * F + f) * e->bands + b] = (int16_t)(d < WL_ENV_MIN ? WL_ENV_MIN : d > WL_ENV_MAX ? WL_ENV_MAX : d);
+        double sum[WL_ENV_LANES] = {0};
+        for (int k = e->start[b]; k < e->start[b + 1]; k++)
+          for (int l = 0; l < WL_ENV_LANES; l++) sum[l] += bin_power(e->spectrum[l * stride + k]);
+        for (int l = 0; l < lanes; l++) v[(c * F + f + l) * e->bands + b] = band_value(band_power(e, b, sum[l]));
       }
     }
 }

@@ -11,14 +11,18 @@
 #define WL_ENV_MIN (-50)    /* a band's value: its power in 3 dB steps, WL_ENV_MIN (silent) .. */
 #define WL_ENV_MAX 15       /* .. WL_ENV_MAX (+45 dB above a full-scale sine's per-sample power) */
 
+/* The encoder measures this many frames at once: their band sums, each in its own order, are
+ * independent chains of additions that the core overlaps. */
+#define WL_ENV_LANES 4
+
 /* The analysis of one sample rate: frames of N samples (a power of two near 93 ms) every
  * N / 2, sqrt-Hann windowed; band b holds FFT bins start[b] .. start[b + 1] - 1. */
 typedef struct {
   int N, bands;
   int start[WL_ENV_BANDS_MAX + 1];
   float *window;             /* (N) */
-  float *frame;              /* (N) scratch */
-  fftwf_complex *spectrum;   /* (N / 2 + 1) scratch */
+  float *frame;              /* (WL_ENV_LANES, N) scratch: frames, */
+  fftwf_complex *spectrum;   /* (WL_ENV_LANES, N / 2 + 8) their spectra (the first of each: the decoder's) */
   fftwf_plan r2c, c2r;
 } wl_env;
 

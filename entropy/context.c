@@ -305,24 +305,44 @@ __attribute__((target("avx2"))) static int scan_avx2_enc(wle_io *io, planes pl, 
 }
 #endif
 
+/* Zeroes what a scan reads of a plane but never writes: the PAD rows above and below its h rows
+ * and the PAD columns either side (rows of ws positions of esz bytes; all of it when whole). */
+static void zero_padding(void *plane, int h, int w, ptrdiff_t ws, size_t esz, int whole) {
+  char *p = plane;
+  const size_t row = (size_t)ws * esz, right = (size_t)(ws - w - PAD) * esz;
+  if (whole) {
+    memset(p, 0, row * (size_t)(h + 2 * PAD));
+    return;
+  }
+  memset(p, 0, row * PAD);
+  for (int y = PAD; y < h + PAD; y++) {
+    memset(p + row * (size_t)y, 0, PAD * esz);
+    memset(p + row * (size_t)y + (size_t)(w + PAD) * esz, 0, right);
+  }
+  memset(p + row * (size_t)(h + PAD), 0, row * PAD);
+}
+
 int wle_code_context(wle_io *io, int predictive, const int16_t *in, int16_t *out,
                      const int16_t *prev, int h, int w, int bits) {
   ptrdiff_t ws = w + 2 * PAD;
   size_t np = (size_t)(h + 2 * PAD) * (size_t)ws, o0 = PAD * (size_t)ws + PAD;
-  int16_t *buf = calloc((predictive ? 3 : 2) * np, sizeof *buf);
-  uint16_t *err = predictive ? calloc(NSUB * np, sizeof *err) : NULL;
-  uint32_t *top = malloc((predictive ? NSUB : 1) * sizeof *top * (size_t)w);
-  model *m = malloc(sizeof *m);
-  if (!buf || !m || !top || (predictive && !err)) {
-    free(buf);
-    free(err);
-    free(top);
-    free(m);
-    return WLE_ERR_NOMEM;
-  }
+  /* one block: the planes, the errors, the row sums and the models, each 64-byte aligned */
+  const size_t nbuf = ((predictive ? 3 : 2) * np * sizeof(int16_t) + 63) & ~(size_t)63,
+               nerr = ((predictive ? NSUB * np : 0) * sizeof(uint16_t) + 63) & ~(size_t)63,
+               ntop = ((predictive ? NSUB : 1) * sizeof(uint32_t) * (size_t)w + 63) & ~(size_t)63;
+  char *work = malloc(nbuf + nerr + ntop + sizeof(model));
+  if (!work) return WLE_ERR_NOMEM;
+  int16_t *buf = (int16_t *)work;
+  uint16_t *err = predictive ? (uint16_t *)(work + nbuf) : NULL;
+  uint32_t *top = (uint32_t *)(work + nbuf + nerr);
+  model *m = (model *)(work + nbuf + nerr + ntop);
   if (predictive) pthread_once(&wt_once, wt_fill);
   planes pl = {ws, buf + o0, buf + np + o0, buf + (predictive ? 2 * np : 0) + o0,
                predictive ? err + NSUB * o0 : NULL, top};
+  zero_padding(buf, h, w, ws, sizeof *buf, 0);                    /* S */
+  zero_padding(buf + np, h, w, ws, sizeof *buf, !prev);           /* P */
+  if (predictive) zero_padding(buf + 2 * np, h, w, ws, sizeof *buf, 0); /* V */
+  if (predictive) zero_padding(err, h, w, ws, NSUB * sizeof *err, 0);
   io_bit_init(&m->zero[0], sizeof *m / sizeof(io_bit_model));
   for (int y = 0; y < h && prev; y++)
     for (int x = 0; x < w; x++) {
@@ -345,9 +365,6 @@ int wle_code_context(wle_io *io, int predictive, const int16_t *in, int16_t *out
   } else {
     rc = predictive ? scan(io, 1, pl, m, in, out, prev, h, w, bits) : scan(io, 0, pl, m, in, out, prev, h, w, bits);
   }
-  free(buf);
-  free(err);
-  free(top);
-  free(m);
+  free(work);
   return rc;
 }
