@@ -45,7 +45,7 @@ static int read_to(reader *r, int end, int keep) {
   keep = keep < r->wb ? r->wb : keep > r->wh ? r->wh : keep;
   if (end - keep > r->cap) { /* a larger window */
     const int cap = end - keep + (end - keep) / 2;
-    float *win = malloc(sizeof(float) * (size_t)r->C * cap * Wp);
+    float *win = wl_malloc_big(sizeof(float) * (size_t)r->C * cap * Wp);
     if (!win) return WL_FAIL(WL_ERR_NOMEM);
     for (int c = 0; c < r->C && r->win; c++)
       memcpy(win + c * cap * Wp, r->win + (c * (long)r->cap + keep - r->wb) * Wp, sizeof(float) * (r->wh - keep) * Wp);
@@ -112,9 +112,9 @@ int wl_analyse_rows(const wl_model *m, const wl_header *h, const wl_signal *s, w
   const int rb0 = (int)((mini(P, early * CH) - 1) / w + 1); /* the last of them ends at latent row rb0 */
   r.nhead = mini(r.Hp, (rb0 + r.M) << J);
   const int most = (int)((CH + w - 1) / w + 1 + 2 * r.M) << J; /* a stripe's rows, at most */
-  float *seg = malloc(sizeof(float) * (size_t)r.C * most * r.Wp), *y = malloc(sizeof(float) * keep * CH);
-  r.head = malloc(sizeof(float) * (size_t)r.C * r.nhead * r.Wp);
-  r.in = malloc(sizeof(float) * (size_t)(r.C + (alpha != NULL)) * r.inrows * r.W);
+  float *seg = wl_malloc_big(sizeof(float) * (size_t)r.C * most * r.Wp), *y = wl_malloc_big(sizeof(float) * keep * CH);
+  r.head = wl_malloc_big(sizeof(float) * (size_t)r.C * r.nhead * r.Wp);
+  r.in = wl_malloc_big(sizeof(float) * (size_t)(r.C + (alpha != NULL)) * r.inrows * r.W);
   int e = seg && y && r.head && r.in ? 0 : WL_FAIL(WL_ERR_NOMEM);
   for (long t = early; t < nk + early && !e; t++) {
     const long k = t % nk; /* stripes early .. nk-1, then 0 .. early-1 */

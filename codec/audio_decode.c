@@ -159,8 +159,8 @@ static int reserve(wl_audio_decoder *d, const wl_header *ch, int whole) {
   if (S > d->frames) {
     free(d->q);
     free(d->dv);
-    d->q = malloc(sizeof(int16_t) * (size_t)d->h.keep * (S >> ch->J));
-    d->dv = d->h.has_detail ? malloc(sizeof(int16_t) * (size_t)d->m->D * (S >> ch->J)) : NULL;
+    d->q = wl_malloc_big(sizeof(int16_t) * (size_t)d->h.keep * (S >> ch->J));
+    d->dv = d->h.has_detail ? wl_malloc_big(sizeof(int16_t) * (size_t)d->m->D * (S >> ch->J)) : NULL;
     d->frames = d->q && (d->dv || !d->h.has_detail) ? S : 0;
     if (!d->frames) return WL_FAIL(WL_ERR_NOMEM); /* the decoder fails: freed by its free */
   }
@@ -382,7 +382,7 @@ int wl_decode_audio(const wl_model *m, const uint8_t *buf, size_t len, wl_audio 
   const long T = h.frames;
   if (T > WL_MAX_FRAMES || T * h.channels > WL_MAX_SAMPLES) return WL_FAIL(WL_ERR_LIMIT);
   WL_TRY(wl_audio_decoder_new(&d, m));
-  float *x = malloc(sizeof(float) * (size_t)h.channels * (size_t)T);
+  float *x = wl_malloc_big(sizeof(float) * (size_t)h.channels * (size_t)T);
   int err = x ? 0 : WL_FAIL(WL_ERR_NOMEM);
   for (size_t off = 0, used; !err && off < len; off += used) {
     err = wl_audio_decoder_push(d, buf + off, len - off, &used, &v);
@@ -401,8 +401,8 @@ int wl_audio_latents(const wl_model *m, const uint8_t *buf, size_t len, int16_t 
   WL_TRY(read_whole(m, buf, len, h));
   const long W = h->lat_w, L = h->chunk, J = h->J;
   if ((int64_t)W * h->keep > WL_MAX_SAMPLES) return WL_FAIL(WL_ERR_LIMIT);
-  int16_t *out = malloc(sizeof(int16_t) * (size_t)h->keep * (size_t)W);
-  int16_t *lat = malloc(sizeof(int16_t) * (size_t)h->keep * (size_t)((L + 2 * h->overlap) >> J));
+  int16_t *out = wl_malloc_big(sizeof(int16_t) * (size_t)h->keep * (size_t)W);
+  int16_t *lat = wl_malloc_big(sizeof(int16_t) * (size_t)h->keep * (size_t)((L + 2 * h->overlap) >> J));
   wl_stream_pos at = {.crc = wl_crc32(0, buf, WL_AUDIO_HDR)};
   wl_header ch;
   int err = out && lat ? 0 : WL_FAIL(WL_ERR_NOMEM);

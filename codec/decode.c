@@ -15,7 +15,7 @@ int wl_image_latents(const wl_model *m, const uint8_t *buf, size_t len, wl_heade
   WL_TRY(wl_header_read(buf, len, h));
   if (h->modality != WL_MODALITY_IMAGE) return WL_FAIL(WL_ERR_MISMATCH);
   WL_TRY(wl_header_check_model(m, h));
-  int16_t *lat = malloc(sizeof(int16_t) * (size_t)h->keep * h->lat_h * h->lat_w);
+  int16_t *lat = wl_malloc_big(sizeof(int16_t) * (size_t)h->keep * h->lat_h * h->lat_w);
   if (!lat) return WL_FAIL(WL_ERR_NOMEM);
   int e = wl_decode_streams(m, h, buf + h->header_len + h->alpha_len, lat);
   if (e) free(lat); else *q = lat;
@@ -28,7 +28,7 @@ static int detail_planes(const wl_header *h, const uint8_t *buf, int16_t **v) {
   size_t at = h->header_len + h->alpha_len;
   for (int c = 0; c < h->keep; c++) at += h->stream_len[c];
   WL_TRY(wl_detail_table_read(h, buf + wl_header_size(h->keep), h->header_len - wl_header_size(h->keep), &d));
-  *v = malloc(sizeof(int16_t) * (size_t)d.D * h->lat_h * h->lat_w);
+  *v = wl_malloc_big(sizeof(int16_t) * (size_t)d.D * h->lat_h * h->lat_w);
   int e = *v ? wl_detail_decode(h, &d, buf + at, *v) : WL_FAIL(WL_ERR_NOMEM);
   wl_detail_free(&d);
   if (e) { /* no planes on an error, as wl_latents gives no latents */

@@ -19,7 +19,7 @@ static int code_detail(const wl_model *m, wl_header *h, const int16_t *q, float 
   const size_t n = (size_t)(h->channels << (2 * h->J)) * h->lat_h * h->lat_w;
   wl_work sw = {0};
   float *Xh;
-  int16_t *v = malloc(sizeof(int16_t) * n);
+  int16_t *v = wl_malloc_big(sizeof(int16_t) * n);
   int e = v ? wl_synthesis_packets(m, h, q, &sw, &Xh, NULL) : WL_FAIL(WL_ERR_NOMEM);
   if (!e) {
     wl_detail_residual(h, X, Xh);
@@ -69,7 +69,7 @@ static int encode_image(const wl_model *m, const wl_image *img, float *inplace, 
   h.zone = o ? o->zone : 0;
   const long P = (long)h.lat_h * h.lat_w;
   const size_t bound = wle_bound((size_t)P, h.bits);
-  int16_t *q = malloc(sizeof(int16_t) * (size_t)h.keep * P);
+  int16_t *q = wl_malloc_big(sizeof(int16_t) * (size_t)h.keep * P);
   uint8_t *streams = malloc(bound * (size_t)h.keep), *alpha = NULL, *dstreams = NULL;
   size_t alpha_len = 0;
   wl_detail d = {0};

@@ -21,8 +21,8 @@ int wl_image_alloc(wl_image *img, int channels, int height, int width, int depth
   img->height = height;
   img->width = width;
   img->depth = depth;
-  img->planes = malloc(plane * (size_t)channels);
-  if (alpha) img->alpha = malloc(plane);
+  img->planes = wl_malloc_big(plane * (size_t)channels);
+  if (alpha) img->alpha = wl_malloc_big(plane);
   if (!img->planes || (alpha && !img->alpha)) {
     wl_image_release(img);
     return WL_FAIL(WL_ERR_NOMEM);

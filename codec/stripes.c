@@ -104,7 +104,7 @@ static int room(stage *s, long end) {
     for (int c = 0; c < s->C; c++) memmove(s->buf + c * s->cap, s->buf + c * s->cap + (keep - s->base), sizeof(float) * kept);
   } else {
     const long cap = (end - keep) * 3 / 2; /* room to slide into: fewer moves */
-    float *buf = malloc(sizeof(float) * (size_t)s->C * cap);
+    float *buf = wl_malloc_big(sizeof(float) * (size_t)s->C * cap);
     if (!buf) return WL_FAIL(WL_ERR_NOMEM);
     if (s->buf) copy_rows(buf, cap, s->buf + (keep - s->base), s->cap, s->C, kept);
     free(s->buf);
@@ -379,8 +379,8 @@ int wl_stripes_run(const wl_model *m, const wl_header *h, const int16_t *q, cons
   stage *img = build(&p);
   const int rows = wl_stripe_rows(h, B);
   const wl_signal shape = {2, h->channels, 0, h->width, h->depth, NULL, 0};
-  float *x = malloc(sizeof(float) * (size_t)img->C * rows * img->w);
-  float *planes = malloc(sizeof(float) * (size_t)img->C * rows * h->width);
+  float *x = wl_malloc_big(sizeof(float) * (size_t)img->C * rows * img->w);
+  float *planes = wl_malloc_big(sizeof(float) * (size_t)img->C * rows * h->width);
   int e = x && planes ? 0 : WL_FAIL(WL_ERR_NOMEM);
   for (int a = 0; !e && a < h->height; a += rows) {
     wl_signal s = shape;

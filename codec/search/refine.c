@@ -60,8 +60,8 @@ static int window_alloc(window *b, const wl_model *m, int keep, int h, int w) {
   b->P = (long)h * w;
   const size_t KP = (size_t)m->d.K * b->P, D = (size_t)m->D;
   b->bound = wle_bound((size_t)b->P, m->d.bits);
-  b->X = malloc(sizeof(float) * D * (size_t)b->P);
-  b->Xh = malloc(sizeof(float) * D * (size_t)b->P);
+  b->X = wl_malloc_big(sizeof(float) * D * (size_t)b->P);
+  b->Xh = wl_malloc_big(sizeof(float) * D * (size_t)b->P);
   b->y = malloc(sizeof(float) * KP); b->z = malloc(sizeof(float) * KP); b->u = malloc(sizeof(float) * KP);
   b->du = malloc(sizeof(float) * KP);
   b->dz = malloc(sizeof(float) * KP); b->mom = calloc(KP, sizeof(float)); b->var = calloc(KP, sizeof(float));

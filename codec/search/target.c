@@ -211,11 +211,11 @@ static int ladder_init(ladder *l, const wl_model *m, const wl_image *img, int ke
   l->h.has_alpha = img->alpha != NULL;
   const long P = (long)l->h.lat_h * l->h.lat_w;
   const size_t DP = (size_t)m->D * P;
-  l->q = malloc(sizeof(int16_t) * (size_t)l->h.keep * P);
-  l->v = malloc(sizeof(int16_t) * DP);
-  l->Xh = malloc(sizeof(float) * DP);
-  l->x = malloc(sizeof(float) * DP);
-  l->nb = malloc(sizeof(float) * DP);
+  l->q = wl_malloc_big(sizeof(int16_t) * (size_t)l->h.keep * P);
+  l->v = wl_malloc_big(sizeof(int16_t) * DP);
+  l->Xh = wl_malloc_big(sizeof(float) * DP);
+  l->x = wl_malloc_big(sizeof(float) * DP);
+  l->nb = wl_malloc_big(sizeof(float) * DP);
   if (!l->q || !l->v || !l->Xh || !l->x || !l->nb) return WL_FAIL(WL_ERR_NOMEM);
   l->bound = wle_bound((size_t)P, l->h.bits);
   l->streams = malloc(l->bound * (size_t)l->h.keep);
@@ -311,7 +311,8 @@ static int rung_psnr(ladder *l, int L, double *psnr) {
   const int Hp = h.lat_h << h.J, Wp = h.lat_w << h.J;
   WL_TRY(wl_detail_quantise(&h, l->X, l->nb, l->v));
   wl_detail_add(&h, l->v, l->Xh, l->x);
-  WL_TRY(wl_wpt2_inverse(l->x, h.channels, Hp, Wp, h.J, l->x));
+  WL_TRY(wl_grow(&l->w.scratch, &l->w.scap, wl_wpt_scratch_floats(h.channels, Hp, Wp))); /* kept: a rung each call */
+  WL_TRY(wl_wpt2_inverse_with(l->x, h.channels, Hp, Wp, h.J, l->x, l->w.scratch, l->w.scap));
   wl_signal_unscale(l->x, Hp, Wp, &(wl_signal){2, h.channels, h.height, h.width, h.depth, NULL, 0}, l->x);
   *psnr = psnr_of(l->img, l->x);
   return 0;
