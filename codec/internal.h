@@ -199,7 +199,7 @@ typedef struct {
   size_t xcap, scap, ycap, ncap; /* their sizes in floats */
 } wl_work;
 void wl_work_free(wl_work *w);
-/* malloc, asking the kernel for huge pages where the block spans any (signal-sized buffers). */
+/* malloc for signal-sized buffers (alloc.c): in huge pages where 4 KiB page faults are slow. */
 void *wl_malloc_big(size_t bytes);
 /* Makes *buf (from malloc) hold at least n floats, *cap of them, keeping none of its
  * contents. */

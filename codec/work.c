@@ -1,8 +1,6 @@
 /* work.c: the buffers that analysis and synthesis keep from one signal to the next (wl_work,
  * internal.h). */
-#include <stdint.h>
 #include <stdlib.h>
-#include <sys/mman.h>
 #include "codec/internal.h"
 #include "codec/decoder.h"
 #include "wavelet/wpt.h"
@@ -13,23 +11,6 @@ void wl_work_free(wl_work *w) {
   free(w->y);
   free(w->net);
   memset(w, 0, sizeof *w);
-}
-
-/* Buffers of signal size are touched page by page on their first pass. In 2 MiB pages that is
- * 512 times fewer page faults (the kernel's transparent huge pages, where it grants them): a
- * 10-minute stereo encode took 22740 faults, and each costs about 10 us in some virtual
- * machines. Blocks of at least one huge page are aligned to one and rounded up to whole ones. */
-#define HUGE_PAGE ((size_t)2 << 20)
-void *wl_malloc_big(size_t bytes) {
-#ifdef MADV_HUGEPAGE
-  if (bytes >= HUGE_PAGE && bytes <= SIZE_MAX - HUGE_PAGE) {
-    const size_t n = (bytes + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
-    void *p = aligned_alloc(HUGE_PAGE, n);
-    if (p) (void)madvise(p, n, MADV_HUGEPAGE);
-    return p;
-  }
-#endif
-  return malloc(bytes);
 }
 
 int wl_grow(float **buf, size_t *cap, size_t n) {
