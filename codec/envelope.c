@@ -59,6 +59,8 @@ int wl_env_init(wl_env *e, int rate) {
   e->spectrum = fftwf_malloc(sizeof(fftwf_complex) * (size_t)(half + 8) * WL_ENV_LANES);
   if (e->window && e->frame && e->spectrum) {
     for (int j = 0; j < e->N; j++) e->window[j] = (float)sin(M_PI * (j + 0.5) / e->N);
+    /* lanes past a channel's last frames are summed unused: zeros, then stale spectra */
+    memset(e->spectrum, 0, sizeof(fftwf_complex) * (size_t)(half + 8) * WL_ENV_LANES);
     wl_fftw_planner(1);
     e->r2c = fftwf_plan_dft_r2c_1d(e->N, e->frame, e->spectrum, FFTW_ESTIMATE);
     e->c2r = fftwf_plan_dft_c2r_1d(e->N, e->spectrum, e->frame, FFTW_ESTIMATE);
