@@ -72,6 +72,17 @@ static inline void io_bit_init(io_bit_model *m, size_t count) {
   }
 }
 
+/* Moves model m toward the bit just coded at rates 2^-rf and 2^-rs. */
+IO_INLINE void io_bit_update(io_bit_model *m, int bit, unsigned rf, unsigned rs) {
+  if (bit) {
+    m->fast -= m->fast >> rf;
+    m->slow -= m->slow >> rs;
+  } else { /* stays <= 65535: (d >> r) < d for d >= 1 */
+    m->fast += (65536u - m->fast) >> rf;
+    m->slow += (65536u - m->slow) >> rs;
+  }
+}
+
 /* Codes one binary decision; returns the bit (decoded or given). */
 IO_INLINE int io_bit(wle_io *io, io_bit_model *m, int bit) {
   uint32_t p0 = ((uint32_t)m->fast + m->slow) >> 2; /* mean of two 16-bit estimates, in 15 bits */
@@ -79,14 +90,11 @@ IO_INLINE int io_bit(wle_io *io, io_bit_model *m, int bit) {
   if (io->dec) bit = rans_dec_get(&io->d, IO_SCALE) >= p0;
   if (bit) io_event(io, p0, IO_ONE - p0);
   else io_event(io, 0, p0);
-  unsigned rf = m->n < IO_BIT_FAST ? m->n : IO_BIT_FAST, rs = m->n < IO_BIT_SLOW ? m->n : IO_BIT_SLOW;
-  m->n += m->n < IO_BIT_SLOW;
-  if (bit) {
-    m->fast -= m->fast >> rf;
-    m->slow -= m->slow >> rs;
-  } else { /* stays <= 65535: (d >> r) < d for d >= 1 */
-    m->fast += (65536u - m->fast) >> rf;
-    m->slow += (65536u - m->slow) >> rs;
+  if (m->n >= IO_BIT_SLOW) { /* nearly every event: the rates as constants */
+    io_bit_update(m, bit, IO_BIT_FAST, IO_BIT_SLOW);
+  } else { /* a model's first events */
+    io_bit_update(m, bit, m->n < IO_BIT_FAST ? m->n : IO_BIT_FAST, m->n);
+    m->n++;
   }
   return bit;
 }

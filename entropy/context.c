@@ -179,7 +179,6 @@ IO_INLINE int scan(wle_io *io, int predictive, planes pl, model *m, const int16_
                    const int16_t *prev, int h, int w, int bits) {
   int rc = WLE_OK;
   for (int y = 0; y < h && !rc; y++) {
-    if (!io->dec && wle_io_reserve(io, (size_t)w * WLE_CONTEXT_EVENTS(bits))) rc = io->err;
     if (predictive) row_errors(pl.T, pl.E + y * pl.ws * NSUB, pl.ws, w);
     else wle_row_activity(pl.T, pl.S + y * pl.ws, pl.P + y * pl.ws, pl.ws, w);
     int sW = 0, aWW = 0; /* the symbols to the left (padding at the row's start), in registers */
@@ -230,7 +229,6 @@ __attribute__((target("avx2"))) IO_INLINE int scan_avx2(wle_io *io, planes pl, m
   const __m256i bias = _mm256_set1_epi32(1 << 20), lo32 = _mm256_set1_epi64x(0xffffffff);
   int rc = WLE_OK;
   for (int y = 0; y < h && !rc; y++) {
-    if (!io->dec && wle_io_reserve(io, (size_t)w * WLE_CONTEXT_EVENTS(bits))) rc = io->err;
     __m256i eW = _mm256_setzero_si256(), eWW = eW; /* the padding's errors */
     int W = 0;
     for (int x = 0; x < w && !rc; x++) {
@@ -294,14 +292,23 @@ __attribute__((target("avx2"))) IO_INLINE int scan_avx2(wle_io *io, planes pl, m
   }
   return rc;
 }
-/* One copy per direction, each with dec constant and the coder's state in registers. */
+/* One copy per direction, each with dec constant and the coder's state in registers (a local copy
+ * of it, which no call sees). */
 __attribute__((target("avx2"))) static int scan_avx2_dec(wle_io *io, planes pl, model *m, int16_t *out,
                                                          const int16_t *prev, int h, int w, int bits) {
-  return scan_avx2(io, pl, m, NULL, out, prev, h, w, bits);
+  wle_io d = *io;
+  d.dec = 1;
+  const int rc = scan_avx2(&d, pl, m, NULL, out, prev, h, w, bits);
+  *io = d;
+  return rc;
 }
 __attribute__((target("avx2"))) static int scan_avx2_enc(wle_io *io, planes pl, model *m, const int16_t *in,
                                                          const int16_t *prev, int h, int w, int bits) {
-  return scan_avx2(io, pl, m, in, NULL, prev, h, w, bits);
+  wle_io d = *io;
+  d.dec = 0;
+  const int rc = scan_avx2(&d, pl, m, in, NULL, prev, h, w, bits);
+  *io = d;
+  return rc;
 }
 #endif
 
@@ -349,21 +356,27 @@ int wle_code_context(wle_io *io, int predictive, const int16_t *in, int16_t *out
       int pv = prev[(size_t)y * (size_t)w + (size_t)x];
       pl.P[y * pl.ws + x] = (int16_t)(pv < 0 ? -(pv + 1) : pv); /* |pv|, 2^15 - 1 for -2^15 */
     }
-  int rc;
+  /* the encoder's events for the whole plane reserved at once: no call inside the scans */
+  int rc = !io->dec && wle_io_reserve(io, (size_t)h * (size_t)w * WLE_CONTEXT_EVENTS(bits)) ? io->err : WLE_OK;
+  if (rc) {
+    free(work);
+    return rc;
+  }
 #ifdef HAVE_AVX2_SCAN
-  if (predictive && __builtin_cpu_supports("avx2")) {
-    wle_io d = *io;
-    rc = d.dec ? scan_avx2_dec(&d, pl, m, out, prev, h, w, bits) : scan_avx2_enc(&d, pl, m, in, prev, h, w, bits);
-    *io = d;
-  } else
+  if (predictive && __builtin_cpu_supports("avx2"))
+    rc = io->dec ? scan_avx2_dec(io, pl, m, out, prev, h, w, bits) : scan_avx2_enc(io, pl, m, in, prev, h, w, bits);
+  else
 #endif
-  if (io->dec) { /* a copy whose dec the compiler knows, its state in registers */
+  { /* a copy whose dec the compiler knows, its state in registers */
     wle_io d = *io;
-    d.dec = 1;
-    rc = predictive ? scan(&d, 1, pl, m, in, out, prev, h, w, bits) : scan(&d, 0, pl, m, in, out, prev, h, w, bits);
+    if (d.dec) {
+      d.dec = 1;
+      rc = predictive ? scan(&d, 1, pl, m, in, out, prev, h, w, bits) : scan(&d, 0, pl, m, in, out, prev, h, w, bits);
+    } else {
+      d.dec = 0;
+      rc = predictive ? scan(&d, 1, pl, m, in, out, prev, h, w, bits) : scan(&d, 0, pl, m, in, out, prev, h, w, bits);
+    }
     *io = d;
-  } else {
-    rc = predictive ? scan(io, 1, pl, m, in, out, prev, h, w, bits) : scan(io, 0, pl, m, in, out, prev, h, w, bits);
   }
   free(work);
   return rc;
