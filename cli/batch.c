@@ -102,9 +102,14 @@ static outcome run_one(cli_opts *o, int (*one)(cli_opts *, const char *), const 
   o->last_model = 0;
   free(o->last_out);
   o->last_out = NULL;
+  long long in0, out0, in1, out1; /* standard input's and output's bytes, counted as they pass */
+  io_std_bytes(&in0, &out0);
   const int rc = one(o, l->in[i]);
+  io_std_bytes(&in1, &out1);
   const int status = rc ? 1 : o->skipped ? 2 : 0; /* bytes only of what was coded: the ratio is theirs */
-  outcome r = {i, status, status ? 0 : size_of(l->in[i]), status ? 0 : size_of(o->last_out), o->last_model, ""};
+  const long long in = strcmp(l->in[i], "-") ? size_of(l->in[i]) : in1 - in0,
+                  out = o->last_out && !strcmp(o->last_out, "-") ? out1 - out0 : size_of(o->last_out);
+  outcome r = {i, status, status ? 0 : in, status ? 0 : out, o->last_model, ""};
   snprintf(r.path, sizeof r.path, "%s", o->last_out ? o->last_out : "");
   return r;
 }

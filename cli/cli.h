@@ -33,6 +33,7 @@ typedef struct {
   int recurse, skip_existing, jobs, shard_i, shard_n; /* -r, --skip-existing, -j, --shard I/N */
   const char *rel;    /* batch.c: the current input's path under the directory it was found in */
   int skipped;        /* set by a command that skipped its input (--skip-existing) */
+  int folder_err;     /* errno of making the output's folders (-O), told when it is opened */
   char *last_out;     /* the output path the current input was given (output_path) */
   const char *input;  /* that input: an output is never written over it (cli_out_open) */
   uint64_t last_model; /* the model id it was coded with (0: none) */

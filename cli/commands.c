@@ -32,12 +32,13 @@ static int make_parents(char *path) {
 
 char *cli_output_path(cli_opts *o, const char *in, const char *ext) {
   char *out = NULL, *rel;
+  o->folder_err = 0;
   if (o->out) out = strdup(o->out);
   else if (o->to_stdout || !strcmp(in, "-")) out = strdup("-");
   else if (!o->outdir) out = io_replace_ext(in, ext);
   else if ((rel = io_replace_ext(o->rel ? o->rel : in, ext))) {
     out = io_join(o->outdir, rel);
-    if (out && make_parents(out)) cli_fail(out, "cannot make its folder: %s", strerror(errno));
+    o->folder_err = out && make_parents(out) ? errno : 0; /* told when the output is opened */
     free(rel);
   }
   free(o->last_out);
@@ -47,7 +48,9 @@ char *cli_output_path(cli_opts *o, const char *in, const char *ext) {
 }
 
 int cli_skip(cli_opts *o, const char *out) {
-  return o->skipped = o->skip_existing && out && strcmp(out, "-") && !access(out, F_OK);
+  o->skipped = o->skip_existing && out && strcmp(out, "-") && !access(out, F_OK);
+  if (o->skipped && o->verbosity > 1) fprintf(stderr, "walloc: %s: skipped, %s exists (--skip-existing)\n", o->input, out);
+  return o->skipped;
 }
 
 /* Opens an input and looks at its first bytes; prints the error itself. */
@@ -291,7 +294,7 @@ static int encode_image(cli_opts *o, const char *in, io_input *f, const char *ou
   if (!rc && o->verbosity > 0 && !strcmp(d.kind, "neural") && o->quality < 0 && !o->target && !o->step &&
       (s.img.width < 4 << d.J || s.img.height < 4 << d.J)) /* under 4 latents a side */
     cli_note("walloc: %s: %dx%d is under %d pixels on a side, where a neural model's decoder sees mostly padding: "
-             "errors up to 20%% of the range at 8x8, 3%% at 16x16 at this rate (-Q 90 keeps them under 1%%)",
+             "errors up to 25%% of the range at 8x8, 4%% at 16x16 at this rate (-Q 100: under 2%%)",
              in, s.img.width, s.img.height, 4 << d.J);
   if (!rc) {
     image_threads(o, &s.img);
@@ -585,13 +588,14 @@ static int decode_audio(cli_opts *o, const char *in, io_input *f, const wl_model
   return rc;
 }
 
-static const char *const signal_exts[] = {".png", ".npy", ".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".au",
-                                          ".caf", ".w64", ".rf64", NULL};
+static const char *const signal_exts[] = {".png", ".npy", ".wav", ".flac", ".ogg", ".oga", ".opus", ".aif", ".aiff",
+                                          ".au", ".caf", ".w64", ".rf64", NULL};
 static const char *const wlc_exts[] = {".wlc", NULL};
 
 /* Whether path's extension names a format (a name of the user's own, out.bin or out, does not). */
 static int names_format(const char *path) {
-  static const char *const other[] = {".wlc", ".wlm", ".png", ".npy", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", NULL};
+  static const char *const other[] = {".wlc", ".wlm", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".gif", ".bmp", ".jxl",
+                                      ".jp2", ".j2k", ".avif", ".heic", ".mp3", ".m4a", ".aac", ".wma", ".mka", NULL};
   return io_ext_in(path, other) || io_ext_in(path, signal_exts);
 }
 
@@ -695,7 +699,7 @@ static void print_info(const char *in, const wlc_info *w, size_t len) {
   if (h->has_alpha) printf("alpha:         %u bytes (zstd)\n", h->alpha_len);
   for (int c = 0; c < h->keep; c++)
     printf("channel %-4d   %-10s %" PRIu64 " bytes\n", c, wl_entropy_name(w->mode[c]), w->bytes[c]);
-  if (h->step)
+  if (h->step && !audio) /* audio's detail line is above */
     printf("detail:        step %d (2^%g), %d of %d planes sent, %" PRIu64 " bytes\n", h->step, 2 - h->step / 64.0,
            h->detail_planes, h->channels << (2 * h->J), detail_bytes(w, len));
 }

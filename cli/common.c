@@ -116,6 +116,7 @@ int cli_out_open(const cli_opts *o, const char *path, io_output *w) {
   if (o->input && cli_same_file(path, o->input)) /* -f would replace what was read */
     return cli_fail(path, "is the input %s (give another output)", o->input);
   struct stat st;
+  if (o->folder_err) return cli_fail(path, "cannot make its folder: %s", strerror(o->folder_err));
   if (strcmp(path, "-") && !stat(path, &st) && S_ISDIR(st.st_mode))
     return cli_fail(path, "is a folder (name a file, or give -O %s for outputs in it)", path);
   if (io_out_open(w, path, o->force))

@@ -15,9 +15,18 @@
 #include "cli/io.h"
 
 /* read(2) of up to n bytes, retried on EINTR. */
+/* Bytes read from standard input and written to standard output so far (io_std_bytes). */
+static long long std_in, std_out;
+
+void io_std_bytes(long long *in, long long *out) {
+  *in = std_in;
+  *out = std_out;
+}
+
 static ssize_t read_some(int fd, void *buf, size_t n) {
   ssize_t r;
   while ((r = read(fd, buf, n)) < 0 && errno == EINTR) {}
+  if (r > 0 && fd == STDIN_FILENO) std_in += r;
   return r;
 }
 
@@ -110,6 +119,7 @@ int io_out_write(io_output *w, const void *buf, size_t len) {
     ssize_t r = write(w->fd, p, len);
     if (r < 0 && errno == EINTR) continue;
     if (r < 0) return -1;
+    if (w->fd == STDOUT_FILENO) std_out += r;
     p += r;
     len -= (size_t)r;
   }

@@ -24,6 +24,8 @@ typedef struct {
 int io_open(const char *path, io_input *in);
 /* Up to n more bytes of the input: the count, 0 at the end, or -1 with errno set. */
 ssize_t io_read(io_input *in, void *buf, size_t n);
+/* The bytes read from standard input and written to standard output so far. */
+void io_std_bytes(long long *in, long long *out);
 /* n bytes, or fewer at the end: the next ones (at < 0), or those `at` bytes from the start of
  * a regular file (size >= 0; else -1 with errno ESPIPE). The count, or -1 with errno set. */
 long io_read_full(io_input *in, void *buf, size_t n, int64_t at);

@@ -331,6 +331,9 @@ static int parse(int argc, char **argv, cli_opts *o) {
   for (const char *c = o->name; c && *c; c++)
     if ((unsigned char)*c < 0x20) return cli_usage("%s", "--name: no control characters (a newline, a tab)");
   if ((o->out != NULL) + o->to_stdout + (o->outdir != NULL) > 1) return cli_usage("%s", "give one of -o, -c and -O");
+  for (int i = 0; o->outdir && i < o->ninputs; i++)
+    if (!strcmp(o->inputs[i], "-"))
+      return cli_usage("-O %s: standard input (-) has no name to write under it (code it alone, with -o)", o->outdir);
   const int given = (o->quality >= 0) + (o->target != 0) + (o->keep || o->step || o->zone > 0),
             tuned = o->quality >= 0 || o->target;
   if (given > 1 || (tuned && o->refine))

@@ -97,6 +97,15 @@ static int pipe_readable(const uint8_t *b, size_t len) {
                        !memcmp(b, "FORM", 4) || !memcmp(b, ".snd", 4));
 }
 
+/* Whether the pipe that libsndfile read from still holds bytes (waiting for the feeder). */
+static int more_in_pipe(int fd) {
+  uint8_t b;
+  ssize_t n;
+  do n = read(fd, &b, 1);
+  while (n < 0 && errno == EINTR);
+  return n > 0;
+}
+
 /* Offset of the data chunk's size field in a RIFF WAVE head b[0..len), or 0 when not there. */
 static size_t wav_data_field(const uint8_t *b, size_t len) {
   if (len < 12 || memcmp(b, "RIFF", 4) || memcmp(b + 8, "WAVE", 4)) return 0;
@@ -115,6 +124,12 @@ static int wav_unsized(const uint8_t *b, size_t len, int pipe) {
   const size_t at = wav_data_field(b, len);
   const uint32_t size = at ? le32(b + at) : 1;
   return size == 0 || size == 0xffffffffu || (pipe && size >= 0x7fff0000u);
+}
+
+/* An AU (Sun .snd) head whose data size is 0xFFFFFFFF, "unknown": libsndfile then states a length
+ * of its own far past the data. */
+static int au_unsized(const uint8_t *b, size_t len) {
+  return len >= 12 && !memcmp(b, ".snd", 4) && !memcmp(b + 8, "\xff\xff\xff\xff", 4);
 }
 
 /* True when the data chunk of a WAV of `total` bytes declares more than the file holds:
@@ -137,6 +152,7 @@ struct snd_reader {
   wl_audio fmt;
   int exact;           /* integer PCM, read as its integers (otherwise [-1, 1] scaled to 16-bit) */
   int estimated;       /* Vorbis, Opus, MPEG: the header's length is an estimate */
+  int riff;            /* a RIFF WAVE: one of unstated length ends where libsndfile stops, at 4 GiB */
   long long declared;  /* the header's length; -1 when it states none */
   long long got;       /* frames read */
   double *ibuf;        /* (SND_BLOCK, C) as libsndfile gives them */
@@ -186,7 +202,9 @@ static SNDFILE *open_source(snd_reader *r, io_input *in, SF_INFO *info, long lon
   int fds[2];
   size_t len;
   const size_t at = wav_data_field(in->head, in->nhead);
-  const int to_end = at && !le32(in->head + at); /* data size 0: to the end, which libsndfile reads as none */
+  /* data size 0 or 0xFFFFFFFF: to the end. libsndfile reads 0 as none, and stops after 4 GiB at
+   * either: read as a pipe, so that snd_read can tell whether more follows */
+  const int to_end = at && (!le32(in->head + at) || le32(in->head + at) == 0xffffffffu);
   *size = in->size;
   if (in->size >= 0 && !to_end) return sf_open_fd(in->fd, SFM_READ, info, SF_FALSE);
   if (pipe_readable(in->head, in->nhead)) { /* a pipe, or a file read as one (to_end: as a pipe reads it) */
@@ -232,9 +250,11 @@ int snd_open(io_input *in, snd_reader **rp, wl_audio *fmt, char *why) {
   if (!rc) {
     r->fmt = (wl_audio){info.channels, 0, info.samplerate, depth ? depth : 16, NULL};
     r->exact = depth != 0;
+    r->riff = wav_data_field(in->head, in->nhead) != 0;
     r->estimated = sub == SF_FORMAT_VORBIS || sub == SF_FORMAT_OPUS || sub == SF_FORMAT_MPEG_LAYER_I ||
                    sub == SF_FORMAT_MPEG_LAYER_II || sub == SF_FORMAT_MPEG_LAYER_III;
-    const int unsized = info.frames == SF_COUNT_MAX || wav_unsized(in->head, in->nhead, in->size < 0);
+    const int unsized =
+        info.frames == SF_COUNT_MAX || wav_unsized(in->head, in->nhead, in->size < 0) || au_unsized(in->head, in->nhead);
     r->declared = unsized ? -1 : (long long)info.frames;
     if (depth) sf_command(r->f, SFC_SET_NORM_DOUBLE, NULL, SF_FALSE);
     r->ibuf = malloc(sizeof(double) * SND_BLOCK * (size_t)info.channels);
@@ -256,6 +276,9 @@ int snd_read(snd_reader *r, wl_audio *b, char *why) {
     if (!r->got) return fail(why, "no audio samples");
     if (!r->estimated && r->declared > r->got)
       return fail(why, "truncated or corrupt audio: only %lld of %lld frames decode", r->got, r->declared);
+    if (r->riff && r->declared < 0 && r->feeding && more_in_pipe(r->pipe_rd))
+      return fail(why, "a WAV of unstated length goes on past %lld frames, the most its 32-bit sizes can hold "
+                       "(RF64, Wave64 and FLAC have no such limit)", r->got);
     return 0;
   }
   for (int c = 0; c < C; c++) {
@@ -322,7 +345,11 @@ struct snd_writer {
   double *obuf;    /* (SND_BLOCK, C) */
   double lo, hi;   /* the sample range */
   int flac;
+  long long room;  /* frames a WAV file may still take (its 32-bit sizes); -1: no limit */
 };
+
+/* Bytes a WAV header may take before its data (libsndfile's extensible format, with room). */
+#define WAV_HEAD_MOST 4096
 
 /* Sets the RIFF and data sizes of a WAV header b[0..len) that ends with its data chunk's, for
  * `frames` of `bytes` bytes (-1: unknown, 0xFFFFFFFF). */
@@ -347,9 +374,14 @@ int snd_create(io_output *w, const wl_audio *fmt, int flac, long long frames, sn
   static SF_VIRTUAL_IO io = {v_len, v_seek, v_read, v_write, v_tell};
   const int sub = fmt->depth == 8 ? (flac ? SF_FORMAT_PCM_S8 : SF_FORMAT_PCM_U8) : fmt->depth == 16 ? SF_FORMAT_PCM_16
                   : fmt->depth == 24 ? SF_FORMAT_PCM_24 : SF_FORMAT_PCM_32;
+  /* A WAV file's 32-bit sizes hold up to 4 GiB of samples: a longer one known up front is written
+   * as RF64, one of unknown length fails where it passes them (stdout: sizes 0xFFFFFFFF, "to the
+   * end", whatever the length). */
+  const long long bpf = (long long)(fmt->depth / 8) * fmt->channels, most = (0xffffffffLL - WAV_HEAD_MOST) / bpf;
+  const int rf64 = !flac && w->path && frames > most;
   SF_INFO info = {.samplerate = fmt->rate, .channels = fmt->channels,
-                  .format = (flac ? SF_FORMAT_FLAC : SF_FORMAT_WAV) | sub};
-  const char *kind = flac ? "FLAC" : "WAV";
+                  .format = (flac ? SF_FORMAT_FLAC : rf64 ? SF_FORMAT_RF64 : SF_FORMAT_WAV) | sub};
+  const char *kind = flac ? "FLAC" : rf64 ? "RF64" : "WAV";
   snd_writer *sw = *swp = calloc(1, sizeof *sw);
   if (!sw) return fail(why, "out of memory");
   int rc = sf_format_check(&info)                  ? 0
@@ -372,6 +404,7 @@ int snd_create(io_output *w, const wl_audio *fmt, int flac, long long frames, sn
   sw->lo = -ldexp(1.0, fmt->depth - 1);
   sw->hi = -sw->lo - 1;
   sw->flac = flac;
+  sw->room = !flac && !rf64 && w->path ? most : -1;
   return 0;
 }
 
@@ -379,6 +412,9 @@ int snd_write(snd_writer *sw, const wl_audio *b, char *why) {
   const int C = b->channels;
   for (long t = 0; t < b->frames; t += SND_BLOCK) {
     const long n = b->frames - t < SND_BLOCK ? b->frames - t : SND_BLOCK;
+    if (sw->room >= 0 && (sw->room -= n) < 0)
+      return fail(why, "over 4 GiB of samples, more than a WAV holds: decode to .flac, or from a file rather than a "
+                       "pipe (walloc then knows the length and writes RF64)");
     for (long i = 0; i < n; i++)
       for (int c = 0; c < C; c++) sw->obuf[i * C + c] = fmin(fmax(rint(b->samples[c * b->frames + t + i]), sw->lo), sw->hi);
     errno = 0;

@@ -40,7 +40,8 @@ int snd_read_all(snd_reader *r, wl_audio *a, char *why);
 /* An audio output written in blocks: WAV (8-bit unsigned, as WAV requires) or FLAC of fmt's
  * rate, channels and depth into w. On stdout (WAV only), whose header cannot be rewritten at the
  * end, the header states `frames` (-1: unknown, written as 0xFFFFFFFF, which libsndfile, sox
- * and ffmpeg read as "to the end of the file"). */
+ * and ffmpeg read as "to the end of the file"). A WAV file of more than 4 GiB of samples is RF64
+ * when `frames` says so up front; one of unknown length fails when it gets there. */
 typedef struct snd_writer snd_writer;
 int snd_create(io_output *w, const wl_audio *fmt, int flac, long long frames, snd_writer **sw, char *why);
 int snd_write(snd_writer *sw, const wl_audio *block, char *why);

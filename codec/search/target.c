@@ -159,11 +159,14 @@ static void ladder_free(ladder *l) {
   wl_work_free(&l->cw);
 }
 
+/* The PSNR that stands for no error at all: it meets every PSNR target (above()). */
+#define LOSSLESS 200.0
+
 /* PSNR of a squared error se over image a's samples. */
 static double psnr_se(const wl_image *a, double se) {
   const size_t n = (size_t)a->channels * a->height * a->width;
   const double peak = (double)((1 << a->depth) - 1);
-  return se > 0 ? 10 * log10(peak * peak * (double)n / se) : 200;
+  return se > 0 ? 10 * log10(peak * peak * (double)n / se) : LOSSLESS;
 }
 
 static double psnr_of(const wl_image *a, const float *b) {
@@ -398,7 +401,7 @@ static int measure(ladder *l, int L, int rate, int exact, double *value) {
 
 /* Whether measure f (at()'s terms) is on the target t's upper side: more bytes than allowed
  * (rate), or a PSNR that meets it. */
-static int above(int rate, double f, double t) { return rate ? f > t : f >= t; }
+static int above(int rate, double f, double t) { return rate ? f > t : f >= t || f >= LOSSLESS; }
 
 /* measure() in the search's terms: log bytes, or PSNR. */
 static int at(ladder *l, int L, int rate, int exact, double *f) {
@@ -579,9 +582,9 @@ static int search(ladder *l, int rate, double value, int *rung) {
   if (*rung < 1) /* then hi = 1 */
     return WL_FAIL_WHY(WL_ERR_ARG, "a target of %.0f bytes is below the smallest file (%.0f bytes: one channel)", value,
                        exp(fhi));
-  if (*rung > top) /* then lo = top */
+  if (*rung > top) /* then lo = top; the best rounded down, so that it reads below the PSNR asked */
     return WL_FAIL_WHY(WL_ERR_ARG, "PSNR %.2f dB is out of reach (the finest step%s gives %.2f dB)", value,
-                       l->finest < WL_MAX_STEP ? " that this image's detail fits" : "", flo);
+                       l->finest < WL_MAX_STEP ? " that this image's detail fits" : "", floor(flo * 100) / 100);
   return 0;
 }
 

@@ -268,10 +268,13 @@ _TARGETS = {"size": 1, "bpp": 2, "psnr": 3}  # WL_TARGET_*
 def read_detail(data):
     """The detail layer's integer planes of a .wlc (path or bytes), int16 (C 4^J, h, w), plane
     b C + k the k-th channel-DCT coefficient of packet band b, and its step index s (the step is
-    2^(2 - s/64)); (None, 0) for a file without one (man walloc, RATE CONTROL)."""
+    2^(2 - s/64)); (None, 0) for a file without one (man walloc, RATE CONTROL). An audio file's
+    layers are per chunk: walloc.Error, as walloc latents --detail refuses it."""
     data, ptr, name = _source(data)
     v, info = _i16p(), _Info()
     _check(_lib.wl_detail_planes(ptr, len(data), ctypes.byref(v), ctypes.byref(info)), name)
+    if info.modality == _AUDIO:
+        raise Error(_ERR_MISMATCH, name, "read_detail reads an image's detail layer; an audio file's are per chunk")
     if not v:
         return None, 0
     shape = (info.channels << (2 * info.J), info.lat_h, info.lat_w)
