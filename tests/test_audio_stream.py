@@ -309,6 +309,23 @@ expect_failure("a stream length over its bound",
 expect_failure("FLAC out, stream cut", [*M, bad("cut2.wlc", GOOD[:R2 + 7])], out=T("bad-out.flac"), say="truncated")
 expect_failure("--chunk not a multiple of 2^J", ["encode", "-m", MODEL, "--chunk", "10000", T("g.wav")],
                out=T("bad.wlc"), say="multiple of 64")
+@test("stream: an AU of unknown length (0xFFFFFFFF) reads from a pipe as from its file; -o .mp3/.opus is a usage "
+      "error; info prints one detail line")
+def _():
+    x = (np.sin(np.arange(2 * 22050) / 9) * 8000).astype(">i2")  # stereo, interleaved
+    au = b".snd" + struct.pack(">IIIII", 24, 0xffffffff, 3, RATE, 2) + x.tobytes()
+    open(T("u.au"), "wb").write(au)
+    rc, piped, err = run("encode", "-m", MODEL, "-", "-o", "-", stdin=au)
+    rc2, _, err2 = run("encode", "-q", "-f", "-m", MODEL, T("u.au"), "-o", T("u.wlc"))
+    assert rc == 0 and rc2 == 0 and piped == open(T("u.wlc"), "rb").read(), (err, err2)
+    for cmd, out in (("decode", "x.mp3"), ("decode", "x.opus"), ("encode", "x.m4a")):
+        rc, _, err = run(cmd, "-m", MODEL, T("u.wlc" if cmd == "decode" else "u.au"), "-o", T(out))
+        assert rc == 2 and not os.path.exists(T(out)) and "not ." in err, (cmd, out, rc, err)
+    rc, _, err = run("encode", "-q", "-f", "-m", MODEL, "--step", "300", T("u.au"), "-o", T("ud.wlc"))
+    rc2, out, _ = run("info", T("ud.wlc"))
+    assert rc == rc2 == 0 and out.decode().count("detail:") == 1, (err, out)
+
+
 expect_failure("--chunk under the overlap", ["encode", "-m", MODEL, "--chunk", "1024", T("g.wav")], out=T("bad.wlc"),
                say="at least 1280")
 

@@ -246,6 +246,25 @@ def main():
             assert rc == 2 and not os.listdir(TMPDIR.name).count("same.npy"), (args, rc, err)
             assert not any(os.path.exists(T(n)) for n in ("d.npy", "dd", "dd.npy", "sm.npy", "sm.jsonl")), args
 
+    @test("batch: the manifest counts the bytes of standard input and output; -O with - as an input is a usage "
+          "error; a folder -O cannot make is one line; --skip-existing -v names the file it skips")
+    def _():
+        import json
+        png = T("in", "a", "garden-rgb8.png")
+        rc, out, err = run("encode", "--manifest", T("std.jsonl"), "-c", png)
+        rec = json.loads(open(T("std.jsonl")).read())
+        assert rc == 0 and rec["out_bytes"] == len(out) > 0 and rec["in_bytes"] == os.path.getsize(png), (rec, err)
+        rc, out, err = run("encode", "--manifest", T("std2.jsonl"), "-", stdin=open(png, "rb").read())
+        rec = json.loads(open(T("std2.jsonl")).read())
+        assert rc == 0 and rec["in_bytes"] == os.path.getsize(png) and rec["out_bytes"] == len(out), (rec, err)
+        rc, out, err = run("encode", "-", png, "-O", T("so"), stdin=open(png, "rb").read())
+        assert rc == 2 and not out and not os.path.exists(T("so")) and "standard input" in err, (rc, err)
+        open(T("afile"), "w").close()
+        rc, _, err = run("encode", png, "-O", T("afile", "sub"))
+        assert rc == 1 and err.count("walloc:") == 1 and "cannot make its folder" in err, (rc, err)
+        rc, _, err = run("encode", "-v", "--skip-existing", png, "-o", T("afile"))
+        assert rc == 0 and "skipped, %s exists" % T("afile") in err and os.path.getsize(T("afile")) == 0, (rc, err)
+
     @test("batch: a directory without -r, and bad -j/--shard values, are refused")
     def _():
         rc, _, err = run("encode", "-O", T("x"), src)

@@ -92,7 +92,7 @@ def _():
 
 
 @test("python: read_latents gives the program's latents (walloc latents) and the mask of channels sent, for "
-      "every built-in model")
+      "every built-in model; read_detail refuses an audio file")
 def _():
     import soundfile as sf
     t = np.arange(20000) / 8000.0
@@ -108,6 +108,12 @@ def _():
         m = walloc.Model(model)
         assert q.shape[0] == m.K and mask.sum() == ref.shape[0] and mask[:ref.shape[0]].all(), (q.shape, ref.shape)
         assert np.array_equal(q[mask], ref) and not q[~mask].any(), (png, model)
+    assert run("encode", "-q", "-f", "--step", "300", T("m.wav"), "-o", T("md.wlc"))[0] == 0
+    try:  # an audio file's detail layers are per chunk, as walloc latents --detail says
+        walloc.read_detail(T("md.wlc"))
+        assert False, "read_detail took an audio file"
+    except walloc.Error as e:
+        assert "per chunk" in str(e), e
 
 
 @test("fast read (encode --fast-read, encode(fast_read=True)): the same latents and decoded samples as a plain "
