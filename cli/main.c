@@ -222,7 +222,17 @@ static int parse(int argc, char **argv, cli_opts *o) {
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     int takes = 1, bad = 0;
-    char kind = 0;
+    char kind = 0, opt[64];
+    /* a value attached: --name=VALUE, or -XVALUE for the one-letter options that take one */
+    const char *eq = !strncmp(a, "--", 2) ? strchr(a, '=') : NULL;
+    const int attached = (eq && eq - a < (ptrdiff_t)sizeof opt) || (a[0] == '-' && a[1] && a[2] && strchr("omTQjOJKNR", a[1]));
+    if (attached) {
+      const size_t n = eq ? (size_t)(eq - a) : 2;
+      memcpy(opt, a, n);
+      opt[n] = 0;
+      v = eq ? eq + 1 : a + 2;
+      a = opt;
+    }
     strcpy(wanted, "a valid value");
     if (a[0] == '-' && !applies(argv[1], a, &kind)) return cli_usage("option '%s' does nothing for %s", a, argv[1]);
     if (kind == 'n' && !neural) neural = a;
@@ -231,7 +241,6 @@ static int parse(int argc, char **argv, cli_opts *o) {
     else if (!strcmp(a, "-m")) { o->model = v; bad = !v; }
     else if (!strcmp(a, "--name")) { o->name = v; bad = !v; }
     else if (!strcmp(a, "-T")) bad = number(v, 1, 1024, &o->threads);
-    else if (!strncmp(a, "-T", 2) && a[2]) { bad = number(a + 2, 1, 1024, &o->threads); takes = 0; }
     else if (!strcmp(a, "--keep")) bad = number(v, 1, WL_MAX_K, &o->keep);
     else if (!strcmp(a, "--refine")) bad = number(v, 0, WL_MAX_REFINE, &o->refine);
     else if (!strcmp(a, "--step")) bad = number(v, 0, WL_MAX_STEP, &o->step);
@@ -243,7 +252,8 @@ static int parse(int argc, char **argv, cli_opts *o) {
                     : a[3] == 'i' ? WL_TARGET_BYTES : WL_TARGET_SNR;
       const double x = v ? strtod(v, &end) : 0,
                    most = t == WL_TARGET_BYTES ? 1e15 : t == WL_TARGET_BPP ? 256 : t == WL_TARGET_KBPS ? 1e5 : 200;
-      bad = !v || !*v || *end || !(x > 0 && x <= most) || (t == WL_TARGET_BYTES && x != (double)(long long)x);
+      bad = !v || !*v || *end || strpbrk(v, "xX") || !(x > 0 && x <= most) || /* decimal: strtod takes hex too */
+            (t == WL_TARGET_BYTES && x != (double)(long long)x);
       snprintf(wanted, sizeof wanted, "a %s above 0, at most %g", t == WL_TARGET_BYTES ? "whole number" : "number", most);
       if (o->target) return cli_usage("give one of --size, --bpp, --psnr, --kbps and --snr ('%s' is a second)", a);
       o->target = t;
@@ -321,8 +331,9 @@ static int parse(int argc, char **argv, cli_opts *o) {
       else if (a[0] == '-' && a[1]) return cli_usage("unknown option '%s'", a);
       else o->inputs[o->ninputs++] = stdin_name(argv[i]) ? "-" : argv[i];
     }
+    if (attached && !takes) return cli_usage("option '%s' takes no value", a);
     if (bad) return cli_usage("option '%s' needs %s", a, wanted);
-    i += takes;
+    i += attached ? 0 : takes;
   }
   if (o->threads) omp_set_num_threads(o->threads);
   if (!o->ninputs) return cli_usage("%s: no input files", argv[1]);

@@ -72,6 +72,19 @@ def _():
     assert r1[0] == 0 and r1[1] == r2[1], "-T1 and -T2 differ"
 
 
+@test("a value attached to its option (--quality=50, -Q50, -j1, -mrgb) is the value given after it; a flag with "
+      "one (--json=1) and a hexadecimal target (--size 0x1000) are usage errors")
+def _():
+    ref = run("encode", "-Q", "50", "-m", "rgb", "-c", RGB)
+    assert ref[0] == 0, ref[2]
+    for args in (["--quality=50", "-mrgb"], ["-Q50", "-j1", "-mrgb"]):
+        rc, out, err = run("encode", *args, "-c", RGB)
+        assert rc == 0 and out == ref[1], (args, err)
+    for args in (["--json=1"], ["--size", "0x1000"], ["--bpp=0x1p-2"]):
+        rc, out, err = run("encode", *args, "-c", RGB)
+        assert rc == 2 and not out, (args, rc, err)
+
+
 @test("OpenMP threads sleep while they wait (no spinning), unless OMP_WAIT_POLICY says otherwise")
 def _():
     def spin(policy):

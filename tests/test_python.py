@@ -68,6 +68,13 @@ def _():
         assert False, "two rate controls were taken"
     except ValueError:
         pass
+    wide = (pixels.astype(np.uint16) * 257)
+    assert walloc.encode(wide.astype(">u2"), "rgb") == walloc.encode(wide, "rgb"), "big-endian uint16 differs"
+    try:
+        walloc.compress_file(png, T("png.wlc"))
+        assert False, "compress_file took a PNG"
+    except ValueError as e:
+        assert "not a .npy array" in str(e), e
 
 
 @test("python: LatentDataset of a directory gives each file's dequantised latents and mask, in sorted order; "

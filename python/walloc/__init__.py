@@ -298,7 +298,7 @@ def encode(image, model, keep=0, refine=0, quality=None, step=0, size=None, bpp=
     a = np.asarray(image)
     if a.ndim == 2:
         a = a[None]
-    if a.ndim != 3 or a.dtype not in (np.uint8, np.uint16):
+    if a.ndim != 3 or a.dtype.kind != "u" or a.dtype.itemsize not in (1, 2):  # either byte order
         raise ValueError("image: uint8 or uint16, shape (C, H, W) or (H, W); got %s %s" % (a.dtype, a.shape))
     if not a.size:  # the library would call it outside its limits
         raise ValueError("empty image: shape %s (every size at least 1)" % (np.shape(image),))
@@ -408,8 +408,13 @@ def compress_file(src, dst, model=None, **rate):
     half-written (a worker killed mid-write leaves only a hidden .*.tmp-* file). model: a Model,
     a built-in name or a .wlm path (None: the built-in one for the channel count, as the CLI
     chooses); rate: encode's keep, step, quality, size, bpp, psnr or fast_read. Returns a manifest record
-    as the CLI's --manifest writes it: input, output, status, in_bytes, out_bytes, model_id."""
-    a = np.load(src)
+    as the CLI's --manifest writes it: input, output, status, in_bytes, out_bytes, model_id. An
+    existing dst is replaced (a retried task writes the same bytes), unlike walloc encode without -f."""
+    try:
+        a = np.load(src)
+    except ValueError as e:  # numpy's words for a file that is no .npy: "pickled data"
+        raise ValueError("%s: not a .npy array (compress_file takes .npy; walloc encode takes PNG too): %s"
+                         % (os.fspath(src), e)) from None
     m = model if isinstance(model, Model) else Model(model if model is not None else _builtin_for(a, src))
     data = encode(a, m, **rate)
     folder, name = os.path.split(os.path.abspath(dst))
