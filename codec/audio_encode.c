@@ -29,11 +29,11 @@
  * block) and a post-filter. */
 int wl_audio_chunking(const wl_model *m, long chunk, long *L, long *O) {
   if (!m || !L || !O) return WL_FAIL_NULL();
+  if (m->d.dims != 1) return WL_FAIL_WHY(WL_ERR_MISMATCH, "an image model: chunks are audio's");
   const long unit = 1L << m->d.J, room = m->F / 2 > FILTER_ROOM ? m->F / 2 : FILTER_ROOM;
   const long half = ((8 + 2 * m->R) * unit + room + unit - 1) / unit * unit;
   *O = 2 * half;
   *L = chunk ? chunk : WL_AUDIO_CHUNK_SAMPLES / m->d.channels / unit * unit;
-  if (m->d.dims != 1) return WL_FAIL(WL_ERR_MISMATCH);
   const long most = WL_MAX_SAMPLES / m->d.channels - 2 * *O < WL_MAX_CHUNK ? WL_MAX_SAMPLES / m->d.channels - 2 * *O
                                                                           : WL_MAX_CHUNK;
   if (*L % unit || *L < *O || *L > most)

@@ -32,6 +32,7 @@ static const entry builtin[1];
 const char *wl_model_builtin_name(int i) { return i >= 0 && i < NBUILTIN ? builtin[i].name : NULL; }
 
 int wl_model_builtin(wl_model **model, const char *name) {
+  if (model) *model = NULL;
   if (!model || !name) return WL_FAIL_NULL();
   for (int i = 0; i < NBUILTIN; i++)
     if (!strcmp(name, builtin[i].name)) {

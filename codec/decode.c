@@ -84,7 +84,8 @@ static int decode_rows(const wl_model *m, const uint8_t *buf, size_t len, int st
                        void *user) {
   wl_header h;
   int16_t *q, *v = NULL;
-  if (!m || !buf || !put || stripe < 0) return WL_FAIL_WHY(WL_ERR_ARG, "stripe %d: 0 (chosen) or more", stripe);
+  if (!m || !buf || !put) return WL_FAIL_NULL();
+  if (stripe < 0) return WL_FAIL_WHY(WL_ERR_ARG, "stripe %d: 0 (chosen) or more", stripe);
   WL_TRY(wl_image_latents(m, buf, len, &h, &q));
   int e = h.step ? wl_image_whole_check(h.height, h.width) : 0; /* a detail layer's planes are held whole */
   rows_ctx c = {&h, {h.channels, 0, h.width, h.depth, NULL, NULL}, NULL, {buf + h.header_len, h.alpha_len, 0},

@@ -412,7 +412,7 @@ int wl_detail_decode(const wl_header *h, const wl_detail *d, const uint8_t *p, i
       wl_first_note(&err, i, e);
     }
   free(at);
-  return err.err;
+  return WL_LOWER(err.err); /* recorded on this thread, not a worker's */
 }
 
 /* Xh = from + the inverse channel-DCT of v times the step, at positions p0 .. p0+n-1 (planes cs

@@ -111,8 +111,8 @@ static int opts_check(const wl_encode_opts *o, int whole) {
 /* Checks img and o, then encode_image. */
 static int encode(const wl_model *m, const wl_image *img, float *inplace, const wl_encode_opts *o, uint8_t **out,
                   size_t *outlen) {
+  if (out) *out = NULL;
   if (!m || !out || !outlen) return WL_FAIL_NULL();
-  *out = NULL;
   *outlen = 0;
   WL_TRY(wl_image_check(img));
   WL_TRY(opts_check(o, 1));

@@ -29,7 +29,7 @@ const char *wl_strerror(int err) {
   case WL_ERR_CRC: return "checksum mismatch (corrupt data)";
   case WL_ERR_LIMIT: return "dimensions outside the supported limits";
   case WL_ERR_MODEL: return "invalid model file";
-  case WL_ERR_MISMATCH: return "file was encoded with a different model";
+  case WL_ERR_MISMATCH: return "model does not fit (a file of another model, or another channel count or shape)";
   case WL_ERR_NUMERIC: return "numerical failure";
   case WL_ERR_UNKNOWN_MODEL: return "no built-in model by that name";
   default: return "unknown error";

@@ -15,6 +15,12 @@ int wl_fail(int code, const char *file, int line, const char *fmt, ...) __attrib
 #define WL_FAIL_WHY(code, ...) wl_fail(code, __FILE__, __LINE__, __VA_ARGS__)
 /* A NULL pointer argument where walloc.h wants one. */
 #define WL_FAIL_NULL() WL_FAIL_WHY(WL_ERR_ARG, "a NULL pointer argument")
+/* A code from below the codec (entropy/, wavelet/: they record nothing) passed on, recorded
+ * here when it is an error, so that wl_error_site never shows an earlier error's record. */
+#define WL_LOWER(code) wl_lower((code), __FILE__, __LINE__)
+static inline int wl_lower(int code, const char *file, int line) {
+  return code < 0 ? wl_fail(code, file, line, NULL) : code;
+}
 
 /* Return `e` from the enclosing function when negative (zstd's FORWARD_IF_ERROR). */
 #define WL_TRY(expr) do { int wl_e_ = (expr); if (wl_e_ < 0) return wl_e_; } while (0)

@@ -25,7 +25,7 @@ int wl_header_check_model(const wl_model *m, const wl_header *h) {
 }
 
 int wl_decode_streams(const wl_model *m, const wl_header *h, const uint8_t *p, int16_t *q) {
-  return wle_decode_planes(h->keep, h->entropy, p, h->stream_len, h->lat_h, h->lat_w, h->bits, m->freq, q);
+  return WL_LOWER(wle_decode_planes(h->keep, h->entropy, p, h->stream_len, h->lat_h, h->lat_w, h->bits, m->freq, q));
 }
 
 void wl_dequantise_part(const wl_model *m, const int16_t *q, long P, int keep, long p0, long n, float *y) {

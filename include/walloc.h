@@ -13,7 +13,10 @@
  * read-only once loaded and may serve calls on several threads at once; an audio encoder or
  * decoder is used by one thread at a time. libgomp's idle threads spin for some milliseconds
  * before they sleep, which costs a machine shared with other work dearly: a program can start
- * with OMP_WAIT_POLICY=passive in its environment (the walloc program sets it itself). */
+ * with OMP_WAIT_POLICY=passive in its environment (the walloc program sets it itself). A child
+ * that a process fork()s after calls on several threads hangs in its first call (libgomp's
+ * thread pool does not survive a fork): such a parent runs on one thread (OMP_NUM_THREADS=1),
+ * or its workers start afresh (Python multiprocessing: the "spawn" or "forkserver" method). */
 #ifndef WALLOC_H
 #define WALLOC_H
 #include <stddef.h>
@@ -282,7 +285,8 @@ WL_API int wl_decode_audio(const wl_model *model, const uint8_t *buf, size_t len
 
 /* The chunk length L that opts->chunk (0: the default) gives with this model, and the model's
  * overlap O; WL_ERR_ARG when the chunk is not a multiple of 2^J, is shorter than O, longer than
- * WL_MAX_CHUNK, or channels * (L + 2 O) is over WL_MAX_SAMPLES. */
+ * WL_MAX_CHUNK, or channels * (L + 2 O) is over WL_MAX_SAMPLES; WL_ERR_MISMATCH for an image
+ * model (*L and *O then untouched). */
 WL_API int wl_audio_chunking(const wl_model *model, long chunk, long *L, long *O);
 
 typedef struct wl_audio_encoder wl_audio_encoder;
@@ -381,7 +385,7 @@ WL_API int wl_info_peek(const uint8_t *buf, size_t len, wl_info *info);
  * its entropy mode (WL_ENTROPY_*; audio: the one most chunks chose) and bytes (audio: over every
  * chunk). */
 WL_API int wl_info_channels(const uint8_t *buf, size_t len, wl_info *info, int n, uint8_t *mode, uint64_t *bytes);
-/* Name of an entropy mode ("static", "table", "adaptive", "predictive"). */
+/* Name of an entropy mode ("static", "table", "adaptive", "predictive", "buckets"). */
 WL_API const char *wl_entropy_name(int mode);
 
 /* Decodes only the integer latents: *q is malloc'd, shape (keep, lat_h, lat_w), row-major.

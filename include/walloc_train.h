@@ -13,7 +13,7 @@ typedef struct {
   const char *name; /* stored in the model metadata */
   int channels, J, K, bits;
   float gain;       /* latent scale applied before companding (rate knob); 0 = default (4, audio 32) */
-  int stride;       /* use every stride-th latent position for the covariance (>= 1) */
+  int stride;       /* use every stride-th latent position for the covariance (0 or 1: all) */
   const char *command; /* provenance stored in the model metadata (may be NULL) */
   int reserved[8];  /* zero (WL_ERR_ARG otherwise): room for later fields */
 } wl_linear_params;

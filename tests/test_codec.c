@@ -540,7 +540,7 @@ static void test_null_arguments(wl_model *m) {
   wl_image img;
   T_EXPECT(wl_image_alloc(&img, 3, 16, 16, 8, 0) == 0, "alloc");
   memset(img.planes, 0, sizeof(float) * 3 * 16 * 16);
-  uint8_t *b = NULL;
+  uint8_t *b = NULL, *none = (uint8_t *)&img; /* none: set to NULL by a failing encode */
   size_t n = 0, used;
   T_EXPECT(wl_encode(m, &img, NULL, &b, &n) == 0, "encode");
   wl_model *x;
@@ -555,7 +555,7 @@ static void test_null_arguments(wl_model *m) {
   const int got[] = {
       wl_image_alloc(NULL, 3, 16, 16, 8, 0), wl_model_load(NULL, b, n), wl_model_load(&x, NULL, 10),
       wl_model_builtin(NULL, "rgb"), wl_model_builtin(&x, NULL), wl_model_builtin_by_id(NULL, 1),
-      wl_encode(NULL, &img, NULL, &b, &n), wl_encode(m, &img, NULL, NULL, &n), wl_encode(m, &img, NULL, &b, NULL),
+      wl_encode(NULL, &img, NULL, &none, &n), wl_encode(m, &img, NULL, NULL, &n), wl_encode(m, &img, NULL, &none, NULL),
       wl_encode_target(m, &img, WL_TARGET_PSNR, 30, &o, NULL, &n), wl_decode(NULL, b, n, &y),
       wl_decode(m, NULL, n, &y), wl_decode(m, b, n, NULL), wl_latents(m, b, n, NULL, &info),
       wl_latents(m, b, n, &q, NULL), wl_detail_planes(b, n, NULL, &info), wl_info_read(b, n, NULL),
@@ -566,6 +566,26 @@ static void test_null_arguments(wl_model *m) {
       wl_stream_frames(NULL, &frames), wl_audio_truncate(b, n, 1, NULL, &used), wl_audio_target_keep(b, n, 1, 1, NULL),
       wl_encode_audio_target(m, &a, WL_TARGET_KBPS, 16, NULL, NULL, &b, &n)};
   for (size_t i = 0; i < sizeof got / sizeof *got; i++) T_EXPECT(got[i] == E, "call %zu: %d", i, got[i]);
+  T_EXPECT(!none, "a failing encode left its output as it was");
+  T_EXPECT(wl_quality_opts(NULL, 50, &o) == E && !strcmp(wl_error_detail(E), "a NULL pointer argument"),
+           "detail '%s'", wl_error_detail(E));
+  t_end();
+  t_begin("API: an error from the entropy layer has its own site, not an earlier error's; flags other than 0 "
+          "and 1 are refused; wl_audio_chunking of an image model writes nothing");
+  long L = -1, O = -1;
+  T_EXPECT(wl_stream_frames(b, &frames) == WL_ERR_CORRUPT, "not a stream tail"); /* an earlier CORRUPT record */
+  const char *old = strcmp(wl_error_site(WL_ERR_CORRUPT), "") ? "codec/container.c" : "?";
+  wl_info h;
+  T_EXPECT(wl_info_read(b, n, &h) == 0, "info");
+  b[h.header_len + 3] ^= 0x5a; /* a latent stream, its CRC made good again */
+  const uint32_t crc = wl_crc32(0, b, n - 4);
+  memcpy(b + n - 4, &crc, 4);
+  const int e = wl_decode(m, b, n, &y);
+  T_EXPECT(e == WL_ERR_CORRUPT && !strstr(wl_error_site(e), old) && strstr(wl_error_site(e), "synthesis.c"),
+           "error %d at '%s'", e, wl_error_site(e));
+  const wl_encode_opts f = {.fastread = 2};
+  T_EXPECT(wl_encode(m, &img, &f, &none, &n) == E && !none, "fastread 2 taken");
+  T_EXPECT(wl_audio_chunking(m, 0, &L, &O) == WL_ERR_MISMATCH && L == -1 && O == -1, "L %ld O %ld", L, O);
   free(b);
   wl_image_release(&img);
   t_end();

@@ -307,6 +307,27 @@ static void test_param_errors(const set *st) {
     wl_trainer_free(t);
   }
   t_end();
+  t_begin("the training entry points refuse NULL pointers (WL_ERR_ARG), a negative stride or gain too");
+  wl_train_params p = small(st, 0);
+  wl_trainer *t = NULL;
+  T_EXPECT(new_trainer(st, &p, &t) == 0 && t, "trainer");
+  uint8_t *out = NULL;
+  size_t len;
+  double a, b;
+  wl_linear_params lp = {.name = "x", .channels = 3, .J = 2, .K = 8, .bits = 8, .stride = 1};
+  const int E = WL_ERR_ARG, got[] = {
+      wl_trainer_new(NULL, st->imgs, 1, &p), wl_trainer_step(NULL, &a, &b), wl_trainer_step(t, NULL, &b),
+      wl_trainer_step(t, &a, NULL), wl_trainer_validate(t, st->imgs, 4, NULL, &b), wl_trainer_validate(NULL, st->imgs, 4, &a, &b),
+      wl_trainer_save(NULL, 1, &out, &len), wl_trainer_save(t, 1, NULL, &len), wl_trainer_save(t, 1, &out, NULL),
+      wl_trainer_resume(NULL, (const uint8_t *)"x", 1), wl_train_linear(st->imgs, 1, &lp, NULL, &len),
+      wl_train_linear(st->imgs, 1, &lp, &out, NULL)};
+  for (size_t i = 0; i < sizeof got / sizeof *got; i++) T_EXPECT(got[i] == E, "call %zu: %d", i, got[i]);
+  lp.stride = -1;
+  T_EXPECT(wl_train_linear(st->imgs, 1, &lp, &out, &len) == E && !out, "stride -1 taken");
+  lp.stride = 1, lp.gain = -4;
+  T_EXPECT(wl_train_linear(st->imgs, 1, &lp, &out, &len) == E && !out, "gain -4 taken");
+  wl_trainer_free(t);
+  t_end();
 }
 
 int main(void) {

@@ -53,7 +53,8 @@ static wl_encode_opts rung_opts(int keep, int L) {
 }
 
 int wl_quality_opts_depth(const wl_model *m, int depth, int quality, wl_encode_opts *o) {
-  if (!m || !o || quality < 0 || quality > 100) return WL_FAIL_WHY(WL_ERR_ARG, "quality %d: 0 to 100", quality);
+  if (!m || !o) return WL_FAIL_NULL();
+  if (quality < 0 || quality > 100) return WL_FAIL_WHY(WL_ERR_ARG, "quality %d: 0 to 100", quality);
   if (depth != 8 && depth != 16) return WL_FAIL_WHY(WL_ERR_ARG, "depth %d: 8 or 16", depth);
   const int half = half_of(m);
   memset(o, 0, sizeof *o);
@@ -609,9 +610,10 @@ int wl_encode_target(const wl_model *m, const wl_image *img, int target, double 
   if (!out || !outlen) return WL_FAIL_NULL();
   *out = NULL;
   *outlen = 0;
-  if (!m || !img || !chosen || (target != WL_TARGET_BYTES && target != WL_TARGET_BPP && target != WL_TARGET_PSNR) ||
-      !(value > 0 && value < 1e15))
+  if (!m || !img || !chosen) return WL_FAIL_NULL();
+  if ((target != WL_TARGET_BYTES && target != WL_TARGET_BPP && target != WL_TARGET_PSNR) || !(value > 0))
     return WL_FAIL_WHY(WL_ERR_ARG, "target %d of value %g", target, value);
+  if (value > 1e15) value = 1e15; /* past any file: the largest */
   WL_TRY(wl_image_check(img));
   if (m->d.dims != 2) return WL_FAIL(WL_ERR_MISMATCH);
   const int rate = target != WL_TARGET_PSNR, half = half_of(m), lo = quarter_of(m);

@@ -174,6 +174,8 @@ static int train_linear(const wl_signal *s, int n, int dims, const wl_linear_par
                         size_t *outlen) {
   if (!p) return WL_FAIL(WL_ERR_ARG);
   WL_NEED_RESERVED(p->reserved);
+  if (p->stride < 0 || !(p->gain >= 0))
+    return WL_FAIL_WHY(WL_ERR_ARG, "stride %d (0 or 1: every position), gain %g (0: the default)", p->stride, p->gain);
   WL_TRY(wl_check_shape(s, n, p->channels, p->J, p->K, p->bits, dims));
   wl_model *m = calloc(1, sizeof *m);
   if (!m) return WL_FAIL(WL_ERR_NOMEM);
@@ -200,6 +202,7 @@ static int train_linear(const wl_signal *s, int n, int dims, const wl_linear_par
 
 int wl_train_linear(const wl_image *imgs, int n, const wl_linear_params *p, uint8_t **out, size_t *outlen) {
   wl_signal *s;
+  if (!out || !outlen) return WL_FAIL_NULL();
   *out = NULL;
   WL_TRY(wl_image_signals(imgs, n, &s));
   int e = train_linear(s, n, 2, p, out, outlen);
@@ -210,6 +213,7 @@ int wl_train_linear(const wl_image *imgs, int n, const wl_linear_params *p, uint
 int wl_train_linear_audio(const wl_audio *clips, int n, const wl_linear_params *p, uint8_t **out,
                           size_t *outlen) {
   wl_signal *s;
+  if (!out || !outlen) return WL_FAIL_NULL();
   *out = NULL;
   WL_TRY(wl_audio_signals(clips, n, &s));
   int e = train_linear(s, n, 1, p, out, outlen);

@@ -234,6 +234,7 @@ static int trainer_new(wl_trainer **tp, wl_signal *sig, int n, int dims, const w
 
 int wl_trainer_new(wl_trainer **tp, const wl_image *imgs, int n, const wl_train_params *p) {
   wl_signal *s;
+  if (!tp) return WL_FAIL_NULL();
   *tp = NULL;
   WL_TRY(wl_image_signals(imgs, n, &s));
   return trainer_new(tp, s, n, 2, p);
@@ -241,6 +242,7 @@ int wl_trainer_new(wl_trainer **tp, const wl_image *imgs, int n, const wl_train_
 
 int wl_trainer_new_audio(wl_trainer **tp, const wl_audio *clips, int n, const wl_train_params *p) {
   wl_signal *s;
+  if (!tp) return WL_FAIL_NULL();
   *tp = NULL;
   WL_TRY(wl_audio_signals(clips, n, &s));
   return trainer_new(tp, s, n, 1, p);
@@ -518,6 +520,7 @@ int wl_trainer_objective(wl_trainer *t, double *dist, double *bpp, const float *
 
 int wl_trainer_step(wl_trainer *t, double *psnr, double *bpp) {
   double dist;
+  if (!t || !psnr || !bpp) return WL_FAIL_NULL();
   WL_TRY(forward_backward(t, psnr, &dist, bpp));
   adamw(t);
   t->step++;
@@ -555,6 +558,7 @@ static int round_trip(wl_trainer *t, const wl_image *img, const wl_audio *a, int
 
 int wl_trainer_validate(wl_trainer *t, const wl_image *img, int keep, double *mse, double *bpp) {
   size_t len;
+  if (!t || !img || !mse || !bpp) return WL_FAIL_NULL();
   WL_TRY(round_trip(t, img, NULL, keep, mse, &len));
   *bpp = 8.0 * (double)len / ((double)img->height * img->width);
   return 0;
@@ -562,12 +566,15 @@ int wl_trainer_validate(wl_trainer *t, const wl_image *img, int keep, double *ms
 
 int wl_trainer_validate_audio(wl_trainer *t, const wl_audio *a, int keep, double *mse, double *kbps) {
   size_t len;
+  if (!t || !a || !mse || !kbps) return WL_FAIL_NULL();
   WL_TRY(round_trip(t, NULL, a, keep, mse, &len));
   *kbps = 8.0 * (double)len * a->rate / ((double)a->frames * 1000);
   return 0;
 }
 
 int wl_trainer_save(wl_trainer *t, int checkpoint, uint8_t **out, size_t *outlen) {
+  if (!t || !out || !outlen) return WL_FAIL_NULL();
+  *out = NULL;
   wl_model *m = t->m;
   const wl_train_params *p = &t->p;
   int e = checkpoint ? flat_tables(m) : wl_model_tables(m, t->sig, t->n);
@@ -608,6 +615,7 @@ static int shape_mismatch(const wl_model *c, const wl_model *m) {
 }
 
 int wl_trainer_resume(wl_trainer *t, const uint8_t *buf, size_t len) {
+  if (!t) return WL_FAIL_NULL();
   char step[WL_META_MAX], gain[WL_META_MAX];
   char *val[] = {step, gain};
   const char *key[] = {"train_step", "gain"}, *vname[] = {"adam.m", "adam.v"};
