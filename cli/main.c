@@ -235,8 +235,8 @@ static int parse(int argc, char **argv, cli_opts *o) {
     }
     strcpy(wanted, "a valid value");
     if (a[0] == '-' && !applies(argv[1], a, &kind)) return cli_usage("option '%s' does nothing for %s", a, argv[1]);
-    if (kind == 'n' && !neural) neural = a;
-    if (kind == 'p' && !linear) linear = a;
+    if (kind == 'n' && !neural) neural = argv[i]; /* a itself may be opt, this round's copy */
+    if (kind == 'p' && !linear) linear = argv[i];
     if (!strcmp(a, "-o")) { o->out = v; bad = !v; }
     else if (!strcmp(a, "-m")) { o->model = v; bad = !v; }
     else if (!strcmp(a, "--name")) { o->name = v; bad = !v; }
