@@ -84,6 +84,7 @@ WL_API int wl_trainer_resume(wl_trainer *t, const uint8_t *buf, size_t len);
  * included, so below the PSNR with all channels); *bpp: their estimated bits per pixel
  * (audio: per frame, all channels). */
 WL_API int wl_trainer_step(wl_trainer *t, double *psnr, double *bpp);
+/* Steps taken (those of a checkpoint resumed from included); -1 for NULL. */
 WL_API long wl_trainer_step_count(const wl_trainer *t);
 /* Encodes img (alpha ignored) with the current weights, sending the first `keep` channels,
  * and decodes it: *mse, the mean squared error scaled to [0, 1], and *bpp, the bits per pixel

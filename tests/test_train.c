@@ -322,6 +322,7 @@ static void test_param_errors(const set *st) {
       wl_trainer_resume(NULL, (const uint8_t *)"x", 1), wl_train_linear(st->imgs, 1, &lp, NULL, &len),
       wl_train_linear(st->imgs, 1, &lp, &out, NULL)};
   for (size_t i = 0; i < sizeof got / sizeof *got; i++) T_EXPECT(got[i] == E, "call %zu: %d", i, got[i]);
+  T_EXPECT(wl_trainer_step_count(NULL) == -1 && wl_trainer_step_count(t) == 0, "step counts");
   lp.stride = -1;
   T_EXPECT(wl_train_linear(st->imgs, 1, &lp, &out, &len) == E && !out, "stride -1 taken");
   lp.stride = 1, lp.gain = -4;

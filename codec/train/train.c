@@ -248,7 +248,7 @@ int wl_trainer_new_audio(wl_trainer **tp, const wl_audio *clips, int n, const wl
   return trainer_new(tp, s, n, 1, p);
 }
 
-long wl_trainer_step_count(const wl_trainer *t) { return t->step; }
+long wl_trainer_step_count(const wl_trainer *t) { return t ? t->step : -1; }
 
 /* Crop b of the batch: a random image, position, scale, flips and colour, bilinearly
  * resampled (indices clamped at the borders) into t->x[b] (C, S, S) in [-1/2, 1/2]. */
