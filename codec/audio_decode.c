@@ -247,14 +247,6 @@ static int net_columns(wl_audio_decoder *d, long r0, long r1, float *dst, long d
   return 0;
 }
 
-/* 2^(depth - 1), the samples' scale, and in *hi the largest sample: 2^(depth - 1) - 1, or for 32
- * bits the largest float below 2^31 (2^31 - 1 rounds up to 2^31), as images' (signal.c). */
-static float sample_top(int depth, float *hi) {
-  const float top = ldexpf(1.0f, depth - 1);
-  *hi = top - 1 < top ? top - 1 : nextafterf(top, 0.0f);
-  return top;
-}
-
 /* The final samples of frames [t0, t1) of the chunk in hand, but for the cross-fade: *fin
  * (C, t1 - t0). From the frames they read back: the envelope's, the post-filter's blocks, the
  * inverse transform's positions, gathered periodically from the network's output. */
@@ -293,8 +285,7 @@ static int segment(wl_audio_decoder *d, long t0, long t1, float **fin) {
   wl_signal_unscale(sig + (e0 - x0), 1, (int)xs, &shape, d->scr);
   *fin = d->scr;
   if (!fill) return 0;
-  float hi;
-  const float top = sample_top(d->h.depth, &hi);
+  const float top = ldexpf(1.0f, d->h.depth - 1), hi = wl_sample_hi(&shape);
   WL_TRY(wl_grow(buf, cap, (size_t)C * (size_t)(t1 - t0)));
   WL_TRY(wl_env_apply_part(&d->env, d->v, d->scr, e1 - e0, e0, 0, C, wl_chunk_start(&d->h, d->index), n, t0, t1,
                            1.0f / top, -top, hi, *buf, t1 - t0));
@@ -329,8 +320,8 @@ static int record(wl_audio_decoder *d, const uint8_t *rec, size_t size, wl_audio
   WL_TRY(wl_decode_streams(d->m, &ch, rec + ch.header_len, d->q));
   if (d->h.fill) WL_TRY(decode_envelope(d, &ch, i, rec + ch.header_len));
   if (whole) {
-    float hi;
-    const float top = sample_top(d->h.depth, &hi);
+    const wl_signal shape = {1, C, 1, 1, d->h.depth, NULL, 0};
+    const float top = ldexpf(1.0f, d->h.depth - 1), hi = wl_sample_hi(&shape);
     if (ch.step) WL_TRY(decode_detail(&ch, rec + ch.header_len, d->dv));
     WL_TRY(wl_synthesise(d->m, &ch, d->q, ch.step ? d->dv : NULL, d->span, &d->work));
     if (d->h.fill)

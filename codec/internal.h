@@ -181,6 +181,8 @@ static inline void wl_copy_rows(float *dst, long ds, const float *src, long ss, 
  * offset -1/2 for images, 0 for audio. */
 float wl_sample_scale(const wl_signal *s);
 float wl_sample_offset(const wl_signal *s);
+/* The largest sample value, as a float that converts to the depth's integer type (signal.c). */
+float wl_sample_hi(const wl_signal *s);
 void wl_signal_padded(const wl_signal *s, int J, int *Hp, int *Wp);
 void wl_latent_shape(const wl_signal *s, int J, int *h, int *w);
 long wl_latent_count(const wl_signal *s, int J); /* latent positions h*w of s at J levels */

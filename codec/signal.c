@@ -136,6 +136,7 @@ static sample_map map_of(const wl_signal *s) {
 
 float wl_sample_scale(const wl_signal *s) { return map_of(s).scale; }
 float wl_sample_offset(const wl_signal *s) { return map_of(s).offset; }
+float wl_sample_hi(const wl_signal *s) { return map_of(s).hi; }
 
 /* x (C, Hp, Wp) from s (C, H, W) */
 void wl_signal_scale(const wl_signal *s, int Hp, int Wp, float *x) {
