@@ -51,18 +51,41 @@ int wl_analyse(const wl_model *m, const wl_signal *s, int keep, int16_t *q, wl_w
   return e;
 }
 
-int wl_code_channels(const wl_model *m, const int16_t *q, wl_header *h, uint8_t *buf, size_t bound) {
+int wl_coders_init(wl_coders *c) {
+  c->n = WL_NTHREADS();
+  c->s = calloc((size_t)c->n, sizeof *c->s);
+  if (!c->s) c->n = 0;
+  return c->s ? 0 : WL_FAIL(WL_ERR_NOMEM);
+}
+
+void wl_coders_free(wl_coders *c) {
+  for (int i = 0; i < c->n; i++) wle_scratch_free(&c->s[i]);
+  free(c->s);
+  c->s = NULL, c->n = 0;
+}
+
+wle_scratch *wl_coders_mine(wl_coders *c, wle_scratch *own) {
+  const int t = WL_TID();
+  return c && t < c->n ? &c->s[t] : own;
+}
+
+int wl_code_channels(const wl_model *m, const int16_t *q, wl_header *h, uint8_t *buf, size_t bound, wl_coders *cs) {
   const long P = (long)h->lat_h * h->lat_w;
   wl_first err = WL_FIRST;
-#pragma omp parallel for schedule(dynamic)
-  for (int c = 0; c < h->keep; c++) {
-    size_t len = 0;
-    int mode = 0;
-    int e = wle_encode_best(q + c * P, c ? q + (c - 1) * P : NULL, h->lat_h, h->lat_w, h->bits,
-                            m->freq + ((size_t)c << h->bits), h->fast, buf + c * bound, bound, &len, &mode);
-    wl_first_note(&err, c, e < 0 ? e : len > UINT32_MAX ? WL_FAIL(WL_ERR_LIMIT) : 0);
-    h->entropy[c] = (uint8_t)mode;
-    h->stream_len[c] = (uint32_t)len;
+#pragma omp parallel
+  {
+    wle_scratch own = {0}, *s = wl_coders_mine(cs, &own);
+#pragma omp for schedule(dynamic)
+    for (int c = 0; c < h->keep; c++) {
+      size_t len = 0;
+      int mode = 0;
+      int e = wle_encode_best(s, q + c * P, c ? q + (c - 1) * P : NULL, h->lat_h, h->lat_w, h->bits,
+                              m->freq + ((size_t)c << h->bits), h->fast, buf + c * bound, bound, &len, &mode);
+      wl_first_note(&err, c, e < 0 ? e : len > UINT32_MAX ? WL_FAIL(WL_ERR_LIMIT) : 0);
+      h->entropy[c] = (uint8_t)mode;
+      h->stream_len[c] = (uint32_t)len;
+    }
+    wle_scratch_free(&own);
   }
   return err.err;
 }

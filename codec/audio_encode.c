@@ -57,6 +57,7 @@ struct wl_audio_encoder {
   size_t bound;
   wl_work syn;       /* with a detail layer: the decoder's buffers, */
   int16_t *dv;       /* (C 2^J, (L + 2 O) / 2^J) its planes */
+  wl_coders coders;  /* the entropy coders' scratch */
   wl_env env;        /* with a band envelope: its analysis, */
   int16_t *v;        /* (C, frames, bands) a chunk's values */
   uint8_t *estreams; /* C x ebound */
@@ -77,6 +78,7 @@ void wl_audio_encoder_free(wl_audio_encoder *e) {
   wl_work_free(&e->work);
   wl_work_free(&e->syn);
   wl_env_free(&e->env);
+  wl_coders_free(&e->coders);
   free(e);
 }
 
@@ -122,7 +124,7 @@ int wl_audio_encoder_new(wl_audio_encoder **ep, const wl_model *m, int channels,
   }
   if (h.has_detail) e->dv = wl_malloc_big(sizeof(int16_t) * (size_t)m->D * P);
   if (!e->win || !e->tail || !e->q || !e->streams || (h.fill && (!e->v || !e->estreams)) || (h.has_detail && !e->dv) ||
-      wl_work_reserve(&e->work, &span, h.J)) {
+      wl_work_reserve(&e->work, &span, h.J) || wl_coders_init(&e->coders)) {
     wl_audio_encoder_free(e);
     return WL_FAIL(WL_ERR_NOMEM);
   }
@@ -162,8 +164,8 @@ static int code_envelope(wl_audio_encoder *e, long n) {
   for (int c = 0; c < h->channels; c++) {
     size_t len;
     int mode;
-    WL_TRY(wle_encode_best(e->v + c * P, c ? e->v + (c - 1) * P : NULL, (int)F, e->env.bands, WL_ENV_BITS, NULL, 0,
-                           e->estreams + c * e->ebound, e->ebound, &len, &mode));
+    WL_TRY(wle_encode_best(e->coders.s, e->v + c * P, c ? e->v + (c - 1) * P : NULL, (int)F, e->env.bands, WL_ENV_BITS,
+                           NULL, 0, e->estreams + c * e->ebound, e->ebound, &len, &mode));
     h->env_mode[c] = (uint8_t)mode;
     h->env_len[c] = (uint32_t)len;
   }
@@ -179,7 +181,7 @@ static int code_detail(wl_audio_encoder *e, uint8_t **streams, wl_detail *d) {
   WL_TRY(wl_synthesis_packets(e->m, h, e->q, &e->syn, &Xh, NULL));
   wl_detail_residual(h, e->work.x, Xh);
   WL_TRY(wl_detail_quantise(h, e->work.x, NULL, e->dv));
-  WL_TRY(wl_detail_pack(h, e->dv, streams, d));
+  WL_TRY(wl_detail_pack(h, e->dv, streams, d, &e->coders));
   h->detail_bytes = d->table_len + d->bytes;
   return h->detail_bytes > UINT32_MAX ? WL_FAIL(WL_ERR_LIMIT) : 0; /* a u32 in the record (caller frees) */
 }
@@ -193,7 +195,7 @@ static int code_chunk(wl_audio_encoder *e, long n, int last) {
   if (h->fill) WL_TRY(code_envelope(e, n)); /* it reads win */
   WL_TRY(wl_analyse(e->m, &s, h->keep, e->q, &e->work));
   if (h->has_detail && e->masks) WL_TRY(wl_mask_segments(e->m, e->q, h->keep, (long)h->lat_h * h->lat_w));
-  WL_TRY(wl_code_channels(e->m, e->q, h, e->streams, e->bound));
+  WL_TRY(wl_code_channels(e->m, e->q, h, e->streams, e->bound, &e->coders));
   uint8_t *dstreams = NULL;
   wl_detail d = {0};
   int err = h->has_detail ? code_detail(e, &dstreams, &d) : 0;

@@ -287,7 +287,7 @@ static size_t table_entry(uint8_t *p, uint8_t mode, uint32_t n) {
   return k;
 }
 
-int wl_detail_pack(const wl_header *h, const int16_t *v, uint8_t **streams, wl_detail *d) {
+int wl_detail_pack(const wl_header *h, const int16_t *v, uint8_t **streams, wl_detail *d, wl_coders *cs) {
   const int C = h->channels, D = planes_of(h);
   const long P = (long)h->lat_h * h->lat_w;
   memset(d, 0, sizeof *d);
@@ -304,6 +304,7 @@ int wl_detail_pack(const wl_header *h, const int16_t *v, uint8_t **streams, wl_d
 #pragma omp parallel if (ok)
   {
     uint8_t *buf = ok ? malloc(bound) : NULL;
+    wle_scratch own = {0}, *s = wl_coders_mine(cs, &own);
     if (ok && !buf) wl_first_note(&err, 0, WL_FAIL(WL_ERR_NOMEM));
 #pragma omp for schedule(dynamic)
     for (int i = 0; i < (ok ? D : 0); i++) {
@@ -316,8 +317,8 @@ int wl_detail_pack(const wl_header *h, const int16_t *v, uint8_t **streams, wl_d
        * |v| <= VMAX = 2^15 - 1 and its sign fit there */
       const int need = 34 - __builtin_clz((unsigned)most), bits = need < 16 ? need : 16;
       size_t len = 0;
-      int mode = 0, e = wle_encode_best(q, context(v, C, siblings(h), P, i), h->lat_h, h->lat_w, bits, NULL, 0, buf, bound,
-                                        &len, &mode);
+      int mode = 0, e = wle_encode_best(s, q, context(v, C, siblings(h), P, i), h->lat_h, h->lat_w, bits, NULL, 0, buf,
+                                        bound, &len, &mode);
       if (!e && !(part[i] = malloc(len ? len : 1))) e = WL_FAIL(WL_ERR_NOMEM);
       if (!e) memcpy(part[i], buf, len);
       wl_first_note(&err, i, e < 0 ? e : len > UINT32_MAX ? WL_FAIL(WL_ERR_LIMIT) : 0);
@@ -325,6 +326,7 @@ int wl_detail_pack(const wl_header *h, const int16_t *v, uint8_t **streams, wl_d
       d->len[i] = (uint32_t)len;
     }
     free(buf);
+    wle_scratch_free(&own);
   }
   d->n = err.err ? 0 : D;
   while (d->n > 0 && d->mode[d->n - 1] == WL_DETAIL_EMPTY) d->n--;

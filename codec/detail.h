@@ -23,7 +23,7 @@ void wl_detail_free(wl_detail *d);
 /* Encoder: X (D, P) becomes r, the channel-DCT of X - Xh (original and decoded packets), in place:
  * coefficient k of band b in X's plane k B + b (B bands a channel). Then, at any h->step, v (D, P)
  * = r quantised, plane b C + k, an image's planes not worth their bits left empty (detail.c);
- * then v's streams (malloc'd, in order) and table in *d. */
+ * then v's streams (malloc'd, in order) and table in *d, coded in the scratch of cs (or NULL). */
 void wl_detail_residual(const wl_header *h, float *X, const float *Xh);
 int wl_detail_quantise(const wl_header *h, const float *r, const float *nb, int16_t *v);
 /* The finest step index (1 .. h->step) at which every coefficient of the residual r (h's planes,
@@ -35,7 +35,7 @@ int wl_detail_finest(const wl_header *h, const float *r);
  * NULL: it finds the same a row at a time, for one quantisation) and to wl_detail_estimate (an
  * image's is needed there; audio's NULL). */
 void wl_detail_neighbours(const wl_header *h, const float *r, float *nb);
-int wl_detail_pack(const wl_header *h, const int16_t *v, uint8_t **streams, wl_detail *d);
+int wl_detail_pack(const wl_header *h, const int16_t *v, uint8_t **streams, wl_detail *d, wl_coders *cs);
 /* From every stride-th position of each plane (times stride), about what r quantised at h->step
  * gives: *se its squared error, sum (r - v step)^2, and *bits a cost of its planes (a zero flag
  * at each plane's own odds, Exp-Golomb magnitudes and signs), planes not worth their bits left

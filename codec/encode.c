@@ -25,7 +25,7 @@ static int code_detail(const wl_model *m, wl_header *h, const int16_t *q, float 
     wl_detail_residual(h, X, Xh);
     h->step = wl_detail_finest(h, X); /* the step asked, or the finest that this image's detail fits */
     e = wl_detail_quantise(h, X, NULL, v);
-    if (!e) e = wl_detail_pack(h, v, streams, d);
+    if (!e) e = wl_detail_pack(h, v, streams, d, NULL);
   }
   wl_work_free(&sw);
   free(v);
@@ -85,7 +85,7 @@ static int encode_image(const wl_model *m, const wl_image *img, float *inplace, 
                           : wl_analyse(m, s, h.keep, q, &w);
   if (!e && h.step) e = code_detail(m, &h, q, X, &dstreams, &d);
   wl_work_free(&w);
-  if (!e) e = wl_code_channels(m, q, &h, streams, bound);
+  if (!e) e = wl_code_channels(m, q, &h, streams, bound, NULL);
   if (!e && img->alpha) e = src ? wl_alpha_end(&rows_alpha, &alpha, &alpha_len) : wl_pack_alpha(img, &alpha, &alpha_len);
   wl_alpha_free(&rows_alpha);
   if (!e) e = wl_image_file(&h, streams, bound, alpha, alpha_len, &d, dstreams, out, outlen);

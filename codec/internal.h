@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <string.h>
 #include "walloc.h"
+#include "entropy/entropy.h"
 
 /* An error raised here: records the site (and, with a format, why) for wl_error_detail() on
  * this thread, and is the code (zstd's RETURN_ERROR). WL_TRY passes errors up unrecorded, so
@@ -246,9 +247,22 @@ int wl_latents_of(const wl_model *m, const float *X, int keep, long P, int16_t *
 /* A header for coding s with m: the shared fields, lat_h and lat_w (WL_ERR_MISMATCH when the
  * model takes other signals, WL_ERR_ARG for a bad keep or nonzero reserved options). */
 int wl_header_init(const wl_model *m, const wl_signal *s, int modality, const wl_encode_opts *o, wl_header *h);
+/* The entropy coders' scratch (wle_scratch) kept from call to call: one for each thread of a
+ * parallel region, n of them (a thread past n, or every thread where the wl_coders is NULL,
+ * codes in one of its own for the call). */
+typedef struct {
+  wle_scratch *s;
+  int n;
+} wl_coders;
+/* n = the threads a region may use now; WL_ERR_NOMEM. */
+int wl_coders_init(wl_coders *c);
+void wl_coders_free(wl_coders *c);
+/* Inside a region: this thread's scratch in c, or own. */
+wle_scratch *wl_coders_mine(wl_coders *c, wle_scratch *own);
 /* Codes each of h->keep latent planes q (keep, lat_h, lat_w) with its cheapest entropy mode,
- * channels in parallel, into buf + c * bound; sets h->entropy and h->stream_len. */
-int wl_code_channels(const wl_model *m, const int16_t *q, wl_header *h, uint8_t *buf, size_t bound);
+ * channels in parallel, into buf + c * bound, in the scratch of c (or NULL); sets h->entropy
+ * and h->stream_len. */
+int wl_code_channels(const wl_model *m, const int16_t *q, wl_header *h, uint8_t *buf, size_t bound, wl_coders *c);
 /* synthesis.c: WL_ERR_MISMATCH when h was made with another model, WL_ERR_CORRUPT when its
  * shapes differ. */
 int wl_header_check_model(const wl_model *m, const wl_header *h);

@@ -25,10 +25,44 @@ int wle_io_reserve(wle_io *io, size_t more) {
   }
   io->ev = ev;
   io->cap = cap;
+  if (io->s) io->s->ev = ev, io->s->ev_cap = cap;
   return 0;
 }
 
-void wle_io_init_enc(wle_io *io) { memset(io, 0, sizeof *io); }
+void wle_io_init_enc(wle_io *io, wle_scratch *s) {
+  memset(io, 0, sizeof *io);
+  io->s = s;
+  if (s) io->ev = s->ev, io->cap = s->ev_cap;
+}
+
+void wle_io_drop(wle_io *io) {
+  if (!io->s) free(io->ev);
+  io->ev = NULL;
+  io->n = io->cap = 0;
+}
+
+void *wle_io_work(wle_io *io, size_t n) {
+  wle_scratch *s = io->s;
+  if (!s) return malloc(n);
+  if (n > s->work_cap) {
+    free(s->work);
+    s->work = malloc(n);
+    s->work_cap = s->work ? n : 0;
+  }
+  return s->work;
+}
+
+void wle_io_work_done(const wle_io *io, void *work) {
+  if (!io->s) free(work);
+}
+
+void wle_scratch_free(wle_scratch *s) {
+  if (!s) return;
+  free(s->ev);
+  free(s->work);
+  free(s->trial);
+  memset(s, 0, sizeof *s);
+}
 
 int wle_io_init_dec(wle_io *io, const uint8_t *src, size_t len) {
   memset(io, 0, sizeof *io);
@@ -50,8 +84,7 @@ int wle_io_finish_enc(wle_io *io, uint8_t *dst, size_t cap, size_t *len) {
     *len = (size_t)(dst + cap - p);
     memmove(dst, p, *len);
   }
-  free(io->ev);
-  io->ev = NULL;
+  wle_io_drop(io);
   return rc;
 }
 

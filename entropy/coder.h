@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "entropy/entropy.h"
 #include "entropy/rans.h"
 
 /* The per-event functions are always inlined: a mode's scan then runs with dec known (context.c
@@ -25,15 +26,23 @@ typedef struct {
   uint32_t *ev;  /* encoder: events in coding order, start | freq << 16 */
   size_t n, cap;
   rans_dec d;
+  wle_scratch *s; /* not NULL: ev is s's (and stays there), and the modes' planes come from it */
 } wle_io;
 
 /* Recording: the caller reserves room for the events of the next unit of work (wle_io_reserve). */
 int wle_io_reserve(wle_io *io, size_t more);
-/* Encoder init (no events, no memory yet) and decoder init on src[0..len). */
-void wle_io_init_enc(wle_io *io);
+/* Encoder init, recording into s's events (s NULL: memory of its own), and decoder init on
+ * src[0..len) (no scratch; set io->s for one). */
+void wle_io_init_enc(wle_io *io, wle_scratch *s);
 int wle_io_init_dec(wle_io *io, const uint8_t *src, size_t len);
-/* Encodes the recorded events (reversed, see rans.h) into dst[0..cap); frees them. */
+/* Encodes the recorded events (reversed, see rans.h) into dst[0..cap); frees them (wle_io_drop). */
 int wle_io_finish_enc(wle_io *io, uint8_t *dst, size_t cap, size_t *len);
+/* Ends an encoder's recording: frees its events unless they are its scratch's. */
+void wle_io_drop(wle_io *io);
+/* n bytes of working memory for a mode: the scratch's (kept) or, without one, malloc'd (the
+ * caller frees it with wle_io_work_done). NULL when out of memory. */
+void *wle_io_work(wle_io *io, size_t n);
+void wle_io_work_done(const wle_io *io, void *work);
 /* Decoder: WLE_OK when the stream ended exactly where it should, else WLE_ERR_CORRUPT. */
 int wle_io_finish_dec(const wle_io *io);
 

@@ -337,7 +337,7 @@ int wle_code_context(wle_io *io, int predictive, const int16_t *in, int16_t *out
   const size_t nbuf = ((predictive ? 3 : 2) * np * sizeof(int16_t) + 63) & ~(size_t)63,
                nerr = ((predictive ? NSUB * np : 0) * sizeof(uint16_t) + 63) & ~(size_t)63,
                ntop = ((predictive ? NSUB : 1) * sizeof(uint32_t) * (size_t)w + 63) & ~(size_t)63;
-  char *work = malloc(nbuf + nerr + ntop + sizeof(model));
+  char *work = wle_io_work(io, nbuf + nerr + ntop + sizeof(model));
   if (!work) return WLE_ERR_NOMEM;
   int16_t *buf = (int16_t *)work;
   uint16_t *err = predictive ? (uint16_t *)(work + nbuf) : NULL;
@@ -359,7 +359,7 @@ int wle_code_context(wle_io *io, int predictive, const int16_t *in, int16_t *out
   /* the encoder's events for the whole plane reserved at once: no call inside the scans */
   int rc = !io->dec && wle_io_reserve(io, (size_t)h * (size_t)w * WLE_CONTEXT_EVENTS(bits)) ? io->err : WLE_OK;
   if (rc) {
-    free(work);
+    wle_io_work_done(io, work);
     return rc;
   }
 #ifdef HAVE_AVX2_SCAN
@@ -378,6 +378,6 @@ int wle_code_context(wle_io *io, int predictive, const int16_t *in, int16_t *out
     }
     *io = d;
   }
-  free(work);
+  wle_io_work_done(io, work);
   return rc;
 }

@@ -38,28 +38,41 @@ static int code(wle_io *io, int mode, const int16_t *in, int16_t *out, const int
   return wle_code_context(io, mode == WLE_PREDICTIVE, in, out, prev, h, w, bits);
 }
 
-int wle_encode(int mode, const int16_t *q, const int16_t *prev, int h, int w, int bits,
-               const uint16_t *freq, uint8_t *dst, size_t cap, size_t *len) {
+/* wle_encode in scratch s (NULL: none). */
+static int encode_in(wle_scratch *s, int mode, const int16_t *q, const int16_t *prev, int h, int w, int bits,
+                     const uint16_t *freq, uint8_t *dst, size_t cap, size_t *len) {
   int rc = check(mode, h, w, bits, freq);
   if (rc || !q || !dst || !len) return rc ? rc : WLE_ERR_ARG;
   int half = 1 << (bits - 1);
   for (size_t i = 0; i < (size_t)h * (size_t)w; i++)
     if (q[i] < -half || q[i] >= half) return WLE_ERR_ARG;
   wle_io io;
-  wle_io_init_enc(&io);
+  wle_io_init_enc(&io, s);
   rc = code(&io, mode, q, NULL, prev, h, w, bits, freq);
-  if (rc) free(io.ev);
+  if (rc) wle_io_drop(&io);
   return rc ? rc : wle_io_finish_enc(&io, dst, cap, len);
 }
 
-int wle_decode(int mode, const uint8_t *src, size_t len, const int16_t *prev, int h, int w, int bits,
-               const uint16_t *freq, int16_t *q) {
+int wle_encode(int mode, const int16_t *q, const int16_t *prev, int h, int w, int bits,
+               const uint16_t *freq, uint8_t *dst, size_t cap, size_t *len) {
+  return encode_in(NULL, mode, q, prev, h, w, bits, freq, dst, cap, len);
+}
+
+/* wle_decode in scratch s (NULL: none). */
+static int decode_in(wle_scratch *s, int mode, const uint8_t *src, size_t len, const int16_t *prev, int h, int w,
+                     int bits, const uint16_t *freq, int16_t *q) {
   int rc = check(mode, h, w, bits, freq);
   if (rc || !src || !q) return rc ? rc : WLE_ERR_ARG;
   wle_io io;
   rc = wle_io_init_dec(&io, src, len);
+  io.s = s;
   if (!rc) rc = code(&io, mode, NULL, q, prev, h, w, bits, freq);
   return rc ? rc : wle_io_finish_dec(&io);
+}
+
+int wle_decode(int mode, const uint8_t *src, size_t len, const int16_t *prev, int h, int w, int bits,
+               const uint16_t *freq, int16_t *q) {
+  return decode_in(NULL, mode, src, len, prev, h, w, bits, freq, q);
 }
 
 /* Planes c and c + 1 of wle_decode_planes, both WLE_BUCKETS: a and b, la and lb bytes. */
@@ -78,6 +91,7 @@ int wle_decode_planes(int n, const uint8_t *mode, const uint8_t *src, const uint
   if (n < 0 || (n && (!mode || !src || !len || !q))) return WLE_ERR_ARG;
   const size_t P = (size_t)h * (size_t)w;
   int rc = WLE_OK;
+  wle_scratch s = {0}; /* the context modes' planes, made once for all n */
   for (int c = 0; c < n && !rc;) {
     const int16_t *prev = c ? q + (size_t)(c - 1) * P : NULL;
     if (c + 1 < n && mode[c] == WLE_BUCKETS && mode[c + 1] == WLE_BUCKETS) {
@@ -85,10 +99,11 @@ int wle_decode_planes(int n, const uint8_t *mode, const uint8_t *src, const uint
       src += len[c] + len[c + 1];
       c += 2;
     } else {
-      rc = wle_decode(mode[c], src, len[c], prev, h, w, bits, freq ? freq + ((size_t)c << bits) : NULL, q + c * P);
+      rc = decode_in(&s, mode[c], src, len[c], prev, h, w, bits, freq ? freq + ((size_t)c << bits) : NULL, q + c * P);
       src += len[c++];
     }
   }
+  wle_scratch_free(&s);
   return rc;
 }
 
@@ -186,11 +201,18 @@ static size_t order0_floor(const int16_t *q, size_t n, int bits) {
  * room in which it would win, and is skipped when its entropy floor does not fit there, which it
  * rarely does on latents (context modes win 321 of 324 planes of the validation photos). Modes
  * that cannot code the plane (WLE_ERR_ARG) are skipped. */
-int wle_encode_best(const int16_t *q, const int16_t *prev, int h, int w, int bits, const uint16_t *freq, int fast,
-                    uint8_t *dst, size_t cap, size_t *len, int *mode) {
+int wle_encode_best(wle_scratch *s, const int16_t *q, const int16_t *prev, int h, int w, int bits,
+                    const uint16_t *freq, int fast, uint8_t *dst, size_t cap, size_t *len, int *mode) {
   if (!q || !dst || !len || !mode) return WLE_ERR_ARG;
   if (check(WLE_TABLE, h, w, bits, NULL)) return WLE_ERR_ARG;
-  uint8_t *tmp = malloc(cap ? cap : 1);
+  wle_scratch own = {0};
+  if (!s) s = &own;
+  if (!s->trial || s->trial_cap < cap) {
+    free(s->trial);
+    s->trial = malloc(cap ? cap : 1);
+    s->trial_cap = s->trial ? cap : 0;
+  }
+  uint8_t *tmp = s->trial;
   if (!tmp) return WLE_ERR_NOMEM;
   const int order[3] = {fast ? WLE_BUCKETS : likelier_context_mode(q, h, w), WLE_STATIC, WLE_TABLE};
   const size_t floor0 = order0_floor(q, (size_t)h * (size_t)w, bits);
@@ -200,7 +222,7 @@ int wle_encode_best(const int16_t *q, const int16_t *prev, int h, int w, int bit
     const int m = order[i];
     size_t n;
     if ((m == WLE_STATIC && !freq) || (m != order[0] && floor0 > room)) continue;
-    int r = wle_encode(m, q, prev, h, w, bits, freq, tmp, room, &n);
+    int r = encode_in(s, m, q, prev, h, w, bits, freq, tmp, room, &n);
     if (r == WLE_OK) {
       memcpy(dst, tmp, n);
       *len = n;
@@ -214,6 +236,6 @@ int wle_encode_best(const int16_t *q, const int16_t *prev, int h, int w, int bit
       rc = r;
     }
   }
-  free(tmp);
+  wle_scratch_free(&own);
   return rc;
 }

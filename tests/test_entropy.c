@@ -377,7 +377,7 @@ static void test_best(void) {
         smallest = l && l < smallest ? l : smallest;
         if (m <= WLE_TABLE) l0[m] = l;
       }
-      T_EXPECT(wle_encode_best(q, NULL, h, w, bits, f, 0, buf, cap, &len, &mode) == WLE_OK, "encode_best");
+      T_EXPECT(wle_encode_best(NULL, q, NULL, h, w, bits, f, 0, buf, cap, &len, &mode) == WLE_OK, "encode_best");
       /* 0th-order modes are skipped by an entropy floor: never one that would have won, and on a
        * tie the earliest mode wins (STATIC, then TABLE, then the context mode). */
       int first0 = l0[0] == len && f ? WLE_STATIC : l0[1] == len ? WLE_TABLE : -1;
@@ -390,11 +390,11 @@ static void test_best(void) {
                "%s: best %zu (mode %d), smallest %zu", kind_name[kinds[ki]], len, mode, smallest);
       T_EXPECT(wle_decode(mode, buf, len, NULL, h, w, bits, f, d) == WLE_OK && !memcmp(d, q, n * sizeof *d),
                "best stream does not decode");
-      T_EXPECT(wle_encode_best(q, NULL, h, w, bits, f, 0, buf, 3, &len, &mode) == WLE_ERR_OVERFLOW,
+      T_EXPECT(wle_encode_best(NULL, q, NULL, h, w, bits, f, 0, buf, 3, &len, &mode) == WLE_ERR_OVERFLOW,
                "3 bytes were enough");
       /* fast: WLE_BUCKETS in place of the context modes, a 0th-order mode where smaller */
       const size_t lb = roundtrip(WLE_BUCKETS, q, NULL, h, w, bits, f, kind_name[kinds[ki]]);
-      T_EXPECT(wle_encode_best(q, NULL, h, w, bits, f, 1, buf, cap, &len, &mode) == WLE_OK &&
+      T_EXPECT(wle_encode_best(NULL, q, NULL, h, w, bits, f, 1, buf, cap, &len, &mode) == WLE_OK &&
                    (mode == WLE_BUCKETS || mode <= WLE_TABLE) && len <= lb && len <= l0[1] && (!f || len <= l0[0]) &&
                    wle_decode(mode, buf, len, NULL, h, w, bits, f, d) == WLE_OK && !memcmp(d, q, n * sizeof *d),
                "%s, fast: best %zu (mode %d), buckets %zu, static %zu, table %zu", kind_name[kinds[ki]], len, mode, lb,
@@ -457,7 +457,9 @@ static void test_planes(void) {
   t_end();
 }
 
-/* The codec encodes channels from several threads at once: results must not depend on that. */
+/* The codec encodes channels from several threads at once, each in a scratch it keeps from plane
+ * to plane: results must depend on neither. The serial pass codes every plane in one scratch,
+ * the parallel one without. */
 static void test_threads(void) {
   t_begin("threads");
   enum { K = 8 };
@@ -468,17 +470,67 @@ static void test_threads(void) {
   size_t lser[K], lpar[K];
   int mser[K], mpar[K], bad = 0;
   for (int k = 0; k < K; k++) fill(q + k * n, h, w, bits, k % 2 ? TEXTURE : SMOOTH);
+  wle_scratch s = {0};
   for (int k = 0; k < K; k++)
-    wle_encode_best(q + k * n, k ? q + (k - 1) * n : NULL, h, w, bits, NULL, 0, ser + k * cap, cap, &lser[k], &mser[k]);
+    wle_encode_best(&s, q + k * n, k ? q + (k - 1) * n : NULL, h, w, bits, NULL, 0, ser + k * cap, cap, &lser[k],
+                    &mser[k]);
+  wle_scratch_free(&s);
 #pragma omp parallel for schedule(dynamic, 1)
   for (int k = 0; k < K; k++)
-    wle_encode_best(q + k * n, k ? q + (k - 1) * n : NULL, h, w, bits, NULL, 0, par + k * cap, cap, &lpar[k], &mpar[k]);
+    wle_encode_best(NULL, q + k * n, k ? q + (k - 1) * n : NULL, h, w, bits, NULL, 0, par + k * cap, cap, &lpar[k],
+                    &mpar[k]);
   for (int k = 0; k < K; k++)
     bad += lser[k] != lpar[k] || mser[k] != mpar[k] || memcmp(ser + k * cap, par + k * cap, lser[k]);
   T_EXPECT(!bad, "%d channels differ when encoded in parallel", bad);
   free(q);
   free(ser);
   free(par);
+  t_end();
+}
+
+/* A scratch kept from plane to plane (wle_scratch) holds what the last plane left: planes of
+ * other shapes, modes and bit depths coded in one scratch, its memory filled with junk before
+ * each, must give the streams of coding each alone; and a chain of context-mode planes decoded
+ * by wle_decode_planes (one scratch for all) the values of decoding each alone. */
+static void test_scratch(void) {
+  t_begin("scratch: streams and decodes independent of what a kept scratch held");
+  static const int shapes[][2] = {{48, 64}, {3, 5}, {1, 300}, {90, 2}, {17, 23}, {48, 64}};
+  wle_scratch s = {0};
+  int bad = 0, cases = 0;
+  for (int i = 0; i < 6; i++)
+    for (int bits = 8; bits <= 12; bits += 4) {
+      const int h = shapes[i][0], w = shapes[i][1];
+      const size_t n = (size_t)h * w, cap = wle_bound(n, bits);
+      int16_t *q = malloc(2 * n * sizeof *q), *d = malloc(2 * n * sizeof *d);
+      uint8_t *a = malloc(2 * cap), *b = malloc(cap);
+      fill(q, h, w, bits, (i + bits) % KINDS);
+      fill(q + n, h, w, bits, TEXTURE);
+      if (s.work) memset(s.work, 0x5a, s.work_cap);
+      if (s.ev) memset(s.ev, 0x5a, s.ev_cap * sizeof *s.ev);
+      if (s.trial) memset(s.trial, 0x5a, s.trial_cap);
+      size_t la[2], lb = 0;
+      int ma[2], mb = 0;
+      for (int c = 0; c < 2; c++) {
+        const int16_t *prev = c ? q : NULL;
+        T_EXPECT(!wle_encode_best(&s, q + c * n, prev, h, w, bits, NULL, 0, a + c * cap, cap, &la[c], &ma[c]) &&
+                     !wle_encode_best(NULL, q + c * n, prev, h, w, bits, NULL, 0, b, cap, &lb, &mb),
+                 "%dx%d %d bits: encode", h, w, bits);
+        const int same = la[c] == lb && ma[c] == mb && !memcmp(a + c * cap, b, lb);
+        bad += !same;
+        cases++;
+      }
+      const uint8_t mode[2] = {(uint8_t)ma[0], (uint8_t)ma[1]};
+      const uint32_t len[2] = {(uint32_t)la[0], (uint32_t)la[1]};
+      memmove(a + la[0], a + cap, la[1]);
+      const int same = !wle_decode_planes(2, mode, a, len, h, w, bits, NULL, d) && !memcmp(d, q, 2 * n * sizeof *d);
+      T_EXPECT(same, "%dx%d %d bits: the chain (modes %d, %d) decodes otherwise", h, w, bits, ma[0], ma[1]);
+      free(q);
+      free(d);
+      free(a);
+      free(b);
+    }
+  wle_scratch_free(&s);
+  T_EXPECT(!bad && cases == 24, "%d of %d planes coded otherwise in a kept scratch", bad, cases);
   t_end();
 }
 
@@ -501,7 +553,7 @@ static void test_portable(void) {
           fill(q, h, w, bits, kind);
           fill(prev, h, w, bits, (kind + 3) % KINDS);
           wle_io io;
-          wle_io_init_enc(&io);
+          wle_io_init_enc(&io, NULL);
           int rc = wle_encode(mode, q, prev, h, w, bits, NULL, a, cap, &la);
           if (!rc && (rc = portable_code_context(&io, mode == WLE_PREDICTIVE, q, NULL, prev, h, w, bits)))
             free(io.ev);
@@ -597,6 +649,7 @@ int main(void) {
   test_best();
   test_planes();
   test_threads();
+  test_scratch();
   test_portable();
   test_guess();
   return t_summary();

@@ -147,7 +147,7 @@ static int decode_error(window *b, double *se) {
 /* The coded size of the keep planes of q, as wl_encode would write them. */
 static int coded_size(window *b, const int16_t *q, size_t *len) {
   wl_header h = {.keep = b->keep, .lat_h = b->h, .lat_w = b->w, .bits = b->m->d.bits};
-  WL_TRY(wl_code_channels(b->m, q, &h, b->streams, b->bound));
+  WL_TRY(wl_code_channels(b->m, q, &h, b->streams, b->bound, NULL));
   *len = 0;
   for (int c = 0; c < b->keep; c++) *len += h.stream_len[c];
   return 0;

@@ -225,7 +225,7 @@ static int ladder_init(ladder *l, const wl_model *m, const wl_image *img, int ke
   l->streams = malloc(l->bound * (size_t)l->h.keep);
   int e = l->streams ? wl_packets(&l->s, m->d.J, &l->w, &l->X) : WL_FAIL(WL_ERR_NOMEM);
   if (!e) e = wl_latents_of(m, l->X, l->h.keep, P, l->q, NULL);
-  if (!e) e = wl_code_channels(m, l->q, &l->h, l->streams, l->bound);
+  if (!e) e = wl_code_channels(m, l->q, &l->h, l->streams, l->bound, NULL);
   if (!e && img->alpha) e = wl_pack_alpha(img, &l->alpha, &l->alpha_len);
   /* the decoder's activations freed before the search: held instead, they slowed --bpp by 10%
    * (fresh pages for every plane's stream) */
@@ -304,7 +304,7 @@ static wl_encode_opts chosen_of(const ladder *l, int L) {
 static int pack_rung(ladder *l, int L, packed *p) {
   const wl_header h = rung_header(l, L);
   WL_TRY(wl_detail_quantise(&h, l->X, l->nb, l->v));
-  WL_TRY(wl_detail_pack(&h, l->v, &p->streams, &p->d));
+  WL_TRY(wl_detail_pack(&h, l->v, &p->streams, &p->d, NULL));
   p->L = L;
   return 0;
 }
