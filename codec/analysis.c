@@ -19,12 +19,24 @@ int wl_packets(const wl_signal *s, int J, wl_work *w, float **X) {
     *X = w->inplace ? w->inplace : w->x;
     return wl_wpt2_forward_scaled(s->planes, s->channels, Hp, Wp, J, wl_sample_scale(s), wl_sample_offset(s), *X);
   }
+  if (s->dims == 1 && w->inplace) {
+    /* padded by mirroring and transformed where it lies, then its rows packed end to end */
+    const long cs = s->cstride ? s->cstride : s->width;
+    float *x = w->inplace;
+    if (cs < Wp) return WL_FAIL_WHY(WL_ERR_ARG, "rows %ld apart: no room for the %d padded frames", cs, Wp);
+    for (int c = 0; c < s->channels; c++)
+      for (int j = s->width; j < Wp; j++) x[c * cs + j] = x[c * cs + wl_mirror(j, s->width)];
+    WL_TRY(wl_grow(&w->scratch, &w->scap, (size_t)WL_NTHREADS() * wl_wpt1_inplace_floats(Wp)));
+    const float map[2] = {wl_sample_scale(s), wl_sample_offset(s)};
+    WL_TRY(wl_wpt1_forward_inplace(x, cs, s->channels, Wp, J, map, w->scratch, w->scap));
+    for (int c = 1; c < s->channels && cs != Wp; c++) memmove(x + (long)c * Wp, x + c * cs, sizeof(float) * (size_t)Wp);
+    *X = x;
+    return 0;
+  }
   WL_TRY(wl_work_reserve(w, s, J));
   wl_signal_scale(s, Hp, Wp, w->x);
   if (s->dims == 1) {
-    const int spare = w->nspare >= wl_wpt1_forward_scratch_floats(s->channels, Wp);
-    WL_TRY(wl_wpt1_forward_with(w->x, s->channels, Wp, J, w->x, spare ? w->spare : w->scratch,
-                                spare ? w->nspare : w->scap));
+    WL_TRY(wl_wpt1_forward_with(w->x, s->channels, Wp, J, w->x, w->scratch, w->scap));
   } else {
     WL_TRY(wl_wpt2_forward(w->x, s->channels, Hp, Wp, J, w->x));
   }

@@ -19,6 +19,7 @@
 #include "codec/detail.h"
 #include "codec/envelope.h"
 #include "entropy/entropy.h"
+#include "wavelet/wpt.h"
 
 /* Frames of room at each span end for a post-filter: half of one of up to 257 taps (more for
  * a model whose filter is longer). */
@@ -47,11 +48,12 @@ int wl_audio_chunking(const wl_model *m, long chunk, long *L, long *O) {
 struct wl_audio_encoder {
   const wl_model *m;
   wl_header h;       /* the file's fields; width, lat_w, entropy, stream_len: the chunk in hand */
-  long cap;          /* L + 2 O + 1: a full span and the frame that tells it is not the last */
-  float *win;        /* (C, cap): the signal's frames [s_index, s_index + have); once a chunk's
-                        signal is read, its packet transform's scratch (work.spare) */
-  float *tail;       /* (C, 2 O + 1): the frames the next chunk shares, kept while win is scratch */
-  wl_work work;      /* wl_analyse's buffers, kept from chunk to chunk */
+  long cap;          /* L + 2 O: a full span */
+  float *win;        /* (C, cap): the signal's frames [s_index, s_index + have), but the one past a
+                        full span; a chunk's packets are made there (wl_work.inplace) */
+  float *ahead;      /* (C): the frame past a full span, which tells that it is not the last */
+  float *tail;       /* (C, 2 O + 1): the frames the next chunk shares, kept while win holds packets */
+  wl_work work;      /* wl_packets' and wl_latents_of's buffers, kept from chunk to chunk */
   int16_t *q;        /* (keep, (L + 2 O) / 2^J) */
   uint8_t *streams;  /* keep x bound */
   size_t bound;
@@ -74,7 +76,7 @@ struct wl_audio_encoder {
 
 void wl_audio_encoder_free(wl_audio_encoder *e) {
   if (!e) return;
-  free(e->win); free(e->tail); free(e->q); free(e->streams); free(e->out); free(e->v); free(e->estreams); free(e->dv);
+  free(e->win); free(e->ahead); free(e->tail); free(e->q); free(e->streams); free(e->out); free(e->v); free(e->estreams); free(e->dv);
   wl_work_free(&e->work);
   wl_work_free(&e->syn);
   wl_env_free(&e->env);
@@ -107,24 +109,28 @@ int wl_audio_encoder_new(wl_audio_encoder **ep, const wl_model *m, int channels,
   e->m = m;
   e->h = h;
   e->masks = o && o->masks;
-  e->cap = L + 2 * O + 1;
+  e->cap = L + 2 * O;
   const size_t P = (size_t)(L + 2 * O) >> h.J;
   e->bound = wle_bound(P, h.bits);
   e->win = wl_malloc_big(sizeof(float) * (size_t)channels * e->cap);
+  e->ahead = malloc(sizeof(float) * (size_t)channels);
   e->tail = malloc(sizeof(float) * (size_t)channels * (size_t)(2 * O + 1));
-  e->work.spare = e->win, e->work.nspare = (size_t)channels * e->cap;
+  e->work.inplace = e->win;
   e->q = wl_malloc_big(sizeof(int16_t) * (size_t)h.keep * P);
   e->streams = malloc(e->bound * (size_t)h.keep); /* sparse: each channel uses the start of its bound */
-  const wl_signal span = {1, channels, 1, (int)(e->cap - 1), depth, NULL, 0};
   if (h.fill && !wl_env_init(&e->env, rate)) {
-    const size_t values = (size_t)((e->cap - 2) / (e->env.N / 2) + 3) * (size_t)e->env.bands;
+    const size_t values = (size_t)((e->cap - 1) / (e->env.N / 2) + 3) * (size_t)e->env.bands;
     e->ebound = wle_bound(values, WL_ENV_BITS);
     e->v = malloc(sizeof(int16_t) * values * (size_t)channels);
     e->estreams = malloc(e->ebound * (size_t)channels);
   }
   if (h.has_detail) e->dv = wl_malloc_big(sizeof(int16_t) * (size_t)m->D * P);
-  if (!e->win || !e->tail || !e->q || !e->streams || (h.fill && (!e->v || !e->estreams)) || (h.has_detail && !e->dv) ||
-      wl_work_reserve(&e->work, &span, h.J) || wl_coders_init(&e->coders)) {
+  /* the transform's scratch sized now, so that a stream whose first chunk is its shortest does not
+   * allocate (and fault in) it twice */
+  if (!e->win || !e->ahead || !e->tail || !e->q || !e->streams || (h.fill && (!e->v || !e->estreams)) ||
+      (h.has_detail && !e->dv) ||
+      wl_grow(&e->work.scratch, &e->work.scap, (size_t)WL_NTHREADS() * wl_wpt1_inplace_floats((int)e->cap)) ||
+      wl_coders_init(&e->coders)) {
     wl_audio_encoder_free(e);
     return WL_FAIL(WL_ERR_NOMEM);
   }
@@ -172,33 +178,35 @@ static int code_envelope(wl_audio_encoder *e, long n) {
   return 0;
 }
 
-/* The detail layer of the chunk just analysed (its packets in e->work.x, made its residual, latents in e->q):
+/* The detail layer of the chunk just analysed (its packets X, made its residual, latents in e->q):
  * against the packets of the decoder's reconstruction; its streams (malloc'd) and table, and
  * h->detail_bytes. */
-static int code_detail(wl_audio_encoder *e, uint8_t **streams, wl_detail *d) {
+static int code_detail(wl_audio_encoder *e, float *X, uint8_t **streams, wl_detail *d) {
   wl_header *h = &e->h;
   float *Xh;
   WL_TRY(wl_synthesis_packets(e->m, h, e->q, &e->syn, &Xh, NULL));
-  wl_detail_residual(h, e->work.x, Xh);
-  WL_TRY(wl_detail_quantise(h, e->work.x, NULL, e->dv));
+  wl_detail_residual(h, X, Xh);
+  WL_TRY(wl_detail_quantise(h, X, NULL, e->dv));
   WL_TRY(wl_detail_pack(h, e->dv, streams, d, &e->coders));
   h->detail_bytes = d->table_len + d->bytes;
   return h->detail_bytes > UINT32_MAX ? WL_FAIL(WL_ERR_LIMIT) : 0; /* a u32 in the record (caller frees) */
 }
 
-/* Codes the first n held frames as chunk `index` and writes its record; win is scratch after. */
+/* Codes the first n held frames as chunk `index` and writes its record; win holds packets after. */
 static int code_chunk(wl_audio_encoder *e, long n, int last) {
   wl_header *h = &e->h;
   const wl_signal s = {1, h->channels, 1, (int)n, h->depth, e->win, e->cap};
   h->width = (int)n;
   wl_latent_shape(&s, h->J, &h->lat_h, &h->lat_w);
   if (h->fill) WL_TRY(code_envelope(e, n)); /* it reads win */
-  WL_TRY(wl_analyse(e->m, &s, h->keep, e->q, &e->work));
+  float *X;
+  WL_TRY(wl_packets(&s, h->J, &e->work, &X));
+  WL_TRY(wl_latents_of(e->m, X, h->keep, (long)h->lat_h * h->lat_w, e->q, &e->work));
   if (h->has_detail && e->masks) WL_TRY(wl_mask_segments(e->m, e->q, h->keep, (long)h->lat_h * h->lat_w));
   WL_TRY(wl_code_channels(e->m, e->q, h, e->streams, e->bound, &e->coders));
   uint8_t *dstreams = NULL;
   wl_detail d = {0};
-  int err = h->has_detail ? code_detail(e, &dstreams, &d) : 0;
+  int err = h->has_detail ? code_detail(e, X, &dstreams, &d) : 0;
   size_t size = wl_chunk_table_size(h) + h->detail_bytes + 4;
   for (int c = 0; c < h->keep; c++) size += h->stream_len[c];
   for (int c = 0; h->fill && c < h->channels; c++) size += h->env_len[c];
@@ -254,9 +262,13 @@ int wl_audio_encoder_push(wl_audio_encoder *e, const wl_audio *a, const uint8_t 
     return end_call(e, WL_FAIL(WL_ERR_ARG), out, outlen);
   int err = begin(e);
   for (long t = 0; !err && t < a->frames;) {
-    const long want = wl_chunk_span(h, e->index) + 1, k = a->frames - t < want - e->have ? a->frames - t : want - e->have;
-    for (int c = 0; c < h->channels; c++)
-      memcpy(e->win + c * e->cap + e->have, a->samples + c * a->frames + t, sizeof(float) * (size_t)k);
+    const long span = wl_chunk_span(h, e->index), want = span + 1;
+    const long k = a->frames - t < want - e->have ? a->frames - t : want - e->have, in_win = k < span - e->have ? k : span - e->have;
+    for (int c = 0; c < h->channels; c++) {
+      const float *src = a->samples + c * a->frames + t;
+      memcpy(e->win + c * e->cap + e->have, src, sizeof(float) * (size_t)in_win);
+      if (in_win < k) e->ahead[c] = src[in_win];
+    }
     e->have += k;
     e->total += k;
     t += k;
@@ -265,9 +277,11 @@ int wl_audio_encoder_push(wl_audio_encoder *e, const wl_audio *a, const uint8_t 
       /* a frame past the span: not the last chunk. The next span starts L (chunk 0: L - O) on;
        * the frames it shares (2 O + 1) wait in tail while the chunk is coded. */
       const long drop = wl_chunk_start(h, e->index + 1) - wl_chunk_start(h, e->index), kept = e->have - drop;
-      for (int c = 0; c < h->channels; c++)
-        memcpy(e->tail + c * kept, e->win + c * e->cap + drop, sizeof(float) * (size_t)kept);
-      err = code_chunk(e, want - 1, 0);
+      for (int c = 0; c < h->channels; c++) {
+        memcpy(e->tail + c * kept, e->win + c * e->cap + drop, sizeof(float) * (size_t)(kept - 1));
+        e->tail[c * kept + kept - 1] = e->ahead[c];
+      }
+      err = code_chunk(e, span, 0);
       for (int c = 0; c < h->channels; c++)
         memcpy(e->win + c * e->cap, e->tail + c * kept, sizeof(float) * (size_t)kept);
       e->have = kept;

@@ -198,11 +198,10 @@ void wl_signal_unscale(const float *x, int Hp, int Wp, const wl_signal *s, float
  * zeroed; buffers grow on demand; wl_work_free releases them. */
 typedef struct {
   float *x, *scratch; /* the padded, scaled signal and then its packets; the transform's scratch */
-  float *inplace;     /* not NULL: the signal's planes, writable, to transform instead of x when
-                         no padding is needed (images, wl_encode_inplace); not freed here */
-  float *spare;       /* not NULL: nspare floats free once the signal is read (the audio
-                         encoder's window), a 1-D transform's scratch instead; not freed here */
-  size_t nspare;
+  float *inplace;     /* not NULL: the signal's planes, writable, to transform instead of x: images
+                         (wl_encode_inplace) when no padding is needed; 1-D signals (the audio
+                         encoder's window) always, padded in place (rows s->cstride apart, room
+                         for the padding), the packets then packed end to end there; not freed here */
   float *y, *net;     /* the encoder's outputs (analysis) or the dequantised latents (synthesis);
                          the decoder network's activations */
   size_t xcap, scap, ycap, ncap; /* their sizes in floats */
@@ -213,9 +212,7 @@ void *wl_malloc_big(size_t bytes);
 /* Makes *buf (from malloc) hold at least n floats, *cap of them, keeping none of its
  * contents. */
 int wl_grow(float **buf, size_t *cap, size_t n);
-/* Sizes w for signals up to the shape of s (1-D: the transform's scratch too, unless w->spare
- * holds it), so that a stream
- * whose first chunk is its shortest does not allocate (and fault in) its buffers twice. */
+/* Sizes w for signals up to the shape of s (1-D: the transform's scratch too). */
 int wl_work_reserve(wl_work *w, const wl_signal *s, int J);
 /* analysis.c: X (C*4^J, Hp/2^J, Wp/2^J) (1-D: (C*2^J, 1, Wp/2^J)): the packets of a padded,
  * scaled signal, in w->x; and the first `keep` latent planes q (keep, h, w) of a signal (w NULL:

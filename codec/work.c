@@ -26,8 +26,7 @@ int wl_work_reserve(wl_work *w, const wl_signal *s, int J) {
   int Hp, Wp;
   wl_signal_padded(s, J, &Hp, &Wp);
   WL_TRY(wl_grow(&w->x, &w->xcap, (size_t)s->channels * Hp * Wp));
-  const int spare = w->nspare >= wl_wpt1_forward_scratch_floats(s->channels, Wp);
-  return s->dims == 1 && !spare ? wl_grow(&w->scratch, &w->scap, wl_wpt_scratch_floats(s->channels, 1, Wp)) : 0;
+  return s->dims == 1 ? wl_grow(&w->scratch, &w->scap, wl_wpt_scratch_floats(s->channels, 1, Wp)) : 0;
 }
 
 /* Sizes w for synthesising h's shape: latents and decoder activations, then the padded signal

@@ -294,6 +294,44 @@ static void test_scaled(int C, int H, int W, int J) {
   free(x), free(y), free(ref), free(got);
 }
 
+/* wl_wpt1_forward_inplace on rows cs apart (with junk between them), mapped or not, equals
+ * wl_wpt1_forward of the mapped rows laid end to end, bit for bit, with 1 and 2 threads; the
+ * junk stays. T from short rows (no block path) to rows whose first levels are whole passes
+ * (T > 2^17). */
+static void test_inplace1(int C, int T, int J, long gap, int mapped) {
+  const long cs = T + gap;
+  const size_t N = (size_t)C * T, M = (size_t)C * cs;
+  const float map[2] = {1.0f / 32768, 0.25f};
+  float *x = random_signal(N, 7u + (uint32_t)T, 128), *y = malloc(N * sizeof(float)), *ref = malloc(N * sizeof(float));
+  float *row = malloc(M * sizeof(float)), *work = malloc(2 * wl_wpt1_inplace_floats(T) * sizeof(float));
+  for (size_t i = 0; i < N; i++) y[i] = mapped ? x[i] * map[0] + map[1] : x[i];
+  T_EXPECT(wl_wpt1_forward(y, C, T, J, ref) == 0, "forward failed");
+#ifdef _OPENMP
+  const int keep = omp_get_max_threads();
+  for (int t = 1; t <= 2; t++) {
+    omp_set_num_threads(t);
+#else
+  for (int t = 1; t <= 1; t++) {
+#endif
+    for (size_t i = 0; i < M; i++) row[i] = -7.0f;
+    for (int c = 0; c < C; c++) memcpy(row + c * cs, x + (size_t)c * T, (size_t)T * sizeof(float));
+    int same = wl_wpt1_forward_inplace(row, cs, C, T, J, mapped ? map : NULL, work,
+                                       (size_t)t * wl_wpt1_inplace_floats(T)) == 0;
+    for (int c = 0; c < C && same; c++) {
+      same = !memcmp(row + c * cs, ref + (size_t)c * T, (size_t)T * sizeof(float));
+      for (long k = T; k < cs && same; k++) same = row[c * cs + k] == -7.0f;
+    }
+    T_EXPECT(same, "in place differs (C %d, T %d, J %d, gap %ld, map %d, %d threads)", C, T, J, gap, mapped, t);
+  }
+#ifdef _OPENMP
+  omp_set_num_threads(keep);
+#endif
+  T_EXPECT(wl_wpt1_forward_inplace(row, T - 1, C, T, J, NULL, work, wl_wpt1_inplace_floats(T)) == -2 &&
+               wl_wpt1_forward_inplace(row, cs, C, T, J, NULL, work, 0) == -2,
+           "rows closer than T, or too little work, accepted");
+  free(x), free(y), free(ref), free(row), free(work);
+}
+
 static void test_bad_args(void) {
   float a[256] = {0}, b[256];
   T_EXPECT(wl_wpt1_forward(NULL, 1, 16, 2, b) == -2, "NULL x");
@@ -366,6 +404,12 @@ int main(void) {
   t_begin("wavelet_scaled_input_identical");
   test_scaled(3, 96, 136, 3);
   test_scaled(2, 512, 384, 3); /* level 0 over all bands, then band by band */
+  t_end();
+  t_begin("wavelet_wpt1_inplace_identical");
+  test_inplace1(1, 64, 3, 0, 0);
+  test_inplace1(2, 4096, 8, 1, 1);
+  test_inplace1(3, 1 << 11, 10, 5, 1);
+  test_inplace1(2, 3 << 17, 8, 256, 1); /* L0 = 2: two whole passes, then band by band */
   t_end();
   t_begin("wavelet_bad_arguments");
   test_bad_args();

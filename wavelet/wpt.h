@@ -65,6 +65,13 @@ static inline size_t wl_wpt1_forward_scratch_floats(int C, int T) { return (size
 int wl_wpt1_forward_with(const float *x, int C, int T, int J, float *X, float *scratch, size_t len);
 int wl_wpt1_inverse_with(const float *X, int C, int T, int J, float *x, float *scratch, size_t len);
 int wl_wpt2_inverse_with(const float *X, int C, int H, int W, int J, float *x, float *scratch, size_t len);
+/* The 1-D forward transform in place, with no signal-sized scratch: C rows of T floats, cs >= T
+ * apart, each become its 2^J bands of T >> J (band b of row c at x + c cs + b (T >> J)), as
+ * wl_wpt1_forward gives them, bit for bit; map = {a, b} (or NULL) scales each sample as it is
+ * first read, as wl_wpt2_forward_scaled does. work: len >= the thread count times
+ * wl_wpt1_inplace_floats(T) floats (WPT_ERR_ARG otherwise). */
+size_t wl_wpt1_inplace_floats(int T);
+int wl_wpt1_forward_inplace(float *x, long cs, int C, int T, int J, const float *map, float *work, size_t len);
 
 /* Adjoints, same shapes and rules: with F the forward map x -> X and G = F^-1 its inverse,
  * *_forward_adjoint computes x = F^T X and *_inverse_adjoint X = G^T x. bior4.4 is
