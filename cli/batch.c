@@ -26,6 +26,7 @@
 typedef struct {
   char **in, **rel; /* path, and its path under the directory it was found in (-O) */
   int n, cap;
+  int failed;       /* inputs that failed before any coding: a folder unread, or given without -r */
 } list;
 
 static int add(list *l, const char *in, const char *rel) {
@@ -48,10 +49,11 @@ static int by_name(const void *a, const void *b) { return strcmp(*(char *const *
 typedef struct seen { dev_t dev; ino_t ino; const struct seen *up; } seen;
 
 /* The files under dir with one of exts, recursively, sorted; rel: their paths under root. A
- * folder linked from below itself is left with a note. */
+ * folder linked from below itself is left with a note; one that cannot be read is named and
+ * counted as failed (l->failed), and the walk goes on. Nonzero: out of memory. */
 static int walk(list *l, const char *dir, size_t root, const char *const *exts, const seen *up) {
   struct stat ds;
-  if (stat(dir, &ds)) return cli_fail(dir, "cannot read: %s", strerror(errno));
+  if (stat(dir, &ds)) return cli_fail(dir, "cannot read: %s", strerror(errno)), l->failed++, 0;
   for (const seen *a = up; a; a = a->up)
     if (a->dev == ds.st_dev && a->ino == ds.st_ino) {
       cli_note("walloc: %s: a link to a folder above it, not walked again", dir);
@@ -59,7 +61,7 @@ static int walk(list *l, const char *dir, size_t root, const char *const *exts, 
     }
   const seen me = {ds.st_dev, ds.st_ino, up};
   DIR *d = opendir(dir);
-  if (!d) return cli_fail(dir, "cannot read: %s", strerror(errno));
+  if (!d) return cli_fail(dir, "cannot read: %s", strerror(errno)), l->failed++, 0;
   list here = {0};
   int rc = 0;
   for (struct dirent *e; !rc && (e = readdir(d));) {
@@ -114,7 +116,14 @@ static outcome run_one(cli_opts *o, int (*one)(cli_opts *, const char *), const 
   return r;
 }
 
-typedef struct { int done, ok, failed, skipped; long long in, out; double t0; FILE *manifest; } totals;
+typedef struct {
+  int done, ok, failed, skipped;
+  long long in, out;
+  double t0;
+  FILE *manifest;
+  const char *manifest_name, *cwd; /* its name; the working folder, recorded with each line */
+  int manifest_errno; /* the first failure to write it (0: none) */
+} totals;
 
 /* The JSON string after `"key": ` in line, as cli_json_string wrote it, into out (size n); 0 or -1. */
 static int json_field(const char *line, const char *key, char *out, size_t n) {
@@ -174,11 +183,14 @@ static char *out_stem(const char *cwd, const cli_opts *o, const list *l, int i) 
 
 /* --manifest resume: marks (done[i] = 1) the inputs the manifest records as coded to the output
  * this run would write (an earlier run's -O elsewhere does not count), still there; the paths
- * compared from the root as normal() spells them (data/, ./data and $PWD/data name one folder). */
+ * compared from the root as normal() spells them (data/, ./data and $PWD/data name one folder),
+ * a record's relative paths from the folder it was written in ("dir"; lines without one: this
+ * run's). */
 static int manifest_done(const cli_opts *o, const list *l, char *done) {
   FILE *f = fopen(o->manifest, "r");
   if (!f) return errno == ENOENT ? 0 : cli_fail(o->manifest, "cannot read: %s", strerror(errno));
-  char *line = NULL, in[4096], out[4096], status[16], **mine = calloc((size_t)l->n + 1, sizeof *mine), here[PATH_MAX];
+  char *line = NULL, in[4096], out[4096], dir[4096], status[16], **mine = calloc((size_t)l->n + 1, sizeof *mine),
+       here[PATH_MAX];
   const char *cwd = getcwd(here, sizeof here);
   size_t cap = 0;
   int rc = mine ? 0 : cli_fail(o->manifest, "out of memory");
@@ -187,12 +199,15 @@ static int manifest_done(const cli_opts *o, const list *l, char *done) {
   for (ssize_t n; !rc && (n = getline(&line, &cap, f)) > 0;) {
     if (n < 2 || strcmp(line + n - 2, "}\n") || /* a line cut short (a full disk, a kill) records nothing */
         json_field(line, "input", in, sizeof in) || json_field(line, "output", out, sizeof out) ||
-        json_field(line, "status", status, sizeof status) || strcmp(status, "done") || access(out, F_OK))
+        json_field(line, "status", status, sizeof status) || strcmp(status, "done"))
       continue;
-    char *rec = key_of(cwd, in, 1);
-    for (int i = 0; !rc && rec && i < l->n; i++) {
+    const char *from = json_field(line, "dir", dir, sizeof dir) ? cwd : dir;
+    char *rec = key_of(from, in, 1), *at = key_of(from, out, 1);
+    const int there = at && !access(at, F_OK);
+    free(at);
+    for (int i = 0; !rc && rec && there && i < l->n; i++) {
       if (strcmp(mine[i], rec)) continue;
-      char *a = out_stem(cwd, o, l, i), *b = stem_of(cwd, out);
+      char *a = out_stem(cwd, o, l, i), *b = stem_of(from, out);
       if (!a || !b) rc = cli_fail(o->manifest, "out of memory");
       else if (!strcmp(a, b)) done[i] = 1;
       free(a);
@@ -222,9 +237,17 @@ static void count(totals *t, const list *l, const outcome *r, int progress) {
     cli_json_string(t->manifest, l->in[r->i]);
     fprintf(t->manifest, ", \"output\": ");
     cli_json_string(t->manifest, r->path);
+    if (t->cwd) {
+      fprintf(t->manifest, ", \"dir\": ");
+      cli_json_string(t->manifest, t->cwd);
+    }
     fprintf(t->manifest, ", \"status\": \"%s\", \"in_bytes\": %lld, \"out_bytes\": %lld, \"model_id\": \"%016llx\"}\n",
             status[r->status], r->in, r->out, (unsigned long long)r->model);
-    fflush(t->manifest);
+    if ((fflush(t->manifest) || ferror(t->manifest)) && !t->manifest_errno) {
+      t->manifest_errno = errno ? errno : EIO; /* named once, here; the run goes on and ends with 1 */
+      cli_fail(t->manifest_name, "cannot write: %s (the files coded from here on are not recorded)",
+               strerror(t->manifest_errno));
+    }
   }
   t->done++;
   t->ok += r->status == 0;
@@ -285,7 +308,8 @@ static int run_parallel(cli_opts *o, int (*one)(cli_opts *, const char *), const
   struct sigaction was[3];
   io_catch_signals(on_stop, was);
   outcome r;
-  int got = 0, rc = 0, stopped = 0;
+  int rc = 0, stopped = 0;
+  char *reported = calloc((size_t)l->n, 1);
   for (struct pollfd p = {fd[0], POLLIN, 0};;) {
     if (stop_sig && !stopped) {
       __atomic_store_n(next, l->n, __ATOMIC_RELAXED);
@@ -297,7 +321,7 @@ static int run_parallel(cli_opts *o, int (*one)(cli_opts *, const char *), const
     if (k < 0 && errno == EINTR) continue;
     if (k != (ssize_t)sizeof r) break; /* every worker has closed the pipe */
     count(t, l, &r, progress);
-    got++;
+    if (reported && r.i >= 0 && r.i < l->n) reported[r.i] = 1;
   }
   close(fd[0]);
   for (int status; wait(&status) > 0;) rc |= !WIFEXITED(status) || WEXITSTATUS(status);
@@ -308,10 +332,16 @@ static int run_parallel(cli_opts *o, int (*one)(cli_opts *, const char *), const
     raise(stop_sig);
   }
   io_restore_signals(was);
-  if (got < l->n) {
-    t->failed += l->n - got;
-    rc = cli_fail("walloc", "%d file(s) not done: a worker stopped", l->n - got);
-  }
+  /* a worker that died (killed, out of memory) took its file along: named, counted and recorded
+   * as failed, so that a rerun with the manifest codes it again */
+  for (int i = 0; i < l->n; i++)
+    if (!reported || !reported[i]) {
+      cli_fail(l->in[i], "not done: the worker coding it stopped");
+      const outcome lost = {i, 1, 0, 0, 0, ""};
+      count(t, l, &lost, progress);
+      rc = 1;
+    }
+  free(reported);
   return rc;
 }
 
@@ -368,7 +398,11 @@ static int collect(cli_opts *o, const char *const *exts, list *out) {
     const char *in = o->inputs[i];
     struct stat st;
     if (strcmp(in, "-") && !stat(in, &st) && S_ISDIR(st.st_mode)) {
-      if (!o->recurse) { rc = cli_fail(in, "is a directory (-r: the files in it, recursively)"); break; }
+      if (!o->recurse) { /* failed, as a file that cannot be read is, and the others go on */
+        cli_fail(in, "is a directory (-r: the files in it, recursively)");
+        l.failed++;
+        continue;
+      }
       char *dir = strdup(in); /* without trailing slashes, so that paths below it have one */
       if (!dir) { rc = cli_fail(in, "out of memory"); break; }
       size_t root = strlen(dir);
@@ -391,7 +425,7 @@ static int collect(cli_opts *o, const char *const *exts, list *out) {
 
 int batch_files(cli_opts *o, const char *const *exts, char ***files, int *n) {
   list l;
-  const int rc = collect(o, exts, &l);
+  const int rc = collect(o, exts, &l) || l.failed;
   *files = l.in;
   *n = l.n;
   for (int i = 0; i < l.n; i++) free(l.rel[i]);
@@ -410,6 +444,9 @@ int batch_run(cli_opts *o, int (*one)(cli_opts *, const char *), const char *con
   int rc = collect(o, exts, &l), resumed = 0;
   char *done = calloc((size_t)l.n + 1, 1);
   if (!rc && !done) rc = cli_fail("walloc", "out of memory");
+  struct stat ms;
+  if (!rc && o->manifest && !stat(o->manifest, &ms) && !S_ISREG(ms.st_mode)) /* a device or a FIFO has no end to read */
+    rc = cli_usage("--manifest %s: not a regular file", o->manifest);
   if (!rc && o->manifest) rc = manifest_done(o, &l, done);
   for (int i = 0; done && i < l.n; i++) resumed += done[i]; /* counted as skipped and left */
   if (done) drop(&l, done);
@@ -418,13 +455,15 @@ int batch_run(cli_opts *o, int (*one)(cli_opts *, const char *), const char *con
     rc = cli_usage("%s takes one input file", o->to_stdout ? "-c" : strcmp(o->out, "-") ? "-o" : "-o - (stdout)");
   }
   if (!rc && to_files && !o->out && !o->to_stdout) rc = clash(o, &l);
-  totals t = {.t0 = now(), .skipped = resumed};
+  char here[PATH_MAX];
+  totals t = {.t0 = now(), .skipped = resumed, .failed = l.failed, .manifest_name = o->manifest,
+              .cwd = getcwd(here, sizeof here)};
   io_hold_commits(1); /* each output recorded (count) before a signal ends the run */
   if (!rc && o->manifest && !(t.manifest = fopen(o->manifest, "a+")))
     rc = cli_fail(o->manifest, "cannot write: %s", strerror(errno));
   if (t.manifest && fseek(t.manifest, -1, SEEK_END) == 0 && fgetc(t.manifest) != '\n')
     fputc('\n', t.manifest); /* after a line cut short, the next starts a line of its own */
-  const int batch = l.n + resumed > 1 || o->recurse, progress = batch && o->verbosity > 0 && isatty(2);
+  const int batch = l.n + resumed + l.failed > 1 || o->recurse, progress = batch && o->verbosity > 0 && isatty(2);
   /* several files coded to files: as many at once as there are cores, each on one thread, unless
    * -j or -T says otherwise (one file's threads share their work less well: 11 photos of 1
    * Mpixel took 356 ms on two cores either way, 214 ms two at a time) */
@@ -443,9 +482,13 @@ int batch_run(cli_opts *o, int (*one)(cli_opts *, const char *), const char *con
     char ratio[32] = "";
     if (t.out && t.in) snprintf(ratio, sizeof ratio, " (%.2f:1)", t.in > t.out ? (double)t.in / t.out : (double)t.out / t.in);
     fprintf(stderr, "walloc: %d file(s): %d done, %d failed, %d skipped; %lld bytes in, %lld out%s, %.1f s\n",
-            t.done + resumed, t.ok, t.failed, t.skipped, t.in, t.out, ratio, now() - t.t0);
+            t.done + resumed + l.failed, t.ok, t.failed, t.skipped, t.in, t.out, ratio, now() - t.t0);
   }
-  if (t.manifest && fclose(t.manifest)) rc = cli_fail(o->manifest, "cannot write: %s", strerror(errno));
+  if (t.manifest && fclose(t.manifest) && !t.manifest_errno) {
+    t.manifest_errno = errno;
+    cli_fail(o->manifest, "cannot write: %s", strerror(errno));
+  }
+  if (t.manifest_errno && !rc) rc = 1;
   list_free(&l);
   free(o->last_out);
   o->last_out = NULL;

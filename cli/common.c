@@ -21,9 +21,12 @@ void cli_progress_shown(int on) { progress_shown = on; }
  * clearing the progress line first. */
 static void line(const char *head, const char *fmt, va_list ap) {
   char s[2 * PATH_MAX + 512];
-  int n = snprintf(s, sizeof s, "%s%s", progress_shown ? "\r\033[K" : "", head);
+  const int start = snprintf(s, sizeof s, "%s", progress_shown ? "\r\033[K" : "");
+  int n = start + snprintf(s + start, sizeof s - (size_t)start, "%s", head);
   n += vsnprintf(s + n, sizeof s - (size_t)n, fmt, ap);
   if (n > (int)sizeof s - 2) n = (int)sizeof s - 2;
+  for (int i = start; i < n; i++) /* one line, whatever a file name holds (a newline, a tab) */
+    if ((unsigned char)s[i] < 0x20) s[i] = '?';
   s[n] = '\n', s[n + 1] = 0;
   fputs(s, stderr);
 }

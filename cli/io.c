@@ -247,6 +247,9 @@ int io_out_open(io_output *w, const char *path, int force) {
     return 0;
   }
   if (!force && lstat(path, &st) == 0) { errno = EEXIST; return -1; }
+  const mode_t mask = umask(0);
+  umask(mask);
+  w->mode = force && !stat(path, &st) && S_ISREG(st.st_mode) ? st.st_mode & 07777 : 0666 & ~mask;
   w->force = force;
   w->tmp = temp_name(path);
   w->path = strdup(path);
@@ -275,7 +278,7 @@ static int rename_new(const char *tmp, const char *path) {
 int io_out_commit(io_output *w) {
   if (w->stream) return close(w->fd);
   if (!w->path) return 0;
-  int rc = fchmod(w->fd, 0644 & ~umask(umask(0)));
+  int rc = fchmod(w->fd, w->mode);
   if (close(w->fd) != 0) rc = -1;
   if (hold) holding = 1;
   if (rc == 0) rc = w->force ? rename(w->tmp, w->path) : rename_new(w->tmp, w->path);

@@ -44,6 +44,7 @@ typedef struct io_output {
   char *tmp, *path; /* NULL for stdout and streams */
   int stream;       /* an existing FIFO or device, opened for writing */
   int force;        /* may replace an existing path (else it must still be free at the commit) */
+  mode_t mode;      /* the file's permissions: those of the file it replaces, else 0666 less the umask */
 } io_output;
 int io_out_open(io_output *w, const char *path, int force);
 int io_out_write(io_output *w, const void *buf, size_t len);

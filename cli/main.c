@@ -130,9 +130,21 @@ static const char usage[] =
   "'-' as input reads stdin; with stdin and no -o, output goes to stdout.\n"
   "Exit status: 0 on success, 1 when an input or output fails, 2 on a usage error.\n";
 
-/* Names of standard input that the shell or the system give: read as "-" is (output to stdout). */
+/* Names of standard input and output that the shell or the system give: read and written as
+ * "-" is (output to stdout; written as a path, -f would replace the link /dev/stdout itself). */
 static int stdin_name(const char *a) {
   return !strcmp(a, "/dev/stdin") || !strcmp(a, "/dev/fd/0") || !strcmp(a, "/proc/self/fd/0");
+}
+static int stdout_name(const char *a) {
+  return a && (!strcmp(a, "/dev/stdout") || !strcmp(a, "/dev/fd/1") || !strcmp(a, "/proc/self/fd/1"));
+}
+
+/* Exit status of a command that only printed (--help, -V): 1, with a line, when stdout took
+ * not all of it (a full disk, a closed stdout). */
+static int printed(void) {
+  if (!fflush(stdout) && !ferror(stdout)) return 0;
+  fprintf(stderr, "walloc: stdout: cannot write: %s\n", strerror(errno ? errno : EIO));
+  return 1;
 }
 
 /* What the last option that failed to parse wants ("a whole number from 1 to 8"), for its error. */
@@ -219,8 +231,16 @@ static int applies(const char *cmd, const char *opt, char *kind) {
 static int parse(int argc, char **argv, cli_opts *o) {
   int chunk = 0;
   const char *neural = NULL, *linear = NULL; /* train options of one kind, seen */
-  for (int i = 2; i < argc; i++) {
+  for (int i = 2, ended = 0; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!ended && !strcmp(a, "--")) { /* after it, every argument is an input (a name like -x.png) */
+      ended = 1;
+      continue;
+    }
+    if (ended) {
+      o->inputs[o->ninputs++] = stdin_name(argv[i]) ? "-" : argv[i];
+      continue;
+    }
     int takes = 1, bad = 0;
     char kind = 0, opt[64];
     /* a value attached: --name=VALUE, or -XVALUE for the one-letter options that take one */
@@ -237,7 +257,7 @@ static int parse(int argc, char **argv, cli_opts *o) {
     if (a[0] == '-' && !applies(argv[1], a, &kind)) return cli_usage("option '%s' does nothing for %s", a, argv[1]);
     if (kind == 'n' && !neural) neural = argv[i]; /* a itself may be opt, this round's copy */
     if (kind == 'p' && !linear) linear = argv[i];
-    if (!strcmp(a, "-o")) { o->out = v; bad = !v; }
+    if (!strcmp(a, "-o")) { o->out = stdout_name(v) ? "-" : v; bad = !v; }
     else if (!strcmp(a, "-m")) { o->model = v; bad = !v; }
     else if (!strcmp(a, "--name")) { o->name = v; bad = !v; }
     else if (!strcmp(a, "-T")) bad = number(v, 1, 1024, &o->threads);
@@ -309,6 +329,7 @@ static int parse(int argc, char **argv, cli_opts *o) {
     else if (!strcmp(a, "-j")) bad = number(v, 1, 1024, &o->jobs);
     else if (!strcmp(a, "--shard")) {
       char *end;
+      strcpy(wanted, "I/N: share I of N, 1 <= I <= N (e.g. 2/4)");
       o->shard_i = v ? (int)strtol(v, &end, 10) : 0;
       o->shard_n = v && *end == '/' ? (int)strtol(end + 1, &end, 10) : 0;
       bad = !v || *end || o->shard_n < 1 || o->shard_n > 1 << 20 || o->shard_i < 1 || o->shard_i > o->shard_n;
@@ -327,7 +348,7 @@ static int parse(int argc, char **argv, cli_opts *o) {
       else if (!strcmp(a, "--no-fill")) o->nofill = 1;
       else if (!strcmp(a, "--masks")) o->masks = 1;
       else if (!strcmp(a, "--fast-read")) o->fastread = 1;
-      else if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(usage, stdout); exit(0); }
+      else if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(usage, stdout); exit(printed()); }
       else if (a[0] == '-' && a[1]) return cli_usage("unknown option '%s'", a);
       else o->inputs[o->ninputs++] = stdin_name(argv[i]) ? "-" : argv[i];
     }
@@ -375,13 +396,13 @@ int main(int argc, char **argv) {
   mallopt(M_TRIM_THRESHOLD, 64 << 20);
   if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
     fputs(usage, argc < 2 ? stderr : stdout);
-    return argc < 2 ? 2 : 0;
+    return argc < 2 ? 2 : printed();
   }
   if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
     printf("walloc %s (writes image formats %d and %d, audio %d and %d; reads those and %d)\n", WL_VERSION_STRING,
            WL_FORMAT_VERSION, WL_FORMAT_VERSION_SPLIT, WL_FORMAT_VERSION_AUDIO, WL_FORMAT_VERSION_FILL,
            WL_FORMAT_VERSION_DETAIL);
-    return 0;
+    return printed();
   }
   for (size_t c = 0; c < sizeof cmds / sizeof cmds[0]; c++) {
     if (strcmp(argv[1], cmds[c].name)) continue;

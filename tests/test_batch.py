@@ -265,13 +265,76 @@ def main():
         rc, _, err = run("encode", "-v", "--skip-existing", png, "-o", T("afile"))
         assert rc == 0 and "skipped, %s exists" % T("afile") in err and os.path.getsize(T("afile")) == 0, (rc, err)
 
-    @test("batch: a directory without -r, and bad -j/--shard values, are refused")
+    @test("batch: a directory without -r, and an unreadable folder under -r, fail alone (the other inputs are "
+          "coded, exit 1); bad -j/--shard values are refused")
     def _():
-        rc, _, err = run("encode", "-O", T("x"), src)
-        assert rc == 1 and "is a directory" in err, (rc, err)
+        png = T("in", "a", "garden-rgb8.png")
+        rc, _, err = run("encode", "-O", T("x"), png, src)
+        assert rc == 1 and "is a directory" in err and os.path.exists(T("x", "garden-rgb8.wlc")), (rc, err)
+        assert "2 file(s): 1 done, 1 failed" in err, err
+        os.makedirs(T("locked", "in"))
+        shutil.copy(png, T("locked", "ok.png"))
+        shutil.copy(png, T("locked", "in", "no.png"))
+        os.chmod(T("locked", "in"), 0)
+        try:
+            rc, _, err = run("encode", "-r", "-O", T("lk"), T("locked"))
+        finally:
+            os.chmod(T("locked", "in"), 0o755)
+        if os.geteuid():  # root reads any folder: only the rest can be checked there
+            assert rc == 1 and "cannot read" in err and tree(T("lk")) == ["ok.wlc"], (rc, err, tree(T("lk")))
         for args in (["-j", "0"], ["--shard", "0/2"], ["--shard", "3/2"], ["--shard", "1"], ["-O", ""]):
-            rc, _, err = run("encode", *args, T("in", "a", "garden-rgb8.png"))
+            rc, _, err = run("encode", *args, png)
             assert rc == 2, (args, rc, err)
+        assert "I/N" in run("encode", "--shard", "0/2", png)[2]
+
+    @test("batch: a manifest that is not a regular file is refused before any coding (no endless read); its "
+          "lines name their folder, so a rerun from another folder resumes")
+    def _():
+        png = T("in", "a", "garden-rgb8.png")
+        for dev in ("/dev/null", "/dev/zero"):
+            rc, _, err = run("encode", "-O", T("mdev"), "--manifest", dev, png)
+            assert rc == 2 and "not a regular file" in err and not os.path.exists(T("mdev")), (dev, rc, err)
+        rc, _, err = run("encode", "-r", "-O", T("mfull"), "--manifest", "/dev/full", src)
+        assert rc == 2, (rc, err)
+        here = os.getcwd()
+        os.chdir(TMPDIR.name)
+        try:
+            rc, _, err = run("encode", "-r", "-O", "mrel", "--manifest", "mrel.jsonl", "in")
+        finally:
+            os.chdir(here)
+        assert rc == 0, err
+        rc, _, err = run("encode", "-r", "-O", T("mrel"), "--manifest", T("mrel.jsonl"), src)
+        assert rc == 0 and "0 done, 0 failed, 4 skipped" in err, (rc, err)
+
+    @test("batch: a -j worker killed while coding leaves its file named once, counted and recorded as failed; "
+          "a rerun with the manifest codes just that file")
+    def _():
+        import signal
+        import subprocess
+        import time
+        from harness import WALLOC
+        os.makedirs(T("slow"))
+        big = np.random.default_rng(3).integers(0, 256, (3, 1024, 1536), dtype=np.uint8)
+        for i in range(4):
+            np.save(T("slow", "s%d.npy" % i), big)
+        p = subprocess.Popen([WALLOC, "encode", "-r", "-j", "2", "--psnr", "40", "-m", "rgb", "-O", T("so"),
+                              "--manifest", T("so.jsonl"), T("slow")], stderr=subprocess.PIPE)
+        kids = []
+        for _ in range(100):
+            time.sleep(0.05)
+            kids = subprocess.run(["pgrep", "-P", str(p.pid)], capture_output=True, text=True).stdout.split()
+            if kids:
+                break
+        assert kids, "no worker started"
+        os.kill(int(kids[0]), signal.SIGKILL)
+        err = p.communicate()[1].decode()
+        assert p.returncode == 1 and err.count("not done: the worker coding it stopped") == 1, (p.returncode, err)
+        assert err.count("walloc: walloc") == 0 and "4 file(s):" in err and "1 failed" in err, err
+        lines = open(T("so.jsonl")).read().splitlines()
+        assert len(lines) == 4 and sum('"failed"' in x for x in lines) == 1, lines
+        rc, _, err = run("encode", "-r", "--psnr", "40", "-m", "rgb", "-O", T("so"), "--manifest", T("so.jsonl"),
+                         T("slow"))
+        assert rc == 0 and "1 done, 0 failed, 3 skipped" in err, (rc, err)
 
     return finish()
 

@@ -2,8 +2,9 @@
 """Where outputs go (issue 21, "outputs that never surprise"): stdout write errors fail and name
 stdout; an existing FIFO or device is written to as a stream and stays what it is; -f replaces a
 symlink, not its target; any legal output name has a temporary name; SIGTERM, SIGINT and SIGHUP
-leave no temporary file; /dev/stdin is standard input; a file that appears meanwhile is not
-replaced without -f; the output is never the input."""
+leave no temporary file; /dev/stdin and /dev/stdout are standard input and output; a file that
+appears meanwhile is not replaced without -f; the output is never the input; new files take the
+umask; -- ends the options; a name with a newline is reported on one line."""
 import os
 import shutil
 import signal
@@ -168,6 +169,52 @@ def _():
         for name in (T("folder"), T("folder") + "/"):
             rc, _, err = run("encode", *args, RGB, "-o", name)
             assert rc == 1 and "is a folder" in err and "-O" in err and os.listdir(T("folder")) == [], (args, name, err)
+
+
+@test("outputs: a new file's permissions are 0666 less the umask (not 0644 whatever the umask); one replaced "
+      "with -f keeps its own")
+def _():
+    for mask, want in ((0o077, 0o600), (0o002, 0o664), (0o022, 0o644)):
+        old = os.umask(mask)
+        try:
+            path = T("mode%o.wlc" % mask)
+            rc, _, err = run("encode", RGB, "-o", path)
+        finally:
+            os.umask(old)
+        assert rc == 0 and os.stat(path).st_mode & 0o777 == want, (oct(mask), oct(os.stat(path).st_mode), err)
+    os.chmod(T("mode22.wlc"), 0o640)
+    assert run("encode", "-f", RGB, "-o", T("mode22.wlc"))[0] == 0
+    assert os.stat(T("mode22.wlc")).st_mode & 0o777 == 0o640, oct(os.stat(T("mode22.wlc")).st_mode)
+
+
+@test("outputs: -o /dev/stdout is standard output, also with -f (as a path, -f had replaced the link itself); "
+      "after --, a name that starts with a dash is an input")
+def _():
+    with open(T("viastdout.wlc"), "wb") as f:
+        rc = subprocess.run([WALLOC, "encode", "-f", RGB, "-o", "/dev/stdout"], stdout=f).returncode
+    assert rc == 0 and open(T("viastdout.wlc"), "rb").read() == open(WLC, "rb").read()
+    shutil.copy(RGB, T("-dash.png"))
+    here = os.getcwd()
+    os.chdir(TMPDIR.name)
+    try:
+        assert run("encode", "-dash.png")[0] == 2
+        rc, _, err = run("encode", "--", "-dash.png")
+    finally:
+        os.chdir(here)
+    assert rc == 0 and open(T("-dash.wlc"), "rb").read() == open(WLC, "rb").read(), err
+
+
+@test("outputs: a name with a newline is reported on one line; --help and -V that stdout cannot take fail "
+      "(exit 1, naming stdout)")
+def _():
+    bad = T("new\nline.png")
+    open(bad, "w").write("x")
+    rc, _, err = run("encode", bad)
+    assert rc == 1 and err.count("\n") == 1 and "line.png" in err, (rc, err)
+    for args in (["--help"], ["-V"], ["encode", "--help"]):
+        with open("/dev/full", "w") as full:
+            p = subprocess.run([WALLOC, *args], stdout=full, stderr=subprocess.PIPE, text=True)
+        assert p.returncode == 1 and "stdout" in p.stderr, (args, p.returncode, p.stderr)
 
 
 sys.exit(finish())
