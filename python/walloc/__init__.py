@@ -408,7 +408,7 @@ def compress_file(src, dst, model=None, **rate):
     half-written (a worker killed mid-write leaves only a hidden .*.tmp-* file). model: a Model,
     a built-in name or a .wlm path (None: the built-in one for the channel count, as the CLI
     chooses); rate: encode's keep, step, quality, size, bpp, psnr or fast_read. Returns a manifest record
-    as the CLI's --manifest writes it: input, output, status, in_bytes, out_bytes, model_id. An
+    as the CLI's --manifest writes it: input, output, dir (the working folder), status, in_bytes, out_bytes, model_id. An
     existing dst is replaced (a retried task writes the same bytes), unlike walloc encode without -f."""
     try:
         a = np.load(src)
@@ -429,7 +429,8 @@ def compress_file(src, dst, model=None, **rate):
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
-    return {"input": os.fspath(src), "output": os.fspath(dst), "status": "done", "in_bytes": os.path.getsize(src),
+    return {"input": os.fspath(src), "output": os.fspath(dst), "dir": os.getcwd(), "status": "done",
+            "in_bytes": os.path.getsize(src),
             "out_bytes": len(data), "model_id": "%016x" % m.id}
 
 

@@ -49,5 +49,5 @@ def _record(future, src, dst):
     if future.status == "finished":
         return future.result()
     e = future.exception()
-    return {"input": src, "output": dst, "status": "failed", "in_bytes": 0, "out_bytes": 0,
+    return {"input": src, "output": dst, "dir": os.getcwd(), "status": "failed", "in_bytes": 0, "out_bytes": 0,
             "model_id": "%016x" % 0, "error": "%s: %s" % (type(e).__name__, e)}
