@@ -96,10 +96,16 @@ int cli_load_model(const char *spec, wl_model **m) {
       int e = wl_model_builtin(m, spec);
       return e ? cli_fail(spec, "built-in model: %s", cli_error(e)) : 0;
     }
-  if (io_read_all(spec, &buf, &len))
-    return !wl_model_builtin_name(0) && !strchr(spec, '/') && !strchr(spec, '.')
-               ? cli_fail(spec, "this walloc has no built-in models (made with BUILTIN=0): give -m FILE.wlm")
-               : cli_fail(spec, "cannot read model: %s", strerror(errno));
+  if (io_read_all(spec, &buf, &len)) {
+    const int bare = errno == ENOENT && !strchr(spec, '/') && !strchr(spec, '.'); /* a name, not a path */
+    if (bare && !wl_model_builtin_name(0))
+      return cli_fail(spec, "this walloc has no built-in models (made with BUILTIN=0): give -m FILE.wlm");
+    if (!bare) return cli_fail(spec, "cannot read model: %s", strerror(errno));
+    char names[256] = "";
+    for (int i = 0; wl_model_builtin_name(i); i++)
+      snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "", wl_model_builtin_name(i));
+    return cli_fail(spec, "no such model: not a built-in one (%s) nor a file", names);
+  }
   int e = wl_model_load(m, buf, len);
   free(buf);
   return e ? cli_fail(spec, "%s", cli_error(e)) : 0;

@@ -167,9 +167,9 @@ def _():
     assert run("encode", "-f", RGB, "-o", out)[0] == 0 and open(out, "rb").read(4) == b"WLOC"
 
 
-def expect_failure(label, args, stdin=None, name=None, out=None):
+def expect_failure(label, args, stdin=None, name=None, out=None, contains=None):
     o = out or T("bad-output" + (".png" if args[0] == "decode" else ".wlc"))
-    test("bad input: " + label)(lambda: fails_cleanly(args, o, stdin, (name,)))
+    test("bad input: " + label)(lambda: fails_cleanly(args, o, stdin, (name, contains)))
 
 
 def write(name, data):
@@ -260,7 +260,8 @@ def _():
         assert rc == 1 and says in err and "16-bit" * (orig.endswith(".npy")) in err and not out, (orig, rc, err)
 
 
-expect_failure("unknown model name", ["encode", "-m", "nosuch", RGB], name="nosuch")
+expect_failure("unknown model name (the message lists the built-in ones)", ["encode", "-m", "nosuch", RGB], name="nosuch",
+               contains="stereo-20x")
 expect_failure("gray image with the rgb model", ["encode", "-m", "rgb", os.path.join(IMAGES, "storm-gray8-odd.png")],
                name="storm-gray8-odd.png")
 
