@@ -23,6 +23,8 @@ typedef struct {
   int N, R, fine_N, fine_R, crop, batch, warmup, val_every, steps, taps, loss, quant; /* train (neural); taps, loss -1: by input kind */
   float lr, weight_decay, lambda, jitter, full, time_s, ckpt_s; /* durations in seconds */
   int seed;
+  unsigned given;     /* train settings given on the command line (GIVEN_*); --resume takes the others
+                         from the checkpoint */
   long chunk; /* encode: frames per audio chunk (--chunk; 0: the library's default) */
   int threads; /* -T; 0: the default (all cores; image encode: see commands.c) */
   const char *val, *checkpoint, *resume;
@@ -42,6 +44,9 @@ typedef struct {
   int ninputs;
   char *command; /* the command line, recorded by train */
 } cli_opts;
+enum { GIVEN_SEED = 1, GIVEN_CROP = 2, GIVEN_BATCH = 4, GIVEN_LR = 8, GIVEN_LAMBDA = 16, GIVEN_JITTER = 32,
+       GIVEN_FULL = 64, GIVEN_STEPS = 128, GIVEN_WARMUP = 256, GIVEN_DECAY = 512, GIVEN_LOSS = 1024,
+       GIVEN_QUANT = 2048 };
 
 /* batch.c: runs one() on every input (directories walked with -r for files of the extensions
  * exts, NULL-terminated), with -O, --shard, -j, progress and totals; the exit status. to_files:

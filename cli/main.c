@@ -107,7 +107,8 @@ static const char usage[] =
   "  --json      info, eval: print JSON\n"
   "  -h, --help  this text;  -V, --version  the version\n"
   "\n"
-  "Train options: -J LEVELS (3, at most 6; audio 8, at most 10) -K CHANNELS (12; audio C*2^J/4)\n"
+  "Train options: -J LEVELS (3, at most 6; audio 8, at most 10; C*4^J, audio C*2^J, at most 4096)\n"
+  "  -K CHANNELS (12; audio C*2^J/4)\n"
   "  --bits B (8) --channels C (3: RGB, 1: gray, any 1..16 with .npy; audio: the first\n"
   "  file's count, 1 downmixes stereo)\n"
   "  --gain G (4; audio 32) --name NAME; --linear only: --stride S (1, covariance subsampling)\n"
@@ -125,7 +126,8 @@ static const char usage[] =
   "  --full P (0: probability that a crop keeps all K channels, else k is uniform in 1..K)\n"
   "  --seed S (1) --time T (stop after T: 90s, 30m, 2h; a number is minutes)\n"
   "  --val DIR|LIST --val-every N (500) --checkpoint FILE (OUT.wlm.ckpt)\n"
-  "  --checkpoint-every T (10m) --resume FILE (continue a checkpoint)\n"
+  "  --checkpoint-every T (10m) --resume FILE (continue a checkpoint, with the settings it\n"
+  "  records unless given here)\n"
   "\n"
   "'-' as input reads stdin; with stdin and no -o, output goes to stdout.\n"
   "Exit status: 0 on success, 1 when an input or output fails, 2 on a usage error.\n";
@@ -294,31 +296,39 @@ static int parse(int argc, char **argv, cli_opts *o) {
     else if (!strcmp(a, "-R")) bad = number(v, 0, 8, &o->R);
     else if (!strcmp(a, "--fine")) bad = number(v, 0, 512, &o->fine_N);
     else if (!strcmp(a, "--fine-blocks")) bad = number(v, 0, 8, &o->fine_R);
-    else if (!strcmp(a, "--crop")) bad = number(v, 2, 1 << 20, &o->crop);
+    else if (!strcmp(a, "--crop")) bad = number(v, 2, 1 << 20, &o->crop), o->given |= GIVEN_CROP;
     else if (!strcmp(a, "--loss")) {
       o->loss = v && !strcmp(v, "psnr") ? WL_LOSS_PSNR : v && !strcmp(v, "mse") ? WL_LOSS_MSE : -1;
       bad = o->loss < 0;
+      o->given |= GIVEN_LOSS;
     }
     else if (!strcmp(a, "--quant")) {
       o->quant = v && !strcmp(v, "round") ? WL_QUANT_ROUND : v && !strcmp(v, "noise") ? WL_QUANT_NOISE : -1;
       bad = o->quant < 0;
+      o->given |= GIVEN_QUANT;
     }
-    else if (!strcmp(a, "--taps")) bad = number(v, 0, WL_MAX_TAPS, &o->taps) || (o->taps && !(o->taps & 1));
-    else if (!strcmp(a, "--batch")) bad = number(v, 1, 4096, &o->batch);
-    else if (!strcmp(a, "--steps")) bad = number(v, 1, 1 << 30, &o->steps);
-    else if (!strcmp(a, "--warmup")) bad = number(v, 0, 1 << 30, &o->warmup);
-    else if (!strcmp(a, "--seed")) bad = number(v, 0, 1 << 30, &o->seed);
+    else if (!strcmp(a, "--taps")) {
+      bad = number(v, 0, WL_MAX_TAPS, &o->taps) || (o->taps && !(o->taps & 1));
+      snprintf(wanted, sizeof wanted, "an odd number from 1 to %d, or 0 (none)", WL_MAX_TAPS);
+    }
+    else if (!strcmp(a, "--batch")) bad = number(v, 1, 4096, &o->batch), o->given |= GIVEN_BATCH;
+    else if (!strcmp(a, "--steps")) bad = number(v, 1, 1 << 30, &o->steps), o->given |= GIVEN_STEPS;
+    else if (!strcmp(a, "--warmup")) bad = number(v, 0, 1 << 30, &o->warmup), o->given |= GIVEN_WARMUP;
+    else if (!strcmp(a, "--seed")) bad = number(v, 0, 1 << 30, &o->seed), o->given |= GIVEN_SEED;
     else if (!strcmp(a, "--val-every")) bad = number(v, 1, 1 << 30, &o->val_every);
     else if (!strcmp(a, "--lr")) {
       bad = fnumber(v, 0, 1, &o->lr) || !(o->lr > 0);
       strcpy(wanted, "a number above 0, at most 1");
+      o->given |= GIVEN_LR;
     }
-    else if (!strcmp(a, "--weight-decay")) bad = fnumber(v, 0, 1, &o->weight_decay);
-    else if (!strcmp(a, "--lambda")) bad = fnumber(v, 0, 1e3f, &o->lambda);
-    else if (!strcmp(a, "--jitter")) bad = fnumber(v, 0, 0.45f, &o->jitter);
-    else if (!strcmp(a, "--full")) bad = fnumber(v, 0, 0.95f, &o->full);
-    else if (!strcmp(a, "--time")) bad = duration(v, &o->time_s);
-    else if (!strcmp(a, "--checkpoint-every")) bad = duration(v, &o->ckpt_s);
+    else if (!strcmp(a, "--weight-decay")) bad = fnumber(v, 0, 1, &o->weight_decay), o->given |= GIVEN_DECAY;
+    else if (!strcmp(a, "--lambda")) bad = fnumber(v, 0, 1e3f, &o->lambda), o->given |= GIVEN_LAMBDA;
+    else if (!strcmp(a, "--jitter")) bad = fnumber(v, 0, 0.45f, &o->jitter), o->given |= GIVEN_JITTER;
+    else if (!strcmp(a, "--full")) bad = fnumber(v, 0, 0.95f, &o->full), o->given |= GIVEN_FULL;
+    else if (!strcmp(a, "--time") || !strcmp(a, "--checkpoint-every")) {
+      bad = duration(v, !strcmp(a, "--time") ? &o->time_s : &o->ckpt_s);
+      strcpy(wanted, "a duration above 0: a number and s, m or h (90s, 30m, 2h), or minutes alone");
+    }
     else if (!strcmp(a, "--val")) { o->val = v; bad = !v; }
     else if (!strcmp(a, "--checkpoint")) { o->checkpoint = v; bad = !v; }
     else if (!strcmp(a, "--detail")) { o->detail = v; bad = !v; }

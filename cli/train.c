@@ -43,6 +43,9 @@ static int resolve_shape(cli_opts *o, int audio) {
   if (o->loss < 0) o->loss = audio ? WL_LOSS_MSE : WL_LOSS_PSNR;
   if (o->J > maxJ) return cli_usage("-J is at most %d for %s", maxJ, audio ? "audio" : "images");
   if (o->fine_N && (audio || o->J < 2)) return cli_usage("--fine needs images and -J 2 or more");
+  if (o->fine_R != 1 && !o->fine_N) return cli_usage("%s", "--fine-blocks needs --fine (the fine stage's width)");
+  if (o->taps > 0 && !audio) return cli_usage("--taps %d: the post-filter of audio models; images have none", o->taps);
+  if (!audio && o->crop > 4096) return cli_usage("--crop %d: at most 4096 pixels for images", o->crop);
   if (o->crop % (1 << o->J)) return cli_usage("--crop %d: a multiple of 2^J = %d", o->crop, 1 << o->J);
   const long bands = (long)o->channels << ((audio ? 1 : 2) * o->J);
   /* the PCA (both kinds start from it) of bands-long vectors: a bands^2 covariance and all of its
@@ -70,6 +73,7 @@ static int writable(const cli_opts *o, const char *path, int resumed) {
   free(dir);
   if (!ok) return cli_fail(path, "its folder cannot take it: %s", strerror(why));
   struct stat st;
+  if (!stat(path, &st) && S_ISDIR(st.st_mode)) return cli_fail(path, "is a folder (name a file)");
   if (!o->force && !resumed && !lstat(path, &st)) return cli_fail(path, "already exists (use -f to overwrite)");
   return 0;
 }
@@ -83,6 +87,10 @@ static int outputs_ok(const cli_opts *o) {
   if (writable(o, o->out, 0)) return 1;
   if (o->linear) return 0;
   char *ckpt = train_checkpoint_path(o);
+  if (ckpt && (!strcmp(ckpt, o->out) || cli_same_file(ckpt, o->out))) {
+    free(ckpt);
+    return cli_usage("--checkpoint %s is -o's file: the model would replace its checkpoint", o->out);
+  }
   /* resuming from the checkpoint that will be written again */
   const int rc = ckpt ? writable(o, ckpt, o->resume && cli_same_file(o->resume, ckpt)) : cli_fail("train", "out of memory");
   free(ckpt);
@@ -91,7 +99,8 @@ static int outputs_ok(const cli_opts *o) {
 
 int cmd_train(cli_opts *o) {
   if (!o->out) return cli_usage("train needs -o MODEL.wlm");
-  if (outputs_ok(o)) return 1;
+  const int bad = outputs_ok(o);
+  if (bad) return bad;
   if (!o->linear) train_catch_signals();
   train_set set;
   int rc = train_load_set((const char *const *)o->inputs, o->ninputs, &o->channels, -1, &set);

@@ -39,7 +39,7 @@ static int is_input_name(const char *name) {
 
 static int collect(const char *arg, pathlist *l) {
   struct stat st;
-  if (!strcmp(arg, "-")) return cli_fail(arg, "train reads files, folders or lists of paths, not standard input");
+  if (!strcmp(arg, "-")) return cli_usage("%s", "train reads files, folders or lists of paths, not standard input (-)");
   if (stat(arg, &st)) return cli_fail(arg, "%s", strerror(errno));
   if (S_ISDIR(st.st_mode)) {
     DIR *d = opendir(arg);

@@ -99,10 +99,36 @@ static void progress(FILE *f, const char *end, const cli_opts *o, int audio, lon
   fflush(f);
 }
 
+/* --resume: the settings the user did not give, from the checkpoint (wl_trainer_recorded), so
+ * that the run goes on as the one that wrote it; one not readable there is left to resume() to
+ * report. */
+static void inherit(cli_opts *o) {
+  uint8_t *buf;
+  size_t len;
+  wl_train_params r = {.warmup = o->warmup, .weight_decay = o->weight_decay, .loss = o->loss, .quant = o->quant};
+  if (io_read_all(o->resume, &buf, &len)) return;
+  const int e = wl_trainer_recorded(buf, len, &r);
+  free(buf);
+  if (e) return;
+  if (!(o->given & GIVEN_SEED)) o->seed = (int)r.seed;
+  if (!(o->given & GIVEN_CROP)) o->crop = r.crop;
+  if (!(o->given & GIVEN_BATCH)) o->batch = r.batch;
+  if (!(o->given & GIVEN_LR)) o->lr = r.lr;
+  if (!(o->given & GIVEN_LAMBDA)) o->lambda = r.lambda;
+  if (!(o->given & GIVEN_JITTER)) o->jitter = r.jitter;
+  if (!(o->given & GIVEN_FULL)) o->full = r.full;
+  if (!(o->given & GIVEN_STEPS)) o->steps = (int)r.steps;
+  if (!(o->given & GIVEN_WARMUP)) o->warmup = r.warmup; /* these four: as given, from checkpoints before 0.5 */
+  if (!(o->given & GIVEN_DECAY)) o->weight_decay = r.weight_decay;
+  if (!(o->given & GIVEN_LOSS)) o->loss = r.loss;
+  if (!(o->given & GIVEN_QUANT)) o->quant = r.quant;
+}
+
 int train_neural(cli_opts *o, const train_set *set) {
   const int audio = set->audio, n = set->n;
   train_set val = {0};
   int rc = 0;
+  if (o->resume) inherit(o);
   int ch = o->channels;
   if (o->val && (rc = train_load_set(&o->val, 1, &ch, audio, &val))) return rc;
   const int nval = val.n;
@@ -160,9 +186,11 @@ int train_neural(cli_opts *o, const train_set *set) {
   const int trained = !(interrupted && step == first); /* stopped before a step: nothing new to save */
   if (!rc && trained) rc = save(o, t, 1, ckpt);
   if (!rc && trained) rc = save(o, t, 0, o->out);
-  if (!rc && o->verbosity > 0)
-    fprintf(stderr, "train: %s at step %ld of %d (%.0f s)%s\n", trained ? o->out : "nothing written", step, o->steps,
-            now() - start, step < o->steps ? "; stopped early, continue with --resume" : "");
+  if (!rc && o->verbosity > 0 && !trained)
+    fprintf(stderr, "train: stopped before its first step: nothing written\n");
+  else if (!rc && o->verbosity > 0)
+    fprintf(stderr, "train: %s at step %ld of %d (%.0f s)%s\n", o->out, step, o->steps, now() - start,
+            step < o->steps ? "; stopped early, continue with --resume" : "");
   wl_trainer_free(t);
   train_set_free(&val);
   free(ckpt);

@@ -35,10 +35,10 @@ extern "C" {
 #endif
 
 #define WL_VERSION_MAJOR 0
-#define WL_VERSION_MINOR 4
+#define WL_VERSION_MINOR 5
 #define WL_VERSION_PATCH 0
 #define WL_VERSION_NUMBER (WL_VERSION_MAJOR * 10000 + WL_VERSION_MINOR * 100 + WL_VERSION_PATCH)
-#define WL_VERSION_STRING "0.4.0"
+#define WL_VERSION_STRING "0.5.0"
 #define WL_FORMAT_VERSION 1       /* .wlc version of images (one block), written and read */
 #define WL_FORMAT_VERSION_AUDIO 2 /* .wlc version of audio (a stream of chunk records) */
 #define WL_FORMAT_VERSION_DETAIL 3 /* .wlc version of images with a detail layer (wl_encode_opts.step) */

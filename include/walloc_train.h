@@ -80,6 +80,10 @@ WL_API int wl_trainer_new(wl_trainer **t, const wl_image *imgs, int n, const wl_
 WL_API int wl_trainer_new_audio(wl_trainer **t, const wl_audio *clips, int n, const wl_train_params *p);
 /* Continues from a checkpoint written by wl_trainer_save (same dims and shapes required). */
 WL_API int wl_trainer_resume(wl_trainer *t, const uint8_t *buf, size_t len);
+/* The settings a checkpoint (or model) records besides its shapes, into p: seed, crop, batch,
+ * lr, lambda, jitter, full and steps; the other fields are left. A resumed run continues the
+ * recorded one exactly only with these (a caller takes them where its user gave none). */
+WL_API int wl_trainer_recorded(const uint8_t *buf, size_t len, wl_train_params *p);
 /* One optimisation step on a batch; *psnr: the mean PSNR of its crops (masked channels
  * included, so below the PSNR with all channels); *bpp: their estimated bits per pixel
  * (audio: per frame, all channels). */

@@ -106,6 +106,50 @@ def _():
     assert rc == 1 and "--gain 8 here, 4 in the checkpoint" in err, err
 
 
+@test("train: a run stopped (SIGINT) and resumed with only its shapes given takes the checkpoint's seed, "
+      "batch, crop, steps, warm-up and learning rate, and ends as the run never stopped (the same decode)")
+def _():
+    import signal
+    import time
+    a, b = os.path.join(TMP, "whole.wlm"), os.path.join(TMP, "cut.wlm")
+    args = ["--steps", "400", *SMALL]
+    rc, _, e = run("train", "-o", a, *args, LEFT)
+    assert rc == 0, e
+    p = subprocess.Popen([WALLOC, "train", "-o", b, *args, LEFT], stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    p.send_signal(signal.SIGINT)
+    err = p.stderr.read()
+    assert p.wait() == -signal.SIGINT and "stopped early" in err, err
+    shapes = ["-J", "2", "-K", "6", "-N", "16", "-R", "1"]
+    rc, _, e = run("train", "-v", "-f", "-o", b, *shapes, "--resume", b + ".ckpt", LEFT)
+    assert rc == 0 and "at step 400 of 400" in e, e
+    m = wlm_header(b)["__metadata__"]
+    assert m["train_seed"] == "3" and m["train_batch"] == "8" and m["train_warmup"] == "10", m
+    out = []
+    for model in (a, b):
+        wlc, png = model + ".wlc", model + ".png"
+        assert run("encode", "-f", "-m", model, "-o", wlc, RIGHT)[0] == 0 and run("decode", "-f", "-m", model, "-o", png, wlc)[0] == 0
+        out.append(open(png, "rb").read())
+    assert out[0] == out[1], "the resumed run decodes otherwise"
+
+
+@test("train: -o or --checkpoint naming a folder, or one file for both, is refused before training; --resume of "
+      "a linear model says so")
+def _():
+    folder = os.path.join(TMP, "afolder")
+    os.makedirs(folder)
+    for args in (["-o", folder], ["-o", os.path.join(TMP, "x.wlm"), "--checkpoint", folder]):
+        rc, _, e = run("train", "-f", *args, "--steps", "5", *SMALL, LEFT)
+        assert rc == 1 and "is a folder" in e and os.listdir(folder) == [], (args, e)
+    same = os.path.join(TMP, "same.wlm")
+    rc, _, e = run("train", "-o", same, "--checkpoint", same, "--steps", "5", *SMALL, LEFT)
+    assert rc == 2 and "checkpoint" in e and not os.path.exists(same), e
+    lin = os.path.join(TMP, "lin.wlm")
+    assert run("train", "--linear", "-J", "2", "-K", "6", "-o", lin, LEFT)[0] == 0
+    rc, _, e = run("train", "-o", os.path.join(TMP, "y.wlm"), "--steps", "5", *SMALL, "--resume", lin, LEFT)
+    assert rc == 1 and "a linear model, not a checkpoint" in e, e
+
+
 @test("train: the settings are recorded in the model (--full, seed, learning rate, command)")
 def _():
     m = wlm_header(MODEL)["__metadata__"]

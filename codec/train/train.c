@@ -579,7 +579,7 @@ int wl_trainer_save(wl_trainer *t, int checkpoint, uint8_t **out, size_t *outlen
   const wl_train_params *p = &t->p;
   int e = checkpoint ? flat_tables(m) : wl_model_tables(m, t->sig, t->n);
   if (e) return e;
-  char v[11][64];
+  char v[15][64];
   snprintf(v[0], 64, "%ld", t->step);
   snprintf(v[1], 64, "%d", t->n);
   snprintf(v[2], 64, "%llu", (unsigned long long)p->seed);
@@ -591,12 +591,18 @@ int wl_trainer_save(wl_trainer *t, int checkpoint, uint8_t **out, size_t *outlen
   snprintf(v[8], 64, "%ld", p->steps);
   snprintf(v[9], 64, "%g", p->gain > 0 ? p->gain : wl_default_gain(t->dims));
   snprintf(v[10], 64, "%g", p->full);
+  snprintf(v[11], 64, "%d", p->warmup);
+  snprintf(v[12], 64, "%g", p->weight_decay);
+  snprintf(v[13], 64, "%d", p->loss);
+  snprintf(v[14], 64, "%d", p->quant);
   const char *keys[] = {"train_step", t->dims == 1 ? "train_clips" : "train_images", "train_seed", "train_crop", "train_batch", "train_lr",
-                        "train_lambda", "train_jitter", "train_steps", "gain", "train_full", "train_command"};
-  char *vals[] = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], (char *)(p->command ? p->command : "")};
+                        "train_lambda", "train_jitter", "train_steps", "gain", "train_full", "train_warmup",
+                        "train_weight_decay", "train_loss", "train_quant", "train_command"};
+  char *vals[] = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14],
+                  (char *)(p->command ? p->command : "")};
   const char *vname[] = {"adam.m", "adam.v"};
   float *vdata[] = {t->mom, t->var};
-  const wl_model_extra x = {.nmeta = 12, .key = keys, .value = vals, .nvec = checkpoint ? 2 : 0, .vname = vname,
+  const wl_model_extra x = {.nmeta = 16, .key = keys, .value = vals, .nvec = checkpoint ? 2 : 0, .vname = vname,
                             .vdata = vdata};
   return wl_model_serialize(m, &x, out, outlen);
 }
@@ -614,6 +620,34 @@ static int shape_mismatch(const wl_model *c, const wl_model *m) {
   return 0;
 }
 
+int wl_trainer_recorded(const uint8_t *buf, size_t len, wl_train_params *p) {
+  if (!buf || !p) return WL_FAIL_NULL();
+  enum { N = 12, NEEDED = 8 }; /* the last four recorded since version 0.5 */
+  char v[N][WL_META_MAX] = {{0}}, *val[N];
+  const char *key[N] = {"train_seed", "train_crop", "train_batch", "train_lr", "train_lambda", "train_jitter",
+                        "train_full", "train_steps", "train_warmup", "train_weight_decay", "train_loss", "train_quant"};
+  for (int i = 0; i < N; i++) val[i] = v[i];
+  const wl_model_extra x = {.nmeta = N, .key = key, .value = val};
+  wl_model *c;
+  WL_TRY(wl_model_parse(&c, buf, len, &x));
+  wl_model_free(c);
+  for (int i = 0; i < NEEDED; i++)
+    if (!*v[i]) return WL_FAIL_WHY(WL_ERR_MODEL, "no %s recorded: not a neural model's checkpoint", key[i]);
+  p->seed = strtoull(v[0], NULL, 10);
+  p->crop = atoi(v[1]);
+  p->batch = atoi(v[2]);
+  p->lr = strtof(v[3], NULL);
+  p->lambda = strtof(v[4], NULL);
+  p->jitter = strtof(v[5], NULL);
+  p->full = strtof(v[6], NULL);
+  p->steps = atol(v[7]);
+  if (*v[8]) p->warmup = atoi(v[8]);
+  if (*v[9]) p->weight_decay = strtof(v[9], NULL);
+  if (*v[10]) p->loss = atoi(v[10]);
+  if (*v[11]) p->quant = atoi(v[11]);
+  return 0;
+}
+
 int wl_trainer_resume(wl_trainer *t, const uint8_t *buf, size_t len) {
   if (!t) return WL_FAIL_NULL();
   char step[WL_META_MAX], gain[WL_META_MAX];
@@ -624,7 +658,9 @@ int wl_trainer_resume(wl_trainer *t, const uint8_t *buf, size_t len) {
   const wl_model *m = t->m;
   wl_model *c;
   WL_TRY(wl_model_parse(&c, buf, len, NULL)); /* shapes first: the optimiser state is sized by them */
-  int e = shape_mismatch(c, m);
+  int e = !c->N ? WL_FAIL_WHY(WL_ERR_MISMATCH, "a linear model, not a checkpoint (neural training writes one beside "
+                                                "its model, as MODEL.wlm.ckpt)")
+                : shape_mismatch(c, m);
   wl_model_free(c);
   if (e || (e = wl_model_parse(&c, buf, len, &x))) return e;
   char g[64], *end; /* the gain, as wl_trainer_save wrote it: it scaled the encoder the checkpoint holds */
