@@ -294,7 +294,8 @@ static int encode_image(cli_opts *o, const char *in, io_input *f, const char *ou
   if (!rc && o->verbosity > 0 && !strcmp(d.kind, "neural") && o->quality < 0 && !o->target && !o->step &&
       (s.img.width < 4 << d.J || s.img.height < 4 << d.J)) /* under 4 latents a side */
     cli_note("walloc: %s: %dx%d is under %d pixels on a side, where a neural model's decoder sees mostly padding: "
-             "errors up to 25%% of the range at 8x8, 4%% at 16x16 at this rate (-Q 100: under 2%%)",
+             "on flat areas, errors up to 25%% of the range at 8x8, 4%% at 16x16 at this rate (-Q 100: under 2%%), "
+             "and more where the picture has detail",
              in, s.img.width, s.img.height, 4 << d.J);
   if (!rc) {
     image_threads(o, &s.img);

@@ -74,9 +74,10 @@ WL_API int wl_trainer_new(wl_trainer **t, const wl_image *imgs, int n, const wl_
 /* The same on n audio clips: a 1-D model (dims 1, J up to WL_MAX_J1, K <= channels * 2^J).
  * Segments are drawn uniformly among all the clips' windows of `crop` frames (a clip shorter
  * than crop is one window, extended by reflection); stereo channels are swapped with
- * probability 1/2; no time reversal, no colour jitter. The loss is the same: minus the mean
- * PSNR of the segments on the [-1/2, 1/2] sample scale (whose gradient is minus their mean
- * SNR's), plus lambda times the estimated bits per frame. */
+ * probability 1/2; no time reversal, no colour jitter. The loss is p->loss on the [-1/2, 1/2]
+ * sample scale (WL_LOSS_PSNR: minus the mean PSNR of the segments, whose gradient is minus
+ * their mean SNR's; WL_LOSS_MSE, the CLI's default for audio: their normalised squared error),
+ * plus lambda times the estimated bits per frame. */
 WL_API int wl_trainer_new_audio(wl_trainer **t, const wl_audio *clips, int n, const wl_train_params *p);
 /* Continues from a checkpoint written by wl_trainer_save (same dims and shapes required). */
 WL_API int wl_trainer_resume(wl_trainer *t, const uint8_t *buf, size_t len);

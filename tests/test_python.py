@@ -55,7 +55,8 @@ def _():
     png = os.path.join(IMAGES, "garden-rgb8.png")
     pixels = np.moveaxis(pngref.read(png)[0], 2, 0).astype(np.uint8)
     for flags, kw in ((["-Q", "60"], {"quality": 60}), (["--bpp", "0.7"], {"bpp": 0.7}),
-                      (["--keep", "4", "--step", "300"], {"keep": 4, "step": 300})):
+                      (["--keep", "4", "--step", "300"], {"keep": 4, "step": 300}),
+                      (["--step", "300", "--dead-zone", "0.1"], {"step": 300, "dead_zone": 0.1})):
         assert run("encode", "-q", "-f", *flags, png, "-o", T("d.wlc"))[0] == 0
         data = open(T("d.wlc"), "rb").read()
         assert walloc.encode(pixels, "rgb", **kw) == data, flags
@@ -310,6 +311,11 @@ def _():
     raises(lambda: walloc.encode(np.zeros((1, 32, 32), np.uint8), "mono"), walloc.Error, "mono", "audio")
     for shape in ((0, 0), (1, 0, 8)):
         raises(lambda: walloc.encode(np.zeros(shape, np.uint8), "gray"), ValueError, "empty image")
+    a = np.zeros((3, 16, 16), np.uint8)
+    for kw, says in (({"bpp": 257}, "at most 256"), ({"bpp": float("inf")}, "at most 256"), ({"psnr": 201}, "at most 200"),
+                     ({"size": 10 ** 16}, "at most 1e+15"), ({"size": True}, "whole number"), ({"size": 10.5}, "whole"),
+                     ({"step": 300, "dead_zone": 0.6}, "dead_zone"), ({"dead_zone": 0.1}, "only with step")):
+        raises(lambda: walloc.encode(a, "rgb", **kw), ValueError, says)  # the CLI's ranges
 
 
 sys.exit(finish())

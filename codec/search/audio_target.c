@@ -218,7 +218,10 @@ int wl_encode_audio_target(const wl_model *m, const wl_audio *a, int target, dou
       break;
     *(ok ? &lo : &hi) = r;
   }
-  if (!e && (sized ? lo < 1 : lo > top)) e = WL_FAIL_WHY(WL_ERR_ARG, "no setting meets the target (%g)", value);
+  if (!e && sized && lo < 1)
+    e = WL_FAIL_WHY(WL_ERR_ARG, "%g %s is out of reach: one channel alone takes more", value,
+                    target == WL_TARGET_BYTES ? "bytes" : "kbps");
+  if (!e && !sized && lo > top) e = WL_FAIL_WHY(WL_ERR_ARG, "SNR %g dB is out of reach: not even the finest step reaches it", value);
   if (!e && !best) e = rung(m, a, &base, full, nfull, lo, &best, &nbest);
   free(full);
   /* channels alone that land more than GAP under a size, the next channel over it (a held-out

@@ -283,18 +283,27 @@ def read_detail(data):
     return out, info.step
 
 
-def encode(image, model, keep=0, refine=0, quality=None, step=0, size=None, bpp=None, psnr=None, fast_read=False):
+_MOST = {"size": 1e15, "bpp": 256, "psnr": 200}  # the CLI's limits of --size, --bpp, --psnr
+
+
+def encode(image, model, keep=0, refine=0, quality=None, step=0, size=None, bpp=None, psnr=None, fast_read=False,
+           dead_zone=0.0):
     """bytes of a .wlc of image: uint8 or uint16 (C, H, W), or (H, W) for one channel. Rate:
-    keep and step, or quality (0..100), or one target: size (bytes), bpp, psnr (dB); see
-    man walloc, RATE CONTROL. fast_read: latents coded for reading speed (walloc encode
+    keep and step (with dead_zone, 0..0.5 of a step, as --dead-zone), or quality (0..100), or
+    one target: size (bytes, a whole number), bpp, psnr (dB), in the CLI's ranges; see man
+    walloc, RATE CONTROL. fast_read: latents coded for reading speed (walloc encode
     --fast-read): read_latents 2.4 times as fast, about 6% more latent bytes."""
     m = model if isinstance(model, Model) else Model(model)
     targets = {k: v for k, v in (("size", size), ("bpp", bpp), ("psnr", psnr)) if v is not None}
     if len(targets) + (quality is not None) + bool(keep or step) > 1:
         raise ValueError("give one rate control: keep/step, quality, size, bpp or psnr")
     for kind, value in targets.items():
-        if not value > 0:
-            raise ValueError("%s: needs a number above 0, got %r" % (kind, value))
+        whole = kind != "size" or isinstance(value, numbers.Integral) or (isinstance(value, float) and value.is_integer())
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value <= _MOST[kind] or not whole:
+            raise ValueError("%s: needs a %s above 0, at most %g, got %r"
+                             % (kind, "whole number" if kind == "size" else "number", _MOST[kind], value))
+    if not 0 <= dead_zone <= 0.5 or (dead_zone and not step):
+        raise ValueError("dead_zone: 0 to 0.5 of a step, and only with step; got %r" % (dead_zone,))
     a = np.asarray(image)
     if a.ndim == 2:
         a = a[None]
@@ -305,7 +314,7 @@ def encode(image, model, keep=0, refine=0, quality=None, step=0, size=None, bpp=
     _check_fits(a.shape, m)
     planes = np.ascontiguousarray(a, np.float32)
     img = _Image(a.shape[0], a.shape[1], a.shape[2], 8 * a.itemsize, planes.ctypes.data_as(_f32p), None)
-    out, n, opts = _u8p(), _size(), _Opts(keep, 0, refine, step)
+    out, n, opts = _u8p(), _size(), _Opts(keep, 0, refine, step, 0, float(dead_zone))
     if quality is not None:
         if isinstance(quality, bool) or not isinstance(quality, numbers.Integral) or not 0 <= quality <= 100:
             raise ValueError("quality: a whole number from 0 to 100, got %r" % (quality,))
