@@ -110,19 +110,20 @@ def _():
       "batch, crop, steps, warm-up and learning rate, and ends as the run never stopped (the same decode)")
 def _():
     import signal
-    import time
     a, b = os.path.join(TMP, "whole.wlm"), os.path.join(TMP, "cut.wlm")
-    args = ["--steps", "400", *SMALL]
+    args = ["--steps", "1500", *SMALL]
     rc, _, e = run("train", "-o", a, *args, LEFT)
     assert rc == 0, e
-    p = subprocess.Popen([WALLOC, "train", "-o", b, *args, LEFT], stderr=subprocess.PIPE, text=True)
-    time.sleep(1.0)
+    p = subprocess.Popen([WALLOC, "train", "-o", b, "--val", RIGHT, *args, LEFT], stderr=subprocess.PIPE, text=True)
+    line = "-"
+    while line and not line.startswith("step 100/"):  # validation lines: at step 0, 100, ... ("": it ended)
+        line = p.stderr.readline()
     p.send_signal(signal.SIGINT)
     err = p.stderr.read()
     assert p.wait() == -signal.SIGINT and "stopped early" in err, err
     shapes = ["-J", "2", "-K", "6", "-N", "16", "-R", "1"]
     rc, _, e = run("train", "-v", "-f", "-o", b, *shapes, "--resume", b + ".ckpt", LEFT)
-    assert rc == 0 and "at step 400 of 400" in e, e
+    assert rc == 0 and "at step 1500 of 1500" in e, e
     m = wlm_header(b)["__metadata__"]
     assert m["train_seed"] == "3" and m["train_batch"] == "8" and m["train_warmup"] == "10", m
     out = []
