@@ -335,7 +335,7 @@ static int run_parallel(cli_opts *o, int (*one)(cli_opts *, const char *), const
   /* a worker that died (killed, out of memory) took its file along: named, counted and recorded
    * as failed, so that a rerun with the manifest codes it again */
   for (int i = 0; i < l->n; i++)
-    if (!reported || !reported[i]) {
+    if (reported && !reported[i]) { /* (no memory to tell: none named) */
       cli_fail(l->in[i], "not done: the worker coding it stopped");
       const outcome lost = {i, 1, 0, 0, 0, ""};
       count(t, l, &lost, progress);

@@ -135,4 +135,6 @@ int train_neural(cli_opts *o, const train_set *set);
 void train_catch_signals(void);
 /* The checkpoint's path: --checkpoint, or -o's with .ckpt added (malloc'd; NULL: no memory). */
 char *train_checkpoint_path(const cli_opts *o);
+/* --resume: the settings the command line does not give, from the checkpoint (train_neural.c). */
+void train_inherit(cli_opts *o);
 #endif

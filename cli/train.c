@@ -105,6 +105,7 @@ int cmd_train(cli_opts *o) {
   train_set set;
   int rc = train_load_set((const char *const *)o->inputs, o->ninputs, &o->channels, -1, &set);
   if (rc) return rc;
+  if (o->resume && !o->linear) train_inherit(o); /* before the defaults by kind of input */
   rc = resolve_shape(o, set.audio);
   int small = 0; /* images under the crop: sample_crop repeats their edge pixels to fill it */
   for (int i = 0; !rc && !o->linear && !set.audio && i < set.n; i++)

@@ -102,7 +102,7 @@ static void progress(FILE *f, const char *end, const cli_opts *o, int audio, lon
 /* --resume: the settings the user did not give, from the checkpoint (wl_trainer_recorded), so
  * that the run goes on as the one that wrote it; one not readable there is left to resume() to
  * report. */
-static void inherit(cli_opts *o) {
+void train_inherit(cli_opts *o) {
   uint8_t *buf;
   size_t len;
   wl_train_params r = {.warmup = o->warmup, .weight_decay = o->weight_decay, .loss = o->loss, .quant = o->quant};
@@ -128,7 +128,6 @@ int train_neural(cli_opts *o, const train_set *set) {
   const int audio = set->audio, n = set->n;
   train_set val = {0};
   int rc = 0;
-  if (o->resume) inherit(o);
   int ch = o->channels;
   if (o->val && (rc = train_load_set(&o->val, 1, &ch, audio, &val))) return rc;
   const int nval = val.n;
