@@ -41,16 +41,15 @@ void wle_io_drop(wle_io *io) {
   io->n = io->cap = 0;
 }
 
-void *wle_io_work(wle_io *io, size_t n) {
-  wle_scratch *s = io->s;
-  if (!s) return malloc(n);
-  if (n > s->work_cap) {
-    free(s->work);
-    s->work = malloc(n);
-    s->work_cap = s->work ? n : 0;
-  }
-  return s->work;
+void *wle_grow(void **buf, size_t *cap, size_t n) {
+  if (*buf && *cap >= n) return *buf;
+  free(*buf);
+  *buf = malloc(n);
+  *cap = *buf ? n : 0;
+  return *buf;
 }
+
+void *wle_io_work(wle_io *io, size_t n) { return io->s ? wle_grow(&io->s->work, &io->s->work_cap, n) : malloc(n); }
 
 void wle_io_work_done(const wle_io *io, void *work) {
   if (!io->s) free(work);

@@ -39,6 +39,9 @@ int wle_io_init_dec(wle_io *io, const uint8_t *src, size_t len);
 int wle_io_finish_enc(wle_io *io, uint8_t *dst, size_t cap, size_t *len);
 /* Ends an encoder's recording: frees its events unless they are its scratch's. */
 void wle_io_drop(wle_io *io);
+/* Makes *buf (malloc'd or NULL) hold at least n bytes, *cap of them, keeping none of its
+ * contents; returns it, NULL when out of memory. */
+void *wle_grow(void **buf, size_t *cap, size_t n);
 /* n bytes of working memory for a mode: the scratch's (kept) or, without one, malloc'd (the
  * caller frees it with wle_io_work_done). NULL when out of memory. */
 void *wle_io_work(wle_io *io, size_t n);

@@ -207,12 +207,7 @@ int wle_encode_best(wle_scratch *s, const int16_t *q, const int16_t *prev, int h
   if (check(WLE_TABLE, h, w, bits, NULL)) return WLE_ERR_ARG;
   wle_scratch own = {0};
   if (!s) s = &own;
-  if (!s->trial || s->trial_cap < cap) {
-    free(s->trial);
-    s->trial = malloc(cap ? cap : 1);
-    s->trial_cap = s->trial ? cap : 0;
-  }
-  uint8_t *tmp = s->trial;
+  uint8_t *tmp = wle_grow(&s->trial, &s->trial_cap, cap ? cap : 1);
   if (!tmp) return WLE_ERR_NOMEM;
   const int order[3] = {fast ? WLE_BUCKETS : likelier_context_mode(q, h, w), WLE_STATIC, WLE_TABLE};
   const size_t floor0 = order0_floor(q, (size_t)h * (size_t)w, bits);

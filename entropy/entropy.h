@@ -57,7 +57,7 @@ typedef struct wle_scratch {
   size_t ev_cap;
   void *work;
   size_t work_cap;
-  uint8_t *trial;
+  void *trial;
   size_t trial_cap;
 } wle_scratch;
 void wle_scratch_free(wle_scratch *s);

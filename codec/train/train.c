@@ -572,6 +572,14 @@ int wl_trainer_validate_audio(wl_trainer *t, const wl_audio *a, int keep, double
   return 0;
 }
 
+/* The settings a model records besides its shapes, the step, the gain and the command:
+ * wl_trainer_save writes them (in this order, the gain after the steps), wl_trainer_recorded
+ * reads them back; the last four since version 0.5. */
+enum { RECORDED = 12, RECORDED_BEFORE_0_5 = 8 };
+static const char *const recorded_key[RECORDED] = {"train_seed", "train_crop", "train_batch", "train_lr",
+                                                   "train_lambda", "train_jitter", "train_steps", "train_full",
+                                                   "train_warmup", "train_weight_decay", "train_loss", "train_quant"};
+
 int wl_trainer_save(wl_trainer *t, int checkpoint, uint8_t **out, size_t *outlen) {
   if (!t || !out || !outlen) return WL_FAIL_NULL();
   *out = NULL;
@@ -579,26 +587,26 @@ int wl_trainer_save(wl_trainer *t, int checkpoint, uint8_t **out, size_t *outlen
   const wl_train_params *p = &t->p;
   int e = checkpoint ? flat_tables(m) : wl_model_tables(m, t->sig, t->n);
   if (e) return e;
-  char v[15][64];
+  char v[3][64], r[RECORDED][64];
   snprintf(v[0], 64, "%ld", t->step);
   snprintf(v[1], 64, "%d", t->n);
-  snprintf(v[2], 64, "%llu", (unsigned long long)p->seed);
-  snprintf(v[3], 64, "%d", p->crop);
-  snprintf(v[4], 64, "%d", p->batch);
-  snprintf(v[5], 64, "%g", p->lr);
-  snprintf(v[6], 64, "%g", p->lambda);
-  snprintf(v[7], 64, "%g", p->jitter);
-  snprintf(v[8], 64, "%ld", p->steps);
-  snprintf(v[9], 64, "%g", p->gain > 0 ? p->gain : wl_default_gain(t->dims));
-  snprintf(v[10], 64, "%g", p->full);
-  snprintf(v[11], 64, "%d", p->warmup);
-  snprintf(v[12], 64, "%g", p->weight_decay);
-  snprintf(v[13], 64, "%d", p->loss);
-  snprintf(v[14], 64, "%d", p->quant);
-  const char *keys[] = {"train_step", t->dims == 1 ? "train_clips" : "train_images", "train_seed", "train_crop", "train_batch", "train_lr",
-                        "train_lambda", "train_jitter", "train_steps", "gain", "train_full", "train_warmup",
-                        "train_weight_decay", "train_loss", "train_quant", "train_command"};
-  char *vals[] = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14],
+  snprintf(v[2], 64, "%g", p->gain > 0 ? p->gain : wl_default_gain(t->dims));
+  snprintf(r[0], 64, "%llu", (unsigned long long)p->seed);
+  snprintf(r[1], 64, "%d", p->crop);
+  snprintf(r[2], 64, "%d", p->batch);
+  snprintf(r[3], 64, "%g", p->lr);
+  snprintf(r[4], 64, "%g", p->lambda);
+  snprintf(r[5], 64, "%g", p->jitter);
+  snprintf(r[6], 64, "%ld", p->steps);
+  snprintf(r[7], 64, "%g", p->full);
+  snprintf(r[8], 64, "%d", p->warmup);
+  snprintf(r[9], 64, "%g", p->weight_decay);
+  snprintf(r[10], 64, "%d", p->loss);
+  snprintf(r[11], 64, "%d", p->quant);
+  const char *const *k = recorded_key;
+  const char *keys[] = {"train_step", t->dims == 1 ? "train_clips" : "train_images", k[0], k[1], k[2], k[3], k[4], k[5],
+                        k[6], "gain", k[7], k[8], k[9], k[10], k[11], "train_command"};
+  char *vals[] = {v[0], v[1], r[0], r[1], r[2], r[3], r[4], r[5], r[6], v[2], r[7], r[8], r[9], r[10], r[11],
                   (char *)(p->command ? p->command : "")};
   const char *vname[] = {"adam.m", "adam.v"};
   float *vdata[] = {t->mom, t->var};
@@ -622,25 +630,22 @@ static int shape_mismatch(const wl_model *c, const wl_model *m) {
 
 int wl_trainer_recorded(const uint8_t *buf, size_t len, wl_train_params *p) {
   if (!buf || !p) return WL_FAIL_NULL();
-  enum { N = 12, NEEDED = 8 }; /* the last four recorded since version 0.5 */
-  char v[N][WL_META_MAX] = {{0}}, *val[N];
-  const char *key[N] = {"train_seed", "train_crop", "train_batch", "train_lr", "train_lambda", "train_jitter",
-                        "train_full", "train_steps", "train_warmup", "train_weight_decay", "train_loss", "train_quant"};
-  for (int i = 0; i < N; i++) val[i] = v[i];
-  const wl_model_extra x = {.nmeta = N, .key = key, .value = val};
+  char v[RECORDED][WL_META_MAX] = {{0}}, *val[RECORDED];
+  for (int i = 0; i < RECORDED; i++) val[i] = v[i];
+  const wl_model_extra x = {.nmeta = RECORDED, .key = recorded_key, .value = val};
   wl_model *c;
   WL_TRY(wl_model_parse(&c, buf, len, &x));
   wl_model_free(c);
-  for (int i = 0; i < NEEDED; i++)
-    if (!*v[i]) return WL_FAIL_WHY(WL_ERR_MODEL, "no %s recorded: not a neural model's checkpoint", key[i]);
+  for (int i = 0; i < RECORDED_BEFORE_0_5; i++)
+    if (!*v[i]) return WL_FAIL_WHY(WL_ERR_MODEL, "no %s recorded: not a neural model's checkpoint", recorded_key[i]);
   p->seed = strtoull(v[0], NULL, 10);
   p->crop = atoi(v[1]);
   p->batch = atoi(v[2]);
   p->lr = strtof(v[3], NULL);
   p->lambda = strtof(v[4], NULL);
   p->jitter = strtof(v[5], NULL);
-  p->full = strtof(v[6], NULL);
-  p->steps = atol(v[7]);
+  p->steps = atol(v[6]);
+  p->full = strtof(v[7], NULL);
   if (*v[8]) p->warmup = atoi(v[8]);
   if (*v[9]) p->weight_decay = strtof(v[9], NULL);
   if (*v[10]) p->loss = atoi(v[10]);
