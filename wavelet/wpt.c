@@ -166,10 +166,11 @@ static INLINE void row_steps_deferred(float *s, float *d, size_t n, const row_de
  * Forward: x [2n] split into s, d, then the four forward steps. Blocks of 256 pairs transform a
  * 4M-sample row 20% faster than blocks of 1024 did (0.49 against 0.62 ns a sample and level;
  * 128 and 256 alike, 64 and 512 slower).
- * In place (s = x; wpt1_fwd_inplace): with tmp (2 BLOCK floats), each block's inputs are
- * copied there first, mapped by copy_rows' map if given, and split from it. s_j (at x_j) is
- * written only once x_2j and x_2j+1, and every input below them, have been copied, and steps
- * read and write only s and d below j1: no input is overwritten before it is read. */
+ * In place (s = x; wpt1_fwd_inplace): the first block's inputs, which its s overlaps, are
+ * copied to tmp (2 BLOCK floats) first, mapped by copy_rows' map if given, and split from
+ * there; a later block [j0, j1) reads its inputs x_2j0 .. x_2j1-1 where they lie (mapped the
+ * same way as it reads), all at or above 2 j0 >= j1, while the split and the steps write only
+ * s and d below j1: no input is overwritten before it is read. */
 #define BLOCK 256
 static INLINE void dwt_fwd_row(const float *x, float *s, float *restrict d, size_t n, float *restrict tmp,
                                const float *map) {
@@ -177,10 +178,15 @@ static INLINE void dwt_fwd_row(const float *x, float *s, float *restrict d, size
   size_t next[4] = {0, 1, 1, 2};
   for (size_t j0 = 0; j0 < n; j0 += BLOCK) {
     size_t j1 = n - j0 < BLOCK ? n : j0 + BLOCK;
-    const float *in = x + 2 * j0;
-    if (tmp) copy_rows(tmp, 2 * (j1 - j0), in, 2 * (j1 - j0), 1, 2 * (j1 - j0), map), in = tmp;
+    const float *in = x + 2 * j0, *m = map;
+    if (tmp && !j0) copy_rows(tmp, 2 * (j1 - j0), in, 2 * (j1 - j0), 1, 2 * (j1 - j0), map), in = tmp, m = NULL;
+    if (m) {
 #pragma omp simd
-    for (size_t i = j0; i < j1; i++) s[i] = in[2 * (i - j0)], d[i] = in[2 * (i - j0) + 1];
+      for (size_t i = j0; i < j1; i++) s[i] = in[2 * (i - j0)] * m[0] + m[1], d[i] = in[2 * (i - j0) + 1] * m[0] + m[1];
+    } else {
+#pragma omp simd
+      for (size_t i = j0; i < j1; i++) s[i] = in[2 * (i - j0)], d[i] = in[2 * (i - j0) + 1];
+    }
     row_steps_upto(s, d, next, lag, j1, 0);
   }
   static const row_deferred rest[] = {{0, 1, 1}, {1, 0, 0}, {1, 1, 1}, {2, 1, 1}, {2, 0, 0},
@@ -461,18 +467,31 @@ static int wpt2_fwd(const float *in, int C, int H, int W, int J, float *out, con
 /* One band of w = 2n floats at x split in place: cA over its first half, cD over the second,
  * through the thread's side (n floats) and tmp (2 BLOCK floats); map scales the inputs. The
  * same operations as dwt_fwd from another buffer: a long row in blocks (dwt_fwd_row), a short
- * one copied to tmp whole first. */
-static WL_CLONES void split_inplace(float *x, size_t n, float *side, float *tmp, const float *map) {
+ * one copied to tmp whole first. With fuse, cD is split too, on its way out of side (or from
+ * tmp): a long band's cD crosses memory once, not once to side and once split. */
+static WL_CLONES void split_inplace(float *x, size_t n, float *side, float *tmp, const float *map, int fuse) {
   if (n > BLOCK) {
     dwt_fwd_row(x, x, side, n, tmp, map);
-    memcpy(x + n, side, n * sizeof(float));
+    if (fuse) dwt_fwd(side, 1, x + n, x + n + n / 2, 1, n / 2, 1, 0, NULL);
+    else memcpy(x + n, side, n * sizeof(float));
   } else {
     copy_rows(tmp, 2 * n, x, 2 * n, 1, 2 * n, map);
     dwt_fwd(tmp, 1, x, x + n, 1, n, 1, 0, NULL);
+    if (fuse) split_inplace(x + n, n / 2, side, tmp, NULL, 0);
   }
 }
 
 size_t wl_wpt1_inplace_floats(int T) { return (size_t)T / 2 + 2 * BLOCK; }
+
+/* Whether band b of its level is split at that level's turn: each split there fuses its cD's
+ * (split_inplace), which makes an odd band whose parent was split at its own turn; a band is
+ * so made when b's trailing ones are odd in number. */
+static int own_turn(size_t b) { return __builtin_ctzll(~(unsigned long long)b) % 2 == 0; }
+
+/* Band b (of level l) of the channel at x, w floats, at its turn. */
+static void split_turn(float *x, size_t b, size_t w, int l, int J, float *side, float *tmp, const float *map) {
+  if (own_turn(b)) split_inplace(x + b * w, w / 2, side, tmp, l ? NULL : map, l + 1 < J);
+}
 
 /* Levels before L0 (see wpt) band by band in parallel, each a pass through memory; from L0 each
  * band's subtree on one thread, depth first, while it stays in the core's L2. Every band sees
@@ -483,21 +502,20 @@ int wl_wpt1_forward_inplace(float *x, long cs, int C, int T, int J, const float 
   if (!work || len < threads * per) return WPT_ERR_ARG;
   const int L0 = band_level(1, T, J, 1);
   for (int l = 0; l < L0; l++) {
-    const size_t bands = (size_t)1 << l, w = (size_t)T >> l;
+    const size_t bands = (size_t)1 << l;
 #pragma omp parallel for
     for (size_t g = 0; g < (size_t)C * bands; g++) {
       float *side = work + (size_t)WL_TID() * per;
-      split_inplace(x + g / bands * (size_t)cs + g % bands * w, w / 2, side, side + T / 2, l ? NULL : map);
+      split_turn(x + g / bands * (size_t)cs, g % bands, (size_t)T >> l, l, J, side, side + T / 2, map);
     }
   }
-  const size_t bands = (size_t)1 << L0, w0 = (size_t)T >> L0;
+  const size_t bands = (size_t)1 << L0;
 #pragma omp parallel for
   for (size_t g = 0; g < (L0 < J ? (size_t)C * bands : 0); g++) {
-    float *side = work + (size_t)WL_TID() * per, *band = x + g / bands * (size_t)cs + g % bands * w0;
-    for (int l = L0; l < J; l++) {
-      const size_t w = w0 >> (l - L0);
-      for (size_t b = 0; b < w0 / w; b++) split_inplace(band + b * w, w / 2, side, side + T / 2, l ? NULL : map);
-    }
+    float *side = work + (size_t)WL_TID() * per, *chan = x + g / bands * (size_t)cs;
+    for (int l = L0; l < J; l++)
+      for (size_t b = 0; b < (size_t)1 << (l - L0); b++)
+        split_turn(chan, (g % bands) << (l - L0) | b, (size_t)T >> l, l, J, side, side + T / 2, map);
   }
   return 0;
 }
