@@ -1,6 +1,6 @@
 /* sound.c: audio files through libsndfile, a block at a time (sound.h). Samples travel as
- * doubles: with libsndfile's normalisation off, integer PCM (WAV, FLAC) reads and writes as its
- * exact integer values, so depth and samples round-trip exactly. libsndfile reads a regular file
+ * doubles (16-bit PCM read as shorts): with libsndfile's normalisation off, integer PCM (WAV,
+ * FLAC) reads and writes as its exact integer values, so depth and samples round-trip exactly. libsndfile reads a regular file
  * by its descriptor; a pipe through its pipe reader, fed by a thread that first replays the bytes
  * io_open looked at (libsndfile must see the stream from its start); FLAC, CAF and RF64, which
  * that reader cannot take, and nothing else, are read into memory first (virtual I/O). */
@@ -151,11 +151,12 @@ struct snd_reader {
   SNDFILE *f;
   wl_audio fmt;
   int exact;           /* integer PCM, read as its integers (otherwise [-1, 1] scaled to 16-bit) */
+  int shorts;          /* 16-bit PCM, read as libsndfile's shorts: the same integers, a quarter of the bytes */
   int estimated;       /* Vorbis, Opus, MPEG: the header's length is an estimate */
   int riff;            /* a RIFF WAVE: one of unstated length ends where libsndfile stops, at 4 GiB */
   long long declared;  /* the header's length; -1 when it states none */
   long long got;       /* frames read */
-  double *ibuf;        /* (SND_BLOCK, C) as libsndfile gives them */
+  double *ibuf;        /* (SND_BLOCK, C) as libsndfile gives them (shorts: as short) */
   float *block;        /* (C, SND_BLOCK) */
   vio v;               /* a memory file (read whole) */
   uint8_t *mem;
@@ -250,6 +251,7 @@ int snd_open(io_input *in, snd_reader **rp, wl_audio *fmt, char *why) {
   if (!rc) {
     r->fmt = (wl_audio){info.channels, 0, info.samplerate, depth ? depth : 16, NULL};
     r->exact = depth != 0;
+    r->shorts = depth == 16;
     r->riff = wav_data_field(in->head, in->nhead) != 0;
     r->estimated = sub == SF_FORMAT_VORBIS || sub == SF_FORMAT_OPUS || sub == SF_FORMAT_MPEG_LAYER_I ||
                    sub == SF_FORMAT_MPEG_LAYER_II || sub == SF_FORMAT_MPEG_LAYER_III;
@@ -266,9 +268,24 @@ int snd_open(io_input *in, snd_reader **rp, wl_audio *fmt, char *why) {
   return 0;
 }
 
+/* C channels of n interleaved shorts into rows of n floats (one and two in vector loops). */
+static void deinterleave16(float *out, const short *in, sf_count_t n, int C) {
+  if (C == 1) {
+#pragma omp simd
+    for (sf_count_t i = 0; i < n; i++) out[i] = (float)in[i];
+  } else if (C == 2) {
+    float *out1 = out + n;
+#pragma omp simd
+    for (sf_count_t i = 0; i < n; i++) out[i] = (float)in[2 * i], out1[i] = (float)in[2 * i + 1];
+  } else {
+    for (int c = 0; c < C; c++)
+      for (sf_count_t i = 0; i < n; i++) out[c * n + i] = (float)in[i * C + c];
+  }
+}
+
 int snd_read(snd_reader *r, wl_audio *b, char *why) {
   const int C = r->fmt.channels;
-  sf_count_t n = sf_readf_double(r->f, r->ibuf, SND_BLOCK);
+  sf_count_t n = r->shorts ? sf_readf_short(r->f, (short *)r->ibuf, SND_BLOCK) : sf_readf_double(r->f, r->ibuf, SND_BLOCK);
   *b = r->fmt;
   b->samples = r->block;
   if (n <= 0) {
@@ -281,14 +298,16 @@ int snd_read(snd_reader *r, wl_audio *b, char *why) {
                        "(RF64, Wave64 and FLAC have no such limit)", r->got);
     return 0;
   }
-  for (int c = 0; c < C; c++) {
-    const double *in = r->ibuf + c;
-    float *out = r->block + c * n;
-    if (r->exact) /* integers already: a loop the compiler vectorises */
-      for (sf_count_t i = 0; i < n; i++) out[i] = (float)in[i * C];
-    else
-      for (sf_count_t i = 0; i < n; i++) out[i] = (float)fmin(fmax(rint(in[i * C] * 32768.0), -32768.0), 32767.0);
-  }
+  if (r->shorts) deinterleave16(r->block, (const short *)r->ibuf, n, C);
+  else
+    for (int c = 0; c < C; c++) {
+      const double *in = r->ibuf + c;
+      float *out = r->block + c * n;
+      if (r->exact) /* integers already */
+        for (sf_count_t i = 0; i < n; i++) out[i] = (float)in[i * C];
+      else
+        for (sf_count_t i = 0; i < n; i++) out[i] = (float)fmin(fmax(rint(in[i * C] * 32768.0), -32768.0), 32767.0);
+    }
   b->frames = (long)n;
   r->got += n;
   return 0;
