@@ -44,12 +44,23 @@ int wl_packets(const wl_signal *s, int J, wl_work *w, float **X) {
   return 0;
 }
 
+/* y = W_e X + b_e (wl_affine's product, then its bias) quantised a block of WL_CONV_BLOCK positions
+ * at a time, the block's y on its thread while it is in cache: no (keep, P) floats are made.
+ * wl_gemm gives an element the same bits in a block of any width (gemm.c). */
 int wl_latents_of(const wl_model *m, const float *X, int keep, long P, int16_t *q, wl_work *w) {
   wl_work own = {0}, *wk = w ? w : &own;
-  WL_TRY(wl_grow(&wk->y, &wk->ycap, (size_t)keep * (size_t)P));
-  wl_affine(m->enc_w, m->enc_b, X, keep, m->D, P, wk->y);
-#pragma omp parallel for schedule(static)
-  for (long i = 0; i < keep * P; i++) q[i] = wl_quantise(m, wk->y[i]);
+  const long B = WL_CONV_BLOCK;
+  WL_TRY(wl_grow(&wk->y, &wk->ycap, (size_t)WL_NTHREADS() * (size_t)keep * (size_t)B));
+#pragma omp parallel for schedule(dynamic)
+  for (long p0 = 0; p0 < P; p0 += B) {
+    const long n = P - p0 < B ? P - p0 : B;
+    float *y = wk->y + (size_t)WL_TID() * (size_t)keep * (size_t)B;
+    wl_gemm(y, n, m->enc_w, X + p0, P, keep, m->D, n, 0, WL_GEMM_AVX512);
+    for (int o = 0; o < keep; o++) {
+      const float b = m->enc_b ? m->enc_b[o] : 0.0f; /* + 0: the same cell */
+      for (long j = 0; j < n; j++) q[o * P + p0 + j] = wl_quantise(m, y[o * n + j] + b);
+    }
+  }
   wl_work_free(&own);
   return 0;
 }
