@@ -17,7 +17,7 @@ import numpy as np
 import soundfile as sf
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "py"))
-from harness import finish, test, run, garden_scratch, WALLOC  # noqa: E402
+from harness import default_signals, finish, test, run, garden_scratch, WALLOC  # noqa: E402
 
 TMPDIR, T, RGB, WLC = garden_scratch("walloc-outputs-")
 
@@ -95,9 +95,6 @@ def _():
     assert rc == 0 and os.path.getsize(name) > 0 and not leftovers(TMPDIR.name), err
 
 
-SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
-
-
 @test("outputs: SIGTERM, SIGINT or SIGHUP during a decode leaves no temporary file")
 def _():
     rate = 44100
@@ -108,10 +105,8 @@ def _():
     folder = T("out")
     os.mkdir(folder)
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        # as from a terminal: a shell's background job (CI run with &) would hand down SIGINT ignored,
-        # and walloc keeps an ignored signal ignored
         p = subprocess.Popen([WALLOC, "decode", "-T1", "-f", T("long.wlc"), "-o", os.path.join(folder, "x.wav")],
-                             preexec_fn=lambda: [signal.signal(s, signal.SIG_DFL) for s in SIGNALS])
+                             preexec_fn=default_signals)
         for _ in range(200):  # until the temporary file exists
             if leftovers(folder):
                 break

@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "py"))
-from harness import finish, test, scratch, run, wlm_header, IMAGES, WALLOC  # noqa: E402
+from harness import default_signals, finish, test, scratch, run, wlm_header, IMAGES, WALLOC  # noqa: E402
 
 GARDEN = os.path.join(IMAGES, "garden-rgb8.png")
 TMP = scratch("walloc-train-")
@@ -95,7 +95,7 @@ def _():
 def _():
     import signal
     p = subprocess.Popen([WALLOC, "train", "--steps", "1000000", "--crop", "32", "-o", os.path.join(TMP, "sig.wlm"), GARDEN],
-                         stderr=subprocess.PIPE, text=True)
+                         stderr=subprocess.PIPE, text=True, preexec_fn=default_signals)
     first = p.stderr.readline()  # blocks until the first line: it must come from the loop, by 10 s
     p.send_signal(signal.SIGHUP)
     rest = p.stderr.read()
@@ -114,7 +114,8 @@ def _():
     args = ["--steps", "1500", *SMALL]
     rc, _, e = run("train", "-o", a, *args, LEFT)
     assert rc == 0, e
-    p = subprocess.Popen([WALLOC, "train", "-o", b, "--val", RIGHT, *args, LEFT], stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen([WALLOC, "train", "-o", b, "--val", RIGHT, *args, LEFT], stderr=subprocess.PIPE, text=True,
+                         preexec_fn=default_signals)
     line = "-"
     while line and not line.startswith("step 100/"):  # validation lines: at step 0, 100, ... ("": it ended)
         line = p.stderr.readline()

@@ -6,6 +6,7 @@ import atexit
 import json
 import os
 import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -47,6 +48,14 @@ def finish():
     """Prints the RESULT line; returns the exit status."""
     print("RESULT %d %d" % (passed, failed))
     return 1 if failed else 0
+
+
+def default_signals():
+    """A child's preexec_fn: SIGTERM, SIGINT and SIGHUP as from a terminal. A shell's background
+    job (make check run with &, nohup) hands them down ignored, and walloc keeps an ignored signal
+    ignored, so a test that stops walloc by one sets it back first."""
+    for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(s, signal.SIG_DFL)
 
 
 def run(*args, stdin=None):
