@@ -24,6 +24,9 @@ typedef struct {
   float *frame;              /* (WL_ENV_LANES, N) scratch: frames, */
   fftwf_complex *spectrum;   /* (WL_ENV_LANES, N / 2 + 8) their spectra (the first of each: the decoder's) */
   fftwf_plan r2c, c2r;
+  fftwf_plan half;           /* the encoder's: the complex DFT of N / 2 points, a frame's pairs */
+  float *twiddle;            /* (2, N / 4 + 1): cos, then sin, of 2 pi k / N */
+  double *power;             /* (WL_ENV_LANES, N / 2 + 8): |X_k|^2, k <= N / 2, of each lane's frame */
 } wl_env;
 
 /* The layout of `rate` Hz: *N, start[0 .. bands]; returns bands. */

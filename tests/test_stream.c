@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "codec/container.h"
+#include "codec/envelope.h"
 #include "codec/internal.h"
 #include "walloc_train.h"
 #include "tests/check.h"
@@ -361,6 +362,66 @@ static long decode_segments(const wl_model *m, const uint8_t *b, size_t len, lon
   return e ? -1 : got;
 }
 
+/* The envelope's values (wl_env_measure: the DFT of each windowed frame from a DFT of half its
+ * length, then the power of its bands) against those of FFTW's real-input DFT of the same frame,
+ * the decoder's analysis: the two round differently, so a value at a step's edge may move by one;
+ * at most 1 in 500 do, none by more. Noise under tones, 60 dB quieter above 4 kHz, at three rates
+ * (frames of 1024 and 4096), on whole and cut frames. */
+static void test_envelope_measure(void) {
+  t_begin("envelope: the band values of each frame are those of its real DFT (at most 1 in 500 one step off)");
+  const int rates[] = {16000, 44100, 48000};
+  for (int r = 0; r < 3; r++) {
+    wl_env e;
+    if (wl_env_init(&e, rates[r])) { T_EXPECT(0, "init %d", rates[r]); continue; }
+    const long n = 40L * e.N + 123;
+    float *x = malloc(sizeof(float) * 2 * (size_t)n), *frame = fftwf_malloc(sizeof(float) * (size_t)e.N);
+    fftwf_complex *X = fftwf_malloc(sizeof(fftwf_complex) * (size_t)(e.N / 2 + 1));
+    wl_fftw_planner(1);
+    fftwf_plan plan = fftwf_plan_dft_r2c_1d(e.N, frame, X, FFTW_ESTIMATE);
+    wl_fftw_planner(0);
+    float lo = 0; /* a one-pole low-pass of the noise: the top bands far below the bottom ones */
+    for (long t = 0; t < 2 * n; t++) {
+      lo += 0.05f * (frand() - 0.5f - lo);
+      x[t] = 3000 * lo + 200 * (float)sin(0.1 * t) + 100 * (float)sin(0.77 * t) + 0.5f * (frand() - 0.5f);
+    }
+    int64_t f0;
+    long F;
+    const int64_t s = 5000; /* the span's start: frames cut at both ends */
+    wl_env_frames(e.N, s, n, &f0, &F);
+    int16_t *v = malloc(sizeof(int16_t) * 2 * (size_t)F * (size_t)e.bands);
+    wl_env_measure(&e, x, n, 2, s, n, 1.0f / 32768, v);
+    long off = 0, far = 0, total = 0;
+    for (int c = 0; c < 2; c++)
+      for (long f = 0; f < F; f++) {
+        for (int j = 0; j < e.N; j++) {
+          const int64_t at = (f0 + f) * (e.N / 2) - s + j;
+          frame[j] = at >= 0 && at < n ? x[c * n + at] * (1.0f / 32768) * e.window[j] : 0.0f;
+        }
+        fftwf_execute(plan);
+        for (int b = 0; b < e.bands; b++) {
+          double sum = 0;
+          for (int k = e.start[b]; k < e.start[b + 1]; k++) sum += (double)X[k][0] * X[k][0] + (double)X[k][1] * X[k][1];
+          const double P = 2 * sum / ((double)(e.start[b + 1] - e.start[b]) * e.N);
+          double want = P > 0 ? floor(10 * log10(P) / 3 + 0.5) : WL_ENV_MIN;
+          want = want < WL_ENV_MIN ? WL_ENV_MIN : want > WL_ENV_MAX ? WL_ENV_MAX : want;
+          const int d = abs(v[(c * F + f) * e.bands + b] - (int)want);
+          off += d == 1, far += d > 1, total++;
+        }
+      }
+    T_EXPECT(far == 0 && off * 500 <= total, "%d Hz: %ld of %ld values one step off, %ld further", rates[r], off, total,
+             far);
+    wl_fftw_planner(1);
+    fftwf_destroy_plan(plan);
+    wl_fftw_planner(0);
+    fftwf_free(frame);
+    fftwf_free(X);
+    free(x);
+    free(v);
+    wl_env_free(&e);
+  }
+  t_end();
+}
+
 static void test_segments(void) {
   t_begin("stream: chunks decoded in segments of any length give the bits of chunks decoded whole: built-in stereo "
           "and mono (network, post-filter), with and without an envelope, 16 and 24 bits, 1 and 2 threads");
@@ -414,6 +475,7 @@ int main(void) {
   test_truncate(m, rgb);
   test_detail(m);
   test_segments();
+  test_envelope_measure();
   wl_model_free(m);
   wl_model_free(rgb);
   return t_summary();
