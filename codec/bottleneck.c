@@ -50,29 +50,6 @@ void wl_compand_thresholds(int bits, float *thresh) {
   for (int i = 0; i < S; i++) thresh[i] = i < S - 2 ? (float)compand_threshold(1 - S / 2 + i, L, s) : INFINITY;
 }
 
-/* q = -(2^(B-1) - 1) + #{thresholds <= y}; thresh has 2^B - 2 ascending entries, padded to 2^B
- * with +inf. Without a table, a branchless binary search of B steps. With one, y's cell of a
- * uniform grid holds the count of the thresholds below it (less a margin for the rounding of
- * the cell's index) and at most two lie between: two comparisons, the same q. A NaN takes cell 0
- * and no threshold, as in the search; +inf the last q. */
-int16_t wl_quantise(const wl_model *m, float y) {
-  const int bits = m->d.bits, half = 1 << (bits - 1);
-  const float *thresh = m->thresh;
-  int lo = 0;
-  if (m->cell) {
-    float f = (y - m->cy0) * m->cinv;
-    f = f > 0 ? f : 0;
-    f = f < (float)(m->cells - 1) ? f : (float)(m->cells - 1);
-    lo = m->cell[(int)f];
-    lo += (thresh[lo] <= y) + (thresh[lo + 1] <= y);
-  } else {
-    for (int step = half; step; step >>= 1)
-      if (thresh[lo + step - 1] <= y) lo += step;
-  }
-  lo = lo < 2 * half - 2 ? lo : 2 * half - 2; /* +inf passes the padding too */
-  return (int16_t)(lo - (half - 1));
-}
-
 /* Cells a quarter of the closest thresholds' gap wide (the gap is smallest at 0, about 0.68
  * for every B), from a cell below the first threshold to one above the last; a cell counts the
  * thresholds below its start less a quarter cell, which the float rounding of (y - cy0) cinv

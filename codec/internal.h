@@ -132,8 +132,30 @@ static inline float wl_dequant_q(const wl_model *m, int q) {
   const int half = 1 << (m->d.bits - 1);
   return m->dequant[(q < 1 - half ? 1 - half : q > half - 1 ? half - 1 : q) + half];
 }
-/* q for y, from the model's thresholds (see bottleneck.c). wl_quantise_cells makes m->cell. */
-int16_t wl_quantise(const wl_model *m, float y);
+/* q = -(2^(B-1) - 1) + #{thresholds <= y}; thresh has 2^B - 2 ascending entries, padded to 2^B
+ * with +inf. Without a table, a branchless binary search of B steps. With one, y's cell of a
+ * uniform grid holds the count of the thresholds below it (less a margin for the rounding of
+ * the cell's index) and at most two lie between: two comparisons, the same q. A NaN takes cell 0
+ * and no threshold, as in the search; +inf the last q. wl_quantise_cells (bottleneck.c) makes
+ * m->cell. Inline: the encoder quantises every latent. */
+static inline int16_t wl_quantise(const wl_model *m, float y) {
+  const int bits = m->d.bits, half = 1 << (bits - 1);
+  const float *thresh = m->thresh;
+  int lo = 0;
+  if (m->cell) {
+    float f = (y - m->cy0) * m->cinv;
+    f = f > 0 ? f : 0;
+    f = f < (float)(m->cells - 1) ? f : (float)(m->cells - 1);
+    lo = m->cell[(int)f];
+    lo += (thresh[lo] <= y) + (thresh[lo + 1] <= y);
+  } else {
+    for (int step = half; step; step >>= 1)
+      if (thresh[lo + step - 1] <= y) lo += step;
+  }
+  lo = lo < 2 * half - 2 ? lo : 2 * half - 2; /* +inf passes the padding too */
+  return (int16_t)(lo - (half - 1));
+}
+
 int wl_quantise_cells(wl_model *m);
 /* Per-segment channel masks of an audio chunk's latents q (keep, P), chosen by rate-distortion
  * (segments.c): masked latents set to their channel's fill integer. 0 or WL_ERR_NOMEM. */
