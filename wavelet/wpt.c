@@ -493,29 +493,32 @@ static void split_turn(float *x, size_t b, size_t w, int l, int J, float *side, 
   if (own_turn(b)) split_inplace(x + b * w, w / 2, side, tmp, l ? NULL : map, l + 1 < J);
 }
 
-/* Levels before L0 (see wpt) band by band in parallel, each a pass through memory; from L0 each
- * band's subtree on one thread, depth first, while it stays in the core's L2. Every band sees
- * the operations of wpt's row phases. */
+/* Band b of level l of the channel at x and every band under it, depth first: the band at its
+ * turn, then each half's subtree, so that a half is split while the cache still holds it. */
+static void subtree(float *x, size_t b, int l, int T, int J, float *side, const float *map) {
+  if (l == J) return;
+  split_turn(x, b, (size_t)T >> l, l, J, side, side + T / 2, map);
+  subtree(x, 2 * b, l + 1, T, J, side, map);
+  subtree(x, 2 * b + 1, l + 1, T, J, side, map);
+}
+
+/* Levels before the first with a band for every thread, band by band in parallel; from there
+ * each band's subtree on one thread, depth first. Every band sees the operations of wpt's row
+ * phases. */
 int wl_wpt1_forward_inplace(float *x, long cs, int C, int T, int J, const float *map, float *work, size_t len) {
   if (!count(x, x, C, 1, T, J, 1) || cs < T) return WPT_ERR_ARG;
   const size_t per = wl_wpt1_inplace_floats(T), threads = (size_t)WL_NTHREADS();
   if (!work || len < threads * per) return WPT_ERR_ARG;
-  const int L0 = band_level(1, T, J, 1);
-  for (int l = 0; l < L0; l++) {
+  int L = 0;
+  while (L < J && ((size_t)C << L) < threads) L++;
+  for (int l = 0; l <= L; l++) {
     const size_t bands = (size_t)1 << l;
-#pragma omp parallel for
+#pragma omp parallel for schedule(dynamic)
     for (size_t g = 0; g < (size_t)C * bands; g++) {
-      float *side = work + (size_t)WL_TID() * per;
-      split_turn(x + g / bands * (size_t)cs, g % bands, (size_t)T >> l, l, J, side, side + T / 2, map);
+      float *side = work + (size_t)WL_TID() * per, *chan = x + g / bands * (size_t)cs;
+      if (l < L) split_turn(chan, g % bands, (size_t)T >> l, l, J, side, side + T / 2, map);
+      else subtree(chan, g % bands, l, T, J, side, map);
     }
-  }
-  const size_t bands = (size_t)1 << L0;
-#pragma omp parallel for
-  for (size_t g = 0; g < (L0 < J ? (size_t)C * bands : 0); g++) {
-    float *side = work + (size_t)WL_TID() * per, *chan = x + g / bands * (size_t)cs;
-    for (int l = L0; l < J; l++)
-      for (size_t b = 0; b < (size_t)1 << (l - L0); b++)
-        split_turn(chan, (g % bands) << (l - L0) | b, (size_t)T >> l, l, J, side, side + T / 2, map);
   }
   return 0;
 }
