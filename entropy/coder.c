@@ -74,10 +74,10 @@ int wle_io_finish_enc(wle_io *io, uint8_t *dst, size_t cap, size_t *len) {
   uint32_t x = RANS_L;
   int rc = WLE_OK;
   pthread_once(&rcp_once, rcp_init);
-  for (size_t i = io->n; i-- > 0 && !rc;) {
-    const uint32_t freq = io->ev[i] >> 16;
-    if (rans_enc_put(&x, &p, dst, io->ev[i] & 0xffff, freq, IO_SCALE, rcp[freq])) rc = WLE_ERR_OVERFLOW;
-  }
+  const uint32_t *ev = io->ev; /* in a register: the byte stores could alias io->ev */
+  const uint8_t *lo = cap / 2 > io->n ? NULL : dst; /* NULL: room for the most, 2 bytes an event */
+  for (size_t i = io->n; i-- > 0 && !rc;)
+    if (rans_enc_put(&x, &p, lo, ev[i] & 0xffff, ev[i] >> 16, IO_SCALE, rcp[ev[i] >> 16])) rc = WLE_ERR_OVERFLOW;
   if (!rc && rans_enc_flush(x, &p, dst)) rc = WLE_ERR_OVERFLOW;
   if (!rc) {
     *len = (size_t)(dst + cap - p);

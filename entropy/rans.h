@@ -34,14 +34,14 @@ static inline uint32_t rans_div(uint32_t s, uint32_t f, uint32_t m) {
 }
 
 /* Encodes [start, start + freq) of 1 << scale_bits (freq >= 1, scale_bits <= 15), writing
- * renormalisation bytes backwards at *pp but never below lo; rcp = rans_rcp(freq). Returns 0, or
- * -1 when out of room. */
-static inline int rans_enc_put(uint32_t *x, uint8_t **pp, const uint8_t *lo, uint32_t start,
-                               uint32_t freq, unsigned scale_bits, uint32_t rcp) {
+ * renormalisation bytes backwards at *pp but never below lo (NULL: the caller knows there is
+ * room, at most 2 bytes an event); rcp = rans_rcp(freq). Returns 0, or -1 when out of room. */
+RANS_INLINE int rans_enc_put(uint32_t *x, uint8_t **pp, const uint8_t *lo, uint32_t start,
+                             uint32_t freq, unsigned scale_bits, uint32_t rcp) {
   /* Shift bytes out until x < x_max, so that the new state lands below 256 L again. */
   uint32_t s = *x, x_max = ((RANS_L >> scale_bits) << 8) * freq;
   while (s >= x_max) {
-    if (*pp == lo) return -1;
+    if (lo && *pp == lo) return -1;
     *--*pp = (uint8_t)s;
     s >>= 8;
   }
