@@ -61,7 +61,11 @@ int wl_latents_of(const wl_model *m, const float *X, int keep, long P, int16_t *
     float *y = wk->y + (size_t)WL_TID() * (size_t)per, *panel = y + keep * B;
     for (long j = 0; j < n; j += PANEL) {
       const long c = n - j < PANEL ? n - j : PANEL;
-      for (int d = 0; d < m->D; d++) memcpy(panel + d * c, X + d * P + p0 + j, sizeof(float) * (size_t)c);
+      for (int d = 0; d < m->D; d++)
+        if (c == PANEL) /* in 64-byte copies, which the compiler makes vector moves (rep movs, slower, else) */
+          for (long k = 0; k < PANEL; k += 16) memcpy(panel + d * PANEL + k, X + d * P + p0 + j + k, 64);
+        else
+          memcpy(panel + d * c, X + d * P + p0 + j, sizeof(float) * (size_t)c);
       wl_gemm(y + j, n, m->enc_w, panel, c, keep, m->D, c, 0, WL_GEMM_AVX512);
     }
     for (int o = 0; o < keep; o++) {
