@@ -145,7 +145,7 @@ static int start(wl_audio_decoder *d, const uint8_t *p) {
   WL_TRY(wl_header_peek(p, WL_AUDIO_HDR, &h));
   if (h.modality != WL_MODALITY_AUDIO) return WL_FAIL(WL_ERR_MISMATCH);
   WL_TRY(wl_header_check_model(d->m, &h));
-  if (h.fill) WL_TRY(wl_env_init(&d->env, h.rate));
+  if (h.fill) WL_TRY(wl_env_init(&d->env, h.rate, 1));
   d->h = h;
   d->at.crc = wl_crc32(0, p, WL_AUDIO_HDR);
   return 0;

@@ -118,7 +118,7 @@ int wl_audio_encoder_new(wl_audio_encoder **ep, const wl_model *m, int channels,
   e->work.inplace = e->win;
   e->q = wl_malloc_big(sizeof(int16_t) * (size_t)h.keep * P);
   e->streams = malloc(e->bound * (size_t)h.keep); /* sparse: each channel uses the start of its bound */
-  if (h.fill && !wl_env_init(&e->env, rate)) {
+  if (h.fill && !wl_env_init(&e->env, rate, 0)) {
     const size_t values = (size_t)((e->cap - 1) / (e->env.N / 2) + 3) * (size_t)e->env.bands;
     e->ebound = wle_bound(values, WL_ENV_BITS);
     e->v = malloc(sizeof(int16_t) * values * (size_t)channels);

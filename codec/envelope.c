@@ -54,31 +54,36 @@ int wl_env_layout(int rate, int *N, int start[WL_ENV_BANDS_MAX + 1]) {
   return bands;
 }
 
-int wl_env_init(wl_env *e, int rate) {
+int wl_env_init(wl_env *e, int rate, int decoder) {
   memset(e, 0, sizeof *e);
   e->bands = wl_env_layout(rate, &e->N, e->start);
   const int half = e->N / 2;
   e->window = malloc(sizeof(float) * (size_t)e->N);
   e->frame = fftwf_malloc(sizeof(float) * (size_t)e->N * WL_ENV_LANES);
   e->spectrum = fftwf_malloc(sizeof(fftwf_complex) * (size_t)(half + 8) * WL_ENV_LANES);
-  e->twiddle = malloc(sizeof(float) * 2 * (size_t)(half / 2 + 1));
-  e->power = fftwf_malloc(sizeof(double) * (size_t)(half + 8) * WL_ENV_LANES);
-  if (e->window && e->frame && e->spectrum && e->twiddle && e->power) {
+  if (!decoder) {
+    e->twiddle = malloc(sizeof(float) * 2 * (size_t)(half / 2 + 1));
+    e->power = fftwf_malloc(sizeof(double) * (size_t)(half + 8) * WL_ENV_LANES);
+  }
+  if (e->window && e->frame && e->spectrum && (decoder || (e->twiddle && e->power))) {
     for (int j = 0; j < e->N; j++) e->window[j] = (float)sin(M_PI * (j + 0.5) / e->N);
-    for (int k = 0; k <= half / 2; k++) {
+    for (int k = 0; !decoder && k <= half / 2; k++) {
       e->twiddle[k] = (float)cos(2 * M_PI * k / e->N);
       e->twiddle[half / 2 + 1 + k] = (float)sin(2 * M_PI * k / e->N);
     }
-    /* lanes past a channel's last frames are summed unused: zeros, then stale powers */
     memset(e->spectrum, 0, sizeof(fftwf_complex) * (size_t)(half + 8) * WL_ENV_LANES);
-    memset(e->power, 0, sizeof(double) * (size_t)(half + 8) * WL_ENV_LANES);
-    wl_fftw_planner(1);
-    e->r2c = fftwf_plan_dft_r2c_1d(e->N, e->frame, e->spectrum, FFTW_ESTIMATE);
-    e->c2r = fftwf_plan_dft_c2r_1d(e->N, e->spectrum, e->frame, FFTW_ESTIMATE);
-    e->half = fftwf_plan_dft_1d(half, (fftwf_complex *)e->frame, e->spectrum, FFTW_FORWARD, FFTW_ESTIMATE);
+    /* lanes past a channel's last frames are summed unused: zeros, then stale powers */
+    if (!decoder) memset(e->power, 0, sizeof(double) * (size_t)(half + 8) * WL_ENV_LANES);
+    wl_fftw_planner(1); /* each plan only where used: planning even FFTW_ESTIMATE takes milliseconds */
+    if (decoder) {
+      e->r2c = fftwf_plan_dft_r2c_1d(e->N, e->frame, e->spectrum, FFTW_ESTIMATE);
+      e->c2r = fftwf_plan_dft_c2r_1d(e->N, e->spectrum, e->frame, FFTW_ESTIMATE);
+    } else {
+      e->half = fftwf_plan_dft_1d(half, (fftwf_complex *)e->frame, e->spectrum, FFTW_FORWARD, FFTW_ESTIMATE);
+    }
     wl_fftw_planner(0);
   }
-  if (e->r2c && e->c2r && e->half) return 0;
+  if (decoder ? e->r2c && e->c2r : e->half != NULL) return 0;
   wl_env_free(e);
   return WL_FAIL(WL_ERR_NOMEM);
 }

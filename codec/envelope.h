@@ -23,7 +23,7 @@ typedef struct {
   float *window;             /* (N) */
   float *frame;              /* (WL_ENV_LANES, N) scratch: frames, */
   fftwf_complex *spectrum;   /* (WL_ENV_LANES, N / 2 + 8) their spectra (the first of each: the decoder's) */
-  fftwf_plan r2c, c2r;
+  fftwf_plan r2c, c2r;       /* the decoder's */
   fftwf_plan half;           /* the encoder's: the complex DFT of N / 2 points, a frame's pairs */
   float *twiddle;            /* (2, N / 4 + 1): cos, then sin, of 2 pi k / N */
   double *power;             /* (WL_ENV_LANES, N / 2 + 8): |X_k|^2, k <= N / 2, of each lane's frame */
@@ -31,8 +31,9 @@ typedef struct {
 
 /* The layout of `rate` Hz: *N, start[0 .. bands]; returns bands. */
 int wl_env_layout(int rate, int *N, int start[WL_ENV_BANDS_MAX + 1]);
-/* Plans the analysis of `rate` Hz; wl_env_free releases it (a zeroed wl_env too). */
-int wl_env_init(wl_env *e, int rate);
+/* Plans the analysis of `rate` Hz for the encoder's wl_env_measure (decoder 0) or the decoder's
+ * wl_env_apply (1); wl_env_free releases it (a zeroed wl_env too). */
+int wl_env_init(wl_env *e, int rate, int decoder);
 void wl_env_free(wl_env *e);
 
 /* The frames of N samples that touch the span [s, s + n): *first (absolute index; frame f covers

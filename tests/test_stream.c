@@ -372,7 +372,7 @@ static void test_envelope_measure(void) {
   const int rates[] = {16000, 44100, 48000};
   for (int r = 0; r < 3; r++) {
     wl_env e;
-    if (wl_env_init(&e, rates[r])) { T_EXPECT(0, "init %d", rates[r]); continue; }
+    if (wl_env_init(&e, rates[r], 0)) { T_EXPECT(0, "init %d", rates[r]); continue; }
     const long n = 40L * e.N + 123;
     float *x = malloc(sizeof(float) * 2 * (size_t)n), *frame = fftwf_malloc(sizeof(float) * (size_t)e.N);
     fftwf_complex *X = fftwf_malloc(sizeof(fftwf_complex) * (size_t)(e.N / 2 + 1));
