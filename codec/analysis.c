@@ -68,10 +68,8 @@ int wl_latents_of(const wl_model *m, const float *X, int keep, long P, int16_t *
           memcpy(panel + d * c, X + d * P + p0 + j, sizeof(float) * (size_t)c);
       wl_gemm(y + j, n, m->enc_w, panel, c, keep, m->D, c, 0, WL_GEMM_AVX512);
     }
-    for (int o = 0; o < keep; o++) {
-      const float b = m->enc_b ? m->enc_b[o] : 0.0f; /* + 0: the same cell */
-      for (long j = 0; j < n; j++) q[o * P + p0 + j] = wl_quantise(m, y[o * n + j] + b);
-    }
+    for (int o = 0; o < keep; o++) /* + 0 without a bias: the same cell */
+      wl_quantise_row(m, y + o * n, m->enc_b ? m->enc_b[o] : 0.0f, n, q + o * P + p0);
   }
   wl_work_free(&own);
   return 0;

@@ -128,8 +128,7 @@ int wl_analyse_rows(const wl_model *m, const wl_header *h, const wl_signal *s, w
     const wl_window x = {seg + (long)r.M * w, ra, rb - ra, (long)n * w};
     wl_conv_window(y, pb - pa, pa, pb - pa, &x, m->enc_w, m->enc_b, D, keep, 1, 1, (wl_grid){1, h->lat_h, w}, NULL); /* 1x1: no scratch */
 #pragma omp parallel for schedule(static)
-    for (int c = 0; c < keep; c++)
-      for (long i = 0; i < pb - pa; i++) q[c * P + pa + i] = wl_quantise(m, y[c * (pb - pa) + i]);
+    for (int c = 0; c < keep; c++) wl_quantise_row(m, y + c * (pb - pa), 0.0f, pb - pa, q + c * P + pa);
   }
   free(seg); free(y); free(r.head); free(r.in); free(r.win);
   return e;

@@ -5,6 +5,10 @@
 #include <math.h>
 #include <stdlib.h>
 #include "codec/internal.h"
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_AVX2_QUANTISE 1
+#endif
 
 #define INV_SQRT_2PI 0.39894228040143267794 /* the standard normal pdf phi(z) = e^(-z^2/2) / sqrt(2 pi) */
 
@@ -63,14 +67,50 @@ int wl_quantise_cells(wl_model *m) {
   const double w = gap / 4, y0 = m->thresh[0] - 2 * w;
   if (!(gap > 0) || (m->thresh[n - 1] - y0) / w > 65536.0 * 16) return 0; /* thresholds too close: the search */
   const long cells = (long)ceil((m->thresh[n - 1] + 2 * w - y0) / w) + 1;
-  uint16_t *cell = malloc(sizeof(uint16_t) * (size_t)cells);
+  uint16_t *cell = malloc(sizeof(uint16_t) * (size_t)(cells + 1)); /* + 1: the 32-bit gather of the last */
   if (!cell) return WL_FAIL(WL_ERR_NOMEM);
   for (long c = 0, i = 0; c < cells; c++) {
     while (i < n && m->thresh[i] < y0 + (c - 0.25) * w) i++;
     cell[c] = (uint16_t)i;
   }
+  cell[cells] = cell[cells - 1];
   m->cell = cell, m->cy0 = (float)y0, m->cinv = (float)(1 / w), m->cells = (int)cells;
   return 0;
+}
+
+#ifdef HAVE_AVX2_QUANTISE
+/* wl_quantise_row's values 8 at a time through the cell table, with wl_quantise's operations:
+ * the index clamped (NaN to 0, as f > 0 ? f : 0 takes it: max and min return their second
+ * operand on NaN) and truncated, the cell's count (a 32-bit gather of 16-bit cells, masked), the
+ * two thresholds above it, the padding's clamp; so the same q. Returns how many it did. */
+__attribute__((target("avx2"))) static long quantise_avx2(const wl_model *m, const float *y, float b, long n,
+                                                           int16_t *q) {
+  const int half = 1 << (m->d.bits - 1);
+  const __m256 cy0 = _mm256_set1_ps(m->cy0), cinv = _mm256_set1_ps(m->cinv), bias = _mm256_set1_ps(b);
+  const __m256 top = _mm256_set1_ps((float)(m->cells - 1)), zero = _mm256_setzero_ps();
+  const __m256i lomax = _mm256_set1_epi32(2 * half - 2), off = _mm256_set1_epi32(half - 1),
+                low16 = _mm256_set1_epi32(0xffff);
+  long j = 0;
+  for (; j + 8 <= n; j += 8) {
+    const __m256 v = _mm256_add_ps(_mm256_loadu_ps(y + j), bias);
+    const __m256 f = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(_mm256_sub_ps(v, cy0), cinv), zero), top);
+    __m256i lo = _mm256_and_si256(_mm256_i32gather_epi32((const int *)m->cell, _mm256_cvttps_epi32(f), 2), low16);
+    const __m256 t0 = _mm256_i32gather_ps(m->thresh, lo, 4), t1 = _mm256_i32gather_ps(m->thresh + 1, lo, 4);
+    lo = _mm256_sub_epi32(lo, _mm256_castps_si256(_mm256_cmp_ps(t0, v, _CMP_LE_OQ))); /* true is -1 */
+    lo = _mm256_sub_epi32(lo, _mm256_castps_si256(_mm256_cmp_ps(t1, v, _CMP_LE_OQ)));
+    const __m256i r = _mm256_sub_epi32(_mm256_min_epi32(lo, lomax), off);
+    _mm_storeu_si128((__m128i *)(q + j), _mm_packs_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1)));
+  }
+  return j;
+}
+#endif
+
+void wl_quantise_row(const wl_model *m, const float *y, float b, long n, int16_t *q) {
+  long j = 0;
+#ifdef HAVE_AVX2_QUANTISE
+  if (m->cell && __builtin_cpu_supports("avx2")) j = quantise_avx2(m, y, b, n, q);
+#endif
+  for (; j < n; j++) q[j] = wl_quantise(m, y[j] + b);
 }
 
 double wl_dequantise_one(int q, double L, double s) {

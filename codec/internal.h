@@ -157,6 +157,8 @@ static inline int16_t wl_quantise(const wl_model *m, float y) {
 }
 
 int wl_quantise_cells(wl_model *m);
+/* q[j] = wl_quantise(m, y[j] + b), j < n (8 at a time with AVX2 and a cell table). */
+void wl_quantise_row(const wl_model *m, const float *y, float b, long n, int16_t *q);
 /* Per-segment channel masks of an audio chunk's latents q (keep, P), chosen by rate-distortion
  * (segments.c): masked latents set to their channel's fill integer. 0 or WL_ERR_NOMEM. */
 int wl_mask_segments(const wl_model *m, int16_t *q, int keep, long P);

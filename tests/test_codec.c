@@ -39,9 +39,12 @@ static void test_quantiser(wl_model *m) {
 }
 
 /* The quantiser's cell table against its binary search: at every threshold, a float either
- * side of it, random values over and beyond the range, infinities and NaN; 8 and 10 bits. */
+ * side of it, random values over and beyond the range, infinities and NaN; 8 and 10 bits. The
+ * same values a row at a time (wl_quantise_row: 8 at a time with AVX2, then the rest), with and
+ * without a bias. */
 static void test_quantiser_cells(wl_model *m) {
-  t_begin("quantiser: the cell table gives the binary search's q at and beside every threshold (8 and 10 bits)");
+  t_begin("quantiser: the cell table gives the binary search's q at and beside every threshold (8 and 10 bits), "
+          "one value or a row at a time");
   for (int bits = 8; bits <= 10; bits += 2) {
     wl_model t = *m;
     t.d.bits = bits;
@@ -51,20 +54,29 @@ static void test_quantiser_cells(wl_model *m) {
     T_EXPECT(!wl_quantise_cells(&t) && t.cell, "%d bits: no table", bits);
     wl_model b = t;
     b.cell = NULL;
-    int bad = 0;
-    for (int i = 0; i < S - 2; i++) {
-      const float y[3] = {nextafterf(t.thresh[i], -INFINITY), t.thresh[i], nextafterf(t.thresh[i], INFINITY)};
-      for (int k = 0; k < 3; k++) bad += wl_quantise(&t, y[k]) != wl_quantise(&b, y[k]);
-    }
+    const long N = 3L * (S - 2) + 300000 + 4 + 3; /* + 3: a row that is not a whole number of 8 */
+    float *y = malloc(sizeof(float) * (size_t)N);
+    int16_t *row = malloc(sizeof(int16_t) * (size_t)N);
+    long n = 0;
+    for (int i = 0; i < S - 2; i++)
+      y[n++] = nextafterf(t.thresh[i], -INFINITY), y[n++] = t.thresh[i], y[n++] = nextafterf(t.thresh[i], INFINITY);
     uint32_t r = 7; /* its own sequence: the tests after it draw theirs from frand's */
-    for (int i = 0; i < 300000; i++) {
+    for (int i = 0; i < 300000 + 3; i++) {
       r = r * 1664525u + 1013904223u;
-      const float y = ((float)(r >> 8) / 16777216.0f - 0.5f) * 4.0f * t.thresh[S - 3];
-      bad += wl_quantise(&t, y) != wl_quantise(&b, y);
+      y[n++] = ((float)(r >> 8) / 16777216.0f - 0.5f) * 4.0f * t.thresh[S - 3];
     }
     const float odd[4] = {INFINITY, -INFINITY, NAN, 1e30f};
-    for (int k = 0; k < 4; k++) bad += wl_quantise(&t, odd[k]) != wl_quantise(&b, odd[k]);
-    T_EXPECT(bad == 0, "%d bits: %d values differ", bits, bad);
+    for (int k = 0; k < 4; k++) y[n++] = odd[k];
+    int bad = 0, badrow = 0;
+    for (long i = 0; i < N; i++) bad += wl_quantise(&t, y[i]) != wl_quantise(&b, y[i]);
+    for (int k = 0; k < 2; k++) {
+      const float bias = k ? 0.37f : 0.0f;
+      wl_quantise_row(&t, y, bias, N, row);
+      for (long i = 0; i < N; i++) badrow += row[i] != wl_quantise(&b, y[i] + bias);
+    }
+    T_EXPECT(bad == 0 && badrow == 0, "%d bits: %d values differ, %d in rows", bits, bad, badrow);
+    free(y);
+    free(row);
     free(t.thresh);
     free(t.cell);
   }
