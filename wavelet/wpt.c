@@ -483,9 +483,9 @@ static WL_CLONES void split_inplace(float *x, size_t n, float *side, float *tmp,
 
 size_t wl_wpt1_inplace_floats(int T) { return (size_t)T / 2 + 2 * BLOCK; }
 
-/* Whether band b of its level is split at that level's turn: each split there fuses its cD's
- * (split_inplace), which makes an odd band whose parent was split at its own turn; a band is
- * so made when b's trailing ones are odd in number. */
+/* Whether band b of its level is split in its own turn. A split in its turn splits its cD too
+ * (split_inplace's fuse), so an odd band whose parent was split in its turn is done already:
+ * the bands whose trailing ones are odd in number. */
 static int own_turn(size_t b) { return __builtin_ctzll(~(unsigned long long)b) % 2 == 0; }
 
 /* Band b (of level l) of the channel at x, w floats, at its turn. */
