@@ -62,7 +62,7 @@ int wl_latents_of(const wl_model *m, const float *X, int keep, long P, int16_t *
     for (long j = 0; j < n; j += PANEL) {
       const long c = n - j < PANEL ? n - j : PANEL;
       for (int d = 0; d < m->D; d++)
-        if (c == PANEL) /* in 64-byte copies, which the compiler makes vector moves (rep movs, slower, else) */
+        if (c == PANEL) /* 64 bytes a copy: vector moves (the compiler made one of 384 bytes rep movs, slower) */
           for (long k = 0; k < PANEL; k += 16) memcpy(panel + d * PANEL + k, X + d * P + p0 + j + k, 64);
         else
           memcpy(panel + d * c, X + d * P + p0 + j, sizeof(float) * (size_t)c);
