@@ -1,9 +1,10 @@
 /* sound.c: audio files through libsndfile, a block at a time (sound.h). Samples travel as
  * doubles (16-bit PCM read as shorts): with libsndfile's normalisation off, integer PCM (WAV,
  * FLAC) reads and writes as its exact integer values, so depth and samples round-trip exactly.
- * libsndfile reads a regular file by its descriptor; a pipe through its pipe reader, fed by a thread that first replays the bytes
- * io_open looked at (libsndfile must see the stream from its start); FLAC, CAF and RF64, which
- * that reader cannot take, and nothing else, are read into memory first (virtual I/O). */
+ * libsndfile reads a regular file by its descriptor; a pipe through its pipe reader, fed by a
+ * thread that first replays the bytes io_open looked at (libsndfile must see the stream from its
+ * start); FLAC, CAF and RF64, which that reader cannot take, and nothing else, are read into
+ * memory first (virtual I/O). */
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
