@@ -22,7 +22,8 @@ typedef struct {
   int start[WL_ENV_BANDS_MAX + 1];
   float *window;             /* (N) */
   float *frame;              /* (WL_ENV_LANES, N) scratch: frames, */
-  fftwf_complex *spectrum;   /* (WL_ENV_LANES, N / 2 + 8) their spectra (the first of each: the decoder's) */
+  fftwf_complex *spectrum;   /* (WL_ENV_LANES, N / 2 + 8) their spectra: the decoder's real DFT (first
+                                lane only), the encoder's half-length DFTs Z */
   fftwf_plan r2c, c2r;       /* the decoder's */
   fftwf_plan half;           /* the encoder's: the complex DFT of N / 2 points, a frame's pairs */
   float *twiddle;            /* (2, N / 4 + 1): cos, then sin, of 2 pi k / N */

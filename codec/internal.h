@@ -226,8 +226,9 @@ typedef struct {
                          (wl_encode_inplace) when no padding is needed; 1-D signals (the audio
                          encoder's window) always, padded in place (rows s->cstride apart, room
                          for the padding), the packets then packed end to end there; not freed here */
-  float *y, *net;     /* the encoder's outputs (analysis) or the dequantised latents (synthesis);
-                         the decoder network's activations */
+  float *y, *net;     /* analysis: each thread's block of the projection and packed panel
+                         (wl_latents_of); synthesis: the dequantised latents; the decoder
+                         network's activations */
   size_t xcap, scap, ycap, ncap; /* their sizes in floats */
 } wl_work;
 void wl_work_free(wl_work *w);
