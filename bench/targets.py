@@ -43,9 +43,10 @@ def settings(src, fl, out):
     """The flags of the settings that target fl chose for src (walloc encode -v -v)."""
     err = subprocess.run((WALLOC, "encode", "-v", "-v", "-f", *fl, src, "-o", out), check=True,
                          stderr=subprocess.PIPE, text=True).stderr
-    keep, step, zone = re.search(r"(\d+) channel\(s\), detail step (\d+), dead zone (\S+)", err).groups()
+    keep, step, zone, masks = re.search(r"(\d+) channel\(s\), detail step (\d+), dead zone (\S+), tile masks (\d+)",
+                                        err).groups()
     return ("--keep", keep) + (("--step", step) if step != "0" else ()) + \
-        (("--dead-zone", zone) if float(zone) else ())
+        (("--dead-zone", zone) if float(zone) else ()) + (("--tile-masks", masks) if masks != "0" else ())
 
 
 def measure(src):

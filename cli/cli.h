@@ -12,6 +12,7 @@ typedef struct {
   int to_stdout, force, verbosity, keep, refine, step, json;
   int nofill;         /* --no-fill: audio without a band envelope */
   int masks;          /* --masks: audio with per-segment masks (wl_encode_opts.masks) */
+  int tile_masks;     /* --tile-masks: images with masks per tile at this level (wl_encode_opts.masks) */
   int fastread;       /* --fast-read: latents coded for reading speed (wl_encode_opts.fastread) */
   int quality;        /* -Q: 0..100, -1 unset */
   int target;         /* --size, --bpp, --psnr: WL_TARGET_*, 0 unset */

@@ -164,7 +164,8 @@ static int encode_model(cli_opts *o, const char *in, int C, int audio, wl_model 
   if (o->keep > d->K) return cli_fail(in, "--keep %d is more than the model's %d channels", o->keep, d->K);
   if (o->refine && audio) return cli_fail(in, "--refine applies to images only");
   if (o->nofill && !audio) return cli_fail(in, "--no-fill applies to audio only");
-  if (o->masks && !audio) return cli_fail(in, "--masks applies to audio only");
+  if (o->masks && !audio) return cli_fail(in, "--masks applies to audio only (images: --tile-masks)");
+  if (o->tile_masks && audio) return cli_fail(in, "--tile-masks applies to images only (audio: --masks)");
   if (o->zone > 0 && audio) return cli_fail(in, "--dead-zone applies to images only");
   if (o->chunk && !audio) return cli_fail(in, "--chunk applies to audio only");
   if (audio && (o->target == WL_TARGET_BPP || o->target == WL_TARGET_PSNR))
@@ -302,6 +303,7 @@ static int encode_image(cli_opts *o, const char *in, io_input *f, const char *ou
     wl_encode_opts eo = {.keep = o->keep, .refine = o->refine, .step = o->step, .zone = o->zone};
     e = o->quality >= 0 ? wl_quality_opts_depth(m, s.img.depth, o->quality, &eo) : 0;
     eo.fastread = o->fastread;
+    eo.masks = o->tile_masks;
     if (!e && rows) e = wl_encode_rows(m, &s.img, &eo, rows_get, &r, &enc, &enclen);
     else if (!e && o->target) e = wl_encode_target(m, &s.img, o->target, o->target_value, &eo, &enc, &enclen);
     else if (!e) e = wl_encode_inplace(m, &s.img, &eo, &enc, &enclen); /* the planes are not needed after */
@@ -309,7 +311,8 @@ static int encode_image(cli_opts *o, const char *in, io_input *f, const char *ou
     else if (e) rc = cli_fail(in, "%s", cli_error(e));
     else if (rows) rc = rows_end(in, &r);
     if (!rc && o->verbosity > 1 && (o->target || o->quality >= 0))
-      cli_note("walloc: %s: %d channel(s), detail step %d, dead zone %.9g", in, eo.keep, eo.step, eo.zone);
+      cli_note("walloc: %s: %d channel(s), detail step %d, dead zone %.9g, tile masks %d", in, eo.keep, eo.step, eo.zone,
+               eo.masks);
     wl_info got;
     if (!rc && o->verbosity > 0 && eo.step && !o->target && !wl_info_read(enc, enclen, &got) && got.step < eo.step)
       cli_note("walloc: %s: step %d is finer than this image's detail fits in 16 bits: coded at step %d", in, eo.step,

@@ -127,8 +127,10 @@ int wl_header_init(const wl_model *m, const wl_signal *s, int modality, const wl
   memset(h, 0, sizeof *h);
   for (int i = 0; o && i < (int)(sizeof o->reserved / sizeof *o->reserved); i++)
     if (o->reserved[i]) return WL_FAIL_WHY(WL_ERR_ARG, "wl_encode_opts.reserved[%d] is not zero", i);
-  if (o && ((unsigned)o->fastread > 1 || (unsigned)o->masks > 1 || (unsigned)o->nofill > 1)) /* room for more */
-    return WL_FAIL_WHY(WL_ERR_ARG, "fastread %d, masks %d, nofill %d: each 0 or 1", o->fastread, o->masks, o->nofill);
+  if (o && ((unsigned)o->fastread > 1 || (unsigned)o->nofill > 1)) /* room for more */
+    return WL_FAIL_WHY(WL_ERR_ARG, "fastread %d, nofill %d: each 0 or 1", o->fastread, o->nofill);
+  const int masks = modality == WL_MODALITY_IMAGE ? WL_MAX_MASKS : 1;
+  if (o && (unsigned)o->masks > (unsigned)masks) return WL_FAIL_WHY(WL_ERR_ARG, "masks %d: 0 to %d", o->masks, masks);
   if (s->channels != m->d.channels || s->dims != m->d.dims) return WL_FAIL(WL_ERR_MISMATCH);
   h->version = modality == WL_MODALITY_AUDIO ? WL_FORMAT_VERSION_AUDIO : WL_FORMAT_VERSION;
   h->modality = modality;

@@ -83,6 +83,7 @@ static int encode_image(const wl_model *m, const wl_image *img, float *inplace, 
   if (!e) e = src ? wl_analyse_rows(m, &h, s, src->get, src->user, src->chunk, img->alpha ? &rows_alpha : NULL, q)
              : refine > 0 ? wl_refine(m, s, h.keep, refine, q) : X ? wl_latents_of(m, X, h.keep, P, q, NULL)
                           : wl_analyse(m, s, h.keep, q, &w);
+  if (!e && o && o->masks) e = wl_mask_tiles(m, q, h.keep, h.lat_h, h.lat_w, o->masks);
   if (!e && h.step) e = code_detail(m, &h, q, X, &dstreams, &d);
   wl_work_free(&w);
   if (!e) e = wl_code_channels(m, q, &h, streams, bound, NULL);

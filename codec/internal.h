@@ -159,9 +159,29 @@ static inline int16_t wl_quantise(const wl_model *m, float y) {
 int wl_quantise_cells(wl_model *m);
 /* q[j] = wl_quantise(m, y[j] + b), j < n (8 at a time with AVX2 and a cell table). */
 void wl_quantise_row(const wl_model *m, const float *y, float b, long n, int16_t *q);
-/* Per-segment channel masks of an audio chunk's latents q (keep, P), chosen by rate-distortion
- * (segments.c): masked latents set to their channel's fill integer. 0 or WL_ERR_NOMEM. */
+/* masks.c: channel masks of latents q (keep, H, W), chosen by rate-distortion per unit (audio: a
+ * segment of positions, images: a tile), masked latents set to their channel's fill integer. */
+typedef struct {
+  int keep, H, W, uh, uw, tw; /* the planes; a unit's rows and columns; units a row */
+  long units;
+  double *D, *R;              /* (keep, units): a channel's squared error and bits saved if masked */
+  int16_t *fill;              /* (keep): the fill's integer */
+  double d2;                  /* lambda's unit: the companded step at channel 0's fill, squared */
+} wl_masks;
+/* The costs of q's units: audio (image 0) segments with the model's fill, images tiles with each
+ * channel's commonest integer. 0 or WL_ERR_NOMEM. */
+int wl_masks_init(wl_masks *k, const wl_model *m, const int16_t *q, int keep, int H, int W, int image);
+/* Masks q (NULL: none) at lambda (units of k->d2), each unit's channel count in kept[units]
+ * (NULL: not kept); returns the sum of the masked D. */
+double wl_masks_apply(const wl_masks *k, double lambda, int16_t *q, int *kept);
+void wl_masks_free(wl_masks *k);
+/* lambda of image mask level 1 .. WL_MAX_MASKS: 2^((level - WL_MASKS_MID) / 4). */
+#define WL_MASKS_MID 16
+double wl_masks_lambda(int level);
+/* An audio chunk's latents (keep, P) masked per segment, or an image's (keep, H, W) per tile at
+ * level. 0 or WL_ERR_NOMEM. */
 int wl_mask_segments(const wl_model *m, int16_t *q, int keep, long P);
+int wl_mask_tiles(const wl_model *m, int16_t *q, int keep, int H, int W, int level);
 #define WL_CELL_BITS 12
 double wl_dequantise_one(int q, double L, double s);
 double wl_probit(double p); /* Phi^-1(p), p in (0, 1), to about double precision */

@@ -54,6 +54,7 @@ extern "C" {
                                       wl_decode, targets): at most 64 Mpixel */
 #define WL_MAX_REFINE 1000         /* wl_encode_opts.refine */
 #define WL_MAX_STEP 896            /* wl_encode_opts.step: the finest detail step, 2^-12 */
+#define WL_MAX_MASKS 64            /* wl_encode_opts.masks of an image: its highest level */
 #define WL_MAX_ZONE 0.5f           /* wl_encode_opts.zone: at most half a step */
 #define WL_MAX_CHANNELS 16         /* signal channels a model may take */
 #define WL_MAX_J 6                 /* wavelet packet levels for images */
@@ -191,7 +192,12 @@ typedef struct {
                   R), the rest at their fill's integer, left to the detail layer (the format is
                   unchanged). A higher SNR for the bytes, but not the default: the first rungs
                   with a detail layer can then take fewer bytes than the rung before them, so
-                  wl_quality_opts' ladder is not monotone in size there. Images ignore it */
+                  wl_quality_opts' ladder is not monotone in size there.
+                  Images: 0, or a level 1 .. WL_MAX_MASKS of masks per tile: each tile of 8 x 8
+                  latent positions keeps the first channels that pay for their bits at lambda
+                  2^((level - 16) / 4) (higher levels mask more), the rest at the image's
+                  commonest integer of their channel (the format is unchanged: any decoder reads
+                  them). A PSNR target chooses a level where channels alone pass it by far */
   int reserved[3]; /* zero (WL_ERR_ARG otherwise): room for later fields, so that a program
                       built with this header keeps working with later libraries */
 } wl_encode_opts;
