@@ -30,6 +30,7 @@ typedef struct {
   int threads; /* -T; 0: the default (all cores; image encode: see commands.c) */
   const char *val, *checkpoint, *resume;
   const char *detail; /* latents --detail: where the detail planes go */
+  const char *mask;   /* latents --mask: where the masks per tile go (which latents are sent) */
   const char *diff;   /* show --diff: the original to compare with */
   const char *spectrogram; /* show --spectrogram: the original audio */
   const char *outdir; /* -O: outputs under it, mirroring the inputs' tree */

@@ -659,8 +659,39 @@ static double reduction(const wl_info *h) {
 }
 static double kbps(const wl_info *h, size_t len) { return 8.0 * len * h->rate / (double)h->frames / 1000; }
 
-/* A .wlc's header, and each kept channel's entropy mode and bytes. */
-typedef struct { wl_info h; uint8_t *mode; uint64_t *bytes; } wlc_info;
+/* A .wlc's header, each kept channel's entropy mode and bytes, and an image's masks per tile
+ * (wl_tile_masks: the channels each tile sends, rows x cols; NULL where its model is not at hand). */
+typedef struct { wl_info h; uint8_t *mode; uint64_t *bytes; uint16_t *tiles; int rows, cols; } wlc_info;
+
+/* The masks per tile of image file buf into w, if its model is built in or given with -m (which
+ * must be the file's); otherwise none. 0, or 1 after printing an error. */
+static int info_masks(cli_opts *o, const char *in, const uint8_t *buf, size_t len, wlc_info *w) {
+  wl_model *m = NULL;
+  int16_t *q = NULL;
+  wl_info h;
+  if (w->h.modality != WL_MODALITY_IMAGE) return 0;
+  if (o->model ? wlc_model(o, in, &w->h, &m) : wl_model_builtin_by_id(&m, w->h.model_id) != 0) return o->model != NULL;
+  w->rows = (w->h.lat_h + WL_MASK_TILE - 1) / WL_MASK_TILE, w->cols = (w->h.lat_w + WL_MASK_TILE - 1) / WL_MASK_TILE;
+  w->tiles = malloc(sizeof *w->tiles * (size_t)w->rows * w->cols);
+  int e = w->tiles ? wl_latents(m, buf, len, &q, &h) : WL_ERR_NOMEM;
+  if (!e) e = wl_tile_masks(q, h.keep, h.lat_h, h.lat_w, h.bits, w->tiles, NULL, NULL);
+  free(q);
+  wl_model_free(m);
+  return e ? cli_fail(in, "%s", cli_error(e)) : 0;
+}
+
+/* The least, mean and most channels a tile sends, and the share of tiles that send none. */
+static void mask_stats(const wlc_info *w, int *lo, double *mean, int *hi, double *empty) {
+  const long n = (long)w->rows * w->cols;
+  long sum = 0, none = 0;
+  *lo = w->h.keep, *hi = 0;
+  for (long t = 0; t < n; t++) {
+    const int c = w->tiles[t];
+    sum += c, none += !c;
+    *lo = c < *lo ? c : *lo, *hi = c > *hi ? c : *hi;
+  }
+  *mean = (double)sum / n, *empty = (double)none / n;
+}
 
 /* Bytes of an image's detail layer: what the header, alpha, latents and CRC leave. */
 static uint64_t detail_bytes(const wlc_info *w, size_t len) {
@@ -706,6 +737,13 @@ static void print_info(const char *in, const wlc_info *w, size_t len) {
   if (h->step && !audio) /* audio's detail line is above */
     printf("detail:        step %d (2^%g), %d of %d planes sent, %" PRIu64 " bytes\n", h->step, 2 - h->step / 64.0,
            h->detail_planes, h->channels << (2 * h->J), detail_bytes(w, len));
+  if (w->tiles) {
+    int lo, hi;
+    double mean, empty;
+    mask_stats(w, &lo, &mean, &hi, &empty);
+    printf("masks:         %d to %d channels per %dx%d tile, mean %.2f; %.1f%% of %d tiles send none\n", lo, hi,
+           WL_MASK_TILE, WL_MASK_TILE, mean, 100 * empty, w->rows * w->cols);
+  }
 }
 
 /* {"file": "IN" with IN as a JSON string ("(stdin)" for "-"): the start of info --json. */
@@ -739,7 +777,21 @@ static void print_json(const char *in, const wlc_info *w, size_t len) {
            h->step, h->detail_planes, detail_bytes(w, len));
   for (int c = 0; c < h->keep; c++)
     printf("%s{\"entropy\": \"%s\", \"bytes\": %" PRIu64 "}", c ? ", " : "", wl_entropy_name(w->mode[c]), w->bytes[c]);
-  printf("]}\n");
+  printf("]");
+  if (w->tiles) {
+    int lo, hi;
+    double mean, empty;
+    mask_stats(w, &lo, &mean, &hi, &empty);
+    printf(", \"masks\": {\"tile\": %d, \"min\": %d, \"mean\": %.6f, \"max\": %d, \"empty\": %.6f, \"map\": [", WL_MASK_TILE,
+           lo, mean, hi, empty);
+    for (int r = 0; r < w->rows; r++)
+      for (int c = 0; c < w->cols; c++)
+        printf("%s%d%s", c ? ", " : r ? ", [" : "[", w->tiles[(long)r * w->cols + c], c == w->cols - 1 ? "]" : "");
+    printf("]}");
+  } else if (!audio) {
+    printf(", \"masks\": null");
+  }
+  printf("}\n");
 }
 
 /* A .wlm model file's description (info on a model): what wl_model_describe says. */
@@ -779,11 +831,11 @@ static int info_one(cli_opts *o, const char *in) {
   w.mode = malloc((size_t)w.h.keep);
   w.bytes = malloc(sizeof *w.bytes * (size_t)w.h.keep);
   if (!e) e = w.mode && w.bytes ? wl_info_channels(buf, len, &w.h, w.h.keep, w.mode, w.bytes) : WL_ERR_NOMEM;
+  int rc = e ? cli_fail(in, "%s", cli_error(e)) : info_masks(o, in, buf, len, &w);
   free(buf);
-  if (!e) (o->json ? print_json : print_info)(in, &w, len);
-  free(w.mode);
-  free(w.bytes);
-  return e ? cli_fail(in, "%s", cli_error(e)) : 0;
+  if (!rc) (o->json ? print_json : print_info)(in, &w, len);
+  free(w.mode); free(w.bytes); free(w.tiles);
+  return rc;
 }
 
 int cmd_info(cli_opts *o) { return batch_run(o, info_one, wlc_exts, 0); }
@@ -803,6 +855,21 @@ static int detail_npy(const char *in, const uint8_t *buf, size_t len, uint8_t **
   return rc;
 }
 
+/* latents --mask: which of q's latents (h's shape) their tile sends (wl_tile_masks), as a .npy
+ * bool array (keep, h, w) in *npy. */
+static int mask_npy(const char *in, const int16_t *q, const wl_info *h, uint8_t **npy, size_t *npylen) {
+  if (h->modality == WL_MODALITY_AUDIO) return cli_fail(in, "--mask: masks are per tile of an image; this is audio");
+  const long shape[3] = {h->keep, h->lat_h, h->lat_w};
+  const size_t n = (size_t)h->keep * h->lat_h * h->lat_w, tiles = (size_t)((h->lat_h + WL_MASK_TILE - 1) / WL_MASK_TILE) *
+                                                                  ((h->lat_w + WL_MASK_TILE - 1) / WL_MASK_TILE);
+  uint8_t *sent = malloc(n ? n : 1);
+  uint16_t *counts = malloc(sizeof *counts * tiles);
+  int e = sent && counts ? wl_tile_masks(q, h->keep, h->lat_h, h->lat_w, h->bits, counts, sent, NULL) : WL_ERR_NOMEM;
+  if (!e && npy_encode_bool(sent, shape, 3, npy, npylen)) e = WL_ERR_NOMEM;
+  free(sent); free(counts);
+  return e ? cli_fail(in, "%s", cli_error(e)) : 0;
+}
+
 static int latents_one(cli_opts *o, const char *in) {
   uint8_t *buf, *npy = NULL, *dnpy = NULL;
   size_t len, npylen = 0, dlen = 0;
@@ -818,7 +885,9 @@ static int latents_one(cli_opts *o, const char *in) {
   const long shape[3] = {h.keep, h.lat_h, h.lat_w};
   if (!rc && (!out || npy_encode(q, shape, 3, h.bits, &npy, &npylen))) rc = cli_fail(in, "out of memory");
   if (!rc && o->detail) rc = detail_npy(in, buf, len, &dnpy, &dlen);
-  if (!rc) rc = o->detail ? cli_write_pair(o, out, npy, npylen, o->detail, dnpy, dlen) : cli_write(o, out, npy, npylen);
+  if (!rc && o->mask) rc = mask_npy(in, q, &h, &dnpy, &dlen);
+  const char *second = o->detail ? o->detail : o->mask;
+  if (!rc) rc = second ? cli_write_pair(o, out, npy, npylen, second, dnpy, dlen) : cli_write(o, out, npy, npylen);
   if (!rc && o->verbosity > 1) cli_note("%s -> %s: (%d, %d, %d)", in, cli_out_name(out), h.keep, h.lat_h, h.lat_w);
   free(out); free(npy); free(dnpy); free(q); free(buf);
   wl_model_free(m);
@@ -866,7 +935,7 @@ static int stack_latents(cli_opts *o, char **files, int n) {
   char *mpath = rc ? NULL : io_replace_ext(o->out, ".mask.npy");
   uint8_t *mnpy = NULL;
   size_t mlen = 0;
-  if (!rc && (!mpath || npy_encode(all, shape, 4, first.bits, &npy, &npylen) || npy_encode_bool(mask, mshape, &mnpy, &mlen)))
+  if (!rc && (!mpath || npy_encode(all, shape, 4, first.bits, &npy, &npylen) || npy_encode_bool(mask, mshape, 2, &mnpy, &mlen)))
     rc = cli_fail(o->out, "out of memory");
   if (!rc) rc = cli_write_pair(o, o->out, npy, npylen, mpath, mnpy, mlen);
   free(mnpy);
@@ -882,10 +951,12 @@ int cmd_latents(cli_opts *o) {
     if (strcmp(o->inputs[i], "-")) return cli_usage("latents needs -o OUT.npy, -O DIR or -c"); /* stdin's go to stdout */
   /* -o OUT.npy of several inputs or a folder's: one stacked array */
   const int stack = o->out && strcmp(o->out, "-") && !o->to_stdout && (o->ninputs > 1 || o->recurse);
-  if (o->detail && (o->ninputs > 1 || o->recurse))
-    return cli_usage("--detail writes one file's detail layer: give one input");
-  if (o->detail && o->out && (!strcmp(o->detail, o->out) || cli_same_file(o->detail, o->out)))
-    return cli_usage("--detail %s: the same file as -o", o->detail);
+  if (o->detail && o->mask) return cli_usage("%s", "--detail and --mask: one at a time");
+  const char *second = o->detail ? "--detail" : "--mask", *path = o->detail ? o->detail : o->mask;
+  if (path && (o->ninputs > 1 || o->recurse))
+    return cli_usage("%s writes one file's %s: give one input", second, o->detail ? "detail layer" : "masks");
+  if (path && o->out && (!strcmp(path, o->out) || cli_same_file(path, o->out)))
+    return cli_usage("%s %s: the same file as -o", second, path);
   if (stack && o->manifest) return cli_usage("--manifest records one output per input: not with -o %s stacking them", o->out);
   if (!stack) return batch_run(o, latents_one, wlc_exts, !o->out && !o->to_stdout);
   if (cli_skip(o, o->out)) return 0;

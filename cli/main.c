@@ -28,6 +28,8 @@ static const char usage[] =
   "  latents IN.wlc -o OUT.npy\n"
   "                        write the integer latents as a NumPy array, shape (k, h, w);\n"
   "                        --detail D.npy: also the detail layer's planes, (C*4^J, h, w) int16;\n"
+  "                        --mask M.npy: also which latents their 8x8 tile sends, (k, h, w) bool\n"
+  "                        (the rest hold their channel's fill: --tile-masks);\n"
   "                        several inputs (-r DIR) -o OUT.npy: one (N, K, h, w) array and\n"
   "                        OUT.mask.npy (N, K), for inputs of one model and size\n"
   "  show IN.wlc...        the latents as a picture (default output: IN.latents.png): a grid\n"
@@ -210,10 +212,10 @@ static char *join_args(int argc, char **argv) {
  * listed serve every command. Any other use is a usage error, not an option silently ignored. */
 static const struct { const char *opt, *cmds; } scope[] = {
     {"-o", "EDLTS"}, {"-c", "EDLS"}, {"-f", "EDLTS"}, {"-O", "EDLS"}, {"--skip-existing", "EDLS"},
-    {"-j", "EDLS"}, {"--manifest", "EDLS"}, {"-r", "EDILS"}, {"--shard", "EDILS"}, {"-m", "EDLVS"},
+    {"-j", "EDLS"}, {"--manifest", "EDLS"}, {"-r", "EDILS"}, {"--shard", "EDILS"}, {"-m", "EDILVS"},
     {"-Q", "E"}, {"--quality", "E"}, {"--size", "E"}, {"--bpp", "E"}, {"--psnr", "E"}, {"--kbps", "E"},
     {"--snr", "E"}, {"--keep", "E"}, {"--step", "E"}, {"--dead-zone", "E"}, {"--refine", "E"},
-    {"--chunk", "E"}, {"--no-fill", "E"}, {"--masks", "E"}, {"--tile-masks", "E"}, {"--fast-read", "E"}, {"--json", "IV"}, {"--detail", "L"}, {"--diff", "S"},
+    {"--chunk", "E"}, {"--no-fill", "E"}, {"--masks", "E"}, {"--tile-masks", "E"}, {"--fast-read", "E"}, {"--json", "IV"}, {"--detail", "L"}, {"--mask", "L"}, {"--diff", "S"},
     {"--spectrogram", "S"}, {"-J", "T"}, {"-K", "T"}, {"--bits", "T"}, {"--channels", "T"},
     {"--stride", "p"}, {"--gain", "T"}, {"--name", "T"}, {"-N", "n"}, {"-R", "n"}, {"--fine", "n"},
     {"--fine-blocks", "n"}, {"--crop", "n"}, {"--loss", "n"}, {"--quant", "n"}, {"--taps", "n"},
@@ -337,6 +339,7 @@ static int parse(int argc, char **argv, cli_opts *o) {
     else if (!strcmp(a, "--val")) { o->val = v; bad = !v; }
     else if (!strcmp(a, "--checkpoint")) { o->checkpoint = v; bad = !v; }
     else if (!strcmp(a, "--detail")) { o->detail = v; bad = !v; }
+    else if (!strcmp(a, "--mask")) { o->mask = v; bad = !v; }
     else if (!strcmp(a, "--diff")) { o->diff = v; bad = !v; }
     else if (!strcmp(a, "--spectrogram")) { o->spectrogram = v; bad = !v; }
     else if (!strcmp(a, "-O")) { o->outdir = v; bad = !v || !*v; }

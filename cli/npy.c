@@ -262,10 +262,11 @@ int npy_encode(const int16_t *q, const long *shape, int ndim, int bits, uint8_t 
   return 0;
 }
 
-int npy_encode_bool(const uint8_t *b, const long shape[2], uint8_t **out, size_t *outlen) {
-  const size_t count = (size_t)shape[0] * shape[1];
+int npy_encode_bool(const uint8_t *b, const long *shape, int ndim, uint8_t **out, size_t *outlen) {
+  size_t count = 1;
+  for (int i = 0; i < ndim; i++) count *= (size_t)shape[i];
   uint8_t *d;
-  if (!(*out = npy_start("|b1", shape, 2, count, &d, outlen))) return -1;
+  if (!(*out = npy_start("|b1", shape, ndim, count, &d, outlen))) return -1;
   for (size_t i = 0; i < count; i++) d[i] = b[i] != 0;
   return 0;
 }

@@ -49,6 +49,6 @@ void npy_put_samples(uint8_t *d, const float *x, size_t n, int bytes);
 int npy_encode_image(const wl_image *img, uint8_t **out, size_t *outlen);
 /* Serialises q of the ndim (1..4) sizes in shape as int8 (bits <= 8) or little-endian int16. */
 int npy_encode(const int16_t *q, const long *shape, int ndim, int bits, uint8_t **out, size_t *outlen);
-/* Serialises b (shape[0], shape[1]) as bool. */
-int npy_encode_bool(const uint8_t *b, const long shape[2], uint8_t **out, size_t *outlen);
+/* Serialises b of the ndim (1..4) sizes in shape as bool. */
+int npy_encode_bool(const uint8_t *b, const long *shape, int ndim, uint8_t **out, size_t *outlen);
 #endif

@@ -22,7 +22,7 @@
 
 #define SEG 64       /* audio: latent positions a segment: 0.37 s at 44.1 kHz and J = 8 */
 #define LAMBDA 32.0  /* audio: measured against 8: more bytes saved at every rung, SNR higher */
-#define TILE 8       /* images: a tile's side in latent positions: 64 pixels at J = 3 */
+#define TILE WL_MASK_TILE /* images: a tile's side in latent positions: 64 pixels at J = 3 */
 
 void wl_masks_free(wl_masks *k) {
   free(k->D); free(k->R); free(k->fill);
@@ -115,6 +115,33 @@ int wl_mask_segments(const wl_model *m, int16_t *q, int keep, long P) {
   WL_TRY(wl_masks_init(&k, m, q, keep, 1, (int)P, 0));
   wl_masks_apply(&k, LAMBDA, q, NULL);
   wl_masks_free(&k);
+  return 0;
+}
+
+int wl_tile_masks(const int16_t *q, int keep, int h, int w, int bits, uint16_t *counts, uint8_t *sent, int16_t *fill) {
+  if (!q || !counts) return WL_FAIL_NULL();
+  if (keep < 0 || keep > WL_MAX_K || h < 1 || w < 1 || bits < 2 || bits > 16) return WL_FAIL(WL_ERR_ARG);
+  const long P = (long)h * w, tw = (w + TILE - 1) / TILE, units = (h + TILE - 1) / TILE * tw;
+  int16_t f[WL_MAX_K + 1];
+  uint32_t *cnt = malloc(sizeof(uint32_t) << bits);
+  if (!cnt) return WL_FAIL(WL_ERR_NOMEM);
+  commonest(q, keep, P, 1 << (bits - 1), cnt, f);
+  free(cnt);
+  for (long t = 0; t < units; t++) {
+    const int i0 = (int)(t / tw) * TILE, j0 = (int)(t % tw) * TILE;
+    int n = 0;
+    for (int c = keep - 1; c >= 0 && !n; c--)
+      for (int i = i0; i < i0 + TILE && i < h && !n; i++)
+        for (int j = j0; j < j0 + TILE && j < w; j++)
+          if (q[c * P + (long)i * w + j] != f[c]) {
+            n = c + 1;
+            break;
+          }
+    counts[t] = (uint16_t)n;
+    for (int c = 0; sent && c < keep; c++)
+      for (int i = i0; i < i0 + TILE && i < h; i++) memset(sent + c * P + (long)i * w + j0, c < n, (size_t)(j0 + TILE < w ? TILE : w - j0));
+  }
+  if (fill) memcpy(fill, f, sizeof(int16_t) * (size_t)keep);
   return 0;
 }
 

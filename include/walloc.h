@@ -399,6 +399,18 @@ WL_API const char *wl_entropy_name(int mode);
  * from the chunk whose own L frames ([i L, (i + 1) L)) hold them: the chunks' latents without
  * their overlaps, in time order. */
 WL_API int wl_latents(const wl_model *model, const uint8_t *buf, size_t len, int16_t **q, wl_info *info);
+
+/* The masks per tile of an image's latents q (keep, h, w) (wl_latents' layout), read back as
+ * wl_encode_opts.masks leaves them: a tile of WL_MASK_TILE x WL_MASK_TILE positions sends
+ * channel c unless c and every channel after it hold their channel's commonest integer (the
+ * fill; ties: the smallest) throughout the tile. counts (ceil(h / WL_MASK_TILE) rows of
+ * ceil(w / WL_MASK_TILE), row-major): the channels each tile sends; sent (keep, h, w), unless
+ * NULL: 1 where the latent's channel is sent in its tile, else 0; fill (keep), unless NULL: the
+ * fills. Any file has such masks: a plain encode's are the tiles that happen to hold only
+ * fills. bits: the latents' (2 .. 16, wl_info.bits). */
+#define WL_MASK_TILE 8
+WL_API int wl_tile_masks(const int16_t *q, int keep, int h, int w, int bits, uint16_t *counts, uint8_t *sent,
+                         int16_t *fill);
 /* The integer planes of an image's detail layer (no model needed): *v malloc'd, shape
  * (C 4^J, lat_h, lat_w), plane b C + k the k-th coefficient of an orthonormal DCT-II across the
  * C colour channels of packet band b (wl_wpt2_forward's band order), in units of the step
