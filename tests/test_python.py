@@ -49,14 +49,15 @@ def _():
         assert walloc.encode(pixels, model, keep=keep) == open(wlc, "rb").read(), (png, model, keep)
 
 
-@test("python: quality, a target and step give the program's bytes (-Q, --bpp, --step); read_detail its "
-      "detail planes (latents --detail)")
+@test("python: quality, a target, step and tile masks give the program's bytes (-Q, --bpp, --step, --tile-masks); "
+      "read_detail its detail planes (latents --detail)")
 def _():
     png = os.path.join(IMAGES, "garden-rgb8.png")
     pixels = np.moveaxis(pngref.read(png)[0], 2, 0).astype(np.uint8)
     for flags, kw in ((["-Q", "60"], {"quality": 60}), (["--bpp", "0.7"], {"bpp": 0.7}),
                       (["--keep", "4", "--step", "300"], {"keep": 4, "step": 300}),
-                      (["--step", "300", "--dead-zone", "0.1"], {"step": 300, "dead_zone": 0.1})):
+                      (["--keep", "3", "--tile-masks", "20"], {"keep": 3, "tile_masks": 20}),
+                      (["--step", "300", "--dead-zone", "0.1"], {"step": 300, "dead_zone": 0.1})):  # last: read_detail
         assert run("encode", "-q", "-f", *flags, png, "-o", T("d.wlc"))[0] == 0
         data = open(T("d.wlc"), "rb").read()
         assert walloc.encode(pixels, "rgb", **kw) == data, flags
@@ -314,7 +315,8 @@ def _():
     a = np.zeros((3, 16, 16), np.uint8)
     for kw, says in (({"bpp": 257}, "at most 256"), ({"bpp": float("inf")}, "at most 256"), ({"psnr": 201}, "at most 200"),
                      ({"size": 10 ** 16}, "at most 1e+15"), ({"size": True}, "whole number"), ({"size": 10.5}, "whole"),
-                     ({"step": 300, "dead_zone": 0.6}, "dead_zone"), ({"dead_zone": 0.1}, "only with step")):
+                     ({"step": 300, "dead_zone": 0.6}, "dead_zone"), ({"dead_zone": 0.1}, "only with step"),
+                     ({"tile_masks": 65}, "tile_masks"), ({"psnr": 30, "tile_masks": 9}, "not with a target")):
         raises(lambda: walloc.encode(a, "rgb", **kw), ValueError, says)  # the CLI's ranges
 
 

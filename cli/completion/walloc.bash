@@ -4,7 +4,7 @@ _walloc() {
   local cmds="encode decode info latents show eval train"
   # each command's own options, as walloc takes them (any other is a usage error: cli/main.c, scope)
   local any="-q -v -T -h --help" batch="-o -c -f -r -O -j --shard --manifest --skip-existing -m"
-  local encode="-Q --quality --size --bpp --psnr --kbps --snr --no-fill --masks --fast-read --keep --step --dead-zone --refine --chunk"
+  local encode="-Q --quality --size --bpp --psnr --kbps --snr --no-fill --masks --tile-masks --fast-read --keep --step --dead-zone --refine --chunk"
   local train="-o -f -J -K --bits --channels --gain --name --linear --stride -N -R --crop --fine --fine-blocks --taps
     --loss --quant --batch --steps --warmup --lr --weight-decay --lambda --jitter --full --seed --time --val
     --val-every --checkpoint --checkpoint-every --resume"
@@ -12,9 +12,9 @@ _walloc() {
   case ${COMP_WORDS[1]} in
     encode) opts="$batch $encode" ;;
     decode) opts="$batch" ;;
-    latents) opts="$batch --detail" ;;
+    latents) opts="$batch --detail --mask" ;;
     show) opts="$batch --diff --spectrogram" ;;
-    info) opts="-r --shard --json" ;;
+    info) opts="-r --shard --json -m" ;;
     eval) opts="-m --json" ;;
     train) opts="$train" ;;
   esac
@@ -25,8 +25,8 @@ _walloc() {
   case $prev in
     -m) COMPREPLY=($(compgen -W "rgb rgb-linear gray stereo mono stereo-20x mono-20x" -- "$cur") $(compgen -f -X '!*.wlm' -- "$cur")); return ;;
     -O|--val|--checkpoint|--resume) COMPREPLY=($(compgen -d -- "$cur")); return ;;
-    -o|--manifest|--detail|--diff|--spectrogram) COMPREPLY=($(compgen -f -- "$cur")); return ;;
-    -j|-T|-Q|--quality|--size|--bpp|--psnr|--kbps|--snr|--keep|--step|--dead-zone|--refine|--chunk|--shard) return ;;
+    -o|--manifest|--detail|--mask|--diff|--spectrogram) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    -j|-T|-Q|--quality|--size|--bpp|--psnr|--kbps|--snr|--keep|--step|--dead-zone|--tile-masks|--refine|--chunk|--shard) return ;;
   esac
   if [[ $cur == -* ]]; then
     COMPREPLY=($(compgen -W "$any $opts" -- "$cur"))

@@ -287,11 +287,12 @@ _MOST = {"size": 1e15, "bpp": 256, "psnr": 200}  # the CLI's limits of --size, -
 
 
 def encode(image, model, keep=0, refine=0, quality=None, step=0, size=None, bpp=None, psnr=None, fast_read=False,
-           dead_zone=0.0):
+           dead_zone=0.0, tile_masks=0):
     """bytes of a .wlc of image: uint8 or uint16 (C, H, W), or (H, W) for one channel. Rate:
     keep and step (with dead_zone, 0..0.5 of a step, as --dead-zone), or quality (0..100), or
     one target: size (bytes, a whole number), bpp, psnr (dB), in the CLI's ranges; see man
-    walloc, RATE CONTROL. fast_read: latents coded for reading speed (walloc encode
+    walloc, RATE CONTROL. tile_masks (0..64, not with a target): masks per 8x8 tile of latents
+    at that level (--tile-masks). fast_read: latents coded for reading speed (walloc encode
     --fast-read): read_latents 2.4 times as fast, about 6% more latent bytes."""
     m = model if isinstance(model, Model) else Model(model)
     targets = {k: v for k, v in (("size", size), ("bpp", bpp), ("psnr", psnr)) if v is not None}
@@ -304,6 +305,9 @@ def encode(image, model, keep=0, refine=0, quality=None, step=0, size=None, bpp=
                              % (kind, "whole number" if kind == "size" else "number", _MOST[kind], value))
     if not 0 <= dead_zone <= 0.5 or (dead_zone and not step):
         raise ValueError("dead_zone: 0 to 0.5 of a step, and only with step; got %r" % (dead_zone,))
+    if isinstance(tile_masks, bool) or not isinstance(tile_masks, numbers.Integral) or not 0 <= tile_masks <= 64 or \
+            (tile_masks and targets):
+        raise ValueError("tile_masks: a whole number from 0 to 64, not with a target; got %r" % (tile_masks,))
     a = np.asarray(image)
     if a.ndim == 2:
         a = a[None]
@@ -320,6 +324,7 @@ def encode(image, model, keep=0, refine=0, quality=None, step=0, size=None, bpp=
             raise ValueError("quality: a whole number from 0 to 100, got %r" % (quality,))
         _check(_lib.wl_quality_opts_depth(m._h, 8 * a.itemsize, int(quality), ctypes.byref(opts)))
     opts.fastread = int(bool(fast_read))
+    opts.masks = int(tile_masks)
     if targets:
         (kind, value), = targets.items()
         _check(_lib.wl_encode_target(m._h, ctypes.byref(img), _TARGETS[kind], float(value), ctypes.byref(opts),
