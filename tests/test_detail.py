@@ -190,6 +190,16 @@ def main():
                     _, _, q = evaluate(png, "--keep", keep, "--step", str(int(step) - 1))
                     assert q < d, "%s --psnr %g: step %d gives %.3f dB too" % (os.path.basename(png), d, int(step) - 1, q)
 
+    @test("detail: a rate target past the point where the image comes back exactly gives the coarsest step that "
+          "does (garden at --bpp 30 and --size 10^8: the file decodes exactly, one step coarser does not)")
+    def _():
+        for flag, v in (("--bpp", "30"), ("--size", "100000000")):
+            n, _, p = evaluate(GARDEN, flag, v)
+            keep, step, zone, _ = settings(GARDEN, flag, v)
+            assert p is None and float(zone) == 0, "%s %s: %d bytes at %s dB" % (flag, v, n, p)  # JSON: null, exact
+            m, _, q = evaluate(GARDEN, "--keep", keep, "--step", str(int(step) - 1))
+            assert q is not None and m < n, "%s %s: step %d also exact (%d bytes)" % (flag, v, int(step) - 1, m)
+
     @test("detail: a --psnr that channels alone meet gives a file no larger than the smallest --keep k (k up to K/2) "
           "that reaches it: the search tries counts above K/4 alone only as all K/2 of them")
     def _():

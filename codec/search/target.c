@@ -604,6 +604,27 @@ static int search(ladder *l, int rate, double value, int *rung) {
   return 0;
 }
 
+/* A rate target's answer, rung *L, can be past the point where the image comes back exactly:
+ * finer steps then only add bytes (Kite_s4 at --bpp 256: 621605 bytes, lossless, where step 800
+ * made 470788, lossless too). If *L decodes exactly, *L becomes the coarsest detail rung that
+ * does, found by halving on exact measures (finer steps do too: their errors are smaller). */
+static int lossless_floor(ladder *l, int *L) {
+  double psnr;
+  if (*L <= l->h.keep) return 0;
+  WL_TRY(rung_psnr(l, *L, &psnr));
+  if (psnr < LOSSLESS) return 0;
+  int lo = l->h.keep, hi = *L; /* not known exact (channels alone never are here) / exact */
+  while (hi - lo > 1) {
+    const int m = (lo + hi) / 2;
+    WL_TRY(rung_psnr(l, m, &psnr));
+    if (psnr >= LOSSLESS) hi = m;
+    else lo = m;
+  }
+  if (hi != *L && l->fine_L == *L) l->fine_L = 0; /* its zone goes with it */
+  *L = hi;
+  return 0;
+}
+
 /* The file of rung L, from the ladder's parts. */
 static int rung_file(ladder *l, int L, uint8_t **out, size_t *outlen) {
   const wl_encode_opts o = rung_opts(l->h.keep, L);
@@ -705,6 +726,7 @@ int wl_encode_target(const wl_model *m, const wl_image *img, int target, double 
   int L = 0, e = ladder_init(&l, m, img, half, rate, chosen->fastread, &k);
   double best = -1; /* rate: the PSNR of *out, once needed (-1: not measured) */
   if (!e) e = search(&l, rate, want, &L);
+  if (!e && rate) e = lossless_floor(&l, &L);
   if (!e) e = rung_file(&l, L, out, outlen);
   if (!e) *chosen = chosen_of(&l, L);
   /* Fewer channels: a quarter of them under a coarse step (see the top), and among channels
