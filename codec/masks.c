@@ -139,7 +139,8 @@ int wl_tile_masks(const int16_t *q, int keep, int h, int w, int bits, uint16_t *
           }
     counts[t] = (uint16_t)n;
     for (int c = 0; sent && c < keep; c++)
-      for (int i = i0; i < i0 + TILE && i < h; i++) memset(sent + c * P + (long)i * w + j0, c < n, (size_t)(j0 + TILE < w ? TILE : w - j0));
+      for (int i = i0; i < i0 + TILE && i < h; i++)
+        memset(sent + c * P + (long)i * w + j0, c < n, (size_t)(j0 + TILE < w ? TILE : w - j0));
   }
   if (fill) memcpy(fill, f, sizeof(int16_t) * (size_t)keep);
   return 0;

@@ -89,6 +89,20 @@ def decoded_snr(wlc):
     return audioref.snr(sf.read(SRC, dtype="int16")[0], sf.read(out, dtype="int16")[0])
 
 
+@test("audio rate: a budget past the point where the clip decodes exactly gives the coarsest rung that does: "
+      "silence at --kbps 64 and --size 10^6 is the file of --keep 1, and decodes to silence")
+def _():
+    sf.write(T("silence.wav"), np.zeros((2 * RATE, 2), np.int16), RATE, subtype="PCM_16")
+    files = []
+    for args in (["--keep", "1"], ["--kbps", "64"], ["--size", "1000000"]):
+        rc, _, err = run("encode", "-q", "-f", "-m", "stereo", *args, T("silence.wav"), "-o", T("s.wlc"))
+        assert rc == 0, err
+        files.append(open(T("s.wlc"), "rb").read())
+    assert files[1] == files[0] and files[2] == files[0], [len(f) for f in files]
+    rc, _, err = run("decode", "-q", "-f", "-m", "stereo", T("s.wlc"), "-o", T("s.wav"))
+    assert rc == 0 and not sf.read(T("s.wav"), dtype="int16")[0].any(), err
+
+
 @test("audio rate: the detail layer raises SNR with the step")
 def _():
     snrs = [decoded_snr(T("s%d.wlc" % st)) for st in (0, 520, 620)

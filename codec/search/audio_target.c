@@ -188,6 +188,49 @@ static int try_step(const wl_model *m, const wl_audio *a, const wl_encode_opts *
   return keep_if_meets(m, a, target, value, b, n, best, nbest, ok);
 }
 
+/* Whether stream buf decodes to a's samples exactly, once rounded to integers of a's depth as a
+ * file of it holds them. */
+static int exact_of(const wl_model *m, const wl_audio *a, const uint8_t *buf, size_t len, int *exact) {
+  wl_audio y;
+  WL_TRY(wl_decode_audio(m, buf, len, &y));
+  const double top = ldexp(1, a->depth - 1) - 1, bottom = -ldexp(1, a->depth - 1);
+  *exact = 1;
+  for (long i = 0; *exact && i < (long)a->channels * a->frames; i++) {
+    const double v = nearbyint((double)y.samples[i]);
+    *exact = (v > top ? top : v < bottom ? bottom : v) == (double)a->samples[i];
+  }
+  wl_audio_release(&y);
+  return 0;
+}
+
+/* A sized target whose budget holds the finest step (rung *r, the ladder's top) can be past the
+ * point where the clip decodes exactly: then the coarsest rung that does, found by halving on
+ * decodes (finer ones do too), replaces *best (silence at --kbps 8: the top made 3000 bytes where
+ * one channel makes 103), and *exact says so. Only at the top: elsewhere it would cost a decode of
+ * every answer. */
+static int exact_floor(const wl_model *m, const wl_audio *a, const wl_encode_opts *base, const uint8_t *full,
+                       size_t nfull, int *r, uint8_t **best, size_t *nbest, int *exact) {
+  WL_TRY(exact_of(m, a, *best, *nbest, exact));
+  if (!*exact) return 0;
+  int lo = 0, hi = *r, e = 0; /* a rung not known exact (0: none), the coarsest known exact */
+  while (!e && hi - lo > 1) {
+    const int mid = (lo + hi) / 2;
+    uint8_t *b;
+    size_t n;
+    if ((e = rung(m, a, base, full, nfull, mid, &b, &n))) break;
+    int ok = 0;
+    if (!(e = exact_of(m, a, b, n, &ok)) && ok) {
+      free(*best);
+      *best = b, *nbest = n, hi = mid;
+    } else {
+      free(b);
+      lo = mid;
+    }
+  }
+  *r = hi;
+  return e;
+}
+
 int wl_encode_audio_target(const wl_model *m, const wl_audio *a, int target, double value, const wl_encode_opts *opts,
                            wl_encode_opts *chosen, uint8_t **out, size_t *outlen) {
   if (!m || !a || !chosen || !out || !outlen) return WL_FAIL_NULL();
@@ -223,13 +266,16 @@ int wl_encode_audio_target(const wl_model *m, const wl_audio *a, int target, dou
                     target == WL_TARGET_BYTES ? "bytes" : "kbps");
   if (!e && !sized && lo > top) e = WL_FAIL_WHY(WL_ERR_ARG, "SNR %g dB is out of reach: not even the finest step reaches it", value);
   if (!e && !best) e = rung(m, a, &base, full, nfull, lo, &best, &nbest);
+  int exact = 0; /* the answer decodes exactly (exact_floor) */
+  if (!e && sized && lo == top) e = exact_floor(m, a, &base, full, nfull, &lo, &best, &nbest, &exact);
   free(full);
   /* channels alone that land more than GAP under a size, the next channel over it (a held-out
    * track: 11 channels 5.2% under 12 kbps): detail steps on those channels fill the gap, the
    * largest that fits found by halving (steps 0, the channels alone, to WL_MAX_STEP + 1), then
    * one step at a time while the next fits (a step more can take a few bytes fewer) */
   int step = 0;
-  if (!e && sized && lo < B && (double)nbest < (1 - GAP) * most_bytes(target, value, (double)a->frames / a->rate)) {
+  const double most = sized ? most_bytes(target, value, (double)a->frames / a->rate) : 0;
+  if (!e && sized && !exact && lo < B && (double)nbest < (1 - GAP) * most) {
     for (int shi = WL_MAX_STEP + 1; !e && shi - step > 1;) {
       const int s = (step + shi) / 2;
       if (!(e = try_step(m, a, &base, lo, s, target, value, &best, &nbest, &ok))) *(ok ? &step : &shi) = s;

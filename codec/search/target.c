@@ -485,7 +485,8 @@ static int exact_bracket(ladder *l, int rate, double t, int *lo, int *hi, double
 static int fine(ladder *l, int rate, double t, int lo, int hi, double flo, double fhi, int *rung) {
   const int keep = l->h.keep;
   if (lo <= keep || hi > keep + l->finest || (rate ? flo > t - FINE_SHORT : fhi < t + FINE_OVER)) return 0;
-  double near = 0, far = rate ? FINE_ZONE : FINE_ZONE_PSNR, z = -1, f; /* z between near (hi's side of t) and far (lo's side) */
+  double near = 0, far = rate ? FINE_ZONE : FINE_ZONE_PSNR, z = -1, f; /* z between near (hi's side of t) and
+                                                                          * far (lo's side) */
   wl_header h = rung_header(l, hi);
   for (int i = 0; i < FINE_TRIES; i++) {
     h.zone = (near + far) / 2;
