@@ -178,13 +178,14 @@ static int rows_of(void *user, int y0, int n, float *planes) {
 
 static void test_encode_rows(void) {
   t_begin("encoding from rows read once, top to bottom, in stripes of any width gives wl_encode's bytes: every "
-          "built-in image model, odd sizes, wide images, 8/16 bits, keep, alpha (its rows after the planes'); a "
-          "detail layer refused");
-  static const struct { int H, W, depth, keep, alpha; } cases[] = {
-      {37, 53, 8, 0, 0}, {203, 97, 16, 0, 1}, {70, 301, 8, 3, 0}, {520, 64, 8, 0, 1}, {5, 300, 8, 0, 0},
-      {17, 90, 16, 0, 0}, {1100, 1000, 16, 0, 1}, /* an alpha plane over zstd's capped window */
-      {40, 5000, 8, 0, 1}, {130, 2200, 8, 0, 0}}; /* stripes of a few rows or less: several start within the
-                                                     margin of the top (wider than 16384 failed by rows) */
+          "built-in image model, odd sizes, wide images, 8/16 bits, keep, masks per tile, alpha (its rows after the "
+          "planes'); a detail layer refused");
+  static const struct { int H, W, depth, keep, alpha, masks; } cases[] = {
+      {37, 53, 8, 0, 0, 0}, {203, 97, 16, 0, 1, 12}, {70, 301, 8, 3, 0, 0}, {520, 64, 8, 0, 1, 0}, {5, 300, 8, 0, 0, 0},
+      {17, 90, 16, 0, 0, 0}, {1100, 1000, 16, 0, 1, 0}, /* an alpha plane over zstd's capped window */
+      {40, 5000, 8, 0, 1, 0}, {130, 2200, 8, 0, 0, 0}, /* stripes of a few rows or less: several start within
+                                                         the margin of the top (wider than 16384 failed by rows) */
+      {300, 170, 8, 3, 0, 40}};
   static const long chunks[] = {512, 1024, 1500, 0, 1L << 30};
   for (int i = 0; wl_model_builtin_name(i); i++) {
     wl_model *m;
@@ -193,18 +194,24 @@ static void test_encode_rows(void) {
     wl_model_describe(m, &d);
     for (size_t k = 0; d.dims == 2 && k < sizeof cases / sizeof cases[0]; k++) {
       wl_image img = test_image(d.channels, cases[k].H, cases[k].W, cases[k].depth, cases[k].alpha), shape = img;
-      wl_encode_opts o = {.keep = cases[k].keep};
+      wl_encode_opts o = {.keep = cases[k].keep, .masks = cases[k].masks};
       uint8_t *ref, *got;
       size_t rlen, glen;
       shape.planes = NULL;
       T_EXPECT(wl_encode(m, &img, &o, &ref, &rlen) == 0, "encode");
+      if (cases[k].masks) { /* masks that mask something */
+        wl_encode_opts plain = {.keep = cases[k].keep};
+        T_EXPECT(wl_encode(m, &img, &plain, &got, &glen) == 0 && glen != rlen, "%s: masks %d change nothing",
+                 wl_model_builtin_name(i), cases[k].masks);
+        free(got);
+      }
       for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
         source src = {&img, 0, 0};
         T_EXPECT(wl_encode_rows_chunked(m, &shape, &o, rows_of, &src, chunks[c], &got, &glen) == 0, "encode rows");
         T_EXPECT(src.next == img.height && glen == rlen && !memcmp(got, ref, rlen),
-                 "%s: %dx%d %d-bit keep %d alpha %d: stripes of %ld positions give other bytes",
+                 "%s: %dx%d %d-bit keep %d alpha %d masks %d: stripes of %ld positions give other bytes",
                  wl_model_builtin_name(i), cases[k].H, cases[k].W, cases[k].depth, cases[k].keep, cases[k].alpha,
-                 chunks[c]);
+                 cases[k].masks, chunks[c]);
         free(got);
       }
       free(ref);
