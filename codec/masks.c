@@ -122,10 +122,13 @@ int wl_tile_masks(const int16_t *q, int keep, int h, int w, int bits, uint16_t *
   if (!q || !counts) return WL_FAIL_NULL();
   if (keep < 0 || keep > WL_MAX_K || h < 1 || w < 1 || bits < 2 || bits > 16) return WL_FAIL(WL_ERR_ARG);
   const long P = (long)h * w, tw = (w + TILE - 1) / TILE, units = (h + TILE - 1) / TILE * tw;
+  const int half = 1 << (bits - 1);
+  for (long i = 0; i < keep * P; i++)
+    if (q[i] < -half || q[i] >= half) return WL_FAIL_WHY(WL_ERR_ARG, "latent %d: outside %d bits", q[i], bits);
   int16_t f[WL_MAX_K + 1];
   uint32_t *cnt = malloc(sizeof(uint32_t) << bits);
   if (!cnt) return WL_FAIL(WL_ERR_NOMEM);
-  commonest(q, keep, P, 1 << (bits - 1), cnt, f);
+  commonest(q, keep, P, half, cnt, f);
   free(cnt);
   for (long t = 0; t < units; t++) {
     const int i0 = (int)(t / tw) * TILE, j0 = (int)(t % tw) * TILE;

@@ -407,7 +407,7 @@ WL_API int wl_latents(const wl_model *model, const uint8_t *buf, size_t len, int
  * ceil(w / WL_MASK_TILE), row-major): the channels each tile sends; sent (keep, h, w), unless
  * NULL: 1 where the latent's channel is sent in its tile, else 0; fill (keep), unless NULL: the
  * fills. Any file has such masks: a plain encode's are the tiles that happen to hold only
- * fills. bits: the latents' (2 .. 16, wl_info.bits). */
+ * fills. bits: the latents' (2 .. 16, wl_info.bits); a latent outside them is WL_ERR_ARG. */
 #define WL_MASK_TILE 8
 WL_API int wl_tile_masks(const int16_t *q, int keep, int h, int w, int bits, uint16_t *counts, uint8_t *sent,
                          int16_t *fill);
