@@ -603,6 +603,35 @@ static void test_null_arguments(wl_model *m) {
   t_end();
 }
 
+/* wl_tile_masks on latents made by hand: 2 channels of 9 x 17 (tiles of 8: 2 x 3, the last row
+ * and column partial), channel 0 filled with 1, channel 1 with -2 (the fills), and values that
+ * are not fills put in chosen tiles; latents outside their bits refused. */
+static void test_tile_masks(void) {
+  t_begin("wl_tile_masks: each tile's count is 1 + the last channel not all fill there; sent marks its latents; "
+          "ties of the commonest go to the smallest; a latent outside the bits is WL_ERR_ARG");
+  enum { H = 9, W = 17, P = H * W };
+  int16_t q[2 * P], fill[2];
+  uint16_t counts[6];
+  uint8_t sent[2 * P];
+  for (int i = 0; i < P; i++) q[i] = 1, q[P + i] = -2;
+  q[0 * W + 0] = 5;           /* tile 0: channel 0 only */
+  q[P + 8 * W + 16] = 7;      /* tile 5 (the corner, 1 x 1): channel 1 */
+  q[P + 3 * W + 9] = 0;       /* tile 1: channel 1 */
+  T_EXPECT(wl_tile_masks(q, 2, H, W, 8, counts, sent, fill) == 0, "masks");
+  const uint16_t want[6] = {1, 2, 0, 0, 0, 2};
+  for (int t = 0; t < 6; t++) T_EXPECT(counts[t] == want[t], "tile %d: %d channels, not %d", t, counts[t], want[t]);
+  T_EXPECT(fill[0] == 1 && fill[1] == -2, "fills %d %d", fill[0], fill[1]);
+  T_EXPECT(sent[0] && !sent[P] && sent[P + 8 * W + 16] && sent[P + 8 * W + 15] == 0 && sent[P + 0 * W + 8] &&
+               !sent[8 * W + 0] && !sent[P + 8 * W + 0],
+           "sent flags");
+  int16_t tie[4] = {3, 3, -1, -1};
+  uint16_t one;
+  T_EXPECT(wl_tile_masks(tie, 1, 2, 2, 8, &one, NULL, fill) == 0 && fill[0] == -1 && one == 1, "tie: fill %d", fill[0]);
+  q[7] = 200;
+  T_EXPECT(wl_tile_masks(q, 2, H, W, 8, counts, NULL, NULL) == WL_ERR_ARG, "200 taken as 8 bits");
+  t_end();
+}
+
 int main(void) {
   wl_model *m;
   if (wl_model_builtin(&m, "rgb")) { printf("testing builtin model ... FAILED\n"); return t_summary() | 1; }
@@ -620,6 +649,7 @@ int main(void) {
   test_audio_api(m);
   test_api_edges(m);
   test_null_arguments(m);
+  test_tile_masks();
   wl_model_free(m);
   return t_summary();
 }

@@ -607,14 +607,15 @@ static int search(ladder *l, int rate, double value, int *rung) {
 
 /* A rate target's answer, rung *L, can be past the point where the image comes back exactly:
  * finer steps then only add bytes (Kite_s4 at --bpp 256: 621605 bytes, lossless, where step 800
- * made 470788, lossless too). If *L decodes exactly, *L becomes the coarsest detail rung that
- * does, found by halving on exact measures (finer steps do too: their errors are smaller). */
+ * made 470788, lossless too). If *L decodes exactly, *L becomes the coarsest rung that does,
+ * found by halving on exact measures (finer steps do too: their errors are smaller; a flat image
+ * can come back exactly from channels alone, a decoder run each). */
 static int lossless_floor(ladder *l, int *L) {
   double psnr;
   if (*L <= l->h.keep) return 0;
   WL_TRY(rung_psnr(l, *L, &psnr));
   if (psnr < LOSSLESS) return 0;
-  int lo = l->h.keep, hi = *L; /* not known exact (channels alone never are here) / exact */
+  int lo = 0, hi = *L; /* not known exact (0: none) / exact */
   while (hi - lo > 1) {
     const int m = (lo + hi) / 2;
     WL_TRY(rung_psnr(l, m, &psnr));
