@@ -49,6 +49,16 @@ def _():
         assert walloc.encode(pixels, model, keep=keep) == open(wlc, "rb").read(), (png, model, keep)
 
 
+@test("python: read_tile_masks gives walloc latents --mask's array, padded to K with the channels not sent")
+def _():
+    png = os.path.join(IMAGES, "garden-rgb8.png")
+    assert run("encode", "-q", "-f", "--keep", "3", "--tile-masks", "28", png, "-o", T("tm.wlc"))[0] == 0
+    assert run("latents", "-q", "-f", T("tm.wlc"), "-o", T("tm.npy"), "--mask", T("tmm.npy"))[0] == 0
+    sent, want = walloc.read_tile_masks(T("tm.wlc")), np.load(T("tmm.npy"))
+    assert sent.shape == (12,) + want.shape[1:] and (sent[:3] == want).all() and not sent[3:].any(), sent.shape
+    assert 0 < want.mean() < 1, want.mean()  # the level masks something, not everything
+
+
 @test("python: quality, a target, step and tile masks give the program's bytes (-Q, --bpp, --step, --tile-masks); "
       "read_detail its detail planes (latents --detail)")
 def _():

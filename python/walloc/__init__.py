@@ -83,6 +83,8 @@ _sig = {"wl_strerror": (ctypes.c_char_p, [_int]), "wl_error_detail": (ctypes.c_c
         "wl_encode_target": (_int, [ctypes.c_void_p, ctypes.POINTER(_Image), _int, ctypes.c_double,
                                     ctypes.POINTER(_Opts), ctypes.POINTER(_u8p), ctypes.POINTER(_size)]),
         "wl_detail_planes": (_int, [_u8p, _size, ctypes.POINTER(_i16p), ctypes.POINTER(_Info)]),
+        "wl_tile_masks": (_int, [_i16p, _int, _int, _int, _int, ctypes.POINTER(ctypes.c_uint16),
+                                 ctypes.POINTER(ctypes.c_uint8), _i16p]),
         "wl_decode": (_int, [ctypes.c_void_p, _u8p, _size, ctypes.POINTER(_Image)]),
         "wl_image_release": (None, [ctypes.POINTER(_Image)])}
 for _name, (_res, _args) in _sig.items():
@@ -247,6 +249,23 @@ def read_latents(data, model=None):
     """The integer latents of a .wlc (path or bytes) as int16 (K, h, w), zero in the channels the
     file did not send, and mask (K,) bool: the channels it sent (the first keep)."""
     return _read_latents(data, model)[:2]
+
+
+def read_tile_masks(data, model=None):
+    """bool (K, h, w) of a .wlc image (path or bytes): True where a latent was sent, False where
+    its 8x8 tile masked it (it holds its channel's fill, the commonest value) and in the channels
+    the file did not send; walloc latents --mask (man walloc, RATE CONTROL)."""
+    q, mask, m = _read_latents(data, model)
+    if m.dims == 1:
+        raise Error(_ERR_MISMATCH, _source(data)[2], "masks are per tile of an image; this is audio")
+    keep, (K, h, w) = int(mask.sum()), q.shape
+    sent = np.zeros((K, h, w), np.uint8)
+    kept = np.ascontiguousarray(q[:keep])
+    counts = np.zeros(((h + 7) // 8) * ((w + 7) // 8), np.uint16)
+    _check(_lib.wl_tile_masks(kept.ctypes.data_as(_i16p), keep, h, w, m.bits,
+                              counts.ctypes.data_as(ctypes.POINTER(ctypes.c_uint16)),
+                              sent.ctypes.data_as(ctypes.POINTER(ctypes.c_uint8)), None))
+    return sent.astype(bool)
 
 
 def dequantise(q, model):
