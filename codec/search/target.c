@@ -609,10 +609,12 @@ static int search(ladder *l, int rate, double value, int *rung) {
  * finer steps then only add bytes (Kite_s4 at --bpp 256: 621605 bytes, lossless, where step 800
  * made 470788, lossless too). If *L decodes exactly, *L becomes the coarsest rung that does,
  * found by halving on exact measures (finer steps do too: their errors are smaller; a flat image
- * can come back exactly from channels alone, a decoder run each). */
+ * can come back exactly from channels alone, a decoder run each). Only from a step of at most 2
+ * units of the samples' last bit (index 64 (depth + 1): 576 for 8 bits, past the ladder for 16):
+ * coarser ones do not come back exactly, and the check would cost every answer a measure. */
 static int lossless_floor(ladder *l, int *L) {
   double psnr;
-  if (*L <= l->h.keep) return 0;
+  if (*L - l->h.keep < 64 * (l->img->depth + 1)) return 0;
   WL_TRY(rung_psnr(l, *L, &psnr));
   if (psnr < LOSSLESS) return 0;
   int lo = 0, hi = *L; /* not known exact (0: none) / exact */
