@@ -170,6 +170,13 @@ static double psnr_se(const wl_image *a, double se) {
   return se > 0 ? 10 * log10(peak * peak * (double)n / se) : LOSSLESS;
 }
 
+/* The squared error over image a's samples that a PSNR stands for (psnr_se's inverse). */
+static double se_at(const wl_image *a, double psnr) {
+  const size_t n = (size_t)a->channels * a->height * a->width;
+  const double peak = (double)((1 << a->depth) - 1);
+  return peak * peak * (double)n / pow(10, psnr / 10);
+}
+
 static double psnr_of(const wl_image *a, const float *b) {
   const size_t n = (size_t)a->channels * a->height * a->width;
   double se = 0;
@@ -658,9 +665,7 @@ static int rung_file(ladder *l, int L, uint8_t **out, size_t *outlen) {
 static int masked(ladder *l, int c, double t, wl_encode_opts *chosen, uint8_t **out, size_t *outlen) {
   const wl_model *m = l->m;
   const long P = (long)l->h.lat_h * l->h.lat_w;
-  const double n = (double)l->img->channels * l->img->height * l->img->width, peak = (double)((1 << l->img->depth) - 1);
-#define SE_OF(psnr) (peak * peak * n / pow(10, (psnr) / 10))
-  const double se = SE_OF(l->k->alone[c]), room = SE_OF(t + MASK_AIM) - se;
+  const double se = se_at(l->img, l->k->alone[c]), room = se_at(l->img, t + MASK_AIM) - se;
   wl_masks k;
   WL_TRY(wl_masks_init(&k, m, l->q, c, l->h.lat_h, l->h.lat_w, 1));
   int16_t *q = wl_malloc_big(sizeof(int16_t) * (size_t)(c * P));
@@ -670,7 +675,7 @@ static int masked(ladder *l, int c, double t, wl_encode_opts *chosen, uint8_t **
   if (!e && c > 1 && l->k->alone[c - 1] > 0) {
     double all = 0;
     for (long u = 0; u < k.units; u++) all += k.D[(c - 1) * k.units + u];
-    rate = all > 0 ? (SE_OF(l->k->alone[c - 1]) - se) / all : 0;
+    rate = all > 0 ? (se_at(l->img, l->k->alone[c - 1]) - se) / all : 0;
   }
   for (int i = 0; !e && i < MASK_TRIES; i++) {
     int level = 0, first = 0; /* the highest level predicted within the room; the first that masks */
@@ -688,7 +693,7 @@ static int masked(ladder *l, int c, double t, wl_encode_opts *chosen, uint8_t **
     double psnr;
     e = decoded_of(l, q, c, &l->cw, &Xh, &psnr);
     if (e) break;
-    rate = D > 0 ? (SE_OF(psnr) - se) / D : 0;
+    rate = D > 0 ? (se_at(l->img, psnr) - se) / D : 0;
     if (psnr < t) continue;
     wl_header h = l->h;
     uint8_t *file = NULL;
@@ -704,7 +709,6 @@ static int masked(ladder *l, int c, double t, wl_encode_opts *chosen, uint8_t **
       free(file);
     }
   }
-#undef SE_OF
   wl_masks_free(&k);
   free(q); free(streams);
   return e;
