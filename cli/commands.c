@@ -871,8 +871,8 @@ static int mask_npy(const char *in, const int16_t *q, const wl_info *h, uint8_t 
 }
 
 static int latents_one(cli_opts *o, const char *in) {
-  uint8_t *buf, *npy = NULL, *dnpy = NULL;
-  size_t len, npylen = 0, dlen = 0;
+  uint8_t *buf, *npy = NULL, *npy2 = NULL; /* the second output: --detail or --mask */
+  size_t len, npylen = 0, len2 = 0;
   int16_t *q = NULL;
   wl_info h;
   wl_model *m;
@@ -884,12 +884,12 @@ static int latents_one(cli_opts *o, const char *in) {
   int e = wl_latents(m, buf, len, &q, &h), rc = e ? cli_fail(in, "%s", cli_error(e)) : 0;
   const long shape[3] = {h.keep, h.lat_h, h.lat_w};
   if (!rc && (!out || npy_encode(q, shape, 3, h.bits, &npy, &npylen))) rc = cli_fail(in, "out of memory");
-  if (!rc && o->detail) rc = detail_npy(in, buf, len, &dnpy, &dlen);
-  if (!rc && o->mask) rc = mask_npy(in, q, &h, &dnpy, &dlen);
+  if (!rc && o->detail) rc = detail_npy(in, buf, len, &npy2, &len2);
+  if (!rc && o->mask) rc = mask_npy(in, q, &h, &npy2, &len2);
   const char *second = o->detail ? o->detail : o->mask;
-  if (!rc) rc = second ? cli_write_pair(o, out, npy, npylen, second, dnpy, dlen) : cli_write(o, out, npy, npylen);
+  if (!rc) rc = second ? cli_write_pair(o, out, npy, npylen, second, npy2, len2) : cli_write(o, out, npy, npylen);
   if (!rc && o->verbosity > 1) cli_note("%s -> %s: (%d, %d, %d)", in, cli_out_name(out), h.keep, h.lat_h, h.lat_w);
-  free(out); free(npy); free(dnpy); free(q); free(buf);
+  free(out); free(npy); free(npy2); free(q); free(buf);
   wl_model_free(m);
   return rc;
 }

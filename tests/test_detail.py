@@ -20,7 +20,7 @@ import pywt
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "py"))
 import pngref  # noqa: E402
-from harness import IMAGES, finish, report, run, test  # noqa: E402
+from harness import IMAGES, encode_eval, finish, report, run, test  # noqa: E402
 from test_reference_decoder import MODELS, decoder_forward, decoder_input, inverse_packets, load_model  # noqa: E402
 
 TMPDIR = tempfile.TemporaryDirectory(prefix="walloc-detail-")
@@ -75,12 +75,7 @@ def check_reference(name, png, model, step):
 
 def evaluate(png, *opts):
     """(bytes, bpp, PSNR) of an encode with opts, as walloc eval reports them."""
-    rc, _, err = run("encode", "-q", "-f", *opts, png, "-o", T("e.wlc"))
-    assert rc == 0, "encode %s: %s" % (" ".join(opts), err)
-    rc, out, err = run("eval", "--json", png, T("e.wlc"))
-    assert rc == 0, err
-    d = json.loads(out)
-    return d["bytes"], d["bpp"], d["psnr"]
+    return encode_eval(png, T("e.wlc"), *opts)
 
 
 def settings(png, *opts):

@@ -17,7 +17,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "py"))
 import pngref  # noqa: E402
-from harness import IMAGES, fails_cleanly, finish, run, scratch, test  # noqa: E402
+from harness import IMAGES, encode_eval, fails_cleanly, finish, run, scratch, test  # noqa: E402
 
 TMP = scratch("walloc-masks-")
 T = lambda name: os.path.join(TMP, name)  # noqa: E731
@@ -39,13 +39,9 @@ def synthetic():
 
 
 def evaluate(png, *opts):
-    """(bytes, PSNR) of an encode with opts into T("e.wlc"), as walloc eval reports them."""
-    rc, _, err = run("encode", "-q", "-f", *opts, png, "-o", T("e.wlc"))
-    assert rc == 0, "encode %s: %s" % (" ".join(opts), err)
-    rc, out, err = run("eval", "--json", png, T("e.wlc"))
-    assert rc == 0, err
-    d = json.loads(out)
-    return d["bytes"], d["psnr"]
+    """(bytes, PSNR) of an encode with opts, as walloc eval reports them."""
+    n, _, p = encode_eval(png, T("e.wlc"), *opts)
+    return n, p
 
 
 def tile_counts(q):

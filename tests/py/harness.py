@@ -123,6 +123,16 @@ def fails_cleanly(args, out, stdin=None, has=()):
     assert not (os.path.isdir(d) and [f for f in os.listdir(d) if ".tmp-" in f]), "temp file left"
 
 
+def encode_eval(png, out, *opts):
+    """(bytes, bpp, PSNR) of walloc encode opts of png into out, as walloc eval --json reports them."""
+    rc, _, err = run("encode", "-q", "-f", *opts, png, "-o", out)
+    assert rc == 0, "encode %s: %s" % (" ".join(opts), err)
+    rc, js, err = run("eval", "--json", png, out)
+    assert rc == 0, err
+    d = json.loads(js)
+    return d["bytes"], d["bpp"], d["psnr"]
+
+
 def psnr(a, b, depth):
     mse = np.mean((a.astype(float) - b.astype(float)) ** 2)
     return 10 * np.log10(((1 << depth) - 1) ** 2 / mse) if mse else float("inf")
