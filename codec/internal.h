@@ -236,6 +236,9 @@ void wl_signal_scale(const wl_signal *s, int Hp, int Wp, float *x);
 /* out (C, H, W) from x (C, Hp, Wp) for the shape of s (its planes unused): crop, rescale,
  * clamp to the sample range and round. */
 void wl_signal_unscale(const float *x, int Hp, int Wp, const wl_signal *s, float *out);
+/* The squared error of wl_signal_unscale's output from x against s's planes, without writing it:
+ * a sum of squared integers, exact (below 2^53) in any order, so on any number of threads. */
+double wl_signal_error(const float *x, int Hp, int Wp, const wl_signal *s);
 
 /* work.c: buffers that the analysis of many signals reuses (the chunks of an audio stream, a
  * training set): fresh memory costs a page fault per 4 KiB, and chunks are tens of MB. Start
@@ -325,7 +328,8 @@ int wl_synthesise(const wl_model *m, const wl_header *h, const int16_t *q, const
                   wl_work *w);
 /* An image's reconstruction from q alone, as J-level packets Xh (D, lat_h, lat_w) in w->x: what
  * the detail layer is added to; and, unless `alone` is NULL (images only), in alone (D lat_h lat_w
- * floats) the samples (C, height, width) that wl_synthesise makes of q alone. */
+ * floats) the padded, scaled signal (C, Hp, Wp) of q alone, from which wl_synthesise's
+ * wl_signal_unscale makes the samples. */
 int wl_synthesis_packets(const wl_model *m, const wl_header *h, const int16_t *q, wl_work *w, float **Xh,
                          float *alone);
 /* Whether h's detail layer refines the decoder network's packets split to level J (images, but

@@ -177,3 +177,22 @@ void wl_signal_unscale(const float *x, int Hp, int Wp, const wl_signal *s, float
     for (int j = 0; j < W; j++) dst[j] = unscale_one(src[j], f);
   }
 }
+
+double wl_signal_error(const float *x, int Hp, int Wp, const wl_signal *s) {
+  const int H = s->height, W = s->width;
+  const long cs = s->cstride ? s->cstride : (long)H * W;
+  const sample_map f = map_of(s);
+  double se = 0;
+#pragma omp parallel for schedule(static) reduction(+ : se)
+  for (long cr = 0; cr < (long)s->channels * H; cr++) {
+    const long c = cr / H, r = cr % H;
+    const float *src = x + (c * Hp + r) * (long)Wp, *ref = s->planes + c * cs + r * (long)W;
+    double row = 0;
+    for (int j = 0; j < W; j++) {
+      const double d = (double)ref[j] - unscale_one(src[j], f);
+      row += d * d;
+    }
+    se += row;
+  }
+  return se;
+}

@@ -77,11 +77,9 @@ int wl_synthesis_packets(const wl_model *m, const wl_header *h, const int16_t *q
   WL_TRY(reconstruct(m, h, q, w, !split));
   *Xh = w->x;
   if (h->modality == WL_MODALITY_AUDIO) return wl_wpt1_forward_with(w->x, C, Wp, J, w->x, w->scratch, w->scap);
-  if (alone) { /* the samples of q alone, as wl_synthesise makes them, before the packets change */
+  if (alone) { /* the signal of q alone, as wl_synthesise makes it, before the packets change */
     memcpy(alone, w->x, sizeof(float) * (size_t)C * Hp * Wp);
     if (split) WL_TRY(wl_wpt2_inverse_with(alone, C, Hp, Wp, L, alone, w->net, w->ncap));
-    const wl_signal shape = shape_of(h);
-    wl_signal_unscale(alone, Hp, Wp, &shape, alone);
   }
   if (split) /* the C 4^L bands of the decoder's packets, each split J - L levels more */
     return L < J ? wl_wpt2_forward(w->x, C << 2 * L, Hp >> L, Wp >> L, J - L, w->x) : 0;

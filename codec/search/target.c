@@ -177,11 +177,9 @@ static double se_at(const wl_image *a, double psnr) {
   return peak * peak * (double)n / pow(10, psnr / 10);
 }
 
-static double psnr_of(const wl_image *a, const float *b) {
-  const size_t n = (size_t)a->channels * a->height * a->width;
-  double se = 0;
-  for (size_t i = 0; i < n; i++) se += ((double)a->planes[i] - b[i]) * ((double)a->planes[i] - b[i]);
-  return psnr_se(a, se);
+/* The PSNR of the samples that the padded, scaled signal x (the ladder's shape) decodes to. */
+static double psnr_of(const ladder *l, const float *x) {
+  return psnr_se(l->img, wl_signal_error(x, l->h.lat_h << l->h.J, l->h.lat_w << l->h.J, &l->s));
 }
 
 /* The decoder run on the first c latents of q in work w: its packets in *Xh (w's), as
@@ -190,7 +188,7 @@ static int decoded_of(ladder *l, const int16_t *q, int c, wl_work *w, float **Xh
   wl_header h = l->h;
   h.keep = c, h.step = 0;
   WL_TRY(wl_synthesis_packets(l->m, &h, q, w, Xh, psnr ? l->x : NULL));
-  if (psnr) *psnr = psnr_of(l->img, l->x);
+  if (psnr) *psnr = psnr_of(l, l->x);
   return 0;
 }
 
@@ -328,8 +326,7 @@ static int rung_psnr(ladder *l, int L, double *psnr) {
   wl_detail_add(&h, l->v, l->Xh, l->x);
   WL_TRY(wl_grow(&l->w.scratch, &l->w.scap, wl_wpt_scratch_floats(h.channels, Hp, Wp))); /* kept: a rung each call */
   WL_TRY(wl_wpt2_inverse_with(l->x, h.channels, Hp, Wp, h.J, l->x, l->w.scratch, l->w.scap));
-  wl_signal_unscale(l->x, Hp, Wp, &(wl_signal){2, h.channels, h.height, h.width, h.depth, NULL, 0}, l->x);
-  *psnr = psnr_of(l->img, l->x);
+  *psnr = psnr_of(l, l->x);
   return 0;
 }
 
