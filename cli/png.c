@@ -134,14 +134,23 @@ static int unfilter(uint8_t *restrict row, const uint8_t *restrict prev, size_t 
   return -1;
 }
 
-/* The one-pass read (see the top). Returns 0 with img filled, 1 when the file is not one it
- * takes or not one it is sure of (img untouched), -1 out of memory. Chunks must have valid
- * CRCs and letter types; the signature and IHDR come first, the IDATs are consecutive, IEND
- * ends the file; ancillary chunks but tRNS are skipped; files with tRNS or with any other
- * critical chunk (PLTE too) are left to libpng. */
-static int plain_raw(const uint8_t *buf, size_t len, png_raw *out) {
+/* What the one-pass read (see the top) takes of a file: its shape, and where its zlib stream lies
+ * (nidat IDATs from offset idat on, zlen bytes in all). */
+typedef struct {
+  uint32_t W, H;
+  int depth, n; /* bits a sample; samples a pixel */
+  size_t idat, zlen, nidat;
+} plain_png;
+
+/* The rows' bytes: the filter byte, then W n samples of depth / 8 bytes each. */
+static size_t plain_stride(const plain_png *p) { return (size_t)p->W * (size_t)p->n * (size_t)(p->depth / 8) + 1; }
+
+/* Checks a file for the one-pass read: 0 with *p filled, 1 when it is not one it takes or not one
+ * it is sure of. Chunks must have valid CRCs and letter types; the signature and IHDR come first,
+ * the IDATs are consecutive, IEND ends the file; ancillary chunks but tRNS are skipped; files
+ * with tRNS or with any other critical chunk (PLTE too) are left to libpng. */
+static int plain_parse(const uint8_t *buf, size_t len, plain_png *p) {
   static const uint8_t nchan[7] = {1, 0, 3, 0, 2, 0, 4};
-  memset(out, 0, sizeof *out);
   if (len < 8 + 25 || png_sig_cmp(buf, 0, 8) || be32(buf + 8) != 13 || memcmp(buf + 12, "IHDR", 4) ||
       libdeflate_crc32(0, buf + 12, 17) != be32(buf + 29))
     return 1;
@@ -171,35 +180,50 @@ static int plain_raw(const uint8_t *buf, size_t len, png_raw *out) {
     pos += 12 + n;
   }
   if (!nidat) return 1;
-  uint8_t *z = NULL;
-  const uint8_t *zin = buf + idat + 8;
-  if (nidat > 1) { /* the stream split over several IDATs: joined */
-    if (!(z = malloc(zlen))) return -1;
-    for (size_t p = idat, o = 0; o < zlen; p += 12 + be32(buf + p)) {
-      memcpy(z + o, buf + p + 8, be32(buf + p));
-      o += be32(buf + p);
+  *p = (plain_png){W, H, depth, nchan[type], idat, zlen, nidat};
+  return 0;
+}
+
+/* The unfiltered rows of a file that plain_parse took into raw (H strides), its IDATs joined in
+ * z first where there are several (zlen bytes; NULL: one IDAT). 0, or 1 when libdeflate or a
+ * filter type refuses it (libpng tells what is wrong), -1 out of memory. */
+static int plain_rows(const uint8_t *buf, const plain_png *p, uint8_t *z, uint8_t *raw) {
+  const uint8_t *zin = buf + p->idat + 8;
+  if (z) { /* the stream split over several IDATs: joined */
+    for (size_t at = p->idat, o = 0; o < p->zlen; at += 12 + be32(buf + at)) {
+      memcpy(z + o, buf + at + 8, be32(buf + at));
+      o += be32(buf + at);
     }
     zin = z;
   }
-  const size_t n = nchan[type], bytes = (size_t)depth / 8, bpp = n * bytes, rowbytes = W * bpp;
-  const size_t rawlen = H * (rowbytes + 1);
-  uint8_t *raw = malloc(rawlen), *zero = calloc(rowbytes, 1);
+  const size_t stride = plain_stride(p), rowbytes = stride - 1, rawlen = p->H * stride;
+  uint8_t *zero = calloc(rowbytes, 1);
   struct libdeflate_decompressor *dd = libdeflate_alloc_decompressor();
-  int rc = raw && zero && dd ? 0 : -1;
-  size_t got = 0;
-  size_t used = 0;
-  if (!rc && (libdeflate_zlib_decompress_ex(dd, zin, zlen, raw, rawlen, &used, &got) != LIBDEFLATE_SUCCESS ||
-              got != rawlen || used != zlen))
-    rc = 1; /* libpng tells what is wrong (extra data after the stream: refused there too) */
-  for (size_t r = 0; !rc && r < H; r++) {
-    uint8_t *row = raw + r * (rowbytes + 1) + 1;
-    if (unfilter(row, r ? row - rowbytes - 1 : zero, rowbytes, bpp, row[-1])) rc = 1;
+  int rc = zero && dd ? 0 : -1;
+  size_t got = 0, used = 0;
+  if (!rc && (libdeflate_zlib_decompress_ex(dd, zin, p->zlen, raw, rawlen, &used, &got) != LIBDEFLATE_SUCCESS ||
+              got != rawlen || used != p->zlen))
+    rc = 1; /* extra data after the stream: refused by libpng too */
+  for (size_t r = 0; !rc && r < p->H; r++) {
+    uint8_t *row = raw + r * stride + 1;
+    if (unfilter(row, r ? row - stride : zero, rowbytes, rowbytes / p->W, row[-1])) rc = 1;
   }
   libdeflate_free_decompressor(dd);
   free(zero);
+  return rc;
+}
+
+/* The one-pass read into memory of its own: 0 with *out filled, 1 or -1 as plain_rows. */
+static int plain_raw(const uint8_t *buf, size_t len, png_raw *out) {
+  plain_png p;
+  memset(out, 0, sizeof *out);
+  if (plain_parse(buf, len, &p)) return 1;
+  const size_t stride = plain_stride(&p);
+  uint8_t *z = p.nidat > 1 ? malloc(p.zlen) : NULL, *raw = malloc(p.H * stride);
+  int rc = raw && (z || p.nidat == 1) ? plain_rows(buf, &p, z, raw) : -1;
   free(z);
   if (rc) free(raw);
-  else *out = (png_raw){raw, n >= 3 ? 3 : 1, (int)H, (int)W, depth, n == 2 || n == 4, rowbytes + 1};
+  else *out = (png_raw){raw, p.n >= 3 ? 3 : 1, (int)p.H, (int)p.W, p.depth, p.n == 2 || p.n == 4, stride};
   return rc;
 }
 
@@ -222,15 +246,36 @@ void png_raw_rows(const png_raw *r, int y0, int n, float *planes) {
   raw_rows(r, y0, n, &img);
 }
 
+/* The one-pass read into a fresh image, its rows and joined stream made in the image's own planes
+ * where they fit, not in memory of their own: on machines whose first touch of a page is slow
+ * (codec/alloc.c) that memory cost as much as the inflating (codec/models/README.md, session 35).
+ * The rows lie at the planes' end, each copied out before it is split into them: row r's samples
+ * (the last plane's reach the farthest, to 4 ((C - 1) H W + (r + 1) W) bytes) stay below row
+ * r + 1's bytes (at 4 C H W - (H - r - 1) s, s a row's stride) while s <= 4 W, that is at most 3
+ * bytes a pixel (gray, gray + alpha, RGB at 8 bits, gray at 16; alpha has a plane of its own);
+ * the stream lies at their start, below the rows, inflated before any plane is written. */
 static int decode_plain(const uint8_t *buf, size_t len, wl_image *img) {
-  png_raw r;
-  int rc = plain_raw(buf, len, &r);
-  if (!rc && wl_image_alloc(img, r.channels, r.height, r.width, r.depth, r.alpha)) rc = -1;
-  if (!rc) raw_rows(&r, 0, r.height, img);
-  png_raw_free(&r);
+  plain_png p;
+  if (plain_parse(buf, len, &p)) return 1;
+  const int C = p.n >= 3 ? 3 : 1, bytes = p.depth / 8;
+  if (wl_image_alloc(img, C, (int)p.H, (int)p.W, p.depth, p.n == 2 || p.n == 4)) return -1;
+  const size_t stride = plain_stride(&p), rawlen = p.H * stride, room = sizeof(float) * C * p.H * p.W;
+  const int inside = stride <= 4 * (size_t)p.W;
+  uint8_t *planes = (uint8_t *)img->planes, *raw = inside ? planes + room - rawlen : malloc(rawlen);
+  uint8_t *z = p.nidat == 1 ? NULL : p.zlen <= room - (inside ? rawlen : 0) ? planes : malloc(p.zlen);
+  uint8_t *row = inside ? malloc(stride) : NULL;
+  int rc = raw && (z || p.nidat == 1) && (row || !inside) ? plain_rows(buf, &p, z, raw) : -1;
+  for (size_t r = 0; !rc && r < p.H; r++) {
+    const uint8_t *at = raw + r * stride + 1;
+    if (inside) at = memcpy(row, at, stride - 1);
+    deinterleave_row(at, r, p.n, bytes, img);
+  }
+  if (!inside) free(raw);
+  if (z != planes) free(z);
+  free(row);
+  if (rc) wl_image_release(img);
   return rc;
 }
-
 /* Palette images: libpng gives each pixel's index (png_set_packing: a byte each), expanded here
  * by pal_row to RGB, or RGBA with tRNS: libpng's own expansion reads an index past the palette
  * as black without a word, where the PNG specification makes it an error. */

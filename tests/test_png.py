@@ -54,6 +54,19 @@ def _():
     assert all(got[f] == "plain" for f in files), got
 
 
+@test("the one-pass read, whose rows and joined stream lie in the image's own planes (at most 3 bytes a "
+      "pixel), agrees with libpng at the edges: 1x1, 1x37, 29x1 and 2x2, one IDAT and IDATs of 1 to 7 bytes")
+def _():
+    files = []
+    for i, (c, depth) in enumerate(KINDS):
+        for h, w in ((1, 1), (1, 37), (29, 1), (2, 2)):
+            for idat in (None, 1 + i % 7):
+                files.append(T("e%d-%d-%dx%d-%s.png" % (c, depth, w, h, idat)))
+                pngref.write(files[-1], photo(h, w, c, depth, i), depth, filters=(4, 1, 3), idat=idat)
+    got = paths(*files)
+    assert all(got[f] == "plain" for f in files), got
+
+
 @test("the one-pass read gives the pixels the independent writer stored (encode equals the .npy "
       "of the same pixels; alpha comes back exact)")
 def _():
