@@ -70,6 +70,7 @@ int wl_one_level(float *X, float *Z, int D, wl_grid g, int adjoint, float *tmp, 
 
 int wl_decoder_run(const wl_model *m, const float *y, wl_grid g, float *X, const wl_decoder_acts *a) {
   const long DP = (long)m->D * wl_grid_size(g);
+  wl_model_weights(m);
   wl_affine(m->dec_w, m->dec_b, y, m->D, m->d.K, wl_grid_size(g), X);
   if (!m->N) return 0;
   const wl_resnet res = wl_residual_path(m), fine = wl_fine_stage(m);

@@ -2,6 +2,7 @@
 #ifndef WL_CODEC_INTERNAL_H
 #define WL_CODEC_INTERNAL_H
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stddef.h>
 #include <string.h>
@@ -121,6 +122,9 @@ struct wl_model {
                      below it (wl_quantise_cells); else NULL */
   float cy0, cinv;
   int cells;
+  const void **lazy;  /* a built-in model: where its file holds each tensor, in params order, the
+                         network's copied at their first use; else NULL */
+  atomic_int copied;  /* whether they have been (wl_model_weights) */
 };
 
 /* bottleneck.c: WaLLoC companding. u = 2L(Phi(y/s) - 1/2); q = round(u). */
@@ -357,10 +361,18 @@ typedef struct {
   float *const *vdata;
 } wl_model_extra;
 int wl_model_parse(wl_model **model, const uint8_t *buf, size_t len, const wl_model_extra *x);
-/* The same for a file whose id is known (built-in models: not hashed again); 0: hash it. */
+/* The same for a built-in model's file, whose id is known (not hashed again; 0: hash it). Such a
+ * file lasts as long as the program, and (x NULL) only the encoder's and the linear path's
+ * tensors are copied now, the network's at their first use (wl_model_weights): a plain encode
+ * reads none of them, and copying rgb's 1.3 MB cost a fifth of its page faults on a guest whose
+ * first touch of a page is slow (codec/alloc.c). */
 int wl_model_parse_known(wl_model **model, const uint8_t *buf, size_t len, const wl_model_extra *x, uint64_t id);
-/* The float tensors of a model: name, storage and shape, in params order (at most
- * WL_MAX_TENSORS: 13, and 8 for each of up to 8 residual blocks); returns their count. */
+/* Makes a model's network tensors ready (above); every reader of them but the trainer's, which
+ * parses its own, calls it first. Cannot fail: the tensors were checked at parse. */
+void wl_model_weights(const wl_model *m);
+/* The float tensors of a model (its network's made ready: wl_model_weights): name, storage and
+ * shape, in params order (at most WL_MAX_TENSORS: 13, and 8 for each of up to 8 residual
+ * blocks); returns their count. */
 #define WL_MAX_TENSORS 77
 typedef struct { char name[40]; float *data; int ndim; uint64_t shape[4]; } wl_tensor_ref;
 int wl_model_tensors(const wl_model *m, wl_tensor_ref *t);

@@ -13,6 +13,7 @@
  * fine.in.weight (fine_N,D/4), fine.in.bias (fine_N), fine.r.conv{1,2}.{weight
  * (fine_N,fine_N,3,3), bias (fine_N)} for r < fine_R, fine.out.weight (D/4,fine_N). */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +30,7 @@
 
 void wl_model_free(wl_model *m) {
   if (!m) return;
-  free(m->params); free(m->freq); free(m->dequant); free(m->thresh); free(m->cell);
+  free(m->params); free(m->freq); free(m->dequant); free(m->thresh); free(m->cell); free(m->lazy);
   free(m);
 }
 
@@ -57,7 +58,8 @@ static int resnet_tensors(wl_tensor_ref *t, int n, const char *pre, float *in_w,
   return n;
 }
 
-int wl_model_tensors(const wl_model *m, wl_tensor_ref *t) {
+/* wl_model_tensors without the network's weights copied in (model_parse fills them). */
+static int tensor_refs(const wl_model *m, wl_tensor_ref *t) {
   const uint64_t K = (uint64_t)m->d.K, D = (uint64_t)m->D, N = (uint64_t)m->N;
   int n = 0;
 #define T(nm, ptr, nd, a, b, c, e) t[n++] = (wl_tensor_ref){nm, ptr, nd, {a, b, c, e}}
@@ -78,7 +80,8 @@ int wl_model_tensors(const wl_model *m, wl_tensor_ref *t) {
   return n;
 }
 
-int wl_model_alloc(wl_model *m) {
+/* wl_model_alloc; the tensors zeroed if `zero` (model_parse fills every one). */
+static int model_alloc(wl_model *m, int zero) {
   if (!m->d.dims) m->d.dims = 2;
   m->kh = m->d.dims == 1 ? 1 : 3;
   m->kw = 3;
@@ -93,7 +96,7 @@ int wl_model_alloc(wl_model *m) {
   size_t total = 0;
   for (int i = 0; i < (int)(sizeof sizes / sizeof *sizes); i++) total += sizes[i];
   m->nparams = (long)total;
-  if ((m->params = malloc(total * sizeof(float)))) memset(m->params, 0, total * sizeof(float));
+  if ((m->params = malloc(total * sizeof(float))) && zero) memset(m->params, 0, total * sizeof(float));
   m->freq = calloc(K * S, sizeof(uint16_t));
   m->dequant = calloc(S, sizeof(float));
   m->thresh = calloc(S, sizeof(float));
@@ -111,6 +114,39 @@ int wl_model_alloc(wl_model *m) {
   return wl_quantise_cells(m);
 }
 
+int wl_model_alloc(wl_model *m) { return model_alloc(m, 1); }
+
+/* The tensors that every use of a model reads, the encoder's and the linear path's (encoder and
+ * decoder weight and bias, fill): the first EAGER of tensor_refs. */
+#define EAGER 5
+
+/* The network's tensors of a built-in model, copied from its file at their first use (see
+ * wl_model_parse_known); once, under a lock, whichever thread comes first. */
+static void copy_network(wl_model *m) {
+  static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+  pthread_mutex_lock(&lock);
+  if (!atomic_load_explicit(&m->copied, memory_order_relaxed)) {
+    wl_tensor_ref t[WL_MAX_TENSORS];
+    const int nt = tensor_refs(m, t);
+    for (int i = EAGER; i < nt; i++) {
+      size_t n = sizeof(float);
+      for (int k = 0; k < t[i].ndim; k++) n *= (size_t)t[i].shape[k];
+      memcpy(t[i].data, m->lazy[i], n);
+    }
+    atomic_store_explicit(&m->copied, 1, memory_order_release);
+  }
+  pthread_mutex_unlock(&lock);
+}
+
+void wl_model_weights(const wl_model *m) {
+  if (m->lazy && !atomic_load_explicit(&m->copied, memory_order_acquire)) copy_network((wl_model *)m);
+}
+
+int wl_model_tensors(const wl_model *m, wl_tensor_ref *t) {
+  wl_model_weights(m);
+  return tensor_refs(m, t);
+}
+
 static int meta_int(const wl_st_file *f, const char *key, int lo, int hi, int *v) {
   const char *s = wl_st_meta_get(f, key);
   char *end;
@@ -121,17 +157,22 @@ static int meta_int(const wl_st_file *f, const char *key, int lo, int hi, int *v
   return 0;
 }
 
-/* Copies tensor `name` of dtype and shape into dst, checking every float is finite. */
+/* Tensor `name` of dtype and shape, every float finite: its data in *data, copied into dst
+ * unless dst is NULL. */
 static int get_tensor(const wl_st_file *f, const char *name, const char *dtype, int ndim, const uint64_t *shape,
-                      void *dst) {
+                      void *dst, const void **data) {
   const wl_st_tensor *t = wl_st_find(f, name);
   if (!t || strcmp(t->dtype, dtype) || t->ndim != ndim) return WL_FAIL(WL_ERR_MODEL);
   for (int i = 0; i < ndim; i++)
     if (t->shape[i] != shape[i]) return WL_FAIL(WL_ERR_MODEL);
-  memcpy(dst, t->data, t->nbytes);
   if (!strcmp(dtype, "F32"))
-    for (uint64_t i = 0; i < t->nbytes / 4; i++)
-      if (!isfinite(((float *)dst)[i])) return WL_FAIL(WL_ERR_MODEL);
+    for (uint64_t i = 0; i < t->nbytes / 4; i++) {
+      float v; /* the file's floats need not be aligned */
+      memcpy(&v, (const uint8_t *)t->data + 4 * i, 4);
+      if (!isfinite(v)) return WL_FAIL(WL_ERR_MODEL);
+    }
+  if (dst) memcpy(dst, t->data, t->nbytes);
+  if (data) *data = t->data;
   return 0;
 }
 
@@ -167,12 +208,15 @@ static int model_parse(wl_model *m, const uint8_t *buf, size_t len, const wl_mod
   }
   if (!e) {
     snprintf(d->name, sizeof d->name, "%s", name ? name : "");
-    e = wl_model_alloc(m);
+    e = model_alloc(m, 0);
   }
-  const int nt = e ? 0 : wl_model_tensors(m, t);
-  for (int i = 0; i < nt && !e; i++) e = get_tensor(f, t[i].name, "F32", t[i].ndim, t[i].shape, t[i].data);
+  const int nt = e ? 0 : tensor_refs(m, t), lazy = id && !x && nt > EAGER;
+  if (lazy && !(m->lazy = calloc((size_t)nt, sizeof *m->lazy))) e = WL_FAIL(WL_ERR_NOMEM);
+  for (int i = 0; i < nt && !e; i++)
+    e = get_tensor(f, t[i].name, "F32", t[i].ndim, t[i].shape, lazy && i >= EAGER ? NULL : t[i].data,
+                   lazy ? &m->lazy[i] : NULL);
   const uint64_t fshape[2] = {(uint64_t)d->K, (uint64_t)1 << d->bits}, vshape[1] = {(uint64_t)m->nparams};
-  if (!e) e = get_tensor(f, "entropy.freq", "U16", 2, fshape, m->freq);
+  if (!e) e = get_tensor(f, "entropy.freq", "U16", 2, fshape, m->freq, NULL);
   for (int k = 0; !e && k < d->K; k++) {
     uint32_t sum = 0;
     for (int i = 0; i < 1 << d->bits; i++) sum += m->freq[((size_t)k << d->bits) + (size_t)i];
@@ -182,7 +226,8 @@ static int model_parse(wl_model *m, const uint8_t *buf, size_t len, const wl_mod
     const char *v = wl_st_meta_get(f, x->key[i]);
     snprintf(x->value[i], WL_META_MAX, "%s", v ? v : "");
   }
-  for (int i = 0; x && !e && i < x->nvec; i++) e = get_tensor(f, x->vname[i], "F32", 1, vshape, x->vdata[i]);
+  for (int i = 0; x && !e && i < x->nvec; i++)
+    e = get_tensor(f, x->vname[i], "F32", 1, vshape, x->vdata[i], NULL);
   free(f); free(t);
   d->id = id ? id : wl_fnv1a64(buf, len);
   d->keep = d->K;

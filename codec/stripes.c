@@ -321,6 +321,7 @@ static stage *transform(pipe *p, compute_fn *f, int C, int L, stage *in) {
 static stage *build(pipe *p) {
   const wl_model *m = p->m;
   const wl_header *h = p->h;
+  wl_model_weights(m);
   stage *y = add(p, latents, m->d.K, h->lat_h, h->lat_w, NULL), *top = dense(p, m->D, y, m->dec_w, m->dec_b);
   if (m->N) {
     top->in2 = blocks(p, dense(p, m->N, y, m->res_in_w, m->res_in_b), m->R, m->res_w, m->res_b, m->kh, m->kw);
