@@ -181,9 +181,11 @@ static void test_container(wl_model *m) {
 }
 
 /* The ids built in at build time (codec/models/ids.c) equal what loading each model file
- * computes, and wl_model_builtin_by_id finds each model by its id. */
+ * computes, wl_model_builtin_by_id finds each model by its id, and a built-in model's tensors
+ * (its network's copied at their first use) are the file's. */
 static void test_builtin_ids(void) {
-  t_begin("built-in model ids equal the hash of their files; each is found by its id");
+  t_begin("built-in model ids equal the hash of their files; each is found by its id; its tensors, the network's "
+          "copied at first use, are the file's");
   static const char *const name[] = {"rgb", "rgb-linear", "gray", "stereo", "mono"};
   for (int i = 0; i < 5; i++) {
     char path[64];
@@ -204,6 +206,15 @@ static void test_builtin_ids(void) {
       T_EXPECT(wl_model_builtin_by_id(&c, da.id) == 0, "%s not found by id", name[i]);
       if (c) wl_model_describe(c, &dc);
       T_EXPECT(c && dc.id == da.id && dc.K == da.K, "%s: by id gives another model", name[i]);
+      static wl_tensor_ref ta[WL_MAX_TENSORS], tb[WL_MAX_TENSORS];
+      const int na = wl_model_tensors(a, ta), nb = wl_model_tensors(b, tb);
+      T_EXPECT(na == nb, "%s: %d tensors built in, %d in the file", name[i], nb, na);
+      for (int k = 0; k < na && k < nb; k++) {
+        size_t n = sizeof(float);
+        for (int j = 0; j < ta[k].ndim; j++) n *= (size_t)ta[k].shape[j];
+        T_EXPECT(!strcmp(ta[k].name, tb[k].name) && !memcmp(ta[k].data, tb[k].data, n), "%s: %s differs", name[i],
+                 ta[k].name);
+      }
     }
     wl_model_free(a), wl_model_free(b), wl_model_free(c);
   }
