@@ -272,6 +272,22 @@ static void rows_free(rows_in *r) {
   png_raw_free(&r->raw);
 }
 
+/* A PNG file read whole into the image's own memory and decoded there (png_place), unless it does
+ * not fit or changes size while read: then nothing is done (img untouched), for the read below. */
+static int read_png_placed(const char *in, io_input *f, wl_image *img) {
+  const char *why;
+  uint8_t *at = png_place(f->head, f->nhead, (size_t)f->size, img), more;
+  long n = at ? io_read_full(f, at, (size_t)f->size, 0) : 0;
+  if (n < 0) {
+    const int saved = errno;
+    wl_image_release(img);
+    return cli_fail(in, "cannot read: %s", strerror(saved));
+  }
+  if (at && (n != f->size || io_read_full(f, &more, 1, f->size) != 0)) wl_image_release(img);
+  else if (at && png_decode_placed(at, (size_t)n, img, &why)) return cli_fail(in, "%s", why);
+  return 0;
+}
+
 static int encode_image(cli_opts *o, const char *in, io_input *f, const char *out) {
   uint8_t *enc = NULL, *buf = NULL;
   size_t enclen = 0, len = 0;
@@ -282,7 +298,9 @@ static int encode_image(cli_opts *o, const char *in, io_input *f, const char *ou
   const int plain = o->quality < 0 && !o->target && !o->refine && !o->step;
   int png, rows = 0, e = 0, rc = image_kind(in, f, &png);
   if (!rc) rc = rows_open(plain, in, f, png, &r, &s.img, &rows);
-  if (!rc && !rows) { /* the file in memory: a PNG's raw rows, or the image */
+  if (!rc && !rows && png && f->size > 0 && !(plain && png_head_pixels(f->head, f->nhead) > STREAM_PIXELS))
+    rc = read_png_placed(in, f, &s.img); /* else read by rows below */
+  if (!rc && !rows && !s.img.planes) { /* the file in memory: a PNG's raw rows, or the image */
     rc = io_read_rest(f, &buf, &len) ? cli_fail(in, "cannot read: %s", strerror(errno)) : 0;
     rows = !rc && png && plain && png_head_pixels(buf, len) > STREAM_PIXELS && !png_decode_raw(buf, len, &r.raw);
     if (rows)

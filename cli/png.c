@@ -145,11 +145,14 @@ typedef struct {
 /* The rows' bytes: the filter byte, then W n samples of depth / 8 bytes each. */
 static size_t plain_stride(const plain_png *p) { return (size_t)p->W * (size_t)p->n * (size_t)(p->depth / 8) + 1; }
 
-/* Checks a file for the one-pass read: 0 with *p filled, 1 when it is not one it takes or not one
- * it is sure of. Chunks must have valid CRCs and letter types; the signature and IHDR come first,
- * the IDATs are consecutive, IEND ends the file; ancillary chunks but tRNS are skipped; files
- * with tRNS or with any other critical chunk (PLTE too) are left to libpng. */
-static int plain_parse(const uint8_t *buf, size_t len, plain_png *p) {
+/* The bytes of the image's colour planes (floats). */
+static size_t plain_room(const plain_png *p) {
+  return sizeof(float) * (size_t)(p->n >= 3 ? 3 : 1) * (size_t)p->H * (size_t)p->W;
+}
+
+/* The shape of a file for the one-pass read from its signature and IHDR (its first 33 bytes): 0
+ * with p's shape filled, or 1. */
+static int plain_ihdr(const uint8_t *buf, size_t len, plain_png *p) {
   static const uint8_t nchan[7] = {1, 0, 3, 0, 2, 0, 4};
   if (len < 8 + 25 || png_sig_cmp(buf, 0, 8) || be32(buf + 8) != 13 || memcmp(buf + 12, "IHDR", 4) ||
       libdeflate_crc32(0, buf + 12, 17) != be32(buf + 29))
@@ -160,6 +163,16 @@ static int plain_parse(const uint8_t *buf, size_t len, plain_png *p) {
   if (!W || !H || W > WL_MAX_DIM || H > WL_MAX_DIM || (uint64_t)W * H > WL_MAX_PIXELS ||
       (depth != 8 && depth != 16) || type > 6 || !nchan[type] || h[10] || h[11] || h[12])
     return 1;
+  *p = (plain_png){W, H, depth, nchan[type], 0, 0, 0};
+  return 0;
+}
+
+/* Checks a file for the one-pass read: 0 with *p filled, 1 when it is not one it takes or not one
+ * it is sure of. Chunks must have valid CRCs and letter types; the signature and IHDR come first,
+ * the IDATs are consecutive, IEND ends the file; ancillary chunks but tRNS are skipped; files
+ * with tRNS or with any other critical chunk (PLTE too) are left to libpng. */
+static int plain_parse(const uint8_t *buf, size_t len, plain_png *p) {
+  if (plain_ihdr(buf, len, p)) return 1;
   size_t pos = 33, idat = 0, zlen = 0, nidat = 0, after_idat = 0;
   for (;;) { /* walk the chunks; idat, zlen: the first IDAT's offset and the IDATs' total size */
     if (len - pos < 12) return 1;
@@ -180,7 +193,7 @@ static int plain_parse(const uint8_t *buf, size_t len, plain_png *p) {
     pos += 12 + n;
   }
   if (!nidat) return 1;
-  *p = (plain_png){W, H, depth, nchan[type], idat, zlen, nidat};
+  p->idat = idat, p->zlen = zlen, p->nidat = nidat;
   return 0;
 }
 
@@ -246,36 +259,54 @@ void png_raw_rows(const png_raw *r, int y0, int n, float *planes) {
   raw_rows(r, y0, n, &img);
 }
 
-/* The one-pass read into a fresh image, its rows and joined stream made in the image's own planes
- * where they fit, not in memory of their own: on machines whose first touch of a page is slow
- * (codec/alloc.c) that memory cost as much as the inflating (codec/models/README.md, session 35).
- * The rows lie at the planes' end, each copied out before it is split into them: row r's samples
- * (the last plane's reach the farthest, to 4 ((C - 1) H W + (r + 1) W) bytes) stay below row
- * r + 1's bytes (at 4 C H W - (H - r - 1) s, s a row's stride) while s <= 4 W, that is at most 3
- * bytes a pixel (gray, gray + alpha, RGB at 8 bits, gray at 16; alpha has a plane of its own);
- * the stream lies at their start, below the rows, inflated before any plane is written. */
-static int decode_plain(const uint8_t *buf, size_t len, wl_image *img) {
-  plain_png p;
-  if (plain_parse(buf, len, &p)) return 1;
-  const int C = p.n >= 3 ? 3 : 1, bytes = p.depth / 8;
-  if (wl_image_alloc(img, C, (int)p.H, (int)p.W, p.depth, p.n == 2 || p.n == 4)) return -1;
-  const size_t stride = plain_stride(&p), rawlen = p.H * stride, room = sizeof(float) * C * p.H * p.W;
-  const int inside = stride <= 4 * (size_t)p.W;
+/* The one-pass read made in the image's own memory, not in memory of its own: on machines whose
+ * first touch of a page is slow (codec/alloc.c) that memory cost as much as the inflating
+ * (codec/models/README.md, session 35). img is allocated to p's shape; its planes' first `below`
+ * bytes are free (buf may lie above them). The rows lie at the planes' end, each copied out
+ * before it is split into them: row r's samples (the last plane's reach the farthest, to
+ * 4 ((C - 1) H W + (r + 1) W) bytes) stay below row r + 1's bytes (at 4 C H W - (H - r - 1) s, s a
+ * row's stride) while s <= 4 W, that is at most 3 bytes a pixel (gray, gray + alpha, RGB at 8
+ * bits, gray at 16; alpha has a plane of its own); the joined stream lies at their start,
+ * inflated before any plane is written. Returns as plain_rows, img released unless 0. */
+static int plain_into(const uint8_t *buf, const plain_png *p, wl_image *img, size_t below) {
+  const size_t stride = plain_stride(p), rawlen = p->H * stride, room = plain_room(p);
+  const int inside = stride <= 4 * (size_t)p->W;
   uint8_t *planes = (uint8_t *)img->planes, *raw = inside ? planes + room - rawlen : malloc(rawlen);
-  uint8_t *z = p.nidat == 1 ? NULL : p.zlen <= room - (inside ? rawlen : 0) ? planes : malloc(p.zlen);
+  uint8_t *z = p->nidat == 1 ? NULL : p->zlen <= below ? planes : malloc(p->zlen);
   uint8_t *row = inside ? malloc(stride) : NULL;
-  int rc = raw && (z || p.nidat == 1) && (row || !inside) ? plain_rows(buf, &p, z, raw) : -1;
-  for (size_t r = 0; !rc && r < p.H; r++) {
+  int rc = raw && (z || p->nidat == 1) && (row || !inside) ? plain_rows(buf, p, z, raw) : -1;
+  for (size_t r = 0; !rc && r < p->H; r++) {
     const uint8_t *at = raw + r * stride + 1;
     if (inside) at = memcpy(row, at, stride - 1);
-    deinterleave_row(at, r, p.n, bytes, img);
+    deinterleave_row(at, r, p->n, p->depth / 8, img);
   }
   if (!inside) free(raw);
   if (z != planes) free(z);
   free(row);
+  return rc;
+}
+
+/* The image's memory below the rows that plain_into makes at its planes' end. */
+static size_t plain_below(const plain_png *p) {
+  const size_t stride = plain_stride(p);
+  return plain_room(p) - (stride <= 4 * (size_t)p->W ? p->H * stride : 0);
+}
+
+static int plain_alloc(const plain_png *p, wl_image *img) {
+  return wl_image_alloc(img, p->n >= 3 ? 3 : 1, (int)p->H, (int)p->W, p->depth, p->n == 2 || p->n == 4) ? -1 : 0;
+}
+
+/* The one-pass read of buf into a fresh image (plain_into): 0, 1 when it is not one it takes (img
+ * untouched), -1 out of memory. */
+static int decode_plain(const uint8_t *buf, size_t len, wl_image *img) {
+  plain_png p;
+  if (plain_parse(buf, len, &p)) return 1;
+  if (plain_alloc(&p, img)) return -1;
+  const int rc = plain_into(buf, &p, img, plain_below(&p));
   if (rc) wl_image_release(img);
   return rc;
 }
+
 /* Palette images: libpng gives each pixel's index (png_set_packing: a byte each), expanded here
  * by pal_row to RGB, or RGBA with tRNS: libpng's own expansion reads an index past the palette
  * as black without a word, where the PNG specification makes it an error. */
@@ -491,18 +522,46 @@ static const char *unknown_critical(const uint8_t *buf, size_t len, char type[5]
   return NULL;
 }
 
-int png_decode(const uint8_t *buf, size_t len, wl_image *img, const char **why) {
+/* Whether buf holds an unknown critical chunk: then -1, *why saying which. */
+static int refused(const uint8_t *buf, size_t len, const char **why) {
   static _Thread_local char reason[64];
   char type[5];
-  if (len >= 8 && unknown_critical(buf, len, type)) {
-    snprintf(reason, sizeof reason, "unknown critical PNG chunk '%s'", type);
-    *why = reason;
-    memset(img, 0, sizeof *img);
-    return -1;
-  }
+  if (len < 8 || !unknown_critical(buf, len, type)) return 0;
+  snprintf(reason, sizeof reason, "unknown critical PNG chunk '%s'", type);
+  *why = reason;
+  return -1;
+}
+
+int png_decode(const uint8_t *buf, size_t len, wl_image *img, const char **why) {
+  if (refused(buf, len, why)) return memset(img, 0, sizeof *img), -1;
   const int plain = decode_plain(buf, len, img);
   *why = "out of memory";
   return plain > 0 ? decode_libpng(buf, len, img, why) : plain;
+}
+
+uint8_t *png_place(const uint8_t *head, size_t nhead, size_t len, wl_image *img) {
+  plain_png p;
+  if (plain_ihdr(head, nhead, &p) || len > plain_below(&p) || plain_alloc(&p, img)) return NULL;
+  return (uint8_t *)img->planes + plain_below(&p) - len;
+}
+
+int png_decode_placed(const uint8_t *buf, size_t len, wl_image *img, const char **why) {
+  plain_png p;
+  wl_image other = {0};
+  int rc = refused(buf, len, why);
+  if (!rc && !plain_parse(buf, len, &p) && img->width == (int)p.W && img->height == (int)p.H &&
+      img->depth == p.depth && img->channels == (p.n >= 3 ? 3 : 1) && (img->alpha != NULL) == (p.n == 2 || p.n == 4)) {
+    const int plain = plain_into(buf, &p, img, (size_t)(buf - (const uint8_t *)img->planes));
+    *why = "out of memory";
+    if (plain <= 0) {
+      if (plain) wl_image_release(img);
+      return plain;
+    }
+  }
+  if (!rc) rc = decode_libpng(buf, len, &other, why); /* buf, in img, read before img goes */
+  wl_image_release(img);
+  *img = other;
+  return rc;
 }
 
 /* Writing: every row Paeth-filtered (the filter that leaves the fewest bits on photos: 3.8 MB

@@ -16,6 +16,13 @@ long png_head_rows_bytes(const uint8_t *buf, size_t len);
 /* Decodes a PNG: gray/RGB planes, 8 or 16 bits (1/2/4-bit and palette expand to 8), alpha
  * (or tRNS) into img->alpha. On failure returns -1 and points *why at a static message. */
 int png_decode(const uint8_t *buf, size_t len, wl_image *img, const char **why);
+/* The same, the file read into the image's own memory (on machines whose first touch of a page is
+ * slow, the file's own buffer cost a sixth of a plain encode's page faults): png_place allocates
+ * img for the PNG whose first nhead bytes are `head` and returns where in it the whole file of len
+ * bytes goes, or NULL (img untouched) where it does not (not the one-pass read's kind, or no
+ * room); png_decode_placed decodes the file read there into img (released on failure). */
+uint8_t *png_place(const uint8_t *head, size_t nhead, size_t len, wl_image *img);
+int png_decode_placed(const uint8_t *buf, size_t len, wl_image *img, const char **why);
 /* The common PNG (what png_decode reads in one pass, without libpng) as its unfiltered rows,
  * to be read a block of rows at a time: 0, 1 when it is not that kind (use png_decode, which
  * says what is wrong), -1 when out of memory. png_raw_rows: rows y0 .. y0+n-1 into planes

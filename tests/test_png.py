@@ -139,6 +139,34 @@ def _():
         assert run("encode", "-c", f)[0] == 0, f
 
 
+@test("a PNG file is read into the image's own memory, a pipe into memory of its own: the same .wlc from both, for "
+      "every kind and edge the one-pass read takes and for the files it leaves to libpng (the same refusal of a "
+      "chunk between IDATs)")
+def _():
+    a = photo(21, 33, 3, 8, 9)
+    files = [T("k%d-%d.png" % kind) for kind in KINDS]
+    files += [T(f) for f in ("trns.png", "inter.png", "split.png", "badcrc.png")]
+    files += [T("e%d-%d-%dx%d-%s.png" % (c, depth, w, h, idat)) for i, (c, depth) in enumerate(KINDS)
+              for h, w in ((1, 1), (29, 1)) for idat in (None, 1 + i % 7)]
+    assert all(os.path.exists(f) for f in files), "the files of the tests above"
+    pngref.write(T("big-stream.png"), np.clip(a * 0 + np.arange(33)[None, :, None] * 7, 0, 255).astype(np.uint8),
+                 filters=(0,), idat=5)
+    files.append(T("big-stream.png"))
+    b = photo(16, 16, 3, 8, 3)  # its rows and stream fit in the planes' 3072 bytes below 2288 (see plain_into)
+    for name, room, idat in (("fits.png", 2288, 50), ("fits1.png", 2288, None), ("over.png", 2289, 50)):
+        pad = lambda k: ((b"tEXt", b"Comment\0" + b"x" * k, True),)  # noqa: E731
+        pngref.write(T(name), b, filters=(4,), idat=idat, extra=pad(0))
+        pngref.write(T(name), b, filters=(4,), idat=idat, extra=pad(room - os.path.getsize(T(name))))
+        assert os.path.getsize(T(name)) == room, name
+        files.append(T(name))
+    for f in files:
+        rc1, by_file, err1 = run("encode", "-c", f)
+        rc2, by_pipe, err2 = run("encode", "-c", "-", stdin=open(f, "rb").read())
+        said = err1.replace(f, "IN"), err2.replace("(stdin)", "IN").replace("walloc: -:", "walloc: IN:")
+        assert (rc1, by_file, said[0]) == (rc2, by_pipe, said[1]), "%s: %s %s" % (f, err1, err2)
+        assert rc1 == 0 or f.endswith("split.png"), "%s: %s" % (f, err1)
+
+
 @test("palette PNGs of 1, 2, 4 and 8 bits, with and without tRNS, read as their palette's RGB (encode equals the "
       ".npy of PIL's RGB) and alpha (exact); an index past the palette is refused by both readers, file and pipe")
 def _():
