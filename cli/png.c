@@ -267,7 +267,7 @@ void png_raw_rows(const png_raw *r, int y0, int n, float *planes) {
  * 4 ((C - 1) H W + (r + 1) W) bytes) stay below row r + 1's bytes (at 4 C H W - (H - r - 1) s, s a
  * row's stride) while s <= 4 W, that is at most 3 bytes a pixel (gray, gray + alpha, RGB at 8
  * bits, gray at 16; alpha has a plane of its own); the joined stream lies at their start,
- * inflated before any plane is written. Returns as plain_rows, img released unless 0. */
+ * inflated before any plane is written. Returns as plain_rows (img left to the caller). */
 static int plain_into(const uint8_t *buf, const plain_png *p, wl_image *img, size_t below) {
   const size_t stride = plain_stride(p), rawlen = p->H * stride, room = plain_room(p);
   const int inside = stride <= 4 * (size_t)p->W;
