@@ -390,9 +390,10 @@ static int wpt(const float *in, int C, int H, int W, int J, int dims, int dir, i
  * back into place; a band's rows are lifted in order, each row copied to work first, its cA
  * written in place (over rows already read) and its cD to a side buffer, copied after the last
  * row. Levels from L0 run band by band as in wpt, alternating between the band's range of out
- * and a band-sized scratch of the thread, so that the last lands in out. Per thread: a band
- * (from L0) and the larger of a strip and a row with its side buffer (before L0). The same
- * operations on the same values as wpt. */
+ * and a band-sized scratch of the thread, so that the last lands in out. Per thread the largest
+ * of a band (from L0), a strip and a row with its side buffer (before L0), in the same memory:
+ * the levels before L0 are done before those from it begin (a plain encode's fresh memory,
+ * codec/models/README.md, session 35). The same operations on the same values as wpt. */
 static size_t fwd2_thread_floats(int H, int W, int J, int *L0p, size_t *bandp) {
   const int L0 = band_level(H, W, J, 2);
   size_t band = L0 < J ? (size_t)(H >> L0) * (size_t)(W >> L0) : 0, most = 0;
@@ -403,7 +404,7 @@ static size_t fwd2_thread_floats(int H, int W, int J, int *L0p, size_t *bandp) {
   }
   *L0p = L0;
   *bandp = band;
-  return band + most;
+  return band > most ? band : most;
 }
 
 static void cols_fwd_inplace(float *X, size_t nb, size_t h, size_t w, float *work, size_t per, const float *map) {
@@ -443,8 +444,8 @@ static int wpt2_fwd(const float *in, int C, int H, int W, int J, float *out, con
   for (int l = 0; l < L0; l++) {
     size_t nb = (size_t)C << (2 * l), h = (size_t)H >> l, w = (size_t)W >> l;
     if (src != out) cols_fwd_map(src, out, nb, h, w, 0, 1, map);
-    else cols_fwd_inplace(out, nb, h, w, work + band, per, map);
-    rows_fwd_inplace(out, nb, h, w, work + band, per);
+    else cols_fwd_inplace(out, nb, h, w, work, per, map);
+    rows_fwd_inplace(out, nb, h, w, work, per);
     src = out;
     map = NULL;
   }
