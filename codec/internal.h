@@ -368,7 +368,7 @@ int wl_model_parse(wl_model **model, const uint8_t *buf, size_t len, const wl_mo
  * first touch of a page is slow (codec/alloc.c). */
 int wl_model_parse_known(wl_model **model, const uint8_t *buf, size_t len, const wl_model_extra *x, uint64_t id);
 /* Makes a model's network tensors ready (above); every reader of them but the trainer's, which
- * parses its own, calls it first. Cannot fail: the tensors were checked at parse. */
+ * parses its own, calls it first. Cannot fail: their shapes were checked at parse. */
 void wl_model_weights(const wl_model *m);
 /* The float tensors of a model (its network's made ready: wl_model_weights): name, storage and
  * shape, in params order (at most WL_MAX_TENSORS: 13, and 8 for each of up to 8 residual
