@@ -145,10 +145,17 @@ typedef struct {
 /* The rows' bytes: the filter byte, then W n samples of depth / 8 bytes each. */
 static size_t plain_stride(const plain_png *p) { return (size_t)p->W * (size_t)p->n * (size_t)(p->depth / 8) + 1; }
 
+/* The image's colour channels (its alpha, samples 2 and 4, has a plane of its own). */
+static int plain_colours(const plain_png *p) { return p->n >= 3 ? 3 : 1; }
+static int plain_alpha(const plain_png *p) { return p->n == 2 || p->n == 4; }
+
 /* The bytes of the image's colour planes (floats). */
 static size_t plain_room(const plain_png *p) {
-  return sizeof(float) * (size_t)(p->n >= 3 ? 3 : 1) * (size_t)p->H * (size_t)p->W;
+  return sizeof(float) * (size_t)plain_colours(p) * (size_t)p->H * (size_t)p->W;
 }
+
+/* Whether the rows fit at the planes' end (plain_into): at most 3 bytes a pixel. */
+static int plain_inside(const plain_png *p) { return plain_stride(p) <= 4 * (size_t)p->W; }
 
 /* The shape of a file for the one-pass read from its signature and IHDR (its first 33 bytes): 0
  * with p's shape filled, or 1. */
@@ -236,7 +243,7 @@ static int plain_raw(const uint8_t *buf, size_t len, png_raw *out) {
   int rc = raw && (z || p.nidat == 1) ? plain_rows(buf, &p, z, raw) : -1;
   free(z);
   if (rc) free(raw);
-  else *out = (png_raw){raw, p.n >= 3 ? 3 : 1, (int)p.H, (int)p.W, p.depth, p.n == 2 || p.n == 4, stride};
+  else *out = (png_raw){raw, plain_colours(&p), (int)p.H, (int)p.W, p.depth, plain_alpha(&p), stride};
   return rc;
 }
 
@@ -270,7 +277,7 @@ void png_raw_rows(const png_raw *r, int y0, int n, float *planes) {
  * inflated before any plane is written. Returns as plain_rows (img left to the caller). */
 static int plain_into(const uint8_t *buf, const plain_png *p, wl_image *img, size_t below) {
   const size_t stride = plain_stride(p), rawlen = p->H * stride, room = plain_room(p);
-  const int inside = stride <= 4 * (size_t)p->W;
+  const int inside = plain_inside(p);
   uint8_t *planes = (uint8_t *)img->planes, *raw = inside ? planes + room - rawlen : malloc(rawlen);
   uint8_t *z = p->nidat == 1 ? NULL : p->zlen <= below ? planes : malloc(p->zlen);
   uint8_t *row = inside ? malloc(stride) : NULL;
@@ -287,13 +294,10 @@ static int plain_into(const uint8_t *buf, const plain_png *p, wl_image *img, siz
 }
 
 /* The image's memory below the rows that plain_into makes at its planes' end. */
-static size_t plain_below(const plain_png *p) {
-  const size_t stride = plain_stride(p);
-  return plain_room(p) - (stride <= 4 * (size_t)p->W ? p->H * stride : 0);
-}
+static size_t plain_below(const plain_png *p) { return plain_room(p) - (plain_inside(p) ? p->H * plain_stride(p) : 0); }
 
 static int plain_alloc(const plain_png *p, wl_image *img) {
-  return wl_image_alloc(img, p->n >= 3 ? 3 : 1, (int)p->H, (int)p->W, p->depth, p->n == 2 || p->n == 4) ? -1 : 0;
+  return wl_image_alloc(img, plain_colours(p), (int)p->H, (int)p->W, p->depth, plain_alpha(p)) ? -1 : 0;
 }
 
 /* The one-pass read of buf into a fresh image (plain_into): 0, 1 when it is not one it takes (img
@@ -550,7 +554,7 @@ int png_decode_placed(const uint8_t *buf, size_t len, wl_image *img, const char 
   wl_image other = {0};
   int rc = refused(buf, len, why);
   if (!rc && !plain_parse(buf, len, &p) && img->width == (int)p.W && img->height == (int)p.H &&
-      img->depth == p.depth && img->channels == (p.n >= 3 ? 3 : 1) && (img->alpha != NULL) == (p.n == 2 || p.n == 4)) {
+      img->depth == p.depth && img->channels == plain_colours(&p) && (img->alpha != NULL) == plain_alpha(&p)) {
     const int plain = plain_into(buf, &p, img, (size_t)(buf - (const uint8_t *)img->planes));
     *why = "out of memory";
     if (plain <= 0) {
